@@ -1,0 +1,3 @@
+"""cxplay version (single source, read by hatchling)."""
+
+__version__ = "0.1.0"
