@@ -1,0 +1,193 @@
+"""Decide: from matching rules to ranked actions, under each playbook's guardrails.
+
+Order: priority (higher first), then file order. Then, in this order:
+
+1. **groups** -- of the rules sharing a ``group``, only the first keeps its actions;
+2. **stop** -- a kept rule with ``stop = true`` drops every rule ranked below it;
+3. **one compensation** -- with the playbook's ``policy.single_compensation`` (the
+   default), only the first rule that offers compensation keeps its compensating actions;
+4. **costs and approval** -- a refund's cost is its percent of the order value, capped by the
+   action's ``max_amount`` and by the policy cap for the customer's tier; an action needs
+   approval when it says so, when it costs more than ``policy.approval_above``, or when the
+   customer has had more than ``policy.repeat_claimant_after`` compensations in 90 days;
+5. **severity** -- rules may raise the incident's severity, never lower it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from cxplay._loader import CompiledRule
+from cxplay.models import COMPENSATION_KINDS, SEVERITIES, Incident, Refund
+from cxplay.results import Cost, FollowUpPlan, SuggestedAction
+
+__all__ = ["Decision", "decide"]
+
+_META = {"kind", "template", "dimension", "stage", "requires_approval", "note"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the guardrails made of the matches."""
+
+    actions: list[SuggestedAction]
+    kept: list[CompiledRule]
+    outcomes: dict[str, str]  # rule id -> why it was dropped, or "kept"
+    severity: str
+    follow_ups: list[FollowUpPlan]
+    respond_by: datetime | None
+
+
+def _cost(action: object, incident: Incident, cap: float | None) -> Cost | None:
+    value = incident.order.value
+    currency = incident.order.currency
+    amount: float | None = None
+    if isinstance(action, Refund):
+        if action.amount is not None:
+            amount = action.amount
+        elif value is not None and action.percent is not None:
+            amount = value * action.percent / 100
+        if amount is not None and action.max_amount is not None:
+            amount = min(amount, action.max_amount)
+    else:
+        amount = getattr(action, "amount", None)
+    if amount is None:
+        return None
+    if cap is not None:
+        amount = min(amount, cap)
+    return Cost(amount=round(amount, 2), currency=currency)
+
+
+def decide(
+    matched: Sequence[CompiledRule], incident: Incident, *, now: datetime | None = None
+) -> Decision:
+    """Apply groups, stop, guardrails and severity to rules already ranked."""
+    outcomes: dict[str, str] = {}
+    kept: list[CompiledRule] = []
+    group_winner: dict[str, str] = {}
+    stopped_by: str | None = None
+    for rule in matched:
+        if stopped_by is not None:
+            outcomes[rule.id] = f"dropped: '{stopped_by}' matched first and stops the rest"
+            continue
+        group = rule.rule.group
+        if group is not None:
+            if group in group_winner:
+                outcomes[rule.id] = f"dropped: group '{group}' won by '{group_winner[group]}'"
+                continue
+            group_winner[group] = rule.id
+        kept.append(rule)
+        outcomes[rule.id] = "kept"
+        if rule.rule.stop:
+            stopped_by = rule.id
+
+    customer = incident.customer
+    actions: list[SuggestedAction] = []
+    follow_ups: list[FollowUpPlan] = []
+    compensating_rule: str | None = None
+    base = incident.occurred_at or now or datetime.now(timezone.utc)
+    for rule in kept:
+        policy = rule.playbook.policy
+        offers = any(a.kind in COMPENSATION_KINDS for a in rule.rule.actions)
+        skip_compensation = (
+            offers and policy.single_compensation and compensating_rule not in (None, rule.id)
+        )
+        if offers and compensating_rule is None:
+            compensating_rule = rule.id
+        repeat = (
+            policy.repeat_claimant_after is not None
+            and (customer.compensations_90d or 0) > policy.repeat_claimant_after
+        )
+        cap = policy.caps.get(customer.tier or "", policy.caps.get("default"))
+        for action in rule.rule.actions:
+            compensation = action.kind in COMPENSATION_KINDS
+            if compensation and skip_compensation:
+                outcomes[rule.id] = (
+                    f"kept, but its {action.kind} is dropped: one compensation per incident "
+                    f"('{compensating_rule}' offers it)"
+                )
+                continue
+            cost = _cost(action, incident, cap if compensation else None)
+            approval = action.requires_approval is True
+            if action.requires_approval is None and cost is not None:
+                threshold = policy.approval_above
+                approval = threshold is not None and cost.amount > threshold
+            if compensation and repeat:
+                approval = True
+            params = action.model_dump(mode="json", exclude=_META, exclude_none=True)
+            actions.append(
+                SuggestedAction(
+                    kind=action.kind,
+                    rule=rule.id,
+                    playbook=rule.playbook.ref,
+                    priority=rule.rule.priority,
+                    params=params,
+                    reason=rule.rule.reason,
+                    requires_approval=approval,
+                    cost=cost,
+                    dimension=action.dimension,
+                    stage=action.stage,
+                )
+            )
+            plan = _follow_up(action, base)
+            if plan is not None:
+                follow_ups.append(plan)
+
+    level = SEVERITIES.index(incident.severity) if incident.severity else 0
+    for rule in kept:
+        if rule.rule.severity is not None:
+            level = max(level, SEVERITIES.index(rule.rule.severity))
+    follow_ups.sort(key=lambda f: f.after)
+    return Decision(
+        actions=actions,
+        kept=kept,
+        outcomes=outcomes,
+        severity=SEVERITIES[level],
+        follow_ups=follow_ups,
+        respond_by=_respond_by(kept, incident, base),
+    )
+
+
+def _follow_up(action: object, base: datetime) -> FollowUpPlan | None:
+    kind = getattr(action, "kind", "")
+    after: timedelta | None
+    if kind == "survey":
+        after = action.after  # type: ignore[attr-defined]
+        return FollowUpPlan(
+            after=after,
+            channel=action.channel,  # type: ignore[attr-defined]
+            action="survey",
+            survey=action.survey,  # type: ignore[attr-defined]
+            due=base + after,
+        )
+    if kind == "follow_up":
+        after = action.after  # type: ignore[attr-defined]
+        return FollowUpPlan(
+            after=after,
+            channel=action.channel,  # type: ignore[attr-defined]
+            action="follow_up",
+            purpose=action.purpose,  # type: ignore[attr-defined]
+            due=base + after,
+        )
+    if kind in ("callback", "escalate"):
+        after = action.within  # type: ignore[attr-defined]
+        if after is None:
+            return None
+        channel = "phone" if kind == "callback" else None
+        return FollowUpPlan(after=after, channel=channel, action=kind, due=base + after)
+    return None
+
+
+def _respond_by(
+    kept: Sequence[CompiledRule], incident: Incident, base: datetime
+) -> datetime | None:
+    channel = incident.channel
+    if channel is None:
+        return None
+    for rule in kept:
+        sla = rule.playbook.sla.get(channel)
+        if sla is not None:
+            return base + sla
+    return None

@@ -1,0 +1,306 @@
+"""The Engine: playbooks in, suggestions out. Thread-safe, reloadable.
+
+An :class:`Engine` holds one immutable snapshot (playbooks, compiled backend) and swaps it
+whole on :meth:`Engine.reload`; an evaluation that started on the old snapshot finishes on
+it, and the old durable rulesets are freed when the last such evaluation drops its
+reference. A reload that fails validation raises and leaves the old snapshot serving.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from cxplay import _durable
+from cxplay._compiler import compile_program
+from cxplay._conditions import leaves
+from cxplay._decide import Decision, decide
+from cxplay._loader import CompiledRule, PlaybookSet, load_playbooks
+from cxplay._reference import ReferenceBackend, explain_node
+from cxplay.errors import CxplayError, IncidentError
+from cxplay.models import FactSpec, Incident
+from cxplay.results import Match, RuleTrace, Suggestion
+
+__all__ = ["Backend", "Engine", "coerce_incident", "flatten"]
+
+Backend = Literal["auto", "durable", "python"]
+IncidentLike = Incident | Mapping[str, Any]
+
+_serial = itertools.count(1)
+
+
+def _fact_ok(spec: FactSpec, value: Any) -> bool:
+    kind = spec.type
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "list":
+        return isinstance(value, list)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return kind == "number" or isinstance(value, int) or float(value).is_integer()
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = ".".join(
+        str(p)
+        for p in error["loc"]
+        if not str(p).startswith(("list[", "str", "int", "float", "bool"))
+    )
+    message = str(error["msg"])
+    message = message[:1].lower() + message[1:]
+    if message.startswith("value error, "):
+        message = message[len("value error, ") :]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "is required"
+    return f"{loc}: {message}" if loc else message
+
+
+def coerce_incident(
+    incident: IncidentLike, facts: Mapping[str, FactSpec] | None = None
+) -> Incident:
+    """Validate an incident (dict or model) and its facts against the declared fact types."""
+    if isinstance(incident, Incident):
+        model = incident
+    elif isinstance(incident, Mapping):
+        try:
+            model = Incident.model_validate(incident)
+        except ValidationError as exc:
+            errors = exc.errors()
+            seen: list[str] = []
+            for error in errors:
+                # a bad fact value fails every member of the union: report it once
+                text = _describe(error)
+                if error["loc"][:1] == ("facts",) and len(error["loc"]) >= 2:
+                    text = (
+                        f"facts.{error['loc'][1]}: must be text, a number, a boolean "
+                        "or a list of those"
+                    )
+                    if "at most" in str(error["msg"]) or "longer" in str(error["msg"]):
+                        text = _describe(error)
+                if text not in seen:
+                    seen.append(text)
+            raise IncidentError("invalid incident: " + "; ".join(seen)) from None
+        except RecursionError:
+            raise IncidentError("invalid incident: nested too deeply") from None
+    else:
+        raise IncidentError(
+            f"an incident must be a mapping or an Incident, not {type(incident).__name__}"
+        )
+    if facts:
+        problems: list[str] = []
+        for name, value in model.facts.items():
+            spec = facts.get(name)
+            if spec is not None and not _fact_ok(spec, value):
+                problems.append(f"facts.{name}: expected {spec.type}, got {value!r}")
+        for name, spec in facts.items():
+            if model.type in spec.required_for and name not in model.facts:
+                problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
+        if problems:
+            raise IncidentError("invalid incident: " + "; ".join(problems))
+    return model
+
+
+def flatten(incident: Incident, paths: Sequence[str]) -> dict[str, Any]:
+    """The incident as ``path -> value`` for the given paths (missing values left out)."""
+    flat: dict[str, Any] = {}
+    facts = incident.facts
+    for path in paths:
+        if path.startswith("facts."):
+            value = facts.get(path[6:])
+        else:
+            head, _, tail = path.partition(".")
+            value = getattr(incident, head)
+            if tail:
+                value = getattr(value, tail)
+        if value is not None:
+            flat[path] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    playbooks: PlaybookSet
+    backend: Any  # DurableBackend | ReferenceBackend
+    reference: ReferenceBackend
+    paths: tuple[str, ...]
+
+
+class Engine:
+    """Evaluates incidents against a set of playbooks.
+
+    Example:
+        >>> engine = Engine.from_path()                       # the shipped playbooks
+        >>> s = engine.suggest({"type": "parcel_damaged"})
+        >>> s.actions[0].kind
+        'apology'
+    """
+
+    def __init__(
+        self,
+        playbooks: PlaybookSet,
+        *,
+        backend: Backend = "auto",
+        source: Sequence[Path] | Path | None = None,
+    ) -> None:
+        if backend not in ("auto", "durable", "python"):
+            raise CxplayError(f"unknown backend {backend!r}; use 'auto', 'durable' or 'python'")
+        if backend == "durable" and not _durable.AVAILABLE:
+            raise CxplayError(_durable.UNAVAILABLE_REASON)
+        self._backend_choice: Backend = backend
+        self._source = source
+        self._snapshot = self._build(playbooks)
+
+    @classmethod
+    def from_path(
+        cls,
+        path: Path | str | Sequence[Path | str] | None = None,
+        *,
+        backend: Backend = "auto",
+    ) -> Engine:
+        """Load playbooks from a directory or files (None: the shipped playbooks)."""
+        playbooks = load_playbooks(path)
+        if path is None:
+            source: Sequence[Path] | Path | None = None
+        elif isinstance(path, str | Path):
+            source = Path(path)
+        else:
+            source = [Path(p) for p in path]
+        return cls(playbooks, backend=backend, source=source)
+
+    def _build(self, playbooks: PlaybookSet) -> _Snapshot:
+        reference = ReferenceBackend(playbooks)
+        backend: Any = reference
+        if self._backend_choice == "durable" or (
+            self._backend_choice == "auto" and _durable.AVAILABLE
+        ):
+            program = compile_program(playbooks, prefix=f"cx{next(_serial)}")
+            backend = _durable.DurableBackend(playbooks, program)
+        paths = sorted({leaf.path for rule in playbooks.rules for leaf in leaves(rule.condition)})
+        return _Snapshot(playbooks, backend, reference, tuple(paths))
+
+    # -- properties --------------------------------------------------------------------
+
+    @property
+    def playbooks(self) -> PlaybookSet:
+        """The playbooks currently served."""
+        return self._snapshot.playbooks
+
+    @property
+    def backend(self) -> str:
+        """``durable`` or ``python``: the backend that evaluates conditions."""
+        return str(self._snapshot.backend.name)
+
+    # -- evaluation --------------------------------------------------------------------
+
+    def incident(self, incident: IncidentLike) -> Incident:
+        """Validate an incident against the model and the playbooks' declared facts."""
+        return coerce_incident(incident, self._snapshot.playbooks.facts)
+
+    def _matches(self, snapshot: _Snapshot, incident: Incident) -> list[CompiledRule]:
+        flat = flatten(incident, snapshot.paths)
+        positions = snapshot.backend.evaluate(incident.type, flat)
+        rules = snapshot.playbooks.rules
+        found = [rules[p] for p in positions]
+        found.sort(key=lambda r: (-r.rule.priority, r.order))
+        return found
+
+    def evaluate(self, incident: IncidentLike) -> list[Match]:
+        """Every rule whose condition holds, by priority (higher first) then file order."""
+        snapshot = self._snapshot
+        model = coerce_incident(incident, snapshot.playbooks.facts)
+        return [
+            Match(rule=r.id, playbook=r.playbook.ref, priority=r.rule.priority, order=r.order)
+            for r in self._matches(snapshot, model)
+        ]
+
+    def decide(self, incident: IncidentLike, *, now: datetime | None = None) -> Decision:
+        """Matches after groups, stop rules and the playbooks' guardrails."""
+        snapshot = self._snapshot
+        model = coerce_incident(incident, snapshot.playbooks.facts)
+        return decide(self._matches(snapshot, model), model, now=now)
+
+    def suggest(
+        self, incident: IncidentLike, *, explain: bool = False, now: datetime | None = None
+    ) -> Suggestion:
+        """Ranked actions for an incident (and, with ``explain``, the trace of every rule)."""
+        snapshot = self._snapshot
+        model = coerce_incident(incident, snapshot.playbooks.facts)
+        decision = decide(self._matches(snapshot, model), model, now=now)
+        trace = self._trace(snapshot, model, decision) if explain else None
+        return Suggestion(
+            incident_id=model.id,
+            matched=bool(decision.actions),
+            severity=decision.severity,
+            actions=decision.actions,
+            reply=None,
+            respond_by=decision.respond_by,
+            follow_ups=decision.follow_ups,
+            trace=trace,
+        )
+
+    def explain(self, incident: IncidentLike) -> list[RuleTrace]:
+        """Every rule, matched or not; for a miss, the first failing condition and its value."""
+        snapshot = self._snapshot
+        model = coerce_incident(incident, snapshot.playbooks.facts)
+        decision = decide(self._matches(snapshot, model), model)
+        return self._trace(snapshot, model, decision)
+
+    def _trace(
+        self, snapshot: _Snapshot, incident: Incident, decision: Decision
+    ) -> list[RuleTrace]:
+        flat = flatten(incident, snapshot.paths)
+        traces: list[RuleTrace] = []
+        for rule in snapshot.playbooks.rules:
+            held, failed = explain_node(rule.condition, flat)
+            value: Any = None
+            if failed is not None:
+                paths = sorted({leaf.path for leaf in leaves(failed)})
+                values = {p: flat.get(p) for p in paths}
+                value = values[paths[0]] if len(paths) == 1 else values
+            traces.append(
+                RuleTrace(
+                    rule=rule.id,
+                    playbook=rule.playbook.ref,
+                    matched=held,
+                    condition=rule.rule.when,
+                    failed=failed.source if failed is not None else None,
+                    value=value,
+                    outcome=decision.outcomes.get(rule.id) if held else None,
+                )
+            )
+        return traces
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Load the playbooks again and swap them in; on any error keep serving the old ones."""
+        source = self._source
+        playbooks = load_playbooks(source if source is not None else None)
+        self._snapshot = self._build(playbooks)
+
+    def close(self) -> None:
+        """Free the rule engine's memory now (it is also freed when the Engine is collected)."""
+        self._snapshot.backend.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        snapshot = self._snapshot
+        return (
+            f"<Engine {len(snapshot.playbooks.playbooks)} playbooks, "
+            f"{len(snapshot.playbooks.rules)} rules, backend={self.backend}>"
+        )

@@ -1,0 +1,400 @@
+"""Load playbooks: TOML files -> validated models with parsed conditions.
+
+Every problem is collected, not just the first, and each names the file, the line, the
+rule id and the key path. A set of playbooks is loaded as a whole: duplicate ids and
+conflicting fact declarations across files are errors too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cxplay._conditions import (
+    ConditionSyntaxError,
+    FieldType,
+    Node,
+    builtin_fields,
+    fact_field_type,
+    parse_condition,
+    type_constraint,
+)
+from cxplay._toml import LineIndex, read_toml
+from cxplay.errors import (
+    ConditionError,
+    LoadError,
+    PlaybookError,
+    Problem,
+    SchemaError,
+)
+from cxplay.models import FactSpec, Incident, Playbook, PlaybookFile, Rule
+
+__all__ = ["CompiledRule", "PlaybookSet", "load_playbooks", "shipped_playbooks_dir"]
+
+
+def shipped_playbooks_dir() -> Path:
+    """Where the shipped playbooks are: inside the wheel, or in a source checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "_shipped_playbooks"
+    if installed.is_dir():
+        return installed
+    return here.parent / "playbooks"
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule ready for the backends: its parsed condition and where it came from."""
+
+    rule: Rule
+    playbook: Playbook
+    order: int
+    condition: Node
+    types: frozenset[str] | None
+    line: int | None
+
+    @property
+    def id(self) -> str:
+        """The rule id."""
+        return self.rule.id
+
+
+@dataclass(frozen=True)
+class PlaybookSet:
+    """Every playbook loaded from a directory or a list of files, validated together."""
+
+    playbooks: tuple[Playbook, ...]
+    rules: tuple[CompiledRule, ...]
+    facts: Mapping[str, FactSpec]
+    fields: Mapping[str, FieldType]
+    files: tuple[Path, ...]
+    root: Path | None = None
+    stamps: tuple[tuple[str, int, int], ...] = field(default=())
+
+    def rule(self, rule_id: str) -> CompiledRule:
+        """The compiled rule with this id."""
+        for compiled in self.rules:
+            if compiled.id == rule_id:
+                return compiled
+        raise KeyError(rule_id)
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[tuple[type[PlaybookError], Problem]] = []
+
+    def add(self, kind: type[PlaybookError], problem: Problem) -> None:
+        self.items.append((kind, problem))
+
+    def extend(self, error: PlaybookError) -> None:
+        for problem in error.problems:
+            self.add(type(error), problem)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        kinds = {kind for kind, _ in self.items}
+        cls = kinds.pop() if len(kinds) == 1 else PlaybookError
+        raise cls([p for _, p in self.items])
+
+
+def _playbook_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.toml") if p.is_file())
+            if not found:
+                raise LoadError(
+                    [Problem("no playbooks (*.toml) in this directory", file=str(path))]
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise LoadError([Problem("no such file or directory", file=str(path))])
+    return files
+
+
+def load_playbooks(paths: Path | str | Iterable[Path | str] | None = None) -> PlaybookSet:
+    """Load and validate playbooks from a directory, files, or (None) the shipped ones."""
+    if paths is None:
+        paths = shipped_playbooks_dir()
+    if isinstance(paths, str | Path):
+        path_list = [Path(paths)]
+    else:
+        path_list = [Path(p) for p in paths]
+    files = _playbook_files(path_list)
+    problems = _Problems()
+    parsed: list[tuple[Path, PlaybookFile, LineIndex]] = []
+    for file in files:
+        try:
+            data, index = read_toml(file)
+        except LoadError as exc:
+            problems.extend(exc)
+            continue
+        document = _validate_document(file, data, index, problems)
+        if document is not None:
+            parsed.append((file, document, index))
+    facts = _merge_facts(parsed, problems)
+    playbooks, rules = _compile(parsed, problems)
+    problems.raise_if_any()
+    stamps = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    root = path_list[0] if len(path_list) == 1 and path_list[0].is_dir() else None
+    fields = dict(builtin_fields())
+    fields.update({f"facts.{n}": fact_field_type(s.type) for n, s in facts.items()})
+    return PlaybookSet(tuple(playbooks), tuple(rules), facts, fields, tuple(files), root, stamps)
+
+
+# --------------------------------------------------------------------------- schema errors
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """Model classes reachable from an annotation (through Optional, list, dict, Annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType, list, tuple, dict):
+        found: list[Any] = []
+        for arg in typing.get_args(annotation):
+            found.extend(_unwrap(arg))
+        return found
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return []
+
+
+def _model_at(loc: Sequence[str | int]) -> tuple[type[BaseModel] | None, list[str | int]]:
+    """Walk a pydantic error location; return the model owning the last key and the clean path.
+
+    Discriminated unions put the tag (``refund``) into the location; it is not a key the
+    user wrote, so it is dropped from the returned path.
+    """
+    model: type[BaseModel] | None = PlaybookFile
+    path: list[str | int] = []
+    candidates: list[type[BaseModel]] = [PlaybookFile]
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            path.append(part)
+            continue
+        owner = next((c for c in candidates if part in c.model_fields), None)
+        if owner is None:
+            tagged = [
+                c
+                for c in candidates
+                if "kind" in c.model_fields
+                and typing.get_args(c.model_fields["kind"].annotation) == (part,)
+            ]
+            if tagged:
+                candidates = tagged
+                model = tagged[0]
+                continue
+            if index == len(loc) - 1:
+                path.append(part)
+                model = candidates[0] if len(candidates) == 1 else None
+                return model, path
+            path.append(part)  # a dict key (e.g. facts.<name>)
+            continue
+        model = owner
+        path.append(part)
+        candidates = _unwrap(owner.model_fields[part].annotation) or []
+    return (candidates[0] if len(candidates) == 1 else model), path
+
+
+def _format_key(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _schema_problem(
+    file: Path, data: Mapping[str, Any], index: LineIndex, error: Mapping[str, Any]
+) -> Problem:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    owner, path = _model_at(loc)
+    rule_id: str | None = None
+    relative = path
+    if len(path) >= 2 and path[0] == "rule" and isinstance(path[1], int):
+        rules = data.get("rule")
+        if isinstance(rules, list) and path[1] < len(rules) and isinstance(rules[path[1]], dict):
+            candidate = rules[path[1]].get("id")
+            rule_id = candidate if isinstance(candidate, str) else f"rule[{path[1]}]"
+        relative = path[2:]
+    elif len(path) >= 2 and path[0] == "test" and isinstance(path[1], int):
+        rule_id = f"test[{path[1]}]"
+        relative = path[2:]
+    line = index.line(path)
+    message = str(error["msg"])
+    if kind == "extra_forbidden":
+        name = str(path[-1])
+        parent_owner, _ = _model_at(loc[:-1]) if len(loc) > 1 else (PlaybookFile, [])
+        known = list(parent_owner.model_fields) if parent_owner else []
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        message = f"unknown key '{name}'{hint}"
+        relative = relative[:-1]
+    elif kind == "missing":
+        message = f"missing required key '{path[-1]}'"
+        relative = relative[:-1]
+        line = index.line(path[:-1]) or line
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = (error.get("ctx") or {}).get("tag")
+        expected = (error.get("ctx") or {}).get("expected_tags", "")
+        kinds = [t.strip().strip("'") for t in str(expected).split(",")]
+        if tag is None:
+            message = f"missing 'kind' (one of: {', '.join(kinds)})"
+        else:
+            close = difflib.get_close_matches(str(tag), kinds, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (one of: {', '.join(kinds)})"
+            message = f"unknown action kind '{tag}'{hint}"
+    else:
+        message = message[:1].lower() + message[1:]
+        if message.startswith("value error, "):
+            message = message[len("value error, ") :]
+        if "input" in error and kind not in ("model_type", "dict_type", "list_type"):
+            value = error["input"]
+            if isinstance(value, str | int | float | bool):
+                message += f" (got {value!r})"
+    del owner
+    return Problem(
+        message, file=str(file), line=line, rule=rule_id, key=_format_key(relative) or None
+    )
+
+
+def _validate_document(
+    file: Path, data: dict[str, Any], index: LineIndex, problems: _Problems
+) -> PlaybookFile | None:
+    try:
+        document = PlaybookFile.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.add(SchemaError, _schema_problem(file, data, index, error))
+        return None
+    for number, scenario in enumerate(document.test):
+        try:
+            Incident.model_validate(scenario.incident)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = ("test", number, "incident", *error["loc"])
+                key = _format_key(["incident", *error["loc"]])
+                message = str(error["msg"])
+                problems.add(
+                    SchemaError,
+                    Problem(
+                        f"invalid incident: {message[:1].lower() + message[1:]}",
+                        file=str(file),
+                        line=index.line(loc),
+                        rule=scenario.name or f"test[{number}]",
+                        key=key,
+                    ),
+                )
+    return document
+
+
+def _merge_facts(
+    parsed: Sequence[tuple[Path, PlaybookFile, LineIndex]], problems: _Problems
+) -> dict[str, FactSpec]:
+    merged: dict[str, FactSpec] = {}
+    origin: dict[str, str] = {}
+    for file, document, index in parsed:
+        for name, spec in document.facts.items():
+            spec = spec if isinstance(spec, FactSpec) else FactSpec(type=spec)
+            if name in merged and merged[name].type != spec.type:
+                problems.add(
+                    SchemaError,
+                    Problem(
+                        f"fact '{name}' is declared as {spec.type} here but as "
+                        f"{merged[name].type} in {origin[name]}",
+                        file=str(file),
+                        line=index.line(("facts", name)),
+                        key=f"facts.{name}",
+                    ),
+                )
+                continue
+            if name in merged:
+                required = sorted(set(merged[name].required_for) | set(spec.required_for))
+                spec = merged[name].model_copy(update={"required_for": required})
+            merged[name] = spec
+            origin.setdefault(name, str(file))
+    return merged
+
+
+def _compile(
+    parsed: Sequence[tuple[Path, PlaybookFile, LineIndex]], problems: _Problems
+) -> tuple[list[Playbook], list[CompiledRule]]:
+    playbooks: list[Playbook] = []
+    rules: list[CompiledRule] = []
+    rule_seen: dict[str, str] = {}
+    playbook_seen: dict[str, str] = {}
+    order = 0
+    for file, document, index in parsed:
+        meta = document.playbook
+        where = f"{file}:{index.line(('playbook', 'id'))}"
+        if meta.id in playbook_seen:
+            problems.add(
+                SchemaError,
+                Problem(
+                    f"duplicate playbook id '{meta.id}' (also in {playbook_seen[meta.id]})",
+                    file=str(file),
+                    line=index.line(("playbook", "id")),
+                ),
+            )
+        playbook_seen.setdefault(meta.id, where)
+        facts = {
+            name: spec if isinstance(spec, FactSpec) else FactSpec(type=spec)
+            for name, spec in document.facts.items()
+        }
+        lines = tuple(index.line(("rule", i)) for i in range(len(document.rule)))
+        playbook = Playbook(
+            meta=meta,
+            facts=facts,
+            policy=document.policy,
+            sla=dict(document.sla),
+            rules=tuple(document.rule),
+            tests=tuple(document.test),
+            source=str(file),
+            rule_lines=lines,
+        )
+        playbooks.append(playbook)
+        fields = dict(builtin_fields())
+        fields.update({f"facts.{n}": fact_field_type(s.type) for n, s in facts.items()})
+        for number, rule in enumerate(document.rule):
+            line = lines[number]
+            if rule.id in rule_seen:
+                problems.add(
+                    SchemaError,
+                    Problem(
+                        f"duplicate rule id (also in {rule_seen[rule.id]})",
+                        file=str(file),
+                        line=index.line(("rule", number, "id")),
+                        rule=rule.id,
+                    ),
+                )
+                continue
+            rule_seen[rule.id] = f"{file}:{index.line(('rule', number, 'id'))}"
+            try:
+                condition = parse_condition(rule.when, fields)
+            except ConditionSyntaxError as exc:
+                problems.add(
+                    ConditionError,
+                    Problem(
+                        str(exc),
+                        file=str(file),
+                        line=index.line(("rule", number, "when")),
+                        rule=rule.id,
+                        key="when",
+                    ),
+                )
+                continue
+            rules.append(
+                CompiledRule(rule, playbook, order, condition, type_constraint(condition), line)
+            )
+            order += 1
+    return playbooks, rules

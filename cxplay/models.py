@@ -1,0 +1,460 @@
+"""Input models: the incident (what happened) and the playbook (how we recover).
+
+Every model forbids unknown keys: a typo in a playbook or an incident is an error, never a
+silently ignored value. The incident shape is a public contract (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "CHANNELS",
+    "DIMENSIONS",
+    "SEVERITIES",
+    "STAGES",
+    "Action",
+    "Apology",
+    "Callback",
+    "Channel",
+    "Customer",
+    "Discount",
+    "Escalate",
+    "EventRef",
+    "FactSpec",
+    "FollowUp",
+    "FreeShipping",
+    "Gesture",
+    "Incident",
+    "Inform",
+    "MovePrivate",
+    "Order",
+    "PlanB",
+    "Playbook",
+    "PlaybookFile",
+    "PlaybookMeta",
+    "Policy",
+    "Refund",
+    "Replacement",
+    "Rule",
+    "Scenario",
+    "Severity",
+    "Stage",
+    "Survey",
+]
+
+CHANNELS = (
+    "email",
+    "phone",
+    "chat",
+    "sms",
+    "social_public",
+    "social_private",
+    "in_person",
+    "web_form",
+)
+SEVERITIES = ("low", "medium", "high", "critical")
+STAGES = ("pre_purchase", "purchase", "delivery", "usage", "after_sales", "event")
+DIMENSIONS = ("sensory", "relational", "cognitive", "behavioural", "functional")
+
+Channel = Literal[
+    "email", "phone", "chat", "sms", "social_public", "social_private", "in_person", "web_form"
+]
+Severity = Literal["low", "medium", "high", "critical"]
+Stage = Literal["pre_purchase", "purchase", "delivery", "usage", "after_sales", "event"]
+Language = Literal["en", "pl", "uk"]
+Dimension = Literal["sensory", "relational", "cognitive", "behavioural", "functional"]
+
+#: Limits that keep one incident from exhausting memory or the rule engine.
+MAX_TEXT = 10_000
+MAX_DESCRIPTION = 20_000
+MAX_FACTS = 200
+MAX_LIST = 100
+#: Numbers beyond this lose integer precision in the rule engine's float comparisons.
+MAX_NUMBER = 2.0**53
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise ValueError(f"number must be finite and within ±{MAX_NUMBER:.0f}")
+    return value
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_no_control)]
+ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control)]
+Number = Annotated[float, AfterValidator(_finite)]
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$", max_length=120)
+]
+LanguageTag = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$", max_length=35)
+]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+FactValue = Union[bool, int, float, str, list[bool | int | float | str]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# --------------------------------------------------------------------------- incident
+
+
+class Customer(_Strict):
+    """Who the incident happened to. ``name`` is untrusted text, used only as data."""
+
+    id: ShortText | None = None
+    name: ShortText | None = None
+    language: LanguageTag | None = None
+    tier: ShortText | None = None
+    lifetime_value: Number | None = None
+    orders_count: int | None = Field(default=None, ge=0)
+    compensations_90d: int | None = Field(default=None, ge=0)
+    salutation: ShortText | None = None
+    gender: Literal["female", "male", "unknown"] | None = None
+    timezone: ShortText | None = None
+
+
+class Order(_Strict):
+    """The order concerned, if any."""
+
+    id: ShortText | None = None
+    value: Number | None = Field(default=None, ge=0)
+    currency: CurrencyCode | None = None
+    carrier: ShortText | None = None
+
+
+class EventRef(_Strict):
+    """The event concerned, if any (conference, webinar, ...)."""
+
+    id: ShortText | None = None
+    session: ShortText | None = None
+    speaker: ShortText | None = None
+
+
+class Incident(_Strict):
+    """Something that went wrong for a customer. Only ``type`` is required."""
+
+    id: ShortText | None = None
+    type: Identifier
+    occurred_at: datetime | None = None
+    channel: Channel | None = None
+    stage: Stage | None = None
+    severity: Severity | None = None
+    description: (
+        Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION), AfterValidator(_no_control)]
+        | None
+    ) = None
+    customer: Customer = Field(default_factory=Customer)
+    order: Order = Field(default_factory=Order)
+    event: EventRef = Field(default_factory=EventRef)
+    facts: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)],
+        FactValue,
+    ] = Field(default_factory=dict)
+
+    @field_validator("facts")
+    @classmethod
+    def _check_facts(cls, facts: dict[str, Any]) -> dict[str, Any]:
+        if len(facts) > MAX_FACTS:
+            raise ValueError(f"an incident may carry at most {MAX_FACTS} facts, not {len(facts)}")
+        for name, value in facts.items():
+            items = value if isinstance(value, list) else [value]
+            if isinstance(value, list) and len(value) > MAX_LIST:
+                raise ValueError(f"fact {name!r}: a list may hold at most {MAX_LIST} items")
+            for item in items:
+                if isinstance(item, float):
+                    _finite(item)
+                elif isinstance(item, int) and not isinstance(item, bool):
+                    _finite(float(item))
+                elif isinstance(item, str):
+                    if len(item) > MAX_TEXT:
+                        raise ValueError(f"fact {name!r} is longer than {MAX_TEXT} characters")
+                    _no_control(item)
+        return facts
+
+
+# --------------------------------------------------------------------------- actions
+
+
+class _ActionBase(_Strict):
+    template: Identifier | None = Field(
+        default=None, description="Reply fragment to use instead of the kind's default."
+    )
+    dimension: Dimension | None = Field(default=None, description="CX dimension served.")
+    stage: Stage | None = Field(default=None, description="Customer-journey stage.")
+    requires_approval: bool | None = Field(
+        default=None, description="Force (true) or waive (false) a supervisor's approval."
+    )
+    note: Text | None = Field(default=None, description="A hint for the agent, not the customer.")
+
+
+class Apology(_ActionBase):
+    """Apologise first, sincerely, also for a partner's fault."""
+
+    kind: Literal["apology"]
+
+
+class Refund(_ActionBase):
+    """Give money back: a percent of the order value or a fixed amount, capped."""
+
+    kind: Literal["refund"]
+    percent: float | None = Field(default=None, gt=0, le=100)
+    amount: float | None = Field(default=None, gt=0)
+    max_amount: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Refund:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError("a refund needs exactly one of 'percent' or 'amount'")
+        return self
+
+
+class Discount(_ActionBase):
+    """A discount on the next order."""
+
+    kind: Literal["discount"]
+    percent: float | None = Field(default=None, gt=0, le=100)
+    amount: float | None = Field(default=None, gt=0)
+    days_valid: int = Field(default=30, gt=0, le=3650)
+    code_pattern: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Discount:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError("a discount needs exactly one of 'percent' or 'amount'")
+        return self
+
+
+class FreeShipping(_ActionBase):
+    """Free shipping on the replacement or the next order."""
+
+    kind: Literal["free_shipping"]
+    on: Literal["replacement", "next_order", "return"] = "next_order"
+
+
+class Replacement(_ActionBase):
+    """Send the item again."""
+
+    kind: Literal["replacement"]
+    express: bool = False
+
+
+class PlanB(_ActionBase):
+    """Alternatives prepared in advance; each option names a reply fragment."""
+
+    kind: Literal["plan_b"]
+    options: list[Identifier] = Field(min_length=1, max_length=10)
+
+
+class Escalate(_ActionBase):
+    """Hand over to a person or team, within a time."""
+
+    kind: Literal["escalate"]
+    to: ShortText
+    within: timedelta | None = None
+
+
+class FollowUp(_ActionBase):
+    """Come back to the customer later."""
+
+    kind: Literal["follow_up"]
+    after: timedelta
+    channel: Channel | None = None
+    purpose: ShortText = "update"
+
+
+class Callback(_ActionBase):
+    """Call the customer back."""
+
+    kind: Literal["callback"]
+    within: timedelta
+
+
+class Inform(_ActionBase):
+    """Tell the customer something proactively (status, delay, what happens next)."""
+
+    kind: Literal["inform"]
+    topic: Identifier
+
+
+class Gesture(_ActionBase):
+    """A small on-the-spot gesture: water, a seat, a coffee, a late breakfast."""
+
+    kind: Literal["gesture"]
+    item: Identifier
+    amount: float | None = Field(default=None, gt=0)
+
+
+class MovePrivate(_ActionBase):
+    """Take a public conversation to a private channel."""
+
+    kind: Literal["move_private"]
+    to: Channel = "social_private"
+
+
+class Survey(_ActionBase):
+    """Measure afterwards: CSAT, NPS or CES."""
+
+    kind: Literal["survey"]
+    survey: Literal["csat", "nps", "ces"] = "csat"
+    after: timedelta = timedelta(days=3)
+    channel: Channel | None = None
+
+
+Action = Annotated[
+    Apology
+    | Refund
+    | Discount
+    | FreeShipping
+    | Replacement
+    | PlanB
+    | Escalate
+    | FollowUp
+    | Callback
+    | Inform
+    | Gesture
+    | MovePrivate
+    | Survey,
+    Field(discriminator="kind"),
+]
+
+#: Action kinds that give the customer something of monetary value.
+COMPENSATION_KINDS = frozenset({"refund", "discount", "free_shipping", "replacement", "gesture"})
+
+
+# --------------------------------------------------------------------------- playbooks
+
+
+FactType = Literal["string", "number", "integer", "boolean", "list"]
+
+
+class FactSpec(_Strict):
+    """A fact a playbook reads from ``incident.facts``: its type and when it is required."""
+
+    type: FactType
+    required_for: list[Identifier] = Field(
+        default_factory=list, description="Incident types that must carry this fact."
+    )
+    description: Text | None = None
+
+
+class PlaybookMeta(_Strict):
+    """The ``[playbook]`` table."""
+
+    id: Identifier
+    version: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+){0,2}([-+.][0-9A-Za-z.]+)?$")]
+    title: Text | None = None
+    description: Text | None = None
+    languages: list[Language] = Field(default_factory=lambda: list[Language](["en"]), min_length=1)
+    default_language: Literal["en", "pl", "uk"] = "en"
+    tone: Literal["formal", "warm"] = "formal"
+
+    @model_validator(mode="after")
+    def _default_is_listed(self) -> PlaybookMeta:
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"default_language {self.default_language!r} is not in languages {self.languages}"
+            )
+        return self
+
+
+class Policy(_Strict):
+    """Compensation guardrails of a playbook (the ``[policy]`` table), applied to its rules."""
+
+    approval_above: float | None = Field(
+        default=None, ge=0, description="A compensation costing more needs a supervisor."
+    )
+    caps: dict[ShortText, float] = Field(
+        default_factory=dict,
+        description="Most one compensation may cost, by customer tier; key 'default' for others.",
+    )
+    repeat_claimant_after: int | None = Field(
+        default=None,
+        ge=0,
+        description="With more compensations in 90 days than this, none is automatic.",
+    )
+    single_compensation: bool = Field(
+        default=True, description="Keep only the highest-priority compensation per incident."
+    )
+
+
+class Rule(_Strict):
+    """When ``when`` holds for an incident, recommend ``actions``."""
+
+    id: Identifier
+    when: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    actions: list[Action] = Field(min_length=1)
+    priority: int = Field(default=50, ge=-1000, le=1000)
+    group: Identifier | None = Field(
+        default=None, description="Exclusive group: only the highest-priority match wins."
+    )
+    severity: Severity | None = Field(
+        default=None, description="Raise the incident's severity to at least this."
+    )
+    reason: Text | None = None
+    stop: bool = Field(default=False, description="Drop lower-priority matches when this matches.")
+
+
+class Scenario(_Strict):
+    """A ``[[test]]``: an incident and the action kinds it must produce."""
+
+    name: ShortText | None = None
+    incident: dict[str, Any]
+    expect: list[str] = Field(default_factory=list)
+    expect_rules: list[Identifier] = Field(default_factory=list)
+    expect_severity: Severity | None = None
+    reply_contains: dict[Literal["en", "pl", "uk"], list[str]] = Field(default_factory=dict)
+
+
+class PlaybookFile(_Strict):
+    """The whole TOML document of one playbook."""
+
+    playbook: PlaybookMeta
+    facts: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
+        FactType | FactSpec,
+    ] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
+    sla: dict[Channel, timedelta] = Field(default_factory=dict)
+    rule: list[Rule] = Field(default_factory=list)
+    test: list[Scenario] = Field(default_factory=list)
+
+
+class Playbook(_Strict):
+    """A loaded, validated playbook, with where it came from."""
+
+    meta: PlaybookMeta
+    facts: dict[str, FactSpec]
+    policy: Policy
+    sla: dict[str, timedelta]
+    rules: tuple[Rule, ...]
+    tests: tuple[Scenario, ...]
+    source: str
+    rule_lines: tuple[int | None, ...]
+
+    @property
+    def ref(self) -> str:
+        """``id@version``, as actions cite it."""
+        return f"{self.meta.id}@{self.meta.version}"

@@ -1,0 +1,105 @@
+"""Output models: what cxplay answers. ``Suggestion`` is the public JSON contract."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cxplay.models import Severity
+
+__all__ = [
+    "Cost",
+    "FollowUpPlan",
+    "Match",
+    "Reply",
+    "RuleTrace",
+    "SuggestedAction",
+    "Suggestion",
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Match(_Out):
+    """A rule whose condition holds for an incident (before groups and guardrails)."""
+
+    rule: str
+    playbook: str
+    priority: int
+    order: int = Field(description="Position of the rule across all playbooks (file order).")
+
+
+class Cost(_Out):
+    """What an action costs, in the order's currency."""
+
+    amount: float
+    currency: str | None
+
+
+class SuggestedAction(_Out):
+    """One recommended action, with why it applies."""
+
+    kind: str
+    rule: str
+    playbook: str
+    priority: int
+    params: dict[str, Any]
+    reason: str | None
+    requires_approval: bool
+    cost: Cost | None
+    dimension: str | None
+    stage: str | None
+
+
+class Reply(_Out):
+    """The message to send, rendered in the customer's language and for the channel."""
+
+    language: str
+    fell_back: bool
+    channel: str
+    subject: str | None = None
+    body: str
+    html: str | None = None
+    segments: int | None = None
+
+
+class FollowUpPlan(_Out):
+    """Something to do later: a survey, an update, a check-in."""
+
+    after: timedelta
+    channel: str | None
+    action: Literal["survey", "follow_up", "callback", "escalate"]
+    survey: str | None = None
+    purpose: str | None = None
+    due: datetime | None = None
+
+
+class RuleTrace(_Out):
+    """How one rule fared against an incident (``--explain``)."""
+
+    rule: str
+    playbook: str
+    matched: bool
+    condition: str
+    failed: str | None = Field(default=None, description="The first condition that did not hold.")
+    value: Any = Field(default=None, description="The incident's value for the failed condition.")
+    outcome: str | None = Field(
+        default=None, description="What happened after matching: kept, or why it was dropped."
+    )
+
+
+class Suggestion(_Out):
+    """Ranked recovery actions for an incident, and the reply to send."""
+
+    incident_id: str | None
+    matched: bool
+    severity: Severity
+    actions: list[SuggestedAction]
+    reply: Reply | None = None
+    respond_by: datetime | None = None
+    follow_ups: list[FollowUpPlan] = Field(default_factory=list)
+    trace: list[RuleTrace] | None = None
