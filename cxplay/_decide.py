@@ -25,7 +25,7 @@ from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
 __all__ = ["Decision", "decide"]
 
-_META = {"kind", "template", "dimension", "stage", "requires_approval", "note"}
+_META = {"kind", "dimension", "stage", "requires_approval", "note"}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from cxplay._conditions import leaves
 from cxplay._decide import Decision, decide
 from cxplay._loader import CompiledRule, PlaybookSet, load_playbooks
 from cxplay._reference import ReferenceBackend, explain_node
+from cxplay._render import Renderer, ReplyContext
 from cxplay.errors import CxplayError, IncidentError
 from cxplay.models import FactSpec, Incident
 from cxplay.results import Match, RuleTrace, Suggestion
@@ -133,6 +134,17 @@ class _Snapshot:
     backend: Any  # DurableBackend | ReferenceBackend
     reference: ReferenceBackend
     paths: tuple[str, ...]
+    renderer: Renderer | None
+
+
+def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
+    """The ``replies/`` directories beside the loaded playbook files."""
+    seen: list[Path] = []
+    for file in playbooks.files:
+        candidate = file.parent / "replies"
+        if candidate not in seen and candidate.is_dir():
+            seen.append(candidate)
+    return seen
 
 
 class Engine:
@@ -186,7 +198,9 @@ class Engine:
             program = compile_program(playbooks, prefix=f"cx{next(_serial)}")
             backend = _durable.DurableBackend(playbooks, program)
         paths = sorted({leaf.path for rule in playbooks.rules for leaf in leaves(rule.condition)})
-        return _Snapshot(playbooks, backend, reference, tuple(paths))
+        dirs = replies_dirs(playbooks)
+        renderer = Renderer(dirs) if dirs else None
+        return _Snapshot(playbooks, backend, reference, tuple(paths), renderer)
 
     # -- properties --------------------------------------------------------------------
 
@@ -194,6 +208,11 @@ class Engine:
     def playbooks(self) -> PlaybookSet:
         """The playbooks currently served."""
         return self._snapshot.playbooks
+
+    @property
+    def renderer(self) -> Renderer | None:
+        """The reply renderer (None when the playbooks have no ``replies/`` directory)."""
+        return self._snapshot.renderer
 
     @property
     def backend(self) -> str:
@@ -230,19 +249,43 @@ class Engine:
         return decide(self._matches(snapshot, model), model, now=now)
 
     def suggest(
-        self, incident: IncidentLike, *, explain: bool = False, now: datetime | None = None
+        self,
+        incident: IncidentLike,
+        *,
+        explain: bool = False,
+        now: datetime | None = None,
+        language: str | None = None,
     ) -> Suggestion:
-        """Ranked actions for an incident (and, with ``explain``, the trace of every rule)."""
+        """Ranked actions for an incident, the reply to send, and (``explain``) the trace.
+
+        ``language`` overrides the customer's language tag for the reply.
+        """
         snapshot = self._snapshot
         model = coerce_incident(incident, snapshot.playbooks.facts)
         decision = decide(self._matches(snapshot, model), model, now=now)
         trace = self._trace(snapshot, model, decision) if explain else None
+        reply = None
+        if snapshot.renderer is not None and decision.kept:
+            meta = decision.kept[0].playbook.meta
+            reply = snapshot.renderer.render(
+                model,
+                ReplyContext(
+                    actions=decision.actions,
+                    languages=meta.languages,
+                    default_language=meta.default_language,
+                    tone=meta.tone,
+                    respond_by=decision.respond_by,
+                    follow_ups=decision.follow_ups,
+                    severity=decision.severity,
+                ),
+                language=language,
+            )
         return Suggestion(
             incident_id=model.id,
             matched=bool(decision.actions),
             severity=decision.severity,
             actions=decision.actions,
-            reply=None,
+            reply=reply,
             respond_by=decision.respond_by,
             follow_ups=decision.follow_ups,
             trace=trace,

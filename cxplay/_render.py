@@ -1,0 +1,541 @@
+"""Render the reply: Jinja fragments composed into one message per language and channel.
+
+Where templates live
+    ``<playbooks>/replies/<catalog>.<lang>.toml`` -- TOML tables of *fragments*, each a
+    Jinja source string. ``common.en.toml`` holds what every playbook shares; a playbook
+    may add its own catalog (``parcel.pl.toml``). A fragment defined twice for the same
+    language is an error. ``<playbooks>/replies/config.toml`` names the company and agent.
+
+Which fragments a reply uses, in this order
+    ``greeting`` (derived by :func:`cxplay._i18n.salutation`), ``apology``,
+    ``situation.<incident type>`` (what happened, and that we understand what it means),
+    remedies (``refund``, ``replacement``, ``free_shipping``, ``discount``, ``gesture``),
+    ``plan_b`` (its options rendered from ``option.<id>``), next steps (``inform``,
+    ``escalate``, ``callback``, ``follow_up``, ``move_private``, ``survey``), ``closing``
+    (when the customer hears from us), ``open_question`` (spoken channels), and the
+    sign-off (:func:`cxplay._i18n.sign_off` with the agent and company of ``config.toml``).
+    An action's fragment is its ``template`` or its ``kind``. E-mail subjects come from
+    ``subject.<incident type>`` or ``subject``.
+
+Channel variants
+    ``name@channel`` wins over ``name`` (``apology@sms``). SMS and public replies use the
+    short variants; a public reply (``social_public``) never includes remedies, and
+    :func:`check` refuses any public rendering that shows an amount, a currency or a
+    percentage.
+
+Safety
+    Fragments run in Jinja's :class:`~jinja2.sandbox.SandboxedEnvironment` with
+    :class:`~jinja2.StrictUndefined`; customer values (name, description, facts) are only
+    ever *data* in the context, so ``{{ 7*7 }}`` in a name is printed as is. The HTML body
+    of an e-mail is rendered by a second, autoescaping environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError
+from jinja2.exceptions import TemplateError as JinjaTemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
+
+from cxplay import _i18n
+from cxplay._toml import read_toml
+from cxplay.errors import LoadError, Problem, RenderError, TemplateError
+from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
+from cxplay.results import Reply, SuggestedAction
+
+__all__ = ["SECTIONS", "Renderer", "ReplyContext", "public_leak"]
+
+REMEDY_KINDS = ("refund", "replacement", "free_shipping", "discount", "gesture")
+NEXT_KINDS = ("inform", "escalate", "callback", "follow_up", "move_private", "survey")
+#: Section of the reply each action kind goes to.
+SECTIONS: Mapping[str, str] = {
+    "apology": "apology",
+    **{k: "remedy" for k in REMEDY_KINDS},
+    "plan_b": "plan_b",
+    **{k: "next" for k in NEXT_KINDS},
+}
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+_CATALOG = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\.(?P<lang>en|pl|uk)\.toml$")
+_FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)?(@[a-z_]+)?$")
+# An amount, a currency or a percentage: what a public reply must never show.
+_PUBLIC_LEAK = re.compile(
+    r"\d\s*%|%\s*\d|\d[\d\s.,\u00a0\u202f]*\s*(zł|zl|pln|eur|usd|gbp|uah|грн|₴|€|\$|£)"
+    r"|(zł|pln|eur|usd|gbp|uah|грн|₴|€|\$|£)\s*\d|\bprocent|\bpercent|відсот|\bvoucher|"
+    r"\bbon\b|\brabat|\bzniżk|\bзнижк|\bваучер|\bzwrot\s+(pieniędzy|kosztów)|\brefund|"
+    r"повернення\s+(коштів|грошей)",
+    re.IGNORECASE,
+)
+
+
+def public_leak(text: str) -> str | None:
+    """The first amount, currency, percentage or offer word in ``text``, if any."""
+    found = _PUBLIC_LEAK.search(text)
+    return found.group(0) if found else None
+
+
+@dataclass(frozen=True)
+class ReplyConfig:
+    """``replies/config.toml``: who signs the replies."""
+
+    company: str = "Customer Care"
+    agent: Mapping[str, str] = field(default_factory=dict)  # language -> signature line
+    contact: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """Everything a reply depends on besides the incident."""
+
+    actions: Sequence[SuggestedAction]
+    languages: Sequence[str]
+    default_language: str
+    tone: str = "formal"
+    respond_by: datetime | None = None
+    follow_ups: Sequence[Any] = ()
+    severity: str = "low"
+
+
+def _env(autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        keep_trailing_newline=False,
+    )
+    _i18n.register_filters(env)
+    return env
+
+
+class Renderer:
+    """Loads reply fragments once, compiles them, and renders replies."""
+
+    def __init__(self, directories: Iterable[Path]) -> None:
+        self.fragments: dict[str, dict[str, str]] = {}  # language -> name -> source
+        self.origin: dict[tuple[str, str], str] = {}  # (language, name) -> file:line
+        self.config = ReplyConfig()
+        self.directories = [d for d in directories if d.is_dir()]
+        problems: list[Problem] = []
+        for directory in self.directories:
+            self._load_dir(directory, problems)
+        self._text = _env(autoescape=False)
+        self._html = _env(autoescape=True)
+        self._compiled: dict[tuple[str, str, bool], Any] = {}
+        for language, names in self.fragments.items():
+            for name, source in names.items():
+                try:
+                    self._compiled[(language, name, False)] = self._text.from_string(source)
+                    self._compiled[(language, name, True)] = self._html.from_string(source)
+                except TemplateSyntaxError as exc:
+                    where = self.origin[(language, name)]
+                    file, _, line = where.rpartition(":")
+                    problems.append(
+                        Problem(
+                            f"template does not parse: {exc.message}",
+                            file=file,
+                            line=int(line) + (exc.lineno or 1) - 1 if line.isdigit() else None,
+                            key=f"{name} ({language})",
+                        )
+                    )
+        if problems:
+            raise TemplateError(problems)
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages that have at least one fragment."""
+        return sorted(self.fragments)
+
+    def _load_dir(self, directory: Path, problems: list[Problem]) -> None:
+        config = directory / "config.toml"
+        if config.is_file():
+            try:
+                data, _ = read_toml(config)
+            except LoadError as exc:
+                problems.extend(exc.problems)
+            else:
+                unknown = set(data) - {"company", "agent", "contact"}
+                if unknown:
+                    problems.append(
+                        Problem(f"unknown key '{sorted(unknown)[0]}'", file=str(config), line=1)
+                    )
+                agent = data.get("agent", {})
+                self.config = ReplyConfig(
+                    company=str(data.get("company", self.config.company)),
+                    agent={str(k): str(v) for k, v in agent.items()}
+                    if isinstance(agent, dict)
+                    else {lang: str(agent) for lang in _i18n.SUPPORTED},
+                    contact={str(k): str(v) for k, v in dict(data.get("contact", {})).items()},
+                )
+        for path in sorted(directory.glob("*.toml")):
+            if path.name == "config.toml":
+                continue
+            match = _CATALOG.match(path.name)
+            if not match:
+                problems.append(
+                    Problem(
+                        "reply catalogs are named <name>.<en|pl|uk>.toml", file=str(path), line=1
+                    )
+                )
+                continue
+            language = match.group("lang")
+            try:
+                data, index = read_toml(path)
+            except LoadError as exc:
+                problems.extend(exc.problems)
+                continue
+            target = self.fragments.setdefault(language, {})
+            for name, source in _flatten(data):
+                line = index.line(tuple(name.replace("@", "\0@").split(".")))
+                line = line or index.line((name,))
+                if not isinstance(source, str):
+                    problems.append(
+                        Problem("a fragment must be a string", file=str(path), line=line, key=name)
+                    )
+                    continue
+                if not _FRAGMENT_NAME.match(name):
+                    problems.append(
+                        Problem(
+                            "fragment names are lowercase words: name, name.sub or name@channel",
+                            file=str(path),
+                            line=line,
+                            key=name,
+                        )
+                    )
+                    continue
+                if name in target:
+                    problems.append(
+                        Problem(
+                            f"fragment defined twice (also in {self.origin[(language, name)]})",
+                            file=str(path),
+                            line=line,
+                            key=name,
+                        )
+                    )
+                    continue
+                channel = name.partition("@")[2]
+                if channel and channel not in CHANNELS:
+                    problems.append(
+                        Problem(f"unknown channel '{channel}'", file=str(path), line=line, key=name)
+                    )
+                    continue
+                target[name] = source.strip("\n")
+                self.origin[(language, name)] = f"{path}:{line or 1}"
+
+    # -- lookup ------------------------------------------------------------------------
+
+    def has(self, language: str, name: str, channel: str | None = None) -> bool:
+        """Whether a fragment (or its channel variant) exists."""
+        names = self.fragments.get(language, {})
+        return (channel is not None and f"{name}@{channel}" in names) or name in names
+
+    def has_variant(self, language: str, name: str, channel: str) -> bool:
+        """Whether ``name@channel`` exists."""
+        return f"{name}@{channel}" in self.fragments.get(language, {})
+
+    def _pick(self, language: str, name: str, channel: str) -> str | None:
+        names = self.fragments.get(language, {})
+        for candidate in (f"{name}@{channel}", name):
+            if candidate in names:
+                return candidate
+        return None
+
+    def fragment(
+        self, language: str, name: str, channel: str, context: Mapping[str, Any], html: bool
+    ) -> str | None:
+        """Render one fragment (None when it does not exist)."""
+        chosen = self._pick(language, name, channel)
+        if chosen is None:
+            return None
+        template = self._compiled[(language, chosen, html)]
+        try:
+            rendered = str(template.render(context))
+        except (UndefinedError, SecurityError, JinjaTemplateError, ValueError, TypeError) as exc:
+            raise RenderError(
+                f"{self.origin[(language, chosen)]}: {chosen} ({language}): {exc}"
+            ) from None
+        # Fragments are wrapped freely in TOML: white space folds into single spaces,
+        # a blank line keeps a paragraph break.
+        paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(rendered))
+        return "\n\n".join(p for p in paragraphs if p)
+
+    # -- composition -------------------------------------------------------------------
+
+    def render(
+        self, incident: Incident, ctx: ReplyContext, *, language: str | None = None
+    ) -> Reply:
+        """Compose the reply for an incident in the customer's language and channel."""
+        available = [lang for lang in ctx.languages if lang in self.fragments]
+        if not available:
+            raise RenderError(f"no reply templates for any of {', '.join(ctx.languages)}")
+        default = ctx.default_language if ctx.default_language in available else available[0]
+        tag = language or incident.customer.language
+        chosen, fell_back = _i18n.negotiate(tag, available, default)
+        channel = incident.channel or "email"
+        base = self._context(incident, ctx, chosen, channel)
+        text = self._compose(incident, ctx, chosen, channel, base, html=False)
+        subject: str | None = None
+        html: str | None = None
+        segments: int | None = None
+        if channel in ("email", "web_form"):
+            name = f"subject.{incident.type}"
+            if not self.has(chosen, name):
+                name = "subject"
+            subject = self.fragment(chosen, name, channel, base, html=False)
+            if subject is not None:
+                subject = " ".join(subject.split())
+        if channel == "email":
+            html_body = self._compose(incident, ctx, chosen, channel, base, html=True)
+            html = _html_document(html_body, subject, chosen)
+        if channel == "sms":
+            text = " ".join(_i18n.plain_spaces(text).split())
+            segments = _i18n.sms_segments(text)[0]
+        return Reply(
+            language=chosen,
+            fell_back=fell_back,
+            channel=channel,
+            subject=subject,
+            body=text,
+            html=html,
+            segments=segments,
+        )
+
+    def _context(
+        self, incident: Incident, ctx: ReplyContext, language: str, channel: str
+    ) -> dict[str, Any]:
+        customer = incident.customer
+        name = _i18n.clean_name(customer.name) if customer.name else ""
+        order = incident.order
+        tz = customer.timezone
+        respond_by = ctx.respond_by
+        return {
+            _i18n.LANGUAGE_VAR: language,
+            _i18n.TIMEZONE_VAR: tz,
+            "channel": channel,
+            "tone": ctx.tone,
+            "severity": ctx.severity,
+            "company": self.config.company,
+            "agent": self.config.agent.get(language),
+            "contact": dict(self.config.contact),
+            "customer": {
+                "name": name,
+                "first_name": name.split(" ")[0] if name else "",
+                "tier": customer.tier,
+                "orders_count": customer.orders_count,
+            },
+            "order": {
+                "id": order.id,
+                "value": order.value,
+                "currency": order.currency,
+                "carrier": order.carrier,
+                "value_text": _i18n.format_money(order.value, order.currency, language)
+                if order.value is not None and order.currency
+                else None,
+            },
+            "event": incident.event.model_dump(),
+            "incident": {
+                "id": incident.id,
+                "type": incident.type,
+                "occurred_at": incident.occurred_at,
+                "description": incident.description,
+            },
+            "facts": dict(incident.facts),
+            "addr": _address(incident, language, name.split(" ")[0] if name else ""),
+            "respond_by": respond_by,
+            "follow_ups": [f.model_dump() for f in ctx.follow_ups],
+            "kinds": [a.kind for a in ctx.actions],
+            "approval_pending": any(a.requires_approval for a in ctx.actions),
+        }
+
+    def _action_context(
+        self,
+        action: SuggestedAction,
+        language: str,
+        channel: str,
+        base: Mapping[str, Any],
+        html: bool,
+    ) -> dict[str, Any]:
+        params = dict(action.params)
+        cost = action.cost
+        info: dict[str, Any] = {
+            "kind": action.kind,
+            "requires_approval": action.requires_approval,
+            "params": params,
+            **params,
+            "cost": cost.amount if cost else None,
+            "cost_text": _i18n.format_money(cost.amount, cost.currency, language)
+            if cost is not None and cost.currency
+            else None,
+        }
+        if action.kind == "plan_b":
+            options = []
+            for option in params.get("options", []):
+                rendered = self.fragment(
+                    language, f"option.{option}", channel, {**base, "action": info}, html
+                )
+                if rendered is None:
+                    raise RenderError(f"missing reply fragment 'option.{option}' ({language})")
+                options.append(rendered)
+            info["options"] = options
+        return {**base, "action": info}
+
+    def _compose(
+        self,
+        incident: Incident,
+        ctx: ReplyContext,
+        language: str,
+        channel: str,
+        base: dict[str, Any],
+        *,
+        html: bool,
+    ) -> str:
+        public = channel == "social_public"
+        sections: dict[str, list[str]] = {"apology": [], "remedy": [], "plan_b": [], "next": []}
+        seen: set[str] = set()
+        for action in ctx.actions:
+            section = SECTIONS.get(action.kind, "next")
+            if public and (action.kind in COMPENSATION_KINDS or section == "remedy"):
+                continue
+            name = _template_name(action)
+            if name in seen:
+                continue  # the same fragment twice would repeat itself
+            seen.add(name)
+            local = self._action_context(action, language, channel, base, html)
+            text = self.fragment(language, name, channel, local, html)
+            if text is None:
+                raise RenderError(
+                    f"missing reply fragment '{name}' ({language}) for rule {action.rule}"
+                )
+            if text:
+                sections[section].append(text)
+
+        def one(name: str) -> str:
+            return self.fragment(language, name, channel, base, html) or ""
+
+        # Short and public layouts tell what happened only where a variant is written for
+        # them: an order number or a carrier has no place in a public thread.
+        situation = ""
+        for name in (f"situation.{incident.type}", "situation"):
+            if channel not in ("sms", "social_public") or self.has_variant(language, name, channel):
+                situation = one(name)
+                if situation:
+                    break
+        greeting = _i18n.salutation(
+            base["customer"]["name"] or None,
+            language,
+            salutation=incident.customer.salutation,
+            gender=incident.customer.gender,
+            register=ctx.tone,
+            channel=channel,
+        )
+        if html:
+            greeting = str(escape(greeting))
+        closing = one("closing")
+        sign = ""
+        if channel in ("email", "web_form", "social_private"):
+            names = [n for n in (self.config.agent.get(language), self.config.company) if n]
+            sign = "\n".join([_i18n.sign_off(language, ctx.tone), *names])
+            if html:
+                sign = str(escape(sign))
+        opening = " ".join(p for p in (*sections["apology"], situation) if p)
+        remedy = " ".join(sections["remedy"])
+        plan_b = " ".join(sections["plan_b"])
+        nexts = " ".join(sections["next"])
+        if channel == "sms":
+            parts = [opening, remedy, plan_b, nexts, closing, sign]
+            return " ".join(p for p in parts if p)
+        if public:
+            return " ".join(p for p in (greeting, opening, nexts, closing) if p)
+        if channel in ("phone", "in_person"):
+            question = one("open_question")
+            lines = [greeting, opening, remedy, plan_b, nexts, question, closing]
+            return "\n\n".join(p for p in lines if p)
+        paragraphs = [greeting, opening, remedy, plan_b, " ".join(p for p in (nexts, closing) if p)]
+        body = "\n\n".join(p for p in paragraphs if p)
+        return f"{body}\n\n{sign}" if sign else body
+
+
+def _template_name(action: SuggestedAction) -> str:
+    """The fragment of an action: ``template``, ``inform.<topic>``, ``gesture.<item>`` or kind."""
+    template = action.params.get("template")
+    if template:
+        return str(template)
+    if action.kind == "inform":
+        return f"inform.{action.params['topic']}"
+    if action.kind == "gesture":
+        return f"gesture.{action.params['item']}"
+    return action.kind
+
+
+# Polish formal address by case, for a woman, a man, or a person of unknown gender (the
+# plural "Państwo" is the polite form then).
+_PL_ADDRESS: Mapping[str | None, Mapping[str, str]] = {
+    "female": {
+        "nom": "Pani",
+        "gen": "Pani",
+        "dat": "Pani",
+        "acc": "Panią",
+        "ins": "Panią",
+        "loc": "Pani",
+    },
+    "male": {
+        "nom": "Pan",
+        "gen": "Pana",
+        "dat": "Panu",
+        "acc": "Pana",
+        "ins": "Panem",
+        "loc": "Panu",
+    },
+    None: {
+        "nom": "Państwo",
+        "gen": "Państwa",
+        "dat": "Państwu",
+        "acc": "Państwa",
+        "ins": "Państwem",
+        "loc": "Państwu",
+    },
+}
+
+
+def _address(incident: Incident, language: str, first_name: str) -> dict[str, Any]:
+    """Formal-address forms for templates: ``addr.dat`` is "Pani"/"Panu"/"Państwu" in Polish.
+
+    The gender comes from ``customer.gender`` or, only where the rule is sure, from the
+    first name (the same rule as the vocative); otherwise the plural polite form is used.
+    """
+    gender: str | None = incident.customer.gender
+    if gender == "unknown":
+        gender = None
+    if language != "pl":
+        return {"gender": gender}
+    if gender is None and first_name:
+        gender = _i18n._pl_address(first_name, None)[0]
+    return {"gender": gender, "plural": gender is None, **_PL_ADDRESS[gender]}
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"situation": {"parcel_late": "..."}}`` -> ``[("situation.parcel_late", "...")]``."""
+    out: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out.extend(_flatten(value, name))
+        else:
+            out.append((name, value))
+    return out
+
+
+def _html_document(body: str, subject: str | None, language: str) -> str:
+    """Wrap an (already escaped) body in a minimal HTML e-mail document."""
+    paragraphs = [p for p in body.split("\n\n") if p.strip()]
+    html_paragraphs = "\n".join(f"<p>{'<br>'.join(p.splitlines())}</p>" for p in paragraphs)
+    title = escape(subject or "")
+    return (
+        f'<!DOCTYPE html>\n<html lang="{language}">\n<head><meta charset="utf-8">'
+        f"<title>{title}</title></head>\n<body>\n{html_paragraphs}\n</body>\n</html>"
+    )
