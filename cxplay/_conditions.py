@@ -277,6 +277,9 @@ class _Parser:
             return In(path, values, isinstance(op, ast.NotIn), source)
         if isinstance(op, ast.Is | ast.IsNot):
             raise self.fail(left, "'is' is not allowed; use exists(field) to test presence")
+        for side in (left, right):
+            if not isinstance(side, ast.Name | ast.Attribute | ast.Constant | ast.UnaryOp):
+                raise self.refuse(side)
         oper = _OPS[type(op)]
         if _is_field(left):
             path, lit_node = self.path(left), right
@@ -343,7 +346,13 @@ class _Parser:
     def suggest(self, path: str) -> str:
         names = list(self.fields)
         candidates = [f"facts.{path}"] if f"facts.{path}" in self.fields else []
-        candidates += difflib.get_close_matches(path, names, n=1, cutoff=0.6)
+        if path.startswith("facts."):
+            # compare fact names alone: the shared "facts." prefix makes everything look close
+            facts = [n[6:] for n in names if n.startswith("facts.")]
+            close = difflib.get_close_matches(path[6:], facts, n=1, cutoff=0.6)
+            candidates += [f"facts.{c}" for c in close]
+        else:
+            candidates += difflib.get_close_matches(path, names, n=1, cutoff=0.6)
         if not candidates:
             tail = path.rsplit(".", 1)[-1]
             candidates = [n for n in names if n.rsplit(".", 1)[-1] == tail][:1]

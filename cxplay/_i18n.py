@@ -71,6 +71,7 @@ __all__ = [
     "nouns",
     "plain_spaces",
     "plural_category",
+    "polish_gender",
     "register_filters",
     "salutation",
     "sign_off",
@@ -866,6 +867,15 @@ def _pl_address(given: str | None, gender: str | None) -> tuple[str | None, str 
     ):
         return gender, f"Pani {given}"
     return gender, None
+
+
+def polish_gender(first_name: str) -> str | None:
+    """The gender a Polish first name tells for sure ("female"/"male"), else None.
+
+    The same rules as the vocative: a name table for men, the -a rule with its
+    exceptions for women. Used to pick "Pani"/"Pan" or the plural "Państwo".
+    """
+    return _pl_address(clean_name(first_name) or None, None)[0]
 
 
 # -- Ukrainian ------------------------------------------------------------------------

@@ -514,7 +514,7 @@ def _address(incident: Incident, language: str, first_name: str) -> dict[str, An
     if language != "pl":
         return {"gender": gender}
     if gender is None and first_name:
-        gender = _i18n._pl_address(first_name, None)[0]
+        gender = _i18n.polish_gender(first_name)
     return {"gender": gender, "plural": gender is None, **_PL_ADDRESS[gender]}
 
 

@@ -1,0 +1,276 @@
+"""The engine on both backends: same cases, same answers."""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from cxplay import Engine, IncidentError, Suggestion
+from cxplay._durable import AVAILABLE
+
+BACKENDS = [
+    pytest.param("durable", marks=pytest.mark.skipif(not AVAILABLE, reason="no durable_rules")),
+    "python",
+]
+
+PLAYBOOK = """
+[playbook]
+id = "shop"
+version = "2.1.0"
+languages = ["en"]
+
+[facts]
+delay_days = { type = "integer", required_for = ["parcel_late"] }
+vip = "boolean"
+
+[policy]
+approval_above = 200
+caps = { default = 300, gold = 1000 }
+repeat_claimant_after = 2
+
+[sla]
+email = "PT2H"
+chat = "PT5M"
+
+[[rule]]
+id = "apologise"
+when = "type in ['parcel_damaged', 'parcel_lost']"
+priority = 100
+actions = [{ kind = "apology" }]
+
+[[rule]]
+id = "refund.full"
+when = "type == 'parcel_damaged' and order.value >= 100"
+priority = 80
+group = "compensation"
+reason = "high value"
+actions = [{ kind = "refund", percent = 100, max_amount = 5000 }]
+
+[[rule]]
+id = "refund.half"
+when = "type == 'parcel_damaged'"
+priority = 70
+group = "compensation"
+actions = [{ kind = "refund", percent = 50 }]
+
+[[rule]]
+id = "discount.loyal"
+when = "type == 'parcel_damaged' and customer.tier == 'gold'"
+priority = 60
+actions = [{ kind = "discount", percent = 10, days_valid = 60 }]
+
+[[rule]]
+id = "late.inform"
+when = "type == 'parcel_late' and facts.delay_days >= 2"
+priority = 50
+severity = "high"
+actions = [{ kind = "inform", topic = "delivery_status" }, { kind = "survey", survey = "ces", after = "P3D" }]
+
+[[rule]]
+id = "vip.escalate"
+when = "facts.vip"
+priority = 90
+stop = true
+actions = [{ kind = "escalate", to = "vip-desk", within = "PT1H" }]
+
+[[rule]]
+id = "anything.public"
+when = "channel == 'social_public'"
+priority = 10
+actions = [{ kind = "move_private" }]
+"""
+
+
+@pytest.fixture(scope="module")
+def playbook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("playbooks")
+    (directory / "shop.toml").write_text(textwrap.dedent(PLAYBOOK), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, playbook_dir: Path) -> Engine:
+    return Engine.from_path(playbook_dir, backend=request.param)
+
+
+def kinds(s: Suggestion) -> list[str]:
+    return [a.kind for a in s.actions]
+
+
+def test_backend_is_the_one_asked_for(engine: Engine) -> None:
+    assert engine.backend in ("durable", "python")
+    assert "rules" in repr(engine)
+
+
+def test_matches_ordered_by_priority_then_file_order(engine: Engine) -> None:
+    matches = engine.evaluate({"type": "parcel_damaged", "order": {"value": 150}})
+    assert [m.rule for m in matches] == ["apologise", "refund.full", "refund.half"]
+    assert matches[0].playbook == "shop@2.1.0"
+
+
+def test_group_keeps_the_highest_priority(engine: Engine) -> None:
+    s = engine.suggest({"type": "parcel_damaged", "order": {"value": 150, "currency": "PLN"}})
+    assert kinds(s) == ["apology", "refund"]
+    refund = s.actions[1]
+    assert refund.rule == "refund.full" and refund.reason == "high value"
+    assert refund.cost is not None and (refund.cost.amount, refund.cost.currency) == (150.0, "PLN")
+    assert refund.requires_approval is False
+
+
+def test_single_compensation_drops_the_second_offer(engine: Engine) -> None:
+    s = engine.suggest(
+        {"type": "parcel_damaged", "customer": {"tier": "gold"}, "order": {"value": 50}}
+    )
+    # refund.half wins the group; the gold discount is a second compensation: dropped
+    assert kinds(s) == ["apology", "refund"]
+    trace = {
+        t.rule: t
+        for t in engine.explain(
+            {"type": "parcel_damaged", "customer": {"tier": "gold"}, "order": {"value": 50}}
+        )
+    }
+    assert trace["discount.loyal"].outcome is not None
+    assert "one compensation per incident" in trace["discount.loyal"].outcome
+
+
+def test_cap_and_approval(engine: Engine) -> None:
+    s = engine.suggest({"type": "parcel_damaged", "order": {"value": 800, "currency": "EUR"}})
+    refund = s.actions[1]
+    assert refund.cost is not None and refund.cost.amount == 300.0  # default tier cap
+    assert refund.requires_approval is True  # 300 > approval_above 200
+    gold = engine.suggest(
+        {"type": "parcel_damaged", "customer": {"tier": "gold"}, "order": {"value": 800}}
+    )
+    assert gold.actions[1].cost is not None and gold.actions[1].cost.amount == 800.0
+
+
+def test_repeat_claimant_needs_approval(engine: Engine) -> None:
+    s = engine.suggest(
+        {"type": "parcel_damaged", "customer": {"compensations_90d": 3}, "order": {"value": 120}}
+    )
+    assert [(a.kind, a.requires_approval) for a in s.actions] == [
+        ("apology", False),
+        ("refund", True),
+    ]
+
+
+def test_severity_is_raised_never_lowered(engine: Engine) -> None:
+    low = engine.suggest({"type": "parcel_late", "facts": {"delay_days": 3}})
+    assert low.severity == "high"
+    critical = engine.suggest(
+        {"type": "parcel_late", "severity": "critical", "facts": {"delay_days": 3}}
+    )
+    assert critical.severity == "critical"
+
+
+def test_stop_drops_lower_rules(engine: Engine) -> None:
+    s = engine.suggest({"type": "parcel_damaged", "facts": {"vip": True}, "order": {"value": 500}})
+    assert kinds(s) == ["apology", "escalate"]
+
+
+def test_follow_ups_and_respond_by(engine: Engine) -> None:
+    occurred = datetime(2026, 11, 20, 9, 15, tzinfo=timezone(timedelta(hours=1)))
+    s = engine.suggest(
+        {
+            "type": "parcel_late",
+            "channel": "email",
+            "occurred_at": occurred.isoformat(),
+            "facts": {"delay_days": 2},
+        }
+    )
+    assert s.respond_by == occurred + timedelta(hours=2)
+    assert [(f.action, f.survey, f.after) for f in s.follow_ups] == [
+        ("survey", "ces", timedelta(days=3))
+    ]
+    data = s.model_dump(mode="json")
+    assert data["respond_by"] == "2026-11-20T11:15:00+01:00"
+    assert data["follow_ups"][0]["after"] == "P3D"
+
+
+def test_no_match(engine: Engine) -> None:
+    s = engine.suggest({"type": "something_new"})
+    assert s.matched is False and s.actions == [] and s.severity == "low"
+
+
+def test_type_independent_rules_apply_to_every_type(engine: Engine) -> None:
+    s = engine.suggest({"type": "something_new", "channel": "social_public"})
+    assert kinds(s) == ["move_private"]
+
+
+def test_explain_gives_first_failing_condition_and_value(engine: Engine) -> None:
+    traces = {t.rule: t for t in engine.explain({"type": "parcel_damaged", "order": {"value": 50}})}
+    full = traces["refund.full"]
+    assert (full.matched, full.failed, full.value) == (False, "order.value >= 100", 50)
+    assert traces["apologise"].matched and traces["apologise"].outcome == "kept"
+    assert traces["refund.half"].outcome == "kept"
+    assert traces["vip.escalate"].failed == "facts.vip" and traces["vip.escalate"].value is None
+
+
+@pytest.mark.parametrize(
+    ("incident", "message"),
+    [
+        ({}, "type: is required"),
+        ({"type": "parcel_late"}, "needs fact 'delay_days' (integer)"),
+        (
+            {"type": "parcel_late", "facts": {"delay_days": "3"}},
+            "facts.delay_days: expected integer",
+        ),
+        ({"type": "x", "facts": {"vip": 1}}, "facts.vip: expected boolean"),
+        ({"type": "x", "order": {"value": "abc"}}, "order.value"),
+        ({"type": "x", "colour": "red"}, "colour: unknown key"),
+        ({"type": "x", "channel": "pigeon"}, "channel"),
+    ],
+)
+def test_bad_incidents(engine: Engine, incident: dict[str, object], message: str) -> None:
+    with pytest.raises(IncidentError) as caught:
+        engine.suggest(incident)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_accepts_a_model(engine: Engine) -> None:
+    incident = engine.incident({"type": "parcel_damaged"})
+    assert kinds(engine.suggest(incident)) == ["apology", "refund"]
+
+
+def test_threads_agree_with_sequential(engine: Engine) -> None:
+    cases = [
+        {"type": t, "order": {"value": v}, "customer": {"tier": tier}, "facts": {"delay_days": 3}}
+        for t in ("parcel_damaged", "parcel_lost", "parcel_late", "other")
+        for v in (10, 150, 900)
+        for tier in ("gold", "silver")
+    ]
+    expected = [engine.evaluate(c) for c in cases]
+    errors: list[str] = []
+
+    def work() -> None:
+        for _ in range(50):
+            for case, want in zip(cases, expected, strict=True):
+                if engine.evaluate(case) != want:
+                    errors.append(str(case))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_reload_keeps_old_playbooks_on_error(tmp_path: Path) -> None:
+    (tmp_path / "shop.toml").write_text(textwrap.dedent(PLAYBOOK), encoding="utf-8")
+    engine = Engine.from_path(tmp_path)
+    (tmp_path / "shop.toml").write_text("[playbook\n", encoding="utf-8")
+    with pytest.raises(Exception, match="invalid TOML"):
+        engine.reload()
+    assert kinds(engine.suggest({"type": "parcel_lost"})) == ["apology"]
+    (tmp_path / "shop.toml").write_text(
+        textwrap.dedent(PLAYBOOK).replace('"apology" }]', '"apology", template = "sorry" }]', 1),
+        encoding="utf-8",
+    )
+    engine.reload()
+    assert engine.suggest({"type": "parcel_lost"}).actions[0].params == {"template": "sorry"}
