@@ -38,6 +38,10 @@ def _split_dotted(key: str) -> list[str]:
     return [p[1:-1] if p[:1] in "\"'" else p for p in parts]
 
 
+def _ints(path: Sequence[str | int]) -> int:
+    return sum(1 for p in path if isinstance(p, int))
+
+
 class LineIndex:
     """Maps TOML key paths to 1-based line numbers."""
 
@@ -45,7 +49,8 @@ class LineIndex:
         self._lines: dict[KeyPath, int] = {}
         self._order: list[tuple[int, KeyPath]] = []
         self._text_lines = text.splitlines()
-        counters: dict[tuple[str, ...], int] = {}
+        counters: dict[tuple[str | int, ...], int] = {}
+        arrays: dict[tuple[str, ...], KeyPath] = {}
         table: KeyPath = ()
         in_multiline: str | None = None
         for number, line in enumerate(self._text_lines, start=1):
@@ -56,14 +61,17 @@ class LineIndex:
             header = _HEADER.match(line)
             if header and not _KEY.match(line):
                 names = _split_dotted(header.group(2))
+                # A sub-table of the current array element ([[speaker]] then
+                # [speaker.travel]) belongs to that element: ("speaker", 2, "travel").
+                parent = self._array_parent(names, arrays)
                 if header.group(1) == "[[":
-                    index = counters.get(tuple(names), 0)
-                    counters[tuple(names)] = index + 1
-                    # nested array tables ([[rule.test]]) restart below each parent; the
-                    # scan keeps the simple case exact and the nested one approximate
-                    table = (*names, index)
+                    key = tuple(parent + [str(n) for n in names[len(parent) - _ints(parent) :]])
+                    index = counters.get(key, 0)
+                    counters[key] = index + 1
+                    table = (*key, index)
+                    arrays[tuple(names)] = table
                 else:
-                    table = tuple(names)
+                    table = (*parent, *names[len(parent) - _ints(parent) :])
                 self._record(table, number)
                 continue
             key = _KEY.match(line)
@@ -74,6 +82,15 @@ class LineIndex:
                 for quote in ('"""', "'''"):
                     if rest.count(quote) % 2 == 1:
                         in_multiline = quote
+
+    @staticmethod
+    def _array_parent(names: list[str], arrays: dict[tuple[str, ...], KeyPath]) -> list[str | int]:
+        """The path of the innermost array element that ``names`` is nested in, if any."""
+        for end in range(len(names) - 1, 0, -1):
+            found = arrays.get(tuple(names[:end]))
+            if found is not None:
+                return list(found)
+        return []
 
     def _record(self, path: KeyPath, number: int) -> None:
         self._lines.setdefault(path, number)
