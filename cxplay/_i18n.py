@@ -242,6 +242,7 @@ def _currency_pattern(locale: Locale, symbol: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # pure; replies repeat amounts and counts
 def format_money(amount: Number, currency: str, language: str) -> str:
     """Format an amount of money the way the reply's language writes it.
 
@@ -280,6 +281,7 @@ def format_money(amount: Number, currency: str, language: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # pure; replies repeat amounts and counts
 def plural_category(n: Number, language: str) -> str:
     """Return the CLDR plural category of a number in a language.
 
@@ -407,6 +409,7 @@ def noun_forms(noun: str, language: str) -> Mapping[str, str]:
         raise ValueError(f"unknown noun {noun!r}; known nouns: {', '.join(nouns())}") from None
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # pure; replies repeat amounts and counts
 def count(n: Number, noun: str, language: str) -> str:
     """Write a number followed by a noun in the matching plural form.
 

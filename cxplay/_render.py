@@ -27,7 +27,8 @@ Safety
     Fragments run in Jinja's :class:`~jinja2.sandbox.SandboxedEnvironment` with
     :class:`~jinja2.StrictUndefined`; customer values (name, description, facts) are only
     ever *data* in the context, so ``{{ 7*7 }}`` in a name is printed as is. The HTML body
-    of an e-mail is rendered by a second, autoescaping environment.
+    of an e-mail is the composed text escaped as a whole: stricter than autoescape, no
+    fragment or value can put markup into it.
 """
 
 from __future__ import annotations
@@ -103,10 +104,10 @@ class ReplyContext:
     severity: str = "low"
 
 
-def _env(autoescape: bool) -> SandboxedEnvironment:
+def _env() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         undefined=StrictUndefined,
-        autoescape=autoescape,
+        autoescape=False,
         keep_trailing_newline=False,
     )
     _i18n.register_filters(env)
@@ -124,27 +125,34 @@ class Renderer:
         problems: list[Problem] = []
         for directory in self.directories:
             self._load_dir(directory, problems)
-        self._text = _env(autoescape=False)
-        self._html = _env(autoescape=True)
-        self._compiled: dict[tuple[str, str, bool], Any] = {}
-        for language, names in self.fragments.items():
-            for name, source in names.items():
-                try:
-                    self._compiled[(language, name, False)] = self._text.from_string(source)
-                    self._compiled[(language, name, True)] = self._html.from_string(source)
-                except TemplateSyntaxError as exc:
-                    where = self.origin[(language, name)]
-                    file, _, line = where.rpartition(":")
-                    problems.append(
+        if problems:
+            raise TemplateError(problems)
+        # Compiled on first use: a CLI call renders a dozen fragments, not hundreds.
+        # `check()` (cxplay validate) compiles and test-renders every one of them.
+        self._env = _env()
+        self._compiled: dict[tuple[str, str], Any] = {}
+
+    def template(self, language: str, name: str) -> Any:
+        """The compiled fragment; a syntax error is a TemplateError naming file and line."""
+        key = (language, name)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            try:
+                compiled = self._env.from_string(self.fragments[language][name])
+            except TemplateSyntaxError as exc:
+                file, _, line = self.origin[key].rpartition(":")
+                raise TemplateError(
+                    [
                         Problem(
                             f"template does not parse: {exc.message}",
                             file=file,
-                            line=int(line) + (exc.lineno or 1) - 1 if line.isdigit() else None,
+                            line=int(line) + (exc.lineno or 1) - 1,
                             key=f"{name} ({language})",
                         )
-                    )
-        if problems:
-            raise TemplateError(problems)
+                    ]
+                ) from None
+            self._compiled[key] = compiled
+        return compiled
 
     @property
     def languages(self) -> list[str]:
@@ -246,13 +254,13 @@ class Renderer:
         return None
 
     def fragment(
-        self, language: str, name: str, channel: str, context: Mapping[str, Any], html: bool
+        self, language: str, name: str, channel: str, context: Mapping[str, Any]
     ) -> str | None:
         """Render one fragment (None when it does not exist)."""
         chosen = self._pick(language, name, channel)
         if chosen is None:
             return None
-        template = self._compiled[(language, chosen, html)]
+        template = self.template(language, chosen)
         try:
             rendered = str(template.render(context))
         except (UndefinedError, SecurityError, JinjaTemplateError, ValueError, TypeError) as exc:
@@ -278,7 +286,7 @@ class Renderer:
         chosen, fell_back = _i18n.negotiate(tag, available, default)
         channel = incident.channel or "email"
         base = self._context(incident, ctx, chosen, channel)
-        text = self._compose(incident, ctx, chosen, channel, base, html=False)
+        text = self._compose(incident, ctx, chosen, channel, base)
         subject: str | None = None
         html: str | None = None
         segments: int | None = None
@@ -286,12 +294,11 @@ class Renderer:
             name = f"subject.{incident.type}"
             if not self.has(chosen, name):
                 name = "subject"
-            subject = self.fragment(chosen, name, channel, base, html=False)
+            subject = self.fragment(chosen, name, channel, base)
             if subject is not None:
                 subject = " ".join(subject.split())
         if channel == "email":
-            html_body = self._compose(incident, ctx, chosen, channel, base, html=True)
-            html = _html_document(html_body, subject, chosen)
+            html = _html_document(text, subject, chosen)
         if channel == "sms":
             text = " ".join(_i18n.plain_spaces(text).split())
             segments = _i18n.sms_segments(text)[0]
@@ -358,7 +365,6 @@ class Renderer:
         language: str,
         channel: str,
         base: Mapping[str, Any],
-        html: bool,
     ) -> dict[str, Any]:
         params = dict(action.params)
         cost = action.cost
@@ -376,7 +382,7 @@ class Renderer:
             options = []
             for option in params.get("options", []):
                 rendered = self.fragment(
-                    language, f"option.{option}", channel, {**base, "action": info}, html
+                    language, f"option.{option}", channel, {**base, "action": info}
                 )
                 if rendered is None:
                     raise RenderError(f"missing reply fragment 'option.{option}' ({language})")
@@ -391,8 +397,6 @@ class Renderer:
         language: str,
         channel: str,
         base: dict[str, Any],
-        *,
-        html: bool,
     ) -> str:
         public = channel == "social_public"
         sections: dict[str, list[str]] = {"apology": [], "remedy": [], "plan_b": [], "next": []}
@@ -405,8 +409,8 @@ class Renderer:
             if name in seen:
                 continue  # the same fragment twice would repeat itself
             seen.add(name)
-            local = self._action_context(action, language, channel, base, html)
-            text = self.fragment(language, name, channel, local, html)
+            local = self._action_context(action, language, channel, base)
+            text = self.fragment(language, name, channel, local)
             if text is None:
                 raise RenderError(
                     f"missing reply fragment '{name}' ({language}) for rule {action.rule}"
@@ -415,7 +419,7 @@ class Renderer:
                 sections[section].append(text)
 
         def one(name: str) -> str:
-            return self.fragment(language, name, channel, base, html) or ""
+            return self.fragment(language, name, channel, base) or ""
 
         # Short and public layouts tell what happened only where a variant is written for
         # them: an order number or a carrier has no place in a public thread.
@@ -433,15 +437,11 @@ class Renderer:
             register=ctx.tone,
             channel=channel,
         )
-        if html:
-            greeting = str(escape(greeting))
         closing = one("closing")
         sign = ""
         if channel in ("email", "web_form", "social_private"):
             names = [n for n in (self.config.agent.get(language), self.config.company) if n]
             sign = "\n".join([_i18n.sign_off(language, ctx.tone), *names])
-            if html:
-                sign = str(escape(sign))
         opening = " ".join(p for p in (*sections["apology"], situation) if p)
         remedy = " ".join(sections["remedy"])
         plan_b = " ".join(sections["plan_b"])
@@ -531,11 +531,205 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 
 
 def _html_document(body: str, subject: str | None, language: str) -> str:
-    """Wrap an (already escaped) body in a minimal HTML e-mail document."""
+    """The HTML e-mail: the text body escaped as a whole, paragraphs as ``<p>``.
+
+    Escaping the composed text (rather than only the variables, as autoescape does) means
+    no fragment and no customer value can ever put markup into the e-mail.
+    """
     paragraphs = [p for p in body.split("\n\n") if p.strip()]
-    html_paragraphs = "\n".join(f"<p>{'<br>'.join(p.splitlines())}</p>" for p in paragraphs)
+    html_paragraphs = "\n".join(
+        f"<p>{'<br>'.join(str(escape(line)) for line in p.splitlines())}</p>" for p in paragraphs
+    )
     title = escape(subject or "")
     return (
         f'<!DOCTYPE html>\n<html lang="{language}">\n<head><meta charset="utf-8">'
         f"<title>{title}</title></head>\n<body>\n{html_paragraphs}\n</body>\n</html>"
     )
+
+
+# --------------------------------------------------------------------------- checks
+
+_SAMPLE_NAMES = {"en": "Anna Smith", "pl": "Anna Kowalska", "uk": "Олена Петренко"}
+_SAMPLE_FACTS: Mapping[str, Any] = {
+    "string": "sample",
+    "number": 3,
+    "integer": 3,
+    "boolean": True,
+    "list": ["sample"],
+}
+
+
+def _fragment_names(action: Any) -> list[str]:
+    """Fragments an action needs: its own and, for a plan B, one per option."""
+    if action.template:
+        names = [action.template]
+    elif action.kind == "inform":
+        names = [f"inform.{action.topic}"]
+    elif action.kind == "gesture":
+        names = [f"gesture.{action.item}"]
+    else:
+        names = [action.kind]
+    if action.kind == "plan_b":
+        names += [f"option.{option}" for option in action.options]
+    return names
+
+
+def check(playbooks: Any) -> list[Problem]:
+    """Everything about replies that can be known before a customer sees one.
+
+    Every fragment compiles; every declared language has templates; every action of every
+    rule has its fragment in every declared language; every action fragment renders in
+    every language x channel with a sample incident (undefined variables are errors);
+    every scenario renders in every language x channel, its SMS fits in 3 segments and its
+    public reply shows no amount, currency, percentage or offer.
+    """
+    # Imported here: the engine imports this module to render replies.
+    from cxplay._engine import Engine, replies_dirs
+
+    problems: list[Problem] = []
+    dirs = replies_dirs(playbooks)
+    if not dirs:
+        where = str(playbooks.files[0].parent) if playbooks.files else None
+        return [
+            Problem("no replies/ directory with reply templates beside the playbooks", file=where)
+        ]
+    try:
+        renderer = Renderer(dirs)
+    except TemplateError as exc:
+        return list(exc.problems)
+    for language, names in renderer.fragments.items():
+        for name in names:
+            try:
+                renderer.template(language, name)
+            except TemplateError as exc:
+                problems.extend(exc.problems)
+    for playbook in playbooks.playbooks:
+        for language in playbook.meta.languages:
+            if language not in renderer.fragments:
+                problems.append(
+                    Problem(
+                        f"language '{language}' is declared but has no reply templates",
+                        file=playbook.source,
+                        key="playbook.languages",
+                    )
+                )
+    if problems:
+        return problems
+
+    for compiled in playbooks.rules:
+        meta = compiled.playbook.meta
+        for number, action in enumerate(compiled.rule.actions):
+            for language in meta.languages:
+                for name in _fragment_names(action):
+                    if not renderer.has(language, name):
+                        problems.append(
+                            Problem(
+                                f"no reply fragment '{name}' in {language}",
+                                file=compiled.playbook.source,
+                                line=compiled.line,
+                                rule=compiled.id,
+                                key=f"actions[{number}]",
+                            )
+                        )
+    if problems:
+        return problems
+
+    engine = Engine(playbooks, backend="python")
+    facts = {name: _SAMPLE_FACTS[spec.type] for name, spec in playbooks.facts.items()}
+    seen: set[str] = set()
+    for compiled in playbooks.rules:
+        meta = compiled.playbook.meta
+        incident_type = sorted(compiled.types)[0] if compiled.types else "sample_incident"
+        for language in meta.languages:
+            sample = Incident.model_validate(
+                {
+                    "type": incident_type,
+                    "occurred_at": "2026-11-20T09:15:00+01:00",
+                    "customer": {"name": _SAMPLE_NAMES[language], "language": language},
+                    "order": {"id": "PL-5531", "value": 249.99, "currency": "PLN"},
+                    "event": {"id": "cxconf", "session": "Keynote", "speaker": "Jan Nowak"},
+                    "facts": facts,
+                }
+            )
+            for channel in CHANNELS:
+                base = renderer._context(
+                    sample,
+                    ReplyContext(actions=(), languages=meta.languages, default_language=language),
+                    language,
+                    channel,
+                )
+                for action in compiled.rule.actions:
+                    for approval in (False, True):
+                        suggested = SuggestedAction(
+                            kind=action.kind,
+                            rule=compiled.id,
+                            playbook=compiled.playbook.ref,
+                            priority=compiled.rule.priority,
+                            params=action.model_dump(
+                                mode="json",
+                                exclude={"kind", "dimension", "stage", "requires_approval", "note"},
+                                exclude_none=True,
+                            ),
+                            reason=None,
+                            requires_approval=approval,
+                            cost=None,
+                            dimension=None,
+                            stage=None,
+                        )
+                        name = _template_name(suggested)
+                        key = f"{compiled.id}/{name}/{language}/{channel}/{approval}"
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        try:
+                            local = renderer._action_context(suggested, language, channel, base)
+                            renderer.fragment(language, name, channel, local)
+                        except (RenderError, TemplateError) as exc:
+                            problems.append(
+                                Problem(
+                                    f"test render failed: {exc}",
+                                    file=compiled.playbook.source,
+                                    line=compiled.line,
+                                    rule=compiled.id,
+                                )
+                            )
+    for playbook in playbooks.playbooks:
+        for number, scenario in enumerate(playbook.tests):
+            for language in playbook.meta.languages:
+                for channel in CHANNELS:
+                    incident = dict(scenario.incident)
+                    incident["channel"] = channel
+                    customer = dict(incident.get("customer", {}))
+                    customer["language"] = language
+                    incident["customer"] = customer
+                    label = scenario.name or f"test[{number}]"
+                    try:
+                        reply = engine.suggest(incident, language=language).reply
+                    except (RenderError, TemplateError) as exc:
+                        problems.append(
+                            Problem(
+                                f"{language}/{channel}: {exc}", file=playbook.source, rule=label
+                            )
+                        )
+                        continue
+                    if reply is None:
+                        continue
+                    if channel == "sms" and (reply.segments or 0) > 3:
+                        problems.append(
+                            Problem(
+                                f"{language}/sms: the reply takes {reply.segments} SMS segments; "
+                                "keep it to 3",
+                                file=playbook.source,
+                                rule=label,
+                            )
+                        )
+                    leak = public_leak(reply.body) if channel == "social_public" else None
+                    if leak:
+                        problems.append(
+                            Problem(
+                                f"{language}/social_public: a public reply shows '{leak}'",
+                                file=playbook.source,
+                                rule=label,
+                            )
+                        )
+    return problems

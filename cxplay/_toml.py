@@ -65,10 +65,10 @@ class LineIndex:
                 # [speaker.travel]) belongs to that element: ("speaker", 2, "travel").
                 parent = self._array_parent(names, arrays)
                 if header.group(1) == "[[":
-                    key = tuple(parent + [str(n) for n in names[len(parent) - _ints(parent) :]])
-                    index = counters.get(key, 0)
-                    counters[key] = index + 1
-                    table = (*key, index)
+                    array = tuple(parent + [str(n) for n in names[len(parent) - _ints(parent) :]])
+                    index = counters.get(array, 0)
+                    counters[array] = index + 1
+                    table = (*array, index)
                     arrays[tuple(names)] = table
                 else:
                     table = (*parent, *names[len(parent) - _ints(parent) :])
