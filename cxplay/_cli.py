@@ -1,0 +1,572 @@
+"""The ``cxplay`` command: thin adapters from the shell to the library.
+
+Each command parses its options, makes one library call and hands the result to a
+presenter in :mod:`cxplay._present`; only then is anything written. Exit statuses are
+decided in one function, :func:`_exit_code`:
+
+=====  ================================================================================
+0      ok
+1      a cxplay error -- ``Error: ...`` on stderr, one line per problem, no traceback
+       (``--debug`` shows one) -- or problems found by ``validate`` / failures in ``test``
+2      usage error (click's)
+3      no rule matched the incident (``suggest``, ``explain``); the output still shows
+       the (empty) suggestion, so scripts can branch on it
+=====  ================================================================================
+
+Shell completion is click's own: ``eval "$(_CXPLAY_COMPLETE=bash_source cxplay)"`` (or
+``zsh_source``, ``fish_source``); ``cxplay playbooks show`` completes playbook ids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from click.shell_completion import CompletionItem
+
+from cxplay import _present as present
+from cxplay._engine import Engine
+from cxplay._loader import load_playbooks
+from cxplay._toml import parse_toml
+from cxplay._validate import json_schema, run_scenarios, validate_playbooks
+from cxplay._version import __version__
+from cxplay.errors import CxplayError, IncidentError, LoadError
+from cxplay.models import CHANNELS, Playbook
+
+__all__ = ["cli", "main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2  # raised by click itself
+EXIT_NO_MATCH = 3
+
+#: An incident is a small document; anything bigger is refused before parsing.
+MAX_INCIDENT_BYTES = 1 << 20
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _NoMatch(Exception):
+    """The suggestion is shown, and no rule matched: exit status 3."""
+
+
+class _ChecksFailed(Exception):
+    """``validate`` or ``test`` showed problems: exit status 1."""
+
+
+def _exit_code(error: Exception, *, debug: bool) -> int:
+    """Map an exception escaping a command to an exit status, printing what the user needs.
+
+    This is the only place exceptions become exit statuses (click's own usage errors
+    excepted: they exit with 2 before a command runs).
+    """
+    if isinstance(error, _NoMatch):
+        return EXIT_NO_MATCH
+    if isinstance(error, _ChecksFailed):
+        return EXIT_ERROR
+    if isinstance(error, BrokenPipeError):
+        # the reader went away (``cxplay schema | head``): nothing left to tell anyone
+        return EXIT_ERROR
+    if debug:
+        click.echo("".join(traceback.format_exception(error)).rstrip("\n"), err=True)
+    if isinstance(error, CxplayError):
+        lines = present.error_lines(error)
+    elif isinstance(error, OSError):
+        lines = [f"Error: {error.strerror or error}"]
+    else:
+        lines = [
+            f"Error: internal error: {type(error).__name__}: {error}"
+            + ("" if debug else " (run 'cxplay --debug ...' to see the traceback)")
+        ]
+    for line in lines:
+        click.echo(line, err=True)
+    return EXIT_ERROR
+
+
+class _Cli(click.Group):
+    """The root group: every exception a command raises goes through :func:`_exit_code`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:  # all of them: a user never sees a traceback
+            ctx.exit(_exit_code(error, debug=bool(ctx.params.get("debug"))))
+
+
+# --------------------------------------------------------------------------- incidents
+
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+_FACT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _scalar(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    if _NUMBER.match(text):
+        return json.loads(text)
+    return text
+
+
+def _fact_value(key: str, text: str) -> Any:
+    """Type a ``--fact`` value: see the ``suggest`` help for the rules."""
+    if text.startswith(("[", '"')):
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise click.BadParameter(f"{key}: invalid JSON: {message}") from None
+    if "," in text:
+        return [_scalar(item.strip()) for item in text.split(",")]
+    return _scalar(text)
+
+
+def _parse_facts(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise click.BadParameter(f"{item!r}: expected key=value, e.g. delay_days=3")
+        if not _FACT_KEY.match(key):
+            raise click.BadParameter(
+                f"{key!r}: a fact name has letters, digits and '_' and does not start with a digit"
+            )
+        facts[key] = _fact_value(key, text)
+    return facts
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise IncidentError(f"{name}:{line}: not valid UTF-8 (byte {exc.start})") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number an incident may carry")
+
+
+def _parse(text: str, name: str, fmt: str) -> Any:
+    try:
+        if fmt == "toml":
+            return parse_toml(text, source=name)[0]
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise IncidentError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise IncidentError(f"{name}: invalid JSON: {exc}") from None
+    except LoadError as exc:
+        raise IncidentError("; ".join(str(p) for p in exc.problems)) from None
+    except RecursionError:
+        raise IncidentError(f"{name}: invalid incident: nested too deeply") from None
+
+
+def _read_incident(source: str) -> dict[str, Any]:
+    """An incident from a JSON or TOML file, or from stdin (``-``)."""
+    if source == "-":
+        name = "<stdin>"
+        stdin = sys.stdin
+        stream = getattr(stdin, "buffer", None)
+        if stream is not None:
+            raw = stream.read(MAX_INCIDENT_BYTES + 1)
+        else:  # a text stream without bytes underneath (stdin replaced in-process)
+            raw = stdin.read(MAX_INCIDENT_BYTES + 1).encode("utf-8", "surrogateescape")
+    else:
+        name = source
+        try:
+            with Path(source).open("rb") as file:
+                raw = file.read(MAX_INCIDENT_BYTES + 1)
+        except FileNotFoundError:
+            raise IncidentError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise IncidentError(f"{name}: is a directory, not an incident file") from None
+        except OSError as exc:
+            raise IncidentError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_INCIDENT_BYTES:
+        raise IncidentError(f"{name}: larger than {MAX_INCIDENT_BYTES // 1024} KiB")
+    text = _decode(raw, name)
+    suffix = Path(source).suffix.lower() if source != "-" else ""
+    if suffix in (".json", ".toml"):
+        fmt = suffix[1:]
+    else:  # stdin or another name: JSON if it looks like an object, else TOML
+        fmt = "json" if text.lstrip().startswith("{") else "toml"
+    data = _parse(text, name, fmt)
+    if not isinstance(data, dict):
+        raise IncidentError(f"{name}: an incident must be an object, not {type(data).__name__}")
+    return data
+
+
+def _section(incident: dict[str, Any], key: str) -> dict[str, Any]:
+    section = incident.get(key)
+    if section is None:
+        section = incident[key] = {}
+    if not isinstance(section, dict):
+        raise IncidentError(f"invalid incident: {key}: must be an object")
+    return section
+
+
+def _incident(source: str | None, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """The incident from ``source`` (if any), with the flags laid over it."""
+    if source is None and flags["type"] is None:
+        raise click.UsageError("no incident: give a FILE, '-' to read stdin, or --type")
+    incident = _read_incident(source) if source is not None else {}
+    if flags["type"] is not None:
+        incident["type"] = flags["type"]
+    if flags["channel"] is not None:
+        incident["channel"] = flags["channel"]
+    for flag, section, key in (
+        ("lang", "customer", "language"),
+        ("name", "customer", "name"),
+        ("tier", "customer", "tier"),
+        ("order_value", "order", "value"),
+        ("currency", "order", "currency"),
+    ):
+        if flags[flag] is not None:
+            _section(incident, section)[key] = flags[flag]
+    if flags["facts"]:
+        _section(incident, "facts").update(flags["facts"])
+    return incident
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _env_playbooks() -> list[Path]:
+    value = os.environ.get("CXPLAY_PLAYBOOKS", "")
+    return [Path(p) for p in value.split(os.pathsep) if p]
+
+
+def _paths(given: Sequence[Path]) -> list[Path] | None:
+    """Playbook paths: as given, else ``$CXPLAY_PLAYBOOKS``, else None (the shipped ones)."""
+    return list(given) or _env_playbooks() or None
+
+
+def _playbooks_option(function: F) -> F:
+    return click.option(
+        "--playbooks",
+        "playbook_paths",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        envvar="CXPLAY_PLAYBOOKS",
+        metavar="DIR|FILE",
+        help="Playbooks to use (repeatable; env CXPLAY_PLAYBOOKS, separated by "
+        f"'{os.pathsep}'). Default: the shipped playbooks.",
+    )(function)
+
+
+def _format_option(function: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json", "markdown"]),
+        default="text",
+        show_default=True,
+        help="text for a person, json (the Suggestion contract), markdown for a ticket.",
+    )(function)
+
+
+def _incident_options(function: F) -> F:
+    options = [
+        click.argument("incident_file", metavar="[FILE|-]", required=False),
+        click.option("--type", "type", metavar="TYPE", help="Incident type, e.g. parcel_damaged."),
+        click.option("--channel", type=click.Choice(CHANNELS), help="Where the customer wrote."),
+        click.option("--lang", metavar="TAG", help="Customer's language (pl, uk, en, en-GB)."),
+        click.option("--name", metavar="NAME", help="Customer's name."),
+        click.option("--tier", metavar="TIER", help="Customer's tier, e.g. gold."),
+        click.option("--order-value", type=float, metavar="AMOUNT", help="Order value."),
+        click.option("--currency", metavar="CODE", help="Order currency, e.g. PLN."),
+        click.option(
+            "--fact",
+            "facts",
+            multiple=True,
+            metavar="KEY=VALUE",
+            callback=_parse_facts,
+            help="A fact (repeatable), typed as described above.",
+        ),
+        _playbooks_option,
+        _format_option,
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _suggest(
+    incident_file: str | None,
+    playbook_paths: Sequence[Path],
+    fmt: present.Format,
+    explain: bool,
+    flags: Mapping[str, Any],
+) -> None:
+    incident = _incident(incident_file, flags)
+    with Engine.from_path(_paths(playbook_paths)) as engine:
+        result = engine.suggest(incident, explain=explain)
+    color = present.color_enabled(sys.stdout)
+    click.echo(present.suggestion(result, fmt, color=color), color=color)
+    if not result.matched:
+        raise _NoMatch
+
+
+def _complete_playbook_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    paths = list(ctx.params.get("playbook_paths") or ())
+    if not paths and ctx.parent is not None:
+        paths = list(ctx.parent.params.get("playbook_paths") or ())
+    try:
+        loaded = load_playbooks(_paths(paths))
+    except Exception:  # completion runs inside the user's shell: never break it
+        return []
+    return [
+        CompletionItem(p.meta.id, help=p.meta.title)
+        for p in loaded.playbooks
+        if p.meta.id.startswith(incomplete)
+    ]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="cxplay", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+def cli(debug: bool) -> None:
+    """Incident in, recovery actions and a ready-to-send reply out.
+
+    cxplay evaluates an incident against playbooks (TOML rules) and suggests ranked
+    recovery actions with their reasons, and a reply in the customer's language.
+    Playbooks come from --playbooks, else $CXPLAY_PLAYBOOKS, else the shipped ones.
+
+    \b
+    Examples:
+      cxplay suggest examples/incidents/parcel_damaged.json
+      cxplay explain --type parcel_damaged --order-value 80 --channel email
+      cxplay validate my-playbooks/ && cxplay test my-playbooks/
+
+    \b
+    Shell completion (click's), e.g. in ~/.bashrc, ~/.zshrc or fish's config:
+      eval "$(_CXPLAY_COMPLETE=bash_source cxplay)"
+      eval "$(_CXPLAY_COMPLETE=zsh_source cxplay)"
+      _CXPLAY_COMPLETE=fish_source cxplay | source
+
+    \b
+    Exit status: 0 ok; 1 error (one 'Error: ...' line per problem on stderr);
+    2 usage error; 3 no rule matched the incident.
+    """  # noqa: D301 - click's \b must stay a backspace
+
+
+@cli.command()
+@_incident_options
+@click.option("--explain", is_flag=True, help="Also show every rule, matched (✓) or not (✗).")
+def suggest(
+    incident_file: str | None,
+    playbook_paths: tuple[Path, ...],
+    fmt: present.Format,
+    explain: bool,
+    **flags: Any,
+) -> None:
+    """Suggest recovery actions and a reply for an incident.
+
+    The incident comes from FILE (JSON, or TOML if it ends in .toml), from stdin
+    with '-' (JSON if it starts with '{', else TOML), or from the flags alone
+    (--type is then required). Flags override or extend the fields of a file.
+
+    \b
+    Examples:
+      cxplay suggest examples/incidents/parcel_damaged.json
+      cxplay suggest --type parcel_damaged --channel email --lang pl \\
+          --order-value 249.99 --currency PLN --format markdown
+      echo '{"type": "parcel_late"}' | cxplay suggest - --fact delay_days=3
+      cxplay suggest incident.toml --fact tags=fragile,gift --format json
+
+    \b
+    Fact values (--fact key=value) are typed:
+      true, false          a boolean
+      3, -2.5, 1e3         a number
+      a,b,c                a list (items typed the same way: 1,2 is [1, 2])
+      ["a, b", 2]          JSON: a list as written
+      "42" or "a, b"       JSON: text as written (quote to keep a comma or digits)
+      anything else        text
+
+    Exit status: 0 ok, 1 error, 2 usage error, 3 no rule matched.
+    """  # noqa: D301 - click's \b must stay a backspace
+    _suggest(incident_file, playbook_paths, fmt, explain, flags)
+
+
+@cli.command()
+@_incident_options
+def explain(
+    incident_file: str | None,
+    playbook_paths: tuple[Path, ...],
+    fmt: present.Format,
+    **flags: Any,
+) -> None:
+    """Suggest, and show why each rule matched (✓) or not (✗).
+
+    For a rule that did not match: the condition that failed and the incident's
+    value for it; for a rule that matched: kept, or why it was dropped.
+
+    Takes the same incident input and options as 'cxplay suggest'; the same as
+    'cxplay suggest --explain'.
+
+    \b
+    Examples:
+      cxplay explain examples/incidents/parcel_damaged.json
+      cxplay explain --type parcel_damaged --order-value 80 --channel email
+      cxplay explain incident.json --format json | jq '.trace[] | select(.matched)'
+
+    Exit status: 0 ok, 1 error, 2 usage error, 3 no rule matched.
+    """  # noqa: D301 - click's \b must stay a backspace
+    _suggest(incident_file, playbook_paths, fmt, True, flags)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[DIR|FILE]...")
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check playbooks, including rules that can never win.
+
+    Reports TOML syntax, unknown keys, wrong types, refused conditions, unknown
+    fields and type mismatches, rules that can never match or never win (a rule
+    ranked above in the same group, or a stop rule, matches whenever they do),
+    scenarios citing unknown rules or action kinds, and the renderer's template
+    checks. Prints one line per problem (file:line: rule-id: message) and exits 1,
+    or prints a one-line summary and exits 0.
+
+    Without a path: $CXPLAY_PLAYBOOKS, else the shipped playbooks.
+
+    \b
+    Examples:
+      cxplay validate
+      cxplay validate my-playbooks/
+      cxplay validate my-playbooks/parcel.toml my-playbooks/events.toml
+    """  # noqa: D301 - click's \b must stay a backspace
+    report = validate_playbooks(_paths(paths))
+    click.echo(present.validation(report))
+    if not report.ok:
+        raise _ChecksFailed
+
+
+@cli.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[DIR|FILE]...")
+def test_command(paths: tuple[Path, ...]) -> None:
+    """Run the playbooks' [[test]] scenarios and report rule coverage.
+
+    A scenario passes when its incident gives every action kind of 'expect'
+    (in that relative order; others may come between; 'expect = []' means no
+    action at all), applies every rule of 'expect_rules', reaches
+    'expect_severity', and renders a reply containing each 'reply_contains'
+    fragment in each listed language. Prints a line per failure, 'N passed,
+    M failed', then the rules no scenario reaches. Exits 1 on any failure.
+
+    Without a path: $CXPLAY_PLAYBOOKS, else the shipped playbooks.
+
+    \b
+    Examples:
+      cxplay test
+      cxplay test my-playbooks/
+
+    \b
+    A scenario, in a playbook:
+      [[test]]
+      name = "refund-pl"
+      incident = { type = "parcel_damaged", order = { value = 250, currency = "PLN" } }
+      expect = ["apology", "refund"]
+      expect_severity = "medium"
+      reply_contains = { pl = ["Przepraszamy"] }
+    """  # noqa: D301 - click's \b must stay a backspace
+    report = run_scenarios(_paths(paths))
+    color = present.color_enabled(sys.stdout)
+    click.echo(present.scenario_report(report, color=color), color=color)
+    if report.failed:
+        raise _ChecksFailed
+
+
+@cli.group(invoke_without_command=True)
+@_playbooks_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Format of the list.",
+)
+@click.pass_context
+def playbooks(ctx: click.Context, playbook_paths: tuple[Path, ...], fmt: str) -> None:
+    """List the playbooks: id, version, rule count, languages, title.
+
+    \b
+    Examples:
+      cxplay playbooks
+      cxplay playbooks --playbooks my-playbooks/ --format json
+      cxplay playbooks show parcel
+    """  # noqa: D301 - click's \b must stay a backspace
+    if ctx.invoked_subcommand is None:
+        loaded = load_playbooks(_paths(playbook_paths))
+        click.echo(present.playbook_list(loaded, "json" if fmt == "json" else "text"))
+
+
+def _find(playbook_id: str, candidates: Sequence[Playbook]) -> Playbook:
+    for playbook in candidates:
+        if playbook.meta.id == playbook_id:
+            return playbook
+    known = ", ".join(p.meta.id for p in candidates)
+    raise CxplayError(f"no playbook '{playbook_id}' (known: {known})")
+
+
+@playbooks.command("show")
+@click.argument("playbook_id", metavar="ID", shell_complete=_complete_playbook_ids)
+@_playbooks_option
+@click.pass_context
+def show(ctx: click.Context, playbook_id: str, playbook_paths: tuple[Path, ...]) -> None:
+    """Print one playbook and its rules.
+
+    Its settings (languages, facts, policy, response times), then each rule in file
+    order with its priority, group, condition, actions and reason.
+
+    \b
+    Examples:
+      cxplay playbooks show parcel
+      cxplay playbooks --playbooks my-playbooks/ show events
+    """  # noqa: D301 - click's \b must stay a backspace
+    given = playbook_paths
+    if not given and ctx.parent is not None:
+        given = ctx.parent.params["playbook_paths"]
+    loaded = load_playbooks(_paths(given))
+    click.echo(present.playbook_detail(_find(playbook_id, loaded.playbooks)))
+
+
+@cli.command()
+@click.option("--incident", is_flag=True, help="The schema of an incident instead.")
+def schema(incident: bool) -> None:
+    """Print the JSON Schema of the playbook format (or, with --incident, of an incident).
+
+    So that editors check playbooks as you type: save the schema next to your
+    playbooks and name it in a '#:schema' comment on the first line of each
+    playbook (the path is relative to the playbook); taplo and the Even Better
+    TOML extension for VS Code then validate and complete keys as you type.
+
+    \b
+    Examples:
+      cxplay schema > my-playbooks/playbook.schema.json
+      #:schema ./playbook.schema.json        <- first line of my-playbooks/parcel.toml
+      cxplay schema --incident > incident.schema.json
+    """  # noqa: D301 - click's \b must stay a backspace
+    click.echo(present.schema(json_schema("incident" if incident else "playbook")))
+
+
+def main() -> None:
+    """Run the ``cxplay`` command (the console script)."""
+    cli.main(prog_name="cxplay")

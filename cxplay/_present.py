@@ -1,0 +1,561 @@
+"""Presenters: results as text for a person, JSON for programs, Markdown for a ticket.
+
+Every function here is pure: it takes a result of the library and returns the text to
+show. Only the CLI writes that text to a stream. Colour is decided once per stream by
+:func:`color_enabled` and passed in; without it no escape code is ever produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import IO, Any, Literal
+
+import click
+
+from cxplay._loader import PlaybookSet
+from cxplay._validate import ScenarioReport, ValidationReport
+from cxplay.errors import CxplayError, PlaybookError
+from cxplay.models import Playbook
+from cxplay.results import FollowUpPlan, Reply, RuleTrace, SuggestedAction, Suggestion
+
+__all__ = [
+    "Format",
+    "color_enabled",
+    "error_lines",
+    "playbook_detail",
+    "playbook_list",
+    "scenario_report",
+    "schema",
+    "suggestion",
+    "suggestion_json",
+    "suggestion_markdown",
+    "suggestion_text",
+    "trace_text",
+    "validation",
+]
+
+Format = Literal["text", "json", "markdown"]
+
+_RULE = "─" * 60
+_ACTION_TAGS = ("template", "dimension", "stage", "requires_approval", "note")
+_SEVERITY_COLOURS = {"low": "green", "medium": "yellow", "high": "red", "critical": "red"}
+
+
+def color_enabled(stream: IO[Any], environ: Mapping[str, str] | None = None) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org).
+
+    Args:
+        stream: The stream the text goes to.
+        environ: The environment (default: ``os.environ``).
+
+    Returns:
+        Whether to style the text written to ``stream``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _Style:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, **styles: Any) -> str:
+        return click.style(text, **styles) if self.color else text
+
+    def bold(self, text: str) -> str:
+        return self(text, bold=True)
+
+    def dim(self, text: str) -> str:
+        return self(text, dim=True)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _value(value: Any) -> str:
+    """A value as the condition language writes it."""
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_value(v)}" for k, v in value.items())
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return _value(value)
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, list):
+        return ",".join(_param(v) for v in value)
+    return str(value)
+
+
+def _params(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_param(v)}" for k, v in params.items())
+
+
+def _when(moment: datetime) -> str:
+    text = moment.strftime("%Y-%m-%d %H:%M")
+    offset = moment.strftime("%z")
+    if offset:
+        text += f" {offset[:3]}:{offset[3:]}"
+    return text
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = [
+        _plural(n, unit) for n, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")) if n
+    ]
+    return " ".join(parts) or f"{seconds} seconds"
+
+
+def _cost(action: SuggestedAction) -> str:
+    if action.cost is None:
+        return ""
+    amount = f"{action.cost.amount:.2f}"
+    return f"{amount} {action.cost.currency}" if action.cost.currency else amount
+
+
+def _follow_up(plan: FollowUpPlan) -> str:
+    what = plan.action.replace("_", " ")
+    if plan.survey:
+        what += f" ({plan.survey})"
+    elif plan.purpose:
+        what += f" ({plan.purpose})"
+    if plan.channel:
+        what += f" by {plan.channel}"
+    what += f" in {_duration(plan.after)}"
+    if plan.due is not None:
+        what += f", due {_when(plan.due)}"
+    return what
+
+
+def _reply_heading(reply: Reply) -> str:
+    notes = [reply.language, reply.channel]
+    if reply.fell_back:
+        notes.append("fell back: no template in the customer's language")
+    if reply.segments is not None:
+        notes.append(_plural(reply.segments, "SMS segment"))
+    return ", ".join(notes)
+
+
+def _failure(trace: RuleTrace) -> str:
+    return f"failed: {trace.failed} (incident: {_value(trace.value)})"
+
+
+# --------------------------------------------------------------------------- suggestion
+
+
+def suggestion_text(result: Suggestion, *, color: bool = False) -> str:
+    """A suggestion for a person at a terminal: severity, actions, reply, respond-by.
+
+    Args:
+        result: The suggestion.
+        color: Style the text with ANSI colours.
+
+    Returns:
+        The text, without a trailing newline.
+    """
+    style = _Style(color)
+    lines: list[str] = []
+    if result.incident_id:
+        lines.append(f"Incident    {result.incident_id}")
+    severity = style(result.severity, fg=_SEVERITY_COLOURS[result.severity], bold=True)
+    lines.append(f"Severity    {severity}")
+    if result.respond_by is not None:
+        lines.append(f"Respond by  {style.bold(_when(result.respond_by))}")
+    lines.append("")
+    if not result.actions:
+        lines.append(style("No rule matched this incident.", fg="yellow"))
+    else:
+        lines.append(style.bold("Actions"))
+        for number, action in enumerate(result.actions, start=1):
+            head = f"  {number}. {style.bold(action.kind)}"
+            if action.params:
+                head += f"  {_params(action.params)}"
+            if action.cost is not None:
+                head += f"  cost {_cost(action)}"
+            if action.requires_approval:
+                head += "  " + style("needs approval", fg="yellow", bold=True)
+            lines.append(head)
+            if action.reason:
+                lines.append(f"     {action.reason}")
+            about = [action.playbook, f"priority {action.priority}"]
+            about += [t for t in (action.dimension, action.stage) if t]
+            lines.append("     " + style.dim(f"via {action.rule} ({', '.join(about)})"))
+    if result.follow_ups:
+        lines += ["", style.bold("Follow-ups")]
+        lines += [f"  - {_follow_up(plan)}" for plan in result.follow_ups]
+    if result.reply is not None:
+        reply = result.reply
+        lines += ["", style.bold(f"Reply ({_reply_heading(reply)}), ready to copy:"), _RULE]
+        if reply.subject:
+            lines += [f"Subject: {reply.subject}", ""]
+        lines += [reply.body.rstrip("\n"), _RULE]
+    if result.trace is not None:
+        lines += ["", trace_text(result.trace, color=color)]
+    return "\n".join(lines)
+
+
+def trace_text(traces: Sequence[RuleTrace], *, color: bool = False) -> str:
+    """Every rule with ✓ (matched, and what became of it) or ✗ (the failing condition).
+
+    Args:
+        traces: The trace of a suggestion.
+        color: Style the text with ANSI colours.
+
+    Returns:
+        The text, without a trailing newline.
+    """
+    style = _Style(color)
+    matched = sum(1 for t in traces if t.matched)
+    lines = [style.bold(f"Rules ({matched} of {len(traces)} matched)")]
+    width = max((len(t.rule) for t in traces), default=0)
+    for trace in traces:
+        name = trace.rule.ljust(width)
+        if trace.matched:
+            lines.append(f"  {style('✓', fg='green')} {name}  {trace.outcome or 'matched'}")
+        else:
+            lines.append(f"  {style('✗', fg='red')} {name}  {_failure(trace)}")
+    return "\n".join(lines)
+
+
+def suggestion_json(result: Suggestion) -> str:
+    """The Suggestion contract: ``model_dump(mode="json")``, fields in model order, indent 2.
+
+    Args:
+        result: The suggestion.
+
+    Returns:
+        The JSON document, without a trailing newline.
+    """
+    return json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
+
+
+def _md(text: str) -> str:
+    """Text safe inside Markdown (and inside a table cell)."""
+    for char in "\\`*_[]<>#|":
+        text = text.replace(char, "\\" + char)
+    return " ".join(text.splitlines())
+
+
+def _code(text: str) -> str:
+    """A code span for a table cell (GFM splits cells at '|', even inside code)."""
+    text = " ".join(text.splitlines()).replace("|", "\\|")
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _fenced(text: str) -> list[str]:
+    longest = max((len(line) - len(line.lstrip("`")) for line in text.splitlines()), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}text", text.rstrip("\n"), fence]
+
+
+def suggestion_markdown(result: Suggestion) -> str:
+    """A suggestion to paste into a ticket: a table of actions, the reply in a code block.
+
+    Args:
+        result: The suggestion.
+
+    Returns:
+        The Markdown text, without a trailing newline.
+    """
+    title = "### Recovery plan"
+    if result.incident_id:
+        title += f" for {_md(result.incident_id)}"
+    facts = [f"**Severity:** {result.severity}"]
+    if result.respond_by is not None:
+        facts.append(f"**Respond by:** {_when(result.respond_by)}")
+    lines = [title, "", " · ".join(facts), ""]
+    if not result.actions:
+        lines.append("No rule matched this incident.")
+    else:
+        lines += [
+            "| # | Action | Details | Cost | Approval | Why |",
+            "|---|--------|---------|------|----------|-----|",
+        ]
+        for number, action in enumerate(result.actions, start=1):
+            why = f"{_md(action.reason)} " if action.reason else ""
+            why += f"({_code(action.rule)})"
+            approval = "**needs approval**" if action.requires_approval else "no"
+            details = _code(_params(action.params)) if action.params else ""
+            lines.append(
+                f"| {number} | {action.kind} | {details} "
+                f"| {_md(_cost(action))} | {approval} | {why} |"
+            )
+    if result.follow_ups:
+        lines += ["", "**Follow-ups**", ""]
+        lines += [f"- {_md(_follow_up(plan))}" for plan in result.follow_ups]
+    if result.reply is not None:
+        reply = result.reply
+        lines += ["", f"**Reply** ({_md(_reply_heading(reply))})", ""]
+        if reply.subject:
+            lines += [f"**Subject:** {_md(reply.subject)}", ""]
+        lines += _fenced(reply.body)
+    if result.trace is not None:
+        matched = sum(1 for t in result.trace if t.matched)
+        lines += ["", f"**Rules** ({matched} of {len(result.trace)} matched)", ""]
+        lines += ["| | Rule | Result |", "|---|------|--------|"]
+        for trace in result.trace:
+            if trace.matched:
+                outcome = _md(trace.outcome or "matched")
+                lines.append(f"| ✓ | {_code(trace.rule)} | {outcome} |")
+            else:
+                failed = _code(trace.failed or trace.condition)
+                value = _code(_value(trace.value))
+                lines.append(f"| ✗ | {_code(trace.rule)} | failed: {failed} (incident: {value}) |")
+    return "\n".join(lines)
+
+
+def suggestion(result: Suggestion, fmt: Format, *, color: bool = False) -> str:
+    """A suggestion in one of the formats of ``--format``.
+
+    Args:
+        result: The suggestion.
+        fmt: ``text``, ``json`` or ``markdown``.
+        color: Style text output with ANSI colours (ignored by the other formats).
+
+    Returns:
+        The rendered suggestion, without a trailing newline.
+    """
+    renderers: dict[str, Callable[[Suggestion], str]] = {
+        "json": suggestion_json,
+        "markdown": suggestion_markdown,
+        "text": lambda s: suggestion_text(s, color=color),
+    }
+    return renderers[fmt](result)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def error_lines(error: CxplayError) -> list[str]:
+    """The ``Error: ...`` lines for an error: one per problem, the hint on the last.
+
+    Args:
+        error: Any error cxplay reports to a user.
+
+    Returns:
+        One line per problem (a plain error has one).
+    """
+    if isinstance(error, PlaybookError) and error.problems:
+        messages = [str(p) for p in error.problems]
+    else:
+        messages = ["; ".join(line for line in str(error).splitlines() if line.strip())]
+    if error.hint:
+        messages[-1] += f" (hint: {error.hint})"
+    return [f"Error: {m}" for m in messages]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def validation(report: ValidationReport) -> str:
+    """One line per problem, or a one-line summary of what is clean.
+
+    Args:
+        report: The result of :func:`cxplay._validate.validate_playbooks`.
+
+    Returns:
+        The text, without a trailing newline.
+    """
+    if report.problems:
+        return "\n".join(str(p) for p in report.problems)
+    loaded = report.playbooks
+    playbooks = len(loaded.playbooks) if loaded else 0
+    rules = len(loaded.rules) if loaded else 0
+    return (
+        f"ok: {_plural(playbooks, 'playbook')}, {_plural(rules, 'rule')}, "
+        f"{_plural(len(report.languages), 'language')}"
+    )
+
+
+def scenario_report(report: ScenarioReport, *, color: bool = False) -> str:
+    """A line per failure and per skipped check, ``N passed, M failed``, then rule coverage.
+
+    Args:
+        report: The result of :func:`cxplay._validate.run_scenarios`.
+        color: Style the text with ANSI colours.
+
+    Returns:
+        The text, without a trailing newline.
+    """
+    style = _Style(color)
+    lines: list[str] = []
+    for result in report.results:
+        for failure in result.failures:
+            where = style.bold(f"{result.location}: {result.name}:")
+            lines.append(f"{style('FAIL', fg='red', bold=True)} {where} {failure}")
+        for note in result.skipped:
+            lines.append(f"{style('note', fg='yellow')} {result.location}: {result.name}: {note}")
+    summary = f"{report.passed} passed, {report.failed} failed"
+    if not report.results:
+        summary += " (no [[test]] scenarios in these playbooks)"
+    lines.append(style(summary, fg="red" if report.failed else "green", bold=True))
+    total = len(report.rules)
+    reached = total - len(report.unreached)
+    coverage = f"coverage: {reached} of {_plural(total, 'rule')} reached by a scenario"
+    if report.unreached:
+        lines.append(coverage + "; not reached:")
+        for rule in report.unreached:
+            where = (
+                rule.playbook.source if rule.line is None else f"{rule.playbook.source}:{rule.line}"
+            )
+            lines.append(f"  {rule.id} ({where})")
+    else:
+        lines.append(coverage)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- playbooks
+
+
+def playbook_list(playbooks: PlaybookSet, fmt: Literal["text", "json"] = "text") -> str:
+    """The loaded playbooks: id, version, rule count, languages, title.
+
+    Args:
+        playbooks: A loaded set of playbooks.
+        fmt: ``text`` (aligned columns) or ``json`` (a list of objects).
+
+    Returns:
+        The text, without a trailing newline.
+    """
+    rows = [
+        {
+            "id": p.meta.id,
+            "version": p.meta.version,
+            "rules": len(p.rules),
+            "tests": len(p.tests),
+            "languages": list(p.meta.languages),
+            "default_language": p.meta.default_language,
+            "title": p.meta.title,
+            "source": p.source,
+        }
+        for p in playbooks.playbooks
+    ]
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False)
+    table = [("ID", "VERSION", "RULES", "LANGUAGES", "TITLE")]
+    table += [
+        (
+            str(r["id"]),
+            str(r["version"]),
+            str(r["rules"]),
+            ", ".join(p.meta.languages),
+            str(r["title"] or ""),
+        )
+        for r, p in zip(rows, playbooks.playbooks, strict=True)
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = []
+    for row in table:
+        cells = [
+            cell.rjust(width) if index == 2 else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def playbook_detail(playbook: Playbook) -> str:
+    """One playbook: its settings, then each rule (priority, group, condition, actions).
+
+    Args:
+        playbook: A loaded playbook.
+
+    Returns:
+        The text, without a trailing newline.
+    """
+    meta = playbook.meta
+    lines = [f"{meta.id} {meta.version}" + (f": {meta.title}" if meta.title else "")]
+    lines.append(f"source: {playbook.source}")
+    lines.append(f"languages: {', '.join(meta.languages)} (default {meta.default_language})")
+    if playbook.facts:
+        facts = []
+        for name, spec in playbook.facts.items():
+            required = f", required for {', '.join(spec.required_for)}" if spec.required_for else ""
+            facts.append(f"{name} ({spec.type}{required})")
+        lines.append(f"facts: {'; '.join(facts)}")
+    policy = playbook.policy
+    rules_of_policy = []
+    if policy.approval_above is not None:
+        rules_of_policy.append(f"approval above {_number(policy.approval_above)}")
+    if policy.caps:
+        caps = ", ".join(f"{tier} {_number(cap)}" for tier, cap in policy.caps.items())
+        rules_of_policy.append(f"caps {caps}")
+    if policy.repeat_claimant_after is not None:
+        rules_of_policy.append(f"repeat claimant after {policy.repeat_claimant_after}")
+    if policy.single_compensation:
+        rules_of_policy.append("one compensation per incident")
+    lines.append(f"policy: {'; '.join(rules_of_policy)}")
+    if playbook.sla:
+        lines.append(
+            "respond within: "
+            + ", ".join(f"{channel} {_duration(span)}" for channel, span in playbook.sla.items())
+        )
+    lines.append(f"tests: {len(playbook.tests)}")
+    lines += ["", f"rules ({len(playbook.rules)}, in file order):"]
+    for rule, line in zip(playbook.rules, playbook.rule_lines, strict=True):
+        settings = [f"priority {rule.priority}"]
+        if rule.group:
+            settings.append(f"group {rule.group}")
+        if rule.severity:
+            settings.append(f"severity {rule.severity}")
+        if rule.stop:
+            settings.append("stop")
+        if line is not None:
+            settings.append(f"line {line}")
+        lines.append(f"  {rule.id}  ({', '.join(settings)})")
+        lines.append(f"    when: {rule.when}")
+        for action in rule.actions:
+            params = action.model_dump(mode="json", exclude={"kind"}, exclude_none=True)
+            # what the action does first, then how it is tagged
+            tags = {k: params.pop(k) for k in _ACTION_TAGS if k in params}
+            params.update(tags)
+            lines.append(f"    - {action.kind}" + (f"  {_params(params)}" if params else ""))
+        if rule.reason:
+            lines.append(f"    reason: {rule.reason}")
+    return "\n".join(lines)
+
+
+def schema(document: Mapping[str, Any]) -> str:
+    """A JSON Schema, indented for people and editors.
+
+    Args:
+        document: The schema.
+
+    Returns:
+        The JSON text, without a trailing newline.
+    """
+    return json.dumps(document, indent=2, ensure_ascii=False)
