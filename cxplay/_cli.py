@@ -33,11 +33,21 @@ from click.shell_completion import CompletionItem
 
 from cxplay import _present as present
 from cxplay._engine import Engine
+from cxplay._events import load_event
 from cxplay._loader import load_playbooks
+from cxplay._plan import (
+    answer_offline,
+    build_plan,
+    check_plan,
+    dump_plan,
+    load_plan,
+    render_runbook_html,
+    render_runbook_markdown,
+)
 from cxplay._toml import parse_toml
 from cxplay._validate import json_schema, run_scenarios, validate_playbooks
 from cxplay._version import __version__
-from cxplay.errors import CxplayError, IncidentError, LoadError
+from cxplay.errors import CxplayError, IncidentError, LoadError, PlanError
 from cxplay.models import CHANNELS, Playbook
 
 __all__ = ["cli", "main"]
@@ -319,6 +329,25 @@ def _suggest(
         raise _NoMatch
 
 
+def _suggest_offline(
+    incident_file: str | None, plan_file: Path, fmt: present.Format, flags: Mapping[str, Any]
+) -> None:
+    """``suggest --plan``: answer from the preloaded plan; the playbooks are never read."""
+    incident = _incident(incident_file, flags)
+    kind = incident.get("type")
+    if not isinstance(kind, str):
+        raise IncidentError("invalid incident: type: is required")
+    facts = dict(incident.get("facts") or {})
+    event = incident.get("event") or {}
+    if isinstance(event, dict) and isinstance(event.get("speaker"), str):
+        facts.setdefault("speaker", event["speaker"])
+    customer = incident.get("customer") or {}
+    name = customer.get("name") if isinstance(customer, dict) else None
+    preloaded = load_plan(plan_file)
+    answer = answer_offline(preloaded, kind, facts, name=name if isinstance(name, str) else None)
+    click.echo(present.offline_answer(preloaded, answer, fmt))
+
+
 def _complete_playbook_ids(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
@@ -370,11 +399,19 @@ def cli(debug: bool) -> None:
 @cli.command()
 @_incident_options
 @click.option("--explain", is_flag=True, help="Also show every rule, matched (✓) or not (✗).")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PLAN.json",
+    help="Answer offline from a preloaded plan (cxplay plan --out); no playbooks are read.",
+)
 def suggest(
     incident_file: str | None,
     playbook_paths: tuple[Path, ...],
     fmt: present.Format,
     explain: bool,
+    plan_file: Path | None,
     **flags: Any,
 ) -> None:
     """Suggest recovery actions and a reply for an incident.
@@ -390,6 +427,8 @@ def suggest(
           --order-value 249.99 --currency PLN --format markdown
       echo '{"type": "parcel_late"}' | cxplay suggest - --fact delay_days=3
       cxplay suggest incident.toml --fact tags=fragile,gift --format json
+      cxplay suggest --plan plan.json --type speaker_late \\
+          --fact speaker="James Whitfield" --fact delay_minutes=40
 
     \b
     Fact values (--fact key=value) are typed:
@@ -400,8 +439,16 @@ def suggest(
       "42" or "a, b"       JSON: text as written (quote to keep a comma or digits)
       anything else        text
 
+    With --plan, the answer comes from the plan's nearest precomputed scenario
+    (same type and person, nearest delay), offline: see 'cxplay plan --help'.
+
     Exit status: 0 ok, 1 error, 2 usage error, 3 no rule matched.
     """  # noqa: D301 - click's \b must stay a backspace
+    if plan_file is not None:
+        if explain:
+            raise click.UsageError("--explain needs the playbooks; it cannot be used with --plan")
+        _suggest_offline(incident_file, plan_file, fmt, flags)
+        return
     _suggest(incident_file, playbook_paths, fmt, explain, flags)
 
 
@@ -546,6 +593,93 @@ def show(ctx: click.Context, playbook_id: str, playbook_paths: tuple[Path, ...])
         given = ctx.parent.params["playbook_paths"]
     loaded = load_playbooks(_paths(given))
     click.echo(present.playbook_detail(_find(playbook_id, loaded.playbooks)))
+
+
+@cli.command("plan")
+@click.argument("event_file", type=click.Path(path_type=Path, dir_okay=False), metavar="EVENT.toml")
+@_playbooks_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PLAN.json",
+    help="Write the preloaded plan, for 'cxplay suggest --plan'.",
+)
+@click.option(
+    "--markdown",
+    "markdown_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Write the runbook as Markdown.",
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Write the runbook as one self-contained, printable HTML file.",
+)
+@click.option(
+    "--check",
+    "check_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PLAN.json",
+    help="Only say whether PLAN.json is stale (exit 1) or fresh for EVENT.toml.",
+)
+def plan_command(
+    event_file: Path,
+    playbook_paths: tuple[Path, ...],
+    out: Path | None,
+    markdown_file: Path | None,
+    html_file: Path | None,
+    check_file: Path | None,
+) -> None:
+    """Precompute an event's contingency plan: the runbook, and plan.json for offline use.
+
+    For every foreseeable incident of the event -- each speaker late by 15, 30 or
+    60 minutes or their flight or train cancelled, each guest early or late, each
+    online session missed -- runs the playbooks, re-plans the agenda and renders
+    the messages to the speaker or guest, the attendees, the chair and the venue,
+    each in their language. Without --markdown or --html the Markdown runbook is
+    printed.
+
+    \b
+    Examples:
+      cxplay plan examples/events/cxconf-2026.toml --out plan.json --html runbook.html
+      cxplay plan event.toml --markdown runbook.md
+      cxplay plan --check plan.json event.toml      # exit 1 if the plan is stale
+
+    \b
+    On the day, offline (the playbooks are not needed):
+      cxplay suggest --plan plan.json --type speaker_late \\
+          --fact speaker=whitfield --fact delay_minutes=40
+    """  # noqa: D301 - click's \b must stay a backspace
+    event = load_event(event_file)
+    paths = _paths(playbook_paths)
+    if check_file is not None:
+        if out or markdown_file or html_file:
+            raise click.UsageError("--check cannot be combined with --out, --markdown or --html")
+        preloaded = load_plan(check_file)
+        result = check_plan(preloaded, event, load_playbooks(paths))
+        if not result.fresh:
+            raise PlanError(
+                f"{check_file} is {result.message}; rebuild it with "
+                f"'cxplay plan {event_file} --out {check_file}'"
+            )
+        click.echo(present.plan_freshness(str(check_file), preloaded, result))
+        return
+    with Engine.from_path(paths) as engine:
+        built = build_plan(event, engine, event_source=event_file)
+    outputs = [
+        (out, dump_plan),
+        (markdown_file, render_runbook_markdown),
+        (html_file, render_runbook_html),
+    ]
+    for target, render in outputs:
+        if target is not None:
+            target.write_text(render(built), encoding="utf-8")
+            click.echo(f"Wrote {target}", err=True)
+    if markdown_file is None and html_file is None:
+        click.echo(render_runbook_markdown(built), nl=False)
 
 
 @cli.command()

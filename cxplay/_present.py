@@ -16,6 +16,13 @@ from typing import IO, Any, Literal
 import click
 
 from cxplay._loader import PlaybookSet
+from cxplay._plan import (
+    Freshness,
+    OfflineAnswer,
+    Plan,
+    render_answer_markdown,
+    render_answer_text,
+)
 from cxplay._validate import ScenarioReport, ValidationReport
 from cxplay.errors import CxplayError, PlaybookError
 from cxplay.models import Playbook
@@ -25,6 +32,8 @@ __all__ = [
     "Format",
     "color_enabled",
     "error_lines",
+    "offline_answer",
+    "plan_freshness",
     "playbook_detail",
     "playbook_list",
     "scenario_report",
@@ -355,6 +364,34 @@ def suggestion(result: Suggestion, fmt: Format, *, color: bool = False) -> str:
         "text": lambda s: suggestion_text(s, color=color),
     }
     return renderers[fmt](result)
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def offline_answer(plan: Plan, answer: OfflineAnswer, fmt: Format) -> str:
+    """An answer from a preloaded plan (``suggest --plan``).
+
+    Args:
+        plan: The plan that answered.
+        answer: The answer.
+        fmt: ``text`` for a terminal, ``markdown``, or ``json`` (the
+            :class:`~cxplay._plan.OfflineAnswer` model, scenario included).
+
+    Returns:
+        The rendered answer, without a trailing newline.
+    """
+    if fmt == "json":
+        return answer.model_dump_json(by_alias=True, indent=2)
+    if fmt == "markdown":
+        return render_answer_markdown(plan, answer).rstrip("\n")
+    return render_answer_text(plan, answer).rstrip("\n")
+
+
+def plan_freshness(name: str, plan: Plan, result: Freshness) -> str:
+    """One line: whether a plan still matches its event and playbooks."""
+    built = plan.created_at.isoformat(timespec="minutes")
+    return f"{name}: {result.message} (built {built}, {len(plan.scenarios)} scenarios)"
 
 
 # --------------------------------------------------------------------------- errors
