@@ -599,9 +599,17 @@ class _Notices:
         breakfast: dt.datetime | None = None
         if event.venue.breakfast_until is not None:
             breakfast = dt.datetime.combine(_day(event), event.venue.breakfast_until, event.tz)
+        day, zone = _day(event), event.info.timezone
+
+        def when(moment: dt.datetime) -> str:
+            on_the_day = moment.astimezone(event.tz).date() == day
+            write = _i18n.format_time if on_the_day else _i18n.format_datetime
+            return write(moment, language, zone)
+
         base: dict[str, Any] = {
             _i18n.LANGUAGE_VAR: language,
-            _i18n.TIMEZONE_VAR: event.info.timezone,
+            _i18n.TIMEZONE_VAR: zone,
+            "when": when,
             "event": {
                 "id": event.id,
                 "title": event.title,
@@ -1402,12 +1410,15 @@ def _change_rows(plan: Plan, revised: Replan) -> list[tuple[str, str, str]]:
 
 
 def _action_lines(scenario: Scenario) -> list[str]:
-    lines = []
+    """One line per rule: its action kinds and its reason (``plan_b + escalate: ...``)."""
+    rules: dict[str, tuple[list[str], str | None]] = {}
     for action in scenario.suggestion.actions:
-        reason = f": {action.reason}" if action.reason else ""
-        approval = " (needs approval)" if action.requires_approval else ""
-        lines.append(f"{action.kind}{approval}{reason}")
-    return lines
+        kind = action.kind + (" (needs approval)" if action.requires_approval else "")
+        kinds, _ = rules.setdefault(action.rule, ([], action.reason))
+        kinds.append(kind)
+    return [
+        " + ".join(kinds) + (f": {reason}" if reason else "") for kinds, reason in rules.values()
+    ]
 
 
 def _offline_example(plan: Plan) -> str:
