@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cxplay._conditions import And, Cmp, Exists, In, Match, Node, Or, leaves
+from cxplay._conditions import And, Cmp, Exists, In, Match, Node, Or
 from cxplay._loader import CompiledRule, PlaybookSet
 from cxplay.errors import CompileError, Problem
 
@@ -45,13 +45,36 @@ MAX_FIELDS = 200
 _DURABLE_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 
+#: What a fact carries for a field that the incident does not have. Literals are bounded
+#: (numbers within ±2**53, strings and booleans are small non-negative integers), so no
+#: sentinel ever equals one; the two ordered ones make "x >= v or x is missing" a single test.
+ABSENT = -2
+ABSENT_NUMBER = -1.5e308
+ABSENT_HIGH = 1.5e308
+ABSENT_LOW = -1.5e308
+
+#: durable keeps the and/or structure of one rule in a sequence of at most 32 entries:
+#: 14 nested and/or groups fill it (measured; "error code: 113" beyond).
+MAX_GROUPS = 14
+
+
+@dataclass(frozen=True)
+class FactField:
+    """One key of the fact sent to durable, and how to fill it from the incident."""
+
+    key: str
+    path: str
+    variant: str  # "eq": value or ABSENT*; "raw": number, absent when missing; "high"/"low"
+    kind: str  # string | number | boolean | list | datetime
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One durable ruleset: some rules, the fields its facts carry, its definition."""
 
     name: str
     rules: tuple[int, ...]  # positions in PlaybookSet.rules
-    fields: tuple[tuple[str, str], ...]  # (fact key, incident path)
+    fields: tuple[FactField, ...]
     regexes: tuple[tuple[str, int], ...]  # (fact key, regex number)
     definition: Mapping[str, Any]
 
@@ -63,7 +86,6 @@ class Program:
     by_type: Mapping[str, tuple[Chunk, ...]]
     generic: tuple[Chunk, ...]
     strings: Mapping[str, int]
-    string_paths: frozenset[str]
     regexes: tuple[tuple[str, re.Pattern[str]], ...]  # (path, pattern) by regex number
 
     def chunks_for(self, incident_type: str) -> tuple[Chunk, ...]:
@@ -76,23 +98,24 @@ class _Compiled:
     expr: dict[str, Any]
     at_once: int
     count: int
-    fields: frozenset[str]
-    regexes: frozenset[tuple[str, int]]
+    fields: frozenset[str]  # fact keys, regex keys included
 
 
 class _Builder:
     def __init__(self, fields: Mapping[str, Any]) -> None:
         self.strings: dict[str, int] = {}
-        self.string_paths: set[str] = set()
-        self.keys: dict[str, str] = {}
+        self.index: dict[str, int] = {}
+        self.used: dict[str, FactField] = {}
         self.regex_index: dict[tuple[str, str], int] = {}
         self.regexes: list[tuple[str, re.Pattern[str]]] = []
         self.fields = fields
 
-    def key(self, path: str) -> str:
-        if path not in self.keys:
-            self.keys[path] = f"f{len(self.keys)}"
-        return self.keys[path]
+    def key(self, path: str, variant: str) -> str:
+        number = self.index.setdefault(path, len(self.index))
+        key = f"{variant[0]}{number}"
+        if key not in self.used:
+            self.used[key] = FactField(key, path, variant, self.fields[path].kind)
+        return key
 
     def regex(self, path: str, pattern: str) -> tuple[str, int]:
         number = self.regex_index.get((path, pattern))
@@ -102,12 +125,11 @@ class _Builder:
             self.regexes.append((path, re.compile(pattern)))
         return f"x{number}", number
 
-    def value(self, path: str, value: Any) -> Any:
+    def value(self, value: Any) -> Any:
         if isinstance(value, str):
-            self.string_paths.add(path)
             return self.strings.setdefault(value, len(self.strings))
         if isinstance(value, bool):
-            return value
+            return int(value)
         return float(value)
 
     def expr(self, node: Node) -> dict[str, Any]:
@@ -117,26 +139,30 @@ class _Builder:
             return {"$or": [self.expr(i) for i in node.items]}
         if isinstance(node, Match):
             key, _ = self.regex(node.path, node.pattern)
-            return {key: not node.negated}
-        key = self.key(node.path)
-        missing = {"$nex": {key: 1}}
+            return {key: 0 if node.negated else 1}
+        equal = self.key(node.path, "eq")
+        absent = ABSENT_NUMBER if self.fields[node.path].kind == "number" else ABSENT
         if isinstance(node, Exists):
-            return missing if node.negated else {"$ex": {key: 1}}
+            return {equal: absent} if node.negated else {"$neq": {equal: absent}}
         if isinstance(node, In):
-            values = [self.value(node.path, v) for v in node.values]
+            values = [self.value(v) for v in node.values]
             if node.negated:
-                return {"$or": [missing, {"$and": [{"$neq": {key: v}} for v in values]}]}
+                if len(values) == 1:
+                    return {"$neq": {equal: values[0]}}
+                return {"$and": [{"$neq": {equal: v}} for v in values]}
             if len(values) == 1:
-                return {key: values[0]}
-            return {"$or": [{key: v} for v in values]}
+                return {equal: values[0]}
+            return {"$or": [{equal: v} for v in values]}
         assert isinstance(node, Cmp)
-        value = self.value(node.path, node.value)
+        value = self.value(node.value)
         if node.op == "==":
-            return {key: value}
+            return {equal: value}
         if node.op == "!=":
-            return {"$or": [{"$neq": {key: value}}, missing]}
-        test = {_DURABLE_OPS[node.op]: {key: value}}
-        return {"$or": [test, missing]} if node.or_missing else test
+            return {"$neq": {equal: value}}
+        if not node.or_missing:
+            return {_DURABLE_OPS[node.op]: {self.key(node.path, "raw"): value}}
+        variant = "high" if node.op in (">", ">=") else "low"
+        return {_DURABLE_OPS[node.op]: {self.key(node.path, variant): value}}
 
 
 def _tests_true_at_once(expr: Mapping[str, Any]) -> int:
@@ -192,21 +218,27 @@ def _exclusive(items: Sequence[Mapping[str, Any]]) -> bool:
     return missing <= 1 and (other == 0 or (other == 1 and not equal))
 
 
-def _cost(expr: Mapping[str, Any]) -> tuple[int, int]:
-    """(tests true at once, number of tests) of one rule's expression."""
-    count = 0
+def _cost(expr: Mapping[str, Any]) -> tuple[int, int, int, set[str]]:
+    """(tests true at once, tests, nested and/or groups, fact keys) of one rule."""
+    count = groups = 0
+    keys: set[str] = set()
 
     def walk(e: Mapping[str, Any]) -> None:
-        nonlocal count
+        nonlocal count, groups
         for op, body in e.items():
             if op in ("$and", "$or"):
+                groups += 1
                 for item in body:
                     walk(item)
+            elif op.startswith("$"):
+                count += 1
+                keys.update(body)
             else:
                 count += 1
+                keys.add(op)
 
     walk(expr)
-    return _tests_true_at_once(expr), count
+    return _tests_true_at_once(expr), count, groups, keys
 
 
 def compile_program(rules: PlaybookSet, *, prefix: str) -> Program:
@@ -216,21 +248,12 @@ def compile_program(rules: PlaybookSet, *, prefix: str) -> Program:
     problems: list[Problem] = []
     for rule in rules.rules:
         expr = builder.expr(rule.condition)
-        at_once, count = _cost(expr)
-        paths = {
-            builder.keys[leaf.path]
-            for leaf in leaves(rule.condition)
-            if not isinstance(leaf, Match)
-        }
-        regexes = {
-            builder.regex(leaf.path, leaf.pattern)
-            for leaf in leaves(rule.condition)
-            if isinstance(leaf, Match)
-        }
+        at_once, count, groups, keys = _cost(expr)
         for what, value, limit in (
             ("alternatives that can hold at once", at_once, MAX_TRUE),
             ("tests", count, MAX_LEAVES),
-            ("distinct fields", len(paths) + len(regexes), MAX_FIELDS),
+            ("nested and/or groups", groups, MAX_GROUPS),
+            ("distinct fields", len(keys), MAX_FIELDS),
         ):
             if value > limit:
                 problems.append(
@@ -239,7 +262,7 @@ def compile_program(rules: PlaybookSet, *, prefix: str) -> Program:
                         f"the condition has {value} {what}; the rule engine takes at most {limit}",
                     )
                 )
-        compiled.append(_Compiled(expr, at_once, count, frozenset(paths), frozenset(regexes)))
+        compiled.append(_Compiled(expr, at_once, count, frozenset(keys)))
     if problems:
         raise CompileError(problems, hint="split the rule into several rules")
 
@@ -248,7 +271,6 @@ def compile_program(rules: PlaybookSet, *, prefix: str) -> Program:
         for key in sorted(rule.types) if rule.types is not None else [None]:
             partitions.setdefault(key, []).append(position)
 
-    key_paths = {v: k for k, v in builder.keys.items()}
     serial = itertools.count()
     by_type: dict[str, tuple[Chunk, ...]] = {}
     generic: tuple[Chunk, ...] = ()
@@ -258,11 +280,15 @@ def compile_program(rules: PlaybookSet, *, prefix: str) -> Program:
                 name=f"{prefix}_{next(serial)}",
                 rules=tuple(group),
                 fields=tuple(
-                    sorted(
-                        (f, key_paths[f]) for f in set().union(*(compiled[p].fields for p in group))
-                    )
+                    builder.used[k]
+                    for k in sorted(set().union(*(compiled[p].fields for p in group)))
+                    if k in builder.used
                 ),
-                regexes=tuple(sorted(set().union(*(compiled[p].regexes for p in group)))),
+                regexes=tuple(
+                    (k, int(k[1:]))
+                    for k in sorted(set().union(*(compiled[p].fields for p in group)))
+                    if k.startswith("x")
+                ),
                 definition={
                     f"r{p}": {"all": [{"m": {"$and": [{"k": 1}, compiled[p].expr]}}]} for p in group
                 },
@@ -277,7 +303,6 @@ def compile_program(rules: PlaybookSet, *, prefix: str) -> Program:
         by_type=by_type,
         generic=generic,
         strings=dict(builder.strings),
-        string_paths=frozenset(builder.string_paths),
         regexes=tuple(builder.regexes),
     )
 
@@ -288,25 +313,24 @@ def _cut(positions: Sequence[int], compiled: Sequence[_Compiled]) -> list[list[i
     current: list[int] = []
     at_once = count = 0
     fields: set[str] = set()
-    regexes: set[tuple[str, int]] = set()
     for position in positions:
         rule = compiled[position]
         if current and (
             at_once + rule.at_once > MAX_TRUE
             or count + rule.count > MAX_LEAVES
-            or len(fields | rule.fields) + len(regexes | rule.regexes) > MAX_FIELDS
+            or len(fields | rule.fields) > MAX_FIELDS
         ):
             groups.append(current)
-            current, at_once, count, fields, regexes = [], 0, 0, set(), set()
+            current, at_once, count, fields = [], 0, 0, set()
         current.append(position)
         at_once += rule.at_once
         count += rule.count
         fields |= rule.fields
-        regexes |= rule.regexes
     if current:
         groups.append(current)
     return groups
 
 
 def _limit_problem(rule: CompiledRule, message: str) -> Problem:
-    return Problem(message, file=rule.playbook.source, line=rule.line, rule=rule.id, key="when")
+    line = rule.when_line or rule.line
+    return Problem(message, file=rule.playbook.source, line=line, rule=rule.id, key="when")

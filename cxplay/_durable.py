@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from cxplay._compiler import Chunk, Program
+from cxplay._compiler import ABSENT, ABSENT_HIGH, ABSENT_LOW, ABSENT_NUMBER, Chunk, Program
 from cxplay._loader import PlaybookSet
 from cxplay.errors import CompileError, CxplayError, Problem
 
@@ -56,6 +56,19 @@ def _delete_rulesets(handles: list[int]) -> None:
             _engine.delete_ruleset(handle)
 
 
+def _culprit(chunk: Chunk) -> int:
+    """The rule of a refused chunk that durable refuses on its own (else the first)."""
+    for position in chunk.rules:
+        name = f"{chunk.name}_probe_{position}"
+        definition = {f"r{position}": chunk.definition[f"r{position}"]}
+        try:
+            handle = _engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+        except Exception:  # refused alone: this is the rule
+            return position
+        _engine.delete_ruleset(handle)
+    return chunk.rules[0]
+
+
 class DurableBackend:
     """Evaluate rules with durable_rules' C core, rulesets partitioned and chunked."""
 
@@ -75,14 +88,15 @@ class DurableBackend:
                 )
             except Exception as exc:  # durable_rules_engine.error is a plain Exception
                 self.close()
-                first = rules.rules[chunk.rules[0]]
+                culprit = rules.rules[_culprit(chunk)]
                 raise CompileError(
                     [
                         Problem(
-                            f"the rule engine refused the rules: {exc}",
-                            file=first.playbook.source,
-                            line=first.line,
-                            rule=first.id,
+                            f"the rule engine refused this rule: {exc}",
+                            file=culprit.playbook.source,
+                            line=culprit.when_line or culprit.line,
+                            rule=culprit.id,
+                            key="when",
                         )
                     ]
                 ) from None
@@ -136,18 +150,16 @@ class DurableBackend:
         try:
             for handle, chunk in plan:
                 fact: dict[str, Any] = {"k": 1, "id": next(_ids), "sid": sid}
-                for key, path in chunk.fields:
-                    value = flat.get(path)
-                    if value is None:
-                        continue
-                    if isinstance(value, str):
-                        fact[key] = self._strings.get(value, -1)
-                    elif isinstance(value, bool):
-                        fact[key] = value
-                    elif isinstance(value, int | float):
-                        fact[key] = float(value)
-                    else:  # lists: conditions may only test their presence
-                        fact[key] = 1
+                for field in chunk.fields:
+                    value = flat.get(field.path)
+                    if field.variant == "eq":
+                        fact[field.key] = self._encode(value, field.kind)
+                    elif value is not None:
+                        fact[field.key] = float(value)
+                    elif field.variant == "high":
+                        fact[field.key] = ABSENT_HIGH
+                    elif field.variant == "low":
+                        fact[field.key] = ABSENT_LOW
                 for key, number in chunk.regexes:
                     found = regexes.get(number)
                     if found is None:
@@ -155,7 +167,7 @@ class DurableBackend:
                         value = flat.get(path)
                         found = isinstance(value, str) and pattern.search(value) is not None
                         regexes[number] = found
-                    fact[key] = found
+                    fact[key] = int(found)
                 text = json.dumps(fact, ensure_ascii=False)
                 try:
                     code, state = _engine.assert_fact(handle, text)
@@ -175,6 +187,18 @@ class DurableBackend:
         finally:
             self._release(sid)
         return sorted(fired)
+
+    def _encode(self, value: Any, kind: str) -> Any:
+        """A value for equality tests: strings as codes, booleans as 0/1, absent as a sentinel."""
+        if value is None:
+            return ABSENT_NUMBER if kind == "number" else ABSENT
+        if isinstance(value, str):
+            return self._strings.get(value, -1)
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, int | float):
+            return float(value)
+        return 1  # lists and datetimes: conditions may only test their presence
 
     def close(self) -> None:
         """Delete the rulesets (and with them every session)."""

@@ -81,7 +81,12 @@ def coerce_incident(
             for error in errors:
                 # a bad fact value fails every member of the union: report it once
                 text = _describe(error)
-                if error["loc"][:1] == ("facts",) and len(error["loc"]) >= 2:
+                if error["loc"][:1] == ("facts",) and error["loc"][-1:] == ("[key]",):
+                    text = (
+                        f"facts: {error['loc'][1]!r} is not a fact name "
+                        "(letters, digits and _, not starting with a digit)"
+                    )
+                elif error["loc"][:1] == ("facts",) and len(error["loc"]) >= 2:
                     text = (
                         f"facts.{error['loc'][1]}: must be text, a number, a boolean "
                         "or a list of those"
@@ -192,10 +197,12 @@ class Engine:
     def _build(self, playbooks: PlaybookSet) -> _Snapshot:
         reference = ReferenceBackend(playbooks)
         backend: Any = reference
+        # Compiled for both backends: a playbook that durable could not take is refused
+        # everywhere, so the same playbooks are valid on every machine.
+        program = compile_program(playbooks, prefix=f"cx{next(_serial)}")
         if self._backend_choice == "durable" or (
             self._backend_choice == "auto" and _durable.AVAILABLE
         ):
-            program = compile_program(playbooks, prefix=f"cx{next(_serial)}")
             backend = _durable.DurableBackend(playbooks, program)
         paths = sorted({leaf.path for rule in playbooks.rules for leaf in leaves(rule.condition)})
         dirs = replies_dirs(playbooks)

@@ -34,7 +34,7 @@ from cxplay.errors import (
     Problem,
     SchemaError,
 )
-from cxplay.models import FactSpec, Incident, Playbook, PlaybookFile, Rule
+from cxplay.models import ACTION_KINDS, FactSpec, FactType, Incident, Playbook, PlaybookFile, Rule
 
 __all__ = ["CompiledRule", "PlaybookSet", "load_playbooks", "shipped_playbooks_dir"]
 
@@ -58,6 +58,7 @@ class CompiledRule:
     condition: Node
     types: frozenset[str] | None
     line: int | None
+    when_line: int | None = None
 
     @property
     def id(self) -> str:
@@ -246,8 +247,7 @@ def _schema_problem(
         line = index.line(path[:-1]) or line
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
         tag = (error.get("ctx") or {}).get("tag")
-        expected = (error.get("ctx") or {}).get("expected_tags", "")
-        kinds = [t.strip().strip("'") for t in str(expected).split(",")]
+        kinds = list(ACTION_KINDS)
         if tag is None:
             message = f"missing 'kind' (one of: {', '.join(kinds)})"
         else:
@@ -268,14 +268,75 @@ def _schema_problem(
     )
 
 
+def _fact_problem(file: Path, data: Mapping[str, Any], index: LineIndex, name: str) -> Problem:
+    value = data.get("facts", {}).get(name)
+    types = ", ".join(typing.get_args(FactType))
+    got = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    return Problem(
+        f"a fact is one of {types}, or a table {{ type = ..., required_for = [...] }}{got}",
+        file=str(file),
+        line=index.line(("facts", name)),
+        key=f"facts.{name}",
+    )
+
+
+def _check_conditions_anyway(
+    file: Path, data: Mapping[str, Any], index: LineIndex, problems: _Problems
+) -> None:
+    """Check the conditions of a file whose schema failed, so no problem waits for another.
+
+    Each rule that is valid on its own is checked against the built-in fields and the facts
+    that are declared validly.
+    """
+    fields = dict(builtin_fields())
+    raw_facts = data.get("facts")
+    if isinstance(raw_facts, dict):
+        for name, spec in raw_facts.items():
+            try:
+                parsed = FactSpec.model_validate(spec if isinstance(spec, dict) else {"type": spec})
+            except ValidationError:
+                continue
+            fields[f"facts.{name}"] = fact_field_type(parsed.type)
+    raw_rules = data.get("rule")
+    if not isinstance(raw_rules, list):
+        return
+    for number, raw in enumerate(raw_rules):
+        if not isinstance(raw, dict) or not isinstance(raw.get("when"), str):
+            continue
+        try:
+            parse_condition(raw["when"], fields)
+        except ConditionSyntaxError as exc:
+            rule_id = raw.get("id") if isinstance(raw.get("id"), str) else f"rule[{number}]"
+            problems.add(
+                ConditionError,
+                Problem(
+                    str(exc),
+                    file=str(file),
+                    line=index.line(("rule", number, "when")),
+                    rule=rule_id,
+                    key="when",
+                ),
+            )
+
+
 def _validate_document(
     file: Path, data: dict[str, Any], index: LineIndex, problems: _Problems
 ) -> PlaybookFile | None:
     try:
         document = PlaybookFile.model_validate(data)
     except ValidationError as exc:
+        fact_errors: set[str] = set()
         for error in exc.errors():
+            loc = error["loc"]
+            if len(loc) >= 2 and loc[0] == "facts" and isinstance(loc[1], str):
+                # a fact's value is "type" or a table: pydantic reports both members of the
+                # union; the user needs one line
+                if loc[1] not in fact_errors:
+                    fact_errors.add(loc[1])
+                    problems.add(SchemaError, _fact_problem(file, data, index, loc[1]))
+                continue
             problems.add(SchemaError, _schema_problem(file, data, index, error))
+        _check_conditions_anyway(file, data, index, problems)
         return None
     for number, scenario in enumerate(document.test):
         try:
@@ -394,7 +455,15 @@ def _compile(
                 )
                 continue
             rules.append(
-                CompiledRule(rule, playbook, order, condition, type_constraint(condition), line)
+                CompiledRule(
+                    rule,
+                    playbook,
+                    order,
+                    condition,
+                    type_constraint(condition),
+                    line,
+                    index.line(("rule", number, "when")),
+                )
             )
             order += 1
     return playbooks, rules

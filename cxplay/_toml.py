@@ -134,6 +134,8 @@ def parse_toml(text: str, *, source: str) -> tuple[dict[str, Any], LineIndex]:
         message = _TOML_LINE.sub("", message).replace("(, column", "(column").strip()
         message = re.sub(r"\s*\(\s*\)$", "", message)
         raise LoadError([Problem(f"invalid TOML: {message}", file=source, line=line)]) from None
+    except RecursionError:
+        raise LoadError([Problem("invalid TOML: nested too deeply", file=source)]) from None
     return data, LineIndex(text)
 
 

@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a user's file, located as precisely as we can."""
@@ -57,7 +61,8 @@ class Problem:
             where += ": "
         rule = f"{self.rule}: " if self.rule else ""
         key = f"{self.key}: " if self.key else ""
-        return f"{where}{rule}{key}{self.message}"
+        # One problem, one line: a newline in user text must not forge a second error line.
+        return _one_line(f"{where}{rule}{key}{self.message}")
 
 
 class CxplayError(Exception):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -103,7 +105,15 @@ def _no_control(value: str) -> str:
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_no_control)]
 ShortText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control)]
-Number = Annotated[float, AfterValidator(_finite)]
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_bool), AfterValidator(_finite)]
 Identifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$", max_length=120)
 ]
@@ -339,6 +349,12 @@ Action = Annotated[
     | Survey,
     Field(discriminator="kind"),
 ]
+
+#: Every action kind, in the order of the union.
+ACTION_KINDS = tuple(
+    typing.get_args(m.model_fields["kind"].annotation)[0]
+    for m in typing.get_args(typing.get_args(Action)[0])
+)
 
 #: Action kinds that give the customer something of monetary value.
 COMPENSATION_KINDS = frozenset({"refund", "discount", "free_shipping", "replacement", "gesture"})

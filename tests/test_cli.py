@@ -519,7 +519,7 @@ def test_directory_as_incident(book: Path, tmp_path: Path) -> None:
         (
             "deep.toml",
             b"type = 'x'\na = " + b"[" * 5_000 + b"]" * 5_000,
-            "{path}: invalid incident: nested too deeply",
+            "{path}: invalid TOML: nested too deeply",
         ),
         ("bad.toml", b'type = "x"\nfoo = = 1\n', "{path}:2: invalid TOML: Invalid value"),
         ("big.json", b" " * (1 << 20) + b"{}", "{path}: larger than 1024 KiB"),

@@ -274,14 +274,15 @@ def test_not_in_list_near_the_limit_works(tmp_path: Path, backend: str) -> None:
 
 
 def test_in_list_of_500_values(tmp_path: Path) -> None:
-    """Beyond MAX_LEAVES tests: refused at load on durable (never a hang), fine on python."""
+    """Beyond MAX_LEAVES tests: refused at load (never a hang), on both backends alike."""
     path = playbook(
         tmp_path,
         [("ok", "type == 'x'"), ("long", f"type == 'x' and facts.n in {in_list(range(500))}")],
         facts={"n": "number"},
     )
     incidents = [{"type": "x", "facts": {"n": n}} for n in (0, 499, 500)]
-    assert python_answers(tmp_path, incidents) == [["ok", "long"], ["ok", "long"], ["ok"]]
+    with pytest.raises(CompileError, match=f"at most {MAX_LEAVES}"):
+        Engine.from_path(tmp_path, backend="python")
     if not DURABLE:
         pytest.skip("durable_rules does not import")
     result = run_isolated(tmp_path, "durable", incidents)
@@ -326,36 +327,39 @@ def test_14_negations_in_one_rule_refused_at_load(tmp_path: Path) -> None:
     assert "\n" not in result["text"]
 
 
-@needs_durable
-@pytest.mark.xfail(
-    strict=True,
-    reason="when durable's create_ruleset refuses a chunk, the CompileError names the chunk's "
-    "FIRST rule ('ok', cxplay/_durable.py: first = rules.rules[chunk.rules[0]]), not the rule "
-    "that does not fit ('neg')",
-)
-def test_14_negations_in_one_rule_error_names_the_rule(tmp_path: Path) -> None:
-    path = many_negations(tmp_path)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_negations_fit_in_one_rule(tmp_path: Path, backend: str) -> None:
+    """'!=' compiles to a single test (absent values get a sentinel), so 40 of them fit."""
+    when = "type == 'x' and " + " and ".join(f"facts.n != {i}" for i in range(40))
+    playbook(tmp_path, [("ok", "type == 'x'"), ("neg", when)], facts={"n": "number"})
+    engine = Engine.from_path(tmp_path, backend=backend)
+    assert ids(engine, {"type": "x", "facts": {"n": 39}}) == ["ok"]
+    assert ids(engine, {"type": "x", "facts": {"n": 40}}) == ["ok", "neg"]
+    assert ids(engine, {"type": "x"}) == ["ok", "neg"]
+
+
+def too_many_groups(tmp_path: Path) -> Path:
+    """15 nested and/or groups: one more than durable's expression sequence holds."""
+    groups = " and ".join(f"(facts.n == {i} or facts.n == {i + 100})" for i in range(14))
+    return playbook(
+        tmp_path,
+        [("ok", "type == 'x'"), ("deep", f"type == 'x' and {groups}")],
+        facts={"n": "number", "m": "number"},
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_too_many_groups_refused_at_load_naming_the_rule(tmp_path: Path, backend: str) -> None:
+    """Refused on both backends alike: a playbook valid on one machine is valid on all."""
+    path = too_many_groups(tmp_path)
     with pytest.raises(CompileError) as info:
-        Engine.from_path(tmp_path, backend="durable")
+        Engine.from_path(tmp_path, backend=backend)
     (problem,) = info.value.problems
-    assert problem.rule == "neg"
-    assert problem.line in rule_lines(path, "neg")
-
-
-@needs_durable
-@pytest.mark.xfail(
-    strict=True,
-    reason="the compiler does not model durable's expression-sequence limit (MAX_SEQUENCE_"
-    "EXPRESSIONS=32): a rule with 14 '!=' / 'not in' / negated comparisons passes the limit "
-    "checks, and create_ruleset's raw 'Could not create ruleset, error code: 113' is shown",
-)
-def test_14_negations_in_one_rule_clear_error(tmp_path: Path) -> None:
-    many_negations(tmp_path)
-    with pytest.raises(CompileError) as info:
-        Engine.from_path(tmp_path, backend="durable")
-    message = info.value.problems[0].message
-    assert "error code" not in message
-    assert "at most" in message
+    assert problem.rule == "deep"
+    assert problem.line in rule_lines(path, "deep")
+    assert "15 nested and/or groups" in problem.message
+    assert "at most 14" in problem.message
+    assert "error code" not in str(info.value)
 
 
 # --------------------------------------------------------------------------- fields per fact
