@@ -26,7 +26,15 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from cxplay._compiler import ABSENT, ABSENT_HIGH, ABSENT_LOW, ABSENT_NUMBER, Chunk, Program
+from cxplay._compiler import (
+    ABSENT,
+    ABSENT_HIGH,
+    ABSENT_LOW,
+    ABSENT_NUMBER,
+    Chunk,
+    FactField,
+    Program,
+)
 from cxplay._loader import PlaybookSet
 from cxplay.errors import CompileError, CxplayError, Problem
 
@@ -54,6 +62,27 @@ def _delete_rulesets(handles: list[int]) -> None:
         handle = handles.pop()
         with contextlib.suppress(Exception):
             _engine.delete_ruleset(handle)
+
+
+# How a fact field is written (see _compiler: FactField.variant and ABSENT*).
+_STRING, _NUMBER, _BOOLEAN, _PRESENCE, _RAW, _HIGH, _LOW = range(7)
+_ABSENT_TEXT = {
+    _NUMBER: repr(ABSENT_NUMBER),
+    _BOOLEAN: repr(ABSENT),
+    _PRESENCE: repr(ABSENT),
+    _HIGH: repr(ABSENT_HIGH),
+    _LOW: repr(ABSENT_LOW),
+}
+
+
+def _mode(field: FactField) -> int:
+    if field.variant == "raw":
+        return _RAW
+    if field.variant == "high":
+        return _HIGH
+    if field.variant == "low":
+        return _LOW
+    return {"string": _STRING, "number": _NUMBER, "boolean": _BOOLEAN}.get(field.kind, _PRESENCE)
 
 
 def _culprit(chunk: Chunk) -> int:
@@ -108,10 +137,19 @@ class DurableBackend:
         self._lock = threading.Lock()
         self._available = threading.Condition(self._lock)
         self._strings = program.strings
+        # per chunk: ('"e3":', path, how to encode) -- decided once, not per evaluation
+        self._layout = {
+            chunk.name: tuple((f'"{f.key}":', f.path, _mode(f)) for f in chunk.fields)
+            for chunk in (*program.generic, *(c for cs in program.by_type.values() for c in cs))
+        }
 
     # -- sessions ----------------------------------------------------------------------
 
     def _acquire(self) -> str:
+        try:
+            return self._free.pop()  # atomic under the GIL: no lock while sessions are free
+        except IndexError:
+            pass
         with self._available:
             while not self._free and self._sessions >= MAX_SESSIONS:
                 self._available.wait()
@@ -121,9 +159,10 @@ class DurableBackend:
             return f"s{self._sessions}"
 
     def _release(self, sid: str) -> None:
-        with self._available:
-            self._free.append(sid)
-            self._available.notify()
+        self._free.append(sid)
+        if self._sessions >= MAX_SESSIONS:  # someone may be waiting for a session
+            with self._available:
+                self._available.notify()
 
     # -- evaluation --------------------------------------------------------------------
 
@@ -146,20 +185,24 @@ class DurableBackend:
             return []
         fired: set[int] = set()
         regexes: dict[int, bool] = {}
+        codes = self._strings
         sid = self._acquire()
         try:
             for handle, chunk in plan:
-                fact: dict[str, Any] = {"k": 1, "id": next(_ids), "sid": sid}
-                for field in chunk.fields:
-                    value = flat.get(field.path)
-                    if field.variant == "eq":
-                        fact[field.key] = self._encode(value, field.kind)
+                # Every value is an int or a float (strings travel as integer codes), so
+                # the JSON text is built directly: json.dumps cost more than the C call.
+                parts = [f'{{"k":1,"id":{next(_ids)},"sid":"{sid}"']
+                for prefix, path, mode in self._layout[chunk.name]:
+                    value = flat.get(path)
+                    if mode == _STRING:
+                        parts.append(f"{prefix}{ABSENT if value is None else codes.get(value, -1)}")
                     elif value is not None:
-                        fact[field.key] = float(value)
-                    elif field.variant == "high":
-                        fact[field.key] = ABSENT_HIGH
-                    elif field.variant == "low":
-                        fact[field.key] = ABSENT_LOW
+                        if mode == _PRESENCE:
+                            parts.append(f"{prefix}1")
+                        else:  # numbers and booleans (True -> 1.0 compares like 1)
+                            parts.append(f"{prefix}{float(value)!r}")
+                    elif mode != _RAW:
+                        parts.append(f"{prefix}{_ABSENT_TEXT[mode]}")
                 for key, number in chunk.regexes:
                     found = regexes.get(number)
                     if found is None:
@@ -167,8 +210,8 @@ class DurableBackend:
                         value = flat.get(path)
                         found = isinstance(value, str) and pattern.search(value) is not None
                         regexes[number] = found
-                    fact[key] = int(found)
-                text = json.dumps(fact, ensure_ascii=False)
+                    parts.append(f'"{key}":{int(found)}')
+                text = ",".join(parts) + "}"
                 try:
                     code, state = _engine.assert_fact(handle, text)
                     if code == 0:
@@ -186,19 +229,7 @@ class DurableBackend:
             raise CxplayError(f"the rule engine failed: {exc}") from None
         finally:
             self._release(sid)
-        return sorted(fired)
-
-    def _encode(self, value: Any, kind: str) -> Any:
-        """A value for equality tests: strings as codes, booleans as 0/1, absent as a sentinel."""
-        if value is None:
-            return ABSENT_NUMBER if kind == "number" else ABSENT
-        if isinstance(value, str):
-            return self._strings.get(value, -1)
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, int | float):
-            return float(value)
-        return 1  # lists and datetimes: conditions may only test their presence
+        return list(fired)
 
     def close(self) -> None:
         """Delete the rulesets (and with them every session)."""

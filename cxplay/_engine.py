@@ -61,6 +61,12 @@ def _describe(error: Mapping[str, Any]) -> str:
         message = message[len("value error, ") :]
     if error["type"] == "extra_forbidden":
         message = "unknown key"
+    elif error["type"] == "string_pattern_mismatch" and "\\x00" in str(
+        (error.get("ctx") or {}).get("pattern", "")
+    ):
+        message = "control characters are not allowed"
+    elif error["type"] == "float_type" and isinstance(error.get("input"), bool):
+        message = "a boolean is not a number"
     elif error["type"] == "missing":
         message = "is required"
     return f"{loc}: {message}" if loc else message
@@ -140,6 +146,8 @@ class _Snapshot:
     reference: ReferenceBackend
     paths: tuple[str, ...]
     renderer: Renderer | None
+    rank: tuple[int, ...]  # rank[position]: place in (priority desc, file order)
+    match_of: tuple[Match, ...]  # one frozen Match per rule, built once
 
 
 def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
@@ -207,7 +215,18 @@ class Engine:
         paths = sorted({leaf.path for rule in playbooks.rules for leaf in leaves(rule.condition)})
         dirs = replies_dirs(playbooks)
         renderer = Renderer(dirs) if dirs else None
-        return _Snapshot(playbooks, backend, reference, tuple(paths), renderer)
+        rules = playbooks.rules
+        ordered = sorted(range(len(rules)), key=lambda p: (-rules[p].rule.priority, rules[p].order))
+        rank = [0] * len(rules)
+        for place, position in enumerate(ordered):
+            rank[position] = place
+        match_of = tuple(
+            Match(rule=r.id, playbook=r.playbook.ref, priority=r.rule.priority, order=r.order)
+            for r in rules
+        )
+        return _Snapshot(
+            playbooks, backend, reference, tuple(paths), renderer, tuple(rank), match_of
+        )
 
     # -- properties --------------------------------------------------------------------
 
@@ -232,22 +251,24 @@ class Engine:
         """Validate an incident against the model and the playbooks' declared facts."""
         return coerce_incident(incident, self._snapshot.playbooks.facts)
 
-    def _matches(self, snapshot: _Snapshot, incident: Incident) -> list[CompiledRule]:
+    @staticmethod
+    def _positions(snapshot: _Snapshot, incident: Incident) -> list[int]:
+        """Positions of the matching rules, ranked by priority then file order."""
         flat = flatten(incident, snapshot.paths)
-        positions = snapshot.backend.evaluate(incident.type, flat)
+        positions: list[int] = snapshot.backend.evaluate(incident.type, flat)
+        positions.sort(key=snapshot.rank.__getitem__)
+        return positions
+
+    def _matches(self, snapshot: _Snapshot, incident: Incident) -> list[CompiledRule]:
         rules = snapshot.playbooks.rules
-        found = [rules[p] for p in positions]
-        found.sort(key=lambda r: (-r.rule.priority, r.order))
-        return found
+        return [rules[p] for p in self._positions(snapshot, incident)]
 
     def evaluate(self, incident: IncidentLike) -> list[Match]:
         """Every rule whose condition holds, by priority (higher first) then file order."""
         snapshot = self._snapshot
         model = coerce_incident(incident, snapshot.playbooks.facts)
-        return [
-            Match(rule=r.id, playbook=r.playbook.ref, priority=r.rule.priority, order=r.order)
-            for r in self._matches(snapshot, model)
-        ]
+        match_of = snapshot.match_of
+        return [match_of[p] for p in self._positions(snapshot, model)]
 
     def decide(self, incident: IncidentLike, *, now: datetime | None = None) -> Decision:
         """Matches after groups, stop rules and the playbooks' guardrails."""

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cxplay._conditions import And, Cmp, Exists, In, Match, Node, Or
-from cxplay._loader import CompiledRule, PlaybookSet
+from cxplay._loader import PlaybookSet
 
 __all__ = ["ReferenceBackend", "compile_node", "explain_node"]
 
@@ -94,31 +94,87 @@ def explain_node(node: Node, flat: Flat) -> tuple[bool, Node | None]:
     return held, None if held else node
 
 
+class _Generator:
+    """Python source for one function that tests many rules.
+
+    The source holds nothing a user wrote except ``repr()`` of literals (str, float, bool)
+    that the condition parser already checked, and field paths that are known names: the
+    condition *text* is never evaluated. Sets and regexes are passed in as constants.
+    """
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}
+        self.constants: dict[str, Any] = {}
+
+    def var(self, path: str) -> str:
+        return self.paths.setdefault(path, f"p{len(self.paths)}")
+
+    def constant(self, value: Any) -> str:
+        name = f"c{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def expr(self, node: Node) -> str:
+        if isinstance(node, And | Or):
+            joiner = " and " if isinstance(node, And) else " or "
+            return "(" + joiner.join(self.expr(i) for i in node.items) + ")"
+        var = self.var(node.path)
+        if isinstance(node, Exists):
+            return f"({var} is None)" if node.negated else f"({var} is not None)"
+        if isinstance(node, Match):
+            search = re.compile(node.pattern).search
+            test = self.constant(lambda v: isinstance(v, str) and search(v) is not None)
+            return f"(not {test}({var}))" if node.negated else f"{test}({var})"
+        if isinstance(node, In):
+            values = self.constant(frozenset(node.values))
+            return f"({var} {'not in' if node.negated else 'in'} {values})"
+        assert isinstance(node, Cmp)
+        literal = repr(node.value)
+        if node.op in ("==", "!="):
+            return f"({var} {node.op} {literal})"
+        if node.or_missing:
+            return f"({var} is None or {var} {node.op} {literal})"
+        return f"({var} is not None and {var} {node.op} {literal})"
+
+    def function(self, rules: Sequence[tuple[int, Node]]) -> Callable[[Flat], list[int]]:
+        tests = [(position, self.expr(node)) for position, node in rules]
+        lines = ["def match(d):", "    get = d.get", "    out = []"]
+        lines += [f"    {var} = get({path!r})" for path, var in self.paths.items()]
+        for position, test in tests:
+            lines += [f"    if {test}:", f"        out.append({position})"]
+        lines.append("    return out")
+        namespace: dict[str, Any] = {"__builtins__": {}, **self.constants}
+        exec(compile("\n".join(lines), "<cxplay rules>", "exec"), namespace)
+        function: Callable[[Flat], list[int]] = namespace["match"]
+        return function
+
+
 class ReferenceBackend:
-    """Evaluate rules with Python closures, looking only at rules that can match the type."""
+    """Evaluate rules in plain Python, looking only at rules that can match the type.
+
+    Each incident type gets one generated function testing its candidate rules (the rules
+    that pin that type, plus the type-independent ones) in file order; that is several
+    times faster than calling a closure per rule. :func:`compile_node` keeps the same
+    semantics for ``explain``, and the tests hold the two against each other.
+    """
 
     name = "python"
 
     def __init__(self, rules: PlaybookSet) -> None:
-        self._compiled: list[tuple[int, Predicate]] = [
-            (position, compile_node(rule.condition)) for position, rule in enumerate(rules.rules)
-        ]
-        self._generic = tuple((p, f) for p, f in self._compiled if rules.rules[p].types is None)
-        typed: dict[str, list[tuple[int, Predicate]]] = {}
-        for position, predicate in self._compiled:
-            rule: CompiledRule = rules.rules[position]
-            for incident_type in rule.types or ():
-                typed.setdefault(incident_type, []).append((position, predicate))
-        # Each type's candidates merged with the generic rules, in file order.
+        generic = [(p, r.condition) for p, r in enumerate(rules.rules) if r.types is None]
+        typed: dict[str, list[tuple[int, Node]]] = {}
+        for position, rule in enumerate(rules.rules):
+            for incident_type in sorted(rule.types or ()):
+                typed.setdefault(incident_type, []).append((position, rule.condition))
+        self._generic = _Generator().function(generic)
         self._by_type = {
-            t: tuple(sorted([*candidates, *self._generic], key=lambda c: c[0]))
+            t: _Generator().function(sorted([*candidates, *generic], key=lambda c: c[0]))
             for t, candidates in typed.items()
         }
 
     def evaluate(self, incident_type: str, flat: Flat) -> list[int]:
         """Positions (in file order) of the rules whose condition holds."""
-        candidates = self._by_type.get(incident_type, self._generic)
-        return [position for position, predicate in candidates if predicate(flat)]
+        return self._by_type.get(incident_type, self._generic)(flat)
 
     def close(self) -> None:
         """Nothing to free."""

@@ -368,8 +368,6 @@ def test_failed_reload_keeps_serving_old_playbooks(
     kind: str,
     error: type[PlaybookError],
 ) -> None:
-    if kind == "limits" and backend == "python":
-        pytest.skip("the reference backend has no capacity limits")
     path = tmp_path / "stress.toml"
     path.write_text(TEXT_A, encoding="utf-8")
     engine = Engine.from_path(tmp_path, backend=backend)
