@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from cxplay._loader import CompiledRule
-from cxplay.models import COMPENSATION_KINDS, SEVERITIES, Incident, Refund
+from cxplay.models import SEVERITIES, Incident, Refund, is_compensation
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
 __all__ = ["Decision", "decide"]
@@ -90,10 +90,10 @@ def decide(
     base = incident.occurred_at or now or datetime.now(timezone.utc)
     for rule in kept:
         policy = rule.playbook.policy
-        offers = any(a.kind in COMPENSATION_KINDS for a in rule.rule.actions)
-        skip_compensation = (
-            offers and policy.single_compensation and compensating_rule not in (None, rule.id)
-        )
+        # "one compensation per incident" is a policy of each playbook: only rules of
+        # playbooks that keep it take part (and only they can block one another)
+        offers = policy.single_compensation and any(is_compensation(a) for a in rule.rule.actions)
+        skip_compensation = offers and compensating_rule not in (None, rule.id)
         if offers and compensating_rule is None:
             compensating_rule = rule.id
         repeat = (
@@ -102,7 +102,7 @@ def decide(
         )
         cap = policy.caps.get(customer.tier or "", policy.caps.get("default"))
         for action in rule.rule.actions:
-            compensation = action.kind in COMPENSATION_KINDS
+            compensation = is_compensation(action)
             if compensation and skip_compensation:
                 outcomes[rule.id] = (
                     f"kept, but its {action.kind} is dropped: one compensation per incident "

@@ -305,6 +305,7 @@ class Engine:
                     respond_by=decision.respond_by,
                     follow_ups=decision.follow_ups,
                     severity=decision.severity,
+                    playbook=meta.id,
                 ),
                 language=language,
             )

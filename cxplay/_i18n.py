@@ -52,6 +52,7 @@ from babel.numbers import format_currency, format_decimal, get_currency_symbol, 
 from babel.units import format_unit
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
+from pydantic import TypeAdapter, ValidationError
 
 __all__ = [
     "CHANNELS",
@@ -519,14 +520,22 @@ def format_datetime(dt: datetime, language: str, tz: str | None = None) -> str:
     )
 
 
-def _whole_minutes(value: timedelta | Number) -> int:
+_DURATION: Final = TypeAdapter(timedelta)
+
+
+def _whole_minutes(value: timedelta | Number | str) -> int:
+    if isinstance(value, str):  # an ISO 8601 duration, as action parameters carry them
+        try:
+            value = _DURATION.validate_python(value)
+        except ValidationError:
+            raise ValueError(f"not an ISO 8601 duration: {value!r}") from None
     if isinstance(value, timedelta):
         minutes, rest = divmod(value, timedelta(minutes=1))
         return int(minutes) + (1 if rest >= timedelta(seconds=30) else 0)
     return int(Decimal(_as_number(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def format_duration(value: timedelta | Number, language: str) -> str:
+def format_duration(value: timedelta | Number | str, language: str) -> str:
     """Write a duration in days, hours and minutes, exactly (not rounded to one unit).
 
     ``2 godziny``, ``40 minut``, ``1 день``, ``1 hour and 30 minutes``. Unit names

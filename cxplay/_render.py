@@ -45,6 +45,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cxplay import _i18n
 from cxplay._toml import read_toml
@@ -65,7 +66,7 @@ SECTIONS: Mapping[str, str] = {
 }
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 _CATALOG = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\.(?P<lang>en|pl|uk)\.toml$")
-_FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)?(@[a-z_]+)?$")
+_FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[a-z_]+)?$")
 # An amount, a currency or a percentage: what a public reply must never show.
 _PUBLIC_LEAK = re.compile(
     r"\d\s*%|%\s*\d|\d[\d\s.,\u00a0\u202f]*\s*(zł|zl|pln|eur|usd|gbp|uah|грн|₴|€|\$|£)"
@@ -91,6 +92,32 @@ class ReplyConfig:
     contact: Mapping[str, str] = field(default_factory=dict)
 
 
+class _Signature(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    company: str | None = None
+    agent: str | dict[str, str] | None = None
+    contact: dict[str, str] | None = None
+
+    def apply(self, base: ReplyConfig) -> ReplyConfig:
+        agent = base.agent
+        if isinstance(self.agent, str):
+            agent = {lang: self.agent for lang in _i18n.SUPPORTED}
+        elif self.agent is not None:
+            agent = dict(self.agent)
+        return ReplyConfig(
+            company=self.company or base.company,
+            agent=agent,
+            contact=self.contact if self.contact is not None else base.contact,
+        )
+
+
+class _ConfigFile(_Signature):
+    """``replies/config.toml``; ``[signature.<playbook id>]`` overrides it per playbook."""
+
+    signature: dict[str, _Signature] = Field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class ReplyContext:
     """Everything a reply depends on besides the incident."""
@@ -102,6 +129,7 @@ class ReplyContext:
     respond_by: datetime | None = None
     follow_ups: Sequence[Any] = ()
     severity: str = "low"
+    playbook: str | None = None  # id of the playbook whose rule leads: who signs
 
 
 def _env() -> SandboxedEnvironment:
@@ -121,6 +149,7 @@ class Renderer:
         self.fragments: dict[str, dict[str, str]] = {}  # language -> name -> source
         self.origin: dict[tuple[str, str], str] = {}  # (language, name) -> file:line
         self.config = ReplyConfig()
+        self.signatures: dict[str, ReplyConfig] = {}  # playbook id -> who signs its replies
         self.directories = [d for d in directories if d.is_dir()]
         problems: list[Problem] = []
         for directory in self.directories:
@@ -163,22 +192,26 @@ class Renderer:
         config = directory / "config.toml"
         if config.is_file():
             try:
-                data, _ = read_toml(config)
+                data, index = read_toml(config)
+                parsed = _ConfigFile.model_validate(data)
             except LoadError as exc:
                 problems.extend(exc.problems)
-            else:
-                unknown = set(data) - {"company", "agent", "contact"}
-                if unknown:
+            except ValidationError as exc:
+                for error in exc.errors():
+                    loc = [p for p in error["loc"] if p not in ("str", "dict[str,str]")]
+                    message = str(error["msg"])
                     problems.append(
-                        Problem(f"unknown key '{sorted(unknown)[0]}'", file=str(config), line=1)
+                        Problem(
+                            "unknown key" if error["type"] == "extra_forbidden" else message,
+                            file=str(config),
+                            line=index.line(tuple(loc)),
+                            key=".".join(str(p) for p in loc),
+                        )
                     )
-                agent = data.get("agent", {})
-                self.config = ReplyConfig(
-                    company=str(data.get("company", self.config.company)),
-                    agent={str(k): str(v) for k, v in agent.items()}
-                    if isinstance(agent, dict)
-                    else {lang: str(agent) for lang in _i18n.SUPPORTED},
-                    contact={str(k): str(v) for k, v in dict(data.get("contact", {})).items()},
+            else:
+                self.config = parsed.apply(self.config)
+                self.signatures.update(
+                    {pid: sig.apply(self.config) for pid, sig in parsed.signature.items()}
                 )
         for path in sorted(directory.glob("*.toml")):
             if path.name == "config.toml":
@@ -236,6 +269,10 @@ class Renderer:
                 self.origin[(language, name)] = f"{path}:{line or 1}"
 
     # -- lookup ------------------------------------------------------------------------
+
+    def config_for(self, playbook: str | None) -> ReplyConfig:
+        """Who signs replies led by this playbook (its ``[signature.<id>]``, else the default)."""
+        return self.signatures.get(playbook or "", self.config)
 
     def has(self, language: str, name: str, channel: str | None = None) -> bool:
         """Whether a fragment (or its channel variant) exists."""
@@ -320,15 +357,16 @@ class Renderer:
         order = incident.order
         tz = customer.timezone
         respond_by = ctx.respond_by
+        config = self.config_for(ctx.playbook)
         return {
             _i18n.LANGUAGE_VAR: language,
             _i18n.TIMEZONE_VAR: tz,
             "channel": channel,
             "tone": ctx.tone,
             "severity": ctx.severity,
-            "company": self.config.company,
-            "agent": self.config.agent.get(language),
-            "contact": dict(self.config.contact),
+            "company": config.company,
+            "agent": config.agent.get(language),
+            "contact": dict(config.contact),
             "customer": {
                 "name": name,
                 "first_name": name.split(" ")[0] if name else "",
@@ -440,7 +478,8 @@ class Renderer:
         closing = one("closing")
         sign = ""
         if channel in ("email", "web_form", "social_private"):
-            names = [n for n in (self.config.agent.get(language), self.config.company) if n]
+            config = self.config_for(ctx.playbook)
+            names = [n for n in (config.agent.get(language), config.company) if n]
             sign = "\n".join([_i18n.sign_off(language, ctx.tone), *names])
         opening = " ".join(p for p in (*sections["apology"], situation) if p)
         remedy = " ".join(sections["remedy"])

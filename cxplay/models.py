@@ -23,6 +23,7 @@ from pydantic import (
 
 __all__ = [
     "CHANNELS",
+    "COMPENSATION_KINDS",
     "DIMENSIONS",
     "SEVERITIES",
     "STAGES",
@@ -354,6 +355,18 @@ ACTION_KINDS = tuple(
 
 #: Action kinds that give the customer something of monetary value.
 COMPENSATION_KINDS = frozenset({"refund", "discount", "free_shipping", "replacement", "gesture"})
+
+
+def is_compensation(action: object) -> bool:
+    """Whether an action gives money's worth: a gesture only when it has an amount.
+
+    Water and a seat in the shade are care, not compensation: they never count against
+    "one compensation per incident" nor need a repeat claimant's approval.
+    """
+    kind = getattr(action, "kind", None)
+    if kind == "gesture":
+        return getattr(action, "amount", None) is not None
+    return kind in COMPENSATION_KINDS
 
 
 # --------------------------------------------------------------------------- playbooks

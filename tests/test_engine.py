@@ -274,3 +274,44 @@ def test_reload_keeps_old_playbooks_on_error(tmp_path: Path) -> None:
     )
     engine.reload()
     assert engine.suggest({"type": "parcel_lost"}).actions[0].params == {"template": "sorry"}
+
+
+CARE = """
+[playbook]
+id = "care"
+version = "1"
+[policy]
+single_compensation = false
+repeat_claimant_after = 0
+[[rule]]
+id = "care.water"
+when = "type == 'queue_long'"
+priority = 90
+actions = [{ kind = "gesture", item = "water" }, { kind = "gesture", item = "voucher", amount = 20 }]
+"""
+SHOP = """
+[playbook]
+id = "shop"
+version = "1"
+[[rule]]
+id = "shop.discount"
+when = "type == 'queue_long'"
+priority = 10
+actions = [{ kind = "discount", percent = 5 }]
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_care_is_not_compensation_and_policies_stay_per_playbook(
+    tmp_path: Path, backend: str
+) -> None:
+    (tmp_path / "a.toml").write_text(CARE, encoding="utf-8")
+    (tmp_path / "b.toml").write_text(SHOP, encoding="utf-8")
+    engine = Engine.from_path(tmp_path, backend=backend)
+    s = engine.suggest({"type": "queue_long", "customer": {"compensations_90d": 1}})
+    # care's voucher does not block shop's discount: care keeps no single-compensation policy
+    assert [(a.kind, a.params.get("item"), a.requires_approval) for a in s.actions] == [
+        ("gesture", "water", False),  # water is care: no approval for a repeat claimant
+        ("gesture", "voucher", True),  # a voucher has an amount: compensation
+        ("discount", None, False),
+    ]
