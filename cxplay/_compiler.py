@@ -23,6 +23,7 @@ Layout of what is sent to durable_rules, and why:
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -33,7 +34,16 @@ from cxplay._conditions import And, Cmp, Exists, In, Match, Node, Or
 from cxplay._loader import CompiledRule, PlaybookSet
 from cxplay.errors import CompileError, Problem
 
-__all__ = ["MAX_FIELDS", "MAX_LEAVES", "MAX_TRUE", "Chunk", "Program", "compile_program"]
+__all__ = [
+    "MAX_FIELDS",
+    "MAX_LEAVES",
+    "MAX_TRUE",
+    "Chunk",
+    "Program",
+    "compile_program",
+    "definition_text",
+    "number_text",
+]
 
 #: Most tests in one ruleset that may be true at once (durable fails above 64).
 MAX_TRUE = 64
@@ -329,6 +339,19 @@ def _cut(positions: Sequence[int], compiled: Sequence[_Compiled]) -> list[list[i
     if current:
         groups.append(current)
     return groups
+
+
+_BARE_EXPONENT = re.compile(r"(?<![\w.])(-?\d+)(e[+-]?\d)")
+
+
+def number_text(value: float) -> str:
+    """A float as JSON that durable's parser reads: it refuses ``1e-05`` but takes ``1.0e-05``."""
+    return _BARE_EXPONENT.sub(r"\1.0\2", repr(float(value)))
+
+
+def definition_text(definition: Mapping[str, Any]) -> str:
+    """A ruleset definition as JSON for durable (literals written as :func:`number_text`)."""
+    return _BARE_EXPONENT.sub(r"\1.0\2", json.dumps(definition, ensure_ascii=False))
 
 
 def _limit_problem(rule: CompiledRule, message: str) -> Problem:

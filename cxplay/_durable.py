@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import threading
 import weakref
 from collections.abc import Mapping
@@ -34,6 +33,8 @@ from cxplay._compiler import (
     Chunk,
     FactField,
     Program,
+    definition_text,
+    number_text,
 )
 from cxplay._loader import PlaybookSet
 from cxplay.errors import CompileError, CxplayError, Problem
@@ -67,11 +68,11 @@ def _delete_rulesets(handles: list[int]) -> None:
 # How a fact field is written (see _compiler: FactField.variant and ABSENT*).
 _STRING, _NUMBER, _BOOLEAN, _PRESENCE, _RAW, _HIGH, _LOW = range(7)
 _ABSENT_TEXT = {
-    _NUMBER: repr(ABSENT_NUMBER),
+    _NUMBER: number_text(ABSENT_NUMBER),
     _BOOLEAN: repr(ABSENT),
     _PRESENCE: repr(ABSENT),
-    _HIGH: repr(ABSENT_HIGH),
-    _LOW: repr(ABSENT_LOW),
+    _HIGH: number_text(ABSENT_HIGH),
+    _LOW: number_text(ABSENT_LOW),
 }
 
 
@@ -91,7 +92,7 @@ def _culprit(chunk: Chunk) -> int:
         name = f"{chunk.name}_probe_{position}"
         definition = {f"r{position}": chunk.definition[f"r{position}"]}
         try:
-            handle = _engine.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+            handle = _engine.create_ruleset(name, definition_text(definition))
         except Exception:  # refused alone: this is the rule
             return position
         _engine.delete_ruleset(handle)
@@ -112,9 +113,7 @@ class DurableBackend:
         self._chunk_handles: dict[str, int] = {}
         for chunk in (*program.generic, *(c for cs in program.by_type.values() for c in cs)):
             try:
-                handle = _engine.create_ruleset(
-                    chunk.name, json.dumps(chunk.definition, ensure_ascii=False)
-                )
+                handle = _engine.create_ruleset(chunk.name, definition_text(chunk.definition))
             except Exception as exc:  # durable_rules_engine.error is a plain Exception
                 self.close()
                 culprit = rules.rules[_culprit(chunk)]
@@ -200,7 +199,7 @@ class DurableBackend:
                         if mode == _PRESENCE:
                             parts.append(f"{prefix}1")
                         else:  # numbers and booleans (True -> 1.0 compares like 1)
-                            parts.append(f"{prefix}{float(value)!r}")
+                            parts.append(f"{prefix}{number_text(value)}")
                     elif mode != _RAW:
                         parts.append(f"{prefix}{_ABSENT_TEXT[mode]}")
                 for key, number in chunk.regexes:

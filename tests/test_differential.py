@@ -29,7 +29,7 @@ TYPES = ["parcel_damaged", "parcel_late", "queue_long", "speaker_late"]
 CHANNELS = ["email", "chat", "sms", "social_public", "phone"]
 TIERS = ["gold", "silver", "bronze", "zażółć", 'quote"s', "back\\slash", ""]
 TAGS = ["vip", "new", "łódź", "日本", "a'b"]
-NUMBERS = [-5, 0, 1, 2, 2.5, 10, 99.99, 100, 250, 1e6]
+NUMBERS = [-5, 0, 1, 2, 2.5, 10, 99.99, 100, 250, 1e6, 1e-05, 5e-324, -1e-07, 2**53]
 WORDS = ["broken", "late", "smashed", "fine", "Broken glass", "{{ 7*7 }}", ""]
 PATTERNS = ["broken|smashed", "^late$", "(?i)glass", "\\d+", "^$"]
 
