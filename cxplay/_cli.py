@@ -34,6 +34,7 @@ from click.shell_completion import CompletionItem
 from cxplay import _present as present
 from cxplay._engine import Engine
 from cxplay._events import load_event
+from cxplay._journey import journey_map
 from cxplay._loader import load_playbooks
 from cxplay._plan import (
     answer_offline,
@@ -593,6 +594,32 @@ def show(ctx: click.Context, playbook_id: str, playbook_paths: tuple[Path, ...])
         given = ctx.parent.params["playbook_paths"]
     loaded = load_playbooks(_paths(given))
     click.echo(present.playbook_detail(_find(playbook_id, loaded.playbooks)))
+
+
+@cli.command("map")
+@_playbooks_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="A compact matrix, or a Markdown table naming the rules.",
+)
+def map_command(playbook_paths: tuple[Path, ...], fmt: str) -> None:
+    """Show which moments of the customer journey the playbooks cover.
+
+    Rows are journey stages, columns CX dimensions (sensory, relational, cognitive,
+    behavioural, functional); a cell counts the rules with an action tagged with
+    both. An empty cell is a moment no playbook prepares for.
+
+    \b
+    Examples:
+      cxplay map
+      cxplay map --format markdown > journey.md
+    """  # noqa: D301 - click's \b must stay a backspace
+    loaded = load_playbooks(_paths(playbook_paths))
+    click.echo(present.journey(journey_map(loaded), "markdown" if fmt == "markdown" else "text"))
 
 
 @cli.command("plan")

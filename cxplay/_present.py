@@ -15,6 +15,7 @@ from typing import IO, Any, Literal
 
 import click
 
+from cxplay._journey import JourneyMap
 from cxplay._loader import PlaybookSet
 from cxplay._plan import (
     Freshness,
@@ -32,6 +33,7 @@ __all__ = [
     "Format",
     "color_enabled",
     "error_lines",
+    "journey",
     "offline_answer",
     "plan_freshness",
     "playbook_detail",
@@ -596,3 +598,43 @@ def schema(document: Mapping[str, Any]) -> str:
         The JSON text, without a trailing newline.
     """
     return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+_DIMENSION_SHORT = {
+    "sensory": "sens",
+    "relational": "rel",
+    "cognitive": "cog",
+    "behavioural": "beh",
+    "functional": "func",
+}
+
+
+def journey(result: JourneyMap, fmt: Literal["text", "markdown"] = "text") -> str:
+    """The stage x dimension coverage matrix; a cell counts the rules covering it."""
+    if fmt == "markdown":
+        lines = [
+            "| stage | " + " | ".join(result.dimensions) + " |",
+            "|---|" + "---|" * len(result.dimensions),
+        ]
+        for stage in result.stages:
+            cells = []
+            for dimension in result.dimensions:
+                rules = result.rules(stage, dimension)
+                cells.append(", ".join(f"`{r}`" for r in rules) if rules else "**gap**")
+            lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    else:
+        width = max(len(s) for s in result.stages)
+        heads = [_DIMENSION_SHORT.get(d, d) for d in result.dimensions]
+        lines = [" " * width + "  " + "  ".join(f"{h:>5}" for h in heads)]
+        for stage in result.stages:
+            counts = [len(result.rules(stage, d)) for d in result.dimensions]
+            row = "  ".join(f"{c:>5}" if c else f"{'-':>5}" for c in counts)
+            lines.append(f"{stage:<{width}}  {row}")
+        lines.append("")
+        lines.append("cells count the rules with an action tagged so; '-' is a gap")
+    total = len(result.stages) * len(result.dimensions)
+    lines.append("")
+    lines.append(f"{total - len(result.gaps)} of {total} moments covered")
+    if result.untagged:
+        lines.append("untagged actions: " + "; ".join(result.untagged))
+    return "\n".join(lines)

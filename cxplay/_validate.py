@@ -47,7 +47,6 @@ What the implication check decides
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 import typing
@@ -60,6 +59,7 @@ from cxplay._conditions import And, Cmp, Exists, FieldType, In, Leaf, Match, Nod
 from cxplay._engine import Engine
 from cxplay._loader import CompiledRule, PlaybookSet, load_playbooks
 from cxplay._reference import compile_node
+from cxplay._render import check as render_check
 from cxplay._toml import read_toml
 from cxplay.errors import CxplayError, LoadError, PlaybookError, Problem
 from cxplay.models import Action, Incident, Playbook, PlaybookFile, Scenario
@@ -458,21 +458,6 @@ def scenario_problems(playbooks: PlaybookSet) -> list[Problem]:
     return problems
 
 
-def _renderer_check() -> Any:
-    """``cxplay._render.check`` if the renderer provides it yet, else None."""
-    # TRANSITIONAL: cxplay._render is being written alongside this module. Until it
-    # provides check(), validate skips the template checks. Once it does, import it at
-    # the top of this module and delete this function's try/except -- a missing renderer
-    # must then be an error, not a silently skipped check.
-    try:
-        module = importlib.import_module("cxplay._render")
-    except ImportError as exc:
-        if exc.name != "cxplay._render":
-            raise  # the renderer exists but is broken: that is a bug to see
-        return None
-    return getattr(module, "check", None)
-
-
 def renderer_problems(playbooks: PlaybookSet) -> list[Problem]:
     """The renderer's checks: declared languages without templates, actions without a template.
 
@@ -483,13 +468,10 @@ def renderer_problems(playbooks: PlaybookSet) -> list[Problem]:
         playbooks: A loaded set of playbooks.
 
     Returns:
-        The renderer's problems; empty while the renderer does not provide ``check``.
+        The renderer's problems.
     """
-    check = _renderer_check()
-    if check is None:
-        return []
     try:
-        found = check(playbooks)
+        found = render_check(playbooks)
     except PlaybookError as exc:
         return list(exc.problems)
     return [p if isinstance(p, Problem) else Problem(str(p)) for p in found or ()]
