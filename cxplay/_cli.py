@@ -33,18 +33,8 @@ from click.shell_completion import CompletionItem
 
 from cxplay import _present as present
 from cxplay._engine import Engine
-from cxplay._events import load_event
 from cxplay._journey import journey_map
 from cxplay._loader import load_playbooks
-from cxplay._plan import (
-    answer_offline,
-    build_plan,
-    check_plan,
-    dump_plan,
-    load_plan,
-    render_runbook_html,
-    render_runbook_markdown,
-)
 from cxplay._toml import parse_toml
 from cxplay._validate import json_schema, run_scenarios, validate_playbooks
 from cxplay._version import __version__
@@ -344,6 +334,10 @@ def _suggest_offline(
         facts.setdefault("speaker", event["speaker"])
     customer = incident.get("customer") or {}
     name = customer.get("name") if isinstance(customer, dict) else None
+    # Imported here, like in the plan command: the event and plan models cost ~60 ms of
+    # start-up that an ordinary `cxplay suggest` should not pay.
+    from cxplay._plan import answer_offline, load_plan
+
     preloaded = load_plan(plan_file)
     answer = answer_offline(preloaded, kind, facts, name=name if isinstance(name, str) else None)
     click.echo(present.offline_answer(preloaded, answer, fmt))
@@ -680,6 +674,16 @@ def plan_command(
       cxplay suggest --plan plan.json --type speaker_late \\
           --fact speaker=whitfield --fact delay_minutes=40
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay._events import load_event  # see _suggest_offline: kept off start-up
+    from cxplay._plan import (
+        build_plan,
+        check_plan,
+        dump_plan,
+        load_plan,
+        render_runbook_html,
+        render_runbook_markdown,
+    )
+
     event = load_event(event_file)
     paths = _paths(playbook_paths)
     if check_file is not None:

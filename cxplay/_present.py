@@ -11,23 +11,19 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import click
 
 from cxplay._journey import JourneyMap
 from cxplay._loader import PlaybookSet
-from cxplay._plan import (
-    Freshness,
-    OfflineAnswer,
-    Plan,
-    render_answer_markdown,
-    render_answer_text,
-)
 from cxplay._validate import ScenarioReport, ValidationReport
 from cxplay.errors import CxplayError, PlaybookError
 from cxplay.models import Playbook
 from cxplay.results import FollowUpPlan, Reply, RuleTrace, SuggestedAction, Suggestion
+
+if TYPE_CHECKING:  # the plan module is imported only when a plan is used (start-up time)
+    from cxplay._plan import Freshness, OfflineAnswer, Plan
 
 __all__ = [
     "Format",
@@ -383,6 +379,8 @@ def offline_answer(plan: Plan, answer: OfflineAnswer, fmt: Format) -> str:
     Returns:
         The rendered answer, without a trailing newline.
     """
+    from cxplay._plan import render_answer_markdown, render_answer_text
+
     if fmt == "json":
         return answer.model_dump_json(by_alias=True, indent=2)
     if fmt == "markdown":

@@ -34,6 +34,7 @@ Safety
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -146,7 +147,11 @@ class Renderer:
     """Loads reply fragments once, compiles them, and renders replies."""
 
     def __init__(self, directories: Iterable[Path]) -> None:
-        self.fragments: dict[str, dict[str, str]] = {}  # language -> name -> source
+        # Catalogs are parsed per language on first use: a reply needs one language of
+        # ~25 files, and tomllib is pure Python. `load_all()` (validate) parses every one.
+        self._catalogs: dict[str, list[Path]] = {}  # language -> catalog files
+        self._fragments: dict[str, dict[str, str]] = {}  # language -> name -> source
+        self._lock = threading.Lock()
         self.origin: dict[tuple[str, str], str] = {}  # (language, name) -> file:line
         self.config = ReplyConfig()
         self.signatures: dict[str, ReplyConfig] = {}  # playbook id -> who signs its replies
@@ -167,7 +172,7 @@ class Renderer:
         compiled = self._compiled.get(key)
         if compiled is None:
             try:
-                compiled = self._env.from_string(self.fragments[language][name])
+                compiled = self._env.from_string(self.names(language)[name])
             except TemplateSyntaxError as exc:
                 file, _, line = self.origin[key].rpartition(":")
                 raise TemplateError(
@@ -186,7 +191,7 @@ class Renderer:
     @property
     def languages(self) -> list[str]:
         """Languages that have at least one fragment."""
-        return sorted(self.fragments)
+        return sorted(self._catalogs)
 
     def _load_dir(self, directory: Path, problems: list[Problem]) -> None:
         config = directory / "config.toml"
@@ -224,13 +229,41 @@ class Renderer:
                     )
                 )
                 continue
-            language = match.group("lang")
+            self._catalogs.setdefault(match.group("lang"), []).append(path)
+
+    def names(self, language: str) -> dict[str, str]:
+        """The fragments of one language (name -> source), parsed on first use."""
+        found = self._fragments.get(language)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._fragments.get(language)
+            if found is None:
+                problems: list[Problem] = []
+                found = self._parse(language, problems)
+                if problems:
+                    raise TemplateError(problems)
+                self._fragments[language] = found
+        return found
+
+    def load_all(self) -> list[Problem]:
+        """Parse every catalog of every language; return what is wrong with them."""
+        problems: list[Problem] = []
+        for language in self._catalogs:
+            if language not in self._fragments:
+                parsed = self._parse(language, problems)
+                with self._lock:
+                    self._fragments.setdefault(language, parsed)
+        return problems
+
+    def _parse(self, language: str, problems: list[Problem]) -> dict[str, str]:
+        target: dict[str, str] = {}
+        for path in self._catalogs.get(language, ()):
             try:
                 data, index = read_toml(path)
             except LoadError as exc:
                 problems.extend(exc.problems)
                 continue
-            target = self.fragments.setdefault(language, {})
             for name, source in _flatten(data):
                 line = index.line(tuple(name.replace("@", "\0@").split(".")))
                 line = line or index.line((name,))
@@ -267,6 +300,7 @@ class Renderer:
                     continue
                 target[name] = source.strip("\n")
                 self.origin[(language, name)] = f"{path}:{line or 1}"
+        return target
 
     # -- lookup ------------------------------------------------------------------------
 
@@ -276,15 +310,15 @@ class Renderer:
 
     def has(self, language: str, name: str, channel: str | None = None) -> bool:
         """Whether a fragment (or its channel variant) exists."""
-        names = self.fragments.get(language, {})
+        names = self.names(language) if language in self._catalogs else {}
         return (channel is not None and f"{name}@{channel}" in names) or name in names
 
     def has_variant(self, language: str, name: str, channel: str) -> bool:
         """Whether ``name@channel`` exists."""
-        return f"{name}@{channel}" in self.fragments.get(language, {})
+        return language in self._catalogs and f"{name}@{channel}" in self.names(language)
 
     def _pick(self, language: str, name: str, channel: str) -> str | None:
-        names = self.fragments.get(language, {})
+        names = self.names(language) if language in self._catalogs else {}
         for candidate in (f"{name}@{channel}", name):
             if candidate in names:
                 return candidate
@@ -315,7 +349,7 @@ class Renderer:
         self, incident: Incident, ctx: ReplyContext, *, language: str | None = None
     ) -> Reply:
         """Compose the reply for an incident in the customer's language and channel."""
-        available = [lang for lang in ctx.languages if lang in self.fragments]
+        available = [lang for lang in ctx.languages if lang in self._catalogs]
         if not available:
             raise RenderError(f"no reply templates for any of {', '.join(ctx.languages)}")
         default = ctx.default_language if ctx.default_language in available else available[0]
@@ -636,15 +670,16 @@ def check(playbooks: Any) -> list[Problem]:
         renderer = Renderer(dirs)
     except TemplateError as exc:
         return list(exc.problems)
-    for language, names in renderer.fragments.items():
-        for name in names:
+    problems.extend(renderer.load_all())
+    for language in renderer.languages:
+        for name in renderer.names(language):
             try:
                 renderer.template(language, name)
             except TemplateError as exc:
                 problems.extend(exc.problems)
     for playbook in playbooks.playbooks:
         for language in playbook.meta.languages:
-            if language not in renderer.fragments:
+            if language not in renderer.languages:
                 problems.append(
                     Problem(
                         f"language '{language}' is declared but has no reply templates",

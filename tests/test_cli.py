@@ -656,7 +656,7 @@ def test_usage_errors_exit_2(book: Path, args: list[str], message: str) -> None:
 @pytest.fixture
 def no_renderer_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Validate without the renderer's template checks (tested in the renderer's tests)."""
-    monkeypatch.setattr(_validate, "_renderer_check", lambda: None)
+    monkeypatch.setattr(_validate, "render_check", lambda playbooks: [])
 
 
 def test_validate_shows_the_renderers_problems(book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -666,7 +666,7 @@ def test_validate_shows_the_renderers_problems(book: Path, monkeypatch: pytest.M
             Problem("no reply fragment 'refund' in pl", rule.playbook.source, rule.line, rule.id)
         ]
 
-    monkeypatch.setattr(_validate, "_renderer_check", lambda: check)
+    monkeypatch.setattr(_validate, "render_check", check)
     result = run("validate", book)
     assert (result.exit_code, result.stdout) == (
         1,

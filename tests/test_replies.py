@@ -125,3 +125,33 @@ def test_public_replies_never_talk_money(
     if value is not None and value >= 1:
         assert f"{value:.2f}".replace(".", ",") not in body
         assert f"{value:.2f}" not in body
+
+
+def test_validate_finds_template_problems_before_a_customer_does(tmp_path: Path) -> None:
+    from cxplay import load_playbooks
+    from cxplay._render import check
+
+    (tmp_path / "p.toml").write_text(
+        '[playbook]\nid = "p"\nversion = "1"\nlanguages = ["en", "pl"]\n'
+        '[[rule]]\nid = "r"\nwhen = "type == \'x\'"\n'
+        'actions = [{ kind = "apology" }, { kind = "refund", percent = 10 }]\n',
+        encoding="utf-8",
+    )
+    replies = tmp_path / "replies"
+    replies.mkdir()
+    (replies / "common.en.toml").write_text(
+        'apology = "Sorry {{ customer.nmae }}."\nrefund = "{% if %}"\n', encoding="utf-8"
+    )
+    (replies / "common.pl.toml").write_text('apology = "Przepraszamy."\n', encoding="utf-8")
+    problems = [str(p) for p in check(load_playbooks(tmp_path))]
+    assert any("common.en.toml:2" in p and "does not parse" in p for p in problems), problems
+    (replies / "common.en.toml").write_text(
+        'apology = "Sorry {{ customer.nmae }}."\nrefund = "Refunded."\n', encoding="utf-8"
+    )
+    problems = [str(p) for p in check(load_playbooks(tmp_path))]
+    assert any("no reply fragment 'refund' in pl" in p for p in problems), problems
+    (replies / "common.pl.toml").write_text(
+        'apology = "Przepraszamy."\nrefund = "Zwrot."\n', encoding="utf-8"
+    )
+    problems = [str(p) for p in check(load_playbooks(tmp_path))]
+    assert problems and all("nmae" in p for p in problems), problems
