@@ -105,7 +105,7 @@ class Program:
 
 @dataclass(frozen=True)
 class _Compiled:
-    expr: dict[str, Any]
+    expr: dict[str, Any] | None  # None: always true (in its partition)
     at_once: int
     count: int
     fields: frozenset[str]  # fact keys, regex keys included
@@ -285,25 +285,28 @@ def compile_program(rules: PlaybookSet, *, prefix: str) -> Program:
     by_type: dict[str, tuple[Chunk, ...]] = {}
     generic: tuple[Chunk, ...] = ()
     for key, positions in partitions.items():
+        # Inside a type's partition its type test always holds: leave it out of durable.
+        local = {
+            p: compiled[p] if key is None else _without_type(builder, rules.rules[p], key)
+            for p in positions
+        }
         chunks = tuple(
             Chunk(
                 name=f"{prefix}_{next(serial)}",
                 rules=tuple(group),
                 fields=tuple(
                     builder.used[k]
-                    for k in sorted(set().union(*(compiled[p].fields for p in group)))
+                    for k in sorted(set().union(*(local[p].fields for p in group)))
                     if k in builder.used
                 ),
                 regexes=tuple(
                     (k, int(k[1:]))
-                    for k in sorted(set().union(*(compiled[p].fields for p in group)))
+                    for k in sorted(set().union(*(local[p].fields for p in group)))
                     if k.startswith("x")
                 ),
-                definition={
-                    f"r{p}": {"all": [{"m": {"$and": [{"k": 1}, compiled[p].expr]}}]} for p in group
-                },
+                definition={f"r{p}": {"all": [{"m": _anchored(local[p].expr)}]} for p in group},
             )
-            for group in _cut(positions, compiled)
+            for group in _cut(positions, local)
         )
         if key is None:
             generic = chunks
@@ -317,7 +320,33 @@ def compile_program(rules: PlaybookSet, *, prefix: str) -> Program:
     )
 
 
-def _cut(positions: Sequence[int], compiled: Sequence[_Compiled]) -> list[list[int]]:
+def _anchored(expr: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Every rule tests the marker first: only incidents carry it, not durable's state fact."""
+    return {"k": 1} if expr is None else {"$and": [{"k": 1}, expr]}
+
+
+def _without_type(builder: _Builder, rule: CompiledRule, incident_type: str) -> _Compiled:
+    """The rule compiled for its type's partition, where its top-level type test is true."""
+    node = rule.condition
+    items = node.items if isinstance(node, And) else (node,)
+    kept = tuple(
+        item
+        for item in items
+        if not (
+            (isinstance(item, Cmp) and item.path == "type" and item.op == "==")
+            or (isinstance(item, In) and item.path == "type" and not item.negated)
+        )
+        or incident_type not in ((item.value,) if isinstance(item, Cmp) else item.values)
+    )
+    if not kept:
+        return _Compiled(None, 1, 0, frozenset())
+    reduced = kept[0] if len(kept) == 1 else And(kept, node.source)
+    expr = builder.expr(reduced)
+    at_once, count, _, keys = _cost(expr)
+    return _Compiled(expr, at_once, count, frozenset(keys))
+
+
+def _cut(positions: Sequence[int], compiled: Mapping[int, _Compiled]) -> list[list[int]]:
     """Cut a partition's rules, in order, into groups that stay inside durable's limits."""
     groups: list[list[int]] = []
     current: list[int] = []
@@ -346,7 +375,12 @@ _BARE_EXPONENT = re.compile(r"(?<![\w.])(-?\d+)(e[+-]?\d)")
 
 def number_text(value: float) -> str:
     """A float as JSON that durable's parser reads: it refuses ``1e-05`` but takes ``1.0e-05``."""
-    return _BARE_EXPONENT.sub(r"\1.0\2", repr(float(value)))
+    text = repr(float(value))
+    if "e" in text:  # rare: only very small or very large numbers
+        mantissa, _, exponent = text.partition("e")
+        if "." not in mantissa:
+            text = f"{mantissa}.0e{exponent}"
+    return text
 
 
 def definition_text(definition: Mapping[str, Any]) -> str:

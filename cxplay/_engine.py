@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +29,7 @@ from cxplay.errors import CxplayError, IncidentError
 from cxplay.models import FactSpec, Incident
 from cxplay.results import Match, RuleTrace, Suggestion
 
-__all__ = ["Backend", "Engine", "coerce_incident", "flatten"]
+__all__ = ["Backend", "Engine", "Flattener", "coerce_incident"]
 
 Backend = Literal["auto", "durable", "python"]
 IncidentLike = Incident | Mapping[str, Any]
@@ -122,21 +123,31 @@ def coerce_incident(
     return model
 
 
-def flatten(incident: Incident, paths: Sequence[str]) -> dict[str, Any]:
-    """The incident as ``path -> value`` for the given paths (missing values left out)."""
-    flat: dict[str, Any] = {}
-    facts = incident.facts
-    for path in paths:
-        if path.startswith("facts."):
-            value = facts.get(path[6:])
-        else:
-            head, _, tail = path.partition(".")
-            value = getattr(incident, head)
-            if tail:
-                value = getattr(value, tail)
-        if value is not None:
-            flat[path] = value
-    return flat
+class Flattener:
+    """The incident as ``path -> value`` for the paths conditions use (missing left out).
+
+    Model fields are read with :func:`operator.attrgetter` (C-level, dotted paths), facts
+    from the facts dict; the getters are built once per playbook set.
+    """
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = tuple(paths)
+        self._fields = tuple((p, attrgetter(p)) for p in paths if not p.startswith("facts."))
+        self._facts = tuple((p, p[6:]) for p in paths if p.startswith("facts."))
+
+    def __call__(self, incident: Incident) -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for path, get in self._fields:
+            value = get(incident)
+            if value is not None:
+                flat[path] = value
+        if self._facts:
+            facts = incident.facts
+            for path, name in self._facts:
+                value = facts.get(name)
+                if value is not None:
+                    flat[path] = value
+        return flat
 
 
 @dataclass(frozen=True)
@@ -144,7 +155,7 @@ class _Snapshot:
     playbooks: PlaybookSet
     backend: Any  # DurableBackend | ReferenceBackend
     reference: ReferenceBackend
-    paths: tuple[str, ...]
+    flatten: Flattener
     renderer: Renderer | None
     rank: tuple[int, ...]  # rank[position]: place in (priority desc, file order)
     match_of: tuple[Match, ...]  # one frozen Match per rule, built once
@@ -225,7 +236,7 @@ class Engine:
             for r in rules
         )
         return _Snapshot(
-            playbooks, backend, reference, tuple(paths), renderer, tuple(rank), match_of
+            playbooks, backend, reference, Flattener(paths), renderer, tuple(rank), match_of
         )
 
     # -- properties --------------------------------------------------------------------
@@ -254,7 +265,7 @@ class Engine:
     @staticmethod
     def _positions(snapshot: _Snapshot, incident: Incident) -> list[int]:
         """Positions of the matching rules, ranked by priority then file order."""
-        flat = flatten(incident, snapshot.paths)
+        flat = snapshot.flatten(incident)
         positions: list[int] = snapshot.backend.evaluate(incident.type, flat)
         positions.sort(key=snapshot.rank.__getitem__)
         return positions
@@ -330,7 +341,7 @@ class Engine:
     def _trace(
         self, snapshot: _Snapshot, incident: Incident, decision: Decision
     ) -> list[RuleTrace]:
-        flat = flatten(incident, snapshot.paths)
+        flat = snapshot.flatten(incident)
         traces: list[RuleTrace] = []
         for rule in snapshot.playbooks.rules:
             held, failed = explain_node(rule.condition, flat)

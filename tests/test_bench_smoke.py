@@ -85,3 +85,17 @@ def test_synthetic_rules_pin_their_type_first() -> None:
         assert rule.comparisons[0] == ("type", "==", rule.type)
         assert 2 <= len(rule.comparisons) <= 4
         assert rule.when().startswith(f"type == '{rule.type}'")
+
+
+def test_reply_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_replies.py"), "--json", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert {(r["metric"], r["backend"]) for r in rows} >= {("render", "python"), ("suggest", "python")}
+    assert all(r["cases"] > 0 and r["median_us"] > 0 for r in rows)

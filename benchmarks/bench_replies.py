@@ -1,0 +1,113 @@
+"""Benchmark replies on the shipped playbooks: rendering alone, and the full suggest.
+
+For every example incident (examples/incidents/) x language (en, pl, uk) x channel
+(email, sms, chat, social_public), after one warm-up call (templates compiled and
+cached, as in a long-running service):
+
+* ``render``  -- Renderer.render for an already decided suggestion;
+* ``suggest`` -- Engine.suggest: validate + evaluate + decide + render.
+
+Prints medians and p90 in microseconds per backend; ``--json`` prints rows
+``{"metric": ..., "backend": ..., "median_us": ..., "p90_us": ..., "cases": n}``.
+Target (issue: replies): full suggest <= 250 us median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cxplay import Engine
+from cxplay._render import ReplyContext
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("en", "pl", "uk")
+CHANNELS = ("email", "sms", "chat", "social_public")
+
+
+def cases() -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((ROOT / "examples" / "incidents").glob("*.json")):
+        base = json.loads(path.read_text(encoding="utf-8"))
+        for language in LANGUAGES:
+            for channel in CHANNELS:
+                incident = dict(base)
+                incident["channel"] = channel
+                incident["customer"] = {**base.get("customer", {}), "language": language}
+                found.append(incident)
+    return found
+
+
+def per_call(function: Any, argument: Any, repeats: int) -> float:
+    function(argument)  # warm-up: compile and cache templates
+    start = time.perf_counter_ns()
+    for _ in range(repeats):
+        function(argument)
+    return (time.perf_counter_ns() - start) / repeats / 1000
+
+
+def measure(backend: str, repeats: int) -> list[dict[str, Any]]:
+    engine = Engine.from_path(backend=backend)  # type: ignore[arg-type]
+    renderer = engine.renderer
+    assert renderer is not None
+    suggest_times: list[float] = []
+    render_times: list[float] = []
+    for incident in cases():
+        suggest_times.append(per_call(engine.suggest, incident, repeats))
+        model = engine.incident(incident)
+        decision = engine.decide(model)
+        if not decision.kept:
+            continue
+        meta = decision.kept[0].playbook.meta
+        context = ReplyContext(
+            actions=decision.actions,
+            languages=meta.languages,
+            default_language=meta.default_language,
+            tone=meta.tone,
+            respond_by=decision.respond_by,
+            follow_ups=decision.follow_ups,
+            severity=decision.severity,
+            playbook=meta.id,
+        )
+        render_times.append(per_call(lambda m: renderer.render(m, context), model, repeats))
+    rows = []
+    for metric, times in (("render", render_times), ("suggest", suggest_times)):
+        ordered = sorted(times)
+        rows.append(
+            {
+                "metric": metric,
+                "backend": engine.backend,
+                "median_us": round(statistics.median(ordered), 1),
+                "p90_us": round(ordered[int(len(ordered) * 0.9)], 1),
+                "cases": len(ordered),
+            }
+        )
+    engine.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON rows only")
+    parser.add_argument("--repeats", type=int, default=200, help="calls per case (default 200)")
+    args = parser.parse_args(argv)
+    rows = [row for backend in ("durable", "python") for row in measure(backend, args.repeats)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'metric':<8} {'backend':<8} {'median µs':>10} {'p90 µs':>8} {'cases':>6}")
+    for row in rows:
+        print(
+            f"{row['metric']:<8} {row['backend']:<8} {row['median_us']:>10} "
+            f"{row['p90_us']:>8} {row['cases']:>6}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
