@@ -19,6 +19,7 @@ import json
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ def measure(backend: str, repeats: int) -> list[dict[str, Any]]:
             severity=decision.severity,
             playbook=meta.id,
         )
-        render_times.append(per_call(lambda m: renderer.render(m, context), model, repeats))
+        render_times.append(per_call(partial(renderer.render, ctx=context), model, repeats))
     rows = []
     for metric, times in (("render", render_times), ("suggest", suggest_times)):
         ordered = sorted(times)
