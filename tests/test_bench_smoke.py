@@ -97,5 +97,8 @@ def test_reply_benchmark_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    assert {(r["metric"], r["backend"]) for r in rows} >= {("render", "python"), ("suggest", "python")}
+    assert {(r["metric"], r["backend"]) for r in rows} >= {
+        ("render", "python"),
+        ("suggest", "python"),
+    }
     assert all(r["cases"] > 0 and r["median_us"] > 0 for r in rows)
