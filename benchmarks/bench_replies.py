@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cxplay import Engine
-from cxplay._render import ReplyContext
+from cxplay._engine import reply_context
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "pl", "uk")
@@ -64,17 +64,7 @@ def measure(backend: str, repeats: int) -> list[dict[str, Any]]:
         decision = engine.decide(model)
         if not decision.kept:
             continue
-        meta = decision.kept[0].playbook.meta
-        context = ReplyContext(
-            actions=decision.actions,
-            languages=meta.languages,
-            default_language=meta.default_language,
-            tone=meta.tone,
-            respond_by=decision.respond_by,
-            follow_ups=decision.follow_ups,
-            severity=decision.severity,
-            playbook=meta.id,
-        )
+        context = reply_context(decision)
         render_times.append(per_call(partial(renderer.render, ctx=context), model, repeats))
     rows = []
     for metric, times in (("render", render_times), ("suggest", suggest_times)):

@@ -150,6 +150,24 @@ class Flattener:
         return flat
 
 
+def reply_context(decision: Decision) -> ReplyContext:
+    """What the renderer needs from a decision: actions, promises, and the leading playbook.
+
+    The leading playbook (its top kept rule's) sets the reply's languages, tone and signature.
+    """
+    meta = decision.kept[0].playbook.meta
+    return ReplyContext(
+        actions=decision.actions,
+        languages=meta.languages,
+        default_language=meta.default_language,
+        tone=meta.tone,
+        respond_by=decision.respond_by,
+        follow_ups=decision.follow_ups,
+        severity=decision.severity,
+        playbook=meta.id,
+    )
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     playbooks: PlaybookSet
@@ -305,21 +323,7 @@ class Engine:
         trace = self._trace(snapshot, model, decision) if explain else None
         reply = None
         if snapshot.renderer is not None and decision.kept:
-            meta = decision.kept[0].playbook.meta
-            reply = snapshot.renderer.render(
-                model,
-                ReplyContext(
-                    actions=decision.actions,
-                    languages=meta.languages,
-                    default_language=meta.default_language,
-                    tone=meta.tone,
-                    respond_by=decision.respond_by,
-                    follow_ups=decision.follow_ups,
-                    severity=decision.severity,
-                    playbook=meta.id,
-                ),
-                language=language,
-            )
+            reply = snapshot.renderer.render(model, reply_context(decision), language=language)
         return Suggestion(
             incident_id=model.id,
             matched=bool(decision.actions),

@@ -54,6 +54,8 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from pydantic import TypeAdapter, ValidationError
 
+from cxplay.models import CHANNELS
+
 __all__ = [
     "CHANNELS",
     "LANGUAGE_VAR",
@@ -87,17 +89,6 @@ SUPPORTED: Final = ("en", "pl", "uk")
 REGISTERS: Final = ("formal", "warm")
 """Registers of address: ``formal`` ("Dear Ms Smith,") and ``warm`` ("Hello Anna,")."""
 
-CHANNELS: Final = (
-    "email",
-    "phone",
-    "chat",
-    "sms",
-    "social_public",
-    "social_private",
-    "in_person",
-    "web_form",
-)
-"""The channels of an incident (DESIGN.md)."""
 
 LANGUAGE_VAR: Final = "language"
 """Template-context variable the filters read the language from."""
