@@ -7,9 +7,11 @@ Order: priority (higher first), then file order. Then, in this order:
 3. **one compensation** -- with the playbook's ``policy.single_compensation`` (the
    default), only the first rule that offers compensation keeps its compensating actions;
 4. **costs and approval** -- a refund's cost is its percent of the order value, capped by the
-   action's ``max_amount`` and by the policy cap for the customer's tier; an action needs
-   approval when it says so, when it costs more than ``policy.approval_above``, or when the
-   customer has had more than ``policy.repeat_claimant_after`` compensations in 90 days;
+   action's ``max_amount`` and by the policy cap for the customer's tier (a capped action
+   says so: ``params.capped_from``); an action needs approval when it says so, when it
+   costs more than ``policy.approval_above``, when its cost is in another currency than
+   ``policy.currency`` (no exchange rates: a person decides), or when the customer has had
+   more than ``policy.repeat_claimant_after`` compensations in 90 days;
 5. **severity** -- rules may raise the incident's severity, never lower it.
 """
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from cxplay._loader import CompiledRule
-from cxplay.models import SEVERITIES, Incident, Refund, is_compensation
+from cxplay.models import SEVERITIES, Incident, Policy, Refund, is_compensation
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
 __all__ = ["Decision", "decide"]
@@ -40,24 +42,32 @@ class Decision:
     respond_by: datetime | None
 
 
-def _cost(action: object, incident: Incident, cap: float | None) -> Cost | None:
-    value = incident.order.value
-    currency = incident.order.currency
-    amount: float | None = None
+def _raw_cost(
+    action: object, incident: Incident, policy: Policy
+) -> tuple[float, str | None] | None:
+    """What an action costs before caps, and in which currency.
+
+    A percent is of the order value, in the order's currency; a fixed ``amount`` (and a
+    refund's ``max_amount``) is in the playbook's ``policy.currency`` (else the order's).
+    """
+    order = incident.order
+    fixed_currency = policy.currency or order.currency
     if isinstance(action, Refund):
         if action.amount is not None:
-            amount = action.amount
-        elif value is not None and action.percent is not None:
-            amount = value * action.percent / 100
-        if amount is not None and action.max_amount is not None:
+            return action.amount, fixed_currency
+        if order.value is None or action.percent is None:
+            return None
+        amount = order.value * action.percent / 100
+        if action.max_amount is not None and _comparable(order.currency, policy):
             amount = min(amount, action.max_amount)
-    else:
-        amount = getattr(action, "amount", None)
-    if amount is None:
-        return None
-    if cap is not None:
-        amount = min(amount, cap)
-    return Cost(amount=round(amount, 2), currency=currency)
+        return amount, order.currency
+    fixed = getattr(action, "amount", None)
+    return None if fixed is None else (float(fixed), fixed_currency)
+
+
+def _comparable(currency: str | None, policy: Policy) -> bool:
+    """Whether a cost can be held against the policy's amounts (no exchange rates here)."""
+    return policy.currency is None or currency is None or currency == policy.currency
 
 
 def decide(
@@ -109,14 +119,25 @@ def decide(
                     f"('{compensating_rule}' offers it)"
                 )
                 continue
-            cost = _cost(action, incident, cap if compensation else None)
+            params = action.model_dump(mode="json", exclude=_META, exclude_none=True)
+            raw = _raw_cost(action, incident, policy)
+            cost = None
             approval = action.requires_approval is True
-            if action.requires_approval is None and cost is not None:
-                threshold = policy.approval_above
-                approval = threshold is not None and cost.amount > threshold
+            if raw is not None:
+                amount, currency = raw
+                comparable = _comparable(currency, policy)
+                if compensation and comparable and cap is not None and amount > cap:
+                    params["capped_from"] = round(amount, 2)  # never cut a refund silently
+                    amount = cap
+                cost = Cost(amount=round(amount, 2), currency=currency)
+                if action.requires_approval is None:
+                    threshold = policy.approval_above
+                    # in another currency the policy cannot be checked: a person decides
+                    approval = (not comparable and compensation) or (
+                        threshold is not None and comparable and amount > threshold
+                    )
             if compensation and repeat:
                 approval = True
-            params = action.model_dump(mode="json", exclude=_META, exclude_none=True)
             actions.append(
                 SuggestedAction(
                     kind=action.kind,

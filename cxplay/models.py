@@ -408,6 +408,12 @@ class PlaybookMeta(_Strict):
 class Policy(_Strict):
     """Compensation guardrails of a playbook (the ``[policy]`` table), applied to its rules."""
 
+    currency: CurrencyCode | None = Field(
+        default=None,
+        description="Currency of the policy's amounts and of fixed action amounts; a cost in "
+        "another currency always needs approval.",
+    )
+
     approval_above: float | None = Field(
         default=None, ge=0, description="A compensation costing more needs a supervisor."
     )

@@ -315,3 +315,43 @@ def test_care_is_not_compensation_and_policies_stay_per_playbook(
         ("gesture", "voucher", True),  # a voucher has an amount: compensation
         ("discount", None, False),
     ]
+
+
+CURRENCY = """
+[playbook]
+id = "c"
+version = "1"
+[policy]
+currency = "PLN"
+approval_above = 500
+caps = { default = 300 }
+[[rule]]
+id = "c.refund"
+when = "type == 'parcel_damaged'"
+actions = [{ kind = "refund", percent = 100 }]
+[[rule]]
+id = "c.voucher"
+when = "type == 'queue_long'"
+actions = [{ kind = "gesture", item = "voucher", amount = 20 }]
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_caps_are_flagged_and_currencies_never_mixed(tmp_path: Path, backend: str) -> None:
+    (tmp_path / "c.toml").write_text(CURRENCY, encoding="utf-8")
+    engine = Engine.from_path(tmp_path, backend=backend)
+
+    def refund(value: float, currency: str) -> tuple[object, ...]:
+        action = engine.suggest(
+            {"type": "parcel_damaged", "order": {"value": value, "currency": currency}}
+        ).actions[0]
+        assert action.cost is not None
+        return action.cost.amount, action.cost.currency, action.requires_approval, action.params
+
+    assert refund(200, "PLN") == (200.0, "PLN", False, {"percent": 100.0})
+    # capped: the agent sees what the refund was cut from
+    assert refund(400, "PLN") == (300.0, "PLN", False, {"percent": 100.0, "capped_from": 400.0})
+    # in euros the złoty cap and threshold cannot be applied: a person decides
+    assert refund(400, "EUR") == (400.0, "EUR", True, {"percent": 100.0})
+    voucher = engine.suggest({"type": "queue_long", "order": {"currency": "UAH"}}).actions[0]
+    assert voucher.cost is not None and (voucher.cost.amount, voucher.cost.currency) == (20.0, "PLN")
