@@ -57,6 +57,7 @@ from pydantic import TypeAdapter, ValidationError
 from cxplay.models import CHANNELS
 
 __all__ = [
+    "CASES",
     "CHANNELS",
     "LANGUAGE_VAR",
     "REGISTERS",
@@ -376,6 +377,60 @@ _NOUNS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingProxyType(
 )
 
 
+# Time nouns after a preposition: the genitive ("w ciągu 2 godzin", "протягом 2 годин")
+# and the accusative ("za 1 godzinę", "через 1 годину"), by CLDR category as above.
+# The nominative is _NOUNS. English has no case here.
+CASES: Final = ("nom", "gen", "acc")
+_CASE_FORMS: Final[Mapping[str, Mapping[str, Mapping[str, Mapping[str, str]]]]] = MappingProxyType(
+    {
+        "gen": MappingProxyType(
+            {
+                "day": _forms(pl=("dnia", "dni", "dni", "dnia"), uk=("дня", "днів", "днів", "дня")),
+                "working_day": _forms(
+                    pl=("dnia roboczego", "dni roboczych", "dni roboczych", "dnia roboczego"),
+                    uk=("робочого дня", "робочих днів", "робочих днів", "робочого дня"),
+                ),
+                "hour": _forms(
+                    pl=("godziny", "godzin", "godzin", "godziny"),
+                    uk=("години", "годин", "годин", "години"),
+                ),
+                "minute": _forms(
+                    pl=("minuty", "minut", "minut", "minuty"),
+                    uk=("хвилини", "хвилин", "хвилин", "хвилини"),
+                ),
+                "week": _forms(
+                    pl=("tygodnia", "tygodni", "tygodni", "tygodnia"),
+                    uk=("тижня", "тижнів", "тижнів", "тижня"),
+                ),
+            }
+        ),
+        "acc": MappingProxyType(
+            {
+                "day": _forms(
+                    pl=("dzień", "dni", "dni", "dnia"), uk=("день", "дні", "днів", "дня")
+                ),
+                "working_day": _forms(
+                    pl=("dzień roboczy", "dni robocze", "dni roboczych", "dnia roboczego"),
+                    uk=("робочий день", "робочі дні", "робочих днів", "робочого дня"),
+                ),
+                "hour": _forms(
+                    pl=("godzinę", "godziny", "godzin", "godziny"),
+                    uk=("годину", "години", "годин", "години"),
+                ),
+                "minute": _forms(
+                    pl=("minutę", "minuty", "minut", "minuty"),
+                    uk=("хвилину", "хвилини", "хвилин", "хвилини"),
+                ),
+                "week": _forms(
+                    pl=("tydzień", "tygodnie", "tygodni", "tygodnia"),
+                    uk=("тиждень", "тижні", "тижнів", "тижня"),
+                ),
+            }
+        ),
+    }
+)
+
+
 def nouns() -> tuple[str, ...]:
     """Return the nouns :func:`count` knows, sorted."""
     return tuple(sorted(_NOUNS))
@@ -402,7 +457,7 @@ def noun_forms(noun: str, language: str) -> Mapping[str, str]:
 
 
 @functools.lru_cache(maxsize=4096, typed=True)  # pure; replies repeat amounts and counts
-def count(n: Number, noun: str, language: str) -> str:
+def count(n: Number, noun: str, language: str, case: str = "nom") -> str:
     """Write a number followed by a noun in the matching plural form.
 
     ``count(2, "day", "pl")`` → ``2 dni``; ``count(21, "day", "uk")`` → ``21 день``;
@@ -414,6 +469,10 @@ def count(n: Number, noun: str, language: str) -> str:
         n: The number.
         noun: One of :func:`nouns`, e.g. ``"day"``, ``"working_day"``, ``"parcel"``.
         language: One of :data:`SUPPORTED`.
+        case: ``nom`` (right after the numeral), or for the time nouns (day,
+            working_day, hour, minute, week) ``gen`` (after "w ciągu", "протягом":
+            ``w ciągu 2 godzin``) or ``acc`` (after "za", "через": ``za 1 godzinę``).
+            English ignores it.
 
     Returns:
         The counted phrase.
@@ -421,10 +480,24 @@ def count(n: Number, noun: str, language: str) -> str:
     Raises:
         ValueError: For an unknown noun (the message lists the known ones) or language.
     """
-    forms = noun_forms(noun, language)
+    forms = _case_forms(noun, language, case)
     value = _as_number(n)
     number = format_decimal(value, locale=_locale(language))
     return f"{number} {forms[plural_category(value, language)]}"
+
+
+def _case_forms(noun: str, language: str, case: str) -> Mapping[str, str]:
+    if case == "nom" or language == "en":
+        if case not in CASES:
+            raise ValueError(f"unknown case {case!r}; one of {', '.join(CASES)}")
+        return noun_forms(noun, language)
+    table = _CASE_FORMS.get(case)
+    if table is None:
+        raise ValueError(f"unknown case {case!r}; one of {', '.join(CASES)}")
+    by_language = table.get(noun)
+    if by_language is None:
+        raise ValueError(f"case {case!r} is known for {', '.join(table)}, not {noun!r}")
+    return by_language[_check_language(language)]
 
 
 # --------------------------------------------------------------------------------------
@@ -526,7 +599,7 @@ def _whole_minutes(value: timedelta | Number | str) -> int:
     return int(Decimal(_as_number(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def format_duration(value: timedelta | Number | str, language: str) -> str:
+def format_duration(value: timedelta | Number | str, language: str, case: str = "nom") -> str:
     """Write a duration in days, hours and minutes, exactly (not rounded to one unit).
 
     ``2 godziny``, ``40 minut``, ``1 день``, ``1 hour and 30 minutes``. Unit names
@@ -537,8 +610,10 @@ def format_duration(value: timedelta | Number | str, language: str) -> str:
     round a promise.
 
     Args:
-        value: A timedelta, or a number of minutes.
+        value: A timedelta, an ISO 8601 duration ("PT2H"), or a number of minutes.
         language: One of :data:`SUPPORTED`.
+        case: ``nom``, or ``gen`` / ``acc`` after a preposition (see :func:`count`):
+            ``w ciągu 2 godzin``, ``za 1 godzinę``, ``протягом 1 дня``.
 
     Returns:
         The written duration.
@@ -552,6 +627,13 @@ def format_duration(value: timedelta | Number | str, language: str) -> str:
     locale = _locale(language)
     days, rest = divmod(total, 24 * 60)
     hours, minutes = divmod(rest, 60)
+    if case != "nom" and language != "en":
+        cased = [
+            count(amount, noun, language, case)
+            for amount, noun in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+            if amount
+        ]
+        return format_list(cased or [count(0, "minute", language, case)], locale=locale)
     parts = [
         format_unit(amount, unit, length="long", locale=locale)
         for amount, unit in (
@@ -1329,16 +1411,16 @@ def register_filters(
         return format_datetime(dt, lang(ctx), zone(ctx))
 
     @pass_context
-    def duration(ctx: Context, value: timedelta | Number) -> str:
-        return format_duration(value, lang(ctx))
+    def duration(ctx: Context, value: timedelta | Number | str, case: str = "nom") -> str:
+        return format_duration(value, lang(ctx), case)
 
     @pass_context
-    def count_(ctx: Context, value: Any, noun: str | None = None) -> str | int:
+    def count_(ctx: Context, value: Any, noun: str | None = None, case: str = "nom") -> str | int:
         if noun is None and isinstance(value, Sized):
             return len(value)  # Jinja's built-in |count, which this name shadows
         if noun is None:
             raise ValueError(f"count needs a noun; known nouns: {', '.join(nouns())}")
-        return count(value, noun, lang(ctx))
+        return count(value, noun, lang(ctx), case)
 
     @pass_context
     def plural(

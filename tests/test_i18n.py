@@ -697,3 +697,35 @@ def test_customer_text_is_not_evaluated(env: SandboxedEnvironment) -> None:
     template = env.from_string("{{ salutation(name, channel='chat') }} {{ note }}")
     out = template.render(language="en", name="{{ 7*7 }}", note="{% raw %}<b>")
     assert out == "Hi {{ 7*7 }}, {% raw %}<b>"
+
+
+@pytest.mark.parametrize(
+    ("value", "language", "case", "expected"),
+    [
+        ("PT1H", "pl", "gen", "1 godziny"),
+        ("PT2H", "pl", "gen", "2 godzin"),
+        ("PT22H", "pl", "gen", "22 godzin"),
+        ("PT1H", "pl", "acc", "1 godzinę"),
+        ("PT2H", "pl", "acc", "2 godziny"),
+        ("PT5H", "pl", "acc", "5 godzin"),
+        ("P1D", "pl", "gen", "1 dnia"),
+        ("PT90M", "pl", "gen", "1 godziny i 30 minut"),
+        ("PT1H", "uk", "gen", "1 години"),
+        ("PT5H", "uk", "gen", "5 годин"),
+        ("P21D", "uk", "gen", "21 дня"),
+        ("PT21M", "uk", "acc", "21 хвилину"),
+        ("PT2M", "uk", "acc", "2 хвилини"),
+        ("PT2H", "en", "gen", "2 hours"),
+    ],
+)
+def test_durations_after_prepositions(value: str, language: str, case: str, expected: str) -> None:
+    assert format_duration(value, language, case) == expected
+
+
+def test_count_cases_and_errors() -> None:
+    assert count(2, "working_day", "pl", "gen") == "2 dni roboczych"
+    assert count(1, "week", "uk", "acc") == "1 тиждень"
+    with pytest.raises(ValueError, match="case 'gen' is known for"):
+        count(2, "parcel", "pl", "gen")
+    with pytest.raises(ValueError, match="unknown case"):
+        count(2, "day", "pl", "dat")
