@@ -102,7 +102,11 @@ class _Problems:
             return
         kinds = {kind for kind, _ in self.items}
         cls = kinds.pop() if len(kinds) == 1 else PlaybookError
-        raise cls([p for _, p in self.items])
+        files: dict[str | None, int] = {}  # files in the order they were loaded
+        for _, problem in self.items:
+            files.setdefault(problem.file, len(files))
+        ordered = sorted((p for _, p in self.items), key=lambda p: (files[p.file], p.line or 0))
+        raise cls(ordered)
 
 
 def _playbook_files(paths: Sequence[Path]) -> list[Path]:

@@ -782,9 +782,9 @@ def test_validate_reports_load_problems(tmp_path: Path) -> None:
     result = run("validate", path.parent)
     assert result.exit_code == 1
     assert result.stdout == (
-        f"{path}:5: rule[0]: id: input should be a valid string (got 3)\n"
         f"{path}:4: rule[0]: missing required key 'when'\n"
         f"{path}:4: rule[0]: missing required key 'actions'\n"
+        f"{path}:5: rule[0]: id: input should be a valid string (got 3)\n"
     )
 
 
