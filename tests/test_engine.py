@@ -354,4 +354,7 @@ def test_caps_are_flagged_and_currencies_never_mixed(tmp_path: Path, backend: st
     # in euros the złoty cap and threshold cannot be applied: a person decides
     assert refund(400, "EUR") == (400.0, "EUR", True, {"percent": 100.0})
     voucher = engine.suggest({"type": "queue_long", "order": {"currency": "UAH"}}).actions[0]
-    assert voucher.cost is not None and (voucher.cost.amount, voucher.cost.currency) == (20.0, "PLN")
+    assert voucher.cost is not None and (voucher.cost.amount, voucher.cost.currency) == (
+        20.0,
+        "PLN",
+    )
