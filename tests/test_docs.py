@@ -64,3 +64,15 @@ def test_every_dependency_is_explained() -> None:
     names = re.findall(r'"([a-zA-Z0-9_-]+)', block)
     for name in names:
         assert name.lower() in README.lower(), f"{name} is not explained in the README"
+
+
+def test_readme_library_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    (block,) = re.findall(r"```python\n(.*?)```", README, re.S)
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    suggestion = namespace["s"]
+    kinds = [a.kind for a in suggestion.actions]  # type: ignore[attr-defined]
+    documented = re.search(r"\[a\.kind for a in s\.actions\]\s+# (\[.*?\])", block)
+    assert documented is not None
+    assert str(kinds) == documented.group(1)
+    assert "Добрий день, пані Олено," in capsys.readouterr().out
