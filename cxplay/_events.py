@@ -95,6 +95,7 @@ from pydantic import (
     model_validator,
 )
 
+from cxplay._toml import LineIndex
 from cxplay.errors import EventFileError, Problem
 
 if sys.version_info >= (3, 11):
@@ -772,202 +773,6 @@ def _schema_issue(error: Mapping[str, Any]) -> _Issue:
 # --------------------------------------------------------------------------- line numbers
 
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_SCALAR = re.compile(r"[^,\]}\n#]+")  # numbers, booleans, dates: up to a delimiter
-
-
-class _Stop(Exception):
-    """The scanner met text it does not understand (it only ever sees valid TOML)."""
-
-
-class _Locator:
-    """Maps key paths such as ``("session", 2, "end")`` to the line that writes them.
-
-    tomllib gives values without positions, so this scans the text once, following TOML's
-    structure just enough: table headers (``[venue]``, ``[speaker.travel]`` under the latest
-    ``[[speaker]]``), arrays of tables (``[[session]]`` counted per parent), dotted keys,
-    inline tables, arrays spanning lines, strings and comments. It never decides what the data
-    is -- tomllib does -- and it runs only on text tomllib accepted.
-    """
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._pos = 0
-        self._line = 1
-        self._lines: dict[KeyPath, int] = {}
-        self._arrays: dict[KeyPath, int] = {}
-        # on a surprise, keep what was found; lines fall back to the nearest known parent
-        with contextlib.suppress(_Stop, IndexError, ValueError):
-            self._scan()
-
-    def line(self, path: Sequence[str | int]) -> int:
-        """The line of ``path``, or of its longest prefix written in the file (else 1)."""
-        for end in range(len(path), 0, -1):
-            found = self._lines.get(tuple(path[:end]))
-            if found is not None:
-                return found
-        return 1
-
-    # -- scanning
-
-    def _record(self, path: KeyPath) -> None:
-        self._lines.setdefault(path, self._line)
-
-    def _peek(self, literal: str) -> bool:
-        return self._text.startswith(literal, self._pos)
-
-    def _skip_blank(self, *, newlines: bool) -> None:
-        text = self._text
-        while self._pos < len(text):
-            char = text[self._pos]
-            if char in " \t\r":
-                self._pos += 1
-            elif char == "\n" and newlines:
-                self._line += 1
-                self._pos += 1
-            elif char == "#":
-                end = text.find("\n", self._pos)
-                self._pos = len(text) if end < 0 else end
-            else:
-                return
-
-    def _scan(self) -> None:
-        table: KeyPath = ()
-        while True:
-            self._skip_blank(newlines=True)
-            if self._pos >= len(self._text):
-                return
-            if self._peek("[["):
-                self._pos += 2
-                keys = self._keys()
-                self._expect("]]")
-                parent = self._resolve(keys[:-1])
-                array = (*parent, keys[-1])
-                count = self._arrays.get(array, 0)
-                self._arrays[array] = count + 1
-                self._record(array)
-                table = (*array, count)
-                self._record(table)
-            elif self._peek("["):
-                self._pos += 1
-                table = self._resolve(self._keys())
-                self._expect("]")
-                for end in range(1, len(table) + 1):  # [contacts.chair] also locates contacts
-                    self._record(table[:end])
-            else:
-                self._key_value(table)
-
-    def _resolve(self, keys: Sequence[str]) -> KeyPath:
-        path: KeyPath = ()
-        for key in keys:
-            path = (*path, key)
-            if path in self._arrays:  # a sub-table of the latest [[array]] entry
-                path = (*path, self._arrays[path] - 1)
-        return path
-
-    def _expect(self, literal: str) -> None:
-        self._skip_blank(newlines=False)
-        if not self._peek(literal):
-            raise _Stop
-        self._pos += len(literal)
-
-    def _keys(self) -> list[str]:
-        keys: list[str] = []
-        while True:
-            self._skip_blank(newlines=False)
-            char = self._text[self._pos]
-            if char in "\"'":
-                keys.append(self._string())
-            else:
-                match = _BARE_KEY.match(self._text, self._pos)
-                if match is None:
-                    raise _Stop
-                keys.append(match.group())
-                self._pos = match.end()
-            self._skip_blank(newlines=False)
-            if not self._peek("."):
-                return keys
-            self._pos += 1
-
-    def _key_value(self, table: KeyPath) -> None:
-        keys = self._keys()
-        for end in range(1, len(keys) + 1):
-            self._record((*table, *keys[:end]))
-        self._expect("=")
-        self._skip_blank(newlines=False)
-        self._value((*table, *keys))
-
-    def _string(self) -> str:
-        """Consume a string (any of TOML's four kinds); return its raw content."""
-        text = self._text
-        quote = text[self._pos]
-        if text.startswith(quote * 3, self._pos):
-            end = self._pos + 3
-            while True:
-                end = text.index(quote * 3, end)
-                if quote == "'" or not _escaped(text, end):
-                    break
-                end += 1
-            run = 3  # up to two quotes may stand just before the closing delimiter
-            while run < 5 and end + run < len(text) and text[end + run] == quote:
-                run += 1
-            content = text[self._pos + 3 : end + run - 3]
-            self._line += content.count("\n")
-            self._pos = end + run
-            return content
-        end = self._pos + 1
-        while text[end] != quote or (quote == '"' and _escaped(text, end)):
-            if text[end] == "\n":
-                raise _Stop
-            end += 1
-        content = text[self._pos + 1 : end]
-        self._pos = end + 1
-        return content
-
-    def _value(self, path: KeyPath) -> None:
-        char = self._text[self._pos]
-        if char in "\"'":
-            self._string()
-        elif char == "[":
-            self._pos += 1
-            index = 0
-            while True:
-                self._skip_blank(newlines=True)
-                if self._peek("]"):
-                    self._pos += 1
-                    return
-                self._record((*path, index))
-                self._value((*path, index))
-                index += 1
-                self._skip_blank(newlines=True)
-                if self._peek(","):
-                    self._pos += 1
-        elif char == "{":
-            self._pos += 1
-            while True:
-                self._skip_blank(newlines=True)
-                if self._peek("}"):
-                    self._pos += 1
-                    return
-                self._key_value(path)
-                self._skip_blank(newlines=True)
-                if self._peek(","):
-                    self._pos += 1
-        else:
-            match = _SCALAR.match(self._text, self._pos)
-            if match is None:
-                raise _Stop
-            self._pos = match.end()
-
-
-def _escaped(text: str, index: int) -> bool:
-    """Whether the character at ``index`` is escaped by an odd run of backslashes."""
-    run = 0
-    while index - run - 1 >= 0 and text[index - run - 1] == "\\":
-        run += 1
-    return run % 2 == 1
-
-
 # --------------------------------------------------------------------------- loading
 
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
@@ -1038,7 +843,7 @@ def parse_event(source: str | bytes, *, file: str = "<event>") -> Event:
     view = _view_of_event(event) if event is not None else _salvage(data)
     issues.extend(_cross_issues(view))
     if issues:
-        locator = _Locator(text)
+        locator = LineIndex(text)
         problems = {
             Problem(message, file=file, line=locator.line(path), key=_format_key(path) or None)
             for path, message in issues

@@ -265,8 +265,7 @@ class Renderer:
                 problems.extend(exc.problems)
                 continue
             for name, source in _flatten(data):
-                line = index.line(tuple(name.replace("@", "\0@").split(".")))
-                line = line or index.line((name,))
+                line = index.line(tuple(name.split("."))) or index.line((name,))
                 if not isinstance(source, str):
                     problems.append(
                         Problem("a fragment must be a string", file=str(path), line=line, key=name)

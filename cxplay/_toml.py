@@ -2,13 +2,15 @@
 
 :func:`read_toml` parses a file and returns the data together with a :class:`LineIndex`
 that maps a key path such as ``("rule", 3, "actions", 0, "percent")`` to the line where it
-is written. The index is built by a light scan of the text (table headers, array-of-table
-headers and ``key =`` lines), which is all an error message needs; it never decides what
-the data is -- tomllib does.
+is written. The index follows TOML's structure just enough (tables, arrays of tables and their
+sub-tables, dotted keys, inline tables, arrays spanning lines, strings, comments); it never
+decides what the data is -- tomllib does. Playbooks, reply catalogs and event files all use
+it, so every error message points at a line the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from collections.abc import Sequence
@@ -26,101 +28,201 @@ __all__ = ["LineIndex", "parse_toml", "read_toml"]
 
 KeyPath = tuple[str | int, ...]
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(
-    r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
-)
 _TOML_LINE = re.compile(r"at line (\d+)")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SCALAR = re.compile(r"[^,\]}\n#]+")  # numbers, booleans, dates: up to a delimiter
 
 
-def _split_dotted(key: str) -> list[str]:
-    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", key)
-    return [p[1:-1] if p[:1] in "\"'" else p for p in parts]
-
-
-def _ints(path: Sequence[str | int]) -> int:
-    return sum(1 for p in path if isinstance(p, int))
+class _Stop(Exception):
+    """The scanner met text it does not understand (it only ever sees valid TOML)."""
 
 
 class LineIndex:
-    """Maps TOML key paths to 1-based line numbers."""
+    """Maps key paths such as ``("session", 2, "end")`` to the line that writes them.
+
+    tomllib gives values without positions, so this scans the text once, following TOML's
+    structure just enough: table headers (``[venue]``, ``[speaker.travel]`` under the latest
+    ``[[speaker]]``), arrays of tables (``[[session]]`` counted per parent), dotted keys,
+    inline tables, arrays spanning lines, strings and comments. It never decides what the data
+    is -- tomllib does -- and it runs only on text tomllib accepted.
+    """
 
     def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._line = 1
         self._lines: dict[KeyPath, int] = {}
-        self._order: list[tuple[int, KeyPath]] = []
-        self._text_lines = text.splitlines()
-        counters: dict[tuple[str | int, ...], int] = {}
-        arrays: dict[tuple[str, ...], KeyPath] = {}
-        table: KeyPath = ()
-        in_multiline: str | None = None
-        for number, line in enumerate(self._text_lines, start=1):
-            if in_multiline is not None:
-                if line.count(in_multiline) % 2 == 1:
-                    in_multiline = None
-                continue
-            header = _HEADER.match(line)
-            if header and not _KEY.match(line):
-                names = _split_dotted(header.group(2))
-                # A sub-table of the current array element ([[speaker]] then
-                # [speaker.travel]) belongs to that element: ("speaker", 2, "travel").
-                parent = self._array_parent(names, arrays)
-                if header.group(1) == "[[":
-                    array = tuple(parent + [str(n) for n in names[len(parent) - _ints(parent) :]])
-                    index = counters.get(array, 0)
-                    counters[array] = index + 1
-                    table = (*array, index)
-                    arrays[tuple(names)] = table
-                else:
-                    table = (*parent, *names[len(parent) - _ints(parent) :])
-                self._record(table, number)
-                continue
-            key = _KEY.match(line)
-            if key:
-                path = (*table, *_split_dotted(key.group(1)))
-                self._record(path, number)
-                rest = line[key.end() :]
-                for quote in ('"""', "'''"):
-                    if rest.count(quote) % 2 == 1:
-                        in_multiline = quote
-
-    @staticmethod
-    def _array_parent(names: list[str], arrays: dict[tuple[str, ...], KeyPath]) -> list[str | int]:
-        """The path of the innermost array element that ``names`` is nested in, if any."""
-        for end in range(len(names) - 1, 0, -1):
-            found = arrays.get(tuple(names[:end]))
-            if found is not None:
-                return list(found)
-        return []
-
-    def _record(self, path: KeyPath, number: int) -> None:
-        self._lines.setdefault(path, number)
-        self._order.append((number, path))
+        self._arrays: dict[KeyPath, int] = {}
+        # on a surprise, keep what was found; lines fall back to the nearest known parent
+        with contextlib.suppress(_Stop, IndexError, ValueError):
+            self._scan()
 
     def line(self, path: Sequence[str | int]) -> int | None:
-        """The line of ``path``, or of its longest prefix written in the file.
-
-        For a key inside an inline table or array (``actions = [{ kind = ... }]``), the
-        line of the enclosing key is refined by looking for ``name =`` on the lines that
-        follow it, up to the next table header.
-        """
-        path = tuple(path)
+        """The line of ``path``, or of its longest prefix written in the file (else None)."""
         for end in range(len(path), 0, -1):
-            found = self._lines.get(path[:end])
-            if found is None:
-                continue
-            if end == len(path):
+            found = self._lines.get(tuple(path[:end]))
+            if found is not None:
                 return found
-            leaf = next((p for p in reversed(path[end:]) if isinstance(p, str)), None)
-            if leaf is None:
-                return found
-            pattern = re.compile(rf"(^|[\s{{,]){re.escape(leaf)}\s*=")
-            for offset, text in enumerate(self._text_lines[found - 1 :]):
-                if offset and _HEADER.match(text) and not _KEY.match(text):
-                    break
-                if pattern.search(text):
-                    return found + offset
-            return found
         return None
+
+    # -- scanning
+
+    def _record(self, path: KeyPath) -> None:
+        self._lines.setdefault(path, self._line)
+
+    def _peek(self, literal: str) -> bool:
+        return self._text.startswith(literal, self._pos)
+
+    def _skip_blank(self, *, newlines: bool) -> None:
+        text = self._text
+        while self._pos < len(text):
+            char = text[self._pos]
+            if char in " \t\r":
+                self._pos += 1
+            elif char == "\n" and newlines:
+                self._line += 1
+                self._pos += 1
+            elif char == "#":
+                end = text.find("\n", self._pos)
+                self._pos = len(text) if end < 0 else end
+            else:
+                return
+
+    def _scan(self) -> None:
+        table: KeyPath = ()
+        while True:
+            self._skip_blank(newlines=True)
+            if self._pos >= len(self._text):
+                return
+            if self._peek("[["):
+                self._pos += 2
+                keys = self._keys()
+                self._expect("]]")
+                parent = self._resolve(keys[:-1])
+                array = (*parent, keys[-1])
+                count = self._arrays.get(array, 0)
+                self._arrays[array] = count + 1
+                self._record(array)
+                table = (*array, count)
+                self._record(table)
+            elif self._peek("["):
+                self._pos += 1
+                table = self._resolve(self._keys())
+                self._expect("]")
+                for end in range(1, len(table) + 1):  # [contacts.chair] also locates contacts
+                    self._record(table[:end])
+            else:
+                self._key_value(table)
+
+    def _resolve(self, keys: Sequence[str]) -> KeyPath:
+        path: KeyPath = ()
+        for key in keys:
+            path = (*path, key)
+            if path in self._arrays:  # a sub-table of the latest [[array]] entry
+                path = (*path, self._arrays[path] - 1)
+        return path
+
+    def _expect(self, literal: str) -> None:
+        self._skip_blank(newlines=False)
+        if not self._peek(literal):
+            raise _Stop
+        self._pos += len(literal)
+
+    def _keys(self) -> list[str]:
+        keys: list[str] = []
+        while True:
+            self._skip_blank(newlines=False)
+            char = self._text[self._pos]
+            if char in "\"'":
+                keys.append(self._string())
+            else:
+                match = _BARE_KEY.match(self._text, self._pos)
+                if match is None:
+                    raise _Stop
+                keys.append(match.group())
+                self._pos = match.end()
+            self._skip_blank(newlines=False)
+            if not self._peek("."):
+                return keys
+            self._pos += 1
+
+    def _key_value(self, table: KeyPath) -> None:
+        keys = self._keys()
+        for end in range(1, len(keys) + 1):
+            self._record((*table, *keys[:end]))
+        self._expect("=")
+        self._skip_blank(newlines=False)
+        self._value((*table, *keys))
+
+    def _string(self) -> str:
+        """Consume a string (any of TOML's four kinds); return its raw content."""
+        text = self._text
+        quote = text[self._pos]
+        if text.startswith(quote * 3, self._pos):
+            end = self._pos + 3
+            while True:
+                end = text.index(quote * 3, end)
+                if quote == "'" or not _escaped(text, end):
+                    break
+                end += 1
+            run = 3  # up to two quotes may stand just before the closing delimiter
+            while run < 5 and end + run < len(text) and text[end + run] == quote:
+                run += 1
+            content = text[self._pos + 3 : end + run - 3]
+            self._line += content.count("\n")
+            self._pos = end + run
+            return content
+        end = self._pos + 1
+        while text[end] != quote or (quote == '"' and _escaped(text, end)):
+            if text[end] == "\n":
+                raise _Stop
+            end += 1
+        content = text[self._pos + 1 : end]
+        self._pos = end + 1
+        return content
+
+    def _value(self, path: KeyPath) -> None:
+        char = self._text[self._pos]
+        if char in "\"'":
+            self._string()
+        elif char == "[":
+            self._pos += 1
+            index = 0
+            while True:
+                self._skip_blank(newlines=True)
+                if self._peek("]"):
+                    self._pos += 1
+                    return
+                self._record((*path, index))
+                self._value((*path, index))
+                index += 1
+                self._skip_blank(newlines=True)
+                if self._peek(","):
+                    self._pos += 1
+        elif char == "{":
+            self._pos += 1
+            while True:
+                self._skip_blank(newlines=True)
+                if self._peek("}"):
+                    self._pos += 1
+                    return
+                self._key_value(path)
+                self._skip_blank(newlines=True)
+                if self._peek(","):
+                    self._pos += 1
+        else:
+            match = _SCALAR.match(self._text, self._pos)
+            if match is None:
+                raise _Stop
+            self._pos = match.end()
+
+
+def _escaped(text: str, index: int) -> bool:
+    """Whether the character at ``index`` is escaped by an odd run of backslashes."""
+    run = 0
+    while index - run - 1 >= 0 and text[index - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
 
 
 def parse_toml(text: str, *, source: str) -> tuple[dict[str, Any], LineIndex]:

@@ -657,3 +657,16 @@ def test_bad_fact_name_blames_the_name(playbook_dir: Path) -> None:
         engine.evaluate({"type": "x", "facts": {"bad key": 1}})
     assert "bad key" in str(info.value)
     assert "must be text, a number" not in str(info.value)
+
+
+def test_action_parameter_in_a_multi_line_array_points_at_its_own_line(tmp_path: Path) -> None:
+    text = (
+        head()
+        + '[[rule]]\nid = "r1"\nwhen = "type == \'x\'"\nactions = [\n'
+        + '  { kind = "apology" },\n  { kind = "refund", percent = 120 },\n]\n'
+    )
+    path = write(tmp_path, "p.toml", text)
+    exc = load_error(load_playbooks, tmp_path, SchemaError)
+    assert_problems(
+        exc, [(path, line_of(text, "percent = 120"), "r1", "less than or equal to 100")]
+    )

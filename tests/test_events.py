@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cxplay._events import Event, _Locator, check_event, load_event, parse_event
+from cxplay._events import Event, check_event, load_event, parse_event
+from cxplay._toml import LineIndex
 from cxplay.errors import EventFileError, PlaybookError, Problem
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "events" / "cxconf-2026.toml"
@@ -436,7 +437,7 @@ def test_locator_follows_toml_structure() -> None:
         k = 2
         '''
     )
-    locator = _Locator(text)
+    locator = LineIndex(text)
     assert locator.line(("title",)) == 2
     assert locator.line(("rooms", 1)) == 7
     assert locator.line(("quoted key",)) == 9
@@ -446,4 +447,4 @@ def test_locator_follows_toml_structure() -> None:
     assert locator.line(("a", 1, "sub", "w")) == 17
     assert locator.line(("a", 1, "items", 1, "k")) == 21
     assert locator.line(("a", 1, "items", 1, "missing")) == 20  # falls back to the table
-    assert locator.line(("nowhere",)) == 1
+    assert locator.line(("nowhere",)) is None
