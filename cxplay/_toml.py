@@ -255,4 +255,4 @@ def read_toml(path: Path) -> tuple[dict[str, Any], LineIndex]:
         raise LoadError(
             [Problem(f"not valid UTF-8 (byte {exc.start})", file=source, line=line)]
         ) from None
-    return parse_toml(text, source=source)
+    return parse_toml(text.removeprefix("\ufeff"), source=source)  # editors may write a BOM

@@ -670,3 +670,10 @@ def test_action_parameter_in_a_multi_line_array_points_at_its_own_line(tmp_path:
     assert_problems(
         exc, [(path, line_of(text, "percent = 120"), "r1", "less than or equal to 100")]
     )
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
+    (tmp_path / "p.toml").write_bytes(
+        b"\xef\xbb\xbf" + (head() + rule("r1", "type == 'x'")).encode("utf-8")
+    )
+    assert [r.id for r in load_playbooks(tmp_path).rules] == ["r1"]
