@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cxplay import Engine
+from cxplay._durable import AVAILABLE as DURABLE
 from cxplay._engine import reply_context
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON rows only")
     parser.add_argument("--repeats", type=int, default=200, help="calls per case (default 200)")
     args = parser.parse_args(argv)
-    rows = [row for backend in ("durable", "python") for row in measure(backend, args.repeats)]
+    backends = ("durable", "python") if DURABLE else ("python",)  # durable: Python < 3.13
+    rows = [row for backend in backends for row in measure(backend, args.repeats)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
