@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from cxplay import CxplayError, Engine, __version__, load_playbooks
+from cxplay.models import CHANNELS
 
 TYPES = (
     "parcel_damaged",
@@ -60,16 +61,6 @@ TYPES = (
     "queue_long",
     "webinar_missed",
     "reply_overdue",
-)
-CHANNELS = (
-    "email",
-    "phone",
-    "chat",
-    "sms",
-    "social_public",
-    "social_private",
-    "in_person",
-    "web_form",
 )
 TIERS = ("standard", "silver", "gold", "platinum")
 TIER_WEIGHTS = (40, 25, 20, 10)
