@@ -76,3 +76,13 @@ def test_readme_library_example_runs(capsys: pytest.CaptureFixture[str]) -> None
     assert documented is not None
     assert str(kinds) == documented.group(1)
     assert "Добрий день, пані Олено," in capsys.readouterr().out
+
+
+def test_event_file_example_in_the_docs_is_valid() -> None:
+    from cxplay._events import parse_event
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "events.md").read_text("utf-8")
+    (block,) = re.findall(r"```toml\n(.*?)```", docs, re.S)
+    event = parse_event(block, file="docs/events.md")
+    assert event.id == "cxconf-2026"
+    assert [s.id for s in event.sessions] == ["keynote"]
