@@ -86,3 +86,15 @@ def test_event_file_example_in_the_docs_is_valid() -> None:
     event = parse_event(block, file="docs/events.md")
     assert event.id == "cxconf-2026"
     assert [s.id for s in event.sessions] == ["keynote"]
+
+
+def test_playbook_example_in_the_docs_loads(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "playbooks.md").read_text("utf-8")
+    block = re.findall(r"```toml\n(.*?)```", docs, re.S)[1]  # the whole playbook
+    (tmp_path / "parcel.toml").write_text(block, encoding="utf-8")
+    loaded = cxplay.load_playbooks(tmp_path)
+    assert [r.id for r in loaded.rules] == ["parcel.damaged.refund"]
+    engine = cxplay.Engine(loaded, backend="python")
+    (scenario,) = loaded.playbooks[0].tests
+    kinds = [a.kind for a in engine.suggest(scenario.incident).actions]
+    assert kinds == scenario.expect == ["refund"]
