@@ -19,10 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from cxplay._loader import CompiledRule
-from cxplay.models import SEVERITIES, Incident, Policy, Refund, is_compensation
+from cxplay.models import (
+    SEVERITIES,
+    Callback,
+    Escalate,
+    FollowUp,
+    Incident,
+    Policy,
+    Refund,
+    Survey,
+    is_compensation,
+)
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
 __all__ = ["Decision", "decide"]
@@ -172,32 +182,31 @@ def decide(
 
 
 def _follow_up(action: object, base: datetime) -> FollowUpPlan | None:
-    kind = getattr(action, "kind", "")
-    after: timedelta | None
-    if kind == "survey":
-        after = action.after  # type: ignore[attr-defined]
+    """What an action promises for later: a survey, an update, a call, a hand-over."""
+    if isinstance(action, Survey):
         return FollowUpPlan(
-            after=after,
-            channel=action.channel,  # type: ignore[attr-defined]
+            after=action.after,
+            channel=action.channel,
             action="survey",
-            survey=action.survey,  # type: ignore[attr-defined]
-            due=base + after,
+            survey=action.survey,
+            due=base + action.after,
         )
-    if kind == "follow_up":
-        after = action.after  # type: ignore[attr-defined]
+    if isinstance(action, FollowUp):
         return FollowUpPlan(
-            after=after,
-            channel=action.channel,  # type: ignore[attr-defined]
+            after=action.after,
+            channel=action.channel,
             action="follow_up",
-            purpose=action.purpose,  # type: ignore[attr-defined]
-            due=base + after,
+            purpose=action.purpose,
+            due=base + action.after,
         )
-    if kind in ("callback", "escalate"):
-        after = action.within  # type: ignore[attr-defined]
-        if after is None:
-            return None
-        channel = "phone" if kind == "callback" else None
-        return FollowUpPlan(after=after, channel=channel, action=kind, due=base + after)
+    if isinstance(action, Callback):
+        return FollowUpPlan(
+            after=action.within, channel="phone", action="callback", due=base + action.within
+        )
+    if isinstance(action, Escalate) and action.within is not None:
+        return FollowUpPlan(
+            after=action.within, channel=None, action="escalate", due=base + action.within
+        )
     return None
 
 
