@@ -172,7 +172,6 @@ def reply_context(decision: Decision) -> ReplyContext:
 class _Snapshot:
     playbooks: PlaybookSet
     backend: Any  # DurableBackend | ReferenceBackend
-    reference: ReferenceBackend
     flatten: Flattener
     renderer: Renderer | None
     rank: tuple[int, ...]  # rank[position]: place in (priority desc, file order)
@@ -232,15 +231,16 @@ class Engine:
         return cls(playbooks, backend=backend, source=source)
 
     def _build(self, playbooks: PlaybookSet) -> _Snapshot:
-        reference = ReferenceBackend(playbooks)
-        backend: Any = reference
         # Compiled for both backends: a playbook that durable could not take is refused
         # everywhere, so the same playbooks are valid on every machine.
         program = compile_program(playbooks, prefix=f"cx{next(_serial)}")
+        backend: Any
         if self._backend_choice == "durable" or (
             self._backend_choice == "auto" and _durable.AVAILABLE
         ):
             backend = _durable.DurableBackend(playbooks, program)
+        else:
+            backend = ReferenceBackend(playbooks)
         paths = sorted({leaf.path for rule in playbooks.rules for leaf in leaves(rule.condition)})
         dirs = replies_dirs(playbooks)
         renderer = Renderer(dirs) if dirs else None
@@ -253,9 +253,7 @@ class Engine:
             Match(rule=r.id, playbook=r.playbook.ref, priority=r.rule.priority, order=r.order)
             for r in rules
         )
-        return _Snapshot(
-            playbooks, backend, reference, Flattener(paths), renderer, tuple(rank), match_of
-        )
+        return _Snapshot(playbooks, backend, Flattener(paths), renderer, tuple(rank), match_of)
 
     # -- properties --------------------------------------------------------------------
 
