@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from cxplay import Engine
-from cxplay._durable import AVAILABLE as DURABLE
-from cxplay._engine import reply_context
+from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._engine.engine import reply_context
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "pl", "uk")

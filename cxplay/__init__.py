@@ -12,11 +12,19 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 
-from cxplay._engine import Engine, IncidentLike
-from cxplay._loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
+from cxplay._engine.decide import Decision
+from cxplay._engine.engine import Engine, IncidentLike
+from cxplay._incidents import parse_incident, read_incident
+from cxplay._playbooks.lint import ValidationReport
+from cxplay._playbooks.lint import validate_playbooks as validate
+from cxplay._playbooks.loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
+from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scenarios
+from cxplay._replies.renderer import Renderer
 from cxplay._version import __version__
 from cxplay.errors import (
     CompileError,
@@ -35,34 +43,71 @@ from cxplay.errors import (
 from cxplay.models import Incident, Playbook, Rule
 from cxplay.results import Match, Reply, RuleTrace, SuggestedAction, Suggestion
 
+if typing.TYPE_CHECKING:
+    from cxplay._events.load import load_event
+    from cxplay._events.model import Event
+    from cxplay._events.plan import Plan, build_plan
+
 __all__ = [
     "CompileError",
     "ConditionError",
     "CxplayError",
+    "Decision",
     "Engine",
+    "Event",
     "EventFileError",
     "Incident",
     "IncidentError",
+    "IncidentLike",
     "LoadError",
     "Match",
+    "Plan",
     "PlanError",
     "Playbook",
     "PlaybookError",
     "PlaybookSet",
     "Problem",
     "RenderError",
+    "Renderer",
     "Reply",
     "Rule",
     "RuleTrace",
+    "ScenarioReport",
+    "ScenarioResult",
     "SchemaError",
     "SuggestedAction",
     "Suggestion",
     "TemplateError",
+    "ValidationReport",
     "__version__",
+    "build_plan",
+    "load_event",
     "load_playbooks",
+    "parse_incident",
+    "read_incident",
+    "run_scenarios",
     "shipped_playbooks_dir",
     "suggest",
+    "validate",
 ]
+
+# The event and plan modules cost ~60 ms of start-up that `cxplay suggest` should not pay:
+# they are imported on first use (PEP 562).
+_LAZY = {
+    "Event": "cxplay._events.model",
+    "load_event": "cxplay._events.load",
+    "Plan": "cxplay._events.plan",
+    "build_plan": "cxplay._events.plan",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cxplay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def suggest(

@@ -32,13 +32,14 @@ import click
 from click.shell_completion import CompletionItem
 
 from cxplay import _present as present
-from cxplay._engine import Engine
-from cxplay._journey import journey_map
-from cxplay._loader import load_playbooks
-from cxplay._toml import parse_toml
-from cxplay._validate import json_schema, run_scenarios, validate_playbooks
+from cxplay._engine.engine import Engine
+from cxplay._incidents import read_incident
+from cxplay._playbooks.journey import journey_map
+from cxplay._playbooks.lint import json_schema, validate_playbooks
+from cxplay._playbooks.loader import load_playbooks
+from cxplay._playbooks.scenarios import run_scenarios
 from cxplay._version import __version__
-from cxplay.errors import CxplayError, IncidentError, LoadError, PlanError
+from cxplay.errors import CxplayError, IncidentError, PlanError
 from cxplay.models import CHANNELS, Playbook
 
 __all__ = ["cli", "main"]
@@ -47,9 +48,6 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2  # raised by click itself
 EXIT_NO_MATCH = 3
-
-#: An incident is a small document; anything bigger is refused before parsing.
-MAX_INCIDENT_BYTES = 1 << 20
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -147,68 +145,6 @@ def _parse_facts(
     return facts
 
 
-def _decode(raw: bytes, name: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise IncidentError(f"{name}:{line}: not valid UTF-8 (byte {exc.start})") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number an incident may carry")
-
-
-def _parse(text: str, name: str, fmt: str) -> Any:
-    try:
-        if fmt == "toml":
-            return parse_toml(text, source=name)[0]
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise IncidentError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    except ValueError as exc:
-        raise IncidentError(f"{name}: invalid JSON: {exc}") from None
-    except LoadError as exc:
-        raise IncidentError("; ".join(str(p) for p in exc.problems)) from None
-    except RecursionError:
-        raise IncidentError(f"{name}: invalid incident: nested too deeply") from None
-
-
-def _read_incident(source: str) -> dict[str, Any]:
-    """An incident from a JSON or TOML file, or from stdin (``-``)."""
-    if source == "-":
-        name = "<stdin>"
-        stdin = sys.stdin
-        stream = getattr(stdin, "buffer", None)
-        if stream is not None:
-            raw = stream.read(MAX_INCIDENT_BYTES + 1)
-        else:  # a text stream without bytes underneath (stdin replaced in-process)
-            raw = stdin.read(MAX_INCIDENT_BYTES + 1).encode("utf-8", "surrogateescape")
-    else:
-        name = source
-        try:
-            with Path(source).open("rb") as file:
-                raw = file.read(MAX_INCIDENT_BYTES + 1)
-        except FileNotFoundError:
-            raise IncidentError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise IncidentError(f"{name}: is a directory, not an incident file") from None
-        except OSError as exc:
-            raise IncidentError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_INCIDENT_BYTES:
-        raise IncidentError(f"{name}: larger than {MAX_INCIDENT_BYTES // 1024} KiB")
-    text = _decode(raw, name)
-    suffix = Path(source).suffix.lower() if source != "-" else ""
-    if suffix in (".json", ".toml"):
-        fmt = suffix[1:]
-    else:  # stdin or another name: JSON if it looks like an object, else TOML
-        fmt = "json" if text.lstrip().startswith("{") else "toml"
-    data = _parse(text, name, fmt)
-    if not isinstance(data, dict):
-        raise IncidentError(f"{name}: an incident must be an object, not {type(data).__name__}")
-    return data
-
-
 def _section(incident: dict[str, Any], key: str) -> dict[str, Any]:
     section = incident.get(key)
     if section is None:
@@ -222,7 +158,7 @@ def _incident(source: str | None, flags: Mapping[str, Any]) -> dict[str, Any]:
     """The incident from ``source`` (if any), with the flags laid over it."""
     if source is None and flags["type"] is None:
         raise click.UsageError("no incident: give a FILE, '-' to read stdin, or --type")
-    incident = _read_incident(source) if source is not None else {}
+    incident = read_incident(source) if source is not None else {}
     if flags["type"] is not None:
         incident["type"] = flags["type"]
     if flags["channel"] is not None:
@@ -336,7 +272,8 @@ def _suggest_offline(
     name = customer.get("name") if isinstance(customer, dict) else None
     # Imported here, like in the plan command: the event and plan models cost ~60 ms of
     # start-up that an ordinary `cxplay suggest` should not pay.
-    from cxplay._plan import answer_offline, load_plan
+    from cxplay._events.offline import answer_offline
+    from cxplay._events.store import load_plan
 
     preloaded = load_plan(plan_file)
     answer = answer_offline(preloaded, kind, facts, name=name if isinstance(name, str) else None)
@@ -674,15 +611,10 @@ def plan_command(
       cxplay suggest --plan plan.json --type speaker_late \\
           --fact speaker=whitfield --fact delay_minutes=40
     """  # noqa: D301 - click's \b must stay a backspace
-    from cxplay._events import load_event  # see _suggest_offline: kept off start-up
-    from cxplay._plan import (
-        build_plan,
-        check_plan,
-        dump_plan,
-        load_plan,
-        render_runbook_html,
-        render_runbook_markdown,
-    )
+    from cxplay._events.load import load_event  # see _suggest_offline: kept off start-up
+    from cxplay._events.plan import build_plan
+    from cxplay._events.runbook import render_runbook_html, render_runbook_markdown
+    from cxplay._events.store import check_plan, dump_plan, load_plan
 
     event = load_event(event_file)
     paths = _paths(playbook_paths)

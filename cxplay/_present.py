@@ -15,15 +15,16 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import click
 
-from cxplay._journey import JourneyMap
-from cxplay._loader import PlaybookSet
-from cxplay._validate import ScenarioReport, ValidationReport
+from cxplay._playbooks.journey import JourneyMap
+from cxplay._playbooks.lint import ValidationReport
+from cxplay._playbooks.loader import PlaybookSet
+from cxplay._playbooks.scenarios import ScenarioReport
 from cxplay.errors import CxplayError, PlaybookError
 from cxplay.models import Playbook
 from cxplay.results import FollowUpPlan, Reply, RuleTrace, SuggestedAction, Suggestion
 
 if TYPE_CHECKING:  # the plan module is imported only when a plan is used (start-up time)
-    from cxplay._plan import Freshness, OfflineAnswer, Plan
+    from cxplay._events.plan import Freshness, OfflineAnswer, Plan
 
 __all__ = [
     "Format",
@@ -379,7 +380,7 @@ def offline_answer(plan: Plan, answer: OfflineAnswer, fmt: Format) -> str:
     Returns:
         The rendered answer, without a trailing newline.
     """
-    from cxplay._plan import render_answer_markdown, render_answer_text
+    from cxplay._events.offline import render_answer_markdown, render_answer_text
 
     if fmt == "json":
         return answer.model_dump_json(by_alias=True, indent=2)

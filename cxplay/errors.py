@@ -3,19 +3,21 @@
 ::
 
     CxplayError                  anything cxplay reports to a user (CLI exit code 1)
-    ├── PlaybookError            a playbook (or a set of them) cannot be used
+    ├── PlaybookError            a file cxplay reads as a whole cannot be used; one Problem each
     │   ├── LoadError            unreadable file, broken TOML, invalid UTF-8
     │   ├── SchemaError          unknown key, wrong type, duplicate id, ...
     │   ├── ConditionError       a ``when`` expression is refused
     │   ├── CompileError         a limit of the rule engine would be exceeded
-    │   └── TemplateError        a reply template is missing or does not render
-    ├── EventFileError           an event file (``cxplay plan``) is invalid
+    │   ├── TemplateError        a reply template is missing or does not render
+    │   └── EventFileError       an event file (``cxplay plan``) is invalid
     ├── PlanError                a preloaded plan cannot be used
     ├── IncidentError            an incident is invalid (missing type, wrong fact type, ...)
     └── RenderError              a reply could not be rendered at run time
 
 A :class:`PlaybookError` carries one :class:`Problem` per thing that is wrong, so a
 user sees every problem at once, one line each: ``file:line: rule-id: key.path: message``.
+An event file is read like a playbook (TOML, every problem with its line), so its error
+is one too. ``tests/test_errors.py`` checks that this drawing matches the classes.
 Nothing here prints; presenting errors is the caller's job.
 """
 

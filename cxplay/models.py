@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
+
+from cxplay._common.models import Frozen
 
 __all__ = [
     "CHANNELS",
@@ -122,7 +123,7 @@ CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 FactValue = Union[bool, int, float, str, list[bool | int | float | str]]
 
 
-class _Strict(BaseModel):
+class _Strict(Frozen):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 

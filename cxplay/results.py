@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from cxplay._common.models import Frozen
 from cxplay.models import Severity
 
 __all__ = [
@@ -20,11 +21,7 @@ __all__ = [
 ]
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Match(_Out):
+class Match(Frozen):
     """A rule whose condition holds for an incident (before groups and guardrails)."""
 
     rule: str
@@ -33,14 +30,14 @@ class Match(_Out):
     order: int = Field(description="Position of the rule across all playbooks (file order).")
 
 
-class Cost(_Out):
+class Cost(Frozen):
     """What an action costs, in the order's currency."""
 
     amount: float
     currency: str | None
 
 
-class SuggestedAction(_Out):
+class SuggestedAction(Frozen):
     """One recommended action, with why it applies."""
 
     kind: str
@@ -55,7 +52,7 @@ class SuggestedAction(_Out):
     stage: str | None
 
 
-class Reply(_Out):
+class Reply(Frozen):
     """The message to send, rendered in the customer's language and for the channel."""
 
     language: str
@@ -67,7 +64,7 @@ class Reply(_Out):
     segments: int | None = None
 
 
-class FollowUpPlan(_Out):
+class FollowUpPlan(Frozen):
     """Something to do later: a survey, an update, a check-in."""
 
     after: timedelta
@@ -78,7 +75,7 @@ class FollowUpPlan(_Out):
     due: datetime | None = None
 
 
-class RuleTrace(_Out):
+class RuleTrace(Frozen):
     """How one rule fared against an incident (``--explain``)."""
 
     rule: str
@@ -92,7 +89,7 @@ class RuleTrace(_Out):
     )
 
 
-class Suggestion(_Out):
+class Suggestion(Frozen):
     """Ranked recovery actions for an incident, and the reply to send."""
 
     incident_id: str | None

@@ -24,7 +24,7 @@ from cxplay import (
     SchemaError,
     load_playbooks,
 )
-from cxplay._durable import AVAILABLE as DURABLE
+from cxplay._engine.durable import AVAILABLE as DURABLE
 
 BACKENDS = [
     pytest.param(

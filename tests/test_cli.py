@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from cxplay import Engine, PlaybookSet, Problem, Suggestion, _validate
+from cxplay import Engine, PlaybookSet, Problem, Suggestion
 from cxplay import _present as present
 from cxplay._cli import _fact_value, cli
-from cxplay._conditions import FieldType, builtin_fields, parse_condition
-from cxplay._reference import compile_node
-from cxplay._validate import implies, never_holds
+from cxplay._conditions.implication import implies, never_holds
+from cxplay._conditions.parse import FieldType, builtin_fields, parse_condition
+from cxplay._engine.reference import compile_node
+from cxplay._playbooks import lint
 from cxplay.errors import RenderError
 from cxplay.results import Cost, FollowUpPlan, Reply, SuggestedAction
 
@@ -487,7 +488,7 @@ def test_explain_markdown_trace(book: Path) -> None:
 def test_missing_incident_file(book: Path, tmp_path: Path) -> None:
     result = run("suggest", tmp_path / "nope.json", "--playbooks", book)
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == f"Error: {tmp_path / 'nope.json'}: no such file\n"
+    assert result.stderr == f"Error: {tmp_path / 'nope.json'}: no such incident file\n"
 
 
 def test_directory_as_incident(book: Path, tmp_path: Path) -> None:
@@ -521,7 +522,11 @@ def test_directory_as_incident(book: Path, tmp_path: Path) -> None:
             b"type = 'x'\na = " + b"[" * 5_000 + b"]" * 5_000,
             "{path}: invalid TOML: nested too deeply",
         ),
-        ("bad.toml", b'type = "x"\nfoo = = 1\n', "{path}:2: invalid TOML: Invalid value"),
+        (
+            "bad.toml",
+            b'type = "x"\nfoo = = 1\n',
+            "{path}:2: invalid TOML: invalid value (column 7)",
+        ),
         ("big.json", b" " * (1 << 20) + b"{}", "{path}: larger than 1024 KiB"),
         (
             "bad.json",
@@ -656,7 +661,7 @@ def test_usage_errors_exit_2(book: Path, args: list[str], message: str) -> None:
 @pytest.fixture
 def no_renderer_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Validate without the renderer's template checks (tested in the renderer's tests)."""
-    monkeypatch.setattr(_validate, "render_check", lambda playbooks: [])
+    monkeypatch.setattr(lint, "check_replies", lambda playbooks: [])
 
 
 def test_validate_shows_the_renderers_problems(book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -666,7 +671,7 @@ def test_validate_shows_the_renderers_problems(book: Path, monkeypatch: pytest.M
             Problem("no reply fragment 'refund' in pl", rule.playbook.source, rule.line, rule.id)
         ]
 
-    monkeypatch.setattr(_validate, "render_check", check)
+    monkeypatch.setattr(lint, "check_replies", check)
     result = run("validate", book)
     assert (result.exit_code, result.stdout) == (
         1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cxplay._conditions import (
+from cxplay._conditions.parse import (
     And,
     Cmp,
     ConditionSyntaxError,
@@ -17,7 +17,7 @@ from cxplay._conditions import (
     parse_condition,
     type_constraint,
 )
-from cxplay._reference import compile_node, explain_node
+from cxplay._engine.reference import compile_node, explain_node
 
 FIELDS = {
     **builtin_fields(),

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxplay import Engine
-from cxplay._durable import AVAILABLE
+from cxplay._engine.durable import AVAILABLE
 
 pytestmark = [
     pytest.mark.slow,

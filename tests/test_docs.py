@@ -79,7 +79,7 @@ def test_readme_library_example_runs(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_event_file_example_in_the_docs_is_valid() -> None:
-    from cxplay._events import parse_event
+    from cxplay._events.load import parse_event
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "events.md").read_text("utf-8")
     (block,) = re.findall(r"```toml\n(.*?)```", docs, re.S)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cxplay import Engine, IncidentError, Suggestion
-from cxplay._durable import AVAILABLE
+from cxplay._engine.durable import AVAILABLE
 
 BACKENDS = [
     pytest.param("durable", marks=pytest.mark.skipif(not AVAILABLE, reason="no durable_rules")),

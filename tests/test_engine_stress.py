@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from cxplay import CompileError, ConditionError, Engine, LoadError, PlaybookError, SchemaError
-from cxplay._durable import AVAILABLE as DURABLE
+from cxplay._engine.durable import AVAILABLE as DURABLE
 
 needs_durable = pytest.mark.skipif(not DURABLE, reason="durable_rules does not import")
 BACKENDS = [pytest.param("durable", marks=needs_durable), "python"]

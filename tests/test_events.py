@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cxplay._events import Event, check_event, load_event, parse_event
-from cxplay._toml import LineIndex
+from cxplay._common.toml import LineIndex
+from cxplay._events.checks import check_event
+from cxplay._events.load import load_event, parse_event
+from cxplay._events.model import Event
 from cxplay.errors import EventFileError, PlaybookError, Problem
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "events" / "cxconf-2026.toml"
@@ -303,7 +305,7 @@ def test_invalid_utf8(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(EventFileError) as info:
         load_event(tmp_path / "missing.toml")
-    assert "cannot read the event file" in str(info.value)
+    assert str(info.value).endswith("missing.toml: no such event file")
     assert isinstance(info.value, PlaybookError)
 
 

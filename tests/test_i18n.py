@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from cxplay._i18n import (
+from cxplay._replies.address import clean_name, salutation, sign_off
+from cxplay._replies.filters import register_filters
+from cxplay._replies.locale import (
     SUPPORTED,
-    clean_name,
     count,
     format_date,
     format_datetime,
@@ -29,11 +30,8 @@ from cxplay._i18n import (
     nouns,
     plain_spaces,
     plural_category,
-    register_filters,
-    salutation,
-    sign_off,
-    sms_segments,
 )
+from cxplay._replies.sms import sms_segments
 
 NBSP = "\u00a0"
 NNBSP = "\u202f"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cxplay import load_playbooks
-from cxplay._journey import journey_map
+from cxplay._playbooks.journey import journey_map
 
 PLAYBOOK = """
 [playbook]

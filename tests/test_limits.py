@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from cxplay import CompileError, Engine, IncidentError, load_playbooks
-from cxplay._compiler import MAX_FIELDS, MAX_LEAVES, MAX_TRUE, compile_program
-from cxplay._durable import AVAILABLE as DURABLE
+from cxplay._engine.compiler import MAX_FIELDS, MAX_LEAVES, MAX_TRUE, compile_program
+from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay.models import MAX_FACTS
 
 needs_durable = pytest.mark.skipif(not DURABLE, reason="durable_rules does not import")

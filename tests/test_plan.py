@@ -21,23 +21,14 @@ import pytest
 from click.testing import CliRunner
 
 from cxplay._cli import cli
-from cxplay._engine import Engine
-from cxplay._events import Event, load_event
-from cxplay._loader import load_playbooks, shipped_playbooks_dir
-from cxplay._plan import (
-    PLAN_FORMAT,
-    Plan,
-    answer_offline,
-    build_plan,
-    check_plan,
-    dump_plan,
-    load_plan,
-    parse_plan,
-    render_answer_markdown,
-    render_answer_text,
-    render_runbook_html,
-    render_runbook_markdown,
-)
+from cxplay._engine.engine import Engine
+from cxplay._events.load import load_event
+from cxplay._events.model import Event
+from cxplay._events.offline import answer_offline, render_answer_markdown, render_answer_text
+from cxplay._events.plan import PLAN_FORMAT, Plan, build_plan
+from cxplay._events.runbook import render_runbook_html, render_runbook_markdown
+from cxplay._events.store import check_plan, dump_plan, load_plan, parse_plan
+from cxplay._playbooks.loader import load_playbooks, shipped_playbooks_dir
 from cxplay.errors import PlanError, RenderError
 
 ROOT = Path(__file__).parent.parent

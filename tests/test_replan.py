@@ -14,8 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxplay._events import Event, Session, check_event, load_event
-from cxplay._replan import Change, Replan, replan
+from cxplay._events.checks import check_event
+from cxplay._events.load import load_event
+from cxplay._events.model import Event, Session
+from cxplay._events.replan import Change, Replan, replan
 from cxplay.errors import IncidentError
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "events" / "cxconf-2026.toml"

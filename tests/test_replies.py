@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxplay import Engine
-from cxplay._render import public_leak
+from cxplay._replies.renderer import public_leak
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "incidents").glob("*.json"))
@@ -129,7 +129,7 @@ def test_public_replies_never_talk_money(
 
 def test_validate_finds_template_problems_before_a_customer_does(tmp_path: Path) -> None:
     from cxplay import load_playbooks
-    from cxplay._render import check
+    from cxplay._playbooks.lint import check_replies as check
 
     (tmp_path / "p.toml").write_text(
         '[playbook]\nid = "p"\nversion = "1"\nlanguages = ["en", "pl"]\n'

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from cxplay import Engine
-from cxplay._durable import AVAILABLE
-from cxplay._render import public_leak
+from cxplay._engine.durable import AVAILABLE
+from cxplay._replies.renderer import public_leak
 from cxplay.models import CHANNELS
 
 ROOT = Path(__file__).resolve().parent.parent

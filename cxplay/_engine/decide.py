@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cxplay._loader import CompiledRule
+from cxplay._playbooks.loader import CompiledRule
 from cxplay.models import (
     SEVERITIES,
     Callback,

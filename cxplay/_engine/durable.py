@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from cxplay._compiler import (
+from cxplay._engine.compiler import (
     ABSENT,
     ABSENT_HIGH,
     ABSENT_LOW,
@@ -36,7 +36,7 @@ from cxplay._compiler import (
     definition_text,
     number_text,
 )
-from cxplay._loader import PlaybookSet
+from cxplay._playbooks.loader import PlaybookSet
 from cxplay.errors import CompileError, CxplayError, Problem
 
 try:  # durable-rules 2.0.28 does not import on Python >= 3.13

@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cxplay._conditions import And, Cmp, Exists, In, Match, Node, Or
-from cxplay._loader import CompiledRule, PlaybookSet
+from cxplay._conditions.parse import And, Cmp, Exists, In, Match, Node, Or
+from cxplay._playbooks.loader import CompiledRule, PlaybookSet
 from cxplay.errors import CompileError, Problem
 
 __all__ = [

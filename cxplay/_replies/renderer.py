@@ -7,13 +7,14 @@ Where templates live
     language is an error. ``<playbooks>/replies/config.toml`` names the company and agent.
 
 Which fragments a reply uses, in this order
-    ``greeting`` (derived by :func:`cxplay._i18n.salutation`), ``apology``,
+    ``greeting`` (derived by :func:`cxplay._replies.address.salutation`), ``apology``,
     ``situation.<incident type>`` (what happened, and that we understand what it means),
     remedies (``refund``, ``replacement``, ``free_shipping``, ``discount``, ``gesture``),
     ``plan_b`` (its options rendered from ``option.<id>``), next steps (``inform``,
     ``escalate``, ``callback``, ``follow_up``, ``move_private``, ``survey``), ``closing``
     (when the customer hears from us), ``open_question`` (spoken channels), and the
-    sign-off (:func:`cxplay._i18n.sign_off` with the agent and company of ``config.toml``).
+    sign-off (:func:`cxplay._replies.address.sign_off` with the agent and company of
+    ``config.toml``).
     An action's fragment is its ``template`` or its ``kind``. E-mail subjects come from
     ``subject.<incident type>`` or ``subject``.
 
@@ -46,10 +47,21 @@ from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from cxplay import _i18n
-from cxplay._toml import read_toml
+from cxplay._common.models import Frozen
+from cxplay._common.toml import read_toml
+from cxplay._replies.address import clean_name, polish_gender, salutation, sign_off
+from cxplay._replies.filters import register_filters
+from cxplay._replies.locale import (
+    LANGUAGE_VAR,
+    SUPPORTED,
+    TIMEZONE_VAR,
+    format_money,
+    negotiate,
+    plain_spaces,
+)
+from cxplay._replies.sms import sms_segments
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
 from cxplay.results import Reply, SuggestedAction
@@ -93,9 +105,7 @@ class ReplyConfig:
     contact: Mapping[str, str] = field(default_factory=dict)
 
 
-class _Signature(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class _Signature(Frozen):
     company: str | None = None
     agent: str | dict[str, str] | None = None
     contact: dict[str, str] | None = None
@@ -103,7 +113,7 @@ class _Signature(BaseModel):
     def apply(self, base: ReplyConfig) -> ReplyConfig:
         agent = base.agent
         if isinstance(self.agent, str):
-            agent = {lang: self.agent for lang in _i18n.SUPPORTED}
+            agent = {lang: self.agent for lang in SUPPORTED}
         elif self.agent is not None:
             agent = dict(self.agent)
         return ReplyConfig(
@@ -139,7 +149,7 @@ def _env() -> SandboxedEnvironment:
         autoescape=False,
         keep_trailing_newline=False,
     )
-    _i18n.register_filters(env)
+    register_filters(env)
     return env
 
 
@@ -148,7 +158,7 @@ class Renderer:
 
     def __init__(self, directories: Iterable[Path]) -> None:
         # Catalogs are parsed per language on first use: a reply needs one language of
-        # ~25 files, and tomllib is pure Python. `load_all()` (validate) parses every one.
+        # ~25 files, and tomli is pure Python. `load_all()` (validate) parses every one.
         self._catalogs: dict[str, list[Path]] = {}  # language -> catalog files
         self._fragments: dict[str, dict[str, str]] = {}  # language -> name -> source
         self._lock = threading.Lock()
@@ -353,9 +363,9 @@ class Renderer:
             raise RenderError(f"no reply templates for any of {', '.join(ctx.languages)}")
         default = ctx.default_language if ctx.default_language in available else available[0]
         tag = language or incident.customer.language
-        chosen, fell_back = _i18n.negotiate(tag, available, default)
+        chosen, fell_back = negotiate(tag, available, default)
         channel = incident.channel or "email"
-        base = self._context(incident, ctx, chosen, channel)
+        base = self.context(incident, ctx, chosen, channel)
         text = self._compose(incident, ctx, chosen, channel, base)
         subject: str | None = None
         html: str | None = None
@@ -370,8 +380,8 @@ class Renderer:
         if channel == "email":
             html = _html_document(text, subject, chosen)
         if channel == "sms":
-            text = " ".join(_i18n.plain_spaces(text).split())
-            segments = _i18n.sms_segments(text)[0]
+            text = " ".join(plain_spaces(text).split())
+            segments = sms_segments(text)[0]
         return Reply(
             language=chosen,
             fell_back=fell_back,
@@ -382,18 +392,18 @@ class Renderer:
             segments=segments,
         )
 
-    def _context(
+    def context(
         self, incident: Incident, ctx: ReplyContext, language: str, channel: str
     ) -> dict[str, Any]:
         customer = incident.customer
-        name = _i18n.clean_name(customer.name) if customer.name else ""
+        name = clean_name(customer.name) if customer.name else ""
         order = incident.order
         tz = customer.timezone
         respond_by = ctx.respond_by
         config = self.config_for(ctx.playbook)
         return {
-            _i18n.LANGUAGE_VAR: language,
-            _i18n.TIMEZONE_VAR: tz,
+            LANGUAGE_VAR: language,
+            TIMEZONE_VAR: tz,
             "channel": channel,
             "tone": ctx.tone,
             "severity": ctx.severity,
@@ -411,7 +421,7 @@ class Renderer:
                 "value": order.value,
                 "currency": order.currency,
                 "carrier": order.carrier,
-                "value_text": _i18n.format_money(order.value, order.currency, language)
+                "value_text": format_money(order.value, order.currency, language)
                 if order.value is not None and order.currency
                 else None,
             },
@@ -430,7 +440,7 @@ class Renderer:
             "approval_pending": any(a.requires_approval for a in ctx.actions),
         }
 
-    def _action_context(
+    def action_context(
         self,
         action: SuggestedAction,
         language: str,
@@ -445,7 +455,7 @@ class Renderer:
             "params": params,
             **params,
             "cost": cost.amount if cost else None,
-            "cost_text": _i18n.format_money(cost.amount, cost.currency, language)
+            "cost_text": format_money(cost.amount, cost.currency, language)
             if cost is not None and cost.currency
             else None,
         }
@@ -476,11 +486,11 @@ class Renderer:
             section = SECTIONS.get(action.kind, "next")
             if public and (action.kind in COMPENSATION_KINDS or section == "remedy"):
                 continue
-            name = _template_name(action)
+            name = template_name(action)
             if name in seen:
                 continue  # the same fragment twice would repeat itself
             seen.add(name)
-            local = self._action_context(action, language, channel, base)
+            local = self.action_context(action, language, channel, base)
             text = self.fragment(language, name, channel, local)
             if text is None:
                 raise RenderError(
@@ -500,7 +510,7 @@ class Renderer:
                 situation = one(name)
                 if situation:
                     break
-        greeting = _i18n.salutation(
+        greeting = salutation(
             base["customer"]["name"] or None,
             language,
             salutation=incident.customer.salutation,
@@ -513,7 +523,7 @@ class Renderer:
         if channel in ("email", "web_form", "social_private"):
             config = self.config_for(ctx.playbook)
             names = [n for n in (config.agent.get(language), config.company) if n]
-            sign = "\n".join([_i18n.sign_off(language, ctx.tone), *names])
+            sign = "\n".join([sign_off(language, ctx.tone), *names])
         opening = " ".join(p for p in (*sections["apology"], situation) if p)
         remedy = " ".join(sections["remedy"])
         plan_b = " ".join(sections["plan_b"])
@@ -532,7 +542,7 @@ class Renderer:
         return f"{body}\n\n{sign}" if sign else body
 
 
-def _template_name(action: SuggestedAction) -> str:
+def template_name(action: SuggestedAction) -> str:
     """The fragment of an action: ``template``, ``inform.<topic>``, ``gesture.<item>`` or kind."""
     template = action.params.get("template")
     if template:
@@ -586,7 +596,7 @@ def _address(incident: Incident, language: str, first_name: str) -> dict[str, An
     if language != "pl":
         return {"gender": gender}
     if gender is None and first_name:
-        gender = _i18n.polish_gender(first_name)
+        gender = polish_gender(first_name)
     return {"gender": gender, "plural": gender is None, **_PL_ADDRESS[gender]}
 
 
@@ -617,192 +627,3 @@ def _html_document(body: str, subject: str | None, language: str) -> str:
         f'<!DOCTYPE html>\n<html lang="{language}">\n<head><meta charset="utf-8">'
         f"<title>{title}</title></head>\n<body>\n{html_paragraphs}\n</body>\n</html>"
     )
-
-
-# --------------------------------------------------------------------------- checks
-
-_SAMPLE_NAMES = {"en": "Anna Smith", "pl": "Anna Kowalska", "uk": "Олена Петренко"}
-_SAMPLE_FACTS: Mapping[str, Any] = {
-    "string": "sample",
-    "number": 3,
-    "integer": 3,
-    "boolean": True,
-    "list": ["sample"],
-}
-
-
-def _fragment_names(action: Any) -> list[str]:
-    """Fragments an action needs: its own and, for a plan B, one per option."""
-    if action.template:
-        names = [action.template]
-    elif action.kind == "inform":
-        names = [f"inform.{action.topic}"]
-    elif action.kind == "gesture":
-        names = [f"gesture.{action.item}"]
-    else:
-        names = [action.kind]
-    if action.kind == "plan_b":
-        names += [f"option.{option}" for option in action.options]
-    return names
-
-
-def check(playbooks: Any) -> list[Problem]:
-    """Everything about replies that can be known before a customer sees one.
-
-    Every fragment compiles; every declared language has templates; every action of every
-    rule has its fragment in every declared language; every action fragment renders in
-    every language x channel with a sample incident (undefined variables are errors);
-    every scenario renders in every language x channel, its SMS fits in 3 segments and its
-    public reply shows no amount, currency, percentage or offer.
-    """
-    # Imported here: the engine imports this module to render replies.
-    from cxplay._engine import Engine, replies_dirs
-
-    problems: list[Problem] = []
-    dirs = replies_dirs(playbooks)
-    if not dirs:
-        where = str(playbooks.files[0].parent) if playbooks.files else None
-        return [
-            Problem("no replies/ directory with reply templates beside the playbooks", file=where)
-        ]
-    try:
-        renderer = Renderer(dirs)
-    except TemplateError as exc:
-        return list(exc.problems)
-    problems.extend(renderer.load_all())
-    for language in renderer.languages:
-        for name in renderer.names(language):
-            try:
-                renderer.template(language, name)
-            except TemplateError as exc:
-                problems.extend(exc.problems)
-    for playbook in playbooks.playbooks:
-        for language in playbook.meta.languages:
-            if language not in renderer.languages:
-                problems.append(
-                    Problem(
-                        f"language '{language}' is declared but has no reply templates",
-                        file=playbook.source,
-                        key="playbook.languages",
-                    )
-                )
-    if problems:
-        return problems
-
-    for compiled in playbooks.rules:
-        meta = compiled.playbook.meta
-        for number, action in enumerate(compiled.rule.actions):
-            for language in meta.languages:
-                for name in _fragment_names(action):
-                    if not renderer.has(language, name):
-                        problems.append(
-                            Problem(
-                                f"no reply fragment '{name}' in {language}",
-                                file=compiled.playbook.source,
-                                line=compiled.line,
-                                rule=compiled.id,
-                                key=f"actions[{number}]",
-                            )
-                        )
-    if problems:
-        return problems
-
-    engine = Engine(playbooks, backend="python")
-    facts = {name: _SAMPLE_FACTS[spec.type] for name, spec in playbooks.facts.items()}
-    seen: set[str] = set()
-    for compiled in playbooks.rules:
-        meta = compiled.playbook.meta
-        incident_type = sorted(compiled.types)[0] if compiled.types else "sample_incident"
-        for language in meta.languages:
-            sample = Incident.model_validate(
-                {
-                    "type": incident_type,
-                    "occurred_at": "2026-11-20T09:15:00+01:00",
-                    "customer": {"name": _SAMPLE_NAMES[language], "language": language},
-                    "order": {"id": "PL-5531", "value": 249.99, "currency": "PLN"},
-                    "event": {"id": "cxconf", "session": "Keynote", "speaker": "Jan Nowak"},
-                    "facts": facts,
-                }
-            )
-            for channel in CHANNELS:
-                base = renderer._context(
-                    sample,
-                    ReplyContext(actions=(), languages=meta.languages, default_language=language),
-                    language,
-                    channel,
-                )
-                for action in compiled.rule.actions:
-                    for approval in (False, True):
-                        suggested = SuggestedAction(
-                            kind=action.kind,
-                            rule=compiled.id,
-                            playbook=compiled.playbook.ref,
-                            priority=compiled.rule.priority,
-                            params=action.model_dump(
-                                mode="json",
-                                exclude={"kind", "dimension", "stage", "requires_approval", "note"},
-                                exclude_none=True,
-                            ),
-                            reason=None,
-                            requires_approval=approval,
-                            cost=None,
-                            dimension=None,
-                            stage=None,
-                        )
-                        name = _template_name(suggested)
-                        key = f"{compiled.id}/{name}/{language}/{channel}/{approval}"
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                        try:
-                            local = renderer._action_context(suggested, language, channel, base)
-                            renderer.fragment(language, name, channel, local)
-                        except (RenderError, TemplateError) as exc:
-                            problems.append(
-                                Problem(
-                                    f"test render failed: {exc}",
-                                    file=compiled.playbook.source,
-                                    line=compiled.line,
-                                    rule=compiled.id,
-                                )
-                            )
-    for playbook in playbooks.playbooks:
-        for number, scenario in enumerate(playbook.tests):
-            for language in playbook.meta.languages:
-                for channel in CHANNELS:
-                    incident = dict(scenario.incident)
-                    incident["channel"] = channel
-                    customer = dict(incident.get("customer", {}))
-                    customer["language"] = language
-                    incident["customer"] = customer
-                    label = scenario.name or f"test[{number}]"
-                    try:
-                        reply = engine.suggest(incident, language=language).reply
-                    except (RenderError, TemplateError) as exc:
-                        problems.append(
-                            Problem(
-                                f"{language}/{channel}: {exc}", file=playbook.source, rule=label
-                            )
-                        )
-                        continue
-                    if reply is None:
-                        continue
-                    if channel == "sms" and (reply.segments or 0) > 3:
-                        problems.append(
-                            Problem(
-                                f"{language}/sms: the reply takes {reply.segments} SMS segments; "
-                                "keep it to 3",
-                                file=playbook.source,
-                                rule=label,
-                            )
-                        )
-                    leak = public_leak(reply.body) if channel == "social_public" else None
-                    if leak:
-                        problems.append(
-                            Problem(
-                                f"{language}/social_public: a public reply shows '{leak}'",
-                                file=playbook.source,
-                                rule=label,
-                            )
-                        )
-    return problems

@@ -1,10 +1,18 @@
-"""Reading TOML with positions: tomllib gives values, users need line numbers.
+"""The one TOML reader: values from tomli, line numbers for every key.
+
+Why tomli (>= 2.1) and not the standard library's ``tomllib``: tomllib *is* tomli, vendored
+into CPython 3.11, but frozen at the version of that release; its ``TOMLDecodeError``
+carries the position only inside the message text ("... (at line 3, column 7)"), which
+we would have to parse back out with a regular expression. tomli 2.1 added ``msg``,
+``lineno`` and ``colno`` attributes, so an error's position is data, on every supported
+Python (3.10 has no tomllib at all). tomli is small, pure Python with compiled wheels
+(faster than the stdlib module), and has no dependencies.
 
 :func:`read_toml` parses a file and returns the data together with a :class:`LineIndex`
 that maps a key path such as ``("rule", 3, "actions", 0, "percent")`` to the line where it
 is written. The index follows TOML's structure just enough (tables, arrays of tables and their
 sub-tables, dotted keys, inline tables, arrays spanning lines, strings, comments); it never
-decides what the data is -- tomllib does. Playbooks, reply catalogs and event files all use
+decides what the data is -- tomli does. Playbooks, reply catalogs and event files all use
 it, so every error message points at a line the same way.
 """
 
@@ -12,23 +20,19 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cxplay.errors import LoadError, Problem
+import tomli
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from cxplay._common.files import read_bytes
+from cxplay.errors import LoadError, PlaybookError, Problem
 
 __all__ = ["LineIndex", "parse_toml", "read_toml"]
 
 KeyPath = tuple[str | int, ...]
 
-_TOML_LINE = re.compile(r"at line (\d+)")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR = re.compile(r"[^,\]}\n#]+")  # numbers, booleans, dates: up to a delimiter
 
@@ -225,34 +229,69 @@ def _escaped(text: str, index: int) -> bool:
     return run % 2 == 1
 
 
-def parse_toml(text: str, *, source: str) -> tuple[dict[str, Any], LineIndex]:
-    """Parse TOML text; a syntax error becomes a one-line :class:`LoadError`."""
+def toml_problem(error: tomli.TOMLDecodeError, text: str, source: str) -> Problem:
+    """A TOML syntax error as one :class:`Problem`: ``file:line: invalid TOML: ... (column c)``."""
+    message = error.msg[:1].lower() + error.msg[1:]
+    if error.pos >= len(text):
+        where = "at the end of the file"
+        line = max(1, len(text.splitlines()))
+    else:
+        where = f"column {error.colno}"
+        line = error.lineno
+    return Problem(f"invalid TOML: {message} ({where})", file=source, line=line)
+
+
+def parse_toml(
+    text: str, *, source: str, error: type[PlaybookError] = LoadError
+) -> tuple[dict[str, Any], LineIndex]:
+    """Parse TOML text into its data and a :class:`LineIndex` of its keys.
+
+    Args:
+        text: the document (a leading BOM is ignored).
+        source: how to call it in problems (a path, ``<stdin>``).
+        error: the :class:`~cxplay.errors.PlaybookError` to raise (``LoadError`` for
+            playbooks and catalogs, ``EventFileError`` for event files).
+
+    Raises:
+        PlaybookError: of type ``error``, with one problem: the syntax error and its line.
+    """
+    text = text.removeprefix("\ufeff")  # editors may write a BOM
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = _TOML_LINE.search(message)
-        line = int(match.group(1)) if match else None
-        message = _TOML_LINE.sub("", message).replace("(, column", "(column").strip()
-        message = re.sub(r"\s*\(\s*\)$", "", message)
-        raise LoadError([Problem(f"invalid TOML: {message}", file=source, line=line)]) from None
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
+        raise error([toml_problem(exc, text, source)]) from None
     except RecursionError:
-        raise LoadError([Problem("invalid TOML: nested too deeply", file=source)]) from None
+        raise error([Problem("invalid TOML: nested too deeply", file=source)]) from None
     return data, LineIndex(text)
 
 
-def read_toml(path: Path) -> tuple[dict[str, Any], LineIndex]:
-    """Read and parse a TOML file; unreadable files and invalid UTF-8 are LoadErrors."""
-    source = str(path)
+def decode_utf8(raw: bytes, source: str, *, error: type[PlaybookError] = LoadError) -> str:
+    """UTF-8 bytes as text; invalid UTF-8 is one problem with its line and column."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LoadError([Problem(f"cannot read: {exc.strerror or exc}", file=source)]) from None
-    try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise LoadError(
-            [Problem(f"not valid UTF-8 (byte {exc.start})", file=source, line=line)]
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(
+            [
+                Problem(
+                    f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {column}); "
+                    "save the file as UTF-8",
+                    file=source,
+                    line=line,
+                )
+            ]
         ) from None
-    return parse_toml(text.removeprefix("\ufeff"), source=source)  # editors may write a BOM
+
+
+def read_toml(
+    path: Path, *, error: type[PlaybookError] = LoadError, what: str = "file"
+) -> tuple[dict[str, Any], LineIndex]:
+    """Read and parse a TOML file; see :func:`parse_toml`.
+
+    Raises:
+        PlaybookError: of type ``error``: the file cannot be read, is not UTF-8 or not TOML.
+    """
+    source = str(path)
+    raw = read_bytes(path, what=what, fail=lambda reason: error([Problem(reason, file=source)]))
+    return parse_toml(decode_utf8(raw, source, error=error), source=source, error=error)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cxplay._loader import PlaybookSet
+from cxplay._playbooks.loader import PlaybookSet
 from cxplay.models import DIMENSIONS, STAGES
 
 __all__ = ["JourneyMap", "journey_map"]

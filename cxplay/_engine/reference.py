@@ -11,12 +11,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from cxplay._conditions import And, Cmp, Exists, In, Match, Node, Or
-from cxplay._loader import PlaybookSet
+from cxplay._conditions.parse import And, Cmp, Exists, In, Match, Node, Or
+from cxplay._engine.backend import Flat
+from cxplay._playbooks.loader import PlaybookSet
 
 __all__ = ["ReferenceBackend", "compile_node", "explain_node"]
 
-Flat = Mapping[str, Any]
 Predicate = Callable[[Flat], bool]
 
 _ORDER: Mapping[str, Callable[[Any, Any], bool]] = {

@@ -1,8 +1,8 @@
-"""Event files for ``cxplay plan``: the model, the loader and the checks.
+"""Event files for ``cxplay plan``: the model of an event.
 
-An organiser describes one event in TOML; :func:`load_event` reads it into an :class:`Event`
-or raises :class:`~cxplay.errors.EventFileError` listing *every* problem, each with the line
-of the file where it is written::
+An organiser describes one event in TOML; :func:`~cxplay._events.load.load_event` reads it
+into an :class:`Event` or raises :class:`~cxplay.errors.EventFileError` listing *every*
+problem, each with the line of the file where it is written::
 
     [event]
     id = "cxconf-2026"
@@ -59,12 +59,13 @@ the event's time zone; offset date-times are converted to it. Every stored date-
 
 The backup room is a standby room that the schedule leaves empty, so it is *not* one of
 ``venue.rooms`` and no session may be scheduled in it: it exists for re-planning
-(:func:`cxplay._replan.replan` moves a late speaker's session there).
+(:func:`cxplay._events.replan.replan` moves a late speaker's session there).
 
-:func:`load_event` runs two layers of checks. The models check each table on its own (types,
-unknown keys, a session ending before it starts, ...); :func:`check_event` then checks what
-spans tables: duplicate ids, unknown speakers and rooms, overlapping sessions in one room, a
-speaker in two sessions at once, sessions outside the event's day. Both layers report at once.
+:func:`~cxplay._events.load.load_event` runs two layers of checks. The models check each
+table on its own (types, unknown keys, a session ending before it starts, ...);
+:func:`~cxplay._events.checks.check_event` then checks what spans tables: duplicate ids,
+unknown speakers and rooms, overlapping sessions in one room, a speaker in two sessions at
+once, sessions outside the event's day. Both layers report at once.
 """
 
 from __future__ import annotations
@@ -73,35 +74,21 @@ import contextlib
 import datetime as dt
 import difflib
 import re
-import sys
-import typing
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from os import PathLike
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from cxplay._toml import LineIndex
-from cxplay.errors import EventFileError, Problem
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from cxplay._common.models import Frozen
 
 __all__ = [
     "Contact",
@@ -115,9 +102,6 @@ __all__ = [
     "Speaker",
     "Travel",
     "Venue",
-    "check_event",
-    "load_event",
-    "parse_event",
 ]
 
 #: A path into the TOML document, as pydantic reports it: ``("session", 2, "end")``.
@@ -202,14 +186,10 @@ TravelMode = Literal["flight", "train", "car", "local"]
 NearbyKind = Literal["restaurant", "cafe", "bar", "bakery", "canteen", "shop", "pharmacy", "other"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --------------------------------------------------------------------------- models
 
 
-class Contact(_Frozen):
+class Contact(Frozen):
     """How to reach someone: an e-mail address, a phone number, or both.
 
     In TOML either ``contact = "a@b.pl"`` / ``contact = "+48 600 100 200"`` or
@@ -232,7 +212,7 @@ class Contact(_Frozen):
 ContactField = Annotated[Contact, BeforeValidator(_contact_from_text)]
 
 
-class Person(_Frozen):
+class Person(Frozen):
     """Someone organisers call on the day: the chair or the venue manager."""
 
     name: Text
@@ -240,14 +220,14 @@ class Person(_Frozen):
     language: LanguageTag
 
 
-class Contacts(_Frozen):
+class Contacts(Frozen):
     """The ``[contacts]`` table: who decides (chair) and who runs the building."""
 
     chair: Person
     venue_manager: Person
 
 
-class Travel(_Frozen):
+class Travel(Frozen):
     """How and when someone arrives; ``from`` in TOML is :attr:`origin` here."""
 
     mode: TravelMode
@@ -256,7 +236,7 @@ class Travel(_Frozen):
     reference: Text | None = Field(default=None, description="Flight or train number.")
 
 
-class Speaker(_Frozen):
+class Speaker(Frozen):
     """A ``[[speaker]]``; without ``travel`` the speaker counts as on site all day."""
 
     id: Identifier
@@ -272,7 +252,7 @@ class Speaker(_Frozen):
         return None if self.travel is None else self.travel.arrival
 
 
-class Guest(_Frozen):
+class Guest(Frozen):
     """A ``[[guest]]`` of note: someone whose late arrival the organisers must handle."""
 
     id: Identifier
@@ -287,7 +267,7 @@ class Guest(_Frozen):
         return self.travel.arrival
 
 
-class Nearby(_Frozen):
+class Nearby(Frozen):
     """A ``[[venue.nearby]]`` place for plan B: food and coffee for a late guest."""
 
     name: Text
@@ -296,7 +276,7 @@ class Nearby(_Frozen):
     note: Text | None = None
 
 
-class Venue(_Frozen):
+class Venue(Frozen):
     """The ``[venue]`` table."""
 
     name: Text
@@ -325,7 +305,7 @@ class Venue(_Frozen):
         return backup
 
 
-class EventInfo(_Frozen):
+class EventInfo(Frozen):
     """The ``[event]`` table: give ``date``, or ``start`` and ``end``, or all three."""
 
     id: Identifier
@@ -374,7 +354,7 @@ class EventInfo(_Frozen):
         return self
 
 
-class Session(_Frozen):
+class Session(Frozen):
     """A ``[[session]]`` of the agenda; ``speaker`` is a speaker id, or None for a break."""
 
     id: Identifier
@@ -406,7 +386,7 @@ class Session(_Frozen):
         return self.start < other.end and other.start < self.end
 
 
-class Event(_Frozen):
+class Event(Frozen):
     """A whole event file.
 
     TOML tables map to fields: ``[event]`` is :attr:`info`, ``[[session]]`` :attr:`sessions`,
@@ -475,7 +455,7 @@ def _localize_times(data: Mapping[str, Any]) -> dict[str, Any]:
     invalid time zone falls back to UTC here, so that only the time zone itself is reported.
 
     Args:
-        data: the document as tomllib returns it (not modified).
+        data: the document as tomli returns it (not modified).
 
     Returns:
         A shallow copy with the date-time values replaced.
@@ -525,358 +505,3 @@ def _localize_times(data: Mapping[str, Any]) -> dict[str, Any]:
                 for p in people
             ]
     return out
-
-
-# --------------------------------------------------------------------------- checks across tables
-
-_Issue = tuple[KeyPath, str]
-
-
-@dataclass
-class _View:
-    """What the cross-table checks need; built from a valid Event or salvaged from raw data."""
-
-    info: EventInfo | None = None
-    sessions: list[tuple[int, Session]] = field(default_factory=list)
-    ids: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    speaker_names: dict[str, str] = field(default_factory=dict)
-    rooms: tuple[str, ...] | None = None
-    backup_room: str | None = None
-
-
-def _hm(value: dt.datetime, zone: dt.tzinfo | None) -> str:
-    return (value.astimezone(zone) if zone else value).strftime("%H:%M")
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _cross_issues(view: _View) -> list[_Issue]:
-    issues: list[_Issue] = []
-    zone = zoneinfo.ZoneInfo(view.info.timezone) if view.info else None
-
-    for kind, entries in view.ids.items():
-        first: dict[str, int] = {}
-        for index, ident in entries:
-            if ident in first:
-                issues.append(
-                    (
-                        (kind, index, "id"),
-                        f"duplicate {kind} id {ident!r} (first used by {kind}[{first[ident]}])",
-                    )
-                )
-            else:
-                first[ident] = index
-
-    speaker_ids = [ident for _, ident in view.ids.get("speaker", [])]
-    by_name = {name.casefold(): ident for ident, name in view.speaker_names.items()}
-    for index, session in view.sessions:
-        if session.speaker is not None and session.speaker not in speaker_ids:
-            hint = _did_you_mean(session.speaker, speaker_ids)
-            named = by_name.get(session.speaker.casefold())
-            if named is not None:
-                hint = f"; did you mean {named!r}? (speaker takes the speaker's id, not the name)"
-            issues.append(
-                (("session", index, "speaker"), f"unknown speaker {session.speaker!r}{hint}")
-            )
-        if view.rooms is not None and session.room not in view.rooms:
-            if session.room == view.backup_room:
-                message = (
-                    f"{session.room!r} is the backup room, which stays free for re-planning; "
-                    f"use one of rooms ({', '.join(view.rooms)})"
-                )
-            else:
-                hint = _did_you_mean(session.room, view.rooms)
-                hint = hint or f" (rooms: {', '.join(view.rooms)})"
-                message = f"unknown room {session.room!r}{hint}"
-            issues.append((("session", index, "room"), message))
-        if view.info is not None:
-            issues.extend(_outside_event(view.info, index, session, zone))
-
-    ordered = sorted(view.sessions, key=lambda item: (item[1].start, item[0]))
-    for position, (index, session) in enumerate(ordered):
-        for _, earlier in ordered[:position]:
-            if not earlier.overlaps(session):
-                continue
-            span = f"{_hm(earlier.start, zone)}–{_hm(earlier.end, zone)}"
-            if earlier.room == session.room:
-                issues.append(
-                    (
-                        ("session", index, "start"),
-                        f"overlaps session {earlier.id!r} ({span}) in room {session.room!r}",
-                    )
-                )
-            elif session.speaker is not None and session.speaker == earlier.speaker:
-                issues.append(
-                    (
-                        ("session", index, "speaker"),
-                        f"speaker {session.speaker!r} is also in session {earlier.id!r} at {span}",
-                    )
-                )
-    return issues
-
-
-def _outside_event(
-    info: EventInfo, index: int, session: Session, zone: dt.tzinfo | None
-) -> list[_Issue]:
-    if info.start is not None and info.end is not None:
-        span = f"{info.start:%Y-%m-%d %H:%M}–{info.end:%Y-%m-%d %H:%M}"
-        if session.start < info.start:
-            return [(("session", index, "start"), f"starts before the event ({span})")]
-        if session.end > info.end:
-            return [(("session", index, "end"), f"ends after the event ({span})")]
-    elif info.date is not None and session.start.astimezone(zone).date() != info.date:
-        return [(("session", index, "start"), f"is not on the event's date ({info.date})")]
-    return []
-
-
-def _view_of_event(event: Event) -> _View:
-    return _View(
-        info=event.info,
-        sessions=list(enumerate(event.sessions)),
-        ids={
-            "session": [(i, s.id) for i, s in enumerate(event.sessions)],
-            "speaker": [(i, s.id) for i, s in enumerate(event.speakers)],
-            "guest": [(i, g.id) for i, g in enumerate(event.guests)],
-        },
-        speaker_names={s.id: s.name for s in event.speakers},
-        rooms=event.venue.rooms,
-        backup_room=event.venue.backup_room,
-    )
-
-
-def _salvage(data: Mapping[str, Any]) -> _View:
-    """Build the cross-table view from a document that failed validation somewhere.
-
-    Every table that validates on its own still takes part, so a typo in one speaker does
-    not hide an overlap between two sessions.
-    """
-    local = _localize_times(data)
-    view = _View()
-    with contextlib.suppress(ValidationError):
-        view.info = EventInfo.model_validate(local.get("event"))
-    for kind in ("session", "speaker", "guest"):
-        items = local.get(kind)
-        entries = view.ids.setdefault(kind, [])
-        if not isinstance(items, list):
-            continue
-        for index, item in enumerate(items):
-            if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-                continue
-            entries.append((index, item["id"]))
-            if kind == "speaker" and isinstance(item.get("name"), str):
-                view.speaker_names[item["id"]] = item["name"]
-            if kind == "session":
-                with contextlib.suppress(ValidationError):
-                    view.sessions.append((index, Session.model_validate(item)))
-    venue = local.get("venue")
-    if isinstance(venue, Mapping):
-        rooms = venue.get("rooms")
-        if isinstance(rooms, list) and rooms and all(isinstance(r, str) for r in rooms):
-            view.rooms = tuple(r.strip() for r in rooms)
-        backup = venue.get("backup_room")
-        view.backup_room = backup.strip() if isinstance(backup, str) else None
-    return view
-
-
-def _format_key(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def check_event(event: Event) -> list[Problem]:
-    """Check what spans the tables of a validated event.
-
-    Reports duplicate ids, sessions naming an unknown speaker or room, overlapping sessions
-    in one room, a speaker in two sessions at once and sessions outside the event's day.
-    :func:`load_event` runs these checks already; call this for events built in code.
-
-    Args:
-        event: an event whose tables are valid.
-
-    Returns:
-        One :class:`~cxplay.errors.Problem` per finding (with ``key``, without file or
-        line), empty when the event is consistent.
-    """
-    return [
-        Problem(message, key=_format_key(path))
-        for path, message in _cross_issues(_view_of_event(event))
-    ]
-
-
-# --------------------------------------------------------------------------- schema errors
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _models_in(typing.get_args(annotation)[0])
-    if origin is not None:
-        return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return []
-
-
-def _keys_of(model: type[BaseModel]) -> dict[str, Any]:
-    return {(info.alias or name): info.annotation for name, info in model.model_fields.items()}
-
-
-def _allowed_keys(parent: Sequence[str | int]) -> list[str]:
-    """The keys a user may write at ``parent`` (a path into the document)."""
-    models: list[type[BaseModel]] = [Event]
-    for part in parent:
-        if isinstance(part, int):
-            continue
-        owner = next((m for m in models if part in _keys_of(m)), None)
-        if owner is None:
-            return []
-        models = _models_in(_keys_of(owner)[part])
-    return sorted({key for model in models for key in _keys_of(model)})
-
-
-_ARRAYS = ("session", "speaker", "guest")
-
-
-def _schema_issue(error: Mapping[str, Any]) -> _Issue:
-    # union and validator tags such as "function-after[...]" are not keys the user wrote
-    path: KeyPath = tuple(p for p in error["loc"] if isinstance(p, int) or "[" not in p)
-    kind = error["type"]
-    value = error.get("input")
-    if kind == "extra_forbidden" and path:
-        name = str(path[-1])
-        return path, f"unknown key {name!r}{_did_you_mean(name, _allowed_keys(path[:-1]))}"
-    if kind == "missing" and path:
-        # point at the table the key belongs in: that is where the user adds it
-        return path[:-1], f"missing required key {str(path[-1])!r}"
-    if kind == "datetime_type" and isinstance(value, dt.time):
-        return path, (
-            "a time of day needs the event's date ([event] date = ...); "
-            "or write a full date and time such as 2026-11-20T09:30:00"
-        )
-    if kind in ("tuple_type", "list_type") and len(path) == 1 and path[0] in _ARRAYS:
-        return path, f"write each {path[0]} as an array of tables: [[{path[0]}]]"
-    message = str(error["msg"])
-    if kind == "value_error":
-        message = message.removeprefix("Value error, ")
-    else:
-        message = message[:1].lower() + message[1:]
-        if isinstance(value, str | int | float):
-            message += f" (got {value!r})"
-    return path, message
-
-
-# --------------------------------------------------------------------------- line numbers
-
-
-# --------------------------------------------------------------------------- loading
-
-_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
-
-
-def _decode(raw: bytes, file: str) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise EventFileError(
-            [
-                Problem(
-                    f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {column}); "
-                    "save the file as UTF-8",
-                    file=file,
-                    line=line,
-                )
-            ]
-        ) from None
-    return text.removeprefix("\ufeff")
-
-
-def _parse_toml(text: str, file: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        line: int | None = getattr(exc, "lineno", None)
-        match = _AT.search(message)
-        if match:
-            line = line or int(match.group(1))
-            message = f"{message[: match.start()]} (column {match.group(2)})"
-        elif "(at end of document)" in message:
-            line = line or max(1, len(text.splitlines()))
-            message = message.replace(" (at end of document)", " (at the end of the file)")
-        message = message[:1].lower() + message[1:]
-        raise EventFileError(
-            [Problem(f"invalid TOML: {message}", file=file, line=line or 1)]
-        ) from None
-
-
-def parse_event(source: str | bytes, *, file: str = "<event>") -> Event:
-    """Parse and check an event from TOML text.
-
-    Args:
-        source: the TOML document; bytes must be UTF-8 (a leading BOM is accepted).
-        file: the name used in problems (a path, or ``<event>``).
-
-    Returns:
-        The event, with every date-time aware and in the event's time zone.
-
-    Raises:
-        EventFileError: with one :class:`~cxplay.errors.Problem` per thing that is wrong
-            (file, line and key path each), sorted by line: invalid UTF-8 or broken TOML
-            (reported alone, as nothing else can be read), or any number of schema and
-            cross-table problems.
-    """
-    text = _decode(source, file) if isinstance(source, bytes) else source.removeprefix("\ufeff")
-    data = _parse_toml(text, file)
-    issues: list[_Issue] = []
-    event: Event | None = None
-    try:
-        event = Event.model_validate(data)
-    except ValidationError as exc:
-        issues.extend(_schema_issue(error) for error in exc.errors(include_url=False))
-    view = _view_of_event(event) if event is not None else _salvage(data)
-    issues.extend(_cross_issues(view))
-    if issues:
-        locator = LineIndex(text)
-        problems = {
-            Problem(message, file=file, line=locator.line(path), key=_format_key(path) or None)
-            for path, message in issues
-        }
-        ordered = sorted(problems, key=lambda p: (p.line or 0, p.key or "", p.message))
-        raise EventFileError(ordered)
-    assert event is not None  # no issues means validation succeeded
-    return event
-
-
-def load_event(path: str | PathLike[str]) -> Event:
-    """Read an event file (TOML) and check it.
-
-    Example:
-        >>> event = load_event("examples/events/cxconf-2026.toml")  # doctest: +SKIP
-        >>> event.info.timezone, len(event.sessions)  # doctest: +SKIP
-        ('Europe/Warsaw', 8)
-
-    Args:
-        path: the event file.
-
-    Returns:
-        The event; see :func:`parse_event`.
-
-    Raises:
-        EventFileError: the file cannot be read, is not UTF-8 or TOML, or describes an
-            invalid event; every problem is listed, each with its line.
-    """
-    file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise EventFileError(
-            [Problem(f"cannot read the event file: {exc.strerror or exc}", file=file)]
-        ) from None
-    return parse_event(raw, file=file)

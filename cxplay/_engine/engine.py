@@ -18,20 +18,22 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from cxplay import _durable
-from cxplay._compiler import compile_program
-from cxplay._conditions import leaves
-from cxplay._decide import Decision, decide
-from cxplay._loader import CompiledRule, PlaybookSet, load_playbooks
-from cxplay._reference import ReferenceBackend, explain_node
-from cxplay._render import Renderer, ReplyContext
+from cxplay._common.problems import error_message, format_key, key_path
+from cxplay._conditions.parse import leaves
+from cxplay._engine import durable as _durable
+from cxplay._engine.backend import Backend
+from cxplay._engine.compiler import compile_program
+from cxplay._engine.decide import Decision, decide
+from cxplay._engine.reference import ReferenceBackend, explain_node
+from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
+from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.errors import CxplayError, IncidentError
 from cxplay.models import FactSpec, Incident
 from cxplay.results import Match, RuleTrace, Suggestion
 
-__all__ = ["Backend", "Engine", "Flattener", "coerce_incident"]
+__all__ = ["BackendName", "Engine", "Flattener", "coerce_incident"]
 
-Backend = Literal["auto", "durable", "python"]
+BackendName = Literal["auto", "durable", "python"]
 IncidentLike = Incident | Mapping[str, Any]
 
 _serial = itertools.count(1)
@@ -51,17 +53,9 @@ def _fact_ok(spec: FactSpec, value: Any) -> bool:
 
 
 def _describe(error: Mapping[str, Any]) -> str:
-    loc = ".".join(
-        str(p)
-        for p in error["loc"]
-        if not str(p).startswith(("list[", "str", "int", "float", "bool"))
-    )
-    message = str(error["msg"])
-    message = message[:1].lower() + message[1:]
-    if message.startswith("value error, "):
-        message = message[len("value error, ") :]
+    loc = format_key(key_path(error["loc"]))
     if error["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = "unknown key"  # the location names it already
     elif error["type"] == "string_pattern_mismatch" and "\\x00" in str(
         (error.get("ctx") or {}).get("pattern", "")
     ):
@@ -70,6 +64,8 @@ def _describe(error: Mapping[str, Any]) -> str:
         message = "a boolean is not a number"
     elif error["type"] == "missing":
         message = "is required"
+    else:
+        message = error_message(error)
     return f"{loc}: {message}" if loc else message
 
 
@@ -171,7 +167,7 @@ def reply_context(decision: Decision) -> ReplyContext:
 @dataclass(frozen=True)
 class _Snapshot:
     playbooks: PlaybookSet
-    backend: Any  # DurableBackend | ReferenceBackend
+    backend: Backend
     flatten: Flattener
     renderer: Renderer | None
     rank: tuple[int, ...]  # rank[position]: place in (priority desc, file order)
@@ -202,14 +198,14 @@ class Engine:
         self,
         playbooks: PlaybookSet,
         *,
-        backend: Backend = "auto",
+        backend: BackendName = "auto",
         source: Sequence[Path] | Path | None = None,
     ) -> None:
         if backend not in ("auto", "durable", "python"):
             raise CxplayError(f"unknown backend {backend!r}; use 'auto', 'durable' or 'python'")
         if backend == "durable" and not _durable.AVAILABLE:
             raise CxplayError(_durable.UNAVAILABLE_REASON)
-        self._backend_choice: Backend = backend
+        self._backend_choice: BackendName = backend
         self._source = source
         self._snapshot = self._build(playbooks)
 
@@ -218,7 +214,7 @@ class Engine:
         cls,
         path: Path | str | Sequence[Path | str] | None = None,
         *,
-        backend: Backend = "auto",
+        backend: BackendName = "auto",
     ) -> Engine:
         """Load playbooks from a directory or files (None: the shipped playbooks)."""
         playbooks = load_playbooks(path)
@@ -234,7 +230,7 @@ class Engine:
         # Compiled for both backends: a playbook that durable could not take is refused
         # everywhere, so the same playbooks are valid on every machine.
         program = compile_program(playbooks, prefix=f"cx{next(_serial)}")
-        backend: Any
+        backend: Backend
         if self._backend_choice == "durable" or (
             self._backend_choice == "auto" and _durable.AVAILABLE
         ):

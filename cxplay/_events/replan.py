@@ -49,9 +49,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime
 
-from cxplay._events import Event, Session, Speaker
+from cxplay._common.models import Frozen
+from cxplay._events.model import Event, Session, Speaker
 from cxplay.errors import IncidentError
 
 __all__ = ["DEFAULT_MARGIN", "Change", "ChangeKind", "Replan", "replan"]
@@ -62,11 +63,7 @@ DEFAULT_MARGIN = dt.timedelta(minutes=15)
 ChangeKind = Literal["swap", "move_room", "none"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Change(_Frozen):
+class Change(Frozen):
     """What happens to one session.
 
     ``kind`` is ``"swap"`` for both sessions of a slot swap, ``"move_room"`` for a session
@@ -85,7 +82,7 @@ class Change(_Frozen):
     new_end: AwareDatetime
 
 
-class Replan(_Frozen):
+class Replan(Frozen):
     """The answer of :func:`replan`.
 
     ``agenda`` is the full revised agenda, sorted by start time (then file order); when the

@@ -53,28 +53,33 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from markupsafe import escape
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, Field
 
-from cxplay import _i18n
-from cxplay._events import Event, Guest, Person, Session, Speaker, Travel
-from cxplay._replan import DEFAULT_MARGIN, Change, Replan, replan
+from cxplay._common.models import Frozen
+from cxplay._events.model import Event, Guest, Person, Session, Speaker, Travel
+from cxplay._events.replan import DEFAULT_MARGIN, Change, Replan, replan
+from cxplay._replies.address import salutation, sign_off
+from cxplay._replies.locale import (
+    LANGUAGE_VAR,
+    TIMEZONE_VAR,
+    format_datetime,
+    format_time,
+    negotiate,
+)
 from cxplay._version import __version__
-from cxplay.errors import PlanError, RenderError
+from cxplay.errors import RenderError
 from cxplay.results import Suggestion
 
 if TYPE_CHECKING:
-    from cxplay._engine import Engine
-    from cxplay._loader import PlaybookSet
-    from cxplay._render import Renderer
+    from cxplay._engine.engine import Engine
+    from cxplay._playbooks.loader import PlaybookSet
+    from cxplay._replies.renderer import Renderer
 
 __all__ = [
     "EARLY_MINUTES",
@@ -87,18 +92,9 @@ __all__ = [
     "OfflineAnswer",
     "Plan",
     "Scenario",
-    "answer_offline",
     "build_plan",
-    "check_plan",
-    "dump_plan",
     "event_digest",
-    "load_plan",
-    "parse_plan",
     "playbooks_digest",
-    "render_answer_markdown",
-    "render_answer_text",
-    "render_runbook_html",
-    "render_runbook_markdown",
 ]
 
 #: The value of ``format`` in every plan this version writes and reads.
@@ -124,14 +120,10 @@ _PARTY_LABEL: Mapping[str, str] = {
 _CANCELLABLE = ("flight", "train")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --------------------------------------------------------------------------- models
 
 
-class Message(_Frozen):
+class Message(Frozen):
     """One message of a scenario, ready to send: to whom, in which language and channel."""
 
     to: Party
@@ -143,7 +135,7 @@ class Message(_Frozen):
     body: str
 
 
-class Scenario(_Frozen):
+class Scenario(Frozen):
     """A foreseeable incident, the engine's answer, the re-plan and every message."""
 
     id: str = Field(description="e.g. 'speaker_late/whitfield/30'.")
@@ -163,7 +155,7 @@ class Scenario(_Frozen):
     notes: tuple[str, ...] = ()
 
 
-class Digests(_Frozen):
+class Digests(Frozen):
     """What a plan was built from, to tell when it is stale."""
 
     event: str = Field(description="sha256 of the event's validated content.")
@@ -171,7 +163,7 @@ class Digests(_Frozen):
     files: tuple[str, ...] = Field(description="Those files, relative to their directory.")
 
 
-class Plan(_Frozen):
+class Plan(Frozen):
     """A preloaded contingency plan: everything ``cxplay suggest --plan`` needs offline.
 
     Serialise with :func:`dump_plan` (field aliases of the event, such as ``session``, are
@@ -188,7 +180,7 @@ class Plan(_Frozen):
     scenarios: tuple[Scenario, ...]
 
 
-class Freshness(_Frozen):
+class Freshness(Frozen):
     """The answer of :func:`check_plan`."""
 
     fresh: bool
@@ -200,7 +192,7 @@ class Freshness(_Frozen):
         return "fresh" if self.fresh else "stale: " + "; ".join(self.reasons)
 
 
-class OfflineAnswer(_Frozen):
+class OfflineAnswer(Frozen):
     """The scenario that answers an on-the-day question, and how the question differed."""
 
     scenario: Scenario
@@ -247,7 +239,7 @@ def playbooks_digest(playbooks: PlaybookSet) -> tuple[str, tuple[str, ...]]:
     so that a copy of the same playbooks elsewhere has the same digest; each contributes its
     name and the sha256 of its bytes, in sorted order.
     """
-    from cxplay._engine import replies_dirs
+    from cxplay._engine.engine import replies_dirs
 
     files = [(path.name, path) for path in playbooks.files]
     for directory in replies_dirs(playbooks):
@@ -554,8 +546,8 @@ class _Notices:
             )
 
     def language(self, tag: str) -> str:
-        default = _i18n.negotiate(self.event.info.default_language, self.available, "")[0]
-        return _i18n.negotiate(tag, self.available, default or self.available[0])[0]
+        default = negotiate(self.event.info.default_language, self.available, "")[0]
+        return negotiate(tag, self.available, default or self.available[0])[0]
 
     def attendee_languages(self) -> list[str]:
         info = self.event.info
@@ -603,12 +595,12 @@ class _Notices:
 
         def when(moment: dt.datetime) -> str:
             on_the_day = moment.astimezone(event.tz).date() == day
-            write = _i18n.format_time if on_the_day else _i18n.format_datetime
+            write = format_time if on_the_day else format_datetime
             return write(moment, language, zone)
 
         base: dict[str, Any] = {
-            _i18n.LANGUAGE_VAR: language,
-            _i18n.TIMEZONE_VAR: zone,
+            LANGUAGE_VAR: language,
+            TIMEZONE_VAR: zone,
             "when": when,
             "event": {
                 "id": event.id,
@@ -686,7 +678,7 @@ class _Notices:
         if person is not None:
             language = self.language(person.language)
             channel = "chat" if _phone_first(person.contact) else "email"
-            greeting = _i18n.salutation(person.name, language, channel=channel)
+            greeting = salutation(person.name, language, channel=channel)
         else:
             assert language is not None
             channel = "email"
@@ -698,7 +690,7 @@ class _Notices:
         subject: str | None = None
         if channel == "email":
             signature = self.text(language, "notice.signature", channel, context)
-            parts.append(f"{_i18n.sign_off(language)}\n{signature}")
+            parts.append(f"{sign_off(language)}\n{signature}")
             name = f"{fragment}_subject"
             if not self.renderer.has(language, name):
                 name = "notice.subject"
@@ -930,809 +922,3 @@ def build_plan(
         event=event,
         scenarios=scenarios,
     )
-
-
-# --------------------------------------------------------------------------- saving, loading
-
-
-def dump_plan(plan: Plan) -> str:
-    """The plan as ``plan.json`` text (indented, UTF-8, ending with a newline)."""
-    return plan.model_dump_json(by_alias=True, indent=2) + "\n"
-
-
-def _location(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def parse_plan(source: str | bytes, *, name: str = "<plan>") -> Plan:
-    """Read a plan from ``plan.json`` text and validate it.
-
-    Args:
-        source: the JSON text (bytes must be UTF-8).
-        name: how to call the plan in errors (its path).
-
-    Returns:
-        The plan.
-
-    Raises:
-        PlanError: not JSON, not a cxplay plan, a format this version does not read, or an
-            invalid plan; the message is one line.
-    """
-    try:
-        text = source.decode("utf-8") if isinstance(source, bytes) else source
-        data = json.loads(text)
-    except UnicodeDecodeError:
-        raise PlanError(f"{name}: not a cxplay plan: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise PlanError(
-            f"{name}:{exc.lineno}: not a cxplay plan: invalid JSON ({exc.msg})"
-        ) from None
-    except RecursionError:
-        raise PlanError(f"{name}: not a cxplay plan: nested too deeply") from None
-    found = data.get("format") if isinstance(data, dict) else None
-    if found != PLAN_FORMAT:
-        if isinstance(found, str) and found.startswith("cxplay-plan/"):
-            raise PlanError(
-                f"{name}: plan format {found!r} is not the one this cxplay reads "
-                f"({PLAN_FORMAT!r}); build the plan again with 'cxplay plan'"
-            )
-        raise PlanError(f'{name}: not a cxplay plan (no "format": "{PLAN_FORMAT}")')
-    try:
-        return Plan.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        first = errors[0]
-        where = _location(first["loc"])
-        message = str(first["msg"])
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise PlanError(f"{name}: invalid plan: {where}: {message}{more}") from None
-
-
-def load_plan(path: str | PathLike[str]) -> Plan:
-    """Read and validate ``plan.json``; see :func:`parse_plan`.
-
-    Raises:
-        PlanError: the file cannot be read, or is not a valid plan (one line).
-    """
-    name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise PlanError(f"{name}: no such plan file") from None
-    except IsADirectoryError:
-        raise PlanError(f"{name}: is a directory, not a plan file") from None
-    except OSError as exc:
-        raise PlanError(f"{name}: cannot read the plan: {exc.strerror or exc}") from None
-    return parse_plan(raw, name=name)
-
-
-# --------------------------------------------------------------------------- staleness
-
-_PARTS = (
-    ("event", "the event's details"),
-    ("venue", "the venue"),
-    ("contacts", "the contacts"),
-    ("session", "sessions"),
-    ("speaker", "speakers"),
-    ("guest", "guests"),
-)
-
-
-def check_plan(plan: Plan, event: Event, playbooks: PlaybookSet) -> Freshness:
-    """Whether a plan still matches an event and the playbooks.
-
-    Args:
-        plan: the preloaded plan.
-        event: the event as it is now (:func:`~cxplay._events.load_event`).
-        playbooks: the playbooks as they are now (:func:`~cxplay._loader.load_playbooks`).
-
-    Returns:
-        Fresh, or stale with a reason per thing that changed: "the event changed
-        (sessions, speakers)", "the playbooks changed".
-    """
-    reasons: list[str] = []
-    if event_digest(event) != plan.digests.event:
-        before, after = _event_data(plan.event), _event_data(event)
-        parts = [label for key, label in _PARTS if before.get(key) != after.get(key)]
-        detail = f" ({', '.join(parts)})" if parts else ""
-        reasons.append(f"the event changed{detail}")
-    digest, files = playbooks_digest(playbooks)
-    if digest != plan.digests.playbooks:
-        added = sorted(set(files) - set(plan.digests.files))
-        removed = sorted(set(plan.digests.files) - set(files))
-        detail = "".join(
-            [
-                f"; added {', '.join(added)}" if added else "",
-                f"; removed {', '.join(removed)}" if removed else "",
-            ]
-        )
-        reasons.append(f"the playbooks changed{detail}")
-    return Freshness(fresh=not reasons, reasons=tuple(reasons))
-
-
-# --------------------------------------------------------------------------- offline answers
-
-_SUBJECT_FACT: Mapping[str, str] = {"speaker": "speaker", "guest": "guest", "session": "session"}
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    lowered = {c.casefold(): c for c in choices}
-    close = difflib.get_close_matches(word.casefold(), list(lowered), n=1, cutoff=0.5)
-    return f"; did you mean {lowered[close[0]]!r}?" if close else ""
-
-
-def _as_minutes(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise PlanError(f"{key} must be a number of minutes, not {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise PlanError(f"{key} must be a number of minutes, not {value!r}") from None
-    if not 0 <= number <= 7 * 24 * 60:
-        raise PlanError(f"{key} must be between 0 and {7 * 24 * 60} minutes, not {value!r}")
-    return round(number)
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "1")
-    return bool(value)
-
-
-def _moves_key(revised: Replan) -> tuple[bool, tuple[tuple[str, str, dt.datetime], ...]]:
-    return revised.feasible, tuple(
-        sorted((c.session, c.new_room, c.new_start) for c in revised.moves)
-    )
-
-
-def _nearest(candidates: Sequence[Scenario], delay: int) -> Scenario:
-    return min(
-        candidates, key=lambda s: (abs((s.delay_minutes or 0) - delay), -(s.delay_minutes or 0))
-    )
-
-
-def answer_offline(
-    plan: Plan, incident_type: str, facts: Mapping[str, Any], *, name: str | None = None
-) -> OfflineAnswer:
-    """Answer an on-the-day question from a preloaded plan, without the playbooks.
-
-    Example:
-        >>> facts = {"speaker": "James Whitfield", "delay_minutes": 40}
-        >>> answer = answer_offline(plan, "speaker_late", facts)  # doctest: +SKIP
-        >>> answer.scenario.id, answer.exact  # doctest: +SKIP
-        ('speaker_late/whitfield/30', False)
-
-    Args:
-        plan: the plan (:func:`load_plan`).
-        incident_type: ``speaker_late``, ``guest_travel_disrupted``, ``guest_early_arrival``
-            or ``webinar_missed``.
-        facts: who (``speaker``, ``guest`` or ``session``: an id or a name, any case) and
-            what (``delay_minutes``; ``cancelled=true`` for a cancelled connection).
-        name: who, when ``facts`` does not say (the customer's name of an incident).
-
-    Returns:
-        The scenario used, and how it differs from the question.
-
-    Raises:
-        PlanError: the plan has no scenario of that type or for that person (with a
-            did-you-mean), the person is ambiguous, or a fact is not usable.
-    """
-    asked: dict[str, Any] = {"type": incident_type, **facts}
-    if name is not None and not any(k in facts for k in _SUBJECT_FACT):
-        asked["name"] = name
-    of_type = [s for s in plan.scenarios if s.type == incident_type]
-    if not of_type:
-        types = sorted({s.type for s in plan.scenarios})
-        raise PlanError(
-            f"the plan has no {incident_type!r} scenarios{_did_you_mean(incident_type, types)}"
-            f" (it has: {', '.join(types) or 'none'})"
-        )
-    about = of_type[0].about
-    fact = _SUBJECT_FACT[about]
-    subjects: dict[str, str] = {}
-    for scenario in of_type:
-        subjects.setdefault(scenario.subject_id, scenario.subject_name)
-    wanted = facts.get(fact, name)
-    if wanted is None:
-        if len(subjects) != 1:
-            listed = ", ".join(f"{i} ({n})" for i, n in subjects.items())
-            raise PlanError(f"which {about}? add --fact {fact}=ID_OR_NAME (one of: {listed})")
-        subject = next(iter(subjects))
-    else:
-        key = str(wanted).strip().casefold()
-        matches = [i for i, n in subjects.items() if key in (i.casefold(), n.casefold())]
-        if not matches:
-            hint = _did_you_mean(str(wanted), [*subjects.values(), *subjects])
-            raise PlanError(
-                f"no {about} {str(wanted)!r} in the plan for {plan.event.id}{hint}"
-                f" ({about}s: {', '.join(subjects.values())})"
-            )
-        subject = matches[0]
-    mine = [s for s in of_type if s.subject_id == subject]
-    differences: list[str] = []
-
-    if _truthy(facts.get("cancelled", False)):
-        chosen = next((s for s in mine if s.cancelled), None)
-        if chosen is None:
-            raise PlanError(
-                f"the plan has no cancelled-travel scenario for {subjects[subject]} "
-                "(only flights and trains are planned for); ask with --fact delay_minutes=N"
-            )
-        note = f"Answered from scenario {chosen.id}: {chosen.title}."
-        return OfflineAnswer(scenario=chosen, asked=asked, exact=True, note=note)
-
-    timed = [s for s in mine if s.delay_minutes is not None and not s.cancelled]
-    if not timed:  # early arrivals and missed sessions: one scenario each
-        chosen = mine[0]
-        if "delay_minutes" in facts:
-            differences.append("delay_minutes is not used for this type")
-        note = f"Answered from scenario {chosen.id}: {chosen.title}."
-        return OfflineAnswer(
-            scenario=chosen,
-            asked=asked,
-            exact=not differences,
-            note=note,
-            differences=tuple(differences),
-        )
-    if "delay_minutes" not in facts:
-        known = ", ".join(str(s.delay_minutes) for s in timed)
-        raise PlanError(
-            f"how late? add --fact delay_minutes=N (the plan has {known} minutes"
-            + (", and cancelled=true" if any(s.cancelled for s in mine) else "")
-            + ")"
-        )
-    delay = _as_minutes(facts["delay_minutes"], "delay_minutes")
-    same = [s for s in timed if s.delay_minutes == delay]
-    if same:
-        chosen = same[0]
-        note = f"Answered from scenario {chosen.id}: {chosen.title}."
-        return OfflineAnswer(scenario=chosen, asked=asked, exact=True, note=note)
-
-    if incident_type == "speaker_late":
-        cancelled = [s for s in mine if s.cancelled]
-        return _late_speaker_answer(plan, asked, subject, timed, cancelled, delay)
-    chosen = _nearest(timed, delay)
-    return OfflineAnswer(
-        scenario=chosen,
-        asked=asked,
-        exact=False,
-        note=(
-            f"No scenario for exactly {delay} minutes: answered from the nearest, {chosen.id} "
-            f"({chosen.title})."
-        ),
-        differences=(f"delay_minutes: asked {delay}, scenario {chosen.delay_minutes}",),
-        warning=(
-            f"Its messages say {chosen.delay_minutes} minutes late; adjust the times to "
-            f"{delay} minutes before sending."
-        ),
-    )
-
-
-def _late_speaker_answer(
-    plan: Plan,
-    asked: dict[str, Any],
-    subject: str,
-    timed: Sequence[Scenario],
-    cancelled: Sequence[Scenario],
-    delay: int,
-) -> OfflineAnswer:
-    """Prefer the scenario whose re-plan equals the re-plan for the exact delay.
-
-    When nothing fits the exact delay (the chair must decide) and no timed scenario says
-    so, the cancelled-travel scenario is the nearest in substance: it escalates too.
-    """
-    event = plan.event
-    speaker = event.find_speaker(subject)
-    assert speaker is not None
-    margin = dt.timedelta(minutes=plan.margin_minutes)
-    own = _own_sessions(event, speaker)
-    scheduled = speaker.arrival if speaker.arrival is not None else own[0].start - margin
-    exact = replan(event, speaker.id, scheduled + dt.timedelta(minutes=delay), margin)
-    wanted = _moves_key(exact)
-    alike = [s for s in timed if s.replan is not None and _moves_key(s.replan) == wanted]
-    if not exact.feasible and not alike and cancelled:
-        chosen = cancelled[0]
-        return OfflineAnswer(
-            scenario=chosen,
-            asked=asked,
-            exact=False,
-            note=(
-                f"Nothing fits {delay} minutes late: answered from {chosen.id}, which also "
-                "escalates to the chair."
-            ),
-            differences=(f"cancelled: asked {delay} minutes late, scenario cancelled travel",),
-            warning=(
-                f"Its messages to the chair speak of cancelled travel; for {delay} minutes "
-                f"late the re-planner gives: {exact.reason}"
-            ),
-            replan=exact,
-        )
-    chosen = _nearest(alike or timed, delay)
-    assert chosen.delay_minutes is not None
-    differences = [f"delay_minutes: asked {delay}, scenario {chosen.delay_minutes}"]
-    if alike:
-        said = _when(scheduled + dt.timedelta(minutes=chosen.delay_minutes), event)
-        real = _when(scheduled + dt.timedelta(minutes=delay), event)
-        differences.append(f"arrival: the messages say about {said}; for {delay} minutes, {real}")
-        return OfflineAnswer(
-            scenario=chosen,
-            asked=asked,
-            exact=False,
-            note=(
-                f"No scenario for exactly {delay} minutes: answered from {chosen.id} "
-                f"({chosen.title}), whose re-plan is the same as for {delay} minutes "
-                f"({chosen.outcome})."
-            ),
-            differences=tuple(differences),
-        )
-    return OfflineAnswer(
-        scenario=chosen,
-        asked=asked,
-        exact=False,
-        note=(
-            f"No scenario for exactly {delay} minutes: answered from the nearest, {chosen.id} "
-            f"({chosen.title})."
-        ),
-        differences=tuple(differences),
-        warning=(
-            f"Its agenda and messages assume {chosen.delay_minutes} minutes; for {delay} "
-            f"minutes the re-planner gives: {exact.reason} Check the times before sending "
-            "anything."
-        ),
-        replan=exact,
-    )
-
-
-# --------------------------------------------------------------------------- runbook: shared
-
-
-def _anchor(scenario: Scenario) -> str:
-    return "s-" + scenario.id.replace("/", "-")
-
-
-def _situation(plan: Plan, scenario: Scenario) -> str:
-    """What happened, in one English sentence, with the times."""
-    event = plan.event
-    if scenario.about == "session":
-        session = next(s for s in event.sessions if s.id == scenario.subject_id)
-        return (
-            f"'{session.title}' ({_slot(session.start, session.end, event)}, {session.room}) "
-            f"was online; the replay is at {session.replay_url}."
-        )
-    person: Speaker | Guest | None
-    if scenario.about == "speaker":
-        person = event.find_speaker(scenario.subject_id)
-    else:
-        person = next((g for g in event.guests if g.id == scenario.subject_id), None)
-    assert person is not None
-    travel = f" ({_travel_words(person.travel)})" if person.travel is not None else ""
-    revised = scenario.replan
-    if scenario.cancelled:
-        return f"{person.name}'s {_travel_words(person.travel)} is cancelled."
-    if scenario.type == "guest_early_arrival":
-        early = person.travel.arrival - dt.timedelta(minutes=EARLY_MINUTES)  # type: ignore[union-attr]
-        return (
-            f"{person.name}{travel} arrives at {_when(early, event)} instead of "
-            f"{_when(person.travel.arrival, event)}, before breakfast."  # type: ignore[union-attr]
-        )
-    delay = dt.timedelta(minutes=scenario.delay_minutes or 0)
-    if person.travel is None and revised is not None:
-        due = revised.ready_at - delay - dt.timedelta(minutes=plan.margin_minutes)
-        return (
-            f"{person.name} (on site, due by {_when(due, event)}) is "
-            f"{scenario.delay_minutes} minutes late; ready at {_when(revised.ready_at, event)}."
-        )
-    assert person.travel is not None
-    scheduled = person.travel.arrival
-    text = (
-        f"{person.name}{travel} arrives at {_when(scheduled + delay, event)} instead of "
-        f"{_when(scheduled, event)}"
-    )
-    if revised is not None:
-        text += f"; ready at {_when(revised.ready_at, event)}"
-    return text + "."
-
-
-def _party(message: Message) -> str:
-    label = _PARTY_LABEL[message.to]
-    who = f": {message.name}" if message.name else ""
-    where = f" · {message.contact}" if message.contact else ""
-    return f"To {label}{who} · {message.language} · {message.channel}{where}"
-
-
-def _people(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
-    """Rows of (role, name, language, arrives, travel, contact)."""
-    event = plan.event
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    for role, person in (
-        ("Chair", event.contacts.chair),
-        ("Venue manager", event.contacts.venue_manager),
-    ):
-        rows.append((role, person.name, person.language, "", "", str(person.contact)))
-    for speaker in event.speakers:
-        arrives = _when(speaker.arrival, event) if speaker.arrival is not None else "on site"
-        rows.append(
-            (
-                "Speaker",
-                speaker.name,
-                speaker.language,
-                arrives,
-                _travel_words(speaker.travel),
-                str(speaker.contact),
-            )
-        )
-    for guest in event.guests:
-        rows.append(
-            (
-                "Guest",
-                guest.name,
-                guest.language,
-                _when(guest.arrival, event),
-                _travel_words(guest.travel),
-                str(guest.contact) if guest.contact else "",
-            )
-        )
-    return rows
-
-
-def _agenda_rows(plan: Plan, agenda: Sequence[Session]) -> list[tuple[str, str, str, str]]:
-    event = plan.event
-    names = _speaker_names(event)
-    return [
-        (
-            _slot(s.start, s.end, event),
-            s.room,
-            s.title + (" (online)" if s.online else ""),
-            names.get(s.speaker, s.speaker) if s.speaker else "",
-        )
-        for s in agenda
-    ]
-
-
-def _sorted_agenda(event: Event) -> list[Session]:
-    order = _order(event)
-    return sorted(event.sessions, key=lambda s: (s.start, order[s.id]))
-
-
-def _change_rows(plan: Plan, revised: Replan) -> list[tuple[str, str, str]]:
-    event = plan.event
-    return [
-        (
-            c.title,
-            f"{_slot(c.old_start, c.old_end, event)} {c.old_room}",
-            f"{_slot(c.new_start, c.new_end, event)} {c.new_room}",
-        )
-        for c in revised.moves
-    ]
-
-
-def _action_lines(scenario: Scenario) -> list[str]:
-    """One line per rule: its action kinds and its reason (``plan_b + escalate: ...``)."""
-    rules: dict[str, tuple[list[str], str | None]] = {}
-    for action in scenario.suggestion.actions:
-        kind = action.kind + (" (needs approval)" if action.requires_approval else "")
-        kinds, _ = rules.setdefault(action.rule, ([], action.reason))
-        kinds.append(kind)
-    return [
-        " + ".join(kinds) + (f": {reason}" if reason else "") for kinds, reason in rules.values()
-    ]
-
-
-def _offline_example(plan: Plan) -> str:
-    late = next((s for s in plan.scenarios if s.type == "speaker_late"), None)
-    if late is None:
-        return "cxplay suggest --plan plan.json --type TYPE --fact ..."
-    return (
-        f"cxplay suggest --plan plan.json --type speaker_late --fact speaker={late.subject_id} "
-        "--fact delay_minutes=40"
-    )
-
-
-def _sections(plan: Plan) -> list[tuple[str, list[Scenario]]]:
-    titles = {
-        "speaker_late": "Late speakers",
-        "guest_early_arrival": "Guests arriving early",
-        "guest_travel_disrupted": "Late guests",
-        "webinar_missed": "Online sessions missed",
-    }
-    sections: dict[str, list[Scenario]] = {}
-    for scenario in plan.scenarios:
-        sections.setdefault(titles.get(scenario.type, scenario.type), []).append(scenario)
-    return list(sections.items())
-
-
-def _header_lines(plan: Plan) -> list[str]:
-    event = plan.event
-    venue = event.venue
-    place = venue.name + (f", {venue.address}" if venue.address else "")
-    lines = [
-        f"Event {event.id} on {_day(event).isoformat()} ({event.info.timezone}), at {place}.",
-        f"Languages: {', '.join(event.info.languages)} (default {event.info.default_language}).",
-    ]
-    extras = []
-    if venue.backup_room:
-        extras.append(f"Backup room: {venue.backup_room}, kept free for re-planning.")
-    if venue.breakfast_until is not None:
-        extras.append(f"Breakfast until {venue.breakfast_until:%H:%M}.")
-    extras.append(f"A late speaker needs {plan.margin_minutes} minutes from arrival to stage.")
-    lines.append(" ".join(extras))
-    lines.append(f"Plan built {plan.created_at.isoformat()} ({len(plan.scenarios)} scenarios).")
-    return lines
-
-
-# --------------------------------------------------------------------------- runbook: Markdown
-
-
-def _md(text: str) -> str:
-    """Text for a Markdown line: characters that would start markup are escaped."""
-    out = text.replace("\\", "\\\\")
-    for char in "`*_[]<>|":
-        out = out.replace(char, f"\\{char}")
-    return " ".join(out.split())
-
-
-def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines.extend("| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows)
-    return lines
-
-
-def _md_quote(text: str) -> list[str]:
-    return [f"> {_md(line)}" if line.strip() else ">" for line in text.split("\n")]
-
-
-def _md_scenario(plan: Plan, number: int, scenario: Scenario) -> list[str]:
-    lines = [
-        f'<a id="{_anchor(scenario)}"></a>',
-        "",
-        f"### {number}. {_md(scenario.title)}",
-        "",
-        f"Scenario `{scenario.id}` · severity {scenario.suggestion.severity} · facts: "
-        + _md(", ".join(f"{k}={v}" for k, v in scenario.facts.items())),
-        "",
-        f"**Situation.** {_md(_situation(plan, scenario))}",
-        "",
-    ]
-    revised = scenario.replan
-    if revised is not None:
-        lines += [f"**Decision.** {_md(revised.reason)}", ""]
-        if revised.moves:
-            lines += _md_table(("Session", "Was", "Now"), _change_rows(plan, revised))
-            lines.append("")
-    else:
-        lines += [f"**Decision.** {_md(scenario.outcome[:1].upper() + scenario.outcome[1:])}.", ""]
-    actions = _action_lines(scenario)
-    if actions:
-        lines += ["**Recovery actions** (from the playbooks):", ""]
-        lines += [f"{i}. {_md(line)}" for i, line in enumerate(actions, 1)]
-        lines.append("")
-    for note in scenario.notes:
-        lines += [f"**Note:** {_md(note)}.", ""]
-    for message in scenario.messages:
-        lines += [f"#### {_md(_party(message))}", ""]
-        if message.subject:
-            lines += [f"**Subject:** {_md(message.subject)}", ""]
-        lines += [*_md_quote(message.body), ""]
-    return lines
-
-
-def render_runbook_markdown(plan: Plan) -> str:
-    """The runbook as Markdown: contacts, agenda, an index of scenarios, then each one.
-
-    Headings and explanations are in English; every message is in its reader's language.
-    """
-    event = plan.event
-    lines = [f"# Contingency runbook: {_md(event.title)}", ""]
-    lines += [_md(line) for line in _header_lines(plan)]
-    lines += ["", f"On the day, offline: `{_offline_example(plan)}`", ""]
-    lines += ["## People", ""]
-    lines += _md_table(("Role", "Name", "Language", "Arrives", "Travel", "Contact"), _people(plan))
-    lines += ["", "## Agenda", ""]
-    lines += _md_table(
-        ("Time", "Room", "Session", "Speaker"), _agenda_rows(plan, _sorted_agenda(event))
-    )
-    lines += ["", "## Scenarios", ""]
-    rows = []
-    numbered = list(enumerate(plan.scenarios, 1))
-    for number, scenario in numbered:
-        link = f"[{_md(scenario.title)}](#{_anchor(scenario)})"
-        rows.append(f"| {number} | {link} | {_md(scenario.outcome)} |")
-    lines += ["| # | Scenario | What happens |", "|---|---|---|", *rows, ""]
-    number = 0
-    for title, scenarios in _sections(plan):
-        lines += [f"## {_md(title)}", ""]
-        for scenario in scenarios:
-            number += 1
-            lines += _md_scenario(plan, number, scenario)
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-# --------------------------------------------------------------------------- runbook: HTML
-
-_CSS = """
-:root { color-scheme: light; }
-body { font: 11pt/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
-  color: #111; margin: 0 auto; max-width: 52rem; padding: 1.5rem; }
-h1 { font-size: 1.6rem; margin: 0 0 .5rem; }
-h2 { font-size: 1.25rem; border-bottom: 2px solid #333; padding-bottom: .2rem; margin-top: 2rem; }
-h3 { font-size: 1.1rem; margin: 0 0 .4rem; }
-h4 { font-size: .95rem; margin: 1rem 0 .3rem; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: .92rem; }
-th, td { border: 1px solid #bbb; padding: .25rem .45rem; text-align: left; vertical-align: top; }
-th { background: #eee; }
-code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: .9em; }
-.meta { color: #444; font-size: .9rem; }
-.scenario { border-top: 1px solid #999; padding-top: 1rem; margin-top: 1.5rem; }
-.message { border-left: 4px solid #888; background: #f6f6f6; padding: .4rem .8rem;
-  margin: .4rem 0 .9rem; break-inside: avoid; }
-.message p { margin: .35rem 0; white-space: pre-wrap; }
-.note { border-left: 4px solid #c60; padding-left: .6rem; }
-.outcome { font-weight: 600; }
-@page { size: A4; margin: 14mm 12mm; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  .scenario { break-before: page; border-top: none; margin-top: 0; }
-  h2 { break-after: avoid; }
-  a { color: inherit; text-decoration: none; }
-  tr { break-inside: avoid; }
-}
-"""
-
-
-def _h(value: object) -> str:
-    return str(escape(str(value)))
-
-
-def _html_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["<table>", "<tr>" + "".join(f"<th>{_h(h)}</th>" for h in header) + "</tr>"]
-    lines.extend("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in rows)
-    lines.append("</table>")
-    return lines
-
-
-def _html_body(text: str) -> str:
-    paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    return "".join(f"<p>{_h(p)}</p>" for p in paragraphs)
-
-
-def _html_scenario(plan: Plan, number: int, scenario: Scenario) -> list[str]:
-    out = [
-        f'<section class="scenario" id="{_h(_anchor(scenario))}">',
-        f"<h3>{number}. {_h(scenario.title)}</h3>",
-        f'<p class="meta">Scenario <code>{_h(scenario.id)}</code> · severity '
-        f"{_h(scenario.suggestion.severity)} · facts: "
-        + _h(", ".join(f"{k}={v}" for k, v in scenario.facts.items()))
-        + "</p>",
-        f"<p><strong>Situation.</strong> {_h(_situation(plan, scenario))}</p>",
-    ]
-    revised = scenario.replan
-    if revised is not None:
-        out.append(f"<p><strong>Decision.</strong> {_h(revised.reason)}</p>")
-        if revised.moves:
-            out += _html_table(("Session", "Was", "Now"), _change_rows(plan, revised))
-    else:
-        outcome = scenario.outcome[:1].upper() + scenario.outcome[1:]
-        out.append(f"<p><strong>Decision.</strong> {_h(outcome)}.</p>")
-    actions = _action_lines(scenario)
-    if actions:
-        out.append("<p><strong>Recovery actions</strong> (from the playbooks):</p><ol>")
-        out += [f"<li>{_h(line)}</li>" for line in actions]
-        out.append("</ol>")
-    out += [f'<p class="note"><strong>Note:</strong> {_h(note)}.</p>' for note in scenario.notes]
-    for message in scenario.messages:
-        out.append(f'<div class="message" lang="{_h(message.language)}">')
-        out.append(f"<h4>{_h(_party(message))}</h4>")
-        if message.subject:
-            out.append(f"<p><strong>Subject:</strong> {_h(message.subject)}</p>")
-        out.append(_html_body(message.body))
-        out.append("</div>")
-    out.append("</section>")
-    return out
-
-
-def render_runbook_html(plan: Plan) -> str:
-    """The runbook as ONE self-contained, printable HTML file.
-
-    Inline CSS with print rules (each scenario starts a page), no scripts, no fonts, images
-    or style sheets from elsewhere, and no links out: URLs from the event (replay links)
-    are shown as text. Every value is HTML-escaped.
-    """
-    event = plan.event
-    title = f"Contingency runbook: {event.title}"
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_h(title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        "<header>",
-        f"<h1>{_h(title)}</h1>",
-        *(f'<p class="meta">{_h(line)}</p>' for line in _header_lines(plan)),
-        f"<p>On the day, offline: <code>{_h(_offline_example(plan))}</code></p>",
-        "</header>",
-        "<h2>People</h2>",
-        *_html_table(("Role", "Name", "Language", "Arrives", "Travel", "Contact"), _people(plan)),
-        "<h2>Agenda</h2>",
-        *_html_table(
-            ("Time", "Room", "Session", "Speaker"), _agenda_rows(plan, _sorted_agenda(event))
-        ),
-        "<h2>Scenarios</h2>",
-        "<table>",
-        "<tr><th>#</th><th>Scenario</th><th>What happens</th></tr>",
-    ]
-    for number, scenario in enumerate(plan.scenarios, 1):
-        out.append(
-            f'<tr><td>{number}</td><td><a href="#{_h(_anchor(scenario))}">{_h(scenario.title)}'
-            f'</a></td><td class="outcome">{_h(scenario.outcome)}</td></tr>'
-        )
-    out.append("</table>")
-    number = 0
-    for section, scenarios in _sections(plan):
-        out.append(f"<h2>{_h(section)}</h2>")
-        for scenario in scenarios:
-            number += 1
-            out += _html_scenario(plan, number, scenario)
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"
-
-
-# --------------------------------------------------------------------------- answers
-
-
-def render_answer_markdown(plan: Plan, answer: OfflineAnswer) -> str:
-    """An offline answer as Markdown (also readable as plain text in a terminal)."""
-    lines = [f"**{_md(answer.note)}**", ""]
-    if answer.differences:
-        lines += ["How the question differs:", ""]
-        lines += [f"- {_md(d)}" for d in answer.differences]
-        lines.append("")
-    if answer.warning:
-        lines += [f"**Warning:** {_md(answer.warning)}", ""]
-    if answer.replan is not None and answer.replan.moves:
-        lines += ["Re-plan for the exact delay:", ""]
-        lines += _md_table(("Session", "Was", "Now"), _change_rows(plan, answer.replan))
-        lines.append("")
-    number = plan.scenarios.index(answer.scenario) + 1
-    lines += _md_scenario(plan, number, answer.scenario)[2:]  # without the anchor
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def render_answer_text(plan: Plan, answer: OfflineAnswer) -> str:
-    """An offline answer as plain text for a terminal: the note, then the scenario."""
-    scenario = answer.scenario
-    lines = [answer.note]
-    lines += [f"  - {d}" for d in answer.differences]
-    if answer.warning:
-        lines.append(f"Warning: {answer.warning}")
-    if answer.replan is not None and answer.replan.moves:
-        lines.append("Re-plan for the exact delay:")
-        lines += [f"  - {t}: {was} → {now}" for t, was, now in _change_rows(plan, answer.replan)]
-    lines += [
-        "",
-        f"{scenario.title}  [{scenario.id}, severity {scenario.suggestion.severity}]",
-        f"Situation: {_situation(plan, scenario)}",
-    ]
-    revised = scenario.replan
-    if revised is not None:
-        lines.append(f"Decision: {revised.reason}")
-        lines += [f"  - {t}: {was} → {now}" for t, was, now in _change_rows(plan, revised)]
-    else:
-        lines.append(f"Decision: {scenario.outcome[:1].upper() + scenario.outcome[1:]}.")
-    actions = _action_lines(scenario)
-    if actions:
-        lines.append("Recovery actions (from the playbooks):")
-        lines += [f"  {i}. {line}" for i, line in enumerate(actions, 1)]
-    lines += [f"Note: {note}." for note in scenario.notes]
-    for message in scenario.messages:
-        lines += ["", f"── {_party(message)}"]
-        if message.subject:
-            lines.append(f"Subject: {message.subject}")
-        lines.append(message.body)
-    return "\n".join(lines) + "\n"

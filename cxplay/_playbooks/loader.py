@@ -7,7 +7,6 @@ conflicting fact declarations across files are errors too.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cxplay._conditions import (
+from cxplay._common.problems import error_message, format_key
+from cxplay._common.text import did_you_mean, echo
+from cxplay._common.toml import LineIndex, read_toml
+from cxplay._conditions.parse import (
     ConditionSyntaxError,
     FieldType,
     Node,
@@ -26,7 +28,6 @@ from cxplay._conditions import (
     parse_condition,
     type_constraint,
 )
-from cxplay._toml import LineIndex, read_toml
 from cxplay.errors import (
     ConditionError,
     LoadError,
@@ -41,7 +42,7 @@ __all__ = ["CompiledRule", "PlaybookSet", "load_playbooks", "shipped_playbooks_d
 
 def shipped_playbooks_dir() -> Path:
     """Where the shipped playbooks are: inside the wheel, or in a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # cxplay/
     installed = here / "_shipped_playbooks"
     if installed.is_dir():
         return installed
@@ -211,13 +212,6 @@ def _model_at(loc: Sequence[str | int]) -> tuple[type[BaseModel] | None, list[st
     return (candidates[0] if len(candidates) == 1 else model), path
 
 
-def _format_key(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _schema_problem(
     file: Path, data: Mapping[str, Any], index: LineIndex, error: Mapping[str, Any]
 ) -> Problem:
@@ -236,17 +230,13 @@ def _schema_problem(
         rule_id = f"test[{path[1]}]"
         relative = path[2:]
     line = index.line(path)
-    message = str(error["msg"])
     if kind == "extra_forbidden":
-        name = str(path[-1])
         parent_owner, _ = _model_at(loc[:-1]) if len(loc) > 1 else (PlaybookFile, [])
         known = list(parent_owner.model_fields) if parent_owner else []
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        message = f"unknown key '{name}'{hint}"
+        message = error_message(error, known=known)
         relative = relative[:-1]
     elif kind == "missing":
-        message = f"missing required key '{path[-1]}'"
+        message = error_message(error)
         relative = relative[:-1]
         line = index.line(path[:-1]) or line
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
@@ -255,20 +245,13 @@ def _schema_problem(
         if tag is None:
             message = f"missing 'kind' (one of: {', '.join(kinds)})"
         else:
-            close = difflib.get_close_matches(str(tag), kinds, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f" (one of: {', '.join(kinds)})"
-            message = f"unknown action kind '{tag}'{hint}"
+            hint = did_you_mean(str(tag), kinds, otherwise=f" (one of: {', '.join(kinds)})")
+            message = f"unknown action kind {echo(tag)}{hint}"
     else:
-        message = message[:1].lower() + message[1:]
-        if message.startswith("value error, "):
-            message = message[len("value error, ") :]
-        if "input" in error and kind not in ("model_type", "dict_type", "list_type"):
-            value = error["input"]
-            if isinstance(value, str | int | float | bool):
-                message += f" (got {value!r})"
+        message = error_message(error)
     del owner
     return Problem(
-        message, file=str(file), line=line, rule=rule_id, key=_format_key(relative) or None
+        message, file=str(file), line=line, rule=rule_id, key=format_key(relative) or None
     )
 
 
@@ -348,7 +331,7 @@ def _validate_document(
         except ValidationError as exc:
             for error in exc.errors():
                 loc = ("test", number, "incident", *error["loc"])
-                key = _format_key(["incident", *error["loc"]])
+                key = format_key(["incident", *error["loc"]])
                 message = str(error["msg"])
                 problems.add(
                     SchemaError,

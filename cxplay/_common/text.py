@@ -1,0 +1,57 @@
+"""Text shared by every error message: did-you-mean suggestions and truncated echoes."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["ECHO_LIMIT", "closest", "did_you_mean", "echo"]
+
+#: The most characters of a user's value an error message repeats.
+ECHO_LIMIT = 60
+
+
+def closest(
+    word: str, choices: Iterable[str], *, cutoff: float = 0.6, casefold: bool = False
+) -> str | None:
+    """The choice nearest to ``word`` (difflib's ratio at least ``cutoff``), or None.
+
+    With ``casefold`` the comparison ignores case and the choice is returned as written.
+    """
+    if casefold:
+        folded = {choice.casefold(): choice for choice in choices}
+        match = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=cutoff)
+        return folded[match[0]] if match else None
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return match[0] if match else None
+
+
+def did_you_mean(
+    word: str,
+    choices: Iterable[str],
+    *,
+    cutoff: float = 0.6,
+    casefold: bool = False,
+    otherwise: str = "",
+) -> str:
+    """``"; did you mean 'x'?"`` for the nearest choice, else ``otherwise`` (default empty).
+
+    The suffix is written to follow a message: ``f"unknown key {k!r}{did_you_mean(k, keys)}"``.
+    """
+    found = closest(word, choices, cutoff=cutoff, casefold=casefold)
+    return f"; did you mean {echo(found)}?" if found is not None else otherwise
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A user's value as an error message repeats it: ``repr`` of at most ``limit`` characters.
+
+    A 10 MB ``reason`` must not come back as a 10 MB error line, so longer values are cut
+    in the middle of the text and marked: ``'aaaa…' (10000000 characters)``. Control
+    characters and newlines are escaped by ``repr``, so the echo stays on one line.
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    text = repr(value)
+    if len(text) > limit + 2:
+        return f"{text[:limit]}… ({len(text)} characters)"
+    return text

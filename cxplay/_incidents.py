@@ -1,0 +1,122 @@
+"""Reading an incident: a JSON or TOML document from a file, a stream or bytes.
+
+The CLI reads ``cxplay suggest FILE|-`` with :func:`read_incident`; a service that receives
+a request body calls :func:`parse_incident`. Both return the raw mapping; validating it is
+the engine's job (:meth:`cxplay.Engine.suggest` raises :class:`~cxplay.errors.IncidentError`
+with every problem). Every failure here is an :class:`~cxplay.errors.IncidentError` of one
+line naming the source (``incident.json:3:14: invalid JSON: ...``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from os import PathLike
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from cxplay._common.files import read_bytes
+from cxplay._common.toml import parse_toml
+from cxplay.errors import IncidentError, LoadError
+
+__all__ = ["MAX_INCIDENT_BYTES", "parse_incident", "read_incident"]
+
+#: An incident is a small document; anything bigger is refused before parsing.
+MAX_INCIDENT_BYTES = 1 << 20
+
+Format = Literal["json", "toml"]
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise IncidentError(f"{name}:{line}: not valid UTF-8 (byte {exc.start})") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number an incident may carry")
+
+
+def _parse(text: str, name: str, fmt: Format) -> Any:
+    try:
+        if fmt == "toml":
+            return parse_toml(text, source=name)[0]
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise IncidentError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise IncidentError(f"{name}: invalid JSON: {exc}") from None
+    except LoadError as exc:
+        raise IncidentError("; ".join(str(p) for p in exc.problems)) from None
+    except RecursionError:
+        raise IncidentError(f"{name}: invalid incident: nested too deeply") from None
+
+
+def parse_incident(
+    source: bytes | str, *, name: str = "<incident>", fmt: Format | None = None
+) -> dict[str, Any]:
+    """Parse one incident document.
+
+    Args:
+        source: the document; bytes must be UTF-8 (a leading BOM is accepted).
+        name: how to call the source in errors (a path, ``<stdin>``, ``<request>``).
+        fmt: ``json`` or ``toml``; ``None`` guesses: JSON when the text starts with ``{``.
+
+    Returns:
+        The incident as a mapping (not yet validated).
+
+    Raises:
+        IncidentError: larger than :data:`MAX_INCIDENT_BYTES`, not UTF-8, not JSON/TOML,
+            or not an object.
+    """
+    size = len(source) if isinstance(source, bytes) else len(source.encode("utf-8", "replace"))
+    if size > MAX_INCIDENT_BYTES:
+        raise IncidentError(f"{name}: larger than {MAX_INCIDENT_BYTES // 1024} KiB")
+    text = _decode(source, name) if isinstance(source, bytes) else source.removeprefix("\ufeff")
+    if fmt is None:
+        fmt = "json" if text.lstrip().startswith("{") else "toml"
+    data = _parse(text, name, fmt)
+    if not isinstance(data, dict):
+        raise IncidentError(f"{name}: an incident must be an object, not {type(data).__name__}")
+    return data
+
+
+def _read_stream(stream: IO[Any]) -> bytes:
+    raw = getattr(stream, "buffer", stream).read(MAX_INCIDENT_BYTES + 1)
+    if isinstance(raw, str):  # a text stream without bytes underneath (replaced in-process)
+        return raw.encode("utf-8", "surrogateescape")
+    return bytes(raw)
+
+
+def read_incident(source: str | PathLike[str] | IO[Any]) -> dict[str, Any]:
+    """Read one incident from a JSON or TOML file, from stdin (``"-"``) or from a stream.
+
+    A ``.json`` or ``.toml`` file is read as such; stdin, streams and other names are JSON
+    when they start with ``{``, else TOML. At most :data:`MAX_INCIDENT_BYTES` are read.
+
+    Example:
+        >>> read_incident("examples/incidents/parcel_damaged.json")["type"]  # doctest: +SKIP
+        'parcel_damaged'
+
+    Raises:
+        IncidentError: unreadable, too large, not UTF-8, not JSON/TOML, or not an object.
+    """
+    fmt: Format | None = None
+    if isinstance(source, str | PathLike):
+        if str(source) == "-":
+            return parse_incident(_read_stream(sys.stdin), name="<stdin>")
+        path = Path(source)
+        name = str(source)
+        raw = read_bytes(
+            path,
+            what="incident file",
+            fail=lambda reason: IncidentError(f"{name}: {reason}"),
+            limit=MAX_INCIDENT_BYTES,
+        )
+        suffix = path.suffix.lower()
+        if suffix in (".json", ".toml"):
+            fmt = "json" if suffix == ".json" else "toml"
+        return parse_incident(raw, name=name, fmt=fmt)
+    return parse_incident(_read_stream(source), name=str(getattr(source, "name", "<stream>")))

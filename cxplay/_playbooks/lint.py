@@ -1,0 +1,432 @@
+"""Checks beyond loading: what ``cxplay validate`` reports.
+
+:func:`validate_playbooks` is what ``cxplay validate`` reports: everything the loader
+checks, plus
+
+* **rules that can never win** (:func:`unreachable_rules`): a rule whose condition can
+  never hold, and a rule that is always beaten -- a rule ranked above it (higher priority,
+  or equal priority and earlier in file order) in the same ``group``, or a ``stop = true``
+  rule outside any group, whose condition holds whenever its own does;
+* **scenarios that cite what does not exist**: ``expect_rules`` naming no rule, ``expect``
+  naming no action kind;
+* **the renderer's checks** (:func:`renderer_problems`): declared languages without
+  templates, actions without a template.
+
+The implication check itself is :func:`cxplay._conditions.implication.implies`.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cxplay._common.toml import read_toml
+from cxplay._conditions.implication import implies, never_holds
+from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
+from cxplay._replies.renderer import Renderer, ReplyContext, public_leak, template_name
+from cxplay.errors import LoadError, PlaybookError, Problem, RenderError, TemplateError
+from cxplay.models import CHANNELS, Action, Incident, Playbook, PlaybookFile, Scenario
+from cxplay.results import SuggestedAction
+
+__all__ = [
+    "ValidationReport",
+    "check_replies",
+    "json_schema",
+    "renderer_problems",
+    "scenario_problems",
+    "unreachable_rules",
+    "validate_playbooks",
+]
+
+PathsLike = Path | str | Sequence[Path | str] | None
+
+
+# --------------------------------------------------------------------------- lints
+
+
+def _where(rule: CompiledRule) -> str:
+    return rule.playbook.source if rule.line is None else f"{rule.playbook.source}:{rule.line}"
+
+
+def _problem(rule: CompiledRule, message: str) -> Problem:
+    return Problem(message, file=rule.playbook.source, line=rule.line, rule=rule.id)
+
+
+def unreachable_rules(playbooks: PlaybookSet) -> list[Problem]:
+    """Rules whose actions can never be used: never matching, or always beaten.
+
+    Args:
+        playbooks: A loaded set of playbooks; groups span all of its playbooks.
+
+    Returns:
+        One problem per such rule, located at the rule.
+    """
+    fields = playbooks.fields
+    ranked = sorted(playbooks.rules, key=lambda r: (-r.rule.priority, r.order))
+    problems: list[Problem] = []
+    dead: set[str] = set()
+    for position, low in enumerate(ranked):
+        if never_holds(low.condition, fields):
+            dead.add(low.id)
+            problems.append(_problem(low, "condition can never hold"))
+            continue
+        for high in ranked[:position]:
+            group = low.rule.group
+            same_group = group is not None and high.rule.group == group
+            # A stop rule inside a group may itself lose its group and then stops nothing.
+            stops = high.rule.stop and high.rule.group is None
+            if high.id in dead or not (same_group or stops):
+                continue
+            if high.types is not None and (low.types is None or not low.types <= high.types):
+                continue  # low can match a type high never matches
+            if not implies(low.condition, high.condition, fields):
+                continue
+            rank = (
+                f"priority {high.rule.priority} > {low.rule.priority}"
+                if high.rule.priority > low.rule.priority
+                else f"same priority {low.rule.priority}, earlier in file order"
+            )
+            if same_group:
+                message = (
+                    f"can never win group '{group}': '{high.id}' ({rank}, {_where(high)}) "
+                    "matches whenever this rule does"
+                )
+            else:
+                message = (
+                    f"can never apply: '{high.id}' ({rank}, stop = true, {_where(high)}) "
+                    "matches whenever this rule does and drops the rules below it"
+                )
+            problems.append(_problem(low, message))
+            break
+    return problems
+
+
+def _action_kinds() -> frozenset[str]:
+    union = typing.get_args(Action)[0]
+    kinds: set[str] = set()
+    for model in typing.get_args(union):
+        kinds.update(typing.get_args(model.model_fields["kind"].annotation))
+    return frozenset(kinds)
+
+
+def _scenario_lines(playbook: Playbook) -> list[int | None]:
+    """Line of each ``[[test]]`` (the loader keeps rule lines only); None if unknown."""
+    try:
+        _, index = read_toml(Path(playbook.source))
+    except LoadError:
+        return [None] * len(playbook.tests)
+    return [index.line(("test", number)) for number in range(len(playbook.tests))]
+
+
+def _scenario_name(scenario: Scenario, number: int) -> str:
+    return scenario.name or f"test[{number}]"
+
+
+def scenario_problems(playbooks: PlaybookSet) -> list[Problem]:
+    """Scenarios that cite rules or action kinds that do not exist.
+
+    Args:
+        playbooks: A loaded set of playbooks.
+
+    Returns:
+        One problem per unknown name, located at the scenario.
+    """
+    rule_ids = {rule.id for rule in playbooks.rules}
+    kinds = _action_kinds()
+    problems: list[Problem] = []
+    for playbook in playbooks.playbooks:
+        lines = _scenario_lines(playbook)
+        for number, scenario in enumerate(playbook.tests):
+            name = _scenario_name(scenario, number)
+            for rule_id in scenario.expect_rules:
+                if rule_id not in rule_ids:
+                    problems.append(
+                        Problem(
+                            f"expect_rules: no rule '{rule_id}'",
+                            file=playbook.source,
+                            line=lines[number],
+                            rule=name,
+                        )
+                    )
+            for kind in scenario.expect:
+                if kind not in kinds:
+                    problems.append(
+                        Problem(
+                            f"expect: no action kind '{kind}' (one of: {', '.join(sorted(kinds))})",
+                            file=playbook.source,
+                            line=lines[number],
+                            rule=name,
+                        )
+                    )
+    return problems
+
+
+def renderer_problems(playbooks: PlaybookSet) -> list[Problem]:
+    """The renderer's checks: declared languages without templates, actions without a template.
+
+    Calls :func:`check_replies`, which may return problems or raise a
+    :class:`PlaybookError`; both become a list of problems.
+
+    Args:
+        playbooks: A loaded set of playbooks.
+
+    Returns:
+        The renderer's problems.
+    """
+    try:
+        found = check_replies(playbooks)
+    except PlaybookError as exc:
+        return list(exc.problems)
+    return [p if isinstance(p, Problem) else Problem(str(p)) for p in found or ()]
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What ``cxplay validate`` found; ``playbooks`` is None when they did not load."""
+
+    problems: tuple[Problem, ...]
+    playbooks: PlaybookSet | None
+
+    @property
+    def ok(self) -> bool:
+        """No problem found."""
+        return not self.problems
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language some playbook declares, sorted."""
+        if self.playbooks is None:
+            return ()
+        return tuple(sorted({lang for p in self.playbooks.playbooks for lang in p.meta.languages}))
+
+
+def validate_playbooks(paths: PathsLike = None) -> ValidationReport:
+    """Load playbooks and run every check on them; collect problems instead of raising.
+
+    Args:
+        paths: A directory, files, or None for the shipped playbooks.
+
+    Returns:
+        The report: the loader's problems if they do not load, else those of the checks.
+    """
+    try:
+        playbooks = load_playbooks(paths)
+    except PlaybookError as exc:
+        return ValidationReport(tuple(exc.problems), None)
+    found = [
+        *unreachable_rules(playbooks),
+        *scenario_problems(playbooks),
+        *renderer_problems(playbooks),
+    ]
+    found.sort(key=lambda p: (p.file or "", p.line or 0))
+    return ValidationReport(tuple(found), playbooks)
+
+
+def json_schema(kind: Literal["playbook", "incident"] = "playbook") -> dict[str, Any]:
+    """The JSON Schema of a playbook file or of an incident.
+
+    Args:
+        kind: ``playbook`` (the TOML format of playbooks) or ``incident``.
+
+    Returns:
+        A JSON Schema (draft 2020-12) as a dict.
+    """
+    model = PlaybookFile if kind == "playbook" else Incident
+    title = "cxplay playbook" if kind == "playbook" else "cxplay incident"
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **model.model_json_schema(),
+        "title": title,
+    }
+
+
+# --------------------------------------------------------------------------- replies
+
+_SAMPLE_NAMES = {"en": "Anna Smith", "pl": "Anna Kowalska", "uk": "Олена Петренко"}
+_SAMPLE_FACTS: Mapping[str, Any] = {
+    "string": "sample",
+    "number": 3,
+    "integer": 3,
+    "boolean": True,
+    "list": ["sample"],
+}
+
+
+def _fragment_names(action: Any) -> list[str]:
+    """Fragments an action needs: its own and, for a plan B, one per option."""
+    if action.template:
+        names = [action.template]
+    elif action.kind == "inform":
+        names = [f"inform.{action.topic}"]
+    elif action.kind == "gesture":
+        names = [f"gesture.{action.item}"]
+    else:
+        names = [action.kind]
+    if action.kind == "plan_b":
+        names += [f"option.{option}" for option in action.options]
+    return names
+
+
+def check_replies(playbooks: PlaybookSet) -> list[Problem]:
+    """Everything about replies that can be known before a customer sees one.
+
+    Every fragment compiles; every declared language has templates; every action of every
+    rule has its fragment in every declared language; every action fragment renders in
+    every language x channel with a sample incident (undefined variables are errors);
+    every scenario renders in every language x channel, its SMS fits in 3 segments and its
+    public reply shows no amount, currency, percentage or offer.
+    """
+    # Imported here: the engine imports this module to render replies.
+    from cxplay._engine.engine import Engine, replies_dirs
+
+    problems: list[Problem] = []
+    dirs = replies_dirs(playbooks)
+    if not dirs:
+        where = str(playbooks.files[0].parent) if playbooks.files else None
+        return [
+            Problem("no replies/ directory with reply templates beside the playbooks", file=where)
+        ]
+    try:
+        renderer = Renderer(dirs)
+    except TemplateError as exc:
+        return list(exc.problems)
+    problems.extend(renderer.load_all())
+    for language in renderer.languages:
+        for name in renderer.names(language):
+            try:
+                renderer.template(language, name)
+            except TemplateError as exc:
+                problems.extend(exc.problems)
+    for playbook in playbooks.playbooks:
+        for language in playbook.meta.languages:
+            if language not in renderer.languages:
+                problems.append(
+                    Problem(
+                        f"language '{language}' is declared but has no reply templates",
+                        file=playbook.source,
+                        key="playbook.languages",
+                    )
+                )
+    if problems:
+        return problems
+
+    for compiled in playbooks.rules:
+        meta = compiled.playbook.meta
+        for number, action in enumerate(compiled.rule.actions):
+            for language in meta.languages:
+                for name in _fragment_names(action):
+                    if not renderer.has(language, name):
+                        problems.append(
+                            Problem(
+                                f"no reply fragment '{name}' in {language}",
+                                file=compiled.playbook.source,
+                                line=compiled.line,
+                                rule=compiled.id,
+                                key=f"actions[{number}]",
+                            )
+                        )
+    if problems:
+        return problems
+
+    engine = Engine(playbooks, backend="python")
+    facts = {name: _SAMPLE_FACTS[spec.type] for name, spec in playbooks.facts.items()}
+    seen: set[str] = set()
+    for compiled in playbooks.rules:
+        meta = compiled.playbook.meta
+        incident_type = sorted(compiled.types)[0] if compiled.types else "sample_incident"
+        for language in meta.languages:
+            sample = Incident.model_validate(
+                {
+                    "type": incident_type,
+                    "occurred_at": "2026-11-20T09:15:00+01:00",
+                    "customer": {"name": _SAMPLE_NAMES[language], "language": language},
+                    "order": {"id": "PL-5531", "value": 249.99, "currency": "PLN"},
+                    "event": {"id": "cxconf", "session": "Keynote", "speaker": "Jan Nowak"},
+                    "facts": facts,
+                }
+            )
+            for channel in CHANNELS:
+                base = renderer.context(
+                    sample,
+                    ReplyContext(actions=(), languages=meta.languages, default_language=language),
+                    language,
+                    channel,
+                )
+                for action in compiled.rule.actions:
+                    for approval in (False, True):
+                        suggested = SuggestedAction(
+                            kind=action.kind,
+                            rule=compiled.id,
+                            playbook=compiled.playbook.ref,
+                            priority=compiled.rule.priority,
+                            params=action.model_dump(
+                                mode="json",
+                                exclude={"kind", "dimension", "stage", "requires_approval", "note"},
+                                exclude_none=True,
+                            ),
+                            reason=None,
+                            requires_approval=approval,
+                            cost=None,
+                            dimension=None,
+                            stage=None,
+                        )
+                        name = template_name(suggested)
+                        key = f"{compiled.id}/{name}/{language}/{channel}/{approval}"
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        try:
+                            local = renderer.action_context(suggested, language, channel, base)
+                            renderer.fragment(language, name, channel, local)
+                        except (RenderError, TemplateError) as exc:
+                            problems.append(
+                                Problem(
+                                    f"test render failed: {exc}",
+                                    file=compiled.playbook.source,
+                                    line=compiled.line,
+                                    rule=compiled.id,
+                                )
+                            )
+    for playbook in playbooks.playbooks:
+        for number, scenario in enumerate(playbook.tests):
+            for language in playbook.meta.languages:
+                for channel in CHANNELS:
+                    incident = dict(scenario.incident)
+                    incident["channel"] = channel
+                    customer = dict(incident.get("customer", {}))
+                    customer["language"] = language
+                    incident["customer"] = customer
+                    label = scenario.name or f"test[{number}]"
+                    try:
+                        reply = engine.suggest(incident, language=language).reply
+                    except (RenderError, TemplateError) as exc:
+                        problems.append(
+                            Problem(
+                                f"{language}/{channel}: {exc}", file=playbook.source, rule=label
+                            )
+                        )
+                        continue
+                    if reply is None:
+                        continue
+                    if channel == "sms" and (reply.segments or 0) > 3:
+                        problems.append(
+                            Problem(
+                                f"{language}/sms: the reply takes {reply.segments} SMS segments; "
+                                "keep it to 3",
+                                file=playbook.source,
+                                rule=label,
+                            )
+                        )
+                    leak = public_leak(reply.body) if channel == "social_public" else None
+                    if leak:
+                        problems.append(
+                            Problem(
+                                f"{language}/social_public: a public reply shows '{leak}'",
+                                file=playbook.source,
+                                rule=label,
+                            )
+                        )
+    return problems

@@ -1,0 +1,656 @@
+"""Names and address: cleaning a name, vocatives, greetings and sign-offs per language."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Final
+
+from cxplay._replies.locale import REGISTERS, _check_language
+from cxplay.models import CHANNELS
+
+__all__ = [
+    "clean_name",
+    "polish_gender",
+    "salutation",
+    "sign_off",
+]
+
+# --------------------------------------------------------------------------------------
+# Names and address
+# --------------------------------------------------------------------------------------
+
+# Characters removed from names: C0/C1 controls (category Cc) and the bidirectional
+# embedding/override/isolate controls, which can make a name display as other text.
+_BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_WHITESPACE_RUN: Final = re.compile(r"\s+")
+_APOSTROPHES: Final = "'\u2019\u02bc"
+
+
+def clean_name(name: str | None) -> str:
+    """Make untrusted name text safe to put into a reply, and otherwise keep it as is.
+
+    Control characters become spaces, bidirectional controls are removed, runs of
+    whitespace collapse to one space and the ends are trimmed. Nothing is escaped or
+    evaluated: ``{{ 7*7 }}`` and ``<script>`` come back verbatim (HTML escaping is
+    the renderer's autoescape's job).
+
+    Args:
+        name: The text, or ``None``.
+
+    Returns:
+        The cleaned text; ``""`` for ``None``.
+    """
+    if not name:
+        return ""
+    kept = "".join(
+        " " if unicodedata.category(ch) == "Cc" else ch for ch in name if ch not in _BIDI_CONTROLS
+    )
+    return _WHITESPACE_RUN.sub(" ", kept).strip()
+
+
+def _is_script(word: str, script: str) -> bool:
+    """Whether a word is letters of one script, with apostrophes allowed inside."""
+    if not word or not word[0].isalpha() or not word[-1].isalpha():
+        return False
+    for ch in word:
+        if ch in _APOSTROPHES:
+            continue
+        if not ch.isalpha() or not unicodedata.name(ch, "").startswith(script):
+            return False
+    return True
+
+
+def _is_namelike(word: str) -> bool:
+    """Letters of any script, with inner apostrophes, hyphens or dots (O'Neill, Jean-Luc)."""
+    stripped = word.rstrip(".")
+    if not stripped or not stripped[0].isalpha():
+        return False
+    return all(ch.isalpha() or ch in _APOSTROPHES or ch in "-." for ch in stripped)
+
+
+def _swap_last(word: str, new: str) -> str:
+    """Replace the last ``len(new)`` letters, keeping upper case if the name is in it."""
+    return word[: -len(new)] + (new.upper() if word[-1].isupper() else new)
+
+
+def _lookup(table: Mapping[str, str], word: str) -> str | None:
+    """Look a name up in a vocative table, keeping the case it was written in."""
+    vocative = table.get(word.capitalize())
+    if vocative is None:
+        return None
+    if word == word.capitalize():
+        return vocative
+    if word.isupper() and len(word) > 1:
+        return vocative.upper()
+    return vocative.lower() if word.islower() else None
+
+
+# A first token that is a title rather than a given name: then nothing is declined.
+_TITLES: Final = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "sir",
+        "dame",
+        "pan",
+        "pani",
+        "państwo",
+        "mgr",
+        "inż",
+        "пан",
+        "пані",
+        "панове",
+        "д-р",
+        "проф",
+    }
+)
+
+# -- Polish ---------------------------------------------------------------------------
+
+_PL_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyząćęłńóśźż")
+
+# Vocatives of common male first names. Male vocatives are irregular (Piotr → Piotrze,
+# Marek → Marku, Paweł → Pawle), so only names listed here are declined.
+_PL_MALE: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "Adam": "Adamie",
+        "Adrian": "Adrianie",
+        "Albert": "Albercie",
+        "Aleksander": "Aleksandrze",
+        "Andrzej": "Andrzeju",
+        "Antoni": "Antoni",
+        "Arkadiusz": "Arkadiuszu",
+        "Artur": "Arturze",
+        "Bartłomiej": "Bartłomieju",
+        "Bartosz": "Bartoszu",
+        "Bogdan": "Bogdanie",
+        "Bogusław": "Bogusławie",
+        "Bolesław": "Bolesławie",
+        "Cezary": "Cezary",
+        "Czesław": "Czesławie",
+        "Damian": "Damianie",
+        "Daniel": "Danielu",
+        "Dariusz": "Dariuszu",
+        "Dawid": "Dawidzie",
+        "Dominik": "Dominiku",
+        "Edward": "Edwardzie",
+        "Emil": "Emilu",
+        "Eugeniusz": "Eugeniuszu",
+        "Filip": "Filipie",
+        "Franciszek": "Franciszku",
+        "Gabriel": "Gabrielu",
+        "Grzegorz": "Grzegorzu",
+        "Henryk": "Henryku",
+        "Hubert": "Hubercie",
+        "Ignacy": "Ignacy",
+        "Igor": "Igorze",
+        "Ireneusz": "Ireneuszu",
+        "Jacek": "Jacku",
+        "Jakub": "Jakubie",
+        "Jan": "Janie",
+        "Janusz": "Januszu",
+        "Jarosław": "Jarosławie",
+        "Jerzy": "Jerzy",
+        "Józef": "Józefie",
+        "Julian": "Julianie",
+        "Kacper": "Kacprze",
+        "Kamil": "Kamilu",
+        "Karol": "Karolu",
+        "Kazimierz": "Kazimierzu",
+        "Konrad": "Konradzie",
+        "Krystian": "Krystianie",
+        "Krzysztof": "Krzysztofie",
+        "Leon": "Leonie",
+        "Leszek": "Leszku",
+        "Łukasz": "Łukaszu",
+        "Maciej": "Macieju",
+        "Marcin": "Marcinie",
+        "Marek": "Marku",
+        "Marian": "Marianie",
+        "Mariusz": "Mariuszu",
+        "Mateusz": "Mateuszu",
+        "Michał": "Michale",
+        "Mieczysław": "Mieczysławie",
+        "Mikołaj": "Mikołaju",
+        "Mirosław": "Mirosławie",
+        "Norbert": "Norbercie",
+        "Oskar": "Oskarze",
+        "Patryk": "Patryku",
+        "Paweł": "Pawle",
+        "Piotr": "Piotrze",
+        "Przemysław": "Przemysławie",
+        "Radosław": "Radosławie",
+        "Rafał": "Rafale",
+        "Robert": "Robercie",
+        "Roman": "Romanie",
+        "Ryszard": "Ryszardzie",
+        "Sebastian": "Sebastianie",
+        "Sławomir": "Sławomirze",
+        "Stanisław": "Stanisławie",
+        "Stefan": "Stefanie",
+        "Szymon": "Szymonie",
+        "Tadeusz": "Tadeuszu",
+        "Tomasz": "Tomaszu",
+        "Waldemar": "Waldemarze",
+        "Wiesław": "Wiesławie",
+        "Wiktor": "Wiktorze",
+        "Witold": "Witoldzie",
+        "Władysław": "Władysławie",
+        "Włodzimierz": "Włodzimierzu",
+        "Wojciech": "Wojciechu",
+        "Zbigniew": "Zbigniewie",
+        "Zdzisław": "Zdzisławie",
+        "Zenon": "Zenonie",
+        "Zygmunt": "Zygmuncie",
+    }
+)
+
+# Names in -a that are (usually) male, Polish or foreign: never read as female.
+_PL_MALE_IN_A: Final = frozenset(
+    {
+        "kuba",
+        "barnaba",
+        "bonawentura",
+        "kosma",
+        "jarema",
+        "zawisza",
+        "dyzma",
+        "sasza",
+        "misza",
+        "nikita",
+        "mykyta",
+        "mykola",
+        "nikola",
+        "nicola",
+        "luka",
+        "luca",
+        "andrea",
+        "mattia",
+        "ilia",
+        "ilja",
+        "elia",
+        "kostia",
+        "kuzma",
+        "foma",
+        "sava",
+        "vova",
+        "dima",
+        "attila",
+        "ezra",
+        "issa",
+        "isa",
+        "musa",
+        "mustafa",
+        "hamza",
+        "juda",
+        "jona",
+        "saba",
+    }
+)
+
+# Endings where "-a → -o" is not sure: hypocoristics that take -u (Kasia → Kasiu,
+# Ania → Aniu), letters pronounced otherwise in foreign names (Monica → Moniko),
+# vowel clusters (Andrea, Joshua, Freya), and surnames (Kowalska, Nowakowa).
+_PL_UNSURE_ENDINGS: Final = (
+    "sia",
+    "cia",
+    "zia",
+    "nia",
+    "ca",
+    "ha",
+    "aa",
+    "ea",
+    "oa",
+    "ua",
+    "ya",
+    "ska",
+    "cka",
+    "dzka",
+    "owa",
+    "ówna",
+)
+
+
+def _pl_female_vocative(given: str) -> str | None:
+    low = given.lower()
+    if not low.endswith("a") or len(low) < 3 or not set(low) <= _PL_LETTERS:
+        return None
+    if low in _PL_MALE_IN_A or low.endswith(_PL_UNSURE_ENDINGS):
+        return None
+    # Short names in -la/-ła are hypocoristics taking -u (Ola → Olu, Ela → Elu);
+    # longer ones take -o (Urszula → Urszulo, Izabela → Izabelo).
+    if low.endswith(("la", "ła")) and len(low) <= 4:
+        return None
+    # After a vowel only "-ia" (Maria → Mario) and "-ja" (Maja → Majo) are sure.
+    if low[-2] in "aeiouyąęó" and not low.endswith("ia"):
+        return None
+    if low.endswith("ia") and low[-3] in "aeiouyąęó":
+        return None
+    return _swap_last(given, "o")
+
+
+def _pl_address(given: str | None, gender: str | None) -> tuple[str | None, str | None]:
+    """Return ``(gender, vocative phrase or None)`` for a Polish reply."""
+    if gender == "neutral":
+        return None, None
+    if given is None:
+        return gender, None
+    male = _lookup(_PL_MALE, given)
+    if male is not None:
+        if gender in (None, "male"):
+            return "male", f"Panie {male}"
+        return gender, None
+    if gender == "male":
+        return gender, None
+    female = _pl_female_vocative(given)
+    if female is not None:
+        return "female", f"Pani {female}"
+    # Female first names not in -a are indeclinable: the vocative is the name itself.
+    if (
+        gender == "female"
+        and not given.lower().endswith("a")
+        and _is_script(given, "LATIN")
+        and given.lower() not in _PL_MALE_IN_A
+    ):
+        return gender, f"Pani {given}"
+    return gender, None
+
+
+def polish_gender(first_name: str) -> str | None:
+    """The gender a Polish first name tells for sure ("female"/"male"), else None.
+
+    The same rules as the vocative: a name table for men, the -a rule with its
+    exceptions for women. Used to pick "Pani"/"Pan" or the plural "Państwo".
+    """
+    return _pl_address(clean_name(first_name) or None, None)[0]
+
+
+# -- Ukrainian ------------------------------------------------------------------------
+
+_UK_MALE: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "Анатолій": "Анатолію",
+        "Андрій": "Андрію",
+        "Антон": "Антоне",
+        "Артем": "Артеме",
+        "Богдан": "Богдане",
+        "Борис": "Борисе",
+        "Вадим": "Вадиме",
+        "Валентин": "Валентине",
+        "Валерій": "Валерію",
+        "Василь": "Василю",
+        "Віктор": "Вікторе",
+        "Віталій": "Віталію",
+        "Владислав": "Владиславе",
+        "Володимир": "Володимире",
+        "Геннадій": "Геннадію",
+        "Григорій": "Григорію",
+        "Данило": "Даниле",
+        "Денис": "Денисе",
+        "Дмитро": "Дмитре",
+        "Євген": "Євгене",
+        "Ігор": "Ігорю",
+        "Ілля": "Ілле",
+        "Іван": "Іване",
+        "Кирило": "Кириле",
+        "Костянтин": "Костянтине",
+        "Леонід": "Леоніде",
+        "Максим": "Максиме",
+        "Марко": "Марку",
+        "Микита": "Микито",
+        "Микола": "Миколо",
+        "Мирослав": "Мирославе",
+        "Михайло": "Михайле",
+        "Назар": "Назаре",
+        "Олег": "Олегу",
+        "Олександр": "Олександре",
+        "Олексій": "Олексію",
+        "Остап": "Остапе",
+        "Павло": "Павле",
+        "Петро": "Петре",
+        "Роман": "Романе",
+        "Ростислав": "Ростиславе",
+        "Руслан": "Руслане",
+        "Святослав": "Святославе",
+        "Сергій": "Сергію",
+        "Станіслав": "Станіславе",
+        "Степан": "Степане",
+        "Тарас": "Тарасе",
+        "Федір": "Федоре",
+        "Юрій": "Юрію",
+        "Яків": "Якове",
+        "Ярослав": "Ярославе",
+    }
+)
+
+# Names in -а/-я that are male or either: not declined as female without a hint.
+_UK_MALE_IN_A: Final = frozenset(
+    {"лука", "сава", "кузьма", "хома", "олекса", "ярема", "фома", "никита"}
+)
+_UK_EITHER: Final = frozenset({"саша", "женя", "валя", "слава", "шура"})
+_UK_CONSONANTS: Final = frozenset("бвгґджзклмнпрстфхцчшщ")
+
+
+def _uk_female_vocative(given: str) -> str | None:
+    low = given.lower()
+    if len(low) < 3 or low in _UK_MALE_IN_A or low.capitalize() in _UK_MALE:
+        return None
+    # Adjectival and -ова surnames (Ковальська, Петрова) are not first names.
+    if low.endswith(("ська", "цька", "зька", "ова")):
+        return None
+    if low.endswith("ія"):  # Марія → Маріє, Наталія → Наталіє, Надія → Надіє
+        return _swap_last(given, "є")
+    if low.endswith("я"):  # Оля → Олю, Таня → Таню; not Наталля → Наталле (-лля)
+        if low[-2] in _UK_CONSONANTS and low[-2] != low[-3]:
+            return _swap_last(given, "ю")
+        return None
+    if low.endswith("а"):  # Олена → Олено; not the mixed group (Маша, Даша: -ша/-жа/-ча/-ща)
+        if low[-2] in _UK_CONSONANTS and low[-2] not in "жчшщ":
+            return _swap_last(given, "о")
+        return None
+    return None
+
+
+def _uk_address(given: str | None, gender: str | None) -> tuple[str | None, str | None]:
+    """Return ``(gender, vocative phrase or None)`` for a Ukrainian reply."""
+    if gender == "neutral":
+        return None, None
+    if given is None or not _is_script(given, "CYRILLIC"):
+        return gender, None
+    male = _lookup(_UK_MALE, given)
+    if male is not None:
+        if gender in (None, "male"):
+            return "male", f"пане {male}"
+        return gender, None
+    if gender == "male":
+        return gender, None
+    if given.lower() in _UK_EITHER and gender != "female":
+        return gender, None
+    female = _uk_female_vocative(given)
+    if female is not None:
+        return "female", f"пані {female}"
+    return gender, None
+
+
+# -- Shared ---------------------------------------------------------------------------
+
+_LETTER_CHANNELS: Final = frozenset({"email", "web_form"})
+
+_HELLO: Final[Mapping[str, str]] = MappingProxyType(
+    {"en": "Hello", "pl": "Dzień dobry", "uk": "Добрий день"}
+)
+
+# Formal letter openings by the gender the vocative phrase addresses.
+_DEAR: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "pl": MappingProxyType({"female": "Szanowna", "male": "Szanowny", "plural": "Szanowni"}),
+        "uk": MappingProxyType({"female": "Шановна", "male": "Шановний", "plural": "Шановні"}),
+    }
+)
+
+# The first word of a vocative phrase tells its gender: "Pani Anno", "Panie Janie".
+_ADDRESS_GENDER: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "pani": "female",
+        "panie": "male",
+        "państwo": "plural",
+        "пані": "female",
+        "пане": "male",
+        "панове": "plural",
+    }
+)
+
+# Gender-only formal address when the name cannot be declined: "Szanowna Pani,".
+_BARE_ADDRESS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "pl": MappingProxyType({"female": "Pani", "male": "Panie"}),
+        "uk": MappingProxyType({"female": "пані", "male": "пане"}),
+    }
+)
+
+_SIGN_OFF: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "en": MappingProxyType({"formal": "Kind regards,", "warm": "Best wishes,"}),
+        "pl": MappingProxyType(
+            {"formal": "Z wyrazami szacunku,", "warm": "Pozdrawiamy serdecznie,"}
+        ),
+        "uk": MappingProxyType({"formal": "З повагою,", "warm": "З найкращими побажаннями,"}),
+    }
+)
+
+
+def _check_choice(value: str, choices: Sequence[str], what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
+    return value
+
+
+def _normalize_gender(gender: str | None) -> str | None:
+    # "female"/"male" are hints; no value (or "unknown") lets the name decide; any other
+    # value ("nonbinary", "other", ...) asks for no gendered form at all.
+    g = (gender or "").strip().lower()
+    if g in ("female", "male"):
+        return g
+    return None if g in ("", "unknown") else "neutral"
+
+
+# An override starting with one of these is a whole opening line and is used as given.
+_OPENING_WORDS: Final = frozenset(
+    {
+        "dear",
+        "hello",
+        "hi",
+        "good",
+        "szanowna",
+        "szanowny",
+        "szanowni",
+        "dzień",
+        "droga",
+        "drogi",
+        "drodzy",
+        "witam",
+        "шановна",
+        "шановний",
+        "шановні",
+        "вельмишановна",
+        "вельмишановний",
+        "добрий",
+        "дорога",
+        "дорогий",
+        "вітаю",
+    }
+)
+
+
+def _wrap(phrase: str, language: str, *, letter: bool, formal: bool) -> str:
+    """Put a vocative phrase ("Pani Anno") into the language's opening line."""
+    first = phrase.split(" ", 1)[0].lower()
+    gender = _ADDRESS_GENDER.get(first)
+    if language in _DEAR and letter and formal and gender is not None:
+        return f"{_DEAR[language][gender]} {phrase},"
+    if language == "en":
+        word = "Dear" if letter and formal else ("Hello" if letter else "Hi")
+        return f"{word} {phrase},"
+    return f"{_HELLO[language]}, {phrase},"
+
+
+def salutation(
+    customer_name: str | None,
+    language: str,
+    *,
+    salutation: str | None = None,
+    gender: str | None = None,
+    register: str = "formal",
+    channel: str = "email",
+) -> str:
+    """Return a reply's opening line, including its trailing comma.
+
+    Declines a name only where the rule is sure; otherwise falls back to a safe
+    greeting, because a wrong vocative is worse than none.
+
+    Polish: ``Szanowna Pani Anno,`` / ``Szanowny Panie Janie,`` in a formal e-mail,
+    ``Dzień dobry, Pani Anno,`` in a warm one and in conversational channels,
+    ``Szanowna Pani,`` when only the gender is known, else ``Dzień dobry,``.
+    Female first names in -a take -o (Anna → Anno, Maria → Mario) except
+    hypocoristics (Kasia, Ola), male names in -a (Kuba, Barnaba) and forms that read
+    as surnames (Kowalska); with ``gender="female"`` a name not in -a is indeclinable
+    (Pani Miriam). Male names are declined only from a table of common ones.
+
+    Ukrainian: ``Шановна пані Олено,`` / ``Шановний пане Андрію,`` /
+    ``Добрий день, пані Олено,`` / ``Добрий день,``. Female -а → -о (Олена → Олено,
+    except -ша/-жа/-ча/-ща), -ія → -іє (Марія → Маріє), consonant + я → -ю
+    (Оля → Олю); male names from a table (Тарас → Тарасе, Микола → Миколо). Names in
+    Latin script are not declined.
+
+    English: ``Dear Ms Kowalska,`` (formal e-mail, gender known),
+    ``Dear Anna Kowalska,`` (formal, gender unknown), ``Hello Anna,`` (warm e-mail),
+    ``Hi Anna,`` (chat and other conversational channels), ``Hello,`` without a name.
+
+    The name is untrusted: it passes :func:`clean_name` and is otherwise used
+    verbatim, never evaluated. The first word is taken as the given name and the
+    last as the surname; a name starting with a title ("Dr", "Pani") is not declined.
+
+    Args:
+        customer_name: The customer's name as the company has it, or ``None``.
+        language: One of :data:`SUPPORTED`.
+        salutation: An override: the vocative phrase to use verbatim, e.g.
+            ``"Pani Anno"``, ``"пане Тарасе"``, ``"Ms Smith"``. It is wrapped in the
+            language's opening ("Szanowna Pani Anno,"; the opening word follows its
+            first word: Pani/Panie/Państwo, пані/пане/панове) and wins over the name.
+        gender: ``"female"`` or ``"male"`` when known; ``None`` or ``"unknown"`` lets
+            the name decide; any other value (``"nonbinary"``, ``"other"``) means no
+            gendered form: ``Dzień dobry,`` / ``Добрий день,`` / no Ms or Mr. A hint
+            that contradicts a name table drops the name, not the hint.
+        register: ``"formal"`` or ``"warm"`` (see :data:`REGISTERS`).
+        channel: One of :data:`CHANNELS`. E-mail and web forms get letter openings;
+            every other channel a conversational one.
+
+    Returns:
+        The opening line, ending with a comma.
+
+    Raises:
+        ValueError: For an unknown language, register or channel.
+    """
+    _check_language(language)
+    _check_choice(register, REGISTERS, "register")
+    _check_choice(channel, CHANNELS, "channel")
+    letter = channel in _LETTER_CHANNELS
+    formal = register == "formal"
+    hint = _normalize_gender(gender)
+
+    override = clean_name(salutation).rstrip(", ")
+    if override and override.split(" ", 1)[0].lower() in _OPENING_WORDS:
+        return f"{override},"
+    if override:
+        return _wrap(override, language, letter=letter, formal=formal)
+
+    name = clean_name(customer_name)
+    words = name.split(" ") if name else []
+    structured = bool(words) and all(_is_namelike(w) for w in words)
+    titled = structured and words[0].rstrip(".").lower() in _TITLES
+
+    if language == "en":
+        if not name:
+            return "Hello,"
+        if not structured or titled:
+            return _wrap(name, language, letter=letter, formal=formal)
+        if letter and formal:
+            if hint in ("female", "male") and len(words) > 1:
+                title = "Ms" if hint == "female" else "Mr"
+                return f"Dear {title} {words[-1]},"
+            return f"Dear {name},"
+        return _wrap(words[0], language, letter=letter, formal=formal)
+
+    given = words[0] if structured and not titled else None
+    address = _pl_address if language == "pl" else _uk_address
+    addressed_gender, phrase = address(given, hint)
+    if phrase is None and letter and formal and addressed_gender is not None:
+        phrase = _BARE_ADDRESS[language][addressed_gender]
+    if phrase is None:
+        return f"{_HELLO[language]},"
+    return _wrap(phrase, language, letter=letter, formal=formal)
+
+
+def sign_off(language: str, register: str = "formal") -> str:
+    """Return the closing line before the signature, including its comma.
+
+    ``Kind regards,`` / ``Best wishes,``; ``Z wyrazami szacunku,`` /
+    ``Pozdrawiamy serdecznie,``; ``З повагою,`` / ``З найкращими побажаннями,``.
+
+    Args:
+        language: One of :data:`SUPPORTED`.
+        register: ``"formal"`` or ``"warm"``.
+
+    Returns:
+        The closing line.
+    """
+    _check_language(language)
+    return _SIGN_OFF[language][_check_choice(register, REGISTERS, "register")]

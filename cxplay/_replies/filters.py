@@ -1,0 +1,146 @@
+"""Jinja filters and globals that format for the reply's language and time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sized
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+
+from cxplay._replies.address import salutation, sign_off
+from cxplay._replies.locale import (
+    LANGUAGE_VAR,
+    TIMEZONE_VAR,
+    Number,
+    _check_language,
+    count,
+    format_date,
+    format_datetime,
+    format_duration,
+    format_money,
+    format_time,
+    nouns,
+    plain_spaces,
+    plural_category,
+)
+
+__all__ = [
+    "register_filters",
+]
+
+# --------------------------------------------------------------------------------------
+# Jinja
+# --------------------------------------------------------------------------------------
+
+
+def register_filters(
+    env: Environment, language: str | None = None, timezone: str | None = None
+) -> None:
+    """Add cxplay's language-aware filters and globals to a Jinja environment.
+
+    Each filter reads the language from the template context variable
+    :data:`LANGUAGE_VAR` (``language``) and the time zone from :data:`TIMEZONE_VAR`
+    (``timezone``); where the context has no value (or ``None``) the arguments given
+    here apply. One environment therefore serves all languages and time zones, and a
+    per-language environment works too (pass ``language`` here).
+
+    Filters: ``amount|money(currency)``, ``dt|date``, ``dt|time``, ``dt|datetime``,
+    ``minutes_or_timedelta|duration``, ``n|count(noun)`` (without a noun it is Jinja's
+    own ``count``, the length), ``n|plural(one=..., few=..., many=..., other=...)``
+    (the form for n's category, else ``other``; returns the word only),
+    ``text|plain_spaces``. Globals: ``count(n, noun)``, ``plural(n, ...)``,
+    ``salutation(name, salutation=..., gender=..., register=..., channel=...)`` and
+    ``sign_off(register)``.
+
+    Args:
+        env: The environment (a ``SandboxedEnvironment`` is fine).
+        language: Default language when the context has none; one of :data:`SUPPORTED`.
+        timezone: Default IANA time zone when the context has none.
+
+    Raises:
+        ValueError: For a default language outside :data:`SUPPORTED`.
+    """
+    if language is not None:
+        _check_language(language)
+    default_language, default_timezone = language, timezone
+
+    def lang(ctx: Context) -> str:
+        value = ctx.get(LANGUAGE_VAR) or default_language
+        if not isinstance(value, str):
+            raise ValueError(
+                f"no reply language: render with {LANGUAGE_VAR}=... or pass language= "
+                "to register_filters"
+            )
+        return _check_language(value)
+
+    def zone(ctx: Context) -> str | None:
+        value = ctx.get(TIMEZONE_VAR) or default_timezone
+        return value if isinstance(value, str) else None
+
+    @pass_context
+    def money(ctx: Context, amount: Number, currency: str) -> str:
+        return format_money(amount, currency, lang(ctx))
+
+    @pass_context
+    def date_(ctx: Context, dt: date | datetime) -> str:
+        return format_date(dt, lang(ctx), zone(ctx))
+
+    @pass_context
+    def time_(ctx: Context, dt: datetime) -> str:
+        return format_time(dt, lang(ctx), zone(ctx))
+
+    @pass_context
+    def datetime_(ctx: Context, dt: datetime) -> str:
+        return format_datetime(dt, lang(ctx), zone(ctx))
+
+    @pass_context
+    def duration(ctx: Context, value: timedelta | Number | str, case: str = "nom") -> str:
+        return format_duration(value, lang(ctx), case)
+
+    @pass_context
+    def count_(ctx: Context, value: Any, noun: str | None = None, case: str = "nom") -> str | int:
+        if noun is None and isinstance(value, Sized):
+            return len(value)  # Jinja's built-in |count, which this name shadows
+        if noun is None:
+            raise ValueError(f"count needs a noun; known nouns: {', '.join(nouns())}")
+        return count(value, noun, lang(ctx), case)
+
+    @pass_context
+    def plural(
+        ctx: Context,
+        n: Number,
+        one: str | None = None,
+        few: str | None = None,
+        many: str | None = None,
+        other: str | None = None,
+    ) -> str:
+        forms = {"one": one, "few": few, "many": many, "other": other}
+        chosen = forms.get(plural_category(n, lang(ctx))) or other
+        if chosen is None:
+            raise ValueError("plural needs at least other=...")
+        return chosen
+
+    @pass_context
+    def salutation_(ctx: Context, name: str | None, **options: Any) -> str:
+        return salutation(name, lang(ctx), **options)
+
+    @pass_context
+    def sign_off_(ctx: Context, register: str = "formal") -> str:
+        return sign_off(lang(ctx), register)
+
+    filters: dict[str, Callable[..., Any]] = {
+        "money": money,
+        "date": date_,
+        "time": time_,
+        "datetime": datetime_,
+        "duration": duration,
+        "count": count_,
+        "plural": plural,
+        "plain_spaces": plain_spaces,
+    }
+    env.filters.update(filters)
+    env.globals.update(
+        {"count": count_, "plural": plural, "salutation": salutation_, "sign_off": sign_off_}
+    )

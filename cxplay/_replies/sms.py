@@ -1,0 +1,69 @@
+"""SMS segments: how many parts a text takes in GSM 03.38 or UCS-2."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Final
+
+__all__ = [
+    "sms_segments",
+]
+
+# --------------------------------------------------------------------------------------
+# SMS
+# --------------------------------------------------------------------------------------
+
+# 3GPP TS 23.038 default alphabet, and its extension table (ESC + char: 2 septets).
+# ESC itself is left out: in text it is a control character, not a letter. There is no
+# national shift table for Polish or Ukrainian, so their letters force UCS-2.
+_GSM_BASIC: Final = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
+_SMS_LIMITS: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
+    {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+)
+
+
+def _pack(units: Sequence[int], single: int, per_part: int) -> int:
+    """Count segments; a character's units are never split across two parts."""
+    total = sum(units)
+    if total == 0:
+        return 0
+    if total <= single:
+        return 1
+    parts, used = 1, 0
+    for size in units:
+        if used + size > per_part:
+            parts, used = parts + 1, 0
+        used += size
+    return parts
+
+
+def sms_segments(text: str) -> tuple[int, str]:
+    r"""Count the SMS segments a text needs and the encoding it forces.
+
+    GSM-7 when every character is in the GSM 03.38 alphabet (extension characters
+    such as ``€ [ ] { } ^ ~ \ |`` take two septets): 160 septets in one segment,
+    153 per part of a multipart message. Otherwise UCS-2: 70 UTF-16 code units in
+    one segment, 67 per part (an emoji outside the BMP takes two). A character is
+    never split between parts, as phones and gateways do. Run :func:`plain_spaces`
+    first: a no-break space alone forces UCS-2.
+
+    Args:
+        text: The message as it will be sent.
+
+    Returns:
+        ``(segments, encoding)`` with encoding ``"GSM-7"`` or ``"UCS-2"``; an empty
+        text is ``(0, "GSM-7")``.
+    """
+    if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text):
+        encoding = "GSM-7"
+        units = [2 if ch in _GSM_EXTENSION else 1 for ch in text]
+    else:
+        encoding = "UCS-2"
+        units = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    single, per_part = _SMS_LIMITS[encoding]
+    return _pack(units, single, per_part), encoding
