@@ -19,6 +19,7 @@ it, so every error message points at a line the same way.
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ import tomli
 from cxplay._common.files import read_bytes
 from cxplay.errors import LoadError, PlaybookError, Problem
 
-__all__ = ["LineIndex", "parse_toml", "read_toml"]
+__all__ = ["LineIndex", "parse_toml", "read_package_toml", "read_toml"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -295,3 +296,14 @@ def read_toml(
     source = str(path)
     raw = read_bytes(path, what=what, fail=lambda reason: error([Problem(reason, file=source)]))
     return parse_toml(decode_utf8(raw, source, error=error), source=source, error=error)
+
+
+def read_package_toml(package: str, resource: str) -> dict[str, Any]:
+    """The data of a TOML file shipped inside a package (tables cxplay itself ships).
+
+    Args:
+        package: the package that holds it, e.g. ``"cxplay._replies"``.
+        resource: its path relative to that package, e.g. ``"data/names.toml"``.
+    """
+    text = importlib.resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+    return tomli.loads(text)
