@@ -3,15 +3,20 @@ a traceback or a silent wrong answer."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
-from cxplay import ConditionError, Engine
+from cxplay import ConditionError, Engine, IncidentError, SchemaError, suggest
+from cxplay._cli import cli as cxplay_cli
 from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._replies.sandbox import ReplyEnvironment, SizeError, render_capped
 
 BACKENDS = [
     pytest.param(
@@ -159,3 +164,325 @@ def test_matches_keeps_unicode_letters_and_case(tmp_path: Path) -> None:
         ("", False),
     ]:
         assert engine.suggest({"type": "x", "description": text}).matched is expected, text
+
+
+# ------------------------------------------------------------ CLI and library helpers
+
+
+def cli(*args: str | Path, input: str | None = None) -> Result:
+    """Run the CLI as a user does (no CXPLAY_PLAYBOOKS from the environment)."""
+    return CliRunner().invoke(
+        cxplay_cli,
+        [str(a) for a in args],
+        input=input,
+        env={"NO_COLOR": "1", "CXPLAY_PLAYBOOKS": None},
+        prog_name="cxplay",
+    )
+
+
+def assert_one_error(result: Result, *fragments: str, code: int = 1) -> str:
+    """Exit ``code`` with one ``Error: ...`` line holding every fragment, and no traceback."""
+    assert result.exit_code == code, (result.exit_code, result.output, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(lines) == 1, result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Engine:
+    return Engine.from_path()
+
+
+# ------------------------------------------------------------ 2. escapes as non-cxplay errors
+
+
+@pytest.mark.parametrize(
+    ("currency", "fragment"),
+    [
+        ("BTC", "unknown currency 'BTC'"),
+        ("XXX", "XXX is an ISO 4217 code but not a currency one pays in"),
+        ("XAU", "not a currency one pays in"),
+    ],
+)
+def test_a_currency_that_is_not_money_is_an_incident_error(
+    shipped: Engine, currency: str, fragment: str
+) -> None:
+    incident = {"type": "parcel_damaged", "order": {"value": 300, "currency": currency}}
+    with pytest.raises(IncidentError, match=re.escape(fragment)):
+        shipped.suggest(incident)
+    result = cli(
+        "suggest", "--type", "parcel_damaged", "--order-value", "300", "--currency", currency
+    )
+    assert_one_error(result, "invalid incident: order.currency: ", fragment)
+
+
+def test_real_currencies_still_render(shipped: Engine) -> None:
+    for currency, shown in [("PLN", "PLN 300.00"), ("EUR", "€300.00"), ("XOF", "F CFA")]:
+        reply = shipped.suggest(
+            {"type": "parcel_damaged", "order": {"value": 300, "currency": currency}}
+        ).reply
+        assert reply is not None and shown in reply.body, (currency, reply.body)
+
+
+def test_a_policy_in_no_currency_is_a_schema_error_with_its_line(tmp_path: Path) -> None:
+    path = playbook(tmp_path, '[policy]\ncurrency = "XXX"\n')
+    with pytest.raises(SchemaError) as info:
+        Engine.from_path(tmp_path)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line) == (str(path), line_of(path, "currency ="))
+    assert "not a currency one pays in" in problem.message
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59:00+00:00", "9999-12-31T23:59:00", "0001-01-01T00:00:00+14:00"]
+)
+def test_a_date_at_the_end_of_time_is_an_incident_error(shipped: Engine, moment: str) -> None:
+    incident = {"type": "parcel_damaged", "channel": "email", "occurred_at": moment}
+    with pytest.raises(IncidentError, match="occurred_at: must be between the years 1970 and 2999"):
+        shipped.suggest(incident)
+    result = cli("suggest", "-", input=json.dumps(incident))
+    assert_one_error(result, "occurred_at: must be between the years 1970 and 2999")
+
+
+def test_the_latest_accepted_date_still_gets_its_deadlines(shipped: Engine) -> None:
+    incident = {"type": "parcel_damaged", "channel": "email", "occurred_at": "2999-12-31T23:59:00Z"}
+    suggestion = shipped.suggest(incident)
+    assert suggestion.respond_by is not None and suggestion.respond_by.year == 3000
+
+
+@pytest.mark.parametrize(
+    ("action", "fragment"),
+    [
+        ('{ kind = "follow_up", after = "P99999D" }', "at most 10 years"),
+        ('{ kind = "callback", within = "-PT1H" }', "a duration cannot be negative"),
+    ],
+)
+def test_durations_that_overflow_or_run_backwards_are_schema_errors(
+    tmp_path: Path, action: str, fragment: str
+) -> None:
+    path = playbook(
+        tmp_path,
+        f"""
+        [[rule]]
+        id = "r"
+        when = "type == 'x'"
+        actions = [{action}]
+        """,
+    )
+    with pytest.raises(SchemaError) as info:
+        Engine.from_path(tmp_path)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line, problem.rule) == (str(path), line_of(path, "actions"), "r")
+    assert fragment in problem.message
+
+
+ATTACKS = [
+    ("{% for x in range(100000000) %}x{% endfor %}", "a range of 100,000,000"),
+    ("{{ 'a' * 100000000 }}", "a repeated value of 100,000,000"),
+    ("{% for x in range(9000) %}{{ 'yes' * 20 }}{% endfor %}", "more than 100,000 characters"),
+    ("{{ 'a'|center(100000000) }}", "a width of 100,000,000"),
+    ("{{ 'a'.ljust(100000000) }}", "a width of 100,000,000"),
+    ("{{ '%100000000s'|format('a') }}", "a format width of 100,000,000"),
+    ("{{ '%100000000d' % 3 }}", "a format width of 100,000,000"),
+    ("{{ '{:>100000000}'.format('a') }}", "a format width of 100,000,000"),
+    ("{{ 10 ** 100000000 }}", "a power's bits"),
+    ("{{ 1 / 0 }}", "division by zero"),
+]
+
+
+@pytest.mark.parametrize(("source", "fragment"), ATTACKS)
+def test_the_sandbox_caps_what_a_fragment_may_build(source: str, fragment: str) -> None:
+    environment = ReplyEnvironment()
+    with pytest.raises((SizeError, ZeroDivisionError), match=re.escape(fragment)):
+        render_capped(environment.from_string(source), {})
+
+
+def test_ordinary_fragments_render_in_the_sandbox() -> None:
+    environment = ReplyEnvironment()
+    source = (
+        "{% for x in range(3) %}{{ x }}{% endfor %} {{ 'ab' * 2 }} {{ 2 ** 10 }} "
+        "{{ '%05.1f'|format(3.14159) }} {{ '{:>4}'.format('a') }} {{ 'x'|center(5) }}|"
+    )
+    assert render_capped(environment.from_string(source), {}) == "012 abab 1024 003.1    a   x  |"
+
+
+def replies_book(directory: Path, apology: str) -> Path:
+    """A playbook with one rule and an English catalog whose apology is ``apology``."""
+    playbook(
+        directory,
+        """
+        [[rule]]
+        id = "r"
+        when = "type == 'x'"
+        actions = [{ kind = "apology" }]
+        """,
+    )
+    replies = directory / "replies"
+    replies.mkdir()
+    catalog = replies / "common.en.toml"
+    catalog.write_text(f"apology = {json.dumps(apology)}\n", encoding="utf-8")
+    return catalog
+
+
+@pytest.mark.parametrize(("source", "fragment"), ATTACKS[:3])
+def test_a_runaway_fragment_is_a_problem_of_validate_and_an_error_of_suggest(
+    tmp_path: Path, source: str, fragment: str
+) -> None:
+    catalog = replies_book(tmp_path, source)
+    result = cli("validate", tmp_path)
+    assert result.exit_code == 1, result.output
+    assert f"{catalog}:1" in result.output and fragment in result.output
+    assert "Traceback" not in result.output + result.stderr
+    assert len(result.output) < 2_000
+    result = cli("suggest", "--playbooks", tmp_path, "--type", "x")
+    assert_one_error(result, f"{catalog}:1: apology (en): ", fragment)
+    assert len(result.stdout) < 2_000
+
+
+# ------------------------------------------------------------ 4. incidents and facts
+
+
+def test_a_negative_duration_fact_is_refused_not_rendered(shipped: Engine) -> None:
+    incident = {"type": "queue_long", "facts": {"queue_minutes": -5}}
+    with pytest.raises(IncidentError, match=r"facts\.queue_minutes: must be at least 0, got -5"):
+        shipped.suggest(incident)
+    result = cli("suggest", "--type", "queue_long", "--fact", "queue_minutes=-5")
+    assert_one_error(result, "facts.queue_minutes: must be at least 0, got -5")
+    assert "-5 minutes" not in result.stdout
+    assert shipped.suggest({"type": "queue_long", "facts": {"queue_minutes": 0}}).matched
+
+
+def test_fact_bounds_are_declared_and_checked(tmp_path: Path) -> None:
+    playbook(
+        tmp_path,
+        """
+        [facts]
+        temperature_c = { type = "number", min = -90, max = 60 }
+
+        [[rule]]
+        id = "hot"
+        when = "type == 'x' and facts.temperature_c >= 30"
+        actions = [{ kind = "apology" }]
+        """,
+    )
+    engine = Engine.from_path(tmp_path, backend="python")
+    assert engine.suggest({"type": "x", "facts": {"temperature_c": 35}}).matched
+    with pytest.raises(IncidentError, match="must be at least -90 and at most 60, got 400"):
+        engine.suggest({"type": "x", "facts": {"temperature_c": 400}})
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ('{ type = "string", min = 0 }', "min and max bound number facts; this one is a string"),
+        ('{ type = "integer", min = 5, max = 1 }', "min (5) is greater than max (1)"),
+    ],
+)
+def test_bounds_that_cannot_hold_are_schema_errors(
+    tmp_path: Path, spec: str, fragment: str
+) -> None:
+    path = playbook(tmp_path, f"[facts]\nthing = {spec}\n")
+    with pytest.raises(SchemaError) as info:
+        Engine.from_path(tmp_path)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line) == (str(path), line_of(path, "thing ="))
+    assert fragment in problem.message
+
+
+def test_a_fact_given_twice_on_the_command_line_is_a_usage_error() -> None:
+    result = cli(
+        "suggest", "--type", "queue_long", "--fact", "queue_minutes=5", "--fact", "queue_minutes=7"
+    )
+    assert result.exit_code == 2
+    assert "'queue_minutes' is given twice; give each fact once" in result.stderr
+
+
+def test_an_undeclared_fact_of_a_type_that_declares_its_facts_is_an_error(shipped: Engine) -> None:
+    incident = {"type": "queue_long", "facts": {"queue_minutes": 5, "queue_minuts": 7}}
+    with pytest.raises(IncidentError) as info:
+        shipped.suggest(incident)
+    assert str(info.value) == (
+        "invalid incident: facts.queue_minuts: not a fact the playbooks declare for "
+        "'queue_long'; did you mean 'queue_minutes'?"
+    )
+    many = {"type": "queue_long", "facts": {"queue_minutes": 5, **{f"x{i}": i for i in range(150)}}}
+    with pytest.raises(IncidentError) as info:
+        shipped.suggest(many)
+    assert "facts x0, x1, x2, x3, x4 and 145 more: not facts the playbooks declare" in str(
+        info.value
+    )
+    assert len(str(info.value)) < 400
+    # a type that declares no facts carries whatever it likes
+    assert shipped.suggest({"type": "parcel_damaged", "facts": {"anything": 1}}).matched
+
+
+@pytest.mark.parametrize(
+    ("zone", "fragment"),
+    [
+        ("Mars/Olympus", "unknown time zone 'Mars/Olympus' (an IANA name such as Europe/Warsaw)"),
+        ("europe/warsaw", "did you mean 'Europe/Warsaw'?"),
+        ("../../etc/passwd", "unknown time zone '../../etc/passwd'"),
+    ],
+)
+def test_an_unknown_time_zone_is_an_error_not_utc(
+    shipped: Engine, zone: str, fragment: str
+) -> None:
+    incident = {"type": "parcel_damaged", "customer": {"timezone": zone}}
+    with pytest.raises(IncidentError, match=re.escape(fragment)):
+        shipped.suggest(incident)
+    assert_one_error(
+        cli("suggest", "-", input=json.dumps(incident)), "customer.timezone: ", fragment
+    )
+
+
+def test_a_known_time_zone_sets_the_reply_times(shipped: Engine) -> None:
+    incident = {
+        "type": "parcel_damaged",
+        "channel": "email",
+        "occurred_at": "2026-11-20T09:15:00+00:00",
+        "customer": {"timezone": "Asia/Tokyo"},
+    }
+    assert shipped.suggest(incident).matched
+
+
+@pytest.mark.parametrize("typo", ["parcel_damage", "parcle_damaged", "queue_lon"])
+def test_a_mistyped_incident_type_gets_a_did_you_mean(shipped: Engine, typo: str) -> None:
+    with pytest.raises(IncidentError, match=r"unknown incident type '\w+'; did you mean"):
+        shipped.suggest({"type": typo})
+    result = cli("suggest", "--type", typo)
+    assert_one_error(
+        result, f"unknown incident type '{typo}'; did you mean", "--allow-unknown-type"
+    )
+
+
+def test_allow_unknown_type_takes_it_as_it_is(tmp_path: Path) -> None:
+    allowed = Engine.from_path(allow_unknown_type=True)
+    suggestion = allowed.suggest({"type": "parcel_damage"})
+    assert suggestion.matched and "parcel.damaged.apologise" not in [
+        a.rule for a in suggestion.actions
+    ]
+    result = cli("suggest", "--type", "parcel_damage", "--allow-unknown-type", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["matched"] is True
+    assert suggest({"type": "parcel_damage"}, allow_unknown_type=True).matched
+
+
+@pytest.mark.parametrize("kind", ["parcel_lost", "parcel_late", "brand_new_type", "x"])
+def test_known_and_far_away_types_are_welcome(shipped: Engine, kind: str) -> None:
+    facts = {"delay_days": 3} if kind == "parcel_late" else {}
+    assert shipped.suggest({"type": kind, "facts": facts}).matched
+
+
+def test_fact_names_beyond_ascii_are_refused_everywhere(shipped: Engine, tmp_path: Path) -> None:
+    with pytest.raises(IncidentError, match=r"'żółw' is not a fact name \(ASCII letters"):
+        shipped.suggest({"type": "parcel_damaged", "facts": {"żółw": 1}})
+    result = cli("suggest", "--type", "parcel_damaged", "--fact", "żółw=1")
+    assert result.exit_code == 2 and "a fact name has ASCII letters" in result.stderr
+    path = playbook(tmp_path, '[facts]\n"żółw" = "integer"\n')
+    with pytest.raises(SchemaError) as info:
+        Engine.from_path(tmp_path)
+    (problem,) = info.value.problems
+    assert problem.file == str(path) and problem.line == line_of(path, "żółw")

@@ -382,14 +382,14 @@ def check_replies(playbooks: PlaybookSet) -> list[Problem]:
                             local = renderer.action_context(suggested, language, channel, base)
                             renderer.fragment(language, name, channel, local)
                         except (RenderError, TemplateError) as exc:
-                            problems.append(
-                                Problem(
-                                    f"test render failed: {exc}",
-                                    file=compiled.playbook.source,
-                                    line=compiled.line,
-                                    rule=compiled.id,
-                                )
+                            problem = Problem(
+                                f"test render failed: {exc}",
+                                file=compiled.playbook.source,
+                                line=compiled.line,
+                                rule=compiled.id,
                             )
+                            if problem not in problems:  # once, not once per channel
+                                problems.append(problem)
     for playbook in playbooks.playbooks:
         for number, scenario in enumerate(playbook.tests):
             for language in playbook.meta.languages:

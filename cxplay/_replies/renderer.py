@@ -26,7 +26,8 @@ Channel variants
 
 Safety
     Fragments run in Jinja's :class:`~jinja2.sandbox.SandboxedEnvironment` with
-    :class:`~jinja2.StrictUndefined`; customer values (name, description, facts) are only
+    :class:`~jinja2.StrictUndefined` and size limits (:mod:`cxplay._replies.sandbox`: no
+    100 MB strings, no 100-million-item loops); customer values (name, description, facts) are only
     ever *data* in the context, so ``{{ 7*7 }}`` in a name is printed as is. The HTML body
     of an e-mail is the composed text escaped as a whole: stricter than autoescape, no
     fragment or value can put markup into it.
@@ -42,10 +43,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 from pydantic import Field, ValidationError
 
@@ -61,6 +61,7 @@ from cxplay._replies.locale import (
     negotiate,
     plain_spaces,
 )
+from cxplay._replies.sandbox import ReplyEnvironment, render_capped
 from cxplay._replies.sms import sms_segments
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
@@ -143,12 +144,8 @@ class ReplyContext:
     playbook: str | None = None  # id of the playbook whose rule leads: who signs
 
 
-def _env() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=False,
-    )
+def _env() -> ReplyEnvironment:
+    env = ReplyEnvironment()
     register_filters(env)
     return env
 
@@ -342,8 +339,17 @@ class Renderer:
             return None
         template = self.template(language, chosen)
         try:
-            rendered = str(template.render(context))
-        except (UndefinedError, SecurityError, JinjaTemplateError, ValueError, TypeError) as exc:
+            rendered = render_capped(template, context)
+        except (
+            UndefinedError,
+            SecurityError,
+            JinjaTemplateError,
+            ValueError,
+            TypeError,
+            ArithmeticError,  # OverflowError, ZeroDivisionError: {{ 1 / 0 }}
+            LookupError,  # {{ [][3] }}, a missing key of a plain dict
+            RecursionError,
+        ) as exc:
             raise RenderError(
                 f"{self.origin[(language, chosen)]}: {chosen} ({language}): {exc}"
             ) from None
