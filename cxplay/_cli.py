@@ -653,8 +653,8 @@ def plan_command(
     60 minutes or their flight or train cancelled, each guest early or late, each
     online session missed -- runs the playbooks, re-plans the agenda and renders
     the messages to the speaker or guest, the attendees, the chair and the venue,
-    each in their language. Without --markdown or --html the Markdown runbook is
-    printed.
+    each in their language. With no --out, --markdown or --html the Markdown
+    runbook is printed.
 
     \b
     Examples:
@@ -697,7 +697,7 @@ def plan_command(
         if target is not None:
             target.write_text(render(built), encoding="utf-8")
             click.echo(f"Wrote {target}", err=True)
-    if markdown_file is None and html_file is None:
+    if out is None and markdown_file is None and html_file is None:
         click.echo(render_runbook_markdown(built), nl=False)
 
 

@@ -486,3 +486,79 @@ def test_fact_names_beyond_ascii_are_refused_everywhere(shipped: Engine, tmp_pat
         Engine.from_path(tmp_path)
     (problem,) = info.value.problems
     assert problem.file == str(path) and problem.line == line_of(path, "żółw")
+
+
+# ------------------------------------------------------------ 8. plan --out, completion
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENT = ROOT / "examples" / "events" / "cxconf-2026.toml"
+
+
+def test_plan_with_out_alone_writes_the_plan_and_prints_no_runbook(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = cli("plan", EVENT, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == f"Wrote {out}\n"
+    assert json.loads(out.read_text("utf-8"))
+    printed = cli("plan", EVENT)
+    assert printed.exit_code == 0 and printed.stdout.startswith("# ")
+
+
+def complete(line: str) -> list[str]:
+    """What bash completion offers for the last word of ``line`` (click's protocol)."""
+    words = line.split(" ")
+    result = CliRunner().invoke(
+        cxplay_cli,
+        [],
+        env={
+            "_CXPLAY_COMPLETE": "bash_complete",
+            "COMP_WORDS": line,
+            "COMP_CWORD": str(len(words) - 1),
+            "CXPLAY_PLAYBOOKS": None,
+        },
+        prog_name="cxplay",
+    )
+    assert result.exit_code == 0, result.output
+    return [item.partition(",")[2] for item in result.stdout.splitlines() if item]
+
+
+def test_completion_offers_the_incident_types_of_the_playbooks() -> None:
+    assert complete("cxplay suggest --type parcel_") == [
+        "parcel_damaged",
+        "parcel_late",
+        "parcel_lost",
+    ]
+    assert "queue_long" in complete("cxplay explain --type ")
+
+
+def test_completion_offers_languages_and_tiers(tmp_path: Path) -> None:
+    assert complete("cxplay suggest --lang ") == ["en", "pl", "uk"]
+    assert complete("cxplay suggest --tier g") == ["gold"]
+    playbook(
+        tmp_path,
+        """
+        [[rule]]
+        id = "r"
+        when = "type == 'x' and customer.tier in ['platinum', 'silver']"
+        actions = [{ kind = "apology" }]
+        """,
+    )
+    assert complete(f"cxplay suggest --playbooks {tmp_path} --tier ") == ["platinum", "silver"]
+    assert complete(f"cxplay suggest --playbooks {tmp_path} --type ") == ["x"]
+
+
+def test_completion_never_breaks_the_shell_on_broken_playbooks(tmp_path: Path) -> None:
+    (tmp_path / "p.toml").write_text("[playbook\n", encoding="utf-8")
+    assert complete(f"cxplay suggest --playbooks {tmp_path} --type ") == []
+
+
+def test_the_readme_fish_completion_line_is_what_click_expects() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert "_CXPLAY_COMPLETE=fish_source cxplay | source" in readme
+    for shell in ("bash", "zsh"):
+        assert f'eval "$(_CXPLAY_COMPLETE={shell}_source cxplay)"' in readme
+    fish = CliRunner().invoke(
+        cxplay_cli, [], env={"_CXPLAY_COMPLETE": "fish_source"}, prog_name="cxplay"
+    )
+    assert fish.exit_code == 0 and "complete --no-files --command cxplay" in fish.stdout
