@@ -476,8 +476,11 @@ def validate(paths: tuple[Path, ...]) -> None:
     fields and type mismatches, rules that can never match or never win (a rule
     ranked above in the same group, or a stop rule, matches whenever they do),
     scenarios citing unknown rules or action kinds, and the renderer's template
-    checks. Prints one line per problem (file:line: rule-id: message) and exits 1,
-    or prints a one-line summary and exits 0.
+    checks: every fragment compiles and test-renders, names used in any branch of
+    a fragment exist in the reply context, and every language of the playbooks has
+    the sections the others have. A reply catalog (replies/NAME.LANG.toml) given
+    as a FILE is checked on its own. Prints one line per problem (file:line:
+    rule-id: message) and exits 1, or prints a one-line summary and exits 0.
 
     Without a path: $CXPLAY_PLAYBOOKS, else the shipped playbooks.
 
@@ -486,6 +489,7 @@ def validate(paths: tuple[Path, ...]) -> None:
       cxplay validate
       cxplay validate my-playbooks/
       cxplay validate my-playbooks/parcel.toml my-playbooks/events.toml
+      cxplay validate my-playbooks/replies/parcel.pl.toml
     """  # noqa: D301 - click's \b must stay a backspace
     report = validate_playbooks(_paths(paths))
     click.echo(present.validation(report))

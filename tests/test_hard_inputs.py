@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cxplay import ConditionError, Engine, IncidentError, SchemaError, suggest
+from cxplay import ConditionError, Engine, IncidentError, LoadError, SchemaError, suggest
 from cxplay._cli import cli as cxplay_cli
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._replies.sandbox import ReplyEnvironment, SizeError, render_capped
@@ -562,3 +562,148 @@ def test_the_readme_fish_completion_line_is_what_click_expects() -> None:
         cxplay_cli, [], env={"_CXPLAY_COMPLETE": "fish_source"}, prog_name="cxplay"
     )
     assert fish.exit_code == 0 and "complete --no-files --command cxplay" in fish.stdout
+
+
+# ------------------------------------------------------------ 3. validation gaps
+
+
+def two_language_book(directory: Path, en: str, pl: str) -> tuple[Path, Path]:
+    """A playbook in en and pl with one rule, and its two common catalogs."""
+    (directory / "p.toml").write_text(
+        HEAD
+        + 'languages = ["en", "pl"]\n'
+        + textwrap.dedent(
+            """
+            [[rule]]
+            id = "r"
+            when = "type == 'x'"
+            actions = [{ kind = "apology" }]
+            """
+        ),
+        encoding="utf-8",
+    )
+    replies = directory / "replies"
+    replies.mkdir()
+    en_path, pl_path = replies / "common.en.toml", replies / "common.pl.toml"
+    en_path.write_text(textwrap.dedent(en), encoding="utf-8")
+    pl_path.write_text(textwrap.dedent(pl), encoding="utf-8")
+    return en_path, pl_path
+
+
+def validate_lines(*paths: Path) -> list[str]:
+    result = cli("validate", *paths)
+    assert "Traceback" not in result.output + result.stderr
+    return result.output.splitlines()
+
+
+def test_a_catalog_missing_a_section_another_language_has(tmp_path: Path) -> None:
+    en, pl = two_language_book(
+        tmp_path,
+        """
+        apology = "Sorry."
+        [situation]
+        x = "Your x broke."
+        y = "Your y broke."
+        [subject]
+        x = "About your x"
+        """,
+        """
+        apology = "Przepraszamy."
+        [subject]
+        """,
+    )
+    assert validate_lines(tmp_path) == [
+        f"{pl}: situation (pl): section [situation] lacks 2 fragments that {en} has: "
+        "situation.x, situation.y",
+        f"{pl}: subject (pl): no fragment 'subject.x', which {en}:7 has",
+    ]
+
+
+def test_a_language_without_the_catalog_of_a_playbook(tmp_path: Path) -> None:
+    en, _ = two_language_book(tmp_path, 'apology = "Sorry."\n', 'apology = "Przepraszamy."\n')
+    extra = en.with_name("parcel.en.toml")
+    extra.write_text('[situation]\nx = "Your parcel broke."\n', encoding="utf-8")
+    assert validate_lines(tmp_path) == [
+        f"{extra}: situation (pl): no pl catalog parcel.pl.toml: no fragment 'situation.x', "
+        f"which {extra}:2 has"
+    ]
+
+
+@pytest.mark.parametrize("where", ["playbooks", "replies"])
+def test_dangling_and_looping_symlinks_are_reported_not_skipped(tmp_path: Path, where: str) -> None:
+    two_language_book(tmp_path, 'apology = "Sorry."\n', 'apology = "Przepraszamy."\n')
+    directory = tmp_path if where == "playbooks" else tmp_path / "replies"
+    (directory / "gone.en.toml").symlink_to("nowhere.toml")
+    (directory / "a.en.toml").symlink_to("b.en.toml")
+    (directory / "b.en.toml").symlink_to("a.en.toml")
+    lines = validate_lines(tmp_path)
+    assert lines == [
+        f"{directory / 'a.en.toml'}: a loop of symbolic links: fix or remove it",
+        f"{directory / 'b.en.toml'}: a loop of symbolic links: fix or remove it",
+        f"{directory / 'gone.en.toml'}: a dangling symbolic link (to nowhere.toml, which does "
+        "not exist): fix or remove it",
+    ]
+    if where == "playbooks":
+        with pytest.raises(LoadError):
+            Engine.from_path(tmp_path)
+
+
+def test_a_symlink_to_a_real_playbook_is_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    playbook(elsewhere, EVIL)
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "p.toml").symlink_to(elsewhere / "p.toml")
+    assert [r.id for r in Engine.from_path(book).playbooks.rules] == ["evil"]
+
+
+def test_undefined_names_in_branches_the_samples_never_take(tmp_path: Path) -> None:
+    en, pl = two_language_book(
+        tmp_path,
+        """
+        apology = \"\"\"
+        Sorry.
+        {% if customer.tier == 'platinum' %}
+        {{ customer.nmae }}, {{ voucher_code }}
+        {% endif %}\"\"\"
+        closing = "{% for line in zzz %}{{ line }}{% endfor %}{% set n = 1 %}{{ n }}"
+        """,
+        """
+        apology = "Przepraszamy{% if false %}{{ order['vlaue'] }}{% endif %}."
+        closing = "Pozdrawiamy {{ addr.dat }}."
+        """,
+    )
+    assert validate_lines(tmp_path) == [
+        f"{en}:5: apology (en): customer has no 'nmae'; did you mean 'name'?",
+        f"{en}:5: apology (en): undefined name 'voucher_code'",
+        f"{en}:7: closing (en): undefined name 'zzz'",
+        f"{pl}:2: apology (pl): order has no 'vlaue'; did you mean 'value'?",
+    ]
+
+
+def test_validate_recognises_a_reply_catalog() -> None:
+    catalog = ROOT / "playbooks" / "replies" / "parcel.pl.toml"
+    result = cli("validate", catalog)
+    assert (result.exit_code, result.output) == (0, "ok: 1 reply catalog\n")
+    result = cli("validate", catalog, ROOT / "playbooks" / "retail.toml")
+    assert result.output == "ok: 1 playbook, 7 rules, 3 languages, 1 reply catalog\n"
+
+
+def test_validate_finds_what_is_wrong_in_a_catalog_alone(tmp_path: Path) -> None:
+    replies = tmp_path / "replies"
+    replies.mkdir()
+    catalog = replies / "extra.pl.toml"
+    catalog.write_text(
+        'apology = "Przepraszamy {{ customer.nmae }}"\nrefund = "{% if %}"\n', encoding="utf-8"
+    )
+    misnamed = replies / "extra.toml"
+    misnamed.write_text('apology = "x"\n', encoding="utf-8")
+    result = cli("validate", catalog, misnamed)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{catalog}:1: apology (pl): customer has no 'nmae'; did you mean 'name'?",
+        f"{catalog}:2: refund (pl): template does not parse: Expected an expression, got "
+        "'end of statement block'",
+        f"{misnamed}:1: reply catalogs are named <name>.<en|pl|uk>.toml",
+    ]

@@ -57,6 +57,7 @@ class LineIndex:
         self._pos = 0
         self._line = 1
         self._lines: dict[KeyPath, int] = {}
+        self._starts: dict[KeyPath, int] = {}  # where a multi-line string's text begins
         self._arrays: dict[KeyPath, int] = {}
         # on a surprise, keep what was found; lines fall back to the nearest known parent
         with contextlib.suppress(_Stop, IndexError, ValueError):
@@ -69,6 +70,15 @@ class LineIndex:
             if found is not None:
                 return found
         return None
+
+    def text_line(self, path: Sequence[str | int]) -> int | None:
+        """The line where the text of a string value begins.
+
+        That is the key's line, except for a multi-line string opened at the end of it
+        (``key = \"\"\"`` then the text): TOML drops that first newline, so line 1 of
+        the value is the next line of the file.
+        """
+        return self._starts.get(tuple(path)) or self.line(path)
 
     # -- scanning
 
@@ -189,7 +199,9 @@ class LineIndex:
     def _value(self, path: KeyPath) -> None:
         char = self._text[self._pos]
         if char in "\"'":
-            self._string()
+            start = self._line
+            if self._string().startswith(("\n", "\r\n")):
+                self._starts[path] = start + 1
         elif char == "[":
             self._pos += 1
             index = 0

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from cxplay._common.files import broken_link, toml_files
 from cxplay._common.problems import allowed_keys, error_message, format_key, key_path
 from cxplay._common.text import did_you_mean, echo
 from cxplay._common.toml import LineIndex, read_toml
@@ -134,10 +135,14 @@ class _Problems:
 
 def _playbook_files(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
+    unusable: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.toml") if p.is_file())
-            if not found:
+            found, broken = toml_files(path)
+            unusable += [
+                Problem(f"{reason}: fix or remove it", file=str(p)) for p, reason in broken
+            ]
+            if not found and not broken:
                 raise LoadError(
                     [Problem("no playbooks (*.toml) in this directory", file=str(path))]
                 )
@@ -145,7 +150,10 @@ def _playbook_files(paths: Sequence[Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise LoadError([Problem("no such file or directory", file=str(path))])
+            reason = broken_link(path) or "no such file or directory"
+            raise LoadError([Problem(reason, file=str(path))])
+    if unusable:
+        raise LoadError(unusable)
     return files
 
 
