@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cxplay import ConditionError, Engine, IncidentError, LoadError, SchemaError, suggest
+from cxplay import (
+    ConditionError,
+    Engine,
+    EventFileError,
+    IncidentError,
+    LoadError,
+    Problem,
+    SchemaError,
+    load_event,
+    suggest,
+)
 from cxplay._cli import cli as cxplay_cli
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._replies.sandbox import ReplyEnvironment, SizeError, render_capped
@@ -707,3 +717,96 @@ def test_validate_finds_what_is_wrong_in_a_catalog_alone(tmp_path: Path) -> None
         "'end of statement block'",
         f"{misnamed}:1: reply catalogs are named <name>.<en|pl|uk>.toml",
     ]
+
+
+# ------------------------------------------------------------ 5. events
+
+EXAMPLE = EVENT.read_text("utf-8")
+WHITFIELD_ARRIVAL = "arrival = 2026-11-20T08:05:00 }"
+
+
+def event_problems(tmp_path: Path, text: str) -> tuple[Path, list[Problem]]:
+    path = tmp_path / "event.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(EventFileError) as info:
+        load_event(path)
+    return path, list(info.value.problems)
+
+
+def line_in(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    ("arrival", "fragment"),
+    [
+        (
+            "2026-11-20T09:45:00",
+            "arrives at 2026-11-20 09:45, after their session 'keynote' (09:00–10:00, 2026-11-20) starts",
+        ),
+        ("2026-11-20T11:00:00", "session 'keynote' (09:00–10:00, 2026-11-20) ends"),
+        ("2026-11-21T08:05:00", "after their session 'keynote'"),
+        ("2026-10-20T08:05:00", "arrives on 2026-10-20, not on the day of their session"),
+    ],
+)
+def test_a_speaker_arriving_too_late_or_on_another_day_is_flagged(
+    tmp_path: Path, arrival: str, fragment: str
+) -> None:
+    text = EXAMPLE.replace(WHITFIELD_ARRIVAL, f"arrival = {arrival} }}")
+    path, problems = event_problems(tmp_path, text)
+    (problem,) = problems
+    assert (problem.file, problem.line) == (str(path), line_in(text, f"arrival = {arrival}"))
+    assert problem.key == "speaker[0].travel.arrival"
+    assert fragment in problem.message
+    result = cli("plan", path)
+    assert_one_error(result, f"{path}:{problem.line}: speaker[0].travel.arrival: ", fragment)
+
+
+def test_a_speaker_arriving_the_evening_before_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "event.toml"
+    path.write_text(
+        EXAMPLE.replace(WHITFIELD_ARRIVAL, "arrival = 2026-11-19T21:40:00 }"), encoding="utf-8"
+    )
+    assert load_event(path).speakers[0].arrival is not None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ('name = "James Whitfield"', f'name = "{"J" * 300}"', "at most 200 characters"),
+        ('name = "James Whitfield"', 'name = "James\\u0007Whitfield"', "control character U+0007"),
+        ('name = "James Whitfield"', 'name = "James\\nWhitfield"', "must be one line"),
+        (
+            'title = "Keynote: Recovering trust after a bad day"',
+            'title = "Keynote\\u001b[31m red"',
+            "control character U+001B at position 8",
+        ),
+    ],
+)
+def test_long_or_control_text_is_an_error_of_the_event_file(
+    tmp_path: Path, old: str, new: str, fragment: str
+) -> None:
+    text = EXAMPLE.replace(old, new, 1)
+    path, problems = event_problems(tmp_path, text)
+    (problem,) = problems
+    assert (problem.file, problem.line) == (str(path), line_in(text, new[:12]))
+    assert fragment in problem.message
+    assert len(str(problem)) < 300  # the 300 characters are not echoed whole
+    result = cli("plan", path)
+    line = assert_one_error(result, f"{path}:{problem.line}: ", fragment)
+    assert "invalid incident" not in line and "\x07" not in line and "\x1b" not in line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ('timezone = "Europe/Warsaw"\n', "", "missing required key 'timezone'"),
+        ('timezone = "Europe/Warsaw"', 'timezone = "Europe/Warshaw"', "unknown time zone"),
+    ],
+)
+def test_a_missing_or_wrong_time_zone_is_one_error(
+    tmp_path: Path, old: str, new: str, fragment: str
+) -> None:
+    _, problems = event_problems(tmp_path, EXAMPLE.replace(old, new, 1))
+    assert [p.message for p in problems if fragment not in p.message] == []
+    assert len(problems) == 1

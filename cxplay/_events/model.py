@@ -74,6 +74,7 @@ import contextlib
 import datetime as dt
 import difflib
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -136,6 +137,17 @@ def _text(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
+    for position, char in enumerate(value, start=1):
+        if unicodedata.category(char) == "Cc" and char not in "\n\t":
+            raise ValueError(
+                f"control character U+{ord(char):04X} at position {position}: not allowed"
+            )
+    return value
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value or "\t" in value:
+        raise ValueError("must be one line (no newline or tab)")
     return value
 
 
@@ -177,6 +189,9 @@ def _contact_from_text(value: Any) -> Any:
 Identifier = Annotated[str, AfterValidator(_identifier)]
 LanguageTag = Annotated[str, AfterValidator(_language)]
 Text = Annotated[str, Field(max_length=500), AfterValidator(_text)]
+#: A name, title or room: one line, as long as an incident's text fields allow (a speaker's
+#: name becomes the customer's name of the incidents `cxplay plan` builds).
+Name = Annotated[str, Field(max_length=200), AfterValidator(_text), AfterValidator(_one_line)]
 Email = Annotated[str, AfterValidator(_email)]
 Phone = Annotated[str, AfterValidator(_phone)]
 Url = Annotated[str, AfterValidator(_url)]
@@ -215,7 +230,7 @@ ContactField = Annotated[Contact, BeforeValidator(_contact_from_text)]
 class Person(Frozen):
     """Someone organisers call on the day: the chair or the venue manager."""
 
-    name: Text
+    name: Name
     contact: ContactField
     language: LanguageTag
 
@@ -232,18 +247,18 @@ class Travel(Frozen):
 
     mode: TravelMode
     arrival: AwareDatetime
-    origin: Text | None = Field(default=None, alias="from")
-    reference: Text | None = Field(default=None, description="Flight or train number.")
+    origin: Name | None = Field(default=None, alias="from")
+    reference: Name | None = Field(default=None, description="Flight or train number.")
 
 
 class Speaker(Frozen):
     """A ``[[speaker]]``; without ``travel`` the speaker counts as on site all day."""
 
     id: Identifier
-    name: Text
+    name: Name
     language: LanguageTag
     contact: ContactField
-    salutation: Text | None = None
+    salutation: Name | None = None
     travel: Travel | None = None
 
     @property
@@ -256,7 +271,7 @@ class Guest(Frozen):
     """A ``[[guest]]`` of note: someone whose late arrival the organisers must handle."""
 
     id: Identifier
-    name: Text
+    name: Name
     language: LanguageTag
     travel: Travel
     contact: ContactField | None = None
@@ -270,7 +285,7 @@ class Guest(Frozen):
 class Nearby(Frozen):
     """A ``[[venue.nearby]]`` place for plan B: food and coffee for a late guest."""
 
-    name: Text
+    name: Name
     kind: NearbyKind
     walk_minutes: int = Field(ge=0, le=180, strict=True)
     note: Text | None = None
@@ -279,10 +294,10 @@ class Nearby(Frozen):
 class Venue(Frozen):
     """The ``[venue]`` table."""
 
-    name: Text
+    name: Name
     address: Text | None = None
-    rooms: tuple[Text, ...] = Field(min_length=1)
-    backup_room: Text | None = None
+    rooms: tuple[Name, ...] = Field(min_length=1)
+    backup_room: Name | None = None
     breakfast_until: dt.time | None = None
     nearby: tuple[Nearby, ...] = ()
 
@@ -309,7 +324,7 @@ class EventInfo(Frozen):
     """The ``[event]`` table: give ``date``, or ``start`` and ``end``, or all three."""
 
     id: Identifier
-    title: Text
+    title: Name
     timezone: TimeZoneName
     date: dt.date | None = None
     start: AwareDatetime | None = None
@@ -358,11 +373,11 @@ class Session(Frozen):
     """A ``[[session]]`` of the agenda; ``speaker`` is a speaker id, or None for a break."""
 
     id: Identifier
-    title: Text
-    room: Text
+    title: Name
+    room: Name
     start: AwareDatetime
     end: AwareDatetime
-    speaker: Text | None = None  # any text: a name instead of an id gets a did-you-mean
+    speaker: Name | None = None  # any text: a name instead of an id gets a did-you-mean
     online: bool = Field(default=False, strict=True)
     replay_url: Url | None = None
 
@@ -437,6 +452,23 @@ class Event(Frozen):
 
 
 # --------------------------------------------------------------------------- local times
+
+
+def usable_timezone(data: Mapping[str, Any]) -> bool:
+    """Whether raw event data names a time zone that exists.
+
+    Without one, local times cannot be compared with offset ones, so the checks of times
+    (order, overlaps, arrivals) wait until it is fixed: the time zone is the one problem.
+    """
+    info = data.get("event")
+    name = info.get("timezone") if isinstance(info, Mapping) else None
+    if not isinstance(name, str):
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _parse_iso(value: str) -> dt.datetime | None:
