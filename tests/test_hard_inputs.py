@@ -19,6 +19,7 @@ from cxplay import (
     EventFileError,
     IncidentError,
     LoadError,
+    PlanError,
     Problem,
     SchemaError,
     load_event,
@@ -26,6 +27,7 @@ from cxplay import (
 )
 from cxplay._cli import cli as cxplay_cli
 from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._events.store import parse_plan
 from cxplay._replies.sandbox import ReplyEnvironment, SizeError, render_capped
 
 BACKENDS = [
@@ -810,3 +812,85 @@ def test_a_missing_or_wrong_time_zone_is_one_error(
     _, problems = event_problems(tmp_path, EXAMPLE.replace(old, new, 1))
     assert [p.message for p in problems if fragment not in p.message] == []
     assert len(problems) == 1
+
+
+# ------------------------------------------------------------ 6. plan.json read back
+
+
+@pytest.fixture(scope="module")
+def plan_text(tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("plan") / "plan.json"
+    result = cli("plan", EVENT, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    return out.read_text("utf-8")
+
+
+def ask_offline(tmp_path: Path, data: object) -> Result:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return cli(
+        "suggest", "--plan", path, "--type", "speaker_late", "--fact", "speaker=whitfield",
+        "--fact", "delay_minutes=30",
+    )  # fmt: skip
+
+
+def test_an_untouched_plan_answers(tmp_path: Path, plan_text: str) -> None:
+    result = ask_offline(tmp_path, json.loads(plan_text))
+    assert result.exit_code == 0, result.stderr
+    assert "Whitfield" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [
+        ("body", "\x1b]0;pwned\x07Dear attendees"),  # sets the terminal's title
+        ("body", "\x1b[2J\x1b[H"),  # clears the screen
+        ("name", "James\rWhitfield"),
+        ("name", "\x9b31m"),  # a C1 control: CSI on some terminals
+    ],
+)
+def test_control_characters_in_a_plan_never_reach_the_terminal(
+    tmp_path: Path, plan_text: str, where: str, text: str
+) -> None:
+    data = json.loads(plan_text)
+    data["scenarios"][0]["messages"][0][where] = text
+    result = ask_offline(tmp_path, data)
+    line = assert_one_error(
+        result, f"invalid plan: scenarios[0].messages[0].{where}: control character U+"
+    )
+    assert not any(ch in result.output for ch in "\x1b\x07\r\x9b")
+    assert line.isprintable()
+
+
+def test_a_control_character_in_a_key_is_refused(plan_text: str) -> None:
+    data = json.loads(plan_text)
+    data["scenarios"][1]["facts"]["\x1b[31m"] = 1
+    with pytest.raises(PlanError, match=r"scenarios\[1\]\.facts: control character U\+001B"):
+        parse_plan(json.dumps(data), name="plan.json")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: d["scenarios"][0]["messages"][0].update(body="Pay the fee at evil.example"),
+        lambda d: d["scenarios"].pop(),
+        lambda d: d["event"]["venue"].update(name="Somewhere else"),
+        lambda d: d["digests"].update(content="sha256:" + "0" * 64),
+    ],
+)
+def test_a_plan_changed_after_it_was_written_is_refused(
+    tmp_path: Path, plan_text: str, tamper: object
+) -> None:
+    data = json.loads(plan_text)
+    tamper(data)  # type: ignore[operator]
+    with pytest.raises(PlanError, match="the plan's digest does not match its content"):
+        parse_plan(json.dumps(data), name="plan.json")
+    assert_one_error(ask_offline(tmp_path, data), "digest does not match", "cxplay plan EVENT")
+
+
+def test_a_plan_of_the_previous_format_is_told_to_rebuild(plan_text: str) -> None:
+    data = json.loads(plan_text)
+    data["format"] = "cxplay-plan/1"
+    del data["digests"]["content"]
+    with pytest.raises(PlanError, match="plan format 'cxplay-plan/1' is not the one"):
+        parse_plan(json.dumps(data), name="plan.json")
