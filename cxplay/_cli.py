@@ -138,7 +138,7 @@ def _parse_facts(
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep:
-            raise click.BadParameter(f"{item!r}: expected key=value, e.g. delay_days=3")
+            raise click.BadParameter(f"{echo(item)}: expected key=value, e.g. delay_days=3")
         if not _FACT_KEY.match(key):
             raise click.BadParameter(
                 f"{echo(key)}: a fact name has ASCII letters, digits and '_' and does not start "

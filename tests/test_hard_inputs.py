@@ -26,6 +26,7 @@ from cxplay import (
     suggest,
 )
 from cxplay._cli import cli as cxplay_cli
+from cxplay._common.text import echo
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._events.store import parse_plan
 from cxplay._replies.sandbox import ReplyEnvironment, SizeError, render_capped
@@ -894,3 +895,81 @@ def test_a_plan_of_the_previous_format_is_told_to_rebuild(plan_text: str) -> Non
     del data["digests"]["content"]
     with pytest.raises(PlanError, match="plan format 'cxplay-plan/1' is not the one"):
         parse_plan(json.dumps(data), name="plan.json")
+
+
+# ------------------------------------------------------------ 7. echoed values are truncated
+
+HUGE = "x" * 10_000_000
+
+
+def huge_playbook(directory: Path) -> list[str]:
+    playbook(
+        directory,
+        f"""
+        [[rule]]
+        id = "r"
+        when = "type == 'x'"
+        reason = "{HUGE}"
+        actions = [{{ kind = "apology" }}]
+        """,
+    )
+    return ["validate", str(directory)]
+
+
+def huge_event(directory: Path) -> list[str]:
+    path = directory / "event.toml"
+    path.write_text(EXAMPLE.replace('id = "cxconf-2026"', f'id = "{HUGE}"', 1), encoding="utf-8")
+    return ["plan", str(path)]
+
+
+def huge_plan(directory: Path) -> list[str]:
+    path = directory / "plan.json"
+    path.write_text(json.dumps({"format": f"cxplay-plan/{HUGE}"}), encoding="utf-8")
+    return ["suggest", "--plan", str(path), "--type", "speaker_late"]
+
+
+def huge_offline_fact(directory: Path) -> list[str]:
+    out = directory / "plan.json"
+    assert cli("plan", EVENT, "--out", out).exit_code == 0
+    return [
+        "suggest",
+        "--plan",
+        str(out),
+        "--type",
+        "speaker_late",
+        "--fact",
+        "speaker=whitfield",
+        "--fact",
+        f"delay_minutes={HUGE}",
+    ]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        pytest.param(huge_playbook, id="a playbook's reason"),
+        pytest.param(huge_event, id="an event id"),
+        pytest.param(huge_plan, id="a plan's format"),
+        pytest.param(huge_offline_fact, id="an offline question's delay"),
+        pytest.param(lambda _: ["suggest", "--type", HUGE], id="an incident type"),
+        pytest.param(lambda _: ["suggest", "--type", "x", "--currency", HUGE], id="a currency"),
+        pytest.param(lambda _: ["suggest", "--type", "x", "--lang", HUGE], id="a language"),
+        pytest.param(lambda _: ["suggest", "--type", "x", "--fact", f"{HUGE}=1"], id="a fact name"),
+        pytest.param(
+            lambda _: ["suggest", "--type", "queue_long", "--fact", f"queue_minutes={HUGE}"],
+            id="a fact value",
+        ),
+    ],
+)
+def test_a_10_mb_value_comes_back_as_a_short_error(tmp_path: Path, arguments: object) -> None:
+    result = cli(*arguments(tmp_path))  # type: ignore[operator]
+    assert result.exit_code in (1, 2), result.output[:300]
+    assert len(result.output) < 2_000, result.output[:300]
+    assert "x" * 100 not in result.output
+
+
+def test_echo_keeps_short_values_and_cuts_long_ones() -> None:
+    assert echo("parcel_damage") == "'parcel_damage'"
+    assert echo("x" * 61) == f"'{'x' * 60}'… (61 characters)"
+    assert echo("\x1b[31m") == "'\\x1b[31m'"  # repr escapes: one printable line
+    assert len(echo(list(range(10**6)))) < 100

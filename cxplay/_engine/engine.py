@@ -259,7 +259,7 @@ class Engine:
         allow_unknown_type: bool = False,
     ) -> None:
         if backend not in ("auto", "durable", "python"):
-            raise CxplayError(f"unknown backend {backend!r}; use 'auto', 'durable' or 'python'")
+            raise CxplayError(f"unknown backend {echo(backend)}; use 'auto', 'durable' or 'python'")
         if backend == "durable" and not _durable.AVAILABLE:
             raise CxplayError(_durable.UNAVAILABLE_REASON)
         self._backend_choice: BackendName = backend

@@ -15,6 +15,7 @@ from pydantic import (
 
 from cxplay._common.problems import format_key
 from cxplay._common.text import did_you_mean as _did_you_mean
+from cxplay._common.text import echo
 from cxplay._events.model import (
     Event,
     EventInfo,
@@ -64,7 +65,7 @@ def _cross_issues(view: _View) -> list[_Issue]:
                 issues.append(
                     (
                         (kind, index, "id"),
-                        f"duplicate {kind} id {ident!r} (first used by {kind}[{first[ident]}])",
+                        f"duplicate {kind} id {echo(ident)} (first used by {kind}[{first[ident]}])",
                     )
                 )
             else:
@@ -77,20 +78,22 @@ def _cross_issues(view: _View) -> list[_Issue]:
             hint = _did_you_mean(session.speaker, speaker_ids)
             named = by_name.get(session.speaker.casefold())
             if named is not None:
-                hint = f"; did you mean {named!r}? (speaker takes the speaker's id, not the name)"
+                hint = (
+                    f"; did you mean {echo(named)}? (speaker takes the speaker's id, not the name)"
+                )
             issues.append(
-                (("session", index, "speaker"), f"unknown speaker {session.speaker!r}{hint}")
+                (("session", index, "speaker"), f"unknown speaker {echo(session.speaker)}{hint}")
             )
         if view.rooms is not None and session.room not in view.rooms:
             if session.room == view.backup_room:
                 message = (
-                    f"{session.room!r} is the backup room, which stays free for re-planning; "
+                    f"{echo(session.room)} is the backup room, which stays free for re-planning; "
                     f"use one of rooms ({', '.join(view.rooms)})"
                 )
             else:
                 hint = _did_you_mean(session.room, view.rooms)
                 hint = hint or f" (rooms: {', '.join(view.rooms)})"
-                message = f"unknown room {session.room!r}{hint}"
+                message = f"unknown room {echo(session.room)}{hint}"
             issues.append((("session", index, "room"), message))
         if view.info is not None and view.times:
             issues.extend(_outside_event(view.info, index, session, zone))
@@ -109,14 +112,16 @@ def _cross_issues(view: _View) -> list[_Issue]:
                 issues.append(
                     (
                         ("session", index, "start"),
-                        f"overlaps session {earlier.id!r} ({span}) in room {session.room!r}",
+                        f"overlaps session {echo(earlier.id)} ({span}) "
+                        f"in room {echo(session.room)}",
                     )
                 )
             elif session.speaker is not None and session.speaker == earlier.speaker:
                 issues.append(
                     (
                         ("session", index, "speaker"),
-                        f"speaker {session.speaker!r} is also in session {earlier.id!r} at {span}",
+                        f"speaker {echo(session.speaker)} is also in session "
+                        f"{echo(earlier.id)} at {span}",
                     )
                 )
     return issues
@@ -143,7 +148,7 @@ def _arrives_in_time(
     where = ("speaker", index, "travel", "arrival")
     local = arrival.astimezone(zone)
     day = session.start.astimezone(zone).date()
-    slot = f"{session.id!r} ({_hm(session.start, zone)}–{_hm(session.end, zone)}, {day})"
+    slot = f"{echo(session.id)} ({_hm(session.start, zone)}–{_hm(session.end, zone)}, {day})"
     if arrival >= session.start:
         after = "ends" if arrival >= session.end else "starts"
         return [(where, f"arrives at {local:%Y-%m-%d %H:%M}, after their session {slot} {after}")]

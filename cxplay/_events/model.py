@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 import re
 import unicodedata
 import zoneinfo
@@ -90,6 +89,7 @@ from pydantic import (
 )
 
 from cxplay._common.models import Frozen
+from cxplay._common.text import did_you_mean, echo
 
 __all__ = [
     "Contact",
@@ -121,7 +121,7 @@ _URL = re.compile(r"^https?://\S+$")
 def _identifier(value: str) -> str:
     if not _ID.match(value):
         raise ValueError(
-            f"{value!r} is not an id: use letters, digits, '.', '_' or '-' "
+            f"{echo(value)} is not an id: use letters, digits, '.', '_' or '-' "
             "(at most 64, starting with a letter or digit)"
         )
     return value
@@ -129,7 +129,7 @@ def _identifier(value: str) -> str:
 
 def _language(value: str) -> str:
     if not _LANGUAGE.match(value) or len(value) > 35:
-        raise ValueError(f"{value!r} is not a language tag such as 'en', 'pl', 'uk' or 'pl-PL'")
+        raise ValueError(f"{echo(value)} is not a language tag such as 'en', 'pl', 'uk' or 'pl-PL'")
     return value
 
 
@@ -153,19 +153,19 @@ def _one_line(value: str) -> str:
 
 def _email(value: str) -> str:
     if not _EMAIL.match(value):
-        raise ValueError(f"{value!r} is not an e-mail address")
+        raise ValueError(f"{echo(value)} is not an e-mail address")
     return value
 
 
 def _phone(value: str) -> str:
     if not _PHONE.match(value):
-        raise ValueError(f"{value!r} is not a phone number such as '+48 600 100 200'")
+        raise ValueError(f"{echo(value)} is not a phone number such as '+48 600 100 200'")
     return value
 
 
 def _url(value: str) -> str:
     if not _URL.match(value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError(f"{echo(value)} is not an http(s) URL")
     return value
 
 
@@ -173,9 +173,10 @@ def _timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else " (use a name like 'Europe/Warsaw')"
-        raise ValueError(f"unknown time zone {value!r}{hint}") from None
+        hint = did_you_mean(
+            value, zoneinfo.available_timezones(), otherwise=" (use a name like 'Europe/Warsaw')"
+        )
+        raise ValueError(f"unknown time zone {echo(value)}{hint}") from None
     return value
 
 
@@ -306,7 +307,7 @@ class Venue(Frozen):
     def _unique_rooms(cls, rooms: tuple[str, ...]) -> tuple[str, ...]:
         repeated = sorted({room for room in rooms if rooms.count(room) > 1})
         if repeated:
-            raise ValueError(f"room {repeated[0]!r} is listed twice")
+            raise ValueError(f"room {echo(repeated[0])} is listed twice")
         return rooms
 
     @field_validator("backup_room")
@@ -314,7 +315,7 @@ class Venue(Frozen):
     def _backup_not_scheduled(cls, backup: str | None, info: ValidationInfo) -> str | None:
         if backup is not None and backup in info.data.get("rooms", ()):
             raise ValueError(
-                f"the backup room {backup!r} must not be one of rooms: it is kept free "
+                f"the backup room {echo(backup)} must not be one of rooms: it is kept free "
                 "so that a session can move there"
             )
         return backup
@@ -359,7 +360,7 @@ class EventInfo(Frozen):
         languages: Sequence[str] = info.data.get("languages", ())
         primary = {tag.split("-")[0].lower() for tag in languages}
         if languages and value not in languages and value.split("-")[0].lower() not in primary:
-            raise ValueError(f"{value!r} is not one of languages ({', '.join(languages)})")
+            raise ValueError(f"{echo(value)} is not one of languages ({', '.join(languages)})")
         return value
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from cxplay._common.text import echo
 from cxplay._events.model import Event, KeyPath
 from cxplay.errors import PlanError
 
@@ -74,8 +75,8 @@ def parse_plan(source: str | bytes, *, name: str = "<plan>") -> Plan:
     if found != PLAN_FORMAT:
         if isinstance(found, str) and found.startswith("cxplay-plan/"):
             raise PlanError(
-                f"{name}: plan format {found!r} is not the one this cxplay reads "
-                f"({PLAN_FORMAT!r}); build the plan again with 'cxplay plan'"
+                f"{name}: plan format {echo(found)} is not the one this cxplay reads "
+                f"({echo(PLAN_FORMAT)}); build the plan again with 'cxplay plan'"
             )
         raise PlanError(f'{name}: not a cxplay plan (no "format": "{PLAN_FORMAT}")')
     control = _control_character(data, ())
