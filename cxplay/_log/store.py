@@ -486,6 +486,12 @@ class DecisionLog:
                 self.mask,
             ),
             "actions": suggestion.model_dump(mode="json", include={"actions"})["actions"],
+            "rules": ";".join(
+                f"{rule} {playbook}"
+                for rule, playbook in dict.fromkeys(
+                    (a.rule, a.playbook) for a in suggestion.actions
+                )
+            ),
             "occurred_at": incident.occurred_at,
             "respond_by": suggestion.respond_by,
             "status": None,
@@ -601,6 +607,7 @@ class DecisionLog:
             t.decision.c.id,
             t.decision.c.actions,
             t.decision.c.customer_id,
+            t.decision.c.type,
             t.decision.c.created_at,
             t.decision.c.occurred_at,
             t.decision.c.respond_by,
@@ -688,6 +695,8 @@ class DecisionLog:
                         {
                             "decision_id": row.id,
                             "customer_id": row.customer_id,
+                            "type": row.type,
+                            "decision_at": row.created_at,
                             "kind": g.kind,
                             "rule": g.rule,
                             "amount": g.amount,

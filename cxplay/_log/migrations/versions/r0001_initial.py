@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("playbooks", sa.JSON, nullable=False),
         sa.Column("incident", sa.JSON, nullable=False),
         sa.Column("actions", sa.JSON, nullable=False),
+        sa.Column("rules", sa.Text, nullable=False),
         _when("occurred_at"),
         _when("respond_by"),
         sa.Column("status", sa.String(20)),
@@ -63,6 +64,21 @@ def upgrade() -> None:
     )
     op.create_index("cxplay_decision_created", "cxplay_decision", ["created_at"])
     op.create_index("cxplay_decision_customer", "cxplay_decision", ["customer_id"])
+    op.create_index(
+        "cxplay_decision_report",
+        "cxplay_decision",
+        [
+            "type",
+            "rules",
+            "created_at",
+            "status",
+            "csat",
+            "nps",
+            "ces",
+            "first_response_s",
+            "on_time",
+        ],
+    )
 
     op.create_table(
         "cxplay_decision_rule",
@@ -94,6 +110,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         _decision_ref(),
         sa.Column("customer_id", sa.String(200)),
+        sa.Column("type", sa.String(120)),
+        _when("decision_at"),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("rule", sa.String(200)),
         sa.Column("amount", sa.Float),
