@@ -119,11 +119,6 @@ def fill(path: Path, count: int) -> float:
         f"WHEN {i} THEN '" + ";".join(f"{r} {r.split('.')[0]}@1.0.0" for r in rules) + "'"
         for i, (_, rules) in enumerate(TYPES)
     )
-    rule_values = ", ".join(
-        f"({i}, '{rule}', '{rule.split('.')[0]}@1.0.0')"
-        for i, (_, rules) in enumerate(TYPES)
-        for rule in rules
-    )
     indexes = [i for table in schema.metadata.sorted_tables for i in table.indexes]
     with engine.begin() as conn:
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -151,18 +146,14 @@ def fill(path: Path, count: int) -> float:
                 0
             FROM n""")
         conn.exec_driver_sql(f"""
-            WITH r(k, rule, playbook) AS (VALUES {rule_values})
-            INSERT INTO cxplay_decision_rule (decision_id, rule, playbook)
-            SELECT printf('%032x', d.rowid - 1), r.rule, r.playbook
-            FROM cxplay_decision AS d JOIN r ON r.k = (d.rowid - 1) % {kinds}""")
-        conn.exec_driver_sql(f"""
             INSERT INTO cxplay_given (decision_id, customer_id, type, decision_at, kind, rule,
                 amount, currency, at)
-            SELECT d.id, d.customer_id, d.type, d.created_at, 'refund', r.rule,
+            SELECT d.id, d.customer_id, d.type, d.created_at, 'refund',
+                CASE (d.rowid - 1) % {kinds} WHEN 0 THEN '{TYPES[0][1][1]}'
+                    ELSE '{TYPES[2][1][2]}' END,
                 10 + (d.rowid % 300), CASE d.rowid % 4 WHEN 0 THEN 'EUR' ELSE 'PLN' END,
                 d.created_at
             FROM cxplay_decision AS d
-            JOIN cxplay_decision_rule AS r ON r.decision_id = d.id AND r.rule LIKE '%refund%'
             WHERE d.status IN ('accepted', 'edited') AND (d.rowid - 1) % {kinds} IN (0, 2)""")
         for index in indexes:
             index.create(conn)

@@ -32,10 +32,6 @@ UPSERT = (
     "ON CONFLICT (id) DO UPDATE SET "
     f"views = {t.decision.name}.views + excluded.views, seen_at = excluded.seen_at"
 )
-RULES = (
-    f"INSERT INTO {t.decision_rule.name} (decision_id, rule, playbook) VALUES (?, ?, ?) "
-    "ON CONFLICT DO NOTHING"
-)
 HISTORY = (
     f"SELECT decision_id, currency, amount FROM {t.given.name} "
     "WHERE customer_id = ? AND at > ? AND at <= ?"
@@ -53,7 +49,7 @@ def sqlite_time(moment: datetime | None) -> str | None:
 
 def _value(name: str, value: Any) -> Any:
     if name in _JSON:
-        return json.dumps(value)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if name in _TIMES:
         return sqlite_time(value)
     if isinstance(value, bool):
@@ -79,8 +75,8 @@ class SqliteFastPath:
                 self._all.append(raw)
         return raw
 
-    def upsert(self, rows: Sequence[dict[str, Any]], rules: Sequence[tuple[str, str, str]]) -> None:
-        """Insert decisions (or add their views) and their rules, in one write transaction."""
+    def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert decisions (or add their views), in one write transaction."""
         raw = self._connection()
         cursor = raw.cursor()
         try:
@@ -89,8 +85,6 @@ class SqliteFastPath:
                 cursor.executemany(
                     UPSERT, [tuple(_value(c, row[c]) for c in _DECISION_COLUMNS) for row in rows]
                 )
-                if rules:
-                    cursor.executemany(RULES, rules)
                 cursor.execute("COMMIT")
             except BaseException:
                 if raw.driver_connection.in_transaction:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
@@ -240,6 +241,9 @@ def _charts(report: Report) -> list[tuple[str, str]]:
         raise LogError(
             "the HTML report draws its charts with pygal: pip install 'cxplay[report]'"
         ) from None
+    # pygal puts a finder without find_spec() on sys.meta_path (for its old plugin
+    # imports); every later import then warns. cxplay uses no pygal plugin: take it off.
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
     style = Style(
         background="white",
         plot_background="white",

@@ -33,7 +33,6 @@ __all__ = [
     "REVISIONS",
     "VERSION_TABLE",
     "decision",
-    "decision_rule",
     "feedback",
     "given",
     "metadata",
@@ -123,7 +122,6 @@ decision = Table(
     Column("ces", Integer),
     Column("forgotten", Boolean, nullable=False, default=False),
 )
-Index("cxplay_decision_key", decision.c.incident_key, decision.c.digest, unique=True)
 Index("cxplay_decision_created", decision.c.created_at)
 Index("cxplay_decision_customer", decision.c.customer_id)
 # Covers the report's GROUP BY: the report reads this narrow index in order instead of
@@ -145,21 +143,6 @@ Index(
         )
     ),
 )
-
-#: The rules whose actions a decision suggested (one row each), for per-rule reports.
-decision_rule = Table(
-    "cxplay_decision_rule",
-    metadata,
-    Column(
-        "decision_id",
-        String(40),
-        ForeignKey("cxplay_decision.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("rule", String(200), primary_key=True),
-    Column("playbook", String(200), nullable=False),
-)
-Index("cxplay_decision_rule_rule", decision_rule.c.rule)
 
 #: Every outcome recorded for a decision, oldest first; the last one counts.
 outcome = Table(

@@ -570,16 +570,11 @@ class DecisionLog:
                 seen["views"] += 1
                 seen["seen_at"] = max(seen["seen_at"], row["seen_at"])
         values = list(merged.values())
-        rules = [
-            (row["id"], rule, playbook)
-            for row in values
-            for rule, playbook in dict.fromkeys((a["rule"], a["playbook"]) for a in row["actions"])
-        ]
         if self._fast is not None:
             if self._closed:
                 raise LogError(f"the log {self.where} is closed")
             with self._errors():
-                self._fast.upsert(values, rules)
+                self._fast.upsert(values)
             return
         with self._write() as conn:
             insert = _insert_for(conn)
@@ -594,11 +589,6 @@ class DecisionLog:
                 ),
                 values,
             )
-            if rules:
-                conn.execute(
-                    insert(t.decision_rule).on_conflict_do_nothing(),
-                    [dict(zip(("decision_id", "rule", "playbook"), r, strict=True)) for r in rules],
-                )
 
     # -- outcomes and surveys ----------------------------------------------------------
 
@@ -922,7 +912,7 @@ class DecisionLog:
         self.flush()
         with self._write() as conn:
             old = sa.select(t.decision.c.id).where(t.decision.c.created_at < cutoff)
-            for table in (t.feedback, t.given, t.outcome, t.decision_rule):
+            for table in (t.feedback, t.given, t.outcome):
                 conn.execute(table.delete().where(table.c.decision_id.in_(old)))
             deleted = conn.execute(t.decision.delete().where(t.decision.c.created_at < cutoff))
         return int(deleted.rowcount or 0)

@@ -1,4 +1,4 @@
-"""The first decision log: decisions, the rules they used, outcomes, compensation, surveys.
+"""The first decision log: decisions, outcomes, compensation, surveys.
 
 A migration is a frozen snapshot: it spells its tables out instead of importing
 ``cxplay._log.schema`` (which moves on with later revisions).
@@ -59,9 +59,6 @@ def upgrade() -> None:
         sa.Column("ces", sa.Integer),
         sa.Column("forgotten", sa.Boolean, nullable=False),
     )
-    op.create_index(
-        "cxplay_decision_key", "cxplay_decision", ["incident_key", "digest"], unique=True
-    )
     op.create_index("cxplay_decision_created", "cxplay_decision", ["created_at"])
     op.create_index("cxplay_decision_customer", "cxplay_decision", ["customer_id"])
     op.create_index(
@@ -79,19 +76,6 @@ def upgrade() -> None:
             "on_time",
         ],
     )
-
-    op.create_table(
-        "cxplay_decision_rule",
-        sa.Column(
-            "decision_id",
-            sa.String(40),
-            sa.ForeignKey("cxplay_decision.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        sa.Column("rule", sa.String(200), primary_key=True),
-        sa.Column("playbook", sa.String(200), nullable=False),
-    )
-    op.create_index("cxplay_decision_rule_rule", "cxplay_decision_rule", ["rule"])
 
     op.create_table(
         "cxplay_outcome",
@@ -138,7 +122,6 @@ def downgrade() -> None:
         "cxplay_feedback",
         "cxplay_given",
         "cxplay_outcome",
-        "cxplay_decision_rule",
         "cxplay_decision",
     ):
         op.drop_table(table)
