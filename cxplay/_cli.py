@@ -611,7 +611,9 @@ def show(ctx: click.Context, playbook_id: str, playbook_paths: tuple[Path, ...])
     show_default=True,
     help="A compact matrix, or a Markdown table naming the rules.",
 )
-def map_command(playbook_paths: tuple[Path, ...], fmt: str) -> None:
+@click.option("--csat", is_flag=True, help="Colour each moment by the mean CSAT in the log.")
+@_cli_log.log_option
+def map_command(playbook_paths: tuple[Path, ...], fmt: str, csat: bool, log: str | None) -> None:
     """Show which moments of the customer journey the playbooks cover.
 
     Rows are journey stages, columns CX dimensions (sensory, relational, cognitive,
@@ -622,8 +624,19 @@ def map_command(playbook_paths: tuple[Path, ...], fmt: str) -> None:
     Examples:
       cxplay map
       cxplay map --format markdown > journey.md
+      cxplay map --csat --log cx.db
+
+    With --csat, a cell shows the mean CSAT (1-5) of the logged decisions whose
+    rules cover it: green from 4, yellow from 3, red below.
     """  # noqa: D301 - click's \b must stay a backspace
     loaded = load_playbooks(_paths(playbook_paths))
+    if csat:
+        color = present.color_enabled(sys.stdout)
+        table = _cli_log.csat_journey(
+            loaded, log, "markdown" if fmt == "markdown" else "text", color=color
+        )
+        click.echo(table, color=color)
+        return
     click.echo(present.journey(journey_map(loaded), "markdown" if fmt == "markdown" else "text"))
 
 
