@@ -27,6 +27,7 @@ from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scen
 from cxplay._replies.renderer import Renderer
 from cxplay._version import __version__
 from cxplay.errors import (
+    BacktestError,
     CompileError,
     ConditionError,
     CxplayError,
@@ -44,11 +45,17 @@ from cxplay.models import Incident, Playbook, Rule
 from cxplay.results import Match, Reply, RuleTrace, SuggestedAction, Suggestion
 
 if typing.TYPE_CHECKING:
+    from cxplay._backtest.recipe import Recipe
+    from cxplay._backtest.report import BacktestReport, Threshold
+    from cxplay._backtest.run import Backtest, backtest
     from cxplay._events.load import load_event
     from cxplay._events.model import Event
     from cxplay._events.plan import Plan, build_plan
 
 __all__ = [
+    "Backtest",
+    "BacktestError",
+    "BacktestReport",
     "CompileError",
     "ConditionError",
     "CxplayError",
@@ -67,6 +74,7 @@ __all__ = [
     "PlaybookError",
     "PlaybookSet",
     "Problem",
+    "Recipe",
     "RenderError",
     "Renderer",
     "Reply",
@@ -78,8 +86,10 @@ __all__ = [
     "SuggestedAction",
     "Suggestion",
     "TemplateError",
+    "Threshold",
     "ValidationReport",
     "__version__",
+    "backtest",
     "build_plan",
     "load_event",
     "load_playbooks",
@@ -91,9 +101,14 @@ __all__ = [
     "validate",
 ]
 
-# The event and plan modules cost ~60 ms of start-up that `cxplay suggest` should not pay:
-# they are imported on first use (PEP 562).
+# The event, plan and backtest modules cost start-up time that `cxplay suggest` should not
+# pay: they are imported on first use (PEP 562).
 _LAZY = {
+    "Backtest": "cxplay._backtest.run",
+    "BacktestReport": "cxplay._backtest.report",
+    "Recipe": "cxplay._backtest.recipe",
+    "Threshold": "cxplay._backtest.report",
+    "backtest": "cxplay._backtest.run",
     "Event": "cxplay._events.model",
     "load_event": "cxplay._events.load",
     "Plan": "cxplay._events.plan",

@@ -12,7 +12,8 @@
     │   └── EventFileError       an event file (``cxplay plan``) is invalid
     ├── PlanError                a preloaded plan cannot be used
     ├── IncidentError            an incident is invalid (missing type, wrong fact type, ...)
-    └── RenderError              a reply could not be rendered at run time
+    ├── RenderError              a reply could not be rendered at run time
+    └── BacktestError            a backtest cannot run: unreadable source, bad threshold, ...
 
 A :class:`PlaybookError` carries one :class:`Problem` per thing that is wrong, so a
 user sees every problem at once, one line each: ``file:line: rule-id: key.path: message``.
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BacktestError",
     "CompileError",
     "ConditionError",
     "CxplayError",
@@ -118,3 +120,7 @@ class IncidentError(CxplayError):
 
 class RenderError(CxplayError):
     """A reply could not be rendered for an incident."""
+
+
+class BacktestError(CxplayError):
+    """A backtest cannot run: its source is unreadable, a threshold or a cluster is wrong."""

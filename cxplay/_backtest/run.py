@@ -1,0 +1,311 @@
+"""Run a backtest: a partitioned map over a source, on one core, a process pool or Dask.
+
+The same :func:`~cxplay._backtest.compare.run_task` runs everywhere; only the executor
+differs. At most a few tasks per worker are in flight, so memory stays bounded however
+large the source, and tallies are merged as they complete (the merge is exact and
+order-independent, see :mod:`cxplay._backtest.compare`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cxplay._backtest.compare import Options, Tally, Task, run_task
+from cxplay._backtest.recipe import Recipe
+from cxplay._backtest.report import BacktestReport, RuleChange, report_from_tally
+from cxplay._backtest.source import PARTITION_SIZE, RowsSource, Source, open_source
+from cxplay._engine.engine import BackendName, Engine
+from cxplay.errors import BacktestError, CxplayError
+from cxplay.results import RuleTrace
+
+__all__ = ["Backtest", "PlaybooksLike", "backtest"]
+
+PlaybooksLike = Path | str | Sequence[Path | str] | Recipe | None
+Progress = Callable[[int], None]
+
+#: Tasks in flight per worker: enough to keep each busy while results come back.
+IN_FLIGHT = 3
+#: The fixed "now" for incidents without ``occurred_at``: results must not depend on the clock.
+EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+#: How long to wait for a Dask scheduler before saying it is not there.
+DASK_TIMEOUT = 10
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Backtest:
+    """Replay past incidents under new playbooks, next to a baseline.
+
+    Example:
+        >>> bt = Backtest("new-playbooks/", baseline="playbooks/")      # doctest: +SKIP
+        >>> report = bt.run("incidents.jsonl", workers=2)               # doctest: +SKIP
+        >>> report.classes["changed"], report.breaches(["changed_percent>5"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        playbooks: PlaybooksLike,
+        *,
+        baseline: PlaybooksLike,
+        replies: bool = False,
+        backend: BackendName = "auto",
+        top: int = 10,
+    ) -> None:
+        self.new = _recipe(playbooks, replies=replies, backend=backend)
+        self.baseline = _recipe(baseline, replies=replies, backend=backend)
+        self.replies = replies
+        self.top = top
+
+    def run(
+        self,
+        source: Source | Path | str | Sequence[Mapping[str, Any]],
+        *,
+        workers: int | None = None,
+        dask: str | None = None,
+        strict: bool = False,
+        progress: Progress | None = None,
+        partition_size: int = PARTITION_SIZE,
+    ) -> BacktestReport:
+        """Compare every incident of ``source``; see :func:`backtest` for the arguments."""
+        if isinstance(source, str | Path):
+            source = open_source(source)
+        elif isinstance(source, Sequence):
+            source = RowsSource(list(source))  # a row that is no mapping is reported
+        if workers is not None and workers < 1:
+            raise BacktestError(f"workers must be at least 1, not {workers}")
+        if partition_size < 1:
+            raise BacktestError(f"partition size must be at least 1, not {partition_size}")
+        options = Options(
+            source=source.name,
+            unit=source.unit,
+            strict=strict,
+            replies=self.replies,
+            top=self.top,
+            now=EPOCH,
+        )
+        tasks = (
+            Task(self.new, self.baseline, partition, options)
+            for partition in source.partitions(partition_size)
+        )
+        if dask is not None:
+            tally = _run_dask(dask, tasks, workers, progress, self.top)
+        elif (workers or default_workers()) == 1:
+            tally = _run_serial(tasks, progress, self.top)
+        else:
+            tally = _run_pool(tasks, workers or default_workers(), progress, self.top)
+        return report_from_tally(
+            tally,
+            source=source.name,
+            unit=source.unit,
+            baseline=self.baseline.label,
+            new=self.new.label,
+            explain=self._explain,
+        )
+
+    def _explain(self, incident: Mapping[str, Any]) -> list[RuleChange]:
+        """The rules that fared differently for this incident, and how."""
+        before = _traces(self.baseline.engine(), incident)
+        after = _traces(self.new.engine(), incident)
+        changes = []
+        for rule in [*after, *(r for r in before if r not in after)]:
+            old, new = before.get(rule), after.get(rule)
+            old_state, new_state = _state(old), _state(new)
+            old_when = old.condition if old is not None else None
+            new_when = new.condition if new is not None else None
+            if old_state == new_state and old_when == new_when:
+                continue
+            changes.append(
+                RuleChange(
+                    rule=rule,
+                    baseline=old_state,
+                    new=new_state,
+                    condition_baseline=old_when if old_when != new_when else None,
+                    condition_new=new_when if old_when != new_when else None,
+                )
+            )
+        return changes
+
+
+def _recipe(playbooks: PlaybooksLike, *, replies: bool, backend: BackendName) -> Recipe:
+    if isinstance(playbooks, Recipe):
+        return playbooks
+    return Recipe.from_paths(playbooks, replies=replies, backend=backend)
+
+
+def _traces(engine: Engine, incident: Mapping[str, Any]) -> dict[str, RuleTrace]:
+    try:
+        return {trace.rule: trace for trace in engine.explain(incident)}
+    except CxplayError:
+        return {}
+
+
+def _state(trace: RuleTrace | None) -> str:
+    if trace is None:
+        return "no such rule"
+    if trace.matched:
+        return trace.outcome or "kept"
+    value = trace.value
+    shown = "missing" if value is None else repr(value)
+    return f"not matched: {trace.failed} (value {shown})"
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _run_serial(tasks: Iterator[Task], progress: Progress | None, top: int) -> Tally:
+    tally = Tally(top=top)
+    for task in tasks:
+        tally.merge(run_task(task))
+        if progress is not None:
+            progress(task.partition.count)
+    return tally
+
+
+def _pool_context() -> Any:
+    """The forkserver where there is one: workers start from a clean, pre-imported process.
+
+    (Plain fork would copy the parent's threads and rule-engine state; spawn would
+    import cxplay again in every worker.)
+    """
+    if sys.platform != "win32" and "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["cxplay._backtest.compare"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _run_pool(tasks: Iterator[Task], workers: int, progress: Progress | None, top: int) -> Tally:
+    tally = Tally(top=top)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        pending: dict[Future[Tally], int] = {}
+        try:
+            for task in tasks:
+                pending[pool.submit(run_task, task)] = task.partition.count
+                if len(pending) >= workers * IN_FLIGHT:
+                    _collect(pending, tally, progress, FIRST_COMPLETED)
+            while pending:
+                _collect(pending, tally, progress, FIRST_COMPLETED)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return tally
+
+
+def _collect(
+    pending: dict[Future[Tally], int], tally: Tally, progress: Progress | None, when: str
+) -> None:
+    done, _ = wait(list(pending), return_when=when)
+    for future in done:
+        count = pending.pop(future)
+        tally.merge(future.result())
+        if progress is not None:
+            progress(count)
+
+
+def _dask_client(address: str, workers: int | None) -> tuple[Any, Any]:
+    """A dask.distributed client: ``local`` starts a LocalCluster of processes."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BacktestError("--dask needs dask.distributed: pip install 'cxplay[dask]'") from None
+    if address == "local":
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers or default_workers(),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        return Client(cluster), cluster  # type: ignore[no-untyped-call]
+    try:
+        return Client(address, timeout=DASK_TIMEOUT), None  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BacktestError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
+def _run_dask(
+    address: str,
+    tasks: Iterator[Task],
+    workers: int | None,
+    progress: Progress | None,
+    top: int,
+) -> Tally:
+    from distributed import wait as dask_wait
+
+    client, cluster = _dask_client(address, workers)
+    tally = Tally(top=top)
+    try:
+        slots = max(1, sum(client.nthreads().values())) * IN_FLIGHT
+        pending: dict[Any, int] = {}
+
+        def collect() -> None:
+            done = dask_wait(list(pending), return_when="FIRST_COMPLETED").done  # type: ignore[no-untyped-call]
+            for future in done:
+                count = pending.pop(future)
+                tally.merge(future.result())
+                if progress is not None:
+                    progress(count)
+
+        for task in tasks:
+            pending[client.submit(run_task, task, pure=False)] = task.partition.count
+            if len(pending) >= slots:
+                collect()
+        while pending:
+            collect()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return tally
+
+
+def backtest(
+    source: Source | Path | str | Sequence[Mapping[str, Any]],
+    *,
+    playbooks: PlaybooksLike,
+    baseline: PlaybooksLike,
+    workers: int | None = None,
+    dask: str | None = None,
+    strict: bool = False,
+    replies: bool = False,
+    progress: Progress | None = None,
+    backend: BackendName = "auto",
+    top: int = 10,
+) -> BacktestReport:
+    """What would ``playbooks`` have done to the incidents of ``source``, next to ``baseline``?
+
+    Args:
+        source: a JSONL or Parquet file of incidents, or a list of incident mappings.
+        playbooks: the new playbooks (directory, files; None: the shipped ones).
+        baseline: the playbooks to compare with.
+        workers: processes on this machine (default: one per core; 1 runs in-process).
+        dask: a dask.distributed scheduler address (``tcp://host:8786``), or ``local``.
+        strict: stop at the first record that is not a valid incident.
+        replies: also render and compare the replies (slower).
+        progress: called with the number of records done after each partition.
+        backend: the engine backend (``auto``, ``durable``, ``python``).
+        top: how many of the most changed incidents to show, with why.
+
+    Returns:
+        The :class:`BacktestReport`; ``report.breaches(["compensation_delta_pln>5000"])``
+        tests thresholds.
+
+    Example:
+        >>> report = backtest("in.jsonl", playbooks="new/", baseline="old/")  # doctest: +SKIP
+    """
+    runner = Backtest(playbooks, baseline=baseline, replies=replies, backend=backend, top=top)
+    return runner.run(source, workers=workers, dask=dask, strict=strict, progress=progress)
