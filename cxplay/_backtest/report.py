@@ -157,7 +157,7 @@ class BacktestReport(Frozen):
             parsed = threshold if isinstance(threshold, Threshold) else Threshold.parse(threshold)
             value = parsed.value_in(measures)
             if parsed.crossed(value):
-                found.append(f"{parsed.text}: {parsed.measure} is {_number(value)}")
+                found.append(f"{parsed.text} (it is {_number(value)})")
         return found
 
 

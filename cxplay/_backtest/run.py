@@ -28,7 +28,7 @@ from cxplay.results import RuleTrace
 __all__ = ["Backtest", "PlaybooksLike", "backtest"]
 
 PlaybooksLike = Path | str | Sequence[Path | str] | Recipe | None
-Progress = Callable[[int], None]
+Progress = Callable[[int, int | None], None]  # (records just done, total)
 
 #: Tasks in flight per worker: enough to keep each busy while results come back.
 IN_FLIGHT = 3
@@ -96,6 +96,8 @@ class Backtest:
             top=self.top,
             now=EPOCH,
         )
+        if progress is not None:
+            progress(0, source.total())
         tasks = (
             Task(self.new, self.baseline, partition, options)
             for partition in source.partitions(partition_size)
@@ -170,7 +172,7 @@ def _run_serial(tasks: Iterator[Task], progress: Progress | None, top: int) -> T
     for task in tasks:
         tally.merge(run_task(task))
         if progress is not None:
-            progress(task.partition.count)
+            progress(task.partition.count, None)
     return tally
 
 
@@ -213,7 +215,7 @@ def _collect(
         count = pending.pop(future)
         tally.merge(future.result())
         if progress is not None:
-            progress(count)
+            progress(count, None)
 
 
 def _dask_client(address: str, workers: int | None) -> tuple[Any, Any]:
@@ -258,7 +260,7 @@ def _run_dask(
                 count = pending.pop(future)
                 tally.merge(future.result())
                 if progress is not None:
-                    progress(count)
+                    progress(count, None)
 
         for task in tasks:
             pending[client.submit(run_task, task, pure=False)] = task.partition.count
@@ -296,7 +298,8 @@ def backtest(
         dask: a dask.distributed scheduler address (``tcp://host:8786``), or ``local``.
         strict: stop at the first record that is not a valid incident.
         replies: also render and compare the replies (slower).
-        progress: called with the number of records done after each partition.
+        progress: called with ``(0, total)`` first (total: None if unknown), then with
+            the number of records done after each partition.
         backend: the engine backend (``auto``, ``durable``, ``python``).
         top: how many of the most changed incidents to show, with why.
 
