@@ -177,7 +177,7 @@ def _sections(report: BacktestReport) -> list[_Section]:
         if errors:
             sections.append(
                 _Section(
-                    title, ("incidents", "error"), [(f"{e.count:,}", e.message) for e in errors]
+                    title, ("error", "incidents"), [(e.message, f"{e.count:,}") for e in errors]
                 )
             )
     return sections

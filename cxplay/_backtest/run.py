@@ -118,24 +118,35 @@ class Backtest:
         )
 
     def _explain(self, incident: Mapping[str, Any]) -> list[RuleChange]:
-        """The rules that fared differently for this incident, and how."""
+        """The rules that fared differently for this incident, and how.
+
+        A rule is listed when it matched on at least one side and its outcome or its
+        condition differs; when one side could not evaluate the incident at all (its
+        error is shown with the actions), the rules the other side applied are listed.
+        """
         before = _traces(self.baseline.engine(), incident)
         after = _traces(self.new.engine(), incident)
         changes = []
-        for rule in [*after, *(r for r in before if r not in after)]:
-            old, new = before.get(rule), after.get(rule)
-            old_state, new_state = _state(old), _state(new)
-            old_when = old.condition if old is not None else None
-            new_when = new.condition if new is not None else None
+        rules = [*(after or {}), *(r for r in (before or {}) if r not in (after or {}))]
+        for rule in rules:
+            old = before.get(rule) if before is not None else None
+            new = after.get(rule) if after is not None else None
+            if not ((old is not None and old.matched) or (new is not None and new.matched)):
+                continue
+            old_when = _condition(old)
+            new_when = _condition(new)
+            old_state = _state(old, before is None)
+            new_state = _state(new, after is None)
             if old_state == new_state and old_when == new_when:
                 continue
+            differ = old_when != new_when and None not in (old_when, new_when)
             changes.append(
                 RuleChange(
                     rule=rule,
                     baseline=old_state,
                     new=new_state,
-                    condition_baseline=old_when if old_when != new_when else None,
-                    condition_new=new_when if old_when != new_when else None,
+                    condition_baseline=old_when if differ else None,
+                    condition_new=new_when if differ else None,
                 )
             )
         return changes
@@ -147,21 +158,28 @@ def _recipe(playbooks: PlaybooksLike, *, replies: bool, backend: BackendName) ->
     return Recipe.from_paths(playbooks, replies=replies, backend=backend)
 
 
-def _traces(engine: Engine, incident: Mapping[str, Any]) -> dict[str, RuleTrace]:
+def _traces(engine: Engine, incident: Mapping[str, Any]) -> dict[str, RuleTrace] | None:
+    """Every rule's trace, or None when the incident is an error for these playbooks."""
     try:
         return {trace.rule: trace for trace in engine.explain(incident)}
     except CxplayError:
-        return {}
+        return None
 
 
-def _state(trace: RuleTrace | None) -> str:
+def _condition(trace: RuleTrace | None) -> str | None:
+    return None if trace is None else " ".join(trace.condition.split())
+
+
+def _state(trace: RuleTrace | None, error: bool) -> str:
+    if error:
+        return "the incident is an error here"
     if trace is None:
         return "no such rule"
     if trace.matched:
         return trace.outcome or "kept"
     value = trace.value
     shown = "missing" if value is None else repr(value)
-    return f"not matched: {trace.failed} (value {shown})"
+    return f"not matched: {' '.join((trace.failed or '').split())} (value {shown})"
 
 
 # --------------------------------------------------------------------------- executors
