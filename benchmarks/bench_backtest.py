@@ -70,7 +70,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="4,000 incidents")
     parser.add_argument("--json", action="store_true", help="rows as JSON lines")
     parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster")
-    parser.add_argument("--backend", default="auto", choices=["auto", "durable", "python"])
+    parser.add_argument("--backend", default="python", choices=["auto", "durable", "python"])
     args = parser.parse_args()
     count = 4_000 if args.quick else args.incidents
     has_dask = importlib.util.find_spec("distributed") is not None and not args.no_dask

@@ -31,7 +31,7 @@ from cxplay.errors import CxplayError, IncidentError
 from cxplay.models import FactSpec, Incident
 from cxplay.results import Match, RuleTrace, Suggestion
 
-__all__ = ["BackendName", "Engine", "Flattener", "coerce_incident"]
+__all__ = ["BackendName", "Engine", "FactCheck", "Flattener", "coerce_incident"]
 
 BackendName = Literal["auto", "durable", "python"]
 IncidentLike = Incident | Mapping[str, Any]
@@ -69,10 +69,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{loc}: {message}" if loc else message
 
 
-def coerce_incident(
-    incident: IncidentLike, facts: Mapping[str, FactSpec] | None = None
-) -> Incident:
-    """Validate an incident (dict or model) and its facts against the declared fact types."""
+def _validated(incident: IncidentLike) -> Incident:
+    """The incident as a model (a model is returned as it is)."""
     if isinstance(incident, Incident):
         model = incident
     elif isinstance(incident, Mapping):
@@ -105,18 +103,43 @@ def coerce_incident(
         raise IncidentError(
             f"an incident must be a mapping or an Incident, not {type(incident).__name__}"
         )
-    if facts:
+    return model
+
+
+class FactCheck:
+    """The facts a playbook set declares, indexed once to check many incidents."""
+
+    def __init__(self, facts: Mapping[str, FactSpec]) -> None:
+        self.facts = facts
+        required: dict[str, list[tuple[str, FactSpec]]] = {}
+        for name, spec in facts.items():  # in declaration order: the order of the messages
+            for kind in dict.fromkeys(spec.required_for):
+                required.setdefault(kind, []).append((name, spec))
+        self.required = {kind: tuple(specs) for kind, specs in required.items()}
+
+    def __call__(self, incident: IncidentLike) -> Incident:
+        """Validate an incident (dict or model) and its facts against the declared types."""
+        model = _validated(incident)
+        facts = self.facts
+        present = model.facts
         problems: list[str] = []
-        for name, value in model.facts.items():
+        for name, value in present.items():
             spec = facts.get(name)
             if spec is not None and not _fact_ok(spec, value):
                 problems.append(f"facts.{name}: expected {spec.type}, got {value!r}")
-        for name, spec in facts.items():
-            if model.type in spec.required_for and name not in model.facts:
+        for name, spec in self.required.get(model.type, ()):
+            if name not in present:
                 problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
         if problems:
             raise IncidentError("invalid incident: " + "; ".join(problems))
-    return model
+        return model
+
+
+def coerce_incident(
+    incident: IncidentLike, facts: Mapping[str, FactSpec] | None = None
+) -> Incident:
+    """Validate an incident (dict or model) and its facts against the declared fact types."""
+    return FactCheck(facts)(incident) if facts else _validated(incident)
 
 
 class Flattener:
@@ -170,6 +193,7 @@ class _Snapshot:
     backend: Backend
     flatten: Flattener
     renderer: Renderer | None
+    check: FactCheck  # validates an incident against the model and the declared facts
     rank: tuple[int, ...]  # rank[position]: place in (priority desc, file order)
     match_of: tuple[Match, ...]  # one frozen Match per rule, built once
 
@@ -249,7 +273,15 @@ class Engine:
             Match(rule=r.id, playbook=r.playbook.ref, priority=r.rule.priority, order=r.order)
             for r in rules
         )
-        return _Snapshot(playbooks, backend, Flattener(paths), renderer, tuple(rank), match_of)
+        return _Snapshot(
+            playbooks,
+            backend,
+            Flattener(paths),
+            renderer,
+            FactCheck(playbooks.facts),
+            tuple(rank),
+            match_of,
+        )
 
     # -- properties --------------------------------------------------------------------
 
@@ -272,7 +304,7 @@ class Engine:
 
     def incident(self, incident: IncidentLike) -> Incident:
         """Validate an incident against the model and the playbooks' declared facts."""
-        return coerce_incident(incident, self._snapshot.playbooks.facts)
+        return self._snapshot.check(incident)
 
     @staticmethod
     def _positions(snapshot: _Snapshot, incident: Incident) -> list[int]:
@@ -289,14 +321,14 @@ class Engine:
     def evaluate(self, incident: IncidentLike) -> list[Match]:
         """Every rule whose condition holds, by priority (higher first) then file order."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = snapshot.check(incident)
         match_of = snapshot.match_of
         return [match_of[p] for p in self._positions(snapshot, model)]
 
     def decide(self, incident: IncidentLike, *, now: datetime | None = None) -> Decision:
         """Matches after groups, stop rules and the playbooks' guardrails."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = snapshot.check(incident)
         return decide(self._matches(snapshot, model), model, now=now)
 
     def suggest(
@@ -312,7 +344,7 @@ class Engine:
         ``language`` overrides the customer's language tag for the reply.
         """
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = snapshot.check(incident)
         decision = decide(self._matches(snapshot, model), model, now=now)
         trace = self._trace(snapshot, model, decision) if explain else None
         reply = None
@@ -332,7 +364,7 @@ class Engine:
     def explain(self, incident: IncidentLike) -> list[RuleTrace]:
         """Every rule, matched or not; for a miss, the first failing condition and its value."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = snapshot.check(incident)
         decision = decide(self._matches(snapshot, model), model)
         return self._trace(snapshot, model, decision)
 
