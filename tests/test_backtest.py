@@ -492,3 +492,18 @@ def test_a_recipe_rebuilds_the_engine_from_bytes_alone(tmp_path: Path) -> None:
 def test_the_library_is_public() -> None:
     for name in ("Backtest", "BacktestReport", "Recipe", "Threshold", "backtest", "BacktestError"):
         assert name in cxplay.__all__ and getattr(cxplay, name) is not None
+
+
+def test_the_progress_bar_counts_to_the_total() -> None:
+    from cxplay._cli_backtest import _progress_bar
+
+    assert _progress_bar(False) == (None, None)
+    update, bar = _progress_bar(True)
+    assert update is not None
+    try:
+        update(0, 3_001)
+        update(2_000, None)
+        update(1_001, None)
+        assert (bar.n, bar.total) == (3_001, 3_001)
+    finally:
+        bar.close()

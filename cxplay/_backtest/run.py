@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,8 @@ def _run_pool(tasks: Iterator[Task], workers: int, progress: Progress | None, to
                     _collect(pending, tally, progress, FIRST_COMPLETED)
             while pending:
                 _collect(pending, tally, progress, FIRST_COMPLETED)
+        except BrokenProcessPool as exc:
+            raise BacktestError(f"a backtest worker process died: {exc}") from None
         except BaseException:
             for future in pending:
                 future.cancel()
