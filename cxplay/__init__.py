@@ -48,6 +48,7 @@ if typing.TYPE_CHECKING:
     from cxplay._backtest.recipe import Recipe
     from cxplay._backtest.report import BacktestReport, Threshold
     from cxplay._backtest.run import Backtest, backtest
+    from cxplay._backtest.source import LogSource
     from cxplay._events.load import load_event
     from cxplay._events.model import Event
     from cxplay._events.plan import Plan, build_plan
@@ -67,6 +68,7 @@ __all__ = [
     "IncidentError",
     "IncidentLike",
     "LoadError",
+    "LogSource",
     "Match",
     "Plan",
     "PlanError",
@@ -106,6 +108,7 @@ __all__ = [
 _LAZY = {
     "Backtest": "cxplay._backtest.run",
     "BacktestReport": "cxplay._backtest.report",
+    "LogSource": "cxplay._backtest.source",
     "Recipe": "cxplay._backtest.recipe",
     "Threshold": "cxplay._backtest.report",
     "backtest": "cxplay._backtest.run",

@@ -507,3 +507,71 @@ def test_the_progress_bar_counts_to_the_total() -> None:
         assert (bar.n, bar.total) == (3_001, 3_001)
     finally:
         bar.close()
+
+
+# --------------------------------------------------------------------------- the log as a source
+
+
+class _Logged:
+    def __init__(self, number: int, incident: dict, decision: cxplay.Decision | None) -> None:
+        self.id = f"D-{number}"
+        self.incident = incident
+        self.forgotten = decision is None
+        self.actions = (
+            [a.model_dump(mode="json") for a in decision.actions] if decision is not None else []
+        )
+        self.severity = decision.severity if decision is not None else "low"
+
+
+class _FakeLog:
+    """What the backtest reads of a DecisionLog: ``where`` and ``decisions(since, until)``."""
+
+    where = "sqlite:///decisions.db"
+
+    def __init__(self, rows: list[_Logged]) -> None:
+        self.rows = rows
+        self.asked: list[tuple[object, object]] = []
+
+    def decisions(self, since=None, until=None):
+        self.asked.append((since, until))
+        return iter(self.rows)
+
+
+def test_comparing_with_the_log_is_comparing_with_the_baseline_that_decided(
+    playground: Path,
+) -> None:
+    from datetime import datetime, timezone
+
+    incidents = list(generate_incidents(600, seed=17))
+    with cxplay.Engine.from_path(playground / "old", backend="python") as old:
+        rows = [_Logged(n, dict(i), old.decide(i)) for n, i in enumerate(incidents, 1)]
+    rows.append(_Logged(601, {}, None))  # forgotten at the customer's request
+    log = _FakeLog(rows)
+    since = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    source = cxplay.LogSource(log, since=since)
+    report = cxplay.backtest(source, playbooks=playground / "new", baseline_log=True, workers=2)
+    assert log.asked == [(since, None)]
+    assert report.unit == "decision" and report.source.startswith("decision log sqlite:///")
+    assert report.malformed == 1
+    assert report.malformed_listed[0].message == "decision D-601 was forgotten (erased on request)"
+    # the same incidents against the same playbooks evaluated now: the same classes
+    evaluated = cxplay.backtest(
+        [dict(i, id=f"D-{n}") for n, i in enumerate(incidents, 1)],
+        playbooks=playground / "new",
+        baseline=playground / "old",
+        workers=1,
+    )
+    assert report.classes == evaluated.classes
+    assert report.compensation == evaluated.compensation
+    assert report.changed > 0
+    example = report.examples[0]
+    assert any(w.baseline in ("applied (logged)", "not applied (logged)") for w in example.why)
+
+
+def test_logged_baseline_needs_a_log_and_has_no_replies(playground: Path) -> None:
+    with pytest.raises(cxplay.BacktestError, match="no baseline"):
+        cxplay.backtest(
+            playground / "incidents.jsonl", playbooks=playground / "new", baseline_log=True
+        )
+    with pytest.raises(cxplay.BacktestError, match="the log keeps the actions"):
+        cxplay.Backtest(playground / "new", baseline_log=True, replies=True)

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from cxplay._backtest.recipe import Recipe
-from cxplay._backtest.source import Partition, parse_line
+from cxplay._backtest.source import Partition, Unusable, parse_line
 from cxplay._engine.decide import Decision
 from cxplay._engine.engine import Engine, coerce_incident, reply_context
 from cxplay.errors import BacktestError, CxplayError
@@ -45,6 +45,7 @@ __all__ = [
     "classify",
     "run_task",
     "side_of",
+    "side_of_logged",
 ]
 
 OUTCOMES = ("same", "changed", "error_now", "error_fixed", "error_both")
@@ -112,8 +113,17 @@ class Side:
         }
 
 
-def side_of(decision: Decision, reply: tuple[str | None, str] | None = None) -> Side:
-    """The compared summary of an engine's decision."""
+def side_of(
+    decision: Decision,
+    reply: tuple[str | None, str] | None = None,
+    *,
+    rules_of_actions: bool = False,
+) -> Side:
+    """The compared summary of an engine's decision.
+
+    ``rules_of_actions``: the rules are those that gave an action (what a logged decision
+    records) rather than every kept rule.
+    """
     actions = []
     for action in decision.actions:
         cost = action.cost
@@ -126,7 +136,29 @@ def side_of(decision: Decision, reply: tuple[str | None, str] | None = None) -> 
                 action.requires_approval,
             )
         )
-    return Side(tuple(actions), tuple(r.id for r in decision.kept), decision.severity, reply)
+    if rules_of_actions:
+        rules = tuple(dict.fromkeys(a.rule for a in decision.actions))
+    else:
+        rules = tuple(r.id for r in decision.kept)
+    return Side(tuple(actions), rules, decision.severity, reply)
+
+
+def side_of_logged(actions: Sequence[Mapping[str, Any]], severity: str | None) -> Side:
+    """The compared summary of a decision as the log holds it (its actions as JSON)."""
+    keys = []
+    for action in actions:
+        cost = action.get("cost")
+        keys.append(
+            (
+                str(action["kind"]),
+                dict(action.get("params") or {}),
+                None if cost is None else round(float(cost["amount"]) * 100),
+                None if cost is None else cost.get("currency"),
+                bool(action.get("requires_approval")),
+            )
+        )
+    rules = tuple(dict.fromkeys(str(a["rule"]) for a in actions if a.get("rule")))
+    return Side(tuple(keys), rules, severity)
 
 
 def _action_key(action: ActionKey) -> str:
@@ -316,6 +348,9 @@ def _records(partition: Partition) -> Iterable[tuple[int, Any, str | None]]:
     if partition.kind == "rows":
         assert isinstance(partition.data, list)
         for offset, row in enumerate(partition.data):
+            if isinstance(row, Unusable):
+                yield partition.start + offset, None, row.reason
+                continue
             problem = None if isinstance(row, dict) else "an incident must be an object"
             yield partition.start + offset, row, problem
         return
@@ -329,7 +364,9 @@ def _records(partition: Partition) -> Iterable[tuple[int, Any, str | None]]:
             yield partition.start + offset, None, str(exc)
 
 
-def _evaluator(engine: Engine, options: Options) -> Callable[[Incident], Side]:
+def _evaluator(
+    engine: Engine, options: Options, *, logged: bool = False
+) -> Callable[[Incident], Side]:
     now = options.now
     renderer = engine.renderer if options.replies else None
 
@@ -340,7 +377,7 @@ def _evaluator(engine: Engine, options: Options) -> Callable[[Incident], Side]:
             if renderer is not None and decision.kept:
                 rendered = renderer.render(incident, reply_context(decision))
                 reply = (rendered.subject, rendered.body)
-            return side_of(decision, reply)
+            return side_of(decision, reply, rules_of_actions=logged)
         except CxplayError as exc:
             return Side(error=str(exc))
 
@@ -350,7 +387,7 @@ def _evaluator(engine: Engine, options: Options) -> Callable[[Incident], Side]:
 def run_task(task: Task) -> Tally:
     """The map: compare every incident of one partition under both playbook sets."""
     options = task.options
-    new = _evaluator(task.new.engine(), options)
+    new = _evaluator(task.new.engine(), options, logged=task.baseline is None)
     baseline = _evaluator(task.baseline.engine(), options) if task.baseline else None
     logged: Sequence[Any] | None = task.partition.logged
     tally = Tally(top=options.top)

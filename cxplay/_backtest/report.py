@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import Field
@@ -252,9 +252,12 @@ def report_from_tally(
     unit: str,
     baseline: str,
     new: str,
-    explain: Callable[[Mapping[str, Any]], list[RuleChange]] | None = None,
+    explain: Callable[[Mapping[str, Any], Sequence[str]], list[RuleChange]] | None = None,
 ) -> BacktestReport:
-    """Turn a reduced tally into the report (``explain`` says why each example changed)."""
+    """Turn a reduced tally into the report.
+
+    ``explain(incident, baseline_rules)`` says why an example changed, rule by rule.
+    """
     types = sorted({kind for kind, _ in tally.by_type})
     by_type = {
         kind: {
@@ -299,7 +302,7 @@ def report_from_tally(
                 compensation_delta={c: _money(v) for c, v in data["compensation_delta"].items()},
                 baseline=_side(data["baseline"]),
                 new=_side(data["new"]),
-                why=explain(incident) if explain is not None else [],
+                why=explain(incident, data["baseline"]["rules"]) if explain is not None else [],
                 incident=incident,
             )
         )

@@ -21,7 +21,13 @@ from typing import Any
 from cxplay._backtest.compare import Options, Tally, Task, run_task
 from cxplay._backtest.recipe import Recipe
 from cxplay._backtest.report import BacktestReport, RuleChange, report_from_tally
-from cxplay._backtest.source import PARTITION_SIZE, RowsSource, Source, open_source
+from cxplay._backtest.source import (
+    PARTITION_SIZE,
+    LogSource,
+    RowsSource,
+    Source,
+    open_source,
+)
 from cxplay._engine.engine import BackendName, Engine
 from cxplay.errors import BacktestError, CxplayError
 from cxplay.results import RuleTrace
@@ -60,13 +66,21 @@ class Backtest:
         self,
         playbooks: PlaybooksLike,
         *,
-        baseline: PlaybooksLike,
+        baseline: PlaybooksLike = None,
+        baseline_log: bool = False,
         replies: bool = False,
         backend: BackendName = "python",
         top: int = 10,
     ) -> None:
+        if baseline_log and replies:
+            raise BacktestError(
+                "replies cannot be compared with logged decisions: the log keeps the "
+                "actions, not the replies sent"
+            )
         self.new = _recipe(playbooks, replies=replies, backend=backend)
-        self.baseline = _recipe(baseline, replies=replies, backend=backend)
+        self.baseline: Recipe | None = (
+            None if baseline_log else _recipe(baseline, replies=replies, backend=backend)
+        )
         self.replies = replies
         self.top = top
 
@@ -83,6 +97,11 @@ class Backtest:
         """Compare every incident of ``source``; see :func:`backtest` for the arguments."""
         if isinstance(source, str | Path):
             source = open_source(source)
+        if self.baseline is None and not isinstance(source, LogSource):
+            raise BacktestError(
+                "no baseline: give the playbooks to compare with, or a decision log as the "
+                "source to compare with what was decided"
+            )
         elif isinstance(source, Sequence):
             source = RowsSource(list(source))  # a row that is no mapping is reported
         if workers is not None and workers < 1:
@@ -113,20 +132,23 @@ class Backtest:
             tally,
             source=source.name,
             unit=source.unit,
-            baseline=self.baseline.label,
+            baseline=self.baseline.label if self.baseline else f"what was logged ({source.name})",
             new=self.new.label,
             explain=self._explain,
         )
 
-    def _explain(self, incident: Mapping[str, Any]) -> list[RuleChange]:
+    def _explain(self, incident: Mapping[str, Any], logged: Sequence[str]) -> list[RuleChange]:
         """The rules that fared differently for this incident, and how.
 
-        A rule is listed when it matched on at least one side and its outcome or its
+        A rule is listed when it applied on at least one side and its outcome or its
         condition differs; when one side could not evaluate the incident at all (its
         error is shown with the actions), the rules the other side applied are listed.
+        Against the log, a rule "applied" when a logged action came from it.
         """
-        before = _traces(self.baseline.engine(), incident)
         after = _traces(self.new.engine(), incident)
+        if self.baseline is None:
+            return self._explain_logged(after, logged)
+        before = _traces(self.baseline.engine(), incident)
         changes = []
         rules = [*(after or {}), *(r for r in (before or {}) if r not in (after or {}))]
         for rule in rules:
@@ -148,6 +170,25 @@ class Backtest:
                     new=new_state,
                     condition_baseline=old_when if differ else None,
                     condition_new=new_when if differ else None,
+                )
+            )
+        return changes
+
+    @staticmethod
+    def _explain_logged(
+        after: dict[str, RuleTrace] | None, logged: Sequence[str]
+    ) -> list[RuleChange]:
+        changes = []
+        for rule in [*(after or {}), *(r for r in logged if r not in (after or {}))]:
+            new = after.get(rule) if after is not None else None
+            applied_now = new is not None and new.matched and (new.outcome or "").startswith("kept")
+            if (rule in logged) == applied_now and not (after is None and rule in logged):
+                continue
+            changes.append(
+                RuleChange(
+                    rule=rule,
+                    baseline="applied (logged)" if rule in logged else "not applied (logged)",
+                    new=_state(new, after is None),
                 )
             )
         return changes
@@ -300,7 +341,8 @@ def backtest(
     source: Source | Path | str | Sequence[Mapping[str, Any]],
     *,
     playbooks: PlaybooksLike,
-    baseline: PlaybooksLike,
+    baseline: PlaybooksLike = None,
+    baseline_log: bool = False,
     workers: int | None = None,
     dask: str | None = None,
     strict: bool = False,
@@ -312,9 +354,11 @@ def backtest(
     """What would ``playbooks`` have done to the incidents of ``source``, next to ``baseline``?
 
     Args:
-        source: a JSONL or Parquet file of incidents, or a list of incident mappings.
+        source: a JSONL or Parquet file of incidents, a list of incident mappings, or a
+            :class:`LogSource` (the incidents of a decision log).
         playbooks: the new playbooks (directory, files; None: the shipped ones).
-        baseline: the playbooks to compare with.
+        baseline: the playbooks to compare with (None: the shipped ones).
+        baseline_log: compare with what was logged instead (the source must be a log).
         workers: processes on this machine (default: one per core; 1 runs in-process).
         dask: a dask.distributed scheduler address (``tcp://host:8786``), or ``local``.
         strict: stop at the first record that is not a valid incident.
@@ -333,5 +377,12 @@ def backtest(
     Example:
         >>> report = backtest("in.jsonl", playbooks="new/", baseline="old/")  # doctest: +SKIP
     """
-    runner = Backtest(playbooks, baseline=baseline, replies=replies, backend=backend, top=top)
+    runner = Backtest(
+        playbooks,
+        baseline=baseline,
+        baseline_log=baseline_log,
+        replies=replies,
+        backend=backend,
+        top=top,
+    )
     return runner.run(source, workers=workers, dask=dask, strict=strict, progress=progress)

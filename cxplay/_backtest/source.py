@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -20,10 +21,12 @@ from cxplay.errors import BacktestError
 __all__ = [
     "PARTITION_SIZE",
     "JsonlSource",
+    "LogSource",
     "ParquetSource",
     "Partition",
     "RowsSource",
     "Source",
+    "Unusable",
     "open_source",
     "parse_line",
 ]
@@ -48,6 +51,13 @@ class Partition:
     data: bytes | list[Any]
     count: int
     logged: list[Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A record the source already knows is no incident, and why (counted as malformed)."""
+
+    reason: str
 
 
 class Source(Protocol):
@@ -238,6 +248,78 @@ class RowsSource:
             rows = list(self._rows[offset : offset + size])
             logged = None if self._logged is None else list(self._logged[offset : offset + size])
             yield Partition("rows", offset + 1, rows, len(rows), logged)
+
+
+class LoggedLike(Protocol):
+    """What the backtest reads of a logged decision (:class:`cxplay.DecisionLog`'s rows)."""
+
+    id: str
+    incident: dict[str, Any]
+    actions: list[dict[str, Any]]
+    severity: str
+    forgotten: bool
+
+
+class LogLike(Protocol):
+    """A decision log: :class:`cxplay.DecisionLog`, or anything with its ``decisions``."""
+
+    where: str
+
+    def decisions(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Any]:
+        """Logged decisions created in ``[since, until)``, oldest first."""
+
+
+class LogSource:
+    """The incidents of a decision log, with what was decided for each (the baseline).
+
+    Positions count the decisions read, from 1, in the log's order (oldest first). A
+    forgotten decision (erased at the customer's request) has no incident left: it is
+    counted as malformed, with its decision id, never silently skipped.
+    """
+
+    unit = "decision"
+
+    def __init__(
+        self, log: LogLike, *, since: datetime | None = None, until: datetime | None = None
+    ) -> None:
+        self._log = log
+        self.since = since
+        self.until = until
+        window = ""
+        if since is not None or until is not None:
+            window = (
+                f" [{since.isoformat() if since else '…'}, {until.isoformat() if until else '…'})"
+            )
+        self.name = f"decision log {log.where}{window}"
+
+    def total(self) -> int | None:
+        """Unknown without a second pass over the log."""
+        return None
+
+    def partitions(self, size: int = PARTITION_SIZE) -> Iterator[Partition]:
+        """Decisions ``size`` at a time: the incidents, and per incident the logged side."""
+        from cxplay._backtest.compare import side_of_logged
+
+        rows: list[Any] = []
+        logged: list[Any] = []
+        start = 1
+        for number, decision in enumerate(self._log.decisions(self.since, self.until), 1):
+            if not rows:
+                start = number
+            if decision.forgotten or not decision.incident:
+                rows.append(Unusable(f"decision {decision.id} was forgotten (erased on request)"))
+            else:
+                incident = dict(decision.incident)
+                incident.setdefault("id", decision.id)
+                rows.append(incident)
+            logged.append(side_of_logged(decision.actions, decision.severity))
+            if len(rows) >= size:
+                yield Partition("rows", start, rows, len(rows), logged)
+                rows, logged = [], []
+        if rows:
+            yield Partition("rows", start, rows, len(rows), logged)
 
 
 def open_source(path: Path | str) -> Source:
