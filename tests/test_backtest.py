@@ -575,3 +575,42 @@ def test_logged_baseline_needs_a_log_and_has_no_replies(playground: Path) -> Non
         )
     with pytest.raises(cxplay.BacktestError, match="the log keeps the actions"):
         cxplay.Backtest(playground / "new", baseline_log=True, replies=True)
+
+
+EDGE_LINES = [
+    b'{"type": "parcel_late", "order": {"value": 120}, "facts": {"delay_days": 3, "x": 1.0}}',
+    b'{"type": "queue_long", "facts": {"queue_minutes": 25, "tags": ["a", 1, true, 2.5]}}',
+    b'{"type": "parcel_damaged", "occurred_at": "2026-11-20T09:15:00+01:00", "order": {"value": 1e2}}',
+    '{"type": "speaker_late", "customer": {"name": "Олена \\ud83d\\ude00"}}'.encode(),
+    b'{"type": "parcel_lost", "customer": {"name": "lone \\ud800 surrogate"}}',
+    b'{"type": "parcel_lost", "order": {"value": true}}',
+    b'{"type": "parcel_lost", "order": {"value": NaN}}',
+    b'{"type": "parcel_lost", "type": "queue_long"}',
+    b'{"type": "parcel_lost", "facts": {"1bad": 1}}',
+    b'{"type": "parcel_lost", "severity": "urgent"}',
+    b'{"type": "parcel_lost"} trailing',
+    b'\xff{"type": "parcel_lost"}',
+    b'"just a string"',
+]
+
+
+def _slow(line: bytes) -> tuple[object, str | None]:
+    from cxplay._backtest.source import parse_line
+    from cxplay._engine.engine import coerce_incident
+
+    try:
+        return coerce_incident(parse_line(line)), None
+    except (ValueError, cxplay.CxplayError) as exc:
+        return None, str(exc)
+
+
+def test_the_json_fast_path_reads_what_the_engine_reads() -> None:
+    from cxplay._backtest.compare import _incident
+
+    lines = [json.dumps(i, ensure_ascii=False).encode() for i in generate_incidents(800, seed=8)]
+    lines += (CASES / "incidents.jsonl").read_bytes().splitlines() + EDGE_LINES
+    for line in lines:
+        if not line.strip():
+            continue
+        incident, _, problem = _incident(line)
+        assert (incident, problem) == _slow(line), line

@@ -298,7 +298,7 @@ class Tally:
                         rank,
                         {
                             "position": position,
-                            "incident": raw,
+                            "incident": json.loads(raw) if isinstance(raw, bytes) else raw,
                             "outcome": outcome,
                             "changes": changes,
                             "compensation_delta": delta,
@@ -356,12 +356,29 @@ def _records(partition: Partition) -> Iterable[tuple[int, Any, str | None]]:
         return
     assert isinstance(partition.data, bytes)
     for offset, line in enumerate(partition.data.split(b"\n")):
-        if not line.strip():
-            continue
+        if line.strip():
+            yield partition.start + offset, line, None  # parsed by _incident
+
+
+def _incident(raw: Any) -> tuple[Incident | None, Any, str | None]:
+    """(the incident, the record as a mapping or its JSON bytes, why it is not an incident).
+
+    A JSON line is parsed and validated in one call of pydantic's own JSON parser; any
+    line it refuses takes the slow path (``json.loads``, then the model), which gives the
+    one-line message every other command gives, so only the speed differs.
+    """
+    if isinstance(raw, bytes):
         try:
-            yield partition.start + offset, parse_line(line), None
-        except ValueError as exc:
-            yield partition.start + offset, None, str(exc)
+            return Incident.model_validate_json(raw), raw, None
+        except ValueError:  # pydantic's ValidationError is a ValueError
+            try:
+                raw = parse_line(raw)
+            except ValueError as exc:
+                return None, None, str(exc)
+    try:
+        return coerce_incident(raw), raw, None
+    except CxplayError as exc:
+        return None, raw, str(exc)
 
 
 def _evaluator(
@@ -391,13 +408,10 @@ def run_task(task: Task) -> Tally:
     baseline = _evaluator(task.baseline.engine(), options) if task.baseline else None
     logged: Sequence[Any] | None = task.partition.logged
     tally = Tally(top=options.top)
-    for index, (position, raw, problem) in enumerate(_records(task.partition)):
-        incident = None
+    for index, (position, record, problem) in enumerate(_records(task.partition)):
+        incident = raw = None
         if problem is None:
-            try:
-                incident = coerce_incident(raw)
-            except CxplayError as exc:
-                problem = str(exc)
+            incident, raw, problem = _incident(record)
         if incident is None:
             message = problem or "not an incident"
             if options.strict:
