@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from cxplay._common.models import trusted
@@ -92,19 +92,21 @@ def decide(
     group_winner: dict[str, str] = {}
     stopped_by: str | None = None
     for rule in matched:
+        spec = rule.rule
+        rule_id = spec.id
         if stopped_by is not None:
-            outcomes[rule.id] = f"dropped: '{stopped_by}' matched first and stops the rest"
+            outcomes[rule_id] = f"dropped: '{stopped_by}' matched first and stops the rest"
             continue
-        group = rule.rule.group
+        group = spec.group
         if group is not None:
             if group in group_winner:
-                outcomes[rule.id] = f"dropped: group '{group}' won by '{group_winner[group]}'"
+                outcomes[rule_id] = f"dropped: group '{group}' won by '{group_winner[group]}'"
                 continue
-            group_winner[group] = rule.id
+            group_winner[group] = rule_id
         kept.append(rule)
-        outcomes[rule.id] = "kept"
-        if rule.rule.stop:
-            stopped_by = rule.id
+        outcomes[rule_id] = "kept"
+        if spec.stop:
+            stopped_by = rule_id
 
     customer = incident.customer
     actions: list[SuggestedAction] = []
@@ -117,9 +119,9 @@ def decide(
         # "one compensation per incident" is a policy of each playbook: only rules of
         # playbooks that keep it take part (and only they can block one another)
         offers = policy.single_compensation and plan.offers
-        skip_compensation = offers and compensating_rule not in (None, rule.id)
+        skip_compensation = offers and compensating_rule not in (None, plan.rule)
         if offers and compensating_rule is None:
-            compensating_rule = rule.id
+            compensating_rule = plan.rule
         repeat = (
             policy.repeat_claimant_after is not None
             and (customer.compensations_90d or 0) > policy.repeat_claimant_after
@@ -128,7 +130,7 @@ def decide(
         for step in plan.steps:
             compensation = step.compensation
             if compensation and skip_compensation:
-                outcomes[rule.id] = (
+                outcomes[plan.rule] = (
                     f"kept, but its {step.kind} is dropped: one compensation per incident "
                     f"('{compensating_rule}' offers it)"
                 )
@@ -152,38 +154,15 @@ def decide(
                     )
             if compensation and repeat:
                 approval = True
-            actions.append(
-                trusted(
-                    SuggestedAction,
-                    {
-                        "kind": step.kind,
-                        "rule": plan.rule,
-                        "playbook": plan.playbook,
-                        "priority": plan.priority,
-                        "params": params,
-                        "reason": plan.reason,
-                        "requires_approval": bool(approval),
-                        "cost": cost,
-                        "dimension": step.dimension,
-                        "stage": step.stage,
-                    },
-                )
-            )
+            values = step.values.copy()  # every field; the three below vary
+            values["params"] = params
+            values["requires_approval"] = bool(approval)
+            values["cost"] = cost
+            actions.append(trusted(SuggestedAction, values))
             if step.follow is not None:
-                after, channel, kind, survey, purpose = step.follow
-                follow_ups.append(
-                    trusted(
-                        FollowUpPlan,
-                        {
-                            "after": after,
-                            "channel": channel,
-                            "action": kind,
-                            "survey": survey,
-                            "purpose": purpose,
-                            "due": base + after,
-                        },
-                    )
-                )
+                promise = step.follow.copy()
+                promise["due"] = base + promise["after"]
+                follow_ups.append(trusted(FollowUpPlan, promise))
 
     level = SEVERITIES.index(incident.severity) if incident.severity else 0
     for rule in kept:
@@ -200,20 +179,38 @@ def decide(
     )
 
 
-FollowUp_ = tuple[timedelta, "str | None", str, "str | None", "str | None"]
-
-
-def _follow_up(action: object) -> FollowUp_ | None:
-    """What an action promises for later: (after, channel, action, survey, purpose)."""
+def _follow_up(action: object) -> dict[str, Any] | None:
+    """What an action promises for later (a FollowUpPlan's fields but ``due``)."""
     if isinstance(action, Survey):
-        return (action.after, action.channel, "survey", action.survey, None)
-    if isinstance(action, FollowUp):
-        return (action.after, action.channel, "follow_up", None, action.purpose)
-    if isinstance(action, Callback):
-        return (action.within, "phone", "callback", None, None)
-    if isinstance(action, Escalate) and action.within is not None:
-        return (action.within, None, "escalate", None, None)
-    return None
+        after, channel, kind, survey, purpose = (
+            action.after,
+            action.channel,
+            "survey",
+            action.survey,
+            None,
+        )
+    elif isinstance(action, FollowUp):
+        after, channel, kind, survey, purpose = (
+            action.after,
+            action.channel,
+            "follow_up",
+            None,
+            action.purpose,
+        )
+    elif isinstance(action, Callback):
+        after, channel, kind, survey, purpose = action.within, "phone", "callback", None, None
+    elif isinstance(action, Escalate) and action.within is not None:
+        after, channel, kind, survey, purpose = action.within, None, "escalate", None, None
+    else:
+        return None
+    return {
+        "after": after,
+        "channel": channel,
+        "action": kind,
+        "survey": survey,
+        "purpose": purpose,
+        "due": None,
+    }
 
 
 @dataclass(frozen=True)
@@ -227,9 +224,8 @@ class _Step:
     params: dict[str, Any]
     nested: bool  # a parameter is a list (copied per decision, never shared)
     forced: bool | None  # the action's own requires_approval
-    dimension: str | None
-    stage: str | None
-    follow: FollowUp_ | None
+    values: dict[str, Any]  # the SuggestedAction's fields that no incident changes
+    follow: dict[str, Any] | None
 
     def copy_params(self) -> dict[str, Any]:
         """The parameters for one decision: a fresh dict (the caller may add to it)."""
@@ -241,9 +237,6 @@ class _Step:
 @dataclass(frozen=True)
 class _RulePlan:
     rule: str
-    playbook: str
-    priority: int
-    reason: str | None
     offers: bool  # an action of the rule is a compensation
     steps: tuple[_Step, ...]
 
@@ -258,6 +251,18 @@ def _plan(rule: CompiledRule) -> _RulePlan:
         steps = []
         for action in rule.rule.actions:
             params = action.model_dump(mode="json", exclude=_META, exclude_none=True)
+            values = {
+                "kind": action.kind,
+                "rule": rule.id,
+                "playbook": rule.playbook.ref,
+                "priority": rule.rule.priority,
+                "params": None,
+                "reason": rule.rule.reason,
+                "requires_approval": None,
+                "cost": None,
+                "dimension": action.dimension,
+                "stage": action.stage,
+            }
             steps.append(
                 _Step(
                     action=action,
@@ -268,16 +273,12 @@ def _plan(rule: CompiledRule) -> _RulePlan:
                     params=params,
                     nested=any(isinstance(v, list | dict) for v in params.values()),
                     forced=action.requires_approval,
-                    dimension=action.dimension,
-                    stage=action.stage,
+                    values=values,
                     follow=_follow_up(action),
                 )
             )
         plan = _RulePlan(
             rule=rule.id,
-            playbook=rule.playbook.ref,
-            priority=rule.rule.priority,
-            reason=rule.rule.reason,
             offers=any(step.compensation for step in steps),
             steps=tuple(steps),
         )
