@@ -8,8 +8,8 @@ allowed:
   (``10 <= order.value < 100``);
 * ``and``, ``or``, ``not`` and parentheses;
 * ``field in ['a', 'b']`` and ``field not in [...]`` with a literal list;
-* ``exists(field)`` -- the presence test -- and ``matches(field, 'regex')`` (Python
-  :mod:`re`, ``search`` semantics);
+* ``exists(field)`` -- the presence test -- and ``matches(field, 'regex')`` (RE2 syntax,
+  linear time on untrusted text, ``search`` semantics; see :mod:`.regex`);
 * a boolean field on its own (``facts.vip``) meaning ``facts.vip == true``;
 * dotted field paths (``customer.tier``, ``facts.delay_days``) and string, number and
   boolean literals (``true``/``false`` or ``True``/``False``).
@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import ast
 import difflib
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Union
 
+from cxplay._conditions.regex import compile_regex
 from cxplay.models import CHANNELS, SEVERITIES, STAGES
 
 __all__ = [
@@ -95,7 +95,7 @@ class Exists:
 
 @dataclass(frozen=True)
 class Match:
-    """``matches(path, pattern)`` (or its negation); evaluated with Python's ``re``."""
+    """``matches(path, pattern)`` (or its negation); evaluated with RE2 (:mod:`.regex`)."""
 
     path: str
     pattern: str
@@ -318,9 +318,11 @@ class _Parser:
         if not (isinstance(pattern, ast.Constant) and isinstance(pattern.value, str)):
             raise self.fail(pattern, "the pattern of matches() must be a string literal")
         try:
-            re.compile(pattern.value)
-        except re.error as exc:
-            raise self.fail(pattern, f"invalid regular expression: {exc}") from None
+            compile_regex(pattern.value)
+        except ValueError as exc:
+            raise self.fail(
+                pattern, f"invalid regular expression for RE2 (the linear-time engine): {exc}"
+            ) from None
         return Match(path, pattern.value, False, self.src(node))
 
     def path(self, node: ast.expr) -> str:
