@@ -614,3 +614,25 @@ def test_the_json_fast_path_reads_what_the_engine_reads() -> None:
             continue
         incident, _, problem = _incident(line)
         assert (incident, problem) == _slow(line), line
+
+
+def test_replies_are_rendered_and_compared_when_asked(tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    shutil.copytree(SHIPPED, new)  # with replies/
+    parcel = new / "parcel.toml"
+    text = _patch(
+        parcel.read_text("utf-8"),
+        "order.value >= 100 and channel",
+        "order.value >= 150 and channel",
+    )
+    parcel.write_text(text[: text.index("\n[[test]]")] + "\n", "utf-8")
+    recipe = cxplay.Recipe.from_paths(new, replies=True)
+    assert any(name.startswith("replies/") for name, _ in recipe.files())
+    assert not any(n.startswith("replies/") for n, _ in cxplay.Recipe.from_paths(new).files())
+    rows = [json.loads(line) for line in (CASES / "incidents.jsonl").read_text().splitlines()[:5]]
+    with_replies = cxplay.backtest(rows, playbooks=new, baseline=SHIPPED, replies=True, workers=1)
+    without = cxplay.backtest(rows, playbooks=new, baseline=SHIPPED, workers=1)
+    # P-120 and P-149 lose the refund: their reply says so; the others read the same
+    assert with_replies.classes["reply_changed"] == 2 == with_replies.changed
+    assert without.classes["reply_changed"] == 0 and without.changed == 2
+    assert with_replies.classes["same"] == without.classes["same"] == 3
