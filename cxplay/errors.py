@@ -13,7 +13,8 @@
     ├── PlanError                a preloaded plan cannot be used
     ├── IncidentError            an incident is invalid (missing type, wrong fact type, ...)
     ├── LogError                 the decision log is unusable or refuses an outcome/score
-    └── RenderError              a reply could not be rendered at run time
+    ├── RenderError              a reply could not be rendered at run time
+    └── BacktestError            a backtest cannot run: unreadable source, bad threshold, ...
 
 A :class:`PlaybookError` carries one :class:`Problem` per thing that is wrong, so a
 user sees every problem at once, one line each: ``file:line: rule-id: key.path: message``.
@@ -28,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BacktestError",
     "CompileError",
     "ConditionError",
     "CxplayError",
@@ -124,3 +126,7 @@ class LogError(CxplayError):
 
 class RenderError(CxplayError):
     """A reply could not be rendered for an incident."""
+
+
+class BacktestError(CxplayError):
+    """A backtest cannot run: its source is unreadable, a threshold or a cluster is wrong."""
