@@ -243,7 +243,7 @@ def _engine(url: URL, timeout: float) -> Engine:
     if backend == "postgresql":
         connect_args["connect_timeout"] = max(1, int(timeout))
     try:
-        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return sa.create_engine(url, connect_args=connect_args)
     except (ImportError, sa_exc.NoSuchModuleError) as error:
         hint = " (pip install 'cxplay[postgres]')" if backend == "postgresql" else ""
         raise LogError(f"cannot use the log {_shown(url)}: {error}{hint}") from None
