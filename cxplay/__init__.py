@@ -131,15 +131,20 @@ def __getattr__(name: str) -> typing.Any:
 
 
 def suggest(
-    incident: IncidentLike, playbooks: Path | str | Iterable[Path | str] | None = None
+    incident: IncidentLike,
+    playbooks: Path | str | Iterable[Path | str] | None = None,
+    *,
+    allow_unknown_type: bool = False,
 ) -> Suggestion:
     """One-shot convenience: load ``playbooks`` (default: shipped) and suggest for an incident.
 
     Services that answer many incidents should build one :class:`Engine` and reuse it.
+    ``allow_unknown_type`` accepts a type one typo away from a known one (see :class:`Engine`).
     """
     with Engine.from_path(
         list(playbooks)
         if isinstance(playbooks, Iterable) and not isinstance(playbooks, str | Path)
-        else playbooks
+        else playbooks,
+        allow_unknown_type=allow_unknown_type,
     ) as engine:
         return engine.suggest(incident)

@@ -84,6 +84,7 @@ def suggest_logged(
     explain: bool,
     log: str | None,
     optional: bool,
+    allow_unknown_type: bool = False,
 ) -> Suggestion:
     """Suggest, recording in the log when one is asked for (``optional``: never fail on it)."""
     opened: DecisionLog | None = None
@@ -95,7 +96,9 @@ def suggest_logged(
                 raise
             _warn(error)
     try:
-        with Engine.from_path(playbooks, log=opened) as engine:
+        with Engine.from_path(
+            playbooks, log=opened, allow_unknown_type=allow_unknown_type
+        ) as engine:
             try:
                 return engine.suggest(incident, explain=explain)
             except LogError as error:

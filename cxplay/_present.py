@@ -453,12 +453,18 @@ def validation(report: ValidationReport) -> str:
     if report.problems:
         return "\n".join(str(p) for p in report.problems)
     loaded = report.playbooks
-    playbooks = len(loaded.playbooks) if loaded else 0
-    rules = len(loaded.rules) if loaded else 0
-    return (
-        f"ok: {_plural(playbooks, 'playbook')}, {_plural(rules, 'rule')}, "
-        f"{_plural(len(report.languages), 'language')}"
-    )
+    parts = []
+    if loaded is not None or not report.catalogs:
+        playbooks = len(loaded.playbooks) if loaded else 0
+        rules = len(loaded.rules) if loaded else 0
+        parts = [
+            _plural(playbooks, "playbook"),
+            _plural(rules, "rule"),
+            _plural(len(report.languages), "language"),
+        ]
+    if report.catalogs:
+        parts.append(_plural(len(report.catalogs), "reply catalog"))
+    return "ok: " + ", ".join(parts)
 
 
 def scenario_report(report: ScenarioReport, *, color: bool = False) -> str:

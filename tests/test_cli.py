@@ -648,7 +648,7 @@ def test_internal_errors_are_one_line_without_debug(
     [
         ([], "Error: no incident: give a FILE, '-' to read stdin, or --type\n"),
         (["--type", "x", "--fact", "delay"], "expected key=value, e.g. delay_days=3\n"),
-        (["--type", "x", "--fact", "1x=2"], "a fact name has letters, digits and '_'"),
+        (["--type", "x", "--fact", "1x=2"], "a fact name has ASCII letters, digits and '_'"),
         (["--type", "x", "--fact", "tags=[1,"], "tags: invalid JSON: Expecting value\n"),
         (["--type", "x", "--channel", "fax"], "Invalid value for '--channel': 'fax'"),
         (["--type", "x", "--order-value", "lots"], "Invalid value for '--order-value'"),

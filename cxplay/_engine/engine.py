@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from pydantic import ValidationError
 
 from cxplay._common.problems import error_message, format_key, key_path
+from cxplay._common.text import closest, did_you_mean, echo
 from cxplay._conditions.parse import leaves
 from cxplay._engine import durable as _durable
 from cxplay._engine.backend import Backend
@@ -53,6 +54,10 @@ def _fact_ok(spec: FactSpec, value: Any) -> bool:
     return kind == "number" or isinstance(value, int) or float(value).is_integer()
 
 
+def _within(spec: FactSpec, value: float) -> bool:
+    return (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     loc = format_key(key_path(error["loc"]))
     if error["type"] == "extra_forbidden":
@@ -70,10 +75,58 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{loc}: {message}" if loc else message
 
 
+def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[str]:
+    """What is wrong with an incident's facts, one phrase each.
+
+    Declared facts of the wrong type or out of bounds, required ones missing, and facts
+    nobody declared on an incident type whose facts are declared (a typo, most likely).
+    """
+    problems: list[str] = []
+    typed = any(model.type in spec.required_for for spec in facts.values())
+    undeclared = [name for name in model.facts if name not in facts] if typed else []
+    if undeclared:
+        problems.append(_undeclared(model.type, undeclared, facts))
+    for name, value in model.facts.items():
+        spec = facts.get(name)
+        if spec is None:
+            continue
+        if not _fact_ok(spec, value):
+            problems.append(f"facts.{name}: expected {spec.type}, got {echo(value)}")
+        elif isinstance(value, int | float) and not _within(spec, value):
+            bounds = f"at least {spec.min:g}" if spec.min is not None else ""
+            if spec.max is not None:
+                bounds += (" and " if bounds else "") + f"at most {spec.max:g}"
+            problems.append(f"facts.{name}: must be {bounds}, got {echo(value)}")
+    for name, spec in facts.items():
+        if model.type in spec.required_for and name not in model.facts:
+            problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
+    return problems
+
+
+def _undeclared(incident_type: str, names: Sequence[str], facts: Mapping[str, FactSpec]) -> str:
+    """One phrase for the facts an incident carries that its type does not declare."""
+    if len(names) == 1:
+        hint = did_you_mean(names[0], facts)
+        return f"facts.{names[0]}: not a fact the playbooks declare for '{incident_type}'{hint}"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    known = ", ".join(sorted(facts)[:10])
+    return f"facts {shown}: not facts the playbooks declare for '{incident_type}' ({known})"
+
+
 def coerce_incident(
-    incident: IncidentLike, facts: Mapping[str, FactSpec] | None = None
+    incident: IncidentLike,
+    facts: Mapping[str, FactSpec] | None = None,
+    *,
+    types: frozenset[str] = frozenset(),
+    allow_unknown_type: bool = True,
 ) -> Incident:
-    """Validate an incident (dict or model) and its facts against the declared fact types."""
+    """Validate an incident (dict or model) and its facts against the declared fact types.
+
+    With ``types`` (the incident types the playbooks know) and ``allow_unknown_type``
+    false, a type that is not known but close to one ("parcel_damage") is an error with a
+    did-you-mean, because it would silently reach only the catch-all rules. A type far from
+    every known one is welcome: it matches no type-specific rule.
+    """
     if isinstance(incident, Incident):
         model = incident
     elif isinstance(incident, Mapping):
@@ -87,8 +140,8 @@ def coerce_incident(
                 text = _describe(error)
                 if error["loc"][:1] == ("facts",) and error["loc"][-1:] == ("[key]",):
                     text = (
-                        f"facts: {error['loc'][1]!r} is not a fact name "
-                        "(letters, digits and _, not starting with a digit)"
+                        f"facts: {echo(error['loc'][1])} is not a fact name "
+                        "(ASCII letters, digits and _, not starting with a digit)"
                     )
                 elif error["loc"][:1] == ("facts",) and len(error["loc"]) >= 2:
                     text = (
@@ -106,17 +159,19 @@ def coerce_incident(
         raise IncidentError(
             f"an incident must be a mapping or an Incident, not {type(incident).__name__}"
         )
+    problems: list[str] = []
     if facts:
-        problems: list[str] = []
-        for name, value in model.facts.items():
-            spec = facts.get(name)
-            if spec is not None and not _fact_ok(spec, value):
-                problems.append(f"facts.{name}: expected {spec.type}, got {value!r}")
-        for name, spec in facts.items():
-            if model.type in spec.required_for and name not in model.facts:
-                problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
-        if problems:
-            raise IncidentError("invalid incident: " + "; ".join(problems))
+        problems += _fact_problems(model, facts)
+    if types and not allow_unknown_type and model.type not in types:
+        # 0.88: a typo (parcel_damage, parcle_damaged) but not a sibling (parcel_lost/_late)
+        close = closest(model.type, types, cutoff=0.88)
+        if close is not None:
+            problems.append(
+                f"unknown incident type {echo(model.type)}; did you mean {echo(close)}? "
+                "(allow_unknown_type / --allow-unknown-type accepts it as it is)"
+            )
+    if problems:
+        raise IncidentError("invalid incident: " + "; ".join(problems))
     return model
 
 
@@ -206,6 +261,7 @@ class _Snapshot:
     renderer: Renderer | None
     rank: tuple[int, ...]  # rank[position]: place in (priority desc, file order)
     match_of: tuple[Match, ...]  # one frozen Match per rule, built once
+    types: frozenset[str]  # the incident types the playbooks name
     digest: str  # of the playbook files and reply templates (the log keys decisions by it)
     refs: tuple[str, ...]  # "id@version" of each playbook
 
@@ -236,14 +292,18 @@ class Engine:
         *,
         backend: BackendName = "auto",
         source: Sequence[Path] | Path | None = None,
+        allow_unknown_type: bool = False,
         log: DecisionSink | str | Path | None = None,
     ) -> None:
         if backend not in ("auto", "durable", "python"):
-            raise CxplayError(f"unknown backend {backend!r}; use 'auto', 'durable' or 'python'")
+            raise CxplayError(f"unknown backend {echo(backend)}; use 'auto', 'durable' or 'python'")
         if backend == "durable" and not _durable.AVAILABLE:
             raise CxplayError(_durable.UNAVAILABLE_REASON)
         self._backend_choice: BackendName = backend
         self._source = source
+        #: Accept an incident type the playbooks do not know even when it is close to one
+        #: they do (``parcel_damage``); by default that is an error with a did-you-mean.
+        self.allow_unknown_type = allow_unknown_type
         self._snapshot = self._build(playbooks)
         self._owns_log = isinstance(log, str | Path)
         self._log: DecisionSink | None
@@ -261,10 +321,12 @@ class Engine:
         path: Path | str | Sequence[Path | str] | None = None,
         *,
         backend: BackendName = "auto",
+        allow_unknown_type: bool = False,
         log: DecisionSink | str | Path | None = None,
     ) -> Engine:
         """Load playbooks from a directory or files (None: the shipped playbooks).
 
+        ``allow_unknown_type`` accepts incident types close to a known one as they are.
         ``log`` is a :class:`cxplay.DecisionLog`, or a path or URL to open one: every
         suggestion is then recorded, and a customer's history comes from it.
         """
@@ -275,7 +337,13 @@ class Engine:
             source = Path(path)
         else:
             source = [Path(p) for p in path]
-        return cls(playbooks, backend=backend, source=source, log=log)
+        return cls(
+            playbooks,
+            backend=backend,
+            source=source,
+            allow_unknown_type=allow_unknown_type,
+            log=log,
+        )
 
     def _build(self, playbooks: PlaybookSet) -> _Snapshot:
         # Compiled for both backends: a playbook that durable could not take is refused
@@ -307,6 +375,7 @@ class Engine:
             renderer,
             tuple(rank),
             match_of,
+            playbooks.incident_types(),
             playbook_digest(playbooks),
             tuple(p.ref for p in playbooks.playbooks),
         )
@@ -342,7 +411,15 @@ class Engine:
 
     def incident(self, incident: IncidentLike) -> Incident:
         """Validate an incident against the model and the playbooks' declared facts."""
-        return coerce_incident(incident, self._snapshot.playbooks.facts)
+        return self._coerce(self._snapshot, incident)
+
+    def _coerce(self, snapshot: _Snapshot, incident: IncidentLike) -> Incident:
+        return coerce_incident(
+            incident,
+            snapshot.playbooks.facts,
+            types=snapshot.types,
+            allow_unknown_type=self.allow_unknown_type,
+        )
 
     @staticmethod
     def _positions(snapshot: _Snapshot, incident: Incident) -> list[int]:
@@ -359,14 +436,14 @@ class Engine:
     def evaluate(self, incident: IncidentLike) -> list[Match]:
         """Every rule whose condition holds, by priority (higher first) then file order."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = self._coerce(snapshot, incident)
         match_of = snapshot.match_of
         return [match_of[p] for p in self._positions(snapshot, model)]
 
     def decide(self, incident: IncidentLike, *, now: datetime | None = None) -> Decision:
         """Matches after groups, stop rules and the playbooks' guardrails."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = self._coerce(snapshot, incident)
         return decide(self._matches(snapshot, model), model, now=now)
 
     def suggest(
@@ -387,7 +464,7 @@ class Engine:
         :class:`cxplay.LogError`.
         """
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = self._coerce(snapshot, incident)
         log = self._log if record else None
         judged, history = self._history(model, log, now)
         decision = decide(self._matches(snapshot, judged), judged, now=now)
@@ -446,7 +523,7 @@ class Engine:
     def explain(self, incident: IncidentLike) -> list[RuleTrace]:
         """Every rule, matched or not; for a miss, the first failing condition and its value."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = self._coerce(snapshot, incident)
         decision = decide(self._matches(snapshot, model), model)
         return self._trace(snapshot, model, decision)
 
