@@ -295,6 +295,62 @@ def test_both_backends_make_the_same_decision(engine: Engine, log: DecisionLog) 
     assert (row.views, row.backend) == (2, "durable")
 
 
+ONE = (
+    '[playbook]\nid = "one"\nversion = "1.0.0"\ntitle = "One"\n{policy}\n'
+    '[[rule]]\nid = "one.refund"\nwhen = "type == \'parcel_damaged\'"\n'
+    'actions = [{{ kind = "refund", amount = 10 }}]\n'
+)
+
+
+def test_no_guard_no_look_up(store: str, tmp_path: Path) -> None:
+    class Refusing(DecisionLog):
+        def history(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("no matched playbook has a repeat-claimant guard")
+
+    (tmp_path / "one.toml").write_text(ONE.format(policy=""), encoding="utf-8")
+    with (
+        Refusing.open(store) as log,
+        Engine.from_path(tmp_path, backend="python", log=log) as engine,
+    ):
+        s = engine.suggest(damaged())
+        assert s.history is None and s.decision_id is not None
+    (tmp_path / "one.toml").write_text(
+        ONE.format(policy="\n[policy]\nrepeat_claimant_after = 1\n"), encoding="utf-8"
+    )
+    with (
+        DecisionLog.open(store) as log,
+        Engine.from_path(tmp_path, backend="python", log=log) as engine,
+    ):
+        s = engine.suggest(damaged())
+        assert s.history is not None and s.history.source == "log"
+
+
+def test_a_condition_on_the_count_reads_the_log_first(store: str, tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "one.toml").write_text(
+        '[playbook]\nid = "one"\nversion = "1.0.0"\ntitle = "One"\n\n'
+        '[[rule]]\nid = "one.refund"\nwhen = "type == \'parcel_damaged\'"\n'
+        'actions = [{ kind = "refund", amount = 10 }]\n\n'
+        '[[rule]]\nid = "one.again"\nwhen = "type == \'parcel_damaged\' and customer.compensations_90d >= 1"\n'
+        'actions = [{ kind = "escalate", to = "team_lead" }]\n',
+        encoding="utf-8",
+    )
+    with (
+        DecisionLog.open(store) as log,
+        Engine.from_path(book, backend="python", log=log) as engine,
+    ):
+        first = engine.suggest(damaged("A-1"))
+        assert [a.kind for a in first.actions] == ["refund"]
+        log.outcome(first.decision_id, "accepted", at=NOW)
+        again = engine.suggest(damaged("A-2", occurred_at=(NOW + timedelta(days=1)).isoformat()))
+        assert [a.kind for a in again.actions] == ["refund", "escalate"]
+        assert again.history is not None and (
+            again.history.source,
+            again.history.compensations_90d,
+        ) == ("log", 1)
+
+
 def test_no_customer_id_no_history(engine: Engine, log: DecisionLog) -> None:
     s = logged(engine, log, damaged(customer=None))
     assert s.history is None and s.decision_id is not None
