@@ -34,6 +34,7 @@ from cxplay.errors import (
     EventFileError,
     IncidentError,
     LoadError,
+    LogError,
     PlanError,
     PlaybookError,
     Problem,
@@ -42,7 +43,7 @@ from cxplay.errors import (
     TemplateError,
 )
 from cxplay.models import Incident, Playbook, Rule
-from cxplay.results import Match, Reply, RuleTrace, SuggestedAction, Suggestion
+from cxplay.results import History, Match, Reply, RuleTrace, SuggestedAction, Suggestion
 
 if typing.TYPE_CHECKING:
     from cxplay._backtest.recipe import Recipe
@@ -52,6 +53,13 @@ if typing.TYPE_CHECKING:
     from cxplay._events.load import load_event
     from cxplay._events.model import Event
     from cxplay._events.plan import Plan, build_plan
+    from cxplay._log.store import (
+        CustomerHistory,
+        DecisionLog,
+        GivenCompensation,
+        LoggedDecision,
+        OutcomeRecord,
+    )
 
 __all__ = [
     "Backtest",
@@ -59,17 +67,24 @@ __all__ = [
     "BacktestReport",
     "CompileError",
     "ConditionError",
+    "CustomerHistory",
     "CxplayError",
     "Decision",
+    "DecisionLog",
     "Engine",
     "Event",
     "EventFileError",
+    "GivenCompensation",
+    "History",
     "Incident",
     "IncidentError",
     "IncidentLike",
     "LoadError",
+    "LogError",
     "LogSource",
+    "LoggedDecision",
     "Match",
+    "OutcomeRecord",
     "Plan",
     "PlanError",
     "Playbook",
@@ -103,8 +118,8 @@ __all__ = [
     "validate",
 ]
 
-# The event, plan and backtest modules cost start-up time that `cxplay suggest` should not
-# pay: they are imported on first use (PEP 562).
+# The event and plan modules cost ~60 ms of start-up that `cxplay suggest` should not pay,
+# the decision log (SQLAlchemy) and the backtest more: they are imported on first use (PEP 562).
 _LAZY = {
     "Backtest": "cxplay._backtest.run",
     "BacktestReport": "cxplay._backtest.report",
@@ -112,6 +127,11 @@ _LAZY = {
     "Recipe": "cxplay._backtest.recipe",
     "Threshold": "cxplay._backtest.report",
     "backtest": "cxplay._backtest.run",
+    "CustomerHistory": "cxplay._log.store",
+    "DecisionLog": "cxplay._log.store",
+    "GivenCompensation": "cxplay._log.store",
+    "LoggedDecision": "cxplay._log.store",
+    "OutcomeRecord": "cxplay._log.store",
     "Event": "cxplay._events.model",
     "load_event": "cxplay._events.load",
     "Plan": "cxplay._events.plan",

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
+from cxplay import _cli_log
 from cxplay import _present as present
 from cxplay._cli_backtest import backtest_command
 from cxplay._common.text import echo
@@ -274,12 +275,18 @@ def _suggest(
     fmt: present.Format,
     explain: bool,
     flags: Mapping[str, Any],
+    log: str | None = None,
+    log_optional: bool = False,
 ) -> None:
     incident = _incident(incident_file, flags)
-    with Engine.from_path(
-        _paths(playbook_paths), allow_unknown_type=flags["allow_unknown_type"]
-    ) as engine:
-        result = engine.suggest(incident, explain=explain)
+    result = _cli_log.suggest_logged(
+        _paths(playbook_paths),
+        incident,
+        explain=explain,
+        log=log,
+        optional=log_optional,
+        allow_unknown_type=flags["allow_unknown_type"],
+    )
     color = present.color_enabled(sys.stdout)
     click.echo(present.suggestion(result, fmt, color=color), color=color)
     if not result.matched:
@@ -395,12 +402,15 @@ def cli(debug: bool) -> None:
     metavar="PLAN.json",
     help="Answer offline from a preloaded plan (cxplay plan --out); no playbooks are read.",
 )
+@_cli_log.suggest_log_options
 def suggest(
     incident_file: str | None,
     playbook_paths: tuple[Path, ...],
     fmt: present.Format,
     explain: bool,
     plan_file: Path | None,
+    log: str | None,
+    log_optional: bool,
     **flags: Any,
 ) -> None:
     """Suggest recovery actions and a reply for an incident.
@@ -431,6 +441,10 @@ def suggest(
     With --plan, the answer comes from the plan's nearest precomputed scenario
     (same type and person, nearest delay), offline: see 'cxplay plan --help'.
 
+    With --log (or CXPLAY_LOG), the suggestion is recorded in the decision log and
+    shows its decision id, for 'cxplay outcome' and 'cxplay feedback'; a customer
+    with an id then gets their compensation history from the log.
+
     Exit status: 0 ok, 1 error, 2 usage error, 3 no rule matched.
     """  # noqa: D301 - click's \b must stay a backspace
     if plan_file is not None:
@@ -438,7 +452,7 @@ def suggest(
             raise click.UsageError("--explain needs the playbooks; it cannot be used with --plan")
         _suggest_offline(incident_file, plan_file, fmt, flags)
         return
-    _suggest(incident_file, playbook_paths, fmt, explain, flags)
+    _suggest(incident_file, playbook_paths, fmt, explain, flags, log, log_optional)
 
 
 @cli.command()
@@ -726,6 +740,7 @@ def schema(incident: bool) -> None:
 
 
 cli.add_command(backtest_command)
+_cli_log.register(cli)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@
     ├── PlanError                a preloaded plan cannot be used
     ├── IncidentError            an incident is invalid (missing type, wrong fact type, ...)
     ├── RenderError              a reply could not be rendered at run time
+    ├── LogError                 the decision log is unusable or refuses an outcome/score
     └── BacktestError            a backtest cannot run: unreadable source, bad threshold, ...
 
 A :class:`PlaybookError` carries one :class:`Problem` per thing that is wrong, so a
@@ -35,6 +36,7 @@ __all__ = [
     "EventFileError",
     "IncidentError",
     "LoadError",
+    "LogError",
     "PlanError",
     "PlaybookError",
     "Problem",
@@ -116,6 +118,10 @@ class PlanError(CxplayError):
 
 class IncidentError(CxplayError):
     """An incident is not valid input."""
+
+
+class LogError(CxplayError):
+    """The decision log cannot be read or written, or refuses what it was given."""
 
 
 class RenderError(CxplayError):

@@ -139,7 +139,11 @@ def late(tmp_path: Path) -> Path:
 def run(
     *args: str | Path, input: str | bytes | None = None, env: dict[str, str] | None = None
 ) -> Result:
-    environment: dict[str, str | None] = {"NO_COLOR": "1", "CXPLAY_PLAYBOOKS": None}
+    environment: dict[str, str | None] = {
+        "NO_COLOR": "1",
+        "CXPLAY_PLAYBOOKS": None,
+        "CXPLAY_LOG": None,
+    }
     environment.update(env or {})
     runner = CliRunner()
     return runner.invoke(
@@ -232,6 +236,8 @@ def test_suggest_json_is_the_suggestion_contract(book: Path, late: Path) -> None
         "respond_by",
         "follow_ups",
         "trace",
+        "decision_id",
+        "history",
     ]
     assert data["respond_by"] == "2026-11-20T11:15:00+01:00"
     assert data["actions"][1]["cost"] == {"amount": 150.0, "currency": "EUR"}

@@ -11,10 +11,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -26,13 +26,14 @@ from cxplay._engine.backend import Backend
 from cxplay._engine.compiler import compile_program
 from cxplay._engine.decide import Decision, decide
 from cxplay._engine.reference import ReferenceBackend, explain_node
+from cxplay._playbooks.digest import playbook_digest
 from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.errors import CxplayError, IncidentError
 from cxplay.models import FactSpec, Incident
-from cxplay.results import Match, RuleTrace, Suggestion
+from cxplay.results import Cost, History, Match, RuleTrace, Suggestion
 
-__all__ = ["BackendName", "Engine", "Flattener", "coerce_incident"]
+__all__ = ["BackendName", "DecisionSink", "Engine", "Flattener", "coerce_incident"]
 
 BackendName = Literal["auto", "durable", "python"]
 IncidentLike = Incident | Mapping[str, Any]
@@ -244,6 +245,39 @@ def reply_context(decision: Decision) -> ReplyContext:
     )
 
 
+class _Counted(Protocol):
+    @property
+    def compensations(self) -> int: ...
+
+    @property
+    def amounts(self) -> Mapping[str | None, float]: ...
+
+
+class DecisionSink(Protocol):
+    """What the engine needs from a decision log (:class:`cxplay.DecisionLog` is one).
+
+    The engine depends on this shape only: the log is the library's, handed in.
+    """
+
+    def record(
+        self,
+        incident: Incident,
+        suggestion: Suggestion,
+        *,
+        digest: str,
+        playbooks: Sequence[str],
+        backend: str,
+        now: datetime | None = None,
+    ) -> str:
+        """Log a suggestion and return its decision id."""
+
+    def history(self, customer_id: str, now: datetime | None = None) -> _Counted:
+        """The customer's compensations in the last 90 days before ``now``."""
+
+    def close(self) -> None:
+        """Write what is pending and let go."""
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     playbooks: PlaybookSet
@@ -253,6 +287,8 @@ class _Snapshot:
     rank: tuple[int, ...]  # rank[position]: place in (priority desc, file order)
     match_of: tuple[Match, ...]  # one frozen Match per rule, built once
     types: frozenset[str]  # the incident types the playbooks name
+    digest: str  # of the playbook files and reply templates (the log keys decisions by it)
+    refs: tuple[str, ...]  # "id@version" of each playbook
 
 
 def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
@@ -282,6 +318,7 @@ class Engine:
         backend: BackendName = "auto",
         source: Sequence[Path] | Path | None = None,
         allow_unknown_type: bool = False,
+        log: DecisionSink | str | Path | None = None,
     ) -> None:
         if backend not in ("auto", "durable", "python"):
             raise CxplayError(f"unknown backend {backend!r}; use 'auto', 'durable' or 'python'")
@@ -293,6 +330,15 @@ class Engine:
         #: they do (``parcel_damage``); by default that is an error with a did-you-mean.
         self.allow_unknown_type = allow_unknown_type
         self._snapshot = self._build(playbooks)
+        self._owns_log = isinstance(log, str | Path)
+        self._log: DecisionSink | None
+        if isinstance(log, str | Path):
+            # the one place the engine touches the log's module: opening one by name
+            from cxplay._log.store import DecisionLog
+
+            self._log = DecisionLog.open(log)
+        else:
+            self._log = log
 
     @classmethod
     def from_path(
@@ -301,10 +347,13 @@ class Engine:
         *,
         backend: BackendName = "auto",
         allow_unknown_type: bool = False,
+        log: DecisionSink | str | Path | None = None,
     ) -> Engine:
         """Load playbooks from a directory or files (None: the shipped playbooks).
 
         ``allow_unknown_type`` accepts incident types close to a known one as they are.
+        ``log`` is a :class:`cxplay.DecisionLog`, or a path or URL to open one: every
+        suggestion is then recorded, and a customer's history comes from it.
         """
         playbooks = load_playbooks(path)
         if path is None:
@@ -313,7 +362,13 @@ class Engine:
             source = Path(path)
         else:
             source = [Path(p) for p in path]
-        return cls(playbooks, backend=backend, source=source, allow_unknown_type=allow_unknown_type)
+        return cls(
+            playbooks,
+            backend=backend,
+            source=source,
+            allow_unknown_type=allow_unknown_type,
+            log=log,
+        )
 
     def _build(self, playbooks: PlaybookSet) -> _Snapshot:
         # Compiled for both backends: a playbook that durable could not take is refused
@@ -346,6 +401,8 @@ class Engine:
             tuple(rank),
             match_of,
             playbooks.incident_types(),
+            playbook_digest(playbooks),
+            tuple(p.ref for p in playbooks.playbooks),
         )
 
     # -- properties --------------------------------------------------------------------
@@ -364,6 +421,16 @@ class Engine:
     def backend(self) -> str:
         """``durable`` or ``python``: the backend that evaluates conditions."""
         return str(self._snapshot.backend.name)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the playbook files and reply templates served (changes on edit)."""
+        return self._snapshot.digest
+
+    @property
+    def log(self) -> DecisionSink | None:
+        """The decision log suggestions are recorded in (None: not logged)."""
+        return self._log
 
     # -- evaluation --------------------------------------------------------------------
 
@@ -411,19 +478,26 @@ class Engine:
         explain: bool = False,
         now: datetime | None = None,
         language: str | None = None,
+        record: bool = True,
     ) -> Suggestion:
         """Ranked actions for an incident, the reply to send, and (``explain``) the trace.
 
-        ``language`` overrides the customer's language tag for the reply.
+        ``language`` overrides the customer's language tag for the reply. With a log,
+        the suggestion is recorded (``record=False``: neither recorded nor looked up) and
+        gets a ``decision_id``; a customer with an id and no ``compensations_90d`` gets
+        the count from the log (``history.source == "log"``). A log that fails raises
+        :class:`cxplay.LogError`.
         """
         snapshot = self._snapshot
         model = self._coerce(snapshot, incident)
-        decision = decide(self._matches(snapshot, model), model, now=now)
-        trace = self._trace(snapshot, model, decision) if explain else None
+        log = self._log if record else None
+        judged, history = self._history(model, log, now)
+        decision = decide(self._matches(snapshot, judged), judged, now=now)
+        trace = self._trace(snapshot, judged, decision) if explain else None
         reply = None
         if snapshot.renderer is not None and decision.kept:
             reply = snapshot.renderer.render(model, reply_context(decision), language=language)
-        return Suggestion(
+        suggestion = Suggestion(
             incident_id=model.id,
             matched=bool(decision.actions),
             severity=decision.severity,
@@ -432,7 +506,44 @@ class Engine:
             respond_by=decision.respond_by,
             follow_ups=decision.follow_ups,
             trace=trace,
+            history=history,
         )
+        if log is None:
+            return suggestion
+        decision_id = log.record(
+            model,
+            suggestion,
+            digest=snapshot.digest,
+            playbooks=snapshot.refs,
+            backend=snapshot.backend.name,
+        )
+        return suggestion.model_copy(update={"decision_id": decision_id})
+
+    @staticmethod
+    def _history(
+        model: Incident, log: DecisionSink | None, now: datetime | None
+    ) -> tuple[Incident, History | None]:
+        """The incident as the guard sees it, and the history it used."""
+        customer = model.customer
+        if customer.compensations_90d is not None:
+            return model, History(source="incident", compensations_90d=customer.compensations_90d)
+        if log is None or customer.id is None:
+            return model, None
+        found = log.history(customer.id, now or model.occurred_at or datetime.now(timezone.utc))
+        history = History(
+            source="log",
+            compensations_90d=found.compensations,
+            amounts_90d=[
+                Cost(amount=amount, currency=currency)
+                for currency, amount in sorted(found.amounts.items(), key=lambda i: str(i[0]))
+            ],
+        )
+        judged = model.model_copy(
+            update={
+                "customer": customer.model_copy(update={"compensations_90d": found.compensations})
+            }
+        )
+        return judged, history
 
     def explain(self, incident: IncidentLike) -> list[RuleTrace]:
         """Every rule, matched or not; for a miss, the first failing condition and its value."""
@@ -475,8 +586,13 @@ class Engine:
         self._snapshot = self._build(playbooks)
 
     def close(self) -> None:
-        """Free the rule engine's memory now (it is also freed when the Engine is collected)."""
+        """Free the rule engine's memory now (it is also freed when the Engine is collected).
+
+        A log the engine opened itself (given as a path or URL) is closed too.
+        """
         self._snapshot.backend.close()
+        if self._owns_log and self._log is not None:
+            self._log.close()
 
     def __enter__(self) -> Engine:
         return self
