@@ -638,6 +638,9 @@ def test_replies_are_rendered_and_compared_when_asked(tmp_path: Path) -> None:
     assert with_replies.classes["same"] == without.classes["same"] == 3
 
 
+LOG_ARGS = ("backtest", "--playbooks", "new", "--log", "decisions.db", "--baseline-log")
+
+
 def test_the_decision_log_as_source_and_baseline(in_playground: Path) -> None:
     from cxplay import DecisionLog
 
@@ -649,20 +652,10 @@ def test_the_decision_log_as_source_and_baseline(in_playground: Path) -> None:
         forgotten = incidents[0]["customer"]["id"]
         log.forget(forgotten)
     erased = sum(1 for i in incidents if i["customer"]["id"] == forgotten)
-    Path("same.jsonl").write_text("".join(json.dumps(i) + "\n" for i in incidents[1:]))
+    kept = [i for i in incidents if i["customer"]["id"] != forgotten]
+    Path("same.jsonl").write_text("".join(json.dumps(i) + "\n" for i in kept))
 
-    code, out, err = run_cli(
-        "backtest",
-        "--playbooks",
-        "new",
-        "--log",
-        "decisions.db",
-        "--baseline-log",
-        "--format",
-        "json",
-        "--workers",
-        "2",
-    )
+    code, out, err = run_cli(*LOG_ARGS, "--format", "json", "--workers", "2")
     assert code == 0, err
     logged = json.loads(out)
     assert logged["unit"] == "decision" and logged["baseline"].startswith("what was logged")
@@ -690,12 +683,7 @@ def test_the_decision_log_as_source_and_baseline(in_playground: Path) -> None:
     )
     assert code == 0 and json.loads(out)["classes"] == evaluated["classes"]
     code, out, _ = run_cli(
-        "backtest",
-        "--playbooks",
-        "new",
-        "--log",
-        "decisions.db",
-        "--baseline-log",
+        *LOG_ARGS,
         "--since",
         "2999-01-01",
         "--format",
