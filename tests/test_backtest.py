@@ -712,3 +712,27 @@ def test_an_unusable_log_is_one_line(in_playground: Path) -> None:
         "backtest", "--playbooks", "new", "--log", "not-a-db.db", "--baseline-log"
     )
     assert code == 1 and out == "" and err.startswith("Error: ") and err.count("\n") == 1
+
+
+def test_parquet_with_one_json_column_and_nulls(playground: Path, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [
+        json.loads(line)
+        for line in (CASES / "incidents.jsonl").read_text().splitlines()[:13]
+        if line
+    ]
+    as_json = tmp_path / "json-column.parquet"
+    pq.write_table(pa.table({"incident": [json.dumps(r) for r in rows]}), as_json)
+    nested = tmp_path / "nested.parquet"
+    # the struct type is inferred over every row (from_pylist would take the first row's
+    # keys only); keys a row does not have come back as nulls, which are read as absent
+    table = pa.Table.from_batches([pa.RecordBatch.from_struct_array(pa.array(rows))])
+    pq.write_table(table, nested)
+    runner = cxplay.Backtest(playground / "new", baseline=playground / "old")
+    from_rows = runner.run(rows, workers=1)
+    keep = {"source", "unit"}
+    for path in (as_json, nested):
+        report = runner.run(path, workers=1)
+        assert report.unit == "row" and report.malformed == 0
+        assert report.model_dump(exclude=keep) == from_rows.model_dump(exclude=keep)
