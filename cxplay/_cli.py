@@ -32,6 +32,7 @@ import click
 from click.shell_completion import CompletionItem
 
 from cxplay import _present as present
+from cxplay._cli_serve import serve
 from cxplay._engine.engine import Engine
 from cxplay._incidents import read_incident
 from cxplay._playbooks.journey import journey_map
@@ -662,6 +663,9 @@ def schema(incident: bool) -> None:
       cxplay schema --incident > incident.schema.json
     """  # noqa: D301 - click's \b must stay a backspace
     click.echo(present.schema(json_schema("incident" if incident else "playbook")))
+
+
+cli.add_command(serve)
 
 
 def main() -> None:
