@@ -98,6 +98,7 @@ _AUTH: _Responses = {
     403: _problem_doc("Wrong role."),
 }
 _BODY: _Responses = {
+    400: _problem_doc("The request cannot be served (e.g. the body arrived too slowly)."),
     413: _problem_doc("The body is larger than the limit (1 MiB)."),
     415: _problem_doc("Not JSON (or TOML)."),
     422: _problem_doc("Invalid input: the CLI's one-line messages."),
@@ -264,7 +265,8 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(task, 2)
-            service.close()
+            # the engine stays open: an app may be started again (tests do); its memory
+            # goes with the Service
 
     app = FastAPI(
         title="cxplay",
