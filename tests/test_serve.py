@@ -416,3 +416,38 @@ def test_a_set_that_does_not_validate_is_not_served(tmp_path: Path) -> None:
     (tmp_path / "mini.toml").write_text(MINI.format(days=1), encoding="utf-8")  # no replies/
     with pytest.raises(PlaybookError, match="no replies/ directory"):
         create_app(ServeConfig(playbooks=(tmp_path,), tokens_env=TOKENS, watch=False))
+
+
+# --------------------------------------------------------------------------- console
+
+
+@pytest.mark.parametrize(
+    ("query", "accept", "title"),
+    [
+        ("", "", "cxplay — agent console"),
+        ("?lang=uk", "pl", "cxplay — консоль оператора"),
+        ("", "pl-PL,pl;q=0.9,en;q=0.5", "cxplay — konsola konsultanta"),
+        ("?lang=xx", "de, uk;q=0.5", "cxplay — консоль оператора"),
+    ],
+)
+def test_the_console_page_speaks_en_pl_uk(
+    api: TestClient, query: str, accept: str, title: str
+) -> None:
+    response = api.get("/" + query, headers={"Accept-Language": accept})
+    assert response.status_code == 200
+    assert f"<title>{title}</title>" in response.text
+    assert "http://" not in response.text and "https://" not in response.text  # no network assets
+
+
+def test_the_console_texts_are_complete() -> None:
+    from cxplay._serve.console import TEXTS
+
+    assert set(TEXTS["pl"]) == set(TEXTS["en"]) == set(TEXTS["uk"])
+
+
+def test_did_you_mean_for_the_type(api: TestClient) -> None:
+    assert api.get("/console/hint?type=parcel_damagd").json() == {
+        "known": False,
+        "did_you_mean": "parcel_damaged",
+    }
+    assert api.get("/console/hint?type=parcel_damaged").json()["known"] is True

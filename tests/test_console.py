@@ -1,0 +1,125 @@
+"""The agent console, end to end in headless Chromium (Debian's, driven by Playwright).
+
+Fill the form (with the did-you-mean hint for a mistyped type), get the ranked actions and
+the reply, copy it, open the explanation, and keep a screenshot in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.components import need
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+AGENT = "console-agent-token-0123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    need(shutil.which("uvicorn") is not None or _has("uvicorn"), "the serve extra is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cxplay", "serve", "--port", str(port), "--no-watch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "CXPLAY_TOKENS": f"{AGENT}:agent"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                break
+        except (urllib.error.URLError, ConnectionError):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    yield url
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=20)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def test_an_agent_gets_copies_and_explains_a_reply(server: str) -> None:
+    need(_has("playwright"), "playwright is not installed (pip install playwright)")
+    need(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        context = browser.new_context(locale="pl-PL", viewport={"width": 1100, "height": 1400})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+
+        page.goto(server + "/")  # the browser asks for Polish
+        expect(page).to_have_title("cxplay — konsola konsultanta")
+        page.fill("#token", AGENT)
+        page.locator("#token").dispatch_event("change")
+
+        # a mistyped type gets a hint; choosing it shows the type's facts
+        page.fill("#type", "parcel_lat")
+        expect(page.locator("#type-hint")).to_contain_text("parcel_late")
+        page.click("#type-hint")
+        expect(page.locator("#type")).to_have_value("parcel_late")
+        expect(page.locator('fieldset.facts[data-type="parcel_late"]')).to_be_visible()
+        expect(page.locator("fieldset.facts:visible")).to_have_count(1)
+        page.fill('[data-fact="delay_days"]', "4")
+
+        page.select_option("#channel", "email")
+        page.select_option("#language", "pl")
+        page.fill("#name", "Anna Kowalska")
+        page.fill("#order", "PL-5531")
+        page.fill("#value", "249.99")
+        page.fill("#currency", "pln")
+        page.locator("#currency").press("Enter")  # keyboard: Enter submits the form
+
+        expect(page.locator("#result")).to_be_visible()
+        rows = page.locator("#actions tbody tr")
+        expect(rows.first).to_contain_text("apology")
+        assert rows.count() >= 2
+        reply = page.locator("#reply").input_value()
+        assert "Anna" in reply or "Pani" in reply, reply
+
+        expect(page.locator("#copy")).to_have_text("Kopiuj odpowiedź")
+        page.click("#copy")
+        expect(page.locator("#status")).to_have_text("Odpowiedź skopiowana do schowka.")
+        assert page.evaluate("navigator.clipboard.readText()") == reply
+
+        page.click("#explain")
+        expect(page.locator("#trace")).to_be_visible()
+        expect(page.locator("#explain")).to_have_attribute("aria-expanded", "true")
+        assert page.locator("#trace tbody tr").count() > 10
+
+        page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+        browser.close()
+
+    assert errors == []
+    assert all(url.startswith(server) for url in requests), "no asset from the network"
