@@ -41,6 +41,7 @@ __all__ = ["serve"]
 )
 @click.option("--no-auth", is_flag=True, help="Accept requests without a token (trials only).")
 @click.option("--no-watch", is_flag=True, help="Do not reload when playbook files change.")
+@click.option("--access-log", is_flag=True, help="Log every request (off: /metrics counts them).")
 @click.option(
     "--timeout",
     default=10.0,
@@ -63,6 +64,7 @@ def serve(
     tokens_file: Path | None,
     no_auth: bool,
     no_watch: bool,
+    access_log: bool,
     timeout: float,
     cors_origins: tuple[str, ...],
 ) -> None:
@@ -104,6 +106,7 @@ def serve(
         "host": host,
         "port": port,
         "log_level": "info",
+        "access_log": access_log,
         "server_header": False,
         "timeout_graceful_shutdown": 5,
         "timeout_keep_alive": 5,

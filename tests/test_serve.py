@@ -451,3 +451,9 @@ def test_did_you_mean_for_the_type(api: TestClient) -> None:
         "did_you_mean": "parcel_damaged",
     }
     assert api.get("/console/hint?type=parcel_damaged").json()["known"] is True
+
+
+def test_a_bad_explain_flag_is_a_problem(api: TestClient) -> None:
+    response = api.post("/v1/suggest?explain=maybe", json={"type": "x"}, headers=AS_AGENT)
+    body = problem_of(response, 422)
+    assert body["errors"] == ["query.explain: input should be a valid boolean (got 'maybe')"]
