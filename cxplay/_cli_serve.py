@@ -39,6 +39,14 @@ __all__ = ["serve"]
     help="Bearer tokens, one 'TOKEN ROLE' a line (roles: agent, admin). "
     "Also read: $CXPLAY_TOKENS='TOKEN:ROLE,...'.",
 )
+@click.option(
+    "--log",
+    "log",
+    envvar="CXPLAY_LOG",
+    metavar="PATH|URL",
+    help="Record every suggestion, outcome and survey answer in this decision log "
+    "(SQLite file, 'default', or postgresql+psycopg://...; env CXPLAY_LOG). Default: none.",
+)
 @click.option("--no-auth", is_flag=True, help="Accept requests without a token (trials only).")
 @click.option("--no-watch", is_flag=True, help="Do not reload when playbook files change.")
 @click.option("--access-log", is_flag=True, help="Log every request (off: /metrics counts them).")
@@ -62,6 +70,7 @@ def serve(
     workers: int,
     playbook_paths: tuple[Path, ...],
     tokens_file: Path | None,
+    log: str | None,
     no_auth: bool,
     no_watch: bool,
     access_log: bool,
@@ -70,7 +79,8 @@ def serve(
 ) -> None:
     """Serve suggestions over HTTP, and the agent console at http://HOST:PORT/.
 
-    Endpoints: POST /v1/suggest, /v1/explain, /v1/validate, /v1/reload; GET
+    Endpoints: POST /v1/suggest, /v1/explain, /v1/outcomes, /v1/feedback,
+    /v1/validate, /v1/reload; GET
     /v1/playbooks, /healthz, /readyz, /metrics, /openapi.json. Errors are RFC 9457
     problem+json. Playbooks reload when their files change (write a file elsewhere,
     then rename it into place) and on SIGHUP; a set that does not validate is refused
@@ -80,6 +90,7 @@ def serve(
     Examples:
       CXPLAY_TOKENS="$(cat agent.token):agent" cxplay serve
       cxplay serve --tokens tokens.txt --playbooks my-playbooks/ --workers 2
+      cxplay serve --log postgresql+psycopg://cx@db/cx --host 0.0.0.0
       curl -s -H "Authorization: Bearer $TOKEN" -d @examples/incidents/parcel_damaged.json \\
            http://127.0.0.1:8080/v1/suggest
     """  # noqa: D301 - click's \b must stay a backspace
@@ -97,6 +108,7 @@ def serve(
         tokens_file=tokens_file,
         tokens_env=os.environ.get("CXPLAY_TOKENS"),
         auth=not no_auth,
+        log=log,
         watch=not no_watch,
         timeout=timeout,
         cors_origins=cors_origins,

@@ -1,7 +1,8 @@
 """The agent console, end to end in headless Chromium (Debian's, driven by Playwright).
 
 Fill the form (with the did-you-mean hint for a mistyped type), get the ranked actions and
-the reply, copy it, open the explanation, and keep a screenshot in tests/artifacts/.
+the reply, copy it, open the explanation, record the outcome in the decision log, and keep a
+screenshot in tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -34,11 +35,22 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     need(shutil.which("uvicorn") is not None or _has("uvicorn"), "the serve extra is not installed")
     port = free_port()
+    log_path = tmp_path_factory.mktemp("log") / "log.db"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cxplay", "serve", "--port", str(port), "--no-watch"],
+        [
+            sys.executable,
+            "-m",
+            "cxplay",
+            "serve",
+            "--port",
+            str(port),
+            "--no-watch",
+            "--log",
+            str(log_path),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "CXPLAY_TOKENS": f"{AGENT}:agent"},
@@ -52,7 +64,7 @@ def server() -> Iterator[str]:
         except (urllib.error.URLError, ConnectionError):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
-    yield url
+    yield url, log_path
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=20)
 
@@ -63,23 +75,26 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def test_an_agent_gets_copies_and_explains_a_reply(server: str) -> None:
+def test_an_agent_gets_copies_explains_and_records_a_reply(server: tuple[str, Path]) -> None:
+    url, log_path = server
     need(_has("playwright"), "playwright is not installed (pip install playwright)")
     need(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (apt-get install -y chromium)")
     from playwright.sync_api import expect, sync_playwright
+
+    from cxplay import DecisionLog
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         context = browser.new_context(locale="pl-PL", viewport={"width": 1100, "height": 1400})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
 
-        page.goto(server + "/")  # the browser asks for Polish
+        page.goto(url + "/")  # the browser asks for Polish
         expect(page).to_have_title("cxplay — konsola konsultanta")
         page.fill("#token", AGENT)
         page.locator("#token").dispatch_event("change")
@@ -118,8 +133,18 @@ def test_an_agent_gets_copies_and_explains_a_reply(server: str) -> None:
         expect(page.locator("#explain")).to_have_attribute("aria-expanded", "true")
         assert page.locator("#trace tbody tr").count() > 10
 
+        # the agent edits the reply, then records that it went out edited
+        page.fill("#reply", reply + "\nPozdrawiam, Ola")
+        page.get_by_role("button", name="Wysłano bez zmian").click()  # changed text: edited
+        expect(page.locator("#status")).to_have_text("Zapisano wynik: Wysłano po zmianach")
+
         page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
         browser.close()
 
     assert errors == []
-    assert all(url.startswith(server) for url in requests), "no asset from the network"
+    with DecisionLog.open(log_path) as log:
+        suggested, explained = log.decisions()  # Explain asks the service again
+        assert suggested.status == "edited"
+        assert suggested.type == "parcel_late"
+        assert explained.status is None
+    assert all(seen.startswith(url) for seen in requests), "no asset from the network"

@@ -7,7 +7,6 @@ as a user does.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from cxplay._cli import cli
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._playbooks.loader import shipped_playbooks_dir
 from cxplay._serve import ServeConfig, create_app
+from tests.serving import copy_replies
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENTS = sorted((ROOT / "examples" / "incidents").glob("*.json"))
@@ -335,7 +335,7 @@ def test_metrics_count_requests_matches_and_reloads(api: TestClient) -> None:
 
 def mini_dir(tmp_path: Path, days: int = 1) -> Path:
     """One small playbook, with the shipped reply catalogs beside it (so that it validates)."""
-    shutil.copytree(shipped_playbooks_dir() / "replies", tmp_path / "replies")
+    copy_replies(tmp_path / "replies")
     (tmp_path / "mini.toml").write_text(MINI.format(days=days), encoding="utf-8")
     return tmp_path
 
@@ -457,3 +457,98 @@ def test_a_bad_explain_flag_is_a_problem(api: TestClient) -> None:
     response = api.post("/v1/suggest?explain=maybe", json={"type": "x"}, headers=AS_AGENT)
     body = problem_of(response, 422)
     assert body["errors"] == ["query.explain: input should be a valid boolean (got 'maybe')"]
+
+
+# --------------------------------------------------------------------------- decision log
+
+from logstores import store  # noqa: E402, F401  (the fixture: SQLite and PostgreSQL)
+
+
+@pytest.fixture
+def logged(store: str) -> Iterator[TestClient]:  # noqa: F811
+    config = ServeConfig(tokens_env=TOKENS, watch=False, log=store)
+    with client(config) as c:
+        yield c
+
+
+def test_suggestions_outcomes_and_feedback_are_logged(logged: TestClient) -> None:
+    incident = json.loads(INCIDENTS[0].read_text("utf-8"))
+    served = logged.post("/v1/suggest", json=incident, headers=AS_AGENT).json()
+    decision = served["decision_id"]
+    assert isinstance(decision, str) and len(decision) >= 6
+    assert logged.get("/readyz").json()["log"] == "ok"
+
+    response = logged.post(
+        "/v1/outcomes",
+        json={"decision_id": decision[:8], "status": "edited", "note": "half refund"},
+        headers=AS_AGENT,
+    )
+    assert response.status_code == 200, response.text
+    record = response.json()
+    assert record["decision_id"] == decision and record["status"] == "edited"
+    assert record["replaced"] is False
+
+    response = logged.post(
+        "/v1/feedback", json={"decision_id": decision, "csat": 5, "nps": 9}, headers=AS_AGENT
+    )
+    assert response.status_code == 200
+    assert response.json() == {"decision_id": decision, "csat": 5, "nps": 9, "ces": None}
+
+    body = problem_of(
+        logged.post(
+            "/v1/outcomes",
+            json={"decision_id": "ffffffffff", "status": "accepted"},
+            headers=AS_AGENT,
+        ),
+        404,
+    )
+    assert body["detail"].startswith("unknown decision id 'ffffffffff' in the log ")
+    body = problem_of(
+        logged.post(
+            "/v1/outcomes",
+            json={"decision_id": decision, "status": "rejected", "actions": ["refund"]},
+            headers=AS_AGENT,
+        ),
+        422,
+    )
+    assert body["detail"] == "a rejected suggestion has no actions taken and nothing given"
+    problem_of(
+        logged.post("/v1/feedback", json={"decision_id": decision, "csat": 9}, headers=AS_AGENT),
+        422,
+    )
+    problem_of(
+        logged.post("/v1/outcomes", json={"decision_id": decision, "status": "accepted"}), 401
+    )
+
+
+def test_without_a_log_outcomes_say_how_to_get_one(api: TestClient) -> None:
+    body = problem_of(
+        api.post(
+            "/v1/outcomes", json={"decision_id": "abcdef12", "status": "accepted"}, headers=AS_AGENT
+        ),
+        409,
+    )
+    assert body["detail"] == "no decision log is configured: start cxplay serve with --log PATH|URL"
+    assert (
+        api.post("/v1/suggest", json={"type": "parcel_damaged"}, headers=AS_AGENT).json()[
+            "decision_id"
+        ]
+        is None
+    )
+
+
+def test_an_unreachable_log_makes_the_service_not_ready(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    config = ServeConfig(tokens_env=TOKENS, watch=False, log=str(path))
+    with client(config) as api:
+        assert api.get("/readyz").status_code == 200
+        service = api.app.state.service  # type: ignore[attr-defined]
+        service.log.close()
+        import sqlalchemy as sa
+
+        service.log._engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:9/x")
+        response = api.get("/readyz")
+        assert response.status_code == 503
+        ready = response.json()
+        assert ready["ready"] is False and ready["log"] == "unreachable"
+        assert "unreachable" in ready["errors"][0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 from click.testing import CliRunner
 
 from cxplay._cli import cli
-from cxplay._playbooks.loader import shipped_playbooks_dir
+from tests.serving import copy_replies
 
 AGENT = "agent-token-0123456789"
 ADMIN = "admin-token-0123456789"
@@ -61,7 +60,7 @@ def call(port: int, method: str, path: str, body: Any = None, token: str = AGENT
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     root = tmp_path / "playbooks"
     root.mkdir()
-    shutil.copytree(shipped_playbooks_dir() / "replies", root / "replies")
+    copy_replies(root / "replies")
     (root / "mini.toml").write_text(MINI.format(value=100), encoding="utf-8")
     tokens = tmp_path / "tokens.txt"
     tokens.write_text(f"{AGENT} agent\n{ADMIN} admin\n", encoding="utf-8")

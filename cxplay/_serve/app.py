@@ -15,7 +15,7 @@ import signal
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,8 +36,13 @@ from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
 from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard
 from cxplay._serve.models import (
     FactInfo,
+    FeedbackRequest,
+    FeedbackResponse,
+    GivenInfo,
     Health,
     IncidentTypeInfo,
+    OutcomeRequest,
+    OutcomeResponse,
     PlaybookInfo,
     PlaybookList,
     ProblemDetails,
@@ -48,7 +53,7 @@ from cxplay._serve.models import (
 )
 from cxplay._serve.service import Metrics, ServeConfig, Service
 from cxplay._version import __version__
-from cxplay.errors import CxplayError, IncidentError, RenderError
+from cxplay.errors import CxplayError, IncidentError, LogError, RenderError
 from cxplay.models import CHANNELS, FactSpec, Incident
 from cxplay.results import Suggestion
 
@@ -97,6 +102,10 @@ _Responses = dict[int | str, dict[str, Any]]
 _AUTH: _Responses = {
     401: _problem_doc("No token, or an unknown one."),
     403: _problem_doc("Wrong role."),
+}
+_LOG: _Responses = {
+    404: _problem_doc("No such decision in the log."),
+    409: _problem_doc("No decision log is configured (--log)."),
 }
 _BODY: _Responses = {
     400: _problem_doc("The request cannot be served (e.g. the body arrived too slowly)."),
@@ -311,8 +320,13 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         # Called on the event loop, not in a thread: a suggestion is half a millisecond of
         # CPU under the GIL, and handing it to a thread made every request wait for the
         # GIL switch interval (5 ms) -- p50 went from 1 ms to 11 ms. Its cost is bounded by
-        # the body and depth limits instead of a timer.
-        result: Suggestion = service.engine.suggest(incident, explain=explain)
+        # the body and depth limits instead of a timer. With a decision log it waits for a
+        # database, and then it runs in a thread.
+        engine = service.engine
+        if service.log is not None:  # the log's database I/O releases the GIL: a thread
+            result: Suggestion = await run(engine.suggest, incident, explain=explain)
+        else:
+            result = engine.suggest(incident, explain=explain)
         metrics.suggested(result)
         return _json(result)
 
@@ -326,6 +340,14 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     @app.exception_handler(CxplayError)
     async def on_cxplay(request: Request, exc: CxplayError) -> Response:
         status = 422 if isinstance(exc, IncidentError | RenderError) else 400
+        if isinstance(exc, LogError):
+            text = str(exc)
+            if text.startswith("unknown decision id"):
+                status = 404
+            elif text.startswith(("the log ", "cannot open the log")):
+                status = 503  # the store, not the request
+            else:
+                status = 422
         return problem(status, [line.removeprefix("Error: ") for line in error_lines(exc)])
 
     @app.exception_handler(RequestValidationError)
@@ -438,6 +460,55 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
             ok=last.ok, at=last.at, reloads=service.reloads, errors=list(last.errors)
         )
 
+    def decision_log() -> Any:
+        if service.log is None:
+            raise NoLog
+        return service.log
+
+    @app.post(
+        "/v1/outcomes",
+        tags=["decision log"],
+        summary="Record what the agent did with a suggestion (as `cxplay outcome`)",
+        response_model=OutcomeResponse,
+        responses={**_AUTH, **_BODY, **_LOG},
+        dependencies=agent,
+    )
+    async def outcomes(body: OutcomeRequest) -> Response:
+        log = decision_log()
+        record = await run(
+            log.outcome, body.decision_id, body.status, body.actions, body.note, body.given
+        )
+        return _json(
+            OutcomeResponse(
+                decision_id=record.decision_id,
+                status=record.status,
+                actions=list(record.actions),
+                given=[GivenInfo(**vars(g)) for g in record.given],
+                note=record.note,
+                at=record.at,
+                replaced=record.replaced,
+            )
+        )
+
+    @app.post(
+        "/v1/feedback",
+        tags=["decision log"],
+        summary="Record survey answers for a decision (as `cxplay feedback`)",
+        response_model=FeedbackResponse,
+        responses={**_AUTH, **_BODY, **_LOG},
+        dependencies=agent,
+    )
+    async def feedback(body: FeedbackRequest) -> Response:
+        log = decision_log()
+        await run(log.feedback, body.decision_id, csat=body.csat, nps=body.nps, ces=body.ces)
+        return _json(FeedbackResponse(**body.model_dump()))
+
+    @app.exception_handler(NoLog)
+    async def on_no_log(request: Request, exc: NoLog) -> Response:
+        return problem(
+            409, ["no decision log is configured: start cxplay serve with --log PATH|URL"]
+        )
+
     @app.get("/healthz", tags=["operations"], summary="The process answers", response_model=Health)
     async def healthz() -> Response:
         return _json(Health())
@@ -451,12 +522,23 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     )
     async def readyz() -> Response:
         playbooks = service.engine.playbooks
+        log_state: Literal["ok", "unreachable", "off"] = "off"
+        errors: list[str] = []
+        if service.log is not None:
+            try:
+                await run(service.log.check)
+                log_state = "ok"
+            except (CxplayError, asyncio.TimeoutError) as exc:
+                log_state = "unreachable"
+                errors.append(str(exc) or "the decision log did not answer in time")
         readiness = Readiness(
-            ready=True,
+            ready=not errors,
             playbooks=len(playbooks.playbooks),
             rules=len(playbooks.rules),
             backend=service.engine.backend,
             last_reload=reload_status(),
+            log=log_state,
+            errors=errors,
         )
         return Response(
             readiness.model_dump_json(),
@@ -545,6 +627,10 @@ _BOOLEANS = {
     "no": False,
     "off": False,
 }
+
+
+class NoLog(Exception):
+    """The service runs without a decision log."""
 
 
 class _Unsupported(Exception):

@@ -13,8 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "FactInfo",
+    "FeedbackRequest",
+    "FeedbackResponse",
+    "GivenInfo",
     "Health",
     "IncidentTypeInfo",
+    "OutcomeRequest",
+    "OutcomeResponse",
     "PlaybookInfo",
     "PlaybookList",
     "ProblemDetails",
@@ -124,3 +129,56 @@ class ValidateReport(_Model):
     problems: list[str]
     playbooks: int
     rules: int
+
+
+class OutcomeRequest(_Model):
+    """What the agent did with a suggestion (``cxplay outcome``)."""
+
+    decision_id: str = Field(min_length=6, max_length=64, description="Or a unique prefix of it.")
+    status: Literal["accepted", "edited", "rejected"]
+    actions: list[str] | None = Field(
+        default=None, max_length=50, description="Action kinds taken (default: all suggested)."
+    )
+    note: str | None = Field(default=None, max_length=10_000)
+    given: dict[str, float] | None = Field(
+        default=None, description="Compensation that happened: kind -> amount (order currency)."
+    )
+
+
+class GivenInfo(_Model):
+    """Compensation that happened."""
+
+    kind: str
+    amount: float | None
+    currency: str | None
+    rule: str | None = None
+
+
+class OutcomeResponse(_Model):
+    """The outcome as recorded."""
+
+    decision_id: str
+    status: Literal["accepted", "edited", "rejected"]
+    actions: list[str]
+    given: list[GivenInfo]
+    note: str | None
+    at: datetime
+    replaced: bool
+
+
+class FeedbackRequest(_Model):
+    """Survey answers for a decision (``cxplay feedback``); at least one score."""
+
+    decision_id: str = Field(min_length=6, max_length=64)
+    csat: int | None = Field(default=None, ge=1, le=5)
+    nps: int | None = Field(default=None, ge=0, le=10)
+    ces: int | None = Field(default=None, ge=1, le=7)
+
+
+class FeedbackResponse(_Model):
+    """The scores recorded."""
+
+    decision_id: str
+    csat: int | None
+    nps: int | None
+    ces: int | None

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -24,6 +25,9 @@ from cxplay._playbooks.lint import validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay.errors import CxplayError, PlaybookError
 from cxplay.results import Suggestion
+
+if TYPE_CHECKING:
+    from cxplay._log.store import DecisionLog
 
 __all__ = ["Metrics", "ServeConfig", "Service"]
 
@@ -134,10 +138,17 @@ class Service:
         report = validate_playbooks(paths)
         if not report.ok or report.playbooks is None:
             raise PlaybookError(report.problems, hint="cxplay serve starts on a set that validates")
+        self.log: DecisionLog | None = None
+        if config.log is not None:
+            from cxplay._log.store import DecisionLog
+
+            default = config.log in ("", "default")  # as the CLI's --log default
+            self.log = DecisionLog.open(None if default else config.log)
         self.engine = Engine(
             report.playbooks,
             backend=config.backend,  # type: ignore[arg-type]
             source=paths,
+            log=self.log,
         )
         self._lock = threading.Lock()
         self.reloads = 0
@@ -174,6 +185,7 @@ class Service:
                         report.playbooks,
                         backend=self.config.backend,  # type: ignore[arg-type]
                         source=self._paths,
+                        log=self.log,
                     )
                     self.last = _Reload(True, datetime.now(timezone.utc))
             except CxplayError as exc:
@@ -230,8 +242,10 @@ class Service:
             await asyncio.to_thread(self.reload)
 
     def close(self) -> None:
-        """Free the rule engine now."""
+        """Free the rule engine now, and close the decision log."""
         self.engine.close()
+        if self.log is not None:
+            self.log.close()
 
 
 def describe(paths: Sequence[Path] | None) -> str:

@@ -173,11 +173,7 @@
       let outcome = button.dataset.outcome;
       if (outcome === "accepted" && $("reply").value !== suggestedText) outcome = "edited";
       try {
-        await call("POST", "/v1/outcomes", {
-          decision_id: current.decision_id,
-          status: outcome,
-          actions: current.actions.map((a) => a.kind),
-        });
+        await call("POST", "/v1/outcomes", { decision_id: current.decision_id, status: outcome });
         status(T.recorded + " " + T[outcome], false);
       } catch (error) {
         status(error.message, true);
