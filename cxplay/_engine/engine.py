@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from cxplay._common.problems import error_message, format_key, key_path
-from cxplay._conditions.parse import leaves
+from cxplay._conditions.parse import POLICY_VALUE, leaves
 from cxplay._engine import durable as _durable
 from cxplay._engine.backend import Backend
 from cxplay._engine.compiler import compile_program
@@ -28,7 +28,7 @@ from cxplay._engine.reference import ReferenceBackend, explain_node
 from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.errors import CxplayError, IncidentError
-from cxplay.models import FactSpec, Incident
+from cxplay.models import FactSpec, Incident, Policy
 from cxplay.results import Match, RuleTrace, Suggestion
 
 __all__ = ["BackendName", "Engine", "Flattener", "coerce_incident"]
@@ -126,10 +126,19 @@ class Flattener:
     from the facts dict; the getters are built once per playbook set.
     """
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], policies: Mapping[str, Policy] | None = None) -> None:
         self.paths = tuple(paths)
-        self._fields = tuple((p, attrgetter(p)) for p in paths if not p.startswith("facts."))
+        prefix = POLICY_VALUE + "."
+        self._fields = tuple(
+            (p, attrgetter(p))
+            for p in paths
+            if not p.startswith(("facts.", prefix)) and p != POLICY_VALUE
+        )
         self._facts = tuple((p, p[6:]) for p in paths if p.startswith("facts."))
+        # order.policy_value.<playbook>: the order value at that playbook's dated rates
+        self._converted = tuple(
+            (p, (policies or {})[p[len(prefix) :]]) for p in paths if p.startswith(prefix)
+        )
 
     def __call__(self, incident: Incident) -> dict[str, Any]:
         flat: dict[str, Any] = {}
@@ -137,6 +146,12 @@ class Flattener:
             value = get(incident)
             if value is not None:
                 flat[path] = value
+        value = incident.order.value
+        if value is not None:
+            for path, policy in self._converted:
+                converted = policy.convert(value, incident.order.currency)
+                if converted is not None:
+                    flat[path] = converted
         if self._facts:
             facts = incident.facts
             for path, name in self._facts:
@@ -249,7 +264,14 @@ class Engine:
             Match(rule=r.id, playbook=r.playbook.ref, priority=r.rule.priority, order=r.order)
             for r in rules
         )
-        return _Snapshot(playbooks, backend, Flattener(paths), renderer, tuple(rank), match_of)
+        return _Snapshot(
+            playbooks,
+            backend,
+            Flattener(paths, {p.meta.id: p.policy for p in playbooks.playbooks}),
+            renderer,
+            tuple(rank),
+            match_of,
+        )
 
     # -- properties --------------------------------------------------------------------
 

@@ -51,7 +51,13 @@ from pydantic import Field, ValidationError
 
 from cxplay._common.models import Frozen
 from cxplay._common.toml import read_toml
-from cxplay._replies.address import clean_name, polish_gender, salutation, sign_off
+from cxplay._replies.address import (
+    clean_name,
+    normal_case,
+    polish_gender,
+    salutation,
+    sign_off,
+)
 from cxplay._replies.filters import register_filters
 from cxplay._replies.locale import (
     LANGUAGE_VAR,
@@ -62,6 +68,7 @@ from cxplay._replies.locale import (
     plain_spaces,
 )
 from cxplay._replies.sms import sms_segments
+from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
 from cxplay.results import Reply, SuggestedAction
@@ -396,7 +403,7 @@ class Renderer:
         self, incident: Incident, ctx: ReplyContext, language: str, channel: str
     ) -> dict[str, Any]:
         customer = incident.customer
-        name = clean_name(customer.name) if customer.name else ""
+        name = normal_case(clean_name(customer.name)) if customer.name else ""
         order = incident.order
         tz = customer.timezone
         respond_by = ctx.respond_by
@@ -421,7 +428,7 @@ class Renderer:
                 "value": order.value,
                 "currency": order.currency,
                 "carrier": order.carrier,
-                "value_text": format_money(order.value, order.currency, language)
+                "value_text": _money(order.value, order.currency, language, channel)
                 if order.value is not None and order.currency
                 else None,
             },
@@ -455,7 +462,7 @@ class Renderer:
             "params": params,
             **params,
             "cost": cost.amount if cost else None,
-            "cost_text": format_money(cost.amount, cost.currency, language)
+            "cost_text": _money(cost.amount, cost.currency, language, channel)
             if cost is not None and cost.currency
             else None,
         }
@@ -529,8 +536,21 @@ class Renderer:
         plan_b = " ".join(sections["plan_b"])
         nexts = " ".join(sections["next"])
         if channel == "sms":
-            parts = [opening, remedy, plan_b, nexts, closing, sign]
-            return " ".join(p for p in parts if p)
+            # the core fact first (what happened, to which order), addressed by name when
+            # the name is known; then the apology, the remedy and the one next step
+            first = _sms_address(greeting, language)
+            lead = [situation, *sections["apology"]] if situation else sections["apology"]
+            parts = [*lead, remedy, plan_b, nexts, closing]
+            said: list[str] = []
+            for part in parts:
+                if part and part not in said:  # two actions may promise the same text
+                    said.append(part)
+            text = " ".join(said)
+            named = f"{first} {_lower_first(text)}" if first and said else text
+            # a name in another script would turn a Latin SMS into UCS-2 (half the room)
+            if sms_segments(named)[1] != sms_segments(text)[1]:
+                return text
+            return named
         if public:
             return " ".join(p for p in (greeting, opening, nexts, closing) if p)
         if channel in ("phone", "in_person"):
@@ -540,6 +560,36 @@ class Renderer:
         paragraphs = [greeting, opening, remedy, plan_b, " ".join(p for p in (nexts, closing) if p)]
         body = "\n\n".join(p for p in paragraphs if p)
         return f"{body}\n\n{sign}" if sign else body
+
+
+# Greetings an SMS drops: it starts with the name alone ("Anna, your order ...").
+_HELLO_WORDS = ("Hi ", "Hello ", "Dzień dobry, ", "Добрий день, ")
+
+
+def _sms_address(greeting: str, language: str) -> str:
+    """``Hi Anna,`` → ``Anna,``; ``Dzień dobry, Pani Anno,`` → ``Pani Anno,``; else ''."""
+    for word in _HELLO_WORDS:
+        if greeting.startswith(word):
+            rest = greeting[len(word) :]
+            if language == "uk":
+                rest = rest[:1].upper() + rest[1:]  # "Пані Олено," opens the sentence
+            return rest
+    return ""
+
+
+def _lower_first(text: str) -> str:
+    """Lower the first letter of a sentence that now follows the name ("Anna, your ...")."""
+    word = text.split(" ", 1)[0]
+    if word.isalpha() and word == word.capitalize() and word not in ("I", "I'm", "I'll"):
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def _money(amount: float, currency: str, language: str, channel: str) -> str:
+    """Money as written, or in words for a script read aloud."""
+    if channel in SPOKEN_CHANNELS:
+        return money_words(amount, currency, language)
+    return format_money(amount, currency, language)
 
 
 def template_name(action: SuggestedAction) -> str:
