@@ -384,6 +384,11 @@ class FactSpec(_Strict):
         default_factory=list, description="Incident types that must carry this fact."
     )
     description: Text | None = None
+    difference: tuple[Identifier, Identifier] | None = Field(
+        default=None,
+        description="A derived number: the first named fact minus the second, filled in when "
+        "both are given and this fact is not (conditions cannot compare two facts).",
+    )
 
 
 class PlaybookMeta(_Strict):

@@ -116,7 +116,25 @@ def coerce_incident(
                 problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
         if problems:
             raise IncidentError("invalid incident: " + "; ".join(problems))
+        derived = _derived_facts(model.facts, facts)
+        if derived:
+            model = model.model_copy(update={"facts": {**model.facts, **derived}})
     return model
+
+
+def _derived_facts(given: Mapping[str, Any], facts: Mapping[str, FactSpec]) -> dict[str, Any]:
+    """Facts declared as a ``difference`` of two others, where both others are numbers."""
+    out: dict[str, Any] = {}
+    for name, spec in facts.items():
+        if spec.difference is None or name in given:
+            continue
+        first, second = (given.get(n) for n in spec.difference)
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (first, second)
+        )
+        if numbers:
+            out[name] = first - second  # type: ignore[operator]
+    return out
 
 
 class Flattener:
@@ -176,6 +194,7 @@ def reply_context(decision: Decision) -> ReplyContext:
         follow_ups=decision.follow_ups,
         severity=decision.severity,
         playbook=meta.id,
+        promise=decision.kept[0].playbook.sla,
     )
 
 

@@ -148,6 +148,7 @@ class ReplyContext:
     follow_ups: Sequence[Any] = ()
     severity: str = "low"
     playbook: str | None = None  # id of the playbook whose rule leads: who signs
+    promise: Mapping[str, Any] = field(default_factory=dict)  # its SLA: channel -> timedelta
 
 
 def _env() -> SandboxedEnvironment:
@@ -442,6 +443,10 @@ class Renderer:
             "facts": dict(incident.facts),
             "addr": _address(incident, language, name.split(" ")[0] if name else ""),
             "respond_by": respond_by,
+            # how fast the leading playbook promises to answer on this channel, in minutes
+            "sla": int(ctx.promise[channel].total_seconds() // 60)
+            if channel in ctx.promise
+            else None,
             "follow_ups": [f.model_dump() for f in ctx.follow_ups],
             "kinds": [a.kind for a in ctx.actions],
             "approval_pending": any(a.requires_approval for a in ctx.actions),
@@ -579,8 +584,9 @@ def _sms_address(greeting: str, language: str) -> str:
 
 def _lower_first(text: str) -> str:
     """Lower the first letter of a sentence that now follows the name ("Anna, your ...")."""
-    word = text.split(" ", 1)[0]
-    if word.isalpha() and word == word.capitalize() and word not in ("I", "I'm", "I'll"):
+    word = text.split(" ", 1)[0].rstrip(",.;:!?")
+    letters = word.replace("'", "").replace("\u2019", "")
+    if letters.isalpha() and word == word.capitalize() and not letters.startswith(("I", "Im")):
         return text[:1].lower() + text[1:]
     return text
 

@@ -203,7 +203,8 @@ def approx_duration(value: timedelta | Number | str, language: str, *, words: bo
     def say(n: int, noun: str, case: str = "acc") -> str:
         if n == 1 and noun in _ONE:
             return _ONE[noun][language]
-        if words:
+        # hours and days up to ten read better as words in writing too ("almost two hours")
+        if words or (noun != "minute" and n <= 10):
             return count_words(n, noun, language, case)
         return count(n, noun, language, case)
 
