@@ -362,6 +362,56 @@ class Renderer:
 
     # -- composition -------------------------------------------------------------------
 
+    def _summary(self, incident: Incident, language: str, base: Mapping[str, Any]) -> str:
+        """What happened, in a few words, for the agent to repeat back (the SMS line)."""
+        for name in (f"situation.{incident.type}", "situation"):
+            if self.has_variant(language, name, "sms"):
+                return self.fragment(language, name, "sms", {**base, "channel": "sms"}) or ""
+        return ""
+
+    def _script(
+        self,
+        language: str,
+        channel: str,
+        base: Mapping[str, Any],
+        *,
+        greeting: str,
+        opening: str,
+        summary: str,
+        offer: Sequence[str],
+        nexts: str,
+        question: str,
+        closing: str,
+    ) -> str:
+        """A phone or desk reply as a script: short numbered turns, pauses to listen.
+
+        Active listening: the agent apologises and names what happened, then listens,
+        repeats back what they heard (``script.paraphrase``) and only then offers the remedy;
+        an open question and a second pause come before the close. Amounts and durations
+        are words already (the filters see a spoken channel); order numbers are not read out.
+        """
+
+        def one(name: str, **extra: Any) -> str:
+            return self.fragment(language, name, channel, {**base, **extra}) or ""
+
+        def flat(text: str) -> str:  # a turn is said in one go: no paragraphs inside it
+            return " ".join(text.split())
+
+        if greeting.endswith(",") and opening:
+            opening = _lower_first(opening)  # "Dzień dobry, Panie Tomaszu, bardzo przepraszam"
+        turns = [
+            " ".join(p for p in (greeting, opening) if p),
+            one("script.listen"),
+            one("script.paraphrase", summary=_lower_first(summary.rstrip(".")) if summary else ""),
+            *(flat(part) for part in offer if part),
+            flat(nexts),
+            question,
+            one("script.listen_again"),
+            closing,
+        ]
+        said = [t for t in turns if t]
+        return "\n\n".join(f"{number}. {turn}" for number, turn in enumerate(said, start=1))
+
     def render(
         self, incident: Incident, ctx: ReplyContext, *, language: str | None = None
     ) -> Reply:
@@ -425,7 +475,8 @@ class Renderer:
                 "orders_count": customer.orders_count,
             },
             "order": {
-                "id": order.id,
+                # a script read aloud does not recite reference numbers
+                "id": None if channel in SPOKEN_CHANNELS else order.id,
                 "value": order.value,
                 "currency": order.currency,
                 "carrier": order.carrier,
@@ -558,10 +609,19 @@ class Renderer:
             return named
         if public:
             return " ".join(p for p in (greeting, opening, nexts, closing) if p)
-        if channel in ("phone", "in_person"):
-            question = one("open_question")
-            lines = [greeting, opening, remedy, plan_b, nexts, question, closing]
-            return "\n\n".join(p for p in lines if p)
+        if channel in SPOKEN_CHANNELS:
+            return self._script(
+                language,
+                channel,
+                base,
+                greeting=greeting,
+                opening=opening,
+                summary=self._summary(incident, language, base),
+                offer=[remedy, plan_b],
+                nexts=nexts,
+                question=one("open_question"),
+                closing=closing,
+            )
         paragraphs = [greeting, opening, remedy, plan_b, " ".join(p for p in (nexts, closing) if p)]
         body = "\n\n".join(p for p in paragraphs if p)
         return f"{body}\n\n{sign}" if sign else body
@@ -596,6 +656,14 @@ def _money(amount: float, currency: str, language: str, channel: str) -> str:
     if channel in SPOKEN_CHANNELS:
         return money_words(amount, currency, language)
     return format_money(amount, currency, language)
+
+
+def spoken_turns(body: str) -> list[str]:
+    """The turns of a spoken script (``1. ...``), without their numbers."""
+    return [_TURN.sub("", t, count=1) for t in body.split("\n\n") if _TURN.match(t)]
+
+
+_TURN = re.compile(r"^\d+\. ")
 
 
 def template_name(action: SuggestedAction) -> str:
