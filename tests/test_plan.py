@@ -135,6 +135,26 @@ def test_the_swap_partner_hears_of_the_new_slot_in_their_language(plan: Plan) ->
     assert own.to == "speaker" and "10:15" in own.body and "Sala Audytoryjna" in own.body
 
 
+def test_every_swap_partner_in_every_scenario_gets_a_message(plan: Plan, event: Event) -> None:
+    speaker_of = {s.id: s.speaker for s in event.sessions}
+    names = {s.id: s.name for s in event.speakers}
+    checked = 0
+    for scenario in plan.scenarios:
+        if scenario.replan is None:
+            continue
+        late = scenario.replan.speaker
+        for change in scenario.replan.moves:
+            other = speaker_of[change.session]
+            if change.kind != "swap" or other in (None, late):
+                continue
+            to = [m for m in scenario.messages if m.to == "speaker" and m.name == names[other]]
+            assert len(to) == 1, (scenario.id, other)
+            start = change.new_start.astimezone(event.tz).strftime("%H:%M")
+            assert start in to[0].body and change.new_room in to[0].body
+            checked += 1
+    assert checked > 0
+
+
 def test_a_free_room_after_the_talk_means_it_simply_starts_later(plan: Plan) -> None:
     scenario = _scenario(plan, "speaker_late/nowak/15")
     assert scenario.replan is not None
