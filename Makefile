@@ -22,8 +22,8 @@ test-fast: $(STAMP)  ## skip the slow stress/memory/property tests
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)  ## style and types
-	$(BIN)/ruff check cxplay tests benchmarks examples
-	$(BIN)/ruff format --check cxplay tests benchmarks examples
+	$(BIN)/ruff check cxplay tests benchmarks examples scripts
+	$(BIN)/ruff format --check cxplay tests benchmarks examples scripts
 	$(BIN)/mypy
 
 bench: $(STAMP)  ## engine and rendering benchmarks

@@ -33,6 +33,7 @@ from cxplay.errors import (
     EventFileError,
     IncidentError,
     LoadError,
+    LogError,
     PlanError,
     PlaybookError,
     Problem,
@@ -41,26 +42,40 @@ from cxplay.errors import (
     TemplateError,
 )
 from cxplay.models import Incident, Playbook, Rule
-from cxplay.results import Match, Reply, RuleTrace, SuggestedAction, Suggestion
+from cxplay.results import History, Match, Reply, RuleTrace, SuggestedAction, Suggestion
 
 if typing.TYPE_CHECKING:
     from cxplay._events.load import load_event
     from cxplay._events.model import Event
     from cxplay._events.plan import Plan, build_plan
+    from cxplay._log.store import (
+        CustomerHistory,
+        DecisionLog,
+        GivenCompensation,
+        LoggedDecision,
+        OutcomeRecord,
+    )
 
 __all__ = [
     "CompileError",
     "ConditionError",
+    "CustomerHistory",
     "CxplayError",
     "Decision",
+    "DecisionLog",
     "Engine",
     "Event",
     "EventFileError",
+    "GivenCompensation",
+    "History",
     "Incident",
     "IncidentError",
     "IncidentLike",
     "LoadError",
+    "LogError",
+    "LoggedDecision",
     "Match",
+    "OutcomeRecord",
     "Plan",
     "PlanError",
     "Playbook",
@@ -91,9 +106,14 @@ __all__ = [
     "validate",
 ]
 
-# The event and plan modules cost ~60 ms of start-up that `cxplay suggest` should not pay:
-# they are imported on first use (PEP 562).
+# The event and plan modules cost ~60 ms of start-up that `cxplay suggest` should not pay,
+# the decision log (SQLAlchemy) more: they are imported on first use (PEP 562).
 _LAZY = {
+    "CustomerHistory": "cxplay._log.store",
+    "DecisionLog": "cxplay._log.store",
+    "GivenCompensation": "cxplay._log.store",
+    "LoggedDecision": "cxplay._log.store",
+    "OutcomeRecord": "cxplay._log.store",
     "Event": "cxplay._events.model",
     "load_event": "cxplay._events.load",
     "Plan": "cxplay._events.plan",
@@ -111,15 +131,20 @@ def __getattr__(name: str) -> typing.Any:
 
 
 def suggest(
-    incident: IncidentLike, playbooks: Path | str | Iterable[Path | str] | None = None
+    incident: IncidentLike,
+    playbooks: Path | str | Iterable[Path | str] | None = None,
+    *,
+    allow_unknown_type: bool = False,
 ) -> Suggestion:
     """One-shot convenience: load ``playbooks`` (default: shipped) and suggest for an incident.
 
     Services that answer many incidents should build one :class:`Engine` and reuse it.
+    ``allow_unknown_type`` accepts a type one typo away from a known one (see :class:`Engine`).
     """
     with Engine.from_path(
         list(playbooks)
         if isinstance(playbooks, Iterable) and not isinstance(playbooks, str | Path)
-        else playbooks
+        else playbooks,
+        allow_unknown_type=allow_unknown_type,
     ) as engine:
         return engine.suggest(incident)

@@ -31,13 +31,16 @@ from typing import Any, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
+from cxplay import _cli_log
 from cxplay import _present as present
+from cxplay._common.text import echo
 from cxplay._engine.engine import Engine
 from cxplay._incidents import read_incident
 from cxplay._playbooks.journey import journey_map
 from cxplay._playbooks.lint import json_schema, validate_playbooks
-from cxplay._playbooks.loader import load_playbooks
+from cxplay._playbooks.loader import PlaybookSet, load_playbooks
 from cxplay._playbooks.scenarios import run_scenarios
+from cxplay._replies.locale import SUPPORTED
 from cxplay._version import __version__
 from cxplay.errors import CxplayError, IncidentError, PlanError
 from cxplay.models import CHANNELS, Playbook
@@ -136,11 +139,14 @@ def _parse_facts(
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep:
-            raise click.BadParameter(f"{item!r}: expected key=value, e.g. delay_days=3")
+            raise click.BadParameter(f"{echo(item)}: expected key=value, e.g. delay_days=3")
         if not _FACT_KEY.match(key):
             raise click.BadParameter(
-                f"{key!r}: a fact name has letters, digits and '_' and does not start with a digit"
+                f"{echo(key)}: a fact name has ASCII letters, digits and '_' and does not start "
+                "with a digit"
             )
+        if key in facts:
+            raise click.BadParameter(f"{echo(key)} is given twice; give each fact once")
         facts[key] = _fact_value(key, text)
     return facts
 
@@ -217,11 +223,33 @@ def _format_option(function: F) -> F:
 def _incident_options(function: F) -> F:
     options = [
         click.argument("incident_file", metavar="[FILE|-]", required=False),
-        click.option("--type", "type", metavar="TYPE", help="Incident type, e.g. parcel_damaged."),
+        click.option(
+            "--type",
+            "type",
+            metavar="TYPE",
+            shell_complete=_complete_types,
+            help="Incident type, e.g. parcel_damaged.",
+        ),
+        click.option(
+            "--allow-unknown-type",
+            is_flag=True,
+            help="Accept a type the playbooks do not know even when it is close to one they "
+            "do (by default 'parcel_damage' is an error: did you mean parcel_damaged?).",
+        ),
         click.option("--channel", type=click.Choice(CHANNELS), help="Where the customer wrote."),
-        click.option("--lang", metavar="TAG", help="Customer's language (pl, uk, en, en-GB)."),
+        click.option(
+            "--lang",
+            metavar="TAG",
+            shell_complete=_complete_languages,
+            help="Customer's language (pl, uk, en, en-GB).",
+        ),
         click.option("--name", metavar="NAME", help="Customer's name."),
-        click.option("--tier", metavar="TIER", help="Customer's tier, e.g. gold."),
+        click.option(
+            "--tier",
+            metavar="TIER",
+            shell_complete=_complete_tiers,
+            help="Customer's tier, e.g. gold.",
+        ),
         click.option("--order-value", type=float, metavar="AMOUNT", help="Order value."),
         click.option("--currency", metavar="CODE", help="Order currency, e.g. PLN."),
         click.option(
@@ -246,10 +274,18 @@ def _suggest(
     fmt: present.Format,
     explain: bool,
     flags: Mapping[str, Any],
+    log: str | None = None,
+    log_optional: bool = False,
 ) -> None:
     incident = _incident(incident_file, flags)
-    with Engine.from_path(_paths(playbook_paths)) as engine:
-        result = engine.suggest(incident, explain=explain)
+    result = _cli_log.suggest_logged(
+        _paths(playbook_paths),
+        incident,
+        explain=explain,
+        log=log,
+        optional=log_optional,
+        allow_unknown_type=flags["allow_unknown_type"],
+    )
     color = present.color_enabled(sys.stdout)
     click.echo(present.suggestion(result, fmt, color=color), color=color)
     if not result.matched:
@@ -280,21 +316,48 @@ def _suggest_offline(
     click.echo(present.offline_answer(preloaded, answer, fmt))
 
 
-def _complete_playbook_ids(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
+def _completion_playbooks(ctx: click.Context) -> PlaybookSet | None:
+    """The playbooks the command line being completed names, or None when they do not load."""
     paths = list(ctx.params.get("playbook_paths") or ())
     if not paths and ctx.parent is not None:
         paths = list(ctx.parent.params.get("playbook_paths") or ())
     try:
-        loaded = load_playbooks(_paths(paths))
+        return load_playbooks(_paths(paths))
     except Exception:  # completion runs inside the user's shell: never break it
-        return []
+        return None
+
+
+def _complete_playbook_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    loaded = _completion_playbooks(ctx)
     return [
         CompletionItem(p.meta.id, help=p.meta.title)
-        for p in loaded.playbooks
+        for p in (loaded.playbooks if loaded is not None else ())
         if p.meta.id.startswith(incomplete)
     ]
+
+
+def _complete_types(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    loaded = _completion_playbooks(ctx)
+    types = sorted(loaded.incident_types()) if loaded is not None else []
+    return [CompletionItem(t) for t in types if t.startswith(incomplete)]
+
+
+def _complete_tiers(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    loaded = _completion_playbooks(ctx)
+    tiers = loaded.literals("customer.tier") if loaded is not None else []
+    return [CompletionItem(t) for t in tiers if t.startswith(incomplete)]
+
+
+def _complete_languages(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    return [CompletionItem(tag) for tag in SUPPORTED if tag.startswith(incomplete)]
 
 
 # --------------------------------------------------------------------------- commands
@@ -338,12 +401,15 @@ def cli(debug: bool) -> None:
     metavar="PLAN.json",
     help="Answer offline from a preloaded plan (cxplay plan --out); no playbooks are read.",
 )
+@_cli_log.suggest_log_options
 def suggest(
     incident_file: str | None,
     playbook_paths: tuple[Path, ...],
     fmt: present.Format,
     explain: bool,
     plan_file: Path | None,
+    log: str | None,
+    log_optional: bool,
     **flags: Any,
 ) -> None:
     """Suggest recovery actions and a reply for an incident.
@@ -374,6 +440,10 @@ def suggest(
     With --plan, the answer comes from the plan's nearest precomputed scenario
     (same type and person, nearest delay), offline: see 'cxplay plan --help'.
 
+    With --log (or CXPLAY_LOG), the suggestion is recorded in the decision log and
+    shows its decision id, for 'cxplay outcome' and 'cxplay feedback'; a customer
+    with an id then gets their compensation history from the log.
+
     Exit status: 0 ok, 1 error, 2 usage error, 3 no rule matched.
     """  # noqa: D301 - click's \b must stay a backspace
     if plan_file is not None:
@@ -381,7 +451,7 @@ def suggest(
             raise click.UsageError("--explain needs the playbooks; it cannot be used with --plan")
         _suggest_offline(incident_file, plan_file, fmt, flags)
         return
-    _suggest(incident_file, playbook_paths, fmt, explain, flags)
+    _suggest(incident_file, playbook_paths, fmt, explain, flags, log, log_optional)
 
 
 @cli.command()
@@ -420,8 +490,11 @@ def validate(paths: tuple[Path, ...]) -> None:
     fields and type mismatches, rules that can never match or never win (a rule
     ranked above in the same group, or a stop rule, matches whenever they do),
     scenarios citing unknown rules or action kinds, and the renderer's template
-    checks. Prints one line per problem (file:line: rule-id: message) and exits 1,
-    or prints a one-line summary and exits 0.
+    checks: every fragment compiles and test-renders, names used in any branch of
+    a fragment exist in the reply context, and every language of the playbooks has
+    the sections the others have. A reply catalog (replies/NAME.LANG.toml) given
+    as a FILE is checked on its own. Prints one line per problem (file:line:
+    rule-id: message) and exits 1, or prints a one-line summary and exits 0.
 
     Without a path: $CXPLAY_PLAYBOOKS, else the shipped playbooks.
 
@@ -430,6 +503,7 @@ def validate(paths: tuple[Path, ...]) -> None:
       cxplay validate
       cxplay validate my-playbooks/
       cxplay validate my-playbooks/parcel.toml my-playbooks/events.toml
+      cxplay validate my-playbooks/replies/parcel.pl.toml
     """  # noqa: D301 - click's \b must stay a backspace
     report = validate_playbooks(_paths(paths))
     click.echo(present.validation(report))
@@ -537,7 +611,9 @@ def show(ctx: click.Context, playbook_id: str, playbook_paths: tuple[Path, ...])
     show_default=True,
     help="A compact matrix, or a Markdown table naming the rules.",
 )
-def map_command(playbook_paths: tuple[Path, ...], fmt: str) -> None:
+@click.option("--csat", is_flag=True, help="Colour each moment by the mean CSAT in the log.")
+@_cli_log.log_option
+def map_command(playbook_paths: tuple[Path, ...], fmt: str, csat: bool, log: str | None) -> None:
     """Show which moments of the customer journey the playbooks cover.
 
     Rows are journey stages, columns CX dimensions (sensory, relational, cognitive,
@@ -548,8 +624,19 @@ def map_command(playbook_paths: tuple[Path, ...], fmt: str) -> None:
     Examples:
       cxplay map
       cxplay map --format markdown > journey.md
+      cxplay map --csat --log cx.db
+
+    With --csat, a cell shows the mean CSAT (1-5) of the logged decisions whose
+    rules cover it: green from 4, yellow from 3, red below.
     """  # noqa: D301 - click's \b must stay a backspace
     loaded = load_playbooks(_paths(playbook_paths))
+    if csat:
+        color = present.color_enabled(sys.stdout)
+        table = _cli_log.csat_journey(
+            loaded, log, "markdown" if fmt == "markdown" else "text", color=color
+        )
+        click.echo(table, color=color)
+        return
     click.echo(present.journey(journey_map(loaded), "markdown" if fmt == "markdown" else "text"))
 
 
@@ -597,8 +684,8 @@ def plan_command(
     60 minutes or their flight or train cancelled, each guest early or late, each
     online session missed -- runs the playbooks, re-plans the agenda and renders
     the messages to the speaker or guest, the attendees, the chair and the venue,
-    each in their language. Without --markdown or --html the Markdown runbook is
-    printed.
+    each in their language. With no --out, --markdown or --html the Markdown
+    runbook is printed.
 
     \b
     Examples:
@@ -641,7 +728,7 @@ def plan_command(
         if target is not None:
             target.write_text(render(built), encoding="utf-8")
             click.echo(f"Wrote {target}", err=True)
-    if markdown_file is None and html_file is None:
+    if out is None and markdown_file is None and html_file is None:
         click.echo(render_runbook_markdown(built), nl=False)
 
 
@@ -662,6 +749,9 @@ def schema(incident: bool) -> None:
       cxplay schema --incident > incident.schema.json
     """  # noqa: D301 - click's \b must stay a backspace
     click.echo(present.schema(json_schema("incident" if incident else "playbook")))
+
+
+_cli_log.register(cli)
 
 
 def main() -> None:

@@ -184,6 +184,20 @@ def _failure(trace: RuleTrace) -> str:
 # --------------------------------------------------------------------------- suggestion
 
 
+def _history(result: Suggestion) -> str:
+    """``2 compensations in 90 days (from the log: 300.00 PLN)``."""
+    history = result.history
+    assert history is not None
+    text = _plural(history.compensations_90d, "compensation") + " in 90 days"
+    if history.source == "incident":
+        return text + " (as given)"
+    amounts = ", ".join(
+        f"{_number(c.amount)} {c.currency}" if c.currency else _number(c.amount)
+        for c in history.amounts_90d
+    )
+    return text + (f" (from the log: {amounts})" if amounts else " (from the log)")
+
+
 def suggestion_text(result: Suggestion, *, color: bool = False) -> str:
     """A suggestion for a person at a terminal: severity, actions, reply, respond-by.
 
@@ -202,6 +216,10 @@ def suggestion_text(result: Suggestion, *, color: bool = False) -> str:
     lines.append(f"Severity    {severity}")
     if result.respond_by is not None:
         lines.append(f"Respond by  {style.bold(_when(result.respond_by))}")
+    if result.history is not None:
+        lines.append(f"History     {_history(result)}")
+    if result.decision_id is not None:
+        lines.append(f"Decision    {result.decision_id}")
     lines.append("")
     if not result.actions:
         lines.append(style("No rule matched this incident.", fg="yellow"))
@@ -313,6 +331,10 @@ def suggestion_markdown(result: Suggestion) -> str:
     facts = [f"**Severity:** {result.severity}"]
     if result.respond_by is not None:
         facts.append(f"**Respond by:** {_when(result.respond_by)}")
+    if result.history is not None:
+        facts.append(f"**History:** {_md(_history(result))}")
+    if result.decision_id is not None:
+        facts.append(f"**Decision:** `{result.decision_id}`")
     lines = [title, "", " · ".join(facts), ""]
     if not result.actions:
         lines.append("No rule matched this incident.")
@@ -442,12 +464,18 @@ def validation(report: ValidationReport) -> str:
     if report.problems:
         return "\n".join(str(p) for p in report.problems)
     loaded = report.playbooks
-    playbooks = len(loaded.playbooks) if loaded else 0
-    rules = len(loaded.rules) if loaded else 0
-    return (
-        f"ok: {_plural(playbooks, 'playbook')}, {_plural(rules, 'rule')}, "
-        f"{_plural(len(report.languages), 'language')}"
-    )
+    parts = []
+    if loaded is not None or not report.catalogs:
+        playbooks = len(loaded.playbooks) if loaded else 0
+        rules = len(loaded.rules) if loaded else 0
+        parts = [
+            _plural(playbooks, "playbook"),
+            _plural(rules, "rule"),
+            _plural(len(report.languages), "language"),
+        ]
+    if report.catalogs:
+        parts.append(_plural(len(report.catalogs), "reply catalog"))
+    return "ok: " + ", ".join(parts)
 
 
 def scenario_report(report: ScenarioReport, *, color: bool = False) -> str:

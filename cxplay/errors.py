@@ -12,6 +12,7 @@
     │   └── EventFileError       an event file (``cxplay plan``) is invalid
     ├── PlanError                a preloaded plan cannot be used
     ├── IncidentError            an incident is invalid (missing type, wrong fact type, ...)
+    ├── LogError                 the decision log is unusable or refuses an outcome/score
     └── RenderError              a reply could not be rendered at run time
 
 A :class:`PlaybookError` carries one :class:`Problem` per thing that is wrong, so a
@@ -33,6 +34,7 @@ __all__ = [
     "EventFileError",
     "IncidentError",
     "LoadError",
+    "LogError",
     "PlanError",
     "PlaybookError",
     "Problem",
@@ -114,6 +116,10 @@ class PlanError(CxplayError):
 
 class IncidentError(CxplayError):
     """An incident is not valid input."""
+
+
+class LogError(CxplayError):
+    """The decision log cannot be read or written, or refuses what it was given."""
 
 
 class RenderError(CxplayError):

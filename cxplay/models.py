@@ -6,13 +6,17 @@ silently ignored value. The incident shape is a public contract (see DESIGN.md).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import typing
+import zoneinfo
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
+from babel.numbers import list_currencies
 from pydantic import (
+    AfterValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -21,6 +25,7 @@ from pydantic import (
 )
 
 from cxplay._common.models import Frozen
+from cxplay._common.text import did_you_mean, echo
 
 __all__ = [
     "CHANNELS",
@@ -119,7 +124,90 @@ Identifier = Annotated[
 LanguageTag = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$", max_length=35)
 ]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+# ISO 4217 codes that are not money one can refund: "no currency" (XXX), the testing code,
+# precious metals, bond-market and accounting units, and withdrawn X-codes.
+_NOT_MONEY = frozenset(
+    [
+        "XXX",
+        "XTS",
+        "XAU",
+        "XAG",
+        "XPD",
+        "XPT",
+        "XBA",
+        "XBB",
+        "XBC",
+        "XBD",
+        "XDR",
+        "XSU",
+        "XUA",
+        "XFO",
+        "XFU",
+        "XRE",
+    ]
+)
+
+
+@functools.cache
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies()) - _NOT_MONEY
+
+
+def _currency(code: str) -> str:
+    if code in _NOT_MONEY:
+        raise ValueError(f"{code} is an ISO 4217 code but not a currency one pays in")
+    if code not in _currencies():
+        # no did-you-mean: one letter away from a three-letter code is another country
+        raise ValueError(f"unknown currency {echo(code)} (an ISO 4217 code, e.g. PLN, EUR)")
+    return code
+
+
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
+
+
+def _timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        hint = did_you_mean(name, zoneinfo.available_timezones(), casefold=True)
+        raise ValueError(
+            f"unknown time zone {echo(name)} (an IANA name such as Europe/Warsaw){hint}"
+        ) from None
+    return name
+
+
+#: An IANA time zone name ("Europe/Warsaw"); an unknown one is an error, never silently UTC.
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
+
+#: Incidents happen between these years: dates near year 9999 would overflow when a
+#: deadline or a follow-up is added to them.
+MIN_YEAR, MAX_YEAR = 1970, 2999
+
+
+def _plausible(moment: datetime) -> datetime:
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+    return moment
+
+
+Moment = Annotated[datetime, AfterValidator(_plausible)]
+
+#: The longest delay a playbook may write (ten years): longer ones overflow dates.
+MAX_DURATION = timedelta(days=3650)
+
+
+def _duration(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("a duration cannot be negative")
+    if value > MAX_DURATION:
+        raise ValueError("a duration must be at most 10 years (P3650D)")
+    return value
+
+
+Duration = Annotated[timedelta, AfterValidator(_duration)]
+#: A fact's name: ASCII letters, digits and "_" (it is a field of conditions and a flag's key).
+FactName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 FactValue = Union[bool, int, float, str, list[bool | int | float | str]]
 
 
@@ -142,7 +230,7 @@ class Customer(_Strict):
     compensations_90d: int | None = Field(default=None, ge=0)
     salutation: ShortText | None = None
     gender: Literal["female", "male", "unknown"] | None = None
-    timezone: ShortText | None = None
+    timezone: TimeZoneName | None = None
 
 
 class Order(_Strict):
@@ -167,7 +255,7 @@ class Incident(_Strict):
 
     id: ShortText | None = None
     type: Identifier
-    occurred_at: datetime | None = None
+    occurred_at: Moment | None = None
     channel: Channel | None = None
     stage: Stage | None = None
     severity: Severity | None = None
@@ -177,10 +265,7 @@ class Incident(_Strict):
     customer: Customer = Customer()
     order: Order = Order()
     event: EventRef = EventRef()
-    facts: dict[
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)],
-        FactValue,
-    ] = Field(default_factory=dict)
+    facts: dict[FactName, FactValue] = Field(default_factory=dict)
 
     @field_validator("facts")
     @classmethod
@@ -190,7 +275,7 @@ class Incident(_Strict):
         for name, value in facts.items():
             items = value if isinstance(value, list) else [value]
             if isinstance(value, list) and len(value) > MAX_LIST:
-                raise ValueError(f"fact {name!r}: a list may hold at most {MAX_LIST} items")
+                raise ValueError(f"fact {echo(name)}: a list may hold at most {MAX_LIST} items")
             for item in items:
                 if isinstance(item, float):
                     _finite(item)
@@ -198,7 +283,7 @@ class Incident(_Strict):
                     _finite(float(item))
                 elif isinstance(item, str):
                     if len(item) > MAX_TEXT:
-                        raise ValueError(f"fact {name!r} is longer than {MAX_TEXT} characters")
+                        raise ValueError(f"fact {echo(name)} is longer than {MAX_TEXT} characters")
                     _no_control(item)
         return facts
 
@@ -281,14 +366,14 @@ class Escalate(_ActionBase):
 
     kind: Literal["escalate"]
     to: ShortText
-    within: timedelta | None = None
+    within: Duration | None = None
 
 
 class FollowUp(_ActionBase):
     """Come back to the customer later."""
 
     kind: Literal["follow_up"]
-    after: timedelta
+    after: Duration
     channel: Channel | None = None
     purpose: ShortText = "update"
 
@@ -297,7 +382,7 @@ class Callback(_ActionBase):
     """Call the customer back."""
 
     kind: Literal["callback"]
-    within: timedelta
+    within: Duration
 
 
 class Inform(_ActionBase):
@@ -327,7 +412,7 @@ class Survey(_ActionBase):
 
     kind: Literal["survey"]
     survey: Literal["csat", "nps", "ces"] = "csat"
-    after: timedelta = timedelta(days=3)
+    after: Duration = timedelta(days=3)
     channel: Channel | None = None
 
 
@@ -389,6 +474,22 @@ class FactSpec(_Strict):
         description="A derived number: the first named fact minus the second, filled in when "
         "both are given and this fact is not (conditions cannot compare two facts).",
     )
+    min: float | None = Field(
+        default=None,
+        description="The smallest value a number fact may take (0 for a duration or a count).",
+    )
+    max: float | None = Field(default=None, description="The largest value a number fact may take.")
+
+    @model_validator(mode="after")
+    def _bounds_fit(self) -> FactSpec:
+        if (self.min is not None or self.max is not None) and self.type not in (
+            "number",
+            "integer",
+        ):
+            raise ValueError(f"min and max bound number facts; this one is a {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is greater than max ({self.max:g})")
+        return self
 
 
 class PlaybookMeta(_Strict):
@@ -406,7 +507,8 @@ class PlaybookMeta(_Strict):
     def _default_is_listed(self) -> PlaybookMeta:
         if self.default_language not in self.languages:
             raise ValueError(
-                f"default_language {self.default_language!r} is not in languages {self.languages}"
+                f"default_language {echo(self.default_language)} is not in languages "
+                f"{self.languages}"
             )
         return self
 
@@ -497,12 +599,9 @@ class PlaybookFile(_Strict):
     """The whole TOML document of one playbook."""
 
     playbook: PlaybookMeta
-    facts: dict[
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
-        FactType | FactSpec,
-    ] = Field(default_factory=dict)
+    facts: dict[FactName, FactType | FactSpec] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
-    sla: dict[Channel, timedelta] = Field(default_factory=dict)
+    sla: dict[Channel, Duration] = Field(default_factory=dict)
     rule: list[Rule] = Field(default_factory=list)
     test: list[Scenario] = Field(default_factory=list)
 

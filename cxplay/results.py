@@ -13,6 +13,7 @@ from cxplay.models import Severity
 __all__ = [
     "Cost",
     "FollowUpPlan",
+    "History",
     "Match",
     "Reply",
     "RuleTrace",
@@ -89,8 +90,25 @@ class RuleTrace(Frozen):
     )
 
 
+class History(Frozen):
+    """The customer history the repeat-claimant guard used, and where it came from.
+
+    ``source`` is ``incident`` when the caller gave ``customer.compensations_90d`` (it
+    always wins), ``log`` when it was counted from the decision log's recorded outcomes
+    (then ``amounts_90d`` holds what was given, per currency).
+    """
+
+    source: Literal["incident", "log"]
+    compensations_90d: int
+    amounts_90d: list[Cost] = Field(default_factory=list)
+
+
 class Suggestion(Frozen):
-    """Ranked recovery actions for an incident, and the reply to send."""
+    """Ranked recovery actions for an incident, and the reply to send.
+
+    ``decision_id`` is the id the decision log gave this suggestion (None when not
+    logged); ``history`` the customer history the guard used (None: none was known).
+    """
 
     incident_id: str | None
     matched: bool
@@ -100,3 +118,5 @@ class Suggestion(Frozen):
     respond_by: datetime | None = None
     follow_ups: list[FollowUpPlan] = Field(default_factory=list)
     trace: list[RuleTrace] | None = None
+    decision_id: str | None = None
+    history: History | None = None

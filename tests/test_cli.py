@@ -139,7 +139,11 @@ def late(tmp_path: Path) -> Path:
 def run(
     *args: str | Path, input: str | bytes | None = None, env: dict[str, str] | None = None
 ) -> Result:
-    environment: dict[str, str | None] = {"NO_COLOR": "1", "CXPLAY_PLAYBOOKS": None}
+    environment: dict[str, str | None] = {
+        "NO_COLOR": "1",
+        "CXPLAY_PLAYBOOKS": None,
+        "CXPLAY_LOG": None,
+    }
     environment.update(env or {})
     runner = CliRunner()
     return runner.invoke(
@@ -232,6 +236,8 @@ def test_suggest_json_is_the_suggestion_contract(book: Path, late: Path) -> None
         "respond_by",
         "follow_ups",
         "trace",
+        "decision_id",
+        "history",
     ]
     assert data["respond_by"] == "2026-11-20T11:15:00+01:00"
     assert data["actions"][1]["cost"] == {"amount": 150.0, "currency": "EUR"}
@@ -642,7 +648,7 @@ def test_internal_errors_are_one_line_without_debug(
     [
         ([], "Error: no incident: give a FILE, '-' to read stdin, or --type\n"),
         (["--type", "x", "--fact", "delay"], "expected key=value, e.g. delay_days=3\n"),
-        (["--type", "x", "--fact", "1x=2"], "a fact name has letters, digits and '_'"),
+        (["--type", "x", "--fact", "1x=2"], "a fact name has ASCII letters, digits and '_'"),
         (["--type", "x", "--fact", "tags=[1,"], "tags: invalid JSON: Expecting value\n"),
         (["--type", "x", "--channel", "fax"], "Invalid value for '--channel': 'fax'"),
         (["--type", "x", "--order-value", "lots"], "Invalid value for '--order-value'"),

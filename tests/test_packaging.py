@@ -57,3 +57,12 @@ def test_wheel_install_runs_suggest(tmp_path: Path) -> None:
         env=env,
     )
     assert "site-packages" in located
+    # the name tables are package data, read from the installed package
+    greeting = run(
+        python,
+        "-c",
+        "from cxplay._replies.address import salutation; print(salutation('Piotr', 'pl'))",
+        cwd=work,
+        env=env,
+    )
+    assert greeting == "Szanowny Panie Piotrze,\n"

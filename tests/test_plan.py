@@ -316,10 +316,10 @@ def test_plan_json_round_trip(plan: Plan, plan_file: Path) -> None:
     ("text", "expected"),
     [
         ('{"format": ', r"^plan\.json:1: not a cxplay plan: invalid JSON \(.+\)$"),
-        ("[1, 2]", r'^plan\.json: not a cxplay plan \(no "format": "cxplay-plan/1"\)$'),
+        ("[1, 2]", rf'^plan\.json: not a cxplay plan \(no "format": "{PLAN_FORMAT}"\)$'),
         ('{"name": "something else"}', r"^plan\.json: not a cxplay plan"),
         ('{"format": "cxplay-plan/9"}', r"^plan\.json: plan format 'cxplay-plan/9' is not the one"),
-        ('{"format": "cxplay-plan/1"}', r"^plan\.json: invalid plan: \w+: .+ \(and \d+ more\)$"),
+        (f'{{"format": "{PLAN_FORMAT}"}}', r"^plan\.json: invalid plan: \w+: .+ \(and \d+ more\)$"),
     ],
 )
 def test_broken_or_foreign_plans(

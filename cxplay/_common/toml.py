@@ -19,6 +19,7 @@ it, so every error message points at a line the same way.
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ import tomli
 from cxplay._common.files import read_bytes
 from cxplay.errors import LoadError, PlaybookError, Problem
 
-__all__ = ["LineIndex", "parse_toml", "read_toml"]
+__all__ = ["LineIndex", "parse_toml", "read_package_toml", "read_toml"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -56,6 +57,7 @@ class LineIndex:
         self._pos = 0
         self._line = 1
         self._lines: dict[KeyPath, int] = {}
+        self._starts: dict[KeyPath, int] = {}  # where a multi-line string's text begins
         self._arrays: dict[KeyPath, int] = {}
         # on a surprise, keep what was found; lines fall back to the nearest known parent
         with contextlib.suppress(_Stop, IndexError, ValueError):
@@ -68,6 +70,15 @@ class LineIndex:
             if found is not None:
                 return found
         return None
+
+    def text_line(self, path: Sequence[str | int]) -> int | None:
+        """The line where the text of a string value begins.
+
+        That is the key's line, except for a multi-line string opened at the end of it
+        (``key = \"\"\"`` then the text): TOML drops that first newline, so line 1 of
+        the value is the next line of the file.
+        """
+        return self._starts.get(tuple(path)) or self.line(path)
 
     # -- scanning
 
@@ -188,7 +199,9 @@ class LineIndex:
     def _value(self, path: KeyPath) -> None:
         char = self._text[self._pos]
         if char in "\"'":
-            self._string()
+            start = self._line
+            if self._string().startswith(("\n", "\r\n")):
+                self._starts[path] = start + 1
         elif char == "[":
             self._pos += 1
             index = 0
@@ -295,3 +308,14 @@ def read_toml(
     source = str(path)
     raw = read_bytes(path, what=what, fail=lambda reason: error([Problem(reason, file=source)]))
     return parse_toml(decode_utf8(raw, source, error=error), source=source, error=error)
+
+
+def read_package_toml(package: str, resource: str) -> dict[str, Any]:
+    """The data of a TOML file shipped inside a package (tables cxplay itself ships).
+
+    Args:
+        package: the package that holds it, e.g. ``"cxplay._replies"``.
+        resource: its path relative to that package, e.g. ``"data/names.toml"``.
+    """
+    text = importlib.resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+    return tomli.loads(text)

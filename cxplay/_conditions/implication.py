@@ -35,11 +35,11 @@ fixed budget.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cxplay._conditions.parse import And, Cmp, Exists, FieldType, In, Leaf, Match, Node, Or, leaves
+from cxplay._conditions.regex import compile_regex
 from cxplay._engine.reference import compile_node
 
 __all__ = ["implies", "never_holds"]
@@ -137,7 +137,7 @@ class _Domain:
             if not isinstance(value, str):
                 return all(negated for _, negated in self.regexes)
             for pattern, negated in self.regexes:
-                if (re.search(pattern, value) is not None) == negated:
+                if (compile_regex(pattern).search(value) is not None) == negated:
                     return False
         return True
 

@@ -16,8 +16,8 @@ Layout of what is sent to durable_rules, and why:
   marker ``k`` anchors every rule (durable's per-session state fact would otherwise match
   rules made only of absence tests), fields get short keys, strings are replaced by integer
   codes (durable's own string handling is never exercised: no escaping, unicode or length
-  surprises), numbers are floats, and regexes arrive as booleans computed with Python's
-  ``re`` (durable's ``$mt`` gives false negatives).
+  surprises), numbers are floats, and regexes arrive as booleans computed with RE2
+  (durable's ``$mt`` gives false negatives).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cxplay._conditions.parse import And, Cmp, Exists, In, Match, Node, Or
+from cxplay._conditions.regex import Regex, compile_regex
 from cxplay._playbooks.loader import CompiledRule, PlaybookSet
 from cxplay.errors import CompileError, Problem
 
@@ -96,7 +97,7 @@ class Program:
     by_type: Mapping[str, tuple[Chunk, ...]]
     generic: tuple[Chunk, ...]
     strings: Mapping[str, int]
-    regexes: tuple[tuple[str, re.Pattern[str]], ...]  # (path, pattern) by regex number
+    regexes: tuple[tuple[str, Regex], ...]  # (path, pattern) by regex number
 
     def chunks_for(self, incident_type: str) -> tuple[Chunk, ...]:
         """The chunks an incident of this type is asserted into."""
@@ -117,7 +118,7 @@ class _Builder:
         self.index: dict[str, int] = {}
         self.used: dict[str, FactField] = {}
         self.regex_index: dict[tuple[str, str], int] = {}
-        self.regexes: list[tuple[str, re.Pattern[str]]] = []
+        self.regexes: list[tuple[str, Regex]] = []
         self.fields = fields
 
     def key(self, path: str, variant: str) -> str:
@@ -132,7 +133,7 @@ class _Builder:
         if number is None:
             number = len(self.regexes)
             self.regex_index[(path, pattern)] = number
-            self.regexes.append((path, re.compile(pattern)))
+            self.regexes.append((path, compile_regex(pattern)))
         return f"x{number}", number
 
     def value(self, value: Any) -> Any:

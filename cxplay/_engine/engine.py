@@ -11,27 +11,29 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
 from cxplay._common.problems import error_message, format_key, key_path
+from cxplay._common.text import closest, did_you_mean, echo
 from cxplay._conditions.parse import POLICY_VALUE, leaves
 from cxplay._engine import durable as _durable
 from cxplay._engine.backend import Backend
 from cxplay._engine.compiler import compile_program
 from cxplay._engine.decide import Decision, decide
 from cxplay._engine.reference import ReferenceBackend, explain_node
+from cxplay._playbooks.digest import playbook_digest
 from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.errors import CxplayError, IncidentError
 from cxplay.models import FactSpec, Incident, Policy
-from cxplay.results import Match, RuleTrace, Suggestion
+from cxplay.results import Cost, History, Match, RuleTrace, Suggestion
 
-__all__ = ["BackendName", "Engine", "Flattener", "coerce_incident"]
+__all__ = ["BackendName", "DecisionSink", "Engine", "Flattener", "coerce_incident"]
 
 BackendName = Literal["auto", "durable", "python"]
 IncidentLike = Incident | Mapping[str, Any]
@@ -52,6 +54,10 @@ def _fact_ok(spec: FactSpec, value: Any) -> bool:
     return kind == "number" or isinstance(value, int) or float(value).is_integer()
 
 
+def _within(spec: FactSpec, value: float) -> bool:
+    return (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     loc = format_key(key_path(error["loc"]))
     if error["type"] == "extra_forbidden":
@@ -69,10 +75,58 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{loc}: {message}" if loc else message
 
 
+def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[str]:
+    """What is wrong with an incident's facts, one phrase each.
+
+    Declared facts of the wrong type or out of bounds, required ones missing, and facts
+    nobody declared on an incident type whose facts are declared (a typo, most likely).
+    """
+    problems: list[str] = []
+    typed = any(model.type in spec.required_for for spec in facts.values())
+    undeclared = [name for name in model.facts if name not in facts] if typed else []
+    if undeclared:
+        problems.append(_undeclared(model.type, undeclared, facts))
+    for name, value in model.facts.items():
+        spec = facts.get(name)
+        if spec is None:
+            continue
+        if not _fact_ok(spec, value):
+            problems.append(f"facts.{name}: expected {spec.type}, got {echo(value)}")
+        elif isinstance(value, int | float) and not _within(spec, value):
+            bounds = f"at least {spec.min:g}" if spec.min is not None else ""
+            if spec.max is not None:
+                bounds += (" and " if bounds else "") + f"at most {spec.max:g}"
+            problems.append(f"facts.{name}: must be {bounds}, got {echo(value)}")
+    for name, spec in facts.items():
+        if model.type in spec.required_for and name not in model.facts:
+            problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
+    return problems
+
+
+def _undeclared(incident_type: str, names: Sequence[str], facts: Mapping[str, FactSpec]) -> str:
+    """One phrase for the facts an incident carries that its type does not declare."""
+    if len(names) == 1:
+        hint = did_you_mean(names[0], facts)
+        return f"facts.{names[0]}: not a fact the playbooks declare for '{incident_type}'{hint}"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    known = ", ".join(sorted(facts)[:10])
+    return f"facts {shown}: not facts the playbooks declare for '{incident_type}' ({known})"
+
+
 def coerce_incident(
-    incident: IncidentLike, facts: Mapping[str, FactSpec] | None = None
+    incident: IncidentLike,
+    facts: Mapping[str, FactSpec] | None = None,
+    *,
+    types: frozenset[str] = frozenset(),
+    allow_unknown_type: bool = True,
 ) -> Incident:
-    """Validate an incident (dict or model) and its facts against the declared fact types."""
+    """Validate an incident (dict or model) and its facts against the declared fact types.
+
+    With ``types`` (the incident types the playbooks know) and ``allow_unknown_type``
+    false, a type that is not known but close to one ("parcel_damage") is an error with a
+    did-you-mean, because it would silently reach only the catch-all rules. A type far from
+    every known one is welcome: it matches no type-specific rule.
+    """
     if isinstance(incident, Incident):
         model = incident
     elif isinstance(incident, Mapping):
@@ -86,8 +140,8 @@ def coerce_incident(
                 text = _describe(error)
                 if error["loc"][:1] == ("facts",) and error["loc"][-1:] == ("[key]",):
                     text = (
-                        f"facts: {error['loc'][1]!r} is not a fact name "
-                        "(letters, digits and _, not starting with a digit)"
+                        f"facts: {echo(error['loc'][1])} is not a fact name "
+                        "(ASCII letters, digits and _, not starting with a digit)"
                     )
                 elif error["loc"][:1] == ("facts",) and len(error["loc"]) >= 2:
                     text = (
@@ -105,20 +159,22 @@ def coerce_incident(
         raise IncidentError(
             f"an incident must be a mapping or an Incident, not {type(incident).__name__}"
         )
+    problems: list[str] = []
     if facts:
-        problems: list[str] = []
-        for name, value in model.facts.items():
-            spec = facts.get(name)
-            if spec is not None and not _fact_ok(spec, value):
-                problems.append(f"facts.{name}: expected {spec.type}, got {value!r}")
-        for name, spec in facts.items():
-            if model.type in spec.required_for and name not in model.facts:
-                problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
-        if problems:
-            raise IncidentError("invalid incident: " + "; ".join(problems))
-        derived = _derived_facts(model.facts, facts)
-        if derived:
-            model = model.model_copy(update={"facts": {**model.facts, **derived}})
+        problems += _fact_problems(model, facts)
+    if types and not allow_unknown_type and model.type not in types:
+        # 0.88: a typo (parcel_damage, parcle_damaged) but not a sibling (parcel_lost/_late)
+        close = closest(model.type, types, cutoff=0.88)
+        if close is not None:
+            problems.append(
+                f"unknown incident type {echo(model.type)}; did you mean {echo(close)}? "
+                "(allow_unknown_type / --allow-unknown-type accepts it as it is)"
+            )
+    if problems:
+        raise IncidentError("invalid incident: " + "; ".join(problems))
+    derived = _derived_facts(model.facts, facts) if facts else {}
+    if derived:
+        model = model.model_copy(update={"facts": {**model.facts, **derived}})
     return model
 
 
@@ -198,6 +254,39 @@ def reply_context(decision: Decision) -> ReplyContext:
     )
 
 
+class _Counted(Protocol):
+    @property
+    def compensations(self) -> int: ...
+
+    @property
+    def amounts(self) -> Mapping[str | None, float]: ...
+
+
+class DecisionSink(Protocol):
+    """What the engine needs from a decision log (:class:`cxplay.DecisionLog` is one).
+
+    The engine depends on this shape only: the log is the library's, handed in.
+    """
+
+    def record(
+        self,
+        incident: Incident,
+        suggestion: Suggestion,
+        *,
+        digest: str,
+        playbooks: Sequence[str],
+        backend: str,
+        now: datetime | None = None,
+    ) -> str:
+        """Log a suggestion and return its decision id."""
+
+    def history(self, customer_id: str, now: datetime | None = None) -> _Counted:
+        """The customer's compensations in the last 90 days before ``now``."""
+
+    def close(self) -> None:
+        """Write what is pending and let go."""
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     playbooks: PlaybookSet
@@ -206,6 +295,9 @@ class _Snapshot:
     renderer: Renderer | None
     rank: tuple[int, ...]  # rank[position]: place in (priority desc, file order)
     match_of: tuple[Match, ...]  # one frozen Match per rule, built once
+    types: frozenset[str]  # the incident types the playbooks name
+    digest: str  # of the playbook files and reply templates (the log keys decisions by it)
+    refs: tuple[str, ...]  # "id@version" of each playbook
 
 
 def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
@@ -234,14 +326,28 @@ class Engine:
         *,
         backend: BackendName = "auto",
         source: Sequence[Path] | Path | None = None,
+        allow_unknown_type: bool = False,
+        log: DecisionSink | str | Path | None = None,
     ) -> None:
         if backend not in ("auto", "durable", "python"):
-            raise CxplayError(f"unknown backend {backend!r}; use 'auto', 'durable' or 'python'")
+            raise CxplayError(f"unknown backend {echo(backend)}; use 'auto', 'durable' or 'python'")
         if backend == "durable" and not _durable.AVAILABLE:
             raise CxplayError(_durable.UNAVAILABLE_REASON)
         self._backend_choice: BackendName = backend
         self._source = source
+        #: Accept an incident type the playbooks do not know even when it is close to one
+        #: they do (``parcel_damage``); by default that is an error with a did-you-mean.
+        self.allow_unknown_type = allow_unknown_type
         self._snapshot = self._build(playbooks)
+        self._owns_log = isinstance(log, str | Path)
+        self._log: DecisionSink | None
+        if isinstance(log, str | Path):
+            # the one place the engine touches the log's module: opening one by name
+            from cxplay._log.store import DecisionLog
+
+            self._log = DecisionLog.open(log)
+        else:
+            self._log = log
 
     @classmethod
     def from_path(
@@ -249,8 +355,15 @@ class Engine:
         path: Path | str | Sequence[Path | str] | None = None,
         *,
         backend: BackendName = "auto",
+        allow_unknown_type: bool = False,
+        log: DecisionSink | str | Path | None = None,
     ) -> Engine:
-        """Load playbooks from a directory or files (None: the shipped playbooks)."""
+        """Load playbooks from a directory or files (None: the shipped playbooks).
+
+        ``allow_unknown_type`` accepts incident types close to a known one as they are.
+        ``log`` is a :class:`cxplay.DecisionLog`, or a path or URL to open one: every
+        suggestion is then recorded, and a customer's history comes from it.
+        """
         playbooks = load_playbooks(path)
         if path is None:
             source: Sequence[Path] | Path | None = None
@@ -258,7 +371,13 @@ class Engine:
             source = Path(path)
         else:
             source = [Path(p) for p in path]
-        return cls(playbooks, backend=backend, source=source)
+        return cls(
+            playbooks,
+            backend=backend,
+            source=source,
+            allow_unknown_type=allow_unknown_type,
+            log=log,
+        )
 
     def _build(self, playbooks: PlaybookSet) -> _Snapshot:
         # Compiled for both backends: a playbook that durable could not take is refused
@@ -290,6 +409,9 @@ class Engine:
             renderer,
             tuple(rank),
             match_of,
+            playbooks.incident_types(),
+            playbook_digest(playbooks),
+            tuple(p.ref for p in playbooks.playbooks),
         )
 
     # -- properties --------------------------------------------------------------------
@@ -309,11 +431,29 @@ class Engine:
         """``durable`` or ``python``: the backend that evaluates conditions."""
         return str(self._snapshot.backend.name)
 
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the playbook files and reply templates served (changes on edit)."""
+        return self._snapshot.digest
+
+    @property
+    def log(self) -> DecisionSink | None:
+        """The decision log suggestions are recorded in (None: not logged)."""
+        return self._log
+
     # -- evaluation --------------------------------------------------------------------
 
     def incident(self, incident: IncidentLike) -> Incident:
         """Validate an incident against the model and the playbooks' declared facts."""
-        return coerce_incident(incident, self._snapshot.playbooks.facts)
+        return self._coerce(self._snapshot, incident)
+
+    def _coerce(self, snapshot: _Snapshot, incident: IncidentLike) -> Incident:
+        return coerce_incident(
+            incident,
+            snapshot.playbooks.facts,
+            types=snapshot.types,
+            allow_unknown_type=self.allow_unknown_type,
+        )
 
     @staticmethod
     def _positions(snapshot: _Snapshot, incident: Incident) -> list[int]:
@@ -330,14 +470,14 @@ class Engine:
     def evaluate(self, incident: IncidentLike) -> list[Match]:
         """Every rule whose condition holds, by priority (higher first) then file order."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = self._coerce(snapshot, incident)
         match_of = snapshot.match_of
         return [match_of[p] for p in self._positions(snapshot, model)]
 
     def decide(self, incident: IncidentLike, *, now: datetime | None = None) -> Decision:
         """Matches after groups, stop rules and the playbooks' guardrails."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = self._coerce(snapshot, incident)
         return decide(self._matches(snapshot, model), model, now=now)
 
     def suggest(
@@ -347,19 +487,26 @@ class Engine:
         explain: bool = False,
         now: datetime | None = None,
         language: str | None = None,
+        record: bool = True,
     ) -> Suggestion:
         """Ranked actions for an incident, the reply to send, and (``explain``) the trace.
 
-        ``language`` overrides the customer's language tag for the reply.
+        ``language`` overrides the customer's language tag for the reply. With a log,
+        the suggestion is recorded (``record=False``: neither recorded nor looked up) and
+        gets a ``decision_id``; a customer with an id and no ``compensations_90d`` gets
+        the count from the log (``history.source == "log"``). A log that fails raises
+        :class:`cxplay.LogError`.
         """
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
-        decision = decide(self._matches(snapshot, model), model, now=now)
-        trace = self._trace(snapshot, model, decision) if explain else None
+        model = self._coerce(snapshot, incident)
+        log = self._log if record else None
+        judged, history = self._history(model, log, now)
+        decision = decide(self._matches(snapshot, judged), judged, now=now)
+        trace = self._trace(snapshot, judged, decision) if explain else None
         reply = None
         if snapshot.renderer is not None and decision.kept:
             reply = snapshot.renderer.render(model, reply_context(decision), language=language)
-        return Suggestion(
+        suggestion = Suggestion(
             incident_id=model.id,
             matched=bool(decision.actions),
             severity=decision.severity,
@@ -368,12 +515,49 @@ class Engine:
             respond_by=decision.respond_by,
             follow_ups=decision.follow_ups,
             trace=trace,
+            history=history,
         )
+        if log is None:
+            return suggestion
+        decision_id = log.record(
+            model,
+            suggestion,
+            digest=snapshot.digest,
+            playbooks=snapshot.refs,
+            backend=snapshot.backend.name,
+        )
+        return suggestion.model_copy(update={"decision_id": decision_id})
+
+    @staticmethod
+    def _history(
+        model: Incident, log: DecisionSink | None, now: datetime | None
+    ) -> tuple[Incident, History | None]:
+        """The incident as the guard sees it, and the history it used."""
+        customer = model.customer
+        if customer.compensations_90d is not None:
+            return model, History(source="incident", compensations_90d=customer.compensations_90d)
+        if log is None or customer.id is None:
+            return model, None
+        found = log.history(customer.id, now or model.occurred_at or datetime.now(timezone.utc))
+        history = History(
+            source="log",
+            compensations_90d=found.compensations,
+            amounts_90d=[
+                Cost(amount=amount, currency=currency)
+                for currency, amount in sorted(found.amounts.items(), key=lambda i: str(i[0]))
+            ],
+        )
+        judged = model.model_copy(
+            update={
+                "customer": customer.model_copy(update={"compensations_90d": found.compensations})
+            }
+        )
+        return judged, history
 
     def explain(self, incident: IncidentLike) -> list[RuleTrace]:
         """Every rule, matched or not; for a miss, the first failing condition and its value."""
         snapshot = self._snapshot
-        model = coerce_incident(incident, snapshot.playbooks.facts)
+        model = self._coerce(snapshot, incident)
         decision = decide(self._matches(snapshot, model), model)
         return self._trace(snapshot, model, decision)
 
@@ -411,8 +595,13 @@ class Engine:
         self._snapshot = self._build(playbooks)
 
     def close(self) -> None:
-        """Free the rule engine's memory now (it is also freed when the Engine is collected)."""
+        """Free the rule engine's memory now (it is also freed when the Engine is collected).
+
+        A log the engine opened itself (given as a path or URL) is closed too.
+        """
         self._snapshot.backend.close()
+        if self._owns_log and self._log is not None:
+            self._log.close()
 
     def __enter__(self) -> Engine:
         return self

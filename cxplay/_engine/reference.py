@@ -7,11 +7,11 @@ durable_rules does not import, and produces the per-condition traces of ``explai
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cxplay._conditions.parse import And, Cmp, Exists, In, Match, Node, Or
+from cxplay._conditions.regex import compile_regex
 from cxplay._engine.backend import Flat
 from cxplay._playbooks.loader import PlaybookSet
 
@@ -41,7 +41,7 @@ def compile_node(node: Node) -> Predicate:
             return lambda d: d.get(path) is None
         return lambda d: d.get(path) is not None
     if isinstance(node, Match):
-        search = re.compile(node.pattern).search
+        search = compile_regex(node.pattern).search
         negated = node.negated
 
         def match(d: Flat) -> bool:
@@ -122,7 +122,7 @@ class _Generator:
         if isinstance(node, Exists):
             return f"({var} is None)" if node.negated else f"({var} is not None)"
         if isinstance(node, Match):
-            search = re.compile(node.pattern).search
+            search = compile_regex(node.pattern).search
             test = self.constant(lambda v: isinstance(v, str) and search(v) is not None)
             return f"(not {test}({var}))" if node.negated else f"{test}({var})"
         if isinstance(node, In):

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cxplay._common.text import did_you_mean
+from cxplay._common.text import did_you_mean, echo
 from cxplay._events.plan import OfflineAnswer, Plan, Scenario, _own_sessions, _when
 from cxplay._events.replan import Replan, replan
 from cxplay._events.runbook import (
@@ -36,13 +36,13 @@ _SUBJECT_FACT: Mapping[str, str] = {"speaker": "speaker", "guest": "guest", "ses
 
 def _as_minutes(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise PlanError(f"{key} must be a number of minutes, not {value!r}")
+        raise PlanError(f"{key} must be a number of minutes, not {echo(value)}")
     try:
         number = float(value)
     except ValueError:
-        raise PlanError(f"{key} must be a number of minutes, not {value!r}") from None
+        raise PlanError(f"{key} must be a number of minutes, not {echo(value)}") from None
     if not 0 <= number <= 7 * 24 * 60:
-        raise PlanError(f"{key} must be between 0 and {7 * 24 * 60} minutes, not {value!r}")
+        raise PlanError(f"{key} must be between 0 and {7 * 24 * 60} minutes, not {echo(value)}")
     return round(number)
 
 
@@ -98,7 +98,7 @@ def answer_offline(
         types = sorted({s.type for s in plan.scenarios})
         hint = did_you_mean(incident_type, types, cutoff=0.5, casefold=True)
         raise PlanError(
-            f"the plan has no {incident_type!r} scenarios{hint}"
+            f"the plan has no {echo(incident_type)} scenarios{hint}"
             f" (it has: {', '.join(types) or 'none'})"
         )
     about = of_type[0].about
@@ -120,7 +120,7 @@ def answer_offline(
                 str(wanted), [*subjects.values(), *subjects], cutoff=0.5, casefold=True
             )
             raise PlanError(
-                f"no {about} {str(wanted)!r} in the plan for {plan.event.id}{hint}"
+                f"no {about} {echo(str(wanted))} in the plan for {plan.event.id}{hint}"
                 f" ({about}s: {', '.join(subjects.values())})"
             )
         subject = matches[0]

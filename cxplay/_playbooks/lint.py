@@ -23,16 +23,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from jinja2 import TemplateSyntaxError, meta, nodes
+
+from cxplay._common.text import did_you_mean, echo
 from cxplay._common.toml import read_toml
 from cxplay._conditions.implication import implies, never_holds
 from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
-from cxplay._replies.renderer import Renderer, ReplyContext, public_leak, template_name
+from cxplay._replies.renderer import (
+    Renderer,
+    ReplyContext,
+    catalog_language,
+    public_leak,
+    template_name,
+)
 from cxplay.errors import LoadError, PlaybookError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, Action, Incident, Playbook, PlaybookFile, Scenario
 from cxplay.results import SuggestedAction
 
 __all__ = [
     "ValidationReport",
+    "catalog_problems",
     "check_replies",
     "json_schema",
     "renderer_problems",
@@ -189,6 +199,7 @@ class ValidationReport:
 
     problems: tuple[Problem, ...]
     playbooks: PlaybookSet | None
+    catalogs: tuple[Path, ...] = ()  # reply catalogs checked on their own
 
     @property
     def ok(self) -> bool:
@@ -212,17 +223,79 @@ def validate_playbooks(paths: PathsLike = None) -> ValidationReport:
     Returns:
         The report: the loader's problems if they do not load, else those of the checks.
     """
-    try:
-        playbooks = load_playbooks(paths)
-    except PlaybookError as exc:
-        return ValidationReport(tuple(exc.problems), None)
-    found = [
-        *unreachable_rules(playbooks),
-        *scenario_problems(playbooks),
-        *renderer_problems(playbooks),
-    ]
+    given = [Path(p) for p in ([paths] if isinstance(paths, str | Path) else paths or [])]
+    catalogs = tuple(p for p in given if _is_catalog(p))
+    found = [problem for catalog in catalogs for problem in catalog_problems(catalog)]
+    rest = [p for p in given if p not in catalogs]
+    playbooks = None
+    if rest or not catalogs:
+        try:
+            playbooks = load_playbooks(rest or None)
+        except PlaybookError as exc:
+            return ValidationReport((*found, *exc.problems), None, catalogs)
+        found += [
+            *unreachable_rules(playbooks),
+            *scenario_problems(playbooks),
+            *renderer_problems(playbooks),
+        ]
     found.sort(key=lambda p: (p.file or "", p.line or 0))
-    return ValidationReport(tuple(found), playbooks)
+    return ValidationReport(tuple(found), playbooks, catalogs)
+
+
+def _is_catalog(path: Path) -> bool:
+    """A reply catalog, not a playbook: ``replies/*.toml`` or named ``<name>.<lang>.toml``."""
+    return path.suffix == ".toml" and (
+        path.parent.name == "replies" or catalog_language(path) is not None
+    )
+
+
+def catalog_problems(path: Path) -> list[Problem]:
+    """``cxplay validate replies/parcel.pl.toml``: one reply catalog, checked on its own.
+
+    Its name, TOML, fragment names, that every fragment compiles, and the names every
+    branch of every fragment uses (:func:`fragment_name_problems`; fact names too when the
+    catalog sits in the ``replies/`` directory of playbooks that load).
+    """
+    source = str(path)
+    if config_file(path):
+        return []
+    language = catalog_language(path)
+    if language is None:
+        return [Problem("reply catalogs are named <name>.<en|pl|uk>.toml", file=source, line=1)]
+    found: list[Problem] = []
+    renderer = Renderer([path.parent], problems=found)
+    found += renderer.load_all()
+    problems = [p for p in found if p.file == source]
+    if not path.is_file():
+        return [*problems, Problem("no such reply catalog", file=source)]
+    for name in renderer.names(language):
+        if renderer.origin[(language, name)].rpartition(":")[0] == source:
+            try:
+                renderer.template(language, name)
+            except TemplateError as exc:
+                problems.extend(exc.problems)
+    try:
+        playbooks = load_playbooks(path.parent.parent)
+        facts: Any = {n: _SAMPLE_FACTS[spec.type] for n, spec in playbooks.facts.items()}
+    except PlaybookError:
+        playbooks, facts = None, {}
+    context = dict(
+        renderer.context(
+            _sample_incident("sample_incident", language, facts),
+            ReplyContext(actions=(), languages=[language], default_language=language),
+            language,
+            "email",
+        )
+    )
+    if playbooks is None:
+        context["facts"] = None  # which facts exist is the playbooks' to say
+    problems.extend(fragment_name_problems(renderer, {language: context}, files=[source]))
+    return problems
+
+
+def config_file(path: Path) -> bool:
+    """``replies/config.toml``: who signs the replies (checked when the playbooks load)."""
+    return path.name == "config.toml"
 
 
 def json_schema(kind: Literal["playbook", "incident"] = "playbook") -> dict[str, Any]:
@@ -253,6 +326,183 @@ _SAMPLE_FACTS: Mapping[str, Any] = {
     "boolean": True,
     "list": ["sample"],
 }
+
+
+def _sample_incident(incident_type: str, language: str, facts: Mapping[str, Any]) -> Incident:
+    """An incident with every field set, for test renders."""
+    return Incident.model_validate(
+        {
+            "type": incident_type,
+            "occurred_at": "2026-11-20T09:15:00+01:00",
+            "customer": {"name": _SAMPLE_NAMES[language], "language": language},
+            "order": {"id": "PL-5531", "value": 249.99, "currency": "PLN"},
+            "event": {"id": "cxconf", "session": "Keynote", "speaker": "Jan Nowak"},
+            "facts": facts,
+        }
+    )
+
+
+# Fragments under these sections ([notice], [notice_speaker_late], ...) are not replies:
+# `cxplay plan` renders them with the event's context (cxplay/_events/plan.py).
+_NOT_REPLIES = ("notice",)
+# What an action's fragment sees besides the reply context: `action` (its kind, parameters,
+# cost) and, at the top level, each parameter of the action (names vary by kind).
+_ACTION_NAMES = frozenset({"action", "kind", "params", "cost", "cost_text", "options"})
+_PARAMETERS = frozenset(
+    name for member in typing.get_args(typing.get_args(Action)[0]) for name in member.model_fields
+)
+
+
+def _assigned(tree: nodes.Template) -> set[str]:
+    """Names a fragment sets itself: ``{% set %}``, loop variables, macro arguments."""
+    found: set[str] = set()
+    for node in tree.find_all((nodes.Assign, nodes.AssignBlock, nodes.For, nodes.Macro)):
+        if isinstance(node, nodes.Macro):
+            found.update(arg.name for arg in node.args)
+        elif isinstance(node, nodes.Assign | nodes.AssignBlock | nodes.For):
+            target = node.target
+            found.update(n.name for n in target.find_all(nodes.Name))
+            if isinstance(target, nodes.Name):
+                found.add(target.name)
+    return found
+
+
+def _lookup(node: nodes.Node) -> tuple[str | None, nodes.Name | None]:
+    """``customer.name`` or ``customer['name']``: the key and the variable, else Nones."""
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+        return node.attr, node.node
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.node, nodes.Name)
+        and isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+    ):
+        return node.arg.value, node.node
+    return None, None
+
+
+def fragment_name_problems(
+    renderer: Renderer,
+    contexts: Mapping[str, Mapping[str, Any]],
+    *,
+    files: Sequence[str] | None = None,
+) -> list[Problem]:
+    """Undefined names in every branch of every reply fragment, found without rendering.
+
+    A test render only takes the branches its sample data leads to; a typo in another
+    (``{% if facts.vip %}{{ customer.nmae }}{% endif %}``) would reach a customer first.
+    Each fragment's syntax tree is walked instead: every top-level name must be in the
+    reply context of its language or the environment's globals, and ``customer.x`` or
+    ``order["x"]`` must name a key that context value has.
+
+    Args:
+        renderer: the catalogs.
+        contexts: a sample reply context (:meth:`Renderer.context`) per language: its keys,
+            and the keys of its dict values, are the names a fragment may use.
+        files: only fragments defined in these catalog files (all when None).
+    """
+    problems: list[Problem] = []
+    env = renderer.environment
+    for language in renderer.languages:
+        context = contexts.get(language)
+        if context is None:
+            continue
+        known = set(context) | set(env.globals) | _ACTION_NAMES | _PARAMETERS | {"loop"}
+        for name, source in renderer.names(language).items():
+            if name.startswith(_NOT_REPLIES):
+                continue
+            file, _, first = renderer.origin[(language, name)].rpartition(":")
+            if files is not None and file not in files:
+                continue
+            try:
+                tree = env.parse(source)
+            except TemplateSyntaxError:
+                continue  # reported by the compile check
+            local = _assigned(tree)
+            found: list[tuple[int, str]] = []
+            for undeclared in sorted(meta.find_undeclared_variables(tree) - known - local):
+                line = next(
+                    (n.lineno for n in tree.find_all(nodes.Name) if n.name == undeclared), 1
+                )
+                hint = did_you_mean(undeclared, known)
+                found.append((line, f"undefined name {echo(undeclared)}{hint}"))
+            for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+                key, owner = _lookup(node)
+                if owner is None or key is None or owner.name in local:
+                    continue
+                value = context.get(owner.name)
+                if isinstance(value, Mapping) and key not in value:
+                    if isinstance(node, nodes.Getattr) and hasattr(value, key):
+                        continue  # a dict method: facts.get('x'), contact.items()
+                    hint = did_you_mean(key, [str(k) for k in value])
+                    found.append((node.lineno, f"{owner.name} has no {echo(key)}{hint}"))
+            for line, message in sorted(set(found)):
+                problems.append(
+                    Problem(
+                        message,
+                        file=file,
+                        line=int(first) + line - 1,
+                        key=f"{name} ({language})",
+                    )
+                )
+    return problems
+
+
+def catalog_completeness(renderer: Renderer, languages: Sequence[str]) -> list[Problem]:
+    """Fragments one language of the playbooks has and another lacks, a line per section.
+
+    A catalog that misses a section another language has (``[situation]`` in
+    ``parcel.en.toml`` but not in ``parcel.pl.toml``) gives Polish customers a reply
+    without it -- or, for a fragment with a generic fallback, a vaguer one.
+    """
+    problems: list[Problem] = []
+    present = [lang for lang in languages if lang in renderer.languages]
+    for missing in present:
+        have = renderer.names(missing)
+        lacking: dict[tuple[str, str], list[str]] = {}  # (other file, section) -> names
+        for other in present:
+            if other == missing:
+                continue
+            for name in renderer.names(other):
+                if name in have:
+                    continue
+                origin = renderer.origin[(other, name)]
+                section = name.split(".", 1)[0].split("@", 1)[0]
+                names = lacking.setdefault((origin.rpartition(":")[0], section), [])
+                if name not in names and not any(
+                    name in n for (f, _), n in lacking.items() if f != origin.rpartition(":")[0]
+                ):
+                    names.append(name)
+        for (source, section), names in lacking.items():
+            if not names:
+                continue
+            source_path = Path(source)
+            stem = source_path.name.split(".", 1)[0]
+            target = source_path.with_name(f"{stem}.{missing}.toml")
+            first = renderer.origin[(_language_of(source_path), names[0])]
+            if len(names) == 1:
+                message = f"no fragment '{names[0]}', which {first} has"
+            else:
+                listed = ", ".join(names[:4]) + (
+                    f" and {len(names) - 4} more" if len(names) > 4 else ""
+                )
+                message = (
+                    f"section [{section}] lacks {len(names)} fragments that {source} has: {listed}"
+                )
+            problems.append(
+                Problem(
+                    message
+                    if target.is_file()
+                    else f"no {missing} catalog {target.name}: {message}",
+                    file=str(target if target.is_file() else source_path),
+                    key=f"{section} ({missing})",
+                )
+            )
+    return problems
+
+
+def _language_of(catalog: Path) -> str:
+    return catalog.name.rsplit(".", 2)[-2]
 
 
 def _fragment_names(action: Any) -> list[str]:
@@ -300,6 +550,7 @@ def check_replies(playbooks: PlaybookSet) -> list[Problem]:
                 renderer.template(language, name)
             except TemplateError as exc:
                 problems.extend(exc.problems)
+    declared: list[str] = sorted({lang for p in playbooks.playbooks for lang in p.meta.languages})
     for playbook in playbooks.playbooks:
         for language in playbook.meta.languages:
             if language not in renderer.languages:
@@ -330,24 +581,32 @@ def check_replies(playbooks: PlaybookSet) -> list[Problem]:
                         )
     if problems:
         return problems
+    problems.extend(catalog_completeness(renderer, declared))
 
     engine = Engine(playbooks, backend="python")
     facts = {name: _SAMPLE_FACTS[spec.type] for name, spec in playbooks.facts.items()}
+    contexts = {
+        language: dict(
+            renderer.context(
+                _sample_incident("sample_incident", language, facts),
+                ReplyContext(actions=(), languages=declared, default_language=language),
+                language,
+                "email",
+            )
+        )
+        for language in declared
+        if language in _SAMPLE_NAMES
+    }
+    if playbooks.root is None:  # some files of a directory: its other playbooks' facts
+        for context in contexts.values():  # are unknown, so fact names are not checked
+            context["facts"] = None
+    problems.extend(fragment_name_problems(renderer, contexts))
     seen: set[str] = set()
     for compiled in playbooks.rules:
         meta = compiled.playbook.meta
         incident_type = sorted(compiled.types)[0] if compiled.types else "sample_incident"
         for language in meta.languages:
-            sample = Incident.model_validate(
-                {
-                    "type": incident_type,
-                    "occurred_at": "2026-11-20T09:15:00+01:00",
-                    "customer": {"name": _SAMPLE_NAMES[language], "language": language},
-                    "order": {"id": "PL-5531", "value": 249.99, "currency": "PLN"},
-                    "event": {"id": "cxconf", "session": "Keynote", "speaker": "Jan Nowak"},
-                    "facts": facts,
-                }
-            )
+            sample = _sample_incident(incident_type, language, facts)
             for channel in CHANNELS:
                 base = renderer.context(
                     sample,
@@ -382,14 +641,14 @@ def check_replies(playbooks: PlaybookSet) -> list[Problem]:
                             local = renderer.action_context(suggested, language, channel, base)
                             renderer.fragment(language, name, channel, local)
                         except (RenderError, TemplateError) as exc:
-                            problems.append(
-                                Problem(
-                                    f"test render failed: {exc}",
-                                    file=compiled.playbook.source,
-                                    line=compiled.line,
-                                    rule=compiled.id,
-                                )
+                            problem = Problem(
+                                f"test render failed: {exc}",
+                                file=compiled.playbook.source,
+                                line=compiled.line,
+                                rule=compiled.id,
                             )
+                            if problem not in problems:  # once, not once per channel
+                                problems.append(problem)
     for playbook in playbooks.playbooks:
         for number, scenario in enumerate(playbook.tests):
             for language in playbook.meta.languages:

@@ -16,16 +16,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cxplay._common.problems import error_message, format_key
+from cxplay._common.files import broken_link, toml_files
+from cxplay._common.problems import allowed_keys, error_message, format_key, key_path
 from cxplay._common.text import did_you_mean, echo
 from cxplay._common.toml import LineIndex, read_toml
 from cxplay._conditions.parse import (
     POLICY_VALUE,
+    Cmp,
     ConditionSyntaxError,
     FieldType,
+    In,
     Node,
     builtin_fields,
     fact_field_type,
+    leaves,
     parse_condition,
     policy_value_path,
     type_constraint,
@@ -89,6 +93,25 @@ class PlaybookSet:
                 return compiled
         raise KeyError(rule_id)
 
+    def incident_types(self) -> frozenset[str]:
+        """The incident types the playbooks name: in a condition or a fact's required_for."""
+        named = {t for rule in self.rules for t in rule.types or ()}
+        named.update(t for spec in self.facts.values() for t in spec.required_for)
+        return frozenset(named)
+
+    def literals(self, path: str) -> list[str]:
+        """The text values conditions compare a field with (``customer.tier``: gold, ...)."""
+        found: set[str] = set()
+        for rule in self.rules:
+            for leaf in leaves(rule.condition):
+                if leaf.path != path:
+                    continue
+                if isinstance(leaf, Cmp) and isinstance(leaf.value, str):
+                    found.add(leaf.value)
+                elif isinstance(leaf, In):
+                    found.update(v for v in leaf.values if isinstance(v, str))
+        return sorted(found)
+
 
 class _Problems:
     def __init__(self) -> None:
@@ -115,10 +138,14 @@ class _Problems:
 
 def _playbook_files(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
+    unusable: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.toml") if p.is_file())
-            if not found:
+            found, broken = toml_files(path)
+            unusable += [
+                Problem(f"{reason}: fix or remove it", file=str(p)) for p, reason in broken
+            ]
+            if not found and not broken:
                 raise LoadError(
                     [Problem("no playbooks (*.toml) in this directory", file=str(path))]
                 )
@@ -126,7 +153,10 @@ def _playbook_files(paths: Sequence[Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise LoadError([Problem("no such file or directory", file=str(path))])
+            reason = broken_link(path) or "no such file or directory"
+            raise LoadError([Problem(reason, file=str(path))])
+    if unusable:
+        raise LoadError(unusable)
     return files
 
 
@@ -261,8 +291,20 @@ def _schema_problem(
 
 def _fact_problem(file: Path, data: Mapping[str, Any], index: LineIndex, name: str) -> Problem:
     value = data.get("facts", {}).get(name)
+    if isinstance(value, dict):  # a table: say what is wrong inside it
+        try:
+            FactSpec.model_validate(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            inner = key_path(error["loc"])
+            return Problem(
+                error_message(error, known=allowed_keys(FactSpec, inner[:-1])),
+                file=str(file),
+                line=index.line(("facts", name, *inner)) or index.line(("facts", name)),
+                key=format_key(("facts", name, *inner)),
+            )
     types = ", ".join(typing.get_args(FactType))
-    got = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    got = f" (got {echo(value)})" if isinstance(value, str | int | float | bool) else ""
     return Problem(
         f"a fact is one of {types}, or a table {{ type = ..., required_for = [...] }}{got}",
         file=str(file),

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final
 
+from cxplay._common.text import echo
+from cxplay._common.toml import read_package_toml
 from cxplay._replies.locale import REGISTERS, _check_language
 from cxplay.models import CHANNELS
 
@@ -100,178 +102,20 @@ def _lookup(table: Mapping[str, str], word: str) -> str | None:
     return vocative.lower() if word.islower() else None
 
 
+_NAMES: Final = read_package_toml("cxplay._replies", "data/names.toml")
+
 # A first token that is a title rather than a given name: then nothing is declined.
-_TITLES: Final = frozenset(
-    {
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mx",
-        "dr",
-        "prof",
-        "sir",
-        "dame",
-        "pan",
-        "pani",
-        "państwo",
-        "mgr",
-        "inż",
-        "пан",
-        "пані",
-        "панове",
-        "д-р",
-        "проф",
-    }
-)
+_TITLES: Final = frozenset(_NAMES["titles"])
 
 # -- Polish ---------------------------------------------------------------------------
 
 _PL_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyząćęłńóśźż")
 
-# Vocatives of common male first names. Male vocatives are irregular (Piotr → Piotrze,
-# Marek → Marku, Paweł → Pawle), so only names listed here are declined.
-_PL_MALE: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "Adam": "Adamie",
-        "Adrian": "Adrianie",
-        "Albert": "Albercie",
-        "Aleksander": "Aleksandrze",
-        "Andrzej": "Andrzeju",
-        "Antoni": "Antoni",
-        "Arkadiusz": "Arkadiuszu",
-        "Artur": "Arturze",
-        "Bartłomiej": "Bartłomieju",
-        "Bartosz": "Bartoszu",
-        "Bogdan": "Bogdanie",
-        "Bogusław": "Bogusławie",
-        "Bolesław": "Bolesławie",
-        "Cezary": "Cezary",
-        "Czesław": "Czesławie",
-        "Damian": "Damianie",
-        "Daniel": "Danielu",
-        "Dariusz": "Dariuszu",
-        "Dawid": "Dawidzie",
-        "Dominik": "Dominiku",
-        "Edward": "Edwardzie",
-        "Emil": "Emilu",
-        "Eugeniusz": "Eugeniuszu",
-        "Filip": "Filipie",
-        "Franciszek": "Franciszku",
-        "Gabriel": "Gabrielu",
-        "Grzegorz": "Grzegorzu",
-        "Henryk": "Henryku",
-        "Hubert": "Hubercie",
-        "Ignacy": "Ignacy",
-        "Igor": "Igorze",
-        "Ireneusz": "Ireneuszu",
-        "Jacek": "Jacku",
-        "Jakub": "Jakubie",
-        "Jan": "Janie",
-        "Janusz": "Januszu",
-        "Jarosław": "Jarosławie",
-        "Jerzy": "Jerzy",
-        "Józef": "Józefie",
-        "Julian": "Julianie",
-        "Kacper": "Kacprze",
-        "Kamil": "Kamilu",
-        "Karol": "Karolu",
-        "Kazimierz": "Kazimierzu",
-        "Konrad": "Konradzie",
-        "Krystian": "Krystianie",
-        "Krzysztof": "Krzysztofie",
-        "Leon": "Leonie",
-        "Leszek": "Leszku",
-        "Łukasz": "Łukaszu",
-        "Maciej": "Macieju",
-        "Marcin": "Marcinie",
-        "Marek": "Marku",
-        "Marian": "Marianie",
-        "Mariusz": "Mariuszu",
-        "Mateusz": "Mateuszu",
-        "Michał": "Michale",
-        "Mieczysław": "Mieczysławie",
-        "Mikołaj": "Mikołaju",
-        "Mirosław": "Mirosławie",
-        "Norbert": "Norbercie",
-        "Oskar": "Oskarze",
-        "Patryk": "Patryku",
-        "Paweł": "Pawle",
-        "Piotr": "Piotrze",
-        "Przemysław": "Przemysławie",
-        "Radosław": "Radosławie",
-        "Rafał": "Rafale",
-        "Robert": "Robercie",
-        "Roman": "Romanie",
-        "Ryszard": "Ryszardzie",
-        "Sebastian": "Sebastianie",
-        "Sławomir": "Sławomirze",
-        "Stanisław": "Stanisławie",
-        "Stefan": "Stefanie",
-        "Szymon": "Szymonie",
-        "Tadeusz": "Tadeuszu",
-        "Tomasz": "Tomaszu",
-        "Waldemar": "Waldemarze",
-        "Wiesław": "Wiesławie",
-        "Wiktor": "Wiktorze",
-        "Witold": "Witoldzie",
-        "Władysław": "Władysławie",
-        "Włodzimierz": "Włodzimierzu",
-        "Wojciech": "Wojciechu",
-        "Zbigniew": "Zbigniewie",
-        "Zdzisław": "Zdzisławie",
-        "Zenon": "Zenonie",
-        "Zygmunt": "Zygmuncie",
-    }
-)
+# Vocatives of common male first names (irregular, so only names listed are declined).
+_PL_MALE: Final[Mapping[str, str]] = MappingProxyType(_NAMES["pl"]["male_vocatives"])
 
 # Names in -a that are (usually) male, Polish or foreign: never read as female.
-_PL_MALE_IN_A: Final = frozenset(
-    {
-        "kuba",
-        "barnaba",
-        "bonawentura",
-        "kosma",
-        "jarema",
-        "zawisza",
-        "dyzma",
-        "sasza",
-        "misza",
-        "nikita",
-        "mykyta",
-        "mykola",
-        "nikola",
-        "nicola",
-        "luka",
-        "luca",
-        "andrea",
-        "mattia",
-        "ilia",
-        "ilja",
-        "elia",
-        "kostia",
-        "kuzma",
-        "foma",
-        "sava",
-        "vova",
-        "dima",
-        "attila",
-        "ezra",
-        "issa",
-        "isa",
-        "musa",
-        "mustafa",
-        "hamza",
-        "juda",
-        "jona",
-        "saba",
-        # foreign male names in -a (Finnish, Italian, Russian): no gender from the ending
-        "mika",
-        "akira",
-        "joshua",
-        "noa",
-    }
-)
+_PL_MALE_IN_A: Final = frozenset(_NAMES["pl"]["male_in_a"])
 
 # Polish hypocoristics of women's names: surely female, but the vocative ("Kasiu") is
 # too familiar for a formal reply, so they get "Pani" forms and no vocative.
@@ -362,67 +206,11 @@ def polish_gender(first_name: str) -> str | None:
 
 # -- Ukrainian ------------------------------------------------------------------------
 
-_UK_MALE: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "Анатолій": "Анатолію",
-        "Андрій": "Андрію",
-        "Антон": "Антоне",
-        "Артем": "Артеме",
-        "Богдан": "Богдане",
-        "Борис": "Борисе",
-        "Вадим": "Вадиме",
-        "Валентин": "Валентине",
-        "Валерій": "Валерію",
-        "Василь": "Василю",
-        "Віктор": "Вікторе",
-        "Віталій": "Віталію",
-        "Владислав": "Владиславе",
-        "Володимир": "Володимире",
-        "Геннадій": "Геннадію",
-        "Григорій": "Григорію",
-        "Данило": "Даниле",
-        "Денис": "Денисе",
-        "Дмитро": "Дмитре",
-        "Євген": "Євгене",
-        "Ігор": "Ігорю",
-        "Ілля": "Ілле",
-        "Іван": "Іване",
-        "Кирило": "Кириле",
-        "Костянтин": "Костянтине",
-        "Леонід": "Леоніде",
-        "Максим": "Максиме",
-        "Марко": "Марку",
-        "Микита": "Микито",
-        "Микола": "Миколо",
-        "Мирослав": "Мирославе",
-        "Михайло": "Михайле",
-        "Назар": "Назаре",
-        "Олег": "Олегу",
-        "Олександр": "Олександре",
-        "Олексій": "Олексію",
-        "Остап": "Остапе",
-        "Павло": "Павле",
-        "Петро": "Петре",
-        "Роман": "Романе",
-        "Ростислав": "Ростиславе",
-        "Руслан": "Руслане",
-        "Святослав": "Святославе",
-        "Сергій": "Сергію",
-        "Станіслав": "Станіславе",
-        "Степан": "Степане",
-        "Тарас": "Тарасе",
-        "Федір": "Федоре",
-        "Юрій": "Юрію",
-        "Яків": "Якове",
-        "Ярослав": "Ярославе",
-    }
-)
+_UK_MALE: Final[Mapping[str, str]] = MappingProxyType(_NAMES["uk"]["male_vocatives"])
 
 # Names in -а/-я that are male or either: not declined as female without a hint.
-_UK_MALE_IN_A: Final = frozenset(
-    {"лука", "сава", "кузьма", "хома", "олекса", "ярема", "фома", "никита"}
-)
-_UK_EITHER: Final = frozenset({"саша", "женя", "валя", "слава", "шура"})
+_UK_MALE_IN_A: Final = frozenset(_NAMES["uk"]["male_in_a"])
+_UK_EITHER: Final = frozenset(_NAMES["uk"]["either"])
 _UK_CONSONANTS: Final = frozenset("бвгґджзклмнпрстфхцчшщ")
 
 
@@ -516,7 +304,7 @@ _SIGN_OFF: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
 
 def _check_choice(value: str, choices: Sequence[str], what: str) -> str:
     if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
+        raise ValueError(f"unknown {what} {echo(value)}; expected one of {', '.join(choices)}")
     return value
 
 

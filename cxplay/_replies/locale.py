@@ -52,6 +52,8 @@ from babel.numbers import format_currency, format_decimal, get_currency_symbol, 
 from babel.units import format_unit
 from pydantic import TypeAdapter, ValidationError
 
+from cxplay._common.text import echo
+from cxplay._common.toml import read_package_toml
 from cxplay.models import CHANNELS
 
 __all__ = [
@@ -105,7 +107,7 @@ _LANGUAGE_ALIASES: Final[Mapping[str, str]] = MappingProxyType({"ua": "uk"})
 def _check_language(language: str) -> str:
     if language not in SUPPORTED:
         raise ValueError(
-            f"unsupported language {language!r}; expected one of {', '.join(SUPPORTED)}"
+            f"unsupported language {echo(language)}; expected one of {', '.join(SUPPORTED)}"
         )
     return language
 
@@ -198,7 +200,7 @@ def _as_number(n: Number) -> int | Decimal:
         return n
     d = Decimal(repr(n)) if isinstance(n, float) else n
     if not d.is_finite():
-        raise ValueError(f"expected a finite number, got {n!r}")
+        raise ValueError(f"expected a finite number, got {echo(n)}")
     return int(d) if d == d.to_integral_value() else d
 
 
@@ -254,7 +256,7 @@ def format_money(amount: Number, currency: str, language: str) -> str:
     locale = _locale(language)
     code = currency.strip().upper()
     if not is_currency(code):
-        raise ValueError(f"unknown currency code {currency!r} (expected ISO 4217, e.g. PLN)")
+        raise ValueError(f"unknown currency code {echo(currency)} (expected ISO 4217, e.g. PLN)")
     symbol = _SYMBOL_OVERRIDES.get((language, code)) or get_currency_symbol(code, locale)
     pattern = _currency_pattern(locale, symbol)
     value = Decimal(repr(amount)) if isinstance(amount, float) else amount
@@ -284,142 +286,39 @@ def plural_category(n: Number, language: str) -> str:
     return category
 
 
-def _forms(**by_language: tuple[str, ...]) -> Mapping[str, Mapping[str, str]]:
-    categories = {"en": ("one", "other"), "pl": ("one", "few", "many", "other")}
-    categories["uk"] = categories["pl"]
-    return MappingProxyType(
-        {
-            lang: MappingProxyType(dict(zip(categories[lang], words, strict=True)))
-            for lang, words in by_language.items()
-        }
-    )
-
-
-# The form a noun takes right after a numeral, for every CLDR category of the language:
-# en (one, other); pl and uk (one: 1, 21 uk; few: 2-4, 22-24; many: 0, 5-20, 25;
-# other: fractions -- "1,5 dnia", "1,5 дня"). Only nouns CX replies count.
-_NOUNS: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = MappingProxyType(
+_CATEGORIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
-        "day": _forms(
-            en=("day", "days"),
-            pl=("dzień", "dni", "dni", "dnia"),
-            uk=("день", "дні", "днів", "дня"),
-        ),
-        "working_day": _forms(
-            en=("working day", "working days"),
-            pl=("dzień roboczy", "dni robocze", "dni roboczych", "dnia roboczego"),
-            uk=("робочий день", "робочі дні", "робочих днів", "робочого дня"),
-        ),
-        "hour": _forms(
-            en=("hour", "hours"),
-            pl=("godzina", "godziny", "godzin", "godziny"),
-            uk=("година", "години", "годин", "години"),
-        ),
-        "minute": _forms(
-            en=("minute", "minutes"),
-            pl=("minuta", "minuty", "minut", "minuty"),
-            uk=("хвилина", "хвилини", "хвилин", "хвилини"),
-        ),
-        "week": _forms(
-            en=("week", "weeks"),
-            pl=("tydzień", "tygodnie", "tygodni", "tygodnia"),
-            uk=("тиждень", "тижні", "тижнів", "тижня"),
-        ),
-        "night": _forms(
-            en=("night", "nights"),
-            pl=("noc", "noce", "nocy", "nocy"),
-            uk=("ніч", "ночі", "ночей", "ночі"),
-        ),
-        "order": _forms(
-            en=("order", "orders"),
-            pl=("zamówienie", "zamówienia", "zamówień", "zamówienia"),
-            uk=("замовлення", "замовлення", "замовлень", "замовлення"),
-        ),
-        "parcel": _forms(
-            en=("parcel", "parcels"),
-            pl=("paczka", "paczki", "paczek", "paczki"),
-            uk=("посилка", "посилки", "посилок", "посилки"),
-        ),
-        "item": _forms(
-            en=("item", "items"),
-            pl=("produkt", "produkty", "produktów", "produktu"),
-            uk=("товар", "товари", "товарів", "товару"),
-        ),
-        "seat": _forms(
-            en=("seat", "seats"),
-            pl=("miejsce", "miejsca", "miejsc", "miejsca"),
-            uk=("місце", "місця", "місць", "місця"),
-        ),
-        "ticket": _forms(
-            en=("ticket", "tickets"),
-            pl=("bilet", "bilety", "biletów", "biletu"),
-            uk=("квиток", "квитки", "квитків", "квитка"),
-        ),
-        "voucher": _forms(
-            en=("voucher", "vouchers"),
-            pl=("voucher", "vouchery", "voucherów", "vouchera"),
-            uk=("ваучер", "ваучери", "ваучерів", "ваучера"),
-        ),
-        "segment": _forms(
-            en=("segment", "segments"),
-            pl=("segment", "segmenty", "segmentów", "segmentu"),
-            uk=("сегмент", "сегменти", "сегментів", "сегмента"),
-        ),
+        "en": ("one", "other"),
+        "pl": ("one", "few", "many", "other"),
+        "uk": ("one", "few", "many", "other"),
     }
 )
 
 
-# Time nouns after a preposition: the genitive ("w ciągu 2 godzin", "протягом 2 годин")
-# and the accusative ("za 1 godzinę", "через 1 годину"), by CLDR category as above.
-# The nominative is _NOUNS. English has no case here.
+def _forms_table(
+    by_noun: Mapping[str, Mapping[str, list[str]]],
+) -> Mapping[str, Mapping[str, Mapping[str, str]]]:
+    """Noun → language → CLDR category → form, from the data file's lists in category order."""
+    return MappingProxyType(
+        {
+            noun: MappingProxyType(
+                {
+                    lang: MappingProxyType(dict(zip(_CATEGORIES[lang], words, strict=True)))
+                    for lang, words in by_language.items()
+                }
+            )
+            for noun, by_language in by_noun.items()
+        }
+    )
+
+
+# The noun lexicon is data (cxplay/_replies/data/nouns.toml, where its layout is described):
+# [nom.NOUN] the form after a numeral; [gen.NOUN], [acc.NOUN] time nouns after a preposition.
+_NOUN_DATA: Final = read_package_toml("cxplay._replies", "data/nouns.toml")
+_NOUNS: Final = _forms_table(_NOUN_DATA["nom"])
 CASES: Final = ("nom", "gen", "acc")
 _CASE_FORMS: Final[Mapping[str, Mapping[str, Mapping[str, Mapping[str, str]]]]] = MappingProxyType(
-    {
-        "gen": MappingProxyType(
-            {
-                "day": _forms(pl=("dnia", "dni", "dni", "dnia"), uk=("дня", "днів", "днів", "дня")),
-                "working_day": _forms(
-                    pl=("dnia roboczego", "dni roboczych", "dni roboczych", "dnia roboczego"),
-                    uk=("робочого дня", "робочих днів", "робочих днів", "робочого дня"),
-                ),
-                "hour": _forms(
-                    pl=("godziny", "godzin", "godzin", "godziny"),
-                    uk=("години", "годин", "годин", "години"),
-                ),
-                "minute": _forms(
-                    pl=("minuty", "minut", "minut", "minuty"),
-                    uk=("хвилини", "хвилин", "хвилин", "хвилини"),
-                ),
-                "week": _forms(
-                    pl=("tygodnia", "tygodni", "tygodni", "tygodnia"),
-                    uk=("тижня", "тижнів", "тижнів", "тижня"),
-                ),
-            }
-        ),
-        "acc": MappingProxyType(
-            {
-                "day": _forms(
-                    pl=("dzień", "dni", "dni", "dnia"), uk=("день", "дні", "днів", "дня")
-                ),
-                "working_day": _forms(
-                    pl=("dzień roboczy", "dni robocze", "dni roboczych", "dnia roboczego"),
-                    uk=("робочий день", "робочі дні", "робочих днів", "робочого дня"),
-                ),
-                "hour": _forms(
-                    pl=("godzinę", "godziny", "godzin", "godziny"),
-                    uk=("годину", "години", "годин", "години"),
-                ),
-                "minute": _forms(
-                    pl=("minutę", "minuty", "minut", "minuty"),
-                    uk=("хвилину", "хвилини", "хвилин", "хвилини"),
-                ),
-                "week": _forms(
-                    pl=("tydzień", "tygodnie", "tygodni", "tygodnia"),
-                    uk=("тиждень", "тижні", "тижнів", "тижня"),
-                ),
-            }
-        ),
-    }
+    {case: _forms_table(_NOUN_DATA[case]) for case in CASES[1:]}
 )
 
 
@@ -445,7 +344,7 @@ def noun_forms(noun: str, language: str) -> Mapping[str, str]:
     try:
         return _NOUNS[noun][language]
     except KeyError:
-        raise ValueError(f"unknown noun {noun!r}; known nouns: {', '.join(nouns())}") from None
+        raise ValueError(f"unknown noun {echo(noun)}; known nouns: {', '.join(nouns())}") from None
 
 
 @functools.lru_cache(maxsize=4096, typed=True)  # pure; replies repeat amounts and counts
@@ -481,14 +380,14 @@ def count(n: Number, noun: str, language: str, case: str = "nom") -> str:
 def _case_forms(noun: str, language: str, case: str) -> Mapping[str, str]:
     if case == "nom" or language == "en":
         if case not in CASES:
-            raise ValueError(f"unknown case {case!r}; one of {', '.join(CASES)}")
+            raise ValueError(f"unknown case {echo(case)}; one of {', '.join(CASES)}")
         return noun_forms(noun, language)
     table = _CASE_FORMS.get(case)
     if table is None:
-        raise ValueError(f"unknown case {case!r}; one of {', '.join(CASES)}")
+        raise ValueError(f"unknown case {echo(case)}; one of {', '.join(CASES)}")
     by_language = table.get(noun)
     if by_language is None:
-        raise ValueError(f"case {case!r} is known for {', '.join(table)}, not {noun!r}")
+        raise ValueError(f"case {echo(case)} is known for {', '.join(table)}, not {echo(noun)}")
     return by_language[_check_language(language)]
 
 
@@ -584,7 +483,7 @@ def _whole_minutes(value: timedelta | Number | str) -> int:
         try:
             value = _DURATION.validate_python(value)
         except ValidationError:
-            raise ValueError(f"not an ISO 8601 duration: {value!r}") from None
+            raise ValueError(f"not an ISO 8601 duration: {echo(value)}") from None
     if isinstance(value, timedelta):
         minutes, rest = divmod(value, timedelta(minutes=1))
         return int(minutes) + (1 if rest >= timedelta(seconds=30) else 0)
@@ -615,7 +514,7 @@ def format_duration(value: timedelta | Number | str, language: str, case: str = 
     """
     total = _whole_minutes(value)
     if total < 0:
-        raise ValueError(f"a duration cannot be negative, got {value!r}")
+        raise ValueError(f"a duration cannot be negative, got {echo(value)}")
     locale = _locale(language)
     days, rest = divmod(total, 24 * 60)
     hours, minutes = divmod(rest, 60)

@@ -26,7 +26,8 @@ Channel variants
 
 Safety
     Fragments run in Jinja's :class:`~jinja2.sandbox.SandboxedEnvironment` with
-    :class:`~jinja2.StrictUndefined`; customer values (name, description, facts) are only
+    :class:`~jinja2.StrictUndefined` and size limits (:mod:`cxplay._replies.sandbox`: no
+    100 MB strings, no 100-million-item loops); customer values (name, description, facts) are only
     ever *data* in the context, so ``{{ 7*7 }}`` in a name is printed as is. The HTML body
     of an e-mail is the composed text escaped as a whole: stricter than autoescape, no
     fragment or value can put markup into it.
@@ -42,13 +43,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 from pydantic import Field, ValidationError
 
+from cxplay._common.files import toml_files
 from cxplay._common.models import Frozen
 from cxplay._common.toml import read_toml
 from cxplay._replies.address import (
@@ -67,13 +68,14 @@ from cxplay._replies.locale import (
     negotiate,
     plain_spaces,
 )
+from cxplay._replies.sandbox import ReplyEnvironment, render_capped
 from cxplay._replies.sms import sms_segments
 from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
 from cxplay.results import Reply, SuggestedAction
 
-__all__ = ["SECTIONS", "Renderer", "ReplyContext", "public_leak"]
+__all__ = ["SECTIONS", "Renderer", "ReplyContext", "catalog_language", "public_leak"]
 
 REMEDY_KINDS = ("refund", "replacement", "free_shipping", "discount", "gesture")
 NEXT_KINDS = ("inform", "escalate", "callback", "follow_up", "move_private", "survey")
@@ -151,12 +153,8 @@ class ReplyContext:
     promise: Mapping[str, Any] = field(default_factory=dict)  # its SLA: channel -> timedelta
 
 
-def _env() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=False,
-    )
+def _env() -> ReplyEnvironment:
+    env = ReplyEnvironment()
     register_filters(env)
     return env
 
@@ -164,7 +162,15 @@ def _env() -> SandboxedEnvironment:
 class Renderer:
     """Loads reply fragments once, compiles them, and renders replies."""
 
-    def __init__(self, directories: Iterable[Path]) -> None:
+    def __init__(
+        self, directories: Iterable[Path], *, problems: list[Problem] | None = None
+    ) -> None:
+        """Find the catalogs of ``directories`` and read their ``config.toml``.
+
+        Raises:
+            TemplateError: a catalog is misnamed or a config is invalid -- unless
+                ``problems`` is given: then they are added to it and the rest still loads.
+        """
         # Catalogs are parsed per language on first use: a reply needs one language of
         # ~25 files, and tomli is pure Python. `load_all()` (validate) parses every one.
         self._catalogs: dict[str, list[Path]] = {}  # language -> catalog files
@@ -174,11 +180,13 @@ class Renderer:
         self.config = ReplyConfig()
         self.signatures: dict[str, ReplyConfig] = {}  # playbook id -> who signs its replies
         self.directories = [d for d in directories if d.is_dir()]
-        problems: list[Problem] = []
+        found: list[Problem] = []
         for directory in self.directories:
-            self._load_dir(directory, problems)
-        if problems:
-            raise TemplateError(problems)
+            self._load_dir(directory, found)
+        if found and problems is None:
+            raise TemplateError(found)
+        if problems is not None:
+            problems.extend(found)
         # Compiled on first use: a CLI call renders a dozen fragments, not hundreds.
         # `check()` (cxplay validate) compiles and test-renders every one of them.
         self._env = _env()
@@ -205,6 +213,11 @@ class Renderer:
                 ) from None
             self._compiled[key] = compiled
         return compiled
+
+    @property
+    def environment(self) -> ReplyEnvironment:
+        """The sandbox the fragments compile in (for checks that parse them)."""
+        return self._env
 
     @property
     def languages(self) -> list[str]:
@@ -236,7 +249,9 @@ class Renderer:
                 self.signatures.update(
                     {pid: sig.apply(self.config) for pid, sig in parsed.signature.items()}
                 )
-        for path in sorted(directory.glob("*.toml")):
+        files, broken = toml_files(directory)
+        problems.extend(Problem(f"{reason}: fix or remove it", file=str(p)) for p, reason in broken)
+        for path in files:
             if path.name == "config.toml":
                 continue
             match = _CATALOG.match(path.name)
@@ -283,7 +298,7 @@ class Renderer:
                 problems.extend(exc.problems)
                 continue
             for name, source in _flatten(data):
-                line = index.line(tuple(name.split("."))) or index.line((name,))
+                line = index.text_line(tuple(name.split("."))) or index.text_line((name,))
                 if not isinstance(source, str):
                     problems.append(
                         Problem("a fragment must be a string", file=str(path), line=line, key=name)
@@ -350,8 +365,17 @@ class Renderer:
             return None
         template = self.template(language, chosen)
         try:
-            rendered = str(template.render(context))
-        except (UndefinedError, SecurityError, JinjaTemplateError, ValueError, TypeError) as exc:
+            rendered = render_capped(template, context)
+        except (
+            UndefinedError,
+            SecurityError,
+            JinjaTemplateError,
+            ValueError,
+            TypeError,
+            ArithmeticError,  # OverflowError, ZeroDivisionError: {{ 1 / 0 }}
+            LookupError,  # {{ [][3] }}, a missing key of a plain dict
+            RecursionError,
+        ) as exc:
             raise RenderError(
                 f"{self.origin[(language, chosen)]}: {chosen} ({language}): {exc}"
             ) from None
@@ -664,6 +688,12 @@ def spoken_turns(body: str) -> list[str]:
 
 
 _TURN = re.compile(r"^\d+\. ")
+
+
+def catalog_language(path: Path) -> str | None:
+    """The language of a reply catalog named ``<name>.<en|pl|uk>.toml``, else None."""
+    match = _CATALOG.match(path.name)
+    return match.group("lang") if match else None
 
 
 def template_name(action: SuggestedAction) -> str:

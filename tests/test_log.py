@@ -1,0 +1,461 @@
+"""The decision log: recording, outcomes, surveys, history, privacy, faults -- on SQLite and
+PostgreSQL alike (the ``store`` fixture runs every test on both)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import logstores
+import pytest
+import sqlalchemy as sa
+
+from cxplay import DecisionLog, Engine, LogError
+from cxplay._log import schema
+
+store = logstores.store  # the fixture: every test below runs on SQLite and PostgreSQL
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+
+
+def damaged(
+    incident_id: str | None = "INC-1", customer: str | None = "C-1", **extra: Any
+) -> dict[str, Any]:
+    incident: dict[str, Any] = {
+        "type": "parcel_damaged",
+        "channel": "email",
+        "occurred_at": NOW.isoformat(),
+        "customer": {"name": "Anna Kowalska", "language": "pl"},
+        "order": {"id": "PL-1", "value": 250.0, "currency": "PLN"},
+        "facts": {"photos_attached": True},
+    }
+    if incident_id is not None:
+        incident["id"] = incident_id
+    if customer is not None:
+        incident["customer"]["id"] = customer
+    incident.update(extra)
+    return incident
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.from_path(backend="python")
+
+
+@pytest.fixture
+def log(store: str) -> Any:
+    with DecisionLog.open(store) as opened:
+        yield opened
+
+
+def logged(engine: Engine, log: DecisionLog, incident: dict[str, Any]) -> Any:
+    """Suggest through an engine that shares the module's playbooks but records in ``log``."""
+    with Engine(engine.playbooks, backend="python", log=log) as recording:
+        return recording.suggest(incident)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def test_a_suggestion_is_recorded_with_its_decision_id(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged())
+    assert s.decision_id is not None
+    (row,) = list(log.decisions())
+    assert row.id == s.decision_id
+    assert (row.type, row.customer_id, row.channel, row.language) == (
+        "parcel_damaged",
+        "C-1",
+        "email",
+        "pl",
+    )
+    assert [a["kind"] for a in row.actions] == [a.kind for a in s.actions]
+    assert row.digest == engine.digest and len(row.digest) == 64
+    assert row.playbooks == [p.ref for p in engine.playbooks.playbooks]
+    assert row.backend == "python"
+    assert row.respond_by == s.respond_by
+    assert row.views == 1 and row.status is None
+
+
+def test_the_same_incident_twice_is_one_decision_seen_twice(
+    engine: Engine, log: DecisionLog
+) -> None:
+    first = logged(engine, log, damaged())
+    second = logged(engine, log, damaged())
+    assert first.decision_id == second.decision_id
+    (row,) = list(log.decisions())
+    assert row.views == 2
+    assert log.count() == 1
+
+
+def test_incidents_without_an_id_are_never_merged(engine: Engine, log: DecisionLog) -> None:
+    ids = {logged(engine, log, damaged(incident_id=None)).decision_id for _ in range(3)}
+    assert len(ids) == 3 and log.count() == 3
+
+
+def test_other_playbooks_make_another_decision(
+    engine: Engine, log: DecisionLog, tmp_path: Path
+) -> None:
+    first = logged(engine, log, damaged())
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "one.toml").write_text(
+        '[playbook]\nid = "one"\nversion = "1.0.0"\ntitle = "One"\n\n'
+        '[[rule]]\nid = "one.apologise"\nwhen = "type == \'parcel_damaged\'"\n'
+        'actions = [{ kind = "apology" }]\n',
+        encoding="utf-8",
+    )
+    with Engine.from_path(book, backend="python", log=log) as other:
+        second = other.suggest(damaged())
+    assert second.decision_id != first.decision_id
+    assert log.count() == 2
+
+
+def test_without_a_log_the_contract_is_unchanged(engine: Engine) -> None:
+    data = engine.suggest(damaged()).model_dump(mode="json")
+    assert data["decision_id"] is None
+    assert data["history"] is None
+
+
+def test_an_engine_opens_and_closes_a_log_given_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "log.db"
+    with Engine.from_path(backend="python", log=path) as engine:
+        s = engine.suggest(damaged())
+    with DecisionLog.open(path) as log:
+        assert [d.id for d in log.decisions()] == [s.decision_id]
+
+
+def test_batched_decisions_are_written_by_flush_and_close(engine: Engine, store: str) -> None:
+    with DecisionLog.open(store, batch_size=50, max_delay=60) as log:
+        ids = [logged(engine, log, damaged(incident_id=f"B-{n}")).decision_id for n in range(7)]
+        logged(engine, log, damaged(incident_id="B-0"))
+        with DecisionLog.open(store) as other:
+            assert other.count() == 0  # still in the batch
+        assert log.flush() == 8
+    with DecisionLog.open(store) as log:
+        rows = {d.id: d.views for d in log.decisions()}
+    assert set(rows) == set(ids) and rows[ids[0]] == 2
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def test_outcome_defaults_to_the_suggested_actions_and_costs(
+    engine: Engine, log: DecisionLog
+) -> None:
+    s = logged(engine, log, damaged())
+    done = log.outcome(s.decision_id, "accepted", at=NOW + timedelta(minutes=30))
+    assert done.actions == tuple(dict.fromkeys(a.kind for a in s.actions))
+    refund = next(a for a in s.actions if a.kind == "refund")
+    assert ("refund", 250.0, "PLN", refund.rule) in [
+        (g.kind, g.amount, g.currency, g.rule) for g in done.given
+    ]
+    assert not done.replaced
+    (row,) = list(log.decisions())
+    assert row.status == "accepted"
+    assert row.first_response_s == 30 * 60
+    assert row.on_time is True  # e-mail: within 2 hours
+
+
+def test_outcome_twice_last_wins_and_history_is_kept(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged())
+    log.outcome(s.decision_id, "accepted", at=NOW + timedelta(hours=3))
+    done = log.outcome(
+        s.decision_id,
+        "edited",
+        actions=["apology"],
+        given={"refund": (120, "PLN")},
+        note="half",
+        at=NOW + timedelta(hours=4),
+    )
+    assert done.replaced
+    assert done.actions == ("apology", "refund")
+    (row,) = list(log.decisions())
+    assert row.status == "edited"
+    assert [o["status"] for o in row.outcomes] == ["accepted", "edited"]
+    assert row.outcomes[1]["given"][0]["amount"] == 120
+    assert row.first_response_s == 3 * 3600 and row.on_time is False  # the first one counts
+    history = log.history("C-1", NOW + timedelta(days=1))
+    assert (history.compensations, history.amounts) == (1, {"PLN": 120.0})
+
+
+def test_rejected_gives_nothing(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged())
+    log.outcome(s.decision_id, "accepted", at=NOW)
+    log.outcome(s.decision_id, "rejected", at=NOW)
+    assert log.history("C-1", NOW + timedelta(days=1)).compensations == 0
+    with pytest.raises(LogError, match="a rejected suggestion has no actions"):
+        log.outcome(s.decision_id, "rejected", actions=["refund"])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda log, d: log.outcome("f" * 32, "accepted"), "unknown decision id 'ffff"),
+        (
+            lambda log, d: log.outcome(d, "acepted"),
+            "unknown outcome 'acepted'.*did you mean 'accepted'",
+        ),
+        (
+            lambda log, d: log.outcome(d, "edited", actions=["refnud"]),
+            "unknown action kind 'refnud'; did you mean 'refund'",
+        ),
+        (lambda log, d: log.outcome(d, "edited", given={"refund": -5}), "at least 0|0 or more"),
+        (lambda log, d: log.feedback(d, csat=6), "csat must be a whole number from 1 to 5, not 6"),
+        (lambda log, d: log.feedback(d, nps=-1), "nps must be a whole number from 0 to 10"),
+        (lambda log, d: log.feedback(d, ces=True), "ces must be a whole number from 1 to 7"),
+        (lambda log, d: log.feedback(d), "give at least one survey score"),
+        (lambda log, d: log.feedback("nope", csat=3), "unknown decision id 'nope'"),
+    ],
+)
+def test_bad_outcomes_and_scores_are_refused(
+    engine: Engine, log: DecisionLog, call: Any, message: str
+) -> None:
+    s = logged(engine, log, damaged())
+    with pytest.raises(LogError, match=message):
+        call(log, s.decision_id)
+    (row,) = list(log.decisions())
+    assert (row.status, row.csat, row.nps, row.ces, row.outcomes) == (None, None, None, None, [])
+
+
+def test_a_unique_prefix_names_a_decision(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged())
+    assert log.outcome(s.decision_id[:8], "accepted").decision_id == s.decision_id
+
+
+def test_feedback_keeps_the_latest_of_each_score(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged())
+    log.feedback(s.decision_id, csat=2)
+    log.feedback(s.decision_id, csat=5, nps=9)
+    log.feedback(s.decision_id, ces=3)
+    (row,) = list(log.decisions())
+    assert (row.csat, row.nps, row.ces) == (5, 9, 3)
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_from_the_log_feeds_the_repeat_claimant_guard(
+    engine: Engine, log: DecisionLog
+) -> None:
+    first = logged(engine, log, damaged("H-0"))
+    assert first.history is not None and first.history.source == "log"
+    assert first.history.compensations_90d == 0
+    assert not any(a.requires_approval for a in first.actions if a.kind == "refund")
+    for n in range(3):  # parcel: repeat_claimant_after = 2
+        s = logged(
+            engine, log, damaged(f"H-{n}", occurred_at=(NOW + timedelta(days=n)).isoformat())
+        )
+        log.outcome(s.decision_id, "accepted", at=NOW + timedelta(days=n))
+    later = damaged("H-9", occurred_at=(NOW + timedelta(days=10)).isoformat())
+    s = logged(engine, log, later)
+    assert s.history is not None
+    assert s.history.model_dump(mode="json") == {
+        "source": "log",
+        "compensations_90d": 3,
+        "amounts_90d": [{"amount": 750.0, "currency": "PLN"}],
+    }
+    assert all(a.requires_approval for a in s.actions if a.kind == "refund")
+    # the caller's number always wins
+    given = damaged("H-10", customer=None)
+    given["customer"].update(id="C-1", compensations_90d=0)
+    s = logged(engine, log, given)
+    assert s.history is not None and s.history.source == "incident"
+    assert not any(a.requires_approval for a in s.actions if a.kind == "refund")
+    # 90 days later, the compensations have aged out
+    aged = logged(engine, log, damaged("H-11", occurred_at=(NOW + timedelta(days=95)).isoformat()))
+    assert aged.history is not None and aged.history.compensations_90d == 0
+
+
+def test_no_customer_id_no_history(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged(customer=None))
+    assert s.history is None and s.decision_id is not None
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def test_contact_details_are_never_stored(engine: Engine, log: DecisionLog) -> None:
+    incident = damaged(
+        description="Call me on +48 600 100 200 or write to anna@example.pl, order from 2026-11-02"
+    )
+    incident["facts"].update(
+        contact_email="anna@example.pl", phone_number="600100200", delay_days=2
+    )
+    s = logged(engine, log, incident)
+    log.outcome(s.decision_id, "accepted", note="rang +44 20 7946 0958, mail j.doe@example.com")
+    (row,) = list(log.decisions())
+    text = json.dumps(row.as_dict())
+    for secret in ("600 100 200", "anna@example.pl", "600100200", "7946", "j.doe@example.com"):
+        assert secret not in text
+    assert (
+        row.incident["description"]
+        == "Call me on [phone] or write to [email], order from 2026-11-02"
+    )
+    assert row.incident["facts"]["contact_email"] == "[masked]"
+    assert row.incident["facts"]["phone_number"] == "[masked]"
+    assert row.incident["facts"]["delay_days"] == 2
+    assert row.outcomes[0]["note"] == "rang [phone], mail [email]"
+
+
+def test_a_custom_mask_hides_more(engine: Engine, store: str) -> None:
+    with DecisionLog.open(store, mask=("customer.name", "order.*")) as log:
+        logged(engine, log, damaged())
+        (row,) = list(log.decisions())
+    assert row.incident["customer"]["name"] == "[masked]"
+    assert row.incident["order"] == {"id": "[masked]", "value": "[masked]", "currency": "[masked]"}
+
+
+def test_forget_erases_the_person_and_keeps_the_counts(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged(description="parcel crushed"))
+    log.outcome(s.decision_id, "accepted", note="Anna was upset", at=NOW)
+    log.feedback(s.decision_id, csat=4)
+    other = logged(engine, log, damaged("INC-2", customer="C-2"))
+    assert log.forget("C-1") == 1
+    rows = {d.id: d for d in log.decisions()}
+    row = rows[s.decision_id]
+    assert row.forgotten and row.customer_id is None
+    text = json.dumps(row.as_dict())
+    for secret in ("Anna", '"C-1"', "PL-1", "crushed", "upset"):
+        assert secret not in text
+    assert (row.status, row.csat, row.type, len(row.actions)) == (
+        "accepted",
+        4,
+        "parcel_damaged",
+        len(s.actions),
+    )
+    assert row.incident["order"] == {"value": 250.0, "currency": "PLN"}
+    assert log.history("C-1", NOW + timedelta(days=1)).compensations == 0
+    assert rows[other.decision_id].customer_id == "C-2"
+    assert log.forget("C-unknown") == 0
+
+
+def test_prune_deletes_old_decisions_and_their_outcomes(engine: Engine, log: DecisionLog) -> None:
+    old = logged(engine, log, damaged("OLD"))
+    log.outcome(old.decision_id, "accepted")
+    log.feedback(old.decision_id, csat=3)
+    with log.connection() as conn:  # age it
+        conn.execute(
+            schema.decision.update().values(
+                created_at=datetime.now(timezone.utc) - timedelta(days=40)
+            )
+        )
+    new = logged(engine, log, damaged("NEW"))
+    assert log.prune(30) == 1
+    assert [d.id for d in log.decisions()] == [new.decision_id]
+    with log.connection() as conn:
+        for table in (schema.outcome, schema.feedback, schema.given):
+            ids = {r[0] for r in conn.execute(sa.select(table.c.decision_id))}
+            assert old.decision_id not in ids
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_decisions_between_dates(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged())
+    now = datetime.now(timezone.utc)
+    assert [d.id for d in log.decisions(since=now - timedelta(minutes=5))] == [s.decision_id]
+    assert list(log.decisions(until=now - timedelta(minutes=5))) == []
+
+
+def test_decisions_come_in_chunks_without_loss(engine: Engine, log: DecisionLog) -> None:
+    ids = {logged(engine, log, damaged(f"C-{n}")).decision_id for n in range(25)}
+    assert {d.id for d in log.decisions(chunk=4)} == ids
+
+
+# --------------------------------------------------------------------------- schema and faults
+
+
+def test_the_migrations_make_exactly_the_tables_of_the_schema(store: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with DecisionLog.open(store) as log, log.connection() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": schema.VERSION_TABLE})
+        assert compare_metadata(context, schema.metadata) == []
+
+
+def test_the_revisions_known_are_alembics(tmp_path: Path) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import cxplay._log.store as store_module
+
+    config = Config()
+    config.set_main_option(
+        "script_location", str(Path(store_module.__file__).parent / "migrations")
+    )
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_heads() == [schema.HEAD]
+    assert [s.revision for s in reversed(list(scripts.walk_revisions()))] == list(schema.REVISIONS)
+
+
+def test_a_store_from_a_newer_cxplay_is_refused(store: str) -> None:
+    with DecisionLog.open(store) as log, log.connection() as conn:
+        conn.execute(sa.text(f"UPDATE {schema.VERSION_TABLE} SET version_num = '0099'"))
+    with pytest.raises(
+        LogError,
+        match=r"written by a newer cxplay \(schema version 0099; this cxplay knows up to 0001\)",
+    ):
+        DecisionLog.open(store)
+
+
+def test_an_empty_store_is_not_migrated_when_told_not_to(store: str) -> None:
+    with pytest.raises(LogError, match="is empty: run 'cxplay log migrate' first"):
+        DecisionLog.open(store, migrate=False)
+    with DecisionLog.open(store, check=False) as log:
+        assert log.version() is None
+        assert log.migrate() == (None, "0001")
+        assert log.migrate() == ("0001", "0001")
+        log.check()
+
+
+def test_a_locked_sqlite_file_is_a_clear_error_and_nothing_is_lost(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.db"
+    with DecisionLog.open(path, timeout=0.2) as log:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(LogError, match=r"is locked by another process \(waited 0.2 s\)"):
+            logged(engine, log, damaged())
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert log.count() == 1  # the decision waited and was written
+
+
+def test_a_read_only_sqlite_file_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    with DecisionLog.open(path):
+        pass
+    with DecisionLog.open(f"sqlite:///file:{path}?mode=ro&uri=true") as log:
+        log.check()
+        with pytest.raises(LogError, match="is read-only"):
+            logged(engine, log, damaged())
+        log._pending.clear()  # what could not be written is dropped here, not at close
+
+
+def test_a_missing_directory_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(LogError, match="cannot open the log"):
+        DecisionLog.open(blocker / "log.db")
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    with pytest.raises(
+        LogError, match=r"^the log postgresql\+psycopg://nobody@127.0.0.1:9/x is unreachable: "
+    ):
+        DecisionLog.open("postgresql+psycopg://nobody@127.0.0.1:9/x", timeout=2)
+
+
+def test_a_bad_url_is_a_clear_error() -> None:
+    with pytest.raises(LogError, match="not a database URL"):
+        DecisionLog.open("postgresql+psycopg://host:notaport/x")
+
+
+def test_check_passes_on_a_good_log(log: DecisionLog) -> None:
+    log.check()
+    assert repr(log).startswith("<DecisionLog ")
