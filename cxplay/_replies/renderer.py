@@ -19,7 +19,8 @@ Which fragments a reply uses, in this order
     ``subject.<incident type>`` or ``subject``.
 
 Channel variants
-    ``name@channel`` wins over ``name`` (``apology@sms``). SMS and public replies use the
+    ``name@channel`` wins over ``name`` (``apology@sms``); in person, a ``name@phone``
+    variant comes next (both are spoken). SMS and public replies use the
     short variants; a public reply (``social_public``) never includes remedies, and
     :func:`check` refuses any public rendering that shows an amount, a currency or a
     percentage.
@@ -351,7 +352,9 @@ class Renderer:
 
     def _pick(self, language: str, name: str, channel: str) -> str | None:
         names = self.names(language) if language in self._catalogs else {}
-        for candidate in (f"{name}@{channel}", name):
+        # at the desk the agent speaks as on the phone: a phone variant serves in person too
+        spoken: tuple[str, ...] = (f"{name}@phone",) if channel == "in_person" else ()
+        for candidate in (f"{name}@{channel}", *spoken, name):
             if candidate in names:
                 return candidate
         return None
@@ -389,8 +392,8 @@ class Renderer:
     def _summary(self, incident: Incident, language: str, base: Mapping[str, Any]) -> str:
         """What happened, in a few words, for the agent to repeat back (the SMS line)."""
         for name in (f"situation.{incident.type}", "situation"):
-            if self.has_variant(language, name, "sms"):
-                return self.fragment(language, name, "sms", {**base, "channel": "sms"}) or ""
+            if self.has_variant(language, name, "sms"):  # said aloud: numbers in words
+                return self.fragment(language, name, "sms", base) or ""
         return ""
 
     def _script(
@@ -518,6 +521,8 @@ class Renderer:
             "facts": dict(incident.facts),
             "addr": _address(incident, language, name.split(" ")[0] if name else ""),
             "respond_by": respond_by,
+            # what happened in a few words: set for a spoken script's paraphrase step
+            "summary": None,
             # how fast the leading playbook promises to answer on this channel, in minutes
             "sla": int(ctx.promise[channel].total_seconds() // 60)
             if channel in ctx.promise
@@ -568,6 +573,7 @@ class Renderer:
     ) -> str:
         public = channel == "social_public"
         sections: dict[str, list[str]] = {"apology": [], "remedy": [], "plan_b": [], "next": []}
+        informs: list[str] = []  # what we know or do now: in an SMS, before the offer
         seen: set[str] = set()
         for action in ctx.actions:
             section = SECTIONS.get(action.kind, "next")
@@ -585,6 +591,8 @@ class Renderer:
                 )
             if text:
                 sections[section].append(text)
+                if action.kind == "inform":
+                    informs.append(text)
 
         def one(name: str) -> str:
             return self.fragment(language, name, channel, base) or ""
@@ -620,7 +628,8 @@ class Renderer:
             # the name is known; then the apology, the remedy and the one next step
             first = _sms_address(greeting, language)
             lead = [situation, *sections["apology"]] if situation else sections["apology"]
-            parts = [*lead, remedy, plan_b, nexts, closing]
+            later = [t for t in sections["next"] if t not in informs]
+            parts = [*lead, *informs, remedy, plan_b, *later, closing]
             said: list[str] = []
             for part in parts:
                 if part and part not in said:  # two actions may promise the same text
@@ -641,8 +650,8 @@ class Renderer:
                 greeting=greeting,
                 opening=opening,
                 summary=self._summary(incident, language, base),
-                offer=[remedy, plan_b],
-                nexts=nexts,
+                offer=[" ".join(informs), remedy, plan_b],
+                nexts=" ".join(t for t in sections["next"] if t not in informs),
                 question=one("open_question"),
                 closing=closing,
             )
