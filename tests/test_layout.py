@@ -77,7 +77,19 @@ def test_imports_flow_one_way(layer: str) -> None:
 
 def test_only_the_cli_and_the_presenter_use_click() -> None:
     users = {name for name, path in MODULES.items() if "click" in _imports(path)}
-    assert users <= {"cxplay._cli", "cxplay._cli_log", "cxplay._present"}
+    assert users <= {"cxplay._cli", "cxplay._cli_log", "cxplay._cli_serve", "cxplay._present"}
+
+
+def test_the_web_stack_stays_in_the_serve_package() -> None:
+    """FastAPI and friends are an optional extra: nothing else may import them."""
+    web = ("fastapi", "starlette", "uvicorn", "watchfiles", "prometheus_client")
+    users = {
+        name
+        for name, path in MODULES.items()
+        if any(m.split(".")[0] in web for m in _imports(path))
+    }
+    assert users
+    assert all(u.startswith("cxplay._serve") or u == "cxplay._cli_serve" for u in users), users
 
 
 @pytest.mark.parametrize("backend", ["python", "durable"])
