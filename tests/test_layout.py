@@ -81,6 +81,18 @@ def test_only_the_cli_and_the_presenter_use_click() -> None:
     assert all(name.startswith("cxplay._cli") or name == "cxplay._present" for name in users)
 
 
+def test_the_web_stack_stays_in_the_serve_package() -> None:
+    """FastAPI and friends are an optional extra: nothing else may import them."""
+    web = ("fastapi", "starlette", "uvicorn", "watchfiles", "prometheus_client")
+    users = {
+        name
+        for name, path in MODULES.items()
+        if any(m.split(".")[0] in web for m in _imports(path))
+    }
+    assert users
+    assert all(u.startswith("cxplay._serve") or u == "cxplay._cli_serve" for u in users), users
+
+
 @pytest.mark.parametrize("backend", ["python", "durable"])
 def test_every_backend_is_a_backend(backend: str) -> None:
     if backend == "durable" and not DURABLE:

@@ -552,3 +552,27 @@ def test_an_unreachable_log_makes_the_service_not_ready(tmp_path: Path) -> None:
         ready = response.json()
         assert ready["ready"] is False and ready["log"] == "unreachable"
         assert "unreachable" in ready["errors"][0]
+
+
+def test_worker_processes_rebuild_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--workers N: each worker process builds its app from the environment."""
+    from cxplay._serve import CONFIG_ENV, app_from_env, config_to_env
+
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(f"{ADMIN} admin\n", encoding="utf-8")
+    (tmp_path / "playbooks").mkdir()
+    root = mini_dir(tmp_path / "playbooks")
+    config = ServeConfig(
+        playbooks=(root,), tokens_file=tokens, watch=False, cors_origins=("https://a.example",)
+    )
+    monkeypatch.setenv(CONFIG_ENV, config_to_env(config))
+    with TestClient(app_from_env()) as api:
+        response = api.post(
+            "/v1/suggest",
+            json={"type": "parcel_late", "facts": {"delay_days": 2}},
+            headers={**AS_ADMIN, "Origin": "https://a.example"},
+        )
+        assert [a["rule"] for a in response.json()["actions"]] == ["mini.late"]
+        assert response.headers["access-control-allow-origin"] == "https://a.example"

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,7 +52,6 @@ class ServeConfig:
     max_depth: int = 32
     cors_origins: tuple[str, ...] = ()
     backend: str = "auto"
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class Metrics:
