@@ -1014,3 +1014,16 @@ def test_the_regex_benchmark_runs_and_its_engines_agree() -> None:
     measured = json.loads(done.stdout)
     assert {row["engine"] for row in measured} == {"re", "re2 search", "cxplay"}
     assert all(row["median_us"] > 0 for row in measured)
+
+
+def test_replies_config_errors_read_like_every_other_schema_error(tmp_path: Path) -> None:
+    two_language_book(tmp_path, 'apology = "Sorry."\n', 'apology = "Przepraszamy."\n')
+    config = tmp_path / "replies" / "config.toml"
+    config.write_text(
+        'company = "X"\ncompnay = "Y"\nagent = 5\n[signature.p]\nagnet = "Z"\n', encoding="utf-8"
+    )
+    assert validate_lines(tmp_path) == [
+        f"{config}:2: unknown key 'compnay'; did you mean 'company'?",
+        f"{config}:3: agent: input should be a valid string (got 5)",
+        f"{config}:5: signature.p: unknown key 'agnet'; did you mean 'agent'?",
+    ]
