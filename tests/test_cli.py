@@ -537,7 +537,7 @@ def test_directory_as_incident(book: Path, tmp_path: Path) -> None:
         (
             "bad.json",
             b'{"type": "x", "customer": "Anna"}',
-            "invalid incident: customer: input should be a valid dictionary",
+            "{path}: invalid incident: customer: input should be a valid dictionary",
         ),
     ],
     ids=["json", "utf-8", "not-object", "nan", "deep-json", "deep-toml", "toml", "huge", "shape"],
@@ -569,7 +569,7 @@ def test_invalid_incident_from_stdin(book: Path) -> None:
     result = run("suggest", "-", "--playbooks", book, input='{"type": "x", "colour": 1}')
     assert (result.exit_code, result.stderr) == (
         1,
-        "Error: invalid incident: colour: unknown key\n",
+        "Error: <stdin>: invalid incident: colour: unknown key\n",
     )
 
 

@@ -1027,3 +1027,23 @@ def test_replies_config_errors_read_like_every_other_schema_error(tmp_path: Path
         f"{config}:3: agent: input should be a valid string (got 5)",
         f"{config}:5: signature.p: unknown key 'agnet'; did you mean 'agent'?",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        ("i.json", '{"type": "x", "order": {"value": 5, "currency": "BTC"}}', "{path}: "),
+        ("i.toml", 'type = "x"\n\n[order]\nvalue = 5\ncurrency = "BTC"\n', "{path}:5: "),
+    ],
+)
+def test_an_incident_file_is_named_in_its_errors(
+    tmp_path: Path, name: str, content: str, where: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    expected = where.format(path=path) + "invalid incident: order.currency: unknown currency"
+    assert_one_error(cli("suggest", path), expected)
+    assert_one_error(cli("explain", path), expected)
+    # a flag changed the incident: the file alone is not to blame
+    line = assert_one_error(cli("suggest", path, "--tier", "gold"), "invalid incident: ")
+    assert str(path) not in line
