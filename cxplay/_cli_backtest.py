@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from cxplay._cli_log import _open as _open_log
+from cxplay._cli_log import _period_options
 from cxplay.errors import BacktestError
 
 if TYPE_CHECKING:  # the backtest modules are imported when the command runs (start-up time)
@@ -59,6 +62,19 @@ def _paths_option(flag: str, name: str, help: str) -> Callable[[F], F]:
 @click.argument("source", required=False, type=click.Path(path_type=Path), metavar="SOURCE")
 @_paths_option("--playbooks", "new_paths", "The new playbooks (repeatable).")
 @_paths_option("--baseline", "baseline_paths", "The playbooks to compare with (repeatable).")
+@click.option(
+    "--baseline-log",
+    is_flag=True,
+    help="Compare with what was actually decided, as the decision log (--log) recorded it.",
+)
+@click.option(
+    "--log",
+    "log",
+    metavar="PATH|URL",
+    help="Read the incidents from the decision log instead of SOURCE: a SQLite file, "
+    "'default', or a database URL (postgresql+psycopg://...).",
+)
+@_period_options
 @click.option(
     "--format",
     "fmt",
@@ -115,6 +131,10 @@ def backtest_command(
     source: Path | None,
     new_paths: tuple[Path, ...],
     baseline_paths: tuple[Path, ...],
+    baseline_log: bool,
+    log: str | None,
+    since: datetime | None,
+    until: datetime | None,
     fmt: ReportFormat,
     fail_on: Sequence[str],
     strict: bool,
@@ -129,8 +149,10 @@ def backtest_command(
     """Replay past incidents under new playbooks and show what would change.
 
     Every incident of SOURCE (a JSONL file, one incident per line, or a Parquet
-    file) is evaluated under the new playbooks and under the baseline, and
-    classified: same; changed (actions added or removed, compensation changed,
+    file; or the decision log with --log, --since, --until) is evaluated under
+    the new playbooks and under the baseline (--baseline DIR; or, with
+    --baseline-log, what the log says was decided), and classified: same;
+    changed (actions added or removed, compensation changed,
     approval newly or no longer required, no match now, ...); or an error now
     (e.g. a fact the new playbooks require). The report counts each class, per
     incident type and per rule, sums the compensation per currency, and explains
@@ -150,6 +172,8 @@ def backtest_command(
           --format html > backtest.html
       cxplay backtest --playbooks new/ --baseline playbooks/ incidents.jsonl \\
           --dask tcp://scheduler:8786
+      cxplay backtest --playbooks new/ --log default --baseline-log \\
+          --since 2026-07-01 --until 2026-10-01
 
     \b
     Measures for --fail-on (OP: > >= < <= == !=):
@@ -167,23 +191,51 @@ def backtest_command(
             raise click.UsageError("--generate prints incidents; it takes no SOURCE or playbooks")
         _generate(generate, seed)
         return
-    if source is None:
-        raise click.UsageError("no SOURCE: give a JSONL or Parquet file of incidents")
+    if source is not None and log is not None:
+        raise click.UsageError("give SOURCE or --log, not both")
+    if source is None and log is None:
+        raise click.UsageError("no SOURCE: give a JSONL or Parquet file of incidents, or --log")
+    if log is None and (baseline_log or since or until):
+        raise click.UsageError("--baseline-log, --since and --until read the decision log: --log")
     if not new_paths:
         raise click.UsageError("give the new playbooks: --playbooks DIR")
-    if not baseline_paths:
-        raise click.UsageError("give the playbooks to compare with: --baseline DIR")
+    if baseline_log and baseline_paths:
+        raise click.UsageError("compare with --baseline DIR or with --baseline-log, not both")
+    if not baseline_paths and not baseline_log:
+        raise click.UsageError(
+            "give the playbooks to compare with: --baseline DIR (or --baseline-log with --log)"
+        )
     from cxplay._backtest.present import render_report
     from cxplay._backtest.report import Threshold
     from cxplay._backtest.run import Backtest
 
     thresholds = [Threshold.parse(text) for text in fail_on]
     runner = Backtest(
-        list(new_paths), baseline=list(baseline_paths), replies=replies, top=top, backend=backend
+        list(new_paths),
+        baseline=list(baseline_paths) or None,
+        baseline_log=baseline_log,
+        replies=replies,
+        top=top,
+        backend=backend,
     )
     progress, bar = _progress_bar(fmt != "json" and sys.stderr.isatty())
     try:
-        report = runner.run(source, workers=workers, dask=dask, strict=strict, progress=progress)
+        if log is not None:
+            from cxplay._backtest.source import LogSource
+
+            with _open_log(log) as opened:
+                report = runner.run(
+                    LogSource(opened, since=since, until=until),
+                    workers=workers,
+                    dask=dask,
+                    strict=strict,
+                    progress=progress,
+                )
+        else:
+            assert source is not None
+            report = runner.run(
+                source, workers=workers, dask=dask, strict=strict, progress=progress
+            )
     finally:
         if bar is not None:
             bar.close()

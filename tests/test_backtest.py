@@ -636,3 +636,103 @@ def test_replies_are_rendered_and_compared_when_asked(tmp_path: Path) -> None:
     assert with_replies.classes["reply_changed"] == 2 == with_replies.changed
     assert without.classes["reply_changed"] == 0 and without.changed == 2
     assert with_replies.classes["same"] == without.classes["same"] == 3
+
+
+LOG_ARGS = ("backtest", "--playbooks", "new", "--log", "decisions.db", "--baseline-log")
+
+
+def test_the_decision_log_as_source_and_baseline(in_playground: Path) -> None:
+    from cxplay import DecisionLog
+
+    incidents = list(generate_incidents(300, seed=23))
+    with DecisionLog.open(in_playground / "decisions.db") as log:
+        with cxplay.Engine.from_path("old", backend="python", log=log) as engine:
+            for incident in incidents:
+                engine.suggest(incident)
+        forgotten = incidents[0]["customer"]["id"]
+        log.forget(forgotten)
+    erased = sum(1 for i in incidents if i["customer"]["id"] == forgotten)
+    kept = [i for i in incidents if i["customer"]["id"] != forgotten]
+    Path("same.jsonl").write_text("".join(json.dumps(i) + "\n" for i in kept))
+
+    code, out, err = run_cli(*LOG_ARGS, "--format", "json", "--workers", "2")
+    assert code == 0, err
+    logged = json.loads(out)
+    assert logged["unit"] == "decision" and logged["baseline"].startswith("what was logged")
+    assert logged["malformed"] == erased >= 1
+    assert "was forgotten (erased on request)" in logged["malformed_listed"][0]["message"]
+    code, out, err = run_cli(*BASE_ARGS[:-1], "same.jsonl", "--format", "json")
+    assert code == 0, err
+    evaluated = json.loads(out)
+    # what was decided then is what the old playbooks decide now: the same comparison
+    assert logged["classes"] == evaluated["classes"]
+    assert logged["compensation"] == evaluated["compensation"]
+    assert logged["classes"]["changed"] > 0
+
+    # both sets evaluated on the log's incidents; a window with nothing in it
+    code, out, _ = run_cli(
+        "backtest",
+        "--playbooks",
+        "new",
+        "--baseline",
+        "old",
+        "--log",
+        "decisions.db",
+        "--format",
+        "json",
+    )
+    assert code == 0 and json.loads(out)["classes"] == evaluated["classes"]
+    code, out, _ = run_cli(
+        *LOG_ARGS,
+        "--since",
+        "2999-01-01",
+        "--format",
+        "json",
+    )
+    assert code == 0 and json.loads(out)["incidents"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--log", "x.db", "incidents.jsonl", "--baseline", "old"), "SOURCE or --log, not both"),
+        (("incidents.jsonl", "--baseline-log"), "read the decision log: --log"),
+        (("--log", "x.db"), "--baseline-log with --log"),
+        (("--log", "x.db", "--baseline", "old", "--baseline-log"), "not both"),
+    ],
+)
+def test_log_usage_errors(in_playground: Path, args: tuple[str, ...], message: str) -> None:
+    code, _, err = run_cli("backtest", "--playbooks", "new", *args)
+    assert code == 2 and message in err
+
+
+def test_an_unusable_log_is_one_line(in_playground: Path) -> None:
+    Path("not-a-db.db").write_text("this is not SQLite\n")
+    code, out, err = run_cli(
+        "backtest", "--playbooks", "new", "--log", "not-a-db.db", "--baseline-log"
+    )
+    assert code == 1 and out == "" and err.startswith("Error: ") and err.count("\n") == 1
+
+
+def test_parquet_with_one_json_column_and_nulls(playground: Path, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [
+        json.loads(line)
+        for line in (CASES / "incidents.jsonl").read_text().splitlines()[:13]
+        if line
+    ]
+    as_json = tmp_path / "json-column.parquet"
+    pq.write_table(pa.table({"incident": [json.dumps(r) for r in rows]}), as_json)
+    nested = tmp_path / "nested.parquet"
+    # the struct type is inferred over every row (from_pylist would take the first row's
+    # keys only); keys a row does not have come back as nulls, which are read as absent
+    table = pa.Table.from_batches([pa.RecordBatch.from_struct_array(pa.array(rows))])
+    pq.write_table(table, nested)
+    runner = cxplay.Backtest(playground / "new", baseline=playground / "old")
+    from_rows = runner.run(rows, workers=1)
+    keep = {"source", "unit"}
+    for path in (as_json, nested):
+        report = runner.run(path, workers=1)
+        assert report.unit == "row" and report.malformed == 0
+        assert report.model_dump(exclude=keep) == from_rows.model_dump(exclude=keep)

@@ -77,3 +77,20 @@ def test_a_scheduler_that_is_not_there_is_one_line(
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.startswith("Error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_dask_local_from_the_command_line(tmp_path: Path) -> None:
+    need(DASK, "dask.distributed is not installed (pip install 'cxplay[dask]')")
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "".join(json.dumps(i) + "\n" for i in generate_incidents(400, seed=5)), "utf-8"
+    )
+    new = make_new_playbooks(tmp_path)
+    args = ["backtest", "--playbooks", str(new), "--baseline", str(SHIPPED), str(source)]
+    local = CliRunner().invoke(cli, [*args, "--format", "json", "--workers", "1"])
+    on_dask = CliRunner().invoke(
+        cli, [*args, "--format", "json", "--dask", "local", "--workers", "2"]
+    )
+    assert local.exit_code == 0 and on_dask.exit_code == 0, on_dask.stderr
+    assert json.loads(on_dask.stdout) == json.loads(local.stdout)

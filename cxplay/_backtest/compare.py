@@ -214,18 +214,20 @@ def classify(old: Side, new: Side) -> tuple[str, list[str], int]:
 
 @dataclass
 class Tally:
-    """Counts over some incidents; :meth:`merge` adds two tallies exactly."""
+    """Counts over some incidents; :meth:`merge` adds two tallies exactly.
+
+    Per incident only two signatures are counted -- (type, outcome, changes) and (rules
+    applied before, rules applied now) -- and money and error messages; the counts per
+    class, type and rule are expanded from the signatures when asked (few distinct ones
+    against many incidents).
+    """
 
     top: int = 10
     incidents: int = 0  # valid incidents compared
     malformed: int = 0
     malformed_listed: list[tuple[int, str]] = field(default_factory=list)
-    classes: Counter[str] = field(default_factory=Counter)
-    by_type: Counter[tuple[str, str]] = field(default_factory=Counter)
-    rule_baseline: Counter[str] = field(default_factory=Counter)
-    rule_new: Counter[str] = field(default_factory=Counter)
-    rule_gained: Counter[str] = field(default_factory=Counter)
-    rule_lost: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[tuple[str, str, tuple[str, ...]]] = field(default_factory=Counter)
+    rule_sets: Counter[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=Counter)
     compensation_baseline: Counter[str] = field(default_factory=Counter)
     compensation_new: Counter[str] = field(default_factory=Counter)
     errors_new: Counter[str] = field(default_factory=Counter)
@@ -240,12 +242,8 @@ class Tally:
             :MALFORMED_LISTED
         ]
         for name in (
-            "classes",
-            "by_type",
-            "rule_baseline",
-            "rule_new",
-            "rule_gained",
-            "rule_lost",
+            "outcomes",
+            "rule_sets",
             "compensation_baseline",
             "compensation_new",
             "errors_new",
@@ -254,6 +252,45 @@ class Tally:
             getattr(self, name).update(getattr(other, name))
         self.examples = sorted(self.examples + other.examples, key=_rank)[: self.top]
         return self
+
+    @property
+    def classes(self) -> Counter[str]:
+        """Incidents per outcome and per change."""
+        counts: Counter[str] = Counter()
+        for (_, outcome, changes), n in self.outcomes.items():
+            counts[outcome] += n
+            for change in changes:
+                counts[change] += n
+        return counts
+
+    @property
+    def by_type(self) -> Counter[tuple[str, str]]:
+        """Incidents per (type, "incidents" | outcome | change)."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for (kind, outcome, changes), n in self.outcomes.items():
+            counts[kind, "incidents"] += n
+            counts[kind, outcome] += n
+            for change in changes:
+                counts[kind, change] += n
+        return counts
+
+    def rules(self) -> dict[str, Counter[str]]:
+        """Per rule: incidents it applied to before and now, and how many it gained and lost.
+
+        Keys of each counter: ``baseline``, ``new``, ``gained``, ``lost``.
+        """
+        counts: dict[str, Counter[str]] = {}
+        for (before, after), n in self.rule_sets.items():
+            for rule in before:
+                counts.setdefault(rule, Counter())["baseline"] += n
+            for rule in after:
+                counts.setdefault(rule, Counter())["new"] += n
+            if before != after:
+                for rule in set(after) - set(before):
+                    counts[rule]["gained"] += n
+                for rule in set(before) - set(after):
+                    counts[rule]["lost"] += n
+        return counts
 
     def add_malformed(self, position: int, message: str) -> None:
         """Count a record that is not an incident."""
@@ -265,20 +302,8 @@ class Tally:
         """Count one compared incident."""
         outcome, changes, moved = classify(old, new)
         self.incidents += 1
-        kind = incident.type
-        classes = self.classes
-        by_type = self.by_type
-        classes[outcome] += 1
-        by_type[kind, "incidents"] += 1
-        by_type[kind, outcome] += 1
-        for change in changes:
-            classes[change] += 1
-            by_type[kind, change] += 1
-        self.rule_baseline.update(old.rules)
-        self.rule_new.update(new.rules)
-        if old.rules != new.rules:
-            self.rule_gained.update(set(new.rules) - set(old.rules))
-            self.rule_lost.update(set(old.rules) - set(new.rules))
+        self.outcomes[incident.type, outcome, tuple(changes)] += 1
+        self.rule_sets[old.rules, new.rules] += 1
         if old.error is not None:
             self.errors_baseline[old.error] += 1
         if new.error is not None:

@@ -304,7 +304,7 @@ _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5rem 0}
-td,th{padding:.2rem .7rem;border-bottom:1px solid #eee}
+td,th{padding:.2rem .7rem;border-bottom:1px solid #eee;text-align:left}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 code{background:#f4f4f4;padding:0 .2rem}
 .ex{border-left:3px solid #c60;padding:.2rem .8rem;margin:1rem 0}.neg{color:#060}.pos{color:#b00}
@@ -340,8 +340,9 @@ def _bars(items: Sequence[tuple[str, float, str]], *, unit: str = "") -> str:
         length = abs(value) / extent * span
         x = zero - length if value < 0 else zero
         shown = f"{value:,.2f}" if unit else f"{value:,.0f}"
-        text_x = x - 4 if value < 0 else x + length + 4
-        anchor = "end" if value < 0 else "start"
+        # a negative bar grows left from zero: its figure goes right of the zero line
+        text_x = zero + 4 if value < 0 else x + length + 4
+        anchor = "start"
         parts.append(
             f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{_e(label)}</text>'
             f'<rect x="{x:.1f}" y="{y}" width="{max(length, 1):.1f}" height="{row - 8}" '

@@ -258,25 +258,22 @@ def report_from_tally(
 
     ``explain(incident, baseline_rules)`` says why an example changed, rule by rule.
     """
-    types = sorted({kind for kind, _ in tally.by_type})
+    counted = tally.by_type
+    classes = tally.classes
+    types = sorted({kind for kind, _ in counted})
     by_type = {
-        kind: {
-            name: tally.by_type[kind, name]
-            for name in ("incidents", *CLASSES)
-            if tally.by_type[kind, name]
-        }
+        kind: {name: counted[kind, name] for name in ("incidents", *CLASSES) if counted[kind, name]}
         for kind in types
     }
-    rules = sorted({*tally.rule_baseline, *tally.rule_new})
     by_rule = [
         RuleCount(
             rule=rule,
-            baseline=tally.rule_baseline[rule],
-            new=tally.rule_new[rule],
-            gained=tally.rule_gained[rule],
-            lost=tally.rule_lost[rule],
+            baseline=counts["baseline"],
+            new=counts["new"],
+            gained=counts["gained"],
+            lost=counts["lost"],
         )
-        for rule in rules
+        for rule, counts in sorted(tally.rules().items())
     ]
     by_rule.sort(key=lambda r: (-(r.gained + r.lost), r.rule))
     currencies = sorted({*tally.compensation_baseline, *tally.compensation_new})
@@ -314,7 +311,7 @@ def report_from_tally(
         incidents=tally.incidents,
         malformed=tally.malformed,
         malformed_listed=[Malformed(position=p, message=m) for p, m in tally.malformed_listed],
-        classes={name: tally.classes[name] for name in CLASSES},
+        classes={name: classes[name] for name in CLASSES},
         by_type=by_type,
         by_rule=by_rule,
         compensation=compensation,
