@@ -132,11 +132,11 @@ def in_file(error: IncidentError, source: str) -> IncidentError:
 
     Args:
         error: what :meth:`cxplay.Engine.suggest` raised for the incident.
-        source: the file the incident was read from (``-`` for stdin).
+        source: the file the incident was read from (``-``, stdin, is not named).
     """
     message = str(error)
-    if source == "-":
-        return IncidentError(f"<stdin>: {message}")
+    if source == "-":  # the same words as the service answers a request body with
+        return error
     line = None
     if source.lower().endswith(".toml"):
         key = message.removeprefix("invalid incident: ").split(": ", 1)[0]

@@ -569,7 +569,7 @@ def test_invalid_incident_from_stdin(book: Path) -> None:
     result = run("suggest", "-", "--playbooks", book, input='{"type": "x", "colour": 1}')
     assert (result.exit_code, result.stderr) == (
         1,
-        "Error: <stdin>: invalid incident: colour: unknown key\n",
+        "Error: invalid incident: colour: unknown key\n",
     )
 
 
