@@ -37,7 +37,7 @@ from cxplay._cli_backtest import backtest_command
 from cxplay._cli_serve import serve
 from cxplay._common.text import echo
 from cxplay._engine.engine import Engine
-from cxplay._incidents import read_incident
+from cxplay._incidents import in_file, read_incident
 from cxplay._playbooks.journey import journey_map
 from cxplay._playbooks.lint import json_schema, validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet, load_playbooks
@@ -270,6 +270,9 @@ def _incident_options(function: F) -> F:
     return function
 
 
+_INCIDENT_FLAGS = ("type", "channel", "lang", "name", "tier", "order_value", "currency", "facts")
+
+
 def _suggest(
     incident_file: str | None,
     playbook_paths: Sequence[Path],
@@ -280,14 +283,20 @@ def _suggest(
     log_optional: bool = False,
 ) -> None:
     incident = _incident(incident_file, flags)
-    result = _cli_log.suggest_logged(
-        _paths(playbook_paths),
-        incident,
-        explain=explain,
-        log=log,
-        optional=log_optional,
-        allow_unknown_type=flags["allow_unknown_type"],
-    )
+    try:
+        result = _cli_log.suggest_logged(
+            _paths(playbook_paths),
+            incident,
+            explain=explain,
+            log=log,
+            optional=log_optional,
+            allow_unknown_type=flags["allow_unknown_type"],
+        )
+    except IncidentError as exc:
+        # the file is to blame only when no flag changed what was read from it
+        if incident_file is None or any(flags[name] for name in _INCIDENT_FLAGS):
+            raise
+        raise in_file(exc, incident_file) from None
     color = present.color_enabled(sys.stdout)
     click.echo(present.suggestion(result, fmt, color=color), color=color)
     if not result.matched:

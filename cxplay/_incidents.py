@@ -9,6 +9,7 @@ line naming the source (``incident.json:3:14: invalid JSON: ...``), never a trac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from os import PathLike
@@ -17,9 +18,9 @@ from typing import IO, Any, Literal
 
 from cxplay._common.files import read_bytes
 from cxplay._common.toml import parse_toml
-from cxplay.errors import IncidentError, LoadError
+from cxplay.errors import CxplayError, IncidentError, LoadError
 
-__all__ = ["MAX_INCIDENT_BYTES", "parse_incident", "read_incident"]
+__all__ = ["MAX_INCIDENT_BYTES", "in_file", "parse_incident", "read_incident"]
 
 #: An incident is a small document; anything bigger is refused before parsing.
 MAX_INCIDENT_BYTES = 1 << 20
@@ -120,3 +121,27 @@ def read_incident(source: str | PathLike[str] | IO[Any]) -> dict[str, Any]:
             fmt = "json" if suffix == ".json" else "toml"
         return parse_incident(raw, name=name, fmt=fmt)
     return parse_incident(_read_stream(source), name=str(getattr(source, "name", "<stream>")))
+
+
+def in_file(error: IncidentError, source: str) -> IncidentError:
+    """An incident error named after the file it was read from, with the line for TOML.
+
+    ``invalid incident: order.currency: unknown currency 'BTC' ...`` becomes
+    ``incident.toml:4: invalid incident: order.currency: ...``: the line of the first key
+    the message names (a JSON file is named without a line).
+
+    Args:
+        error: what :meth:`cxplay.Engine.suggest` raised for the incident.
+        source: the file the incident was read from (``-``, stdin, is not named).
+    """
+    message = str(error)
+    if source == "-":  # the same words as the service answers a request body with
+        return error
+    line = None
+    if source.lower().endswith(".toml"):
+        key = message.removeprefix("invalid incident: ").split(": ", 1)[0]
+        with contextlib.suppress(CxplayError, OSError, UnicodeDecodeError):
+            text = Path(source).read_bytes()[: MAX_INCIDENT_BYTES + 1].decode("utf-8-sig")
+            line = parse_toml(text, source=source)[1].line(tuple(key.split(".")))
+    where = f"{source}:{line}" if line is not None else source
+    return IncidentError(f"{where}: {message}")

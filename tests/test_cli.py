@@ -537,7 +537,7 @@ def test_directory_as_incident(book: Path, tmp_path: Path) -> None:
         (
             "bad.json",
             b'{"type": "x", "customer": "Anna"}',
-            "invalid incident: customer: input should be a valid dictionary",
+            "{path}: invalid incident: customer: input should be a valid dictionary",
         ),
     ],
     ids=["json", "utf-8", "not-object", "nan", "deep-json", "deep-toml", "toml", "huge", "shape"],

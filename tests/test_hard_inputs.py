@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxplay import (
     ConditionError,
@@ -27,6 +29,7 @@ from cxplay import (
 )
 from cxplay._cli import cli as cxplay_cli
 from cxplay._common.text import echo
+from cxplay._conditions.regex import compile_regex
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._events.store import parse_plan
 from cxplay._replies.sandbox import ReplyEnvironment, SizeError, render_capped
@@ -973,3 +976,74 @@ def test_echo_keeps_short_values_and_cuts_long_ones() -> None:
     assert echo("x" * 61) == f"'{'x' * 60}'… (61 characters)"
     assert echo("\x1b[31m") == "'\\x1b[31m'"  # repr escapes: one printable line
     assert len(echo(list(range(10**6)))) < 100
+
+
+PATTERNS = [
+    r"(?i)(glass|szk[łl]o|скло)",
+    r"^zwrot",
+    r"pieniędzy$",
+    r"\d{2,4}-\d+",
+    r"(?i)(^|\PL)refund(\PL|$)",
+    r"a|b|",
+    r"[^\x00-\x7f]{2}",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATTERNS), st.text(max_size=60))
+def test_the_fast_yes_or_no_agrees_with_re2s_own_search(pattern: str, text: str) -> None:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    expected = re2.compile(pattern, options).search(text) is not None
+    assert (compile_regex(pattern).search(text) is not None) is expected
+
+
+def test_the_regex_benchmark_runs_and_its_engines_agree() -> None:
+    # timings are the benchmark's to report (docs/performance.md), never asserted here
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_regex.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().endswith("agree")
+    measured = json.loads(done.stdout)
+    assert {row["engine"] for row in measured} == {"re", "re2 search", "cxplay"}
+    assert all(row["median_us"] > 0 for row in measured)
+
+
+def test_replies_config_errors_read_like_every_other_schema_error(tmp_path: Path) -> None:
+    two_language_book(tmp_path, 'apology = "Sorry."\n', 'apology = "Przepraszamy."\n')
+    config = tmp_path / "replies" / "config.toml"
+    config.write_text(
+        'company = "X"\ncompnay = "Y"\nagent = 5\n[signature.p]\nagnet = "Z"\n', encoding="utf-8"
+    )
+    assert validate_lines(tmp_path) == [
+        f"{config}:2: unknown key 'compnay'; did you mean 'company'?",
+        f"{config}:3: agent: input should be a valid string (got 5)",
+        f"{config}:5: signature.p: unknown key 'agnet'; did you mean 'agent'?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        ("i.json", '{"type": "x", "order": {"value": 5, "currency": "BTC"}}', "{path}: "),
+        ("i.toml", 'type = "x"\n\n[order]\nvalue = 5\ncurrency = "BTC"\n', "{path}:5: "),
+    ],
+)
+def test_an_incident_file_is_named_in_its_errors(
+    tmp_path: Path, name: str, content: str, where: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    expected = where.format(path=path) + "invalid incident: order.currency: unknown currency"
+    assert_one_error(cli("suggest", path), expected)
+    assert_one_error(cli("explain", path), expected)
+    # a flag changed the incident: the file alone is not to blame
+    line = assert_one_error(cli("suggest", path, "--tier", "gold"), "invalid incident: ")
+    assert str(path) not in line

@@ -76,7 +76,7 @@ def allowed_keys(root: type[BaseModel], parent: Sequence[str | int]) -> list[str
             continue
         owner = next((m for m in models if part in _keys_of(m)), None)
         if owner is None:
-            return []
+            continue  # a key of a table of the user's own names: [signature.<playbook id>]
         models = models_in(_keys_of(owner)[part])
     return sorted({key for model in models for key in _keys_of(model)})
 

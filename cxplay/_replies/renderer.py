@@ -52,6 +52,13 @@ from pydantic import Field, ValidationError
 
 from cxplay._common.files import toml_files
 from cxplay._common.models import Frozen
+from cxplay._common.problems import (
+    KeyPath,
+    allowed_keys,
+    error_message,
+    format_key,
+    key_path,
+)
 from cxplay._common.toml import read_toml
 from cxplay._replies.address import (
     clean_name,
@@ -234,15 +241,19 @@ class Renderer:
             except LoadError as exc:
                 problems.extend(exc.problems)
             except ValidationError as exc:
+                seen: set[KeyPath] = set()
                 for error in exc.errors():
-                    loc = [p for p in error["loc"] if p not in ("str", "dict[str,str]")]
-                    message = str(error["msg"])
+                    where = key_path(error["loc"])
+                    if where in seen:
+                        continue  # `agent` is text or a table: one line, not one per form
+                    seen.add(where)
+                    unknown = error["type"] == "extra_forbidden"
                     problems.append(
                         Problem(
-                            "unknown key" if error["type"] == "extra_forbidden" else message,
+                            error_message(error, known=allowed_keys(_ConfigFile, where[:-1])),
                             file=str(config),
-                            line=index.line(tuple(loc)),
-                            key=".".join(str(p) for p in loc),
+                            line=index.line(where),
+                            key=format_key(where[:-1] if unknown else where) or None,
                         )
                     )
             else:
