@@ -66,6 +66,11 @@ def test_wheel_install_runs_suggest(tmp_path: Path) -> None:
         env=env,
     )
     assert greeting == "Szanowny Panie Piotrze,\n"
+    # the runbook templates are package data too
+    event = ROOT / "examples" / "events" / "cxconf-2026.toml"
+    html = work / "runbook.html"
+    run(target / "bin" / "cxplay", "plan", event, "--html", html, cwd=work, env=env)
+    assert html.read_text("utf-8").startswith("<!DOCTYPE html>")
     # the decision log's migrations are package data: an installed cxplay creates its log
     logged = json.loads(
         run(

@@ -82,7 +82,8 @@ def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[str]:
     nobody declared on an incident type whose facts are declared (a typo, most likely).
     """
     problems: list[str] = []
-    typed = any(model.type in spec.required_for for spec in facts.values())
+    required = _required_facts(facts)
+    typed = model.type in required
     undeclared = [name for name in model.facts if name not in facts] if typed else []
     if undeclared:
         problems.append(_undeclared(model.type, undeclared, facts))
@@ -97,10 +98,34 @@ def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[str]:
             if spec.max is not None:
                 bounds += (" and " if bounds else "") + f"at most {spec.max:g}"
             problems.append(f"facts.{name}: must be {bounds}, got {echo(value)}")
-    for name, spec in facts.items():
-        if model.type in spec.required_for and name not in model.facts:
+    for name, spec in required.get(model.type, ()):
+        if name not in model.facts:
             problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
     return problems
+
+
+_REQUIRED: dict[
+    int, tuple[Mapping[str, FactSpec], dict[str, tuple[tuple[str, FactSpec], ...]]]
+] = {}
+
+
+def _required_facts(
+    facts: Mapping[str, FactSpec],
+) -> dict[str, tuple[tuple[str, FactSpec], ...]]:
+    """Incident type -> the facts it requires, in declaration order; built once per set.
+
+    (Every evaluation asks; a backtest asks twice per incident, millions of times.)
+    """
+    entry = _REQUIRED.get(id(facts))
+    if entry is None or entry[0] is not facts:
+        index: dict[str, list[tuple[str, FactSpec]]] = {}
+        for name, spec in facts.items():
+            for kind in dict.fromkeys(spec.required_for):
+                index.setdefault(kind, []).append((name, spec))
+        if len(_REQUIRED) >= 64:  # reloads make new sets: keep the cache small
+            _REQUIRED.clear()
+        entry = _REQUIRED[id(facts)] = (facts, {k: tuple(v) for k, v in index.items()})
+    return entry[1]
 
 
 def _undeclared(incident_type: str, names: Sequence[str], facts: Mapping[str, FactSpec]) -> str:
