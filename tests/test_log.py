@@ -542,3 +542,21 @@ def test_a_bad_url_is_a_clear_error() -> None:
 def test_check_passes_on_a_good_log(log: DecisionLog) -> None:
     log.check()
     assert repr(log).startswith("<DecisionLog ")
+
+
+def test_threads_that_come_and_go_strand_no_connection(engine: Engine, store: str) -> None:
+    import threading
+
+    with DecisionLog.open(store) as log:
+        # 60 short-lived threads, more than the pool's 5 + 40: each borrows and gives back
+        for wave in range(3):
+            threads = [
+                threading.Thread(target=logged, args=(engine, log, damaged(f"T-{wave}-{n}")))
+                for n in range(20)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert log.count() == 60
+        assert log._fast is None or len(log._fast._free) <= 20

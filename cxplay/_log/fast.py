@@ -9,8 +9,9 @@ dialect, and store values exactly as SQLAlchemy's types do (SQLite: UTC times as
 ``YYYY-MM-DD HH:MM:SS.ffffff``, JSON as text, booleans as 0/1); everything else reads and
 writes through the Core. The tests run both paths on both databases.
 
-A connection that failed is dropped (invalidated in the pool), so the next call connects
-again: a PostgreSQL server that went away and came back is used again.
+A connection is borrowed per statement and given back; one that failed is dropped
+(invalidated in the pool), so the next call connects again: a PostgreSQL server that went
+away and came back is used again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -59,38 +60,43 @@ def sqlite_time(moment: datetime | None) -> str | None:
 
 
 class FastPath:
-    """One kept DB-API connection per thread, from the engine's pool (its set-up applies)."""
+    """A few kept DB-API connections from the engine's pool (so its set-up applies).
+
+    A connection is borrowed for one statement or one write and given back, so threads
+    that come and go (a server's worker threads) never strand one.
+    """
 
     upsert_sql = ""
     history_sql = ""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._local = threading.local()
-        self._all: list[Any] = []
+        self._free: list[Any] = []
         self._lock = threading.Lock()
+        self._closed = False
 
-    def _connection(self) -> Any:
-        raw = getattr(self._local, "raw", None)
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        with self._lock:
+            raw = self._free.pop() if self._free else None
         if raw is None:
             raw = self._engine.raw_connection()
             self._prepare(raw)
-            self._local.raw = raw
-            with self._lock:
-                self._all.append(raw)
-        return raw
+        try:
+            yield raw
+        except BaseException:
+            # a connection that failed is discarded: the next call connects again
+            with contextlib.suppress(Exception):
+                raw.invalidate()
+            raise
+        with self._lock:
+            if not self._closed:
+                self._free.append(raw)
+                return
+        self._release(raw)
 
     def _prepare(self, raw: Any) -> None:
         """Set a new connection up (nothing by default)."""
-
-    def _drop(self, raw: Any) -> None:
-        """Forget a connection that failed: the pool discards it, the next call reconnects."""
-        self._local.raw = None
-        with self._lock:
-            if raw in self._all:
-                self._all.remove(raw)
-        with contextlib.suppress(Exception):  # already broken; nothing more to free
-            raw.invalidate()
 
     def _value(self, name: str, value: Any) -> Any:
         raise NotImplementedError
@@ -106,17 +112,12 @@ class FastPath:
 
     def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert decisions (or add their views), in one write transaction."""
-        raw = self._connection()
-        try:
+        with self._connection() as raw:
             self._write(raw, rows)
-        except BaseException:
-            self._drop(raw)
-            raise
 
     def history(self, customer_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
         """(decision_id, currency, amount) of a customer's compensation in (since, until]."""
-        raw = self._connection()
-        try:
+        with self._connection() as raw:
             cursor = raw.cursor()
             try:
                 cursor.execute(
@@ -125,17 +126,14 @@ class FastPath:
                 return list(cursor.fetchall())
             finally:
                 cursor.close()
-        except BaseException:
-            self._drop(raw)
-            raise
 
     def close(self) -> None:
         """Give the connections back to the pool."""
         with self._lock:
-            for raw in self._all:
-                self._release(raw)
-            self._all.clear()
-        self._local = threading.local()
+            self._closed = True
+            free, self._free = self._free, []
+        for raw in free:
+            self._release(raw)
 
     def _release(self, raw: Any) -> None:
         raw.close()

@@ -58,6 +58,9 @@ HISTORY_DAYS = 90
 SCALES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 _PG_LOCK = 0x63787061  # pg_advisory_xact_lock key for migrations ("cxpa")
 _MAX_PENDING = 100_000
+#: Connections beyond the pool's 5 while many threads use the log at once (a server's 40
+#: worker threads must not wait for one another's connection).
+_OVERFLOW = 40
 
 
 def default_log_path() -> Path:
@@ -215,7 +218,9 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
         with contextlib.suppress(OSError):  # a clear error comes from the connect below
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
-        url, connect_args={"timeout": timeout, "check_same_thread": False}, pool_pre_ping=False
+        url,
+        connect_args={"timeout": timeout, "check_same_thread": False},
+        max_overflow=_OVERFLOW,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -251,7 +256,7 @@ def _engine(url: URL, timeout: float) -> Engine:
     if backend == "postgresql":
         connect_args["connect_timeout"] = max(1, int(timeout))
     try:
-        return sa.create_engine(url, connect_args=connect_args)
+        return sa.create_engine(url, connect_args=connect_args, max_overflow=_OVERFLOW)
     except (ImportError, sa_exc.NoSuchModuleError) as error:
         hint = " (pip install 'cxplay[postgres]')" if backend == "postgresql" else ""
         raise LogError(f"cannot use the log {_shown(url)}: {error}{hint}") from None
