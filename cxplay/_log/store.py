@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import sqlite3
@@ -31,7 +32,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from cxplay._common.text import did_you_mean, echo
 from cxplay._log import schema as t
-from cxplay._log.fast import fast_path
+from cxplay._log.fast import JsonText, fast_path
 from cxplay._log.privacy import DEFAULT_MASK, forget_incident, mask_incident, redact_text
 from cxplay.errors import LogError
 from cxplay.models import ACTION_KINDS, COMPENSATION_KINDS
@@ -502,7 +503,8 @@ class DecisionLog:
                 incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
                 self.mask,
             ),
-            "actions": suggestion.model_dump(mode="json", include={"actions"})["actions"],
+            # serialised by pydantic-core at once: no Python dicts for the actions
+            "actions": JsonText(suggestion.model_dump_json(include={"actions"})[11:-1]),
             "rules": ";".join(
                 f"{rule} {playbook}"
                 for rule, playbook in dict.fromkeys(
@@ -593,6 +595,10 @@ class DecisionLog:
             with self._errors():
                 self._fast.upsert(values)
             return
+        values = [
+            {k: json.loads(v.text) if isinstance(v, JsonText) else v for k, v in row.items()}
+            for row in values
+        ]
         with self._write() as conn:
             insert = _insert_for(conn)
             stmt = insert(t.decision)
