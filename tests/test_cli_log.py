@@ -132,8 +132,8 @@ def test_bad_input_is_one_clear_line(
 def test_log_maintenance(store: str) -> None:
     result = run("log", "migrate", "--log", store)
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.endswith(": schema 0001 (was empty)\n")
-    assert run("log", "migrate", "--log", store).stdout.endswith(": schema 0001 (already)\n")
+    assert result.stdout.endswith(": schema 0002 (was empty)\n")
+    assert run("log", "migrate", "--log", store).stdout.endswith(": schema 0002 (already)\n")
     suggest_json(store)
     assert (
         run("log", "forget", "C-77", "--log", store).stdout
@@ -178,7 +178,7 @@ def test_a_newer_store_is_refused_by_every_command(tmp_path: Path) -> None:
         result = run(*args, "--log", path)
         assert result.exit_code == 1, args
         assert (
-            "was written by a newer cxplay (schema version 0042; this cxplay knows up to 0001)"
+            "was written by a newer cxplay (schema version 0042; this cxplay knows up to 0002)"
             in result.stderr
         )
 

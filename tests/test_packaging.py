@@ -89,4 +89,4 @@ def test_wheel_install_runs_suggest(tmp_path: Path) -> None:
     out = run(
         target / "bin" / "cxplay", "log", "migrate", "--log", work / "cx.db", cwd=work, env=env
     )
-    assert out.endswith(": schema 0001 (already)\n")
+    assert out.endswith(": schema 0002 (already)\n")
