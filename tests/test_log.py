@@ -480,9 +480,37 @@ def test_a_store_from_a_newer_cxplay_is_refused(store: str) -> None:
         conn.execute(sa.text(f"UPDATE {schema.VERSION_TABLE} SET version_num = '0099'"))
     with pytest.raises(
         LogError,
-        match=r"written by a newer cxplay \(schema version 0099; this cxplay knows up to 0001\)",
+        match=r"written by a newer cxplay \(schema version 0099; this cxplay knows up to 0002\)",
     ):
         DecisionLog.open(store)
+
+
+def test_an_older_store_is_refused_until_migrated(store: str, engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    import cxplay._log.store as store_module
+
+    with DecisionLog.open(store, check=False) as log, log._write() as conn:
+        config = Config()
+        config.set_main_option(
+            "script_location", str(Path(store_module.__file__).parent / "migrations")
+        )
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")  # as an older cxplay left it
+    with pytest.raises(
+        LogError,
+        match=r"has schema version 0001, this cxplay needs 0002: run 'cxplay log migrate' first",
+    ):
+        DecisionLog.open(store)
+    with DecisionLog.open(store, check=False) as log:
+        assert log.migrate() == ("0001", "0002")
+    with DecisionLog.open(store) as log:
+        assert logged(engine, log, damaged()).decision_id is not None
+        with log.connection() as conn:
+            assert "cxplay_decision_customer" not in {
+                i["name"] for i in sa.inspect(conn).get_indexes("cxplay_decision")
+            }
 
 
 def test_an_empty_store_is_not_migrated_when_told_not_to(store: str) -> None:
@@ -490,8 +518,8 @@ def test_an_empty_store_is_not_migrated_when_told_not_to(store: str) -> None:
         DecisionLog.open(store, migrate=False)
     with DecisionLog.open(store, check=False) as log:
         assert log.version() is None
-        assert log.migrate() == (None, "0001")
-        assert log.migrate() == ("0001", "0001")
+        assert log.migrate() == (None, "0002")
+        assert log.migrate() == ("0002", "0002")
         log.check()
 
 
@@ -542,3 +570,21 @@ def test_a_bad_url_is_a_clear_error() -> None:
 def test_check_passes_on_a_good_log(log: DecisionLog) -> None:
     log.check()
     assert repr(log).startswith("<DecisionLog ")
+
+
+def test_threads_that_come_and_go_strand_no_connection(engine: Engine, store: str) -> None:
+    import threading
+
+    with DecisionLog.open(store) as log:
+        # 60 short-lived threads, more than the pool's 5 + 40: each borrows and gives back
+        for wave in range(3):
+            threads = [
+                threading.Thread(target=logged, args=(engine, log, damaged(f"T-{wave}-{n}")))
+                for n in range(20)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert log.count() == 60
+        assert log._fast is None or len(log._fast._free) <= 20

@@ -71,3 +71,22 @@ def test_wheel_install_runs_suggest(tmp_path: Path) -> None:
     html = work / "runbook.html"
     run(target / "bin" / "cxplay", "plan", event, "--html", html, cwd=work, env=env)
     assert html.read_text("utf-8").startswith("<!DOCTYPE html>")
+    # the decision log's migrations are package data: an installed cxplay creates its log
+    logged = json.loads(
+        run(
+            target / "bin" / "cxplay",
+            "suggest",
+            incident,
+            "--format",
+            "json",
+            "--log",
+            work / "cx.db",
+            cwd=work,
+            env=env,
+        )
+    )
+    assert logged["decision_id"]
+    out = run(
+        target / "bin" / "cxplay", "log", "migrate", "--log", work / "cx.db", cwd=work, env=env
+    )
+    assert out.endswith(": schema 0002 (already)\n")

@@ -9,34 +9,52 @@ dialect, and store values exactly as SQLAlchemy's types do (SQLite: UTC times as
 ``YYYY-MM-DD HH:MM:SS.ffffff``, JSON as text, booleans as 0/1); everything else reads and
 writes through the Core. The tests run both paths on both databases.
 
-A connection that failed is dropped (invalidated in the pool), so the next call connects
-again: a PostgreSQL server that went away and came back is used again.
+A connection is borrowed per statement and given back; one that failed is dropped
+(invalidated in the pool), so the next call connects again: a PostgreSQL server that went
+away and came back is used again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy.engine import Engine
 
 from cxplay._log import schema as t
 
-__all__ = ["FastPath", "fast_path", "sqlite_time"]
+__all__ = ["FastPath", "JsonText", "fast_path", "sqlite_time"]
 
 _DECISION_COLUMNS = tuple(c.name for c in t.decision.columns)
 _JSON = {c.name for c in t.decision.columns if c.type.__class__.__name__ == "JSON"}
 _TIMES = {"created_at", "seen_at", "occurred_at", "respond_by", "decided_at"}
 
 
-def _upsert_sql(mark: str) -> str:
+class JsonText:
+    """A value already serialised to JSON (by pydantic-core), written as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _json(value: Any) -> str:
+    """JSON text of a value: pydantic-core's encoder, ~5x faster than the json module."""
+    if isinstance(value, JsonText):
+        return value.text
+    return to_json(value).decode()
+
+
+def _upsert_sql(mark: str, json_mark: str) -> str:
+    marks = (json_mark if c in _JSON else mark for c in _DECISION_COLUMNS)
     return (
         f"INSERT INTO {t.decision.name} ({', '.join(_DECISION_COLUMNS)}) "
-        f"VALUES ({', '.join(mark for _ in _DECISION_COLUMNS)}) "
+        f"VALUES ({', '.join(marks)}) "
         "ON CONFLICT (id) DO UPDATE SET "
         f"views = {t.decision.name}.views + excluded.views, seen_at = excluded.seen_at"
     )
@@ -55,68 +73,71 @@ def sqlite_time(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.isoformat(sep=" ", timespec="microseconds")  # = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class FastPath:
-    """One kept DB-API connection per thread, from the engine's pool (its set-up applies)."""
+    """A few kept DB-API connections from the engine's pool (so its set-up applies).
+
+    A connection is borrowed for one statement or one write and given back, so threads
+    that come and go (a server's worker threads) never strand one.
+    """
 
     upsert_sql = ""
     history_sql = ""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._local = threading.local()
-        self._all: list[Any] = []
+        self._free: list[Any] = []
         self._lock = threading.Lock()
+        self._closed = False
 
-    def _connection(self) -> Any:
-        raw = getattr(self._local, "raw", None)
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        with self._lock:
+            raw = self._free.pop() if self._free else None
         if raw is None:
             raw = self._engine.raw_connection()
             self._prepare(raw)
-            self._local.raw = raw
-            with self._lock:
-                self._all.append(raw)
-        return raw
+        try:
+            yield raw
+        except BaseException:
+            # a connection that failed is discarded: the next call connects again
+            with contextlib.suppress(Exception):
+                raw.invalidate()
+            raise
+        with self._lock:
+            if not self._closed:
+                self._free.append(raw)
+                return
+        self._release(raw)
 
     def _prepare(self, raw: Any) -> None:
         """Set a new connection up (nothing by default)."""
 
-    def _drop(self, raw: Any) -> None:
-        """Forget a connection that failed: the pool discards it, the next call reconnects."""
-        self._local.raw = None
-        with self._lock:
-            if raw in self._all:
-                self._all.remove(raw)
-        with contextlib.suppress(Exception):  # already broken; nothing more to free
-            raw.invalidate()
-
-    def _value(self, name: str, value: Any) -> Any:
-        raise NotImplementedError
+    #: per column of the decision table: how a row's value is handed to the driver
+    converters: tuple[Callable[[Any], Any] | None, ...] = ()
 
     def _time(self, moment: datetime) -> Any:
         return moment
 
     def _row(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(self._value(c, row[c]) for c in _DECISION_COLUMNS)
+        return tuple(
+            row[c] if convert is None else convert(row[c])
+            for c, convert in zip(_DECISION_COLUMNS, self.converters, strict=True)
+        )
 
     def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
         raise NotImplementedError
 
     def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert decisions (or add their views), in one write transaction."""
-        raw = self._connection()
-        try:
+        with self._connection() as raw:
             self._write(raw, rows)
-        except BaseException:
-            self._drop(raw)
-            raise
 
     def history(self, customer_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
         """(decision_id, currency, amount) of a customer's compensation in (since, until]."""
-        raw = self._connection()
-        try:
+        with self._connection() as raw:
             cursor = raw.cursor()
             try:
                 cursor.execute(
@@ -125,17 +146,14 @@ class FastPath:
                 return list(cursor.fetchall())
             finally:
                 cursor.close()
-        except BaseException:
-            self._drop(raw)
-            raise
 
     def close(self) -> None:
         """Give the connections back to the pool."""
         with self._lock:
-            for raw in self._all:
-                self._release(raw)
-            self._all.clear()
-        self._local = threading.local()
+            self._closed = True
+            free, self._free = self._free, []
+        for raw in free:
+            self._release(raw)
 
     def _release(self, raw: Any) -> None:
         raw.close()
@@ -144,17 +162,11 @@ class FastPath:
 class SqliteFastPath(FastPath):
     """SQLite: ``BEGIN IMMEDIATE`` ... ``COMMIT`` on the kept connection (autocommit)."""
 
-    upsert_sql = _upsert_sql("?")
+    upsert_sql = _upsert_sql("?", "?")
     history_sql = _history_sql("?")
-
-    def _value(self, name: str, value: Any) -> Any:
-        if name in _JSON:
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        if name in _TIMES:
-            return sqlite_time(value)
-        if isinstance(value, bool):
-            return int(value)
-        return value
+    converters = tuple(
+        _json if c in _JSON else sqlite_time if c in _TIMES else None for c in _DECISION_COLUMNS
+    )
 
     def _time(self, moment: datetime) -> Any:
         return sqlite_time(moment)
@@ -177,14 +189,9 @@ class SqliteFastPath(FastPath):
 class PostgresFastPath(FastPath):
     """PostgreSQL (psycopg 3): the kept connection in autocommit; a write is a transaction."""
 
-    upsert_sql = _upsert_sql("%s")
+    upsert_sql = _upsert_sql("%s", "%s::json")
     history_sql = _history_sql("%s")
-
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
-        from psycopg.types.json import Json
-
-        self._json = Json
+    converters = tuple(_json if c in _JSON else None for c in _DECISION_COLUMNS)
 
     def _prepare(self, raw: Any) -> None:
         raw.driver_connection.autocommit = True
@@ -194,11 +201,6 @@ class PostgresFastPath(FastPath):
             raw.driver_connection.autocommit = False  # as the pool hands connections out
         finally:
             raw.close()
-
-    def _value(self, name: str, value: Any) -> Any:
-        if name in _JSON:
-            return self._json(value)
-        return value
 
     def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
         connection = raw.driver_connection

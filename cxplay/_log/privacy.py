@@ -68,11 +68,12 @@ def mask_incident(incident: Mapping[str, Any], patterns: Iterable[str]) -> dict[
     def walk(value: Any, path: str, free: bool) -> Any:
         if path and masked(path):
             return MASKED
-        if isinstance(value, Mapping):
+        kind = type(value)  # JSON-like data: exact types, no ABC checks (this runs per value)
+        if kind is dict or (kind is not str and isinstance(value, Mapping)):
             return {k: walk(v, f"{path}.{k}" if path else str(k), free) for k, v in value.items()}
-        if isinstance(value, list):
+        if kind is list:
             return [walk(v, path, free) for v in value]
-        if free and isinstance(value, str):
+        if free and kind is str:
             return redact_text(value)
         return value
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import sqlite3
@@ -31,7 +32,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from cxplay._common.text import did_you_mean, echo
 from cxplay._log import schema as t
-from cxplay._log.fast import fast_path
+from cxplay._log.fast import JsonText, fast_path
 from cxplay._log.privacy import DEFAULT_MASK, forget_incident, mask_incident, redact_text
 from cxplay.errors import LogError
 from cxplay.models import ACTION_KINDS, COMPENSATION_KINDS
@@ -58,6 +59,9 @@ HISTORY_DAYS = 90
 SCALES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 _PG_LOCK = 0x63787061  # pg_advisory_xact_lock key for migrations ("cxpa")
 _MAX_PENDING = 100_000
+#: Connections beyond the pool's 5 while many threads use the log at once (a server's 40
+#: worker threads must not wait for one another's connection).
+_OVERFLOW = 40
 
 
 def default_log_path() -> Path:
@@ -215,7 +219,9 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
         with contextlib.suppress(OSError):  # a clear error comes from the connect below
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
-        url, connect_args={"timeout": timeout, "check_same_thread": False}, pool_pre_ping=False
+        url,
+        connect_args={"timeout": timeout, "check_same_thread": False},
+        max_overflow=_OVERFLOW,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -251,7 +257,7 @@ def _engine(url: URL, timeout: float) -> Engine:
     if backend == "postgresql":
         connect_args["connect_timeout"] = max(1, int(timeout))
     try:
-        return sa.create_engine(url, connect_args=connect_args)
+        return sa.create_engine(url, connect_args=connect_args, max_overflow=_OVERFLOW)
     except (ImportError, sa_exc.NoSuchModuleError) as error:
         hint = " (pip install 'cxplay[postgres]')" if backend == "postgresql" else ""
         raise LogError(f"cannot use the log {_shown(url)}: {error}{hint}") from None
@@ -497,7 +503,8 @@ class DecisionLog:
                 incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
                 self.mask,
             ),
-            "actions": suggestion.model_dump(mode="json", include={"actions"})["actions"],
+            # serialised by pydantic-core at once: no Python dicts for the actions
+            "actions": JsonText(suggestion.model_dump_json(include={"actions"})[11:-1]),
             "rules": ";".join(
                 f"{rule} {playbook}"
                 for rule, playbook in dict.fromkeys(
@@ -588,6 +595,10 @@ class DecisionLog:
             with self._errors():
                 self._fast.upsert(values)
             return
+        values = [
+            {k: json.loads(v.text) if isinstance(v, JsonText) else v for k, v in row.items()}
+            for row in values
+        ]
         with self._write() as conn:
             insert = _insert_for(conn)
             stmt = insert(t.decision)
