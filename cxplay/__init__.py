@@ -118,20 +118,20 @@ __all__ = [
     "validate",
 ]
 
-# The event and plan modules cost ~60 ms of start-up that `cxplay suggest` should not pay,
-# the decision log (SQLAlchemy) and the backtest more: they are imported on first use (PEP 562).
+# The event, plan and backtest modules cost start-up time that `cxplay suggest` should not
+# pay, the decision log (SQLAlchemy) more: they are imported on first use (PEP 562).
 _LAZY = {
+    "CustomerHistory": "cxplay._log.store",
+    "DecisionLog": "cxplay._log.store",
+    "GivenCompensation": "cxplay._log.store",
+    "LoggedDecision": "cxplay._log.store",
+    "OutcomeRecord": "cxplay._log.store",
     "Backtest": "cxplay._backtest.run",
     "BacktestReport": "cxplay._backtest.report",
     "LogSource": "cxplay._backtest.source",
     "Recipe": "cxplay._backtest.recipe",
     "Threshold": "cxplay._backtest.report",
     "backtest": "cxplay._backtest.run",
-    "CustomerHistory": "cxplay._log.store",
-    "DecisionLog": "cxplay._log.store",
-    "GivenCompensation": "cxplay._log.store",
-    "LoggedDecision": "cxplay._log.store",
-    "OutcomeRecord": "cxplay._log.store",
     "Event": "cxplay._events.model",
     "load_event": "cxplay._events.load",
     "Plan": "cxplay._events.plan",

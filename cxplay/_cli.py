@@ -140,7 +140,7 @@ def _parse_facts(
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep:
-            raise click.BadParameter(f"{item!r}: expected key=value, e.g. delay_days=3")
+            raise click.BadParameter(f"{echo(item)}: expected key=value, e.g. delay_days=3")
         if not _FACT_KEY.match(key):
             raise click.BadParameter(
                 f"{echo(key)}: a fact name has ASCII letters, digits and '_' and does not start "
@@ -612,7 +612,9 @@ def show(ctx: click.Context, playbook_id: str, playbook_paths: tuple[Path, ...])
     show_default=True,
     help="A compact matrix, or a Markdown table naming the rules.",
 )
-def map_command(playbook_paths: tuple[Path, ...], fmt: str) -> None:
+@click.option("--csat", is_flag=True, help="Colour each moment by the mean CSAT in the log.")
+@_cli_log.log_option
+def map_command(playbook_paths: tuple[Path, ...], fmt: str, csat: bool, log: str | None) -> None:
     """Show which moments of the customer journey the playbooks cover.
 
     Rows are journey stages, columns CX dimensions (sensory, relational, cognitive,
@@ -623,8 +625,19 @@ def map_command(playbook_paths: tuple[Path, ...], fmt: str) -> None:
     Examples:
       cxplay map
       cxplay map --format markdown > journey.md
+      cxplay map --csat --log cx.db
+
+    With --csat, a cell shows the mean CSAT (1-5) of the logged decisions whose
+    rules cover it: green from 4, yellow from 3, red below.
     """  # noqa: D301 - click's \b must stay a backspace
     loaded = load_playbooks(_paths(playbook_paths))
+    if csat:
+        color = present.color_enabled(sys.stdout)
+        table = _cli_log.csat_journey(
+            loaded, log, "markdown" if fmt == "markdown" else "text", color=color
+        )
+        click.echo(table, color=color)
+        return
     click.echo(present.journey(journey_map(loaded), "markdown" if fmt == "markdown" else "text"))
 
 
@@ -739,8 +752,8 @@ def schema(incident: bool) -> None:
     click.echo(present.schema(json_schema("incident" if incident else "playbook")))
 
 
-cli.add_command(backtest_command)
 _cli_log.register(cli)
+cli.add_command(backtest_command)
 
 
 def main() -> None:

@@ -12,18 +12,20 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
 from cxplay._engine.engine import Engine, IncidentLike
+from cxplay._playbooks.journey import journey_map
+from cxplay._playbooks.loader import PlaybookSet, load_playbooks
 from cxplay.errors import LogError
 from cxplay.results import Suggestion
 
 if TYPE_CHECKING:
     from cxplay._log.store import DecisionLog
 
-__all__ = ["log_option", "register", "suggest_log_options", "suggest_logged"]
+__all__ = ["csat_journey", "log_option", "register", "suggest_log_options", "suggest_logged"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -370,7 +372,80 @@ def export_command(
         click.echo(f"Wrote {count} decisions to {out}", err=True)
 
 
+def csat_journey(
+    playbooks: PlaybookSet, log: str | None, fmt: Literal["text", "markdown"], *, color: bool
+) -> str:
+    """``cxplay map --csat``: the journey map with the mean CSAT of each moment."""
+    from cxplay._log.present import csat_map, journey_csat
+    from cxplay._log.report import build_report
+
+    journey = journey_map(playbooks)
+    with _open(log) as opened:
+        report = build_report(opened)
+    return csat_map(journey, journey_csat(journey, report), fmt, color=color)
+
+
+@click.command("report")
+@_period_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, markdown for a wiki, html (one file, charts inline), json.",
+)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write here.")
+@click.option(
+    "--playbooks",
+    "playbook_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    envvar="CXPLAY_PLAYBOOKS",
+    metavar="DIR|FILE",
+    help="Playbooks for the journey map of the HTML report (default: the shipped ones).",
+)
+@log_option
+def report_command(
+    since: datetime | None,
+    until: datetime | None,
+    fmt: str,
+    out: Path | None,
+    playbook_paths: tuple[Path, ...],
+    log: str | None,
+) -> None:
+    """Report on logged decisions: outcomes, compensation, CSAT/NPS/CES, response times.
+
+    Per incident type and per rule: decisions, acceptance, compensation given per
+    currency, CSAT (mean), NPS (% promoters - % detractors), CES (mean), time to
+    first response and the share by respond_by; then the rules agents reject most.
+    The HTML report is one file with inline SVG charts and the journey map coloured
+    by CSAT (needs cxplay[report]).
+
+    \b
+    Examples:
+      cxplay report
+      cxplay report --since 2026-11-01 --until 2026-12-01 --format markdown
+      cxplay report --format html --out report.html
+    """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay._log.present import report_html, report_text
+    from cxplay._log.report import build_report
+
+    with _open(log) as opened:
+        report = build_report(opened, since, until)
+    if fmt == "html":
+        journey = journey_map(load_playbooks(list(playbook_paths) or None))
+        text = report_html(report, journey)
+    else:
+        text = report_text(report, fmt)  # type: ignore[arg-type]  # click.Choice checked it
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"Wrote {out}", err=True)
+
+
 def register(cli: click.Group) -> None:
     """Add the log's commands to the root ``cxplay`` group."""
-    for command in (outcome_command, feedback_command, log_group):
+    for command in (outcome_command, feedback_command, report_command, log_group):
         cli.add_command(command)

@@ -12,14 +12,14 @@
     │   └── EventFileError       an event file (``cxplay plan``) is invalid
     ├── PlanError                a preloaded plan cannot be used
     ├── IncidentError            an incident is invalid (missing type, wrong fact type, ...)
-    ├── RenderError              a reply could not be rendered at run time
     ├── LogError                 the decision log is unusable or refuses an outcome/score
+    ├── RenderError              a reply could not be rendered at run time
     └── BacktestError            a backtest cannot run: unreadable source, bad threshold, ...
 
 A :class:`PlaybookError` carries one :class:`Problem` per thing that is wrong, so a
 user sees every problem at once, one line each: ``file:line: rule-id: key.path: message``.
 An event file is read like a playbook (TOML, every problem with its line), so its error
-is one too. ``tests/test_errors.py`` checks that this drawing matches the classes.
+is one too. ``tests/test_layout.py`` checks that this drawing matches the classes.
 Nothing here prints; presenting errors is the caller's job.
 """
 

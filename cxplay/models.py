@@ -275,7 +275,7 @@ class Incident(_Strict):
         for name, value in facts.items():
             items = value if isinstance(value, list) else [value]
             if isinstance(value, list) and len(value) > MAX_LIST:
-                raise ValueError(f"fact {name!r}: a list may hold at most {MAX_LIST} items")
+                raise ValueError(f"fact {echo(name)}: a list may hold at most {MAX_LIST} items")
             for item in items:
                 if isinstance(item, float):
                     _finite(item)
@@ -283,7 +283,7 @@ class Incident(_Strict):
                     _finite(float(item))
                 elif isinstance(item, str):
                     if len(item) > MAX_TEXT:
-                        raise ValueError(f"fact {name!r} is longer than {MAX_TEXT} characters")
+                        raise ValueError(f"fact {echo(name)} is longer than {MAX_TEXT} characters")
                     _no_control(item)
         return facts
 
@@ -502,7 +502,8 @@ class PlaybookMeta(_Strict):
     def _default_is_listed(self) -> PlaybookMeta:
         if self.default_language not in self.languages:
             raise ValueError(
-                f"default_language {self.default_language!r} is not in languages {self.languages}"
+                f"default_language {echo(self.default_language)} is not in languages "
+                f"{self.languages}"
             )
         return self
 

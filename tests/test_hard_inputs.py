@@ -13,9 +13,22 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cxplay import ConditionError, Engine, IncidentError, LoadError, SchemaError, suggest
+from cxplay import (
+    ConditionError,
+    Engine,
+    EventFileError,
+    IncidentError,
+    LoadError,
+    PlanError,
+    Problem,
+    SchemaError,
+    load_event,
+    suggest,
+)
 from cxplay._cli import cli as cxplay_cli
+from cxplay._common.text import echo
 from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._events.store import parse_plan
 from cxplay._replies.sandbox import ReplyEnvironment, SizeError, render_capped
 
 BACKENDS = [
@@ -707,3 +720,256 @@ def test_validate_finds_what_is_wrong_in_a_catalog_alone(tmp_path: Path) -> None
         "'end of statement block'",
         f"{misnamed}:1: reply catalogs are named <name>.<en|pl|uk>.toml",
     ]
+
+
+# ------------------------------------------------------------ 5. events
+
+EXAMPLE = EVENT.read_text("utf-8")
+WHITFIELD_ARRIVAL = "arrival = 2026-11-20T08:05:00 }"
+
+
+def event_problems(tmp_path: Path, text: str) -> tuple[Path, list[Problem]]:
+    path = tmp_path / "event.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(EventFileError) as info:
+        load_event(path)
+    return path, list(info.value.problems)
+
+
+def line_in(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    ("arrival", "fragment"),
+    [
+        (
+            "2026-11-20T09:45:00",
+            "arrives at 2026-11-20 09:45, after their session 'keynote' (09:00–10:00, 2026-11-20) starts",
+        ),
+        ("2026-11-20T11:00:00", "session 'keynote' (09:00–10:00, 2026-11-20) ends"),
+        ("2026-11-21T08:05:00", "after their session 'keynote'"),
+        ("2026-10-20T08:05:00", "arrives on 2026-10-20, not on the day of their session"),
+    ],
+)
+def test_a_speaker_arriving_too_late_or_on_another_day_is_flagged(
+    tmp_path: Path, arrival: str, fragment: str
+) -> None:
+    text = EXAMPLE.replace(WHITFIELD_ARRIVAL, f"arrival = {arrival} }}")
+    path, problems = event_problems(tmp_path, text)
+    (problem,) = problems
+    assert (problem.file, problem.line) == (str(path), line_in(text, f"arrival = {arrival}"))
+    assert problem.key == "speaker[0].travel.arrival"
+    assert fragment in problem.message
+    result = cli("plan", path)
+    assert_one_error(result, f"{path}:{problem.line}: speaker[0].travel.arrival: ", fragment)
+
+
+def test_a_speaker_arriving_the_evening_before_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "event.toml"
+    path.write_text(
+        EXAMPLE.replace(WHITFIELD_ARRIVAL, "arrival = 2026-11-19T21:40:00 }"), encoding="utf-8"
+    )
+    assert load_event(path).speakers[0].arrival is not None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ('name = "James Whitfield"', f'name = "{"J" * 300}"', "at most 200 characters"),
+        ('name = "James Whitfield"', 'name = "James\\u0007Whitfield"', "control character U+0007"),
+        ('name = "James Whitfield"', 'name = "James\\nWhitfield"', "must be one line"),
+        (
+            'title = "Keynote: Recovering trust after a bad day"',
+            'title = "Keynote\\u001b[31m red"',
+            "control character U+001B at position 8",
+        ),
+    ],
+)
+def test_long_or_control_text_is_an_error_of_the_event_file(
+    tmp_path: Path, old: str, new: str, fragment: str
+) -> None:
+    text = EXAMPLE.replace(old, new, 1)
+    path, problems = event_problems(tmp_path, text)
+    (problem,) = problems
+    assert (problem.file, problem.line) == (str(path), line_in(text, new[:12]))
+    assert fragment in problem.message
+    assert len(str(problem)) < 300  # the 300 characters are not echoed whole
+    result = cli("plan", path)
+    line = assert_one_error(result, f"{path}:{problem.line}: ", fragment)
+    assert "invalid incident" not in line and "\x07" not in line and "\x1b" not in line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ('timezone = "Europe/Warsaw"\n', "", "missing required key 'timezone'"),
+        ('timezone = "Europe/Warsaw"', 'timezone = "Europe/Warshaw"', "unknown time zone"),
+    ],
+)
+def test_a_missing_or_wrong_time_zone_is_one_error(
+    tmp_path: Path, old: str, new: str, fragment: str
+) -> None:
+    _, problems = event_problems(tmp_path, EXAMPLE.replace(old, new, 1))
+    assert [p.message for p in problems if fragment not in p.message] == []
+    assert len(problems) == 1
+
+
+# ------------------------------------------------------------ 6. plan.json read back
+
+
+@pytest.fixture(scope="module")
+def plan_text(tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("plan") / "plan.json"
+    result = cli("plan", EVENT, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    return out.read_text("utf-8")
+
+
+def ask_offline(tmp_path: Path, data: object) -> Result:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return cli(
+        "suggest", "--plan", path, "--type", "speaker_late", "--fact", "speaker=whitfield",
+        "--fact", "delay_minutes=30",
+    )  # fmt: skip
+
+
+def test_an_untouched_plan_answers(tmp_path: Path, plan_text: str) -> None:
+    result = ask_offline(tmp_path, json.loads(plan_text))
+    assert result.exit_code == 0, result.stderr
+    assert "Whitfield" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [
+        ("body", "\x1b]0;pwned\x07Dear attendees"),  # sets the terminal's title
+        ("body", "\x1b[2J\x1b[H"),  # clears the screen
+        ("name", "James\rWhitfield"),
+        ("name", "\x9b31m"),  # a C1 control: CSI on some terminals
+    ],
+)
+def test_control_characters_in_a_plan_never_reach_the_terminal(
+    tmp_path: Path, plan_text: str, where: str, text: str
+) -> None:
+    data = json.loads(plan_text)
+    data["scenarios"][0]["messages"][0][where] = text
+    result = ask_offline(tmp_path, data)
+    line = assert_one_error(
+        result, f"invalid plan: scenarios[0].messages[0].{where}: control character U+"
+    )
+    assert not any(ch in result.output for ch in "\x1b\x07\r\x9b")
+    assert line.isprintable()
+
+
+def test_a_control_character_in_a_key_is_refused(plan_text: str) -> None:
+    data = json.loads(plan_text)
+    data["scenarios"][1]["facts"]["\x1b[31m"] = 1
+    with pytest.raises(PlanError, match=r"scenarios\[1\]\.facts: control character U\+001B"):
+        parse_plan(json.dumps(data), name="plan.json")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: d["scenarios"][0]["messages"][0].update(body="Pay the fee at evil.example"),
+        lambda d: d["scenarios"].pop(),
+        lambda d: d["event"]["venue"].update(name="Somewhere else"),
+        lambda d: d["digests"].update(content="sha256:" + "0" * 64),
+    ],
+)
+def test_a_plan_changed_after_it_was_written_is_refused(
+    tmp_path: Path, plan_text: str, tamper: object
+) -> None:
+    data = json.loads(plan_text)
+    tamper(data)  # type: ignore[operator]
+    with pytest.raises(PlanError, match="the plan's digest does not match its content"):
+        parse_plan(json.dumps(data), name="plan.json")
+    assert_one_error(ask_offline(tmp_path, data), "digest does not match", "cxplay plan EVENT")
+
+
+def test_a_plan_of_the_previous_format_is_told_to_rebuild(plan_text: str) -> None:
+    data = json.loads(plan_text)
+    data["format"] = "cxplay-plan/1"
+    del data["digests"]["content"]
+    with pytest.raises(PlanError, match="plan format 'cxplay-plan/1' is not the one"):
+        parse_plan(json.dumps(data), name="plan.json")
+
+
+# ------------------------------------------------------------ 7. echoed values are truncated
+
+HUGE = "x" * 10_000_000
+
+
+def huge_playbook(directory: Path) -> list[str]:
+    playbook(
+        directory,
+        f"""
+        [[rule]]
+        id = "r"
+        when = "type == 'x'"
+        reason = "{HUGE}"
+        actions = [{{ kind = "apology" }}]
+        """,
+    )
+    return ["validate", str(directory)]
+
+
+def huge_event(directory: Path) -> list[str]:
+    path = directory / "event.toml"
+    path.write_text(EXAMPLE.replace('id = "cxconf-2026"', f'id = "{HUGE}"', 1), encoding="utf-8")
+    return ["plan", str(path)]
+
+
+def huge_plan(directory: Path) -> list[str]:
+    path = directory / "plan.json"
+    path.write_text(json.dumps({"format": f"cxplay-plan/{HUGE}"}), encoding="utf-8")
+    return ["suggest", "--plan", str(path), "--type", "speaker_late"]
+
+
+def huge_offline_fact(directory: Path) -> list[str]:
+    out = directory / "plan.json"
+    assert cli("plan", EVENT, "--out", out).exit_code == 0
+    return [
+        "suggest",
+        "--plan",
+        str(out),
+        "--type",
+        "speaker_late",
+        "--fact",
+        "speaker=whitfield",
+        "--fact",
+        f"delay_minutes={HUGE}",
+    ]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        pytest.param(huge_playbook, id="a playbook's reason"),
+        pytest.param(huge_event, id="an event id"),
+        pytest.param(huge_plan, id="a plan's format"),
+        pytest.param(huge_offline_fact, id="an offline question's delay"),
+        pytest.param(lambda _: ["suggest", "--type", HUGE], id="an incident type"),
+        pytest.param(lambda _: ["suggest", "--type", "x", "--currency", HUGE], id="a currency"),
+        pytest.param(lambda _: ["suggest", "--type", "x", "--lang", HUGE], id="a language"),
+        pytest.param(lambda _: ["suggest", "--type", "x", "--fact", f"{HUGE}=1"], id="a fact name"),
+        pytest.param(
+            lambda _: ["suggest", "--type", "queue_long", "--fact", f"queue_minutes={HUGE}"],
+            id="a fact value",
+        ),
+    ],
+)
+def test_a_10_mb_value_comes_back_as_a_short_error(tmp_path: Path, arguments: object) -> None:
+    result = cli(*arguments(tmp_path))  # type: ignore[operator]
+    assert result.exit_code in (1, 2), result.output[:300]
+    assert len(result.output) < 2_000, result.output[:300]
+    assert "x" * 100 not in result.output
+
+
+def test_echo_keeps_short_values_and_cuts_long_ones() -> None:
+    assert echo("parcel_damage") == "'parcel_damage'"
+    assert echo("x" * 61) == f"'{'x' * 60}'… (61 characters)"
+    assert echo("\x1b[31m") == "'\\x1b[31m'"  # repr escapes: one printable line
+    assert len(echo(list(range(10**6)))) < 100

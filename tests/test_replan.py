@@ -407,6 +407,10 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     on_site = st.none()
     travelling = st.integers(6 * 12, 15 * 12).map(lambda n: n * 5)
     arrivals = {who: draw(st.one_of(on_site, on_site, travelling)) for who in SPEAKERS}
+    for who, planned in arrivals.items():  # a valid event plans arrivals before the talks
+        starts = [s for _, _, s, _, w in rows if w == who]
+        if planned is not None and starts and planned >= min(starts):
+            arrivals[who] = min(starts) - 5
     busy = sorted({w for *_, w in rows if w is not None})
     late = draw(st.sampled_from(busy or list(SPEAKERS)))
     own = [s for _, _, s, _, w in rows if w == late]

@@ -26,11 +26,11 @@ form (``not`` pushed down to the leaves), which both backends consume.
 from __future__ import annotations
 
 import ast
-import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Union
 
+from cxplay._common.text import closest, did_you_mean, echo
 from cxplay._conditions.regex import compile_regex
 from cxplay.models import CHANNELS, SEVERITIES, STAGES
 
@@ -241,7 +241,7 @@ class _Parser:
                 )
             return Cmp(path, "==", True, self.src(node))
         if isinstance(node, ast.Constant):
-            raise self.fail(node, f"a literal ({node.value!r}) alone is not a condition")
+            raise self.fail(node, f"a literal ({echo(node.value)}) alone is not a condition")
         raise self.refuse(node)
 
     def refuse(self, node: ast.AST) -> ConditionSyntaxError:
@@ -351,10 +351,11 @@ class _Parser:
         if path.startswith("facts."):
             # compare fact names alone: the shared "facts." prefix makes everything look close
             facts = [n[6:] for n in names if n.startswith("facts.")]
-            close = difflib.get_close_matches(path[6:], facts, n=1, cutoff=0.6)
-            candidates += [f"facts.{c}" for c in close]
+            close = closest(path[6:], facts)
+            candidates += [f"facts.{close}"] if close is not None else []
         else:
-            candidates += difflib.get_close_matches(path, names, n=1, cutoff=0.6)
+            near = closest(path, names)
+            candidates += [near] if near is not None else []
         if not candidates:
             tail = path.rsplit(".", 1)[-1]
             candidates = [n for n in names if n.rsplit(".", 1)[-1] == tail][:1]
@@ -388,22 +389,19 @@ class _Parser:
             )
         if ftype.kind == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.fail(node, f"type mismatch: {path} is a number, {value!r} is not")
+                raise self.fail(node, f"type mismatch: {path} is a number, {echo(value)} is not")
             return float(value)
         if ftype.kind == "boolean":
             if not isinstance(value, bool):
-                raise self.fail(node, f"type mismatch: {path} is a boolean, {value!r} is not")
+                raise self.fail(node, f"type mismatch: {path} is a boolean, {echo(value)} is not")
             return value
         if not isinstance(value, str):
-            raise self.fail(node, f"type mismatch: {path} is text, {value!r} is not")
+            raise self.fail(node, f"type mismatch: {path} is text, {echo(value)} is not")
         if ftype.choices is not None and value not in ftype.choices:
-            close = difflib.get_close_matches(value, ftype.choices, n=1)
-            hint = (
-                f"; did you mean '{close[0]}'?"
-                if close
-                else f" (one of: {', '.join(ftype.choices)})"
+            hint = did_you_mean(
+                value, ftype.choices, otherwise=f" (one of: {', '.join(ftype.choices)})"
             )
-            raise self.fail(node, f"{path} is never {value!r}{hint}")
+            raise self.fail(node, f"{path} is never {echo(value)}{hint}")
         return value
 
 

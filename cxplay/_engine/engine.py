@@ -289,6 +289,8 @@ class _Snapshot:
     types: frozenset[str]  # the incident types the playbooks name
     digest: str  # of the playbook files and reply templates (the log keys decisions by it)
     refs: tuple[str, ...]  # "id@version" of each playbook
+    # a condition reads customer.compensations_90d: the history is needed before matching
+    history_in_conditions: bool
 
 
 def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
@@ -321,7 +323,7 @@ class Engine:
         log: DecisionSink | str | Path | None = None,
     ) -> None:
         if backend not in ("auto", "durable", "python"):
-            raise CxplayError(f"unknown backend {backend!r}; use 'auto', 'durable' or 'python'")
+            raise CxplayError(f"unknown backend {echo(backend)}; use 'auto', 'durable' or 'python'")
         if backend == "durable" and not _durable.AVAILABLE:
             raise CxplayError(_durable.UNAVAILABLE_REASON)
         self._backend_choice: BackendName = backend
@@ -403,6 +405,7 @@ class Engine:
             playbooks.incident_types(),
             playbook_digest(playbooks),
             tuple(p.ref for p in playbooks.playbooks),
+            "customer.compensations_90d" in paths,
         )
 
     # -- properties --------------------------------------------------------------------
@@ -485,14 +488,23 @@ class Engine:
         ``language`` overrides the customer's language tag for the reply. With a log,
         the suggestion is recorded (``record=False``: neither recorded nor looked up) and
         gets a ``decision_id``; a customer with an id and no ``compensations_90d`` gets
-        the count from the log (``history.source == "log"``). A log that fails raises
+        the count from the log (``history.source == "log"``) when a matched playbook has
+        a repeat-claimant guard (or a condition reads the count). A log that fails raises
         :class:`cxplay.LogError`.
         """
         snapshot = self._snapshot
         model = self._coerce(snapshot, incident)
         log = self._log if record else None
-        judged, history = self._history(model, log, now)
-        decision = decide(self._matches(snapshot, judged), judged, now=now)
+        if log is None or snapshot.history_in_conditions or model.customer.id is None:
+            judged, history = self._history(model, log, now)
+            matched = self._matches(snapshot, judged)
+        else:
+            # the history only feeds the repeat-claimant guard: ask the log only when a
+            # matched rule's playbook has one
+            matched = self._matches(snapshot, model)
+            guarded = any(r.playbook.policy.repeat_claimant_after is not None for r in matched)
+            judged, history = self._history(model, log if guarded else None, now)
+        decision = decide(matched, judged, now=now)
         trace = self._trace(snapshot, judged, decision) if explain else None
         reply = None
         if snapshot.renderer is not None and decision.kept:

@@ -15,7 +15,16 @@ from pydantic import (
 
 from cxplay._common.problems import format_key
 from cxplay._common.text import did_you_mean as _did_you_mean
-from cxplay._events.model import Event, EventInfo, KeyPath, Session, _localize_times
+from cxplay._common.text import echo
+from cxplay._events.model import (
+    Event,
+    EventInfo,
+    KeyPath,
+    Session,
+    Travel,
+    _localize_times,
+    usable_timezone,
+)
 from cxplay.errors import Problem
 
 __all__ = [
@@ -37,6 +46,8 @@ class _View:
     speaker_names: dict[str, str] = field(default_factory=dict)
     rooms: tuple[str, ...] | None = None
     backup_room: str | None = None
+    arrivals: dict[str, tuple[int, dt.datetime]] = field(default_factory=dict)  # by speaker id
+    times: bool = True  # False when the time zone is unusable: times cannot be compared
 
 
 def _hm(value: dt.datetime, zone: dt.tzinfo | None) -> str:
@@ -54,7 +65,7 @@ def _cross_issues(view: _View) -> list[_Issue]:
                 issues.append(
                     (
                         (kind, index, "id"),
-                        f"duplicate {kind} id {ident!r} (first used by {kind}[{first[ident]}])",
+                        f"duplicate {kind} id {echo(ident)} (first used by {kind}[{first[ident]}])",
                     )
                 )
             else:
@@ -67,24 +78,30 @@ def _cross_issues(view: _View) -> list[_Issue]:
             hint = _did_you_mean(session.speaker, speaker_ids)
             named = by_name.get(session.speaker.casefold())
             if named is not None:
-                hint = f"; did you mean {named!r}? (speaker takes the speaker's id, not the name)"
+                hint = (
+                    f"; did you mean {echo(named)}? (speaker takes the speaker's id, not the name)"
+                )
             issues.append(
-                (("session", index, "speaker"), f"unknown speaker {session.speaker!r}{hint}")
+                (("session", index, "speaker"), f"unknown speaker {echo(session.speaker)}{hint}")
             )
         if view.rooms is not None and session.room not in view.rooms:
             if session.room == view.backup_room:
                 message = (
-                    f"{session.room!r} is the backup room, which stays free for re-planning; "
+                    f"{echo(session.room)} is the backup room, which stays free for re-planning; "
                     f"use one of rooms ({', '.join(view.rooms)})"
                 )
             else:
                 hint = _did_you_mean(session.room, view.rooms)
                 hint = hint or f" (rooms: {', '.join(view.rooms)})"
-                message = f"unknown room {session.room!r}{hint}"
+                message = f"unknown room {echo(session.room)}{hint}"
             issues.append((("session", index, "room"), message))
-        if view.info is not None:
+        if view.info is not None and view.times:
             issues.extend(_outside_event(view.info, index, session, zone))
+        if session.speaker in view.arrivals and view.times:
+            issues.extend(_arrives_in_time(session, *view.arrivals[session.speaker], zone))
 
+    if not view.times:
+        return issues
     ordered = sorted(view.sessions, key=lambda item: (item[1].start, item[0]))
     for position, (index, session) in enumerate(ordered):
         for _, earlier in ordered[:position]:
@@ -95,14 +112,16 @@ def _cross_issues(view: _View) -> list[_Issue]:
                 issues.append(
                     (
                         ("session", index, "start"),
-                        f"overlaps session {earlier.id!r} ({span}) in room {session.room!r}",
+                        f"overlaps session {echo(earlier.id)} ({span}) "
+                        f"in room {echo(session.room)}",
                     )
                 )
             elif session.speaker is not None and session.speaker == earlier.speaker:
                 issues.append(
                     (
                         ("session", index, "speaker"),
-                        f"speaker {session.speaker!r} is also in session {earlier.id!r} at {span}",
+                        f"speaker {echo(session.speaker)} is also in session "
+                        f"{echo(earlier.id)} at {span}",
                     )
                 )
     return issues
@@ -122,6 +141,28 @@ def _outside_event(
     return []
 
 
+def _arrives_in_time(
+    session: Session, index: int, arrival: dt.datetime, zone: dt.tzinfo | None
+) -> list[_Issue]:
+    """A speaker must arrive before their session starts, on its day or the day before."""
+    where = ("speaker", index, "travel", "arrival")
+    local = arrival.astimezone(zone)
+    day = session.start.astimezone(zone).date()
+    slot = f"{echo(session.id)} ({_hm(session.start, zone)}–{_hm(session.end, zone)}, {day})"
+    if arrival >= session.start:
+        after = "ends" if arrival >= session.end else "starts"
+        return [(where, f"arrives at {local:%Y-%m-%d %H:%M}, after their session {slot} {after}")]
+    if local.date() < day - dt.timedelta(days=1):
+        return [
+            (
+                where,
+                f"arrives on {local.date()}, not on the day of their session {slot} or the day "
+                "before: is the date right?",
+            )
+        ]
+    return []
+
+
 def _view_of_event(event: Event) -> _View:
     return _View(
         info=event.info,
@@ -132,6 +173,7 @@ def _view_of_event(event: Event) -> _View:
             "guest": [(i, g.id) for i, g in enumerate(event.guests)],
         },
         speaker_names={s.id: s.name for s in event.speakers},
+        arrivals={s.id: (i, s.travel.arrival) for i, s in enumerate(event.speakers) if s.travel},
         rooms=event.venue.rooms,
         backup_room=event.venue.backup_room,
     )
@@ -144,7 +186,7 @@ def _salvage(data: Mapping[str, Any]) -> _View:
     not hide an overlap between two sessions.
     """
     local = _localize_times(data)
-    view = _View()
+    view = _View(times=usable_timezone(data))
     with contextlib.suppress(ValidationError):
         view.info = EventInfo.model_validate(local.get("event"))
     for kind in ("session", "speaker", "guest"):
@@ -158,6 +200,10 @@ def _salvage(data: Mapping[str, Any]) -> _View:
             entries.append((index, item["id"]))
             if kind == "speaker" and isinstance(item.get("name"), str):
                 view.speaker_names[item["id"]] = item["name"]
+            if kind == "speaker" and isinstance(item.get("travel"), Mapping):
+                with contextlib.suppress(ValidationError):
+                    travel = Travel.model_validate(item["travel"])
+                    view.arrivals[item["id"]] = (index, travel.arrival)
             if kind == "session":
                 with contextlib.suppress(ValidationError):
                     view.sessions.append((index, Session.model_validate(item)))

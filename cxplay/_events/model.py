@@ -72,8 +72,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -89,6 +89,7 @@ from pydantic import (
 )
 
 from cxplay._common.models import Frozen
+from cxplay._common.text import did_you_mean, echo
 
 __all__ = [
     "Contact",
@@ -120,7 +121,7 @@ _URL = re.compile(r"^https?://\S+$")
 def _identifier(value: str) -> str:
     if not _ID.match(value):
         raise ValueError(
-            f"{value!r} is not an id: use letters, digits, '.', '_' or '-' "
+            f"{echo(value)} is not an id: use letters, digits, '.', '_' or '-' "
             "(at most 64, starting with a letter or digit)"
         )
     return value
@@ -128,7 +129,7 @@ def _identifier(value: str) -> str:
 
 def _language(value: str) -> str:
     if not _LANGUAGE.match(value) or len(value) > 35:
-        raise ValueError(f"{value!r} is not a language tag such as 'en', 'pl', 'uk' or 'pl-PL'")
+        raise ValueError(f"{echo(value)} is not a language tag such as 'en', 'pl', 'uk' or 'pl-PL'")
     return value
 
 
@@ -136,24 +137,35 @@ def _text(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
+    for position, char in enumerate(value, start=1):
+        if unicodedata.category(char) == "Cc" and char not in "\n\t":
+            raise ValueError(
+                f"control character U+{ord(char):04X} at position {position}: not allowed"
+            )
+    return value
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value or "\t" in value:
+        raise ValueError("must be one line (no newline or tab)")
     return value
 
 
 def _email(value: str) -> str:
     if not _EMAIL.match(value):
-        raise ValueError(f"{value!r} is not an e-mail address")
+        raise ValueError(f"{echo(value)} is not an e-mail address")
     return value
 
 
 def _phone(value: str) -> str:
     if not _PHONE.match(value):
-        raise ValueError(f"{value!r} is not a phone number such as '+48 600 100 200'")
+        raise ValueError(f"{echo(value)} is not a phone number such as '+48 600 100 200'")
     return value
 
 
 def _url(value: str) -> str:
     if not _URL.match(value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError(f"{echo(value)} is not an http(s) URL")
     return value
 
 
@@ -161,9 +173,10 @@ def _timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else " (use a name like 'Europe/Warsaw')"
-        raise ValueError(f"unknown time zone {value!r}{hint}") from None
+        hint = did_you_mean(
+            value, zoneinfo.available_timezones(), otherwise=" (use a name like 'Europe/Warsaw')"
+        )
+        raise ValueError(f"unknown time zone {echo(value)}{hint}") from None
     return value
 
 
@@ -177,6 +190,9 @@ def _contact_from_text(value: Any) -> Any:
 Identifier = Annotated[str, AfterValidator(_identifier)]
 LanguageTag = Annotated[str, AfterValidator(_language)]
 Text = Annotated[str, Field(max_length=500), AfterValidator(_text)]
+#: A name, title or room: one line, as long as an incident's text fields allow (a speaker's
+#: name becomes the customer's name of the incidents `cxplay plan` builds).
+Name = Annotated[str, Field(max_length=200), AfterValidator(_text), AfterValidator(_one_line)]
 Email = Annotated[str, AfterValidator(_email)]
 Phone = Annotated[str, AfterValidator(_phone)]
 Url = Annotated[str, AfterValidator(_url)]
@@ -215,7 +231,7 @@ ContactField = Annotated[Contact, BeforeValidator(_contact_from_text)]
 class Person(Frozen):
     """Someone organisers call on the day: the chair or the venue manager."""
 
-    name: Text
+    name: Name
     contact: ContactField
     language: LanguageTag
 
@@ -232,18 +248,18 @@ class Travel(Frozen):
 
     mode: TravelMode
     arrival: AwareDatetime
-    origin: Text | None = Field(default=None, alias="from")
-    reference: Text | None = Field(default=None, description="Flight or train number.")
+    origin: Name | None = Field(default=None, alias="from")
+    reference: Name | None = Field(default=None, description="Flight or train number.")
 
 
 class Speaker(Frozen):
     """A ``[[speaker]]``; without ``travel`` the speaker counts as on site all day."""
 
     id: Identifier
-    name: Text
+    name: Name
     language: LanguageTag
     contact: ContactField
-    salutation: Text | None = None
+    salutation: Name | None = None
     travel: Travel | None = None
 
     @property
@@ -256,7 +272,7 @@ class Guest(Frozen):
     """A ``[[guest]]`` of note: someone whose late arrival the organisers must handle."""
 
     id: Identifier
-    name: Text
+    name: Name
     language: LanguageTag
     travel: Travel
     contact: ContactField | None = None
@@ -270,7 +286,7 @@ class Guest(Frozen):
 class Nearby(Frozen):
     """A ``[[venue.nearby]]`` place for plan B: food and coffee for a late guest."""
 
-    name: Text
+    name: Name
     kind: NearbyKind
     walk_minutes: int = Field(ge=0, le=180, strict=True)
     note: Text | None = None
@@ -279,10 +295,10 @@ class Nearby(Frozen):
 class Venue(Frozen):
     """The ``[venue]`` table."""
 
-    name: Text
+    name: Name
     address: Text | None = None
-    rooms: tuple[Text, ...] = Field(min_length=1)
-    backup_room: Text | None = None
+    rooms: tuple[Name, ...] = Field(min_length=1)
+    backup_room: Name | None = None
     breakfast_until: dt.time | None = None
     nearby: tuple[Nearby, ...] = ()
 
@@ -291,7 +307,7 @@ class Venue(Frozen):
     def _unique_rooms(cls, rooms: tuple[str, ...]) -> tuple[str, ...]:
         repeated = sorted({room for room in rooms if rooms.count(room) > 1})
         if repeated:
-            raise ValueError(f"room {repeated[0]!r} is listed twice")
+            raise ValueError(f"room {echo(repeated[0])} is listed twice")
         return rooms
 
     @field_validator("backup_room")
@@ -299,7 +315,7 @@ class Venue(Frozen):
     def _backup_not_scheduled(cls, backup: str | None, info: ValidationInfo) -> str | None:
         if backup is not None and backup in info.data.get("rooms", ()):
             raise ValueError(
-                f"the backup room {backup!r} must not be one of rooms: it is kept free "
+                f"the backup room {echo(backup)} must not be one of rooms: it is kept free "
                 "so that a session can move there"
             )
         return backup
@@ -309,7 +325,7 @@ class EventInfo(Frozen):
     """The ``[event]`` table: give ``date``, or ``start`` and ``end``, or all three."""
 
     id: Identifier
-    title: Text
+    title: Name
     timezone: TimeZoneName
     date: dt.date | None = None
     start: AwareDatetime | None = None
@@ -344,7 +360,7 @@ class EventInfo(Frozen):
         languages: Sequence[str] = info.data.get("languages", ())
         primary = {tag.split("-")[0].lower() for tag in languages}
         if languages and value not in languages and value.split("-")[0].lower() not in primary:
-            raise ValueError(f"{value!r} is not one of languages ({', '.join(languages)})")
+            raise ValueError(f"{echo(value)} is not one of languages ({', '.join(languages)})")
         return value
 
     @model_validator(mode="after")
@@ -358,11 +374,11 @@ class Session(Frozen):
     """A ``[[session]]`` of the agenda; ``speaker`` is a speaker id, or None for a break."""
 
     id: Identifier
-    title: Text
-    room: Text
+    title: Name
+    room: Name
     start: AwareDatetime
     end: AwareDatetime
-    speaker: Text | None = None  # any text: a name instead of an id gets a did-you-mean
+    speaker: Name | None = None  # any text: a name instead of an id gets a did-you-mean
     online: bool = Field(default=False, strict=True)
     replay_url: Url | None = None
 
@@ -437,6 +453,23 @@ class Event(Frozen):
 
 
 # --------------------------------------------------------------------------- local times
+
+
+def usable_timezone(data: Mapping[str, Any]) -> bool:
+    """Whether raw event data names a time zone that exists.
+
+    Without one, local times cannot be compared with offset ones, so the checks of times
+    (order, overlaps, arrivals) wait until it is fixed: the time zone is the one problem.
+    """
+    info = data.get("event")
+    name = info.get("timezone") if isinstance(info, Mapping) else None
+    if not isinstance(name, str):
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _parse_iso(value: str) -> dt.datetime | None:

@@ -15,17 +15,16 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cxplay._common.text import did_you_mean
+from cxplay._common.text import did_you_mean, echo
 from cxplay._events.plan import OfflineAnswer, Plan, Scenario, _own_sessions, _when
 from cxplay._events.replan import Replan, replan
 from cxplay._events.runbook import (
     _action_lines,
     _change_rows,
-    _md,
-    _md_scenario,
-    _md_table,
     _party,
     _situation,
+    render_markdown,
+    scenario_view,
 )
 from cxplay.errors import PlanError
 
@@ -36,13 +35,13 @@ _SUBJECT_FACT: Mapping[str, str] = {"speaker": "speaker", "guest": "guest", "ses
 
 def _as_minutes(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise PlanError(f"{key} must be a number of minutes, not {value!r}")
+        raise PlanError(f"{key} must be a number of minutes, not {echo(value)}")
     try:
         number = float(value)
     except ValueError:
-        raise PlanError(f"{key} must be a number of minutes, not {value!r}") from None
+        raise PlanError(f"{key} must be a number of minutes, not {echo(value)}") from None
     if not 0 <= number <= 7 * 24 * 60:
-        raise PlanError(f"{key} must be between 0 and {7 * 24 * 60} minutes, not {value!r}")
+        raise PlanError(f"{key} must be between 0 and {7 * 24 * 60} minutes, not {echo(value)}")
     return round(number)
 
 
@@ -98,7 +97,7 @@ def answer_offline(
         types = sorted({s.type for s in plan.scenarios})
         hint = did_you_mean(incident_type, types, cutoff=0.5, casefold=True)
         raise PlanError(
-            f"the plan has no {incident_type!r} scenarios{hint}"
+            f"the plan has no {echo(incident_type)} scenarios{hint}"
             f" (it has: {', '.join(types) or 'none'})"
         )
     about = of_type[0].about
@@ -120,7 +119,7 @@ def answer_offline(
                 str(wanted), [*subjects.values(), *subjects], cutoff=0.5, casefold=True
             )
             raise PlanError(
-                f"no {about} {str(wanted)!r} in the plan for {plan.event.id}{hint}"
+                f"no {about} {echo(str(wanted))} in the plan for {plan.event.id}{hint}"
                 f" ({about}s: {', '.join(subjects.values())})"
             )
         subject = matches[0]
@@ -264,20 +263,17 @@ def _late_speaker_answer(
 
 def render_answer_markdown(plan: Plan, answer: OfflineAnswer) -> str:
     """An offline answer as Markdown (also readable as plain text in a terminal)."""
-    lines = [f"**{_md(answer.note)}**", ""]
-    if answer.differences:
-        lines += ["How the question differs:", ""]
-        lines += [f"- {_md(d)}" for d in answer.differences]
-        lines.append("")
-    if answer.warning:
-        lines += [f"**Warning:** {_md(answer.warning)}", ""]
-    if answer.replan is not None and answer.replan.moves:
-        lines += ["Re-plan for the exact delay:", ""]
-        lines += _md_table(("Session", "Was", "Now"), _change_rows(plan, answer.replan))
-        lines.append("")
     number = plan.scenarios.index(answer.scenario) + 1
-    lines += _md_scenario(plan, number, answer.scenario)[2:]  # without the anchor
-    return "\n".join(lines).rstrip("\n") + "\n"
+    revised = answer.replan
+    text = render_markdown(
+        "answer.md.j2",
+        note=answer.note,
+        differences=answer.differences,
+        warning=answer.warning,
+        changes=_change_rows(plan, revised) if revised is not None and revised.moves else [],
+        s=scenario_view(plan, number, answer.scenario),
+    )
+    return text.rstrip("\n") + "\n"
 
 
 def render_answer_text(plan: Plan, answer: OfflineAnswer) -> str:

@@ -10,7 +10,7 @@ Scenarios, in this order (each speaker and guest in the order of the event file)
 
 - ``speaker_late/<speaker>/<minutes>`` -- each speaker with a session, late by each of
   :data:`SPEAKER_DELAYS`. They were due at their travel's arrival or, without travel, at
-  their first session's start minus the margin; :func:`~cxplay._replan.replan` revises the
+  their first session's start minus the margin; :func:`~cxplay._events.replan.replan` revises the
   agenda for that arrival plus the delay.
 - ``speaker_late/<speaker>/cancelled`` -- each speaker who comes by flight or train: the
   connection is cancelled. Nothing is re-planned: the chair decides (``escalate_to_chair``).
@@ -93,12 +93,13 @@ __all__ = [
     "Plan",
     "Scenario",
     "build_plan",
+    "content_digest",
     "event_digest",
     "playbooks_digest",
 ]
 
 #: The value of ``format`` in every plan this version writes and reads.
-PLAN_FORMAT: Final = "cxplay-plan/1"
+PLAN_FORMAT: Final = "cxplay-plan/2"  # 2: digests.content
 #: How late each speaker may be, in minutes.
 SPEAKER_DELAYS = (15, 30, 60)
 #: How late each guest may be, in minutes.
@@ -161,6 +162,11 @@ class Digests(Frozen):
     event: str = Field(description="sha256 of the event's validated content.")
     playbooks: str = Field(description="sha256 over the playbook and reply files, sorted.")
     files: tuple[str, ...] = Field(description="Those files, relative to their directory.")
+    content: str = Field(
+        default="",
+        description="sha256 of the plan itself (all but this field): a plan changed or cut "
+        "short after cxplay wrote it is refused when read back.",
+    )
 
 
 class Plan(Frozen):
@@ -170,7 +176,7 @@ class Plan(Frozen):
     the event file's own keys) and read with :func:`load_plan`.
     """
 
-    format: Literal["cxplay-plan/1"] = PLAN_FORMAT
+    format: Literal["cxplay-plan/2"] = PLAN_FORMAT
     cxplay_version: str
     created_at: AwareDatetime
     event_source: str | None = None
@@ -229,6 +235,14 @@ def _event_data(event: Event) -> dict[str, Any]:
 def event_digest(event: Event) -> str:
     """The sha256 of an event's validated content (comments and layout do not count)."""
     text = json.dumps(_event_data(event), sort_keys=True, ensure_ascii=False)
+    return _sha256([text.encode("utf-8")])
+
+
+def content_digest(plan: Plan) -> str:
+    """The sha256 of a plan's content: every field but ``digests.content`` itself."""
+    data = plan.model_dump(mode="json", by_alias=True)
+    data["digests"].pop("content", None)
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return _sha256([text.encode("utf-8")])
 
 
@@ -913,7 +927,7 @@ def build_plan(
     cases = [*_speaker_cases(event, margin), *_guest_cases(event), *_webinar_cases(event)]
     scenarios = tuple(_scenario(engine, notices, event, case, now) for case in cases)
     digest, files = playbooks_digest(engine.playbooks)
-    return Plan(
+    plan = Plan(
         cxplay_version=__version__,
         created_at=now,
         event_source=str(event_source) if event_source is not None else None,
@@ -922,3 +936,5 @@ def build_plan(
         event=event,
         scenarios=scenarios,
     )
+    digests = plan.digests.model_copy(update={"content": content_digest(plan)})
+    return plan.model_copy(update={"digests": digests})

@@ -44,7 +44,6 @@ overlap (one :func:`~cxplay._events.check_event` would report) is not "fixed" or
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -52,6 +51,7 @@ from typing import Literal
 from pydantic import AwareDatetime
 
 from cxplay._common.models import Frozen
+from cxplay._common.text import did_you_mean, echo
 from cxplay._events.model import Event, Session, Speaker
 from cxplay.errors import IncidentError
 
@@ -147,9 +147,8 @@ def _find_speaker(event: Event, key: str) -> Speaker:
     found = event.find_speaker(key)
     if found is None:
         choices = [s.id for s in event.speakers] + [s.name for s in event.speakers]
-        close = difflib.get_close_matches(key, choices, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise IncidentError(f"unknown speaker {key!r} in event {event.id!r}{hint}")
+        hint = did_you_mean(key, choices)
+        raise IncidentError(f"unknown speaker {echo(key)} in event {echo(event.id)}{hint}")
     return found
 
 

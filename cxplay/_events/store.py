@@ -6,12 +6,14 @@ A plan file is untrusted when read back: :func:`parse_plan` validates it whole.
 from __future__ import annotations
 
 import json
+import unicodedata
 from os import PathLike
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from cxplay._events.model import Event
+from cxplay._common.text import echo
+from cxplay._events.model import Event, KeyPath
 from cxplay.errors import PlanError
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ from cxplay._events.plan import (
     Freshness,
     Plan,
     _event_data,
+    content_digest,
     event_digest,
     playbooks_digest,
 )
@@ -72,12 +75,19 @@ def parse_plan(source: str | bytes, *, name: str = "<plan>") -> Plan:
     if found != PLAN_FORMAT:
         if isinstance(found, str) and found.startswith("cxplay-plan/"):
             raise PlanError(
-                f"{name}: plan format {found!r} is not the one this cxplay reads "
-                f"({PLAN_FORMAT!r}); build the plan again with 'cxplay plan'"
+                f"{name}: plan format {echo(found)} is not the one this cxplay reads "
+                f"({echo(PLAN_FORMAT)}); build the plan again with 'cxplay plan'"
             )
         raise PlanError(f'{name}: not a cxplay plan (no "format": "{PLAN_FORMAT}")')
+    control = _control_character(data, ())
+    if control is not None:
+        at, char = control
+        raise PlanError(
+            f"{name}: invalid plan: {format_key(at)}: control character U+{ord(char):04X} "
+            "(cxplay never writes one; the file was changed)"
+        )
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         first = errors[0]
@@ -85,6 +95,37 @@ def parse_plan(source: str | bytes, *, name: str = "<plan>") -> Plan:
         message = error_message(first)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise PlanError(f"{name}: invalid plan: {where}: {message}{more}") from None
+    if plan.digests.content != content_digest(plan) or plan.digests.event != event_digest(
+        plan.event
+    ):
+        raise PlanError(
+            f"{name}: the plan's digest does not match its content: it was changed or damaged "
+            "after cxplay wrote it; build it again with 'cxplay plan EVENT --out PLAN.json'"
+        )
+    return plan
+
+
+# Text a plan shows on a terminal must not carry control characters: an escape sequence in
+# a message could rewrite the screen or the window title. Newlines and tabs are text.
+_ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+def _control_character(value: Any, path: tuple[str | int, ...]) -> tuple[KeyPath, str] | None:
+    """The first string (key or value) holding a control character, and that character."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            for char in item:
+                if unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS:
+                    return where, char
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                stack.append((key, where))
+                stack.append((inner, (*where, key)))
+        elif isinstance(item, list):
+            stack.extend((inner, (*where, index)) for index, inner in enumerate(item))
+    return None
 
 
 def load_plan(path: str | PathLike[str]) -> Plan:
@@ -115,8 +156,8 @@ def check_plan(plan: Plan, event: Event, playbooks: PlaybookSet) -> Freshness:
 
     Args:
         plan: the preloaded plan.
-        event: the event as it is now (:func:`~cxplay._events.load_event`).
-        playbooks: the playbooks as they are now (:func:`~cxplay._loader.load_playbooks`).
+        event: the event as it is now (:func:`~cxplay._events.load.load_event`).
+        playbooks: the playbooks as they are now (:func:`~cxplay._playbooks.loader.load_playbooks`).
 
     Returns:
         Fresh, or stale with a reason per thing that changed: "the event changed

@@ -13,9 +13,10 @@ actions, outcomes, amounts, survey scores), so the counts of the report do not c
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import re
-from collections.abc import Iterable, Mapping
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = ["DEFAULT_MASK", "MASKED", "forget_incident", "mask_incident", "redact_text"]
@@ -51,16 +52,21 @@ def redact_text(text: str) -> str:
     return _PHONE.sub(phone, text)
 
 
-def _masked(path: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatchcase(path, pattern) for pattern in patterns)
+@functools.lru_cache(maxsize=64)
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """One compiled test for a mask list, remembering each path's answer."""
+    if not patterns:
+        return lambda path: False
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return functools.lru_cache(maxsize=4096)(lambda path: regex.match(path) is not None)
 
 
 def mask_incident(incident: Mapping[str, Any], patterns: Iterable[str]) -> dict[str, Any]:
     """A copy of an incident (JSON-like) with masked paths and contacts in free text hidden."""
-    patterns = tuple(patterns)
+    masked = _matcher(tuple(patterns))
 
     def walk(value: Any, path: str, free: bool) -> Any:
-        if path and _masked(path, patterns):
+        if path and masked(path):
             return MASKED
         if isinstance(value, Mapping):
             return {k: walk(v, f"{path}.{k}" if path else str(k), free) for k, v in value.items()}

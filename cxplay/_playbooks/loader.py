@@ -300,7 +300,7 @@ def _fact_problem(file: Path, data: Mapping[str, Any], index: LineIndex, name: s
                 key=format_key(("facts", name, *inner)),
             )
     types = ", ".join(typing.get_args(FactType))
-    got = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    got = f" (got {echo(value)})" if isinstance(value, str | int | float | bool) else ""
     return Problem(
         f"a fact is one of {types}, or a table {{ type = ..., required_for = [...] }}{got}",
         file=str(file),

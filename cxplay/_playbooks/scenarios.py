@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cxplay._common.text import echo
 from cxplay._engine.engine import Engine
 from cxplay._playbooks.lint import PathsLike, _scenario_lines, _scenario_name
 from cxplay._playbooks.loader import CompiledRule
@@ -129,7 +130,7 @@ def _run_one(engine: Engine, scenario: Scenario) -> tuple[list[str], list[str], 
         text = f"{reply.subject or ''}\n{reply.body}"
         for fragment in fragments:
             if fragment not in text:
-                failures.append(f"reply in {language} does not contain {fragment!r}")
+                failures.append(f"reply in {language} does not contain {echo(fragment)}")
     return failures, skipped, kept
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final
 
+from cxplay._common.text import echo
 from cxplay._common.toml import read_package_toml
 from cxplay._replies.locale import REGISTERS, _check_language
 from cxplay.models import CHANNELS
@@ -281,7 +282,7 @@ _SIGN_OFF: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
 
 def _check_choice(value: str, choices: Sequence[str], what: str) -> str:
     if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
+        raise ValueError(f"unknown {what} {echo(value)}; expected one of {', '.join(choices)}")
     return value
 
 

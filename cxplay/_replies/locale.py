@@ -52,6 +52,7 @@ from babel.numbers import format_currency, format_decimal, get_currency_symbol, 
 from babel.units import format_unit
 from pydantic import TypeAdapter, ValidationError
 
+from cxplay._common.text import echo
 from cxplay._common.toml import read_package_toml
 from cxplay.models import CHANNELS
 
@@ -106,7 +107,7 @@ _LANGUAGE_ALIASES: Final[Mapping[str, str]] = MappingProxyType({"ua": "uk"})
 def _check_language(language: str) -> str:
     if language not in SUPPORTED:
         raise ValueError(
-            f"unsupported language {language!r}; expected one of {', '.join(SUPPORTED)}"
+            f"unsupported language {echo(language)}; expected one of {', '.join(SUPPORTED)}"
         )
     return language
 
@@ -199,7 +200,7 @@ def _as_number(n: Number) -> int | Decimal:
         return n
     d = Decimal(repr(n)) if isinstance(n, float) else n
     if not d.is_finite():
-        raise ValueError(f"expected a finite number, got {n!r}")
+        raise ValueError(f"expected a finite number, got {echo(n)}")
     return int(d) if d == d.to_integral_value() else d
 
 
@@ -255,7 +256,7 @@ def format_money(amount: Number, currency: str, language: str) -> str:
     locale = _locale(language)
     code = currency.strip().upper()
     if not is_currency(code):
-        raise ValueError(f"unknown currency code {currency!r} (expected ISO 4217, e.g. PLN)")
+        raise ValueError(f"unknown currency code {echo(currency)} (expected ISO 4217, e.g. PLN)")
     symbol = _SYMBOL_OVERRIDES.get((language, code)) or get_currency_symbol(code, locale)
     pattern = _currency_pattern(locale, symbol)
     value = Decimal(repr(amount)) if isinstance(amount, float) else amount
@@ -343,7 +344,7 @@ def noun_forms(noun: str, language: str) -> Mapping[str, str]:
     try:
         return _NOUNS[noun][language]
     except KeyError:
-        raise ValueError(f"unknown noun {noun!r}; known nouns: {', '.join(nouns())}") from None
+        raise ValueError(f"unknown noun {echo(noun)}; known nouns: {', '.join(nouns())}") from None
 
 
 @functools.lru_cache(maxsize=4096, typed=True)  # pure; replies repeat amounts and counts
@@ -379,14 +380,14 @@ def count(n: Number, noun: str, language: str, case: str = "nom") -> str:
 def _case_forms(noun: str, language: str, case: str) -> Mapping[str, str]:
     if case == "nom" or language == "en":
         if case not in CASES:
-            raise ValueError(f"unknown case {case!r}; one of {', '.join(CASES)}")
+            raise ValueError(f"unknown case {echo(case)}; one of {', '.join(CASES)}")
         return noun_forms(noun, language)
     table = _CASE_FORMS.get(case)
     if table is None:
-        raise ValueError(f"unknown case {case!r}; one of {', '.join(CASES)}")
+        raise ValueError(f"unknown case {echo(case)}; one of {', '.join(CASES)}")
     by_language = table.get(noun)
     if by_language is None:
-        raise ValueError(f"case {case!r} is known for {', '.join(table)}, not {noun!r}")
+        raise ValueError(f"case {echo(case)} is known for {', '.join(table)}, not {echo(noun)}")
     return by_language[_check_language(language)]
 
 
@@ -482,7 +483,7 @@ def _whole_minutes(value: timedelta | Number | str) -> int:
         try:
             value = _DURATION.validate_python(value)
         except ValidationError:
-            raise ValueError(f"not an ISO 8601 duration: {value!r}") from None
+            raise ValueError(f"not an ISO 8601 duration: {echo(value)}") from None
     if isinstance(value, timedelta):
         minutes, rest = divmod(value, timedelta(minutes=1))
         return int(minutes) + (1 if rest >= timedelta(seconds=30) else 0)
@@ -513,7 +514,7 @@ def format_duration(value: timedelta | Number | str, language: str, case: str = 
     """
     total = _whole_minutes(value)
     if total < 0:
-        raise ValueError(f"a duration cannot be negative, got {value!r}")
+        raise ValueError(f"a duration cannot be negative, got {echo(value)}")
     locale = _locale(language)
     days, rest = divmod(total, 24 * 60)
     hours, minutes = divmod(rest, 60)

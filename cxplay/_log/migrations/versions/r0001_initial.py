@@ -1,4 +1,4 @@
-"""The first decision log: decisions, the rules they used, outcomes, compensation, surveys.
+"""The first decision log: decisions, outcomes, compensation, surveys.
 
 A migration is a frozen snapshot: it spells its tables out instead of importing
 ``cxplay._log.schema`` (which moves on with later revisions).
@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("playbooks", sa.JSON, nullable=False),
         sa.Column("incident", sa.JSON, nullable=False),
         sa.Column("actions", sa.JSON, nullable=False),
+        sa.Column("rules", sa.Text, nullable=False),
         _when("occurred_at"),
         _when("respond_by"),
         sa.Column("status", sa.String(20)),
@@ -58,24 +59,23 @@ def upgrade() -> None:
         sa.Column("ces", sa.Integer),
         sa.Column("forgotten", sa.Boolean, nullable=False),
     )
-    op.create_index(
-        "cxplay_decision_key", "cxplay_decision", ["incident_key", "digest"], unique=True
-    )
     op.create_index("cxplay_decision_created", "cxplay_decision", ["created_at"])
     op.create_index("cxplay_decision_customer", "cxplay_decision", ["customer_id"])
-
-    op.create_table(
-        "cxplay_decision_rule",
-        sa.Column(
-            "decision_id",
-            sa.String(40),
-            sa.ForeignKey("cxplay_decision.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        sa.Column("rule", sa.String(200), primary_key=True),
-        sa.Column("playbook", sa.String(200), nullable=False),
+    op.create_index(
+        "cxplay_decision_report",
+        "cxplay_decision",
+        [
+            "type",
+            "rules",
+            "created_at",
+            "status",
+            "csat",
+            "nps",
+            "ces",
+            "first_response_s",
+            "on_time",
+        ],
     )
-    op.create_index("cxplay_decision_rule_rule", "cxplay_decision_rule", ["rule"])
 
     op.create_table(
         "cxplay_outcome",
@@ -94,6 +94,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         _decision_ref(),
         sa.Column("customer_id", sa.String(200)),
+        sa.Column("type", sa.String(120)),
+        _when("decision_at"),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("rule", sa.String(200)),
         sa.Column("amount", sa.Float),
@@ -120,7 +122,6 @@ def downgrade() -> None:
         "cxplay_feedback",
         "cxplay_given",
         "cxplay_outcome",
-        "cxplay_decision_rule",
         "cxplay_decision",
     ):
         op.drop_table(table)

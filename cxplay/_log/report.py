@@ -1,0 +1,247 @@
+"""The CX report: what was suggested, what agents did with it, what customers said.
+
+Per incident type and per rule: decisions, outcomes (accepted, edited, rejected) and the
+acceptance rate, compensation given per currency, CSAT (mean of 1-5), NPS (% promoters
+9-10 minus % detractors 0-6), CES (mean of 1-7), time to first response and how many
+first responses came by ``respond_by``; and the rules agents reject most. Everything is
+counted by the database in two GROUP BY queries, so a report over a million decisions
+reads only a few hundred groups into Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from cxplay._log import schema as t
+from cxplay._log.store import DecisionLog
+
+__all__ = ["Report", "Stats", "build_report"]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The numbers of one group of decisions (an incident type, a rule, or all)."""
+
+    key: str
+    decisions: int = 0
+    decided: int = 0  # with an outcome
+    accepted: int = 0
+    edited: int = 0
+    rejected: int = 0
+    compensation: dict[str, float] = field(default_factory=dict)  # currency -> given
+    csat: float | None = None
+    csat_answers: int = 0
+    nps: float | None = None
+    nps_answers: int = 0
+    ces: float | None = None
+    ces_answers: int = 0
+    first_response_s: float | None = None  # mean
+    responded: int = 0
+    on_time: int = 0
+    with_deadline: int = 0  # first responses to decisions with a respond_by
+
+    @property
+    def acceptance(self) -> float | None:
+        """Accepted or edited, of the decisions with an outcome."""
+        return (self.accepted + self.edited) / self.decided if self.decided else None
+
+    @property
+    def rejection(self) -> float | None:
+        """Rejected, of the decisions with an outcome."""
+        return self.rejected / self.decided if self.decided else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """First responses by ``respond_by``, of those that had one."""
+        return self.on_time / self.with_deadline if self.with_deadline else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the derived rates."""
+        out = asdict(self)
+        out.update(
+            acceptance=self.acceptance, rejection=self.rejection, on_time_rate=self.on_time_rate
+        )
+        return out
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole report for ``[since, until)``."""
+
+    since: datetime | None
+    until: datetime | None
+    generated_at: datetime
+    total: Stats
+    by_type: list[Stats]
+    by_rule: list[Stats]
+    rule_playbooks: dict[str, str]  # rule -> playbook ref (the latest seen)
+
+    @property
+    def most_rejected(self) -> list[Stats]:
+        """Rules with rejections, the most rejected (share, then count) first."""
+        rejected = [s for s in self.by_rule if s.rejected]
+        return sorted(rejected, key=lambda s: (-(s.rejection or 0), -s.rejected, s.key))[:10]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "generated_at": self.generated_at.isoformat(),
+            "total": self.total.as_dict(),
+            "by_type": [s.as_dict() for s in self.by_type],
+            "by_rule": [
+                dict(s.as_dict(), playbook=self.rule_playbooks.get(s.key)) for s in self.by_rule
+            ],
+            "most_rejected": [s.key for s in self.most_rejected],
+        }
+
+
+#: What one GROUP BY row sums, in order; every figure of a Stats is derived from sums, so
+#: groups add up: a rule's numbers are the sums over the (type, rules) groups it is in.
+_SUMS = (
+    "decisions",
+    "decided",
+    "accepted",
+    "edited",
+    "rejected",
+    "csat_sum",
+    "csat_answers",
+    "promoters",
+    "detractors",
+    "nps_answers",
+    "ces_sum",
+    "ces_answers",
+    "response_sum",
+    "responded",
+    "on_time",
+    "with_deadline",
+)
+
+
+def _metrics(d: sa.Table) -> list[sa.ColumnElement[Any]]:
+    """The aggregate columns, in :data:`_SUMS` order."""
+
+    def count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    return [
+        sa.func.count(),
+        sa.func.count(d.c.status),
+        count_if(d.c.status == "accepted"),
+        count_if(d.c.status == "edited"),
+        count_if(d.c.status == "rejected"),
+        sa.func.sum(d.c.csat),
+        sa.func.count(d.c.csat),
+        count_if(d.c.nps >= 9),
+        count_if(d.c.nps <= 6),
+        sa.func.count(d.c.nps),
+        sa.func.sum(d.c.ces),
+        sa.func.count(d.c.ces),
+        sa.func.sum(d.c.first_response_s),
+        sa.func.count(d.c.first_response_s),
+        count_if(d.c.on_time.is_(True)),
+        sa.func.count(d.c.on_time),
+    ]
+
+
+def _add(into: dict[str, list[float]], key: str, sums: Sequence[float]) -> None:
+    acc = into.setdefault(key, [0.0] * len(_SUMS))
+    for i, value in enumerate(sums):
+        acc[i] += value
+
+
+def _stats(key: str, sums: Sequence[float], compensation: Mapping[str, float]) -> Stats:
+    v = dict(zip(_SUMS, sums, strict=True))
+
+    def mean(total: str, count: str, digits: int) -> float | None:
+        return round(v[total] / v[count], digits) if v[count] else None
+
+    nps_answers = int(v["nps_answers"])
+    return Stats(
+        key=key,
+        decisions=int(v["decisions"]),
+        decided=int(v["decided"]),
+        accepted=int(v["accepted"]),
+        edited=int(v["edited"]),
+        rejected=int(v["rejected"]),
+        compensation={c: round(a, 2) for c, a in sorted(compensation.items())},
+        csat=mean("csat_sum", "csat_answers", 2),
+        csat_answers=int(v["csat_answers"]),
+        nps=round(100 * (v["promoters"] - v["detractors"]) / nps_answers, 1)
+        if nps_answers
+        else None,
+        nps_answers=nps_answers,
+        ces=mean("ces_sum", "ces_answers", 2),
+        ces_answers=int(v["ces_answers"]),
+        first_response_s=mean("response_sum", "responded", 1),
+        responded=int(v["responded"]),
+        on_time=int(v["on_time"]),
+        with_deadline=int(v["with_deadline"]),
+    )
+
+
+def build_report(
+    log: DecisionLog, since: datetime | None = None, until: datetime | None = None
+) -> Report:
+    """Count the report for the decisions created in ``[since, until)``.
+
+    Two queries: the decisions grouped by (type, rules) and the compensation grouped by
+    (type, rule, currency); per type, per rule and in total is then a sum of groups.
+    """
+    d, g = t.decision, t.given
+    window: sa.ColumnElement[bool] = sa.true()
+    given_window: sa.ColumnElement[bool] = g.c.amount.is_not(None)
+    if since is not None:
+        window = window & (d.c.created_at >= since)
+        given_window = given_window & (g.c.decision_at >= since)
+    if until is not None:
+        window = window & (d.c.created_at < until)
+        given_window = given_window & (g.c.decision_at < until)
+    with log.connection() as conn:
+        groups = conn.execute(
+            sa.select(d.c.type, d.c.rules, *_metrics(d)).where(window).group_by(d.c.type, d.c.rules)
+        ).all()
+        money = conn.execute(
+            sa.select(g.c.type, g.c.rule, g.c.currency, sa.func.sum(g.c.amount))
+            .where(given_window)
+            .group_by(g.c.type, g.c.rule, g.c.currency)
+        ).all()
+    total: dict[str, list[float]] = {}
+    by_type: dict[str, list[float]] = {}
+    by_rule: dict[str, list[float]] = {}
+    playbook_of: dict[str, str] = {}
+    for kind, rules, *sums in groups:
+        values = [float(x or 0) for x in sums]
+        _add(total, "all", values)
+        _add(by_type, kind, values)
+        for entry in (rules or "").split(";"):
+            if entry:
+                rule, _, playbook = entry.partition(" ")
+                _add(by_rule, rule, values)
+                playbook_of[rule] = max(playbook_of.get(rule, ""), playbook)
+    money_all: dict[str, float] = {}
+    money_type: dict[str, dict[str, float]] = {}
+    money_rule: dict[str, dict[str, float]] = {}
+    for kind, rule, currency, amount in money:
+        label, value = currency or "?", float(amount)
+        money_all[label] = money_all.get(label, 0.0) + value
+        per_type = money_type.setdefault(kind or "?", {})
+        per_type[label] = per_type.get(label, 0.0) + value
+        if rule is not None:
+            per_rule = money_rule.setdefault(rule, {})
+            per_rule[label] = per_rule.get(label, 0.0) + value
+    return Report(
+        since=since,
+        until=until,
+        generated_at=datetime.now(timezone.utc),
+        total=_stats("all", total.get("all", [0.0] * len(_SUMS)), money_all),
+        by_type=[_stats(k, by_type[k], money_type.get(k, {})) for k in sorted(by_type)],
+        by_rule=[_stats(k, by_rule[k], money_rule.get(k, {})) for k in sorted(by_rule)],
+        rule_playbooks=playbook_of,
+    )
