@@ -115,6 +115,11 @@ def _param(value: Any) -> str:
     return str(value)
 
 
+def _shown(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as listed after the kind; why a person decides gets its own line."""
+    return {k: v for k, v in params.items() if k != "approval_because"}
+
+
 def _params(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={_param(v)}" for k, v in params.items())
 
@@ -222,13 +227,16 @@ def suggestion_text(result: Suggestion, *, color: bool = False) -> str:
         lines.append(style.bold("Actions"))
         for number, action in enumerate(result.actions, start=1):
             head = f"  {number}. {style.bold(action.kind)}"
-            if action.params:
-                head += f"  {_params(action.params)}"
+            shown = _shown(action.params)
+            if shown:
+                head += f"  {_params(shown)}"
             if action.cost is not None:
                 head += f"  cost {_cost(action)}"
             if action.requires_approval:
                 head += "  " + style("needs approval", fg="yellow", bold=True)
             lines.append(head)
+            if "approval_because" in action.params:
+                lines.append(f"     a person decides: {action.params['approval_because']}")
             if action.reason:
                 lines.append(f"     {action.reason}")
             about = [action.playbook, f"priority {action.priority}"]
@@ -339,7 +347,10 @@ def suggestion_markdown(result: Suggestion) -> str:
             why = f"{_md(action.reason)} " if action.reason else ""
             why += f"({_code(action.rule)})"
             approval = "**needs approval**" if action.requires_approval else "no"
-            details = _code(_params(action.params)) if action.params else ""
+            if "approval_because" in action.params:
+                approval += f": {_md(str(action.params['approval_because']))}"
+            shown = _shown(action.params)
+            details = _code(_params(shown)) if shown else ""
             lines.append(
                 f"| {number} | {action.kind} | {details} "
                 f"| {_md(_cost(action))} | {approval} | {why} |"

@@ -11,7 +11,7 @@ import math
 import re
 import typing
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
 from babel.numbers import list_currencies
@@ -469,6 +469,11 @@ class FactSpec(_Strict):
         default_factory=list, description="Incident types that must carry this fact."
     )
     description: Text | None = None
+    difference: tuple[Identifier, Identifier] | None = Field(
+        default=None,
+        description="A derived number: the first named fact minus the second, filled in when "
+        "both are given and this fact is not (conditions cannot compare two facts).",
+    )
     min: float | None = Field(
         default=None,
         description="The smallest value a number fact may take (0 for a duration or a count).",
@@ -532,6 +537,34 @@ class Policy(_Strict):
     single_compensation: bool = Field(
         default=True, description="Keep only the highest-priority compensation per incident."
     )
+    rates: dict[CurrencyCode, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="A static conversion table, not live rates: how much one unit of each "
+        "currency is worth in the policy currency (EUR = 4.30 for PLN). Conditions compare "
+        "order.policy_value, and caps and approval limits apply to costs in these currencies; "
+        "a cost in a currency missing here always needs a person.",
+    )
+    rates_as_of: date | None = Field(
+        default=None,
+        description="The date the rates table was set; required with rates, shown to agents.",
+    )
+
+    @model_validator(mode="after")
+    def _dated_rates(self) -> Policy:
+        if self.rates and (self.currency is None or self.rates_as_of is None):
+            raise ValueError(
+                "rates need the policy currency and the date they were set (rates_as_of)"
+            )
+        if self.currency is not None and self.currency in self.rates:
+            raise ValueError(f"rates: {self.currency} is the policy currency itself")
+        return self
+
+    def convert(self, amount: float, currency: str | None) -> float | None:
+        """``amount`` in the policy currency, or None when the table has no rate for it."""
+        if currency is None or self.currency is None or currency == self.currency:
+            return amount
+        rate = self.rates.get(currency)
+        return None if rate is None else amount * rate
 
 
 class Rule(_Strict):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cxplay import Engine, IncidentError, Suggestion
+from cxplay import CxplayError, Engine, IncidentError, Suggestion
 from cxplay._engine.durable import AVAILABLE
 
 BACKENDS = [
@@ -336,25 +336,111 @@ actions = [{ kind = "gesture", item = "voucher", amount = 20 }]
 """
 
 
+def _first_refund(engine: Engine, value: float, currency: str) -> tuple[object, ...]:
+    """Cost, currency, approval and parameters of a damaged parcel's first action."""
+    action = engine.suggest(
+        {"type": "parcel_damaged", "order": {"value": value, "currency": currency}}
+    ).actions[0]
+    assert action.cost is not None
+    return action.cost.amount, action.cost.currency, action.requires_approval, action.params
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_caps_are_flagged_and_currencies_never_mixed(tmp_path: Path, backend: str) -> None:
     (tmp_path / "c.toml").write_text(CURRENCY, encoding="utf-8")
     engine = Engine.from_path(tmp_path, backend=backend)
 
     def refund(value: float, currency: str) -> tuple[object, ...]:
-        action = engine.suggest(
-            {"type": "parcel_damaged", "order": {"value": value, "currency": currency}}
-        ).actions[0]
-        assert action.cost is not None
-        return action.cost.amount, action.cost.currency, action.requires_approval, action.params
+        return _first_refund(engine, value, currency)
 
     assert refund(200, "PLN") == (200.0, "PLN", False, {"percent": 100.0})
     # capped: the agent sees what the refund was cut from
     assert refund(400, "PLN") == (300.0, "PLN", False, {"percent": 100.0, "capped_from": 400.0})
     # in euros the złoty cap and threshold cannot be applied: a person decides
-    assert refund(400, "EUR") == (400.0, "EUR", True, {"percent": 100.0})
+    because = (
+        "the order is in EUR and the playbook's rates table has no rate for it, "
+        "so its limits (in PLN) cannot be checked: a person decides"
+    )
+    assert refund(400, "EUR") == (
+        400.0,
+        "EUR",
+        True,
+        {"percent": 100.0, "approval_because": because},
+    )
     voucher = engine.suggest({"type": "queue_long", "order": {"currency": "UAH"}}).actions[0]
     assert voucher.cost is not None and (voucher.cost.amount, voucher.cost.currency) == (
         20.0,
         "PLN",
     )
+
+
+RATES = (
+    CURRENCY.replace(
+        "caps = { default = 300 }",
+        "caps = { default = 300 }\nrates = { EUR = 4.30, UAH = 0.10 }\nrates_as_of = 2026-11-01",
+    )
+    + """
+[[rule]]
+id = "c.big"
+when = "type == 'parcel_lost' and order.policy_value >= 100"
+actions = [{ kind = "refund", percent = 100 }]
+[[rule]]
+id = "c.small"
+when = "type == 'parcel_lost' and order.policy_value < 100"
+actions = [{ kind = "replacement" }]
+[[rule]]
+id = "c.unknown"
+when = "type == 'parcel_lost' and exists(order.value) and not exists(order.policy_value)"
+actions = [{ kind = "escalate", to = "supervisor" }]
+"""
+)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_dated_rates_table_converts_for_conditions_caps_and_approval(
+    tmp_path: Path, backend: str
+) -> None:
+    (tmp_path / "c.toml").write_text(RATES, encoding="utf-8")
+    engine = Engine.from_path(tmp_path, backend=backend)
+
+    def refund(value: float, currency: str) -> tuple[object, ...]:
+        return _first_refund(engine, value, currency)
+
+    # 50 EUR is 215 zł: under the 300 zł cap and the 500 zł approval limit
+    assert refund(50, "EUR") == (50.0, "EUR", False, {"percent": 100.0})
+    # 100 EUR is 430 zł: capped at 300 zł, i.e. 69.77 EUR, and the agent sees the original
+    assert refund(100, "EUR") == (69.77, "EUR", False, {"percent": 100.0, "capped_from": 100.0})
+    assert refund(1800, "UAH")[:3] == (1800.0, "UAH", False)
+    # no rate for JPY: a person decides, and the suggestion says why
+    jpy = refund(100000, "JPY")
+    assert jpy[2] is True and "JPY" in str(jpy[3]) and "2026-11-01" in str(jpy[3])
+
+    def rules(value: float, currency: str | None) -> list[str]:
+        order: dict[str, object] = {"value": value}
+        if currency:
+            order["currency"] = currency
+        return [m.rule for m in engine.evaluate({"type": "parcel_lost", "order": order})]
+
+    assert rules(80, "EUR") == ["c.big"]  # 344 zł, not "80 < 100"
+    assert rules(80, "PLN") == ["c.small"]
+    assert rules(249.99, "UAH") == ["c.small"]  # 25 zł
+    assert rules(1800, "UAH") == ["c.big"]  # 180 zł
+    assert rules(80, None) == ["c.small"]  # no currency: the policy's own
+    assert rules(100000, "JPY") == ["c.unknown"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("rates = { EUR = 4.3 }", "rates_as_of"),
+        ("rates = { PLN = 1.0 }\nrates_as_of = 2026-11-01", "policy currency itself"),
+        ("rates = { EUR = 0 }\nrates_as_of = 2026-11-01", "greater than 0"),
+    ],
+)
+def test_a_rates_table_must_be_dated_and_sane(tmp_path: Path, policy: str, message: str) -> None:
+    text = CURRENCY.replace("caps = { default = 300 }", f"caps = {{ default = 300 }}\n{policy}")
+    (tmp_path / "c.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(CxplayError) as caught:
+        Engine.from_path(tmp_path)
+    assert message in str(caught.value)
+    assert "c.toml:" in str(caught.value)

@@ -21,9 +21,8 @@ NOUNS = read_package_toml("cxplay._replies", "data/nouns.toml")
 @pytest.mark.parametrize(("name", "vocative"), sorted(NAMES["pl"]["male_vocatives"].items()))
 def test_every_polish_table_vocative_reaches_the_reply(name: str, vocative: str) -> None:
     assert salutation(f"{name} Nowak", "pl") == f"Szanowny Panie {vocative},"
-    assert (
-        salutation(name.upper(), "pl", register="warm") == f"Dzień dobry, Panie {vocative.upper()},"
-    )
+    # a name typed in capitals is normalised first (ADAM -> Adam -> Adamie)
+    assert salutation(name.upper(), "pl", register="warm") == f"Dzień dobry, Panie {vocative},"
 
 
 @pytest.mark.parametrize(("name", "vocative"), sorted(NAMES["uk"]["male_vocatives"].items()))

@@ -123,6 +123,51 @@ def test_late_keynote_swaps_and_everyone_hears_in_their_language(plan: Plan) -> 
     assert attendees_uk.subject == "Зміна в програмі: «Keynote: Recovering trust after a bad day»"
 
 
+def test_the_swap_partner_hears_of_the_new_slot_in_their_language(plan: Plan) -> None:
+    scenario = _scenario(plan, "speaker_late/whitfield/60")
+    partner = [m for m in scenario.messages if m.to == "speaker" and m.name != "James Whitfield"]
+    assert [(m.name, m.language) for m in partner] == [("Marta Wiśniewska", "pl")]
+    body = partner[0].body
+    assert "09:00–10:00" in body and "Sala Audytoryjna" in body and "10:15" in body
+    assert "James Whitfield" in body and "Katarzyna Zielińska" in body  # who is late, whom to call
+    assert partner[0].subject == "Nowa godzina sesji „Kolejki w sklepach: jak je skracać”"
+    # the late speaker's own message carries his new time and room
+    own = scenario.messages[0]
+    assert own.to == "speaker" and "10:15" in own.body and "Sala Audytoryjna" in own.body
+
+
+def test_every_swap_partner_in_every_scenario_gets_a_message(plan: Plan, event: Event) -> None:
+    speaker_of = {s.id: s.speaker for s in event.sessions}
+    names = {s.id: s.name for s in event.speakers}
+    checked = 0
+    for scenario in plan.scenarios:
+        if scenario.replan is None:
+            continue
+        late = scenario.replan.speaker
+        for change in scenario.replan.moves:
+            other = speaker_of[change.session]
+            if change.kind != "swap" or other in (None, late):
+                continue
+            to = [m for m in scenario.messages if m.to == "speaker" and m.name == names[other]]
+            assert len(to) == 1, (scenario.id, other)
+            start = change.new_start.astimezone(event.tz).strftime("%H:%M")
+            assert start in to[0].body and change.new_room in to[0].body
+            checked += 1
+    assert checked > 0
+
+
+def test_a_free_room_after_the_talk_means_it_simply_starts_later(plan: Plan) -> None:
+    scenario = _scenario(plan, "speaker_late/nowak/15")
+    assert scenario.replan is not None
+    assert [(c.kind, c.new_room) for c in scenario.replan.moves] == [
+        ("start_late", "Sala Kameralna")
+    ]
+    assert scenario.facts["replan"] == "start_late"
+    own = scenario.messages[0]
+    assert own.to == "speaker" and "10:30" in own.body and "Sala Kameralna" in own.body
+    assert not [m for m in scenario.messages if m.to == "speaker" and m is not own]
+
+
 def test_no_change_is_a_note_to_the_chair_only(plan: Plan) -> None:
     scenario = _scenario(plan, "speaker_late/whitfield/30")
     assert scenario.outcome == "no change"
@@ -446,7 +491,8 @@ def test_questions_the_plan_cannot_answer(
 def test_answer_renders_as_text_and_markdown(plan: Plan) -> None:
     answer = answer_offline(plan, "speaker_late", {"speaker": "nowak", "delay_minutes": 20})
     text = render_answer_text(plan, answer)
-    assert text.startswith("No scenario for exactly 20 minutes: answered from speaker_late/nowak/")
+    assert text.startswith("No scenario for exactly 20 minutes: answered from ")
+    assert "speaker_late/nowak/" in text.splitlines()[0]
     assert "── To the venue manager: Piotr Mazur · pl · chat · +48 600 300 400" in text
     markdown = render_answer_markdown(plan, answer)
     assert markdown.startswith("**No scenario for exactly 20 minutes")

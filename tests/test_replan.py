@@ -136,8 +136,37 @@ def test_no_change_needed() -> None:
 def test_margin_counts_towards_late() -> None:
     event = make_event([("s1", "A", "09:00", "10:00", "a")], ARRIVALS, day_end="18:00")
     assert replan(event, "a", at("08:45")).moves == ()  # ready exactly at 09:00
-    assert moves_of(replan(event, "a", at("08:46"))) == [("s1", "move_room", "X", "10:00")]
+    # room A is free after the talk: it simply starts a minute late
+    assert moves_of(replan(event, "a", at("08:46"))) == [("s1", "start_late", "A", "09:01")]
     assert replan(event, "a", at("08:59"), dt.timedelta(0)).moves == ()
+
+
+def test_start_late_within_the_slack_before_the_next_session_of_the_room() -> None:
+    rows: list[Row] = [
+        ("s1", "A", "09:00", "10:00", "a"),
+        ("s2", "A", "10:30", "11:30", "b"),  # 30 minutes of slack after s1
+        ("s3", "A", "11:30", "12:30", "c"),
+    ]
+    event = make_event(rows, ARRIVALS)
+    plan = replan(event, "a", at("09:05"))  # ready 09:20, ends 10:20: fits the slack
+    assert moves_of(plan) == [("s1", "start_late", "A", "09:20")]
+    assert [c.new_end for c in plan.moves] == [at("10:20")]
+    assert "starts 20 minutes late, at 09:20, in A" in plan.reason
+    # beyond the slack (ready 09:45 would end at 10:45, into s2): a swap instead
+    later = replan(event, "a", at("09:30"))
+    assert [c.kind for c in later.moves] == ["swap", "swap"]
+    # exactly the slack: ends when s2 starts
+    assert moves_of(replan(event, "a", at("09:15"))) == [("s1", "start_late", "A", "09:30")]
+
+
+def test_start_late_never_double_books_the_speaker() -> None:
+    rows: list[Row] = [
+        ("s1", "A", "09:00", "10:00", "a"),
+        ("s2", "B", "10:15", "11:00", "a"),  # the same speaker next door at 10:15
+    ]
+    event = make_event(rows, ARRIVALS, day_end="18:00")
+    plan = replan(event, "a", at("09:10"))  # ready 09:25: s1 would run into s2
+    assert all(c.kind != "start_late" or c.session != "s1" for c in plan.moves)
 
 
 def test_swap_with_a_later_session_of_the_same_room() -> None:
@@ -202,7 +231,10 @@ def test_backup_room_stops_at_the_end_of_the_day() -> None:
     plan = replan(late, "a", at("11:30"))
     assert not plan.feasible and "before the day ends" in plan.reason
     longer = make_event(rows, ARRIVALS, day_end="18:00")  # [event] end = 18:00
-    plan = replan(longer, "a", at("11:30"))
+    plan = replan(longer, "a", at("11:30"))  # room A is free: s1 starts late there
+    assert moves_of(plan) == [("s1", "start_late", "A", "11:45")]
+    busy = make_event([*rows, ("s3", "A", "10:00", "18:00", None)], ARRIVALS, day_end="18:00")
+    plan = replan(busy, "a", at("11:30"))  # room A taken all day: the backup room
     assert moves_of(plan) == [("s1", "move_room", "X", "12:00")]
 
 
@@ -430,6 +462,23 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+def fits_late(
+    event: Event, late_session: Session, late: str, ready: dt.datetime, now: dt.datetime | None
+) -> bool:
+    """Whether ``late_session`` can start at ``ready`` in its room (an independent oracle)."""
+    if now is not None and late_session.start < now:
+        return False
+    end = ready + late_session.duration
+    if end > max(s.end for s in event.sessions):
+        return False
+    for other in event.sessions:
+        if other.id == late_session.id or not (other.start < end and ready < other.end):
+            continue
+        if other.room == late_session.room or other.speaker == late:
+            return False
+    return True
+
+
 def exact_swaps(
     event: Event,
     late_session: Session,
@@ -530,6 +579,7 @@ def test_replan_invariants(case: dict[str, Any]) -> None:
             assert (
                 exact_swaps(event, needing[0], late, ready, now, margin, case["swap_breaks"]) == []
             )
+            assert not fits_late(event, needing[0], late, ready, now)
         return
 
     assert not plan.escalate_to_chair
@@ -553,12 +603,17 @@ def test_replan_invariants(case: dict[str, Any]) -> None:
             assert case["swap_breaks"]
     for change in plan.moves:
         assert (change.kind == "move_room") == (change.new_room == case["backup"])
+        if change.kind == "start_late":  # same room, starts exactly when the speaker is ready
+            assert change.new_room == change.old_room and change.new_start == ready
 
-    # fewest changes first: one late session and an exact swap available -> a single swap
+    # fewest changes first: starting late in the slack beats a swap, a swap beats the backup
     if len(needing) == 1:
+        slack = fits_late(event, needing[0], late, ready, now)
         swaps = exact_swaps(event, needing[0], late, ready, now, margin, case["swap_breaks"])
-        if swaps:
+        if slack:
+            assert [(c.kind, c.session) for c in plan.moves] == [("start_late", needing[0].id)]
+        elif swaps:
             assert [c.kind for c in plan.moves] == ["swap", "swap"]
             assert plan.moves[0].session == needing[0].id
         if any(c.kind == "move_room" for c in plan.moves):
-            assert swaps == [] and len(plan.moves) == 1
+            assert swaps == [] and not slack and len(plan.moves) == 1

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Union
 
 from cxplay._common.text import closest, did_you_mean, echo
@@ -35,6 +35,7 @@ from cxplay._conditions.regex import compile_regex
 from cxplay.models import CHANNELS, SEVERITIES, STAGES
 
 __all__ = [
+    "POLICY_VALUE",
     "And",
     "Cmp",
     "ConditionSyntaxError",
@@ -48,10 +49,34 @@ __all__ = [
     "builtin_fields",
     "leaves",
     "parse_condition",
+    "policy_value_path",
     "type_constraint",
+    "with_policy_value",
 ]
 
 Scalar = Union[str, float, bool]
+
+#: The field "order value in the policy currency"; each playbook's rules read it under
+#: ``order.policy_value.<playbook id>`` (see :func:`policy_value_path`), since the rates are
+#: the playbook's own.
+POLICY_VALUE = "order.policy_value"
+
+
+def policy_value_path(playbook_id: str) -> str:
+    """Where the flattened incident carries the order value converted for one playbook."""
+    return f"{POLICY_VALUE}.{playbook_id}"
+
+
+def with_policy_value(node: Node, playbook_id: str) -> Node:
+    """The condition with ``order.policy_value`` bound to one playbook's rates."""
+    if isinstance(node, And | Or):
+        items = tuple(with_policy_value(i, playbook_id) for i in node.items)
+        return replace(node, items=items)
+    if node.path == POLICY_VALUE:
+        return replace(node, path=policy_value_path(playbook_id))
+    return node
+
+
 Op = Literal["==", "!=", "<", "<=", ">", ">="]
 
 
@@ -155,6 +180,9 @@ def builtin_fields() -> dict[str, FieldType]:
         "customer.timezone": string,
         "order.id": string,
         "order.value": number,
+        # the order's value in the playbook's policy currency (its dated rates table);
+        # missing when the order's currency has no rate there
+        POLICY_VALUE: number,
         "order.currency": string,
         "order.carrier": string,
         "event.id": string,

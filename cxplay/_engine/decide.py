@@ -10,7 +10,8 @@ Order: priority (higher first), then file order. Then, in this order:
    action's ``max_amount`` and by the policy cap for the customer's tier (a capped action
    says so: ``params.capped_from``); an action needs approval when it says so, when it
    costs more than ``policy.approval_above``, when its cost is in another currency than
-   ``policy.currency`` (no exchange rates: a person decides), or when the customer has had
+   ``policy.currency`` that the policy's dated ``rates`` table does not list (a person
+   decides; ``params.approval_because`` says why), or when the customer has had
    more than ``policy.repeat_claimant_after`` compensations in 90 days;
 5. **severity** -- rules may raise the incident's severity, never lower it.
 """
@@ -71,16 +72,22 @@ def _raw_cost(
         if order.value is None or action.percent is None:
             return None
         amount = order.value * action.percent / 100
-        if action.max_amount is not None and _comparable(order.currency, policy):
-            amount = min(amount, action.max_amount)
+        if action.max_amount is not None:
+            converted = policy.convert(amount, order.currency)
+            if converted is not None and converted > action.max_amount:
+                amount = amount * action.max_amount / converted
         return amount, order.currency
     fixed = getattr(action, "amount", None)
     return None if fixed is None else (float(fixed), fixed_currency)
 
 
-def _comparable(currency: str | None, policy: Policy) -> bool:
-    """Whether a cost can be held against the policy's amounts (no exchange rates here)."""
-    return policy.currency is None or currency is None or currency == policy.currency
+def _no_rate(currency: str | None, policy: Policy) -> str:
+    """Why a cost in ``currency`` cannot be held against the policy, for the agent."""
+    dated = f" of {policy.rates_as_of.isoformat()}" if policy.rates_as_of else ""
+    return (
+        f"the order is in {currency} and the playbook's rates table{dated} has no rate for it, "
+        f"so its limits (in {policy.currency}) cannot be checked: a person decides"
+    )
 
 
 def decide(
@@ -139,21 +146,30 @@ def decide(
             raw = _raw_cost(step.action, incident, policy) if step.costly else None
             cost = None
             approval = step.forced is True
+            because: str | None = None
             if raw is not None:
                 amount, currency = raw
-                comparable = _comparable(currency, policy)
-                if compensation and comparable and cap is not None and amount > cap:
+                in_policy = policy.convert(amount, currency)
+                if compensation and in_policy is not None and cap is not None and in_policy > cap:
                     params["capped_from"] = round(amount, 2)  # never cut a refund silently
-                    amount = cap
+                    amount = amount * cap / in_policy
+                    in_policy = cap
                 cost = trusted(Cost, {"amount": float(round(amount, 2)), "currency": currency})
                 if step.forced is None:
                     threshold = policy.approval_above
-                    # in another currency the policy cannot be checked: a person decides
-                    approval = (not comparable and compensation) or (
-                        threshold is not None and comparable and amount > threshold
-                    )
+                    # no rate for its currency: the policy cannot be checked, a person decides
+                    if in_policy is None and compensation:
+                        approval, because = True, _no_rate(currency, policy)
+                    else:
+                        approval = (
+                            threshold is not None
+                            and in_policy is not None
+                            and (in_policy > threshold)
+                        )
             if compensation and repeat:
                 approval = True
+            if approval and because:
+                params["approval_because"] = because
             values = step.values.copy()  # every field; the three below vary
             values["params"] = params
             values["requires_approval"] = bool(approval)

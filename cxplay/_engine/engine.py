@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from cxplay._common.problems import error_message, format_key, key_path
 from cxplay._common.text import closest, did_you_mean, echo
-from cxplay._conditions.parse import leaves
+from cxplay._conditions.parse import POLICY_VALUE, leaves
 from cxplay._engine import durable as _durable
 from cxplay._engine.backend import Backend
 from cxplay._engine.compiler import compile_program
@@ -30,7 +30,7 @@ from cxplay._playbooks.digest import playbook_digest
 from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.errors import CxplayError, IncidentError
-from cxplay.models import FactSpec, Incident
+from cxplay.models import FactSpec, Incident, Policy
 from cxplay.results import Cost, History, Match, RuleTrace, Suggestion
 
 __all__ = ["BackendName", "DecisionSink", "Engine", "Flattener", "coerce_incident"]
@@ -197,7 +197,25 @@ def coerce_incident(
             )
     if problems:
         raise IncidentError("invalid incident: " + "; ".join(problems))
+    derived = _derived_facts(model.facts, facts) if facts else {}
+    if derived:
+        model = model.model_copy(update={"facts": {**model.facts, **derived}})
     return model
+
+
+def _derived_facts(given: Mapping[str, Any], facts: Mapping[str, FactSpec]) -> dict[str, Any]:
+    """Facts declared as a ``difference`` of two others, where both others are numbers."""
+    out: dict[str, Any] = {}
+    for name, spec in facts.items():
+        if spec.difference is None or name in given:
+            continue
+        first, second = (given.get(n) for n in spec.difference)
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (first, second)
+        )
+        if numbers:
+            out[name] = first - second  # type: ignore[operator]
+    return out
 
 
 class Flattener:
@@ -207,10 +225,19 @@ class Flattener:
     from the facts dict; the getters are built once per playbook set.
     """
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], policies: Mapping[str, Policy] | None = None) -> None:
         self.paths = tuple(paths)
-        self._fields = tuple((p, attrgetter(p)) for p in paths if not p.startswith("facts."))
+        prefix = POLICY_VALUE + "."
+        self._fields = tuple(
+            (p, attrgetter(p))
+            for p in paths
+            if not p.startswith(("facts.", prefix)) and p != POLICY_VALUE
+        )
         self._facts = tuple((p, p[6:]) for p in paths if p.startswith("facts."))
+        # order.policy_value.<playbook>: the order value at that playbook's dated rates
+        self._converted = tuple(
+            (p, (policies or {})[p[len(prefix) :]]) for p in paths if p.startswith(prefix)
+        )
 
     def __call__(self, incident: Incident) -> dict[str, Any]:
         flat: dict[str, Any] = {}
@@ -218,6 +245,12 @@ class Flattener:
             value = get(incident)
             if value is not None:
                 flat[path] = value
+        value = incident.order.value
+        if value is not None:
+            for path, policy in self._converted:
+                converted = policy.convert(value, incident.order.currency)
+                if converted is not None:
+                    flat[path] = converted
         if self._facts:
             facts = incident.facts
             for path, name in self._facts:
@@ -242,6 +275,7 @@ def reply_context(decision: Decision) -> ReplyContext:
         follow_ups=decision.follow_ups,
         severity=decision.severity,
         playbook=meta.id,
+        promise=decision.kept[0].playbook.sla,
     )
 
 
@@ -398,7 +432,7 @@ class Engine:
         return _Snapshot(
             playbooks,
             backend,
-            Flattener(paths),
+            Flattener(paths, {p.meta.id: p.policy for p in playbooks.playbooks}),
             renderer,
             tuple(rank),
             match_of,

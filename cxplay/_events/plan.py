@@ -328,11 +328,14 @@ def _restaurant_tip(event: Event) -> dict[str, Any]:
 
 
 def _replan_kind(revised: Replan) -> str:
-    """``none``, ``swap``, ``move_room`` or ``escalate``: what the re-planner decided."""
+    """``none``, ``start_late``, ``swap``, ``move_room`` or ``escalate``: the re-plan."""
     if not revised.feasible:
         return "escalate"
     kinds = {c.kind for c in revised.moves}
-    return "move_room" if "move_room" in kinds else ("swap" if kinds else "none")
+    for kind in ("move_room", "swap", "start_late"):
+        if kind in kinds:
+            return kind
+    return "none"
 
 
 def _phone_first(contact: Any) -> bool:
@@ -378,6 +381,13 @@ def _speaker_cases(event: Event, margin: dt.timedelta) -> list[_Case]:
             revised = replan(event, speaker.id, arrival, margin)
             late = [s for s in own if s.start < revised.ready_at]
             first = (late or own)[0]
+            # the speaker's own message says where and when they now speak
+            mine = next((c for c in revised.moves if c.session == first.id), None)
+            where = (
+                {"new_start": _when(mine.new_start, event), "new_room": mine.new_room}
+                if mine is not None
+                else {}
+            )
             cases.append(
                 _Case(
                     id=f"speaker_late/{speaker.id}/{delay}",
@@ -392,6 +402,7 @@ def _speaker_cases(event: Event, margin: dt.timedelta) -> list[_Case]:
                         "session_starts_in_minutes": _minutes(first.start - scheduled),
                         **_travel_fact(speaker.travel),
                         "replan": _replan_kind(revised),
+                        **where,
                     },
                     delay=delay,
                     person=speaker,
@@ -685,8 +696,9 @@ class _Notices:
         case: _Case,
         fragment: str,
         *,
-        person: Person | None = None,
+        person: Person | Speaker | None = None,
         language: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Message:
         """A notice: greeting, the fragment's text, and a sign-off for e-mails."""
         if person is not None:
@@ -696,7 +708,7 @@ class _Notices:
         else:
             assert language is not None
             channel = "email"
-        context = self.context(language, case)
+        context = {**self.context(language, case), **(extra or {})}
         if person is None:
             greeting = self.text(language, "notice.greeting_attendees", channel, context)
         body = self.text(language, fragment, channel, context)
@@ -714,10 +726,42 @@ class _Notices:
             name=person.name if person is not None else None,
             language=language,
             channel=channel,
-            contact=str(person.contact) if person is not None else None,
+            contact=str(person.contact) if person is not None and person.contact else None,
             subject=subject,
             body="\n\n".join(p for p in parts if p),
         )
+
+
+def _swap_partner_messages(notices: _Notices, event: Event, case: _Case) -> list[Message]:
+    """The other speaker of each swap: their session moves too, so they hear it from us."""
+    revised = case.replan
+    assert revised is not None
+    speakers = {s.id: s for s in event.speakers}
+    sessions = {s.id: s for s in event.sessions}
+    late_own = {s.id for s in case.sessions}
+    found: list[Message] = []
+    for change in revised.moves:
+        session = sessions[change.session]
+        if change.kind != "swap" or change.session in late_own or session.speaker is None:
+            continue
+        partner = speakers.get(session.speaker)
+        if partner is None:
+            continue
+        margin = revised.ready_at - case.arrival if case.arrival is not None else DEFAULT_MARGIN
+        extra = {
+            "partner": {
+                "name": partner.name,
+                **change.model_dump(),
+                "room_changed": change.new_room != change.old_room,
+                "ready_by": change.new_start - margin,
+            }
+        }
+        found.append(
+            notices.message(
+                "speaker", case, "notice_speaker_late.swap_partner", person=partner, extra=extra
+            )
+        )
+    return found
 
 
 def _engine_message(
@@ -771,6 +815,11 @@ def _outcome(event: Event, case: _Case) -> str:
             if change.kind == "move_room":
                 parts.append(
                     f"'{change.title}' to {change.new_room} at {_when(change.new_start, event)}"
+                )
+            if change.kind == "start_late":
+                parts.append(
+                    f"'{change.title}' starts at {_when(change.new_start, event)} "
+                    f"in {change.new_room}"
                 )
         swapped = [c for c in moves if c.kind == "swap"]
         if swapped:
@@ -850,6 +899,7 @@ def _scenario(
                     )
                 messages.append(notices.message("chair", case, f"{prefix}.chair", person=chair))
                 messages.append(notices.message("venue", case, f"{prefix}.venue", person=venue))
+                messages.extend(_swap_partner_messages(notices, event, case))
             else:
                 messages.append(
                     notices.message("chair", case, f"{prefix}.chair_no_change", person=chair)

@@ -17,19 +17,23 @@ The speaker is *ready* at ``arrival + margin``. A plan is valid when:
 Strategies, least disruptive first; the first that gives a valid plan wins:
 
 0. **none** -- each of the speaker's sessions already starts late enough.
-1. **swap** -- the late session trades slots with one later session in the same room: the
+1. **start_late** -- the late session starts when the speaker is ready, in its own room,
+   with its duration unchanged, because the room is free until the next session (the slack
+   before it, or the end of the day) -- the commonest real fix: nobody else moves and the
+   audience only waits a few minutes.
+2. **swap** -- the late session trades slots with one later session in the same room: the
    audience stays in the advertised room and no slot is left empty. Both keep their
    durations; with equal durations the slots are simply exchanged, otherwise each session
    takes the other's start (or ends where the other ended) as long as the result has no
    overlap. Breaks (sessions without a speaker) are not swapped unless ``swap_breaks``:
    catering is booked for fixed times.
-2. **move_room** -- the late session moves to the backup room at the earliest later session
+3. **move_room** -- the late session moves to the backup room at the earliest later session
    boundary (a start or end time of the agenda, so people can change rooms between talks)
    at which the speaker is ready, the backup room is free and the day (``[event] end``, or
    the end of the last session) is not over. Its old slot stays empty. Moving to the backup
    room at the session's *own* slot never helps -- the start time, not the room, is the
    problem -- so that is not tried.
-3. **infeasible** -- the agenda is returned unchanged, ``feasible`` is False and
+4. **infeasible** -- the agenda is returned unchanged, ``feasible`` is False and
    ``escalate_to_chair`` is True; ``reason`` says what was tried and why it failed.
 
 Ties are broken by the earliest resulting start of the late session, then by the order of
@@ -60,13 +64,14 @@ __all__ = ["DEFAULT_MARGIN", "Change", "ChangeKind", "Replan", "replan"]
 #: Time a speaker needs between arriving and starting a talk.
 DEFAULT_MARGIN = dt.timedelta(minutes=15)
 
-ChangeKind = Literal["swap", "move_room", "none"]
+ChangeKind = Literal["start_late", "swap", "move_room", "none"]
 
 
 class Change(Frozen):
     """What happens to one session.
 
-    ``kind`` is ``"swap"`` for both sessions of a slot swap, ``"move_room"`` for a session
+    ``kind`` is ``"start_late"`` for a session that starts later in its own slot and room,
+    ``"swap"`` for both sessions of a slot swap, ``"move_room"`` for a session
     moved to the backup room, and ``"none"`` for a session of the late speaker that stays
     where it is (old and new are then equal).
     """
@@ -174,6 +179,24 @@ def _violation(ctx: _Context, agenda: Mapping[str, Session], moved: Iterable[str
     return None
 
 
+def _try_start_late(
+    ctx: _Context, agenda: dict[str, Session], late: Session
+) -> dict[str, Session] | None:
+    """``late`` started when the speaker is ready, in its own room; None if that overlaps."""
+    start = ctx.ready
+    day_end = ctx.event.info.end or max(s.end for s in agenda.values())
+    if start + late.duration > day_end:
+        ctx.notes.append(f"starting at {ctx.when(start)} it would end after the day")
+        return None
+    trial = dict(agenda)
+    trial[late.id] = _placed(late, late.room, start)
+    why = _violation(ctx, trial, (late.id,))
+    if why is None:
+        return trial
+    ctx.notes.append(f"starting late at {ctx.when(start)} fails: {why}")
+    return None
+
+
 def _try_swap(
     ctx: _Context, agenda: dict[str, Session], late: Session, changed: set[str]
 ) -> tuple[dict[str, Session], Session] | None:
@@ -274,7 +297,8 @@ def replan(
 ) -> Replan:
     """Revise the agenda so that a late speaker's sessions start after they arrive.
 
-    Tries, in order: no change, one slot swap per late session within its room, a move to the
+    Tries, in order: no change, a later start in the session's own slot (the slack before the
+    next session in the room), one slot swap per late session within its room, a move to the
     backup room; see the module documentation for the exact rules. Deterministic: ties go to
     the earliest resulting start, then to the order of sessions in the event file.
 
@@ -374,6 +398,17 @@ def replan(
     sentences: list[str] = []
     for session in late:
         ctx.notes.clear()
+        delayed = _try_start_late(ctx, agenda, session)
+        if delayed is not None:
+            agenda = delayed
+            moved = agenda[session.id]
+            kinds[session.id] = "start_late"
+            minutes = int((moved.start - session.start).total_seconds() // 60)
+            sentences.append(
+                f"{_quote(session)} starts {minutes} minutes late, at {ctx.when(moved.start)}, "
+                f"in {session.room}, and ends at {ctx.when(moved.end)}; nothing else moves."
+            )
+            continue
         swapped = _try_swap(ctx, agenda, session, set(kinds))
         if swapped is not None:
             agenda, partner = swapped

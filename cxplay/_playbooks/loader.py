@@ -21,6 +21,7 @@ from cxplay._common.problems import allowed_keys, error_message, format_key, key
 from cxplay._common.text import did_you_mean, echo
 from cxplay._common.toml import LineIndex, read_toml
 from cxplay._conditions.parse import (
+    POLICY_VALUE,
     Cmp,
     ConditionSyntaxError,
     FieldType,
@@ -30,7 +31,9 @@ from cxplay._conditions.parse import (
     fact_field_type,
     leaves,
     parse_condition,
+    policy_value_path,
     type_constraint,
+    with_policy_value,
 )
 from cxplay.errors import (
     ConditionError,
@@ -184,6 +187,7 @@ def load_playbooks(paths: Path | str | Iterable[Path | str] | None = None) -> Pl
     root = path_list[0] if len(path_list) == 1 and path_list[0].is_dir() else None
     fields = dict(builtin_fields())
     fields.update({f"facts.{n}": fact_field_type(s.type) for n, s in facts.items()})
+    fields.update({policy_value_path(p.meta.id): fields[POLICY_VALUE] for p in playbooks})
     return PlaybookSet(tuple(playbooks), tuple(rules), facts, fields, tuple(files), root, stamps)
 
 
@@ -470,7 +474,7 @@ def _compile(
                 continue
             rule_seen[rule.id] = f"{file}:{index.line(('rule', number, 'id'))}"
             try:
-                condition = parse_condition(rule.when, fields)
+                condition = with_policy_value(parse_condition(rule.when, fields), meta.id)
             except ConditionSyntaxError as exc:
                 problems.add(
                     ConditionError,

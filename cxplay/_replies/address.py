@@ -31,6 +31,18 @@ _WHITESPACE_RUN: Final = re.compile(r"\s+")
 _APOSTROPHES: Final = "'\u2019\u02bc"
 
 
+def normal_case(name: str) -> str:
+    """A name typed all in capitals or all in lower case, in its usual case.
+
+    ``ANNA KOWALSKA`` and ``anna kowalska`` → ``Anna Kowalska``; ``o'connor`` →
+    ``O'Connor``; ``Anna-Maria``, ``McDonald`` and anything not made of letters stay as given.
+    """
+    words = name.split(" ")
+    if not all(_is_namelike(w) for w in words):
+        return name
+    return " ".join(w.title() if len(w) > 1 and (w.isupper() or w.islower()) else w for w in words)
+
+
 def clean_name(name: str | None) -> str:
     """Make untrusted name text safe to put into a reply, and otherwise keep it as is.
 
@@ -105,6 +117,10 @@ _PL_MALE: Final[Mapping[str, str]] = MappingProxyType(_NAMES["pl"]["male_vocativ
 # Names in -a that are (usually) male, Polish or foreign: never read as female.
 _PL_MALE_IN_A: Final = frozenset(_NAMES["pl"]["male_in_a"])
 
+# Polish hypocoristics of women's names: surely female, but the vocative ("Kasiu") is
+# too familiar for a formal reply, so they get "Pani" forms and no vocative.
+_PL_FEMALE_HYPOCORISTIC: Final = ("sia", "cia", "zia", "nia", "dzia")
+
 # Endings where "-a → -o" is not sure: hypocoristics that take -u (Kasia → Kasiu,
 # Ania → Aniu), letters pronounced otherwise in foreign names (Monica → Moniko),
 # vowel clusters (Andrea, Joshua, Freya), and surnames (Kowalska, Nowakowa).
@@ -162,6 +178,12 @@ def _pl_address(given: str | None, gender: str | None) -> tuple[str | None, str 
     female = _pl_female_vocative(given)
     if female is not None:
         return "female", f"Pani {female}"
+    low = given.lower()
+    hypocoristic = low.endswith(_PL_FEMALE_HYPOCORISTIC) or (
+        low.endswith(("la", "ła")) and len(low) <= 4
+    )
+    if gender is None and hypocoristic and set(low) <= _PL_LETTERS and low not in _PL_MALE_IN_A:
+        return "female", None  # Kasia, Zosia, Ola: "Pani", never the plural "Państwo"
     # Female first names not in -a are indeclinable: the vocative is the name itself.
     if (
         gender == "female"
@@ -405,7 +427,7 @@ def salutation(
     if override:
         return _wrap(override, language, letter=letter, formal=formal)
 
-    name = clean_name(customer_name)
+    name = normal_case(clean_name(customer_name))
     words = name.split(" ") if name else []
     structured = bool(words) and all(_is_namelike(w) for w in words)
     titled = structured and words[0].rstrip(".").lower() in _TITLES

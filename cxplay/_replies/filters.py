@@ -25,6 +25,13 @@ from cxplay._replies.locale import (
     plain_spaces,
     plural_category,
 )
+from cxplay._replies.spoken import (
+    SPOKEN_CHANNELS,
+    approx_duration,
+    count_words,
+    duration_words,
+    money_words,
+)
 
 __all__ = [
     "register_filters",
@@ -47,12 +54,14 @@ def register_filters(
     per-language environment works too (pass ``language`` here).
 
     Filters: ``amount|money(currency)``, ``dt|date``, ``dt|time``, ``dt|datetime``,
-    ``minutes_or_timedelta|duration``, ``n|count(noun)`` (without a noun it is Jinja's
+    ``minutes_or_timedelta|duration`` (exact, for promises), ``minutes|approx`` (a wait or
+    a delay as people put it: "almost two hours"), ``n|count(noun)`` (without a noun it is Jinja's
     own ``count``, the length), ``n|plural(one=..., few=..., many=..., other=...)``
     (the form for n's category, else ``other``; returns the word only),
     ``text|plain_spaces``. Globals: ``count(n, noun)``, ``plural(n, ...)``,
     ``salutation(name, salutation=..., gender=..., register=..., channel=...)`` and
-    ``sign_off(register)``.
+    ``sign_off(register)``. When the context's ``channel`` is spoken (phone, in person),
+    money, counts and durations come out in words ("dwadzieścia złotych").
 
     Args:
         env: The environment (a ``SandboxedEnvironment`` is fine).
@@ -79,9 +88,18 @@ def register_filters(
         value = ctx.get(TIMEZONE_VAR) or default_timezone
         return value if isinstance(value, str) else None
 
+    def spoken(ctx: Context) -> bool:
+        return ctx.get("channel") in SPOKEN_CHANNELS
+
     @pass_context
     def money(ctx: Context, amount: Number, currency: str) -> str:
+        if spoken(ctx):
+            return money_words(amount, currency, lang(ctx))
         return format_money(amount, currency, lang(ctx))
+
+    @pass_context
+    def approx(ctx: Context, value: timedelta | Number | str) -> str:
+        return approx_duration(value, lang(ctx), words=spoken(ctx))
 
     @pass_context
     def date_(ctx: Context, dt: date | datetime) -> str:
@@ -97,6 +115,8 @@ def register_filters(
 
     @pass_context
     def duration(ctx: Context, value: timedelta | Number | str, case: str = "nom") -> str:
+        if spoken(ctx):
+            return duration_words(value, lang(ctx), case)
         return format_duration(value, lang(ctx), case)
 
     @pass_context
@@ -105,6 +125,8 @@ def register_filters(
             return len(value)  # Jinja's built-in |count, which this name shadows
         if noun is None:
             raise ValueError(f"count needs a noun; known nouns: {', '.join(nouns())}")
+        if spoken(ctx):
+            return count_words(value, noun, lang(ctx), case)
         return count(value, noun, lang(ctx), case)
 
     @pass_context
@@ -136,6 +158,7 @@ def register_filters(
         "time": time_,
         "datetime": datetime_,
         "duration": duration,
+        "approx": approx,
         "count": count_,
         "plural": plural,
         "plain_spaces": plain_spaces,

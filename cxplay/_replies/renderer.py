@@ -19,7 +19,8 @@ Which fragments a reply uses, in this order
     ``subject.<incident type>`` or ``subject``.
 
 Channel variants
-    ``name@channel`` wins over ``name`` (``apology@sms``). SMS and public replies use the
+    ``name@channel`` wins over ``name`` (``apology@sms``); in person, a ``name@phone``
+    variant comes next (both are spoken). SMS and public replies use the
     short variants; a public reply (``social_public``) never includes remedies, and
     :func:`check` refuses any public rendering that shows an amount, a currency or a
     percentage.
@@ -52,7 +53,13 @@ from pydantic import Field, ValidationError
 from cxplay._common.files import toml_files
 from cxplay._common.models import Frozen
 from cxplay._common.toml import read_toml
-from cxplay._replies.address import clean_name, polish_gender, salutation, sign_off
+from cxplay._replies.address import (
+    clean_name,
+    normal_case,
+    polish_gender,
+    salutation,
+    sign_off,
+)
 from cxplay._replies.filters import register_filters
 from cxplay._replies.locale import (
     LANGUAGE_VAR,
@@ -64,6 +71,7 @@ from cxplay._replies.locale import (
 )
 from cxplay._replies.sandbox import ReplyEnvironment, render_capped
 from cxplay._replies.sms import sms_segments
+from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
 from cxplay.results import Reply, SuggestedAction
@@ -143,6 +151,7 @@ class ReplyContext:
     follow_ups: Sequence[Any] = ()
     severity: str = "low"
     playbook: str | None = None  # id of the playbook whose rule leads: who signs
+    promise: Mapping[str, Any] = field(default_factory=dict)  # its SLA: channel -> timedelta
 
 
 def _env() -> ReplyEnvironment:
@@ -343,7 +352,9 @@ class Renderer:
 
     def _pick(self, language: str, name: str, channel: str) -> str | None:
         names = self.names(language) if language in self._catalogs else {}
-        for candidate in (f"{name}@{channel}", name):
+        # at the desk the agent speaks as on the phone: a phone variant serves in person too
+        spoken: tuple[str, ...] = (f"{name}@phone",) if channel == "in_person" else ()
+        for candidate in (f"{name}@{channel}", *spoken, name):
             if candidate in names:
                 return candidate
         return None
@@ -377,6 +388,56 @@ class Renderer:
         return "\n\n".join(p for p in paragraphs if p)
 
     # -- composition -------------------------------------------------------------------
+
+    def _summary(self, incident: Incident, language: str, base: Mapping[str, Any]) -> str:
+        """What happened, in a few words, for the agent to repeat back (the SMS line)."""
+        for name in (f"situation.{incident.type}", "situation"):
+            if self.has_variant(language, name, "sms"):  # said aloud: numbers in words
+                return self.fragment(language, name, "sms", base) or ""
+        return ""
+
+    def _script(
+        self,
+        language: str,
+        channel: str,
+        base: Mapping[str, Any],
+        *,
+        greeting: str,
+        opening: str,
+        summary: str,
+        offer: Sequence[str],
+        nexts: str,
+        question: str,
+        closing: str,
+    ) -> str:
+        """A phone or desk reply as a script: short numbered turns, pauses to listen.
+
+        Active listening: the agent apologises and names what happened, then listens,
+        repeats back what they heard (``script.paraphrase``) and only then offers the remedy;
+        an open question and a second pause come before the close. Amounts and durations
+        are words already (the filters see a spoken channel); order numbers are not read out.
+        """
+
+        def one(name: str, **extra: Any) -> str:
+            return self.fragment(language, name, channel, {**base, **extra}) or ""
+
+        def flat(text: str) -> str:  # a turn is said in one go: no paragraphs inside it
+            return " ".join(text.split())
+
+        if greeting.endswith(",") and opening:
+            opening = _lower_first(opening)  # "Dzień dobry, Panie Tomaszu, bardzo przepraszam"
+        turns = [
+            " ".join(p for p in (greeting, opening) if p),
+            one("script.listen"),
+            one("script.paraphrase", summary=_lower_first(summary.rstrip(".")) if summary else ""),
+            *(flat(part) for part in offer if part),
+            flat(nexts),
+            question,
+            one("script.listen_again"),
+            closing,
+        ]
+        said = [t for t in turns if t]
+        return "\n\n".join(f"{number}. {turn}" for number, turn in enumerate(said, start=1))
 
     def render(
         self, incident: Incident, ctx: ReplyContext, *, language: str | None = None
@@ -420,7 +481,7 @@ class Renderer:
         self, incident: Incident, ctx: ReplyContext, language: str, channel: str
     ) -> dict[str, Any]:
         customer = incident.customer
-        name = clean_name(customer.name) if customer.name else ""
+        name = normal_case(clean_name(customer.name)) if customer.name else ""
         order = incident.order
         tz = customer.timezone
         respond_by = ctx.respond_by
@@ -441,11 +502,12 @@ class Renderer:
                 "orders_count": customer.orders_count,
             },
             "order": {
-                "id": order.id,
+                # a script read aloud does not recite reference numbers
+                "id": None if channel in SPOKEN_CHANNELS else order.id,
                 "value": order.value,
                 "currency": order.currency,
                 "carrier": order.carrier,
-                "value_text": format_money(order.value, order.currency, language)
+                "value_text": _money(order.value, order.currency, language, channel)
                 if order.value is not None and order.currency
                 else None,
             },
@@ -459,6 +521,12 @@ class Renderer:
             "facts": dict(incident.facts),
             "addr": _address(incident, language, name.split(" ")[0] if name else ""),
             "respond_by": respond_by,
+            # what happened in a few words: set for a spoken script's paraphrase step
+            "summary": None,
+            # how fast the leading playbook promises to answer on this channel, in minutes
+            "sla": int(ctx.promise[channel].total_seconds() // 60)
+            if channel in ctx.promise
+            else None,
             "follow_ups": [f.model_dump() for f in ctx.follow_ups],
             "kinds": [a.kind for a in ctx.actions],
             "approval_pending": any(a.requires_approval for a in ctx.actions),
@@ -479,7 +547,7 @@ class Renderer:
             "params": params,
             **params,
             "cost": cost.amount if cost else None,
-            "cost_text": format_money(cost.amount, cost.currency, language)
+            "cost_text": _money(cost.amount, cost.currency, language, channel)
             if cost is not None and cost.currency
             else None,
         }
@@ -505,6 +573,7 @@ class Renderer:
     ) -> str:
         public = channel == "social_public"
         sections: dict[str, list[str]] = {"apology": [], "remedy": [], "plan_b": [], "next": []}
+        informs: list[str] = []  # what we know or do now: in an SMS, before the offer
         seen: set[str] = set()
         for action in ctx.actions:
             section = SECTIONS.get(action.kind, "next")
@@ -522,6 +591,8 @@ class Renderer:
                 )
             if text:
                 sections[section].append(text)
+                if action.kind == "inform":
+                    informs.append(text)
 
         def one(name: str) -> str:
             return self.fragment(language, name, channel, base) or ""
@@ -553,17 +624,79 @@ class Renderer:
         plan_b = " ".join(sections["plan_b"])
         nexts = " ".join(sections["next"])
         if channel == "sms":
-            parts = [opening, remedy, plan_b, nexts, closing, sign]
-            return " ".join(p for p in parts if p)
+            # the core fact first (what happened, to which order), addressed by name when
+            # the name is known; then the apology, the remedy and the one next step
+            first = _sms_address(greeting, language)
+            lead = [situation, *sections["apology"]] if situation else sections["apology"]
+            later = [t for t in sections["next"] if t not in informs]
+            parts = [*lead, *informs, remedy, plan_b, *later, closing]
+            said: list[str] = []
+            for part in parts:
+                if part and part not in said:  # two actions may promise the same text
+                    said.append(part)
+            text = " ".join(said)
+            named = f"{first} {_lower_first(text)}" if first and said else text
+            # a name in another script would turn a Latin SMS into UCS-2 (half the room)
+            if sms_segments(named)[1] != sms_segments(text)[1]:
+                return text
+            return named
         if public:
             return " ".join(p for p in (greeting, opening, nexts, closing) if p)
-        if channel in ("phone", "in_person"):
-            question = one("open_question")
-            lines = [greeting, opening, remedy, plan_b, nexts, question, closing]
-            return "\n\n".join(p for p in lines if p)
+        if channel in SPOKEN_CHANNELS:
+            return self._script(
+                language,
+                channel,
+                base,
+                greeting=greeting,
+                opening=opening,
+                summary=self._summary(incident, language, base),
+                offer=[" ".join(informs), remedy, plan_b],
+                nexts=" ".join(t for t in sections["next"] if t not in informs),
+                question=one("open_question"),
+                closing=closing,
+            )
         paragraphs = [greeting, opening, remedy, plan_b, " ".join(p for p in (nexts, closing) if p)]
         body = "\n\n".join(p for p in paragraphs if p)
         return f"{body}\n\n{sign}" if sign else body
+
+
+# Greetings an SMS drops: it starts with the name alone ("Anna, your order ...").
+_HELLO_WORDS = ("Hi ", "Hello ", "Dzień dobry, ", "Добрий день, ")
+
+
+def _sms_address(greeting: str, language: str) -> str:
+    """``Hi Anna,`` → ``Anna,``; ``Dzień dobry, Pani Anno,`` → ``Pani Anno,``; else ''."""
+    for word in _HELLO_WORDS:
+        if greeting.startswith(word):
+            rest = greeting[len(word) :]
+            if language == "uk":
+                rest = rest[:1].upper() + rest[1:]  # "Пані Олено," opens the sentence
+            return rest
+    return ""
+
+
+def _lower_first(text: str) -> str:
+    """Lower the first letter of a sentence that now follows the name ("Anna, your ...")."""
+    word = text.split(" ", 1)[0].rstrip(",.;:!?")
+    letters = word.replace("'", "").replace("\u2019", "")
+    if letters.isalpha() and word == word.capitalize() and not letters.startswith(("I", "Im")):
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def _money(amount: float, currency: str, language: str, channel: str) -> str:
+    """Money as written, or in words for a script read aloud."""
+    if channel in SPOKEN_CHANNELS:
+        return money_words(amount, currency, language)
+    return format_money(amount, currency, language)
+
+
+def spoken_turns(body: str) -> list[str]:
+    """The turns of a spoken script (``1. ...``), without their numbers."""
+    return [_TURN.sub("", t, count=1) for t in body.split("\n\n") if _TURN.match(t)]
+
+
+_TURN = re.compile(r"^\d+\. ")
 
 
 def catalog_language(path: Path) -> str | None:

@@ -1,0 +1,255 @@
+"""Numbers, amounts and durations the way people say them.
+
+Two uses:
+
+* **approximate durations** for delays and waits, in every channel: a customer who waited
+  119 minutes has waited "almost two hours", not "about 119 minutes"
+  (:func:`approx_duration`);
+* **spoken channels** (phone, in person): an agent reads a script aloud, so amounts and
+  counts are words -- "dwadzieścia złotych", "двісті сорок дев'ять гривень" -- not digits
+  and currency signs (:func:`money_words`, :func:`count_words`).
+
+Cardinal numbers come from num2words (en, pl, uk); the grammar around them -- which form of
+"two" a feminine noun takes, which case a preposition needs -- is ours, with CLDR plural
+categories from Babel (:func:`cxplay._replies.locale.plural_category`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Final
+
+from num2words import num2words
+
+from cxplay._replies.locale import (
+    Number,
+    _as_number,
+    _case_forms,
+    _whole_minutes,
+    count,
+    format_money,
+    plural_category,
+)
+
+__all__ = [
+    "SPOKEN_CHANNELS",
+    "approx_duration",
+    "count_words",
+    "duration_words",
+    "money_words",
+    "number_words",
+]
+
+#: Channels where the reply is a script read aloud.
+SPOKEN_CHANNELS: Final = ("phone", "in_person")
+
+# Nouns whose numerals agree in the feminine (pl: "dwie godziny"; uk: "дві години").
+_FEMININE: Final = {
+    "pl": {"hour", "minute", "night", "parcel"},
+    "uk": {"hour", "minute", "night", "parcel"},
+}
+# The feminine forms that differ from the masculine num2words gives, by case.
+_FEM: Final[Mapping[str, Mapping[str, Mapping[int, str]]]] = {
+    "pl": {
+        "nom": {1: "jedna", 2: "dwie"},
+        "acc": {1: "jedną", 2: "dwie"},
+    },
+    "uk": {
+        "nom": {1: "одна", 2: "дві"},
+        "acc": {1: "одну", 2: "дві"},
+    },
+}
+# Genitive numerals (after "w ciągu", "około", "протягом", "близько"), up to 99.
+_GEN_UNITS: Final[Mapping[str, tuple[str, ...]]] = {
+    "pl": (
+        "zera", "jednej", "dwóch", "trzech", "czterech", "pięciu", "sześciu", "siedmiu",
+        "ośmiu", "dziewięciu", "dziesięciu", "jedenastu", "dwunastu", "trzynastu",
+        "czternastu", "piętnastu", "szesnastu", "siedemnastu", "osiemnastu", "dziewiętnastu",
+    ),
+    "uk": (
+        "нуля", "однієї", "двох", "трьох", "чотирьох", "п'яти", "шести", "семи", "восьми",
+        "дев'яти", "десяти", "одинадцяти", "дванадцяти", "тринадцяти", "чотирнадцяти",
+        "п'ятнадцяти", "шістнадцяти", "сімнадцяти", "вісімнадцяти", "дев'ятнадцяти",
+    ),
+}  # fmt: skip
+_GEN_TENS: Final[Mapping[str, tuple[str, ...]]] = {
+    "pl": (
+        "", "", "dwudziestu", "trzydziestu", "czterdziestu", "pięćdziesięciu",
+        "sześćdziesięciu", "siedemdziesięciu", "osiemdziesięciu", "dziewięćdziesięciu",
+    ),
+    "uk": (
+        "", "", "двадцяти", "тридцяти", "сорока", "п'ятдесяти", "шістдесяти", "сімдесяти",
+        "вісімдесяти", "дев'яноста",
+    ),
+}  # fmt: skip
+
+
+def _gender(noun: str | None, language: str) -> str:
+    return "f" if noun in _FEMININE.get(language, set()) else "m"
+
+
+@functools.lru_cache(maxsize=1024)
+def number_words(n: int, language: str, noun: str | None = None, case: str = "nom") -> str:
+    """A whole number in words, agreeing with ``noun`` in gender and case where it must.
+
+    ``number_words(2, "pl", "hour")`` → ``dwie``; ``number_words(5, "uk", "hour", "gen")``
+    → ``п'яти``; ``number_words(21, "en")`` → ``twenty-one``.
+    """
+    if language == "en":
+        return str(num2words(n, lang="en")).replace(" and ", " and ").replace(",", "")
+    if case == "gen" and 0 <= n < 100:
+        units, tens = _GEN_UNITS[language], _GEN_TENS[language]
+        if n < 20:
+            return units[n]
+        tail = units[n % 10] if n % 10 else ""
+        if n % 10 == 1 and language == "pl":
+            tail = "jeden"  # "dwudziestu jeden godzin"
+        return f"{tens[n // 10]} {tail}".strip()
+    words = str(num2words(n, lang=language))
+    unit = n % 10
+    feminine = _gender(noun, language) == "f" and n % 100 not in (11, 12) and unit in (1, 2)
+    # Polish "jeden" stays as it is inside a compound ("dwadzieścia jeden godzin")
+    if feminine and (unit == 2 or n == 1 or language == "uk"):
+        forms = _FEM[language].get(case, _FEM[language]["nom"])
+        head = words.rsplit(" ", 1)
+        words = f"{head[0]} {forms[unit]}" if len(head) == 2 else forms[unit]
+    return words
+
+
+def count_words(n: Number, noun: str, language: str, case: str = "nom") -> str:
+    """Like :func:`~cxplay._replies.locale.count`, with the number in words when whole."""
+    value = _as_number(n)
+    if value != int(value) or value < 0:
+        return count(value, noun, language, case)
+    whole = int(value)
+    forms = _case_forms(noun, language, case)
+    word = forms[plural_category(whole, language)]
+    if whole == 1 and language != "en":
+        return word  # "godzinę", "годину": the numeral is not said
+    return f"{number_words(whole, language, noun, case)} {word}"
+
+
+def money_words(amount: Number, currency: str, language: str) -> str:
+    """An amount as it is said: "dwadzieścia złotych", "two hundred and forty-nine euro".
+
+    Cents are said only when there are any ("… złotych i dziewięćdziesiąt dziewięć
+    groszy"). A currency num2words cannot name in a language is written as Babel formats
+    it, which an agent can still read aloud.
+    """
+    value = round(float(_as_number(amount)), 2)
+    try:
+        said = str(num2words(value, lang=language, to="currency", currency=currency))
+    except (NotImplementedError, KeyError, ValueError, TypeError):
+        nouns = _MORE_CURRENCIES.get(currency, {}).get(language)
+        if nouns is None:
+            return format_money(value, currency, language)
+        whole_units = int(value)
+        said = f"{number_words(whole_units, language, 'parcel' if nouns[0] else None)} "
+        said += nouns[1][plural_category(whole_units, language)]
+        hundredths = round(value * 100) % 100
+        return said if not hundredths else f"{said} {hundredths:02d}"
+    whole, _, cents = said.rpartition(", ")
+    if not whole:
+        return said
+    if round(value * 100) % 100 == 0:
+        return whole
+    joiner = {"en": "and", "pl": "i", "uk": "і"}[language]
+    return f"{whole} {joiner} {cents}"
+
+
+# Currencies num2words does not name in a language: (feminine?, noun by plural category).
+_MORE_CURRENCIES: Final[Mapping[str, Mapping[str, tuple[bool, Mapping[str, str]]]]] = {
+    "UAH": {
+        "en": (False, {"one": "hryvnia", "other": "hryvnias"}),
+        "pl": (True, {"one": "hrywna", "few": "hrywny", "many": "hrywien", "other": "hrywny"}),
+    },
+}
+
+
+# Phrases around an approximate duration, by language: what each preposition needs.
+_ABOUT: Final = {"en": "about {}", "pl": "około {}", "uk": "близько {}"}
+_ALMOST: Final = {"en": "almost {}", "pl": "prawie {}", "uk": "майже {}"}
+_OVER: Final = {"en": "more than {}", "pl": "ponad {}", "uk": "понад {}"}
+_JUST_OVER: Final = {"en": "just over {}", "pl": "nieco ponad {}", "uk": "трохи більше ніж {}"}
+_ONE: Final = {
+    "hour": {"en": "an hour", "pl": "godzinę", "uk": "годину"},
+    "day": {"en": "a day", "pl": "dobę", "uk": "добу"},
+}
+_HOUR_AND_HALF: Final = {
+    "en": "about an hour and a half",
+    "pl": "około półtorej godziny",
+    "uk": "близько півтори години",
+}
+_LESS_THAN_MINUTE: Final = {
+    "en": "less than a minute",
+    "pl": "niecałą minutę",
+    "uk": "менше хвилини",
+}
+
+
+def approx_duration(value: timedelta | Number | str, language: str, *, words: bool = False) -> str:
+    """A wait or a delay as a person would put it, in the accusative (after "by", "o", "на").
+
+    119 minutes → "almost two hours" / "prawie dwie godziny" / "майже дві години";
+    40 → "about 40 minutes"; 65 → "just over an hour"; 90 → "about an hour and a half";
+    190 → "more than 3 hours"; 4400 → "more than 3 days". ``words`` writes the numbers in
+    words (spoken channels). Never use it for a promise ("within 2 hours"): promises are
+    exact (:func:`~cxplay._replies.locale.format_duration`).
+    """
+    total = _whole_minutes(value)
+
+    def say(n: int, noun: str, case: str = "acc") -> str:
+        if n == 1 and noun in _ONE:
+            return _ONE[noun][language]
+        # hours and days up to ten read better as words in writing too ("almost two hours")
+        if words or (noun != "minute" and n <= 10):
+            return count_words(n, noun, language, case)
+        return count(n, noun, language, case)
+
+    if total < 1:
+        return _LESS_THAN_MINUTE[language]
+    if total <= 10:
+        return say(total, "minute")
+    if total < 55:
+        # "około" and "близько" take the genitive; multiples of 5 above 5 have it equal
+        # to the nominative plural ("40 minut", "40 хвилин")
+        return _ABOUT[language].format(say(5 * round(total / 5), "minute", "gen"))
+    if total < 60:
+        return _ALMOST[language].format(say(1, "hour"))
+    if total < 24 * 60:
+        hours, rest = divmod(total, 60)
+        if rest == 0:
+            return say(hours, "hour")
+        if rest >= 45:
+            if hours + 1 == 24:
+                return _ALMOST[language].format(say(1, "day"))
+            return _ALMOST[language].format(say(hours + 1, "hour"))
+        if rest < 15:
+            return _JUST_OVER[language].format(say(hours, "hour"))
+        if hours == 1 and 20 <= rest <= 40:
+            return _HOUR_AND_HALF[language]
+        return _OVER[language].format(say(hours, "hour"))
+    days, rest = divmod(total, 24 * 60)
+    if rest == 0:
+        return say(days, "day")
+    if rest >= 21 * 60:
+        return _ALMOST[language].format(say(days + 1, "day"))
+    return _OVER[language].format(say(days, "day"))
+
+
+def duration_words(value: timedelta | Number | str, language: str, case: str = "nom") -> str:
+    """An exact duration with its numbers in words: "two hours", "w ciągu dwóch godzin"."""
+    total = _whole_minutes(value)
+    days, rest = divmod(total, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [
+        count_words(amount, noun, language, case)
+        for amount, noun in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+        if amount
+    ]
+    if not parts:
+        return count_words(0, "minute", language, case)
+    joiner = {"en": " and ", "pl": " i ", "uk": " і "}[language]
+    return ", ".join(parts[:-1]) + joiner + parts[-1] if len(parts) > 1 else parts[0]

@@ -1,0 +1,45 @@
+"""Every shipped reply: each example incident and scenario in en/pl/uk on every channel.
+
+Used by the spelling test, the survey and carrier property tests, and to read all replies
+once (``python -m tests.rendered > all.txt``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cxplay import Engine
+from cxplay.models import CHANNELS
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("en", "pl", "uk")
+
+
+def incidents(engine: Engine) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The example incidents, then every scenario of the shipped playbooks."""
+    for path in sorted((ROOT / "examples" / "incidents").glob("*.json")):
+        yield path.stem, json.loads(path.read_text(encoding="utf-8"))
+    for playbook in engine.playbooks.playbooks:
+        for number, test in enumerate(playbook.tests):
+            yield f"{playbook.meta.id}#{number + 1}", dict(test.incident)
+
+
+def replies(engine: Engine) -> Iterator[tuple[str, str, str, str]]:
+    """(case, language, channel, text) for every case × language × channel."""
+    for name, incident in incidents(engine):
+        for channel in CHANNELS:
+            for language in LANGUAGES:
+                suggestion = engine.suggest({**incident, "channel": channel}, language=language)
+                reply = suggestion.reply
+                if reply is None:
+                    continue
+                text = reply.body if reply.subject is None else f"{reply.subject}\n\n{reply.body}"
+                yield name, language, channel, text
+
+
+if __name__ == "__main__":
+    for case, language, channel, text in replies(Engine.from_path()):
+        print(f"=== {case} [{language}/{channel}]\n{text}\n")
