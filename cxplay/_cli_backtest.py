@@ -59,7 +59,7 @@ def _paths_option(flag: str, name: str, help: str) -> Callable[[F], F]:
 
 
 @click.command("backtest")
-@click.argument("source", required=False, type=click.Path(path_type=Path), metavar="SOURCE")
+@click.argument("source", required=False, type=click.Path(path_type=Path), metavar="[SOURCE]")
 @_paths_option("--playbooks", "new_paths", "The new playbooks (repeatable).")
 @_paths_option("--baseline", "baseline_paths", "The playbooks to compare with (repeatable).")
 @click.option(

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import cxplay
 from cxplay._backtest.compare import Options, Tally, Task, run_task
 from cxplay._backtest.generate import LANGUAGES, TYPES, generate_incidents
+from cxplay._backtest.report import report_from_tally
 from cxplay._backtest.source import JsonlSource, RowsSource
 from cxplay._cli import cli
 from cxplay._conditions.parse import leaves
@@ -745,3 +746,73 @@ def test_parquet_with_one_json_column_and_nulls(playground: Path, tmp_path: Path
         report = runner.run(path, workers=1)
         assert report.unit == "row" and report.malformed == 0
         assert report.model_dump(exclude=keep) == from_rows.model_dump(exclude=keep)
+
+
+def _side(*actions: tuple, severity: str = "low", error: str | None = None):
+    from cxplay._backtest.compare import Side
+
+    return Side(tuple(actions), (), severity, None, error)
+
+
+APOLOGY = ("apology", {}, None, None, False)
+REFUND_100 = ("refund", {"percent": 100.0}, 10_000, "PLN", False)
+REFUND_100_APPROVED = ("refund", {"percent": 100.0}, 10_000, "PLN", True)
+REFUND_CAPPED = ("refund", {"percent": 100.0, "capped_from": 200.0}, 15_000, "PLN", False)
+VOUCHER_EUR = ("discount", {"amount": 10.0}, 1_000, "EUR", False)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "outcome", "changes"),
+    [
+        (_side(APOLOGY, REFUND_100), _side(APOLOGY, REFUND_100), "same", []),
+        (
+            _side(APOLOGY),
+            _side(APOLOGY, REFUND_100),
+            "changed",
+            ["actions_added", "compensation_changed"],
+        ),
+        (
+            _side(APOLOGY, REFUND_100),
+            _side(APOLOGY),
+            "changed",
+            ["actions_removed", "compensation_changed"],
+        ),
+        (
+            _side(APOLOGY, REFUND_100),
+            _side(APOLOGY, REFUND_100_APPROVED),
+            "changed",
+            ["approval_newly_required"],
+        ),
+        (_side(REFUND_100_APPROVED), _side(REFUND_100), "changed", ["approval_no_longer_required"]),
+        (_side(APOLOGY), _side(), "changed", ["actions_removed", "no_match_now"]),
+        (_side(), _side(APOLOGY), "changed", ["actions_added", "matched_now"]),
+        (_side(APOLOGY), _side(APOLOGY, severity="high"), "changed", ["severity_changed"]),
+        (_side(APOLOGY, REFUND_100), _side(REFUND_100, APOLOGY), "changed", ["details_changed"]),
+        # the same refund, capped differently: the money changed, the action did not
+        (_side(REFUND_100), _side(REFUND_CAPPED), "changed", ["compensation_changed"]),
+        (
+            _side(REFUND_100),
+            _side(REFUND_100, VOUCHER_EUR),
+            "changed",
+            ["actions_added", "compensation_changed"],
+        ),
+        (_side(APOLOGY), _side(error="invalid incident: x"), "error_now", []),
+        (_side(error="invalid incident: x"), _side(APOLOGY), "error_fixed", []),
+        (_side(error="a"), _side(error="b"), "error_both", []),
+    ],
+)
+def test_classify(old: object, new: object, outcome: str, changes: list[str]) -> None:
+    from cxplay._backtest.compare import classify
+
+    assert classify(old, new)[:2] == (outcome, changes)  # type: ignore[arg-type]
+
+
+def test_money_is_summed_exactly_per_currency() -> None:
+    tally = Tally()
+    incident = cxplay.Incident(type="parcel_damaged")
+    for _ in range(3):
+        raw = {"type": "parcel_damaged"}
+        tally.add(1, incident, raw, _side(REFUND_100), _side(REFUND_CAPPED, VOUCHER_EUR))
+    report = report_from_tally(tally, source="s", unit="line", baseline="b", new="n")
+    money = {m.currency: (m.baseline, m.new, m.delta) for m in report.compensation}
+    assert money == {"EUR": (0.0, 30.0, 30.0), "PLN": (300.0, 450.0, 150.0)}

@@ -311,9 +311,15 @@ class Tally:
         delta: dict[str, int] = {}
         if old.error is None and new.error is None:
             before, after = old.compensation(), new.compensation()
-            self.compensation_baseline.update(before)
-            self.compensation_new.update(after)
-            delta = _delta(before, after)
+            if before or after:  # most incidents cost nothing: no counter to touch
+                totals = self.compensation_baseline
+                for currency, cents in before.items():
+                    totals[currency] += cents
+                totals = self.compensation_new
+                for currency, cents in after.items():
+                    totals[currency] += cents
+                if before != after:
+                    delta = _delta(before, after)
         if outcome in ("changed", "error_now"):
             rank = (-sum(abs(v) for v in delta.values()), -moved, position)
             examples = self.examples
