@@ -641,7 +641,11 @@ class Renderer:
                 return text
             return named
         if public:
-            return " ".join(p for p in (greeting, opening, nexts, closing) if p)
+            # a greeting of its own, not a run-on: "Hi Anna! We're really sorry to hear this."
+            rest = " ".join(p for p in (opening, nexts, closing) if p)
+            if greeting.endswith(",") and rest:
+                return f"{greeting[:-1]}! {rest[:1].upper()}{rest[1:]}"
+            return " ".join(p for p in (greeting, rest) if p)
         if channel in SPOKEN_CHANNELS:
             return self._script(
                 language,
