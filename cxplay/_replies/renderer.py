@@ -629,11 +629,16 @@ class Renderer:
             first = _sms_address(greeting, language)
             lead = [situation, *sections["apology"]] if situation else sections["apology"]
             later = [t for t in sections["next"] if t not in informs]
-            parts = [*lead, *informs, remedy, plan_b, *later, closing]
+            parts = [*lead, *informs, remedy, plan_b, *later]
             said: list[str] = []
             for part in parts:
                 if part and part not in said:  # two actions may promise the same text
                     said.append(part)
+            # the closing ("Questions? Just reply.") only where it costs no extra segment
+            if closing and sms_segments(" ".join([*said, closing]))[0] <= max(
+                2, sms_segments(" ".join(said))[0]
+            ):
+                said.append(closing)
             text = " ".join(said)
             named = f"{first} {_lower_first(text)}" if first and said else text
             # a name in another script would turn a Latin SMS into UCS-2 (half the room)
