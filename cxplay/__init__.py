@@ -27,6 +27,7 @@ from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scen
 from cxplay._replies.renderer import Renderer
 from cxplay._version import __version__
 from cxplay.errors import (
+    BacktestError,
     CompileError,
     ConditionError,
     CxplayError,
@@ -45,6 +46,10 @@ from cxplay.models import Incident, Playbook, Rule
 from cxplay.results import History, Match, Reply, RuleTrace, SuggestedAction, Suggestion
 
 if typing.TYPE_CHECKING:
+    from cxplay._backtest.recipe import Recipe
+    from cxplay._backtest.report import BacktestReport, Threshold
+    from cxplay._backtest.run import Backtest, backtest
+    from cxplay._backtest.source import LogSource
     from cxplay._events.load import load_event
     from cxplay._events.model import Event
     from cxplay._events.plan import Plan, build_plan
@@ -57,6 +62,9 @@ if typing.TYPE_CHECKING:
     )
 
 __all__ = [
+    "Backtest",
+    "BacktestError",
+    "BacktestReport",
     "CompileError",
     "ConditionError",
     "CustomerHistory",
@@ -73,6 +81,7 @@ __all__ = [
     "IncidentLike",
     "LoadError",
     "LogError",
+    "LogSource",
     "LoggedDecision",
     "Match",
     "OutcomeRecord",
@@ -82,6 +91,7 @@ __all__ = [
     "PlaybookError",
     "PlaybookSet",
     "Problem",
+    "Recipe",
     "RenderError",
     "Renderer",
     "Reply",
@@ -93,8 +103,10 @@ __all__ = [
     "SuggestedAction",
     "Suggestion",
     "TemplateError",
+    "Threshold",
     "ValidationReport",
     "__version__",
+    "backtest",
     "build_plan",
     "load_event",
     "load_playbooks",
@@ -106,14 +118,20 @@ __all__ = [
     "validate",
 ]
 
-# The event and plan modules cost ~60 ms of start-up that `cxplay suggest` should not pay,
-# the decision log (SQLAlchemy) more: they are imported on first use (PEP 562).
+# The event, plan and backtest modules cost start-up time that `cxplay suggest` should not
+# pay, the decision log (SQLAlchemy) more: they are imported on first use (PEP 562).
 _LAZY = {
     "CustomerHistory": "cxplay._log.store",
     "DecisionLog": "cxplay._log.store",
     "GivenCompensation": "cxplay._log.store",
     "LoggedDecision": "cxplay._log.store",
     "OutcomeRecord": "cxplay._log.store",
+    "Backtest": "cxplay._backtest.run",
+    "BacktestReport": "cxplay._backtest.report",
+    "LogSource": "cxplay._backtest.source",
+    "Recipe": "cxplay._backtest.recipe",
+    "Threshold": "cxplay._backtest.report",
+    "backtest": "cxplay._backtest.run",
     "Event": "cxplay._events.model",
     "load_event": "cxplay._events.load",
     "Plan": "cxplay._events.plan",

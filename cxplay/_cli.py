@@ -33,6 +33,8 @@ from click.shell_completion import CompletionItem
 
 from cxplay import _cli_log
 from cxplay import _present as present
+from cxplay._cli_backtest import backtest_command
+from cxplay._cli_serve import serve
 from cxplay._common.text import echo
 from cxplay._engine.engine import Engine
 from cxplay._incidents import read_incident
@@ -752,6 +754,8 @@ def schema(incident: bool) -> None:
 
 
 _cli_log.register(cli)
+cli.add_command(backtest_command)
+cli.add_command(serve)
 
 
 def main() -> None:

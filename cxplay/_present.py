@@ -408,7 +408,7 @@ def offline_answer(plan: Plan, answer: OfflineAnswer, fmt: Format) -> str:
         plan: The plan that answered.
         answer: The answer.
         fmt: ``text`` for a terminal, ``markdown``, or ``json`` (the
-            :class:`~cxplay._plan.OfflineAnswer` model, scenario included).
+            :class:`~cxplay._events.plan.OfflineAnswer` model, scenario included).
 
     Returns:
         The rendered answer, without a trailing newline.
@@ -456,7 +456,7 @@ def validation(report: ValidationReport) -> str:
     """One line per problem, or a one-line summary of what is clean.
 
     Args:
-        report: The result of :func:`cxplay._validate.validate_playbooks`.
+        report: The result of :func:`cxplay._playbooks.lint.validate_playbooks`.
 
     Returns:
         The text, without a trailing newline.
@@ -482,7 +482,7 @@ def scenario_report(report: ScenarioReport, *, color: bool = False) -> str:
     """A line per failure and per skipped check, ``N passed, M failed``, then rule coverage.
 
     Args:
-        report: The result of :func:`cxplay._validate.run_scenarios`.
+        report: The result of :func:`cxplay._playbooks.scenarios.run_scenarios`.
         color: Style the text with ANSI colours.
 
     Returns:

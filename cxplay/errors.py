@@ -13,12 +13,13 @@
     ├── PlanError                a preloaded plan cannot be used
     ├── IncidentError            an incident is invalid (missing type, wrong fact type, ...)
     ├── LogError                 the decision log is unusable or refuses an outcome/score
-    └── RenderError              a reply could not be rendered at run time
+    ├── RenderError              a reply could not be rendered at run time
+    └── BacktestError            a backtest cannot run: unreadable source, bad threshold, ...
 
 A :class:`PlaybookError` carries one :class:`Problem` per thing that is wrong, so a
 user sees every problem at once, one line each: ``file:line: rule-id: key.path: message``.
 An event file is read like a playbook (TOML, every problem with its line), so its error
-is one too. ``tests/test_errors.py`` checks that this drawing matches the classes.
+is one too. ``tests/test_layout.py`` checks that this drawing matches the classes.
 Nothing here prints; presenting errors is the caller's job.
 """
 
@@ -28,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BacktestError",
     "CompileError",
     "ConditionError",
     "CxplayError",
@@ -124,3 +126,7 @@ class LogError(CxplayError):
 
 class RenderError(CxplayError):
     """A reply could not be rendered for an incident."""
+
+
+class BacktestError(CxplayError):
+    """A backtest cannot run: its source is unreadable, a threshold or a cluster is wrong."""

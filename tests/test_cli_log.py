@@ -317,3 +317,34 @@ def test_the_installed_command_logs(tmp_path: Path) -> None:
     decision = json.loads(done.stdout)["decision_id"]
     with DecisionLog.open(path) as log:
         assert [d.id for d in log.decisions()] == [decision]
+
+
+def test_postgresql_connections_killed_then_back_nothing_lost(tmp_path: Path) -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    from cxplay import Engine, LogError
+
+    for url in logstores.fresh_store("postgresql", tmp_path):
+        name = f"cxkill_{uuid.uuid4().hex[:8]}"
+        with DecisionLog.open(f"{url}&application_name={name}", timeout=5) as log:
+            engine = Engine.from_path(backend="python", log=log)
+            engine.suggest({"id": "A", "type": "parcel_lost", "customer": {"id": "C-1"}})
+            admin = sa.create_engine(url)
+            with admin.begin() as conn:
+                killed = conn.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :n"
+                    ),
+                    {"n": name},
+                ).scalar_one()
+            admin.dispose()
+            assert killed >= 1
+            with pytest.raises(LogError, match=r"unreachable|failed"):
+                # no customer id: no history look-up, so it is the write that fails
+                engine.suggest({"id": "B", "type": "parcel_lost"})
+            # the server is back (it never left): the next suggestion reconnects, and the
+            # one that failed is written with it
+            engine.suggest({"id": "C", "type": "parcel_lost", "customer": {"id": "C-1"}})
+            assert sorted(d.incident["id"] for d in log.decisions()) == ["A", "B", "C"]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import random
 import threading
@@ -21,8 +22,17 @@ from typing import Any
 
 import pytest
 
-from cxplay import CompileError, ConditionError, Engine, LoadError, PlaybookError, SchemaError
+from cxplay import (
+    CompileError,
+    ConditionError,
+    CxplayError,
+    Engine,
+    LoadError,
+    PlaybookError,
+    SchemaError,
+)
 from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._playbooks.loader import load_playbooks
 
 needs_durable = pytest.mark.skipif(not DURABLE, reason="durable_rules does not import")
 BACKENDS = [pytest.param("durable", marks=needs_durable), "python"]
@@ -32,6 +42,7 @@ CHANNELS = ("email", "chat", "phone", "social_public", "sms")
 FACTS = '[facts]\ndelay = "number"\nvip = "boolean"\nitem = "string"\ntags = "list"\n'
 
 Answer = tuple[str, ...]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "incidents"
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -300,6 +311,56 @@ def test_1000_reloads_stay_bounded(
     assert growth < 20 * MB, f"RSS grew by {growth / MB:.1f} MB over 1,000 reloads"
     # the last reload was B; the engine answers B completely
     assert answers(engine, INCIDENTS) == expected["B"]
+
+
+@pytest.mark.slow
+@needs_durable
+def test_1000_builds_with_sessions_leave_no_memory_behind() -> None:
+    """Each build evaluates in three threads (three sessions per ruleset), then is closed.
+
+    Before sessions were deleted with their rulesets, this grew RSS by about 1.6 MB per
+    build (durable's delete_ruleset keeps each session's pools): over a GB here.
+    """
+    playbooks = load_playbooks(None)
+    incidents = [json.loads(p.read_text("utf-8")) for p in sorted(EXAMPLES.glob("*.json"))]
+
+    def build_evaluate_close() -> None:
+        engine = Engine(playbooks, backend="durable")
+        barrier = threading.Barrier(3)
+
+        def work() -> None:
+            barrier.wait()  # all three at once: each borrows its own session
+            for incident in incidents:
+                engine.evaluate(incident)
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        engine.close()
+
+    for _ in range(50):  # warm-up: allocator pools, caches
+        build_evaluate_close()
+    gc.collect()
+    before = rss()
+    for _ in range(1_000):
+        build_evaluate_close()
+    gc.collect()
+    growth = rss() - before
+    assert growth < 10 * MB, f"RSS grew by {growth / MB:.1f} MB over 1,000 builds"
+
+
+@needs_durable
+def test_close_after_sessions_that_matched_nothing() -> None:
+    """A session that never fired a rule is primed, so deleting it cannot crash."""
+    engine = Engine(load_playbooks(None), backend="durable")
+    for kind in ("no_such_type", "parcel_damaged", "parcel_lost"):
+        engine.evaluate({"type": kind, "channel": "email"})
+    engine.close()
+    engine.close()  # twice is harmless
+    with pytest.raises(CxplayError, match="closed"):
+        engine.evaluate({"type": "parcel_damaged"})
 
 
 # --------------------------------------------------------------------------- reloads

@@ -1,4 +1,4 @@
-"""Tests for cxplay._i18n: negotiation, money, dates, plurals, names, SMS, Jinja filters."""
+"""Tests for cxplay._replies: negotiation, money, dates, plurals, names, SMS, Jinja filters."""
 
 from __future__ import annotations
 

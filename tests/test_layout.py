@@ -77,7 +77,8 @@ def test_imports_flow_one_way(layer: str) -> None:
 
 def test_only_the_cli_and_the_presenter_use_click() -> None:
     users = {name for name, path in MODULES.items() if "click" in _imports(path)}
-    assert users <= {"cxplay._cli", "cxplay._cli_log", "cxplay._present"}
+    # the command modules (cxplay._cli, cxplay._cli_backtest, ...) and the presenter
+    assert all(name.startswith("cxplay._cli") or name == "cxplay._present" for name in users)
 
 
 @pytest.mark.parametrize("backend", ["python", "durable"])
@@ -156,3 +157,70 @@ def test_the_library_offers_each_command(tmp_path: Path) -> None:
 def test_an_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         cxplay.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+# --------------------------------------------------------------------------- README's layout
+
+ROOT = PACKAGE.parent
+
+
+def _layout_entries() -> dict[str, str]:
+    """README's layout block: each entry ('_replies/', 'errors.py', 'docs/') -> its text."""
+    section = (ROOT / "README.md").read_text("utf-8").split("\n## Layout\n", 1)[1]
+    block = section.split("```\n", 2)[1]
+    entries: dict[str, str] = {}
+    current = ""
+    for line in block.splitlines()[1:]:  # after "cxplay/"
+        indent = len(line) - len(line.lstrip())
+        if indent in (0, 2):
+            current = line.split()[0]
+            entries[current] = line
+        else:
+            entries[current] += " " + line.strip()
+    return entries
+
+
+def _mentions(text: str, word: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(word)}(?![\w])", text) is not None
+
+
+def test_the_readme_layout_names_every_module_and_folder() -> None:
+    entries = _layout_entries()
+    block = " ".join(entries.values())
+    missing = []
+    for child in sorted(PACKAGE.iterdir()):
+        if child.name.startswith("__pycache__") or child.name == "_shipped_playbooks":
+            continue
+        if child.is_file() and child.suffix == ".py":
+            if not _mentions(block, child.name):
+                missing.append(f"cxplay/{child.name}")
+        elif child.is_dir() and (child / "__init__.py").is_file():
+            text = entries.get(f"{child.name}/")
+            if text is None:
+                missing.append(f"cxplay/{child.name}/")
+                continue
+            for inner in sorted(child.iterdir()):
+                if inner.name in ("__init__.py", "__pycache__"):
+                    continue
+                word = inner.stem if inner.suffix == ".py" else f"{inner.name}/"
+                listed = inner.is_dir() or inner.suffix == ".py"
+                if listed and not _mentions(text, word):
+                    missing.append(f"cxplay/{child.name}/{inner.name}")
+    for folder, pattern in (("docs", "*.md"), ("benchmarks", "bench_*.py"), ("scripts", "*.py")):
+        for path in sorted((ROOT / folder).glob(pattern)):
+            if not _mentions(entries.get(f"{folder}/", ""), path.name):
+                missing.append(f"{folder}/{path.name}")
+    assert not missing, f"README's layout does not mention: {', '.join(missing)}"
+
+
+def test_the_readme_layout_names_nothing_that_is_gone() -> None:
+    stale = [
+        name
+        for name in _layout_entries()
+        if name.startswith("_") and not (PACKAGE / name.rstrip("/")).exists()
+    ]
+    templates = PACKAGE / "_events" / "templates"
+    named = re.findall(r"[\w.]+\.(?:j2|css)", _layout_entries()["_events/"])
+    stale += [f"_events/templates/{n}" for n in named if not (templates / n).is_file()]
+    assert (PACKAGE / "_replies" / "data" / "names.toml").is_file()
+    assert not stale, stale

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from cxplay import DecisionLog, Engine, LogError
+from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._log import schema
 
 store = logstores.store  # the fixture: every test below runs on SQLite and PostgreSQL
@@ -50,10 +51,22 @@ def log(store: str) -> Any:
         yield opened
 
 
-def logged(engine: Engine, log: DecisionLog, incident: dict[str, Any]) -> Any:
+def logged(
+    engine: Engine, log: DecisionLog, incident: dict[str, Any], backend: str = "python"
+) -> Any:
     """Suggest through an engine that shares the module's playbooks but records in ``log``."""
-    with Engine(engine.playbooks, backend="python", log=log) as recording:
+    with Engine(engine.playbooks, backend=backend, log=log) as recording:  # type: ignore[arg-type]
         return recording.suggest(incident)
+
+
+suggest_with = logged
+
+
+@pytest.fixture(params=["python", "durable"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "durable" and not DURABLE:
+        pytest.skip("durable_rules does not import on this Python")
+    return str(request.param)
 
 
 # --------------------------------------------------------------------------- recording
@@ -237,8 +250,11 @@ def test_feedback_keeps_the_latest_of_each_score(engine: Engine, log: DecisionLo
 
 
 def test_history_from_the_log_feeds_the_repeat_claimant_guard(
-    engine: Engine, log: DecisionLog
+    engine: Engine, log: DecisionLog, backend: str
 ) -> None:
+    def logged(engine: Engine, log: DecisionLog, incident: dict[str, Any]) -> Any:
+        return suggest_with(engine, log, incident, backend)
+
     first = logged(engine, log, damaged("H-0"))
     assert first.history is not None and first.history.source == "log"
     assert first.history.compensations_90d == 0
@@ -266,6 +282,73 @@ def test_history_from_the_log_feeds_the_repeat_claimant_guard(
     # 90 days later, the compensations have aged out
     aged = logged(engine, log, damaged("H-11", occurred_at=(NOW + timedelta(days=95)).isoformat()))
     assert aged.history is not None and aged.history.compensations_90d == 0
+
+
+def test_both_backends_make_the_same_decision(engine: Engine, log: DecisionLog) -> None:
+    if not DURABLE:
+        pytest.skip("durable_rules does not import on this Python")
+    by_durable = logged(engine, log, damaged(), "durable")
+    by_python = logged(engine, log, damaged(), "python")
+    assert by_durable.decision_id == by_python.decision_id
+    assert by_durable.model_dump(exclude={"reply"}) == by_python.model_dump(exclude={"reply"})
+    (row,) = list(log.decisions())
+    assert (row.views, row.backend) == (2, "durable")
+
+
+ONE = (
+    '[playbook]\nid = "one"\nversion = "1.0.0"\ntitle = "One"\n{policy}\n'
+    '[[rule]]\nid = "one.refund"\nwhen = "type == \'parcel_damaged\'"\n'
+    'actions = [{{ kind = "refund", amount = 10 }}]\n'
+)
+
+
+def test_no_guard_no_look_up(store: str, tmp_path: Path) -> None:
+    class Refusing(DecisionLog):
+        def history(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("no matched playbook has a repeat-claimant guard")
+
+    (tmp_path / "one.toml").write_text(ONE.format(policy=""), encoding="utf-8")
+    with (
+        Refusing.open(store) as log,
+        Engine.from_path(tmp_path, backend="python", log=log) as engine,
+    ):
+        s = engine.suggest(damaged())
+        assert s.history is None and s.decision_id is not None
+    (tmp_path / "one.toml").write_text(
+        ONE.format(policy="\n[policy]\nrepeat_claimant_after = 1\n"), encoding="utf-8"
+    )
+    with (
+        DecisionLog.open(store) as log,
+        Engine.from_path(tmp_path, backend="python", log=log) as engine,
+    ):
+        s = engine.suggest(damaged())
+        assert s.history is not None and s.history.source == "log"
+
+
+def test_a_condition_on_the_count_reads_the_log_first(store: str, tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "one.toml").write_text(
+        '[playbook]\nid = "one"\nversion = "1.0.0"\ntitle = "One"\n\n'
+        '[[rule]]\nid = "one.refund"\nwhen = "type == \'parcel_damaged\'"\n'
+        'actions = [{ kind = "refund", amount = 10 }]\n\n'
+        '[[rule]]\nid = "one.again"\nwhen = "type == \'parcel_damaged\' and customer.compensations_90d >= 1"\n'
+        'actions = [{ kind = "escalate", to = "team_lead" }]\n',
+        encoding="utf-8",
+    )
+    with (
+        DecisionLog.open(store) as log,
+        Engine.from_path(book, backend="python", log=log) as engine,
+    ):
+        first = engine.suggest(damaged("A-1"))
+        assert [a.kind for a in first.actions] == ["refund"]
+        log.outcome(first.decision_id, "accepted", at=NOW)
+        again = engine.suggest(damaged("A-2", occurred_at=(NOW + timedelta(days=1)).isoformat()))
+        assert [a.kind for a in again.actions] == ["refund", "escalate"]
+        assert again.history is not None and (
+            again.history.source,
+            again.history.compensations_90d,
+        ) == ("log", 1)
 
 
 def test_no_customer_id_no_history(engine: Engine, log: DecisionLog) -> None:

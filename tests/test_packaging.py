@@ -66,3 +66,8 @@ def test_wheel_install_runs_suggest(tmp_path: Path) -> None:
         env=env,
     )
     assert greeting == "Szanowny Panie Piotrze,\n"
+    # the runbook templates are package data too
+    event = ROOT / "examples" / "events" / "cxconf-2026.toml"
+    html = work / "runbook.html"
+    run(target / "bin" / "cxplay", "plan", event, "--html", html, cwd=work, env=env)
+    assert html.read_text("utf-8").startswith("<!DOCTYPE html>")

@@ -34,6 +34,7 @@ from cxplay.errors import PlanError, RenderError
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "events" / "cxconf-2026.toml"
 GOLDEN = Path(__file__).parent / "golden" / "cxconf-2026.runbook.md"
+GOLDEN_HTML = GOLDEN.with_name("cxconf-2026.runbook.html")
 CREATED = dt.datetime(2026, 11, 13, 9, 0, tzinfo=dt.timezone.utc)
 
 
@@ -245,13 +246,18 @@ def test_a_playbooks_directory_without_notices_is_a_clear_error(
 # --------------------------------------------------------------------------- runbooks
 
 
-def test_golden_runbook(plan: Plan) -> None:
-    text = render_runbook_markdown(plan)
+@pytest.mark.parametrize(
+    ("render", "golden"),
+    [(render_runbook_markdown, GOLDEN), (render_runbook_html, GOLDEN_HTML)],
+    ids=["markdown", "html"],
+)
+def test_golden_runbook(plan: Plan, render: Any, golden: Path) -> None:
+    text = render(plan)
     if os.environ.get("CXPLAY_UPDATE_GOLDEN"):
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert GOLDEN.is_file(), "run with CXPLAY_UPDATE_GOLDEN=1 to create the golden runbook"
-    assert text == GOLDEN.read_text(encoding="utf-8")
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert golden.is_file(), "run with CXPLAY_UPDATE_GOLDEN=1 to create the golden runbook"
+    assert text == golden.read_text(encoding="utf-8")
 
 
 class _Collector(HTMLParser):
@@ -490,6 +496,33 @@ def test_answer_renders_as_text_and_markdown(plan: Plan) -> None:
     assert "── To the venue manager: Piotr Mazur · pl · chat · +48 600 300 400" in text
     markdown = render_answer_markdown(plan, answer)
     assert markdown.startswith("**No scenario for exactly 20 minutes")
+
+
+def test_golden_offline_answer(plan: Plan) -> None:
+    """A re-planned answer: the note, the differences, the re-plan table, the scenario."""
+    answer = answer_offline(plan, "speaker_late", {"speaker": "kovalenko", "delay_minutes": 50})
+    golden = GOLDEN.with_name("cxconf-2026.answer.md")
+    text = render_answer_markdown(plan, answer)
+    if os.environ.get("CXPLAY_UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_runbook_layouts_are_autoescaped_templates_shipped_with_the_package() -> None:
+    from cxplay._events.runbook import _templates
+
+    env = _templates()
+    assert set(env.list_templates()) >= {
+        "runbook.html.j2",
+        "runbook.md.j2",
+        "answer.md.j2",
+        "markdown.j2",
+        "runbook.css",
+    }
+    choose = env.autoescape
+    assert callable(choose)
+    assert choose("runbook.html.j2") is True
+    assert choose("runbook.md.j2") is False  # Markdown values go through the md filter
 
 
 # --------------------------------------------------------------------------- the CLI

@@ -21,10 +21,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
+from cxplay._common.models import trusted
 from cxplay._playbooks.loader import CompiledRule
 from cxplay.models import (
     SEVERITIES,
+    Action,
     Callback,
     Escalate,
     FollowUp,
@@ -96,19 +99,21 @@ def decide(
     group_winner: dict[str, str] = {}
     stopped_by: str | None = None
     for rule in matched:
+        spec = rule.rule
+        rule_id = spec.id
         if stopped_by is not None:
-            outcomes[rule.id] = f"dropped: '{stopped_by}' matched first and stops the rest"
+            outcomes[rule_id] = f"dropped: '{stopped_by}' matched first and stops the rest"
             continue
-        group = rule.rule.group
+        group = spec.group
         if group is not None:
             if group in group_winner:
-                outcomes[rule.id] = f"dropped: group '{group}' won by '{group_winner[group]}'"
+                outcomes[rule_id] = f"dropped: group '{group}' won by '{group_winner[group]}'"
                 continue
-            group_winner[group] = rule.id
+            group_winner[group] = rule_id
         kept.append(rule)
-        outcomes[rule.id] = "kept"
-        if rule.rule.stop:
-            stopped_by = rule.id
+        outcomes[rule_id] = "kept"
+        if spec.stop:
+            stopped_by = rule_id
 
     customer = incident.customer
     actions: list[SuggestedAction] = []
@@ -116,30 +121,31 @@ def decide(
     compensating_rule: str | None = None
     base = incident.occurred_at or now or datetime.now(timezone.utc)
     for rule in kept:
+        plan = _plan(rule)
         policy = rule.playbook.policy
         # "one compensation per incident" is a policy of each playbook: only rules of
         # playbooks that keep it take part (and only they can block one another)
-        offers = policy.single_compensation and any(is_compensation(a) for a in rule.rule.actions)
-        skip_compensation = offers and compensating_rule not in (None, rule.id)
+        offers = policy.single_compensation and plan.offers
+        skip_compensation = offers and compensating_rule not in (None, plan.rule)
         if offers and compensating_rule is None:
-            compensating_rule = rule.id
+            compensating_rule = plan.rule
         repeat = (
             policy.repeat_claimant_after is not None
             and (customer.compensations_90d or 0) > policy.repeat_claimant_after
         )
         cap = policy.caps.get(customer.tier or "", policy.caps.get("default"))
-        for action in rule.rule.actions:
-            compensation = is_compensation(action)
+        for step in plan.steps:
+            compensation = step.compensation
             if compensation and skip_compensation:
-                outcomes[rule.id] = (
-                    f"kept, but its {action.kind} is dropped: one compensation per incident "
+                outcomes[plan.rule] = (
+                    f"kept, but its {step.kind} is dropped: one compensation per incident "
                     f"('{compensating_rule}' offers it)"
                 )
                 continue
-            params = action.model_dump(mode="json", exclude=_META, exclude_none=True)
-            raw = _raw_cost(action, incident, policy)
+            params = step.copy_params()
+            raw = _raw_cost(step.action, incident, policy) if step.costly else None
             cost = None
-            approval = action.requires_approval is True
+            approval = step.forced is True
             because: str | None = None
             if raw is not None:
                 amount, currency = raw
@@ -148,8 +154,8 @@ def decide(
                     params["capped_from"] = round(amount, 2)  # never cut a refund silently
                     amount = amount * cap / in_policy
                     in_policy = cap
-                cost = Cost(amount=round(amount, 2), currency=currency)
-                if action.requires_approval is None:
+                cost = trusted(Cost, {"amount": float(round(amount, 2)), "currency": currency})
+                if step.forced is None:
                     threshold = policy.approval_above
                     # no rate for its currency: the policy cannot be checked, a person decides
                     if in_policy is None and compensation:
@@ -164,23 +170,15 @@ def decide(
                 approval = True
             if approval and because:
                 params["approval_because"] = because
-            actions.append(
-                SuggestedAction(
-                    kind=action.kind,
-                    rule=rule.id,
-                    playbook=rule.playbook.ref,
-                    priority=rule.rule.priority,
-                    params=params,
-                    reason=rule.rule.reason,
-                    requires_approval=approval,
-                    cost=cost,
-                    dimension=action.dimension,
-                    stage=action.stage,
-                )
-            )
-            plan = _follow_up(action, base)
-            if plan is not None:
-                follow_ups.append(plan)
+            values = step.values.copy()  # every field; the three below vary
+            values["params"] = params
+            values["requires_approval"] = bool(approval)
+            values["cost"] = cost
+            actions.append(trusted(SuggestedAction, values))
+            if step.follow is not None:
+                promise = step.follow.copy()
+                promise["due"] = base + promise["after"]
+                follow_ups.append(trusted(FollowUpPlan, promise))
 
     level = SEVERITIES.index(incident.severity) if incident.severity else 0
     for rule in kept:
@@ -197,33 +195,111 @@ def decide(
     )
 
 
-def _follow_up(action: object, base: datetime) -> FollowUpPlan | None:
-    """What an action promises for later: a survey, an update, a call, a hand-over."""
+def _follow_up(action: object) -> dict[str, Any] | None:
+    """What an action promises for later (a FollowUpPlan's fields but ``due``)."""
     if isinstance(action, Survey):
-        return FollowUpPlan(
-            after=action.after,
-            channel=action.channel,
-            action="survey",
-            survey=action.survey,
-            due=base + action.after,
+        after, channel, kind, survey, purpose = (
+            action.after,
+            action.channel,
+            "survey",
+            action.survey,
+            None,
         )
-    if isinstance(action, FollowUp):
-        return FollowUpPlan(
-            after=action.after,
-            channel=action.channel,
-            action="follow_up",
-            purpose=action.purpose,
-            due=base + action.after,
+    elif isinstance(action, FollowUp):
+        after, channel, kind, survey, purpose = (
+            action.after,
+            action.channel,
+            "follow_up",
+            None,
+            action.purpose,
         )
-    if isinstance(action, Callback):
-        return FollowUpPlan(
-            after=action.within, channel="phone", action="callback", due=base + action.within
+    elif isinstance(action, Callback):
+        after, channel, kind, survey, purpose = action.within, "phone", "callback", None, None
+    elif isinstance(action, Escalate) and action.within is not None:
+        after, channel, kind, survey, purpose = action.within, None, "escalate", None, None
+    else:
+        return None
+    return {
+        "after": after,
+        "channel": channel,
+        "action": kind,
+        "survey": survey,
+        "purpose": purpose,
+        "due": None,
+    }
+
+
+@dataclass(frozen=True)
+class _Step:
+    """An action of a rule with everything about it that no incident changes."""
+
+    action: Action
+    kind: str
+    compensation: bool
+    costly: bool  # a refund, or an action with a fixed amount
+    params: dict[str, Any]
+    nested: bool  # a parameter is a list (copied per decision, never shared)
+    forced: bool | None  # the action's own requires_approval
+    values: dict[str, Any]  # the SuggestedAction's fields that no incident changes
+    follow: dict[str, Any] | None
+
+    def copy_params(self) -> dict[str, Any]:
+        """The parameters for one decision: a fresh dict (the caller may add to it)."""
+        if self.nested:
+            return {k: list(v) if isinstance(v, list) else v for k, v in self.params.items()}
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class _RulePlan:
+    rule: str
+    offers: bool  # an action of the rule is a compensation
+    steps: tuple[_Step, ...]
+
+
+def _plan(rule: CompiledRule) -> _RulePlan:
+    """The rule's actions, prepared once and kept on the rule itself.
+
+    A decision then only adds what depends on the incident: costs, caps, approval, dates.
+    """
+    plan: _RulePlan | None = rule.__dict__.get("_decide_plan")
+    if plan is None:
+        steps = []
+        for action in rule.rule.actions:
+            params = action.model_dump(mode="json", exclude=_META, exclude_none=True)
+            values = {
+                "kind": action.kind,
+                "rule": rule.id,
+                "playbook": rule.playbook.ref,
+                "priority": rule.rule.priority,
+                "params": None,
+                "reason": rule.rule.reason,
+                "requires_approval": None,
+                "cost": None,
+                "dimension": action.dimension,
+                "stage": action.stage,
+            }
+            steps.append(
+                _Step(
+                    action=action,
+                    kind=action.kind,
+                    compensation=is_compensation(action),
+                    costly=isinstance(action, Refund)
+                    or getattr(action, "amount", None) is not None,
+                    params=params,
+                    nested=any(isinstance(v, list | dict) for v in params.values()),
+                    forced=action.requires_approval,
+                    values=values,
+                    follow=_follow_up(action),
+                )
+            )
+        plan = _RulePlan(
+            rule=rule.id,
+            offers=any(step.compensation for step in steps),
+            steps=tuple(steps),
         )
-    if isinstance(action, Escalate) and action.within is not None:
-        return FollowUpPlan(
-            after=action.within, channel=None, action="escalate", due=base + action.within
-        )
-    return None
+        object.__setattr__(rule, "_decide_plan", plan)  # a cache, not a field
+    return plan
 
 
 def _respond_by(

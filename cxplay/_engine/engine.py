@@ -82,7 +82,8 @@ def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[str]:
     nobody declared on an incident type whose facts are declared (a typo, most likely).
     """
     problems: list[str] = []
-    typed = any(model.type in spec.required_for for spec in facts.values())
+    required = _required_facts(facts)
+    typed = model.type in required
     undeclared = [name for name in model.facts if name not in facts] if typed else []
     if undeclared:
         problems.append(_undeclared(model.type, undeclared, facts))
@@ -97,10 +98,34 @@ def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[str]:
             if spec.max is not None:
                 bounds += (" and " if bounds else "") + f"at most {spec.max:g}"
             problems.append(f"facts.{name}: must be {bounds}, got {echo(value)}")
-    for name, spec in facts.items():
-        if model.type in spec.required_for and name not in model.facts:
+    for name, spec in required.get(model.type, ()):
+        if name not in model.facts:
             problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
     return problems
+
+
+_REQUIRED: dict[
+    int, tuple[Mapping[str, FactSpec], dict[str, tuple[tuple[str, FactSpec], ...]]]
+] = {}
+
+
+def _required_facts(
+    facts: Mapping[str, FactSpec],
+) -> dict[str, tuple[tuple[str, FactSpec], ...]]:
+    """Incident type -> the facts it requires, in declaration order; built once per set.
+
+    (Every evaluation asks; a backtest asks twice per incident, millions of times.)
+    """
+    entry = _REQUIRED.get(id(facts))
+    if entry is None or entry[0] is not facts:
+        index: dict[str, list[tuple[str, FactSpec]]] = {}
+        for name, spec in facts.items():
+            for kind in dict.fromkeys(spec.required_for):
+                index.setdefault(kind, []).append((name, spec))
+        if len(_REQUIRED) >= 64:  # reloads make new sets: keep the cache small
+            _REQUIRED.clear()
+        entry = _REQUIRED[id(facts)] = (facts, {k: tuple(v) for k, v in index.items()})
+    return entry[1]
 
 
 def _undeclared(incident_type: str, names: Sequence[str], facts: Mapping[str, FactSpec]) -> str:
@@ -298,6 +323,8 @@ class _Snapshot:
     types: frozenset[str]  # the incident types the playbooks name
     digest: str  # of the playbook files and reply templates (the log keys decisions by it)
     refs: tuple[str, ...]  # "id@version" of each playbook
+    # a condition reads customer.compensations_90d: the history is needed before matching
+    history_in_conditions: bool
 
 
 def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
@@ -412,6 +439,7 @@ class Engine:
             playbooks.incident_types(),
             playbook_digest(playbooks),
             tuple(p.ref for p in playbooks.playbooks),
+            "customer.compensations_90d" in paths,
         )
 
     # -- properties --------------------------------------------------------------------
@@ -494,14 +522,23 @@ class Engine:
         ``language`` overrides the customer's language tag for the reply. With a log,
         the suggestion is recorded (``record=False``: neither recorded nor looked up) and
         gets a ``decision_id``; a customer with an id and no ``compensations_90d`` gets
-        the count from the log (``history.source == "log"``). A log that fails raises
+        the count from the log (``history.source == "log"``) when a matched playbook has
+        a repeat-claimant guard (or a condition reads the count). A log that fails raises
         :class:`cxplay.LogError`.
         """
         snapshot = self._snapshot
         model = self._coerce(snapshot, incident)
         log = self._log if record else None
-        judged, history = self._history(model, log, now)
-        decision = decide(self._matches(snapshot, judged), judged, now=now)
+        if log is None or snapshot.history_in_conditions or model.customer.id is None:
+            judged, history = self._history(model, log, now)
+            matched = self._matches(snapshot, judged)
+        else:
+            # the history only feeds the repeat-claimant guard: ask the log only when a
+            # matched rule's playbook has one
+            matched = self._matches(snapshot, model)
+            guarded = any(r.playbook.policy.repeat_claimant_after is not None for r in matched)
+            judged, history = self._history(model, log if guarded else None, now)
+        decision = decide(matched, judged, now=now)
         trace = self._trace(snapshot, judged, decision) if explain else None
         reply = None
         if snapshot.renderer is not None and decision.kept:

@@ -21,11 +21,10 @@ from cxplay._events.replan import Replan, replan
 from cxplay._events.runbook import (
     _action_lines,
     _change_rows,
-    _md,
-    _md_scenario,
-    _md_table,
     _party,
     _situation,
+    render_markdown,
+    scenario_view,
 )
 from cxplay.errors import PlanError
 
@@ -264,20 +263,17 @@ def _late_speaker_answer(
 
 def render_answer_markdown(plan: Plan, answer: OfflineAnswer) -> str:
     """An offline answer as Markdown (also readable as plain text in a terminal)."""
-    lines = [f"**{_md(answer.note)}**", ""]
-    if answer.differences:
-        lines += ["How the question differs:", ""]
-        lines += [f"- {_md(d)}" for d in answer.differences]
-        lines.append("")
-    if answer.warning:
-        lines += [f"**Warning:** {_md(answer.warning)}", ""]
-    if answer.replan is not None and answer.replan.moves:
-        lines += ["Re-plan for the exact delay:", ""]
-        lines += _md_table(("Session", "Was", "Now"), _change_rows(plan, answer.replan))
-        lines.append("")
     number = plan.scenarios.index(answer.scenario) + 1
-    lines += _md_scenario(plan, number, answer.scenario)[2:]  # without the anchor
-    return "\n".join(lines).rstrip("\n") + "\n"
+    revised = answer.replan
+    text = render_markdown(
+        "answer.md.j2",
+        note=answer.note,
+        differences=answer.differences,
+        warning=answer.warning,
+        changes=_change_rows(plan, revised) if revised is not None and revised.moves else [],
+        s=scenario_view(plan, number, answer.scenario),
+    )
+    return text.rstrip("\n") + "\n"
 
 
 def render_answer_text(plan: Plan, answer: OfflineAnswer) -> str:

@@ -10,7 +10,7 @@ Scenarios, in this order (each speaker and guest in the order of the event file)
 
 - ``speaker_late/<speaker>/<minutes>`` -- each speaker with a session, late by each of
   :data:`SPEAKER_DELAYS`. They were due at their travel's arrival or, without travel, at
-  their first session's start minus the margin; :func:`~cxplay._replan.replan` revises the
+  their first session's start minus the margin; :func:`~cxplay._events.replan.replan` revises the
   agenda for that arrival plus the delay.
 - ``speaker_late/<speaker>/cancelled`` -- each speaker who comes by flight or train: the
   connection is cancelled. Nothing is re-planned: the chair decides (``escalate_to_chair``).

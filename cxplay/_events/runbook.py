@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Sequence
+from typing import Any
 
-from markupsafe import escape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from cxplay._events.model import Event, Guest, Session, Speaker
 from cxplay._events.plan import (
@@ -24,8 +26,10 @@ from cxplay._events.plan import (
 from cxplay._events.replan import Replan
 
 __all__ = [
+    "render_markdown",
     "render_runbook_html",
     "render_runbook_markdown",
+    "scenario_view",
 ]
 
 # --------------------------------------------------------------------------- runbook: shared
@@ -205,7 +209,11 @@ def _header_lines(plan: Plan) -> list[str]:
     return lines
 
 
-# --------------------------------------------------------------------------- runbook: Markdown
+# --------------------------------------------------------------------------- rendering
+
+# The layouts are Jinja templates shipped in cxplay/_events/templates/: the HTML one is
+# autoescaped (every value is text), the Markdown one escapes each value with the `md` filter.
+# Both get the same view of the plan, built here.
 
 
 def _md(text: str) -> str:
@@ -216,49 +224,84 @@ def _md(text: str) -> str:
     return " ".join(out.split())
 
 
-def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines.extend("| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows)
-    return lines
+@functools.cache
+def _templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("cxplay._events", "templates"),
+        autoescape=select_autoescape(["html.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = _md
+    return env
 
 
-def _md_quote(text: str) -> list[str]:
-    return [f"> {_md(line)}" if line.strip() else ">" for line in text.split("\n")]
-
-
-def _md_scenario(plan: Plan, number: int, scenario: Scenario) -> list[str]:
-    lines = [
-        f'<a id="{_anchor(scenario)}"></a>',
-        "",
-        f"### {number}. {_md(scenario.title)}",
-        "",
-        f"Scenario `{scenario.id}` · severity {scenario.suggestion.severity} · facts: "
-        + _md(", ".join(f"{k}={v}" for k, v in scenario.facts.items())),
-        "",
-        f"**Situation.** {_md(_situation(plan, scenario))}",
-        "",
-    ]
+def scenario_view(plan: Plan, number: int, scenario: Scenario) -> dict[str, Any]:
+    """One scenario as the templates show it (``markdown.j2``'s ``scenario`` macro)."""
     revised = scenario.replan
     if revised is not None:
-        lines += [f"**Decision.** {_md(revised.reason)}", ""]
-        if revised.moves:
-            lines += _md_table(("Session", "Was", "Now"), _change_rows(plan, revised))
-            lines.append("")
+        decision = revised.reason
     else:
-        lines += [f"**Decision.** {_md(scenario.outcome[:1].upper() + scenario.outcome[1:])}.", ""]
-    actions = _action_lines(scenario)
-    if actions:
-        lines += ["**Recovery actions** (from the playbooks):", ""]
-        lines += [f"{i}. {_md(line)}" for i, line in enumerate(actions, 1)]
-        lines.append("")
-    for note in scenario.notes:
-        lines += [f"**Note:** {_md(note)}.", ""]
-    for message in scenario.messages:
-        lines += [f"#### {_md(_party(message))}", ""]
-        if message.subject:
-            lines += [f"**Subject:** {_md(message.subject)}", ""]
-        lines += [*_md_quote(message.body), ""]
-    return lines
+        decision = scenario.outcome[:1].upper() + scenario.outcome[1:] + "."
+    return {
+        "number": number,
+        "anchor": _anchor(scenario),
+        "title": scenario.title,
+        "outcome": scenario.outcome,
+        "id": scenario.id,
+        "severity": scenario.suggestion.severity,
+        "facts": ", ".join(f"{k}={v}" for k, v in scenario.facts.items()),
+        "situation": _situation(plan, scenario),
+        "decision": decision,
+        "changes": _change_rows(plan, revised) if revised is not None else [],
+        "actions": _action_lines(scenario),
+        "notes": scenario.notes,
+        "messages": [
+            {
+                "party": _party(message),
+                "language": message.language,
+                "subject": message.subject,
+                "lines": message.body.split("\n"),
+                "paragraphs": [p for p in message.body.split("\n\n") if p.strip()],
+            }
+            for message in scenario.messages
+        ],
+    }
+
+
+def _view(plan: Plan) -> dict[str, Any]:
+    """What both templates show: the plan's people, agenda and scenarios as plain values.
+
+    The index numbers scenarios in plan order; the sections (late speakers, late guests,
+    ...) number them again as they come.
+    """
+    sections = []
+    number = 0
+    for title, scenarios in _sections(plan):
+        views = []
+        for scenario in scenarios:
+            number += 1
+            views.append(scenario_view(plan, number, scenario))
+        sections.append({"title": title, "scenarios": views})
+    return {
+        "title": plan.event.title,
+        "header": _header_lines(plan),
+        "offline": _offline_example(plan),
+        "people": _people(plan),
+        "agenda": _agenda_rows(plan, _sorted_agenda(plan.event)),
+        "index": [
+            {"number": n, "anchor": _anchor(s), "title": s.title, "outcome": s.outcome}
+            for n, s in enumerate(plan.scenarios, 1)
+        ],
+        "sections": sections,
+    }
+
+
+def render_markdown(template: str, **values: Any) -> str:
+    """Render one of the Markdown templates (``runbook.md.j2``, ``answer.md.j2``)."""
+    return _templates().get_template(template).render(values)
 
 
 def render_runbook_markdown(plan: Plan) -> str:
@@ -266,113 +309,7 @@ def render_runbook_markdown(plan: Plan) -> str:
 
     Headings and explanations are in English; every message is in its reader's language.
     """
-    event = plan.event
-    lines = [f"# Contingency runbook: {_md(event.title)}", ""]
-    lines += [_md(line) for line in _header_lines(plan)]
-    lines += ["", f"On the day, offline: `{_offline_example(plan)}`", ""]
-    lines += ["## People", ""]
-    lines += _md_table(("Role", "Name", "Language", "Arrives", "Travel", "Contact"), _people(plan))
-    lines += ["", "## Agenda", ""]
-    lines += _md_table(
-        ("Time", "Room", "Session", "Speaker"), _agenda_rows(plan, _sorted_agenda(event))
-    )
-    lines += ["", "## Scenarios", ""]
-    rows = []
-    numbered = list(enumerate(plan.scenarios, 1))
-    for number, scenario in numbered:
-        link = f"[{_md(scenario.title)}](#{_anchor(scenario)})"
-        rows.append(f"| {number} | {link} | {_md(scenario.outcome)} |")
-    lines += ["| # | Scenario | What happens |", "|---|---|---|", *rows, ""]
-    number = 0
-    for title, scenarios in _sections(plan):
-        lines += [f"## {_md(title)}", ""]
-        for scenario in scenarios:
-            number += 1
-            lines += _md_scenario(plan, number, scenario)
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-# --------------------------------------------------------------------------- runbook: HTML
-
-_CSS = """
-:root { color-scheme: light; }
-body { font: 11pt/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
-  color: #111; margin: 0 auto; max-width: 52rem; padding: 1.5rem; }
-h1 { font-size: 1.6rem; margin: 0 0 .5rem; }
-h2 { font-size: 1.25rem; border-bottom: 2px solid #333; padding-bottom: .2rem; margin-top: 2rem; }
-h3 { font-size: 1.1rem; margin: 0 0 .4rem; }
-h4 { font-size: .95rem; margin: 1rem 0 .3rem; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: .92rem; }
-th, td { border: 1px solid #bbb; padding: .25rem .45rem; text-align: left; vertical-align: top; }
-th { background: #eee; }
-code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: .9em; }
-.meta { color: #444; font-size: .9rem; }
-.scenario { border-top: 1px solid #999; padding-top: 1rem; margin-top: 1.5rem; }
-.message { border-left: 4px solid #888; background: #f6f6f6; padding: .4rem .8rem;
-  margin: .4rem 0 .9rem; break-inside: avoid; }
-.message p { margin: .35rem 0; white-space: pre-wrap; }
-.note { border-left: 4px solid #c60; padding-left: .6rem; }
-.outcome { font-weight: 600; }
-@page { size: A4; margin: 14mm 12mm; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  .scenario { break-before: page; border-top: none; margin-top: 0; }
-  h2 { break-after: avoid; }
-  a { color: inherit; text-decoration: none; }
-  tr { break-inside: avoid; }
-}
-"""
-
-
-def _h(value: object) -> str:
-    return str(escape(str(value)))
-
-
-def _html_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["<table>", "<tr>" + "".join(f"<th>{_h(h)}</th>" for h in header) + "</tr>"]
-    lines.extend("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in rows)
-    lines.append("</table>")
-    return lines
-
-
-def _html_body(text: str) -> str:
-    paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    return "".join(f"<p>{_h(p)}</p>" for p in paragraphs)
-
-
-def _html_scenario(plan: Plan, number: int, scenario: Scenario) -> list[str]:
-    out = [
-        f'<section class="scenario" id="{_h(_anchor(scenario))}">',
-        f"<h3>{number}. {_h(scenario.title)}</h3>",
-        f'<p class="meta">Scenario <code>{_h(scenario.id)}</code> · severity '
-        f"{_h(scenario.suggestion.severity)} · facts: "
-        + _h(", ".join(f"{k}={v}" for k, v in scenario.facts.items()))
-        + "</p>",
-        f"<p><strong>Situation.</strong> {_h(_situation(plan, scenario))}</p>",
-    ]
-    revised = scenario.replan
-    if revised is not None:
-        out.append(f"<p><strong>Decision.</strong> {_h(revised.reason)}</p>")
-        if revised.moves:
-            out += _html_table(("Session", "Was", "Now"), _change_rows(plan, revised))
-    else:
-        outcome = scenario.outcome[:1].upper() + scenario.outcome[1:]
-        out.append(f"<p><strong>Decision.</strong> {_h(outcome)}.</p>")
-    actions = _action_lines(scenario)
-    if actions:
-        out.append("<p><strong>Recovery actions</strong> (from the playbooks):</p><ol>")
-        out += [f"<li>{_h(line)}</li>" for line in actions]
-        out.append("</ol>")
-    out += [f'<p class="note"><strong>Note:</strong> {_h(note)}.</p>' for note in scenario.notes]
-    for message in scenario.messages:
-        out.append(f'<div class="message" lang="{_h(message.language)}">')
-        out.append(f"<h4>{_h(_party(message))}</h4>")
-        if message.subject:
-            out.append(f"<p><strong>Subject:</strong> {_h(message.subject)}</p>")
-        out.append(_html_body(message.body))
-        out.append("</div>")
-    out.append("</section>")
-    return out
+    return render_markdown("runbook.md.j2", **_view(plan)).rstrip("\n") + "\n"
 
 
 def render_runbook_html(plan: Plan) -> str:
@@ -380,46 +317,6 @@ def render_runbook_html(plan: Plan) -> str:
 
     Inline CSS with print rules (each scenario starts a page), no scripts, no fonts, images
     or style sheets from elsewhere, and no links out: URLs from the event (replay links)
-    are shown as text. Every value is HTML-escaped.
+    are shown as text. Every value is HTML-escaped (the template is autoescaped).
     """
-    event = plan.event
-    title = f"Contingency runbook: {event.title}"
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_h(title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        "<header>",
-        f"<h1>{_h(title)}</h1>",
-        *(f'<p class="meta">{_h(line)}</p>' for line in _header_lines(plan)),
-        f"<p>On the day, offline: <code>{_h(_offline_example(plan))}</code></p>",
-        "</header>",
-        "<h2>People</h2>",
-        *_html_table(("Role", "Name", "Language", "Arrives", "Travel", "Contact"), _people(plan)),
-        "<h2>Agenda</h2>",
-        *_html_table(
-            ("Time", "Room", "Session", "Speaker"), _agenda_rows(plan, _sorted_agenda(event))
-        ),
-        "<h2>Scenarios</h2>",
-        "<table>",
-        "<tr><th>#</th><th>Scenario</th><th>What happens</th></tr>",
-    ]
-    for number, scenario in enumerate(plan.scenarios, 1):
-        out.append(
-            f'<tr><td>{number}</td><td><a href="#{_h(_anchor(scenario))}">{_h(scenario.title)}'
-            f'</a></td><td class="outcome">{_h(scenario.outcome)}</td></tr>'
-        )
-    out.append("</table>")
-    number = 0
-    for section, scenarios in _sections(plan):
-        out.append(f"<h2>{_h(section)}</h2>")
-        for scenario in scenarios:
-            number += 1
-            out += _html_scenario(plan, number, scenario)
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    return _templates().get_template("runbook.html.j2").render(_view(plan))

@@ -156,8 +156,8 @@ def check_plan(plan: Plan, event: Event, playbooks: PlaybookSet) -> Freshness:
 
     Args:
         plan: the preloaded plan.
-        event: the event as it is now (:func:`~cxplay._events.load_event`).
-        playbooks: the playbooks as they are now (:func:`~cxplay._loader.load_playbooks`).
+        event: the event as it is now (:func:`~cxplay._events.load.load_event`).
+        playbooks: the playbooks as they are now (:func:`~cxplay._playbooks.loader.load_playbooks`).
 
     Returns:
         Fresh, or stale with a reason per thing that changed: "the event changed

@@ -31,7 +31,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from cxplay._common.text import did_you_mean, echo
 from cxplay._log import schema as t
-from cxplay._log.fast import SqliteFastPath
+from cxplay._log.fast import fast_path
 from cxplay._log.privacy import DEFAULT_MASK, forget_incident, mask_incident, redact_text
 from cxplay.errors import LogError
 from cxplay.models import ACTION_KINDS, COMPENSATION_KINDS
@@ -177,9 +177,15 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
-def _as_log_error(
-    error: sa_exc.SQLAlchemyError | sqlite3.Error, where: str, timeout: float
-) -> LogError:
+def _is_dbapi_error(error: BaseException) -> bool:
+    """A DB-API error raised by a driver directly (the fast paths do not go through the Core)."""
+    return any(
+        cls.__name__ == "Error" and cls.__module__.split(".")[0] in ("sqlite3", "psycopg")
+        for cls in type(error).__mro__
+    )
+
+
+def _as_log_error(error: BaseException, where: str, timeout: float) -> LogError:
     """One clear line for a database failure."""
     message = _first_line(error)
     low = message.lower()
@@ -189,8 +195,10 @@ def _as_log_error(
         text = f"the log {where} is read-only: {message}"
     elif "unable to open database" in low:
         text = f"cannot open the log {where}: {message}"
-    elif isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError) or getattr(
-        error, "connection_invalidated", False
+    elif (
+        isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        or type(error).__name__ in ("OperationalError", "InterfaceError")
+        or getattr(error, "connection_invalidated", False)
     ):
         text = f"the log {where} is unreachable: {message}"
     else:
@@ -243,7 +251,7 @@ def _engine(url: URL, timeout: float) -> Engine:
     if backend == "postgresql":
         connect_args["connect_timeout"] = max(1, int(timeout))
     try:
-        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return sa.create_engine(url, connect_args=connect_args)
     except (ImportError, sa_exc.NoSuchModuleError) as error:
         hint = " (pip install 'cxplay[postgres]')" if backend == "postgresql" else ""
         raise LogError(f"cannot use the log {_shown(url)}: {error}{hint}") from None
@@ -303,7 +311,7 @@ class DecisionLog:
         self._closed = False
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
-        self._fast = SqliteFastPath(engine) if engine.dialect.name == "sqlite" else None
+        self._fast = fast_path(engine)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -351,6 +359,10 @@ class DecisionLog:
         try:
             yield
         except (sa_exc.SQLAlchemyError, sqlite3.Error) as error:
+            raise _as_log_error(error, self.where, self.timeout) from None
+        except Exception as error:
+            if not _is_dbapi_error(error):
+                raise
             raise _as_log_error(error, self.where, self.timeout) from None
         except OSError as error:
             raise LogError(f"the log {self.where}: {error.strerror or error}") from None

@@ -1,0 +1,40 @@
+"""``cxplay serve``: the HTTP API, the agent console, metrics and hot reload.
+
+Needs the ``serve`` extra (``pip install 'cxplay[serve]'``): FastAPI, uvicorn, watchfiles,
+prometheus-client. :func:`create_app` builds the ASGI app for a :class:`ServeConfig`;
+:func:`app_from_env` is the factory each uvicorn worker process calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from cxplay._serve.app import create_app
+from cxplay._serve.service import ServeConfig
+
+__all__ = ["CONFIG_ENV", "ServeConfig", "app_from_env", "config_to_env", "create_app"]
+
+#: How the CLI hands its configuration to worker processes.
+CONFIG_ENV = "CXPLAY_SERVE_CONFIG"
+
+
+def config_to_env(config: ServeConfig) -> str:
+    """The configuration as the JSON text :func:`app_from_env` reads."""
+    data = asdict(config)
+    data["playbooks"] = [str(p) for p in config.playbooks]
+    data["tokens_file"] = str(config.tokens_file) if config.tokens_file else None
+    return json.dumps(data)
+
+
+def app_from_env() -> Any:
+    """The app for the configuration in ``$CXPLAY_SERVE_CONFIG`` (uvicorn's factory)."""
+    data = json.loads(os.environ.get(CONFIG_ENV, "{}"))
+    data["playbooks"] = tuple(Path(p) for p in data.get("playbooks", ()))
+    if data.get("tokens_file"):
+        data["tokens_file"] = Path(data["tokens_file"])
+    data["cors_origins"] = tuple(data.get("cors_origins", ()))
+    return create_app(ServeConfig(**data))

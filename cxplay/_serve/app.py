@@ -1,0 +1,637 @@
+"""The HTTP API: an adapter from requests to the library, like the CLI is from the shell.
+
+Every route parses its input, makes one library call and returns the library's model as
+JSON. ``/v1/suggest`` answers exactly what ``cxplay suggest --format json`` prints. Errors
+are RFC 9457 ``application/problem+json`` carrying the CLI's one-line messages; an
+unexpected exception is logged here and answered with a bare "internal error".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import tempfile
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
+
+from cxplay._common.problems import error_message, format_key, key_path
+from cxplay._conditions.parse import leaves
+from cxplay._incidents import parse_incident
+from cxplay._playbooks.lint import validate_playbooks
+from cxplay._playbooks.loader import PlaybookSet
+from cxplay._present import error_lines
+from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
+from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard
+from cxplay._serve.models import (
+    FactInfo,
+    FeedbackRequest,
+    FeedbackResponse,
+    GivenInfo,
+    Health,
+    IncidentTypeInfo,
+    OutcomeRequest,
+    OutcomeResponse,
+    PlaybookInfo,
+    PlaybookList,
+    ProblemDetails,
+    Readiness,
+    ReloadStatus,
+    ValidateReport,
+    ValidateRequest,
+)
+from cxplay._serve.service import Metrics, ServeConfig, Service
+from cxplay._version import __version__
+from cxplay.errors import CxplayError, IncidentError, LogError, RenderError
+from cxplay.models import CHANNELS, FactSpec, Incident
+from cxplay.results import Suggestion
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("cxplay.serve")
+T = TypeVar("T")
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def problem(status: int, errors: list[str], headers: Mapping[str, str] | None = None) -> Response:
+    """An RFC 9457 response: the CLI's lines (without ``Error: ``) as ``errors``."""
+    document = ProblemDetails(
+        title=_TITLES.get(status, "Error"), status=status, detail="; ".join(errors), errors=errors
+    )
+    return Response(
+        document.model_dump_json(),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=dict(headers or {}),
+    )
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+        },
+    }
+
+
+_Responses = dict[int | str, dict[str, Any]]
+_AUTH: _Responses = {
+    401: _problem_doc("No token, or an unknown one."),
+    403: _problem_doc("Wrong role."),
+}
+_LOG: _Responses = {
+    404: _problem_doc("No such decision in the log."),
+    409: _problem_doc("No decision log is configured (--log)."),
+}
+_BODY: _Responses = {
+    400: _problem_doc("The request cannot be served (e.g. the body arrived too slowly)."),
+    413: _problem_doc("The body is larger than the limit (1 MiB)."),
+    415: _problem_doc("Not JSON (or TOML)."),
+    422: _problem_doc("Invalid input: the CLI's one-line messages."),
+    503: _problem_doc("The request took longer than the time limit."),
+}
+
+
+def _json(model: Any) -> Response:
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON document nests at most ``limit`` levels (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            items: Any = item.values()
+        elif isinstance(item, list):
+            items = item
+        else:
+            continue
+        if level > limit:
+            return False
+        stack.extend((child, level + 1) for child in items)
+    return True
+
+
+def _types(playbooks: PlaybookSet) -> list[IncidentTypeInfo]:
+    """Each incident type a rule names, with the facts its rules read (required first)."""
+    read: dict[str, set[str]] = {}
+    for rule in playbooks.rules:
+        facts = {
+            leaf.path.split(".")[1]
+            for leaf in leaves(rule.condition)
+            if leaf.path.startswith("facts.")
+        }
+        for kind in rule.types or ():
+            read.setdefault(kind, set()).update(facts)
+    for name, declared in playbooks.facts.items():
+        for kind in declared.required_for:
+            read.setdefault(kind, set()).add(name)
+    out = []
+    for kind in sorted(read):
+        infos = []
+        for name in sorted(read[kind]):
+            spec: FactSpec | None = playbooks.facts.get(name)
+            infos.append(
+                FactInfo(
+                    name=name,
+                    type=spec.type if spec else "string",
+                    required=bool(spec and kind in spec.required_for),
+                    description=spec.description if spec else None,
+                )
+            )
+        infos.sort(key=lambda f: not f.required)
+        out.append(IncidentTypeInfo(type=kind, facts=infos))
+    return out
+
+
+def playbook_list(playbooks: PlaybookSet) -> PlaybookList:
+    """What ``/v1/playbooks`` answers (and the console's form is built from)."""
+    return PlaybookList(
+        playbooks=[
+            PlaybookInfo(
+                id=p.meta.id,
+                version=p.meta.version,
+                rules=len(p.rules),
+                tests=len(p.tests),
+                languages=list(p.meta.languages),
+                default_language=p.meta.default_language,
+                title=p.meta.title,
+            )
+            for p in playbooks.playbooks
+        ],
+        types=_types(playbooks),
+        channels=list(CHANNELS),
+        languages=sorted({lang for p in playbooks.playbooks for lang in p.meta.languages}),
+    )
+
+
+def _upload_name(name: str) -> PurePosixPath:
+    path = PurePosixPath(name)
+    if (
+        path.is_absolute()
+        or ".." in path.parts
+        or path.suffix != ".toml"
+        or len(path.parts) > 2
+        or (len(path.parts) == 2 and path.parts[0] != "replies")
+        or "\\" in name
+    ):
+        raise IncidentError(f"files: {name!r}: a name is 'NAME.toml' or 'replies/NAME.toml'")
+    return path
+
+
+def validate_upload(files: Mapping[str, str]) -> ValidateReport:
+    """Check an uploaded playbook set in a scratch directory, as ``cxplay validate`` does."""
+    names = {name: _upload_name(name) for name in files}
+    with tempfile.TemporaryDirectory(prefix="cxplay-validate-") as scratch:
+        root = Path(scratch)
+        (root / "replies").mkdir()
+        for name, text in files.items():
+            (root / names[name]).write_text(text, encoding="utf-8")
+        report = validate_playbooks(root)
+        prefix = f"{root}/"
+        problems = [str(p).replace(prefix, "") for p in report.problems]
+    loaded = report.playbooks
+    return ValidateReport(
+        ok=report.ok,
+        problems=problems,
+        playbooks=len(loaded.playbooks) if loaded else 0,
+        rules=len(loaded.rules) if loaded else 0,
+    )
+
+
+def _incident_schema(openapi: dict[str, Any]) -> None:
+    """Put the Incident model (the request body of suggest and explain) into components."""
+    schema = Incident.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    components.update(schema.pop("$defs", {}))
+    components["Incident"] = schema
+
+
+_INCIDENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}},
+    }
+}
+
+
+_bearer = HTTPBearer(auto_error=False, description="A token with the agent or admin role.")
+
+
+def create_app(config: ServeConfig | None = None, *, service: Service | None = None) -> FastAPI:
+    """The service: API, console, metrics; with limits, tokens and hot reload as configured."""
+    config = config or ServeConfig()
+    service = service or Service(config)
+    metrics: Metrics = service.metrics
+    tokens: Tokens = load_tokens(config.tokens_file, config.tokens_env)
+    if config.auth and not tokens:
+        raise CxplayError(
+            "no tokens: set CXPLAY_TOKENS='TOKEN:agent,...' or give --tokens FILE "
+            "(or --no-auth to try it out on this machine)"
+        )
+    stop = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = []
+        if config.watch:
+            tasks.append(asyncio.create_task(service.watch(stop)))
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: loop.create_task(asyncio.to_thread(service.reload))
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 2)
+            # the engine stays open: an app may be started again (tests do); its memory
+            # goes with the Service
+
+    app = FastAPI(
+        title="cxplay",
+        version=__version__,
+        summary="Incident in, recovery actions and a ready-to-send reply out.",
+        docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN: no network assets
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    def role(needed: Role) -> Callable[..., Any]:
+        async def check(  # async: a plain def would run in a thread (and wait for the GIL)
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        ) -> None:
+            if not config.auth:
+                return
+            header = f"Bearer {credentials.credentials}" if credentials else None
+            tokens.check(header, needed)
+
+        return check
+
+    agent = [Depends(role("agent"))]
+    admin = [Depends(role("admin"))]
+
+    async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.wait_for(asyncio.to_thread(function, *args, **kwargs), config.timeout)
+
+    async def read_incident(request: Request) -> dict[str, Any]:
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        if kind not in ("application/json", "application/toml"):
+            raise _Unsupported(kind)
+        body = await request.body()
+        incident = parse_incident(body, name="<request>", fmt="toml" if "toml" in kind else "json")
+        if not _depth(incident, config.max_depth):
+            raise IncidentError(f"<request>: nested deeper than {config.max_depth} levels")
+        return incident
+
+    async def suggest_response(request: Request, explain: bool) -> Response:
+        incident = await read_incident(request)
+        # Called on the event loop, not in a thread: a suggestion is half a millisecond of
+        # CPU under the GIL, and handing it to a thread made every request wait for the
+        # GIL switch interval (5 ms) -- p50 went from 1 ms to 11 ms. Its cost is bounded by
+        # the body and depth limits instead of a timer. With a decision log it waits for a
+        # database, and then it runs in a thread.
+        engine = service.engine
+        if service.log is not None:  # the log's database I/O releases the GIL: a thread
+            result: Suggestion = await run(engine.suggest, incident, explain=explain)
+        else:
+            result = engine.suggest(incident, explain=explain)
+        metrics.suggested(result)
+        return _json(result)
+
+    # -- errors --------------------------------------------------------------------------
+
+    @app.exception_handler(AuthError)
+    async def on_auth(request: Request, exc: AuthError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(exc.status, [str(exc)], headers)
+
+    @app.exception_handler(CxplayError)
+    async def on_cxplay(request: Request, exc: CxplayError) -> Response:
+        status = 422 if isinstance(exc, IncidentError | RenderError) else 400
+        if isinstance(exc, LogError):
+            text = str(exc)
+            if text.startswith("unknown decision id"):
+                status = 404
+            elif text.startswith(("the log ", "cannot open the log")):
+                status = 503  # the store, not the request
+            else:
+                status = 422
+        return problem(status, [line.removeprefix("Error: ") for line in error_lines(exc)])
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        lines = []
+        for error in exc.errors():
+            where = format_key(key_path(error.get("loc", ())))
+            lines.append(f"{where}: {error_message(error)}" if where else error_message(error))
+        return problem(422, lines or ["invalid request"])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        return problem(exc.status_code, [str(exc.detail)], exc.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def on_large(request: Request, exc: BodyTooLarge) -> Response:
+        return problem(413, [f"the request body is larger than {config.max_body // 1024} KiB"])
+
+    @app.exception_handler(BodyTooSlow)
+    async def on_slow(request: Request, exc: BodyTooSlow) -> Response:
+        return problem(400, ["the request body did not arrive in time"])
+
+    @app.exception_handler(_Unsupported)
+    async def on_unsupported(request: Request, exc: _Unsupported) -> Response:
+        return problem(415, [f"send the incident as application/json, not {exc}"])
+
+    @app.exception_handler(asyncio.TimeoutError)
+    async def on_timeout(request: Request, exc: asyncio.TimeoutError) -> Response:
+        return problem(503, [f"the request took longer than {config.timeout:g} s"])
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem(500, ["internal error (logged on the server)"])
+
+    # -- API ------------------------------------------------------------------------------
+
+    @app.post(
+        "/v1/suggest",
+        tags=["suggestions"],
+        summary="Suggest actions and a reply for an incident (the CLI's JSON contract)",
+        response_model=None,
+        responses={200: {"model": Suggestion, "description": "The suggestion."}, **_AUTH, **_BODY},
+        openapi_extra=_INCIDENT_BODY,
+        dependencies=agent,
+    )
+    async def suggest(
+        request: Request,
+        explain: Annotated[bool, Query(description="Fill `trace` with every rule.")] = False,
+    ) -> Response:
+        return await suggest_response(request, explain)
+
+    @app.post(
+        "/v1/explain",
+        tags=["suggestions"],
+        summary="Suggest, with the trace of every rule (as `cxplay explain --format json`)",
+        response_model=None,
+        responses={
+            200: {"model": Suggestion, "description": "The suggestion with its trace."},
+            **_AUTH,
+            **_BODY,
+        },
+        openapi_extra=_INCIDENT_BODY,
+        dependencies=agent,
+    )
+    async def explain(request: Request) -> Response:
+        return await suggest_response(request, True)
+
+    @app.get(
+        "/v1/playbooks",
+        tags=["playbooks"],
+        summary="The playbooks served, the incident types they know and the facts they read",
+        response_model=PlaybookList,
+        responses={**_AUTH},
+        dependencies=agent,
+    )
+    async def playbooks() -> Response:
+        return _json(playbook_list(service.engine.playbooks))
+
+    @app.post(
+        "/v1/validate",
+        tags=["playbooks"],
+        summary="Check an uploaded playbook set (not installed), as `cxplay validate`",
+        response_model=ValidateReport,
+        responses={**_AUTH, **_BODY},
+        dependencies=admin,
+    )
+    async def validate(upload: ValidateRequest) -> Response:
+        return _json(await run(validate_upload, upload.files))
+
+    @app.post(
+        "/v1/reload",
+        tags=["playbooks"],
+        summary="Reload the playbooks from disk now (kept only if the whole set validates)",
+        response_model=ReloadStatus,
+        responses={**_AUTH, 422: _problem_doc("Refused: the last good playbooks stay.")},
+        dependencies=admin,
+    )
+    async def reload() -> Response:
+        result = await asyncio.to_thread(service.reload)
+        if not result.ok:
+            return problem(
+                422, ["reload refused, still serving the last good playbooks", *result.errors]
+            )
+        return _json(reload_status())
+
+    def reload_status() -> ReloadStatus:
+        last = service.last
+        return ReloadStatus(
+            ok=last.ok, at=last.at, reloads=service.reloads, errors=list(last.errors)
+        )
+
+    def decision_log() -> Any:
+        if service.log is None:
+            raise NoLog
+        return service.log
+
+    @app.post(
+        "/v1/outcomes",
+        tags=["decision log"],
+        summary="Record what the agent did with a suggestion (as `cxplay outcome`)",
+        response_model=OutcomeResponse,
+        responses={**_AUTH, **_BODY, **_LOG},
+        dependencies=agent,
+    )
+    async def outcomes(body: OutcomeRequest) -> Response:
+        log = decision_log()
+        record = await run(
+            log.outcome, body.decision_id, body.status, body.actions, body.note, body.given
+        )
+        return _json(
+            OutcomeResponse(
+                decision_id=record.decision_id,
+                status=record.status,
+                actions=list(record.actions),
+                given=[GivenInfo(**vars(g)) for g in record.given],
+                note=record.note,
+                at=record.at,
+                replaced=record.replaced,
+            )
+        )
+
+    @app.post(
+        "/v1/feedback",
+        tags=["decision log"],
+        summary="Record survey answers for a decision (as `cxplay feedback`)",
+        response_model=FeedbackResponse,
+        responses={**_AUTH, **_BODY, **_LOG},
+        dependencies=agent,
+    )
+    async def feedback(body: FeedbackRequest) -> Response:
+        log = decision_log()
+        await run(log.feedback, body.decision_id, csat=body.csat, nps=body.nps, ces=body.ces)
+        return _json(FeedbackResponse(**body.model_dump()))
+
+    @app.exception_handler(NoLog)
+    async def on_no_log(request: Request, exc: NoLog) -> Response:
+        return problem(
+            409, ["no decision log is configured: start cxplay serve with --log PATH|URL"]
+        )
+
+    @app.get("/healthz", tags=["operations"], summary="The process answers", response_model=Health)
+    async def healthz() -> Response:
+        return _json(Health())
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Ready: playbooks loaded (and the decision log reachable, when configured)",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready, and why."}},
+    )
+    async def readyz() -> Response:
+        playbooks = service.engine.playbooks
+        log_state: Literal["ok", "unreachable", "off"] = "off"
+        errors: list[str] = []
+        if service.log is not None:
+            try:
+                await run(service.log.check)
+                log_state = "ok"
+            except (CxplayError, asyncio.TimeoutError) as exc:
+                log_state = "unreachable"
+                errors.append(str(exc) or "the decision log did not answer in time")
+        readiness = Readiness(
+            ready=not errors,
+            playbooks=len(playbooks.playbooks),
+            rules=len(playbooks.rules),
+            backend=service.engine.backend,
+            last_reload=reload_status(),
+            log=log_state,
+            errors=errors,
+        )
+        return Response(
+            readiness.model_dump_json(),
+            status_code=200 if readiness.ready else 503,
+            media_type="application/json",
+        )
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics of this process",
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "description": "The Prometheus text format.",
+            }
+        },
+    )
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            _incident_schema(document)
+            document["components"]["schemas"]["ProblemDetails"] = ProblemDetails.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    # The hot path, POST /v1/suggest, as a plain Starlette route in front of the FastAPI one
+    # (which stays, for OpenAPI): the same checks and the same handler, without FastAPI's
+    # per-request dependency and parameter machinery (a third of the HTTP overhead).
+    async def suggest_fast(request: Request) -> Response:
+        request.scope["route"] = fast  # for the metrics' route label, as FastAPI's routes do
+        if config.auth:
+            tokens.check(request.headers.get("authorization"), "agent")
+        explain = request.query_params.get("explain", "false").lower()
+        if explain not in _BOOLEANS:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "bool_parsing",
+                        "loc": ("query", "explain"),
+                        "msg": "Input should be a valid boolean",
+                        "input": explain,
+                    }
+                ]
+            )
+        return await suggest_response(request, _BOOLEANS[explain])
+
+    fast = Route("/v1/suggest", suggest_fast, methods=["POST"])
+    app.router.routes.insert(0, fast)
+
+    from cxplay._serve.console import mount_console
+
+    mount_console(app, service)
+    if config.cors_origins:  # off unless asked for
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        Guard, metrics=metrics, max_body=config.max_body, read_timeout=config.timeout
+    )
+    return app
+
+
+_BOOLEANS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+
+
+class NoLog(Exception):
+    """The service runs without a decision log."""
+
+
+class _Unsupported(Exception):
+    """A body in a media type the route does not read."""

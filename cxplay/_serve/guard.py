@@ -1,0 +1,130 @@
+"""The outermost layer of every request: size and time limits, headers, metrics.
+
+A pure ASGI middleware (no per-request objects beyond two closures): it refuses a body
+larger than the limit before reading it when ``Content-Length`` says so, and while reading
+it otherwise; it gives up on a client that sends its body too slowly; it adds the security
+headers; and it counts the request and its latency by route template (never by raw path,
+so a scan of random URLs cannot blow up the metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from cxplay._serve.service import Metrics
+
+__all__ = ["SECURITY_HEADERS", "BodyTooLarge", "Guard", "problem_bytes"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        b"frame-ancestors 'none'; form-action 'self'",
+    ),
+)
+
+
+class BodyTooLarge(Exception):
+    """The request body went over the limit while it was being read."""
+
+
+def problem_bytes(status: int, title: str, detail: str) -> bytes:
+    """An RFC 9457 problem document, for answers given before the app runs."""
+    document = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": [detail],
+    }
+    return json.dumps(document).encode()
+
+
+class Guard:
+    """Limits, headers and metrics around the whole app."""
+
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, max_body: int, read_timeout: float
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body = max_body
+        self.read_timeout = read_timeout
+
+    async def _refuse(self, send: Send, status: int, title: str, detail: str) -> None:
+        body = problem_bytes(status, title, detail)
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            *SECURITY_HEADERS,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        limit = self.max_body
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                self._count(scope, 413, started)
+                await self._refuse(
+                    send,
+                    413,
+                    "Content Too Large",
+                    f"the request body is larger than {limit // 1024} KiB",
+                )
+                return
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except asyncio.TimeoutError:
+                raise BodyTooSlow from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+            await send(message)
+
+        try:
+            await self.app(scope, receive_limited, send_with_headers)
+        finally:
+            self._count(scope, status, started)
+
+    def _count(self, scope: Scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        m = self.metrics
+        m.requests.labels(scope["method"], template, str(status)).inc()
+        m.latency.labels(template).observe(time.perf_counter() - started)
+
+
+class BodyTooSlow(Exception):
+    """The client stopped sending its body."""

@@ -1,0 +1,253 @@
+"""What one service process holds: the engine, its reloads and its metrics.
+
+A reload validates the whole playbook set the way ``cxplay validate`` does, in a worker
+thread, and swaps the engine only when nothing is wrong: a request that started on the old
+engine finishes on it, and a broken or half-written change keeps the last good set serving
+(why is kept for ``/readyz`` and ``/metrics``). The old engine's rule engine memory is freed
+when its last request drops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from cxplay._engine.engine import Engine
+from cxplay._playbooks.lint import validate_playbooks
+from cxplay._playbooks.loader import PlaybookSet
+from cxplay.errors import CxplayError, PlaybookError
+from cxplay.results import Suggestion
+
+if TYPE_CHECKING:
+    from cxplay._log.store import DecisionLog
+
+__all__ = ["Metrics", "ServeConfig", "Service"]
+
+log = logging.getLogger("cxplay.serve")
+
+#: Latency buckets (seconds): a suggestion takes about half a millisecond in-process.
+BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How a service process is set up (the CLI builds one; tests build their own)."""
+
+    playbooks: tuple[Path, ...] = ()
+    tokens_file: Path | None = None
+    tokens_env: str | None = None
+    auth: bool = True
+    log: str | None = None
+    watch: bool = True
+    timeout: float = 10.0
+    max_body: int = 1 << 20
+    max_depth: int = 32
+    cors_origins: tuple[str, ...] = ()
+    backend: str = "auto"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Metrics:
+    """The Prometheus metrics of one process, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "cxplay_http_requests",
+            "HTTP requests answered.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "cxplay_http_request_duration_seconds",
+            "Time to answer a request.",
+            ["route"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.matches = Counter(
+            "cxplay_rule_matches",
+            "Suggestions with an action from this rule.",
+            ["rule"],
+            registry=r,
+        )
+        self.suggestions = Counter(
+            "cxplay_suggestions",
+            "Suggestions made, by whether a rule matched.",
+            ["matched"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "cxplay_reloads", "Playbook reloads attempted, by result.", ["result"], registry=r
+        )
+        self.last_ok = Gauge(
+            "cxplay_last_reload_success",
+            "1 if the last reload was applied, 0 if refused.",
+            registry=r,
+        )
+        self.last_at = Gauge(
+            "cxplay_last_reload_timestamp_seconds", "When the last reload ended.", registry=r
+        )
+        self.last_info = Info(
+            "cxplay_last_reload",
+            "The last reload: result and, if refused, the first reason.",
+            registry=r,
+        )
+        self.rules = Gauge("cxplay_rules", "Rules in the playbooks served.", registry=r)
+        for result in ("ok", "failed"):
+            self.reloads.labels(result)  # present at 0 from the start
+
+    def suggested(self, suggestion: Suggestion) -> None:
+        """Count one suggestion and the rules behind its actions."""
+        self.suggestions.labels("true" if suggestion.matched else "false").inc()
+        for rule in {action.rule for action in suggestion.actions}:
+            self.matches.labels(rule).inc()
+
+
+@dataclass(frozen=True)
+class _Reload:
+    ok: bool
+    at: datetime
+    errors: tuple[str, ...] = ()
+
+
+def _problem_lines(error: CxplayError) -> list[str]:
+    from cxplay._present import error_lines
+
+    return [line.removeprefix("Error: ") for line in error_lines(error)]
+
+
+class Service:
+    """The engine a process serves, reloaded atomically; thread-safe."""
+
+    def __init__(self, config: ServeConfig, metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or Metrics()
+        paths = list(config.playbooks) or None
+        self._paths: list[Path] | None = paths
+        # the same test as every reload: the whole set validates, as `cxplay validate` says
+        report = validate_playbooks(paths)
+        if not report.ok or report.playbooks is None:
+            raise PlaybookError(report.problems, hint="cxplay serve starts on a set that validates")
+        self.log: DecisionLog | None = None
+        if config.log is not None:
+            from cxplay._log.store import DecisionLog
+
+            default = config.log in ("", "default")  # as the CLI's --log default
+            self.log = DecisionLog.open(None if default else config.log)
+        self.engine = Engine(
+            report.playbooks,
+            backend=config.backend,  # type: ignore[arg-type]
+            source=paths,
+            log=self.log,
+        )
+        self._lock = threading.Lock()
+        self.reloads = 0
+        self.last = _Reload(True, datetime.now(timezone.utc))
+        self._publish()
+
+    @property
+    def playbooks(self) -> PlaybookSet:
+        """The playbooks served now."""
+        return self.engine.playbooks
+
+    def watched(self) -> list[Path]:
+        """The directories to watch for changes."""
+        if self._paths is None:
+            root = self.engine.playbooks.root
+            return [root] if root is not None else []
+        dirs: list[Path] = []
+        for path in self._paths:
+            directory = path if path.is_dir() else path.parent
+            if directory not in dirs:
+                dirs.append(directory)
+        return dirs
+
+    def reload(self) -> _Reload:
+        """Validate the playbooks on disk; swap them in only if nothing is wrong."""
+        with self._lock:  # one reload at a time; requests are never blocked
+            try:
+                report = validate_playbooks(self._paths)
+                if not report.ok or report.playbooks is None:
+                    errors = [str(p) for p in report.problems] or ["the playbooks did not load"]
+                    self.last = _Reload(False, datetime.now(timezone.utc), tuple(errors))
+                else:
+                    self.engine = Engine(
+                        report.playbooks,
+                        backend=self.config.backend,  # type: ignore[arg-type]
+                        source=self._paths,
+                        log=self.log,
+                    )
+                    self.last = _Reload(True, datetime.now(timezone.utc))
+            except CxplayError as exc:
+                self.last = _Reload(False, datetime.now(timezone.utc), tuple(_problem_lines(exc)))
+            except Exception as exc:  # a reload must never take the service down
+                log.exception("reload failed")
+                self.last = _Reload(
+                    False, datetime.now(timezone.utc), (f"internal error: {type(exc).__name__}",)
+                )
+            if self.last.errors:  # /readyz is public: name files relative to their directory
+                prefixes = [f"{d}/" for d in self.watched()]
+                errors = []
+                for line in self.last.errors:
+                    for prefix in prefixes:
+                        line = line.replace(prefix, "")
+                    errors.append(line)
+                self.last = _Reload(False, self.last.at, tuple(errors))
+            self.reloads += 1  # counted once the outcome is in place
+            self._publish()
+            if self.last.ok:
+                log.info("playbooks reloaded: %d rules", len(self.engine.playbooks.rules))
+            else:
+                log.warning(
+                    "reload refused, still serving the last good playbooks: %s",
+                    "; ".join(self.last.errors),
+                )
+            return self.last
+
+    def _publish(self) -> None:
+        m = self.metrics
+        if self.reloads:
+            m.reloads.labels("ok" if self.last.ok else "failed").inc()
+        m.last_ok.set(1 if self.last.ok else 0)
+        m.last_at.set(self.last.at.timestamp())
+        m.last_info.info(
+            {
+                "result": "ok" if self.last.ok else "failed",
+                "reason": self.last.errors[0][:200] if self.last.errors else "",
+            }
+        )
+        m.rules.set(len(self.engine.playbooks.rules))
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Reload whenever a ``.toml`` file under the playbook directories changes."""
+        from watchfiles import Change, awatch
+
+        def toml_only(change: Change, path: str) -> bool:
+            return path.endswith(".toml")  # editors' and write-then-rename temporaries ignored
+
+        dirs: Iterable[Path] = self.watched()
+        if not dirs:
+            return
+        async for _changes in awatch(*dirs, watch_filter=toml_only, stop_event=stop):
+            await asyncio.to_thread(self.reload)
+
+    def close(self) -> None:
+        """Free the rule engine now, and close the decision log."""
+        self.engine.close()
+        if self.log is not None:
+            self.log.close()
+
+
+def describe(paths: Sequence[Path] | None) -> str:
+    """The playbook paths for a log line."""
+    return ", ".join(str(p) for p in paths) if paths else "the shipped playbooks"
