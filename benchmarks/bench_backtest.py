@@ -52,7 +52,13 @@ def new_playbooks(root: Path) -> Path:
     )
     parcel = target / "parcel.toml"
     text = parcel.read_text("utf-8")
-    text = text.replace("order.value >= 100 and channel", "order.value >= 150 and channel")
+    for old, new in (
+        ("order.policy_value >= 100 and channel", "order.policy_value >= 150 and channel"),
+        ("facts.delay_days >= 10 and channel", "facts.delay_days >= 14 and channel"),
+    ):
+        if text.count(old) != 1:
+            raise SystemExit(f"bench_backtest: the shipped parcel.toml no longer has {old!r}")
+        text = text.replace(old, new)
     text = text[: text.index("\n[[test]]")] + "\n" + NEW_RULE
     parcel.write_text(text, "utf-8")
     return target

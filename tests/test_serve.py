@@ -267,7 +267,7 @@ def test_playbooks_lists_types_and_their_facts(api: TestClient) -> None:
         "name": "delay_days",
         "type": "integer",
         "required": True,
-        "description": "Days past the promised delivery date.",
+        "description": "Business days past the promised delivery date.",
     }
     assert "source" not in body["playbooks"][0]  # no server paths
 
