@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from cxplay import Engine
 from cxplay._replies.renderer import spoken_turns
+from cxplay._replies.sms import sms_segments
 from cxplay.models import CHANNELS, STAGES
 from tests.rendered import replies
 
@@ -167,3 +168,16 @@ def test_surveys_only_as_later_follow_ups_and_the_carrier_is_never_blamed(
     for sentence in re.split(r"(?<=[.!?])\s+", reply.body):
         if carrier in sentence:  # naming the carrier is fine; as the cause, never
             assert not BLAME_WORDS.search(sentence.replace(carrier, "")), sentence
+
+
+def test_sms_replies_are_short(shipped: list[tuple[str, str, str, str]]) -> None:
+    """Two segments in GSM-7 (English); three at most where UCS-2 halves the room (pl, uk)."""
+    problems = []
+    for case, language, channel, text in shipped:
+        if channel != "sms":
+            continue
+        segments, encoding = sms_segments(text)
+        limit = 2 if encoding == "GSM-7" else 3
+        if segments > limit:
+            problems.append(f"{case} [{language}]: {segments} segments ({encoding}): {text}")
+    assert not problems, "\n".join(problems[:10])

@@ -165,7 +165,9 @@ def test_public_replies_never_carry_compensation(engine: Engine) -> None:
         for scenario in playbook.tests:
             public = engine.suggest({**scenario.incident, "channel": "social_public"})
             kinds = {a.kind for a in public.actions}
-            assert "move_private" in kinds, scenario.name
+            # a webinar replay is no compensation: its link is posted in the thread itself
+            replay = any(a.rule == "events.webinar.replay_in_public" for a in public.actions)
+            assert "move_private" in kinds or replay, scenario.name
             assert not kinds & {"refund", "discount", "free_shipping", "replacement", "gesture"}, (
                 scenario.name
             )

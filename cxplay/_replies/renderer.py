@@ -640,11 +640,16 @@ class Renderer:
             first = _sms_address(greeting, language)
             lead = [situation, *sections["apology"]] if situation else sections["apology"]
             later = [t for t in sections["next"] if t not in informs]
-            parts = [*lead, *informs, remedy, plan_b, *later, closing]
+            parts = [*lead, *informs, remedy, plan_b, *later]
             said: list[str] = []
             for part in parts:
                 if part and part not in said:  # two actions may promise the same text
                     said.append(part)
+            # the closing ("Questions? Just reply.") only where it costs no extra segment
+            if closing and sms_segments(" ".join([*said, closing]))[0] <= max(
+                2, sms_segments(" ".join(said))[0]
+            ):
+                said.append(closing)
             text = " ".join(said)
             named = f"{first} {_lower_first(text)}" if first and said else text
             # a name in another script would turn a Latin SMS into UCS-2 (half the room)
@@ -652,7 +657,11 @@ class Renderer:
                 return text
             return named
         if public:
-            return " ".join(p for p in (greeting, opening, nexts, closing) if p)
+            # a greeting of its own, not a run-on: "Hi Anna! We're really sorry to hear this."
+            rest = " ".join(p for p in (opening, nexts, closing) if p)
+            if greeting.endswith(",") and rest:
+                return f"{greeting[:-1]}! {rest[:1].upper()}{rest[1:]}"
+            return " ".join(p for p in (greeting, rest) if p)
         if channel in SPOKEN_CHANNELS:
             return self._script(
                 language,
