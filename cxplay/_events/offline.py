@@ -137,6 +137,13 @@ def answer_offline(
         return OfflineAnswer(scenario=chosen, asked=asked, exact=True, note=note)
 
     timed = [s for s in mine if s.delay_minutes is not None and not s.cancelled]
+    if not timed and incident_type == "speaker_late":
+        # travelling the day before: a delay of minutes moves nothing, nothing was planned
+        raise PlanError(
+            f"{subjects[subject]} arrives the day before their session: a delay moves nothing "
+            "in the agenda, so the plan has no late-arrival scenarios for them"
+            + ("; ask with --fact cancelled=true for a cancelled connection" if mine else "")
+        )
     if not timed:  # early arrivals and missed sessions: one scenario each
         chosen = mine[0]
         if "delay_minutes" in facts:

@@ -9,9 +9,10 @@ without the playbooks (:func:`answer_offline`).
 Scenarios, in this order (each speaker and guest in the order of the event file):
 
 - ``speaker_late/<speaker>/<minutes>`` -- each speaker with a session, late by each of
-  :data:`SPEAKER_DELAYS`. They were due at their travel's arrival or, without travel, at
-  their first session's start minus the margin; :func:`~cxplay._events.replan.replan` revises the
-  agenda for that arrival plus the delay.
+  :data:`SPEAKER_DELAYS`, unless they travel the day before (:func:`arrival_notes`). They
+  were due at their travel's arrival or, without travel, at their first session's start
+  minus the margin; :func:`~cxplay._events.replan.replan` revises the agenda for that
+  arrival plus the delay.
 - ``speaker_late/<speaker>/cancelled`` -- each speaker who comes by flight or train: the
   connection is cancelled. Nothing is re-planned: the chair decides (``escalate_to_chair``).
 - ``guest_early_arrival/<guest>`` -- each guest arrives :data:`EARLY_MINUTES` early, before
@@ -92,6 +93,7 @@ __all__ = [
     "OfflineAnswer",
     "Plan",
     "Scenario",
+    "arrival_notes",
     "build_plan",
     "content_digest",
     "event_digest",
@@ -369,6 +371,41 @@ class _Case:
     replan: Replan | None = None
 
 
+def _arrives_the_day_before(event: Event, speaker: Speaker) -> bool:
+    """Whether the speaker is due on an earlier day than their first session."""
+    own = _own_sessions(event, speaker)
+    arrival = speaker.arrival
+    return (
+        bool(own)
+        and arrival is not None
+        and (arrival.astimezone(event.tz).date() < own[0].start.astimezone(event.tz).date())
+    )
+
+
+def arrival_notes(event: Event) -> list[str]:
+    """Speakers whose late-arrival scenarios would be pointless, said once for the runbook.
+
+    A speaker who travels the day before is not late for a morning talk by 15 or 60 minutes:
+    only a cancelled connection (when it can be cancelled) is planned for them.
+    """
+    notes = []
+    for speaker in event.speakers:
+        if _arrives_the_day_before(event, speaker):
+            assert speaker.arrival is not None
+            arrival = speaker.arrival.astimezone(event.tz)
+            travel = speaker.travel
+            cancelled = (
+                "only a cancelled connection is planned"
+                if travel is not None and travel.mode in _CANCELLABLE
+                else "nothing is planned for them"
+            )
+            notes.append(
+                f"{speaker.name} arrives the day before ({arrival:%Y-%m-%d %H:%M}): "
+                f"no late-arrival scenarios, {cancelled}."
+            )
+    return notes
+
+
 def _speaker_cases(event: Event, margin: dt.timedelta) -> list[_Case]:
     cases: list[_Case] = []
     for speaker in event.speakers:
@@ -376,7 +413,9 @@ def _speaker_cases(event: Event, margin: dt.timedelta) -> list[_Case]:
         if not own:
             continue
         scheduled = speaker.arrival if speaker.arrival is not None else own[0].start - margin
-        for delay in SPEAKER_DELAYS:
+        # travelling the day before, a delay of minutes moves nothing (arrival_notes says so)
+        delays = () if _arrives_the_day_before(event, speaker) else SPEAKER_DELAYS
+        for delay in delays:
             arrival = scheduled + dt.timedelta(minutes=delay)
             revised = replan(event, speaker.id, arrival, margin)
             late = [s for s in own if s.start < revised.ready_at]

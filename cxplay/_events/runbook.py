@@ -22,6 +22,7 @@ from cxplay._events.plan import (
     _speaker_names,
     _travel_words,
     _when,
+    arrival_notes,
 )
 from cxplay._events.replan import Replan
 
@@ -205,6 +206,7 @@ def _header_lines(plan: Plan) -> list[str]:
         extras.append(f"Breakfast until {venue.breakfast_until:%H:%M}.")
     extras.append(f"A late speaker needs {plan.margin_minutes} minutes from arrival to stage.")
     lines.append(" ".join(extras))
+    lines.extend(arrival_notes(event))
     lines.append(f"Plan built {plan.created_at.isoformat()} ({len(plan.scenarios)} scenarios).")
     return lines
 
