@@ -223,6 +223,8 @@ def test_sms_exceptions_are_still_needed(shipped: list[tuple[str, str, str, str]
     fits = sorted(
         (case, language)
         for case, language, channel, text in shipped
-        if channel == "sms" and (case, language) in SMS_THREE_SEGMENTS and sms_segments(text)[0] <= 2
+        if channel == "sms"
+        and (case, language) in SMS_THREE_SEGMENTS
+        and sms_segments(text)[0] <= 2
     )
     assert not fits, fits
