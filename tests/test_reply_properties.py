@@ -170,14 +170,61 @@ def test_surveys_only_as_later_follow_ups_and_the_carrier_is_never_blamed(
             assert not BLAME_WORDS.search(sentence.replace(carrier, "")), sentence
 
 
+# Shipped SMS allowed a third UCS-2 segment (two hold 134 characters): each carries the fact
+# and the order, often a long vocative, the apology and several remedies or a choice, and the
+# shorter wordings tried lost a fact or read as rude. Every other SMS, and anything new, fits
+# two; an entry that comes to fit two must leave the list (the test below fails until it does).
+SMS_THREE_SEGMENTS = frozenset(
+    {
+        # child seat missing at the desk: order, seat free of charge, three options
+        ("child_seat_missing", "pl"),
+        ("child_seat_missing", "uk"),
+        ("rental#1", "pl"),
+        ("rental#1", "uk"),
+        ("rental#2", "uk"),
+        ("rental#4", "pl"),
+        ("rental#4", "uk"),
+        ("rental#5", "uk"),
+        # a delayed guest: restaurant tip, recordings and the dinner voucher
+        ("guest_travel_disrupted", "uk"),
+        ("events#10", "uk"),
+        # a late speaker: audience told, taxi, three plans and the call within 5 minutes
+        ("speaker_late", "pl"),
+        ("events#1", "pl"),
+        # a parcel probably lost after 12 working days: refund or express resend, reply asked
+        ("parcel#11", "pl"),
+        ("parcel#11", "uk"),
+        # lost or damaged parcel with a long vocative, an amount and a choice or a second gesture
+        ("parcel#2", "pl"),
+        ("parcel#6", "pl"),
+        ("parcel#10", "uk"),
+        ("parcel#12", "uk"),
+        # a reply three days overdue, to a named customer: free shipping and the answer's time
+        ("reply_overdue", "uk"),
+    }
+)
+
+
 def test_sms_replies_are_short(shipped: list[tuple[str, str, str, str]]) -> None:
-    """Two segments in GSM-7 (English); three at most where UCS-2 halves the room (pl, uk)."""
+    """Two segments in every language, UCS-2 (pl, uk) included, but for the cases above."""
     problems = []
     for case, language, channel, text in shipped:
         if channel != "sms":
             continue
         segments, encoding = sms_segments(text)
-        limit = 2 if encoding == "GSM-7" else 3
+        limit = 3 if (case, language) in SMS_THREE_SEGMENTS else 2
         if segments > limit:
             problems.append(f"{case} [{language}]: {segments} segments ({encoding}): {text}")
     assert not problems, "\n".join(problems[:10])
+
+
+def test_sms_exceptions_are_still_needed(shipped: list[tuple[str, str, str, str]]) -> None:
+    """An SMS shortened to two segments leaves the exception list."""
+    fits = sorted(
+        (case, language)
+        for case, language, channel, text in shipped
+        if channel == "sms"
+        and (case, language) in SMS_THREE_SEGMENTS
+        and sms_segments(text)[0] <= 2
+    )
+    assert not fits, fits

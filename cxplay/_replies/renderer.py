@@ -645,10 +645,9 @@ class Renderer:
             for part in parts:
                 if part and part not in said:  # two actions may promise the same text
                     said.append(part)
-            # the closing ("Questions? Just reply.") only where it costs no extra segment
-            if closing and sms_segments(" ".join([*said, closing]))[0] <= max(
-                2, sms_segments(" ".join(said))[0]
-            ):
+            # the closing ("Questions? Just reply.") only where it costs no extra segment,
+            # counted with the name that will open the message
+            if closing and sms_segments(" ".join([first, *said, closing]))[0] <= 2:
                 said.append(closing)
             text = " ".join(said)
             named = f"{first} {_lower_first(text)}" if first and said else text
@@ -695,10 +694,15 @@ def _sms_address(greeting: str, language: str) -> str:
     return ""
 
 
+_FORMAL_YOU = frozenset({"Ви", "Вас", "Вам", "Вами"})
+
+
 def _lower_first(text: str) -> str:
     """Lower the first letter of a sentence that now follows the name ("Anna, your ...")."""
     word = text.split(" ", 1)[0].rstrip(",.;:!?")
     letters = word.replace("'", "").replace("\u2019", "")
+    if word in _FORMAL_YOU or word.startswith("Ваш"):  # Ukrainian formal "Ви" keeps its capital
+        return text
     if letters.isalpha() and word == word.capitalize() and not letters.startswith(("I", "Im")):
         return text[:1].lower() + text[1:]
     return text
