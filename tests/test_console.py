@@ -10,60 +10,27 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.components import need
+from tests.serving import start_serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 AGENT = "console-agent-token-0123"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     need(shutil.which("uvicorn") is not None or _has("uvicorn"), "the serve extra is not installed")
-    port = free_port()
     log_path = tmp_path_factory.mktemp("log") / "log.db"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cxplay",
-            "serve",
-            "--port",
-            str(port),
-            "--no-watch",
-            "--log",
-            str(log_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "CXPLAY_TOKENS": f"{AGENT}:agent"},
+    process, port = start_serve(
+        "--log", str(log_path), env={**os.environ, "CXPLAY_TOKENS": f"{AGENT}:agent"}
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2):
-                break
-        except (urllib.error.URLError, ConnectionError):
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
     yield url, log_path
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=20)

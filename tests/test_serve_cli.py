@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +20,7 @@ pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 from click.testing import CliRunner
 
 from cxplay._cli import cli
-from tests.serving import copy_replies
+from tests.serving import copy_replies, start_serve
 
 AGENT = "agent-token-0123456789"
 ADMIN = "admin-token-0123456789"
@@ -36,12 +34,6 @@ id = "mini.damaged"
 when = "type == 'parcel_damaged' and order.value >= {value}"
 actions = [{{ kind = "apology" }}]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def call(port: int, method: str, path: str, body: Any = None, token: str = AGENT) -> Any:
@@ -64,33 +56,14 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]
     (root / "mini.toml").write_text(MINI.format(value=100), encoding="utf-8")
     tokens = tmp_path / "tokens.txt"
     tokens.write_text(f"{AGENT} agent\n{ADMIN} admin\n", encoding="utf-8")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cxplay",
-            "serve",
-            "--port",
-            str(port),
-            "--playbooks",
-            str(root),
-            "--tokens",
-            str(tokens),
-            "--no-watch",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    process, port = start_serve(
+        "--playbooks",
+        str(root),
+        "--tokens",
+        str(tokens),
         env={**os.environ, "CXPLAY_TOKENS": ""},
+        stdout=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if call(port, "GET", "/healthz") == {"status": "ok"}:
-                break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
     try:
         yield process, port, root
     finally:
