@@ -371,9 +371,8 @@ class _Case:
     replan: Replan | None = None
 
 
-def _arrives_the_day_before(event: Event, speaker: Speaker) -> bool:
-    """Whether the speaker is due on an earlier day than their first session."""
-    own = _own_sessions(event, speaker)
+def _arrives_the_day_before(event: Event, speaker: Speaker, own: Sequence[Session]) -> bool:
+    """Whether the speaker is due on an earlier day than their first session (``own[0]``)."""
     arrival = speaker.arrival
     return (
         bool(own)
@@ -390,7 +389,7 @@ def arrival_notes(event: Event) -> list[str]:
     """
     notes = []
     for speaker in event.speakers:
-        if _arrives_the_day_before(event, speaker):
+        if _arrives_the_day_before(event, speaker, _own_sessions(event, speaker)):
             assert speaker.arrival is not None
             arrival = speaker.arrival.astimezone(event.tz)
             travel = speaker.travel
@@ -414,7 +413,7 @@ def _speaker_cases(event: Event, margin: dt.timedelta) -> list[_Case]:
             continue
         scheduled = speaker.arrival if speaker.arrival is not None else own[0].start - margin
         # travelling the day before, a delay of minutes moves nothing (arrival_notes says so)
-        delays = () if _arrives_the_day_before(event, speaker) else SPEAKER_DELAYS
+        delays = () if _arrives_the_day_before(event, speaker, own) else SPEAKER_DELAYS
         for delay in delays:
             arrival = scheduled + dt.timedelta(minutes=delay)
             revised = replan(event, speaker.id, arrival, margin)
