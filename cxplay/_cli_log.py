@@ -88,6 +88,7 @@ def suggest_logged(
 ) -> Suggestion:
     """Suggest, recording in the log when one is asked for (``optional``: never fail on it)."""
     opened: DecisionLog | None = None
+    warned = False
     if log is not None or optional:
         try:
             opened = _open(log)
@@ -95,6 +96,7 @@ def suggest_logged(
             if not optional:
                 raise
             _warn(error)
+            warned = True
     try:
         with Engine.from_path(
             playbooks, log=opened, allow_unknown_type=allow_unknown_type
@@ -105,6 +107,7 @@ def suggest_logged(
                 if not optional:
                     raise
                 _warn(error)
+                warned = True
                 return engine.suggest(incident, explain=explain, record=False)
     finally:
         if opened is not None:
@@ -113,7 +116,8 @@ def suggest_logged(
             except LogError as error:
                 if not optional:
                     raise
-                _warn(error)
+                if not warned:  # one warning: the decision that was not logged
+                    _warn(error)
 
 
 # --------------------------------------------------------------------------- parsing

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import typing
 import zoneinfo
 from datetime import date, datetime, timedelta
@@ -25,7 +24,7 @@ from pydantic import (
 )
 
 from cxplay._common.models import Frozen
-from cxplay._common.text import did_you_mean, echo
+from cxplay._common.text import NO_CONTROL, NO_CONTROL_LINE, did_you_mean, echo, text_problem
 
 __all__ = [
     "CHANNELS",
@@ -93,8 +92,6 @@ MAX_LIST = 100
 #: Numbers beyond this lose integer precision in the rule engine's float comparisons.
 MAX_NUMBER = 2.0**53
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
 
 def _finite(value: float) -> float:
     if not math.isfinite(value) or abs(value) > MAX_NUMBER:
@@ -102,17 +99,12 @@ def _finite(value: float) -> float:
     return value
 
 
-def _no_control(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
 # The control-character check runs as a pattern inside pydantic-core (a Python validator
-# per string field cost more than the rest of an incident's validation).
-NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# per string field cost more than the rest of an incident's validation); pydantic-core
+# itself refuses a lone surrogate in a ``str`` field (``string_unicode``).
+# cxplay._common.problems turns both errors into text_problem()'s message.
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=NO_CONTROL)]
-ShortText = Annotated[str, StringConstraints(max_length=200, pattern=NO_CONTROL)]
+ShortText = Annotated[str, StringConstraints(max_length=200, pattern=NO_CONTROL_LINE)]
 
 
 # strict: a boolean is not a number (ints are still accepted); bounded, so integer values
@@ -284,7 +276,9 @@ class Incident(_Strict):
                 elif isinstance(item, str):
                     if len(item) > MAX_TEXT:
                         raise ValueError(f"fact {echo(name)} is longer than {MAX_TEXT} characters")
-                    _no_control(item)
+                    problem = text_problem(item)
+                    if problem is not None:
+                        raise ValueError(f"fact {echo(name)}: {problem}")
         return facts
 
 

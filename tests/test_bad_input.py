@@ -598,7 +598,10 @@ BAD_INCIDENTS: dict[str, tuple[Any, list[str]]] = {
     "name-1mb": ({"type": "x", "customer": {"name": "x" * MB}}, ["customer.name", "at most"]),
     "fact-1mb": ({"type": "x", "facts": {"note": "x" * MB}}, ["note", "longer than"]),
     "type-1mb": ({"type": "x" * MB}, ["type", "at most"]),
-    "control-characters": ({"type": "x", "description": "a\x00b"}, ["control characters"]),
+    "control-characters": (
+        {"type": "x", "description": "a\x00b"},
+        ["description: control character U+0000 at character 2"],
+    ),
     "deep-facts-1000": ({"type": "x", "facts": deep_dict(1000)}, ["facts.a"]),
     "deep-facts-20000": ({"type": "x", "facts": deep_dict(20_000)}, ["facts.a"]),
     "deep-list-1000": ({"type": "x", "facts": {"a": deep_list(1000)}}, ["facts.a"]),

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cxplay._common.text import did_you_mean, echo
+from cxplay._common.text import NO_CONTROL_LINE, did_you_mean, echo, text_problem
 
 __all__ = [
     "KeyPath",
@@ -100,11 +100,19 @@ def error_message(error: Mapping[str, Any], *, known: Sequence[str] | None = Non
         return f"unknown key {echo(name)}{did_you_mean(name, known or ())}"
     if kind == "missing" and path:
         return f"missing required key {echo(str(path[-1]))}"
+    value = error.get("input")
+    if kind == "string_unicode" or (
+        kind == "string_pattern_mismatch"
+        and "\\x00" in str((error.get("ctx") or {}).get("pattern", ""))
+    ):
+        # the text patterns (cxplay._common.text): say which character, and where
+        lines = (error.get("ctx") or {}).get("pattern") != NO_CONTROL_LINE
+        found = text_problem(value, lines=lines) if isinstance(value, str) else None
+        return found or "must be valid Unicode text without control characters"
     message = str(error["msg"])
     if kind == "value_error":
         return message.removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
-    value = error.get("input")
     if isinstance(value, str | int | float | bool):
         message += f" (got {echo(value)})"
     return message

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
-__all__ = ["ECHO_LIMIT", "closest", "did_you_mean", "echo"]
+__all__ = [
+    "ECHO_LIMIT",
+    "NO_CONTROL",
+    "NO_CONTROL_LINE",
+    "closest",
+    "did_you_mean",
+    "echo",
+    "text_problem",
+]
 
 #: The most characters of a user's value an error message repeats.
 ECHO_LIMIT = 60
@@ -55,3 +64,32 @@ def echo(value: object, limit: int = ECHO_LIMIT) -> str:
     if len(text) > limit + 2:
         return f"{text[:limit]}… ({len(text)} characters)"
     return text
+
+
+# Text is valid Unicode text: no lone surrogate (it cannot be encoded, so it would poison
+# every JSON document and database row it reaches) and no C0 or C1 control character (an
+# escape sequence rewrites an agent's terminal; U+009B is a one-character CSI). Multi-line
+# texts (descriptions, notes, text facts) may hold tab, newline and carriage return;
+# one-line texts (names, ids) may not.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def text_problem(value: str, *, lines: bool = True) -> str | None:
+    """Why ``value`` is not valid text (None: it is), naming the first bad character.
+
+    ``lines``: tab, newline and carriage return are allowed (a multi-line text).
+    """
+    found = (_NOT_TEXT if lines else _NOT_LINE).search(value)
+    if found is None:
+        return None
+    char = found.group()
+    where = f"U+{ord(char):04X} at character {found.start() + 1}"
+    if "\ud800" <= char <= "\udfff":
+        return f"a lone surrogate ({where}) is not valid Unicode text"
+    return f"control character {where} is not allowed"
+
+
+#: The same rules as patterns for pydantic-core (which refuses lone surrogates itself).
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+NO_CONTROL_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"

@@ -62,10 +62,6 @@ def _describe(error: Mapping[str, Any]) -> str:
     loc = format_key(key_path(error["loc"]))
     if error["type"] == "extra_forbidden":
         message = "unknown key"  # the location names it already
-    elif error["type"] == "string_pattern_mismatch" and "\\x00" in str(
-        (error.get("ctx") or {}).get("pattern", "")
-    ):
-        message = "control characters are not allowed"
     elif error["type"] == "float_type" and isinstance(error.get("input"), bool):
         message = "a boolean is not a number"
     elif error["type"] == "missing":

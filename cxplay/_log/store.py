@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -27,10 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import sqlalchemy as sa
+from pydantic_core import PydanticSerializationError, to_json
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from cxplay._common.text import did_you_mean, echo
+from cxplay._common.text import did_you_mean, echo, text_problem
 from cxplay._log import schema as t
 from cxplay._log.fast import JsonText, fast_path
 from cxplay._log.privacy import DEFAULT_MASK, forget_incident, mask_incident, redact_text
@@ -45,6 +47,7 @@ __all__ = [
     "CustomerHistory",
     "DecisionLog",
     "GivenCompensation",
+    "LogHealth",
     "LoggedDecision",
     "OutcomeRecord",
     "Status",
@@ -59,6 +62,7 @@ HISTORY_DAYS = 90
 SCALES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 _PG_LOCK = 0x63787061  # pg_advisory_xact_lock key for migrations ("cxpa")
 _MAX_PENDING = 100_000
+_logger = logging.getLogger("cxplay.log")
 #: Connections beyond the pool's 5 while many threads use the log at once (a server's 40
 #: worker threads must not wait for one another's connection).
 _OVERFLOW = 40
@@ -133,6 +137,22 @@ class CustomerHistory:
 
 
 @dataclass(frozen=True)
+class LogHealth:
+    """How the log's writer is doing (for a readiness probe and metrics).
+
+    ``ok`` is False while the last write failed (``error`` says why; the decisions stay
+    queued and are retried) or while the batch writer thread is not running.
+    """
+
+    ok: bool
+    error: str | None
+    pending: int  # decisions waiting to be written
+    refused: int  # decisions dropped because they could not be written at all
+    restarts: int  # times the batch writer thread died and was started again
+    writer: Literal["running", "stopped", "none"]  # none: not batching (or nothing yet)
+
+
+@dataclass(frozen=True)
 class LoggedDecision:
     """One decision as the log holds it (the incident masked, maybe forgotten)."""
 
@@ -181,6 +201,27 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
+def _text_arg(name: str, value: object, *, lines: bool = False) -> str:
+    """A text argument the log stores or looks up: valid Unicode text, else LogError."""
+    if not isinstance(value, str):
+        raise LogError(f"{name} must be text, not {echo(value)}")
+    problem = text_problem(value, lines=lines)
+    if problem is not None:
+        raise LogError(f"{name}: {problem}")
+    return value
+
+
+def _reason(error: BaseException) -> str:
+    """Why a row was refused, in one line."""
+    if isinstance(error, LogError):
+        return str(error)
+    return f"{type(error).__name__}: {_first_line(error)}"
+
+
+#: The decision row's text columns (validated before a row joins the queue).
+_TEXT_COLUMNS = ("incident_key", "customer_id", "type", "channel", "language", "severity")
+
+
 def _is_dbapi_error(error: BaseException) -> bool:
     """A DB-API error raised by a driver directly (the fast paths do not go through the Core)."""
     return any(
@@ -189,11 +230,43 @@ def _is_dbapi_error(error: BaseException) -> bool:
     )
 
 
+class _RowRefused(LogError):
+    """This decision (not the store) cannot be written: it is refused alone."""
+
+
+def _row_level(error: BaseException) -> bool:
+    """Whether a failed write is the rows' fault (data the database refuses), not the store's.
+
+    Rows refused by the database (text it cannot hold, a value it cannot encode) are refused
+    alone; any other failure (locked, gone, read-only, a table missing) keeps them queued.
+    """
+    if isinstance(error, _RowRefused):
+        return True
+    if isinstance(error, LogError | OSError):
+        return False
+    if isinstance(error, UnicodeError | ValueError | TypeError | OverflowError):
+        return True  # pydantic-core's serialisation errors are ValueErrors
+    orig = getattr(error, "orig", None)
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if orig is not None:
+        names |= {cls.__name__ for cls in type(orig).__mro__}
+    return bool(names & {"DataError", "IntegrityError"})
+
+
 def _as_log_error(error: BaseException, where: str, timeout: float) -> LogError:
     """One clear line for a database failure."""
     message = _first_line(error)
     low = message.lower()
-    if "database is locked" in low or "database table is locked" in low:
+    if (
+        "no such table" in low
+        or ("relation" in low and "does not exist" in low)
+        or ("table" in low and "already exists" in low)
+    ):
+        text = (
+            f"the log {where} is damaged: {message} (a cxplay table or its version table "
+            "cxplay_alembic_version was dropped or changed by hand)"
+        )
+    elif "database is locked" in low or "database table is locked" in low:
         text = f"the log {where} is locked by another process (waited {timeout:g} s)"
     elif "readonly" in low or "read-only" in low:
         text = f"the log {where} is read-only: {message}"
@@ -313,7 +386,9 @@ class DecisionLog:
         self._pending: list[dict[str, Any]] = []
         self._pending_lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._failure: LogError | None = None
+        self._failure: LogError | None = None  # the last write failed (rows kept queued)
+        self._refused = 0
+        self._restarts = 0
         self._closed = False
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
@@ -365,13 +440,17 @@ class DecisionLog:
         try:
             yield
         except (sa_exc.SQLAlchemyError, sqlite3.Error) as error:
-            raise _as_log_error(error, self.where, self.timeout) from None
+            raise self._db_error(error) from None
+        except OSError as error:
+            raise LogError(f"the log {self.where}: {error.strerror or error}") from None
         except Exception as error:
             if not _is_dbapi_error(error):
                 raise
-            raise _as_log_error(error, self.where, self.timeout) from None
-        except OSError as error:
-            raise LogError(f"the log {self.where}: {error.strerror or error}") from None
+            raise self._db_error(error) from None
+
+    def _db_error(self, error: BaseException) -> LogError:
+        converted = _as_log_error(error, self.where, self.timeout)
+        return _RowRefused(str(converted)) if _row_level(error) else converted
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -453,9 +532,16 @@ class DecisionLog:
             return self._version(conn)
 
     def check(self) -> None:
-        """Raise :class:`LogError` unless the log can be reached and has this schema."""
+        """Raise :class:`LogError` unless the log can be reached, has this schema and writes.
+
+        A writer that has been failing is tried again first (its queued decisions are
+        written if the store is back); a batch writer thread that died is started again.
+        """
+        if self._closed:
+            raise LogError(f"the log {self.where} is closed")
+        self._revive_writer()
         if self._failure is not None:
-            raise self._failure
+            self.flush()
         with self._errors(), self._engine.connect() as conn:
             version = self._version(conn)
         if version != t.HEAD:
@@ -478,13 +564,12 @@ class DecisionLog:
         The incident is stored masked (see :mod:`cxplay._log.privacy`); the reply only by
         its language and channel (its text is regenerated from the playbooks if needed).
         """
-        if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise failure
+        if self._closed:
+            raise LogError(f"the log {self.where} is closed")
         at = now or datetime.now(timezone.utc)
         decision_id = decision_id_for(incident.id, digest)
         reply = suggestion.reply
-        row = {
+        row: dict[str, Any] = {
             "id": decision_id,
             "incident_key": incident.id,
             "digest": digest,
@@ -499,12 +584,8 @@ class DecisionLog:
             "matched": suggestion.matched,
             "backend": backend,
             "playbooks": list(playbooks),
-            "incident": mask_incident(
-                incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
-                self.mask,
-            ),
-            # serialised by pydantic-core at once: no Python dicts for the actions
-            "actions": JsonText(suggestion.model_dump_json(include={"actions"})[11:-1]),
+            "incident": None,
+            "actions": None,
             "rules": ";".join(
                 f"{rule} {playbook}"
                 for rule, playbook in dict.fromkeys(
@@ -522,6 +603,28 @@ class DecisionLog:
             "ces": None,
             "forgotten": False,
         }
+        # what cannot be stored is refused here, alone, before it joins the queue
+        try:
+            row["incident"] = JsonText(
+                to_json(
+                    mask_incident(
+                        incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
+                        self.mask,
+                    )
+                ).decode()
+            )
+            # serialised by pydantic-core at once: no Python dicts for the actions
+            row["actions"] = JsonText(suggestion.model_dump_json(include={"actions"})[11:-1])
+        except (PydanticSerializationError, UnicodeError, ValueError) as error:
+            raise _RowRefused(
+                f"decision {decision_id} not logged: the incident cannot be stored "
+                f"({_first_line(error)})"
+            ) from None
+        for column in _TEXT_COLUMNS:
+            value = row[column]
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                raise _RowRefused(f"decision {decision_id} not logged: {column}: {problem}")
         with self._pending_lock:
             if len(self._pending) >= _MAX_PENDING:
                 raise LogError(
@@ -530,11 +633,14 @@ class DecisionLog:
                 )
             self._pending.append(row)
             waiting = len(self._pending)
-        if self.batch_size == 1:
-            self.flush()
+        if self.batch_size == 1 or self._failure is not None:
+            # unbatched, or the writer has been failing: write now, so that a returned id
+            # is written (a store-level failure raises, and the decision stays queued)
+            refused = self._flush()
+            if decision_id in refused:
+                raise _RowRefused(f"decision {decision_id} not logged: {refused[decision_id]}")
             return decision_id
-        if self._flusher is None:
-            self._start_flusher()
+        self._revive_writer()
         if waiting >= self.batch_size:
             # the flusher writes the batch while this thread goes on (sqlite3 and psycopg
             # release the GIL while the database works); past a few batches, write here
@@ -543,10 +649,17 @@ class DecisionLog:
                 self.flush()
         return decision_id
 
-    def _start_flusher(self) -> None:
+    def _revive_writer(self) -> None:
+        """Start the batch writer thread, or start it again if it died."""
+        if self.batch_size == 1:
+            return
         with self._pending_lock:
-            if self._flusher is not None:
+            thread = self._flusher
+            if self._closed or (thread is not None and thread.is_alive()):
                 return
+            if thread is not None:
+                self._restarts += 1
+                _logger.error("the decision log's writer thread died: started again")
             self._flusher = threading.Thread(
                 target=self._flush_loop, name="cxplay-log-flush", daemon=True
             )
@@ -558,26 +671,90 @@ class DecisionLog:
             self._wake.clear()
             if self._closed:
                 return
-            try:
+            # a failure is kept (self._failure) for health() and the next caller; the rows
+            # stay queued and this loop tries again
+            with contextlib.suppress(Exception):
                 self.flush()
-            except LogError as error:  # kept for the next caller; the rows stay pending
-                self._failure = error
+
+    def health(self) -> LogHealth:
+        """The writer's state, without touching the store (cheap: for /readyz and /metrics)."""
+        thread = self._flusher
+        writer: Literal["running", "stopped", "none"] = (
+            "none" if thread is None else "running" if thread.is_alive() else "stopped"
+        )
+        failure = self._failure
+        error = str(failure) if failure is not None else None
+        if writer == "stopped" and not self._closed:
+            error = error or f"the log {self.where}: its writer thread stopped"
+        if self._closed:
+            error = error or f"the log {self.where} is closed"
+        with self._pending_lock:
+            pending = len(self._pending)
+        return LogHealth(
+            ok=error is None,
+            error=error,
+            pending=pending,
+            refused=self._refused,
+            restarts=self._restarts,
+            writer=writer,
+        )
 
     def flush(self) -> int:
-        """Write the decisions waiting in the batch; returns how many were written."""
+        """Write the decisions waiting in the batch; returns how many were written.
+
+        A decision the database refuses (not the store failing) is dropped alone, with a
+        warning, and counted in :meth:`health`; the others are written. When the store
+        fails (locked, unreachable, read-only), every decision stays queued for the next
+        write and :class:`LogError` is raised. Nothing but :class:`LogError` is raised.
+        """
+        with self._pending_lock:
+            before = len(self._pending)
+        refused = self._flush()
+        return max(0, before - len(refused))
+
+    def _flush(self) -> dict[str, str]:
+        """Write what is queued; returns the refused decisions (id -> why)."""
         with self._flush_lock:
             with self._pending_lock:
                 rows, self._pending = self._pending, []
             if not rows:
-                return 0
+                return {}
+            refused: dict[str, str] = {}
             try:
-                self._upsert(rows)
-            except BaseException:
+                try:
+                    self._upsert(rows)
+                except Exception as error:
+                    if not _row_level(error):
+                        raise
+                    # a row the database refuses must not hold the others back: each alone
+                    for index, row in enumerate(rows):
+                        try:
+                            self._upsert([row])
+                        except Exception as single:
+                            if not _row_level(single):
+                                rows = rows[index:]
+                                raise
+                            refused[row["id"]] = _reason(single)
+            except BaseException as error:
                 with self._pending_lock:  # nothing lost: retried by the next flush
                     self._pending[:0] = rows
+                failure = error if isinstance(error, LogError) else self._unexpected(error)
+                if isinstance(error, Exception):
+                    self._failure = failure
+                    if failure is not error:
+                        raise failure from None
                 raise
             self._failure = None
-            return len(rows)
+            if refused:
+                self._refused += len(refused)
+                for decision_id, why in refused.items():
+                    _logger.warning("decision %s not logged: %s", decision_id, why)
+            return refused
+
+    def _unexpected(self, error: BaseException) -> LogError:
+        return LogError(
+            f"the log {self.where} failed: {type(error).__name__}: {_first_line(error)}"
+        )
 
     def _upsert(self, rows: list[dict[str, Any]]) -> None:
         merged: dict[str, dict[str, Any]] = {}
@@ -616,6 +793,7 @@ class DecisionLog:
     # -- outcomes and surveys ----------------------------------------------------------
 
     def _resolve(self, conn: Connection, decision_id: str) -> Any:
+        _text_arg("decision id", decision_id)
         columns = (
             t.decision.c.id,
             t.decision.c.actions,
@@ -669,8 +847,10 @@ class DecisionLog:
                 )
         if status == "rejected" and (actions or given):
             raise LogError("a rejected suggestion has no actions taken and nothing given")
-        if note is not None and len(note) > 10_000:
-            raise LogError(f"a note may have at most 10000 characters, not {len(note)}")
+        if note is not None:
+            _text_arg("note", note, lines=True)
+            if len(note) > 10_000:
+                raise LogError(f"a note may have at most 10000 characters, not {len(note)}")
         when = at or datetime.now(timezone.utc)
         self.flush()  # an outcome may follow its suggestion at once
         with self._write() as conn:
@@ -802,6 +982,7 @@ class DecisionLog:
         self, customer_id: str, now: datetime | None = None, *, days: int = HISTORY_DAYS
     ) -> CustomerHistory:
         """A customer's compensations (from recorded outcomes) in the ``days`` before ``now``."""
+        _text_arg("customer id", customer_id)
         until = now or datetime.now(timezone.utc)
         if until.tzinfo is None:
             until = until.replace(tzinfo=timezone.utc)
@@ -896,6 +1077,7 @@ class DecisionLog:
         Returns how many decisions were affected. The customer's compensation history is
         gone too: the guard no longer sees it.
         """
+        _text_arg("customer id", customer_id)
         self.flush()
         with self._write() as conn:
             rows = conn.execute(
@@ -947,19 +1129,33 @@ class DecisionLog:
         return self._read()
 
     def close(self) -> None:
-        """Write what is pending and release the connections."""
+        """Write what is pending and release the connections.
+
+        Raises only :class:`LogError` (what could not be written is then lost: it says how
+        many decisions).
+        """
         if self._closed:
             return
+        failure: LogError | None = None
         try:
             self.flush()
+        except LogError as error:
+            with self._pending_lock:
+                lost = len(self._pending)
+            failure = LogError(f"{error} ({lost} decision(s) not written)")
         finally:
             self._closed = True
             self._wake.set()
             if self._flusher is not None:
                 self._flusher.join(timeout=5)
-            if self._fast is not None:
-                self._fast.close()
-            self._engine.dispose()
+            try:
+                if self._fast is not None:
+                    self._fast.close()
+                self._engine.dispose()
+            except Exception as error:
+                failure = failure or self._unexpected(error)
+        if failure is not None:
+            raise failure from None
 
     def __enter__(self) -> DecisionLog:
         return self

@@ -522,15 +522,19 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     )
     async def readyz() -> Response:
         playbooks = service.engine.playbooks
-        log_state: Literal["ok", "unreachable", "off"] = "off"
+        log_state: Literal["ok", "unreachable", "broken", "off"] = "off"
         errors: list[str] = []
         if service.log is not None:
             try:
-                await run(service.log.check)
-                log_state = "ok"
+                await run(service.log.check)  # tries a failing writer again
+                health = service.log.health()
+                log_state = "ok" if health.ok else "broken"
+                if health.error is not None:
+                    errors.append(health.error)
             except (CxplayError, asyncio.TimeoutError) as exc:
-                log_state = "unreachable"
-                errors.append(str(exc) or "the decision log did not answer in time")
+                text = str(exc) or "the decision log did not answer in time"
+                log_state = "unreachable" if "unreachable" in text or not str(exc) else "broken"
+                errors.append(text)
         readiness = Readiness(
             ready=not errors,
             playbooks=len(playbooks.playbooks),

@@ -71,7 +71,11 @@ class Readiness(_Model):
     rules: int
     backend: str
     last_reload: ReloadStatus
-    log: Literal["ok", "unreachable", "off"] = "off"
+    log: Literal["ok", "unreachable", "broken", "off"] = Field(
+        default="off",
+        description="off: no log; unreachable: cannot connect; broken: reachable but not "
+        "writing (a damaged schema, a locked or read-only store, a stopped writer).",
+    )
     errors: list[str] = Field(default_factory=list, description="Why not ready.")
 
 

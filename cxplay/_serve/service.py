@@ -105,6 +105,26 @@ class Metrics:
         for result in ("ok", "failed"):
             self.reloads.labels(result)  # present at 0 from the start
 
+    def watch_log(self, log: DecisionLog) -> None:
+        """Gauges of the decision log's writer, read from ``log.health()`` at each scrape."""
+        r = self.registry
+        Gauge(
+            "cxplay_log_ok", "1 if the decision log's writer is writing, 0 if not.", registry=r
+        ).set_function(lambda: float(log.health().ok))
+        Gauge(
+            "cxplay_log_pending_decisions", "Decisions waiting to be written.", registry=r
+        ).set_function(lambda: float(log.health().pending))
+        Gauge(
+            "cxplay_log_refused_decisions",
+            "Decisions the store refused (dropped alone) since start.",
+            registry=r,
+        ).set_function(lambda: float(log.health().refused))
+        Gauge(
+            "cxplay_log_writer_restarts",
+            "Times the log's batch writer thread died and was started again.",
+            registry=r,
+        ).set_function(lambda: float(log.health().restarts))
+
     def suggested(self, suggestion: Suggestion) -> None:
         """Count one suggestion and the rules behind its actions."""
         self.suggestions.labels("true" if suggestion.matched else "false").inc()
@@ -143,6 +163,7 @@ class Service:
 
             default = config.log in ("", "default")  # as the CLI's --log default
             self.log = DecisionLog.open(None if default else config.log)
+            self.metrics.watch_log(self.log)
         self.engine = Engine(
             report.playbooks,
             backend=config.backend,  # type: ignore[arg-type]
