@@ -102,6 +102,31 @@ def test_the_same_incident_twice_is_one_decision_seen_twice(
     assert log.count() == 1
 
 
+def test_the_same_id_with_other_content_is_another_decision(
+    engine: Engine, log: DecisionLog
+) -> None:
+    """Issue 17, Medium-6: the outcome books the customer and amount the agent saw."""
+    anna = logged(engine, log, damaged("INC-7", customer="C-ANNA"))
+    other = damaged("INC-7", customer="C-PIOTR")
+    other["order"]["value"] = 180.0
+    piotr = logged(engine, log, other)
+    assert anna.decision_id != piotr.decision_id and log.count() == 2
+    log.outcome(piotr.decision_id, "accepted", at=NOW)
+    assert log.history("C-PIOTR", NOW).amounts == {"PLN": 180.0}
+    assert log.history("C-ANNA", NOW).compensations == 0
+    log.outcome(anna.decision_id, "accepted", at=NOW)
+    assert log.history("C-ANNA", NOW).amounts == {"PLN": 250.0}
+    by_id = {d.id: d for d in log.decisions()}
+    assert by_id[piotr.decision_id].customer_id == "C-PIOTR"
+    assert by_id[piotr.decision_id].incident["order"]["value"] == 180.0
+    assert by_id[anna.decision_id].customer_id == "C-ANNA"
+    # the same content again, its facts in another order, is the same decision seen again
+    facts = damaged("INC-8", facts={"photos_attached": True, "delay_days": 2})
+    again = damaged("INC-8", facts={"delay_days": 2, "photos_attached": True})
+    assert logged(engine, log, facts).decision_id == logged(engine, log, again).decision_id
+    assert log.count() == 3
+
+
 def test_incidents_without_an_id_are_never_merged(engine: Engine, log: DecisionLog) -> None:
     ids = {logged(engine, log, damaged(incident_id=None)).decision_id for _ in range(3)}
     assert len(ids) == 3 and log.count() == 3

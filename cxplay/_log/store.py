@@ -1,9 +1,10 @@
 """The decision log: SQLite in a file by default, any SQLAlchemy URL for a team.
 
 One :class:`DecisionLog` per process (it is thread-safe). Writes are upserts keyed by the
-decision id, and a decision id is derived from the incident's id and the playbooks' digest
-(a random one when the incident has no id): the same incident suggested twice under the
-same playbooks is one decision seen twice, in one process or in many, batched or not.
+decision id, and a decision id is derived from the incident's id, its content and the
+playbooks' digest (a random one when the incident has no id): the same incident suggested
+twice under the same playbooks is one decision seen twice, in one process or in many,
+batched or not; the same id with other content is another decision.
 
 SQLite is opened in WAL mode with a busy timeout, and every write transaction starts with
 ``BEGIN IMMEDIATE``: several processes may write one file; they take turns instead of
@@ -346,11 +347,28 @@ _HISTORY = sa.select(t.given.c.decision_id, t.given.c.currency, t.given.c.amount
 )
 
 
-def decision_id_for(incident_id: str | None, digest: str) -> str:
-    """The decision id: derived from the incident id and the playbooks, else random."""
+def decision_id_for(incident_id: str | None, digest: str, content: str = "") -> str:
+    """The decision id: derived from the incident id, its content and the playbooks.
+
+    ``content`` is :func:`incident_content` of the incident: the same id with other content
+    (another customer, another amount) is another decision. Without an id: random.
+    """
     if incident_id is None:
         return uuid.uuid4().hex
-    return hashlib.sha256(f"{incident_id}\x00{digest}".encode()).hexdigest()[:32]
+    key = f"{incident_id}\x00{content}\x00{digest}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def incident_content(dumped: Mapping[str, Any]) -> str:
+    """A fingerprint of an incident's content (its JSON, facts in name order).
+
+    ``dumped`` is ``incident.model_dump(mode="json", exclude_none=True,
+    exclude_defaults=True)``; every other mapping in it has the model's fixed key order.
+    """
+    facts = dumped.get("facts")
+    if facts:
+        dumped = {**dumped, "facts": dict(sorted(facts.items()))}
+    return hashlib.sha256(to_json(dumped)).hexdigest()[:32]
 
 
 class DecisionLog:
@@ -567,7 +585,14 @@ class DecisionLog:
         if self._closed:
             raise LogError(f"the log {self.where} is closed")
         at = now or datetime.now(timezone.utc)
-        decision_id = decision_id_for(incident.id, digest)
+        dumped = incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        try:
+            content = incident_content(dumped) if incident.id is not None else ""
+        except (PydanticSerializationError, UnicodeError, ValueError) as error:
+            raise _RowRefused(
+                f"decision not logged: the incident cannot be stored ({_first_line(error)})"
+            ) from None
+        decision_id = decision_id_for(incident.id, digest, content)
         reply = suggestion.reply
         row: dict[str, Any] = {
             "id": decision_id,
@@ -605,14 +630,7 @@ class DecisionLog:
         }
         # what cannot be stored is refused here, alone, before it joins the queue
         try:
-            row["incident"] = JsonText(
-                to_json(
-                    mask_incident(
-                        incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
-                        self.mask,
-                    )
-                ).decode()
-            )
+            row["incident"] = JsonText(to_json(mask_incident(dumped, self.mask)).decode())
             # serialised by pydantic-core at once: no Python dicts for the actions
             row["actions"] = JsonText(suggestion.model_dump_json(include={"actions"})[11:-1])
         except (PydanticSerializationError, UnicodeError, ValueError) as error:
