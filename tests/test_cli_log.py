@@ -130,6 +130,29 @@ def test_bad_input_is_one_clear_line(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("refund=5:BTC", "given refund: unknown currency 'BTC'"),
+        ("refund=5:XXX", "given refund: XXX is an ISO 4217 code but not a currency one pays in"),
+        ("refund=1" + "0" * 308, "given refund: the amount must be a finite number from 0 to"),
+        ("gesture=" + "9" * 400, "given gesture: the amount must be a finite number from 0 to"),
+    ],
+)
+def test_outcome_amounts_and_currencies_are_checked(
+    tmp_path: Path, given: str, message: str
+) -> None:
+    """Issue 17, Medium-7: an outcome's money is checked like an incident's."""
+    store = str(tmp_path / "log.db")
+    decision = suggest_json(store)["decision_id"]
+    result = run("outcome", decision, "edited", "--given", given, "--log", store)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {message}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    report = run("report", "--format", "json", "--log", store)
+    assert report.exit_code == 0 and "Infinity" not in report.stdout
+
+
 def test_log_maintenance(store: str) -> None:
     result = run("log", "migrate", "--log", store)
     assert (result.exit_code, result.stderr) == (0, "")

@@ -12,6 +12,8 @@ from typing import Any
 import logstores
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cxplay import DecisionLog, Engine, LogError
 from cxplay._engine.durable import AVAILABLE as DURABLE
@@ -43,6 +45,13 @@ def damaged(
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     return Engine.from_path(backend="python")
+
+
+@pytest.fixture(scope="module")
+def sqlite_log(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One SQLite log for the property tests (hypothesis runs many examples per test)."""
+    with DecisionLog.open(tmp_path_factory.mktemp("log") / "log.db") as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -227,6 +236,37 @@ def test_rejected_gives_nothing(engine: Engine, log: DecisionLog) -> None:
         log.outcome(s.decision_id, "rejected", actions=["refund"])
 
 
+NOT_AMOUNTS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).filter(lambda x: not (0 <= x <= 2.0**53)),
+    st.integers(min_value=2**53 + 1),
+    st.integers(max_value=-1),
+    st.text(max_size=5),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+)
+NOT_CURRENCIES = st.one_of(
+    st.sampled_from(["BTC", "XXX", "XAU", "pln", "EURO", "", "ZZZ", "E€R"]),
+    st.text(max_size=4).filter(lambda c: c not in {"PLN", "EUR", "USD", "GBP", "UAH"}),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(amount=NOT_AMOUNTS, currency=NOT_CURRENCIES, kind=st.sampled_from(["refund", "gesture"]))
+def test_outcome_money_is_checked_like_an_incidents(
+    engine: Engine, sqlite_log: DecisionLog, amount: Any, currency: str, kind: str
+) -> None:
+    """Issue 17, Medium-7: never inf, a word, a bool or an unknown currency in the log."""
+    decision = logged(engine, sqlite_log, damaged("M-1")).decision_id
+    for value in (amount, (amount, "PLN"), (12.5, currency)):
+        with pytest.raises(LogError, match=rf"^given {kind}: "):
+            sqlite_log.outcome(decision, "edited", given={kind: value})
+    record = sqlite_log.outcome(decision, "edited", given={kind: (12.5, "EUR")})
+    assert (kind, 12.5, "EUR") in [(g.kind, g.amount, g.currency) for g in record.given]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -239,7 +279,7 @@ def test_rejected_gives_nothing(engine: Engine, log: DecisionLog) -> None:
             lambda log, d: log.outcome(d, "edited", actions=["refnud"]),
             "unknown action kind 'refnud'; did you mean 'refund'",
         ),
-        (lambda log, d: log.outcome(d, "edited", given={"refund": -5}), "at least 0|0 or more"),
+        (lambda log, d: log.outcome(d, "edited", given={"refund": -5}), "from 0 to"),
         (lambda log, d: log.feedback(d, csat=6), "csat must be a whole number from 1 to 5, not 6"),
         (lambda log, d: log.feedback(d, nps=-1), "nps must be a whole number from 0 to 10"),
         (lambda log, d: log.feedback(d, ces=True), "ces must be a whole number from 1 to 7"),

@@ -29,16 +29,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from cxplay._common.problems import error_message
 from cxplay._common.text import did_you_mean, echo, text_problem
 from cxplay._log import schema as t
 from cxplay._log.fast import JsonText, fast_path
 from cxplay._log.privacy import DEFAULT_MASK, forget_incident, mask_incident, redact_text
 from cxplay.errors import LogError
-from cxplay.models import ACTION_KINDS, COMPENSATION_KINDS
+from cxplay.models import ACTION_KINDS, COMPENSATION_KINDS, MAX_NUMBER, CurrencyCode
 
 if TYPE_CHECKING:
     from cxplay.models import Incident
@@ -210,6 +212,29 @@ def _text_arg(name: str, value: object, *, lines: bool = False) -> str:
     if problem is not None:
         raise LogError(f"{name}: {problem}")
     return value
+
+
+_CURRENCY: TypeAdapter[str] = TypeAdapter(CurrencyCode)
+
+
+def _check_given(kind: str, value: object) -> None:
+    """Check a given compensation like an incident's money.
+
+    A finite number from 0 to the incidents' maximum, and a currency one pays in (ISO 4217).
+    """
+    amount, currency = value if isinstance(value, tuple) and len(value) == 2 else (value, None)
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        raise LogError(f"given {kind}: the amount must be a number, not {echo(amount)}")
+    if not math.isfinite(amount) or not 0 <= amount <= MAX_NUMBER:
+        raise LogError(
+            f"given {kind}: the amount must be a finite number from 0 to {MAX_NUMBER:.0f}, "
+            f"not {amount!r}"
+        )
+    if currency is not None:
+        try:
+            _CURRENCY.validate_python(currency)
+        except ValidationError as error:
+            raise LogError(f"given {kind}: {error_message(error.errors()[0])}") from None
 
 
 def _reason(error: BaseException) -> str:
@@ -865,6 +890,8 @@ class DecisionLog:
                 )
         if status == "rejected" and (actions or given):
             raise LogError("a rejected suggestion has no actions taken and nothing given")
+        for kind, value in (given or {}).items():
+            _check_given(kind, value)
         if note is not None:
             _text_arg("note", note, lines=True)
             if len(note) > 10_000:
@@ -953,8 +980,6 @@ class DecisionLog:
                     if isinstance(value, tuple)
                     else (float(value), currency)
                 )
-                if not math.isfinite(amount) or amount < 0:
-                    raise LogError(f"given {kind}: the amount must be 0 or more, not {amount}")
             elif kind in COMPENSATION_KINDS:
                 amount = cost.get("amount")
             else:
