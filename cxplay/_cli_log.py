@@ -88,7 +88,7 @@ def suggest_logged(
 ) -> Suggestion:
     """Suggest, recording in the log when one is asked for (``optional``: never fail on it)."""
     opened: DecisionLog | None = None
-    warned = False
+    warned = failed = False
     if log is not None or optional:
         try:
             opened = _open(log)
@@ -104,6 +104,7 @@ def suggest_logged(
             try:
                 return engine.suggest(incident, explain=explain)
             except LogError as error:
+                failed = True
                 if not optional:
                     raise
                 _warn(error)
@@ -112,7 +113,8 @@ def suggest_logged(
     finally:
         if opened is not None:
             try:
-                opened.close()
+                # a write that failed was reported: do not wait for the lock a second time
+                opened.close(discard_pending=failed)
             except LogError as error:
                 if not optional:
                     raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -41,6 +42,7 @@ __all__ = [
     "suggestion_json",
     "suggestion_markdown",
     "suggestion_text",
+    "terminal_safe",
     "trace_text",
     "validation",
 ]
@@ -81,6 +83,48 @@ class _Style:
 
     def dim(self, text: str) -> str:
         return self(text, dim=True)
+
+
+# --------------------------------------------------------------------------- safety
+
+# What a terminal would act on instead of showing: C0 controls but tab and newline (ESC
+# starts a sequence that moves the cursor, rewrites the title or the clipboard; CR
+# overwrites a line), DEL, C1 controls (U+009B is a one-character CSI) and lone
+# surrogates (which cannot be written at all). Group 1: a colour (SGR) sequence.
+_UNSAFE = re.compile(r"(\x1b\[[0-9;]*m)|[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, *, keep_style: bool = False) -> str:
+    r"""``text`` with every control character a terminal would act on shown as an escape.
+
+    Whatever a template, a playbook or an incident put in the text, the presenter's output
+    cannot move the cursor, retitle the window or hide a line: ``\x1b``, ``\x9b``,
+    ``\r`` are printed as such. ``keep_style`` keeps colour sequences (SGR, ``ESC[...m``,
+    which only colour text): the presenter's own styling.
+    """
+    if _UNSAFE.search(text) is None:
+        return text
+
+    def shown(found: re.Match[str]) -> str:
+        if found.group(1) is not None:
+            sequence = found.group(1)
+            return sequence if keep_style else _visible(sequence[0]) + sequence[1:]
+        return _visible(found.group())
+
+    return _UNSAFE.sub(shown, text)
+
+
+def _json_safe(text: str) -> str:
+    r"""JSON text with C1 controls and lone surrogates as ``\uXXXX`` escapes (same data)."""
+    if _UNSAFE_IN_JSON.search(text) is None:
+        return text
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 # --------------------------------------------------------------------------- values
@@ -253,7 +297,7 @@ def suggestion_text(result: Suggestion, *, color: bool = False) -> str:
         lines += [reply.body.rstrip("\n"), _RULE]
     if result.trace is not None:
         lines += ["", trace_text(result.trace, color=color)]
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines), keep_style=color)
 
 
 def trace_text(traces: Sequence[RuleTrace], *, color: bool = False) -> str:
@@ -276,7 +320,7 @@ def trace_text(traces: Sequence[RuleTrace], *, color: bool = False) -> str:
             lines.append(f"  {style('✓', fg='green')} {name}  {trace.outcome or 'matched'}")
         else:
             lines.append(f"  {style('✗', fg='red')} {name}  {_failure(trace)}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines), keep_style=color)
 
 
 def suggestion_json(result: Suggestion) -> str:
@@ -288,7 +332,7 @@ def suggestion_json(result: Suggestion) -> str:
     Returns:
         The JSON document, without a trailing newline.
     """
-    return json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    return _json_safe(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 
 def _md(text: str) -> str:
@@ -376,7 +420,7 @@ def suggestion_markdown(result: Suggestion) -> str:
                 failed = _code(trace.failed or trace.condition)
                 value = _code(_value(trace.value))
                 lines.append(f"| ✗ | {_code(trace.rule)} | failed: {failed} (incident: {value}) |")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))
 
 
 def suggestion(result: Suggestion, fmt: Format, *, color: bool = False) -> str:
@@ -416,10 +460,10 @@ def offline_answer(plan: Plan, answer: OfflineAnswer, fmt: Format) -> str:
     from cxplay._events.offline import render_answer_markdown, render_answer_text
 
     if fmt == "json":
-        return answer.model_dump_json(by_alias=True, indent=2)
+        return answer.model_dump_json(by_alias=True, indent=2)  # escapes every control
     if fmt == "markdown":
-        return render_answer_markdown(plan, answer).rstrip("\n")
-    return render_answer_text(plan, answer).rstrip("\n")
+        return terminal_safe(render_answer_markdown(plan, answer).rstrip("\n"))
+    return terminal_safe(render_answer_text(plan, answer).rstrip("\n"))
 
 
 def plan_freshness(name: str, plan: Plan, result: Freshness) -> str:
@@ -446,7 +490,7 @@ def error_lines(error: CxplayError) -> list[str]:
         messages = ["; ".join(line for line in str(error).splitlines() if line.strip())]
     if error.hint:
         messages[-1] += f" (hint: {error.hint})"
-    return [f"Error: {m}" for m in messages]
+    return [f"Error: {terminal_safe(m)}" for m in messages]
 
 
 # --------------------------------------------------------------------------- checks

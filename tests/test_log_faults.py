@@ -368,3 +368,123 @@ def test_readyz_and_metrics_show_a_broken_writer(tmp_path: Path) -> None:
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["log"] == "ok"
         assert "cxplay_log_pending_decisions 0.0" in client.get("/metrics").text
+
+
+# --------------------------------------------------------------------------- the lows
+
+
+def test_forget_leaves_no_name_in_the_files_while_a_server_holds_them(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.db"
+    secret = "Sekretna"
+    with DecisionLog.open(path) as server:  # a running `cxplay serve`, the file held open
+        incident = parcel("INC-SECRET")
+        incident["customer"] = {"id": "C-SECRET", "name": f"Zofia {secret}", "language": "pl"}
+        incident["description"] = f"Pani {secret} pisze, że paczka jest zgnieciona"
+        with Engine(engine.playbooks, backend="python", log=server) as serving:
+            decision = serving.suggest(incident).decision_id
+        assert decision is not None
+        server.outcome(decision, "accepted", note=f"called {secret}")
+        server.history("C-SECRET")  # its kept connection stays open
+        reader = sqlite3.connect(path)  # another process reading now and then
+        reader.execute("SELECT count(*) FROM cxplay_decision").fetchall()
+        result = CliRunner().invoke(cli, ["log", "forget", "C-SECRET", "--log", str(path)])
+        assert result.exit_code == 0, result.stderr
+        for name in (path, Path(f"{path}-wal")):
+            if name.exists():
+                assert secret.encode() not in name.read_bytes(), name
+        reader.close()
+
+
+def test_prune_with_a_huge_number_of_days_keeps_everything(engine: Engine, store: str) -> None:
+    with DecisionLog.open(store) as log:
+        suggest_many(engine, log, ["INC-1"])
+        assert log.prune(3_000_000) == 0 and log.count() == 1
+        with pytest.raises(LogError, match="keep_days must be a whole number"):
+            log.prune(True)  # type: ignore[arg-type]
+    result = CliRunner().invoke(cli, ["log", "prune", "--keep-days", "3000000", "--log", store])
+    assert (result.exit_code, result.stdout) == (0, "pruned 0 decisions older than 3000000 days\n")
+
+
+def test_a_locked_log_is_waited_for_once(tmp_path: Path, monkeypatch: Any) -> None:
+    from cxplay import _cli_log
+
+    path = tmp_path / "log.db"
+    DecisionLog.open(path).close()
+    monkeypatch.setattr(_cli_log, "_open", lambda value: DecisionLog.open(value, timeout=0.2))
+    attempts: list[int] = []
+    real = DecisionLog._upsert
+
+    def counted(self: DecisionLog, rows: list[dict[str, Any]]) -> None:
+        attempts.append(len(rows))
+        real(self, rows)
+
+    monkeypatch.setattr(DecisionLog, "_upsert", counted)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = CliRunner().invoke(
+            cli,
+            ["suggest", "--type", "queue_long", "--fact", "queue_minutes=25", "--log", str(path)],
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: the log {path} is locked by another process (waited 0.2 s)"
+    ]
+    assert attempts == [1]  # the message says how long it waited: it waited that long once
+
+
+def test_a_dropped_version_table_is_damage_not_unreachable(store: str) -> None:
+    import sqlalchemy as sa
+
+    from cxplay._log.store import log_url
+
+    DecisionLog.open(store).close()
+    database = sa.create_engine(log_url(store))
+    with database.begin() as conn:
+        conn.execute(sa.text("DROP TABLE cxplay_alembic_version"))
+    database.dispose()
+    for args in (["log", "export"], ["report"], ["log", "migrate"]):
+        result = CliRunner().invoke(cli, [*args, "--log", store])
+        assert result.exit_code == 1, (args, result.stderr)
+        (line,) = result.stderr.splitlines()
+        assert "is damaged" in line and "unreachable" not in line, line
+        assert "cxplay_alembic_version" in line
+
+
+def test_a_nul_in_a_note_is_refused_on_every_store(engine: Engine, store: str) -> None:
+    with DecisionLog.open(store) as log:
+        (decision,), _ = suggest_many(engine, log, ["INC-1"])
+        with pytest.raises(LogError, match=r"^note: control character U\+0000 at character 2"):
+            log.outcome(decision, "accepted", note="a\x00b")
+        assert [d.status for d in log.decisions()] == [None]
+
+
+def test_the_service_refuses_a_boolean_score_and_a_nul_note(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="the serve extra is not installed")
+    from fastapi.testclient import TestClient
+
+    from cxplay._serve import ServeConfig, create_app
+
+    config = ServeConfig(auth=False, watch=False, log=str(tmp_path / "log.db"))
+    with TestClient(create_app(config)) as client:
+        decision = client.post("/v1/suggest", json=parcel()).json()["decision_id"]
+        for score in ("csat", "nps", "ces"):
+            response = client.post("/v1/feedback", json={"decision_id": decision, score: True})
+            assert response.status_code == 422, response.text
+        response = client.post(
+            "/v1/outcomes", json={"decision_id": decision, "status": "edited", "note": "a\x00b"}
+        )
+        assert response.status_code == 422 and "U+0000" in response.json()["detail"]
+        response = client.post(
+            "/v1/outcomes",
+            json={"decision_id": decision, "status": "edited", "given": {"refund": True}},
+        )
+        assert response.status_code == 422
+        log = client.app.state.service.log  # type: ignore[attr-defined]
+        (row,) = list(log.decisions())
+        assert (row.csat, row.nps, row.ces, row.status) == (None, None, None, None)

@@ -21,6 +21,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -286,7 +287,7 @@ def _as_log_error(error: BaseException, where: str, timeout: float) -> LogError:
     if (
         "no such table" in low
         or ("relation" in low and "does not exist" in low)
-        or ("table" in low and "already exists" in low)
+        or "already exists" in low
     ):
         text = (
             f"the log {where} is damaged: {message} (a cxplay table or its version table "
@@ -337,6 +338,9 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
                 with contextlib.suppress(Exception):
                     cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # what is deleted or rewritten (forget, prune) is overwritten in the file,
+            # not left in free space
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 
@@ -534,10 +538,23 @@ class DecisionLog:
             "run 'cxplay log migrate' first"
         )
 
+    def _unversioned(self, conn: Connection) -> LogError | None:
+        """The error for a store with cxplay's tables but no version table (None: empty)."""
+        if not sa.inspect(conn).has_table(t.decision.name):
+            return None
+        return LogError(
+            f"the log {self.where} is damaged: it has cxplay's tables but no schema version "
+            f"(the table {t.VERSION_TABLE} was dropped or emptied by hand); restore it from "
+            "a backup, or export what is left with another copy of the file"
+        )
+
     def _prepare(self, *, migrate: bool) -> None:
         with self._errors(), self._engine.connect() as conn:
             version = self._version(conn)
+            damaged = self._unversioned(conn) if version is None else None
             conn.rollback()
+        if damaged is not None:
+            raise damaged
         if version == t.HEAD:
             return
         if version is not None:
@@ -587,6 +604,9 @@ class DecisionLog:
             self.flush()
         with self._errors(), self._engine.connect() as conn:
             version = self._version(conn)
+            damaged = self._unversioned(conn) if version is None else None
+        if damaged is not None:
+            raise damaged
         if version != t.HEAD:
             raise self._refuse(version) if version else LogError(f"the log {self.where} is empty")
 
@@ -1150,13 +1170,45 @@ class DecisionLog:
                 .where(t.given.c.customer_id == customer_id)
                 .values(customer_id=None)
             )
+        self._checkpoint()
         return len(rows)
+
+    def _checkpoint(self) -> None:
+        """SQLite: move the write-ahead log into the file and empty it (after forget).
+
+        The -wal file keeps the old version of every page written since the last
+        checkpoint: without this, a forgotten name stays in it while another process (a
+        running ``cxplay serve``) keeps the file open. Waits for readers up to the timeout.
+        """
+        if self._engine.dialect.name != "sqlite":
+            return
+        deadline = time.monotonic() + self.timeout
+        with self._errors():
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                while True:
+                    busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                    if not busy:
+                        return
+                    if time.monotonic() >= deadline:
+                        raise LogError(
+                            f"forgotten, but another process kept the log {self.where} "
+                            f"open for reading for {self.timeout:g} s: the old pages are "
+                            "still in its -wal file; run 'cxplay log forget' again"
+                        )
+                    time.sleep(0.05)
+            finally:
+                raw.close()
 
     def prune(self, keep_days: int, now: datetime | None = None) -> int:
         """Delete decisions older than ``keep_days`` (and their outcomes); returns how many."""
-        if keep_days < 0:
-            raise LogError(f"keep_days must be 0 or more, not {keep_days}")
-        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=keep_days)
+        if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 0:
+            raise LogError(f"keep_days must be a whole number, 0 or more, not {keep_days!r}")
+        try:
+            cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=keep_days)
+        except OverflowError:
+            return 0  # before the year 1: nothing is that old
         self.flush()
         with self._write() as conn:
             old = sa.select(t.decision.c.id).where(t.decision.c.created_at < cutoff)
@@ -1171,15 +1223,19 @@ class DecisionLog:
         """A read transaction (pending decisions written first), for the report and export."""
         return self._read()
 
-    def close(self) -> None:
+    def close(self, *, discard_pending: bool = False) -> None:
         """Write what is pending and release the connections.
 
         Raises only :class:`LogError` (what could not be written is then lost: it says how
-        many decisions).
+        many decisions). ``discard_pending``: drop what is queued instead of trying again
+        (the caller has already said it was not logged, and must not wait for a lock twice).
         """
         if self._closed:
             return
         failure: LogError | None = None
+        if discard_pending:
+            with self._pending_lock:
+                self._pending.clear()
         try:
             self.flush()
         except LogError as error:

@@ -7,7 +7,7 @@ The incident and the suggestion are the library's models (:class:`cxplay.Inciden
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,7 +144,7 @@ class OutcomeRequest(_Model):
         default=None, max_length=50, description="Action kinds taken (default: all suggested)."
     )
     note: str | None = Field(default=None, max_length=10_000)
-    given: dict[str, float] | None = Field(
+    given: dict[str, Annotated[float, Field(strict=True)]] | None = Field(
         default=None, description="Compensation that happened: kind -> amount (order currency)."
     )
 
@@ -174,9 +174,10 @@ class FeedbackRequest(_Model):
     """Survey answers for a decision (``cxplay feedback``); at least one score."""
 
     decision_id: str = Field(min_length=6, max_length=64)
-    csat: int | None = Field(default=None, ge=1, le=5)
-    nps: int | None = Field(default=None, ge=0, le=10)
-    ces: int | None = Field(default=None, ge=1, le=7)
+    # strict: true is not a score of 1
+    csat: int | None = Field(default=None, ge=1, le=5, strict=True)
+    nps: int | None = Field(default=None, ge=0, le=10, strict=True)
+    ces: int | None = Field(default=None, ge=1, le=7, strict=True)
 
 
 class FeedbackResponse(_Model):
