@@ -14,34 +14,50 @@ failing with "database is locked" half-way through a transaction.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import math
-import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError, to_json
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine
 
-from cxplay._common.problems import error_message
-from cxplay._common.text import did_you_mean, echo, text_problem
+from cxplay._common.text import did_you_mean, echo
 from cxplay._log import schema as t
+from cxplay._log.connect import default_log_path, engine_for, insert_for, log_url, shown
 from cxplay._log.fast import JsonText, fast_path
-from cxplay._log.privacy import DEFAULT_MASK, forget_incident, mask_incident, redact_text
+from cxplay._log.faults import (
+    RowRefused,
+    as_log_error,
+    check_given,
+    first_line,
+    is_dbapi_error,
+    reason,
+    row_level,
+    text_arg,
+)
+from cxplay._log.privacy import DEFAULT_MASK, forget_incident, redact_text
+from cxplay._log.records import (
+    HISTORY_DAYS,
+    SCALES,
+    STATUSES,
+    CustomerHistory,
+    GivenCompensation,
+    LoggedDecision,
+    LogHealth,
+    OutcomeRecord,
+    Status,
+    decision_row,
+    given_compensation,
+)
 from cxplay.errors import LogError
-from cxplay.models import ACTION_KINDS, COMPENSATION_KINDS, MAX_NUMBER, CurrencyCode
+from cxplay.models import ACTION_KINDS
 
 if TYPE_CHECKING:
     from cxplay.models import Incident
@@ -59,311 +75,9 @@ __all__ = [
     "log_url",
 ]
 
-Status = Literal["accepted", "edited", "rejected"]
-STATUSES: tuple[str, ...] = get_args(Status)
-HISTORY_DAYS = 90
-#: Survey scales: CSAT 1-5, NPS 0-10, CES 1-7.
-SCALES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 _PG_LOCK = 0x63787061  # pg_advisory_xact_lock key for migrations ("cxpa")
 _MAX_PENDING = 100_000
 _logger = logging.getLogger("cxplay.log")
-#: Connections beyond the pool's 5 while many threads use the log at once (a server's 40
-#: worker threads must not wait for one another's connection).
-_OVERFLOW = 40
-
-
-def default_log_path() -> Path:
-    """``$XDG_DATA_HOME/cxplay/log.db`` (``~/.local/share/cxplay/log.db`` by default)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "cxplay" / "log.db"
-
-
-def log_url(target: str | Path | None) -> URL:
-    """The SQLAlchemy URL of a log: a URL as given, a path as SQLite, None as the default.
-
-    None means ``$CXPLAY_LOG``, else :func:`default_log_path`.
-    """
-    if target is None:
-        target = os.environ.get("CXPLAY_LOG") or default_log_path()
-    text = str(target)
-    if "://" in text:
-        try:
-            return make_url(text)
-        except (sa_exc.ArgumentError, ValueError) as error:
-            raise LogError(f"not a database URL: {echo(text)} ({error})") from None
-    path = Path(text).expanduser()
-    return URL.create("sqlite", database=str(path))
-
-
-def _shown(url: URL) -> str:
-    """A URL as error messages show it: without its password."""
-    if url.get_backend_name() == "sqlite":
-        return str(url.database)
-    return url.render_as_string(hide_password=True)
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class GivenCompensation:
-    """Compensation that happened: what kind, how much (None: unknown), which rule offered it."""
-
-    kind: str
-    amount: float | None
-    currency: str | None
-    rule: str | None = None
-
-
-@dataclass(frozen=True)
-class OutcomeRecord:
-    """What an agent did with a decision (the latest one counts; earlier ones are kept)."""
-
-    decision_id: str
-    status: Status
-    actions: tuple[str, ...]
-    given: tuple[GivenCompensation, ...]
-    note: str | None
-    at: datetime
-    replaced: bool = False  # an earlier outcome existed and was superseded
-
-
-@dataclass(frozen=True)
-class CustomerHistory:
-    """A customer's compensations in the ``days`` before ``until``, from accepted outcomes."""
-
-    customer_id: str
-    compensations: int
-    amounts: dict[str | None, float]  # currency -> total given (None: no currency)
-    since: datetime
-    until: datetime
-    days: int = HISTORY_DAYS
-
-
-@dataclass(frozen=True)
-class LogHealth:
-    """How the log's writer is doing (for a readiness probe and metrics).
-
-    ``ok`` is False while the last write failed (``error`` says why; the decisions stay
-    queued and are retried) or while the batch writer thread is not running.
-    """
-
-    ok: bool
-    error: str | None
-    pending: int  # decisions waiting to be written
-    refused: int  # decisions dropped because they could not be written at all
-    restarts: int  # times the batch writer thread died and was started again
-    writer: Literal["running", "stopped", "none"]  # none: not batching (or nothing yet)
-
-
-@dataclass(frozen=True)
-class LoggedDecision:
-    """One decision as the log holds it (the incident masked, maybe forgotten)."""
-
-    id: str
-    created_at: datetime
-    seen_at: datetime
-    views: int
-    incident: dict[str, Any]
-    actions: list[dict[str, Any]]
-    digest: str
-    playbooks: list[str]
-    backend: str
-    type: str
-    customer_id: str | None
-    channel: str | None
-    language: str | None
-    severity: str
-    matched: bool
-    occurred_at: datetime | None
-    respond_by: datetime | None
-    status: Status | None
-    decided_at: datetime | None
-    first_response_s: float | None
-    on_time: bool | None
-    csat: int | None
-    nps: int | None
-    ces: int | None
-    forgotten: bool
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: datetimes as ISO 8601 strings."""
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            out[name] = value.isoformat() if isinstance(value, datetime) else value
-        return out
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _first_line(error: BaseException) -> str:
-    orig = getattr(error, "orig", None) or error
-    text = str(orig).strip().splitlines()
-    return text[0] if text else type(orig).__name__
-
-
-def _text_arg(name: str, value: object, *, lines: bool = False) -> str:
-    """A text argument the log stores or looks up: valid Unicode text, else LogError."""
-    if not isinstance(value, str):
-        raise LogError(f"{name} must be text, not {echo(value)}")
-    problem = text_problem(value, lines=lines)
-    if problem is not None:
-        raise LogError(f"{name}: {problem}")
-    return value
-
-
-_CURRENCY: TypeAdapter[str] = TypeAdapter(CurrencyCode)
-
-
-def _check_given(kind: str, value: object) -> None:
-    """Check a given compensation like an incident's money.
-
-    A finite number from 0 to the incidents' maximum, and a currency one pays in (ISO 4217).
-    """
-    amount, currency = value if isinstance(value, tuple) and len(value) == 2 else (value, None)
-    if isinstance(amount, bool) or not isinstance(amount, int | float):
-        raise LogError(f"given {kind}: the amount must be a number, not {echo(amount)}")
-    if not math.isfinite(amount) or not 0 <= amount <= MAX_NUMBER:
-        raise LogError(
-            f"given {kind}: the amount must be a finite number from 0 to {MAX_NUMBER:.0f}, "
-            f"not {amount!r}"
-        )
-    if currency is not None:
-        try:
-            _CURRENCY.validate_python(currency)
-        except ValidationError as error:
-            raise LogError(f"given {kind}: {error_message(error.errors()[0])}") from None
-
-
-def _reason(error: BaseException) -> str:
-    """Why a row was refused, in one line."""
-    if isinstance(error, LogError):
-        return str(error)
-    return f"{type(error).__name__}: {_first_line(error)}"
-
-
-#: The decision row's text columns (validated before a row joins the queue).
-_TEXT_COLUMNS = ("incident_key", "customer_id", "type", "channel", "language", "severity")
-
-
-def _is_dbapi_error(error: BaseException) -> bool:
-    """A DB-API error raised by a driver directly (the fast paths do not go through the Core)."""
-    return any(
-        cls.__name__ == "Error" and cls.__module__.split(".")[0] in ("sqlite3", "psycopg")
-        for cls in type(error).__mro__
-    )
-
-
-class _RowRefused(LogError):
-    """This decision (not the store) cannot be written: it is refused alone."""
-
-
-def _row_level(error: BaseException) -> bool:
-    """Whether a failed write is the rows' fault (data the database refuses), not the store's.
-
-    Rows refused by the database (text it cannot hold, a value it cannot encode) are refused
-    alone; any other failure (locked, gone, read-only, a table missing) keeps them queued.
-    """
-    if isinstance(error, _RowRefused):
-        return True
-    if isinstance(error, LogError | OSError):
-        return False
-    if isinstance(error, UnicodeError | ValueError | TypeError | OverflowError):
-        return True  # pydantic-core's serialisation errors are ValueErrors
-    orig = getattr(error, "orig", None)
-    names = {cls.__name__ for cls in type(error).__mro__}
-    if orig is not None:
-        names |= {cls.__name__ for cls in type(orig).__mro__}
-    return bool(names & {"DataError", "IntegrityError"})
-
-
-def _as_log_error(error: BaseException, where: str, timeout: float) -> LogError:
-    """One clear line for a database failure."""
-    message = _first_line(error)
-    low = message.lower()
-    if (
-        "no such table" in low
-        or ("relation" in low and "does not exist" in low)
-        or "already exists" in low
-    ):
-        text = (
-            f"the log {where} is damaged: {message} (a cxplay table or its version table "
-            "cxplay_alembic_version was dropped or changed by hand)"
-        )
-    elif "database is locked" in low or "database table is locked" in low:
-        text = f"the log {where} is locked by another process (waited {timeout:g} s)"
-    elif "readonly" in low or "read-only" in low:
-        text = f"the log {where} is read-only: {message}"
-    elif "unable to open database" in low:
-        text = f"cannot open the log {where}: {message}"
-    elif (
-        isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
-        or type(error).__name__ in ("OperationalError", "InterfaceError")
-        or getattr(error, "connection_invalidated", False)
-    ):
-        text = f"the log {where} is unreachable: {message}"
-    else:
-        text = f"the log {where} failed: {message}"
-    return LogError(text)
-
-
-# --------------------------------------------------------------------------- engines
-
-
-def _sqlite_engine(url: URL, timeout: float) -> Engine:
-    database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        with contextlib.suppress(OSError):  # a clear error comes from the connect below
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        url,
-        connect_args={"timeout": timeout, "check_same_thread": False},
-        max_overflow=_OVERFLOW,
-    )
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi: Any, record: Any) -> None:
-        # pysqlite's own transaction handling would BEGIN late and DEFERRED; cxplay
-        # begins its transactions itself (below)
-        dbapi.isolation_level = None
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            # a read-only file keeps its journal mode: only ask for WAL when writable
-            if cursor.execute("PRAGMA query_only").fetchone()[0] == 0:
-                with contextlib.suppress(Exception):
-                    cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            # what is deleted or rewritten (forget, prune) is overwritten in the file,
-            # not left in free space
-            cursor.execute("PRAGMA secure_delete = ON")
-        finally:
-            cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("cxplay_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
-
-
-def _engine(url: URL, timeout: float) -> Engine:
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        return _sqlite_engine(url, timeout)
-    connect_args: dict[str, Any] = {}
-    if backend == "postgresql":
-        connect_args["connect_timeout"] = max(1, int(timeout))
-    try:
-        return sa.create_engine(url, connect_args=connect_args, max_overflow=_OVERFLOW)
-    except (ImportError, sa_exc.NoSuchModuleError) as error:
-        hint = " (pip install 'cxplay[postgres]')" if backend == "postgresql" else ""
-        raise LogError(f"cannot use the log {_shown(url)}: {error}{hint}") from None
 
 
 # --------------------------------------------------------------------------- the log
@@ -374,30 +88,6 @@ _HISTORY = sa.select(t.given.c.decision_id, t.given.c.currency, t.given.c.amount
     & (t.given.c.at > sa.bindparam("since", type_=t.UTCDateTime()))
     & (t.given.c.at <= sa.bindparam("until", type_=t.UTCDateTime()))
 )
-
-
-def decision_id_for(incident_id: str | None, digest: str, content: str = "") -> str:
-    """The decision id: derived from the incident id, its content and the playbooks.
-
-    ``content`` is :func:`incident_content` of the incident: the same id with other content
-    (another customer, another amount) is another decision. Without an id: random.
-    """
-    if incident_id is None:
-        return uuid.uuid4().hex
-    key = f"{incident_id}\x00{content}\x00{digest}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def incident_content(dumped: Mapping[str, Any]) -> str:
-    """A fingerprint of an incident's content (its JSON, facts in name order).
-
-    ``dumped`` is ``incident.model_dump(mode="json", exclude_none=True,
-    exclude_defaults=True)``; every other mapping in it has the model's fixed key order.
-    """
-    facts = dumped.get("facts")
-    if facts:
-        dumped = {**dumped, "facts": dict(sorted(facts.items()))}
-    return hashlib.sha256(to_json(dumped)).hexdigest()[:32]
 
 
 class DecisionLog:
@@ -425,7 +115,7 @@ class DecisionLog:
             raise LogError(f"batch_size must be at least 1, not {batch_size}")
         self._engine = engine
         self.url = url
-        self.where = _shown(url)
+        self.where = shown(url)
         self.mask = tuple(mask)
         self.batch_size = batch_size
         self.max_delay = max_delay
@@ -467,7 +157,7 @@ class DecisionLog:
         """
         url = log_url(target)
         log = cls(
-            _engine(url, timeout),
+            engine_for(url, timeout),
             url,
             mask=mask,
             batch_size=batch_size,
@@ -491,13 +181,13 @@ class DecisionLog:
         except OSError as error:
             raise LogError(f"the log {self.where}: {error.strerror or error}") from None
         except Exception as error:
-            if not _is_dbapi_error(error):
+            if not is_dbapi_error(error):
                 raise
             raise self._db_error(error) from None
 
     def _db_error(self, error: BaseException) -> LogError:
-        converted = _as_log_error(error, self.where, self.timeout)
-        return _RowRefused(str(converted)) if _row_level(error) else converted
+        converted = as_log_error(error, self.where, self.timeout)
+        return RowRefused(str(converted)) if row_level(error) else converted
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -630,64 +320,16 @@ class DecisionLog:
         if self._closed:
             raise LogError(f"the log {self.where} is closed")
         at = now or datetime.now(timezone.utc)
-        dumped = incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-        try:
-            content = incident_content(dumped) if incident.id is not None else ""
-        except (PydanticSerializationError, UnicodeError, ValueError) as error:
-            raise _RowRefused(
-                f"decision not logged: the incident cannot be stored ({_first_line(error)})"
-            ) from None
-        decision_id = decision_id_for(incident.id, digest, content)
-        reply = suggestion.reply
-        row: dict[str, Any] = {
-            "id": decision_id,
-            "incident_key": incident.id,
-            "digest": digest,
-            "created_at": at,
-            "seen_at": at,
-            "views": 1,
-            "customer_id": incident.customer.id,
-            "type": incident.type,
-            "channel": reply.channel if reply is not None else incident.channel,
-            "language": reply.language if reply is not None else incident.customer.language,
-            "severity": suggestion.severity,
-            "matched": suggestion.matched,
-            "backend": backend,
-            "playbooks": list(playbooks),
-            "incident": None,
-            "actions": None,
-            "rules": ";".join(
-                f"{rule} {playbook}"
-                for rule, playbook in dict.fromkeys(
-                    (a.rule, a.playbook) for a in suggestion.actions
-                )
-            ),
-            "occurred_at": incident.occurred_at,
-            "respond_by": suggestion.respond_by,
-            "status": None,
-            "decided_at": None,
-            "first_response_s": None,
-            "on_time": None,
-            "csat": None,
-            "nps": None,
-            "ces": None,
-            "forgotten": False,
-        }
-        # what cannot be stored is refused here, alone, before it joins the queue
-        try:
-            row["incident"] = JsonText(to_json(mask_incident(dumped, self.mask)).decode())
-            # serialised by pydantic-core at once: no Python dicts for the actions
-            row["actions"] = JsonText(suggestion.model_dump_json(include={"actions"})[11:-1])
-        except (PydanticSerializationError, UnicodeError, ValueError) as error:
-            raise _RowRefused(
-                f"decision {decision_id} not logged: the incident cannot be stored "
-                f"({_first_line(error)})"
-            ) from None
-        for column in _TEXT_COLUMNS:
-            value = row[column]
-            problem = text_problem(value) if isinstance(value, str) else None
-            if problem is not None:
-                raise _RowRefused(f"decision {decision_id} not logged: {column}: {problem}")
+        row = decision_row(
+            incident,
+            suggestion,
+            digest=digest,
+            playbooks=playbooks,
+            backend=backend,
+            at=at,
+            mask=self.mask,
+        )
+        decision_id: str = row["id"]
         with self._pending_lock:
             if len(self._pending) >= _MAX_PENDING:
                 raise LogError(
@@ -701,7 +343,7 @@ class DecisionLog:
             # is written (a store-level failure raises, and the decision stays queued)
             refused = self._flush()
             if decision_id in refused:
-                raise _RowRefused(f"decision {decision_id} not logged: {refused[decision_id]}")
+                raise RowRefused(f"decision {decision_id} not logged: {refused[decision_id]}")
             return decision_id
         self._revive_writer()
         if waiting >= self.batch_size:
@@ -787,17 +429,17 @@ class DecisionLog:
                 try:
                     self._upsert(rows)
                 except Exception as error:
-                    if not _row_level(error):
+                    if not row_level(error):
                         raise
                     # a row the database refuses must not hold the others back: each alone
                     for index, row in enumerate(rows):
                         try:
                             self._upsert([row])
                         except Exception as single:
-                            if not _row_level(single):
+                            if not row_level(single):
                                 rows = rows[index:]
                                 raise
-                            refused[row["id"]] = _reason(single)
+                            refused[row["id"]] = reason(single)
             except BaseException as error:
                 with self._pending_lock:  # nothing lost: retried by the next flush
                     self._pending[:0] = rows
@@ -815,9 +457,7 @@ class DecisionLog:
             return refused
 
     def _unexpected(self, error: BaseException) -> LogError:
-        return LogError(
-            f"the log {self.where} failed: {type(error).__name__}: {_first_line(error)}"
-        )
+        return LogError(f"the log {self.where} failed: {type(error).__name__}: {first_line(error)}")
 
     def _upsert(self, rows: list[dict[str, Any]]) -> None:
         merged: dict[str, dict[str, Any]] = {}
@@ -840,7 +480,7 @@ class DecisionLog:
             for row in values
         ]
         with self._write() as conn:
-            insert = _insert_for(conn)
+            insert = insert_for(conn)
             stmt = insert(t.decision)
             conn.execute(
                 stmt.on_conflict_do_update(
@@ -856,7 +496,7 @@ class DecisionLog:
     # -- outcomes and surveys ----------------------------------------------------------
 
     def _resolve(self, conn: Connection, decision_id: str) -> Any:
-        _text_arg("decision id", decision_id)
+        text_arg("decision id", decision_id)
         columns = (
             t.decision.c.id,
             t.decision.c.actions,
@@ -911,9 +551,9 @@ class DecisionLog:
         if status == "rejected" and (actions or given):
             raise LogError("a rejected suggestion has no actions taken and nothing given")
         for kind, value in (given or {}).items():
-            _check_given(kind, value)
+            check_given(kind, value)
         if note is not None:
-            _text_arg("note", note, lines=True)
+            text_arg("note", note, lines=True)
             if len(note) > 10_000:
                 raise LogError(f"a note may have at most 10000 characters, not {len(note)}")
         when = at or datetime.now(timezone.utc)
@@ -930,7 +570,7 @@ class DecisionLog:
             for kind in given or {}:
                 if kind not in taken:
                     taken.append(kind)
-            compensation = self._given(suggested, taken, given or {})
+            compensation = given_compensation(suggested, taken, given or {})
             previous = conn.execute(
                 sa.select(sa.func.count()).where(t.outcome.c.decision_id == row.id)
             ).scalar_one()
@@ -980,40 +620,6 @@ class DecisionLog:
             replaced=previous > 0,
         )
 
-    @staticmethod
-    def _given(
-        suggested: list[dict[str, Any]],
-        taken: list[str],
-        given: Mapping[str, float | tuple[float, str | None]],
-    ) -> list[GivenCompensation]:
-        offered = {a["kind"]: a for a in reversed(suggested)}  # the first of each kind
-        out: list[GivenCompensation] = []
-        for kind in taken:
-            action = offered.get(kind)
-            cost = (action or {}).get("cost") or {}
-            amount: float | None
-            currency: str | None = cost.get("currency")
-            if kind in given:
-                value = given[kind]
-                amount, currency = (
-                    (float(value[0]), value[1])
-                    if isinstance(value, tuple)
-                    else (float(value), currency)
-                )
-            elif kind in COMPENSATION_KINDS:
-                amount = cost.get("amount")
-            else:
-                continue
-            out.append(
-                GivenCompensation(
-                    kind=kind,
-                    amount=None if amount is None else round(amount, 2),
-                    currency=currency,
-                    rule=(action or {}).get("rule"),
-                )
-            )
-        return out
-
     def feedback(
         self,
         decision_id: str,
@@ -1045,7 +651,7 @@ class DecisionLog:
         self, customer_id: str, now: datetime | None = None, *, days: int = HISTORY_DAYS
     ) -> CustomerHistory:
         """A customer's compensations (from recorded outcomes) in the ``days`` before ``now``."""
-        _text_arg("customer id", customer_id)
+        text_arg("customer id", customer_id)
         until = now or datetime.now(timezone.utc)
         if until.tzinfo is None:
             until = until.replace(tzinfo=timezone.utc)
@@ -1140,7 +746,7 @@ class DecisionLog:
         Returns how many decisions were affected. The customer's compensation history is
         gone too: the guard no longer sees it.
         """
-        _text_arg("customer id", customer_id)
+        text_arg("customer id", customer_id)
         self.flush()
         with self._write() as conn:
             rows = conn.execute(
@@ -1264,17 +870,3 @@ class DecisionLog:
 
     def __repr__(self) -> str:
         return f"<DecisionLog {self.where}>"
-
-
-def _insert_for(conn: Connection) -> Any:
-    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL both have it)."""
-    name = conn.dialect.name
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    raise LogError(f"the decision log supports SQLite and PostgreSQL, not {name}")

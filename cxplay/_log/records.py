@@ -1,0 +1,274 @@
+"""What the log returns, and what it stores per decision: ids, rows, compensation.
+
+A decision id is derived from the incident's id, its content and the playbooks' digest (a
+random one when the incident has no id): the same incident suggested twice under the same
+playbooks is one decision seen twice; the same id with other content is another decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from pydantic_core import PydanticSerializationError, to_json
+
+from cxplay._common.text import text_problem
+from cxplay._log.fast import JsonText
+from cxplay._log.faults import TEXT_COLUMNS, RowRefused, first_line
+from cxplay._log.privacy import mask_incident
+from cxplay.models import COMPENSATION_KINDS
+
+if TYPE_CHECKING:
+    from cxplay.models import Incident
+    from cxplay.results import Suggestion
+
+__all__ = [
+    "HISTORY_DAYS",
+    "SCALES",
+    "STATUSES",
+    "CustomerHistory",
+    "GivenCompensation",
+    "LogHealth",
+    "LoggedDecision",
+    "OutcomeRecord",
+    "Status",
+    "decision_id_for",
+    "decision_row",
+    "given_compensation",
+    "incident_content",
+]
+
+Status = Literal["accepted", "edited", "rejected"]
+STATUSES: tuple[str, ...] = get_args(Status)
+HISTORY_DAYS = 90
+#: Survey scales: CSAT 1-5, NPS 0-10, CES 1-7.
+SCALES = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+
+
+@dataclass(frozen=True)
+class GivenCompensation:
+    """Compensation that happened: what kind, how much (None: unknown), which rule offered it."""
+
+    kind: str
+    amount: float | None
+    currency: str | None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """What an agent did with a decision (the latest one counts; earlier ones are kept)."""
+
+    decision_id: str
+    status: Status
+    actions: tuple[str, ...]
+    given: tuple[GivenCompensation, ...]
+    note: str | None
+    at: datetime
+    replaced: bool = False  # an earlier outcome existed and was superseded
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    """A customer's compensations in the ``days`` before ``until``, from accepted outcomes."""
+
+    customer_id: str
+    compensations: int
+    amounts: dict[str | None, float]  # currency -> total given (None: no currency)
+    since: datetime
+    until: datetime
+    days: int = HISTORY_DAYS
+
+
+@dataclass(frozen=True)
+class LogHealth:
+    """How the log's writer is doing (for a readiness probe and metrics).
+
+    ``ok`` is False while the last write failed (``error`` says why; the decisions stay
+    queued and are retried) or while the batch writer thread is not running.
+    """
+
+    ok: bool
+    error: str | None
+    pending: int  # decisions waiting to be written
+    refused: int  # decisions dropped because they could not be written at all
+    restarts: int  # times the batch writer thread died and was started again
+    writer: Literal["running", "stopped", "none"]  # none: not batching (or nothing yet)
+
+
+@dataclass(frozen=True)
+class LoggedDecision:
+    """One decision as the log holds it (the incident masked, maybe forgotten)."""
+
+    id: str
+    created_at: datetime
+    seen_at: datetime
+    views: int
+    incident: dict[str, Any]
+    actions: list[dict[str, Any]]
+    digest: str
+    playbooks: list[str]
+    backend: str
+    type: str
+    customer_id: str | None
+    channel: str | None
+    language: str | None
+    severity: str
+    matched: bool
+    occurred_at: datetime | None
+    respond_by: datetime | None
+    status: Status | None
+    decided_at: datetime | None
+    first_response_s: float | None
+    on_time: bool | None
+    csat: int | None
+    nps: int | None
+    ces: int | None
+    forgotten: bool
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO 8601 strings."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+def decision_id_for(incident_id: str | None, digest: str, content: str = "") -> str:
+    """The decision id: derived from the incident id, its content and the playbooks.
+
+    ``content`` is :func:`incident_content` of the incident: the same id with other content
+    (another customer, another amount) is another decision. Without an id: random.
+    """
+    if incident_id is None:
+        return uuid.uuid4().hex
+    key = f"{incident_id}\x00{content}\x00{digest}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def incident_content(dumped: Mapping[str, Any]) -> str:
+    """A fingerprint of an incident's content (its JSON, facts in name order).
+
+    ``dumped`` is ``incident.model_dump(mode="json", exclude_none=True,
+    exclude_defaults=True)``; every other mapping in it has the model's fixed key order.
+    """
+    facts = dumped.get("facts")
+    if facts:
+        dumped = {**dumped, "facts": dict(sorted(facts.items()))}
+    return hashlib.sha256(to_json(dumped)).hexdigest()[:32]
+
+
+def decision_row(
+    incident: Incident,
+    suggestion: Suggestion,
+    *,
+    digest: str,
+    playbooks: Sequence[str],
+    backend: str,
+    at: datetime,
+    mask: Sequence[str],
+) -> dict[str, Any]:
+    """The decision table's row for a suggestion; what cannot be stored is refused here.
+
+    The incident is stored masked (see :mod:`cxplay._log.privacy`); the reply only by its
+    language and channel. Raises :class:`RowRefused` (a ``LogError``) for a value no
+    store could hold, before the row joins any queue.
+    """
+    dumped = incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    try:
+        content = incident_content(dumped) if incident.id is not None else ""
+    except (PydanticSerializationError, UnicodeError, ValueError) as error:
+        raise RowRefused(
+            f"decision not logged: the incident cannot be stored ({first_line(error)})"
+        ) from None
+    decision_id = decision_id_for(incident.id, digest, content)
+    reply = suggestion.reply
+    row: dict[str, Any] = {
+        "id": decision_id,
+        "incident_key": incident.id,
+        "digest": digest,
+        "created_at": at,
+        "seen_at": at,
+        "views": 1,
+        "customer_id": incident.customer.id,
+        "type": incident.type,
+        "channel": reply.channel if reply is not None else incident.channel,
+        "language": reply.language if reply is not None else incident.customer.language,
+        "severity": suggestion.severity,
+        "matched": suggestion.matched,
+        "backend": backend,
+        "playbooks": list(playbooks),
+        "incident": None,
+        "actions": None,
+        "rules": ";".join(
+            f"{rule} {playbook}"
+            for rule, playbook in dict.fromkeys((a.rule, a.playbook) for a in suggestion.actions)
+        ),
+        "occurred_at": incident.occurred_at,
+        "respond_by": suggestion.respond_by,
+        "status": None,
+        "decided_at": None,
+        "first_response_s": None,
+        "on_time": None,
+        "csat": None,
+        "nps": None,
+        "ces": None,
+        "forgotten": False,
+    }
+    # what cannot be stored is refused here, alone, before it joins the queue
+    try:
+        row["incident"] = JsonText(to_json(mask_incident(dumped, mask)).decode())
+        # serialised by pydantic-core at once: no Python dicts for the actions
+        row["actions"] = JsonText(suggestion.model_dump_json(include={"actions"})[11:-1])
+    except (PydanticSerializationError, UnicodeError, ValueError) as error:
+        raise RowRefused(
+            f"decision {decision_id} not logged: the incident cannot be stored "
+            f"({first_line(error)})"
+        ) from None
+    for column in TEXT_COLUMNS:
+        value = row[column]
+        problem = text_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise RowRefused(f"decision {decision_id} not logged: {column}: {problem}")
+    return row
+
+
+def given_compensation(
+    suggested: list[dict[str, Any]],
+    taken: list[str],
+    given: Mapping[str, float | tuple[float, str | None]],
+) -> list[GivenCompensation]:
+    """What was given per action kind taken: the amounts given, else the suggested costs."""
+    offered = {a["kind"]: a for a in reversed(suggested)}  # the first of each kind
+    out: list[GivenCompensation] = []
+    for kind in taken:
+        action = offered.get(kind)
+        cost = (action or {}).get("cost") or {}
+        amount: float | None
+        currency: str | None = cost.get("currency")
+        if kind in given:
+            value = given[kind]
+            amount, currency = (
+                (float(value[0]), value[1])
+                if isinstance(value, tuple)
+                else (float(value), currency)
+            )
+        elif kind in COMPENSATION_KINDS:
+            amount = cost.get("amount")
+        else:
+            continue
+        out.append(
+            GivenCompensation(
+                kind=kind,
+                amount=None if amount is None else round(amount, 2),
+                currency=currency,
+                rule=(action or {}).get("rule"),
+            )
+        )
+    return out
