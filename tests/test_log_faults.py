@@ -488,3 +488,27 @@ def test_the_service_refuses_a_boolean_score_and_a_nul_note(tmp_path: Path) -> N
         log = client.app.state.service.log  # type: ignore[attr-defined]
         (row,) = list(log.decisions())
         assert (row.csat, row.nps, row.ces, row.status) == (None, None, None, None)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "\x9b", "\x00", "\x1b"])
+def test_the_cli_refuses_bad_text_in_flags_and_notes(tmp_path: Path, bad: str) -> None:
+    store = str(tmp_path / "log.db")
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["suggest", "--type", "queue_long", "--fact", "queue_minutes=25", "--name", f"O{bad}"]
+    )
+    assert result.exit_code == 1 and "customer.name" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    made = runner.invoke(
+        cli,
+        ["suggest", "--type", "queue_long", "--fact", "queue_minutes=25", "--log", store],
+    )
+    decision = next(
+        line.split()[-1] for line in made.stdout.splitlines() if line.startswith("Decision")
+    )
+    result = runner.invoke(
+        cli, ["outcome", decision, "edited", "--note", f"x{bad}y", "--log", store]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: note: ") and f"U+{ord(bad):04X}" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
