@@ -305,28 +305,31 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.wait_for(asyncio.to_thread(function, *args, **kwargs), config.timeout)
 
-    async def read_incident(request: Request) -> dict[str, Any]:
-        kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
-        if kind not in ("application/json", "application/toml"):
-            raise _Unsupported(kind)
-        body = await request.body()
-        incident = parse_incident(body, name="<request>", fmt="toml" if "toml" in kind else "json")
+    def parse_body(body: bytes, fmt: Literal["json", "toml"]) -> dict[str, Any]:
+        incident = parse_incident(body, name="<request>", fmt=fmt)
         if not _depth(incident, config.max_depth):
             raise IncidentError(f"<request>: nested deeper than {config.max_depth} levels")
         return incident
 
+    def parse_and_suggest(body: bytes, fmt: Literal["json", "toml"], explain: bool) -> Suggestion:
+        return service.engine.suggest(parse_body(body, fmt), explain=explain)
+
     async def suggest_response(request: Request, explain: bool) -> Response:
-        incident = await read_incident(request)
-        # Called on the event loop, not in a thread: a suggestion is half a millisecond of
-        # CPU under the GIL, and handing it to a thread made every request wait for the
-        # GIL switch interval (5 ms) -- p50 went from 1 ms to 11 ms. Its cost is bounded by
-        # the body and depth limits instead of a timer. With a decision log it waits for a
-        # database, and then it runs in a thread.
-        engine = service.engine
-        if service.log is not None:  # the log's database I/O releases the GIL: a thread
-            result: Suggestion = await run(engine.suggest, incident, explain=explain)
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        if kind not in ("application/json", "application/toml"):
+            raise _Unsupported(kind)
+        body = await request.body()
+        fmt: Literal["json", "toml"] = "toml" if "toml" in kind else "json"
+        # A small body is served on the event loop, not in a thread: a suggestion is half a
+        # millisecond of CPU under the GIL, and handing it to a thread made every request
+        # wait for the GIL switch interval (5 ms) -- p50 went from 1 ms to 11 ms. A large
+        # body (parsing, validating and masking grow with it), and any request when the
+        # decision log waits for a database, go to a thread under the request's deadline:
+        # the loop keeps answering /healthz meanwhile.
+        if service.log is not None or len(body) > INLINE_BODY:
+            result: Suggestion = await run(parse_and_suggest, body, fmt, explain)
         else:
-            result = engine.suggest(incident, explain=explain)
+            result = parse_and_suggest(body, fmt, explain)
         metrics.suggested(result)
         return _json(result)
 
@@ -616,6 +619,9 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     )
     return app
 
+
+#: Bodies up to this size are served on the event loop; larger ones in a thread.
+INLINE_BODY = 16 * 1024
 
 _BOOLEANS = {
     "true": True,
