@@ -488,8 +488,12 @@ class Engine:
         else:
             backend = ReferenceBackend(playbooks)
         paths = sorted({leaf.path for rule in playbooks.rules for leaf in leaves(rule.condition)})
-        dirs = replies_dirs(playbooks)
-        renderer = Renderer(dirs) if dirs else None
+        # Every catalog of every language is read now (or was, by validate_playbooks): a
+        # catalog changed or deleted later is not served until a reload validates it.
+        renderer: Renderer | None = playbooks.replies
+        if not isinstance(renderer, Renderer):
+            dirs = replies_dirs(playbooks)
+            renderer = Renderer(dirs).whole() if dirs else None
         rules = playbooks.rules
         ordered = sorted(range(len(rules)), key=lambda p: (-rules[p].rule.priority, rules[p].order))
         rank = [0] * len(rules)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import tempfile
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -76,8 +77,21 @@ _TITLES = {
 }
 
 
+# The directories of an absolute path (not of a URL): a client is told a file's name, never
+# where the server keeps it.
+_DIRECTORIES = re.compile(r"(?<![\w.~:/-])/(?:[^\s/:'\"]+/)+(?=[^\s/:'\"])")
+
+
+def public_text(line: str, roots: Sequence[Path] = ()) -> str:
+    """A message without server paths: relative to a playbook root, else the file's name."""
+    for root in roots:
+        line = line.replace(f"{root}/", "")
+    return _DIRECTORIES.sub("", line)
+
+
 def problem(status: int, errors: list[str], headers: Mapping[str, str] | None = None) -> Response:
     """An RFC 9457 response: the CLI's lines (without ``Error: ``) as ``errors``."""
+    errors = [public_text(line) for line in errors]
     document = ProblemDetails(
         title=_TITLES.get(status, "Error"), status=status, detail="; ".join(errors), errors=errors
     )

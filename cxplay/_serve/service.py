@@ -195,12 +195,10 @@ class Service:
                     False, datetime.now(timezone.utc), (f"internal error: {type(exc).__name__}",)
                 )
             if self.last.errors:  # /readyz is public: name files relative to their directory
-                prefixes = [f"{d}/" for d in self.watched()]
-                errors = []
-                for line in self.last.errors:
-                    for prefix in prefixes:
-                        line = line.replace(prefix, "")
-                    errors.append(line)
+                from cxplay._serve.app import public_text
+
+                roots = [*self.watched(), *(d.resolve() for d in self.watched())]
+                errors = [public_text(line, roots) for line in self.last.errors]
                 self.last = _Reload(False, self.last.at, tuple(errors))
             self.reloads += 1  # counted once the outcome is in place
             self._publish()
