@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,15 @@ from fastapi.testclient import TestClient
 from cxplay._playbooks.loader import shipped_playbooks_dir
 from cxplay._serve import ServeConfig, create_app
 from cxplay._serve.app import public_text
+from tests.test_serve import (
+    MINI,
+    TOKENS,
+    late,
+    mini_dir,
+    wait_for,
+    write_then_rename,
+    write_until_seen,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENT = json.loads((ROOT / "examples" / "incidents" / "parcel_damaged.json").read_text("utf-8"))
@@ -106,3 +116,73 @@ def test_a_catalog_gone_on_disk_does_not_break_a_language_not_yet_served(
 )
 def test_no_server_path_in_an_answer(line: str, public: str) -> None:
     assert public_text(line) == public
+
+
+# --------------------------------------------------------------------------- the watcher
+
+
+def _mini(path: Path, days: int = 1) -> Path:
+    path.mkdir()
+    return mini_dir(path, days)
+
+
+def _watching(api: TestClient) -> bool:
+    return bool(api.get("/readyz").json()["watcher"] == "running")
+
+
+def _reloads(api: TestClient) -> int:
+    return int(api.get("/readyz").json()["last_reload"]["reloads"])
+
+
+def test_the_watcher_is_rearmed_when_the_directory_is_replaced(tmp_path: Path) -> None:
+    root = _mini(tmp_path / "playbooks")
+    config = ServeConfig(playbooks=(root,), tokens_env=TOKENS, watch=True)
+    with TestClient(create_app(config)) as api:
+        wait_for(lambda: _watching(api))
+        assert late(api, 3) == ["mini.late"]
+        old = root.rename(tmp_path / "playbooks.old")  # moved away, and copied back changed
+        shutil.copytree(old, root)
+        write_then_rename(root / "mini.toml", MINI.format(days=4))
+        wait_for(lambda: late(api, 3) == [])
+        wait_for(lambda: _watching(api))
+        # the new directory is the one watched now
+        write_until_seen(
+            lambda: write_then_rename(root / "mini.toml", MINI.format(days=2)),
+            lambda: late(api, 3) == ["mini.late"],
+        )
+
+
+def test_a_switched_symlink_is_noticed_without_sighup(tmp_path: Path) -> None:
+    first = _mini(tmp_path / "release-1")
+    second = _mini(tmp_path / "release-2", days=4)
+    current = tmp_path / "current"
+    current.symlink_to(first)
+    config = ServeConfig(playbooks=(current,), tokens_env=TOKENS, watch=True)
+    with TestClient(create_app(config)) as api:
+        wait_for(lambda: _watching(api))
+        assert late(api, 3) == ["mini.late"]
+        switch = tmp_path / "current.new"  # the atomic deploy: a new link renamed over the old
+        switch.symlink_to(second)
+        switch.replace(current)
+        wait_for(lambda: late(api, 3) == [])
+        wait_for(lambda: _watching(api))
+        write_until_seen(  # and the files of the new release are the ones watched
+            lambda: write_then_rename(second / "mini.toml", MINI.format(days=2)),
+            lambda: late(api, 3) == ["mini.late"],
+        )
+        before = _reloads(api)
+        write_then_rename(first / "mini.toml", MINI.format(days=9))  # the old release: ignored
+        time.sleep(2.5)
+        assert late(api, 3) == ["mini.late"] and _reloads(api) == before
+
+
+def test_readyz_and_metrics_say_whether_the_watcher_runs(tmp_path: Path) -> None:
+    root = _mini(tmp_path / "playbooks")
+    off = ServeConfig(playbooks=(root,), tokens_env=TOKENS, watch=False)
+    with TestClient(create_app(off)) as api:
+        assert api.get("/readyz").json()["watcher"] == "off"
+        assert "cxplay_watcher_running 0.0" in api.get("/metrics").text
+    on = ServeConfig(playbooks=(root,), tokens_env=TOKENS, watch=True)
+    with TestClient(create_app(on)) as api:
+        wait_for(lambda: _watching(api))
+        assert "cxplay_watcher_running 1.0" in api.get("/metrics").text

@@ -555,6 +555,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
             backend=service.engine.backend,
             last_reload=reload_status(),
             log=log_state,
+            watcher=service.watcher,
             errors=errors,
         )
         return Response(

@@ -72,6 +72,11 @@ class Readiness(_Model):
     backend: str
     last_reload: ReloadStatus
     log: Literal["ok", "unreachable", "off"] = "off"
+    watcher: Literal["running", "stopped", "off"] = Field(
+        default="off",
+        description="The playbook watcher: 'stopped' means changes on disk are not noticed "
+        "now (it restarts by itself; SIGHUP or POST /v1/reload reload meanwhile).",
+    )
     errors: list[str] = Field(default_factory=list, description="Why not ready.")
 
 

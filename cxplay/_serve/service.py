@@ -10,13 +10,14 @@ when its last request drops it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["Metrics", "ServeConfig", "Service"]
 
 log = logging.getLogger("cxplay.serve")
+
+WatcherState = Literal["running", "stopped", "off"]
 
 #: Latency buckets (seconds): a suggestion takes about half a millisecond in-process.
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -102,6 +105,11 @@ class Metrics:
             registry=r,
         )
         self.rules = Gauge("cxplay_rules", "Rules in the playbooks served.", registry=r)
+        self.watcher = Gauge(
+            "cxplay_watcher_running",
+            "1 while the playbook watcher runs; 0 when it is stopped or off (--no-watch).",
+            registry=r,
+        )
         for result in ("ok", "failed"):
             self.reloads.labels(result)  # present at 0 from the start
 
@@ -150,6 +158,8 @@ class Service:
             log=self.log,
         )
         self._lock = threading.Lock()
+        #: The playbook watcher: "running", "stopped" (not watching now) or "off" (--no-watch).
+        self.watcher: WatcherState = "stopped" if config.watch else "off"
         self.reloads = 0
         self.last = _Reload(True, datetime.now(timezone.utc))
         self._publish()
@@ -226,17 +236,82 @@ class Service:
         m.rules.set(len(self.engine.playbooks.rules))
 
     async def watch(self, stop: asyncio.Event) -> None:
-        """Reload whenever a ``.toml`` file under the playbook directories changes."""
+        """Reload whenever a ``.toml`` file under the playbook directories changes.
+
+        Two watches, re-armed whenever a playbook directory is replaced: the resolved
+        directories themselves (every ``.toml`` file under them) and their parents (the
+        directory's own entry: moved away and copied back, or a symlink switched to a new
+        release). A replace reloads at once. While no watch runs (between re-arms, after a
+        failure, or when nothing can be watched) :attr:`watcher` says ``stopped``; a
+        failure is logged and the watch restarts a second later.
+        """
+        first = True
+        while not stop.is_set():
+            dirs = [d.absolute() for d in self.watched()]
+            if not dirs:
+                self._set_watcher("off")
+                return
+            try:
+                await self._watch_once(dirs, stop, catch_up=not first)
+            except Exception:
+                self._set_watcher("stopped")
+                log.exception("the playbook watcher failed; it restarts in 1 s")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+            first = False
+            self._set_watcher("stopped")
+
+    async def _watch_once(self, dirs: list[Path], stop: asyncio.Event, catch_up: bool) -> None:
+        """Watch until a directory is replaced (or ``stop``); raise what a watch raised."""
         from watchfiles import Change, awatch
 
         def toml_only(change: Change, path: str) -> bool:
             return path.endswith(".toml")  # editors' and write-then-rename temporaries ignored
 
-        dirs: Iterable[Path] = self.watched()
-        if not dirs:
-            return
-        async for _changes in awatch(*dirs, watch_filter=toml_only, stop_event=stop):
-            await asyncio.to_thread(self.reload)
+        targets = [d.resolve() for d in dirs]
+        entries = {str(p) for p in (*dirs, *targets)}
+        parents = list(dict.fromkeys(p.parent for p in (*dirs, *targets) if p.parent.is_dir()))
+        rearm = asyncio.Event()
+
+        async def files() -> None:
+            present = [t for t in targets if t.is_dir()]
+            if not present:
+                await rearm.wait()  # the parents' watch says when the directory is back
+                return
+            async for _ in awatch(*present, watch_filter=toml_only, stop_event=rearm):
+                await asyncio.to_thread(self.reload)
+                if [d.resolve() for d in dirs] != targets:
+                    rearm.set()
+
+        async def places() -> None:
+            async for _ in awatch(
+                *parents,
+                watch_filter=lambda change, path: path in entries,
+                stop_event=rearm,
+                recursive=False,
+            ):
+                rearm.set()
+
+        tasks = [asyncio.create_task(files()), asyncio.create_task(places())]
+        stopping = asyncio.create_task(stop.wait())
+        self._set_watcher("running")
+        try:
+            if catch_up:  # the directory was replaced, or the watch failed
+                await asyncio.to_thread(self.reload)
+            done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+            rearm.set()  # the watches end at their next step
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in tasks:
+                if task in done and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            stopping.cancel()
+            for task in tasks:
+                task.cancel()
+
+    def _set_watcher(self, state: WatcherState) -> None:
+        self.watcher = state
+        self.metrics.watcher.set(1 if state == "running" else 0)
 
     def close(self) -> None:
         """Free the rule engine now, and close the decision log."""
