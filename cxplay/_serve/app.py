@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
 import re
 import signal
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -28,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from cxplay._common.problems import error_message, format_key, key_path
+from cxplay._common.text import echo
 from cxplay._conditions.parse import leaves
 from cxplay._incidents import parse_incident
 from cxplay._playbooks.lint import validate_playbooks
@@ -205,6 +209,15 @@ def playbook_list(playbooks: PlaybookSet) -> PlaybookList:
 
 
 def _upload_name(name: str) -> PurePosixPath:
+    shown = echo(name, 80)
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
+        raise IncidentError(f"files: {shown}: a name has no control characters")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise IncidentError(f"files: {shown}: a name is valid Unicode text") from None
+    if size > 255:
+        raise IncidentError(f"files: {shown}: a name is at most 255 bytes, not {size}")
     path = PurePosixPath(name)
     if (
         path.is_absolute()
@@ -214,8 +227,53 @@ def _upload_name(name: str) -> PurePosixPath:
         or (len(path.parts) == 2 and path.parts[0] != "replies")
         or "\\" in name
     ):
-        raise IncidentError(f"files: {name!r}: a name is 'NAME.toml' or 'replies/NAME.toml'")
+        raise IncidentError(f"files: {shown}: a name is 'NAME.toml' or 'replies/NAME.toml'")
     return path
+
+
+async def validate_isolated(files: Mapping[str, str], timeout: float) -> ValidateReport:
+    """:func:`validate_upload` in a child process with CPU and memory limits.
+
+    The child is killed when ``timeout`` passes (:class:`asyncio.TimeoutError`, a 503);
+    one that runs out of its CPU time or memory is a :class:`ValidationAborted`.
+    """
+    for name, text in files.items():  # the client's errors, answered before any work
+        _upload_name(name)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise IncidentError(
+                f"files: {echo(name, 80)}: not valid Unicode text (character {exc.start})"
+            ) from None
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cxplay._serve.isolate",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    request = json.dumps({"files": dict(files), "cpu": max(1, math.ceil(timeout))})
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(request.encode()), timeout)
+    except BaseException:  # the deadline, or the request went away: the work goes too
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
+    try:
+        answer = json.loads(out)
+        if "error" in answer:
+            raise ValidationAborted(answer["error"])
+        return ValidateReport.model_validate(answer)
+    except ValueError:
+        raise ValidationAborted(
+            "the upload needs more CPU time or memory than validation may use"
+        ) from None
+
+
+class ValidationAborted(Exception):
+    """The validation of an upload ran out of its CPU time or memory."""
 
 
 def validate_upload(files: Mapping[str, str]) -> ValidateReport:
@@ -453,7 +511,11 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         dependencies=admin,
     )
     async def validate(upload: ValidateRequest) -> Response:
-        return _json(await run(validate_upload, upload.files))
+        return _json(await validate_isolated(upload.files, config.timeout))
+
+    @app.exception_handler(ValidationAborted)
+    async def on_aborted(request: Request, exc: ValidationAborted) -> Response:
+        return problem(422, [str(exc)])
 
     @app.post(
         "/v1/reload",
