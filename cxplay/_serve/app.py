@@ -38,7 +38,7 @@ from cxplay._playbooks.lint import validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
-from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard
+from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of
 from cxplay._serve.models import (
     FactInfo,
     FeedbackRequest,
@@ -56,7 +56,7 @@ from cxplay._serve.models import (
     ValidateReport,
     ValidateRequest,
 )
-from cxplay._serve.service import Metrics, ServeConfig, Service
+from cxplay._serve.service import GATE, Metrics, RecordCancelled, RecordGate, ServeConfig, Service
 from cxplay._version import __version__
 from cxplay.errors import CxplayError, IncidentError, LogError, RenderError
 from cxplay.models import CHANNELS, FactSpec, Incident
@@ -375,7 +375,32 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     admin = [Depends(role("admin"))]
 
     async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.wait_for(asyncio.to_thread(function, *args, **kwargs), config.timeout)
+        """In a thread, by the request's deadline (what is left of ``--timeout``)."""
+        return await asyncio.wait_for(
+            asyncio.to_thread(function, *args, **kwargs), deadline_of(config.timeout)
+        )
+
+    async def run_recorded(function: Callable[..., T], *args: Any) -> T:
+        """Like :func:`run`, for work that records a decision: never recorded after a 503.
+
+        At the deadline (or when the client goes away), a decision whose recording has not
+        begun is never recorded, and the request is a 503; one that is being recorded is
+        waited for and answered with its id.
+        """
+        gate = RecordGate()
+
+        def gated() -> T:
+            GATE.set(gate)
+            return function(*args)
+
+        task = asyncio.ensure_future(asyncio.to_thread(gated))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), deadline_of(config.timeout))
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            if gate.close():
+                task.add_done_callback(_consume)
+                raise
+            return await task
 
     def parse_body(body: bytes, fmt: Literal["json", "toml"]) -> dict[str, Any]:
         incident = parse_incident(body, name="<request>", fmt=fmt)
@@ -398,8 +423,10 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         # body (parsing, validating and masking grow with it), and any request when the
         # decision log waits for a database, go to a thread under the request's deadline:
         # the loop keeps answering /healthz meanwhile.
-        if service.log is not None or len(body) > INLINE_BODY:
-            result: Suggestion = await run(parse_and_suggest, body, fmt, explain)
+        if service.log is not None:
+            result: Suggestion = await run_recorded(parse_and_suggest, body, fmt, explain)
+        elif len(body) > INLINE_BODY:
+            result = await run(parse_and_suggest, body, fmt, explain)
         else:
             result = parse_and_suggest(body, fmt, explain)
         metrics.suggested(result)
@@ -439,11 +466,19 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
 
     @app.exception_handler(BodyTooLarge)
     async def on_large(request: Request, exc: BodyTooLarge) -> Response:
-        return problem(413, [f"the request body is larger than {config.max_body // 1024} KiB"])
+        return problem(
+            413,
+            [f"the request body is larger than {config.max_body // 1024} KiB"],
+            {"Connection": "close"},  # the rest of the body is not read
+        )
 
     @app.exception_handler(BodyTooSlow)
     async def on_slow(request: Request, exc: BodyTooSlow) -> Response:
-        return problem(400, ["the request body did not arrive in time"])
+        return problem(
+            400,
+            [f"the request body did not arrive in time ({config.timeout:g} s)"],
+            {"Connection": "close"},
+        )
 
     @app.exception_handler(_Unsupported)
     async def on_unsupported(request: Request, exc: _Unsupported) -> Response:
@@ -710,6 +745,12 @@ _BOOLEANS = {
     "no": False,
     "off": False,
 }
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a given-up task's outcome (RecordCancelled, most likely): nothing to log."""
+    if not task.cancelled() and not isinstance(task.exception(), RecordCancelled | None):
+        log.warning("a request that timed out failed later", exc_info=task.exception())
 
 
 class NoLog(Exception):

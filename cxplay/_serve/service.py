@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -25,12 +26,13 @@ from cxplay._engine.engine import Engine
 from cxplay._playbooks.lint import validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay.errors import CxplayError, PlaybookError
+from cxplay.models import Incident
 from cxplay.results import Suggestion
 
 if TYPE_CHECKING:
     from cxplay._log.store import DecisionLog
 
-__all__ = ["Metrics", "ServeConfig", "Service"]
+__all__ = ["GATE", "Metrics", "RecordCancelled", "RecordGate", "ServeConfig", "Service"]
 
 log = logging.getLogger("cxplay.serve")
 
@@ -133,6 +135,74 @@ def _problem_lines(error: CxplayError) -> list[str]:
     return [line.removeprefix("Error: ") for line in error_lines(error)]
 
 
+class RecordCancelled(Exception):
+    """The request gave up before its decision was recorded: it is not recorded."""
+
+
+class RecordGate:
+    """Whether a request's decision may still be recorded.
+
+    A request that passes its deadline closes its gate: a decision whose recording has not
+    begun is then never recorded (the client got a 503 and may retry without a duplicate),
+    and one whose recording has begun is waited for and answered with its id.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "open"
+
+    def begin(self) -> bool:
+        """Start recording, unless the request gave up already."""
+        with self._lock:
+            if self._state == "closed":
+                return False
+            self._state = "recording"
+            return True
+
+    def close(self) -> bool:
+        """Give up: True if nothing is or will be recorded."""
+        with self._lock:
+            if self._state == "open":
+                self._state = "closed"
+            return self._state == "closed"
+
+
+#: The gate of the request the current thread works for (None: record unconditionally).
+GATE: contextvars.ContextVar[RecordGate | None] = contextvars.ContextVar(
+    "cxplay_record_gate", default=None
+)
+
+
+class _GatedLog:
+    """The decision log as the engine sees it: a record waits for the request's gate."""
+
+    def __init__(self, log: DecisionLog) -> None:
+        self._log = log
+
+    def record(
+        self,
+        incident: Incident,
+        suggestion: Suggestion,
+        *,
+        digest: str,
+        playbooks: Sequence[str],
+        backend: str,
+        now: datetime | None = None,
+    ) -> str:
+        gate = GATE.get()
+        if gate is not None and not gate.begin():
+            raise RecordCancelled
+        return self._log.record(
+            incident, suggestion, digest=digest, playbooks=playbooks, backend=backend, now=now
+        )
+
+    def history(self, customer_id: str, now: datetime | None = None) -> Any:
+        return self._log.history(customer_id, now)
+
+    def close(self) -> None:
+        """Nothing: the service closes its log itself (engines come and go with reloads)."""
+
+
 class Service:
     """The engine a process serves, reloaded atomically; thread-safe."""
 
@@ -151,11 +221,12 @@ class Service:
 
             default = config.log in ("", "default")  # as the CLI's --log default
             self.log = DecisionLog.open(None if default else config.log)
+        self._sink = _GatedLog(self.log) if self.log is not None else None
         self.engine = Engine(
             report.playbooks,
             backend=config.backend,  # type: ignore[arg-type]
             source=paths,
-            log=self.log,
+            log=self._sink,
         )
         self._lock = threading.Lock()
         #: The playbook watcher: "running", "stopped" (not watching now) or "off" (--no-watch).
@@ -194,7 +265,7 @@ class Service:
                         report.playbooks,
                         backend=self.config.backend,  # type: ignore[arg-type]
                         source=self._paths,
-                        log=self.log,
+                        log=self._sink,
                     )
                     self.last = _Reload(True, datetime.now(timezone.utc))
             except CxplayError as exc:
