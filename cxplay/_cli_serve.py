@@ -55,7 +55,8 @@ __all__ = ["serve"]
     default=10.0,
     show_default=True,
     type=click.FloatRange(0.1, 600),
-    help="Seconds a request may take, body upload included.",
+    help="Seconds a whole request may take: its headers, then its body and its answer "
+    "(each from the request's start; a decision being recorded at the deadline is waited for).",
 )
 @click.option(
     "--cors-origin",
@@ -98,6 +99,7 @@ def serve(
         import uvicorn
 
         from cxplay._serve import CONFIG_ENV, ServeConfig, config_to_env, create_app
+        from cxplay._serve.protocol import HeadTimeoutProtocol
     except ImportError as exc:
         raise CxplayError(
             f"cxplay serve needs the serve extra ({exc.name} is missing): "
@@ -113,6 +115,7 @@ def serve(
         timeout=timeout,
         cors_origins=cors_origins,
     )
+    HeadTimeoutProtocol.timeout = timeout
     app = create_app(config)  # fails here, with one line, on bad playbooks or tokens
     common = {
         "host": host,
@@ -122,6 +125,8 @@ def serve(
         "server_header": False,
         "timeout_graceful_shutdown": 5,
         "timeout_keep_alive": 5,
+        # the head's deadline, and problem+json for a request that cannot be parsed
+        "http": "cxplay._serve.protocol:HeadTimeoutProtocol",
     }
     if workers == 1:
         uvicorn.run(app, **common)  # type: ignore[arg-type]

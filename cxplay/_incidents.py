@@ -27,6 +27,48 @@ MAX_INCIDENT_BYTES = 1 << 20
 
 Format = Literal["json", "toml"]
 
+#: More than an incident can hold: its own fields and 200 facts of up to 100 items. A JSON
+#: document with more keys, objects or values is refused before it is parsed, because
+#: parsing builds one object per value in one call that holds the interpreter (85,000 keys:
+#: 50 ms of a service's event loop), and an error would then name each of them.
+MAX_KEYS = 1_000
+MAX_OBJECTS = 100
+MAX_VALUES = 25_000
+
+
+def _too_big(raw: bytes, toml: bool = False) -> str | None:
+    """Why a JSON (or TOML) document holds more than an incident can, else None.
+
+    Linear and in C: when the raw counts of ``:`` (TOML: ``=``), ``{`` or ``,`` are over
+    the limits, the escaped backslashes and quotes are dropped, the rest is split at the
+    quotes, and the pieces outside strings are counted again (a description may hold any
+    punctuation). TOML's keys are counted by their ``=``: its tables and dotted keys hold
+    fewer keys than that, so nothing an incident can hold is refused.
+    """
+    colon = b"=" if toml else b":"
+    counts = (raw.count(colon), raw.count(b"{"), raw.count(b",") + 1)
+    if counts[0] <= MAX_KEYS and counts[1] <= MAX_OBJECTS and counts[2] <= MAX_VALUES:
+        return None
+    plain = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside = b"".join(plain.split(b'"')[::2])
+    if toml:  # then its 'literal strings' (an apostrophe inside "..." is gone already)
+        outside = b"".join(outside.split(b"'")[::2])
+    keys, objects = outside.count(colon), outside.count(b"{")
+    values = outside.count(b",") + 1
+    if keys > MAX_KEYS:
+        return f"{keys:,} keys; an incident has at most {MAX_KEYS:,} (its fields and its facts)"
+    if objects > MAX_OBJECTS:
+        return (
+            f"{objects:,} objects; an incident has a few (customer, order, event, facts), "
+            "and a fact is text, a number, a boolean or a list of those"
+        )
+    if values > MAX_VALUES:
+        return (
+            f"{values:,} values; an incident holds at most {MAX_VALUES:,} "
+            "(200 facts of up to 100 items each, and its own fields)"
+        )
+    return None
+
 
 def _decode(raw: bytes, name: str) -> str:
     try:
@@ -78,6 +120,10 @@ def parse_incident(
     text = _decode(source, name) if isinstance(source, bytes) else source.removeprefix("\ufeff")
     if fmt is None:
         fmt = "json" if text.lstrip().startswith("{") else "toml"
+    raw = source if isinstance(source, bytes) else text.encode("utf-8", "replace")
+    why = _too_big(raw, toml=fmt == "toml")
+    if why is not None:
+        raise IncidentError(f"{name}: {why}")
     data = _parse(text, name, fmt)
     if not isinstance(data, dict):
         raise IncidentError(f"{name}: an incident must be an object, not {type(data).__name__}")

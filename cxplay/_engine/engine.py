@@ -16,9 +16,9 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from cxplay._common.problems import error_message, format_key, key_path
+from cxplay._common.problems import error_message, format_key, key_path, models_in
 from cxplay._common.text import closest, did_you_mean, echo
 from cxplay._conditions.parse import POLICY_VALUE, leaves
 from cxplay._engine import durable as _durable
@@ -30,7 +30,7 @@ from cxplay._playbooks.digest import playbook_digest
 from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.errors import CxplayError, IncidentError
-from cxplay.models import FactSpec, Incident, Policy
+from cxplay.models import MAX_FACTS, MAX_LIST, FactSpec, Incident, Policy
 from cxplay.results import Cost, History, Match, RuleTrace, Suggestion
 
 __all__ = ["BackendName", "DecisionSink", "Engine", "Flattener", "coerce_incident"]
@@ -134,6 +134,77 @@ def _undeclared(incident_type: str, names: Sequence[str], facts: Mapping[str, Fa
     return f"facts {shown}: not facts the playbooks declare for '{incident_type}' ({known})"
 
 
+#: At most this many problems are listed in one error; the rest are counted ("and 90 more").
+MAX_PROBLEMS = 20
+_LONGEST = 300
+
+
+def _listed(problems: Sequence[str], total: int | None = None) -> str:
+    """``invalid incident: a; b; ... and N more`` with at most :data:`MAX_PROBLEMS` shown."""
+    total = len(problems) if total is None else total
+    # a problem names a key the client wrote, which may be a megabyte long: cut each one
+    shown = [p if len(p) <= _LONGEST else f"{p[:_LONGEST]}…" for p in problems[:MAX_PROBLEMS]]
+    text = "invalid incident: " + "; ".join(shown)
+    if total > MAX_PROBLEMS:
+        text += f"; and {total - MAX_PROBLEMS:,} more"
+    return text
+
+
+def _model_keys(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    """A model's keys, each with the model its value is (for a nested object), else None."""
+    keys: dict[str, type[BaseModel] | None] = {}
+    for name, info in model.model_fields.items():
+        nested = models_in(info.annotation)
+        keys[info.alias or name] = nested[0] if len(nested) == 1 else None
+    return keys
+
+
+def _flood(incident: Mapping[str, Any]) -> str | None:
+    """A short error for an incident too big to report key by key, else None.
+
+    One linear pass over the keys of the incident and its objects, before pydantic, whose
+    error list would hold one entry per unknown key, fact or list item (85,000 of them
+    for a 1 MiB body, and seconds to build): more unknown keys than are listed, more
+    facts than an incident may carry, or a fact's list longer than allowed.
+    """
+    unknown: list[str] = []
+    count = 0
+    stack: list[tuple[Mapping[str, Any], type[BaseModel], str]] = [(incident, Incident, "")]
+    while stack:
+        mapping, model, prefix = stack.pop()
+        keys = _MODEL_KEYS.get(model) or _MODEL_KEYS.setdefault(model, _model_keys(model))
+        for key, value in mapping.items():
+            if key not in keys:
+                count += 1
+                if len(unknown) < MAX_PROBLEMS:
+                    unknown.append(f"{prefix}{format_key((str(key),))}: unknown key")
+            elif isinstance(value, Mapping) and keys[key] is not None:
+                stack.append((value, keys[key], f"{prefix}{key}."))  # type: ignore[arg-type]
+    if count > MAX_PROBLEMS:
+        return _listed(unknown, count)
+    facts = incident.get("facts")
+    if isinstance(facts, Mapping):
+        if len(facts) > MAX_FACTS:
+            return _listed([f"facts: at most {MAX_FACTS} facts, not {len(facts):,}"])
+        shapeless: list[str] = []
+        for name, value in facts.items():
+            if isinstance(value, list) and len(value) > MAX_LIST:
+                return _listed([f"facts.{name}: a list may hold at most {MAX_LIST} items"])
+            items = value if isinstance(value, list) else (value,)
+            if not all(isinstance(item, _SCALARS) for item in items):
+                shapeless.append(f"facts.{name}: {_SHAPE}")
+        if len(shapeless) > MAX_PROBLEMS:
+            return _listed(shapeless)
+    return None
+
+
+_SCALARS = (str, int, float)  # bool is an int
+_SHAPE = "must be text, a number, a boolean or a list of those"
+
+
+_MODEL_KEYS: dict[type[BaseModel], dict[str, type[BaseModel] | None]] = {}
+
+
 def coerce_incident(
     incident: IncidentLike,
     facts: Mapping[str, FactSpec] | None = None,
@@ -151,11 +222,14 @@ def coerce_incident(
     if isinstance(incident, Incident):
         model = incident
     elif isinstance(incident, Mapping):
+        flood = _flood(incident)
+        if flood is not None:
+            raise IncidentError(flood)
         try:
             model = Incident.model_validate(incident)
         except ValidationError as exc:
             errors = exc.errors()
-            seen: list[str] = []
+            seen: dict[str, None] = {}  # insertion-ordered, and linear to de-duplicate
             for error in errors:
                 # a bad fact value fails every member of the union: report it once
                 text = _describe(error)
@@ -165,15 +239,11 @@ def coerce_incident(
                         "(ASCII letters, digits and _, not starting with a digit)"
                     )
                 elif error["loc"][:1] == ("facts",) and len(error["loc"]) >= 2:
-                    text = (
-                        f"facts.{error['loc'][1]}: must be text, a number, a boolean "
-                        "or a list of those"
-                    )
+                    text = f"facts.{error['loc'][1]}: {_SHAPE}"
                     if "at most" in str(error["msg"]) or "longer" in str(error["msg"]):
                         text = _describe(error)
-                if text not in seen:
-                    seen.append(text)
-            raise IncidentError("invalid incident: " + "; ".join(seen)) from None
+                seen[text] = None
+            raise IncidentError(_listed(list(seen))) from None
         except RecursionError:
             raise IncidentError("invalid incident: nested too deeply") from None
     else:
@@ -192,7 +262,7 @@ def coerce_incident(
                 "(allow_unknown_type / --allow-unknown-type accepts it as it is)"
             )
     if problems:
-        raise IncidentError("invalid incident: " + "; ".join(problems))
+        raise IncidentError(_listed(problems))
     derived = _derived_facts(model.facts, facts) if facts else {}
     if derived:
         model = model.model_copy(update={"facts": {**model.facts, **derived}})
@@ -414,8 +484,12 @@ class Engine:
         else:
             backend = ReferenceBackend(playbooks)
         paths = sorted({leaf.path for rule in playbooks.rules for leaf in leaves(rule.condition)})
-        dirs = replies_dirs(playbooks)
-        renderer = Renderer(dirs) if dirs else None
+        # Every catalog of every language is read now (or was, by validate_playbooks): a
+        # catalog changed or deleted later is not served until a reload validates it.
+        renderer: Renderer | None = playbooks.replies
+        if not isinstance(renderer, Renderer):
+            dirs = replies_dirs(playbooks)
+            renderer = Renderer(dirs).whole() if dirs else None
         rules = playbooks.rules
         ordered = sorted(range(len(rules)), key=lambda p: (-rules[p].rule.priority, rules[p].order))
         rank = [0] * len(rules)

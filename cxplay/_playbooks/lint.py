@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,7 +174,7 @@ def scenario_problems(playbooks: PlaybookSet) -> list[Problem]:
     return problems
 
 
-def renderer_problems(playbooks: PlaybookSet) -> list[Problem]:
+def renderer_problems(playbooks: PlaybookSet, keep: list[Renderer] | None = None) -> list[Problem]:
     """The renderer's checks: declared languages without templates, actions without a template.
 
     Calls :func:`check_replies`, which may return problems or raise a
@@ -182,12 +182,14 @@ def renderer_problems(playbooks: PlaybookSet) -> list[Problem]:
 
     Args:
         playbooks: A loaded set of playbooks.
+        keep: If given, the renderer that read every catalog is appended to it (an engine
+            built on the validated set serves exactly what was checked).
 
     Returns:
         The renderer's problems.
     """
     try:
-        found = check_replies(playbooks)
+        found = check_replies(playbooks, keep)
     except PlaybookError as exc:
         return list(exc.problems)
     return [p if isinstance(p, Problem) else Problem(str(p)) for p in found or ()]
@@ -233,11 +235,14 @@ def validate_playbooks(paths: PathsLike = None) -> ValidationReport:
             playbooks = load_playbooks(rest or None)
         except PlaybookError as exc:
             return ValidationReport((*found, *exc.problems), None, catalogs)
+        kept: list[Renderer] = []
         found += [
             *unreachable_rules(playbooks),
             *scenario_problems(playbooks),
-            *renderer_problems(playbooks),
+            *renderer_problems(playbooks, kept),
         ]
+        if kept and not found:  # what an engine serves is what was checked here
+            playbooks = replace(playbooks, replies=kept[0])
     found.sort(key=lambda p: (p.file or "", p.line or 0))
     return ValidationReport(tuple(found), playbooks, catalogs)
 
@@ -520,7 +525,7 @@ def _fragment_names(action: Any) -> list[str]:
     return names
 
 
-def check_replies(playbooks: PlaybookSet) -> list[Problem]:
+def check_replies(playbooks: PlaybookSet, keep: list[Renderer] | None = None) -> list[Problem]:
     """Everything about replies that can be known before a customer sees one.
 
     Every fragment compiles; every declared language has templates; every action of every
@@ -544,6 +549,9 @@ def check_replies(playbooks: PlaybookSet) -> list[Problem]:
     except TemplateError as exc:
         return list(exc.problems)
     problems.extend(renderer.load_all())
+    if keep is not None:
+        keep.append(renderer)
+    playbooks = replace(playbooks, replies=renderer)  # the sample renders below use it
     for language in renderer.languages:
         for name in renderer.names(language):
             try:

@@ -85,6 +85,10 @@ class PlaybookSet:
     files: tuple[Path, ...]
     root: Path | None = None
     stamps: tuple[tuple[str, int, int], ...] = field(default=())
+    #: The reply catalogs as they were validated with these playbooks (a ``Renderer``, every
+    #: language read), when ``validate_playbooks`` loaded them: an engine built on this set
+    #: serves exactly what was checked and reads nothing more from disk.
+    replies: Any = field(default=None, compare=False, repr=False)
 
     def rule(self, rule_id: str) -> CompiledRule:
         """The compiled rule with this id."""

@@ -179,8 +179,9 @@ class Renderer:
             TemplateError: a catalog is misnamed or a config is invalid -- unless
                 ``problems`` is given: then they are added to it and the rest still loads.
         """
-        # Catalogs are parsed per language on first use: a reply needs one language of
-        # ~25 files, and tomli is pure Python. `load_all()` (validate) parses every one.
+        # Catalogs are parsed per language on first use by a caller that renders one
+        # language and exits (the CLI); an engine calls `whole()` (validate `load_all()`),
+        # so that what it serves is read at once and never changes under it.
         self._catalogs: dict[str, list[Path]] = {}  # language -> catalog files
         self._fragments: dict[str, dict[str, str]] = {}  # language -> name -> source
         self._lock = threading.Lock()
@@ -300,6 +301,17 @@ class Renderer:
                 with self._lock:
                     self._fragments.setdefault(language, parsed)
         return problems
+
+    def whole(self) -> Renderer:
+        """Parse every catalog of every language now, so that nothing is read later.
+
+        Raises:
+            TemplateError: what is wrong with the catalogs.
+        """
+        problems = self.load_all()
+        if problems:
+            raise TemplateError(problems)
+        return self
 
     def _parse(self, language: str, problems: list[Problem]) -> dict[str, str]:
         target: dict[str, str] = {}

@@ -10,21 +10,42 @@ paragraphs, so :class:`ReplyEnvironment` refuses, with a :class:`SizeError`:
   (``*``, ``**``, ``%``, ``+``; ``center``/``ljust``/``rjust``/``zfill``/``expandtabs``
   widths; format widths in ``format``, ``%`` and ``str.format``);
 * rendered output longer than :data:`MAX_OUTPUT` characters (:func:`render_capped` counts
-  while the template streams, so the limit holds before the text is in memory).
+  while the template streams, so the limit holds before the text is in memory);
+* a result that would grow past the limit, checked *before* it is built: ``replace``
+  (filter and method), ``join`` (filter and method), ``indent`` (its width times the
+  lines), format widths taken from arguments (``'%*d'``, ``'{:>{w}}'.format(w=...)``),
+  and every ``~`` concatenation and filter result after it;
+* more work than a reply needs: a render has a budget of :data:`MAX_STEPS` steps (each
+  loop iteration, call, operator, attribute or item lookup is one) and of
+  :data:`MAX_SECONDS` seconds, so three nested ``range(10000)`` loops stop at once instead
+  of running for days.
 """
 
 from __future__ import annotations
 
+import contextvars
 import re
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
+from jinja2 import StrictUndefined, Template, nodes, pass_eval_context
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["MAX_OUTPUT", "MAX_RANGE", "MAX_VALUE", "ReplyEnvironment", "SizeError", "render_capped"]
+__all__ = [
+    "MAX_OUTPUT",
+    "MAX_RANGE",
+    "MAX_SECONDS",
+    "MAX_STEPS",
+    "MAX_VALUE",
+    "ReplyEnvironment",
+    "SizeError",
+    "WorkError",
+    "render_capped",
+]
 
 #: The most items a ``range()`` in a fragment may have.
 MAX_RANGE = 10_000
@@ -34,6 +55,10 @@ MAX_VALUE = 100_000
 MAX_OUTPUT = 100_000
 #: The most bits an integer a fragment computes may have (``10 ** 1000`` is fine).
 _MAX_BITS = 10_000
+#: The most steps one render may take (the longest shipped fragment takes a few hundred).
+MAX_STEPS = 200_000
+#: The most seconds one render may take, steps or not.
+MAX_SECONDS = 2.0
 
 # A width or precision in a %-format or a format spec: "%100000000s", "{:>100000000}".
 _WIDTH = re.compile(r"(?:%[-#0 +]*|:[^{}]*?)(\d{6,})")
@@ -42,6 +67,91 @@ _WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 
 class SizeError(SecurityError):
     """A fragment would build or render more than a reply ever needs."""
+
+
+class WorkError(SizeError):
+    """A fragment takes more steps or time to render than a reply ever needs."""
+
+
+class _Budget:
+    """What is left of one render's steps, and when its time is up."""
+
+    __slots__ = ("deadline", "steps")
+
+    def __init__(self) -> None:
+        self.steps = MAX_STEPS
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+    "cxplay_render_budget", default=None
+)
+
+
+def _charge(steps: int = 1) -> None:
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget.steps -= steps
+    if budget.steps < 0:
+        raise WorkError(
+            f"the fragment takes more than {MAX_STEPS:,} steps to render; a reply needs a few "
+            "hundred"
+        )
+    if budget.steps % 1024 == 0 and time.monotonic() > budget.deadline:
+        raise WorkError(f"the fragment takes more than {MAX_SECONDS:g} s to render")
+
+
+def _steps(iterable: Iterable[Any]) -> Iterator[Any]:
+    """A loop's items, one step each (every ``{% for %}`` iterates through this)."""
+    for item in iterable:
+        _charge()
+        yield item
+
+
+def _predict(what: str, size: int) -> None:
+    if size > MAX_VALUE:
+        raise _too_big(what, size, MAX_VALUE)
+
+
+def _replace_size(text: Any, old: Any, new: Any, count: Any = -1) -> None:
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        times = text.count(old) if old else len(text) + 1
+        if isinstance(count, int) and count >= 0:
+            times = min(times, count)
+        _predict("a replaced text", len(text) + times * (len(new) - len(old)))
+
+
+def _join_size(separator: Any, items: Any) -> None:
+    if isinstance(items, list | tuple) and isinstance(separator, str):
+        size = max(len(items) - 1, 0) * len(separator)
+        size += sum(len(i) if isinstance(i, str) else 20 for i in items)
+        _predict("a joined text", size)
+
+
+def _star_widths(text: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Widths and precisions a format takes from its arguments: ``'%*d'``, ``'{:{w}}'``."""
+    if not isinstance(text, str) or not ("*" in text or re.search(r"\{[^{}]*\{", text) is not None):
+        return
+    values: list[Any] = [*args, *kwargs.values()]
+    for value in list(values):
+        if isinstance(value, tuple | list):
+            values.extend(value)
+        elif isinstance(value, Mapping):
+            values.extend(value.values())
+    for value in values:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and abs(value) > MAX_VALUE:
+            raise _too_big("a format width", int(abs(value)), MAX_VALUE)
+
+
+class _Generator(CodeGenerator):
+    """Jinja's code generator with every ``~`` concatenation's result checked."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.sized(")
+        super().visit_Concat(node, frame)
+        self.write(")")
 
 
 def _too_big(what: str, size: int, limit: int) -> SizeError:
@@ -74,6 +184,7 @@ class ReplyEnvironment(SandboxedEnvironment):
     """The sandbox for reply fragments: StrictUndefined, no autoescape, size limits."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _Generator
 
     def __init__(self) -> None:
         super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -81,6 +192,49 @@ class ReplyEnvironment(SandboxedEnvironment):
         for name in ("center", "indent", "wordwrap"):
             self.filters[name] = self._width_checked(self.filters[name])
         self.filters["format"] = self._format_checked(self.filters["format"])
+        replace, join, indent = (self.filters[n] for n in ("replace", "join", "indent"))
+
+        def replace_checked(ctx: Any, text: Any, old: Any, new: Any, count: Any = None) -> Any:
+            _replace_size(str(text), old, new, -1 if count is None else count)
+            return replace(ctx, text, old, new, count)
+
+        def join_checked(ctx: Any, items: Any, d: str = "", attribute: Any = None) -> Any:
+            items = list(_steps(items))
+            _join_size(d, [i if isinstance(i, str) else str(i) for i in items])
+            return join(ctx, items, d, attribute)
+
+        def indent_checked(text: Any, width: Any = 4, *args: Any, **kwargs: Any) -> Any:
+            size = len(width) if isinstance(width, str) else width
+            if isinstance(size, int) and isinstance(text, str):
+                _predict("an indented text", len(text) + (text.count("\n") + 1) * size)
+            return indent(text, width, *args, **kwargs)
+
+        self.filters["replace"] = pass_eval_context(replace_checked)
+        self.filters["join"] = pass_eval_context(join_checked)
+        self.filters["indent"] = indent_checked
+        self.filters["cx_steps"] = _steps
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """The template's tree, with every ``{% for %}`` iterating through the budget."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "cx_steps", [], [], None, None, lineno=loop.lineno)
+        return tree
+
+    @staticmethod
+    def sized(value: Any) -> Any:
+        """A value a fragment built, refused when it is bigger than a reply needs."""
+        return _sized(value)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """An attribute lookup: one step."""
+        _charge()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """An item lookup: one step."""
+        _charge()
+        return super().getitem(obj, argument)
 
     @staticmethod
     def _width_checked(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,12 +250,14 @@ class ReplyEnvironment(SandboxedEnvironment):
     def _format_checked(function: Callable[..., Any]) -> Callable[..., Any]:
         def checked(value: Any, *args: Any, **kwargs: Any) -> Any:
             _check_format(value)
+            _star_widths(value, args, kwargs)
             return _sized(function(value, *args, **kwargs))
 
         return checked
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """``*``, ``**``, ``%`` and ``+``, refusing results bigger than a reply needs."""
+        _charge()
         if operator == "*":
             for sequence, times in ((left, right), (right, left)):
                 size = len(sequence) * times if isinstance(times, int) else 0
@@ -112,26 +268,42 @@ class ReplyEnvironment(SandboxedEnvironment):
                 raise _too_big("a power's bits", right * abs(left).bit_length(), _MAX_BITS)
         elif operator == "%":
             _check_format(left)
+            _star_widths(left, right if isinstance(right, tuple) else (right,), {})
         return _sized(super().call_binop(context, operator, left, right))
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """``str.format`` in the sandbox, refusing format widths over :data:`MAX_VALUE`."""
         wrapped = super().wrap_str_format(value)
-        if wrapped is not None:
-            _check_format(value.__self__)
-        return wrapped
+        if wrapped is None:
+            return None
+        text = value.__self__
+        _check_format(text)
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            _star_widths(text, args, kwargs)
+            return str(_sized(wrapped(*args, **kwargs)))
+
+        return checked
 
     def call(
         self, __context: Context, __obj: Any, *args: Any, **kwargs: Any
     ) -> Any:  # names as in SandboxedEnvironment.call
-        """A call, with the padding methods of strings held to :data:`MAX_VALUE`."""
-        if (
-            isinstance(getattr(__obj, "__self__", None), str)
-            and getattr(__obj, "__name__", None) in _WIDTH_METHODS
-        ):
-            for width in args[:1]:
-                if isinstance(width, int) and width > MAX_VALUE:
-                    raise _too_big("a width", width, MAX_VALUE)
+        """A call (one step), with what string methods build held to :data:`MAX_VALUE`."""
+        _charge()
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            method = getattr(__obj, "__name__", None)
+            if method in _WIDTH_METHODS:
+                for width in args[:1]:
+                    if isinstance(width, int) and width > MAX_VALUE:
+                        raise _too_big("a width", width, MAX_VALUE)
+            elif method == "replace" and len(args) >= 2:
+                _replace_size(owner, *args[:3])
+            elif method == "join" and args:
+                items = list(_steps(args[0]))
+                _join_size(owner, [i if isinstance(i, str) else "" for i in items])
+                args = (items, *args[1:])
+            return _sized(super().call(__context, __obj, *args, **kwargs))
         return super().call(__context, __obj, *args, **kwargs)
 
 
@@ -143,12 +315,18 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     """
     parts: list[str] = []
     size = 0
-    for part in template.generate(context):
-        size += len(part)
-        if size > MAX_OUTPUT:
-            raise SizeError(
-                f"the fragment renders more than {MAX_OUTPUT:,} characters; a reply is a "
-                "few paragraphs"
-            )
-        parts.append(part)
+    # one budget per render; a fragment rendered inside another one shares the outer one
+    token = _BUDGET.set(_Budget()) if _BUDGET.get() is None else None
+    try:
+        for part in template.generate(context):
+            size += len(part)
+            if size > MAX_OUTPUT:
+                raise SizeError(
+                    f"the fragment renders more than {MAX_OUTPUT:,} characters; a reply is a "
+                    "few paragraphs"
+                )
+            parts.append(part)
+    finally:
+        if token is not None:
+            _BUDGET.reset(token)
     return "".join(parts)

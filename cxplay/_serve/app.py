@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
+import re
 import signal
+import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -27,13 +31,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from cxplay._common.problems import error_message, format_key, key_path
+from cxplay._common.text import echo
 from cxplay._conditions.parse import leaves
 from cxplay._incidents import parse_incident
 from cxplay._playbooks.lint import validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
-from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard
+from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of
 from cxplay._serve.models import (
     FactInfo,
     FeedbackRequest,
@@ -51,7 +56,7 @@ from cxplay._serve.models import (
     ValidateReport,
     ValidateRequest,
 )
-from cxplay._serve.service import Metrics, ServeConfig, Service
+from cxplay._serve.service import GATE, Metrics, RecordCancelled, RecordGate, ServeConfig, Service
 from cxplay._version import __version__
 from cxplay.errors import CxplayError, IncidentError, LogError, RenderError
 from cxplay.models import CHANNELS, FactSpec, Incident
@@ -76,8 +81,21 @@ _TITLES = {
 }
 
 
+# The directories of an absolute path (not of a URL): a client is told a file's name, never
+# where the server keeps it.
+_DIRECTORIES = re.compile(r"(?<![\w.~:/-])/(?:[^\s/:'\"]+/)+(?=[^\s/:'\"])")
+
+
+def public_text(line: str, roots: Sequence[Path] = ()) -> str:
+    """A message without server paths: relative to a playbook root, else the file's name."""
+    for root in roots:
+        line = line.replace(f"{root}/", "")
+    return _DIRECTORIES.sub("", line)
+
+
 def problem(status: int, errors: list[str], headers: Mapping[str, str] | None = None) -> Response:
     """An RFC 9457 response: the CLI's lines (without ``Error: ``) as ``errors``."""
+    errors = [public_text(line) for line in errors]
     document = ProblemDetails(
         title=_TITLES.get(status, "Error"), status=status, detail="; ".join(errors), errors=errors
     )
@@ -191,6 +209,15 @@ def playbook_list(playbooks: PlaybookSet) -> PlaybookList:
 
 
 def _upload_name(name: str) -> PurePosixPath:
+    shown = echo(name, 80)
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
+        raise IncidentError(f"files: {shown}: a name has no control characters")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise IncidentError(f"files: {shown}: a name is valid Unicode text") from None
+    if size > 255:
+        raise IncidentError(f"files: {shown}: a name is at most 255 bytes, not {size}")
     path = PurePosixPath(name)
     if (
         path.is_absolute()
@@ -200,8 +227,53 @@ def _upload_name(name: str) -> PurePosixPath:
         or (len(path.parts) == 2 and path.parts[0] != "replies")
         or "\\" in name
     ):
-        raise IncidentError(f"files: {name!r}: a name is 'NAME.toml' or 'replies/NAME.toml'")
+        raise IncidentError(f"files: {shown}: a name is 'NAME.toml' or 'replies/NAME.toml'")
     return path
+
+
+async def validate_isolated(files: Mapping[str, str], timeout: float) -> ValidateReport:
+    """:func:`validate_upload` in a child process with CPU and memory limits.
+
+    The child is killed when ``timeout`` passes (:class:`asyncio.TimeoutError`, a 503);
+    one that runs out of its CPU time or memory is a :class:`ValidationAborted`.
+    """
+    for name, text in files.items():  # the client's errors, answered before any work
+        _upload_name(name)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise IncidentError(
+                f"files: {echo(name, 80)}: not valid Unicode text (character {exc.start})"
+            ) from None
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cxplay._serve.isolate",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    request = json.dumps({"files": dict(files), "cpu": max(1, math.ceil(timeout))})
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(request.encode()), timeout)
+    except BaseException:  # the deadline, or the request went away: the work goes too
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
+    try:
+        answer = json.loads(out)
+        if "error" in answer:
+            raise ValidationAborted(answer["error"])
+        return ValidateReport.model_validate(answer)
+    except ValueError:
+        raise ValidationAborted(
+            "the upload needs more CPU time or memory than validation may use"
+        ) from None
+
+
+class ValidationAborted(Exception):
+    """The validation of an upload ran out of its CPU time or memory."""
 
 
 def validate_upload(files: Mapping[str, str]) -> ValidateReport:
@@ -303,30 +375,60 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     admin = [Depends(role("admin"))]
 
     async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.wait_for(asyncio.to_thread(function, *args, **kwargs), config.timeout)
+        """In a thread, by the request's deadline (what is left of ``--timeout``)."""
+        return await asyncio.wait_for(
+            asyncio.to_thread(function, *args, **kwargs), deadline_of(config.timeout)
+        )
 
-    async def read_incident(request: Request) -> dict[str, Any]:
-        kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
-        if kind not in ("application/json", "application/toml"):
-            raise _Unsupported(kind)
-        body = await request.body()
-        incident = parse_incident(body, name="<request>", fmt="toml" if "toml" in kind else "json")
+    async def run_recorded(function: Callable[..., T], *args: Any) -> T:
+        """Like :func:`run`, for work that records a decision: never recorded after a 503.
+
+        At the deadline (or when the client goes away), a decision whose recording has not
+        begun is never recorded, and the request is a 503; one that is being recorded is
+        waited for and answered with its id.
+        """
+        gate = RecordGate()
+
+        def gated() -> T:
+            GATE.set(gate)
+            return function(*args)
+
+        task = asyncio.ensure_future(asyncio.to_thread(gated))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), deadline_of(config.timeout))
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            if gate.close():
+                task.add_done_callback(_consume)
+                raise
+            return await task
+
+    def parse_body(body: bytes, fmt: Literal["json", "toml"]) -> dict[str, Any]:
+        incident = parse_incident(body, name="<request>", fmt=fmt)
         if not _depth(incident, config.max_depth):
             raise IncidentError(f"<request>: nested deeper than {config.max_depth} levels")
         return incident
 
+    def parse_and_suggest(body: bytes, fmt: Literal["json", "toml"], explain: bool) -> Suggestion:
+        return service.engine.suggest(parse_body(body, fmt), explain=explain)
+
     async def suggest_response(request: Request, explain: bool) -> Response:
-        incident = await read_incident(request)
-        # Called on the event loop, not in a thread: a suggestion is half a millisecond of
-        # CPU under the GIL, and handing it to a thread made every request wait for the
-        # GIL switch interval (5 ms) -- p50 went from 1 ms to 11 ms. Its cost is bounded by
-        # the body and depth limits instead of a timer. With a decision log it waits for a
-        # database, and then it runs in a thread.
-        engine = service.engine
-        if service.log is not None:  # the log's database I/O releases the GIL: a thread
-            result: Suggestion = await run(engine.suggest, incident, explain=explain)
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        if kind not in ("application/json", "application/toml"):
+            raise _Unsupported(kind)
+        body = await request.body()
+        fmt: Literal["json", "toml"] = "toml" if "toml" in kind else "json"
+        # A small body is served on the event loop, not in a thread: a suggestion is half a
+        # millisecond of CPU under the GIL, and handing it to a thread made every request
+        # wait for the GIL switch interval (5 ms) -- p50 went from 1 ms to 11 ms. A large
+        # body (parsing, validating and masking grow with it), and any request when the
+        # decision log waits for a database, go to a thread under the request's deadline:
+        # the loop keeps answering /healthz meanwhile.
+        if service.log is not None:
+            result: Suggestion = await run_recorded(parse_and_suggest, body, fmt, explain)
+        elif len(body) > INLINE_BODY:
+            result = await run(parse_and_suggest, body, fmt, explain)
         else:
-            result = engine.suggest(incident, explain=explain)
+            result = parse_and_suggest(body, fmt, explain)
         metrics.suggested(result)
         return _json(result)
 
@@ -364,11 +466,19 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
 
     @app.exception_handler(BodyTooLarge)
     async def on_large(request: Request, exc: BodyTooLarge) -> Response:
-        return problem(413, [f"the request body is larger than {config.max_body // 1024} KiB"])
+        return problem(
+            413,
+            [f"the request body is larger than {config.max_body // 1024} KiB"],
+            {"Connection": "close"},  # the rest of the body is not read
+        )
 
     @app.exception_handler(BodyTooSlow)
     async def on_slow(request: Request, exc: BodyTooSlow) -> Response:
-        return problem(400, ["the request body did not arrive in time"])
+        return problem(
+            400,
+            [f"the request body did not arrive in time ({config.timeout:g} s)"],
+            {"Connection": "close"},
+        )
 
     @app.exception_handler(_Unsupported)
     async def on_unsupported(request: Request, exc: _Unsupported) -> Response:
@@ -436,7 +546,11 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         dependencies=admin,
     )
     async def validate(upload: ValidateRequest) -> Response:
-        return _json(await run(validate_upload, upload.files))
+        return _json(await validate_isolated(upload.files, config.timeout))
+
+    @app.exception_handler(ValidationAborted)
+    async def on_aborted(request: Request, exc: ValidationAborted) -> Response:
+        return problem(422, [str(exc)])
 
     @app.post(
         "/v1/reload",
@@ -542,6 +656,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
             backend=service.engine.backend,
             last_reload=reload_status(),
             log=log_state,
+            watcher=service.watcher,
             errors=errors,
         )
         return Response(
@@ -621,6 +736,9 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     return app
 
 
+#: Bodies up to this size are served on the event loop; larger ones in a thread.
+INLINE_BODY = 16 * 1024
+
 _BOOLEANS = {
     "true": True,
     "1": True,
@@ -631,6 +749,12 @@ _BOOLEANS = {
     "no": False,
     "off": False,
 }
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a given-up task's outcome (RecordCancelled, most likely): nothing to log."""
+    if not task.cancelled() and not isinstance(task.exception(), RecordCancelled | None):
+        log.warning("a request that timed out failed later", exc_info=task.exception())
 
 
 class NoLog(Exception):

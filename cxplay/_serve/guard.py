@@ -2,14 +2,20 @@
 
 A pure ASGI middleware (no per-request objects beyond two closures): it refuses a body
 larger than the limit before reading it when ``Content-Length`` says so, and while reading
-it otherwise; it gives up on a client that sends its body too slowly; it adds the security
+it otherwise; it sets the request's deadline (``--timeout`` from the end of its headers:
+the body must have arrived, and the answer be computed, by then); it adds the security
 headers; and it counts the request and its latency by route template (never by raw path,
 so a scan of random URLs cannot blow up the metrics).
+
+Before a request reaches the app, :mod:`cxplay._serve.protocol` (uvicorn's httptools
+protocol) gives its request line and headers the same time to arrive, and answers a request
+it cannot parse (a bad ``Content-Length``, a 100 KB request line) with problem+json.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -17,7 +23,29 @@ from typing import Any
 
 from cxplay._serve.service import Metrics
 
-__all__ = ["SECURITY_HEADERS", "BodyTooLarge", "Guard", "problem_bytes"]
+__all__ = [
+    "DEADLINE",
+    "SECURITY_HEADERS",
+    "BodyTooLarge",
+    "Guard",
+    "deadline_of",
+    "problem_bytes",
+]
+
+#: The deadline of the request being answered (``time.monotonic()`` seconds), set by the
+#: Guard for the task that answers it (and the threads it hands work to).
+DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "cxplay_deadline", default=None
+)
+
+
+def deadline_of(default: float) -> float:
+    """Seconds left before this request's deadline (``default`` outside a request)."""
+    deadline = DEADLINE.get()
+    if deadline is None:
+        return default
+    return max(0.0, deadline - time.monotonic())
+
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -93,11 +121,13 @@ class Guard:
                 )
                 return
         received = 0
+        deadline = time.monotonic() + self.read_timeout
+        DEADLINE.set(deadline)
 
         async def receive_limited() -> Message:
             nonlocal received
-            try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+            try:  # the whole body by the deadline, however it is chunked
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
             except asyncio.TimeoutError:
                 raise BodyTooSlow from None
             if message["type"] == "http.request":

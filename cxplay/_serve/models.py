@@ -76,6 +76,11 @@ class Readiness(_Model):
         description="off: no log; unreachable: cannot connect; broken: reachable but not "
         "writing (a damaged schema, a locked or read-only store, a stopped writer).",
     )
+    watcher: Literal["running", "stopped", "off"] = Field(
+        default="off",
+        description="The playbook watcher: 'stopped' means changes on disk are not noticed "
+        "now (it restarts by itself; SIGHUP or POST /v1/reload reload meanwhile).",
+    )
     errors: list[str] = Field(default_factory=list, description="Why not ready.")
 
 

@@ -10,13 +10,15 @@ when its last request drops it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -24,14 +26,17 @@ from cxplay._engine.engine import Engine
 from cxplay._playbooks.lint import validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay.errors import CxplayError, PlaybookError
+from cxplay.models import Incident
 from cxplay.results import Suggestion
 
 if TYPE_CHECKING:
     from cxplay._log.store import DecisionLog
 
-__all__ = ["Metrics", "ServeConfig", "Service"]
+__all__ = ["GATE", "Metrics", "RecordCancelled", "RecordGate", "ServeConfig", "Service"]
 
 log = logging.getLogger("cxplay.serve")
+
+WatcherState = Literal["running", "stopped", "off"]
 
 #: Latency buckets (seconds): a suggestion takes about half a millisecond in-process.
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -102,6 +107,11 @@ class Metrics:
             registry=r,
         )
         self.rules = Gauge("cxplay_rules", "Rules in the playbooks served.", registry=r)
+        self.watcher = Gauge(
+            "cxplay_watcher_running",
+            "1 while the playbook watcher runs; 0 when it is stopped or off (--no-watch).",
+            registry=r,
+        )
         for result in ("ok", "failed"):
             self.reloads.labels(result)  # present at 0 from the start
 
@@ -145,6 +155,74 @@ def _problem_lines(error: CxplayError) -> list[str]:
     return [line.removeprefix("Error: ") for line in error_lines(error)]
 
 
+class RecordCancelled(Exception):
+    """The request gave up before its decision was recorded: it is not recorded."""
+
+
+class RecordGate:
+    """Whether a request's decision may still be recorded.
+
+    A request that passes its deadline closes its gate: a decision whose recording has not
+    begun is then never recorded (the client got a 503 and may retry without a duplicate),
+    and one whose recording has begun is waited for and answered with its id.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "open"
+
+    def begin(self) -> bool:
+        """Start recording, unless the request gave up already."""
+        with self._lock:
+            if self._state == "closed":
+                return False
+            self._state = "recording"
+            return True
+
+    def close(self) -> bool:
+        """Give up: True if nothing is or will be recorded."""
+        with self._lock:
+            if self._state == "open":
+                self._state = "closed"
+            return self._state == "closed"
+
+
+#: The gate of the request the current thread works for (None: record unconditionally).
+GATE: contextvars.ContextVar[RecordGate | None] = contextvars.ContextVar(
+    "cxplay_record_gate", default=None
+)
+
+
+class _GatedLog:
+    """The decision log as the engine sees it: a record waits for the request's gate."""
+
+    def __init__(self, log: DecisionLog) -> None:
+        self._log = log
+
+    def record(
+        self,
+        incident: Incident,
+        suggestion: Suggestion,
+        *,
+        digest: str,
+        playbooks: Sequence[str],
+        backend: str,
+        now: datetime | None = None,
+    ) -> str:
+        gate = GATE.get()
+        if gate is not None and not gate.begin():
+            raise RecordCancelled
+        return self._log.record(
+            incident, suggestion, digest=digest, playbooks=playbooks, backend=backend, now=now
+        )
+
+    def history(self, customer_id: str, now: datetime | None = None) -> Any:
+        return self._log.history(customer_id, now)
+
+    def close(self) -> None:
+        """Nothing: the service closes its log itself (engines come and go with reloads)."""
+
+
 class Service:
     """The engine a process serves, reloaded atomically; thread-safe."""
 
@@ -164,13 +242,16 @@ class Service:
             default = config.log in ("", "default")  # as the CLI's --log default
             self.log = DecisionLog.open(None if default else config.log)
             self.metrics.watch_log(self.log)
+        self._sink = _GatedLog(self.log) if self.log is not None else None
         self.engine = Engine(
             report.playbooks,
             backend=config.backend,  # type: ignore[arg-type]
             source=paths,
-            log=self.log,
+            log=self._sink,
         )
         self._lock = threading.Lock()
+        #: The playbook watcher: "running", "stopped" (not watching now) or "off" (--no-watch).
+        self.watcher: WatcherState = "stopped" if config.watch else "off"
         self.reloads = 0
         self.last = _Reload(True, datetime.now(timezone.utc))
         self._publish()
@@ -205,7 +286,7 @@ class Service:
                         report.playbooks,
                         backend=self.config.backend,  # type: ignore[arg-type]
                         source=self._paths,
-                        log=self.log,
+                        log=self._sink,
                     )
                     self.last = _Reload(True, datetime.now(timezone.utc))
             except CxplayError as exc:
@@ -216,12 +297,10 @@ class Service:
                     False, datetime.now(timezone.utc), (f"internal error: {type(exc).__name__}",)
                 )
             if self.last.errors:  # /readyz is public: name files relative to their directory
-                prefixes = [f"{d}/" for d in self.watched()]
-                errors = []
-                for line in self.last.errors:
-                    for prefix in prefixes:
-                        line = line.replace(prefix, "")
-                    errors.append(line)
+                from cxplay._serve.app import public_text
+
+                roots = [*self.watched(), *(d.resolve() for d in self.watched())]
+                errors = [public_text(line, roots) for line in self.last.errors]
                 self.last = _Reload(False, self.last.at, tuple(errors))
             self.reloads += 1  # counted once the outcome is in place
             self._publish()
@@ -249,17 +328,82 @@ class Service:
         m.rules.set(len(self.engine.playbooks.rules))
 
     async def watch(self, stop: asyncio.Event) -> None:
-        """Reload whenever a ``.toml`` file under the playbook directories changes."""
+        """Reload whenever a ``.toml`` file under the playbook directories changes.
+
+        Two watches, re-armed whenever a playbook directory is replaced: the resolved
+        directories themselves (every ``.toml`` file under them) and their parents (the
+        directory's own entry: moved away and copied back, or a symlink switched to a new
+        release). A replace reloads at once. While no watch runs (between re-arms, after a
+        failure, or when nothing can be watched) :attr:`watcher` says ``stopped``; a
+        failure is logged and the watch restarts a second later.
+        """
+        first = True
+        while not stop.is_set():
+            dirs = [d.absolute() for d in self.watched()]
+            if not dirs:
+                self._set_watcher("off")
+                return
+            try:
+                await self._watch_once(dirs, stop, catch_up=not first)
+            except Exception:
+                self._set_watcher("stopped")
+                log.exception("the playbook watcher failed; it restarts in 1 s")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+            first = False
+            self._set_watcher("stopped")
+
+    async def _watch_once(self, dirs: list[Path], stop: asyncio.Event, catch_up: bool) -> None:
+        """Watch until a directory is replaced (or ``stop``); raise what a watch raised."""
         from watchfiles import Change, awatch
 
         def toml_only(change: Change, path: str) -> bool:
             return path.endswith(".toml")  # editors' and write-then-rename temporaries ignored
 
-        dirs: Iterable[Path] = self.watched()
-        if not dirs:
-            return
-        async for _changes in awatch(*dirs, watch_filter=toml_only, stop_event=stop):
-            await asyncio.to_thread(self.reload)
+        targets = [d.resolve() for d in dirs]
+        entries = {str(p) for p in (*dirs, *targets)}
+        parents = list(dict.fromkeys(p.parent for p in (*dirs, *targets) if p.parent.is_dir()))
+        rearm = asyncio.Event()
+
+        async def files() -> None:
+            present = [t for t in targets if t.is_dir()]
+            if not present:
+                await rearm.wait()  # the parents' watch says when the directory is back
+                return
+            async for _ in awatch(*present, watch_filter=toml_only, stop_event=rearm):
+                await asyncio.to_thread(self.reload)
+                if [d.resolve() for d in dirs] != targets:
+                    rearm.set()
+
+        async def places() -> None:
+            async for _ in awatch(
+                *parents,
+                watch_filter=lambda change, path: path in entries,
+                stop_event=rearm,
+                recursive=False,
+            ):
+                rearm.set()
+
+        tasks = [asyncio.create_task(files()), asyncio.create_task(places())]
+        stopping = asyncio.create_task(stop.wait())
+        self._set_watcher("running")
+        try:
+            if catch_up:  # the directory was replaced, or the watch failed
+                await asyncio.to_thread(self.reload)
+            done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+            rearm.set()  # the watches end at their next step
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in tasks:
+                if task in done and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            stopping.cancel()
+            for task in tasks:
+                task.cancel()
+
+    def _set_watcher(self, state: WatcherState) -> None:
+        self.watcher = state
+        self.metrics.watcher.set(1 if state == "running" else 0)
 
     def close(self) -> None:
         """Free the rule engine now, and close the decision log."""

@@ -1,0 +1,103 @@
+"""uvicorn's HTTP protocol with a deadline on the request head, and problem+json errors.
+
+uvicorn has no limit on how long a request's line and headers take to arrive (headers sent
+at one byte every few seconds kept a connection open forever), and answers a request it
+cannot parse (a bad ``Content-Length``, a 100 KB request line) with text/plain. This
+protocol gives the head ``--timeout`` seconds (then 408 and the connection is closed) and
+answers both with RFC 9457 problem+json, like every other error of the service. From the
+end of the head, :class:`~cxplay._serve.guard.Guard` holds the rest of the request to the
+same deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from cxplay._serve.guard import SECURITY_HEADERS, problem_bytes
+
+__all__ = ["HeadTimeoutProtocol"]
+
+
+class HeadTimeoutProtocol(HttpToolsProtocol):
+    """httptools, with the head's deadline and problem+json for what it cannot parse."""
+
+    #: Seconds a request's head may take; the CLI sets it (a worker reads its config).
+    timeout: float | None = None
+    _head_timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def _seconds(cls) -> float:
+        if cls.timeout is None:  # a worker process: the CLI's configuration, by environment
+            from cxplay._serve import CONFIG_ENV
+
+            config = json.loads(os.environ.get(CONFIG_ENV, "{}"))
+            cls.timeout = float(config.get("timeout", 10.0))
+        return cls.timeout
+
+    def _arm(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self._seconds(), self._head_too_slow)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """A connection: its first request's head must arrive in time."""
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        """A request begins: its head must arrive in time."""
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        """The head is in: the Guard's deadline takes over."""
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        """Answered: idle until the next request is the keep-alive timeout's job."""
+        super().on_response_complete()
+        self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Gone: no timer left behind."""
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request is being answered: the Guard's deadline applies to it
+        detail = f"the request's line and headers did not arrive in {self._seconds():g} s"
+        self._write_problem(408, "Request Timeout", detail)
+
+    def send_400_response(self, msg: str) -> None:
+        """A request httptools cannot parse, answered as problem+json."""
+        self._write_problem(
+            400,
+            "Bad Request",
+            "not a valid HTTP request (its request line, a header or Content-Length)",
+        )
+
+    def _write_problem(self, status: int, title: str, detail: str) -> None:
+        body = problem_bytes(status, title, detail)
+        head = [
+            f"HTTP/1.1 {status} {title}\r\n".encode(),
+            b"content-type: application/problem+json\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n",
+            *(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS),
+            b"\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
