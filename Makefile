@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench clean ci
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## a real suggestion from the shipped playbooks
 	$(BIN)/cxplay suggest examples/incidents/parcel_damaged.json
 
-test: $(STAMP)  ## the whole suite, as CI runs it
+test: $(STAMP)  ## the whole suite (components that are missing: skipped, with the reason)
 	$(BIN)/python -m pytest -q
+
+# What .ci/run runs: the system components started or installed (.ci/services), then lint
+# and the whole suite with CI=true, where a missing component fails instead of skipping.
+CXPLAY_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+ci: $(STAMP)  ## exactly what CI runs, services included
+	.ci/services
+	$(MAKE) lint
+	CI=true CXPLAY_TEST_DATABASE_URL="$(CXPLAY_TEST_DATABASE_URL)" $(MAKE) test
 
 test-fast: $(STAMP)  ## skip the slow stress/memory/property tests
 	$(BIN)/python -m pytest -q -m "not slow"

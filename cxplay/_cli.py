@@ -83,7 +83,10 @@ def _exit_code(error: Exception, *, debug: bool) -> int:
     if isinstance(error, CxplayError):
         lines = present.error_lines(error)
     elif isinstance(error, OSError):
-        lines = [f"Error: {error.strerror or error}"]
+        # the file it is about, always: "No such file or directory" alone names nothing
+        named = (error.filename, error.filename2)
+        where = "".join(f"{os.fsdecode(p)}: " for p in named if isinstance(p, (str, bytes)))
+        lines = [f"Error: {where}{error.strerror or error}"]
     else:
         lines = [
             f"Error: internal error: {type(error).__name__}: {error}"

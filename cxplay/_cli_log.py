@@ -214,9 +214,9 @@ def outcome_command(
 
     \b
     Examples:
-      cxplay outcome 3f2a9c accepted
-      cxplay outcome 3f2a9c edited --action apology --given refund=120:PLN
-      cxplay outcome 3f2a9c rejected --note "customer withdrew the claim"
+      cxplay outcome DECISION_ID accepted
+      cxplay outcome DECISION_ID edited --action apology --given refund=120:PLN
+      cxplay outcome DECISION_ID rejected --note "customer withdrew the claim"
     """  # noqa: D301 - click's \b must stay a backspace
     with _open(log) as opened:
         done = opened.outcome(
@@ -245,10 +245,13 @@ def feedback_command(
 ) -> None:
     """Record a customer's survey answers for a decision.
 
+    DECISION_ID is the one 'cxplay suggest --log' printed (a unique prefix of 6 or
+    more characters will do).
+
     \b
     Examples:
-      cxplay feedback 3f2a9c --csat 4
-      cxplay feedback 3f2a9c --nps 9 --ces 2
+      cxplay feedback DECISION_ID --csat 4
+      cxplay feedback DECISION_ID --nps 9 --ces 2
     """  # noqa: D301 - click's \b must stay a backspace
     if csat is None and nps is None and ces is None:
         raise click.UsageError("give at least one of --csat, --nps, --ces")

@@ -92,7 +92,8 @@ def serve(
       CXPLAY_TOKENS="$(cat agent.token):agent" cxplay serve
       cxplay serve --tokens tokens.txt --playbooks my-playbooks/ --workers 2
       cxplay serve --log postgresql+psycopg://cx@db/cx --host 0.0.0.0
-      curl -s -H "Authorization: Bearer $TOKEN" -d @examples/incidents/parcel_damaged.json \\
+      curl -s -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
+           --data-binary @examples/incidents/parcel_damaged.json \\
            http://127.0.0.1:8080/v1/suggest
     """  # noqa: D301 - click's \b must stay a backspace
     try:

@@ -8,11 +8,17 @@ a lost parcel now requires a fact the old incidents do not carry.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 import pickle
 import random
 import shutil
+import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -29,11 +35,13 @@ from cxplay._cli import cli
 from cxplay._conditions.parse import leaves
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay.models import CHANNELS
+from tests.components import need
 
 CASES = Path(__file__).parent / "cases" / "backtest"
 GOLDEN = Path(__file__).parent / "golden" / "backtest"
 SHIPPED = cxplay.shipped_playbooks_dir()
 BACKENDS = ["python", *(["durable"] if DURABLE else [])]
+DASK_INSTALLED = importlib.util.find_spec("distributed") is not None
 
 NEW_RULE = """
 [[rule]]
@@ -382,6 +390,118 @@ def test_a_bad_threshold_is_one_line_before_any_work(
 ) -> None:
     code, out, err = run_cli(*BASE_ARGS, "--fail-on", threshold)
     assert (code, out, err) == (1, "", message)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "meant"),
+    [
+        ("compensation_delta_pnl<-5000", "compensation_delta_pln"),  # letters swapped
+        ("compensation_new_eru>0", "compensation_new_eur"),
+        ("compensation_baseline_uah>=1", None),  # a real currency: no error
+        ("compensation_delta_zl0<0", None),  # not three letters: no measure at all
+        ("compensation_delta_pkn<0", "compensation_delta_pln"),  # one letter off
+        ("compensation_new_uha>0", "compensation_new_uah"),
+        ("compensation_delta_xxx!=0", ""),  # "no currency" is no currency one pays in
+    ],
+)
+def test_a_misspelt_currency_in_a_threshold_is_an_error(
+    in_playground: Path, threshold: str, meant: str | None
+) -> None:
+    """A currency that is no currency reads 0 forever: the gate could never fire."""
+    code, out, err = run_cli(*BASE_ARGS, "--top", "0", "--fail-on", threshold)
+    if meant is None:
+        assert "unknown currency" not in err
+        return
+    code_shown = threshold.split("_")[2][:3].upper()
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: threshold '{threshold}': unknown currency '{code_shown}'")
+    assert err.count("\n") == 1
+    if meant:
+        assert err.endswith(f"; did you mean '{meant}'?\n")
+    with pytest.raises(cxplay.BacktestError, match="unknown currency"):
+        _report(in_playground).breaches([threshold])
+
+
+@pytest.mark.parametrize("top", [0, 1, 3, 50])
+def test_top_keeps_that_many_examples(in_playground: Path, top: int) -> None:
+    code, out, err = run_cli(*BASE_ARGS, "--format", "json", "--top", str(top))
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    shown = report["classes"]["changed"] + report["classes"]["error_now"]
+    assert shown > 0  # the change under test changes something
+    assert len(report["examples"]) == min(top, shown)
+    code, out, _ = run_cli(*BASE_ARGS, "--top", str(top))
+    assert code == 0 and ("Most changed incidents" in out) == (top > 0)
+
+
+def test_only_the_html_report_speaks_of_its_charts(in_playground: Path) -> None:
+    for fmt in ("text", "markdown"):
+        code, out, _ = run_cli(*BASE_ARGS, "--format", fmt)
+        assert code == 0 and "chart" not in out.lower(), fmt
+    code, out, _ = run_cli(*BASE_ARGS, "--format", "html")
+    assert code == 0 and "The chart shows incidents gained minus lost." in out
+    assert out.count("<svg") >= 2
+
+
+def test_a_line_without_end_is_an_error_not_unbounded_memory(in_playground: Path) -> None:
+    from cxplay._backtest.source import MAX_LINE_BYTES
+
+    long = in_playground / "long.jsonl"
+    fits = json.dumps({"type": "queue_long", "description": "x" * (MAX_LINE_BYTES - 60)})
+    long.write_text(fits + "\n" + fits + "x" * 100 + "\n" + fits + "\n", "utf-8")
+    code, out, err = run_cli("backtest", "--playbooks", "new", "--baseline", "old", "long.jsonl")
+    assert (code, out) == (1, "")
+    assert err == (
+        "Error: long.jsonl: line 2 is longer than 1024 KiB "
+        "(one incident per line, each at most 1 MiB)\n"
+    )
+    # the same for a file that never ends a line, under a memory limit the old reader broke
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from cxplay._cli import main\n"
+        "sys.argv = ['cxplay', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *BASE_ARGS[:5], "--workers", "1", "/dev/zero"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "Error: /dev/zero: line 1 is longer than 1024 KiB "
+        "(one incident per line, each at most 1 MiB)\n"
+    )
+
+
+def test_dask_pointed_at_an_http_port_is_one_line(in_playground: Path) -> None:
+    need(DASK_INSTALLED, "dask.distributed is not installed (pip install 'cxplay[dask]')")
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = server.accept()
+                with client:
+                    client.recv(65536)
+                    client.sendall(
+                        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                        b"Content-Length: 11\r\nConnection: close\r\n\r\nBad Request"
+                    )
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        code, out, err = run_cli(*BASE_ARGS, "--dask", f"tcp://127.0.0.1:{port}")
+    finally:
+        server.close()
+    assert (code, out) == (1, "")
+    assert err == (
+        f"Error: tcp://127.0.0.1:{port} is not a Dask scheduler: what answered there does not "
+        "speak Dask's protocol (a scheduler listens on tcp://HOST:8786 by default)\n"
+    )
 
 
 # --------------------------------------------------------------------------- the CLI

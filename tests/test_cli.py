@@ -213,6 +213,32 @@ def test_unknown_command_is_a_usage_error() -> None:
 # --------------------------------------------------------------------------- suggest
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "--log", "{tmp}/log.db", "--out", "{tmp}/missing/report.txt"],
+        ["report", "--log", "{tmp}/log.db", "--format", "html", "--out", "{tmp}/missing/r.html"],
+        ["log", "export", "--log", "{tmp}/log.db", "--out", "{tmp}/missing/export.jsonl"],
+        ["plan", "{event}", "--out", "{tmp}/missing/plan.json"],
+        ["plan", "{event}", "--markdown", "{tmp}/missing/runbook.md"],
+        ["plan", "{event}", "--out", "{tmp}/plan.json", "--html", "{tmp}/plan.json/r.html"],
+    ],
+    ids=["report", "report-html", "export", "plan", "plan-markdown", "plan-html"],
+)
+def test_an_unwritable_out_file_is_named(tmp_path: Path, args: list[str]) -> None:
+    """Every file a command writes: a failure says which file, in one line."""
+    event = ROOT / "examples" / "events" / "cxconf-2026.toml"
+    filled = [a.format(tmp=tmp_path, event=event) for a in args]
+    target = next(a for a in reversed(filled) if "/missing/" in a or a.endswith("r.html"))
+    done = subprocess.run(
+        [sys.executable, "-m", "cxplay", *filled], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr
+    assert errors[0].startswith(f"Error: {target}: "), errors
+
+
 def test_suggest_text(book: Path, late: Path) -> None:
     result = run("suggest", late, "--playbooks", book)
     assert (result.exit_code, result.stderr) == (0, "")

@@ -323,7 +323,8 @@ class Tally:
         if outcome in ("changed", "error_now"):
             rank = (-sum(abs(v) for v in delta.values()), -moved, position)
             examples = self.examples
-            if len(examples) < self.top or rank < examples[-1][0]:
+            # top 0: no examples kept (and no last one to compare with)
+            if self.top > 0 and (len(examples) < self.top or rank < examples[-1][0]):
                 examples.append(
                     (
                         rank,

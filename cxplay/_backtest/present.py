@@ -103,6 +103,7 @@ class _Section:
     bars: list[tuple[str, float, str]] = field(default_factory=list)
     note: str | None = None
     unit: str = ""
+    chart_note: str | None = None  # about the chart: only where a chart is drawn (HTML)
 
 
 def _sections(report: BacktestReport) -> list[_Section]:
@@ -167,7 +168,7 @@ def _sections(report: BacktestReport) -> list[_Section]:
                 ("rule", "baseline", "new", "gained", "lost"),
                 [(r, f"{b:,}", f"{n:,}", f"{g:,}", f"{lo:,}") for r, b, n, g, lo in rules],
                 [(r, g - lo, _CHANGED) for r, _, _, g, lo in rules],
-                note="The chart shows incidents gained minus lost.",
+                chart_note="The chart shows incidents gained minus lost.",
             )
         )
     for title, errors in (
@@ -379,8 +380,9 @@ def _html(report: BacktestReport) -> str:
     ]
     for section in _sections(report):
         out.append(f"<h2>{_e(section.title)}</h2>")
-        if section.note:
-            out.append(f"<p>{_e(section.note)}</p>")
+        for note in (section.note, section.chart_note if section.bars else None):
+            if note:
+                out.append(f"<p>{_e(note)}</p>")
         out += [_bars(section.bars, unit=section.unit), _html_table(section.header, section.rows)]
     if report.malformed:
         out.append(f"<h2>Malformed {_e(report.unit)}s (skipped)</h2><ul>")

@@ -16,8 +16,9 @@ from pydantic import Field
 
 from cxplay._backtest.compare import CLASSES, Tally
 from cxplay._common.models import Frozen
-from cxplay._common.text import did_you_mean, echo
+from cxplay._common.text import closest, did_you_mean, echo
 from cxplay.errors import BacktestError
+from cxplay.models import _currencies  # the currencies an incident may carry: one list
 
 __all__ = [
     "ActionSummary",
@@ -174,7 +175,16 @@ _OPS: Mapping[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 _THRESHOLD = re.compile(r"\s*([a-z_]+)\s*(>=|<=|==|!=|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*\Z")
-_MONEY = re.compile(r"compensation_(delta|baseline|new)_[a-z]{3}\Z")
+_MONEY = re.compile(r"compensation_(delta|baseline|new)_([a-z]{3})\Z")
+
+
+def _near_currency(code: str) -> str | None:
+    """The currency a misspelt code most likely meant: its letters swapped, else the nearest."""
+    codes = sorted(c.lower() for c in _currencies())
+    swapped = [c for c in codes if sorted(c) == sorted(code)]
+    if swapped:
+        return swapped[0]
+    return closest(code, codes, cutoff=0.6)
 
 
 class Threshold(Frozen):
@@ -201,9 +211,19 @@ class Threshold(Frozen):
                 "e.g. compensation_delta_pln>5000 (OP: > >= < <= == !=)"
             )
         measure, op, number = found.groups()
-        if not (measure in _NAMES or _MONEY.match(measure)):
+        money = _MONEY.match(measure)
+        if not (measure in _NAMES or money):
             hint = did_you_mean(measure, [*_NAMES, "compensation_delta_pln"])
             raise BacktestError(f"threshold {echo(text)}: unknown measure {measure!r}{hint}")
+        if money and money.group(2).upper() not in _currencies():
+            # a misspelt currency would read 0 forever and the gate would never fire
+            code = money.group(2)
+            near = _near_currency(code)
+            hint = f"; did you mean {echo(measure[:-3] + near)}?" if near else ""
+            raise BacktestError(
+                f"threshold {echo(text)}: unknown currency {code.upper()!r} "
+                f"(an ISO 4217 code, e.g. pln, eur){hint}"
+            )
         return cls(text=text.strip(), measure=measure, op=op, limit=float(number))
 
     def value_in(self, measures: Mapping[str, float]) -> float:

@@ -299,6 +299,12 @@ def _dask_client(address: str, workers: int | None) -> tuple[Any, Any]:
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BacktestError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+    except MemoryError:
+        # something else answered (an HTTP server, say): Dask read its bytes as a frame length
+        raise BacktestError(
+            f"{address} is not a Dask scheduler: what answered there does not speak Dask's "
+            "protocol (a scheduler listens on tcp://HOST:8786 by default)"
+        ) from None
 
 
 def _run_dask(

@@ -14,11 +14,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol
 
 from cxplay.errors import BacktestError
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "PARTITION_SIZE",
     "JsonlSource",
     "LogSource",
@@ -30,6 +31,11 @@ __all__ = [
     "open_source",
     "parse_line",
 ]
+
+#: The longest line a JSONL source may hold: one incident, as large as any incident
+#: cxplay reads (``cxplay suggest`` takes at most 1 MiB). Reading stops there, so a file
+#: without newlines (``/dev/zero``) is an error, never a line that grows without bound.
+MAX_LINE_BYTES = 1 << 20
 
 #: Incidents per task: big enough that shipping a task costs little next to evaluating it,
 #: small enough that a progress bar moves and memory in flight stays bounded.
@@ -98,6 +104,20 @@ def _fail(path: Path, reason: str) -> BacktestError:
     return BacktestError(f"{path}: {reason}")
 
 
+def _capped_lines(path: Path, file: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """``(number, line)`` for each line, none longer than :data:`MAX_LINE_BYTES`."""
+    number = 0
+    while line := file.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            raise _fail(
+                path,
+                f"line {number} is longer than {MAX_LINE_BYTES // 1024} KiB "
+                "(one incident per line, each at most 1 MiB)",
+            )
+        yield number, line
+
+
 class JsonlSource:
     """Incidents as JSON lines: one object per line; blank lines are allowed and skipped."""
 
@@ -121,7 +141,7 @@ class JsonlSource:
         """Non-blank lines, counted in one pass over the bytes (C speed)."""
         count = 0
         with self.path.open("rb") as file:
-            for line in file:
+            for _, line in _capped_lines(self.path, file):
                 if line.strip():
                     count += 1
         return count
@@ -133,7 +153,7 @@ class JsonlSource:
                 lines: list[bytes] = []
                 start = 1
                 filled = 0
-                for number, line in enumerate(file, 1):
+                for number, line in _capped_lines(self.path, file):
                     if number == 1 and self._bom:
                         line = line[3:]
                     if not lines:
