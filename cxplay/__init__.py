@@ -27,10 +27,14 @@ from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scen
 from cxplay._replies.renderer import Renderer
 from cxplay._version import __version__
 from cxplay.errors import (
+    ArgumentError,
+    BackendError,
     BacktestError,
     CompileError,
     ConditionError,
     CxplayError,
+    EngineClosedError,
+    EngineError,
     EventFileError,
     IncidentError,
     LoadError,
@@ -38,7 +42,9 @@ from cxplay.errors import (
     PlanError,
     PlaybookError,
     Problem,
+    ReloadError,
     RenderError,
+    RuleEngineError,
     SchemaError,
     TemplateError,
 )
@@ -62,6 +68,8 @@ if typing.TYPE_CHECKING:
     )
 
 __all__ = [
+    "ArgumentError",
+    "BackendError",
     "Backtest",
     "BacktestError",
     "BacktestReport",
@@ -72,6 +80,8 @@ __all__ = [
     "Decision",
     "DecisionLog",
     "Engine",
+    "EngineClosedError",
+    "EngineError",
     "Event",
     "EventFileError",
     "GivenCompensation",
@@ -92,10 +102,12 @@ __all__ = [
     "PlaybookSet",
     "Problem",
     "Recipe",
+    "ReloadError",
     "RenderError",
     "Renderer",
     "Reply",
     "Rule",
+    "RuleEngineError",
     "RuleTrace",
     "ScenarioReport",
     "ScenarioResult",

@@ -1,0 +1,278 @@
+"""cxplay as a library a strict-typed back end adopts (issue 22): the engine's source and
+reload, the error tree with data, the lifecycle under threads, time zones, the public surface."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import cxplay
+from cxplay import (
+    BackendError,
+    CxplayError,
+    Engine,
+    EngineClosedError,
+    IncidentError,
+    PlaybookError,
+    Problem,
+    ReloadError,
+    load_playbooks,
+)
+from cxplay._engine.durable import AVAILABLE
+
+BACKENDS = [
+    pytest.param("durable", marks=pytest.mark.skipif(not AVAILABLE, reason="no durable_rules")),
+    "python",
+]
+
+
+def _playbook(version: str, kind: str = "apology") -> str:
+    return f"""
+[playbook]
+id = "tiny"
+version = "{version}"
+languages = ["en"]
+
+[facts]
+queue_minutes = {{ type = "integer", min = 0, required_for = ["queue_long"] }}
+
+[[rule]]
+id = "tiny.first"
+when = "type == 'queue_long'"
+priority = 100
+actions = [{{ kind = "{kind}" }}]
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "tiny.toml").write_text(_playbook("1.0.0"), "utf-8")
+    return folder
+
+
+AT = {"occurred_at": "2026-11-20T09:15:00+01:00"}
+QUEUE = {"type": "queue_long", "channel": "chat", "facts": {"queue_minutes": 25}, **AT}
+
+# ------------------------------------------------------------------ 1. reload and its source
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_engine_given_a_set_refuses_to_reload_the_shipped_playbooks(
+    tiny: Path, backend: str
+) -> None:
+    with Engine(load_playbooks(tiny), backend=backend) as engine:  # type: ignore[arg-type]
+        assert isinstance(engine.source, cxplay.PlaybookSet)
+        with pytest.raises(ReloadError, match=r"reload\(source=\.\.\.\)"):
+            engine.reload()
+        # still the one playbook it was given, never the seven shipped ones
+        assert [p.meta.id for p in engine.playbooks.playbooks] == ["tiny"]
+        assert len(engine.playbooks.rules) == 1
+
+
+def test_reload_takes_new_paths_or_a_set_built_in_code(tiny: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tiny.toml").write_text(_playbook("2.0.0", "survey"), "utf-8")
+    with Engine(load_playbooks(tiny), backend="python") as engine:
+        engine.reload(source=other)
+        assert engine.source == (other,)
+        assert [a.kind for a in engine.suggest(QUEUE).actions] == ["survey"]
+        # from now on reload() reads `other` again: an edit there is picked up
+        (other / "tiny.toml").write_text(_playbook("3.0.0"), "utf-8")
+        engine.reload()
+        assert engine.suggest(QUEUE).actions[0].playbook == "tiny@3.0.0"
+        built = load_playbooks(tiny)
+        engine.reload(source=built)
+        assert engine.source is built
+        assert engine.suggest(QUEUE).actions[0].playbook == "tiny@1.0.0"
+        with pytest.raises(ReloadError):
+            engine.reload()
+        engine.reload(source=[tiny / "tiny.toml"])
+        assert engine.source == (tiny / "tiny.toml",)
+
+
+def test_from_path_reloads_its_own_directory(tiny: Path) -> None:
+    with Engine.from_path(tiny, backend="python") as engine:
+        (tiny / "tiny.toml").write_text(_playbook("1.1.0", "survey"), "utf-8")
+        engine.reload()
+        assert engine.playbooks.playbooks[0].meta.version == "1.1.0"
+    with Engine.from_path(backend="python") as shipped:
+        assert shipped.source == (cxplay.shipped_playbooks_dir(),)
+
+
+def test_a_failed_reload_keeps_the_rules_and_the_source(tiny: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.toml").write_text("[playbook\n", "utf-8")
+    with Engine.from_path(tiny, backend="python") as engine:
+        with pytest.raises(PlaybookError):
+            engine.reload(source=broken)
+        assert engine.source == (tiny,)
+        assert engine.suggest(QUEUE).actions[0].kind == "apology"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reload_after_close_raises(tiny: Path, backend: str) -> None:
+    engine = Engine.from_path(tiny, backend=backend)  # type: ignore[arg-type]
+    engine.close()
+    assert engine.closed
+    with pytest.raises(EngineClosedError, match="closed"):
+        engine.reload()
+    with pytest.raises(EngineClosedError):
+        engine.reload(source=load_playbooks(tiny))
+    engine.close()  # twice is harmless
+
+
+# ------------------------------------------------------------------ 3. one error tree, with data
+
+
+def test_incident_errors_carry_each_problem_as_data() -> None:
+    with Engine.from_path(backend="python") as engine, pytest.raises(IncidentError) as caught:
+        engine.suggest(
+            {
+                "type": "queue_long",
+                "channel": "chatt",
+                "order": {"value": -3, "currency": "PLN"},
+                "facts": {"queue_minutes": -5, "queue_minuts": 3},
+            }
+        )
+    error = caught.value
+    # the one-line text is unchanged: it is what the CLI prints
+    assert "\n" not in str(error) and str(error).startswith("invalid incident: ")
+    where = {p.location: p for p in error.problems}
+    assert where["channel"].input == "chatt"
+    assert "email" in where["channel"].message
+    assert where["order.value"].input == -3
+    assert all(str(p) in str(error) for p in error.problems)
+
+
+@pytest.mark.parametrize(
+    ("facts", "location", "value", "words"),
+    [
+        ({"queue_minutes": -5}, "facts.queue_minutes", -5, "at least 0"),
+        ({"queue_minutes": "long"}, "facts.queue_minutes", "long", "expected integer"),
+        ({"queue_minutes": 3, "queue_minuts": 3}, "facts.queue_minuts", 3, "did you mean"),
+        ({}, "facts.queue_minutes", None, "needs fact"),
+        ({"queue_minutes": {"a": 1}}, "facts.queue_minutes", {"a": 1}, "must be text"),
+    ],
+)
+def test_each_kind_of_fact_problem_is_located(
+    facts: dict[str, object], location: str, value: object, words: str
+) -> None:
+    with Engine.from_path(backend="python") as engine, pytest.raises(IncidentError) as caught:
+        engine.suggest({"type": "queue_long", "facts": facts})
+    (problem,) = [p for p in caught.value.problems if p.location == location]
+    assert problem.input == value
+    assert words in problem.message
+
+
+def test_a_typo_in_the_type_is_located_at_type() -> None:
+    with Engine.from_path(backend="python") as engine, pytest.raises(IncidentError) as caught:
+        engine.evaluate({"type": "parcel_damage"})
+    (problem,) = caught.value.problems
+    assert (problem.location, problem.input) == ("type", "parcel_damage")
+    assert "did you mean 'parcel_damaged'" in problem.message
+
+
+def test_not_a_mapping_is_an_incident_error_with_its_input() -> None:
+    with Engine.from_path(backend="python") as engine, pytest.raises(IncidentError) as caught:
+        engine.suggest(["type", "queue_long"])  # type: ignore[arg-type]
+    assert caught.value.problems[0].input == ["type", "queue_long"]
+
+
+def test_distinct_types_for_closed_engine_bad_backend_and_rule_engine() -> None:
+    assert len({EngineClosedError, BackendError, cxplay.RuleEngineError, ReloadError}) == 4
+    for cls in (EngineClosedError, BackendError, cxplay.RuleEngineError, ReloadError):
+        assert issubclass(cls, cxplay.EngineError) and issubclass(cls, CxplayError)
+        assert not issubclass(cls, IncidentError)
+    with pytest.raises(BackendError, match="unknown backend 'rete'"):
+        Engine.from_path(backend="rete")  # type: ignore[arg-type]
+    with pytest.raises(BackendError, match="did you mean 'python'"):
+        Engine.from_path(backend="pyhton")  # type: ignore[arg-type]
+
+
+def test_errors_keep_their_problems_across_processes() -> None:
+    error = IncidentError(
+        "invalid incident: x", problems=[Problem("bad", key="facts.x", input=[1, 2])]
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is IncidentError and str(copy) == str(error)
+    assert copy.problems == error.problems and copy.problems[0].input == [1, 2]
+    # a message alone is one problem; the old constructors still work
+    assert cxplay.LogError("no log").problems == (Problem("no log"),)
+    assert PlaybookError("broken").problems == (Problem("broken"),)
+
+
+# ------------------------------------------------------------------ 4. lifecycle
+
+
+def _close_under_load(engine: Engine, threads: int = 4) -> list[str]:
+    """Close ``engine`` while ``threads`` threads suggest; what each call ended with."""
+    started = threading.Barrier(threads + 1)
+    outcomes: list[str] = []
+
+    def work() -> None:
+        started.wait()
+        for _ in range(200):
+            try:
+                engine.suggest(QUEUE)
+                outcomes.append("ok")
+            except EngineClosedError:
+                outcomes.append("closed")
+                return
+            except Exception as exc:
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+                return
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    started.wait()
+    engine.close()
+    for worker in workers:
+        worker.join()
+    return outcomes
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_close_while_suggestions_run_finishes_them_or_says_closed(backend: str) -> None:
+    """Never durable's 'Could not retract fact, error code: 111' (1 run in 3 on main)."""
+    for _ in range(3):
+        engine = Engine.from_path(backend=backend)  # type: ignore[arg-type]
+        outcomes = _close_under_load(engine)
+        assert set(outcomes) <= {"ok", "closed"}, outcomes
+        assert outcomes.count("closed") == 4  # every thread learnt it, none ran on after
+        with pytest.raises(EngineClosedError):
+            engine.suggest(QUEUE)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_entry_point_honours_close(backend: str) -> None:
+    with Engine.from_path(backend=backend) as engine:  # type: ignore[arg-type]
+        engine.suggest(QUEUE)
+    for call in (engine.suggest, engine.evaluate, engine.decide, engine.explain, engine.incident):
+        with pytest.raises(EngineClosedError, match="closed"):
+            call(QUEUE)
+
+
+def test_a_thread_pool_answers_as_the_sequential_run() -> None:
+    queues = [
+        {"type": "queue_long", "channel": "chat", "facts": {"queue_minutes": n}, **AT}
+        for n in range(0, 60, 3)
+    ]
+    parcels = [
+        {"type": "parcel_damaged", "order": {"value": v, "currency": "PLN"}, **AT}
+        for v in range(50, 400, 50)
+    ]
+    incidents = queues + parcels
+    with Engine.from_path() as engine:
+        alone = [engine.suggest(i) for i in incidents]
+        with ThreadPoolExecutor(8) as pool:
+            together = list(pool.map(engine.suggest, incidents * 4))
+    assert together == alone * 4
