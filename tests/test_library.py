@@ -6,9 +6,13 @@ from __future__ import annotations
 import pickle
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 import cxplay
 from cxplay import (
@@ -23,6 +27,9 @@ from cxplay import (
     load_playbooks,
 )
 from cxplay._engine.durable import AVAILABLE
+
+#: one engine for the property tests (hypothesis does not mix with function fixtures)
+ENGINE = Engine.from_path(backend="python")
 
 BACKENDS = [
     pytest.param("durable", marks=pytest.mark.skipif(not AVAILABLE, reason="no durable_rules")),
@@ -276,3 +283,64 @@ def test_a_thread_pool_answers_as_the_sequential_run() -> None:
         with ThreadPoolExecutor(8) as pool:
             together = list(pool.map(engine.suggest, incidents * 4))
     assert together == alone * 4
+
+
+# ------------------------------------------------------------------ 5. time
+
+
+@pytest.mark.parametrize(
+    "moment", ["2026-11-20T09:15:00", "2026-11-20 09:15", datetime(2026, 11, 20, 9, 15)]
+)
+def test_a_naive_occurred_at_is_refused_with_its_location(moment: object) -> None:
+    with Engine.from_path(backend="python") as engine, pytest.raises(IncidentError) as caught:
+        engine.suggest({"type": "parcel_damaged", "channel": "email", "occurred_at": moment})
+    (problem,) = caught.value.problems
+    assert problem.location == "occurred_at"
+    assert "needs a UTC offset" in str(caught.value)
+    with pytest.raises(ValidationError, match="needs a UTC offset"):
+        cxplay.Incident(type="parcel_damaged", occurred_at=datetime(2026, 11, 20, 9, 15))
+
+
+def test_a_naive_now_is_an_argument_error() -> None:
+    with Engine.from_path(backend="python") as engine:
+        for call in (engine.suggest, engine.decide):
+            with pytest.raises(cxplay.ArgumentError, match="now=2026-01-01T00:00:00 has no UTC"):
+                call({"type": "parcel_damaged", "channel": "email"}, now=datetime(2026, 1, 1))
+
+
+@given(
+    offset=st.integers(min_value=-14 * 60, max_value=14 * 60),
+    minute=st.integers(min_value=0, max_value=365 * 24 * 60),
+    given_as=st.sampled_from(["text", "datetime", "now"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_every_date_an_engine_returns_is_aware_and_utc_is_timezone_utc(
+    offset: int, minute: int, given_as: str
+) -> None:
+    zone = timezone(timedelta(minutes=offset))
+    moment = datetime(2026, 1, 1, tzinfo=zone) + timedelta(minutes=minute)
+    incident: dict[str, object] = {"type": "parcel_damaged", "channel": "email"}
+    now = None
+    if given_as == "text":
+        incident["occurred_at"] = moment.isoformat().replace("+00:00", "Z")
+    elif given_as == "datetime":
+        incident["occurred_at"] = moment
+    else:
+        now = moment
+    s = ENGINE.suggest(incident, now=now)
+    dates = [s.respond_by, *(f.due for f in s.follow_ups)]
+    assert dates and all(d is not None and d.utcoffset() == moment.utcoffset() for d in dates)
+    if offset == 0:
+        assert all(d is not None and d.tzinfo is timezone.utc for d in dates)
+    # and they compare with the caller's own aware datetimes
+    assert s.respond_by is not None and s.respond_by > moment
+
+
+def test_z_and_no_occurred_at_give_timezone_utc() -> None:
+    s = ENGINE.suggest(
+        {"type": "parcel_damaged", "channel": "email", "occurred_at": "2026-11-20T09:15:00Z"}
+    )
+    assert s.respond_by is not None and s.respond_by.tzinfo is timezone.utc
+    assert all(f.due is not None and f.due.tzinfo is timezone.utc for f in s.follow_ups)
+    fresh = ENGINE.suggest({"type": "parcel_damaged", "channel": "email"})
+    assert fresh.respond_by is not None and fresh.respond_by.tzinfo is timezone.utc

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, cast, overload
 
 from pydantic import ValidationError
+from typing_extensions import Self, TypeVar
 
 from cxplay._common.problems import error_message, format_key, key_path
 from cxplay._common.text import closest, did_you_mean, echo
@@ -36,6 +37,7 @@ from cxplay._playbooks.loader import (
 )
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.errors import (
+    ArgumentError,
     BackendError,
     EngineClosedError,
     IncidentError,
@@ -45,10 +47,15 @@ from cxplay.errors import (
 from cxplay.models import FactSpec, Incident, Policy
 from cxplay.results import Cost, History, Match, RuleTrace, Suggestion
 
+if TYPE_CHECKING:
+    from cxplay._log.store import DecisionLog
+
 __all__ = ["BackendName", "DecisionSink", "Engine", "Flattener", "coerce_incident"]
 
+#: The rule engines an :class:`Engine` can use (``auto``: durable where it imports).
 BackendName = Literal["auto", "durable", "python"]
-IncidentLike = Incident | Mapping[str, Any]
+#: An incident as the engine takes it: a dict (JSON-shaped) or an :class:`Incident`.
+IncidentLike = Incident | Mapping[str, object]
 #: Where playbooks are loaded from: a directory or file, or several.
 PlaybookSource = Path | str | Sequence[Path | str]
 
@@ -57,6 +64,16 @@ def _paths(source: PlaybookSource) -> tuple[Path, ...]:
     if isinstance(source, str | Path):
         return (Path(source),)
     return tuple(Path(p) for p in source)
+
+
+def _aware(now: datetime | None) -> datetime | None:
+    """``now`` as given; a naive one is refused (it would make a naive respond_by)."""
+    if now is not None and now.utcoffset() is None:
+        raise ArgumentError(
+            f"now={now.isoformat()} has no UTC offset: pass an aware datetime, "
+            "e.g. datetime.now(timezone.utc) or datetime(2026, 1, 1, tzinfo=timezone.utc)"
+        )
+    return now
 
 
 def _source_of(
@@ -392,8 +409,17 @@ def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
     return seen
 
 
-class Engine:
+#: What an engine's :attr:`Engine.log` is: None, the :class:`cxplay.DecisionLog` it
+#: opened from a path or URL, or the sink it was given.
+LogT = TypeVar("LogT", bound="DecisionSink | None", default="DecisionSink | None", covariant=True)
+SinkT = TypeVar("SinkT", bound="DecisionSink")
+
+
+class Engine(Generic[LogT]):
     """Evaluates incidents against a set of playbooks.
+
+    ``Engine[DecisionLog]`` (what ``Engine.from_path(log="cx.db")`` returns) has a typed
+    :attr:`log`: ``engine.log.outcome(...)`` type-checks as written.
 
     Example:
         >>> engine = Engine.from_path()                       # the shipped playbooks
@@ -411,6 +437,11 @@ class Engine:
         allow_unknown_type: bool = False,
         log: DecisionSink | str | Path | None = None,
     ) -> None:
+        """Serve ``playbooks``.
+
+        ``source`` is what :meth:`reload` loads again (None: the set itself, which
+        reload() cannot refresh). :meth:`from_path` types :attr:`log` precisely.
+        """
         if backend not in ("auto", "durable", "python"):
             hint = did_you_mean(str(backend), ("auto", "durable", "python"))
             raise BackendError(
@@ -437,15 +468,59 @@ class Engine:
         else:
             self._log = log
 
+    @overload
     @classmethod
     def from_path(
         cls,
-        path: Path | str | Sequence[Path | str] | None = None,
+        path: PlaybookSource | None = ...,
+        *,
+        backend: BackendName = ...,
+        allow_unknown_type: bool = ...,
+        log: None = ...,
+    ) -> Engine[None]: ...
+
+    @overload
+    @classmethod
+    def from_path(
+        cls,
+        path: PlaybookSource | None = ...,
+        *,
+        backend: BackendName = ...,
+        allow_unknown_type: bool = ...,
+        log: str | Path,
+    ) -> Engine[DecisionLog]: ...
+
+    @overload
+    @classmethod
+    def from_path(
+        cls,
+        path: PlaybookSource | None = ...,
+        *,
+        backend: BackendName = ...,
+        allow_unknown_type: bool = ...,
+        log: SinkT,
+    ) -> Engine[SinkT]: ...
+
+    @overload
+    @classmethod
+    def from_path(
+        cls,
+        path: PlaybookSource | None = ...,
+        *,
+        backend: BackendName = ...,
+        allow_unknown_type: bool = ...,
+        log: DecisionSink | str | Path | None = ...,
+    ) -> Engine[DecisionSink | None]: ...
+
+    @classmethod
+    def from_path(
+        cls,
+        path: PlaybookSource | None = None,
         *,
         backend: BackendName = "auto",
         allow_unknown_type: bool = False,
         log: DecisionSink | str | Path | None = None,
-    ) -> Engine:
+    ) -> Engine[Any]:
         """Load playbooks from a directory or files (None: the shipped playbooks).
 
         ``allow_unknown_type`` accepts incident types close to a known one as they are.
@@ -527,9 +602,13 @@ class Engine:
         return self._snapshot.digest
 
     @property
-    def log(self) -> DecisionSink | None:
-        """The decision log suggestions are recorded in (None: not logged)."""
-        return self._log
+    def log(self) -> LogT:
+        """The decision log suggestions are recorded in (None: not logged).
+
+        A :class:`cxplay.DecisionLog` when the engine opened it from a path or URL, else
+        the sink it was given: ``Engine.from_path(log="cx.db").log.outcome(...)`` checks.
+        """
+        return cast("LogT", self._log)
 
     # -- evaluation --------------------------------------------------------------------
 
@@ -566,6 +645,7 @@ class Engine:
 
     def decide(self, incident: IncidentLike, *, now: datetime | None = None) -> Decision:
         """Matches after groups, stop rules and the playbooks' guardrails."""
+        now = _aware(now)
         snapshot = self._live()
         model = self._coerce(snapshot, incident)
         return decide(self._matches(snapshot, model), model, now=now)
@@ -581,6 +661,9 @@ class Engine:
     ) -> Suggestion:
         """Ranked actions for an incident, the reply to send, and (``explain``) the trace.
 
+        ``now`` (an aware datetime; a naive one is an :class:`cxplay.ArgumentError`) dates
+        ``respond_by`` and follow-ups for an incident without ``occurred_at`` (which needs
+        a UTC offset too); without either, the current time in UTC is used.
         ``language`` overrides the customer's language tag for the reply. With a log,
         the suggestion is recorded (``record=False``: neither recorded nor looked up) and
         gets a ``decision_id``; a customer with an id and no ``compensations_90d`` gets
@@ -588,6 +671,7 @@ class Engine:
         a repeat-claimant guard (or a condition reads the count). A log that fails raises
         :class:`cxplay.LogError`.
         """
+        now = _aware(now)
         snapshot = self._live()
         model = self._coerce(snapshot, incident)
         log = self._log if record else None
@@ -756,7 +840,7 @@ class Engine:
             raise EngineClosedError("this engine has been closed")
         return self._snapshot
 
-    def __enter__(self) -> Engine:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

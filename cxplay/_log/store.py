@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -434,6 +435,9 @@ class DecisionLog:
         from alembic import command
         from alembic.config import Config
 
+        chatty = logging.getLogger("alembic")
+        if chatty.level == logging.NOTSET:  # its INFO lines only when the application asks
+            chatty.setLevel(logging.WARNING)
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._write() as conn:
@@ -643,10 +647,10 @@ class DecisionLog:
         self,
         decision_id: str,
         status: Status,
+        *,
         actions: Sequence[str] | None = None,
         note: str | None = None,
         given: Mapping[str, float | tuple[float, str | None]] | None = None,
-        *,
         at: datetime | None = None,
     ) -> OutcomeRecord:
         """Record what an agent did: ``accepted``, ``edited`` or ``rejected``.
@@ -774,10 +778,10 @@ class DecisionLog:
     def feedback(
         self,
         decision_id: str,
+        *,
         csat: int | None = None,
         nps: int | None = None,
         ces: int | None = None,
-        *,
         at: datetime | None = None,
     ) -> None:
         """Record survey answers: CSAT 1-5, NPS 0-10, CES 1-7 (the latest of each counts)."""
