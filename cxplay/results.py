@@ -1,7 +1,7 @@
 """Output models: what cxplay answers. ``Suggestion`` is the public JSON contract.
 
-They are immutable in depth: assigning a field raises pydantic's ``ValidationError``
-(``frozen_instance``), sequences are tuples and mappings read-only (a change raises
+They are immutable in depth: assigning a field raises ``FrozenInstanceError`` (an
+``AttributeError``), sequences are tuples and mappings read-only (a change raises
 ``TypeError``), and a model is hashable. ``model_dump()`` still gives lists and dicts,
 and the JSON is the contract, byte for byte.
 """
@@ -9,6 +9,7 @@ and the JSON is the contract, byte for byte.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import FrozenInstanceError
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -24,6 +25,21 @@ T = TypeVar("T")
 def _as_list(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
     out = handler(value)
     return list(out) if isinstance(out, tuple) else out
+
+
+class _Result(Frozen):
+    """An output model: assigning or deleting a field is an ``AttributeError``."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(
+            f"cannot assign to field {name!r}: a {type(self).__name__} is immutable "
+            "(model_copy(update=...) makes a changed copy)"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(
+            f"cannot delete field {name!r}: a {type(self).__name__} is immutable"
+        )
 
 
 #: A tuple in the model, a list in ``model_dump()`` and JSON.
@@ -45,7 +61,7 @@ __all__ = [
 ]
 
 
-class Match(Frozen):
+class Match(_Result):
     """A rule whose condition holds for an incident (before groups and guardrails)."""
 
     rule: str
@@ -54,14 +70,14 @@ class Match(Frozen):
     order: int = Field(description="Position of the rule across all playbooks (file order).")
 
 
-class Cost(Frozen):
+class Cost(_Result):
     """What an action costs, in the order's currency."""
 
     amount: float
     currency: str | None
 
 
-class SuggestedAction(Frozen):
+class SuggestedAction(_Result):
     """One recommended action, with why it applies."""
 
     kind: str
@@ -78,7 +94,7 @@ class SuggestedAction(Frozen):
     stage: str | None
 
 
-class Reply(Frozen):
+class Reply(_Result):
     """The message to send, rendered in the customer's language and for the channel."""
 
     language: str
@@ -90,7 +106,7 @@ class Reply(Frozen):
     segments: int | None = None
 
 
-class FollowUpPlan(Frozen):
+class FollowUpPlan(_Result):
     """Something to do later: a survey, an update, a check-in."""
 
     after: timedelta
@@ -101,7 +117,7 @@ class FollowUpPlan(Frozen):
     due: datetime | None = None
 
 
-class RuleTrace(Frozen):
+class RuleTrace(_Result):
     """How one rule fared against an incident (``--explain``)."""
 
     rule: str
@@ -117,7 +133,7 @@ class RuleTrace(Frozen):
     )
 
 
-class History(Frozen):
+class History(_Result):
     """The customer history the repeat-claimant guard used, and where it came from.
 
     ``source`` is ``incident`` when the caller gave ``customer.compensations_90d`` (it
@@ -130,7 +146,7 @@ class History(Frozen):
     amounts_90d: Items[Cost] = ()
 
 
-class Suggestion(Frozen):
+class Suggestion(_Result):
     """Ranked recovery actions for an incident, and the reply to send.
 
     ``decision_id`` is the id the decision log gave this suggestion (None when not

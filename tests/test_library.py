@@ -3,6 +3,8 @@ reload, the error tree with data, the lifecycle under threads, time zones, the p
 
 from __future__ import annotations
 
+import doctest
+import logging
 import pickle
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +17,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import cxplay
+import cxplay.models
+import cxplay.results
 from cxplay import (
     BackendError,
     CxplayError,
@@ -344,3 +348,150 @@ def test_z_and_no_occurred_at_give_timezone_utc() -> None:
     assert all(f.due is not None and f.due.tzinfo is timezone.utc for f in s.follow_ups)
     fresh = ENGINE.suggest({"type": "parcel_damaged", "channel": "email"})
     assert fresh.respond_by is not None and fresh.respond_by.tzinfo is timezone.utc
+
+
+# ------------------------------------------------------------------ 6. the public surface
+
+
+def _everything(s: cxplay.Suggestion) -> list[object]:
+    """Every model and container a suggestion returns, in depth."""
+    found: list[object] = [s, s.actions, s.follow_ups, s.trace, s.reply, s.history]
+    for action in s.actions:
+        found += [action, action.params, action.cost, *action.params.values()]
+    found += list(s.follow_ups) + list(s.trace or ())
+    found += [t.value for t in s.trace or ()]
+    return [f for f in found if f is not None]
+
+
+def test_returned_models_are_immutable_in_depth() -> None:
+    s = ENGINE.suggest(
+        {
+            "type": "extra_missing",
+            "channel": "email",
+            "customer": {"compensations_90d": 1},
+            "facts": {"missing_item": "gps", "pickup_in_minutes": 30},
+            **AT,
+        },
+        explain=True,
+    )
+    assert any(isinstance(v, tuple) and v for a in s.actions for v in a.params.values())
+    for part in _everything(s):
+        assert not isinstance(part, list | set), part
+        if isinstance(part, dict):
+            with pytest.raises(TypeError):
+                part["x"] = 1
+            with pytest.raises(TypeError):
+                part.update(x=1)
+        hash(part)  # hashable, all the way down
+    with pytest.raises(AttributeError, match="immutable"):
+        s.matched = False  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        s.actions[0].kind = "refund"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del s.reply
+    # still the same data for every consumer: dicts and lists out, the JSON unchanged
+    dumped = s.model_dump()
+    assert isinstance(dumped["actions"], list) and type(dumped["actions"][0]["params"]) is dict
+    assert cxplay.Suggestion.model_validate_json(s.model_dump_json()) == s
+    assert pickle.loads(pickle.dumps(s)) == s
+
+
+def test_callers_can_type_against_what_is_exported() -> None:
+    for name in (
+        "Customer",
+        "Order",
+        "EventRef",
+        "Cost",
+        "FollowUpPlan",
+        "Severity",
+        "DecisionSink",
+        "FactValue",
+        "PlaybookSource",
+        "BackendName",
+    ):
+        assert name in cxplay.__all__ and hasattr(cxplay, name), name
+    incident = cxplay.Incident(
+        type="parcel_damaged",
+        customer=cxplay.Customer(name="Anna", language="pl"),
+        order=cxplay.Order(value=250, currency="PLN"),
+        facts={"photos": 2},
+    )
+    s = ENGINE.suggest(incident)
+    assert isinstance(s.actions[1].cost, cxplay.Cost)
+
+
+def test_the_one_shot_keeps_its_engine_until_a_file_changes(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[object] = []
+    original = Engine.from_path.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Engine], *args: object, **kwargs: object) -> Engine:
+        built.append(args)
+        return original(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Engine, "from_path", classmethod(counting))
+    first = cxplay.suggest(QUEUE, playbooks=tiny, backend="python")
+    again = cxplay.suggest(QUEUE, playbooks=str(tiny), backend="python", explain=True)
+    assert len(built) == 1 and first.trace is None and again.trace is not None
+    (tiny / "tiny.toml").write_text(_playbook("1.2.0"), "utf-8")
+    changed = cxplay.suggest(QUEUE, playbooks=tiny, backend="python")
+    assert len(built) == 2 and changed.actions[0].playbook == "tiny@1.2.0"
+    cxplay.suggest(QUEUE, playbooks=tiny, backend="python")
+    assert len(built) == 2
+
+
+def test_the_one_shot_takes_language_now_and_explain() -> None:
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+    incident = {"type": "parcel_damaged", "channel": "email"}
+    s = cxplay.suggest(incident, language="uk", now=now, explain=True)
+    assert s.reply is not None and s.reply.language == "uk"
+    assert s.respond_by is not None and s.respond_by - now == timedelta(hours=2)
+    assert s.trace is not None
+    with pytest.raises(cxplay.ArgumentError):
+        cxplay.suggest(incident, now=datetime(2026, 11, 20))
+
+
+def test_alembic_is_quiet_unless_asked(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with cxplay.DecisionLog.open(tmp_path / "one.db"):
+        pass
+    assert not [r for r in caplog.records if r.name.startswith("alembic")]
+    logging.getLogger("alembic").setLevel(logging.INFO)  # the application asks
+    try:
+        with cxplay.DecisionLog.open(tmp_path / "two.db"):
+            pass
+        assert [r for r in caplog.records if r.name.startswith("alembic")]
+    finally:
+        logging.getLogger("alembic").setLevel(logging.NOTSET)
+
+
+# ------------------------------------------------------------------ 7. versioning
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_all_is_the_documented_api() -> None:
+    text = (ROOT / "docs" / "library.md").read_text("utf-8")
+    section = text.split("\n## The public API\n", 1)[1]
+    listed = section.split("```text\n", 1)[1].split("```", 1)[0].split()
+    assert sorted(listed) == sorted(cxplay.__all__)
+    assert cxplay.__all__ == sorted(cxplay.__all__)
+    for name in cxplay.__all__:
+        assert hasattr(cxplay, name), name
+
+
+def test_the_changelog_has_an_unreleased_section_and_the_policy_is_stated() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text("utf-8")
+    assert changelog.index("## Unreleased") < changelog.index(f"## {cxplay.__version__}")
+    policy = (ROOT / "docs" / "library.md").read_text("utf-8")
+    assert "DeprecationWarning" in policy and "two minor releases" in policy
+    # every name this release adds to the API is in the changelog
+    for name in ("EngineClosedError", "ReloadError", "FactValue", "DecisionSink", "py.typed"):
+        assert name in changelog, name
+
+
+def test_the_docstring_examples_hold() -> None:
+    for module in (cxplay, cxplay.models, cxplay.results):
+        failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert tried and not failed, module.__name__

@@ -432,12 +432,12 @@ class DecisionLog:
         a write lock (SQLite) or an advisory lock (PostgreSQL), and re-checks the version.
         """
         # alembic costs ~100 ms to import: only a migration pays it
-        from alembic import command
-        from alembic.config import Config
-
         chatty = logging.getLogger("alembic")
         if chatty.level == logging.NOTSET:  # its INFO lines only when the application asks
             chatty.setLevel(logging.WARNING)
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._write() as conn:
