@@ -13,12 +13,20 @@ Example:
 from __future__ import annotations
 
 import importlib
+import os
+import threading
 import typing
-from collections.abc import Iterable
+from datetime import datetime as _datetime
 from pathlib import Path
 
 from cxplay._engine.decide import Decision
-from cxplay._engine.engine import Engine, IncidentLike
+from cxplay._engine.engine import (
+    BackendName,
+    DecisionSink,
+    Engine,
+    IncidentLike,
+    PlaybookSource,
+)
 from cxplay._incidents import parse_incident, read_incident
 from cxplay._playbooks.lint import ValidationReport
 from cxplay._playbooks.lint import validate_playbooks as validate
@@ -27,10 +35,14 @@ from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scen
 from cxplay._replies.renderer import Renderer
 from cxplay._version import __version__
 from cxplay.errors import (
+    ArgumentError,
+    BackendError,
     BacktestError,
     CompileError,
     ConditionError,
     CxplayError,
+    EngineClosedError,
+    EngineError,
     EventFileError,
     IncidentError,
     LoadError,
@@ -38,12 +50,23 @@ from cxplay.errors import (
     PlanError,
     PlaybookError,
     Problem,
+    ReloadError,
     RenderError,
+    RuleEngineError,
     SchemaError,
     TemplateError,
 )
-from cxplay.models import Incident, Playbook, Rule
-from cxplay.results import History, Match, Reply, RuleTrace, SuggestedAction, Suggestion
+from cxplay.models import Customer, EventRef, FactValue, Incident, Order, Playbook, Rule, Severity
+from cxplay.results import (
+    Cost,
+    FollowUpPlan,
+    History,
+    Match,
+    Reply,
+    RuleTrace,
+    SuggestedAction,
+    Suggestion,
+)
 
 if typing.TYPE_CHECKING:
     from cxplay._backtest.recipe import Recipe
@@ -62,18 +85,29 @@ if typing.TYPE_CHECKING:
     )
 
 __all__ = [
+    "ArgumentError",
+    "BackendError",
+    "BackendName",
     "Backtest",
     "BacktestError",
     "BacktestReport",
     "CompileError",
     "ConditionError",
+    "Cost",
+    "Customer",
     "CustomerHistory",
     "CxplayError",
     "Decision",
     "DecisionLog",
+    "DecisionSink",
     "Engine",
+    "EngineClosedError",
+    "EngineError",
     "Event",
     "EventFileError",
+    "EventRef",
+    "FactValue",
+    "FollowUpPlan",
     "GivenCompensation",
     "History",
     "Incident",
@@ -84,22 +118,27 @@ __all__ = [
     "LogSource",
     "LoggedDecision",
     "Match",
+    "Order",
     "OutcomeRecord",
     "Plan",
     "PlanError",
     "Playbook",
     "PlaybookError",
     "PlaybookSet",
+    "PlaybookSource",
     "Problem",
     "Recipe",
+    "ReloadError",
     "RenderError",
     "Renderer",
     "Reply",
     "Rule",
+    "RuleEngineError",
     "RuleTrace",
     "ScenarioReport",
     "ScenarioResult",
     "SchemaError",
+    "Severity",
     "SuggestedAction",
     "Suggestion",
     "TemplateError",
@@ -148,21 +187,75 @@ def __getattr__(name: str) -> typing.Any:
     return value
 
 
+_CACHE_SIZE = 8
+_cache: dict[tuple[object, ...], tuple[tuple[object, ...], Engine[None]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _fingerprint(paths: tuple[Path, ...]) -> tuple[object, ...]:
+    """What the one-shot cache compares: each playbook and reply file's time and size."""
+    seen: list[tuple[str, int, int]] = []
+    for path in paths:
+        folders = [path, path / "replies"] if path.is_dir() else [path.parent / "replies"]
+        files = [] if path.is_dir() else [path]
+        for folder in folders:
+            try:
+                with os.scandir(folder) as entries:
+                    files += [Path(e.path) for e in entries if e.is_file()]
+            except OSError:
+                continue
+        for file in files:
+            try:
+                stat = file.stat()
+            except OSError:
+                continue
+            seen.append((str(file), stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(seen))
+
+
 def suggest(
     incident: IncidentLike,
-    playbooks: Path | str | Iterable[Path | str] | None = None,
     *,
+    playbooks: PlaybookSource | None = None,
+    language: str | None = None,
+    now: _datetime | None = None,
+    explain: bool = False,
     allow_unknown_type: bool = False,
+    backend: BackendName = "auto",
 ) -> Suggestion:
-    """One-shot convenience: load ``playbooks`` (default: shipped) and suggest for an incident.
+    """One-shot convenience: suggest for an incident under ``playbooks`` (default: shipped).
 
-    Services that answer many incidents should build one :class:`Engine` and reuse it.
-    ``allow_unknown_type`` accepts a type one typo away from a known one (see :class:`Engine`).
+    The engine is built once per playbook source (and backend and ``allow_unknown_type``)
+    and kept: a later call costs what :meth:`Engine.suggest` costs, and a change to a
+    playbook or reply file (its time or size) builds it again. ``language``, ``now`` and
+    ``explain`` are :meth:`Engine.suggest`'s; ``allow_unknown_type`` accepts a type one
+    typo away from a known one (see :class:`Engine`). A service that wants to choose when
+    playbooks change should build its own :class:`Engine`.
+
+    Example:
+        >>> s = suggest({"type": "parcel_damaged", "channel": "email"}, language="pl")
+        >>> s.actions[0].kind, s.reply.language if s.reply else None
+        ('apology', 'pl')
     """
-    with Engine.from_path(
-        list(playbooks)
-        if isinstance(playbooks, Iterable) and not isinstance(playbooks, str | Path)
-        else playbooks,
-        allow_unknown_type=allow_unknown_type,
-    ) as engine:
-        return engine.suggest(incident)
+    if playbooks is None:
+        paths: tuple[Path, ...] = (shipped_playbooks_dir(),)
+    elif isinstance(playbooks, str | Path):
+        paths = (Path(playbooks),)
+    else:
+        paths = tuple(Path(p) for p in playbooks)
+    key = (tuple(p.resolve() for p in paths), backend, allow_unknown_type)
+    stamp = _fingerprint(paths)
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None and cached[0] == stamp:
+        engine = cached[1]
+    else:
+        # a new engine: an old one is freed when the calls still using it are done
+        engine = Engine.from_path(
+            list(paths), backend=backend, allow_unknown_type=allow_unknown_type
+        )
+        with _cache_lock:
+            if key not in _cache and len(_cache) >= _CACHE_SIZE:
+                del _cache[next(iter(_cache))]
+            _cache[key] = (stamp, engine)
+    return engine.suggest(incident, explain=explain, now=now, language=language)

@@ -10,7 +10,8 @@ import functools
 import math
 import typing
 import zoneinfo
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, Union
 
 from babel.numbers import list_currencies
@@ -180,6 +181,16 @@ MIN_YEAR, MAX_YEAR = 1970, 2999
 def _plausible(moment: datetime) -> datetime:
     if not MIN_YEAR <= moment.year <= MAX_YEAR:
         raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+    offset = moment.utcoffset()
+    if offset is None:
+        # a naive time would give a naive respond_by, which breaks the caller's comparisons
+        raise ValueError(
+            "needs a UTC offset, as in 2026-11-20T09:15:00+01:00 (Z for UTC): "
+            "a time without one is ambiguous"
+        )
+    if not isinstance(moment.tzinfo, timezone | zoneinfo.ZoneInfo):
+        # pydantic's own TzInfo from JSON: the standard library's (timezone.utc for Z)
+        moment = moment.replace(tzinfo=timezone(offset))
     return moment
 
 
@@ -243,7 +254,30 @@ class EventRef(_Strict):
 
 
 class Incident(_Strict):
-    """Something that went wrong for a customer. Only ``type`` is required."""
+    """Something that went wrong for a customer. Only ``type`` is required.
+
+    Built directly, an invalid incident raises pydantic's ``ValidationError`` (a
+    ``ValueError``); handed to an :class:`cxplay.Engine` as a dict, the same problems
+    are one :class:`cxplay.IncidentError` with each problem located. ``occurred_at``
+    needs a UTC offset. ``facts`` takes any mapping of :data:`cxplay.FactValue`.
+
+    Example:
+        >>> from cxplay import Customer, Incident, Order
+        >>> incident = Incident(
+        ...     type="parcel_late",
+        ...     channel="email",
+        ...     customer=Customer(name="Anna Kowalska", language="pl"),
+        ...     order=Order(value=249.99, currency="PLN"),
+        ...     facts={"delay_days": 6},
+        ... )
+        >>> incident.customer.language, incident.facts["delay_days"]
+        ('pl', 6)
+        >>> try:
+        ...     Incident(type="parcel_late", occurred_at="2026-11-20T09:15:00")
+        ... except ValueError as error:  # pydantic's ValidationError
+        ...     print(type(error).__name__, "needs a UTC offset" in str(error))
+        ValidationError True
+    """
 
     id: ShortText | None = None
     type: Identifier
@@ -257,7 +291,7 @@ class Incident(_Strict):
     customer: Customer = Customer()
     order: Order = Order()
     event: EventRef = EventRef()
-    facts: dict[FactName, FactValue] = Field(default_factory=dict)
+    facts: Mapping[FactName, FactValue] = Field(default_factory=dict)
 
     @field_validator("facts")
     @classmethod

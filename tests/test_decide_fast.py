@@ -35,7 +35,10 @@ def test_params_are_never_shared_between_decisions() -> None:
         incident = {"type": "extra_missing", "channel": "chat", "facts": {"missing_item": "gps"}}
         first = engine.decide(incident)
         plan_b = next(a for a in first.actions if a.kind == "plan_b")
-        plan_b.params["options"].append("tampered")
-        plan_b.params["extra"] = 1
+        # read-only in depth: a caller cannot tamper with what the next decision reuses
+        with pytest.raises(AttributeError):
+            plan_b.params["options"].append("tampered")
+        with pytest.raises(TypeError):
+            plan_b.params["extra"] = 1  # type: ignore[index]
         again = next(a for a in engine.decide(incident).actions if a.kind == "plan_b")
         assert "tampered" not in again.params["options"] and "extra" not in again.params

@@ -193,7 +193,7 @@ def test_follow_ups_and_respond_by(engine: Engine) -> None:
 
 def test_no_match(engine: Engine) -> None:
     s = engine.suggest({"type": "something_new"})
-    assert s.matched is False and s.actions == [] and s.severity == "low"
+    assert s.matched is False and s.actions == () and s.severity == "low"
 
 
 def test_type_independent_rules_apply_to_every_type(engine: Engine) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from cxplay._backtest.recipe import Recipe
 from cxplay._backtest.source import Partition, Unusable, parse_line
+from cxplay._common.models import freeze
 from cxplay._engine.decide import Decision
 from cxplay._engine.engine import Engine, coerce_incident, reply_context
 from cxplay.errors import BacktestError, CxplayError
@@ -69,7 +70,7 @@ NO_CURRENCY = "XXX"
 MALFORMED_LISTED = 20
 
 # (kind, params, cost in minor units, currency, requires approval)
-ActionKey = tuple[str, dict[str, Any], int | None, str | None, bool]
+ActionKey = tuple[str, Mapping[str, object], int | None, str | None, bool]
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def side_of_logged(actions: Sequence[Mapping[str, Any]], severity: str | None) -
         keys.append(
             (
                 str(action["kind"]),
-                dict(action.get("params") or {}),
+                freeze(action.get("params") or {}),  # compared with a decision's, frozen
                 None if cost is None else round(float(cost["amount"]) * 100),
                 None if cost is None else cost.get("currency"),
                 bool(action.get("requires_approval")),

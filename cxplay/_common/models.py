@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Frozen", "trusted"]
+__all__ = ["Frozen", "FrozenMap", "freeze", "thaw", "trusted"]
 
 
 class Frozen(BaseModel):
@@ -35,3 +36,59 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
 
 
 _set = object.__setattr__
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FrozenMap(dict[K, V]):
+    """A read-only dict: what returned models hold where a mapping is wanted.
+
+    It is a ``dict`` (JSON encoders, ``isinstance`` checks and templates take it as one),
+    but every change raises :class:`TypeError`; it is hashable when its values are, and
+    pickles as a plain mapping does.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} is read-only")
+
+    __setitem__ = _refuse
+    __delitem__ = _refuse
+    __ior__ = _refuse
+    clear = _refuse
+    pop = _refuse
+    popitem = _refuse
+    setdefault = _refuse
+    update = _refuse
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({dict.__repr__(self)})"
+
+
+def freeze(value: Any) -> Any:
+    """A value with every list made a tuple and every dict a :class:`FrozenMap`, in depth."""
+    if isinstance(value, FrozenMap):
+        return value
+    if isinstance(value, Mapping):
+        return FrozenMap({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The JSON-shaped twin of :func:`freeze`: dicts and lists again (for ``model_dump``)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from cxplay._common.models import trusted
+from cxplay._common.models import FrozenMap, freeze, trusted
 from cxplay._playbooks.loader import CompiledRule
 from cxplay.models import (
     SEVERITIES,
@@ -171,7 +171,7 @@ def decide(
             if approval and because:
                 params["approval_because"] = because
             values = step.values.copy()  # every field; the three below vary
-            values["params"] = params
+            values["params"] = FrozenMap(params)
             values["requires_approval"] = bool(approval)
             values["cost"] = cost
             actions.append(trusted(SuggestedAction, values))
@@ -244,9 +244,10 @@ class _Step:
     follow: dict[str, Any] | None
 
     def copy_params(self) -> dict[str, Any]:
-        """The parameters for one decision: a fresh dict (the caller may add to it)."""
-        if self.nested:
-            return {k: list(v) if isinstance(v, list) else v for k, v in self.params.items()}
+        """The parameters for one decision: a fresh dict (the caller may add to it).
+
+        Nested values (a plan B's options) are frozen once, in the plan, and shared.
+        """
         return dict(self.params)
 
 
@@ -266,7 +267,7 @@ def _plan(rule: CompiledRule) -> _RulePlan:
     if plan is None:
         steps = []
         for action in rule.rule.actions:
-            params = action.model_dump(mode="json", exclude=_META, exclude_none=True)
+            params = freeze(action.model_dump(mode="json", exclude=_META, exclude_none=True))
             values = {
                 "kind": action.kind,
                 "rule": rule.id,

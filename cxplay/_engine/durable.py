@@ -46,7 +46,14 @@ from cxplay._engine.compiler import (
     number_text,
 )
 from cxplay._playbooks.loader import PlaybookSet
-from cxplay.errors import CompileError, CxplayError, Problem
+from cxplay.errors import (
+    BackendError,
+    CompileError,
+    CxplayError,
+    EngineClosedError,
+    Problem,
+    RuleEngineError,
+)
 
 try:  # durable-rules 2.0.28 does not import on Python >= 3.13
     import durable_rules_engine as _engine
@@ -125,7 +132,7 @@ class DurableBackend:
 
     def __init__(self, rules: PlaybookSet, program: Program) -> None:
         if not AVAILABLE:
-            raise CxplayError(UNAVAILABLE_REASON)
+            raise BackendError(UNAVAILABLE_REASON)
         self._program = program
         self._handles: list[int] = []
         self._sids: list[str] = []  # every session id handed out, for close()
@@ -156,6 +163,11 @@ class DurableBackend:
         self._free: list[str] = []
         self._sessions = 0
         self._lock = threading.Lock()
+        # close() while evaluations run: they finish, and the last one out frees the
+        # rulesets (freeing them under a running one made durable fail with error 111)
+        self._running = 0
+        self._closed = False
+        self._gate = threading.Lock()
         self._available = threading.Condition(self._lock)
         self._strings = program.strings
         # per chunk: ('"e3":', path, how to encode) -- decided once, not per evaluation
@@ -194,7 +206,7 @@ class DurableBackend:
             finally:
                 _engine.retract_fact(handle, text)
             if code != 0:  # pragma: no cover - the priming rule always matches
-                raise CxplayError(f"the rule engine did not prime session {sid} ({code})")
+                raise RuleEngineError(f"the rule engine did not prime session {sid} ({code})")
 
     def _release(self, sid: str) -> None:
         self._free.append(sid)
@@ -216,8 +228,20 @@ class DurableBackend:
 
     def evaluate(self, incident_type: str, flat: Mapping[str, Any]) -> list[int]:
         """Positions of the rules whose condition holds (unordered, no duplicates)."""
-        if not self._handles and self._finalizer.alive is False:
-            raise CxplayError("this engine has been closed")
+        with self._gate:
+            if self._closed:
+                raise EngineClosedError("this engine has been closed")
+            self._running += 1
+        try:
+            return self._evaluate(incident_type, flat)
+        finally:
+            with self._gate:
+                self._running -= 1
+                last = self._closed and not self._running
+            if last:
+                self._finalizer()
+
+    def _evaluate(self, incident_type: str, flat: Mapping[str, Any]) -> list[int]:
         plan = self._chunks(incident_type)
         if not plan:
             return []
@@ -264,11 +288,19 @@ class DurableBackend:
         except Exception as exc:
             if isinstance(exc, CxplayError):
                 raise
-            raise CxplayError(f"the rule engine failed: {exc}") from None
+            raise RuleEngineError(f"the rule engine failed: {exc}") from None
         finally:
             self._release(sid)
         return list(fired)
 
     def close(self) -> None:
-        """Delete the rulesets (and with them every session)."""
-        self._finalizer()
+        """Delete the rulesets (and with them every session); idempotent.
+
+        Evaluations already running finish first (the last one frees the rulesets); any
+        evaluation asked for afterwards raises :class:`cxplay.EngineClosedError`.
+        """
+        with self._gate:
+            self._closed = True
+            idle = not self._running
+        if idle:
+            self._finalizer()

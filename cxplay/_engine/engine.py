@@ -9,14 +9,16 @@ reference. A reload that fails validation raises and leaves the old snapshot ser
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, cast, overload
 
 from pydantic import BaseModel, ValidationError
+from typing_extensions import Self, TypeVar
 
 from cxplay._common.problems import error_message, format_key, key_path, models_in
 from cxplay._common.text import closest, did_you_mean, echo
@@ -27,16 +29,59 @@ from cxplay._engine.compiler import compile_program
 from cxplay._engine.decide import Decision, decide
 from cxplay._engine.reference import ReferenceBackend, explain_node
 from cxplay._playbooks.digest import playbook_digest
-from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
+from cxplay._playbooks.loader import (
+    CompiledRule,
+    PlaybookSet,
+    load_playbooks,
+    shipped_playbooks_dir,
+)
 from cxplay._replies.renderer import Renderer, ReplyContext
-from cxplay.errors import CxplayError, IncidentError
+from cxplay.errors import (
+    ArgumentError,
+    BackendError,
+    EngineClosedError,
+    IncidentError,
+    Problem,
+    ReloadError,
+)
 from cxplay.models import MAX_FACTS, MAX_LIST, FactSpec, Incident, Policy
 from cxplay.results import Cost, History, Match, RuleTrace, Suggestion
 
+if TYPE_CHECKING:
+    from cxplay._log.store import DecisionLog
+
 __all__ = ["BackendName", "DecisionSink", "Engine", "Flattener", "coerce_incident"]
 
+#: The rule engines an :class:`Engine` can use (``auto``: durable where it imports).
 BackendName = Literal["auto", "durable", "python"]
-IncidentLike = Incident | Mapping[str, Any]
+#: An incident as the engine takes it: a dict (JSON-shaped) or an :class:`Incident`.
+IncidentLike = Incident | Mapping[str, object]
+#: Where playbooks are loaded from: a directory or file, or several.
+PlaybookSource = Path | str | Sequence[Path | str]
+
+
+def _paths(source: PlaybookSource) -> tuple[Path, ...]:
+    if isinstance(source, str | Path):
+        return (Path(source),)
+    return tuple(Path(p) for p in source)
+
+
+def _aware(now: datetime | None) -> datetime | None:
+    """``now`` as given; a naive one is refused (it would make a naive respond_by)."""
+    if now is not None and now.utcoffset() is None:
+        raise ArgumentError(
+            f"now={now.isoformat()} has no UTC offset: pass an aware datetime, "
+            "e.g. datetime.now(timezone.utc) or datetime(2026, 1, 1, tzinfo=timezone.utc)"
+        )
+    return now
+
+
+def _source_of(
+    playbooks: PlaybookSet, source: Sequence[Path] | Path | None
+) -> tuple[Path, ...] | PlaybookSet:
+    """What reload() loads again: the given paths, else the given set itself."""
+    return playbooks if source is None else _paths(source)
+
 
 _serial = itertools.count(1)
 
@@ -59,7 +104,7 @@ def _within(spec: FactSpec, value: float) -> bool:
 
 
 def _describe(error: Mapping[str, Any]) -> str:
-    loc = format_key(key_path(error["loc"]))
+    loc = _location(error)
     if error["type"] == "extra_forbidden":
         message = "unknown key"  # the location names it already
     elif error["type"] == "float_type" and isinstance(error.get("input"), bool):
@@ -71,32 +116,50 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{loc}: {message}" if loc else message
 
 
-def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[str]:
+def _location(error: Mapping[str, Any]) -> str:
+    return format_key(key_path(error["loc"]))
+
+
+def _problem(text: str, key: str | None, value: object = None) -> tuple[str, Problem]:
+    """A phrase of an IncidentError's text, and the same as data (``key: message``)."""
+    prefix = f"{key}: "
+    message = text[len(prefix) :] if key and text.startswith(prefix) else text
+    return text, Problem(message, key=key or None, input=value)
+
+
+def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[tuple[str, Problem]]:
     """What is wrong with an incident's facts, one phrase each.
 
     Declared facts of the wrong type or out of bounds, required ones missing, and facts
     nobody declared on an incident type whose facts are declared (a typo, most likely).
     """
-    problems: list[str] = []
+    problems: list[tuple[str, Problem]] = []
     required = _required_facts(facts)
     typed = model.type in required
     undeclared = [name for name in model.facts if name not in facts] if typed else []
     if undeclared:
-        problems.append(_undeclared(model.type, undeclared, facts))
+        text = _undeclared(model.type, undeclared, facts)
+        if len(undeclared) == 1:
+            problems.append(_problem(text, f"facts.{undeclared[0]}", model.facts[undeclared[0]]))
+        else:
+            problems.append(_problem(text, "facts", {n: model.facts[n] for n in undeclared}))
     for name, value in model.facts.items():
         spec = facts.get(name)
         if spec is None:
             continue
         if not _fact_ok(spec, value):
-            problems.append(f"facts.{name}: expected {spec.type}, got {echo(value)}")
+            text = f"facts.{name}: expected {spec.type}, got {echo(value)}"
+            problems.append(_problem(text, f"facts.{name}", value))
         elif isinstance(value, int | float) and not _within(spec, value):
             bounds = f"at least {spec.min:g}" if spec.min is not None else ""
             if spec.max is not None:
                 bounds += (" and " if bounds else "") + f"at most {spec.max:g}"
-            problems.append(f"facts.{name}: must be {bounds}, got {echo(value)}")
+            text = f"facts.{name}: must be {bounds}, got {echo(value)}"
+            problems.append(_problem(text, f"facts.{name}", value))
     for name, spec in required.get(model.type, ()):
         if name not in model.facts:
-            problems.append(f"incident type '{model.type}' needs fact '{name}' ({spec.type})")
+            text = f"incident type '{model.type}' needs fact '{name}' ({spec.type})"
+            problems.append(_problem(text, f"facts.{name}"))
     return problems
 
 
@@ -229,40 +292,53 @@ def coerce_incident(
             model = Incident.model_validate(incident)
         except ValidationError as exc:
             errors = exc.errors()
-            seen: dict[str, None] = {}  # insertion-ordered, and linear to de-duplicate
+            seen: dict[str, Problem] = {}  # insertion-ordered, and linear to de-duplicate
             for error in errors:
                 # a bad fact value fails every member of the union: report it once
-                text = _describe(error)
+                text, key, value = _describe(error), _location(error), error.get("input")
                 if error["loc"][:1] == ("facts",) and error["loc"][-1:] == ("[key]",):
                     text = (
                         f"facts: {echo(error['loc'][1])} is not a fact name "
                         "(ASCII letters, digits and _, not starting with a digit)"
                     )
+                    key, value = "facts", error["loc"][1]
                 elif error["loc"][:1] == ("facts",) and len(error["loc"]) >= 2:
-                    text = f"facts.{error['loc'][1]}: {_SHAPE}"
+                    key = f"facts.{error['loc'][1]}"
+                    text = f"{key}: {_SHAPE}"
                     if "at most" in str(error["msg"]) or "longer" in str(error["msg"]):
                         text = _describe(error)
-                seen[text] = None
-            raise IncidentError(_listed(list(seen))) from None
+                    given = incident.get("facts")
+                    if isinstance(given, Mapping):
+                        value = given.get(error["loc"][1], value)
+                if text not in seen:
+                    seen[text] = _problem(text, key, value)[1]
+            raise IncidentError(
+                _listed(list(seen)), problems=list(seen.values())[:MAX_PROBLEMS]
+            ) from None
         except RecursionError:
             raise IncidentError("invalid incident: nested too deeply") from None
     else:
         raise IncidentError(
-            f"an incident must be a mapping or an Incident, not {type(incident).__name__}"
+            f"an incident must be a mapping or an Incident, not {type(incident).__name__}",
+            problems=[Problem("must be a mapping or an Incident", input=incident)],
         )
-    problems: list[str] = []
+    problems: list[tuple[str, Problem]] = []
     if facts:
         problems += _fact_problems(model, facts)
     if types and not allow_unknown_type and model.type not in types:
         # 0.88: a typo (parcel_damage, parcle_damaged) but not a sibling (parcel_lost/_late)
         close = closest(model.type, types, cutoff=0.88)
         if close is not None:
-            problems.append(
+            text = (
                 f"unknown incident type {echo(model.type)}; did you mean {echo(close)}? "
                 "(allow_unknown_type / --allow-unknown-type accepts it as it is)"
             )
+            problems.append((text, Problem(text, key="type", input=model.type)))
     if problems:
-        raise IncidentError(_listed(problems))
+        raise IncidentError(
+            _listed([text for text, _ in problems]),
+            problems=[problem for _, problem in problems][:MAX_PROBLEMS],
+        )
     derived = _derived_facts(model.facts, facts) if facts else {}
     if derived:
         model = model.model_copy(update={"facts": {**model.facts, **derived}})
@@ -403,8 +479,17 @@ def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
     return seen
 
 
-class Engine:
+#: What an engine's :attr:`Engine.log` is: None, the :class:`cxplay.DecisionLog` it
+#: opened from a path or URL, or the sink it was given.
+LogT = TypeVar("LogT", bound="DecisionSink | None", default="DecisionSink | None", covariant=True)
+SinkT = TypeVar("SinkT", bound="DecisionSink")
+
+
+class Engine(Generic[LogT]):
     """Evaluates incidents against a set of playbooks.
+
+    ``Engine[DecisionLog]`` (what ``Engine.from_path(log="cx.db")`` returns) has a typed
+    :attr:`log`: ``engine.log.outcome(...)`` type-checks as written.
 
     Example:
         >>> engine = Engine.from_path()                       # the shipped playbooks
@@ -422,12 +507,23 @@ class Engine:
         allow_unknown_type: bool = False,
         log: DecisionSink | str | Path | None = None,
     ) -> None:
+        """Serve ``playbooks``.
+
+        ``source`` is what :meth:`reload` loads again (None: the set itself, which
+        reload() cannot refresh). :meth:`from_path` types :attr:`log` precisely.
+        """
         if backend not in ("auto", "durable", "python"):
-            raise CxplayError(f"unknown backend {echo(backend)}; use 'auto', 'durable' or 'python'")
+            hint = did_you_mean(str(backend), ("auto", "durable", "python"))
+            raise BackendError(
+                f"unknown backend {echo(backend)}; use 'auto', 'durable' or 'python'{hint}"
+            )
         if backend == "durable" and not _durable.AVAILABLE:
-            raise CxplayError(_durable.UNAVAILABLE_REASON)
+            raise BackendError(_durable.UNAVAILABLE_REASON)
         self._backend_choice: BackendName = backend
-        self._source = source
+        self._source: tuple[Path, ...] | PlaybookSet = _source_of(playbooks, source)
+        self._closed = False
+        # reload() and close() one at a time; evaluations never wait for either
+        self._lifecycle = threading.Lock()
         #: Accept an incident type the playbooks do not know even when it is close to one
         #: they do (``parcel_damage``); by default that is an error with a did-you-mean.
         self.allow_unknown_type = allow_unknown_type
@@ -442,15 +538,59 @@ class Engine:
         else:
             self._log = log
 
+    @overload
     @classmethod
     def from_path(
         cls,
-        path: Path | str | Sequence[Path | str] | None = None,
+        path: PlaybookSource | None = ...,
+        *,
+        backend: BackendName = ...,
+        allow_unknown_type: bool = ...,
+        log: None = ...,
+    ) -> Engine[None]: ...
+
+    @overload
+    @classmethod
+    def from_path(
+        cls,
+        path: PlaybookSource | None = ...,
+        *,
+        backend: BackendName = ...,
+        allow_unknown_type: bool = ...,
+        log: str | Path,
+    ) -> Engine[DecisionLog]: ...
+
+    @overload
+    @classmethod
+    def from_path(
+        cls,
+        path: PlaybookSource | None = ...,
+        *,
+        backend: BackendName = ...,
+        allow_unknown_type: bool = ...,
+        log: SinkT,
+    ) -> Engine[SinkT]: ...
+
+    @overload
+    @classmethod
+    def from_path(
+        cls,
+        path: PlaybookSource | None = ...,
+        *,
+        backend: BackendName = ...,
+        allow_unknown_type: bool = ...,
+        log: DecisionSink | str | Path | None = ...,
+    ) -> Engine[DecisionSink | None]: ...
+
+    @classmethod
+    def from_path(
+        cls,
+        path: PlaybookSource | None = None,
         *,
         backend: BackendName = "auto",
         allow_unknown_type: bool = False,
         log: DecisionSink | str | Path | None = None,
-    ) -> Engine:
+    ) -> Engine[Any]:
         """Load playbooks from a directory or files (None: the shipped playbooks).
 
         ``allow_unknown_type`` accepts incident types close to a known one as they are.
@@ -458,8 +598,9 @@ class Engine:
         suggestion is then recorded, and a customer's history comes from it.
         """
         playbooks = load_playbooks(path)
+        source: Sequence[Path] | Path
         if path is None:
-            source: Sequence[Path] | Path | None = None
+            source = shipped_playbooks_dir()
         elif isinstance(path, str | Path):
             source = Path(path)
         else:
@@ -535,15 +676,19 @@ class Engine:
         return self._snapshot.digest
 
     @property
-    def log(self) -> DecisionSink | None:
-        """The decision log suggestions are recorded in (None: not logged)."""
-        return self._log
+    def log(self) -> LogT:
+        """The decision log suggestions are recorded in (None: not logged).
+
+        A :class:`cxplay.DecisionLog` when the engine opened it from a path or URL, else
+        the sink it was given: ``Engine.from_path(log="cx.db").log.outcome(...)`` checks.
+        """
+        return cast("LogT", self._log)
 
     # -- evaluation --------------------------------------------------------------------
 
     def incident(self, incident: IncidentLike) -> Incident:
         """Validate an incident against the model and the playbooks' declared facts."""
-        return self._coerce(self._snapshot, incident)
+        return self._coerce(self._live(), incident)
 
     def _coerce(self, snapshot: _Snapshot, incident: IncidentLike) -> Incident:
         return coerce_incident(
@@ -567,14 +712,15 @@ class Engine:
 
     def evaluate(self, incident: IncidentLike) -> list[Match]:
         """Every rule whose condition holds, by priority (higher first) then file order."""
-        snapshot = self._snapshot
+        snapshot = self._live()
         model = self._coerce(snapshot, incident)
         match_of = snapshot.match_of
         return [match_of[p] for p in self._positions(snapshot, model)]
 
     def decide(self, incident: IncidentLike, *, now: datetime | None = None) -> Decision:
         """Matches after groups, stop rules and the playbooks' guardrails."""
-        snapshot = self._snapshot
+        now = _aware(now)
+        snapshot = self._live()
         model = self._coerce(snapshot, incident)
         return decide(self._matches(snapshot, model), model, now=now)
 
@@ -589,6 +735,9 @@ class Engine:
     ) -> Suggestion:
         """Ranked actions for an incident, the reply to send, and (``explain``) the trace.
 
+        ``now`` (an aware datetime; a naive one is an :class:`cxplay.ArgumentError`) dates
+        ``respond_by`` and follow-ups for an incident without ``occurred_at`` (which needs
+        a UTC offset too); without either, the current time in UTC is used.
         ``language`` overrides the customer's language tag for the reply. With a log,
         the suggestion is recorded (``record=False``: neither recorded nor looked up) and
         gets a ``decision_id``; a customer with an id and no ``compensations_90d`` gets
@@ -596,7 +745,8 @@ class Engine:
         a repeat-claimant guard (or a condition reads the count). A log that fails raises
         :class:`cxplay.LogError`.
         """
-        snapshot = self._snapshot
+        now = _aware(now)
+        snapshot = self._live()
         model = self._coerce(snapshot, incident)
         log = self._log if record else None
         if log is None or snapshot.history_in_conditions or model.customer.id is None:
@@ -663,7 +813,7 @@ class Engine:
 
     def explain(self, incident: IncidentLike) -> list[RuleTrace]:
         """Every rule, matched or not; for a miss, the first failing condition and its value."""
-        snapshot = self._snapshot
+        snapshot = self._live()
         model = self._coerce(snapshot, incident)
         decision = decide(self._matches(snapshot, model), model)
         return self._trace(snapshot, model, decision)
@@ -695,22 +845,76 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Load the playbooks again and swap them in; on any error keep serving the old ones."""
-        source = self._source
-        playbooks = load_playbooks(source if source is not None else None)
-        self._snapshot = self._build(playbooks)
+    @property
+    def source(self) -> tuple[Path, ...] | PlaybookSet:
+        """What :meth:`reload` loads again: the paths, or the PlaybookSet the engine was given.
+
+        A given :class:`PlaybookSet` cannot be refreshed: ``reload()`` then raises
+        :class:`cxplay.ReloadError` (``reload(source=...)`` still works).
+        """
+        return self._source
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def reload(self, source: PlaybookSource | PlaybookSet | None = None) -> None:
+        """Load the playbooks again and swap them in; on any error keep serving the old ones.
+
+        ``source`` (paths, or a :class:`PlaybookSet` built in code) replaces what the
+        engine serves from now on; without it the engine's own :attr:`source` is loaded
+        again. Raises :class:`cxplay.ReloadError` when that source is a given PlaybookSet
+        (it cannot be refreshed), :class:`cxplay.EngineClosedError` after :meth:`close`,
+        and the loader's :class:`cxplay.PlaybookError` when the new playbooks are invalid.
+        """
+        self._check_open()
+        target = self._source if source is None else source
+        if isinstance(target, PlaybookSet):
+            if source is None:
+                raise ReloadError(
+                    "this Engine serves a PlaybookSet it was given, which reload() cannot "
+                    "refresh: pass reload(source=...) with paths or a new set, or build the "
+                    "engine with Engine.from_path(...)"
+                )
+            playbooks = target
+            new_source: tuple[Path, ...] | PlaybookSet = target
+        else:
+            new_source = _paths(target)
+            playbooks = load_playbooks(list(new_source))
+        snapshot = self._build(playbooks)
+        with self._lifecycle:
+            if self._closed:
+                snapshot.backend.close()
+                raise EngineClosedError("this engine has been closed; reload() needs an open one")
+            self._snapshot, self._source = snapshot, new_source
 
     def close(self) -> None:
         """Free the rule engine's memory now (it is also freed when the Engine is collected).
 
-        A log the engine opened itself (given as a path or URL) is closed too.
+        Suggestions already running finish; any call afterwards (``suggest``, ``reload``,
+        ...) raises :class:`cxplay.EngineClosedError`. Closing twice is harmless. A log the
+        engine opened itself (given as a path or URL) is closed too.
         """
-        self._snapshot.backend.close()
+        with self._lifecycle:
+            if self._closed:
+                return
+            self._closed = True
+            self._snapshot.backend.close()
         if self._owns_log and self._log is not None:
             self._log.close()
 
-    def __enter__(self) -> Engine:
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineClosedError("this engine has been closed")
+
+    def _live(self) -> _Snapshot:
+        """The snapshot to evaluate on; an :class:`EngineClosedError` once closed."""
+        if self._closed:
+            raise EngineClosedError("this engine has been closed")
+        return self._snapshot
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

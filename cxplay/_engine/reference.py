@@ -14,6 +14,7 @@ from cxplay._conditions.parse import And, Cmp, Exists, In, Match, Node, Or
 from cxplay._conditions.regex import compile_regex
 from cxplay._engine.backend import Flat
 from cxplay._playbooks.loader import PlaybookSet
+from cxplay.errors import EngineClosedError
 
 __all__ = ["ReferenceBackend", "compile_node", "explain_node"]
 
@@ -172,9 +173,14 @@ class ReferenceBackend:
             for t, candidates in typed.items()
         }
 
+        self._closed = False
+
     def evaluate(self, incident_type: str, flat: Flat) -> list[int]:
         """Positions (in file order) of the rules whose condition holds."""
+        if self._closed:
+            raise EngineClosedError("this engine has been closed")
         return self._by_type.get(incident_type, self._generic)(flat)
 
     def close(self) -> None:
-        """Nothing to free."""
+        """Nothing to free; evaluations asked for afterwards raise, as on durable."""
+        self._closed = True

@@ -260,6 +260,9 @@ class DecisionLog:
         a write lock (SQLite) or an advisory lock (PostgreSQL), and re-checks the version.
         """
         # alembic costs ~100 ms to import: only a migration pays it
+        chatty = logging.getLogger("alembic")
+        if chatty.level == logging.NOTSET:  # its INFO lines only when the application asks
+            chatty.setLevel(logging.WARNING)
         from alembic import command
         from alembic.config import Config
 
@@ -524,10 +527,10 @@ class DecisionLog:
         self,
         decision_id: str,
         status: Status,
+        *,
         actions: Sequence[str] | None = None,
         note: str | None = None,
         given: Mapping[str, float | tuple[float, str | None]] | None = None,
-        *,
         at: datetime | None = None,
     ) -> OutcomeRecord:
         """Record what an agent did: ``accepted``, ``edited`` or ``rejected``.
@@ -623,10 +626,10 @@ class DecisionLog:
     def feedback(
         self,
         decision_id: str,
+        *,
         csat: int | None = None,
         nps: int | None = None,
         ces: int | None = None,
-        *,
         at: datetime | None = None,
     ) -> None:
         """Record survey answers: CSAT 1-5, NPS 0-10, CES 1-7 (the latest of each counts)."""

@@ -562,7 +562,7 @@ class Renderer:
         channel: str,
         base: Mapping[str, Any],
     ) -> dict[str, Any]:
-        params = dict(action.params)
+        params: dict[str, Any] = dict(action.params)
         cost = action.cost
         info: dict[str, Any] = {
             "kind": action.kind,

@@ -590,7 +590,12 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     async def outcomes(body: OutcomeRequest) -> Response:
         log = decision_log()
         record = await run(
-            log.outcome, body.decision_id, body.status, body.actions, body.note, body.given
+            log.outcome,
+            body.decision_id,
+            body.status,
+            actions=body.actions,
+            note=body.note,
+            given=body.given,
         )
         return _json(
             OutcomeResponse(
