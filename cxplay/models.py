@@ -17,13 +17,16 @@ from typing import Annotated, Any, Literal, Union
 from babel.numbers import list_currencies
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from cxplay._common.hours import WEEKDAYS, BusinessCalendar, holiday_countries, parse_hours
 from cxplay._common.models import Frozen
 from cxplay._common.text import did_you_mean, echo
 
@@ -35,6 +38,7 @@ __all__ = [
     "STAGES",
     "Action",
     "Apology",
+    "Calendar",
     "Callback",
     "Channel",
     "Customer",
@@ -59,6 +63,7 @@ __all__ = [
     "Rule",
     "Scenario",
     "Severity",
+    "Sla",
     "Stage",
     "Survey",
 ]
@@ -567,6 +572,98 @@ class Policy(_Strict):
         return None if rate is None else amount * rate
 
 
+def _hours(value: str | list[str]) -> str | list[str]:
+    parse_hours(value)
+    return value
+
+
+#: Opening hours of one day: ``"08:00-18:00"``, ``["08:00-12:00", "13:00-17:00"]``, ``"closed"``.
+Hours = Annotated[
+    Union[Annotated[str, StringConstraints(max_length=32)], list[ShortText]],
+    AfterValidator(_hours),
+]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _country(code: str) -> str:
+    if code not in holiday_countries():
+        hint = did_you_mean(code.upper(), holiday_countries())
+        raise ValueError(
+            f"no public holidays known for {echo(code)} (an ISO 3166 country code "
+            f"such as PL or UA){hint}"
+        )
+    return code
+
+
+class Calendar(_Strict):
+    """When the team works (the ``[calendar]`` table): SLAs in business time count only this."""
+
+    timezone: TimeZoneName = Field(description="The team's IANA time zone, e.g. Europe/Warsaw.")
+    hours: dict[Weekday, Hours] = Field(
+        description="Opening hours per weekday (mon ... sun), local time; a day not listed "
+        "is closed. '08:00-18:00', a list of ranges, or 'closed'.",
+    )
+    holidays: list[Annotated[str, AfterValidator(_country)]] = Field(
+        default_factory=list,
+        description="Closed on the public holidays of these countries (ISO 3166 codes, from "
+        "the holidays library), e.g. ['PL'].",
+    )
+    exceptions: dict[date, Hours] = Field(
+        default_factory=dict,
+        description="Dated exceptions, winning over the weekday and holidays: "
+        "{ 2026-12-24 = '08:00-13:00', 2026-12-31 = 'closed' }.",
+    )
+
+    @model_validator(mode="after")
+    def _ever_open(self) -> Calendar:
+        if not any(parse_hours(h) for h in self.hours.values()):
+            raise ValueError("hours: the calendar is never open (no weekday has hours)")
+        return self
+
+    def business(self) -> BusinessCalendar:
+        """The calendar the engine computes deadlines with."""
+        hours: dict[str, str | list[str]] = {str(day): h for day, h in self.hours.items()}
+        return BusinessCalendar(
+            zone=self.timezone,
+            week=tuple(parse_hours(hours.get(day, "closed")) for day in WEEKDAYS),
+            countries=tuple(self.holidays),
+            exceptions={day: parse_hours(h) for day, h in self.exceptions.items()},
+        )
+
+
+class Sla(_Strict):
+    """One channel's promise: how soon, and whether it counts business or calendar time."""
+
+    within: Duration
+    time: Literal["business", "calendar"] = Field(
+        default="calendar",
+        description="'business' counts only the [calendar]'s opening hours.",
+    )
+
+
+def _sla_shorthand(value: object) -> object:
+    """``"PT2H"`` is ``{ within = "PT2H" }``: calendar time."""
+    return {"within": value} if isinstance(value, str) else value
+
+
+_SLA_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "duration", "description": "calendar time"},
+        {
+            "type": "object",
+            "properties": {
+                "within": {"type": "string", "format": "duration"},
+                "time": {"enum": ["business", "calendar"], "default": "calendar"},
+            },
+            "required": ["within"],
+            "additionalProperties": False,
+        },
+    ]
+}
+#: An SLA as written: a duration (calendar time) or ``{ within = ..., time = ... }``.
+SlaSpec = Annotated[Sla, BeforeValidator(_sla_shorthand), WithJsonSchema(_SLA_SCHEMA)]
+
+
 class Rule(_Strict):
     """When ``when`` holds for an incident, recommend ``actions``."""
 
@@ -601,7 +698,12 @@ class PlaybookFile(_Strict):
     playbook: PlaybookMeta
     facts: dict[FactName, FactType | FactSpec] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
-    sla: dict[Channel, Duration] = Field(default_factory=dict)
+    calendar: Calendar | None = None
+    sla: dict[Channel, SlaSpec] = Field(
+        default_factory=dict,
+        description="How soon each channel is answered: 'PT2H' (calendar time) or "
+        "{ within = 'PT2H', time = 'business' } (needs [calendar]).",
+    )
     rule: list[Rule] = Field(default_factory=list)
     test: list[Scenario] = Field(default_factory=list)
 
@@ -613,6 +715,8 @@ class Playbook(_Strict):
     facts: dict[str, FactSpec]
     policy: Policy
     sla: dict[str, timedelta]
+    business: frozenset[str] = frozenset()  # channels whose SLA counts business time
+    hours: BusinessCalendar | None = None  # the [calendar], ready for deadlines
     rules: tuple[Rule, ...]
     tests: tuple[Scenario, ...]
     source: str

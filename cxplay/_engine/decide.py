@@ -13,7 +13,11 @@ Order: priority (higher first), then file order. Then, in this order:
    ``policy.currency`` that the policy's dated ``rates`` table does not list (a person
    decides; ``params.approval_because`` says why), or when the customer has had
    more than ``policy.repeat_claimant_after`` compensations in 90 days;
-5. **severity** -- rules may raise the incident's severity, never lower it.
+5. **severity** -- rules may raise the incident's severity, never lower it;
+6. **deadlines** -- ``respond_by`` is the first kept rule's playbook SLA for the channel,
+   counted in the playbook's ``[calendar]`` open time when the SLA says ``business``;
+   a person's promise (``follow_up``, ``callback``, ``escalate``) falls due in open time
+   whenever the playbook has a calendar, a survey on the plain calendar.
 """
 
 from __future__ import annotations
@@ -177,7 +181,13 @@ def decide(
             actions.append(trusted(SuggestedAction, values))
             if step.follow is not None:
                 promise = step.follow.copy()
-                promise["due"] = base + promise["after"]
+                hours = rule.playbook.hours
+                # a person's promise (call back, follow up, escalate) falls in the team's
+                # open time; a survey is sent by a machine, on the calendar
+                if hours is not None and promise["action"] != "survey":
+                    promise["due"] = hours.add(base, promise["after"])
+                else:
+                    promise["due"] = base + promise["after"]
                 follow_ups.append(trusted(FollowUpPlan, promise))
 
     level = SEVERITIES.index(incident.severity) if incident.severity else 0
@@ -309,7 +319,10 @@ def _respond_by(
     if channel is None:
         return None
     for rule in kept:
-        sla = rule.playbook.sla.get(channel)
+        playbook = rule.playbook
+        sla = playbook.sla.get(channel)
         if sla is not None:
+            if playbook.hours is not None and channel in playbook.business:
+                return playbook.hours.add(base, sla)
             return base + sla
     return None

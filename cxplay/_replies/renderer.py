@@ -40,7 +40,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -532,6 +532,8 @@ class Renderer:
             "facts": dict(incident.facts),
             "addr": _address(incident, language, name.split(" ")[0] if name else ""),
             "respond_by": respond_by,
+            # the moment the reply speaks from: deadlines read "today", "tomorrow" from it
+            "now": incident.occurred_at or datetime.now(timezone.utc),
             # what happened in a few words: set for a spoken script's paraphrase step
             "summary": None,
             # how fast the leading playbook promises to answer on this channel, in minutes
