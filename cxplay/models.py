@@ -296,6 +296,10 @@ class Incident(_Strict):
 # --------------------------------------------------------------------------- actions
 
 
+#: The parts of a recovery, as a reply says them (see ``_ActionBase.step``).
+RecoveryStep = Literal["care", "fix", "money", "paperwork"]
+
+
 class _ActionBase(_Strict):
     template: Identifier | None = Field(
         default=None, description="Reply fragment to use instead of the kind's default."
@@ -306,6 +310,14 @@ class _ActionBase(_Strict):
         default=None, description="Force (true) or waive (false) a supervisor's approval."
     )
     note: Text | None = Field(default=None, description="A hint for the agent, not the customer.")
+    step: RecoveryStep | None = Field(
+        default=None,
+        description="Which part of the recovery the reply says it in: care (safety and "
+        "comfort), fix (the remedy and when), money, paperwork. Default by kind: a gesture "
+        "without an amount is care, refunds, discounts, free shipping and gestures with an "
+        "amount are money, a survey is paperwork, the rest is the fix. The reply follows the "
+        "playbook's declared order of rules and actions, one paragraph per run of a step.",
+    )
 
 
 class Apology(_ActionBase):
@@ -458,6 +470,21 @@ def is_compensation(action: object) -> bool:
     if kind == "gesture":
         return getattr(action, "amount", None) is not None
     return kind in COMPENSATION_KINDS
+
+
+def recovery_step(action: object) -> str:
+    """The part of the recovery a reply says ``action`` in: its ``step``, else by kind."""
+    step = getattr(action, "step", None)
+    if step is not None:
+        return str(step)
+    kind = getattr(action, "kind", None)
+    if kind == "gesture":
+        return "money" if getattr(action, "amount", None) is not None else "care"
+    if kind in ("refund", "discount", "free_shipping"):
+        return "money"
+    if kind == "survey":
+        return "paperwork"
+    return "fix"
 
 
 # --------------------------------------------------------------------------- playbooks

@@ -185,6 +185,12 @@ SMS_THREE_SEGMENTS = frozenset(
         ("rental#4", "pl"),
         ("rental#4", "uk"),
         ("rental#5", "uk"),
+        # ... and, for the flagship safety case, the manager's call and when, and "reply with
+        # your choice" (issue 18: an SMS must say what happens next and when)
+        ("rental#2", "pl"),
+        ("rental#5", "pl"),
+        ("public#3", "pl"),
+        ("public#3", "uk"),
         # a delayed guest: restaurant tip, recordings and the dinner voucher
         ("guest_travel_disrupted", "uk"),
         ("events#10", "uk"),

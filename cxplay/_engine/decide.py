@@ -23,7 +23,7 @@ Order: priority (higher first), then file order. Then, in this order:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -40,12 +40,13 @@ from cxplay.models import (
     Refund,
     Survey,
     is_compensation,
+    recovery_step,
 )
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
 __all__ = ["Decision", "decide"]
 
-_META = {"kind", "dimension", "stage", "requires_approval", "note"}
+_META = {"kind", "dimension", "stage", "requires_approval", "note", "step"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class Decision:
     severity: str
     follow_ups: list[FollowUpPlan]
     respond_by: datetime | None
+    # per action: (the rule's declared position, the recovery step): the reply's order
+    said: list[tuple[int, str]] = field(default_factory=list)
+    base: datetime | None = None  # the moment deadlines count from
 
 
 def _raw_cost(
@@ -121,6 +125,7 @@ def decide(
 
     customer = incident.customer
     actions: list[SuggestedAction] = []
+    said: list[tuple[int, str]] = []
     follow_ups: list[FollowUpPlan] = []
     compensating_rule: str | None = None
     base = incident.occurred_at or now or datetime.now(timezone.utc)
@@ -179,6 +184,7 @@ def decide(
             values["requires_approval"] = bool(approval)
             values["cost"] = cost
             actions.append(trusted(SuggestedAction, values))
+            said.append((rule.order, step.step))
             if step.follow is not None:
                 promise = step.follow.copy()
                 hours = rule.playbook.hours
@@ -202,6 +208,8 @@ def decide(
         severity=SEVERITIES[level],
         follow_ups=follow_ups,
         respond_by=_respond_by(kept, incident, base),
+        said=said,
+        base=base,
     )
 
 
@@ -252,6 +260,7 @@ class _Step:
     forced: bool | None  # the action's own requires_approval
     values: dict[str, Any]  # the SuggestedAction's fields that no incident changes
     follow: dict[str, Any] | None
+    step: str  # the part of the recovery the reply says it in
 
     def copy_params(self) -> dict[str, Any]:
         """The parameters for one decision: a fresh dict (the caller may add to it)."""
@@ -301,6 +310,7 @@ def _plan(rule: CompiledRule) -> _RulePlan:
                     forced=action.requires_approval,
                     values=values,
                     follow=_follow_up(action),
+                    step=recovery_step(action),
                 )
             )
         plan = _RulePlan(
