@@ -207,6 +207,16 @@ SMS_THREE_SEGMENTS = frozenset(
         ("parcel#12", "uk"),
         # a reply three days overdue, to a named customer: free shipping and the answer's time
         ("reply_overdue", "uk"),
+        # the next step and its time (issue 18): the search's result, the new delivery date,
+        # a replacement sent at once rather than "already sent"
+        ("parcel_lost", "pl"),
+        ("parcel_lost", "uk"),
+        ("parcel#6", "uk"),
+        ("parcel#7", "pl"),
+        ("parcel#7", "uk"),
+        ("parcel#9", "pl"),
+        ("parcel#10", "pl"),
+        ("parcel#14", "uk"),
     }
 )
 

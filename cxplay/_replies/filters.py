@@ -136,7 +136,7 @@ def register_filters(
             raise ValueError(
                 "deadline needs the context's 'now' (the moment the reply speaks from)"
             )
-        return format_deadline(dt, lang(ctx), now, zone(ctx))
+        return format_deadline(dt, lang(ctx), now, zone(ctx), short=ctx.get("channel") == "sms")
 
     @pass_context
     def within(ctx: Context, promise: Any, start: bool = False) -> str:
@@ -144,7 +144,9 @@ def register_filters(
         # from now, else the deadline itself ("jutro do 9:55"): closed hours were skipped
         after, due, now = promise["after"], promise["due"], ctx.get("now")
         text: str
-        if due is None or not isinstance(now, datetime) or _elapsed(now, due) == after:
+        exact = isinstance(now, datetime) and _elapsed(now, due) == after
+        # a promise of a day or more reads better as its day: "by 10:00 tomorrow"
+        if due is None or not isinstance(now, datetime) or (exact and after < timedelta(days=1)):
             span = duration_words if spoken(ctx) else format_duration
             case = "nom" if lang(ctx) == "en" else "gen"
             text = _WITHIN[lang(ctx)].format(span(after, lang(ctx), case))

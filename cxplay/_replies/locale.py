@@ -502,6 +502,11 @@ _ON_WEEKDAY: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     }
 )
 _BY: Final = {"en": "by {time}", "pl": "do {time}", "uk": "до {time}"}
+_ON_WEEKDAY_SHORT: Final = {
+    "en": "by {time} on {weekday}",
+    "pl": "{weekday} do {time}",
+    "uk": "{weekday} до {time}",
+}
 _TOMORROW: Final = {"en": "by {time} tomorrow", "pl": "jutro do {time}", "uk": "завтра до {time}"}
 _ON_DAY: Final = {
     "en": "by {time} on {weekday} {date}",
@@ -510,7 +515,9 @@ _ON_DAY: Final = {
 }
 
 
-def format_deadline(due: datetime, language: str, now: datetime, tz: str | None = None) -> str:
+def format_deadline(
+    due: datetime, language: str, now: datetime, tz: str | None = None, *, short: bool = False
+) -> str:
     """When something is due, said from ``now``, with its preposition: ``by 11:15``.
 
     The same day gives the time alone (``do 11:15``); the next day "tomorrow"
@@ -524,6 +531,7 @@ def format_deadline(due: datetime, language: str, now: datetime, tz: str | None 
         language: One of :data:`SUPPORTED`.
         now: The moment the reply speaks from (the incident's time).
         tz: The customer's IANA time zone; ``None`` keeps ``due``'s own offset.
+        short: Within the week, the weekday alone (``we wtorek do 18:00``): for an SMS.
     """
     _check_language(language)
     local = _localize(due, tz)
@@ -534,6 +542,10 @@ def format_deadline(due: datetime, language: str, now: datetime, tz: str | None 
         return _BY[language].format(time=time_text)
     if days == 1:
         return _TOMORROW[language].format(time=time_text)
+    if short and days < 7:
+        return _ON_WEEKDAY_SHORT[language].format(
+            time=time_text, weekday=_ON_WEEKDAY[language][local.weekday()]
+        )
     day = _babel_date(local.date(), "d MMMM", locale=_locale(language))
     if days > 300:
         day = format_date(local.date(), language)
