@@ -643,8 +643,26 @@ def playbook_detail(playbook: Playbook) -> str:
     if playbook.sla:
         lines.append(
             "respond within: "
-            + ", ".join(f"{channel} {_duration(span)}" for channel, span in playbook.sla.items())
+            + ", ".join(
+                f"{channel} {_duration(span)}"
+                + (" (business time)" if channel in playbook.business else "")
+                for channel, span in playbook.sla.items()
+            )
         )
+    if playbook.hours is not None:
+        cal = playbook.hours
+        open_days = [
+            f"{day} "
+            + ", ".join(f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in spans)
+            for day, spans in zip(
+                ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), cal.week, strict=True
+            )
+            if spans
+        ]
+        extra = [f"holidays {', '.join(cal.countries)}"] if cal.countries else []
+        if cal.exceptions:
+            extra.append(f"{len(cal.exceptions)} dated exception(s)")
+        lines.append(f"open ({cal.zone}): " + "; ".join(open_days + extra))
     lines.append(f"tests: {len(playbook.tests)}")
     lines += ["", f"rules ({len(playbook.rules)}, in file order):"]
     for rule, line in zip(playbook.rules, playbook.rule_lines, strict=True):

@@ -17,13 +17,16 @@ from typing import Annotated, Any, Literal, Union
 from babel.numbers import list_currencies
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from cxplay._common.hours import WEEKDAYS, BusinessCalendar, holiday_countries, parse_hours
 from cxplay._common.models import Frozen
 from cxplay._common.text import NO_CONTROL, NO_CONTROL_LINE, did_you_mean, echo, text_problem
 
@@ -35,6 +38,7 @@ __all__ = [
     "STAGES",
     "Action",
     "Apology",
+    "Calendar",
     "Callback",
     "Channel",
     "Customer",
@@ -59,6 +63,7 @@ __all__ = [
     "Rule",
     "Scenario",
     "Severity",
+    "Sla",
     "Stage",
     "Survey",
 ]
@@ -319,6 +324,10 @@ class Incident(_Strict):
 # --------------------------------------------------------------------------- actions
 
 
+#: The parts of a recovery, as a reply says them (see ``_ActionBase.step``).
+RecoveryStep = Literal["care", "fix", "money", "paperwork"]
+
+
 class _ActionBase(_Strict):
     template: Identifier | None = Field(
         default=None, description="Reply fragment to use instead of the kind's default."
@@ -329,6 +338,14 @@ class _ActionBase(_Strict):
         default=None, description="Force (true) or waive (false) a supervisor's approval."
     )
     note: Text | None = Field(default=None, description="A hint for the agent, not the customer.")
+    step: RecoveryStep | None = Field(
+        default=None,
+        description="Which part of the recovery the reply says it in: care (safety and "
+        "comfort), fix (the remedy and when), money, paperwork. Default by kind: a gesture "
+        "without an amount is care, refunds, discounts, free shipping and gestures with an "
+        "amount are money, a survey is paperwork, the rest is the fix. The reply follows the "
+        "playbook's declared order of rules and actions, one paragraph per run of a step.",
+    )
 
 
 class Apology(_ActionBase):
@@ -483,6 +500,21 @@ def is_compensation(action: object) -> bool:
     return kind in COMPENSATION_KINDS
 
 
+def recovery_step(action: object) -> str:
+    """The part of the recovery a reply says ``action`` in: its ``step``, else by kind."""
+    step = getattr(action, "step", None)
+    if step is not None:
+        return str(step)
+    kind = getattr(action, "kind", None)
+    if kind == "gesture":
+        return "money" if getattr(action, "amount", None) is not None else "care"
+    if kind in ("refund", "discount", "free_shipping"):
+        return "money"
+    if kind == "survey":
+        return "paperwork"
+    return "fix"
+
+
 # --------------------------------------------------------------------------- playbooks
 
 
@@ -595,6 +627,98 @@ class Policy(_Strict):
         return None if rate is None else amount * rate
 
 
+def _hours(value: str | list[str]) -> str | list[str]:
+    parse_hours(value)
+    return value
+
+
+#: Opening hours of one day: ``"08:00-18:00"``, ``["08:00-12:00", "13:00-17:00"]``, ``"closed"``.
+Hours = Annotated[
+    Union[Annotated[str, StringConstraints(max_length=32)], list[ShortText]],
+    AfterValidator(_hours),
+]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _country(code: str) -> str:
+    if code not in holiday_countries():
+        hint = did_you_mean(code.upper(), holiday_countries())
+        raise ValueError(
+            f"no public holidays known for {echo(code)} (an ISO 3166 country code "
+            f"such as PL or UA){hint}"
+        )
+    return code
+
+
+class Calendar(_Strict):
+    """When the team works (the ``[calendar]`` table): SLAs in business time count only this."""
+
+    timezone: TimeZoneName = Field(description="The team's IANA time zone, e.g. Europe/Warsaw.")
+    hours: dict[Weekday, Hours] = Field(
+        description="Opening hours per weekday (mon ... sun), local time; a day not listed "
+        "is closed. '08:00-18:00', a list of ranges, or 'closed'.",
+    )
+    holidays: list[Annotated[str, AfterValidator(_country)]] = Field(
+        default_factory=list,
+        description="Closed on the public holidays of these countries (ISO 3166 codes, from "
+        "the holidays library), e.g. ['PL'].",
+    )
+    exceptions: dict[date, Hours] = Field(
+        default_factory=dict,
+        description="Dated exceptions, winning over the weekday and holidays: "
+        "{ 2026-12-24 = '08:00-13:00', 2026-12-31 = 'closed' }.",
+    )
+
+    @model_validator(mode="after")
+    def _ever_open(self) -> Calendar:
+        if not any(parse_hours(h) for h in self.hours.values()):
+            raise ValueError("hours: the calendar is never open (no weekday has hours)")
+        return self
+
+    def business(self) -> BusinessCalendar:
+        """The calendar the engine computes deadlines with."""
+        hours: dict[str, str | list[str]] = {str(day): h for day, h in self.hours.items()}
+        return BusinessCalendar(
+            zone=self.timezone,
+            week=tuple(parse_hours(hours.get(day, "closed")) for day in WEEKDAYS),
+            countries=tuple(self.holidays),
+            exceptions={day: parse_hours(h) for day, h in self.exceptions.items()},
+        )
+
+
+class Sla(_Strict):
+    """One channel's promise: how soon, and whether it counts business or calendar time."""
+
+    within: Duration
+    time: Literal["business", "calendar"] = Field(
+        default="calendar",
+        description="'business' counts only the [calendar]'s opening hours.",
+    )
+
+
+def _sla_shorthand(value: object) -> object:
+    """``"PT2H"`` is ``{ within = "PT2H" }``: calendar time."""
+    return {"within": value} if isinstance(value, str) else value
+
+
+_SLA_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "duration", "description": "calendar time"},
+        {
+            "type": "object",
+            "properties": {
+                "within": {"type": "string", "format": "duration"},
+                "time": {"enum": ["business", "calendar"], "default": "calendar"},
+            },
+            "required": ["within"],
+            "additionalProperties": False,
+        },
+    ]
+}
+#: An SLA as written: a duration (calendar time) or ``{ within = ..., time = ... }``.
+SlaSpec = Annotated[Sla, BeforeValidator(_sla_shorthand), WithJsonSchema(_SLA_SCHEMA)]
+
+
 class Rule(_Strict):
     """When ``when`` holds for an incident, recommend ``actions``."""
 
@@ -629,7 +753,12 @@ class PlaybookFile(_Strict):
     playbook: PlaybookMeta
     facts: dict[FactName, FactType | FactSpec] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
-    sla: dict[Channel, Duration] = Field(default_factory=dict)
+    calendar: Calendar | None = None
+    sla: dict[Channel, SlaSpec] = Field(
+        default_factory=dict,
+        description="How soon each channel is answered: 'PT2H' (calendar time) or "
+        "{ within = 'PT2H', time = 'business' } (needs [calendar]).",
+    )
     rule: list[Rule] = Field(default_factory=list)
     test: list[Scenario] = Field(default_factory=list)
 
@@ -641,6 +770,8 @@ class Playbook(_Strict):
     facts: dict[str, FactSpec]
     policy: Policy
     sla: dict[str, timedelta]
+    business: frozenset[str] = frozenset()  # channels whose SLA counts business time
+    hours: BusinessCalendar | None = None  # the [calendar], ready for deadlines
     rules: tuple[Rule, ...]
     tests: tuple[Scenario, ...]
     source: str

@@ -185,6 +185,12 @@ SMS_THREE_SEGMENTS = frozenset(
         ("rental#4", "pl"),
         ("rental#4", "uk"),
         ("rental#5", "uk"),
+        # ... and, for the flagship safety case, the manager's call and when, and "reply with
+        # your choice" (issue 18: an SMS must say what happens next and when)
+        ("rental#2", "pl"),
+        ("rental#5", "pl"),
+        ("public#3", "pl"),
+        ("public#3", "uk"),
         # a delayed guest: restaurant tip, recordings and the dinner voucher
         ("guest_travel_disrupted", "uk"),
         ("events#10", "uk"),
@@ -201,6 +207,16 @@ SMS_THREE_SEGMENTS = frozenset(
         ("parcel#12", "uk"),
         # a reply three days overdue, to a named customer: free shipping and the answer's time
         ("reply_overdue", "uk"),
+        # the next step and its time (issue 18): the search's result, the new delivery date,
+        # a replacement sent at once rather than "already sent"
+        ("parcel_lost", "pl"),
+        ("parcel_lost", "uk"),
+        ("parcel#6", "uk"),
+        ("parcel#7", "pl"),
+        ("parcel#7", "uk"),
+        ("parcel#9", "pl"),
+        ("parcel#10", "pl"),
+        ("parcel#14", "uk"),
     }
 )
 

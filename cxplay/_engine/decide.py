@@ -13,13 +13,17 @@ Order: priority (higher first), then file order. Then, in this order:
    ``policy.currency`` that the policy's dated ``rates`` table does not list (a person
    decides; ``params.approval_because`` says why), or when the customer has had
    more than ``policy.repeat_claimant_after`` compensations in 90 days;
-5. **severity** -- rules may raise the incident's severity, never lower it.
+5. **severity** -- rules may raise the incident's severity, never lower it;
+6. **deadlines** -- ``respond_by`` is the first kept rule's playbook SLA for the channel,
+   counted in the playbook's ``[calendar]`` open time when the SLA says ``business``;
+   a person's promise (``follow_up``, ``callback``, ``escalate``) falls due in open time
+   whenever the playbook has a calendar, a survey on the plain calendar.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,12 +40,13 @@ from cxplay.models import (
     Refund,
     Survey,
     is_compensation,
+    recovery_step,
 )
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
 __all__ = ["Decision", "decide"]
 
-_META = {"kind", "dimension", "stage", "requires_approval", "note"}
+_META = {"kind", "dimension", "stage", "requires_approval", "note", "step"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ class Decision:
     severity: str
     follow_ups: list[FollowUpPlan]
     respond_by: datetime | None
+    # per action: (the rule's declared position, the recovery step): the reply's order
+    said: list[tuple[int, str]] = field(default_factory=list)
+    base: datetime | None = None  # the moment deadlines count from
 
 
 def _raw_cost(
@@ -117,6 +125,7 @@ def decide(
 
     customer = incident.customer
     actions: list[SuggestedAction] = []
+    said: list[tuple[int, str]] = []
     follow_ups: list[FollowUpPlan] = []
     compensating_rule: str | None = None
     base = incident.occurred_at or now or datetime.now(timezone.utc)
@@ -175,9 +184,16 @@ def decide(
             values["requires_approval"] = bool(approval)
             values["cost"] = cost
             actions.append(trusted(SuggestedAction, values))
+            said.append((rule.order, step.step))
             if step.follow is not None:
                 promise = step.follow.copy()
-                promise["due"] = base + promise["after"]
+                hours = rule.playbook.hours
+                # a person's promise (call back, follow up, escalate) falls in the team's
+                # open time; a survey is sent by a machine, on the calendar
+                if hours is not None and promise["action"] != "survey":
+                    promise["due"] = hours.add(base, promise["after"])
+                else:
+                    promise["due"] = base + promise["after"]
                 follow_ups.append(trusted(FollowUpPlan, promise))
 
     level = SEVERITIES.index(incident.severity) if incident.severity else 0
@@ -192,6 +208,8 @@ def decide(
         severity=SEVERITIES[level],
         follow_ups=follow_ups,
         respond_by=_respond_by(kept, incident, base),
+        said=said,
+        base=base,
     )
 
 
@@ -242,6 +260,7 @@ class _Step:
     forced: bool | None  # the action's own requires_approval
     values: dict[str, Any]  # the SuggestedAction's fields that no incident changes
     follow: dict[str, Any] | None
+    step: str  # the part of the recovery the reply says it in
 
     def copy_params(self) -> dict[str, Any]:
         """The parameters for one decision: a fresh dict (the caller may add to it).
@@ -292,6 +311,7 @@ def _plan(rule: CompiledRule) -> _RulePlan:
                     forced=action.requires_approval,
                     values=values,
                     follow=_follow_up(action),
+                    step=recovery_step(action),
                 )
             )
         plan = _RulePlan(
@@ -310,7 +330,10 @@ def _respond_by(
     if channel is None:
         return None
     for rule in kept:
-        sla = rule.playbook.sla.get(channel)
+        playbook = rule.playbook
+        sla = playbook.sla.get(channel)
         if sla is not None:
+            if playbook.hours is not None and channel in playbook.business:
+                return playbook.hours.add(base, sla)
             return base + sla
     return None

@@ -418,6 +418,8 @@ def reply_context(decision: Decision) -> ReplyContext:
         severity=decision.severity,
         playbook=meta.id,
         promise=decision.kept[0].playbook.sla,
+        said=decision.said,
+        now=decision.base,
     )
 
 

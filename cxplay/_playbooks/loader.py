@@ -42,7 +42,15 @@ from cxplay.errors import (
     Problem,
     SchemaError,
 )
-from cxplay.models import ACTION_KINDS, FactSpec, FactType, Incident, Playbook, PlaybookFile, Rule
+from cxplay.models import (
+    ACTION_KINDS,
+    FactSpec,
+    FactType,
+    Incident,
+    Playbook,
+    PlaybookFile,
+    Rule,
+)
 
 __all__ = ["CompiledRule", "PlaybookSet", "load_playbooks", "shipped_playbooks_dir"]
 
@@ -449,12 +457,29 @@ def _compile(
             name: spec if isinstance(spec, FactSpec) else FactSpec(type=spec)
             for name, spec in document.facts.items()
         }
+        if document.calendar is None:
+            for channel, spec in document.sla.items():
+                if spec.time == "business":
+                    problems.add(
+                        SchemaError,
+                        Problem(
+                            f"sla.{channel} counts business time, but the playbook has no "
+                            "[calendar] saying when the team is open",
+                            file=str(file),
+                            line=index.line(("sla", channel)),
+                            key=f"sla.{channel}",
+                        ),
+                    )
         lines = tuple(index.line(("rule", i)) for i in range(len(document.rule)))
         playbook = Playbook(
             meta=meta,
             facts=facts,
             policy=document.policy,
-            sla=dict(document.sla),
+            sla={channel: spec.within for channel, spec in document.sla.items()},
+            business=frozenset(
+                channel for channel, spec in document.sla.items() if spec.time == "business"
+            ),
+            hours=document.calendar.business() if document.calendar else None,
             rules=tuple(document.rule),
             tests=tuple(document.test),
             source=str(file),

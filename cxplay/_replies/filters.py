@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sized
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from jinja2 import Environment, pass_context
@@ -18,6 +18,7 @@ from cxplay._replies.locale import (
     count,
     format_date,
     format_datetime,
+    format_deadline,
     format_duration,
     format_money,
     format_time,
@@ -37,6 +38,18 @@ __all__ = [
     "register_filters",
 ]
 
+_WITHIN = {"en": "within {}", "pl": "w ciągu {}", "uk": "протягом {}"}
+
+
+def _elapsed(start: datetime, end: datetime) -> timedelta:
+    """``end - start``, a naive datetime taken as UTC."""
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=timezone.utc)
+    return end - start
+
+
 # --------------------------------------------------------------------------------------
 # Jinja
 # --------------------------------------------------------------------------------------
@@ -54,7 +67,10 @@ def register_filters(
     per-language environment works too (pass ``language`` here).
 
     Filters: ``amount|money(currency)``, ``dt|date``, ``dt|time``, ``dt|datetime``,
-    ``minutes_or_timedelta|duration`` (exact, for promises), ``minutes|approx`` (a wait or
+    ``dt|deadline`` (``by 11:15``, ``jutro do 9:55``, ``у вівторок, 7 квітня, до 09:55``:
+    said from the context's ``now``), ``follow_up|within(start=False)`` ("within 2 hours" when
+    it falls due that long from now, else its deadline: a business-time promise past closing
+    time), ``minutes_or_timedelta|duration`` (exact, for promises), ``minutes|approx`` (a wait or
     a delay as people put it: "almost two hours"), ``n|count(noun)`` (without a noun it is Jinja's
     own ``count``, the length), ``n|plural(one=..., few=..., many=..., other=...)``
     (the form for n's category, else ``other``; returns the word only),
@@ -114,6 +130,31 @@ def register_filters(
         return format_datetime(dt, lang(ctx), zone(ctx))
 
     @pass_context
+    def deadline(ctx: Context, dt: datetime) -> str:
+        now = ctx.get("now")
+        if not isinstance(now, datetime):
+            raise ValueError(
+                "deadline needs the context's 'now' (the moment the reply speaks from)"
+            )
+        return format_deadline(dt, lang(ctx), now, zone(ctx), short=ctx.get("channel") == "sms")
+
+    @pass_context
+    def within(ctx: Context, promise: Any, start: bool = False) -> str:
+        # a promise from follow_ups: "within 2 hours" when it falls due exactly that long
+        # from now, else the deadline itself ("jutro do 9:55"): closed hours were skipped
+        after, due, now = promise["after"], promise["due"], ctx.get("now")
+        text: str
+        exact = isinstance(now, datetime) and _elapsed(now, due) == after
+        # a promise of a day or more reads better as its day: "by 10:00 tomorrow"
+        if due is None or not isinstance(now, datetime) or (exact and after < timedelta(days=1)):
+            span = duration_words if spoken(ctx) else format_duration
+            case = "nom" if lang(ctx) == "en" else "gen"
+            text = _WITHIN[lang(ctx)].format(span(after, lang(ctx), case))
+        else:
+            text = deadline(ctx, due)
+        return text[:1].upper() + text[1:] if start else text
+
+    @pass_context
     def duration(ctx: Context, value: timedelta | Number | str, case: str = "nom") -> str:
         if spoken(ctx):
             return duration_words(value, lang(ctx), case)
@@ -157,6 +198,8 @@ def register_filters(
         "date": date_,
         "time": time_,
         "datetime": datetime_,
+        "deadline": deadline,
+        "within": within,
         "duration": duration,
         "approx": approx,
         "count": count_,

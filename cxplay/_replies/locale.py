@@ -66,6 +66,7 @@ __all__ = [
     "count",
     "format_date",
     "format_datetime",
+    "format_deadline",
     "format_duration",
     "format_money",
     "format_time",
@@ -472,6 +473,84 @@ def format_datetime(dt: datetime, language: str, tz: str | None = None) -> str:
         pattern.replace("'", "")
         .replace("{0}", format_time(local, language))
         .replace("{1}", format_date(local, language))
+    )
+
+
+# "on <weekday>" before a date, by weekday (Monday first): Polish "w"/"we" and Ukrainian "у"
+# take the accusative, which babel does not give for weekday names.
+_ON_WEEKDAY: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        "pl": (
+            "w poniedziałek",
+            "we wtorek",
+            "w środę",
+            "w czwartek",
+            "w piątek",
+            "w sobotę",
+            "w niedzielę",
+        ),
+        "uk": (
+            "у понеділок",
+            "у вівторок",
+            "у середу",
+            "у четвер",
+            "у п'ятницю",
+            "у суботу",
+            "у неділю",
+        ),
+    }
+)
+_BY: Final = {"en": "by {time}", "pl": "do {time}", "uk": "до {time}"}
+_ON_WEEKDAY_SHORT: Final = {
+    "en": "by {time} on {weekday}",
+    "pl": "{weekday} do {time}",
+    "uk": "{weekday} до {time}",
+}
+_TOMORROW: Final = {"en": "by {time} tomorrow", "pl": "jutro do {time}", "uk": "завтра до {time}"}
+_ON_DAY: Final = {
+    "en": "by {time} on {weekday} {date}",
+    "pl": "{weekday}, {date}, do {time}",
+    "uk": "{weekday}, {date}, до {time}",
+}
+
+
+def format_deadline(
+    due: datetime, language: str, now: datetime, tz: str | None = None, *, short: bool = False
+) -> str:
+    """When something is due, said from ``now``, with its preposition: ``by 11:15``.
+
+    The same day gives the time alone (``do 11:15``); the next day "tomorrow"
+    (``jutro do 9:55``, ``завтра до 09:55``); a later day its weekday and date
+    (``by 09:55 on Tuesday 7 April``, ``we wtorek, 7 kwietnia, do 09:55``,
+    ``у вівторок, 7 квітня, до 09:55``). A deadline moved past a closed weekend or a
+    holiday so never reads as a time later today.
+
+    Args:
+        due: The deadline; naive means UTC.
+        language: One of :data:`SUPPORTED`.
+        now: The moment the reply speaks from (the incident's time).
+        tz: The customer's IANA time zone; ``None`` keeps ``due``'s own offset.
+        short: Within the week, the weekday alone (``we wtorek do 18:00``): for an SMS.
+    """
+    _check_language(language)
+    local = _localize(due, tz)
+    today = _localize(now, None).astimezone(local.tzinfo).date()
+    time_text = format_time(local, language)
+    days = (local.date() - today).days
+    if days <= 0:
+        return _BY[language].format(time=time_text)
+    if days == 1:
+        return _TOMORROW[language].format(time=time_text)
+    if short and days < 7:
+        return _ON_WEEKDAY_SHORT[language].format(
+            time=time_text, weekday=_ON_WEEKDAY[language][local.weekday()]
+        )
+    day = _babel_date(local.date(), "d MMMM", locale=_locale(language))
+    if days > 300:
+        day = format_date(local.date(), language)
+    return _ON_DAY[language].format(
+        time=time_text, weekday=_ON_WEEKDAY[language][local.weekday()], date=day
     )
 
 

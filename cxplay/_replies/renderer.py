@@ -9,9 +9,11 @@ Where templates live
 Which fragments a reply uses, in this order
     ``greeting`` (derived by :func:`cxplay._replies.address.salutation`), ``apology``,
     ``situation.<incident type>`` (what happened, and that we understand what it means),
-    remedies (``refund``, ``replacement``, ``free_shipping``, ``discount``, ``gesture``),
-    ``plan_b`` (its options rendered from ``option.<id>``), next steps (``inform``,
-    ``escalate``, ``callback``, ``follow_up``, ``move_private``, ``survey``), ``closing``
+    then every other action's fragment in the playbook's *declared* order (rules in file
+    order, actions in rule order; ``plan_b`` renders its options from ``option.<id>``), a
+    paragraph -- a spoken turn -- per run of one recovery step (``care``: safety and
+    comfort; ``fix``: the remedy and when; ``money``; ``paperwork``; an action's ``step``
+    or its kind's), so the order of a recovery is the playbook's to set; ``closing``
     (when the customer hears from us), ``open_question`` (spoken channels), and the
     sign-off (:func:`cxplay._replies.address.sign_off` with the agent and company of
     ``config.toml``).
@@ -40,7 +42,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,7 @@ from cxplay._replies.sandbox import ReplyEnvironment, render_capped
 from cxplay._replies.sms import sms_segments
 from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
-from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
+from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident, recovery_step
 from cxplay.results import Reply, SuggestedAction
 
 __all__ = ["SECTIONS", "Renderer", "ReplyContext", "catalog_language", "public_leak"]
@@ -94,6 +96,8 @@ SECTIONS: Mapping[str, str] = {
     "plan_b": "plan_b",
     **{k: "next" for k in NEXT_KINDS},
 }
+#: Words a spoken turn may have before the next action's text starts a turn of its own.
+_TURN_WORDS = 80
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 _CATALOG = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\.(?P<lang>en|pl|uk)\.toml$")
 _FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[a-z_]+)?$")
@@ -159,6 +163,10 @@ class ReplyContext:
     severity: str = "low"
     playbook: str | None = None  # id of the playbook whose rule leads: who signs
     promise: Mapping[str, Any] = field(default_factory=dict)  # its SLA: channel -> timedelta
+    # per action: (its rule's declared position, its recovery step); empty: ranked order,
+    # steps by kind
+    said: Sequence[tuple[int, str]] = ()
+    now: datetime | None = None  # the moment deadlines count from (the decision's)
 
 
 def _env() -> ReplyEnvironment:
@@ -544,6 +552,8 @@ class Renderer:
             "facts": dict(incident.facts),
             "addr": _address(incident, language, name.split(" ")[0] if name else ""),
             "respond_by": respond_by,
+            # the moment the reply speaks from: deadlines read "today", "tomorrow" from it
+            "now": ctx.now or incident.occurred_at or datetime.now(timezone.utc),
             # what happened in a few words: set for a spoken script's paraphrase step
             "summary": None,
             # how fast the leading playbook promises to answer on this channel, in minutes
@@ -595,10 +605,18 @@ class Renderer:
         base: dict[str, Any],
     ) -> str:
         public = channel == "social_public"
-        sections: dict[str, list[str]] = {"apology": [], "remedy": [], "plan_b": [], "next": []}
-        informs: list[str] = []  # what we know or do now: in an SMS, before the offer
+        apologies: list[str] = []
+        # the recovery in the playbook's declared order; a paragraph (a spoken turn) per run
+        # of one step: care, the fix and when, money, paperwork -- as the playbook orders them
+        runs: list[tuple[str, list[str]]] = []
         seen: set[str] = set()
-        for action in ctx.actions:
+        declared = list(ctx.said) if len(ctx.said) == len(ctx.actions) else []
+        ordered = sorted(
+            range(len(ctx.actions)),
+            key=lambda i: declared[i][0] if declared else i,
+        )
+        for index in ordered:
+            action = ctx.actions[index]
             section = SECTIONS.get(action.kind, "next")
             if public and (action.kind in COMPENSATION_KINDS or section == "remedy"):
                 continue
@@ -612,10 +630,16 @@ class Renderer:
                 raise RenderError(
                     f"missing reply fragment '{name}' ({language}) for rule {action.rule}"
                 )
-            if text:
-                sections[section].append(text)
-                if action.kind == "inform":
-                    informs.append(text)
+            if not text:
+                continue
+            if section == "apology":
+                apologies.append(text)
+                continue
+            step = declared[index][1] if declared else _step(action)
+            if runs and runs[-1][0] == step:
+                runs[-1][1].append(text)
+            else:
+                runs.append((step, [text]))
 
         def one(name: str) -> str:
             return self.fragment(language, name, channel, base) or ""
@@ -642,17 +666,31 @@ class Renderer:
             config = self.config_for(ctx.playbook)
             names = [n for n in (config.agent.get(language), config.company) if n]
             sign = "\n".join([sign_off(language, ctx.tone), *names])
-        opening = " ".join(p for p in (*sections["apology"], situation) if p)
-        remedy = " ".join(sections["remedy"])
-        plan_b = " ".join(sections["plan_b"])
-        nexts = " ".join(sections["next"])
+        opening = " ".join(p for p in (*apologies, situation) if p)
+        paragraphs_of_runs: list[str] = []
+        spoken = channel in SPOKEN_CHANNELS
+        for _, texts in runs:
+            plain: list[str] = []
+            for text in texts:
+                # a list (the options) is a paragraph of its own; a spoken turn stays
+                # under about forty seconds
+                alone = "\n" in text.strip()
+                full = spoken and len(" ".join([*plain, text]).split()) > _TURN_WORDS
+                if plain and (alone or full):
+                    paragraphs_of_runs.append(" ".join(plain))
+                    plain = []
+                if alone:
+                    paragraphs_of_runs.append(text)
+                else:
+                    plain.append(text)
+            if plain:
+                paragraphs_of_runs.append(" ".join(plain))
         if channel == "sms":
             # the core fact first (what happened, to which order), addressed by name when
-            # the name is known; then the apology, the remedy and the one next step
+            # the name is known; then the apology and the recovery in its declared order
             first = _sms_address(greeting, language)
-            lead = [situation, *sections["apology"]] if situation else sections["apology"]
-            later = [t for t in sections["next"] if t not in informs]
-            parts = [*lead, *informs, remedy, plan_b, *later]
+            lead = [situation, *apologies] if situation else apologies
+            parts = [*lead, *(t for _, texts in runs for t in texts)]
             said: list[str] = []
             for part in parts:
                 if part and part not in said:  # two actions may promise the same text
@@ -669,7 +707,7 @@ class Renderer:
             return named
         if public:
             # a greeting of its own, not a run-on: "Hi Anna! We're really sorry to hear this."
-            rest = " ".join(p for p in (opening, nexts, closing) if p)
+            rest = " ".join(p for p in (opening, *paragraphs_of_runs, closing) if p)
             if greeting.endswith(",") and rest:
                 return f"{greeting[:-1]}! {rest[:1].upper()}{rest[1:]}"
             return " ".join(p for p in (greeting, rest) if p)
@@ -681,14 +719,27 @@ class Renderer:
                 greeting=greeting,
                 opening=opening,
                 summary=self._summary(incident, language, base),
-                offer=[" ".join(informs), remedy, plan_b],
-                nexts=" ".join(t for t in sections["next"] if t not in informs),
+                offer=paragraphs_of_runs,
+                nexts="",
                 question=one("open_question"),
                 closing=closing,
             )
-        paragraphs = [greeting, opening, remedy, plan_b, " ".join(p for p in (nexts, closing) if p)]
+        body_runs = paragraphs_of_runs or [""]
+        paragraphs = [
+            greeting,
+            opening,
+            *body_runs[:-1],
+            " ".join(p for p in (body_runs[-1], closing) if p),
+        ]
         body = "\n\n".join(p for p in paragraphs if p)
         return f"{body}\n\n{sign}" if sign else body
+
+
+def _step(action: SuggestedAction) -> str:
+    """An action's recovery step by its kind (a gesture with a cost is money)."""
+    if action.kind == "gesture" and action.cost is not None:
+        return "money"
+    return recovery_step(action)
 
 
 # Greetings an SMS drops: it starts with the name alone ("Anna, your order ...").

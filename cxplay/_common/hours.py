@@ -1,0 +1,221 @@
+"""Business hours: when a team is open, and deadlines counted in its open time.
+
+A playbook's ``[calendar]`` says when its team works: opening hours per weekday in the
+team's time zone, the public holidays of a country (from the ``holidays`` library) and
+dated exceptions (a short Christmas Eve, a closed stock-taking day, a Sunday opened on
+purpose). An SLA in business time counts only open minutes: an e-mail at 17:55 on the
+Friday before Easter Monday, with two business hours to answer it, is due on Tuesday
+morning, not at 19:55 on Friday.
+
+Deadlines are instants (aware datetimes). Opening hours are local wall-clock times turned
+into instants day by day, so a DST change shortens or lengthens only the hours that span it
+(the open time is measured in real elapsed time).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "WEEKDAYS",
+    "BusinessCalendar",
+    "holiday_countries",
+    "parse_hours",
+]
+
+#: Weekday keys of ``[calendar.hours]``, Monday first (``date.weekday()`` order).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_RANGE = re.compile(r"^(?P<h1>\d{2}):(?P<m1>\d{2})-(?P<h2>\d{2}):(?P<m2>\d{2})$")
+#: How far ahead a deadline is looked for: past this, the calendar is (nearly) never open.
+_HORIZON_DAYS = 3 * 366
+
+Span = tuple[int, int]  # minutes after local midnight: [start, end), end up to 1440
+
+
+def parse_hours(value: str | Sequence[str]) -> tuple[Span, ...]:
+    """``"08:00-18:00"``, ``["08:00-12:00", "13:00-17:00"]`` or ``"closed"`` → spans.
+
+    Raises:
+        ValueError: a malformed range, an empty or reversed one, or two that overlap;
+            the message says what is expected.
+    """
+    if isinstance(value, str):
+        if value.strip().lower() == "closed":
+            return ()
+        value = [value]
+    spans: list[Span] = []
+    for text in value:
+        match = _RANGE.match(text.strip())
+        if match is None:
+            raise ValueError(
+                f"opening hours must look like '08:00-18:00' (or 'closed'), got {text!r}"
+            )
+        h1, m1, h2, m2 = (int(match.group(k)) for k in ("h1", "m1", "h2", "m2"))
+        if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+            raise ValueError(f"{text!r} is not a time of day (00:00 to 24:00)")
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if end <= start:
+            raise ValueError(f"{text!r} closes before it opens")
+        spans.append((start, end))
+    spans.sort()
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        if start < end:
+            raise ValueError(f"opening hours overlap: {', '.join(value)}")
+    return tuple(spans)
+
+
+@functools.lru_cache(maxsize=1)
+def holiday_countries() -> tuple[str, ...]:
+    """Country codes the ``holidays`` library knows (``PL``, ``UA``, ...)."""
+    import holidays
+
+    return tuple(sorted(holidays.list_supported_countries()))
+
+
+@functools.lru_cache(maxsize=256)
+def _holidays(country: str, year: int) -> frozenset[date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays(country, years=year))
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """When a team is open; deadlines counted in open time."""
+
+    zone: str
+    week: tuple[tuple[Span, ...], ...]  # seven days, Monday first
+    countries: tuple[str, ...] = ()
+    exceptions: Mapping[date, tuple[Span, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.week) != 7:
+            raise ValueError("a week has seven days")
+
+    @functools.cached_property
+    def tz(self) -> tzinfo:
+        return ZoneInfo(self.zone)
+
+    def holiday(self, day: date) -> bool:
+        """Whether ``day`` is a public holiday in one of the calendar's countries."""
+        return any(day in _holidays(c, day.year) for c in self.countries)
+
+    def spans(self, day: date) -> tuple[Span, ...]:
+        """The day's opening hours: its exception, else nothing on a holiday, else its weekday's."""
+        if day in self.exceptions:
+            return self.exceptions[day]
+        if self.holiday(day):
+            return ()
+        return self.week[day.weekday()]
+
+    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's opening hours as instants, in UTC.
+
+        UTC, because Python adds to and compares datetimes of one zone by their wall
+        clock: 01:00 + 3 hours would be 04:00 on the night the clocks go forward.
+        """
+        out = []
+        for start, end in self.spans(day):
+            out.append((self._at(day, start), self._at(day, end)))
+        return out
+
+    def _at(self, day: date, minutes: int) -> datetime:
+        """The instant (UTC) of local ``day`` + ``minutes``; a time in a DST gap moves on."""
+        if minutes >= 1440:
+            day, minutes = day + timedelta(days=1), minutes - 1440
+        local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=self.tz)
+        return local.astimezone(timezone.utc)
+
+    def is_open(self, moment: datetime) -> bool:
+        """Whether ``moment`` is inside the opening hours (both ends included)."""
+        moment = _aware(moment).astimezone(timezone.utc)
+        day = moment.astimezone(self.tz).date()
+        return any(
+            start <= moment <= end
+            for d in (day - timedelta(days=1), day)
+            for start, end in self.intervals(d)
+        )
+
+    def add(self, start: datetime, span: timedelta) -> datetime:
+        """``start`` plus ``span`` of open time: the deadline in business time.
+
+        Whole days count open days (``P1D`` from Friday 15:00 is Monday 15:00 when the
+        weekend is closed), the rest counts open hours. The answer is always inside the
+        opening hours, never earlier than ``start + span`` in calendar time, and never
+        earlier for a later ``start``.
+
+        Raises:
+            ValueError: the calendar is not open at all within three years.
+        """
+        start = _aware(start).astimezone(timezone.utc)
+        moment = self._open_from(start, timedelta(0))
+        if span.days:
+            local = moment.astimezone(self.tz)
+            day, left = local.date(), span.days
+            for _ in range(_HORIZON_DAYS):
+                day += timedelta(days=1)
+                if self.spans(day):
+                    left -= 1
+                    if left == 0:
+                        break
+            else:
+                raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
+            moment = self._at(day, local.hour * 60 + local.minute) + timedelta(
+                seconds=local.second, microseconds=local.microsecond
+            )
+        moment = self._open_from(moment, span - timedelta(days=span.days))
+        # a day stepped over a spring DST change is 23 hours: never earlier than the clock
+        moment = max(moment, self._open_from(start + span, timedelta(0)))
+        if span:
+            # "by 08:00 on Wednesday" is the same open time as "by 18:00 on Tuesday": say
+            # the closing time, which is what a person means by "within two working days"
+            closed_at = self._closing_before(moment)
+            if closed_at is not None and closed_at > start and closed_at >= start + span:
+                moment = closed_at
+        return moment.astimezone(self.tz)
+
+    def _closing_before(self, moment: datetime) -> datetime | None:
+        """The last closing time before ``moment`` when ``moment`` opens after a closed gap."""
+        day = moment.astimezone(self.tz).date()
+        previous: datetime | None = None
+        for _ in range(31):  # the last open day within a month
+            for begin, end in reversed(self.intervals(day)):
+                if previous is not None:
+                    return end if end < previous else None
+                if begin == moment:
+                    previous = begin
+                elif end < moment:
+                    return None  # moment is not an opening time
+                elif begin < moment:
+                    return None  # inside an interval
+            day -= timedelta(days=1)
+        return None
+
+    def _open_from(self, moment: datetime, span: timedelta) -> datetime:
+        """The instant (UTC) by which ``span`` of open time has passed after ``moment`` (UTC)."""
+        left = span
+        day = moment.astimezone(self.tz).date() - timedelta(days=1)  # a span past midnight
+        for _ in range(_HORIZON_DAYS):
+            for begin, end in self.intervals(day):
+                if end < moment or (end == moment and left):
+                    continue
+                begin = max(begin, moment)
+                if begin + left <= end:
+                    return begin + left
+                left -= end - begin
+            day += timedelta(days=1)
+        raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
+
+
+def _aware(moment: datetime) -> datetime:
+    """A naive datetime is UTC (as everywhere in cxplay)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
