@@ -12,6 +12,7 @@ import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,7 +104,7 @@ def test_an_agent_gets_copies_explains_and_records_a_reply(server: tuple[str, Pa
         # the agent edits the reply, then records that it went out edited
         page.fill("#reply", reply + "\nPozdrawiam, Ola")
         page.get_by_role("button", name="Wysłano bez zmian").click()  # changed text: edited
-        expect(page.locator("#status")).to_have_text("Zapisano wynik: Wysłano po zmianach")
+        expect(page.locator("#outcome-status")).to_have_text("Zapisano wynik: Wysłano po zmianach")
 
         page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
         browser.close()
@@ -115,3 +116,78 @@ def test_an_agent_gets_copies_explains_and_records_a_reply(server: tuple[str, Pa
         assert suggested.type == "parcel_late"
         assert explained.status is None
     assert all(seen.startswith(url) for seen in requests), "no asset from the network"
+
+
+def _browser_page(playwright: Any, url: str, locale: str = "en-GB", **viewport: int) -> Any:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+    context = browser.new_context(
+        locale=locale,
+        viewport={"width": viewport.get("width", 1366), "height": viewport.get("height", 768)},
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    return browser, context.new_page()
+
+
+def _need_browser() -> None:
+    need(_has("playwright"), "playwright is not installed (pip install playwright)")
+    need(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (apt-get install -y chromium)")
+
+
+def test_nothing_of_a_first_incident_stays_usable_after_an_invalid_second(
+    server: tuple[str, Path],
+) -> None:
+    url, _ = server
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser, page = _browser_page(playwright, url)
+        page.goto(url + "/?lang=en")
+        page.fill("#token", AGENT)
+        page.locator("#token").dispatch_event("change")
+        page.fill("#incident-id", "INC-FIRST")
+        page.fill("#type", "parcel_late")
+        page.locator("#type").dispatch_event("input")
+        page.fill('[data-fact="delay_days"]', "4")
+        page.select_option("#channel", "email")
+        page.select_option("#language", "en")
+        page.fill("#name", "Anna Kowalska")
+        page.click("#suggest")
+        expect(page.locator("#result")).to_be_visible()
+        expect(page.locator("#answers")).to_contain_text("INC-FIRST")
+        expect(page.locator("#answers")).to_contain_text("Anna Kowalska")
+        first_reply = page.locator("#reply").input_value()
+        assert "Anna" in first_reply
+        decision = page.locator("#result").get_attribute("data-decision")
+        assert decision, "the log is on: the result carries its decision id"
+        assert page.locator("#copy").get_attribute("data-decision") == decision
+
+        # the second request is held: while it is out, nothing of the first is on the page
+        held: list[Any] = []
+        page.route("**/v1/suggest", lambda route: held.append(route))
+        page.fill("#incident-id", "INC-SECOND")
+        page.fill('[data-fact="delay_days"]', "-5")  # out of the declared range: an error
+        page.keyboard.press("Enter")
+        expect(page.locator("#result")).to_be_hidden()
+        page.wait_for_function("() => true")
+        _assert_nothing_usable(page, first_reply)
+        assert held, "the request went out"
+        held[0].continue_()
+        expect(page.locator("#status")).to_contain_text("delay_days")
+        expect(page.locator("#status")).to_have_class("error")
+        _assert_nothing_usable(page, first_reply)
+        # a copy attempt (the button is disabled; its handler refuses too) copies nothing
+        page.evaluate("navigator.clipboard.writeText('untouched')")
+        page.evaluate("document.getElementById('copy').click()")
+        assert page.evaluate("navigator.clipboard.readText()") == "untouched"
+        browser.close()
+
+
+def _assert_nothing_usable(page: Any, first_reply: str) -> None:
+    visible_text = page.locator("body").inner_text()
+    assert first_reply.splitlines()[0] not in visible_text
+    assert "INC-FIRST" not in page.locator("#result").inner_text()
+    assert page.locator("#reply").input_value() == ""
+    assert page.locator("#actions tbody tr").count() == 0
+    enabled = page.locator("#result button:enabled")
+    assert enabled.count() == 0, [enabled.nth(i).inner_text() for i in range(enabled.count())]

@@ -5,8 +5,10 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const T = JSON.parse($("texts").textContent);
-  let current = null; // the last suggestion
+  let current = null; // the suggestion on screen, and the incident it answers
+  let currentIncident = null;
   let suggestedText = "";
+  let generation = 0; // each Suggest gets a number; an answer to an older one is dropped
 
   const tokenField = $("token");
   tokenField.value = sessionStorage.getItem("cxplay-token") || "";
@@ -54,6 +56,7 @@
 
   function incident() {
     const data = { type: value("type") };
+    if (value("incident-id")) data.id = value("incident-id");
     if (value("channel")) data.channel = value("channel");
     if (value("description")) data.description = value("description");
     const customer = {};
@@ -88,9 +91,53 @@
     return td;
   }
 
-  function show(suggestion) {
+  // Nothing stale, ever: before a request goes out and after an error, the last result is
+  // taken off the page (and its buttons disabled), so no reply meant for another customer
+  // can be copied or recorded.
+  function clearResult() {
+    current = null;
+    currentIncident = null;
+    suggestedText = "";
+    const result = $("result");
+    result.hidden = true;
+    delete result.dataset.decision;
+    $("answers").textContent = "";
+    $("actions").tBodies[0].replaceChildren();
+    $("trace").tBodies[0].replaceChildren();
+    $("trace").hidden = true;
+    $("subject").textContent = "";
+    $("reply").value = "";
+    $("outcome-status").textContent = "";
+    for (const button of result.querySelectorAll("button")) {
+      button.disabled = true;
+      delete button.dataset.decision;
+    }
+  }
+
+  function heading(suggestion, data) {
+    const customer = data.customer || {};
+    const parts = [
+      suggestion.incident_id || data.id || T.no_id,
+      customer.name,
+      data.type,
+      data.channel,
+      (suggestion.reply && suggestion.reply.language) || customer.language,
+      new Date().toLocaleTimeString(document.documentElement.lang),
+    ];
+    return T.answers + " " + parts.filter(Boolean).join(" · ");
+  }
+
+  function show(suggestion, data) {
     current = suggestion;
-    $("result").hidden = false;
+    currentIncident = data;
+    const result = $("result");
+    result.dataset.decision = suggestion.decision_id || "";
+    $("answers").textContent = heading(suggestion, data);
+    for (const button of result.querySelectorAll("button")) {
+      button.disabled = false;
+      button.dataset.decision = suggestion.decision_id || "";
+    }
+    result.hidden = false;
     $("severity").textContent = suggestion.severity;
     $("respond-by").textContent = suggestion.respond_by ? "· " + T.respond_by + " " + new Date(suggestion.respond_by).toLocaleString() : "";
     const body = $("actions").tBodies[0];
@@ -124,15 +171,27 @@
 
   $("incident").addEventListener("submit", async (event) => {
     event.preventDefault();
+    const mine = ++generation;
+    clearResult();
     status(T.working, false);
+    const data = incident();
     try {
-      show(await call("POST", "/v1/suggest", incident()));
+      const suggestion = await call("POST", "/v1/suggest", data);
+      if (mine === generation) show(suggestion, data);
     } catch (error) {
+      if (mine !== generation) return;
+      clearResult();
       status(error.message, true);
     }
   });
 
+  // A button of the result acts only on the result it was enabled for.
+  function fresh(button) {
+    return current !== null && !$("result").hidden && button.dataset.decision === (current.decision_id || "");
+  }
+
   $("copy").addEventListener("click", async () => {
+    if (!fresh($("copy"))) return;
     const text = $("reply").value;
     try {
       await navigator.clipboard.writeText(text);
@@ -150,8 +209,11 @@
       $("explain").setAttribute("aria-expanded", "false");
       return;
     }
+    if (!fresh($("explain"))) return;
+    const mine = generation;
     try {
-      const explained = await call("POST", "/v1/explain", incident());
+      const explained = await call("POST", "/v1/explain", currentIncident);
+      if (mine !== generation) return;
       const body = table.tBodies[0];
       body.replaceChildren();
       for (const trace of explained.trace || []) {
@@ -169,17 +231,19 @@
 
   for (const button of document.querySelectorAll("#outcomes button")) {
     button.addEventListener("click", async () => {
-      if (!current || !current.decision_id) return;
+      if (!fresh(button) || !current.decision_id) return;
       let outcome = button.dataset.outcome;
       if (outcome === "accepted" && $("reply").value !== suggestedText) outcome = "edited";
+      const decision = current.decision_id;
       try {
-        await call("POST", "/v1/outcomes", { decision_id: current.decision_id, status: outcome });
-        status(T.recorded + " " + T[outcome], false);
+        await call("POST", "/v1/outcomes", { decision_id: decision, status: outcome });
+        if (current && current.decision_id === decision) $("outcome-status").textContent = T.recorded + " " + T[outcome];
       } catch (error) {
-        status(error.message, true);
+        $("outcome-status").textContent = error.message;
       }
     });
   }
 
+  clearResult();
   showFacts();
 })();
