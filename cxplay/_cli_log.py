@@ -85,8 +85,12 @@ def suggest_logged(
     log: str | None,
     optional: bool,
     allow_unknown_type: bool = False,
+    seen: list[PlaybookSet] | None = None,
 ) -> Suggestion:
-    """Suggest, recording in the log when one is asked for (``optional``: never fail on it)."""
+    """Suggest, recording in the log when one is asked for (``optional``: never fail on it).
+
+    ``seen`` receives the playbook set that answered (the presenter shows its labels).
+    """
     opened: DecisionLog | None = None
     if log is not None or optional:
         try:
@@ -99,6 +103,8 @@ def suggest_logged(
         with Engine.from_path(
             playbooks, log=opened, allow_unknown_type=allow_unknown_type
         ) as engine:
+            if seen is not None:
+                seen.append(engine.playbooks)
             try:
                 return engine.suggest(incident, explain=explain)
             except LogError as error:
