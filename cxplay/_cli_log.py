@@ -440,10 +440,13 @@ def report_command(
     with _open(log) as opened:
         report = build_report(opened, since, until)
     if fmt == "html":
-        journey = journey_map(load_playbooks(list(playbook_paths) or None))
-        text = report_html(report, journey)
-    else:
-        text = report_text(report, fmt)  # type: ignore[arg-type]  # click.Choice checked it
+        playbooks = load_playbooks(list(playbook_paths) or None)
+        text = report_html(report, journey_map(playbooks), playbooks.labels)
+    elif fmt == "json":
+        text = report_text(report, "json")
+    else:  # types by their titles
+        labels = load_playbooks(list(playbook_paths) or None).labels
+        text = report_text(report, fmt, labels)  # type: ignore[arg-type]  # click.Choice
     if out is None:
         click.echo(text)
     else:
