@@ -544,3 +544,50 @@ def test_axe_finds_no_serious_violation_in_the_console(
     page.click("#explain")
     expect(page.locator("#trace")).to_be_visible()
     assert axe_violations(page) == []
+
+
+def test_the_rules_behind_explain_need_an_agent_token(server: tuple[str, Path]) -> None:
+    import urllib.error
+    import urllib.request
+
+    url, _ = server
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "/console/rules", timeout=10)
+    assert refused.value.code == 401
+    request = urllib.request.Request(
+        url + "/console/rules", headers={"Authorization": f"Bearer {AGENT}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        rules = json.loads(response.read())
+    assert rules["parcel.damaged.apologise"] == {
+        "when": "type == 'parcel_damaged'",
+        "types": ["parcel_damaged"],
+    }
+    assert len(rules) == len(load_playbooks().rules)
+
+
+def test_a_repeat_claim_is_visible_before_the_agent_answers(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    page = _page(browser, url, locale="pl")
+    _login(page, url, "pl")
+    page.fill("#type", "Uszkodzona przesyłka")
+    page.locator("#type").dispatch_event("input")
+    page.select_option("#channel", "email")
+    page.fill("#customer-id", "C-REPEAT")
+    page.fill("#incident-id", "R-1")
+    page.fill("#value", "120")
+    page.select_option("#currency", "PLN")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#history")).to_have_text("Rekompensaty w ostatnich 90 dniach: brak")
+    page.keyboard.press("Alt+Shift+KeyA")  # accepted: the refund counts from now on
+    expect(page.locator("#outcome-status")).to_contain_text("Zapisano wynik")
+    page.fill("#incident-id", "R-2")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#history")).to_have_text(
+        "Rekompensaty w ostatnich 90 dniach: 1 (120,00 zł)"
+    )
+    expect(page.locator("#history")).to_have_class("note warn")

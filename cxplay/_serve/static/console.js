@@ -498,7 +498,7 @@
     box.appendChild(title);
     const amounts = (history.amounts_90d || []).map((a) => money(a.amount, a.currency));
     box.appendChild(document.createTextNode(
-      history.compensations_90d ? T.compensation + " × " + history.compensations_90d + (amounts.length ? " (" + amounts.join(", ") + ")" : "") : T.history_none,
+      history.compensations_90d ? history.compensations_90d + (amounts.length ? " (" + amounts.join(", ") + ")" : "") : T.history_none,
     ));
     box.className = history.compensations_90d ? "note warn" : "note";
   }
