@@ -346,15 +346,20 @@ def _fenced(text: str) -> list[str]:
     return [f"{fence}text", text.rstrip("\n"), fence]
 
 
-def suggestion_markdown(result: Suggestion) -> str:
+def suggestion_markdown(
+    result: Suggestion, labels: LabelBook | None = None, language: str = "en"
+) -> str:
     """A suggestion to paste into a ticket: a table of actions, the reply in a code block.
 
     Args:
         result: The suggestion.
+        labels: The playbooks' labels: action kinds and channels by title in ``language``.
+        language: The agent's language for the labels.
 
     Returns:
         The Markdown text, without a trailing newline.
     """
+    names = _Names(labels, language)
     title = "### Recovery plan"
     if result.incident_id:
         title += f" for {_md(result.incident_id)}"
@@ -382,15 +387,15 @@ def suggestion_markdown(result: Suggestion) -> str:
             shown = _shown(action.params)
             details = _code(_params(shown)) if shown else ""
             lines.append(
-                f"| {number} | {action.kind} | {details} "
+                f"| {number} | {_md(names.action(action.kind))} | {details} "
                 f"| {_md(_cost(action))} | {approval} | {why} |"
             )
     if result.follow_ups:
         lines += ["", "**Follow-ups**", ""]
-        lines += [f"- {_md(_follow_up(plan))}" for plan in result.follow_ups]
+        lines += [f"- {_md(_follow_up(plan, names))}" for plan in result.follow_ups]
     if result.reply is not None:
         reply = result.reply
-        lines += ["", f"**Reply** ({_md(_reply_heading(reply))})", ""]
+        lines += ["", f"**Reply** ({_md(_reply_heading(reply, names))})", ""]
         if reply.subject:
             lines += [f"**Subject:** {_md(reply.subject)}", ""]
         lines += _fenced(reply.body)
@@ -431,7 +436,7 @@ def suggestion(
     """
     renderers: dict[str, Callable[[Suggestion], str]] = {
         "json": suggestion_json,
-        "markdown": suggestion_markdown,
+        "markdown": lambda s: suggestion_markdown(s, labels, language),
         "text": lambda s: suggestion_text(s, color=color, labels=labels, language=language),
     }
     return renderers[fmt](result)

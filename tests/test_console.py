@@ -159,6 +159,7 @@ def test_an_agent_gets_copies_explains_and_records_a_reply(
     expect(page.locator("#explain")).to_have_attribute("aria-expanded", "true")
     matched = page.locator("#trace-matched li")
     expect(matched.first).to_contain_text("type == 'parcel_late'")  # the condition, shown
+    expect(page.locator("#trace-matched")).to_contain_text('type = "parcel_late"')  # its value
     assert page.locator("#trace-near li").count() >= 1  # a parcel_late rule that failed
     expect(page.locator("#trace-near")).to_contain_text("facts.delay_days")
     assert not page.locator("#trace-other").is_visible()  # the rest is folded

@@ -278,3 +278,11 @@ def test_the_agents_language_comes_from_the_environment(
     environ: dict[str, str], expected: str
 ) -> None:
     assert agent_language(environ) == expected
+
+
+def test_the_markdown_for_a_ticket_shows_titles_too() -> None:
+    incident = str(Path(__file__).resolve().parents[1] / "examples/incidents/parcel_damaged.json")
+    text = run("suggest", incident, "--format", "markdown", env={"CXPLAY_LANG": "pl"}).stdout
+    assert "| 1 | Przeprosiny |" in text
+    assert "**Reply** (pl, E-mail)" in text
+    assert "| apology |" not in text

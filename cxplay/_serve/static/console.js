@@ -652,6 +652,17 @@
     list.appendChild(item);
   }
 
+  // The incident's values of the fields a condition reads (derived ones, such as
+  // order.policy_value, are the service's and are left out).
+  function fieldsOf(when) {
+    const found = when.match(/\b(?:type|channel|stage|severity|(?:facts|order|customer|event)\.\w+)\b/g) || [];
+    return [...new Set(found)];
+  }
+
+  function lookup(data, path) {
+    return path.split(".").reduce((value, key) => (value == null ? undefined : value[key]), data);
+  }
+
   $("explain").addEventListener("click", async () => {
     const section = $("trace");
     if (!section.hidden) {
@@ -672,7 +683,8 @@
         const rule = rules[trace.rule] || {};
         const value = " (" + fill(T.value_was, { v: JSON.stringify(trace.value) }) + ")";
         if (trace.matched) {
-          ruleItem($("trace-matched"), trace, "✓ " + (trace.outcome || "") + " — " + T.condition + ": " + (rule.when || ""));
+          const values = fieldsOf(rule.when || "").map((path) => path + " = " + JSON.stringify(lookup(currentIncident, path))).filter((text) => !text.endsWith("= undefined"));
+          ruleItem($("trace-matched"), trace, "✓ " + (trace.outcome || "") + " — " + T.condition + ": " + (rule.when || "") + (values.length ? " (" + values.join(", ") + ")" : ""));
         } else if (rule.types && rule.types.includes(type)) {
           ruleItem($("trace-near"), trace, "✗ " + (trace.failed || "") + value);
         } else {
