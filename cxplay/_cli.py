@@ -39,6 +39,7 @@ from cxplay._common.text import echo
 from cxplay._engine.engine import Engine
 from cxplay._incidents import in_file, read_incident
 from cxplay._playbooks.journey import journey_map
+from cxplay._playbooks.labels import agent_language
 from cxplay._playbooks.lint import json_schema, validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet, load_playbooks
 from cxplay._playbooks.scenarios import run_scenarios
@@ -286,6 +287,7 @@ def _suggest(
     log_optional: bool = False,
 ) -> None:
     incident = _incident(incident_file, flags)
+    seen: list[PlaybookSet] = []
     try:
         result = _cli_log.suggest_logged(
             _paths(playbook_paths),
@@ -294,6 +296,7 @@ def _suggest(
             log=log,
             optional=log_optional,
             allow_unknown_type=flags["allow_unknown_type"],
+            seen=seen,
         )
     except IncidentError as exc:
         # the file is to blame only when no flag changed what was read from it
@@ -301,7 +304,9 @@ def _suggest(
             raise
         raise in_file(exc, incident_file) from None
     color = present.color_enabled(sys.stdout)
-    click.echo(present.suggestion(result, fmt, color=color), color=color)
+    labels = seen[0].labels if seen else None
+    shown = present.suggestion(result, fmt, color=color, labels=labels, language=agent_language())
+    click.echo(shown, color=color)
     if not result.matched:
         raise _NoMatch
 

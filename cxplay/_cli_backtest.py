@@ -239,7 +239,12 @@ def backtest_command(
     finally:
         if bar is not None:
             bar.close()
-    click.echo(render_report(report, fmt))
+    labels = None
+    if fmt != "json":  # types by their titles, from the new playbooks
+        from cxplay._playbooks.loader import load_playbooks
+
+        labels = load_playbooks(list(new_paths)).labels
+    click.echo(render_report(report, fmt, labels))
     breaches = report.breaches(thresholds)
     if breaches:
         raise BacktestError("; ".join(f"--fail-on {line}" for line in breaches))

@@ -85,8 +85,12 @@ def suggest_logged(
     log: str | None,
     optional: bool,
     allow_unknown_type: bool = False,
+    seen: list[PlaybookSet] | None = None,
 ) -> Suggestion:
-    """Suggest, recording in the log when one is asked for (``optional``: never fail on it)."""
+    """Suggest, recording in the log when one is asked for (``optional``: never fail on it).
+
+    ``seen`` receives the playbook set that answered (the presenter shows its labels).
+    """
     opened: DecisionLog | None = None
     warned = failed = False
     if log is not None or optional:
@@ -101,6 +105,8 @@ def suggest_logged(
         with Engine.from_path(
             playbooks, log=opened, allow_unknown_type=allow_unknown_type
         ) as engine:
+            if seen is not None:
+                seen.append(engine.playbooks)
             try:
                 return engine.suggest(incident, explain=explain)
             except LogError as error:
@@ -443,10 +449,13 @@ def report_command(
     with _open(log) as opened:
         report = build_report(opened, since, until)
     if fmt == "html":
-        journey = journey_map(load_playbooks(list(playbook_paths) or None))
-        text = report_html(report, journey)
-    else:
-        text = report_text(report, fmt)  # type: ignore[arg-type]  # click.Choice checked it
+        playbooks = load_playbooks(list(playbook_paths) or None)
+        text = report_html(report, journey_map(playbooks), playbooks.labels)
+    elif fmt == "json":
+        text = report_text(report, "json")
+    else:  # types by their titles
+        labels = load_playbooks(list(playbook_paths) or None).labels
+        text = report_text(report, fmt, labels)  # type: ignore[arg-type]  # click.Choice
     if out is None:
         click.echo(text)
     else:

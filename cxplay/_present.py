@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import click
 
 from cxplay._playbooks.journey import JourneyMap
+from cxplay._playbooks.labels import LabelBook
 from cxplay._playbooks.lint import ValidationReport
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay._playbooks.scenarios import ScenarioReport
@@ -198,22 +199,38 @@ def _cost(action: SuggestedAction) -> str:
     return f"{amount} {action.cost.currency}" if action.cost.currency else amount
 
 
-def _follow_up(plan: FollowUpPlan) -> str:
-    what = plan.action.replace("_", " ")
+class _Names:
+    """Ids as a person reads them: the playbooks' labels in ``language``, else the ids."""
+
+    def __init__(self, labels: LabelBook | None, language: str) -> None:
+        self.labels, self.language = labels, language
+
+    def action(self, kind: str) -> str:
+        return self.labels.action(kind, self.language) if self.labels else kind
+
+    def channel(self, channel: str) -> str:
+        return self.labels.channel(channel, self.language) if self.labels else channel
+
+
+def _follow_up(plan: FollowUpPlan, names: _Names | None = None) -> str:
+    if names is not None and names.labels is not None:
+        what = names.action(plan.action)
+    else:
+        what = plan.action.replace("_", " ")
     if plan.survey:
         what += f" ({plan.survey})"
     elif plan.purpose:
         what += f" ({plan.purpose})"
     if plan.channel:
-        what += f" by {plan.channel}"
+        what += f" by {names.channel(plan.channel) if names else plan.channel}"
     what += f" in {_duration(plan.after)}"
     if plan.due is not None:
         what += f", due {_when(plan.due)}"
     return what
 
 
-def _reply_heading(reply: Reply) -> str:
-    notes = [reply.language, reply.channel]
+def _reply_heading(reply: Reply, names: _Names | None = None) -> str:
+    notes = [reply.language, names.channel(reply.channel) if names else reply.channel]
     if reply.fell_back:
         notes.append("fell back: no template in the customer's language")
     if reply.segments is not None:
@@ -242,17 +259,27 @@ def _history(result: Suggestion) -> str:
     return text + (f" (from the log: {amounts})" if amounts else " (from the log)")
 
 
-def suggestion_text(result: Suggestion, *, color: bool = False) -> str:
+def suggestion_text(
+    result: Suggestion,
+    *,
+    color: bool = False,
+    labels: LabelBook | None = None,
+    language: str = "en",
+) -> str:
     """A suggestion for a person at a terminal: severity, actions, reply, respond-by.
 
     Args:
         result: The suggestion.
         color: Style the text with ANSI colours.
+        labels: The playbooks' labels: action kinds and channels are shown by their title
+            in ``language`` (the rule id still cites where each comes from).
+        language: The agent's language for the labels.
 
     Returns:
         The text, without a trailing newline.
     """
     style = _Style(color)
+    names = _Names(labels, language)
     lines: list[str] = []
     if result.incident_id:
         lines.append(f"Incident    {result.incident_id}")
@@ -269,8 +296,9 @@ def suggestion_text(result: Suggestion, *, color: bool = False) -> str:
         lines.append(style("No rule matched this incident.", fg="yellow"))
     else:
         lines.append(style.bold("Actions"))
+        previous_reason: str | None = None  # a reason shared by consecutive actions: once
         for number, action in enumerate(result.actions, start=1):
-            head = f"  {number}. {style.bold(action.kind)}"
+            head = f"  {number}. {style.bold(names.action(action.kind))}"
             shown = _shown(action.params)
             if shown:
                 head += f"  {_params(shown)}"
@@ -281,17 +309,19 @@ def suggestion_text(result: Suggestion, *, color: bool = False) -> str:
             lines.append(head)
             if "approval_because" in action.params:
                 lines.append(f"     a person decides: {action.params['approval_because']}")
-            if action.reason:
+            if action.reason and action.reason != previous_reason:
                 lines.append(f"     {action.reason}")
+            previous_reason = action.reason
             about = [action.playbook, f"priority {action.priority}"]
             about += [t for t in (action.dimension, action.stage) if t]
             lines.append("     " + style.dim(f"via {action.rule} ({', '.join(about)})"))
     if result.follow_ups:
         lines += ["", style.bold("Follow-ups")]
-        lines += [f"  - {_follow_up(plan)}" for plan in result.follow_ups]
+        lines += [f"  - {_follow_up(plan, names)}" for plan in result.follow_ups]
     if result.reply is not None:
         reply = result.reply
-        lines += ["", style.bold(f"Reply ({_reply_heading(reply)}), ready to copy:"), _RULE]
+        heading = _reply_heading(reply, names)
+        lines += ["", style.bold(f"Reply ({heading}), ready to copy:"), _RULE]
         if reply.subject:
             lines += [f"Subject: {reply.subject}", ""]
         lines += [reply.body.rstrip("\n"), _RULE]
@@ -360,15 +390,20 @@ def _fenced(text: str) -> list[str]:
     return [f"{fence}text", text.rstrip("\n"), fence]
 
 
-def suggestion_markdown(result: Suggestion) -> str:
+def suggestion_markdown(
+    result: Suggestion, labels: LabelBook | None = None, language: str = "en"
+) -> str:
     """A suggestion to paste into a ticket: a table of actions, the reply in a code block.
 
     Args:
         result: The suggestion.
+        labels: The playbooks' labels: action kinds and channels by title in ``language``.
+        language: The agent's language for the labels.
 
     Returns:
         The Markdown text, without a trailing newline.
     """
+    names = _Names(labels, language)
     title = "### Recovery plan"
     if result.incident_id:
         title += f" for {_md(result.incident_id)}"
@@ -396,15 +431,15 @@ def suggestion_markdown(result: Suggestion) -> str:
             shown = _shown(action.params)
             details = _code(_params(shown)) if shown else ""
             lines.append(
-                f"| {number} | {action.kind} | {details} "
+                f"| {number} | {_md(names.action(action.kind))} | {details} "
                 f"| {_md(_cost(action))} | {approval} | {why} |"
             )
     if result.follow_ups:
         lines += ["", "**Follow-ups**", ""]
-        lines += [f"- {_md(_follow_up(plan))}" for plan in result.follow_ups]
+        lines += [f"- {_md(_follow_up(plan, names))}" for plan in result.follow_ups]
     if result.reply is not None:
         reply = result.reply
-        lines += ["", f"**Reply** ({_md(_reply_heading(reply))})", ""]
+        lines += ["", f"**Reply** ({_md(_reply_heading(reply, names))})", ""]
         if reply.subject:
             lines += [f"**Subject:** {_md(reply.subject)}", ""]
         lines += _fenced(reply.body)
@@ -423,21 +458,30 @@ def suggestion_markdown(result: Suggestion) -> str:
     return terminal_safe("\n".join(lines))
 
 
-def suggestion(result: Suggestion, fmt: Format, *, color: bool = False) -> str:
+def suggestion(
+    result: Suggestion,
+    fmt: Format,
+    *,
+    color: bool = False,
+    labels: LabelBook | None = None,
+    language: str = "en",
+) -> str:
     """A suggestion in one of the formats of ``--format``.
 
     Args:
         result: The suggestion.
         fmt: ``text``, ``json`` or ``markdown``.
         color: Style text output with ANSI colours (ignored by the other formats).
+        labels: The playbooks' labels for the text format (JSON keeps ids).
+        language: The agent's language for the labels.
 
     Returns:
         The rendered suggestion, without a trailing newline.
     """
     renderers: dict[str, Callable[[Suggestion], str]] = {
         "json": suggestion_json,
-        "markdown": suggestion_markdown,
-        "text": lambda s: suggestion_text(s, color=color),
+        "markdown": lambda s: suggestion_markdown(s, labels, language),
+        "text": lambda s: suggestion_text(s, color=color, labels=labels, language=language),
     }
     return renderers[fmt](result)
 

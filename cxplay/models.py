@@ -45,12 +45,14 @@ __all__ = [
     "Discount",
     "Escalate",
     "EventRef",
+    "FactLabel",
     "FactSpec",
     "FollowUp",
     "FreeShipping",
     "Gesture",
     "Incident",
     "Inform",
+    "Labels",
     "MovePrivate",
     "Order",
     "PlanB",
@@ -552,6 +554,40 @@ class FactSpec(_Strict):
         return self
 
 
+class FactLabel(_Strict):
+    """What an agent reads for a fact instead of its name: a title, its unit, a short help."""
+
+    title: ShortText
+    unit: ShortText | None = Field(default=None, description="e.g. 'business days', 'minutes'.")
+    help: ShortText | None = Field(default=None, description="One sentence shown by the field.")
+
+
+class Labels(_Strict):
+    """Titles in one language for the ids a playbook uses (the ``[labels.<lang>]`` table).
+
+    The console, ``cxplay suggest``'s text, ``explain``, the report and the backtest page
+    show these instead of ids; ids stay in JSON. The labels of a set are merged, so channel
+    and action-kind titles need to be declared in one playbook only.
+    """
+
+    types: dict[Identifier, ShortText] = Field(
+        default_factory=dict, description="Incident type -> title ('Damaged parcel')."
+    )
+    facts: dict[FactName, FactLabel] = Field(default_factory=dict)
+    channels: dict[Channel, ShortText] = Field(default_factory=dict)
+    actions: dict[Identifier, ShortText] = Field(
+        default_factory=dict, description="Action kind -> title ('Refund')."
+    )
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> Labels:
+        for kind in self.actions:
+            if kind not in ACTION_KINDS:
+                hint = did_you_mean(kind, ACTION_KINDS)
+                raise ValueError(f"actions: unknown action kind {echo(kind)}{hint}")
+        return self
+
+
 class PlaybookMeta(_Strict):
     """The ``[playbook]`` table."""
 
@@ -761,6 +797,9 @@ class PlaybookFile(_Strict):
     )
     rule: list[Rule] = Field(default_factory=list)
     test: list[Scenario] = Field(default_factory=list)
+    labels: dict[Language, Labels] = Field(
+        default_factory=dict, description="Titles for agents, per language (`[labels.pl]`)."
+    )
 
 
 class Playbook(_Strict):
@@ -776,6 +815,7 @@ class Playbook(_Strict):
     tests: tuple[Scenario, ...]
     source: str
     rule_lines: tuple[int | None, ...]
+    labels: dict[str, Labels] = Field(default_factory=dict)
 
     @property
     def ref(self) -> str:

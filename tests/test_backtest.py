@@ -77,9 +77,9 @@ def make_new_playbooks(root: Path) -> Path:
     )
     text = _patch(
         text,
-        "photos_attached = {",
+        "photos_attached = { type",
         'days_without_scan = { type = "integer", required_for = ["parcel_lost"] }\n'
-        "photos_attached = {",
+        "photos_attached = { type",
     )
     text = _patch(
         text,

@@ -1,26 +1,46 @@
 """The agent console, end to end in headless Chromium (Debian's, driven by Playwright).
 
-Fill the form (with the did-you-mean hint for a mistyped type), get the ranked actions and
-the reply, copy it, open the explanation, record the outcome in the decision log, and keep a
-screenshot in tests/artifacts/.
+Fill the form (with did-you-mean for a mistyped type), get the ranked actions and the reply,
+copy it, open the explanation, record the outcome in the decision log; nothing of an earlier
+incident stays usable; the whole flow by keyboard in en, pl and uk; no raw id on the Polish
+or Ukrainian page; the reply inside a laptop's viewport; axe-core finds no serious or
+critical violation. Screenshots at 480 px and 1366x768 are kept in tests/artifacts/.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cxplay._playbooks.loader import load_playbooks
+from cxplay.models import ACTION_KINDS, CHANNELS
 from tests.components import need
 from tests.serving import start_serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 AGENT = "console-agent-token-0123"
+LATE = {"en": "Late parcel", "pl": "Opóźniona przesyłka", "uk": "Посилка запізнюється"}
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _need_browser() -> None:
+    need(_has("playwright"), "playwright is not installed (pip install playwright)")
+    need(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (apt-get install -y chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -30,88 +50,545 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     process, port = start_serve(
         "--log", str(log_path), env={**os.environ, "CXPLAY_TOKENS": f"{AGENT}:agent"}
     )
-    url = f"http://127.0.0.1:{port}"
-    yield url, log_path
+    yield f"http://127.0.0.1:{port}", log_path
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=20)
 
 
-def _has(module: str) -> bool:
-    import importlib.util
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _need_browser()
+    from playwright.sync_api import sync_playwright
 
-    return importlib.util.find_spec(module) is not None
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
 
 
-def test_an_agent_gets_copies_explains_and_records_a_reply(server: tuple[str, Path]) -> None:
+def _page(
+    browser: Any,
+    url: str,
+    locale: str = "en-GB",
+    width: int = 1366,
+    height: int = 768,
+    bypass_csp: bool = False,
+) -> Any:
+    context = browser.new_context(
+        locale=locale, viewport={"width": width, "height": height}, bypass_csp=bypass_csp
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
+
+
+def _login(page: Any, url: str, lang: str | None = None) -> None:
+    page.goto(url + "/" + (f"?lang={lang}" if lang else ""))
+    page.fill("#token", AGENT)
+    page.locator("#token").dispatch_event("change")
+
+
+def _late_parcel(page: Any, lang: str, days: str = "4", incident_id: str = "") -> None:
+    page.fill("#type", LATE[lang])
+    page.locator("#type").dispatch_event("input")
+    page.fill("#fact-parcel_late-delay_days", days)
+    page.select_option("#channel", "email")
+    page.select_option("#language", lang)
+    page.fill("#name", "Anna Kowalska")
+    if incident_id:
+        page.fill("#incident-id", incident_id)
+
+
+def test_an_agent_gets_copies_explains_and_records_a_reply(
+    server: tuple[str, Path], browser: Any
+) -> None:
     url, log_path = server
-    need(_has("playwright"), "playwright is not installed (pip install playwright)")
-    need(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from cxplay import DecisionLog
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        context = browser.new_context(locale="pl-PL", viewport={"width": 1100, "height": 1400})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        requests: list[str] = []
-        page.on("request", lambda request: requests.append(request.url))
+    page = _page(browser, url, locale="pl-PL", width=1100, height=1400)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(url + "/")  # the browser asks for Polish
+    expect(page).to_have_title("cxplay — konsola konsultanta")
+    page.fill("#token", AGENT)
+    page.locator("#token").dispatch_event("change")
 
-        page.goto(url + "/")  # the browser asks for Polish
-        expect(page).to_have_title("cxplay — konsola konsultanta")
-        page.fill("#token", AGENT)
-        page.locator("#token").dispatch_event("change")
+    # a mistyped type gets a did-you-mean with the title; choosing it shows the type's facts
+    page.fill("#type", "parcel_lat")
+    page.locator("#type").dispatch_event("input")
+    expect(page.locator("#type-hint")).to_have_text("Czy chodzi o: Opóźniona przesyłka?")
+    page.click("#type-hint button")
+    expect(page.locator("#type")).to_have_value("Opóźniona przesyłka")
+    expect(page.locator('fieldset.facts[data-type="parcel_late"]')).to_be_visible()
+    expect(page.locator("fieldset.facts:visible")).to_have_count(1)
+    expect(page.locator('label[for="fact-parcel_late-delay_days"]')).to_have_text(
+        "Opóźnienie (dni robocze) *"
+    )
+    page.fill("#fact-parcel_late-delay_days", "4")
+    page.select_option("#channel", "email")
+    page.select_option("#language", "pl")
+    page.fill("#name", "Anna Kowalska")
+    page.fill("#order", "PL-5531")
+    page.fill("#value", "249.99")
+    page.select_option("#currency", "PLN")
+    page.locator("#order").press("Enter")  # keyboard: Enter submits the form
 
-        # a mistyped type gets a hint; choosing it shows the type's facts
-        page.fill("#type", "parcel_lat")
-        expect(page.locator("#type-hint")).to_contain_text("parcel_late")
-        page.click("#type-hint")
-        expect(page.locator("#type")).to_have_value("parcel_late")
-        expect(page.locator('fieldset.facts[data-type="parcel_late"]')).to_be_visible()
-        expect(page.locator("fieldset.facts:visible")).to_have_count(1)
-        page.fill('[data-fact="delay_days"]', "4")
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#answers")).to_contain_text("Anna Kowalska · Opóźniona przesyłka · E-mail")
+    rows = page.locator("#actions tbody tr")
+    expect(rows.first).to_contain_text("Przeprosiny")
+    assert rows.count() >= 2
+    expect(page.locator("#severity")).to_have_class(re.compile(r"\bbadge sev-\w+"))
+    reply = page.locator("#reply").input_value()
+    assert "Anna" in reply or "Pani" in reply, reply
 
+    expect(page.locator("#copy")).to_have_text("Kopiuj odpowiedź")
+    page.click("#copy")
+    expect(page.locator("#outcome-status")).to_have_text("Odpowiedź skopiowana do schowka.")
+    assert page.evaluate("navigator.clipboard.readText()") == reply
+    page.click("#copy-subject")
+    assert page.evaluate("navigator.clipboard.readText()") == page.locator("#subject").inner_text()
+
+    page.click("#explain")
+    expect(page.locator("#trace")).to_be_visible()
+    expect(page.locator("#explain")).to_have_attribute("aria-expanded", "true")
+    matched = page.locator("#trace-matched li")
+    expect(matched.first).to_contain_text("type == 'parcel_late'")  # the condition, shown
+    expect(page.locator("#trace-matched")).to_contain_text('type = "parcel_late"')  # its value
+    assert page.locator("#trace-near li").count() >= 1  # a parcel_late rule that failed
+    expect(page.locator("#trace-near")).to_contain_text("facts.delay_days")
+    assert not page.locator("#trace-other").is_visible()  # the rest is folded
+    total = sum(
+        page.locator(f"#{k} li").count() for k in ("trace-matched", "trace-near", "trace-other")
+    )
+    assert total == len(load_playbooks().rules)
+
+    # the agent edits the reply, then records that it went out edited: the text is kept
+    page.fill("#reply", reply + "\nPozdrawiam, Ola")
+    page.get_by_role("button", name="Wysłano bez zmian").click()  # changed text: edited
+    expect(page.locator("#outcome-status")).to_have_text("Zapisano wynik: Wysłano po zmianach")
+
+    # survey answers later, by decision id (filled in from the outcome)
+    page.locator("#feedback-box summary").click()
+    decision = page.locator("#result").get_attribute("data-decision")
+    expect(page.locator("#feedback-decision")).to_have_value(decision or "")
+    page.fill("#csat", "4")
+    page.fill("#nps", "9")
+    page.locator("#feedback button[type=submit]").click()
+    expect(page.locator("#feedback-status")).to_have_text("Odpowiedzi z ankiety zapisane.")
+    page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+    assert page.errors == []
+
+    with DecisionLog.open(log_path) as log:
+        suggested = next(d for d in log.decisions() if d.id == decision)
+        assert suggested.status == "edited"
+        assert suggested.type == "parcel_late"
+        assert "Pozdrawiam, Ola" in (suggested.outcomes[-1]["note"] or "")
+        assert (suggested.csat, suggested.nps) == (4, 9)
+    assert all(seen.startswith(url) for seen in requests), "no asset from the network"
+
+
+# --------------------------------------------------------------------------- nothing stale
+
+
+def _assert_nothing_usable(page: Any, first_reply: str) -> None:
+    assert first_reply.splitlines()[0] not in page.locator("body").inner_text()
+    assert "INC-FIRST" not in page.locator("#result").inner_text()
+    assert page.locator("#reply").input_value() == ""
+    assert page.locator("#actions tbody tr").count() == 0
+    enabled = page.locator("#result button:enabled")
+    assert enabled.count() == 0, [enabled.nth(i).inner_text() for i in range(enabled.count())]
+
+
+def _first_result(page: Any, url: str) -> tuple[str, str]:
+    from playwright.sync_api import expect
+
+    _login(page, url, "en")
+    _late_parcel(page, "en", incident_id="INC-FIRST")
+    page.click("#suggest")
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#answers")).to_contain_text("INC-FIRST · Anna Kowalska · Late parcel")
+    first_reply = page.locator("#reply").input_value()
+    assert "Anna" in first_reply
+    decision = page.locator("#result").get_attribute("data-decision")
+    assert decision, "the log is on: the result carries its decision id"
+    for button in ("#copy", "#copy-subject", "#explain", '[data-outcome="accepted"]'):
+        assert page.locator(button).get_attribute("data-decision") == decision
+    return first_reply, decision
+
+
+def test_nothing_of_a_first_incident_stays_usable_after_a_refused_second(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    page = _page(browser, url)
+    first_reply, _ = _first_result(page, url)
+
+    # the second request is held: while it is out, nothing of the first is on the page
+    held: list[Any] = []
+    page.route("**/v1/suggest", lambda route: held.append(route))
+    page.fill("#incident-id", "INC-SECOND")
+    page.fill("#value", "1e300")  # the service refuses an order value this large
+    page.locator("#value").press("Enter")
+    expect(page.locator("#result")).to_be_hidden()
+    _assert_nothing_usable(page, first_reply)
+    page.wait_for_timeout(50)
+    assert held, "the request went out"
+    held[0].continue_()
+    expect(page.locator("#value")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#value-error")).to_contain_text("order.value")
+    expect(page.locator("#status details")).to_contain_text("order.value")  # technical, folded
+    _assert_nothing_usable(page, first_reply)
+    # a copy attempt (the button is disabled; its handler refuses too) copies nothing
+    page.evaluate("navigator.clipboard.writeText('untouched')")
+    page.evaluate("document.getElementById('copy').click()")
+    page.keyboard.press("Alt+Shift+KeyC")
+    assert page.evaluate("navigator.clipboard.readText()") == "untouched"
+    assert page.errors == []
+
+
+def test_a_late_answer_to_an_earlier_suggest_is_dropped(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    page = _page(browser, url)
+    _login(page, url, "en")
+    _late_parcel(page, "en", incident_id="INC-SLOW")
+    held: list[Any] = []
+    page.route("**/v1/suggest", lambda r: r.continue_() if held else held.append(r))
+    page.click("#suggest")
+    page.wait_for_timeout(50)
+    page.fill("#incident-id", "INC-FAST")
+    page.click("#suggest")
+    expect(page.locator("#answers")).to_contain_text("INC-FAST")
+    held[0].continue_()  # the older request answers last
+    page.wait_for_timeout(500)
+    expect(page.locator("#answers")).to_contain_text("INC-FAST")
+    assert "INC-SLOW" not in page.locator("body").inner_text()
+
+
+def test_a_missing_required_fact_is_said_next_to_its_field_before_anything_is_sent(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    page = _page(browser, url)
+    first_reply, _ = _first_result(page, url)
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if "/v1/" in request.url else None)
+    page.fill("#fact-parcel_late-delay_days", "")
+    page.keyboard.press("Control+Enter")
+    field = page.locator("#fact-parcel_late-delay_days")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#fact-parcel_late-delay_days-error")).to_have_text(
+        "Delay is needed for “Late parcel”."
+    )
+    expect(field).to_be_focused()
+    _assert_nothing_usable(page, first_reply)
+    page.fill("#fact-parcel_late-delay_days", "-5")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#fact-parcel_late-delay_days-error")).to_have_text(
+        "Delay must be at least 0."
+    )
+    assert sent == []
+
+
+# --------------------------------------------------------------------------- keyboard only
+
+
+def _tab_to(page: Any, element_id: str, limit: int = 60) -> list[str]:
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.id || document.activeElement.tagName")
+        seen.append(focused)
+        if focused == element_id:
+            return seen
+    raise AssertionError(f"Tab never reached #{element_id}: {seen}")
+
+
+@pytest.mark.parametrize("lang", ["en", "pl", "uk"])
+def test_the_whole_flow_works_from_the_keyboard(
+    server: tuple[str, Path], browser: Any, lang: str
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    page = _page(browser, url, locale=lang)
+    page.goto(url + f"/?lang={lang}")
+    order = _tab_to(page, "token")
+    page.keyboard.type(AGENT)
+    order += _tab_to(page, "type")
+    page.keyboard.type(LATE[lang])
+    order += _tab_to(page, "fact-parcel_late-delay_days")
+    page.keyboard.type("4")
+    order += _tab_to(page, "channel")
+    page.keyboard.press("ArrowDown")  # the first channel: e-mail
+    expect(page.locator("#channel")).to_have_value("email")
+    order += _tab_to(page, "name")
+    page.keyboard.type("Anna Kowalska")
+    # the tab order follows the page: token, type, facts, channel, ..., name
+    assert order.index("token") < order.index("type") < order.index("channel") < order.index("name")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), "focus is visible"
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#reply-box")).to_be_focused()  # focus moves to the reply
+    expect(page.locator("#announce")).to_contain_text("Anna Kowalska")
+    reply = page.locator("#reply").input_value()
+    page.keyboard.press("Alt+Shift+KeyC")
+    expect(page.locator("#outcome-status")).not_to_be_empty()
+    assert page.evaluate("navigator.clipboard.readText()") == reply
+    _tab_to(page, "copy")
+    page.keyboard.press("Alt+Shift+KeyA")
+    accepted = page.locator('[data-outcome="accepted"]').inner_text()
+    expect(page.locator("#outcome-status")).to_contain_text(accepted)
+    assert page.locator("#shortcuts").inner_text().count("Alt+Shift") >= 3
+    assert page.errors == []
+
+
+# --------------------------------------------------------------------------- labels, layout
+
+
+def _ids() -> set[str]:
+    playbooks = load_playbooks()
+    return (
+        set(playbooks.incident_types()) | set(playbooks.facts) | set(CHANNELS) | set(ACTION_KINDS)
+    )
+
+
+VISIBLE_TEXT = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const element = node.parentElement;
+    if (!element || element.closest("script, td.reason, #reply, #script, #trace, datalist")) continue;
+    if (!element.checkVisibility()) continue;
+    if (node.textContent.trim()) out.push(node.textContent.trim());
+  }
+  for (const field of document.querySelectorAll("input")) {
+    if (field.checkVisibility() && field.id !== "token") out.push(field.value);
+  }
+  for (const option of document.querySelectorAll("select option")) out.push(option.textContent);
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["pl", "uk"])
+def test_no_raw_id_is_visible_in_the_polish_and_ukrainian_console(
+    server: tuple[str, Path], browser: Any, lang: str
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    ids = _ids()
+    page = _page(browser, url, locale=lang, width=1366, height=900)
+    _login(page, url, lang)
+    found: dict[str, str] = {}
+    titles = page.locator("#types option").evaluate_all("options => options.map(o => o.value)")
+    assert len(titles) == len(json.loads(page.locator("#types-data").inner_text()))
+    for title in titles:  # every type's form
+        page.fill("#type", title)
+        page.locator("#type").dispatch_event("input")
+        for text in page.evaluate(VISIBLE_TEXT):
+            for word in re.findall(r"[a-z][a-z_]+", text):
+                if word in ids:
+                    found[word] = text
+    for channel in ("email", "sms", "in_person"):  # and results with every kind of reply
+        _late_parcel(page, lang)
+        page.select_option("#channel", channel)
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#result")).to_be_visible()
+        for text in page.evaluate(VISIBLE_TEXT):
+            for word in re.findall(r"[a-z][a-z_]+", text):
+                if word in ids:
+                    found[word] = text
+    assert found == {}
+    assert page.errors == []
+
+
+def test_the_reply_is_inside_a_laptops_viewport_after_suggest(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height, name in ((1366, 768, "console-1366x768.png"), (480, 900, "console-480.png")):
+        page = _page(browser, url, locale="pl", width=width, height=height)
+        _login(page, url, "pl")
+        page.fill("#type", "Uszkodzona przesyłka")
+        page.locator("#type").dispatch_event("input")
         page.select_option("#channel", "email")
-        page.select_option("#language", "pl")
         page.fill("#name", "Anna Kowalska")
         page.fill("#order", "PL-5531")
         page.fill("#value", "249.99")
-        page.fill("#currency", "pln")
-        page.locator("#currency").press("Enter")  # keyboard: Enter submits the form
-
+        page.select_option("#currency", "PLN")
+        page.keyboard.press("Control+Enter")
         expect(page.locator("#result")).to_be_visible()
-        rows = page.locator("#actions tbody tr")
-        expect(rows.first).to_contain_text("apology")
-        assert rows.count() >= 2
-        reply = page.locator("#reply").input_value()
-        assert "Anna" in reply or "Pani" in reply, reply
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(ARTIFACTS / name))
+        if width == 1366:
+            box = page.locator("#reply").bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height, box
+            inner = page.evaluate(
+                "(() => { const r = document.getElementById('reply'); return [r.scrollHeight, r.clientHeight]; })()"
+            )
+            assert inner[0] <= inner[1] + 2, f"the reply scrolls inside its box: {inner}"
+        assert page.errors == []
 
-        expect(page.locator("#copy")).to_have_text("Kopiuj odpowiedź")
-        page.click("#copy")
-        expect(page.locator("#status")).to_have_text("Odpowiedź skopiowana do schowka.")
-        assert page.evaluate("navigator.clipboard.readText()") == reply
 
-        page.click("#explain")
-        expect(page.locator("#trace")).to_be_visible()
-        expect(page.locator("#explain")).to_have_attribute("aria-expanded", "true")
-        assert page.locator("#trace tbody tr").count() > 10
+def test_sms_shows_its_count_and_a_spoken_reply_its_turns(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
 
-        # the agent edits the reply, then records that it went out edited
-        page.fill("#reply", reply + "\nPozdrawiam, Ola")
-        page.get_by_role("button", name="Wysłano bez zmian").click()  # changed text: edited
-        expect(page.locator("#status")).to_have_text("Zapisano wynik: Wysłano po zmianach")
+    page = _page(browser, url, locale="pl")
+    _login(page, url, "pl")
+    _late_parcel(page, "pl")
+    page.select_option("#channel", "sms")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#sms-count")).to_be_visible()
+    reply = page.locator("#reply").input_value()
+    expect(page.locator("#sms-count")).to_contain_text(f"Znaki: {len(reply)}")
+    expect(page.locator("#sms-count")).to_contain_text("UCS-2")  # Polish letters
+    page.fill("#reply", "Hello Anna")  # the count follows the agent's edits
+    expect(page.locator("#sms-count")).to_have_text("Znaki: 10 · SMS-y: 1 (GSM-7)")
 
-        page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
-        browser.close()
+    page.select_option("#channel", "phone")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#script")).to_be_visible()
+    assert page.locator("#script li").count() >= 4
+    expect(page.locator("#script li.direction").first).to_contain_text("pauza")
+    expect(page.locator("#sms-count")).to_be_hidden()
 
-    assert errors == []
-    with DecisionLog.open(log_path) as log:
-        suggested, explained = log.decisions()  # Explain asks the service again
-        assert suggested.status == "edited"
-        assert suggested.type == "parcel_late"
-        assert explained.status is None
-    assert all(seen.startswith(url) for seen in requests), "no asset from the network"
+
+# --------------------------------------------------------------------------- tokens, a11y
+
+
+def test_a_refused_token_is_said_in_agent_words(server: tuple[str, Path], browser: Any) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    page = _page(browser, url, locale="uk")
+    page.goto(url + "/?lang=uk")
+    page.fill("#token", "not-a-valid-token")
+    page.locator("#token").dispatch_event("change")
+    _late_parcel(page, "uk")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#token-error")).to_have_text(
+        "Токен доступу не прийнято. Перевірте його або попросіть у керівника команди новий."
+    )
+    expect(page.locator("#token")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#token")).to_be_focused()
+    # kept for this tab only
+    assert page.evaluate("sessionStorage.getItem('cxplay-token')") == "not-a-valid-token"
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("document.cookie") == ""
+
+
+def test_without_auth_there_is_no_token_box(browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    process, port = start_serve("--no-auth", env=dict(os.environ))
+    try:
+        url = f"http://127.0.0.1:{port}"
+        page = _page(browser, url)
+        page.goto(url + "/?lang=en")
+        expect(page.locator("#token")).to_have_count(0)
+        _late_parcel(page, "en")
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#result")).to_be_visible()
+        expect(page.locator("#status")).to_contain_text("No decision log is configured")
+        assert page.errors == []
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violation_in_the_console(
+    server: tuple[str, Path], browser: Any, scheme: str
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    page = _page(browser, url, locale="pl", bypass_csp=True)  # to inject axe-core
+    page.emulate_media(color_scheme=scheme)
+    _login(page, url, "pl")
+    assert axe_violations(page) == []
+    _late_parcel(page, "pl")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#result")).to_be_visible()
+    page.click("#explain")
+    expect(page.locator("#trace")).to_be_visible()
+    assert axe_violations(page) == []
+
+
+def test_the_rules_behind_explain_need_an_agent_token(server: tuple[str, Path]) -> None:
+    import urllib.error
+    import urllib.request
+
+    url, _ = server
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "/console/rules", timeout=10)
+    assert refused.value.code == 401
+    request = urllib.request.Request(
+        url + "/console/rules", headers={"Authorization": f"Bearer {AGENT}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        rules = json.loads(response.read())
+    assert rules["parcel.damaged.apologise"] == {
+        "when": "type == 'parcel_damaged'",
+        "types": ["parcel_damaged"],
+    }
+    assert len(rules) == len(load_playbooks().rules)
+
+
+def test_a_repeat_claim_is_visible_before_the_agent_answers(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    url, _ = server
+    from playwright.sync_api import expect
+
+    page = _page(browser, url, locale="pl")
+    _login(page, url, "pl")
+    page.fill("#type", "Uszkodzona przesyłka")
+    page.locator("#type").dispatch_event("input")
+    page.select_option("#channel", "email")
+    page.fill("#customer-id", "C-REPEAT")
+    page.fill("#incident-id", "R-1")
+    page.fill("#value", "120")
+    page.select_option("#currency", "PLN")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#history")).to_have_text("Rekompensaty w ostatnich 90 dniach: brak")
+    page.keyboard.press("Alt+Shift+KeyA")  # accepted: the refund counts from now on
+    expect(page.locator("#outcome-status")).to_contain_text("Zapisano wynik")
+    page.fill("#incident-id", "R-2")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#history")).to_have_text(
+        "Rekompensaty w ostatnich 90 dniach: 1 (120,00 zł)"
+    )
+    expect(page.locator("#history")).to_have_class("note warn")

@@ -125,24 +125,24 @@ def test_text_markdown_and_json(filled: str) -> None:
     assert text.splitlines()[:6] == [
         "CX report, all decisions",
         "",
-        "4 decisions, 3 with an outcome: 67% accepted (1 accepted, 1 edited, 1 rejected)",
+        "4 decisions, 3 with an outcome: 1 sent as suggested, 1 edited, 1 rejected",
         "compensation given: 370.00 PLN",
         "CSAT 3.0 (3 answers), NPS +33 (3), CES 4.0 (2)",
         "first response: 1 h 30 min on average; 67% by respond_by (2 of 3)",
     ]
     assert re.search(
-        r"^parcel_damaged\s+3\s+3\s+67%\s+1\s+3\.0\s+\+33\s+4\.0\s+1 h 30 min\s+67%\s+370\.00 PLN$",
+        r"^parcel_damaged\s+3\s+3\s+1\s+1\s+1\s+3\.0\s+\+33\s+4\.0\s+1 h 30 min\s+67%\s+370\.00 PLN$",
         text,
         re.M,
     )
-    assert re.search(r"^queue_long\s+1\s+0\s+-\s+0\s+-\s+-\s+-\s+-\s+-\s+-$", text, re.M)
+    assert re.search(r"^queue_long\s+1\s+0\s+0\s+0\s+0\s+-\s+-\s+-\s+-\s+-\s+-$", text, re.M)
     markdown = report_text(report, "markdown")
     assert (
-        "| type | decisions | outcomes | accepted | rejected | CSAT | NPS | CES | 1st response | on time | compensation |"
+        "| type | decisions | outcomes | accepted | edited | rejected | CSAT | NPS | CES | 1st response | on time | compensation |"
         in markdown
     )
     assert (
-        "| `parcel_damaged` | 3 | 3 | 67% | 1 | 3.0 | +33 | 4.0 | 1 h 30 min | 67% | 370.00 PLN |"
+        "| `parcel_damaged` | 3 | 3 | 1 | 1 | 1 | 3.0 | +33 | 4.0 | 1 h 30 min | 67% | 370.00 PLN |"
         in markdown
     )
     data = json.loads(report_text(report, "json"))

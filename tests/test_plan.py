@@ -524,7 +524,6 @@ def test_runbook_layouts_are_autoescaped_templates_shipped_with_the_package() ->
         "runbook.md.j2",
         "answer.md.j2",
         "markdown.j2",
-        "runbook.css",
     }
     choose = env.autoescape
     assert callable(choose)

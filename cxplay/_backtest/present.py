@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from cxplay._backtest.compare import CHANGES, OUTCOMES
 from cxplay._backtest.report import ActionSummary, BacktestReport, Example, SideSummary
+from cxplay._common.style import stylesheet
+from cxplay._playbooks.labels import LabelBook
 
 __all__ = ["ReportFormat", "render_report"]
 
@@ -24,15 +26,18 @@ _LABELS = {name: name.replace("_", " ") for name in (*OUTCOMES, *CHANGES)}
 _TYPE_COLUMNS = ("incidents", "same", "changed", "error_now", "compensation_changed")
 
 
-def render_report(report: BacktestReport, fmt: ReportFormat) -> str:
-    """The report in ``fmt``."""
+def render_report(
+    report: BacktestReport, fmt: ReportFormat, labels: LabelBook | None = None
+) -> str:
+    """The report in ``fmt``; with the new playbooks' ``labels``, types are shown by title."""
     if fmt == "json":
         return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    name: Callable[[str], str] = (lambda key: labels.type(key, "en")) if labels else str
     if fmt == "markdown":
-        return _markdown(report)
+        return _markdown(report, name)
     if fmt == "html":
-        return _html(report)
-    return _text(report)
+        return _html(report, name)
+    return _text(report, name)
 
 
 # --------------------------------------------------------------------------- shared
@@ -106,7 +111,7 @@ class _Section:
     chart_note: str | None = None  # about the chart: only where a chart is drawn (HTML)
 
 
-def _sections(report: BacktestReport) -> list[_Section]:
+def _sections(report: BacktestReport, type_name: Callable[[str], str] = str) -> list[_Section]:
     total = report.incidents
     classes = report.classes
 
@@ -154,10 +159,13 @@ def _sections(report: BacktestReport) -> list[_Section]:
                 "By incident type",
                 ("type", *(c.replace("_", " ") for c in _TYPE_COLUMNS)),
                 [
-                    (kind, *(f"{counts.get(c, 0):,}" for c in _TYPE_COLUMNS))
+                    (type_name(kind), *(f"{counts.get(c, 0):,}" for c in _TYPE_COLUMNS))
                     for kind, counts in report.by_type.items()
                 ],
-                [(kind, c.get("changed", 0), _CHANGED) for kind, c in report.by_type.items()],
+                [
+                    (type_name(kind), c.get("changed", 0), _CHANGED)
+                    for kind, c in report.by_type.items()
+                ],
             )
         )
     rules = _rules_changed(report)
@@ -205,7 +213,7 @@ def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
     return out
 
 
-def _text(report: BacktestReport) -> str:
+def _text(report: BacktestReport, type_name: Callable[[str], str] = str) -> str:
     lines = [
         f"Backtest of {report.source}",
         f"  new       {report.new}",
@@ -213,7 +221,7 @@ def _text(report: BacktestReport) -> str:
         "",
         *_summary_lines(report),
     ]
-    for number, section in enumerate(_sections(report)):
+    for number, section in enumerate(_sections(report, type_name)):
         if number:  # the outcomes table follows the summary line directly
             lines += ["", section.title]
             if section.note:
@@ -261,7 +269,7 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
     ]
 
 
-def _markdown(report: BacktestReport) -> str:
+def _markdown(report: BacktestReport, type_name: Callable[[str], str] = str) -> str:
     lines = [
         f"# Backtest of {_code(report.source)}",
         "",
@@ -269,7 +277,7 @@ def _markdown(report: BacktestReport) -> str:
         "",
         *_summary_lines(report),
     ]
-    for number, section in enumerate(_sections(report)):
+    for number, section in enumerate(_sections(report, type_name)):
         if number:
             lines += ["", f"## {section.title}"]
             if section.note:
@@ -301,25 +309,10 @@ def _markdown(report: BacktestReport) -> str:
 
 # --------------------------------------------------------------------------- html
 
-_STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#222}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5rem 0}
-td,th{padding:.2rem .7rem;border-bottom:1px solid #eee;text-align:left}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-code{background:#f4f4f4;padding:0 .2rem}
-.ex{border-left:3px solid #c60;padding:.2rem .8rem;margin:1rem 0}.neg{color:#060}.pos{color:#b00}
-svg text{font:12px system-ui,sans-serif}
-@media print{body{margin:0}}
-"""
-_CHANGED, _MORE, _LESS = "#d80", "#b00", "#060"
-_COLOURS = {
-    "same": "#7a9",
-    "changed": "#d80",
-    "error_now": "#c33",
-    "error_fixed": "#59c",
-    "error_both": "#999",
-}
+# bars are coloured by class from the shared stylesheet: outcomes by what they are, a
+# compensation delta in neutral hues by direction (less is not "good", more is not "bad")
+_CHANGED, _MORE, _LESS = "changed", "more", "less"
+_COLOURS = {name: name for name in ("same", "changed", "error_now", "error_fixed", "error_both")}
 
 
 def _e(text: object) -> str:
@@ -335,7 +328,10 @@ def _bars(items: Sequence[tuple[str, float, str]], *, unit: str = "") -> str:
     has_negative = any(v < 0 for _, v, _ in items)
     zero = label_width + ((width - label_width) / 2 if has_negative else 0)
     span = (width - label_width) / (2 if has_negative else 1) - 60
-    parts = [f'<svg width="{width}" height="{row * len(items) + 8}" role="img">']
+    height = row * len(items) + 8
+    parts = [f'<svg class="bars" width="{width}" height="{height}" role="img" aria-label="chart">']
+    if has_negative:  # the zero line, so that a bar's side reads as its sign
+        parts.append(f'<line x1="{zero}" x2="{zero}" y1="0" y2="{height}" />')
     for index, (label, value, colour) in enumerate(items):
         y = index * row + 4
         length = abs(value) / extent * span
@@ -347,7 +343,7 @@ def _bars(items: Sequence[tuple[str, float, str]], *, unit: str = "") -> str:
         parts.append(
             f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{_e(label)}</text>'
             f'<rect x="{x:.1f}" y="{y}" width="{max(length, 1):.1f}" height="{row - 8}" '
-            f'fill="{colour}"><title>{_e(label)}: {_e(shown)}</title></rect>'
+            f'class="{colour}"><title>{_e(label)}: {_e(shown)}</title></rect>'
             f'<text x="{text_x:.1f}" y="{y + 15}" text-anchor="{anchor}">'
             f"{_e(shown)}{_e(unit)}</text>"
         )
@@ -368,17 +364,18 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html(report: BacktestReport) -> str:
+def _html(report: BacktestReport, type_name: Callable[[str], str] = str) -> str:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Backtest of {_e(report.source)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<style>{stylesheet()}</style></head><body><main>",
         f"<h1>Backtest of <code>{_e(report.source)}</code></h1>",
         f"<p>New playbooks <code>{_e(report.new)}</code>, baseline "
         f"<code>{_e(report.baseline)}</code>. {_e(_summary_lines(report)[0])}.</p>",
     ]
-    for section in _sections(report):
+    for section in _sections(report, type_name):
         out.append(f"<h2>{_e(section.title)}</h2>")
         for note in (section.note, section.chart_note if section.bars else None):
             if note:
@@ -394,7 +391,7 @@ def _html(report: BacktestReport) -> str:
             name = example.incident_id or "(no id)"
             out.append(
                 f'<div class="ex"><h3>{number}. {_e(name)} '
-                f"({_e(_where(report, example.position))}, {_e(example.type)})</h3>"
+                f"({_e(_where(report, example.position))}, {_e(type_name(example.type))})</h3>"
                 f"<p>{_e(_headline(example))}</p><ul>"
                 f"<li>before: {_e(_side(example.baseline))}</li>"
                 f"<li>now: {_e(_side(example.new))}</li></ul>"
@@ -411,5 +408,5 @@ def _html(report: BacktestReport) -> str:
                     out.append(f"<li>{item}</li>")
                 out.append("</ul>")
             out.append("</div>")
-    out.append("</body></html>")
+    out.append("</main></body></html>")
     return "\n".join(out)

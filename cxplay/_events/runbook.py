@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from cxplay._common.style import stylesheet
 from cxplay._events.model import Event, Guest, Session, Speaker
 from cxplay._events.plan import (
     _PARTY_LABEL,
@@ -321,4 +322,5 @@ def render_runbook_html(plan: Plan) -> str:
     or style sheets from elsewhere, and no links out: URLs from the event (replay links)
     are shown as text. Every value is HTML-escaped (the template is autoescaped).
     """
-    return _templates().get_template("runbook.html.j2").render(_view(plan))
+    view = {**_view(plan), "style": stylesheet()}
+    return _templates().get_template("runbook.html.j2").render(view)

@@ -15,10 +15,12 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
+from cxplay._common.style import stylesheet
 from cxplay._log.report import Report, Stats
 from cxplay._playbooks.journey import JourneyMap
+from cxplay._playbooks.labels import LabelBook
 from cxplay.errors import LogError
 
 __all__ = ["CsatMap", "csat_map", "journey_csat", "report_html", "report_text"]
@@ -57,6 +59,10 @@ def _money(amounts: dict[str, float]) -> str:
     return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in sorted(amounts.items()))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _when(moment: datetime | None) -> str:
     return moment.isoformat(timespec="minutes") if moment else "…"
 
@@ -72,7 +78,9 @@ Column = tuple[str, Callable[[Stats], str]]
 COLUMNS: list[Column] = [
     ("decisions", lambda s: str(s.decisions)),
     ("outcomes", lambda s: str(s.decided)),
-    ("accepted", lambda s: _percent(s.acceptance)),
+    # each outcome as itself: an edited reply is not "accepted", so no blended rate
+    ("accepted", lambda s: str(s.accepted)),
+    ("edited", lambda s: str(s.edited)),
     ("rejected", lambda s: str(s.rejected)),
     ("CSAT", lambda s: _score(s.csat)),
     ("NPS", lambda s: _score(s.nps, signed=True)),
@@ -86,8 +94,8 @@ COLUMNS: list[Column] = [
 def _summary(report: Report) -> list[str]:
     s = report.total
     return [
-        f"{s.decisions} decisions, {s.decided} with an outcome: {_percent(s.acceptance)} "
-        f"accepted ({s.accepted} accepted, {s.edited} edited, {s.rejected} rejected)",
+        f"{_count(s.decisions, 'decision')}, {s.decided} with an outcome: "
+        f"{s.accepted} sent as suggested, {s.edited} edited, {s.rejected} rejected",
         f"compensation given: {_money(s.compensation)}",
         f"CSAT {_score(s.csat)} ({s.csat_answers} answers), NPS {_score(s.nps, signed=True)} "
         f"({s.nps_answers}), CES {_score(s.ces)} ({s.ces_answers})",
@@ -96,19 +104,20 @@ def _summary(report: Report) -> list[str]:
     ]
 
 
+def _rejected(s: Stats) -> str:
+    return f"{s.key}: {_percent(s.rejection)} rejected ({s.rejected} of {s.decided})"
+
+
 def _rejected_lines(report: Report) -> list[str]:
-    return [
-        f"{n}. {s.key}: {_percent(s.rejection)} rejected ({s.rejected} of {s.decided})"
-        for n, s in enumerate(report.most_rejected, start=1)
-    ]
+    return [f"{n}. {_rejected(s)}" for n, s in enumerate(report.most_rejected, start=1)]
 
 
 # --------------------------------------------------------------------------- text, markdown
 
 
-def _text_table(title: str, rows: Sequence[Stats]) -> list[str]:
+def _text_table(title: str, rows: Sequence[Stats], name: Callable[[str], str] = str) -> list[str]:
     heads = [title] + [h for h, _ in COLUMNS]
-    cells = [[s.key] + [f(s) for _, f in COLUMNS] for s in rows]
+    cells = [[name(s.key)] + [f(s) for _, f in COLUMNS] for s in rows]
     widths = [max(len(r[i]) for r in [heads, *cells]) for i in range(len(heads))]
 
     def line(values: list[str]) -> str:
@@ -119,29 +128,46 @@ def _text_table(title: str, rows: Sequence[Stats]) -> list[str]:
     return [line(heads), *(line(c) for c in cells)]
 
 
-def _md_table(title: str, rows: Sequence[Stats]) -> list[str]:
+def _md_table(
+    title: str, rows: Sequence[Stats], name: Callable[[str], str] | None = None
+) -> list[str]:
     heads = [title] + [h for h, _ in COLUMNS]
     out = ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * len(COLUMNS)]
     for s in rows:
-        out.append("| " + " | ".join([f"`{s.key}`"] + [f(s) for _, f in COLUMNS]) + " |")
+        first = name(s.key) if name else f"`{s.key}`"
+        out.append("| " + " | ".join([first] + [f(s) for _, f in COLUMNS]) + " |")
     return out
 
 
-def report_text(report: Report, fmt: Literal["text", "markdown", "json"] = "text") -> str:
-    """The report for a terminal, a ticket or wiki (Markdown), or a program (JSON)."""
+def _type_name(labels: LabelBook | None) -> Callable[[str], str]:
+    """An incident type as the report shows it: its English title, else its id."""
+    return (lambda key: labels.type(key, "en")) if labels else str
+
+
+def report_text(
+    report: Report,
+    fmt: Literal["text", "markdown", "json"] = "text",
+    labels: LabelBook | None = None,
+) -> str:
+    """The report for a terminal, a ticket or wiki (Markdown), or a program (JSON).
+
+    With the playbooks' ``labels``, incident types are shown by title (JSON keeps ids).
+    """
     if fmt == "json":
         return json.dumps(report.as_dict(), indent=2, ensure_ascii=False)
     period = _period(report)
+    name = _type_name(labels)
     if fmt == "markdown":
         lines = [f"# CX report, {period}", ""]
         lines += [f"- {line}" for line in _summary(report)]
-        lines += ["", "## By incident type", "", *_md_table("type", report.by_type)]
+        by_type = _md_table("type", report.by_type, name if labels else None)
+        lines += ["", "## By incident type", "", *by_type]
         lines += ["", "## By rule", "", *_md_table("rule", report.by_rule)]
         lines += ["", "## Rules agents reject most", ""]
         lines += _rejected_lines(report) or ["None rejected."]
         return "\n".join(lines)
     lines = [f"CX report, {period}", "", *_summary(report), ""]
-    lines += ["By incident type", *_text_table("type", report.by_type), ""]
+    lines += ["By incident type", *_text_table("type", report.by_type, name), ""]
     lines += ["By rule", *_text_table("rule", report.by_rule), ""]
     lines += ["Rules agents reject most", *(_rejected_lines(report) or ["none rejected"])]
     return "\n".join(lines)
@@ -219,21 +245,7 @@ def csat_map(
 # --------------------------------------------------------------------------- html
 
 
-_CSS = """
-body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2330}
-body{padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%;font-size:.9rem}
-th,td{padding:.3rem .5rem;border-bottom:1px solid #dde2ea;text-align:right}
-th:first-child,td:first-child{text-align:left}code{font-size:.85rem}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(30rem,1fr));gap:1rem}
-figure{margin:0}figcaption{font-weight:600;margin-bottom:.3rem}
-.good{background:#cdeccd}.fair{background:#fbeeb8}.poor{background:#f6c8c3}.none{color:#8a93a3}
-ul.summary li{margin:.2rem 0}
-"""
-
-
-def _charts(report: Report) -> list[tuple[str, str]]:
+def _charts(report: Report, labels: LabelBook | None = None) -> list[tuple[str, str]]:
     try:
         import pygal
         from pygal.style import Style
@@ -244,18 +256,27 @@ def _charts(report: Report) -> list[tuple[str, str]]:
     # pygal puts a finder without find_spec() on sys.meta_path (for its old plugin
     # imports); every later import then warns. cxplay uses no pygal plugin: take it off.
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
-    style = Style(
-        background="white",
-        plot_background="white",
-        font_family="system-ui, sans-serif",
-        colors=("#2e7d32", "#f9a825", "#c62828", "#90a4ae", "#1565c0"),
-    )
-    # js=[]: pygal links a tooltip script from the web by default; the page is offline
-    common = {"style": style, "js": [], "width": 640, "height": 320, "legend_at_bottom": True}
-    charts: list[tuple[str, str]] = []
 
-    outcomes = pygal.StackedBar(**common, x_label_rotation=20)
-    outcomes.x_labels = [s.key for s in report.by_type]
+    def style(colors: tuple[str, ...]) -> Any:
+        return Style(
+            background="white",
+            plot_background="white",
+            font_family="system-ui, sans-serif",
+            colors=colors,
+        )
+
+    # The outcome palette (green, amber, red, grey) is for outcomes only; every other
+    # series gets neutral hues, so no chart reads as "good" or "bad" by colour alone.
+    outcome_style = style(("#116329", "#9a6700", "#a40e26", "#6e7781"))
+    series_style = style(("#0a58ca", "#8250df", "#1b7c83", "#bf5700", "#57606a"))
+    # js=[]: pygal links a tooltip script from the web by default; the page is offline
+    common = {"style": series_style, "js": [], "width": 640, "height": 320}
+    common["legend_at_bottom"] = True
+    charts: list[tuple[str, str]] = []
+    name = _type_name(labels)
+
+    outcomes = pygal.StackedBar(**{**common, "style": outcome_style}, x_label_rotation=20)
+    outcomes.x_labels = [name(s.key) for s in report.by_type]
     outcomes.add("accepted", [s.accepted for s in report.by_type])
     outcomes.add("edited", [s.edited for s in report.by_type])
     outcomes.add("rejected", [s.rejected for s in report.by_type])
@@ -263,7 +284,7 @@ def _charts(report: Report) -> list[tuple[str, str]]:
     charts.append(("Decisions and outcomes by incident type", outcomes.render(is_unicode=True)))
 
     csat = pygal.Bar(**common, range=(0, 5), x_label_rotation=20)
-    csat.x_labels = [s.key for s in report.by_type]
+    csat.x_labels = [name(s.key) for s in report.by_type]
     csat.add("CSAT (1-5)", [s.csat for s in report.by_type])
     charts.append(("CSAT by incident type", csat.render(is_unicode=True)))
 
@@ -292,13 +313,19 @@ def _svg(markup: str) -> str:
     return _SCRIPT.sub("", markup[start:] if start >= 0 else markup)
 
 
-def _html_table(title: str, rows: Sequence[Stats]) -> str:
-    heads = "".join(f"<th>{html.escape(h)}</th>" for h in [title] + [h for h, _ in COLUMNS])
+def _html_table(title: str, rows: Sequence[Stats], name: Callable[[str], str] | None = None) -> str:
+    heads = f'<th scope="col">{html.escape(title)}</th>' + "".join(
+        f'<th scope="col" class="number">{html.escape(h)}</th>' for h, _ in COLUMNS
+    )
+
+    def first(key: str) -> str:
+        if name is None:
+            return f"<code>{html.escape(key)}</code>"
+        return f'<span title="{html.escape(key)}">{html.escape(name(key))}</span>'
+
     body = "".join(
-        "<tr><td><code>"
-        + html.escape(s.key)
-        + "</code></td>"
-        + "".join(f"<td>{html.escape(f(s))}</td>" for _, f in COLUMNS)
+        f"<tr><td>{first(s.key)}</td>"
+        + "".join(f'<td class="number">{html.escape(f(s))}</td>' for _, f in COLUMNS)
         + "</tr>"
         for s in rows
     )
@@ -321,24 +348,33 @@ def _html_map(journey: JourneyMap, cells: CsatMap) -> str:
     )
 
 
-def report_html(report: Report, journey: JourneyMap | None = None) -> str:
-    """One self-contained HTML page: summary, inline SVG charts, tables, the CSAT map."""
+def report_html(
+    report: Report, journey: JourneyMap | None = None, labels: LabelBook | None = None
+) -> str:
+    """One self-contained HTML page: summary, inline SVG charts, tables, the CSAT map.
+
+    It inlines the stylesheet every cxplay page shares; with the playbooks' ``labels``,
+    incident types are shown by title (the id in a tooltip).
+    """
     period = html.escape(_period(report))
     figures = "".join(
         f'<figure class="chart"><figcaption>{html.escape(title)}</figcaption>{_svg(svg)}</figure>'
-        for title, svg in _charts(report)
+        for title, svg in _charts(report, labels)
     )
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in _summary(report))
-    rejected = "".join(f"<li>{html.escape(line)}</li>" for line in _rejected_lines(report))
+    # an <ol> numbers its items itself: the text's "1. " would number them twice
+    rejected = "".join(f"<li>{html.escape(_rejected(s))}</li>" for s in report.most_rejected)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>CX report, {period}</title><style>{_CSS}</style></head><body>",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>CX report, {period}</title><style>{stylesheet()}</style></head><body>",
+        "<main>",
         f"<h1>CX report, {period}</h1>",
         f'<ul class="summary">{summary}</ul>',
         f'<div class="charts">{figures}</div>',
         "<h2>By incident type</h2>",
-        _html_table("type", report.by_type),
+        _html_table("type", report.by_type, _type_name(labels)),
         "<h2>By rule</h2>",
         _html_table("rule", report.by_rule),
         "<h2>Rules agents reject most</h2>",
@@ -352,5 +388,5 @@ def report_html(report: Report, journey: JourneyMap | None = None) -> str:
             _html_map(journey, journey_csat(journey, report)),
         ]
     generated = html.escape(report.generated_at.isoformat(timespec="seconds"))
-    parts.append(f"<p><small>generated {generated} by cxplay</small></p></body></html>")
+    parts.append(f"<p><small>generated {generated} by cxplay</small></p></main></body></html>")
     return "\n".join(parts)

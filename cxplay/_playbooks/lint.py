@@ -9,6 +9,8 @@ checks, plus
   rule outside any group, whose condition holds whenever its own does;
 * **scenarios that cite what does not exist**: ``expect_rules`` naming no rule, ``expect``
   naming no action kind;
+* **labels** (:func:`cxplay._playbooks.labels.label_problems`): a playbook with
+  ``[labels]`` labels everything it names in each of its languages;
 * **the renderer's checks** (:func:`renderer_problems`): declared languages without
   templates, actions without a template.
 
@@ -28,6 +30,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from cxplay._common.text import did_you_mean, echo
 from cxplay._common.toml import read_toml
 from cxplay._conditions.implication import implies, never_holds
+from cxplay._playbooks.labels import label_problems
 from cxplay._playbooks.loader import CompiledRule, PlaybookSet, load_playbooks
 from cxplay._replies.renderer import (
     Renderer,
@@ -239,6 +242,7 @@ def validate_playbooks(paths: PathsLike = None) -> ValidationReport:
         found += [
             *unreachable_rules(playbooks),
             *scenario_problems(playbooks),
+            *label_problems(playbooks),
             *renderer_problems(playbooks, kept),
         ]
         if kept and not found:  # what an engine serves is what was checked here

@@ -7,12 +7,13 @@ conflicting fact declarations across files are errors too.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -42,6 +43,10 @@ from cxplay.errors import (
     Problem,
     SchemaError,
 )
+
+if TYPE_CHECKING:
+    from cxplay._playbooks.labels import LabelBook
+
 from cxplay.models import (
     ACTION_KINDS,
     FactSpec,
@@ -97,6 +102,13 @@ class PlaybookSet:
     #: language read), when ``validate_playbooks`` loaded them: an engine built on this set
     #: serves exactly what was checked and reads nothing more from disk.
     replies: Any = field(default=None, compare=False, repr=False)
+
+    @functools.cached_property
+    def labels(self) -> LabelBook:
+        """The set's labels for people (titles of types, facts, channels, action kinds)."""
+        from cxplay._playbooks.labels import LabelBook
+
+        return LabelBook(self.playbooks)
 
     def rule(self, rule_id: str) -> CompiledRule:
         """The compiled rule with this id."""
@@ -484,6 +496,7 @@ def _compile(
             tests=tuple(document.test),
             source=str(file),
             rule_lines=lines,
+            labels=dict(document.labels),
         )
         playbooks.append(playbook)
         fields = dict(builtin_fields())

@@ -725,7 +725,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
 
     from cxplay._serve.console import mount_console
 
-    mount_console(app, service)
+    mount_console(app, service, agent)
     if config.cors_origins:  # off unless asked for
         from fastapi.middleware.cors import CORSMiddleware
 
