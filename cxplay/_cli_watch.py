@@ -82,6 +82,39 @@ def _playbooks_option(function: Any) -> Any:
 @click.option("--stateless", is_flag=True, help="Keep no state in the log (a dry run).")
 @click.option("--no-suggestions", is_flag=True, help="Only disruption events and notices.")
 @click.option("--batch", default=256, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--nats", "nats_url", metavar="URL", help="NATS JetStream server (nats://host:4222).")
+@click.option(
+    "--subject", default="cx.incidents", show_default=True, help="Incidents: <subject>.<n>."
+)
+@click.option(
+    "--to-nats",
+    is_flag=True,
+    help="Publish SOURCE's incidents to their partitions of --subject instead of watching.",
+)
+@click.option("--partitions", default=4, show_default=True, type=click.IntRange(1, 1024))
+@click.option(
+    "--member",
+    default="0/1",
+    show_default=True,
+    metavar="I/N",
+    help="Serve the partitions n with n %% N == I (N watchers share the partitions).",
+)
+@click.option("--publish-events", metavar="SUBJECT", help="Publish events to SUBJECT.<event>.")
+@click.option("--dead-letter", metavar="SUBJECT", help="Malformed messages (<subject>.dead).")
+@click.option(
+    "--ack-wait",
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --nats: how long a message may stay unacknowledged before JetStream "
+    "redelivers it (when a partition's consumer is first made).",
+)
+@click.option(
+    "--idle-exit",
+    type=float,
+    metavar="SECONDS",
+    help="With --nats: stop after this long without a message (a replay).",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -97,6 +130,15 @@ def watch_command(
     stateless: bool,
     no_suggestions: bool,
     batch: int,
+    nats_url: str | None,
+    subject: str,
+    to_nats: bool,
+    partitions: int,
+    member: str,
+    publish_events: str | None,
+    dead_letter: str | None,
+    ack_wait: float,
+    idle_exit: float | None,
     out: Path | None,
     playbook_paths: Sequence[Path],
     log: str | None,
@@ -118,13 +160,15 @@ def watch_command(
       cxplay watch incidents.jsonl --log cx.db
       tail -f incidents.jsonl | cxplay watch - --lateness 10m
       cxplay watch --follow incidents.jsonl > events.jsonl
+      cxplay watch incidents.jsonl --to-nats --nats nats://127.0.0.1:4222
+      cxplay watch --nats nats://127.0.0.1:4222 --member 0/2 --log cx.db
     """  # noqa: D301 - click's \b must stay a backspace
     from cxplay._watch.run import run_watch
     from cxplay._watch.store import WatchStore
     from cxplay._watch.watch import Watcher
 
     allowed = _duration(lateness)
-    decision_log = None if stateless else _open_log(log)
+    decision_log = None if stateless or to_nats else _open_log(log)
     try:
         engine = _engine(playbook_paths, decision_log)
         watcher = Watcher(engine, lateness=allowed, suggestions=not no_suggestions)
@@ -133,6 +177,30 @@ def watch_command(
         store = None if decision_log is None else WatchStore(decision_log)
         sink = sys.stdout if out is None else out.open("a", encoding="utf-8")
         try:
+            if nats_url is not None:
+                _nats(
+                    watcher,
+                    lambda: Watcher(engine, lateness=allowed, suggestions=not no_suggestions),
+                    source,
+                    sink,
+                    store,
+                    name=name,
+                    batch=batch,
+                    to_nats=to_nats,
+                    options=_nats_options(
+                        nats_url,
+                        subject,
+                        partitions,
+                        dead_letter,
+                        publish_events,
+                        idle_exit,
+                        ack_wait,
+                    ),
+                    member=member,
+                )
+                return
+            if to_nats:
+                raise click.UsageError("--to-nats needs --nats URL")
             stats = run_watch(
                 watcher,
                 source,
@@ -155,6 +223,71 @@ def watch_command(
     finally:
         if decision_log is not None:
             decision_log.close()
+
+
+def _nats_options(
+    url: str,
+    subject: str,
+    partitions: int,
+    dead_letter: str | None,
+    events: str | None,
+    idle_exit: float | None,
+    ack_wait: float,
+) -> Any:
+    from cxplay._watch.nats import NatsOptions
+
+    return NatsOptions(
+        url,
+        subject=subject,
+        partitions=partitions,
+        dead_letter=dead_letter,
+        events=events,
+        idle_exit=idle_exit,
+        ack_wait=ack_wait,
+    )
+
+
+def _nats(
+    watcher: Any,
+    make: Any,
+    source: str,
+    sink: Any,
+    store: Any,
+    *,
+    name: str,
+    batch: int,
+    to_nats: bool,
+    options: Any,
+    member: str,
+) -> None:
+    from cxplay._watch.nats import publish_incidents, run_nats
+
+    def warn(message: str) -> None:
+        click.echo(f"Warning: {message}", err=True)
+
+    if to_nats:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        sent = publish_incidents(watcher, data.splitlines(), options, warn)
+        click.echo(
+            f"{sent} incidents published to {options.subject}.<0..{options.partitions - 1}>",
+            err=True,
+        )
+        return
+    found = re.match(r"^(\d+)/(\d+)$", member)
+    if not found or not 0 <= int(found.group(1)) < int(found.group(2)):
+        raise click.BadParameter(f"{member!r}: give I/N with 0 <= I < N", param_hint="--member")
+    processed = run_nats(
+        make,
+        options,
+        out=sink,
+        warn=warn,
+        store=store,
+        name=name,
+        member=int(found.group(1)),
+        members=int(found.group(2)),
+        batch=batch,
+    )
+    click.echo(f"{processed} incidents from NATS", err=True)
 
 
 @click.group("disruptions", invoke_without_command=True)
