@@ -50,6 +50,7 @@ def reference(
     history: list[_Arrival] = []
     disruptions: list[_Disruption] = []
     consumed: set[tuple[int, int, Any]] = set()  # (position, spec, key) that became members
+    waited: dict[tuple[int, Any], list[int]] = {}  # (spec, key) -> positions that waited in it
     max_seen: int | None = None
     for seq, (incident_id, at, keys) in enumerate(arrivals, start=1):
         watermark = None if max_seen is None else max_seen - lateness
@@ -64,7 +65,8 @@ def reference(
         max_seen = at if max_seen is None else max(max_seen, at)
         now = max_seen - lateness
         arrival = _Arrival(member, at)
-        history.append(arrival)
+        if keys:  # only an arrival with keys can ever wait in a window
+            history.append(arrival)
         if late:
             out.append(("late", member))
         for spec_index, key in keys:
@@ -84,12 +86,12 @@ def reference(
             if late:
                 continue
             arrival.waited.add((spec_index, key))
+            waited.setdefault((spec_index, key), []).append(len(history) - 1)
             pending = [
-                (a.at, position, a.member)
-                for position, a in enumerate(history)
-                if (spec_index, key) in a.waited
-                and (position, spec_index, key) not in consumed
-                and a.at >= now - within
+                (history[position].at, position, history[position].member)
+                for position in waited[(spec_index, key)]
+                if (position, spec_index, key) not in consumed
+                and history[position].at >= now - within
             ]
             pending.sort()
             ends = sorted(

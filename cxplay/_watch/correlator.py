@@ -29,7 +29,6 @@ Semantics (stated once, tested against a brute-force reference in tests/test_wat
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 from bisect import bisect_left, bisect_right
 from collections import deque
@@ -120,7 +119,7 @@ class Attached:
     late: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     """What the correlator made of one incident."""
 
@@ -130,7 +129,7 @@ class Verdict:
     events: tuple[Opened | Attached, ...] = ()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Key:
     pending: list[tuple[int, int, str, Any]] = field(default_factory=list)  # at, seq, id, payload
     ats: list[int] = field(default_factory=list)  # the pending times, for bisect
@@ -159,7 +158,10 @@ class Correlator:
         self._keys: dict[tuple[int, KeyValue], _Key] = {}
         self._seen: dict[str, int] = {}
         self._seen_order: deque[tuple[int, str]] = deque()
-        self._expiry: list[tuple[int, int, int, KeyValue]] = []  # (at + within, seq, spec, key)
+        # idle keys are swept on the watermark: every `sweep` of event time, windows lose
+        # what fell behind (now - within) and empty keys go (one pass over the keys held)
+        self.sweep = max((s.within for s in self.specs), default=1) or 1
+        self._next_sweep: int | None = None
 
     # -- state -------------------------------------------------------------------------
 
@@ -214,7 +216,11 @@ class Correlator:
             state = self._keys.get((index, key))
             if state is None:
                 state = self._keys[(index, key)] = _Key()
-            covering = self._covering(state, at, spec)
+            covering = None
+            for disruption in reversed(state.disruptions):
+                if disruption.first - spec.within <= at <= disruption.last + spec.hold:
+                    covering = disruption
+                    break
             if covering is not None:
                 if member in covering.members:
                     continue
@@ -231,13 +237,6 @@ class Correlator:
                 events.append(opened)
         self._expire(now)
         return Verdict(member, late=late, events=tuple(events))
-
-    @staticmethod
-    def _covering(state: _Key, at: int, spec: Spec) -> Disruption | None:
-        for disruption in reversed(state.disruptions):
-            if disruption.covers(at, spec):
-                return disruption
-        return None
 
     def _wait(
         self,
@@ -260,7 +259,6 @@ class Correlator:
             drop = bisect_left(ats, cutoff)
             del pending[:drop], ats[:drop]
             position -= drop
-        heapq.heappush(self._expiry, (at + spec.within, seq, index, key))
         # the windows [t - within, t] that contain this incident end at t in [at, at + within]
         end = len(ats)
         for j in range(position, end):
@@ -290,20 +288,26 @@ class Correlator:
         return Opened(disruption.id, index, key, t, members)
 
     def _expire(self, now: int) -> None:
-        expiry = self._expiry
-        while expiry and expiry[0][0] < now:
-            _, _, index, key = heapq.heappop(expiry)
-            state = self._keys.get((index, key))
-            if state is None:
-                continue
+        if self._next_sweep is None:
+            self._next_sweep = now + self.sweep
+        elif now >= self._next_sweep:
+            self._sweep(now)
+            self._next_sweep = now + self.sweep
+        order = self._seen_order
+        if order and order[0][0] < now - self.retention:
+            self._expire_seen(now - self.retention)
+
+    def _sweep(self, now: int) -> None:
+        for (index, key), state in list(self._keys.items()):
             cutoff = now - self.specs[index].within
             if state.ats and state.ats[0] < cutoff:
                 drop = bisect_left(state.ats, cutoff)
                 del state.pending[:drop], state.ats[:drop]
             if not state.pending and not state.disruptions:
                 del self._keys[(index, key)]
+
+    def _expire_seen(self, limit: int) -> None:
         seen, order = self._seen, self._seen_order
-        limit = now - self.retention
         while order and order[0][0] < limit:
             at, incident_id = order.popleft()
             if seen.get(incident_id) == at:
@@ -359,7 +363,7 @@ class Correlator:
             self._seen[incident_id] = at
             self._seen_order.append((at, incident_id))
         self._keys.clear()
-        self._expiry.clear()
+        self._next_sweep = None
         gone: list[str] = []
         for item in data.get("keys", []):
             index = positions.get(item["spec"])
@@ -371,7 +375,6 @@ class Correlator:
             for at, seq, member, payload in item["pending"]:
                 state.pending.append((at, seq, member, payload))
                 state.ats.append(at)
-                heapq.heappush(self._expiry, (at + self.specs[index].within, seq, index, key))
             for d in item["disruptions"]:
                 state.disruptions.append(
                     Disruption(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from cxplay._conditions.parse import leaves
+from cxplay._conditions.parse import leaves, type_constraint
 from cxplay._engine.engine import Engine, Flattener
 from cxplay._engine.reference import compile_node
 from cxplay._playbooks.loader import CompiledCorrelation
@@ -31,6 +31,7 @@ from cxplay.models import Incident
 __all__ = ["Watcher", "key_text"]
 
 _US = timedelta(microseconds=1)
+_Test = tuple[int, Any, tuple[str, ...]]  # (correlation, compiled condition, key fields)
 
 
 def key_text(key: tuple[Any, ...]) -> Any:
@@ -71,26 +72,50 @@ class Watcher:
             for c in self.correlations
         ]
         self.correlator = Correlator(specs, lateness=lateness // _US)
-        paths = sorted(
-            {leaf.path for c in self.correlations for leaf in leaves(c.condition)}
-            | {p for c in self.correlations for p in c.correlate.key}
-        )
-        policies = {p.meta.id: p.policy for p in engine.playbooks.playbooks}
-        self._flatten = Flattener(paths, policies)
+        self._policies = {p.meta.id: p.policy for p in engine.playbooks.playbooks}
+        self._flatten = self._flattener(range(len(self.correlations)))
         self._tests = [
             (n, compile_node(c.condition), tuple(c.correlate.key))
             for n, c in enumerate(self.correlations)
         ]
+        # the correlations an incident type can match (most pin their types), each type
+        # with a flattener of only the fields those read: built on first sight of a type
+        self._pinned = [type_constraint(c.condition) for c in self.correlations]
+        self._by_type: dict[str, tuple[Flattener, list[_Test]]] = {}
         self.batch = Batch()
+
+    def _flattener(self, positions: Iterable[int]) -> Flattener:
+        chosen = [self.correlations[n] for n in positions]
+        paths = sorted(
+            {leaf.path for c in chosen for leaf in leaves(c.condition)}
+            | {p for c in chosen for p in c.correlate.key}
+        )
+        return Flattener(paths, self._policies)
+
+    def _for_type(self, incident_type: str) -> tuple[Flattener, list[_Test]]:
+        found = self._by_type.get(incident_type)
+        if found is None:
+            tests = [
+                t
+                for t, pinned in zip(self._tests, self._pinned, strict=True)
+                if pinned is None or incident_type in pinned
+            ]
+            found = (self._flattener(t[0] for t in tests), tests)
+            if len(self._by_type) < 10_000:  # types are open-ended: keep the cache bounded
+                self._by_type[incident_type] = found
+        return found
 
     # -- one incident ------------------------------------------------------------------
 
     def keys(self, incident: Incident) -> tuple[list[tuple[int, tuple[Any, ...]]], bool]:
         """The (correlation, key) pairs of an incident, and whether a key field was missing."""
-        flat = self._flatten(incident)
+        flatten, tests = self._for_type(incident.type)
         found: list[tuple[int, tuple[Any, ...]]] = []
         missing = False
-        for index, test, fields in self._tests:
+        if not tests:
+            return found, missing
+        flat = flatten(incident)
+        for index, test, fields in tests:
             if not test(flat):
                 continue
             key = tuple(flat.get(f) for f in fields)
