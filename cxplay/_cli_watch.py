@@ -320,7 +320,13 @@ def disruptions_group(ctx: click.Context, log: str | None) -> None:
 def list_command(
     status: str = "all", limit: int = 50, fmt: str = "text", log: str | None = None
 ) -> None:
-    """Disruptions, newest first: id, status, key, members, when the first notice went out."""
+    """Disruptions, newest first: id, status, key, members, when the first notice went out.
+
+    \b
+    Examples:
+      cxplay disruptions list --status open --log cx.db
+      cxplay disruptions list --format json --log cx.db
+    """  # noqa: D301 - click's \b must stay a backspace
     from cxplay._watch.store import WatchStore
 
     with _open_log(log) as decision_log:
