@@ -539,3 +539,53 @@ def test_a_watcher_killed_mid_stream_sends_no_notice_twice_and_loses_no_member(
             cxplay("disruptions", "list", "--format", "json", "--log", tmp_path / "whole.db").stdout
         )
     }
+
+
+def test_follow_reads_lines_as_they_are_appended(tmp_path: Path) -> None:
+    source = write_stream(tmp_path / "in.jsonl", [incident(0, 0, "queue")])
+    args = [sys.executable, "-m", "cxplay", "watch", str(source), "--follow", "--stateless"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())
+        assert first["event"] == "suggestion" and first["incident_id"] == "I-0"
+        with source.open("a", encoding="utf-8") as more:
+            for n in (1, 2):
+                more.write(json.dumps(incident(n, n, "queue"), ensure_ascii=False) + "\n")
+        seen = [json.loads(process.stdout.readline())["event"] for _ in range(5)]
+        assert seen.count("suggestion") == 2 and "disruption_opened" in seen
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_state_lives_in_sqlite_or_postgresql(tmp_path: Path, kind: str, engine: Engine) -> None:
+    import io
+
+    from logstores import fresh_store
+
+    from cxplay import DecisionLog
+    from cxplay._watch.run import run_watch
+    from cxplay._watch.store import WatchStore
+
+    source = write_stream(tmp_path / "in.jsonl", [incident(n, n, "webinar") for n in range(6)])
+    for target in fresh_store(kind, tmp_path):
+        for round_ in range(2):  # the second run resumes: nothing new
+            with DecisionLog.open(target) as log:
+                out = io.StringIO()
+                stats = run_watch(
+                    Watcher(engine),
+                    str(source),
+                    out=out,
+                    warn=lambda _: None,
+                    store=WatchStore(log),
+                    batch=4,
+                )
+                notices = of(events(out.getvalue()), "notice")
+                assert len(notices) == (6 if round_ == 0 else 0)
+                assert stats.skipped == (0 if round_ == 0 else 6)
+                (row,) = WatchStore(log).disruptions()
+                assert row.members == 6 and row.status == "open"

@@ -219,3 +219,48 @@ def test_a_server_that_is_down_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.returncode == 1
     err = done.stderr.decode().strip()
     assert err.startswith("Error: cannot reach NATS at nats://127.0.0.1:1") and "\n" not in err
+
+
+def test_events_can_be_published_to_subjects(tmp_path: Path, subject: str) -> None:
+    source = stream_file(tmp_path, 60)
+    assert cxplay("watch", source, "--to-nats", "--nats", URL, "--subject", subject).returncode == 0
+    events_subject = f"{subject}.events"
+    done = cxplay(
+        "watch",
+        "--nats",
+        URL,
+        "--subject",
+        subject,
+        "--stateless",
+        "--no-suggestions",
+        "--publish-events",
+        events_subject,
+        "--idle-exit",
+        "2",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b""  # published, not written
+
+    async def fetch() -> list[Any]:
+        import nats
+
+        nc = await nats.connect(URL)
+        js = nc.jetstream()
+        stream = "".join(c if c.isalnum() else "_" for c in events_subject).upper()
+        sub = await js.pull_subscribe(f"{events_subject}.*", stream=stream)
+        got: list[Any] = []
+        while True:
+            try:
+                msgs = await sub.fetch(100, timeout=1)
+            except Exception:
+                break
+            got.extend(msgs)
+        await nc.close()
+        return [(m.subject, json.loads(m.data)) for m in got]
+
+    published = asyncio.run(fetch())
+    expected = cxplay("watch", source, "--stateless", "--no-suggestions").stdout.decode()
+    lines = [json.loads(line) for line in expected.splitlines()]
+    assert Counter(s for s, _ in published) == Counter(
+        f"{events_subject}.{e['event']}" for e in lines
+    )
