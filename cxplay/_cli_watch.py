@@ -168,7 +168,13 @@ def watch_command(
     from cxplay._watch.watch import Watcher
 
     allowed = _duration(lateness)
-    decision_log = None if stateless or to_nats else _open_log(log)
+    decision_log = None
+    if not (stateless or to_nats):
+        from cxplay._cli_log import _target
+        from cxplay._log.store import DecisionLog
+
+        # suggestions are written in batches, flushed before each commit of the watcher
+        decision_log = DecisionLog.open(_target(log), batch_size=256)
     try:
         engine = _engine(playbook_paths, decision_log)
         watcher = Watcher(engine, lateness=allowed, suggestions=not no_suggestions)
