@@ -20,8 +20,9 @@ clock measures the neighbours; the time to notices is wall time (what a customer
    (tests/watch_reference.py) on the 5 wave carriers and 200 sampled others, over the
    whole stream (its watermark and duplicates included).
 3. **Memory**: RSS after each chunk of phase 1 (flat: only the open windows are kept).
-4. **Full watch**: ``Watcher.process`` (suggestion, correlation, notices) against
-   ``Engine.suggest`` alone on ``--full`` incidents, rounds alternating; the added cost.
+4. **Full watch**: ``Watcher.process`` (suggestion, correlation, notices) against a watch
+   without correlation (``Engine.suggest`` and the event's JSON dump) on ``--full``
+   incidents, rounds alternating; the cost correlation adds.
 5. **Time to notices**: per incident that produced notices (the N-th of a wave renders
    all N; later ones one), the wall time of its ``process`` call; p50/p99/max.
 
@@ -206,9 +207,13 @@ def full_watch(engine: Engine, rows: list[tuple[float, int, int]], count: int) -
         batch = sample[number * size : (number + 1) * size]
         for side in (0, 1) if number % 2 == 0 else (1, 0):
             started = time.process_time()
-            if side == 0:
+            if side == 0:  # what a watch without correlation does: suggest, dump the event
                 for incident in batch:
-                    engine.suggest(incident)
+                    event = {
+                        "event": "suggestion",
+                        **engine.suggest(incident).model_dump(mode="json"),
+                    }
+                    del event
                 alone += time.process_time() - started
             else:
                 for incident in batch:

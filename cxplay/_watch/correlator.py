@@ -126,7 +126,7 @@ class Verdict:
     member: str  # the incident id, or "#<arrival number>" without one
     late: bool = False
     duplicate: bool = False
-    events: tuple[Opened | Attached, ...] = ()
+    events: Sequence[Opened | Attached] = ()
 
 
 @dataclass(slots=True)
@@ -134,6 +134,12 @@ class _Key:
     pending: list[tuple[int, int, str, Any]] = field(default_factory=list)  # at, seq, id, payload
     ats: list[int] = field(default_factory=list)  # the pending times, for bisect
     disruptions: list[Disruption] = field(default_factory=list)
+
+
+def _dumped(payload: Any) -> Any:
+    """A payload as JSON-able data: a pydantic model (the watcher's incidents) is dumped."""
+    dump = getattr(payload, "model_dump", None)
+    return payload if dump is None else dump(mode="json", exclude_none=True)
 
 
 class Correlator:
@@ -198,7 +204,8 @@ class Correlator:
         """
         self.seq += 1
         seq = self.seq
-        watermark = self.watermark
+        max_seen = self.max_seen
+        watermark = None if max_seen is None else max_seen - self.lateness
         late = watermark is not None and at < watermark
         member = incident_id if incident_id is not None else f"#{seq}"
         if incident_id is not None:
@@ -207,9 +214,9 @@ class Correlator:
                 return Verdict(member, late=late, duplicate=True)
             self._seen[incident_id] = at
             self._seen_order.append((at, incident_id))
-        if self.max_seen is None or at > self.max_seen:
-            self.max_seen = at
-        now = self.max_seen - self.lateness
+        if max_seen is None or at > max_seen:
+            self.max_seen = max_seen = at
+        now = max_seen - self.lateness
         events: list[Opened | Attached] = []
         for index, key in keys:
             spec = self.specs[index]
@@ -235,8 +242,15 @@ class Correlator:
             opened = self._wait(state, index, key, spec, at, seq, member, now, payload)
             if opened is not None:
                 events.append(opened)
-        self._expire(now)
-        return Verdict(member, late=late, events=tuple(events))
+        next_sweep = self._next_sweep
+        order = self._seen_order
+        if (
+            next_sweep is None
+            or now >= next_sweep
+            or (order and order[0][0] < now - self.retention)
+        ):
+            self._expire(now)
+        return Verdict(member, late=late, events=events)
 
     def _wait(
         self,
@@ -336,7 +350,10 @@ class Correlator:
                 {
                     "spec": self.specs[index].id,
                     "key": list(key),
-                    "pending": [list(p) for p in state.pending],
+                    "pending": [
+                        [at, seq, member, _dumped(payload)]
+                        for at, seq, member, payload in state.pending
+                    ],
                     "disruptions": [
                         {
                             "id": d.id,

@@ -141,7 +141,8 @@ class Watcher:
             if missing:
                 flags.append("no_key")
             # every timed incident moves the watermark and is remembered for duplicates
-            payload = incident.model_dump(mode="json", exclude_none=True) if keys else None
+            # the model itself waits in the window; it is dumped only when state is saved
+            payload = incident if keys else None
             verdict = self.correlator.offer(
                 incident.id, micros(incident.occurred_at), keys, payload
             )
@@ -189,7 +190,12 @@ class Watcher:
             out.append(opened)
             self.batch.opened.append(opened)
             for member, at, payload in event.members:
-                model = Incident.model_validate(payload) if payload is not None else incident
+                if isinstance(payload, Incident):
+                    model = payload
+                elif payload is not None:  # restored from a saved state
+                    model = Incident.model_validate(payload)
+                else:
+                    model = incident
                 out.extend(self._member(compiled, event.disruption, key, member, at, model, False))
         else:
             out.extend(
