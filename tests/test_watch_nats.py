@@ -264,3 +264,79 @@ def test_events_can_be_published_to_subjects(tmp_path: Path, subject: str) -> No
     assert Counter(s for s, _ in published) == Counter(
         f"{events_subject}.{e['event']}" for e in lines
     )
+
+
+class _Proxy:
+    """A TCP proxy to the NATS server that can be cut: the server "goes away"."""
+
+    def __init__(self) -> None:
+        import threading
+
+        host, _, port = URL.removeprefix("nats://").partition(":")
+        self.target = (host, int(port or 4222))
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen()
+        self.server.settimeout(0.1)
+        self.port = self.server.getsockname()[1]
+        self.stop = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                client, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+
+    def cut(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.server.close()
+        for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+def test_a_server_that_goes_away_mid_stream_is_one_line_and_loses_nothing(
+    tmp_path: Path, subject: str
+) -> None:
+    source = stream_file(tmp_path, 300)
+    expected = outcome(cxplay("watch", source, "--stateless", "--no-suggestions").stdout.decode())
+    assert cxplay("watch", source, "--to-nats", "--nats", URL, "--subject", subject).returncode == 0
+    proxy = _Proxy()
+    log, out = tmp_path / "cx.db", tmp_path / "out.jsonl"
+    common = ["watch", "--subject", subject, "--log", str(log), "--no-suggestions"]
+    common += ["--out", str(out), "--batch", "5", "--ack-wait", "2"]
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "cxplay", *common, "--nats", f"nats://127.0.0.1:{proxy.port}"],
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 2000):
+        time.sleep(0.01)
+    proxy.cut()
+    _, err = watcher.communicate(timeout=120)
+    lines = err.decode().strip().splitlines()
+    assert watcher.returncode == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"Error: NATS at nats://127.0.0.1:{proxy.port}: ")
+    again = cxplay(*common, "--nats", URL, "--idle-exit", "4")
+    assert again.returncode == 0, again.stderr
+    opened, notices = outcome(out.read_text(encoding="utf-8"))
+    assert max(notices.values()) == 1
+    assert opened == expected[0] and set(notices) == set(expected[1])
