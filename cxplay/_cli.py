@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
-from cxplay import _cli_log
+from cxplay import _cli_log, _cli_watch
 from cxplay import _present as present
 from cxplay._cli_backtest import backtest_command
 from cxplay._cli_serve import serve
@@ -771,6 +771,7 @@ def schema(incident: bool) -> None:
 
 
 _cli_log.register(cli)
+_cli_watch.register(cli)
 cli.add_command(backtest_command)
 cli.add_command(serve)
 

@@ -41,6 +41,7 @@ __all__ = [
     "Calendar",
     "Callback",
     "Channel",
+    "Correlate",
     "Customer",
     "Discount",
     "Escalate",
@@ -783,6 +784,66 @@ class Scenario(_Strict):
     reply_contains: dict[Literal["en", "pl", "uk"], list[str]] = Field(default_factory=dict)
 
 
+#: A correlation key: a dotted field of the incident (``order.carrier``, ``facts.route``).
+KeyField = Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)?$", max_length=80)]
+
+
+class Correlate(_Strict):
+    """A ``[[correlate]]`` block: many incidents with one key are one disruption.
+
+    Incidents for which ``when`` holds are grouped by ``key``; when a key has ``threshold``
+    incidents within ``within`` of event time (``occurred_at``), a disruption opens: its own
+    ``actions`` run once, every affected customer gets the ``notice``, and incidents of the
+    key within ``hold`` of its latest one attach to it. ``resolution`` goes to every member
+    when the disruption is resolved.
+    """
+
+    id: Identifier
+    when: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    key: Annotated[list[KeyField], Field(min_length=1, max_length=4)]
+    threshold: int = Field(ge=2, le=1_000_000, description="Incidents that make a disruption.")
+    within: Annotated[timedelta, AfterValidator(_duration)] = Field(
+        description="The window of event time the threshold counts in (ISO 8601, PT1H)."
+    )
+    hold: Annotated[timedelta, AfterValidator(_duration)] = Field(
+        description="Incidents within this of the latest one attach to the open disruption."
+    )
+    severity: Severity = "high"
+    title: Text | None = None
+    reason: Text | None = None
+    actions: list[Action] = Field(
+        default_factory=list, description="The disruption's own actions (escalate, inform)."
+    )
+    notice: list[Action] = Field(
+        min_length=1, description="What every affected customer is told (reply fragments)."
+    )
+    resolution: list[Action] = Field(
+        min_length=1, description="What every member is told when the disruption is resolved."
+    )
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _window(self) -> Correlate:
+        if self.within <= timedelta(0):
+            raise ValueError("within must be longer than zero")
+        if len(set(self.key)) != len(self.key):
+            raise ValueError("key names a field twice")
+        for part, actions in (("notice", self.notice), ("resolution", self.resolution)):
+            money = [a.kind for a in actions if a.kind in COMPENSATION_KINDS or a.kind == "plan_b"]
+            if money:
+                # everyone gets the same notice; what each customer is owed stays with the
+                # ordinary rules, judged per incident under the policy's caps and approvals
+                raise ValueError(
+                    f"a {part} tells every affected customer the same thing, so it cannot "
+                    f"offer {money[0]}: leave compensation to the incident's own rules"
+                )
+        return self
+
+
 class PlaybookFile(_Strict):
     """The whole TOML document of one playbook."""
 
@@ -800,6 +861,7 @@ class PlaybookFile(_Strict):
     labels: dict[Language, Labels] = Field(
         default_factory=dict, description="Titles for agents, per language (`[labels.pl]`)."
     )
+    correlate: list[Correlate] = Field(default_factory=list)
 
 
 class Playbook(_Strict):
@@ -816,6 +878,7 @@ class Playbook(_Strict):
     source: str
     rule_lines: tuple[int | None, ...]
     labels: dict[str, Labels] = Field(default_factory=dict)
+    correlations: tuple[Correlate, ...] = ()
 
     @property
     def ref(self) -> str:

@@ -43,3 +43,33 @@ def replies(engine: Engine) -> Iterator[tuple[str, str, str, str]]:
 if __name__ == "__main__":
     for case, language, channel, text in replies(Engine.from_path()):
         print(f"=== {case} [{language}/{channel}]\n{text}\n")
+
+
+#: A member of each shipped disruption, per language: what its notices are rendered for.
+_NOTICE_PEOPLE = {"en": "John Smith", "pl": "Anna Kowalska", "uk": "Олена Петренко"}
+
+
+def notices(engine: Engine) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(case, incident, reply) for every disruption notice and resolution notice of the
+    shipped ``[[correlate]]`` blocks, in each language on every channel."""
+    from cxplay._watch.notices import render_notice
+    from cxplay.models import Incident
+
+    renderer = engine.renderer
+    assert renderer is not None
+    for compiled in engine.playbooks.correlations:
+        for language in compiled.playbook.meta.languages:
+            for channel in CHANNELS:
+                incident = {
+                    "id": "N-1",
+                    "type": "sample",
+                    "channel": channel,
+                    "customer": {"name": _NOTICE_PEOPLE[language], "language": language},
+                    "order": {"id": "PL-5531", "carrier": "InPost"},
+                    "event": {"id": "cxconf-2026", "session": "Keynote"},
+                    "facts": {"route": "IC 5301", "store": "Kraków Rynek"},
+                }
+                model = Incident.model_validate(incident)
+                for kind in ("notice", "resolved"):
+                    reply = render_notice(renderer, compiled, model, kind)
+                    yield f"{kind} {compiled.id} [{language}/{channel}]", incident, reply

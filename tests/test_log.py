@@ -545,7 +545,8 @@ def test_a_store_from_a_newer_cxplay_is_refused(store: str) -> None:
         conn.execute(sa.text(f"UPDATE {schema.VERSION_TABLE} SET version_num = '0099'"))
     with pytest.raises(
         LogError,
-        match=r"written by a newer cxplay \(schema version 0099; this cxplay knows up to 0002\)",
+        match=rf"written by a newer cxplay \(schema version 0099; this cxplay knows up to "
+        rf"{schema.HEAD}\)",
     ):
         DecisionLog.open(store)
 
@@ -565,11 +566,12 @@ def test_an_older_store_is_refused_until_migrated(store: str, engine: Engine) ->
         command.upgrade(config, "0001")  # as an older cxplay left it
     with pytest.raises(
         LogError,
-        match=r"has schema version 0001, this cxplay needs 0002: run 'cxplay log migrate' first",
+        match=rf"has schema version 0001, this cxplay needs {schema.HEAD}: run 'cxplay log "
+        "migrate' first",
     ):
         DecisionLog.open(store)
     with DecisionLog.open(store, check=False) as log:
-        assert log.migrate() == ("0001", "0002")
+        assert log.migrate() == ("0001", schema.HEAD)
     with DecisionLog.open(store) as log:
         assert logged(engine, log, damaged()).decision_id is not None
         with log.connection() as conn:
@@ -583,8 +585,8 @@ def test_an_empty_store_is_not_migrated_when_told_not_to(store: str) -> None:
         DecisionLog.open(store, migrate=False)
     with DecisionLog.open(store, check=False) as log:
         assert log.version() is None
-        assert log.migrate() == (None, "0002")
-        assert log.migrate() == ("0002", "0002")
+        assert log.migrate() == (None, schema.HEAD)
+        assert log.migrate() == (schema.HEAD, schema.HEAD)
         log.check()
 
 

@@ -30,7 +30,7 @@ from cxplay._events.load import load_event
 from cxplay._events.plan import build_plan
 from cxplay._events.runbook import render_runbook_markdown
 from tests.components import need
-from tests.rendered import incidents, replies
+from tests.rendered import incidents, notices, replies
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWLIST = Path(__file__).parent / "spelling_allowlist.txt"
@@ -106,6 +106,8 @@ def data_words(engine: Engine) -> set[str]:
     texts += [(d / "config.toml").read_text(encoding="utf-8") for d in _reply_dirs()]
     for _, incident in incidents(engine):
         texts += list(_strings({k: v for k, v in incident.items() if k != "description"}))
+    for _, incident, _ in notices(engine):
+        texts += list(_strings(incident))
     return {w for text in texts for w in _WORD.findall(text)}
 
 
@@ -118,6 +120,9 @@ def _texts() -> Iterator[tuple[str, str, str]]:
     engine = Engine.from_path()
     for case, language, channel, text in replies(engine):
         yield f"{case} [{language}/{channel}]", language, text
+    for case, _, reply in notices(engine):
+        text = "\n".join(t for t in (reply.subject, reply.body) if t)
+        yield case, reply.language, text
     plan = build_plan(
         load_event(ROOT / "examples/events/cxconf-2026.toml"), engine, event_source=None
     )

@@ -33,14 +33,17 @@ __all__ = [
     "REVISIONS",
     "VERSION_TABLE",
     "decision",
+    "disruption",
+    "disruption_member",
     "feedback",
     "given",
     "metadata",
     "outcome",
+    "watch_state",
 ]
 
 #: Every schema revision this cxplay can read, oldest first; the last is the newest.
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "watch_disruptions")
 HEAD = REVISIONS[-1]
 VERSION_TABLE = "cxplay_alembic_version"
 
@@ -185,4 +188,59 @@ feedback = Table(
     Column("nps", Integer),
     Column("ces", Integer),
     Column("at", UTCDateTime(), nullable=False),
+)
+
+
+# --------------------------------------------------------------------------- disruptions
+# `cxplay watch` (issue 21): the disruptions it opened, their members and its own state, so
+# that a watcher killed mid-stream and started again sends no notice twice and loses no
+# member.
+
+#: One row per disruption: a correlation key that reached its threshold in a window.
+disruption = Table(
+    "cxplay_disruption",
+    metadata,
+    Column("id", String(40), primary_key=True),  # deterministic: correlation, key, window
+    Column("correlation", String(200), nullable=False),
+    Column("playbook", String(200), nullable=False),
+    Column("key", JSON, nullable=False),
+    Column("title", Text),
+    Column("severity", String(20), nullable=False),
+    Column("opened_at", UTCDateTime(), nullable=False),  # event time: the window's end
+    Column("detected_at", UTCDateTime(), nullable=False),  # wall clock: when it was seen
+    Column("members", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # open | resolved
+    Column("resolved_at", UTCDateTime()),
+    Column("actions", JSON, nullable=False),
+)
+Index("cxplay_disruption_status", disruption.c.status, disruption.c.detected_at)
+
+#: Every incident attached to a disruption, with what its notices need (masked incident).
+disruption_member = Table(
+    "cxplay_disruption_member",
+    metadata,
+    Column(
+        "disruption_id",
+        String(40),
+        ForeignKey("cxplay_disruption.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("incident_id", String(200), primary_key=True),
+    Column("customer_id", String(200)),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("late", Boolean, nullable=False),
+    Column("incident", JSON, nullable=False),
+    Column("notice_at", UTCDateTime()),  # wall clock: when its notice was written out
+    Column("resolution_at", UTCDateTime()),  # when its resolution notice was written out
+)
+
+#: A watcher's state: the correlator's windows and watermark, and how far it read each source.
+watch_state = Table(
+    "cxplay_watch_state",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("watermark", UTCDateTime()),
+    Column("state", JSON, nullable=False),
+    Column("offsets", JSON, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

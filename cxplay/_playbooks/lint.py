@@ -700,4 +700,48 @@ def check_replies(playbooks: PlaybookSet, keep: list[Renderer] | None = None) ->
                                 rule=label,
                             )
                         )
+    problems.extend(notice_problems(playbooks, renderer, facts))
+    return problems
+
+
+def notice_problems(
+    playbooks: PlaybookSet, renderer: Renderer, facts: Mapping[str, Any]
+) -> list[Problem]:
+    """Render each ``[[correlate]]`` notice and resolution notice like a reply.
+
+    In every language and channel: fragments exist and render, an SMS fits in 3 segments,
+    a public one shows nothing to pay.
+    """
+    from cxplay._watch.notices import NoticeKind, render_notice
+
+    problems: list[Problem] = []
+    for compiled in playbooks.correlations:
+        meta = compiled.playbook.meta
+        for language in meta.languages:
+            sample = _sample_incident("sample_incident", language, facts)
+            sample = sample.model_copy(
+                update={"order": sample.order.model_copy(update={"carrier": "InPost"})}
+            )
+            for channel in CHANNELS:
+                incident = sample.model_copy(update={"channel": channel})
+                kinds: tuple[NoticeKind, ...] = ("notice", "resolved")
+                for kind in kinds:
+                    where = f"{kind}/{language}/{channel}"
+                    try:
+                        reply = render_notice(renderer, compiled, incident, kind)
+                    except (RenderError, TemplateError) as exc:
+                        message = f"{where}: {exc}"
+                    else:
+                        leak = public_leak(reply.body) if channel == "social_public" else None
+                        if channel == "sms" and (reply.segments or 0) > 3:
+                            message = f"{where}: the notice takes {reply.segments} SMS segments"
+                        elif leak:
+                            message = f"{where}: a public notice shows '{leak}'"
+                        else:
+                            continue
+                    problem = Problem(
+                        message, file=compiled.playbook.source, line=compiled.line, rule=compiled.id
+                    )
+                    if problem not in problems:
+                        problems.append(problem)
     return problems

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 from cxplay.models import (
     ACTION_KINDS,
+    Correlate,
     FactSpec,
     FactType,
     Incident,
@@ -57,7 +58,13 @@ from cxplay.models import (
     Rule,
 )
 
-__all__ = ["CompiledRule", "PlaybookSet", "load_playbooks", "shipped_playbooks_dir"]
+__all__ = [
+    "CompiledCorrelation",
+    "CompiledRule",
+    "PlaybookSet",
+    "load_playbooks",
+    "shipped_playbooks_dir",
+]
 
 
 def shipped_playbooks_dir() -> Path:
@@ -88,6 +95,21 @@ class CompiledRule:
 
 
 @dataclass(frozen=True)
+class CompiledCorrelation:
+    """A ``[[correlate]]`` block ready for the watcher: its parsed condition and key fields."""
+
+    correlate: Correlate
+    playbook: Playbook
+    condition: Node
+    line: int | None
+
+    @property
+    def id(self) -> str:
+        """The correlation's id."""
+        return self.correlate.id
+
+
+@dataclass(frozen=True)
 class PlaybookSet:
     """Every playbook loaded from a directory or a list of files, validated together."""
 
@@ -109,6 +131,7 @@ class PlaybookSet:
         from cxplay._playbooks.labels import LabelBook
 
         return LabelBook(self.playbooks)
+    correlations: tuple[CompiledCorrelation, ...] = field(default=())
 
     def rule(self, rule_id: str) -> CompiledRule:
         """The compiled rule with this id."""
@@ -206,13 +229,23 @@ def load_playbooks(paths: Path | str | Iterable[Path | str] | None = None) -> Pl
             parsed.append((file, document, index))
     facts = _merge_facts(parsed, problems)
     playbooks, rules = _compile(parsed, problems)
+    correlations = _correlations(parsed, playbooks, problems)
     problems.raise_if_any()
     stamps = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
     root = path_list[0] if len(path_list) == 1 and path_list[0].is_dir() else None
     fields = dict(builtin_fields())
     fields.update({f"facts.{n}": fact_field_type(s.type) for n, s in facts.items()})
     fields.update({policy_value_path(p.meta.id): fields[POLICY_VALUE] for p in playbooks})
-    return PlaybookSet(tuple(playbooks), tuple(rules), facts, fields, tuple(files), root, stamps)
+    return PlaybookSet(
+        tuple(playbooks),
+        tuple(rules),
+        facts,
+        fields,
+        tuple(files),
+        root,
+        stamps,
+        correlations=tuple(correlations),
+    )
 
 
 # --------------------------------------------------------------------------- schema errors
@@ -283,6 +316,13 @@ def _schema_problem(
         if isinstance(rules, list) and path[1] < len(rules) and isinstance(rules[path[1]], dict):
             candidate = rules[path[1]].get("id")
             rule_id = candidate if isinstance(candidate, str) else f"rule[{path[1]}]"
+        relative = path[2:]
+    elif len(path) >= 2 and path[0] == "correlate" and isinstance(path[1], int):
+        blocks = data.get("correlate")
+        rule_id = f"correlate[{path[1]}]"
+        if isinstance(blocks, list) and path[1] < len(blocks) and isinstance(blocks[path[1]], dict):
+            candidate = blocks[path[1]].get("id")
+            rule_id = candidate if isinstance(candidate, str) else rule_id
         relative = path[2:]
     elif len(path) >= 2 and path[0] == "test" and isinstance(path[1], int):
         rule_id = f"test[{path[1]}]"
@@ -497,6 +537,7 @@ def _compile(
             source=str(file),
             rule_lines=lines,
             labels=dict(document.labels),
+            correlations=tuple(document.correlate),
         )
         playbooks.append(playbook)
         fields = dict(builtin_fields())
@@ -542,3 +583,79 @@ def _compile(
             )
             order += 1
     return playbooks, rules
+
+
+def _correlations(
+    parsed: Sequence[tuple[Path, PlaybookFile, LineIndex]],
+    playbooks: Sequence[Playbook],
+    problems: _Problems,
+) -> list[CompiledCorrelation]:
+    """Check each ``[[correlate]]``: its condition and key fields, like a rule's ``when``."""
+    compiled: list[CompiledCorrelation] = []
+    seen: dict[str, str] = {}
+    by_file = {p.source: p for p in playbooks}
+    for file, document, index in parsed:
+        playbook = by_file.get(str(file))
+        if playbook is None:
+            continue
+        fields = dict(builtin_fields())
+        fields.update({f"facts.{n}": fact_field_type(s.type) for n, s in playbook.facts.items()})
+        for number, block in enumerate(document.correlate):
+
+            def problem(
+                message: str,
+                key: str,
+                *where: str | int,
+                index: LineIndex = index,
+                number: int = number,
+                file: Path = file,
+                block: Correlate = block,
+            ) -> Problem:
+                line = index.line(("correlate", number, *where)) or index.line(
+                    ("correlate", number)
+                )
+                return Problem(message, file=str(file), line=line, rule=block.id, key=key)
+
+            if block.id in seen:
+                problems.add(
+                    SchemaError,
+                    problem(f"duplicate correlation id (also in {seen[block.id]})", "id", "id"),
+                )
+                continue
+            seen[block.id] = f"{file}:{index.line(('correlate', number, 'id'))}"
+            bad = False
+            for position, name in enumerate(block.key):
+                if name == POLICY_VALUE or name not in fields:
+                    hint = did_you_mean(name, [f for f in fields if f != POLICY_VALUE])
+                    problems.add(
+                        SchemaError,
+                        problem(
+                            f"unknown key field {echo(name)}{hint}",
+                            f"key[{position}]" if len(block.key) > 1 else "key",
+                            "key",
+                        ),
+                    )
+                    bad = True
+                elif fields[name].kind not in ("string", "number"):
+                    problems.add(
+                        SchemaError,
+                        problem(
+                            f"a key field is a string or a number, {echo(name)} is a "
+                            f"{fields[name].kind}",
+                            "key",
+                            "key",
+                        ),
+                    )
+                    bad = True
+            try:
+                condition = with_policy_value(parse_condition(block.when, fields), playbook.meta.id)
+            except ConditionSyntaxError as exc:
+                problems.add(ConditionError, problem(str(exc), "when", "when"))
+                continue
+            if not bad:
+                compiled.append(
+                    CompiledCorrelation(
+                        block, playbook, condition, index.line(("correlate", number))
+                    )
+                )
+    return compiled

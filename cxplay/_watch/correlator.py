@@ -1,0 +1,401 @@
+"""The correlator: event-time windows per correlation key, in plain Python.
+
+It sees only what it needs of an incident -- its id, its event time (``occurred_at`` in
+integer microseconds) and the (correlation, key) pairs it belongs to -- and answers with
+plain data: whether the incident is late or a duplicate, and which disruption it opened or
+joined. It never renders and never evaluates a rule (DESIGN: source → correlator → engine).
+
+Semantics (stated once, tested against a brute-force reference in tests/test_watch.py):
+
+* **Watermark** W = the latest event time seen − ``lateness``. An incident whose time is
+  before W is **late**: it is never counted towards a new disruption; it is attached when a
+  disruption of its key covers its time, and otherwise handled singly.
+* **Duplicates**: an id seen before (and whose first sighting is not older than W −
+  ``retention``) is a duplicate and changes nothing: one member, one notice.
+* **Coverage**: a disruption covers [first − within, last + hold], first and last being the
+  earliest and latest event time of its members. An incident of the key that it covers
+  attaches to it (the newest covering disruption, if several).
+* **Opening**: an incident that is neither late nor covered waits in its key's window. The
+  window holds incidents not older than W − within (older ones can never share a window of
+  length ``within`` with a future on-time incident, so they are dropped: idle keys empty on
+  the watermark, never on the wall clock). When some span [t − within, t] of the window
+  holds ``threshold`` incidents, a disruption opens: every incident of the window becomes a
+  member, and its id is derived from the correlation, the key and t (the smallest such t),
+  so replaying the same stream gives the same ids.
+* A disruption stays until it is resolved (:meth:`Correlator.resolve`); after its hold has
+  passed on the watermark only late incidents can still attach to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+__all__ = [
+    "Attached",
+    "Correlator",
+    "Disruption",
+    "Opened",
+    "Spec",
+    "Verdict",
+    "disruption_id",
+    "micros",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+KeyValue = tuple[Any, ...]
+
+
+def micros(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch (exact, no float rounding)."""
+    return (moment - _EPOCH) // _US
+
+
+def moment(us: int) -> datetime:
+    """Integer microseconds since the epoch as an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def disruption_id(correlation: str, key: KeyValue, opened: int) -> str:
+    """``D-`` and 16 hex digits of a hash of the correlation, the key and the window's end."""
+    text = json.dumps([correlation, list(key), moment(opened).isoformat()], ensure_ascii=False)
+    return "D-" + hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the correlator needs of a ``[[correlate]]`` block (times in microseconds)."""
+
+    id: str
+    threshold: int
+    within: int
+    hold: int
+
+
+@dataclass
+class Disruption:
+    """One disruption of one key: its members (incident id -> event time) and coverage."""
+
+    id: str
+    spec: int
+    key: KeyValue
+    opened: int  # the end of the window that reached the threshold
+    first: int
+    last: int
+    members: dict[str, int] = field(default_factory=dict)
+
+    def covers(self, at: int, spec: Spec) -> bool:
+        """Whether an incident at ``at`` belongs to this disruption."""
+        return self.first - spec.within <= at <= self.last + spec.hold
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A disruption opened; ``members`` are (incident id, event time), in event-time order."""
+
+    disruption: str
+    spec: int
+    key: KeyValue
+    opened: int
+    members: tuple[tuple[str, int, Any], ...]  # (incident id, event time, payload)
+
+
+@dataclass(frozen=True)
+class Attached:
+    """An incident joined an open disruption."""
+
+    disruption: str
+    spec: int
+    key: KeyValue
+    member: str
+    at: int
+    late: bool
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What the correlator made of one incident."""
+
+    member: str  # the incident id, or "#<arrival number>" without one
+    late: bool = False
+    duplicate: bool = False
+    events: Sequence[Opened | Attached] = ()
+
+
+@dataclass(slots=True)
+class _Key:
+    pending: list[tuple[int, int, str, Any]] = field(default_factory=list)  # at, seq, id, payload
+    ats: list[int] = field(default_factory=list)  # the pending times, for bisect
+    disruptions: list[Disruption] = field(default_factory=list)
+
+
+def _dumped(payload: Any) -> Any:
+    """A payload as JSON-able data: a pydantic model (the watcher's incidents) is dumped."""
+    dump = getattr(payload, "model_dump", None)
+    return payload if dump is None else dump(mode="json", exclude_none=True)
+
+
+class Correlator:
+    """Windows per (correlation, key) over event time, with a watermark and lateness.
+
+    ``retention`` is how long (event time, behind the watermark) an incident id is
+    remembered for duplicate detection; by default the longest ``within + hold`` plus the
+    lateness.
+    """
+
+    def __init__(
+        self, specs: Sequence[Spec], *, lateness: int, retention: int | None = None
+    ) -> None:
+        if lateness < 0:
+            raise ValueError("lateness cannot be negative")
+        self.specs = tuple(specs)
+        self.lateness = lateness
+        longest = max((s.within + s.hold for s in self.specs), default=0)
+        self.retention = longest + lateness if retention is None else retention
+        self.max_seen: int | None = None
+        self.seq = 0
+        self._keys: dict[tuple[int, KeyValue], _Key] = {}
+        self._seen: dict[str, int] = {}
+        self._seen_order: deque[tuple[int, str]] = deque()
+        # idle keys are swept on the watermark: every `sweep` of event time, windows lose
+        # what fell behind (now - within) and empty keys go (one pass over the keys held)
+        self.sweep = max((s.within for s in self.specs), default=1) or 1
+        self._next_sweep: int | None = None
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def watermark(self) -> int | None:
+        """The latest event time seen minus the lateness (None before the first incident)."""
+        return None if self.max_seen is None else self.max_seen - self.lateness
+
+    def disruptions(self) -> list[Disruption]:
+        """Every unresolved disruption the correlator holds."""
+        return [d for state in self._keys.values() for d in state.disruptions]
+
+    def window_size(self) -> int:
+        """Incidents waiting in windows, and keys held (for memory checks)."""
+        return sum(len(s.pending) for s in self._keys.values())
+
+    def keys_held(self) -> int:
+        """How many (correlation, key) states are in memory."""
+        return len(self._keys)
+
+    # -- the one operation -------------------------------------------------------------
+
+    def offer(
+        self,
+        incident_id: str | None,
+        at: int,
+        keys: Iterable[tuple[int, KeyValue]],
+        payload: Any = None,
+    ) -> Verdict:
+        """Take one incident at event time ``at`` with the (spec index, key) pairs it has.
+
+        ``payload`` is kept with the incident while it waits in a window and handed back in
+        :class:`Opened` (the watcher keeps what it needs to write the member's notice).
+        """
+        self.seq += 1
+        seq = self.seq
+        max_seen = self.max_seen
+        watermark = None if max_seen is None else max_seen - self.lateness
+        late = watermark is not None and at < watermark
+        member = incident_id if incident_id is not None else f"#{seq}"
+        if incident_id is not None:
+            first = self._seen.get(incident_id)
+            if first is not None and (watermark is None or first >= watermark - self.retention):
+                return Verdict(member, late=late, duplicate=True)
+            self._seen[incident_id] = at
+            self._seen_order.append((at, incident_id))
+        if max_seen is None or at > max_seen:
+            self.max_seen = max_seen = at
+        now = max_seen - self.lateness
+        events: list[Opened | Attached] = []
+        for index, key in keys:
+            spec = self.specs[index]
+            state = self._keys.get((index, key))
+            if state is None:
+                state = self._keys[(index, key)] = _Key()
+            covering = None
+            for disruption in reversed(state.disruptions):
+                if disruption.first - spec.within <= at <= disruption.last + spec.hold:
+                    covering = disruption
+                    break
+            if covering is not None:
+                if member in covering.members:
+                    continue
+                covering.members[member] = at
+                covering.last = max(covering.last, at)
+                events.append(Attached(covering.id, index, key, member, at, late))
+                continue
+            if late:
+                if not state.pending and not state.disruptions:
+                    del self._keys[(index, key)]
+                continue
+            opened = self._wait(state, index, key, spec, at, seq, member, now, payload)
+            if opened is not None:
+                events.append(opened)
+        next_sweep = self._next_sweep
+        order = self._seen_order
+        if (
+            next_sweep is None
+            or now >= next_sweep
+            or (order and order[0][0] < now - self.retention)
+        ):
+            self._expire(now)
+        return Verdict(member, late=late, events=events)
+
+    def _wait(
+        self,
+        state: _Key,
+        index: int,
+        key: KeyValue,
+        spec: Spec,
+        at: int,
+        seq: int,
+        member: str,
+        now: int,
+        payload: Any,
+    ) -> Opened | None:
+        pending, ats = state.pending, state.ats
+        position = bisect_right(ats, at)
+        pending.insert(position, (at, seq, member, payload))
+        ats.insert(position, at)
+        cutoff = now - spec.within
+        if ats[0] < cutoff:
+            drop = bisect_left(ats, cutoff)
+            del pending[:drop], ats[:drop]
+            position -= drop
+        # the windows [t - within, t] that contain this incident end at t in [at, at + within]
+        end = len(ats)
+        for j in range(position, end):
+            t = ats[j]
+            if t > at + spec.within:
+                break
+            if j + 1 < end and ats[j + 1] == t:
+                continue  # count a time once, with every incident at it
+            if j - bisect_left(ats, t - spec.within) + 1 >= spec.threshold:
+                return self._open(state, index, key, t)
+        return None
+
+    def _open(self, state: _Key, index: int, key: KeyValue, t: int) -> Opened:
+        members = tuple((m, a, p) for a, _, m, p in state.pending)
+        disruption = Disruption(
+            disruption_id(self.specs[index].id, key, t),
+            index,
+            key,
+            t,
+            state.ats[0],
+            state.ats[-1],
+            {m: a for m, a, _ in members},
+        )
+        state.disruptions.append(disruption)
+        state.pending.clear()
+        state.ats.clear()
+        return Opened(disruption.id, index, key, t, members)
+
+    def _expire(self, now: int) -> None:
+        if self._next_sweep is None:
+            self._next_sweep = now + self.sweep
+        elif now >= self._next_sweep:
+            self._sweep(now)
+            self._next_sweep = now + self.sweep
+        order = self._seen_order
+        if order and order[0][0] < now - self.retention:
+            self._expire_seen(now - self.retention)
+
+    def _sweep(self, now: int) -> None:
+        for (index, key), state in list(self._keys.items()):
+            cutoff = now - self.specs[index].within
+            if state.ats and state.ats[0] < cutoff:
+                drop = bisect_left(state.ats, cutoff)
+                del state.pending[:drop], state.ats[:drop]
+            if not state.pending and not state.disruptions:
+                del self._keys[(index, key)]
+
+    def _expire_seen(self, limit: int) -> None:
+        seen, order = self._seen, self._seen_order
+        while order and order[0][0] < limit:
+            at, incident_id = order.popleft()
+            if seen.get(incident_id) == at:
+                del seen[incident_id]
+
+    def resolve(self, disruption: str) -> Disruption | None:
+        """Forget a resolved disruption (its key may open a new one); None if unknown."""
+        for (index, key), state in list(self._keys.items()):
+            for found in state.disruptions:
+                if found.id == disruption:
+                    state.disruptions.remove(found)
+                    if not state.pending and not state.disruptions:
+                        del self._keys[(index, key)]
+                    return found
+        return None
+
+    # -- persistence -------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-able data (restored by :meth:`restore`)."""
+        return {
+            "max_seen": self.max_seen,
+            "seq": self.seq,
+            "seen": [[at, i] for at, i in self._seen_order if self._seen.get(i) == at],
+            "keys": [
+                {
+                    "spec": self.specs[index].id,
+                    "key": list(key),
+                    "pending": [
+                        [at, seq, member, _dumped(payload)]
+                        for at, seq, member, payload in state.pending
+                    ],
+                    "disruptions": [
+                        {
+                            "id": d.id,
+                            "opened": d.opened,
+                            "first": d.first,
+                            "last": d.last,
+                            "members": d.members,
+                        }
+                        for d in state.disruptions
+                    ],
+                }
+                for (index, key), state in self._keys.items()
+            ],
+        }
+
+    def restore(self, data: dict[str, Any]) -> list[str]:
+        """Load a :meth:`snapshot`; returns the correlations it named that no longer exist."""
+        positions = {s.id: n for n, s in enumerate(self.specs)}
+        self.max_seen = data.get("max_seen")
+        self.seq = int(data.get("seq", 0))
+        self._seen.clear()
+        self._seen_order.clear()
+        for at, incident_id in data.get("seen", []):
+            self._seen[incident_id] = at
+            self._seen_order.append((at, incident_id))
+        self._keys.clear()
+        self._next_sweep = None
+        gone: list[str] = []
+        for item in data.get("keys", []):
+            index = positions.get(item["spec"])
+            if index is None:
+                gone.append(item["spec"])
+                continue
+            key = tuple(item["key"])
+            state = self._keys[(index, key)] = _Key()
+            for at, seq, member, payload in item["pending"]:
+                state.pending.append((at, seq, member, payload))
+                state.ats.append(at)
+            for d in item["disruptions"]:
+                state.disruptions.append(
+                    Disruption(
+                        d["id"], index, key, d["opened"], d["first"], d["last"], dict(d["members"])
+                    )
+                )
+        return sorted(set(gone))

@@ -1,0 +1,301 @@
+"""Where a watcher keeps disruptions, members and its own state: the decision log's store.
+
+One transaction per batch of incidents writes the disruptions opened, the members attached
+(with the time their notice was written), the correlator's state (windows, watermark,
+recent ids) and how far each source was read. Only then are the batch's events written
+out, so a watcher killed at any point starts again from its last commit: a member or a
+notice of an uncommitted batch is redone once, a committed one is never redone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from cxplay._common.text import echo
+from cxplay._log import schema as t
+from cxplay._log.privacy import mask_incident
+from cxplay._log.store import DecisionLog, _insert_for
+from cxplay.errors import CxplayError
+
+__all__ = ["DisruptionRow", "MemberRow", "WatchStore"]
+
+
+@dataclass(frozen=True)
+class DisruptionRow:
+    """A disruption as the store has it."""
+
+    id: str
+    correlation: str
+    playbook: str
+    key: Any
+    title: str | None
+    severity: str
+    opened_at: datetime
+    detected_at: datetime
+    members: int
+    status: str
+    resolved_at: datetime | None
+    actions: list[Any]
+    first_notice_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able."""
+        return {
+            "disruption_id": self.id,
+            "correlation": self.correlation,
+            "playbook": self.playbook,
+            "key": self.key,
+            "title": self.title,
+            "severity": self.severity,
+            "opened_at": self.opened_at.isoformat(),
+            "detected_at": self.detected_at.isoformat(),
+            "members": self.members,
+            "status": self.status,
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+            "first_notice_at": self.first_notice_at.isoformat() if self.first_notice_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """An incident attached to a disruption."""
+
+    disruption_id: str
+    incident_id: str
+    customer_id: str | None
+    occurred_at: datetime
+    late: bool
+    incident: dict[str, Any]
+    notice_at: datetime | None
+    resolution_at: datetime | None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class WatchStore:
+    """Disruptions and watcher state in a :class:`~cxplay.DecisionLog`'s database."""
+
+    def __init__(self, log: DecisionLog) -> None:
+        self.log = log
+
+    # -- the watcher's state -----------------------------------------------------------
+
+    def load(self, name: str) -> tuple[dict[str, Any] | None, dict[str, int]]:
+        """The correlator snapshot and source offsets saved under ``name`` (None: fresh)."""
+        with self.log.connection() as conn:
+            row = conn.execute(
+                sa.select(t.watch_state.c.state, t.watch_state.c.offsets).where(
+                    t.watch_state.c.name == name
+                )
+            ).first()
+        if row is None:
+            return None, {}
+        return dict(row.state), {str(k): int(v) for k, v in dict(row.offsets).items()}
+
+    def save(
+        self,
+        name: str,
+        *,
+        state: dict[str, Any],
+        offsets: dict[str, int],
+        watermark: datetime | None,
+        opened: Sequence[dict[str, Any]],
+        members: Sequence[dict[str, Any]],
+        noticed: bool,
+    ) -> None:
+        """One transaction: new disruptions and members, then the state and offsets."""
+        now = _now()
+        with self.log._write() as conn:  # the log's write transaction (BEGIN IMMEDIATE)
+            insert = _insert_for(conn)
+            if opened:
+                rows = [
+                    {
+                        "id": o["disruption_id"],
+                        "correlation": o["correlation"],
+                        "playbook": o["playbook"],
+                        "key": o["key"],
+                        "title": o["title"],
+                        "severity": o["severity"],
+                        "opened_at": datetime.fromisoformat(o["opened_at"]),
+                        "detected_at": now,
+                        "members": 0,
+                        "status": "open",
+                        "resolved_at": None,
+                        "actions": o["actions"],
+                    }
+                    for o in opened
+                ]
+                conn.execute(insert(t.disruption).values(rows).on_conflict_do_nothing())
+            if members:
+                rows = [
+                    {
+                        "disruption_id": m["disruption_id"],
+                        "incident_id": m["incident_id"],
+                        "customer_id": m["customer_id"],
+                        "occurred_at": m["occurred_at"],
+                        "late": m["late"],
+                        "incident": mask_incident(m["incident"], self.log.mask),
+                        "notice_at": now if noticed else None,
+                        "resolution_at": None,
+                    }
+                    for m in members
+                ]
+                conn.execute(insert(t.disruption_member).values(rows).on_conflict_do_nothing())
+                counts: dict[str, int] = {}
+                for m in members:
+                    counts[m["disruption_id"]] = counts.get(m["disruption_id"], 0) + 1
+                for ident in counts:
+                    total = (
+                        sa.select(sa.func.count())
+                        .select_from(t.disruption_member)
+                        .where(t.disruption_member.c.disruption_id == ident)
+                        .scalar_subquery()
+                    )
+                    conn.execute(
+                        t.disruption.update()
+                        .where(t.disruption.c.id == ident)
+                        .values(members=total)
+                    )
+            values = {
+                "watermark": watermark,
+                "state": state,
+                "offsets": offsets,
+                "updated_at": now,
+            }
+            statement = insert(t.watch_state).values(name=name, **values)
+            conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_=values))
+
+    def resolved_among(self, ids: Iterable[str]) -> set[str]:
+        """Which of these disruptions were resolved (by ``cxplay disruptions resolve``)."""
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        with self.log.connection() as conn:
+            rows = conn.execute(
+                sa.select(t.disruption.c.id).where(
+                    t.disruption.c.id.in_(wanted), t.disruption.c.status == "resolved"
+                )
+            )
+            return {r.id for r in rows}
+
+    # -- people's view -----------------------------------------------------------------
+
+    def disruptions(self, *, status: str | None = None, limit: int = 50) -> list[DisruptionRow]:
+        """Disruptions, newest first: open ones and recent resolved ones."""
+        first_notice = (
+            sa.select(sa.func.min(t.disruption_member.c.notice_at))
+            .where(t.disruption_member.c.disruption_id == t.disruption.c.id)
+            .scalar_subquery()
+        )
+        query = sa.select(t.disruption, first_notice.label("first_notice_at")).order_by(
+            t.disruption.c.detected_at.desc(), t.disruption.c.id
+        )
+        if status is not None:
+            query = query.where(t.disruption.c.status == status)
+        with self.log.connection() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [self._row(r) for r in rows]
+
+    @staticmethod
+    def _row(r: Any) -> DisruptionRow:
+        first = r.first_notice_at
+        if isinstance(first, str):  # SQLite's MIN() of a datetime column is plain text
+            first = datetime.fromisoformat(first)
+        if isinstance(first, datetime) and first.tzinfo is None:
+            first = first.replace(tzinfo=timezone.utc)
+        return DisruptionRow(
+            r.id,
+            r.correlation,
+            r.playbook,
+            r.key,
+            r.title,
+            r.severity,
+            r.opened_at,
+            r.detected_at,
+            r.members,
+            r.status,
+            r.resolved_at,
+            list(r.actions),
+            first,
+        )
+
+    def find(self, ident: str) -> DisruptionRow:
+        """The disruption with this id (or a unique prefix of at least 6 characters)."""
+        with self.log.connection() as conn:
+            query = sa.select(t.disruption, sa.null().label("first_notice_at"))
+            exact = conn.execute(query.where(t.disruption.c.id == ident)).first()
+            if exact is not None:
+                return self._row(exact)
+            found: Sequence[Any] = []
+            if len(ident) >= 6:
+                found = conn.execute(
+                    query.where(t.disruption.c.id.startswith(ident, autoescape=True)).limit(2)
+                ).all()
+        if len(found) == 1:
+            return self._row(found[0])
+        if len(found) > 1:
+            raise CxplayError(f"disruption id {echo(ident)} is ambiguous: give more of it")
+        raise CxplayError(
+            f"no disruption {echo(ident)} in the log {self.log.where} "
+            "(`cxplay disruptions list` shows them)"
+        )
+
+    def members(self, ident: str) -> list[MemberRow]:
+        """The members of a disruption, in event-time order."""
+        with self.log.connection() as conn:
+            rows = conn.execute(
+                sa.select(t.disruption_member)
+                .where(t.disruption_member.c.disruption_id == ident)
+                .order_by(t.disruption_member.c.occurred_at, t.disruption_member.c.incident_id)
+            ).all()
+        return [
+            MemberRow(
+                r.disruption_id,
+                r.incident_id,
+                r.customer_id,
+                r.occurred_at,
+                r.late,
+                dict(r.incident),
+                r.notice_at,
+                r.resolution_at,
+            )
+            for r in rows
+        ]
+
+    def resolve(self, ident: str) -> tuple[DisruptionRow, list[MemberRow]]:
+        """Mark a disruption resolved; its members still without a resolution notice.
+
+        Resolving twice is allowed: the second time only members that have not had the
+        resolution notice yet (those attached late) are returned.
+        """
+        row = self.find(ident)
+        now = _now()
+        with self.log._write() as conn:
+            conn.execute(
+                t.disruption.update()
+                .where(t.disruption.c.id == row.id, t.disruption.c.status == "open")
+                .values(status="resolved", resolved_at=now)
+            )
+        pending = [m for m in self.members(row.id) if m.resolution_at is None]
+        return self.find(row.id), pending
+
+    def resolution_sent(self, ident: str, incident_ids: Sequence[str]) -> None:
+        """Record that these members had their resolution notice."""
+        if not incident_ids:
+            return
+        with self.log._write() as conn:
+            conn.execute(
+                t.disruption_member.update()
+                .where(
+                    t.disruption_member.c.disruption_id == ident,
+                    t.disruption_member.c.incident_id.in_(list(incident_ids)),
+                )
+                .values(resolution_at=_now())
+            )

@@ -1,0 +1,289 @@
+"""The watcher: incidents in, suggestions, disruptions and notices out, as event dicts.
+
+One incident goes: validation (the engine's) → the correlator (event time, windows, keys)
+→ the engine's suggestion → the events of the disruptions it opened or joined, with a
+rendered notice per member. Every output is a JSON-able dict with an ``"event"`` field
+(DESIGN: ``suggestion``, ``disruption_opened``, ``incident_attached``, ``notice``,
+``disruption_resolved``). Sources, sinks and the store are the caller's (``cxplay watch``).
+
+A missing ``occurred_at`` is refused *for correlation*: the incident still gets its
+suggestion, flagged ``no_occurred_at``, but joins no window. Taking the arrival time instead
+would make a disruption's id and members depend on when the watcher happened to read the
+line, and a replay of the same stream would no longer give the same disruptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from cxplay._conditions.parse import leaves, type_constraint
+from cxplay._engine.engine import Engine, Flattener
+from cxplay._engine.reference import compile_node
+from cxplay._playbooks.loader import CompiledCorrelation
+from cxplay._watch.correlator import Attached, Correlator, Opened, Spec, micros, moment
+from cxplay._watch.notices import disruption_actions, render_notice
+from cxplay.errors import CxplayError
+from cxplay.models import Incident
+
+__all__ = ["Watcher", "key_text"]
+
+_US = timedelta(microseconds=1)
+_Test = tuple[int, Any, tuple[str, ...]]  # (correlation, compiled condition, key fields)
+
+
+def key_text(key: tuple[Any, ...]) -> Any:
+    """A key as the events show it: the value itself, or a list for a composite key."""
+    return key[0] if len(key) == 1 else list(key)
+
+
+@dataclass
+class Batch:
+    """What the watcher did since the store last saw it (written in one transaction)."""
+
+    opened: list[dict[str, Any]] = field(default_factory=list)
+    members: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Watcher:
+    """Correlates incidents for one engine's playbooks; :meth:`process` one at a time."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lateness: timedelta = timedelta(minutes=5),
+        suggestions: bool = True,
+        notices: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.suggestions = suggestions
+        self.notices = notices
+        self.correlations: tuple[CompiledCorrelation, ...] = engine.playbooks.correlations
+        specs = [
+            Spec(
+                c.id,
+                c.correlate.threshold,
+                c.correlate.within // _US,
+                c.correlate.hold // _US,
+            )
+            for c in self.correlations
+        ]
+        self.correlator = Correlator(specs, lateness=lateness // _US)
+        self._policies = {p.meta.id: p.policy for p in engine.playbooks.playbooks}
+        self._flatten = self._flattener(range(len(self.correlations)))
+        self._tests = [
+            (n, compile_node(c.condition), tuple(c.correlate.key))
+            for n, c in enumerate(self.correlations)
+        ]
+        # the correlations an incident type can match (most pin their types), each type
+        # with a flattener of only the fields those read: built on first sight of a type
+        self._pinned = [type_constraint(c.condition) for c in self.correlations]
+        self._by_type: dict[str, tuple[Flattener, list[_Test]]] = {}
+        self.batch = Batch()
+
+    def _flattener(self, positions: Iterable[int]) -> Flattener:
+        chosen = [self.correlations[n] for n in positions]
+        paths = sorted(
+            {leaf.path for c in chosen for leaf in leaves(c.condition)}
+            | {p for c in chosen for p in c.correlate.key}
+        )
+        return Flattener(paths, self._policies)
+
+    def _for_type(self, incident_type: str) -> tuple[Flattener, list[_Test]]:
+        found = self._by_type.get(incident_type)
+        if found is None:
+            tests = [
+                t
+                for t, pinned in zip(self._tests, self._pinned, strict=True)
+                if pinned is None or incident_type in pinned
+            ]
+            found = (self._flattener(t[0] for t in tests), tests)
+            if len(self._by_type) < 10_000:  # types are open-ended: keep the cache bounded
+                self._by_type[incident_type] = found
+        return found
+
+    # -- one incident ------------------------------------------------------------------
+
+    def keys(self, incident: Incident) -> tuple[list[tuple[int, tuple[Any, ...]]], bool]:
+        """The (correlation, key) pairs of an incident, and whether a key field was missing."""
+        flatten, tests = self._for_type(incident.type)
+        found: list[tuple[int, tuple[Any, ...]]] = []
+        missing = False
+        if not tests:
+            return found, missing
+        flat = flatten(incident)
+        for index, test, fields in tests:
+            if not test(flat):
+                continue
+            key = tuple(flat.get(f) for f in fields)
+            if any(v is None or v == "" for v in key):
+                missing = True  # handled singly for this correlation
+                continue
+            found.append((index, key))
+        return found, missing
+
+    def process(self, raw: Incident | Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """Everything one incident causes, as event dicts; None for a duplicate.
+
+        Raises:
+            IncidentError: the incident is invalid; nothing was changed.
+        """
+        incident = self.engine.incident(raw)
+        flags: list[str] = []
+        events: list[Opened | Attached] = []
+        if incident.occurred_at is None:
+            flags.append("no_occurred_at")
+        else:
+            keys, missing = self.keys(incident)
+            if missing:
+                flags.append("no_key")
+            # every timed incident moves the watermark and is remembered for duplicates
+            # the model itself waits in the window; it is dumped only when state is saved
+            payload = incident if keys else None
+            verdict = self.correlator.offer(
+                incident.id, micros(incident.occurred_at), keys, payload
+            )
+            if verdict.duplicate:
+                return None
+            if verdict.late:
+                flags.append("late")
+            events = list(verdict.events)
+        out: list[dict[str, Any]] = []
+        if self.suggestions:
+            out.append(self.suggestion(incident, flags))
+        for event in events:
+            out.extend(self._disruption_events(event, incident))
+        return out
+
+    def suggestion(self, incident: Incident, flags: list[str]) -> dict[str, Any]:
+        """The suggestion event: the Suggestion JSON, the incident id and the flags."""
+        try:
+            data = self.engine.suggest(incident).model_dump(mode="json")
+        except CxplayError as exc:
+            return {"event": "suggestion", "incident_id": incident.id, "error": str(exc)}
+        data["incident_id"] = incident.id
+        return {"event": "suggestion", **data, "flags": flags}
+
+    def _disruption_events(
+        self, event: Opened | Attached, incident: Incident
+    ) -> list[dict[str, Any]]:
+        compiled = self.correlations[event.spec]
+        key = key_text(event.key)
+        out: list[dict[str, Any]] = []
+        if isinstance(event, Opened):
+            block = compiled.correlate
+            opened = {
+                "event": "disruption_opened",
+                "disruption_id": event.disruption,
+                "correlation": block.id,
+                "playbook": compiled.playbook.ref,
+                "key": key,
+                "title": block.title,
+                "severity": block.severity,
+                "opened_at": moment(event.opened).isoformat(),
+                "members": len(event.members),
+                "actions": disruption_actions(compiled),
+            }
+            out.append(opened)
+            self.batch.opened.append(opened)
+            for member, at, payload in event.members:
+                if isinstance(payload, Incident):
+                    model = payload
+                elif payload is not None:  # restored from a saved state
+                    model = Incident.model_validate(payload)
+                else:
+                    model = incident
+                out.extend(self._member(compiled, event.disruption, key, member, at, model, False))
+        else:
+            out.extend(
+                self._member(
+                    compiled, event.disruption, key, event.member, event.at, incident, event.late
+                )
+            )
+        return out
+
+    def _member(
+        self,
+        compiled: CompiledCorrelation,
+        disruption: str,
+        key: Any,
+        member: str,
+        at: int,
+        incident: Incident,
+        late: bool,
+    ) -> list[dict[str, Any]]:
+        attached = {
+            "event": "incident_attached",
+            "disruption_id": disruption,
+            "key": key,
+            "incident_id": member,
+            "occurred_at": moment(at).isoformat(),
+            "late": late,
+        }
+        self.batch.members.append(
+            {
+                "disruption_id": disruption,
+                "incident_id": member,
+                "occurred_at": moment(at),
+                "late": late,
+                "customer_id": incident.customer.id,
+                "incident": incident.model_dump(mode="json", exclude_none=True),
+            }
+        )
+        if not self.notices:
+            return [attached]
+        return [attached, self.notice(compiled, disruption, key, member, incident, "notice")]
+
+    def notice(
+        self,
+        compiled: CompiledCorrelation,
+        disruption: str,
+        key: Any,
+        member: str,
+        incident: Incident,
+        kind: str,
+    ) -> dict[str, Any]:
+        """One ``notice`` event (``kind`` "notice" or "resolved") for one member."""
+        renderer = self.engine.renderer
+        base = {
+            "event": "notice",
+            "kind": "resolution" if kind == "resolved" else "notice",
+            "disruption_id": disruption,
+            "key": key,
+            "incident_id": member,
+            "customer_id": incident.customer.id,
+        }
+        if renderer is None:
+            return {**base, "error": "no reply templates beside the playbooks"}
+        try:
+            reply = render_notice(
+                renderer, compiled, incident, "resolved" if kind == "resolved" else "notice"
+            )
+        except CxplayError as exc:
+            return {**base, "error": str(exc)}
+        return {
+            **base,
+            "language": reply.language,
+            "channel": reply.channel,
+            "reply": reply.model_dump(mode="json"),
+        }
+
+    def take_batch(self) -> Batch:
+        """What happened since the last call (for the store), and start a new batch."""
+        batch, self.batch = self.batch, Batch()
+        return batch
+
+    def correlation(self, correlation_id: str) -> CompiledCorrelation | None:
+        """The compiled ``[[correlate]]`` block with this id."""
+        return next((c for c in self.correlations if c.id == correlation_id), None)
+
+
+def replay(watcher: Watcher, incidents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every event of a stream of valid incidents (tests and backtest)."""
+    out: list[dict[str, Any]] = []
+    for raw in incidents:
+        out.extend(watcher.process(raw) or ())
+    return out

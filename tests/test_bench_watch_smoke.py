@@ -1,0 +1,30 @@
+"""Smoke test of the watch benchmark: it runs, its detections equal the brute-force
+reference, and its JSON keeps its shape (no timing is asserted: performance is measured by
+benchmarks, never by unit tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_run_detects_the_waves_like_the_reference() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_watch.py"), "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["detections"]["equal"] is True
+    assert result["correlation"]["disruptions"] == 5  # the 5 injected waves, nothing else
+    assert len(result["correlation"]["rss_mib"]) == 4  # one sample per chunk
+    assert result["time_to_notices"]["calls"] > 0
+    assert set(result["full_watch"]) == {"incidents", "suggest_us", "watch_us", "added"}
