@@ -131,6 +131,7 @@ class PlaybookSet:
         from cxplay._playbooks.labels import LabelBook
 
         return LabelBook(self.playbooks)
+
     correlations: tuple[CompiledCorrelation, ...] = field(default=())
 
     def rule(self, rule_id: str) -> CompiledRule:

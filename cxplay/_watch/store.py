@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from cxplay._common.text import echo
 from cxplay._log import schema as t
+from cxplay._log.connect import insert_for
 from cxplay._log.privacy import mask_incident
-from cxplay._log.store import DecisionLog, _insert_for
+from cxplay._log.store import DecisionLog
 from cxplay.errors import CxplayError
 
 __all__ = ["DisruptionRow", "MemberRow", "WatchStore"]
@@ -113,7 +114,7 @@ class WatchStore:
         """One transaction: new disruptions and members, then the state and offsets."""
         now = _now()
         with self.log._write() as conn:  # the log's write transaction (BEGIN IMMEDIATE)
-            insert = _insert_for(conn)
+            insert = insert_for(conn)
             if opened:
                 rows = [
                     {
