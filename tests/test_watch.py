@@ -589,3 +589,41 @@ def test_the_state_lives_in_sqlite_or_postgresql(tmp_path: Path, kind: str, engi
                 assert stats.skipped == (0 if round_ == 0 else 6)
                 (row,) = WatchStore(log).disruptions()
                 assert row.members == 6 and row.status == "open"
+
+
+def test_backtest_correlate_compares_the_disruptions_watch_would_open(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline"
+    (baseline / "replies").mkdir(parents=True)
+    for path in (ROOT / "playbooks").glob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "retail.toml":  # the baseline asked for 10 long queues, not 3
+            text = text.replace(
+                'key = "facts.store"\nthreshold = 3', 'key = "facts.store"\nthreshold = 10'
+            )
+        (baseline / path.name).write_text(text, encoding="utf-8")
+    for path in (ROOT / "playbooks" / "replies").glob("*.toml"):
+        (baseline / "replies" / path.name).write_bytes(path.read_bytes())
+    source = write_stream(tmp_path / "in.jsonl", [incident(n, n * 2, "queue") for n in range(5)])
+    watched = events(cxplay("watch", source, "--stateless", "--no-suggestions").stdout.decode())
+    (opened,) = of(watched, "disruption_opened")
+    done = cxplay(
+        "backtest", "--playbooks", ROOT / "playbooks", "--baseline", baseline, source, "--correlate"
+    )
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode()
+    assert "Disruptions (correlation on, as cxplay watch)" in text
+    assert f"+ {opened['disruption_id']} retail.queue_wave key=Kraków Rynek (5 members)" in text
+    as_json = cxplay(
+        "backtest",
+        "--playbooks",
+        ROOT / "playbooks",
+        "--baseline",
+        baseline,
+        source,
+        "--correlate",
+        "--format",
+        "json",
+    )
+    comparison = json.loads(as_json.stdout)["disruptions"]
+    assert comparison["baseline"] == {"disruptions": 0, "members": 0}
+    assert [a["disruption_id"] for a in comparison["added"]] == [opened["disruption_id"]]
