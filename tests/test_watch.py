@@ -627,3 +627,20 @@ def test_backtest_correlate_compares_the_disruptions_watch_would_open(tmp_path: 
     comparison = json.loads(as_json.stdout)["disruptions"]
     assert comparison["baseline"] == {"disruptions": 0, "members": 0}
     assert [a["disruption_id"] for a in comparison["added"]] == [opened["disruption_id"]]
+
+
+def test_disruptions_show_the_time_to_notice_of_a_live_stream(tmp_path: Path) -> None:
+    now = datetime.now(timezone.utc)
+    stream = [
+        incident(n, 0, "queue", occurred_at=(now - timedelta(seconds=30 - n)).isoformat())
+        for n in range(3)
+    ]
+    log = tmp_path / "cx.db"
+    assert (
+        cxplay("watch", write_stream(tmp_path / "in.jsonl", stream), "--log", log).returncode == 0
+    )
+    (row,) = json.loads(cxplay("disruptions", "list", "--format", "json", "--log", log).stdout)
+    assert 0 < row["time_to_notice_s"] < 120  # from the 3rd incident's occurred_at
+    text = cxplay("disruptions", "--log", log).stdout.decode()
+    assert "after the incident that opened it" in text
+    assert text.strip().endswith("1 disruptions (1 open), 3 members")

@@ -58,7 +58,18 @@ class DisruptionRow:
             "status": self.status,
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
             "first_notice_at": self.first_notice_at.isoformat() if self.first_notice_at else None,
+            "time_to_notice_s": self.time_to_notice_s,
         }
+
+    @property
+    def time_to_notice_s(self) -> float | None:
+        """Seconds from the incident that opened it (its occurred_at) to the first notice.
+
+        Meaningful for a live stream; a replay of old incidents shows how old they were.
+        """
+        if self.first_notice_at is None:
+            return None
+        return round((self.first_notice_at - self.opened_at).total_seconds(), 3)
 
 
 @dataclass(frozen=True)
