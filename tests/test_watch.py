@@ -644,3 +644,35 @@ def test_disruptions_show_the_time_to_notice_of_a_live_stream(tmp_path: Path) ->
     text = cxplay("disruptions", "--log", log).stdout.decode()
     assert "after the incident that opened it" in text
     assert text.strip().endswith("1 disruptions (1 open), 3 members")
+
+
+def test_log_forget_erases_the_customer_from_disruptions_and_waiting_windows(
+    tmp_path: Path,
+) -> None:
+    import sqlalchemy as sa
+
+    log = tmp_path / "cx.db"
+    stream = [incident(n, n, "webinar") for n in range(5)]  # a disruption: C-0 ... C-4
+    stream += [incident(9, 100, "queue")]  # C-9 waits alone in a window
+    assert (
+        cxplay("watch", write_stream(tmp_path / "in.jsonl", stream), "--log", log).returncode == 0
+    )
+    for customer in ("C-0", "C-9"):
+        assert cxplay("log", "forget", customer, "--log", log).returncode == 0
+    engine = sa.create_engine(f"sqlite:///{log}")
+    with engine.connect() as conn:
+        members = {
+            r.incident_id: (
+                r.customer_id,
+                json.loads(r.incident) if isinstance(r.incident, str) else r.incident,
+            )
+            for r in conn.execute(sa.text("SELECT * FROM cxplay_disruption_member"))
+        }
+        (state,) = conn.execute(sa.text("SELECT state FROM cxplay_watch_state")).scalars()
+    engine.dispose()
+    assert members["I-0"][0] is None and "name" not in members["I-0"][1]["customer"]
+    assert members["I-1"][0] == "C-1" and members["I-1"][1]["customer"]["name"] == "John Smith"
+    assert "Олена Петренко" in json.dumps(members["I-2"][1], ensure_ascii=False)
+    text = state if isinstance(state, str) else json.dumps(state, ensure_ascii=False)
+    assert "C-9" not in text and "Anna Kowalska" not in text  # I-9's customer was Anna
+    assert len(members) == 5

@@ -925,6 +925,10 @@ class DecisionLog:
                 .where(t.given.c.customer_id == customer_id)
                 .values(customer_id=None)
             )
+            # disruptions (cxplay watch) keep the member's incident for its notices
+            from cxplay._watch.store import forget_customer
+
+            forget_customer(conn, customer_id)
         return len(rows)
 
     def prune(self, keep_days: int, now: datetime | None = None) -> int:
