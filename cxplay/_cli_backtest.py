@@ -106,6 +106,12 @@ def _paths_option(flag: str, name: str, help: str) -> Callable[[F], F]:
 )
 @click.option("--replies", is_flag=True, help="Also render and compare the replies (slower).")
 @click.option(
+    "--correlate",
+    is_flag=True,
+    help="Also replay SOURCE with correlation on (as `cxplay watch`) under both sets of "
+    "playbooks and compare the disruptions they open.",
+)
+@click.option(
     "--top",
     type=click.IntRange(min=0, max=1000),
     default=10,
@@ -141,6 +147,7 @@ def backtest_command(
     workers: int | None,
     dask: str | None,
     replies: bool,
+    correlate: bool,
     top: int,
     generate: int | None,
     seed: int,
@@ -174,6 +181,7 @@ def backtest_command(
           --dask tcp://scheduler:8786
       cxplay backtest --playbooks new/ --log default --baseline-log \\
           --since 2026-07-01 --until 2026-10-01
+      cxplay backtest --playbooks new/ --baseline playbooks/ incidents.jsonl --correlate
 
     \b
     Measures for --fail-on (OP: > >= < <= == !=):
@@ -244,7 +252,36 @@ def backtest_command(
         from cxplay._playbooks.loader import load_playbooks
 
         labels = load_playbooks(list(new_paths)).labels
-    click.echo(render_report(report, fmt, labels))
+    rendered = render_report(report, fmt, labels)
+    if correlate:
+        rendered = _with_disruptions(rendered, fmt, source, new_paths, baseline_paths, backend)
+    click.echo(rendered)
     breaches = report.breaches(thresholds)
     if breaches:
         raise BacktestError("; ".join(f"--fail-on {line}" for line in breaches))
+
+
+def _with_disruptions(
+    rendered: str,
+    fmt: ReportFormat,
+    source: Path | None,
+    new_paths: Sequence[Path],
+    baseline_paths: Sequence[Path],
+    backend: BackendName,
+) -> str:
+    """The report with the disruptions of both replays compared (``--correlate``)."""
+    if source is None or not baseline_paths or source.suffix == ".parquet":
+        raise click.UsageError("--correlate replays a JSONL SOURCE under --baseline DIR")
+    if fmt == "html":
+        raise click.UsageError("--correlate is shown in text, markdown and json")
+    from cxplay._engine.engine import Engine
+    from cxplay._watch.replay import compare_disruptions, render_comparison, replay_disruptions
+
+    new = replay_disruptions(Engine.from_path(list(new_paths), backend=backend), source)
+    old = replay_disruptions(Engine.from_path(list(baseline_paths), backend=backend), source)
+    comparison = compare_disruptions(new, old)
+    if fmt == "json":
+        data = json.loads(rendered)
+        data["disruptions"] = comparison
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    return rendered.rstrip("\n") + "\n\n" + render_comparison(comparison, fmt)

@@ -347,11 +347,23 @@ def list_command(
         return
     for r in rows:
         noticed = r.first_notice_at.strftime("%Y-%m-%d %H:%M") if r.first_notice_at else "-"
+        if r.time_to_notice_s is not None and 0 <= r.time_to_notice_s < 86400:
+            noticed += f" ({_took(r.time_to_notice_s)} after the incident that opened it)"
         key = r.key if isinstance(r.key, str) else json.dumps(r.key, ensure_ascii=False)
         click.echo(
             f"{r.id}  {r.status:<8}  {r.correlation}  key={key}  {r.members} customers  "
             f"opened {r.opened_at.strftime('%Y-%m-%d %H:%M')} UTC  notice sent {noticed}"
         )
+    opened = sum(1 for r in rows if r.status == "open")
+    click.echo(f"{len(rows)} disruptions ({opened} open), {sum(r.members for r in rows)} members")
+
+
+def _took(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @disruptions_group.command("resolve")

@@ -21,6 +21,7 @@ from components import need
 
 from cxplay import DecisionLog
 from cxplay._cli import cli
+from cxplay._log.schema import HEAD
 
 store = logstores.store
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,8 +158,8 @@ def test_outcome_amounts_and_currencies_are_checked(
 def test_log_maintenance(store: str) -> None:
     result = run("log", "migrate", "--log", store)
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.endswith(": schema 0002 (was empty)\n")
-    assert run("log", "migrate", "--log", store).stdout.endswith(": schema 0002 (already)\n")
+    assert result.stdout.endswith(f": schema {HEAD} (was empty)\n")
+    assert run("log", "migrate", "--log", store).stdout.endswith(f": schema {HEAD} (already)\n")
     suggest_json(store)
     assert (
         run("log", "forget", "C-77", "--log", store).stdout
@@ -207,8 +208,8 @@ def test_a_newer_store_is_refused_by_every_command(tmp_path: Path) -> None:
         result = run(*args, "--log", path)
         assert result.exit_code == 1, args
         assert (
-            "was written by a newer cxplay (schema version 0042; this cxplay knows up to 0002)"
-            in result.stderr
+            "was written by a newer cxplay (schema version 0042; this cxplay knows up to "
+            f"{HEAD})" in result.stderr
         )
 
 

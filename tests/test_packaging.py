@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cxplay._log.schema import HEAD
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
@@ -89,4 +91,4 @@ def test_wheel_install_runs_suggest(tmp_path: Path) -> None:
     out = run(
         target / "bin" / "cxplay", "log", "migrate", "--log", work / "cx.db", cwd=work, env=env
     )
-    assert out.endswith(": schema 0002 (already)\n")
+    assert out.endswith(f": schema {HEAD} (already)\n")

@@ -589,3 +589,90 @@ def test_the_state_lives_in_sqlite_or_postgresql(tmp_path: Path, kind: str, engi
                 assert stats.skipped == (0 if round_ == 0 else 6)
                 (row,) = WatchStore(log).disruptions()
                 assert row.members == 6 and row.status == "open"
+
+
+def test_backtest_correlate_compares_the_disruptions_watch_would_open(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline"
+    (baseline / "replies").mkdir(parents=True)
+    for path in (ROOT / "playbooks").glob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "retail.toml":  # the baseline asked for 10 long queues, not 3
+            text = text.replace(
+                'key = "facts.store"\nthreshold = 3', 'key = "facts.store"\nthreshold = 10'
+            )
+        (baseline / path.name).write_text(text, encoding="utf-8")
+    for path in (ROOT / "playbooks" / "replies").glob("*.toml"):
+        (baseline / "replies" / path.name).write_bytes(path.read_bytes())
+    source = write_stream(tmp_path / "in.jsonl", [incident(n, n * 2, "queue") for n in range(5)])
+    watched = events(cxplay("watch", source, "--stateless", "--no-suggestions").stdout.decode())
+    (opened,) = of(watched, "disruption_opened")
+    done = cxplay(
+        "backtest", "--playbooks", ROOT / "playbooks", "--baseline", baseline, source, "--correlate"
+    )
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode()
+    assert "Disruptions (correlation on, as cxplay watch)" in text
+    assert f"+ {opened['disruption_id']} retail.queue_wave key=Kraków Rynek (5 members)" in text
+    as_json = cxplay(
+        "backtest",
+        "--playbooks",
+        ROOT / "playbooks",
+        "--baseline",
+        baseline,
+        source,
+        "--correlate",
+        "--format",
+        "json",
+    )
+    comparison = json.loads(as_json.stdout)["disruptions"]
+    assert comparison["baseline"] == {"disruptions": 0, "members": 0}
+    assert [a["disruption_id"] for a in comparison["added"]] == [opened["disruption_id"]]
+
+
+def test_disruptions_show_the_time_to_notice_of_a_live_stream(tmp_path: Path) -> None:
+    now = datetime.now(timezone.utc)
+    stream = [
+        incident(n, 0, "queue", occurred_at=(now - timedelta(seconds=30 - n)).isoformat())
+        for n in range(3)
+    ]
+    log = tmp_path / "cx.db"
+    assert (
+        cxplay("watch", write_stream(tmp_path / "in.jsonl", stream), "--log", log).returncode == 0
+    )
+    (row,) = json.loads(cxplay("disruptions", "list", "--format", "json", "--log", log).stdout)
+    assert 0 < row["time_to_notice_s"] < 120  # from the 3rd incident's occurred_at
+    text = cxplay("disruptions", "--log", log).stdout.decode()
+    assert "after the incident that opened it" in text
+    assert text.strip().endswith("1 disruptions (1 open), 3 members")
+
+
+def test_log_forget_erases_the_customer_from_disruptions_and_waiting_windows(
+    tmp_path: Path,
+) -> None:
+    import sqlalchemy as sa
+
+    log = tmp_path / "cx.db"
+    stream = [incident(n, n, "webinar") for n in range(5)]  # a disruption: C-0 ... C-4
+    stream += [incident(9, 100, "queue")]  # C-9 waits alone in a window
+    assert (
+        cxplay("watch", write_stream(tmp_path / "in.jsonl", stream), "--log", log).returncode == 0
+    )
+    for customer in ("C-0", "C-9"):
+        assert cxplay("log", "forget", customer, "--log", log).returncode == 0
+    engine = sa.create_engine(f"sqlite:///{log}")
+    with engine.connect() as conn:
+        members = {
+            r.incident_id: (
+                r.customer_id,
+                json.loads(r.incident) if isinstance(r.incident, str) else r.incident,
+            )
+            for r in conn.execute(sa.text("SELECT * FROM cxplay_disruption_member"))
+        }
+        (state,) = conn.execute(sa.text("SELECT state FROM cxplay_watch_state")).scalars()
+    engine.dispose()
+    assert members["I-0"][0] is None and "name" not in members["I-0"][1]["customer"]
+    assert members["I-1"][0] == "C-1" and members["I-1"][1]["customer"]["name"] == "John Smith"
+    assert "Олена Петренко" in json.dumps(members["I-2"][1], ensure_ascii=False)
+    text = state if isinstance(state, str) else json.dumps(state, ensure_ascii=False)
+    assert "C-9" not in text and "Anna Kowalska" not in text  # I-9's customer was Anna
+    assert len(members) == 5

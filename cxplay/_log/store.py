@@ -779,6 +779,10 @@ class DecisionLog:
                 .where(t.given.c.customer_id == customer_id)
                 .values(customer_id=None)
             )
+            # disruptions (cxplay watch) keep the member's incident for its notices
+            from cxplay._watch.store import forget_customer
+
+            forget_customer(conn, customer_id)
         self._checkpoint()
         return len(rows)
 

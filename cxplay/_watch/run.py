@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from cxplay._common.text import echo
 from cxplay._watch.correlator import moment
-from cxplay._watch.store import WatchStore
+from cxplay._watch.store import WatchStore, masked_state
 from cxplay._watch.watch import Watcher
 from cxplay.errors import CxplayError
 
@@ -138,7 +138,7 @@ def commit(watcher: Watcher, store: WatchStore | None, name: str, offsets: dict[
     watermark = correlator.watermark
     store.save(
         name,
-        state=correlator.snapshot(),
+        state=masked_state(correlator.snapshot(), store.log.mask),
         offsets=offsets,
         watermark=None if watermark is None else moment(watermark),
         opened=batch.opened,

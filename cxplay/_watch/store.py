@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from cxplay._common.text import echo
 from cxplay._log import schema as t
 from cxplay._log.connect import insert_for
-from cxplay._log.privacy import mask_incident
+from cxplay._log.privacy import forget_incident, mask_incident
 from cxplay._log.store import DecisionLog
 from cxplay.errors import CxplayError
 
-__all__ = ["DisruptionRow", "MemberRow", "WatchStore"]
+__all__ = ["DisruptionRow", "MemberRow", "WatchStore", "forget_customer", "masked_state"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,18 @@ class DisruptionRow:
             "status": self.status,
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
             "first_notice_at": self.first_notice_at.isoformat() if self.first_notice_at else None,
+            "time_to_notice_s": self.time_to_notice_s,
         }
+
+    @property
+    def time_to_notice_s(self) -> float | None:
+        """Seconds from the incident that opened it (its occurred_at) to the first notice.
+
+        Meaningful for a live stream; a replay of old incidents shows how old they were.
+        """
+        if self.first_notice_at is None:
+            return None
+        return round((self.first_notice_at - self.opened_at).total_seconds(), 3)
 
 
 @dataclass(frozen=True)
@@ -300,3 +311,54 @@ class WatchStore:
                 )
                 .values(resolution_at=_now())
             )
+
+
+def masked_state(state: dict[str, Any], mask: Sequence[str]) -> dict[str, Any]:
+    """A correlator snapshot whose waiting incidents are masked like the log's decisions."""
+    for item in state.get("keys", []):
+        item["pending"] = [
+            [at, seq, member, mask_incident(p, mask) if isinstance(p, dict) else p]
+            for at, seq, member, p in item["pending"]
+        ]
+    return state
+
+
+def forget_customer(conn: sa.Connection, customer_id: str) -> int:
+    """Erase what names a customer from disruptions and watcher state (``log forget``).
+
+    Members keep their place in a disruption (the counts stay) without the customer's id,
+    name or free text; an incident of theirs still waiting in a window loses them too.
+    Returns how many members were affected.
+    """
+    rows = conn.execute(
+        sa.select(
+            t.disruption_member.c.disruption_id,
+            t.disruption_member.c.incident_id,
+            t.disruption_member.c.incident,
+        ).where(t.disruption_member.c.customer_id == customer_id)
+    ).all()
+    for row in rows:
+        conn.execute(
+            t.disruption_member.update()
+            .where(
+                t.disruption_member.c.disruption_id == row.disruption_id,
+                t.disruption_member.c.incident_id == row.incident_id,
+            )
+            .values(customer_id=None, incident=forget_incident(row.incident))
+        )
+    for name, state in conn.execute(sa.select(t.watch_state.c.name, t.watch_state.c.state)).all():
+        changed = False
+        for item in state.get("keys", []):
+            for entry in item["pending"]:
+                payload = entry[3]
+                if (
+                    isinstance(payload, dict)
+                    and (payload.get("customer") or {}).get("id") == customer_id
+                ):
+                    entry[3] = forget_incident(payload)
+                    changed = True
+        if changed:
+            conn.execute(
+                t.watch_state.update().where(t.watch_state.c.name == name).values(state=state)
+            )
+    return len(rows)

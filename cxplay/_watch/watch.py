@@ -118,8 +118,8 @@ class Watcher:
         for index, test, fields in tests:
             if not test(flat):
                 continue
-            key = tuple(flat.get(f) for f in fields)
-            if any(v is None or v == "" for v in key):
+            key = tuple([flat.get(f) for f in fields])
+            if None in key or "" in key:
                 missing = True  # handled singly for this correlation
                 continue
             found.append((index, key))
