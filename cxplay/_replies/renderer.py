@@ -61,9 +61,9 @@ from cxplay._common.problems import (
 )
 from cxplay._common.toml import read_toml
 from cxplay._replies.address import (
-    clean_name,
-    normal_case,
-    polish_gender,
+    address_gender,
+    name_in_script,
+    parse_name,
     salutation,
     sign_off,
 )
@@ -492,7 +492,10 @@ class Renderer:
         self, incident: Incident, ctx: ReplyContext, language: str, channel: str
     ) -> dict[str, Any]:
         customer = incident.customer
-        name = normal_case(clean_name(customer.name)) if customer.name else ""
+        # the name as written in this language (Олена → Olena in English), split as far
+        # as it can be known: a lone token is a surname, never a first name
+        name = name_in_script(parse_name(customer.name).text, language)
+        given = parse_name(name).given or ""
         order = incident.order
         tz = customer.timezone
         respond_by = ctx.respond_by
@@ -508,7 +511,7 @@ class Renderer:
             "contact": dict(config.contact),
             "customer": {
                 "name": name,
-                "first_name": name.split(" ")[0] if name else "",
+                "first_name": given,
                 "tier": customer.tier,
                 "orders_count": customer.orders_count,
             },
@@ -530,7 +533,7 @@ class Renderer:
                 "description": incident.description,
             },
             "facts": dict(incident.facts),
-            "addr": _address(incident, language, name.split(" ")[0] if name else ""),
+            "addr": _address(incident, language),
             "respond_by": respond_by,
             # what happened in a few words: set for a spoken script's paraphrase step
             "summary": None,
@@ -617,7 +620,7 @@ class Renderer:
                 if situation:
                     break
         greeting = salutation(
-            base["customer"]["name"] or None,
+            incident.customer.name,
             language,
             salutation=incident.customer.salutation,
             gender=incident.customer.gender,
@@ -771,19 +774,17 @@ _PL_ADDRESS: Mapping[str | None, Mapping[str, str]] = {
 }
 
 
-def _address(incident: Incident, language: str, first_name: str) -> dict[str, Any]:
+def _address(incident: Incident, language: str) -> dict[str, Any]:
     """Formal-address forms for templates: ``addr.dat`` is "Pani"/"Panu"/"Państwu" in Polish.
 
-    The gender comes from ``customer.gender`` or, only where the rule is sure, from the
-    first name (the same rule as the vocative); otherwise the plural polite form is used.
+    The gender comes from ``customer.gender``, a title, or, only where the rule is sure,
+    from a given name followed by a surname (the same decision as the greeting's); a
+    lone token tells nothing; otherwise the plural polite form is used.
     """
-    gender: str | None = incident.customer.gender
-    if gender == "unknown":
-        gender = None
+    customer = incident.customer
+    gender = address_gender(customer.name, language, customer.gender)
     if language != "pl":
         return {"gender": gender}
-    if gender is None and first_name:
-        gender = polish_gender(first_name)
     return {"gender": gender, "plural": gender is None, **_PL_ADDRESS[gender]}
 
 

@@ -1,0 +1,269 @@
+"""The language of replies, class by class (issue 18), over generated input and every shipped
+type × channel × language.
+
+1. Names the code cannot know: a lone token is a surname, never declined, gendered or used
+   as a first name; particles stay with the surname; a title keeps the surname only; a
+   name is written in the reply's script (KMU 2010 in English, Polish spelling in Polish).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cxplay import Engine
+from cxplay._replies.address import parse_name, salutation
+from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
+from cxplay.models import CHANNELS
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("en", "pl", "uk")
+REGISTERS = ("formal", "warm")
+GENDERS = (None, "female", "male", "unknown", "nonbinary")
+
+# Every shipped incident type, one example each.
+EXAMPLES = {
+    path.stem: json.loads(path.read_text(encoding="utf-8"))
+    for path in sorted((ROOT / "examples" / "incidents").glob("*.json"))
+}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    with Engine.from_path() as shipped:
+        yield shipped
+
+
+def _render(engine: Engine, case: str, channel: str, language: str, **customer: Any) -> str:
+    incident = EXAMPLES[case]
+    reply = engine.suggest(
+        {**incident, "channel": channel, "customer": {**incident["customer"], **customer}},
+        language=language,
+    ).reply
+    assert reply is not None
+    return f"{reply.subject or ''}\n{reply.body}"
+
+
+# --------------------------------------------------------------------------------------
+# 1. Names: transliteration
+# --------------------------------------------------------------------------------------
+
+# Examples given with the KMU 2010 table itself, and passport spellings.
+KMU_2010 = [
+    ("Алушта", "Alushta"),
+    ("Борщагівка", "Borshchahivka"),
+    ("Вінниця", "Vinnytsia"),
+    ("Гадяч", "Hadiach"),
+    ("Згорани", "Zghorany"),
+    ("Розгон", "Rozghon"),
+    ("Ґалаґан", "Galagan"),
+    ("Донецьк", "Donetsk"),
+    ("Рівне", "Rivne"),
+    ("Єнакієве", "Yenakiieve"),
+    ("Наєнко", "Naienko"),
+    ("Житомир", "Zhytomyr"),
+    ("Закарпаття", "Zakarpattia"),
+    ("Медвин", "Medvyn"),
+    ("Іршава", "Irshava"),
+    ("Їжакевич", "Yizhakevych"),
+    ("Кадиївка", "Kadyivka"),
+    ("Йосипівка", "Yosypivka"),
+    ("Стрий", "Stryi"),
+    ("Олексій", "Oleksii"),
+    ("Харків", "Kharkiv"),
+    ("Біла Церква", "Bila Tserkva"),
+    ("Чернівці", "Chernivtsi"),
+    ("Шостка", "Shostka"),
+    ("Гоща", "Hoshcha"),
+    ("Юрій", "Yurii"),
+    ("Крюківка", "Kriukivka"),
+    ("Яготин", "Yahotyn"),
+    ("Ічня", "Ichnia"),
+    ("Знам'янка", "Znamianka"),
+    ("Олена Петренко", "Olena Petrenko"),
+    ("ШЕВЧЕНКО", "SHEVCHENKO"),
+]
+
+POLISH = [
+    ("Олена Коваленко", "Ołena Kowałenko"),
+    ("Тарас Шевченко", "Taras Szewczenko"),
+    ("Харків", "Charkiw"),
+    ("Київ", "Kyjiw"),
+    ("Львів", "Lwiw"),
+    ("Ольга", "Olha"),
+    ("Юлія", "Julija"),
+    ("Людмила", "Ludmyła"),
+    ("Євген", "Jewhen"),
+    ("Мар'яна", "Marjana"),
+    ("Вікторія Ковальчук", "Wiktorija Kowalczuk"),
+    ("Гнатюк", "Hnatiuk"),
+    ("Щербак", "Szczerbak"),
+    ("Сорока", "Soroka"),
+]
+
+
+@pytest.mark.parametrize(("cyrillic", "latin"), KMU_2010)
+def test_kmu_2010(cyrillic: str, latin: str) -> None:
+    assert to_latin(cyrillic) == latin
+
+
+@pytest.mark.parametrize(("cyrillic", "polish"), POLISH)
+def test_polish_transliteration(cyrillic: str, polish: str) -> None:
+    assert to_polish(cyrillic) == polish
+
+
+@given(st.text(alphabet="абвгґдеєжзиіїйклмнопрстуфхцчшщьюя'АБВГҐДЕЄЖЗИІЇЙКЛМНОПРСТУФХЦЧШЩЮЯ "))
+def test_transliteration_leaves_no_cyrillic(text: str) -> None:
+    assert not has_cyrillic(to_latin(text))
+    assert not has_cyrillic(to_polish(text))
+
+
+def test_latin_back_to_cyrillic_only_when_sure() -> None:
+    assert from_latin("Olena", ["Олена", "Оксана"]) == "Олена"
+    assert from_latin("Smith", ["Олена"]) is None
+
+
+# --------------------------------------------------------------------------------------
+# 1. Names: generated names, every language, channel, register and gender
+# --------------------------------------------------------------------------------------
+
+_PL_LOWER = "aąbcćdeęfghijklłmnńoóprsśtuwyzźż"
+_UK_LOWER = "абвгґдеєжзиіїйклмнопрстуфхцчшщюя"
+
+# Lone tokens that look like first names to a suffix rule: ending in -a/-а/-я.
+lone_latin = st.builds(
+    lambda body, end: (body + end).capitalize(),
+    st.text(alphabet=_PL_LOWER, min_size=2, max_size=9),
+    st.sampled_from(["a", "ia", "ka", "or", "ba"]),
+)
+lone_cyrillic = st.builds(
+    lambda body, end: (body + end).capitalize(),
+    st.text(alphabet=_UK_LOWER, min_size=2, max_size=9),
+    st.sampled_from(["а", "я", "ія", "ко", "ка"]),
+)
+lone = st.one_of(lone_latin, lone_cyrillic, st.sampled_from(["Zięba", "Сорока", "Okafor"]))
+languages = st.sampled_from(LANGUAGES)
+channels = st.sampled_from(CHANNELS)
+registers = st.sampled_from(REGISTERS)
+genders = st.sampled_from(GENDERS)
+
+BARE = {
+    "pl": {"Dzień dobry,", "Szanowna Pani,", "Szanowny Panie,"},
+    "uk": {"Добрий день,", "Шановна пані,", "Шановний пане,"},
+}
+
+
+@settings(max_examples=400)
+@given(lone, languages, channels, registers, genders)
+def test_a_lone_token_is_never_a_first_name(
+    token: str, language: str, channel: str, register: str, gender: str | None
+) -> None:
+    line = salutation(token, language, gender=gender, register=register, channel=channel)
+    if language in BARE:
+        assert line in BARE[language]
+        if gender not in ("female", "male"):  # nothing tells the gender: none is guessed
+            assert line == next(iter(sorted(BARE[language])))
+        return
+    written = to_latin(token)
+    if gender in ("female", "male"):
+        honorific = "Ms" if gender == "female" else "Mr"
+        assert line.endswith(f" {honorific} {written},")
+    else:
+        assert line == "Hello,"
+
+
+given_names = st.sampled_from(["Aoife", "Maria", "Juan", "Pieter", "Anna", "Olena", "Jan"])
+particles = st.sampled_from(["Ní", "van der", "de la", "von", "de", "Nic", "van", "da"])
+surnames = st.sampled_from(["Bhriain", "Berg", "Cruz", "Walsh", "Kowalska", "Silva", "Okafor"])
+
+
+@settings(max_examples=200)
+@given(given_names, particles, surnames, st.sampled_from(["female", "male"]))
+def test_surname_particles_stay(first: str, particle: str, surname: str, gender: str) -> None:
+    line = salutation(f"{first} {particle} {surname}", "en", gender=gender)
+    honorific = "Ms" if gender == "female" else "Mr"
+    assert line == f"Dear {honorific} {particle} {surname},"
+    assert parse_name(f"{first} {particle} {surname}").surname == f"{particle} {surname}"
+
+
+@settings(max_examples=200)
+@given(
+    st.sampled_from(["Dr", "Prof", "Dr.", "Mr", "Ms", "Mrs"]),
+    given_names,
+    st.one_of(surnames, st.builds(lambda p, s: f"{p} {s}", particles, surnames)),
+    channels,
+    registers,
+)
+def test_title_and_full_name_becomes_title_and_surname(
+    title: str, first: str, surname: str, channel: str, register: str
+) -> None:
+    line = salutation(f"{title} {first} {surname}", "en", channel=channel, register=register)
+    assert line.endswith(f" {title} {surname},")
+    assert first not in line
+
+
+cyrillic_names = st.builds(
+    lambda first, last: f"{first} {last}",
+    st.sampled_from(["Олена", "Ірина", "Тарас", "Андрій", "Юлія", "Євген", "Мар'яна", "Оксана"]),
+    st.sampled_from(["Петренко", "Коваль", "Шевченко", "Гнатюк", "Зінченко", "Ковальчук"]),
+)
+
+
+@settings(max_examples=200)
+@given(cyrillic_names, st.sampled_from(["en", "pl"]), channels, registers, genders)
+def test_a_cyrillic_name_is_written_in_latin_letters(
+    name: str, language: str, channel: str, register: str, gender: str | None
+) -> None:
+    line = salutation(name, language, gender=gender, register=register, channel=channel)
+    assert not has_cyrillic(line)
+    if language == "pl":
+        assert line in BARE["pl"]  # a Ukrainian name is not declined by Polish rules
+
+
+@settings(max_examples=100)
+@given(cyrillic_names, channels)
+def test_a_ukrainian_name_in_latin_letters_is_written_in_cyrillic(name: str, channel: str) -> None:
+    latin = to_latin(name)
+    assert salutation(latin, "uk", channel=channel) == salutation(name, "uk", channel=channel)
+
+
+# --------------------------------------------------------------------------------------
+# 1. Names: every shipped type × channel × language
+# --------------------------------------------------------------------------------------
+
+
+def _stems(token: str) -> list[str]:
+    """The stem of a lone token in every script a reply may write it in."""
+    return sorted({w[:-1].lower() for w in (token, to_latin(token), to_polish(token))})
+
+
+@pytest.mark.parametrize("case", sorted(EXAMPLES))
+def test_names_in_every_shipped_reply(engine: Engine, case: str) -> None:
+    problems: list[str] = []
+    for channel in CHANNELS:
+        for language in LANGUAGES:
+            where = f"{case} [{language}/{channel}]"
+            for token in ("Zięba", "Зозуля", "Okafor"):
+                text = _render(engine, case, channel, language, name=token, gender=None)
+                found = [s for s in _stems(token) if s in text.lower()]
+                if found:
+                    problems.append(f"{where}: the lone token {token!r} is used: {found}")
+            text = _render(engine, case, channel, language, name="Олена Петренко", gender=None)
+            if language != "uk" and has_cyrillic(text):
+                problems.append(f"{where}: a Cyrillic name in a Latin-script reply")
+            text = _render(engine, case, channel, language, name="Dr Aoife Walsh", gender=None)
+            if "Aoife" in text:
+                problems.append(f"{where}: title + given name")
+            text = _render(
+                engine, case, channel, language, name="Aoife Ní Bhriain", gender="female"
+            )
+            if re.search(r"(?<!Ní )Bhriain", text):
+                problems.append(f"{where}: the surname lost its particle")
+    assert not problems, "\n".join(problems[:30])
