@@ -4,6 +4,10 @@ type × channel × language.
 1. Names the code cannot know: a lone token is a surname, never declined, gendered or used
    as a first name; particles stay with the surname; a title keeps the surname only; a
    name is written in the reply's script (KMU 2010 in English, Polish spelling in Polish).
+2. Free text from facts in inflected sentences: a name given as data (a restaurant, a room,
+   a person, a session) is pasted in the nominative, so every such slot in a Polish or
+   Ukrainian fragment is framed where the nominative is right ("polecamy to miejsce: …"),
+   never after a verb or a preposition that needs another case.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxplay import Engine
+from cxplay._common.toml import read_toml
 from cxplay._replies.address import parse_name, salutation
 from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
 from cxplay.models import CHANNELS
@@ -267,3 +272,117 @@ def test_names_in_every_shipped_reply(engine: Engine, case: str) -> None:
             if re.search(r"(?<!Ní )Bhriain", text):
                 problems.append(f"{where}: the surname lost its particle")
     assert not problems, "\n".join(problems[:30])
+
+
+# --------------------------------------------------------------------------------------
+# 2. Free text from facts in inflected sentences (pl, uk)
+# --------------------------------------------------------------------------------------
+
+# A value that is free text the company or the customer typed: a fact of type string, a
+# person's or a place's name, a session's title, a room, a carrier.
+FREE_TEXT = re.compile(
+    r"\{\{-?\s*(facts\.get\('(?P<got>\w+)'[^)]*\)|facts\.(?P<fact>\w+)"
+    r"|(?:person|chair|place|event|session|s|c|partner|travel|speaker)\.\w+"
+    r"|order\.carrier)\s*-?\}\}"
+)
+# Values that are not words: a time (HH:MM), a link, a flight or train number.
+NOT_WORDS = {"arrival_time", "new_start", "replay_url", "travel.reference"}
+_TAG = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_VALUE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+# After these the nominative is right: a quotation mark, a bracket, a list or a colon that
+# opens a label ("kontakt: …", "Gość: …"), a dash, or the start of a sentence.
+FRAMES = ("„", "«", "(", ",", ":", "—", "–", "-", ";", ".", "!", "?")
+# Words before a slot where the nominative is right, reviewed one by one.
+HEADS = {
+    "pl": {
+        "niestety": "a sentence adverb: the name that follows is the subject",
+        "gdy": "a conjunction: the name that follows is the subject",
+        "lotniska": "head noun + proper name in apposition (z lotniska Kraków-Balice)",
+        "stacji": "head noun + proper name in apposition (ze stacji Warszawa Centralna)",
+        "rezerwowa": "sala rezerwowa + its name in apposition",
+        "organizacyjny": "Zespół organizacyjny + the event's name in apposition",
+    },
+    "uk": {
+        "коли": "a conjunction: the name that follows is the subject",
+        "аеропорту": "head noun + proper name in apposition",
+        "станції": "head noun + proper name in apposition",
+        "зала": "резервна зала + its name in apposition",
+        "команда": "Організаційна команда + the event's name in apposition",
+    },
+}
+PREPOSITIONS = {
+    "pl": {"do", "od", "z", "ze", "dla", "u", "w", "we", "na", "o", "po", "przy", "za",
+           "przez", "pod", "nad", "przed", "między", "ku", "bez", "wobec"},
+    "uk": {"до", "від", "з", "із", "зі", "для", "у", "в", "на", "о", "об", "по", "при",
+           "за", "через", "під", "над", "перед", "між", "біля", "про", "без"},
+}  # fmt: skip
+
+
+def _fragments(language: str) -> Iterator[tuple[str, str]]:
+    def flat(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+        for key, value in data.items():
+            name = f"{prefix}.{key}" if prefix else key
+            yield from flat(value, name) if isinstance(value, dict) else [(name, value)]
+
+    for path in sorted((ROOT / "playbooks" / "replies").glob(f"*.{language}.toml")):
+        data, _ = read_toml(path)
+        for name, source in flat(data):
+            if isinstance(source, str):
+                yield f"{path.name}:{name}", source
+
+
+def slot_problem(before: str, language: str) -> str | None:
+    """Why a free-text value after ``before`` would be in the wrong case, else None."""
+    text = _VALUE.sub(" X ", _TAG.sub(" ", before)).rstrip()
+    if not text:
+        return None
+    if text.endswith(FRAMES):
+        words = text[:-1].split()
+        if text.endswith(":") and words and words[-1].lower() in PREPOSITIONS[language]:
+            return f"a colon does not undo the case '{words[-1]}' needs"
+        return None
+    last = text.split()[-1].lower()
+    if last in HEADS[language]:
+        return None
+    return f"after '{last}', which needs another case"
+
+
+@pytest.mark.parametrize("language", ["pl", "uk"])
+def test_every_fact_in_sentence_slot_is_framed_for_the_nominative(language: str) -> None:
+    slots, problems = 0, []
+    for where, source in _fragments(language):
+        for match in FREE_TEXT.finditer(source):
+            if {match.group("got"), match.group("fact"), match.group(1)} & NOT_WORDS:
+                continue
+            slots += 1
+            problem = slot_problem(source[: match.start()], language)
+            if problem:
+                problems.append(f"{where}: {{{{ {match.group(1)} }}}} {problem}")
+    assert slots > 40  # the scan sees the catalogs' slots
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("before", "language", "wrong"),
+    [
+        ("Na czas oczekiwania polecamy ", "pl", True),
+        ("prosimy od razu zadzwonić do: ", "pl", True),
+        ("Kontakt: ", "pl", False),
+        ("Sesja „", "pl", False),
+        ("Поки чекаєте, радимо ", "uk", True),
+        ("зверніться до: ", "uk", True),
+        ("Гість: ", "uk", False),
+    ],
+)
+def test_the_slot_check_tells_framed_from_inflected(
+    before: str, language: str, wrong: bool
+) -> None:
+    assert (slot_problem(before, language) is not None) == wrong
+
+
+@pytest.mark.parametrize("language", ["pl", "uk"])
+def test_the_restaurant_tip_reads_in_the_nominative(engine: Engine, language: str) -> None:
+    text = _render(engine, "guest_travel_disrupted", "email", language)
+    tip = EXAMPLES["guest_travel_disrupted"]["facts"]["restaurant_tip"]
+    frame = {"pl": "polecamy to miejsce: ", "uk": "радимо це місце: "}[language]
+    assert f"{frame}{tip}" in text
