@@ -8,6 +8,10 @@ type × channel × language.
    a person, a session) is pasted in the nominative, so every such slot in a Polish or
    Ukrainian fragment is framed where the nominative is right ("polecamy to miejsce: …"),
    never after a verb or a preposition that needs another case.
+3. Spoken scripts are spoken: no link, address, bracket, reference number, bare digits or
+   "reply to this message" in a phone or desk turn; the greeting follows the customer's
+   local time; the paraphrase is the customer's words (a placeholder), not our line; at the
+   desk nobody "passed your message" on.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -25,8 +31,12 @@ from hypothesis import strategies as st
 from cxplay import Engine
 from cxplay._common.toml import read_toml
 from cxplay._replies.address import parse_name, salutation
+from cxplay._replies.renderer import spoken_turns
 from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
 from cxplay.models import CHANNELS
+from tests.rendered import incidents as shipped_incidents
+from tests.rendered import replies as shipped_replies
+from tests.test_reply_properties import incidents as random_incidents
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "pl", "uk")
@@ -386,3 +396,158 @@ def test_the_restaurant_tip_reads_in_the_nominative(engine: Engine, language: st
     tip = EXAMPLES["guest_travel_disrupted"]["facts"]["restaurant_tip"]
     frame = {"pl": "polecamy to miejsce: ", "uk": "радимо це місце: "}[language]
     assert f"{frame}{tip}" in text
+
+
+# --------------------------------------------------------------------------------------
+# 3. Spoken scripts are spoken
+# --------------------------------------------------------------------------------------
+
+SPOKEN = ("phone", "in_person")
+UNSPEAKABLE = {
+    "a link": re.compile(r"https?://|www\.|\b[\w-]+\.(com|pl|ua|org|net|eu)\b"),
+    "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.\w+"),
+    "a parenthesis": re.compile(r"[()]"),
+    "a reference number": re.compile(r"\b[A-Z]{2,}-?\d{2,}"),
+    "a sign": re.compile(r"[%$€£¥₴]|\bzł\b|\bгрн\b"),
+    "bare digits": re.compile(r"(?<![\d:])\d+(?![\d:])"),
+    "'reply to this message'": re.compile(
+        r"reply to this|odpowiedzieć na (tę|tą|ten) (wiadomość|e-mail|mail)"
+        r"|у відповідь на (цей|це|цю)|відповідайте на (цей|це|цю)",
+        re.IGNORECASE,
+    ),
+    "'we passed your message'": re.compile(
+        r"passed (on )?(your|the|this) message|przekazaliśmy (tę |Pani |Pana |Państwa )?"
+        r"(wiadomość|sprawę)|передали (Ваше |це )?(повідомлення|звернення)",
+        re.IGNORECASE,
+    ),
+}
+_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+
+
+def _data_strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _data_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _data_strings(item)
+
+
+def unspeakable(turn: str, data: list[str]) -> list[str]:
+    """What in a turn said aloud cannot be said (data the customer gave is left out)."""
+    for value in sorted(data, key=len, reverse=True):
+        if len(value) > 2:
+            turn = turn.replace(value, " ")
+    turn = _TIME.sub(" ", turn)  # a time is read as a time
+    return [what for what, pattern in UNSPEAKABLE.items() if pattern.search(turn)]
+
+
+def _spoken_problems(where: str, text: str, data: list[str]) -> list[str]:
+    problems = []
+    for turn in spoken_turns(text):
+        if turn.startswith("["):
+            continue  # a note for the agent
+        for what in unspeakable(re.sub(r"\[[^\]]*\]", " ", turn), data):
+            problems.append(f"{where}: {what} in {turn[:90]!r}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def every_spoken_reply(engine: Engine) -> list[tuple[str, str, str, str, list[str]]]:
+    data = {name: list(_data_strings(incident)) for name, incident in shipped_incidents(engine)}
+    return [
+        (case, language, channel, text, data[case])
+        for case, language, channel, text in shipped_replies(engine)
+        if channel in SPOKEN
+    ]
+
+
+def test_spoken_turns_can_be_said(
+    every_spoken_reply: list[tuple[str, str, str, str, list[str]]],
+) -> None:
+    problems = []
+    for case, language, channel, text, data in every_spoken_reply:
+        problems += _spoken_problems(f"{case} [{language}/{channel}]", text, data)
+    assert not problems, "\n".join(problems[:30])
+
+
+@pytest.mark.parametrize(
+    ("turn", "found"),
+    [
+        ("Here is the recording: https://example.com/replay — watch it any time.", "a link"),
+        ("Write to us at help@example.com.", "an e-mail address"),
+        ("An upgrade at no extra cost (we will check at once).", "a parenthesis"),
+        ("Your order PL-5531 is on its way.", "a reference number"),
+        ("Here is 20% off.", "a sign"),
+        ("We will confirm within 24 hours.", "bare digits"),
+        ("Just reply to this message.", "'reply to this message'"),
+        ("We have passed your message to a colleague.", "'we passed your message'"),
+    ],
+)
+def test_the_spoken_check_finds_each_kind(turn: str, found: str) -> None:
+    assert found in unspeakable(turn, [])
+    assert unspeakable("See you at 14:30 in Bistro 7.", ["Bistro 7"]) == []
+
+
+def test_the_paraphrase_is_the_customers_words(
+    every_spoken_reply: list[tuple[str, str, str, str, list[str]]],
+) -> None:
+    problems = []
+    for case, language, channel, text, _ in every_spoken_reply:
+        turns = spoken_turns(text)
+        pause = next(i for i, t in enumerate(turns) if t.startswith("["))
+        paraphrase = turns[pause + 1]
+        if "[" not in paraphrase or paraphrase.startswith("["):
+            problems.append(f"{case} [{language}/{channel}]: {paraphrase[:90]!r}")
+    assert not problems, "\n".join(problems[:20])
+
+
+MORNING = {"en": "Good morning", "pl": "Dzień dobry", "uk": "Доброго ранку"}
+DAY = {"en": ("Hi ", "Hello"), "pl": ("Dzień dobry",), "uk": ("Добрий день",)}
+EVENING = {"en": "Good evening", "pl": "Dobry wieczór", "uk": "Добрий вечір"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 23),
+    st.sampled_from(sorted(EXAMPLES)),
+    st.sampled_from(SPOKEN),
+    languages,
+    st.sampled_from(["Europe/Warsaw", "Europe/Kyiv", "Europe/London", "America/New_York"]),
+)
+def test_a_spoken_greeting_follows_the_local_time(
+    engine: Engine, hour: int, case: str, channel: str, language: str, zone: str
+) -> None:
+    moment = datetime(2026, 11, 20, hour, 5, tzinfo=ZoneInfo(zone))
+    incident = EXAMPLES[case]
+    reply = engine.suggest(
+        {
+            **incident,
+            "channel": channel,
+            "occurred_at": moment.isoformat(),
+            "customer": {**incident["customer"], "timezone": zone},
+        },
+        language=language,
+    ).reply
+    assert reply is not None
+    first = spoken_turns(reply.body)[0]
+    if 4 <= hour < 10:
+        assert first.startswith(MORNING[language])
+    elif hour >= 18 or hour < 4:
+        assert first.startswith(EVENING[language])
+    else:
+        assert first.startswith(DAY[language])
+
+
+@settings(max_examples=80, deadline=None)
+@given(random_incidents(), st.sampled_from(SPOKEN))
+def test_random_spoken_replies_can_be_said(
+    engine: Engine, incident: dict[str, Any], channel: str
+) -> None:
+    incident = {**incident, "channel": channel}
+    reply = engine.suggest(incident).reply
+    assert reply is not None
+    problems = _spoken_problems("random", reply.body, list(_data_strings(incident)))
+    assert not problems, "\n".join(problems)

@@ -24,6 +24,7 @@ __all__ = [
     "polish_gender",
     "salutation",
     "sign_off",
+    "spoken_greeting",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -368,6 +369,51 @@ _LETTER_CHANNELS: Final = frozenset({"email", "web_form"})
 _HELLO: Final[Mapping[str, str]] = MappingProxyType(
     {"en": "Hello", "pl": "Dzień dobry", "uk": "Добрий день"}
 )
+
+# A greeting said aloud follows the customer's local time: morning before 10:00, evening
+# from 18:00 ("Dzień dobry" serves the morning in Polish).
+_MORNING_ENDS: Final = 10
+_EVENING_STARTS: Final = 18
+_GOOD: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "morning": MappingProxyType(
+            {"en": "Good morning", "pl": "Dzień dobry", "uk": "Доброго ранку"}
+        ),
+        "evening": MappingProxyType(
+            {"en": "Good evening", "pl": "Dobry wieczór", "uk": "Добрий вечір"}
+        ),
+    }
+)
+
+
+def _part_of_day(hour: int | None) -> str | None:
+    if hour is None:
+        return None
+    if hour < _MORNING_ENDS and hour >= 4:
+        return "morning"
+    if hour >= _EVENING_STARTS or hour < 4:
+        return "evening"
+    return None
+
+
+def spoken_greeting(line: str, language: str, hour: int | None) -> str:
+    """A conversational opening line said at ``hour`` (local): "Доброго ранку, пані Олено,".
+
+    Only the greeting word changes ("Hi Anna," → "Good morning, Anna,"; "Добрий день," →
+    "Доброго ранку,"); a line without one (an override) is kept.
+    """
+    part = _part_of_day(hour)
+    if part is None:
+        return line
+    good = _GOOD[part][language]
+    for word in ("Hi ", "Hello "):
+        if language == "en" and line.startswith(word):
+            return f"{good}, {line[len(word) :]}"
+    hello = _HELLO[language]
+    if line.startswith(hello):
+        return good + line[len(hello) :]
+    return line
+
 
 # Formal letter openings by the gender the vocative phrase addresses.
 _DEAR: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(

@@ -40,9 +40,10 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
@@ -66,6 +67,7 @@ from cxplay._replies.address import (
     parse_name,
     salutation,
     sign_off,
+    spoken_greeting,
 )
 from cxplay._replies.filters import register_filters
 from cxplay._replies.locale import (
@@ -78,7 +80,7 @@ from cxplay._replies.locale import (
 )
 from cxplay._replies.sandbox import ReplyEnvironment, render_capped
 from cxplay._replies.sms import sms_segments
-from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
+from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words, speakable
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
 from cxplay.results import Reply, SuggestedAction
@@ -437,6 +439,10 @@ class Renderer:
 
         if greeting.endswith(",") and opening:
             opening = _lower_first(opening)  # "Dzień dobry, Panie Tomaszu, bardzo przepraszam"
+
+        def said(turn: str) -> str:  # [notes for the agent] are not said
+            return turn if turn.startswith("[") else speakable(turn, language)
+
         turns = [
             " ".join(p for p in (greeting, opening) if p),
             one("script.listen"),
@@ -447,8 +453,8 @@ class Renderer:
             one("script.listen_again"),
             closing,
         ]
-        said = [t for t in turns if t]
-        return "\n\n".join(f"{number}. {turn}" for number, turn in enumerate(said, start=1))
+        kept = [said(t) for t in turns if t]
+        return "\n\n".join(f"{number}. {turn}" for number, turn in enumerate(kept, start=1))
 
     def render(
         self, incident: Incident, ctx: ReplyContext, *, language: str | None = None
@@ -627,6 +633,8 @@ class Renderer:
             register=ctx.tone,
             channel=channel,
         )
+        if channel in SPOKEN_CHANNELS:
+            greeting = spoken_greeting(greeting, language, _local_hour(incident))
         closing = one("closing")
         sign = ""
         if channel in ("email", "web_form", "social_private"):
@@ -709,6 +717,17 @@ def _lower_first(text: str) -> str:
     if letters.isalpha() and word == word.capitalize() and not letters.startswith(("I", "Im")):
         return text[:1].lower() + text[1:]
     return text
+
+
+def _local_hour(incident: Incident) -> int | None:
+    """The hour on the customer's clock when the incident happened (None when unknown)."""
+    moment = incident.occurred_at
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    zone = incident.customer.timezone
+    return (moment.astimezone(ZoneInfo(zone)) if zone else moment).hour
 
 
 def _money(amount: float, currency: str, language: str, channel: str) -> str:
