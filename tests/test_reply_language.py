@@ -12,6 +12,9 @@ type × channel × language.
    "reply to this message" in a phone or desk turn; the greeting follows the customer's
    local time; the paraphrase is the customer's words (a placeholder), not our line; at the
    desk nobody "passed your message" on.
+6. No repeated instruction or word: two sentences in a row do not open with the same words
+   or with two conditionals about the same thing, and no content word comes back within
+   two sentences unless it is on the reviewed allowlist (tests/repetition_allowlist.txt).
 """
 
 from __future__ import annotations
@@ -254,7 +257,7 @@ def test_a_ukrainian_name_in_latin_letters_is_written_in_cyrillic(name: str, cha
 # --------------------------------------------------------------------------------------
 
 
-def _stems(token: str) -> list[str]:
+def _token_stems(token: str) -> list[str]:
     """The stem of a lone token in every script a reply may write it in."""
     return sorted({w[:-1].lower() for w in (token, to_latin(token), to_polish(token))})
 
@@ -267,7 +270,7 @@ def test_names_in_every_shipped_reply(engine: Engine, case: str) -> None:
             where = f"{case} [{language}/{channel}]"
             for token in ("Zięba", "Зозуля", "Okafor"):
                 text = _render(engine, case, channel, language, name=token, gender=None)
-                found = [s for s in _stems(token) if s in text.lower()]
+                found = [s for s in _token_stems(token) if s in text.lower()]
                 if found:
                     problems.append(f"{where}: the lone token {token!r} is used: {found}")
             text = _render(engine, case, channel, language, name="Олена Петренко", gender=None)
@@ -394,7 +397,7 @@ def test_the_slot_check_tells_framed_from_inflected(
 def test_the_restaurant_tip_reads_in_the_nominative(engine: Engine, language: str) -> None:
     text = _render(engine, "guest_travel_disrupted", "email", language)
     tip = EXAMPLES["guest_travel_disrupted"]["facts"]["restaurant_tip"]
-    frame = {"pl": "polecamy to miejsce: ", "uk": "радимо це місце: "}[language]
+    frame = {"pl": "polecamy ten lokal: ", "uk": "радимо це місце: "}[language]
     assert f"{frame}{tip}" in text
 
 
@@ -551,3 +554,116 @@ def test_random_spoken_replies_can_be_said(
     assert reply is not None
     problems = _spoken_problems("random", reply.body, list(_data_strings(incident)))
     assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------
+# 6. No repeated instruction or word
+# --------------------------------------------------------------------------------------
+
+REPETITION_ALLOWLIST = ROOT / "tests" / "repetition_allowlist.txt"
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_STEM = 6  # letters that tell a word's stem through Polish and Ukrainian endings
+# Function words long enough to look like content words.
+FUNCTION_WORDS = {
+    "en": {
+        "because", "should", "through", "before", "something", "whenever", "whatever",
+        "already", "always", "within", "without", "during", "between", "further", "others",
+        "another",
+    },
+    "pl": {
+        "jeszcze", "również", "ponieważ", "wszystko", "wszystkie", "wszystkim",
+        "jakiekolwiek", "niezależnie", "dlatego", "właśnie", "bardzo", "którym", "której",
+        "którego", "które", "który", "która", "możemy", "będzie", "będziemy", "zostało",
+        "zostanie", "naszego", "naszej", "naszym", "naszych",
+    },
+    "uk": {
+        "приблизно", "протягом", "тільки", "будь-коли", "якомога", "усього", "всього",
+        "також", "нашого", "нашої", "нашому", "нашими", "найкраще",
+    },
+}  # fmt: skip
+CONDITIONALS = {"if", "jeśli", "jeżeli", "gdyby", "якщо", "якби"}
+
+
+def repetition_allowlist() -> set[tuple[str, str]]:
+    entries = set()
+    for line in REPETITION_ALLOWLIST.read_text(encoding="utf-8").splitlines():
+        entry = line.split("#", 1)[0].split()
+        if entry:
+            entries.add((entry[0], entry[1]))
+    return entries
+
+
+def _stems(sentence: str, language: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(sentence)]
+    return [w[:_STEM] for w in words if len(w) >= _STEM and w not in FUNCTION_WORDS[language]]
+
+
+def repetitions(text: str, language: str, data: list[str]) -> list[tuple[str, str]]:
+    """(stem or opening, the two sentences) repeated within two sentences of ``text``.
+
+    The customer's data (names, titles, links) is left out; a note for the agent
+    ("[Pause…]") ends a passage; the items of a list may open alike.
+    """
+    text = re.sub(r"^\d+\. ", "", text, flags=re.MULTILINE)
+    for value in sorted(data, key=len, reverse=True):
+        if len(value) > 2:
+            text = text.replace(value, " ")
+    found = []
+    for passage in re.split(r"\[[^\]]*\]", text):
+        sentences = [s.strip() for s in _SENTENCE.split(passage) if s.strip()]
+        for i, first in enumerate(sentences):
+            stems = _stems(first, language)
+            for stem in {s for s in stems if stems.count(s) > 1}:
+                found.append((stem, first))
+            if i + 1 == len(sentences):
+                continue
+            second = sentences[i + 1]
+            if first.startswith(("–", "-")) and second.startswith(("–", "-")):
+                continue  # list items are parallel on purpose
+            shared = set(stems) & set(_stems(second, language))
+            for stem in shared:
+                found.append((stem, f"{first} | {second}"))
+            a = [w.lower() for w in _WORD.findall(first)][:2]
+            b = [w.lower() for w in _WORD.findall(second)][:2]
+            if len(a) == 2 and a == b:
+                found.append((" ".join(a), f"{first} | {second}"))
+            elif a and b and a[0] in CONDITIONALS and b[0] in CONDITIONALS and shared:
+                found.append((f"{a[0]}… {b[0]}…", f"{first} | {second}"))
+    return found
+
+
+def test_no_reply_repeats_an_instruction_or_a_word(engine: Engine) -> None:
+    allowed = repetition_allowlist()
+    data = {name: list(_data_strings(incident)) for name, incident in shipped_incidents(engine)}
+    problems: dict[tuple[str, str], str] = {}
+    used: set[tuple[str, str]] = set()
+    for case, language, channel, text in shipped_replies(engine):
+        for what, where in repetitions(text, language, data[case]):
+            if (language, what) in allowed:
+                used.add((language, what))
+                continue
+            problems.setdefault((language, what), f"{case} [{language}/{channel}]: {where[:200]}")
+    report = [f"{lang} {what!r}: {where}" for (lang, what), where in sorted(problems.items())]
+    assert not report, "\n".join(report)
+    assert not allowed - used, f"stale allowlist entries: {sorted(allowed - used)}"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "what"),
+    [
+        ("Reply to this message. Reply to this message if you like.", "en", "reply to"),
+        (
+            "If we can't settle everything now, we'll call. If we can't answer everything, "
+            "we'll write.",
+            "en",
+            "if we",
+        ),
+        ("Przykro nam, że podróż się opóźnia. Po tak długiej podróży należy się odpoczynek.",
+         "pl", "podróż"),
+        ("Після ранньої дороги номер не готовий. Ви приїхали після довгої дороги.", "uk", "дороги"),
+    ],
+)  # fmt: skip
+def test_the_repetition_check_finds_each_kind(text: str, language: str, what: str) -> None:
+    found = [stem for stem, _ in repetitions(text, language, [])]
+    assert any(f.startswith(what[:_STEM].lower()) or f == what for f in found), found

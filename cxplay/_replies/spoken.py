@@ -210,15 +210,48 @@ _LESS_THAN_MINUTE: Final = {
 }
 
 
-def approx_duration(value: timedelta | Number | str, language: str, *, words: bool = False) -> str:
+# Ukrainian puts the preposition after the adverb: "приблизно на 40 хвилин", "майже на
+# годину", never "на близько" (a calque). By the phrase's first word, what it becomes.
+_UK_AFTER: Final = {
+    "близько": "приблизно {after} {rest}",
+    "майже": "майже {after} {rest}",
+    "понад": "більш ніж {after} {rest}",
+    "трохи": "трохи більше ніж {after} {rest}",
+}
+
+
+def approx_duration(
+    value: timedelta | Number | str,
+    language: str,
+    *,
+    words: bool = False,
+    after: str | None = None,
+) -> str:
     """A wait or a delay as a person would put it, in the accusative (after "by", "o", "на").
 
     119 minutes → "almost two hours" / "prawie dwie godziny" / "майже дві години";
     40 → "about 40 minutes"; 65 → "just over an hour"; 90 → "about an hour and a half";
     190 → "more than 3 hours"; 4400 → "more than 3 days". ``words`` writes the numbers in
-    words (spoken channels). Never use it for a promise ("within 2 hours"): promises are
-    exact (:func:`~cxplay._replies.locale.format_duration`).
+    words (spoken channels). ``after`` is the preposition the phrase follows, put where
+    the language wants it: "на" + 40 → "приблизно на 40 хвилин" (not "на близько 40
+    хвилин"), "o" + 40 → "o około 40 minut". Never use it for a promise ("within 2
+    hours"): promises are exact (:func:`~cxplay._replies.locale.format_duration`).
     """
+    phrase = _approx(value, language, words=words, accusative=after is not None)
+    if not after:
+        return phrase
+    if language == "uk":
+        head, _, rest = phrase.partition(" ")
+        if head in _UK_AFTER and rest:
+            if head == "трохи":
+                rest = rest.removeprefix("більше ніж ")
+            return _UK_AFTER[head].format(after=after, rest=rest)
+    return f"{after} {phrase}"
+
+
+def _approx(
+    value: timedelta | Number | str, language: str, *, words: bool, accusative: bool
+) -> str:
     total = _whole_minutes(value)
 
     def say(n: int, noun: str, case: str = "acc") -> str:
@@ -235,8 +268,9 @@ def approx_duration(value: timedelta | Number | str, language: str, *, words: bo
         return say(total, "minute")
     if total < 55:
         # "około" and "близько" take the genitive; multiples of 5 above 5 have it equal
-        # to the nominative plural ("40 minut", "40 хвилин")
-        return _ABOUT[language].format(say(5 * round(total / 5), "minute", "gen"))
+        # to the nominative plural ("40 minut", "40 хвилин"); "приблизно на" the accusative
+        case = "acc" if accusative and language == "uk" else "gen"
+        return _ABOUT[language].format(say(5 * round(total / 5), "minute", case))
     if total < 60:
         return _ALMOST[language].format(say(1, "hour"))
     if total < 24 * 60:
