@@ -15,6 +15,9 @@ type × channel × language.
 6. No repeated instruction or word: two sentences in a row do not open with the same words
    or with two conditionals about the same thing, and no content word comes back within
    two sentences unless it is on the reviewed allowlist (tests/repetition_allowlist.txt).
+9. Ukrainian and Polish idiom: no reply or plan notice contains a calque of the reviewed
+   list beside the hunspell allowlist (tests/calques.txt): "приблизно на", never "на
+   близько"; "kierownik zmiany", "zespół ds. podróży", "претензія до перевізника".
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from hypothesis import strategies as st
 
 from cxplay import Engine
 from cxplay._common.toml import read_toml
+from cxplay._events.load import load_event
+from cxplay._events.plan import build_plan
 from cxplay._replies.address import parse_name, salutation
 from cxplay._replies.renderer import spoken_turns
 from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
@@ -667,3 +672,78 @@ def test_no_reply_repeats_an_instruction_or_a_word(engine: Engine) -> None:
 def test_the_repetition_check_finds_each_kind(text: str, language: str, what: str) -> None:
     found = [stem for stem, _ in repetitions(text, language, [])]
     assert any(f.startswith(what[:_STEM].lower()) or f == what for f in found), found
+
+
+# --------------------------------------------------------------------------------------
+# 9. Ukrainian and Polish idiom: banned calques
+# --------------------------------------------------------------------------------------
+
+CALQUES = ROOT / "tests" / "calques.txt"
+
+
+def calques() -> list[tuple[str, re.Pattern[str], str]]:
+    """(language, pattern, what to write instead) from tests/calques.txt."""
+    entries = []
+    for number, line in enumerate(CALQUES.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        entry, _, instead = line.partition("#")
+        language, _, pattern = entry.strip().partition(" ")
+        assert language in LANGUAGES and pattern.strip() and instead.strip(), (
+            f"{CALQUES.name}:{number}: 'language  pattern  # instead' expected"
+        )
+        entries.append(
+            (language, re.compile(rf"\b(?:{pattern.strip()})\b", re.IGNORECASE), instead.strip())
+        )
+    return entries
+
+
+def calque_hits(text: str, language: str) -> list[str]:
+    return [
+        f"{found.group(0)!r} (write {instead})"
+        for lang, pattern, instead in calques()
+        if lang == language
+        for found in [pattern.search(text)]
+        if found
+    ]
+
+
+def test_no_reply_or_notice_contains_a_banned_calque(engine: Engine) -> None:
+    problems = []
+    for case, language, channel, text in shipped_replies(engine):
+        problems += [f"{case} [{language}/{channel}]: {h}" for h in calque_hits(text, language)]
+    plan = build_plan(
+        load_event(ROOT / "examples" / "events" / "cxconf-2026.toml"), engine, event_source=None
+    )
+    for scenario in plan.scenarios:
+        for message in scenario.messages:
+            text = "\n".join(t for t in (message.subject, message.body) if t)
+            problems += [
+                f"plan {scenario.id} to {message.to}: {h}"
+                for h in calque_hits(text, message.language)
+            ]
+    assert not problems, "\n".join(sorted(set(problems))[:30])
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Ваш приїзд затримується на близько 40 хвилин.", "uk"),
+        ("Сесія починається через близько 25 хвилин.", "uk"),
+        ("це допоможе нам із рекламацією в перевізника", "uk"),
+        ("Zamówieniem zajmuje się nasz przełożony zmiany.", "pl"),
+        ("Nasze biuro podróży już szuka połączenia.", "pl"),
+    ],
+)
+def test_the_calque_list_catches_the_issue_examples(text: str, language: str) -> None:
+    assert calque_hits(text, language)
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_incidents(), st.sampled_from(["pl", "uk"]))
+def test_random_replies_have_no_calque(
+    engine: Engine, incident: dict[str, Any], language: str
+) -> None:
+    reply = engine.suggest(incident, language=language).reply
+    assert reply is not None
+    assert not calque_hits(f"{reply.subject or ''}\n{reply.body}", language)
