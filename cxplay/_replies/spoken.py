@@ -318,7 +318,8 @@ _EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A whole number standing alone: not a time (14:30), a decimal, a code (LO3921) or a date.
 _BARE_NUMBER: Final = re.compile(r"(?<![\w:.,/-])\d{1,6}(?![\w:/-]|[.,]\d)")
 _PARENTHESIS: Final = re.compile(r"\s*\(([^()]*)\)")
-_LOOSE_COMMA: Final = re.compile(r",\s*(?=[,.;:!?—])|,\s*$")
+# the comma an aside leaves before a full stop or another comma ("… at once,." → "… at once.")
+_LOOSE_COMMA: Final = re.compile(r",(?=[,.;:!?])|,$")
 _PERCENT_NOUN: Final[Mapping[str, Mapping[str, str]]] = {
     "en": {"one": "per cent", "other": "per cent"},
     "pl": {"one": "procent", "few": "procent", "many": "procent", "other": "procent"},
@@ -357,4 +358,4 @@ def speakable(text: str, language: str) -> str:
     text = _URL.sub(_LINK[language], text)
     text = _EMAIL.sub(_ADDRESS[language], text)
     text = _PARENTHESIS.sub(lambda m: f", {m.group(1).strip()},", text)
-    return _LOOSE_COMMA.sub("", text)
+    return _LOOSE_COMMA.sub("", text).replace(", ,", ",")
