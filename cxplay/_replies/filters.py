@@ -138,7 +138,10 @@ def register_filters(
             raise ValueError(
                 "deadline needs the context's 'now' (the moment the reply speaks from)"
             )
-        return format_deadline(dt, lang(ctx), now, zone(ctx), short=ctx.get("channel") == "sms")
+        # an SMS and a spoken turn name a day of this week by its weekday alone: a date is
+        # digits on a small screen, and a number nobody says aloud ("we czwartek do 10:00")
+        short = ctx.get("channel") == "sms" or spoken(ctx)
+        return format_deadline(dt, lang(ctx), now, zone(ctx), short=short)
 
     @pass_context
     def within(ctx: Context, promise: Any, start: bool = False) -> str:
