@@ -351,30 +351,30 @@ def test_lexicon_agrees_with_cldr_units(noun: str, unit: str, language: str) -> 
     [
         ("Anna Kowalska", "Szanowna Pani Anno,"),
         ("Katarzyna Nowak", "Szanowna Pani Katarzyno,"),
-        ("Maria", "Szanowna Pani Mario,"),
+        ("Maria Nowak", "Szanowna Pani Mario,"),
         ("Kinga Wójcik", "Szanowna Pani Kingo,"),
-        ("Alicja", "Szanowna Pani Alicjo,"),
-        ("Maja", "Szanowna Pani Majo,"),
-        ("Ewa", "Szanowna Pani Ewo,"),
-        ("Urszula", "Szanowna Pani Urszulo,"),
+        ("Alicja Nowak", "Szanowna Pani Alicjo,"),
+        ("Maja Nowak", "Szanowna Pani Majo,"),
+        ("Ewa Nowak", "Szanowna Pani Ewo,"),
+        ("Urszula Nowak", "Szanowna Pani Urszulo,"),
         ("Małgorzata Żak", "Szanowna Pani Małgorzato,"),
         ("Jan Nowak", "Szanowny Panie Janie,"),
-        ("Piotr", "Szanowny Panie Piotrze,"),
-        ("Marek", "Szanowny Panie Marku,"),
-        ("Tomasz", "Szanowny Panie Tomaszu,"),
-        ("Paweł", "Szanowny Panie Pawle,"),
-        ("Krzysztof", "Szanowny Panie Krzysztofie,"),
-        ("Andrzej", "Szanowny Panie Andrzeju,"),
-        ("Michał", "Szanowny Panie Michale,"),
-        ("Adam", "Szanowny Panie Adamie,"),
+        ("Piotr Nowak", "Szanowny Panie Piotrze,"),
+        ("Marek Nowak", "Szanowny Panie Marku,"),
+        ("Tomasz Nowak", "Szanowny Panie Tomaszu,"),
+        ("Paweł Nowak", "Szanowny Panie Pawle,"),
+        ("Krzysztof Nowak", "Szanowny Panie Krzysztofie,"),
+        ("Andrzej Nowak", "Szanowny Panie Andrzeju,"),
+        ("Michał Nowak", "Szanowny Panie Michale,"),
+        ("Adam Nowak", "Szanowny Panie Adamie,"),
         # unsure: fall back rather than guess
         ("Kasia Nowak", "Szanowna Pani,"),  # female, but Kasiu is too familiar: no vocative
-        ("Ola", "Szanowna Pani,"),  # likewise Olu
+        ("Ola Nowak", "Szanowna Pani,"),  # likewise Olu
         ("Mika Tanaka", "Dzień dobry,"),  # foreign male names in -a: no gender guessed
         ("Luca", "Dzień dobry,"),
         ("Nikita", "Dzień dobry,"),
         ("ANNA KOWALSKA", "Szanowna Pani Anno,"),  # typed in capitals: normalised
-        ("anna", "Szanowna Pani Anno,"),
+        ("anna nowak", "Szanowna Pani Anno,"),
         ("Kuba", "Dzień dobry,"),  # male
         ("Barnaba", "Dzień dobry,"),
         ("Bonawentura", "Dzień dobry,"),
@@ -382,6 +382,9 @@ def test_lexicon_agrees_with_cldr_units(noun: str, unit: str, language: str) -> 
         ("Jessica", "Dzień dobry,"),  # Jessiko? no
         ("Kowalska Anna", "Dzień dobry,"),  # surname first
         ("Kowalska", "Dzień dobry,"),
+        ("Zięba", "Dzień dobry,"),  # a lone token is a surname: never "Pani Ziębo"
+        ("Олена Коваленко", "Szanowna Pani,"),  # Ołena: Ukrainian rules tell the gender
+        ("Pani Anna Zięba", "Szanowna Pani Anno,"),
         ("Zenobiusz", "Dzień dobry,"),  # male, not in the table
         ("Олена", "Dzień dobry,"),  # Cyrillic in a Polish reply
         ("Anna-Maria", "Dzień dobry,"),
@@ -407,8 +410,8 @@ def test_polish_formal_email(name: str | None, expected: str) -> None:
         ("Miriam Cohen", {"gender": "female"}, "Szanowna Pani Miriam,"),  # indeclinable
         ("Anna", {"gender": "male"}, "Szanowny Panie,"),  # the hint wins over the name
         ("Jan", {"gender": "female"}, "Szanowna Pani,"),
-        ("Anna", {"gender": "FEMALE"}, "Szanowna Pani Anno,"),
-        ("Anna", {"gender": "unknown"}, "Szanowna Pani Anno,"),
+        ("Anna Nowak", {"gender": "FEMALE"}, "Szanowna Pani Anno,"),
+        ("Anna Nowak", {"gender": "unknown"}, "Szanowna Pani Anno,"),
         ("Anna", {"gender": "nonbinary"}, "Dzień dobry,"),  # no gendered form at all
         ("Jan", {"gender": "other", "channel": "chat"}, "Dzień dobry,"),
         ("Zenobiusz", {"gender": "other"}, "Dzień dobry,"),
@@ -433,36 +436,40 @@ def test_polish_options(name: str | None, options: dict[str, str], expected: str
     ("name", "options", "expected"),
     [
         ("Олена Коваль", {}, "Шановна пані Олено,"),
-        ("Оксана", {}, "Шановна пані Оксано,"),
-        ("Ірина", {}, "Шановна пані Ірино,"),
-        ("Марія", {}, "Шановна пані Маріє,"),
-        ("Наталія", {}, "Шановна пані Наталіє,"),
-        ("Надія", {}, "Шановна пані Надіє,"),
-        ("Оля", {}, "Шановна пані Олю,"),
-        ("Мар'яна", {}, "Шановна пані Мар'яно,"),
+        ("Оксана Коваль", {}, "Шановна пані Оксано,"),
+        ("Ірина Коваль", {}, "Шановна пані Ірино,"),
+        ("Марія Коваль", {}, "Шановна пані Маріє,"),
+        ("Наталія Коваль", {}, "Шановна пані Наталіє,"),
+        ("Надія Коваль", {}, "Шановна пані Надіє,"),
+        ("Оля Коваль", {}, "Шановна пані Олю,"),
+        ("Мар'яна Коваль", {}, "Шановна пані Мар'яно,"),
         ("Андрій Шевченко", {}, "Шановний пане Андрію,"),
-        ("Тарас", {}, "Шановний пане Тарасе,"),
-        ("Олександр", {}, "Шановний пане Олександре,"),
-        ("Іван", {}, "Шановний пане Іване,"),
-        ("Петро", {}, "Шановний пане Петре,"),
-        ("Микола", {}, "Шановний пане Миколо,"),
-        ("Олена", {"channel": "chat"}, "Добрий день, пані Олено,"),
-        ("Тарас", {"register": "warm"}, "Добрий день, пане Тарасе,"),
+        ("Тарас Коваль", {}, "Шановний пане Тарасе,"),
+        ("Олександр Коваль", {}, "Шановний пане Олександре,"),
+        ("Іван Коваль", {}, "Шановний пане Іване,"),
+        ("Петро Коваль", {}, "Шановний пане Петре,"),
+        ("Микола Коваль", {}, "Шановний пане Миколо,"),
+        ("Олена Коваль", {"channel": "chat"}, "Добрий день, пані Олено,"),
+        ("Тарас Коваль", {"register": "warm"}, "Добрий день, пане Тарасе,"),
         # unsure: fall back
-        ("Olena Kovalenko", {}, "Добрий день,"),  # Latin script: not declined
+        ("Olena Kovalenko", {}, "Шановна пані Олено,"),  # the official spelling of Олена
+        ("Olha Kowalska", {}, "Добрий день,"),  # w: not a Ukrainian name's spelling
+        ("Jan Nowak", {}, "Добрий день,"),  # Latin script: not declined
+        ("Сорока", {}, "Добрий день,"),  # a lone token is a surname
+        ("Сорока", {"gender": "female"}, "Шановна пані,"),
         ("Маша", {}, "Добрий день,"),  # mixed group
         ("Наталля", {}, "Добрий день,"),
         ("Лука", {}, "Добрий день,"),
         ("Женя", {}, "Добрий день,"),  # either gender
-        ("Женя", {"gender": "female"}, "Шановна пані Женю,"),
+        ("Женя Коваль", {"gender": "female"}, "Шановна пані Женю,"),
         ("Коваленко Олена", {}, "Добрий день,"),
         ("Ковальська", {}, "Добрий день,"),
         ("Любов", {"gender": "female"}, "Шановна пані,"),
-        ("Олена", {"gender": "male"}, "Шановний пане,"),
+        ("Олена Коваль", {"gender": "male"}, "Шановний пане,"),
         ("Олена", {"gender": "nonbinary"}, "Добрий день,"),
         (None, {}, "Добрий день,"),
         (None, {"gender": "female"}, "Шановна пані,"),
-        ("Олена", {"salutation": "пані Оленко"}, "Шановна пані Оленко,"),
+        ("Олена Коваль", {"salutation": "пані Оленко"}, "Шановна пані Оленко,"),
         ("x", {"salutation": "пане Тарасе", "channel": "chat"}, "Добрий день, пане Тарасе,"),
         ("x", {"salutation": "Шановні колеги"}, "Шановні колеги,"),
     ],
@@ -477,14 +484,26 @@ def test_ukrainian(name: str | None, options: dict[str, str], expected: str) -> 
         ("Anna Kowalska", {}, "Dear Anna Kowalska,"),
         ("Anna Kowalska", {"gender": "female"}, "Dear Ms Kowalska,"),
         ("Jan Nowak", {"gender": "male"}, "Dear Mr Nowak,"),
-        ("Anna", {"gender": "female"}, "Dear Anna,"),
+        ("Okafor", {}, "Hello,"),  # a lone token is a surname, never a first name
+        ("Okafor", {"channel": "chat"}, "Hello,"),
+        ("Okafor", {"gender": "female"}, "Dear Ms Okafor,"),
+        ("Okafor", {"gender": "male", "channel": "chat"}, "Hi Mr Okafor,"),
+        ("Mr Okafor", {}, "Dear Mr Okafor,"),
+        ("Aoife Ní Bhriain", {"gender": "female"}, "Dear Ms Ní Bhriain,"),
+        ("maria van der berg", {"gender": "female"}, "Dear Ms van der Berg,"),
+        ("Juan de la Cruz", {"gender": "male"}, "Dear Mr de la Cruz,"),
+        ("Dr Aoife Walsh", {}, "Dear Dr Walsh,"),
+        ("Sir John Smith", {}, "Dear Sir John,"),
+        ("Pani Anna Zięba", {}, "Dear Ms Zięba,"),
+        ("Олена Петренко", {}, "Dear Olena Petrenko,"),
+        ("Олена Петренко", {"gender": "female"}, "Dear Ms Petrenko,"),
         ("Anna Kowalska", {"gender": "nonbinary"}, "Dear Anna Kowalska,"),
         ("Anna Kowalska", {"register": "warm"}, "Hello Anna,"),
         ("Anna Kowalska", {"channel": "chat"}, "Hi Anna,"),
         ("Anna Kowalska", {"channel": "web_form"}, "Dear Anna Kowalska,"),
         ("Seán O'Neill", {"channel": "chat"}, "Hi Seán,"),
-        ("Dr Anna Kowalska", {"channel": "chat"}, "Hi Dr Anna Kowalska,"),
-        ("Олена Коваль", {"channel": "chat"}, "Hi Олена,"),
+        ("Dr Anna Kowalska", {"channel": "chat"}, "Hi Dr Kowalska,"),
+        ("Олена Коваль", {"channel": "chat"}, "Hi Olena,"),
         (None, {}, "Hello,"),
         (None, {"channel": "chat"}, "Hello,"),
         ("Anna", {"salutation": "Ms Smith"}, "Dear Ms Smith,"),
@@ -640,7 +659,7 @@ def test_one_environment_serves_every_language(env: SandboxedEnvironment) -> Non
     pl = template.render(
         language="pl", name="Anna Kowalska", amount=Decimal("249.99"), currency="PLN", **common
     )
-    uk = template.render(language="uk", name="Олена", amount=1800, currency="UAH", **common)
+    uk = template.render(language="uk", name="Олена Коваль", amount=1800, currency="UAH", **common)
     en = template.render(language="en", name="Anna Kowalska", amount=120, currency="GBP", **common)
     assert plain_spaces(pl) == (
         "Szanowna Pani Anno, 249,99 zł; 20 listopada 2026 10:15; 5 dni;"

@@ -22,12 +22,16 @@ NOUNS = read_package_toml("cxplay._replies", "data/nouns.toml")
 def test_every_polish_table_vocative_reaches_the_reply(name: str, vocative: str) -> None:
     assert salutation(f"{name} Nowak", "pl") == f"Szanowny Panie {vocative},"
     # a name typed in capitals is normalised first (ADAM -> Adam -> Adamie)
-    assert salutation(name.upper(), "pl", register="warm") == f"Dzień dobry, Panie {vocative},"
+    assert salutation(f"{name} Nowak".upper(), "pl", register="warm") == (
+        f"Dzień dobry, Panie {vocative},"
+    )
+    assert salutation(name, "pl") == "Dzień dobry,"  # a lone token may be a surname
 
 
 @pytest.mark.parametrize(("name", "vocative"), sorted(NAMES["uk"]["male_vocatives"].items()))
 def test_every_ukrainian_table_vocative_reaches_the_reply(name: str, vocative: str) -> None:
-    assert salutation(name, "uk") == f"Шановний пане {vocative},"
+    assert salutation(f"{name} Коваль", "uk") == f"Шановний пане {vocative},"
+    assert salutation(name, "uk") == "Добрий день,"  # a lone token may be a surname
 
 
 @pytest.mark.parametrize("name", NAMES["pl"]["male_in_a"])

@@ -63,7 +63,7 @@ def test_wheel_install_runs_suggest(tmp_path: Path) -> None:
     greeting = run(
         python,
         "-c",
-        "from cxplay._replies.address import salutation; print(salutation('Piotr', 'pl'))",
+        "from cxplay._replies.address import salutation; print(salutation('Piotr Nowak', 'pl'))",
         cwd=work,
         env=env,
     )

@@ -29,6 +29,7 @@ from cxplay import Engine
 from cxplay._events.load import load_event
 from cxplay._events.plan import build_plan
 from cxplay._events.runbook import render_runbook_markdown
+from cxplay._replies.translit import to_latin, to_polish
 from tests.components import need
 from tests.rendered import incidents, notices, replies
 
@@ -108,6 +109,8 @@ def data_words(engine: Engine) -> set[str]:
         texts += list(_strings({k: v for k, v in incident.items() if k != "description"}))
     for _, incident, _ in notices(engine):
         texts += list(_strings(incident))
+    # a name is data in the script the reply writes it in, too: Олена is Olena in English
+    texts += [to_latin(t) for t in texts] + [to_polish(t) for t in texts]
     return {w for text in texts for w in _WORD.findall(text)}
 
 

@@ -5,19 +5,26 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
 from cxplay._common.text import echo
 from cxplay._common.toml import read_package_toml
 from cxplay._replies.locale import REGISTERS, _check_language
+from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
 from cxplay.models import CHANNELS
 
 __all__ = [
+    "Name",
+    "address_gender",
     "clean_name",
+    "name_in_script",
+    "parse_name",
     "polish_gender",
     "salutation",
     "sign_off",
+    "spoken_greeting",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -35,12 +42,20 @@ def normal_case(name: str) -> str:
     """A name typed all in capitals or all in lower case, in its usual case.
 
     ``ANNA KOWALSKA`` and ``anna kowalska`` → ``Anna Kowalska``; ``o'connor`` →
-    ``O'Connor``; ``Anna-Maria``, ``McDonald`` and anything not made of letters stay as given.
+    ``O'Connor``; ``maria van der berg`` → ``Maria van der Berg`` (a surname particle
+    between the given name and the surname is lower case). ``Anna-Maria``, ``McDonald``
+    and anything not made of letters stay as given.
     """
     words = name.split(" ")
     if not all(_is_namelike(w) for w in words):
         return name
-    return " ".join(w.title() if len(w) > 1 and (w.isupper() or w.islower()) else w for w in words)
+
+    def one(i: int, word: str) -> str:
+        if 0 < i < len(words) - 1 and word.lower() in _PARTICLES:
+            return word.lower() if word.isupper() or word.islower() else word
+        return word.title() if len(word) > 1 and (word.isupper() or word.islower()) else word
+
+    return " ".join(one(i, w) for i, w in enumerate(words))
 
 
 def clean_name(name: str | None) -> str:
@@ -106,6 +121,98 @@ _NAMES: Final = read_package_toml("cxplay._replies", "data/names.toml")
 
 # A first token that is a title rather than a given name: then nothing is declined.
 _TITLES: Final = frozenset(_NAMES["titles"])
+_TITLE_GENDER: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        **{t: "female" for t in _NAMES["female_titles"]},
+        **{t: "male" for t in _NAMES["male_titles"]},
+    }
+)
+_PARTICLES: Final = frozenset(_NAMES["particles"])
+
+
+@dataclass(frozen=True)
+class Name:
+    """A customer's name split as far as it can be known.
+
+    ``given`` is set only when there is a given name *and* a surname after it: a lone
+    token ("Zięba", "Сорока", "Okafor") may be a surname, so it is the ``surname``, and
+    nothing is declined, gendered or used as a first name from it. The surname keeps its
+    particles ("Ní Bhriain", "van der Berg", "de la Cruz").
+    """
+
+    text: str
+    title: str | None = None
+    given: str | None = None
+    surname: str | None = None
+    structured: bool = False
+
+    @property
+    def title_gender(self) -> str | None:
+        """The gender the title tells (Ms, Mrs, Mr, Pani, Pan, пані, пан), else None."""
+        return _TITLE_GENDER.get(self.title.rstrip(".").lower()) if self.title else None
+
+
+def parse_name(name: str | None) -> Name:
+    """Split a cleaned name into title, given name and surname (see :class:`Name`)."""
+    text = normal_case(clean_name(name))
+    words = text.split(" ") if text else []
+    if not words or not all(_is_namelike(w) for w in words):
+        return Name(text)
+    title = None
+    if words[0].rstrip(".").lower() in _TITLES:
+        title, words = words[0], words[1:]
+    if not words:
+        return Name(text, title=title, structured=True)
+    if len(words) == 1 or words[0].lower() in _PARTICLES:
+        return Name(text, title=title, surname=" ".join(words), structured=True)
+    start = len(words) - 1
+    for i in range(1, len(words) - 1):
+        if words[i].lower() in _PARTICLES:
+            start = i
+            break
+    return Name(text, title=title, given=words[0], surname=" ".join(words[start:]), structured=True)
+
+
+# Ukrainian first names, by which a name in Latin letters is known to be Ukrainian.
+_UK_GIVEN: Final = (
+    *_NAMES["uk"]["male_vocatives"],
+    *(n.capitalize() for n in _NAMES["uk"]["male_in_a"]),
+    *(n.capitalize() for n in _NAMES["uk"]["either"]),
+    *(n.capitalize() for n in _NAMES["uk"]["female"]),
+)
+_UK_BY_LATIN: Final[Mapping[str, str]] = MappingProxyType(
+    {to_latin(n).lower(): c for n in _UK_GIVEN if (c := from_latin(to_latin(n), _UK_GIVEN))}
+)
+# A word that could be the official Latin spelling of a Ukrainian word: its letters, and
+# "c" only in "ch" (there is no w, q, x, j and no diacritic in it).
+_KMU_SHAPED: Final = re.compile(r"^(?:[abdefghiklmnoprstuvyz']|ch)+$", re.IGNORECASE)
+
+
+def name_in_script(name: str, language: str) -> str:
+    """A name as it is written in a reply in ``language``.
+
+    A Cyrillic name in an English reply takes the official Ukrainian Latin spelling
+    (Олена Петренко → Olena Petrenko), in a Polish one the Polish spelling (Олена
+    Коваленко → Ołena Kowałenko). In a Ukrainian reply a Latin name whose given name is
+    the official spelling of a Ukrainian one is written in Cyrillic where that is sure:
+    the given name from the name tables (Olena Kovalenko → Олена Kovalenko). Any other
+    name stays as it is.
+    """
+    if language == "en":
+        return to_latin(name)
+    if language == "pl":
+        return to_polish(name)
+    words = name.split(" ")
+    if has_cyrillic(name) or not all(_KMU_SHAPED.match(w) for w in words):
+        return name
+    first = 1 if words[0].rstrip(".").lower() in _TITLES else 0
+    if first >= len(words):
+        return name
+    cyrillic = _UK_BY_LATIN.get(words[first].lower())
+    if cyrillic is None:
+        return name
+    return " ".join([*words[:first], cyrillic, *words[first + 1 :]])
+
 
 # -- Polish ---------------------------------------------------------------------------
 
@@ -263,6 +370,51 @@ _HELLO: Final[Mapping[str, str]] = MappingProxyType(
     {"en": "Hello", "pl": "Dzień dobry", "uk": "Добрий день"}
 )
 
+# A greeting said aloud follows the customer's local time: morning before 10:00, evening
+# from 18:00 ("Dzień dobry" serves the morning in Polish).
+_MORNING_ENDS: Final = 10
+_EVENING_STARTS: Final = 18
+_GOOD: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "morning": MappingProxyType(
+            {"en": "Good morning", "pl": "Dzień dobry", "uk": "Доброго ранку"}
+        ),
+        "evening": MappingProxyType(
+            {"en": "Good evening", "pl": "Dobry wieczór", "uk": "Добрий вечір"}
+        ),
+    }
+)
+
+
+def _part_of_day(hour: int | None) -> str | None:
+    if hour is None:
+        return None
+    if hour < _MORNING_ENDS and hour >= 4:
+        return "morning"
+    if hour >= _EVENING_STARTS or hour < 4:
+        return "evening"
+    return None
+
+
+def spoken_greeting(line: str, language: str, hour: int | None) -> str:
+    """A conversational opening line said at ``hour`` (local): "Доброго ранку, пані Олено,".
+
+    Only the greeting word changes ("Hi Anna," → "Good morning, Anna,"; "Добрий день," →
+    "Доброго ранку,"); a line without one (an override) is kept.
+    """
+    part = _part_of_day(hour)
+    if part is None:
+        return line
+    good = _GOOD[part][language]
+    for word in ("Hi ", "Hello "):
+        if language == "en" and line.startswith(word):
+            return f"{good}, {line[len(word) :]}"
+    hello = _HELLO[language]
+    if line.startswith(hello):
+        return good + line[len(hello) :]
+    return line
+
+
 # Formal letter openings by the gender the vocative phrase addresses.
 _DEAR: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
     {
@@ -390,8 +542,12 @@ def salutation(
     ``Hi Anna,`` (chat and other conversational channels), ``Hello,`` without a name.
 
     The name is untrusted: it passes :func:`clean_name` and is otherwise used
-    verbatim, never evaluated. The first word is taken as the given name and the
-    last as the surname; a name starting with a title ("Dr", "Pani") is not declined.
+    verbatim, never evaluated. It is split by :func:`parse_name`: a lone token
+    ("Zięba", "Сорока", "Okafor") is a surname, never declined, gendered or used as a
+    first name ("Hello,", or "Dear Ms Okafor," with a gender); the surname keeps its
+    particles ("Dear Ms Ní Bhriain,"); a title keeps the surname only ("Dear Dr Walsh,"),
+    and Ms/Mr/Pani/Pan/пані/пан tell the gender. The name is written in the reply's script
+    first (:func:`name_in_script`): "Олена Петренко" is "Olena Petrenko" in English.
 
     Args:
         customer_name: The customer's name as the company has it, or ``None``.
@@ -427,31 +583,84 @@ def salutation(
     if override:
         return _wrap(override, language, letter=letter, formal=formal)
 
-    name = normal_case(clean_name(customer_name))
-    words = name.split(" ") if name else []
-    structured = bool(words) and all(_is_namelike(w) for w in words)
-    titled = structured and words[0].rstrip(".").lower() in _TITLES
+    original = parse_name(customer_name)
+    name = parse_name(name_in_script(original.text, language))
+    if hint is None:
+        hint = name.title_gender
 
     if language == "en":
-        if not name:
+        if not name.text:
             return "Hello,"
-        if not structured or titled:
-            return _wrap(name, language, letter=letter, formal=formal)
+        if not name.structured:
+            return _wrap(name.text, language, letter=letter, formal=formal)
+        honorific = {"female": "Ms", "male": "Mr"}.get(hint or "")
+        if name.title is not None and name.title.lower() in ("pan", "pani", "пан", "пані"):
+            name = Name(name.text, given=name.given, surname=name.surname, structured=True)
+        if name.title is not None:
+            title = name.title
+            if title.rstrip(".").lower() in ("sir", "dame"):  # Sir John, never Sir Smith
+                return (
+                    _wrap(f"{title} {name.given}", language, letter=letter, formal=formal)
+                    if name.given
+                    else "Hello,"
+                )
+            if name.surname is None:
+                return "Hello,"
+            return _wrap(f"{title} {name.surname}", language, letter=letter, formal=formal)
+        if name.given is None:  # a lone token: a surname, never a first name
+            if honorific is None:
+                return "Hello,"
+            return _wrap(f"{honorific} {name.surname}", language, letter=letter, formal=formal)
         if letter and formal:
-            if hint in ("female", "male") and len(words) > 1:
-                title = "Ms" if hint == "female" else "Mr"
-                return f"Dear {title} {words[-1]},"
-            return f"Dear {name},"
-        return _wrap(words[0], language, letter=letter, formal=formal)
+            if honorific is not None:
+                return f"Dear {honorific} {name.surname},"
+            return f"Dear {name.text},"
+        return _wrap(name.given, language, letter=letter, formal=formal)
 
-    given = words[0] if structured and not titled else None
-    address = _pl_address if language == "pl" else _uk_address
-    addressed_gender, phrase = address(given, hint)
+    addressed_gender, phrase = _declined(original, name, language, hint)
     if phrase is None and letter and formal and addressed_gender is not None:
         phrase = _BARE_ADDRESS[language][addressed_gender]
     if phrase is None:
         return f"{_HELLO[language]},"
     return _wrap(phrase, language, letter=letter, formal=formal)
+
+
+def _declined(
+    original: Name, name: Name, language: str, hint: str | None
+) -> tuple[str | None, str | None]:
+    """``(gender, vocative phrase or None)`` in Polish or Ukrainian.
+
+    Only a given name followed by a surname is declined, and only when no title other
+    than Pan/Pani stands before it. A Ukrainian name in a Polish reply is not declined
+    (Ołena is not Polish), but the Ukrainian rules tell its gender: "Szanowna Pani,".
+    """
+    plain_title = name.title is None or name.title_gender is not None
+    given = name.given if plain_title else None
+    if language == "pl":
+        if has_cyrillic(original.text):
+            if hint is None and original.given is not None and plain_title:
+                hint = _uk_address(original.given, None)[0]
+            return _pl_address(None, hint)
+        return _pl_address(given, hint)
+    return _uk_address(given, hint)
+
+
+def address_gender(customer_name: str | None, language: str, gender: str | None) -> str | None:
+    """The gender a reply may address ("female"/"male"), else None (the plural "Państwo").
+
+    The same decision as :func:`salutation`: the hint, the title, or a given name the
+    rules are sure of; never a lone token.
+    """
+    hint = _normalize_gender(gender)
+    if hint == "neutral":
+        return None
+    original = parse_name(customer_name)
+    name = parse_name(name_in_script(original.text, language))
+    if hint is None:
+        hint = name.title_gender
+    if language == "en":
+        return hint
+    return _declined(original, name, language, hint)[0]
 
 
 def sign_off(language: str, register: str = "formal") -> str:

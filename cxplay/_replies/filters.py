@@ -71,9 +71,11 @@ def register_filters(
     said from the context's ``now``), ``follow_up|within(start=False)`` ("within 2 hours" when
     it falls due that long from now, else its deadline: a business-time promise past closing
     time), ``minutes_or_timedelta|duration`` (exact, for promises), ``minutes|approx`` (a wait or
-    a delay as people put it: "almost two hours"), ``n|count(noun)`` (without a noun it is Jinja's
-    own ``count``, the length), ``n|plural(one=..., few=..., many=..., other=...)``
-    (the form for n's category, else ``other``; returns the word only),
+    a delay as people put it: "almost two hours"; ``minutes|approx('на')`` puts the
+    preposition where the language wants it: "приблизно на 40 хвилин"), ``n|count(noun)``
+    (without a noun it is Jinja's own ``count``, the length),
+    ``n|plural(one=..., few=..., many=..., other=...)`` (the form for n's category, else
+    ``other``; returns the word only),
     ``text|plain_spaces``. Globals: ``count(n, noun)``, ``plural(n, ...)``,
     ``salutation(name, salutation=..., gender=..., register=..., channel=...)`` and
     ``sign_off(register)``. When the context's ``channel`` is spoken (phone, in person),
@@ -114,8 +116,8 @@ def register_filters(
         return format_money(amount, currency, lang(ctx))
 
     @pass_context
-    def approx(ctx: Context, value: timedelta | Number | str) -> str:
-        return approx_duration(value, lang(ctx), words=spoken(ctx))
+    def approx(ctx: Context, value: timedelta | Number | str, after: str | None = None) -> str:
+        return approx_duration(value, lang(ctx), words=spoken(ctx), after=after)
 
     @pass_context
     def date_(ctx: Context, dt: date | datetime) -> str:
@@ -136,7 +138,10 @@ def register_filters(
             raise ValueError(
                 "deadline needs the context's 'now' (the moment the reply speaks from)"
             )
-        return format_deadline(dt, lang(ctx), now, zone(ctx), short=ctx.get("channel") == "sms")
+        # an SMS and a spoken turn name a day of this week by its weekday alone: a date is
+        # digits on a small screen, and a number nobody says aloud ("we czwartek do 10:00")
+        short = ctx.get("channel") == "sms" or spoken(ctx)
+        return format_deadline(dt, lang(ctx), now, zone(ctx), short=short)
 
     @pass_context
     def within(ctx: Context, promise: Any, start: bool = False) -> str:

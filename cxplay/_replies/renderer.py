@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
@@ -63,11 +64,12 @@ from cxplay._common.problems import (
 )
 from cxplay._common.toml import read_toml
 from cxplay._replies.address import (
-    clean_name,
-    normal_case,
-    polish_gender,
+    address_gender,
+    name_in_script,
+    parse_name,
     salutation,
     sign_off,
+    spoken_greeting,
 )
 from cxplay._replies.filters import register_filters
 from cxplay._replies.locale import (
@@ -80,7 +82,7 @@ from cxplay._replies.locale import (
 )
 from cxplay._replies.sandbox import ReplyEnvironment, render_capped
 from cxplay._replies.sms import sms_segments
-from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
+from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words, speakable
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident, recovery_step
 from cxplay.results import Reply, SuggestedAction
@@ -457,6 +459,10 @@ class Renderer:
 
         if greeting.endswith(",") and opening:
             opening = _lower_first(opening)  # "Dzień dobry, Panie Tomaszu, bardzo przepraszam"
+
+        def said(turn: str) -> str:  # [notes for the agent] are not said
+            return turn if turn.startswith("[") else speakable(turn, language)
+
         turns = [
             " ".join(p for p in (greeting, opening) if p),
             one("script.listen"),
@@ -467,8 +473,8 @@ class Renderer:
             one("script.listen_again"),
             closing,
         ]
-        said = [t for t in turns if t]
-        return "\n\n".join(f"{number}. {turn}" for number, turn in enumerate(said, start=1))
+        kept = [said(t) for t in turns if t]
+        return "\n\n".join(f"{number}. {turn}" for number, turn in enumerate(kept, start=1))
 
     def render(
         self, incident: Incident, ctx: ReplyContext, *, language: str | None = None
@@ -512,7 +518,10 @@ class Renderer:
         self, incident: Incident, ctx: ReplyContext, language: str, channel: str
     ) -> dict[str, Any]:
         customer = incident.customer
-        name = normal_case(clean_name(customer.name)) if customer.name else ""
+        # the name as written in this language (Олена → Olena in English), split as far
+        # as it can be known: a lone token is a surname, never a first name
+        name = name_in_script(parse_name(customer.name).text, language)
+        given = parse_name(name).given or ""
         order = incident.order
         tz = customer.timezone
         respond_by = ctx.respond_by
@@ -528,7 +537,7 @@ class Renderer:
             "contact": dict(config.contact),
             "customer": {
                 "name": name,
-                "first_name": name.split(" ")[0] if name else "",
+                "first_name": given,
                 "tier": customer.tier,
                 "orders_count": customer.orders_count,
             },
@@ -550,7 +559,7 @@ class Renderer:
                 "description": incident.description,
             },
             "facts": dict(incident.facts),
-            "addr": _address(incident, language, name.split(" ")[0] if name else ""),
+            "addr": _address(incident, language),
             "respond_by": respond_by,
             # the moment the reply speaks from: deadlines read "today", "tomorrow" from it
             "now": ctx.now or incident.occurred_at or datetime.now(timezone.utc),
@@ -653,13 +662,15 @@ class Renderer:
                 if situation:
                     break
         greeting = salutation(
-            base["customer"]["name"] or None,
+            incident.customer.name,
             language,
             salutation=incident.customer.salutation,
             gender=incident.customer.gender,
             register=ctx.tone,
             channel=channel,
         )
+        if channel in SPOKEN_CHANNELS:
+            greeting = spoken_greeting(greeting, language, _local_hour(incident))
         closing = one("closing")
         sign = ""
         if channel in ("email", "web_form", "social_private"):
@@ -771,6 +782,17 @@ def _lower_first(text: str) -> str:
     return text
 
 
+def _local_hour(incident: Incident) -> int | None:
+    """The hour on the customer's clock when the incident happened (None when unknown)."""
+    moment = incident.occurred_at
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    zone = incident.customer.timezone
+    return (moment.astimezone(ZoneInfo(zone)) if zone else moment).hour
+
+
 def _money(amount: float, currency: str, language: str, channel: str) -> str:
     """Money as written, or in words for a script read aloud."""
     if channel in SPOKEN_CHANNELS:
@@ -834,19 +856,17 @@ _PL_ADDRESS: Mapping[str | None, Mapping[str, str]] = {
 }
 
 
-def _address(incident: Incident, language: str, first_name: str) -> dict[str, Any]:
+def _address(incident: Incident, language: str) -> dict[str, Any]:
     """Formal-address forms for templates: ``addr.dat`` is "Pani"/"Panu"/"Państwu" in Polish.
 
-    The gender comes from ``customer.gender`` or, only where the rule is sure, from the
-    first name (the same rule as the vocative); otherwise the plural polite form is used.
+    The gender comes from ``customer.gender``, a title, or, only where the rule is sure,
+    from a given name followed by a surname (the same decision as the greeting's); a
+    lone token tells nothing; otherwise the plural polite form is used.
     """
-    gender: str | None = incident.customer.gender
-    if gender == "unknown":
-        gender = None
+    customer = incident.customer
+    gender = address_gender(customer.name, language, customer.gender)
     if language != "pl":
         return {"gender": gender}
-    if gender is None and first_name:
-        gender = polish_gender(first_name)
     return {"gender": gender, "plural": gender is None, **_PL_ADDRESS[gender]}
 
 

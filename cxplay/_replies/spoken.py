@@ -17,10 +17,12 @@ categories from Babel (:func:`cxplay._replies.locale.plural_category`).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final
 
+from babel.numbers import get_currency_name
 from num2words import num2words
 
 from cxplay._replies.locale import (
@@ -40,6 +42,7 @@ __all__ = [
     "duration_words",
     "money_words",
     "number_words",
+    "speakable",
 ]
 
 #: Channels where the reply is a script read aloud.
@@ -144,7 +147,7 @@ def money_words(amount: Number, currency: str, language: str) -> str:
     except (NotImplementedError, KeyError, ValueError, TypeError):
         nouns = _MORE_CURRENCIES.get(currency, {}).get(language)
         if nouns is None:
-            return format_money(value, currency, language)
+            return _babel_money_words(value, currency, language)
         whole_units = int(value)
         said = f"{number_words(whole_units, language, 'parcel' if nouns[0] else None)} "
         said += nouns[1][plural_category(whole_units, language)]
@@ -157,6 +160,24 @@ def money_words(amount: Number, currency: str, language: str) -> str:
         return whole
     joiner = {"en": "and", "pl": "i", "uk": "і"}[language]
     return f"{whole} {joiner} {cents}"
+
+
+def _babel_money_words(value: float, currency: str, language: str) -> str:
+    """Any other currency: the number in words and its CLDR name ("…thousand Japanese yen")."""
+    whole = int(value)
+    hundredths = round(value * 100) % 100
+    try:
+        name = get_currency_name(currency, count=whole, locale=language)
+    except (ValueError, LookupError):
+        return format_money(value, currency, language)
+    said = f"{number_words(whole, language)} {name}"
+    if not hundredths:
+        return said
+    joiner = {"en": "and", "pl": "i", "uk": "і"}[language]
+    return f"{said} {joiner} {number_words(hundredths, language)} {_HUNDREDTHS[language]}"
+
+
+_HUNDREDTHS: Final = {"en": "hundredths", "pl": "setnych", "uk": "сотих"}
 
 
 # Currencies num2words does not name in a language: (feminine?, noun by plural category).
@@ -189,15 +210,48 @@ _LESS_THAN_MINUTE: Final = {
 }
 
 
-def approx_duration(value: timedelta | Number | str, language: str, *, words: bool = False) -> str:
+# Ukrainian puts the preposition after the adverb: "приблизно на 40 хвилин", "майже на
+# годину", never "на близько" (a calque). By the phrase's first word, what it becomes.
+_UK_AFTER: Final = {
+    "близько": "приблизно {after} {rest}",
+    "майже": "майже {after} {rest}",
+    "понад": "більш ніж {after} {rest}",
+    "трохи": "трохи більше ніж {after} {rest}",
+}
+
+
+def approx_duration(
+    value: timedelta | Number | str,
+    language: str,
+    *,
+    words: bool = False,
+    after: str | None = None,
+) -> str:
     """A wait or a delay as a person would put it, in the accusative (after "by", "o", "на").
 
     119 minutes → "almost two hours" / "prawie dwie godziny" / "майже дві години";
     40 → "about 40 minutes"; 65 → "just over an hour"; 90 → "about an hour and a half";
     190 → "more than 3 hours"; 4400 → "more than 3 days". ``words`` writes the numbers in
-    words (spoken channels). Never use it for a promise ("within 2 hours"): promises are
-    exact (:func:`~cxplay._replies.locale.format_duration`).
+    words (spoken channels). ``after`` is the preposition the phrase follows, put where
+    the language wants it: "на" + 40 → "приблизно на 40 хвилин" (not "на близько 40
+    хвилин"), "o" + 40 → "o około 40 minut". Never use it for a promise ("within 2
+    hours"): promises are exact (:func:`~cxplay._replies.locale.format_duration`).
     """
+    phrase = _approx(value, language, words=words, accusative=after is not None)
+    if not after:
+        return phrase
+    if language == "uk":
+        head, _, rest = phrase.partition(" ")
+        if head in _UK_AFTER and rest:
+            if head == "трохи":
+                rest = rest.removeprefix("більше ніж ")
+            return _UK_AFTER[head].format(after=after, rest=rest)
+    return f"{after} {phrase}"
+
+
+def _approx(
+    value: timedelta | Number | str, language: str, *, words: bool, accusative: bool
+) -> str:
     total = _whole_minutes(value)
 
     def say(n: int, noun: str, case: str = "acc") -> str:
@@ -214,8 +268,9 @@ def approx_duration(value: timedelta | Number | str, language: str, *, words: bo
         return say(total, "minute")
     if total < 55:
         # "około" and "близько" take the genitive; multiples of 5 above 5 have it equal
-        # to the nominative plural ("40 minut", "40 хвилин")
-        return _ABOUT[language].format(say(5 * round(total / 5), "minute", "gen"))
+        # to the nominative plural ("40 minut", "40 хвилин"); "приблизно на" the accusative
+        case = "acc" if accusative and language == "uk" else "gen"
+        return _ABOUT[language].format(say(5 * round(total / 5), "minute", case))
     if total < 60:
         return _ALMOST[language].format(say(1, "hour"))
     if total < 24 * 60:
@@ -253,3 +308,54 @@ def duration_words(value: timedelta | Number | str, language: str, case: str = "
         return count_words(0, "minute", language, case)
     joiner = {"en": " and ", "pl": " i ", "uk": " і "}[language]
     return ", ".join(parts[:-1]) + joiner + parts[-1] if len(parts) > 1 else parts[0]
+
+
+# -- what a script read aloud cannot contain ----------------------------------------------
+
+_PERCENT: Final = re.compile(r"(\d+)\s?%")
+_URL: Final = re.compile(r"(?:https?://|www\.)[^\s()\[\]]*[^\s()\[\].,;:!?]")
+_EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A whole number standing alone: not a time (14:30), a decimal, a code (LO3921) or a date.
+_BARE_NUMBER: Final = re.compile(r"(?<![\w:.,/-])\d{1,6}(?![\w:/-]|[.,]\d)")
+_PARENTHESIS: Final = re.compile(r"\s*\(([^()]*)\)")
+# the comma an aside leaves before a full stop or another comma ("… at once,." → "… at once.")
+_LOOSE_COMMA: Final = re.compile(r",(?=[,.;:!?])|,$")
+_PERCENT_NOUN: Final[Mapping[str, Mapping[str, str]]] = {
+    "en": {"one": "per cent", "other": "per cent"},
+    "pl": {"one": "procent", "few": "procent", "many": "procent", "other": "procent"},
+    "uk": {"one": "відсоток", "few": "відсотки", "many": "відсотків", "other": "відсотка"},
+}
+# What an agent says instead of reading out a link or an address: it is sent afterwards.
+_LINK: Final = {
+    "en": "a link we'll send you",
+    "pl": "link, który wyślemy po rozmowie",
+    "uk": "посилання, яке ми надішлемо після розмови",
+}
+_ADDRESS: Final = {
+    "en": "the address we'll send you",
+    "pl": "adres, który wyślemy po rozmowie",
+    "uk": "адреса, яку ми надішлемо після розмови",
+}
+
+
+def percent_words(n: int, language: str) -> str:
+    """20 → "twenty per cent" / "dwadzieścia procent" / "двадцять відсотків"."""
+    return f"{number_words(n, language)} {_PERCENT_NOUN[language][plural_category(n, language)]}"
+
+
+def speakable(text: str, language: str) -> str:
+    """A turn of a spoken script as it can be said: no sign, link, address or bracket.
+
+    Percentages are words ("dwadzieścia procent"), and in English every bare number
+    ("within twenty-four hours"; Polish and Ukrainian numbers agree in case, so their
+    templates say them with the filters), a link or an e-mail address becomes
+    the promise to send it, and a parenthesis is said as an aside between commas
+    ("an upgrade at no extra cost, we will check at once.").
+    """
+    text = _PERCENT.sub(lambda m: percent_words(int(m.group(1)), language), text)
+    if language == "en":  # no case to agree with: "within twenty-four hours"
+        text = _BARE_NUMBER.sub(lambda m: number_words(int(m.group(0)), language), text)
+    text = _URL.sub(_LINK[language], text)
+    text = _EMAIL.sub(_ADDRESS[language], text)
+    text = _PARENTHESIS.sub(lambda m: f", {m.group(1).strip()},", text)
+    return _LOOSE_COMMA.sub("", text).replace(", ,", ",")
