@@ -542,3 +542,22 @@ def test_a_refused_row_and_a_failing_store_in_one_batch(engine: Engine, store: s
         undo()
         written = {d.incident["id"]: d.views for d in log.decisions()}
         assert written == {"INC-1": 1, "INC-3": 1, "INC-4": 1}  # none written twice
+
+
+def test_an_unvalidated_incident_with_a_surrogate_is_refused_alone(
+    engine: Engine, store: str
+) -> None:
+    """A caller that skips validation (model_construct) cannot poison the batch either."""
+    from cxplay.models import Incident
+
+    bad = Incident.model_construct(id="INC-S", type="zz_custom", facts={"remark": "a\ud800b"})
+    with DecisionLog.open(store, batch_size=5, max_delay=60) as log:
+        with (
+            Engine(engine.playbooks, backend="python", log=log) as recording,
+            pytest.raises(LogError, match="not logged: the incident cannot be stored"),
+        ):
+            recording.suggest(bad)
+        returned, errors = suggest_many(engine, log, ["INC-1", "INC-2"])
+        assert not errors
+        log.flush()
+        assert logged_ids(log) == set(returned) and log.health().ok
