@@ -512,3 +512,52 @@ def test_the_cli_refuses_bad_text_in_flags_and_notes(tmp_path: Path, bad: str) -
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: note: ") and f"U+{ord(bad):04X}" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_refused_row_and_a_failing_store_in_one_batch(engine: Engine, store: str) -> None:
+    """Written rows are not queued again, the refused one is counted, the rest waits."""
+    seen: dict[str, list[int]] = {}
+    down = threading.Event()
+
+    def fault(rows: list[dict[str, Any]]) -> None:
+        keys = [row["incident_key"] for row in rows]
+        if "INC-POISON" in keys:
+            raise ValueError("a value the database cannot hold")
+        if down.is_set() and keys == ["INC-3"]:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        for key in keys:
+            seen.setdefault(key, []).append(len(rows))
+
+    with DecisionLog.open(store, batch_size=100, max_delay=60) as log:
+        undo = inject(log, fault)
+        down.set()
+        returned, errors = suggest_many(engine, log, ["INC-1", "INC-POISON", "INC-3", "INC-4"])
+        assert not errors and len(returned) == 4
+        with pytest.raises(LogError, match="is read-only"):
+            log.flush()
+        health = log.health()
+        assert (health.ok, health.refused, health.pending) == (False, 1, 2)  # INC-3, INC-4
+        down.clear()
+        assert log.flush() == 2 and log.health().ok
+        undo()
+        written = {d.incident["id"]: d.views for d in log.decisions()}
+        assert written == {"INC-1": 1, "INC-3": 1, "INC-4": 1}  # none written twice
+
+
+def test_an_unvalidated_incident_with_a_surrogate_is_refused_alone(
+    engine: Engine, store: str
+) -> None:
+    """A caller that skips validation (model_construct) cannot poison the batch either."""
+    from cxplay.models import Incident
+
+    bad = Incident.model_construct(id="INC-S", type="zz_custom", facts={"remark": "a\ud800b"})
+    with DecisionLog.open(store, batch_size=5, max_delay=60) as log:
+        with (
+            Engine(engine.playbooks, backend="python", log=log) as recording,
+            pytest.raises(LogError, match="not logged: the incident cannot be stored"),
+        ):
+            recording.suggest(bad)
+        returned, errors = suggest_many(engine, log, ["INC-1", "INC-2"])
+        assert not errors
+        log.flush()
+        assert logged_ids(log) == set(returned) and log.health().ok

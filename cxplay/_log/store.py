@@ -428,6 +428,7 @@ class DecisionLog:
             if not rows:
                 return {}
             refused: dict[str, str] = {}
+            done = 0  # rows written or refused alone (never queued again)
             try:
                 try:
                     self._upsert(rows)
@@ -435,17 +436,18 @@ class DecisionLog:
                     if not row_level(error):
                         raise
                     # a row the database refuses must not hold the others back: each alone
-                    for index, row in enumerate(rows):
+                    for row in rows:
                         try:
                             self._upsert([row])
                         except Exception as single:
                             if not row_level(single):
-                                rows = rows[index:]
                                 raise
                             refused[row["id"]] = reason(single)
+                        done += 1
             except BaseException as error:
                 with self._pending_lock:  # nothing lost: retried by the next flush
-                    self._pending[:0] = rows
+                    self._pending[:0] = rows[done:]
+                self._note_refused(refused)
                 failure = error if isinstance(error, LogError) else self._unexpected(error)
                 if isinstance(error, Exception):
                     self._failure = failure
@@ -453,11 +455,13 @@ class DecisionLog:
                         raise failure from None
                 raise
             self._failure = None
-            if refused:
-                self._refused += len(refused)
-                for decision_id, why in refused.items():
-                    _logger.warning("decision %s not logged: %s", decision_id, why)
+            self._note_refused(refused)
             return refused
+
+    def _note_refused(self, refused: Mapping[str, str]) -> None:
+        self._refused += len(refused)
+        for decision_id, why in refused.items():
+            _logger.warning("decision %s not logged: %s", decision_id, why)
 
     def _unexpected(self, error: BaseException) -> LogError:
         return LogError(f"the log {self.where} failed: {type(error).__name__}: {first_line(error)}")
