@@ -226,14 +226,17 @@ def test_errors_keep_their_problems_across_processes() -> None:
 def _close_under_load(engine: Engine, threads: int = 4) -> list[str]:
     """Close ``engine`` while ``threads`` threads suggest; what each call ended with."""
     started = threading.Barrier(threads + 1)
+    running = threading.Semaphore(0)  # released once per thread, after its first answer
     outcomes: list[str] = []
 
     def work() -> None:
         started.wait()
-        for _ in range(200):
+        for n in range(100_000):
             try:
                 engine.suggest(QUEUE)
                 outcomes.append("ok")
+                if n == 0:
+                    running.release()
             except EngineClosedError:
                 outcomes.append("closed")
                 return
@@ -245,6 +248,8 @@ def _close_under_load(engine: Engine, threads: int = 4) -> list[str]:
     for worker in workers:
         worker.start()
     started.wait()
+    for _ in range(threads):  # close while every thread is in the middle of its work
+        assert running.acquire(timeout=60)
     engine.close()
     for worker in workers:
         worker.join()
@@ -495,3 +500,60 @@ def test_the_docstring_examples_hold() -> None:
     for module in (cxplay, cxplay.models, cxplay.results):
         failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert tried and not failed, module.__name__
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.datetimes()
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_PARTS = st.fixed_dictionaries(
+    {},
+    optional={
+        k: _JSON
+        for k in (
+            *("name", "language", "tier", "id", "timezone", "value", "currency"),
+            *("compensations_90d", "queue_minutes", "delay_days", "missing_item"),
+        )
+    },
+)
+_FIELDS = st.sampled_from(
+    ["id", "occurred_at", "channel", "stage", "severity", "description", "order", "event", "facts"]
+)
+_INCIDENTS = st.builds(
+    lambda kind, fields, customer: {"type": kind, **fields, "customer": customer},
+    st.sampled_from(["parcel_damaged", "queue_long", "speaker_late", "child_seat_missing", "x"])
+    | _JSON,
+    st.dictionaries(_FIELDS, _JSON | _PARTS, max_size=4),
+    _PARTS | _JSON,
+)
+
+
+@given(incident=_INCIDENTS, language=st.none() | st.text(max_size=12), explain=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_every_entry_point_raises_only_cxplay_errors(
+    incident: dict[str, object], language: str | None, explain: bool
+) -> None:
+    calls = (
+        lambda: ENGINE.suggest(incident, language=language, explain=explain),
+        lambda: ENGINE.evaluate(incident),
+        lambda: ENGINE.decide(incident),
+        lambda: ENGINE.explain(incident),
+        lambda: ENGINE.incident(incident),
+    )
+    for call in calls:
+        try:
+            call()
+        except CxplayError as error:
+            assert str(error) and "\n" not in str(error)
+            assert error.problems

@@ -37,6 +37,8 @@ engine.log.outcome("abc", "accepted")  # E: an engine without a log has log None
 """
 
 RIGHT = """
+from collections.abc import Mapping, Sequence
+
 from typing_extensions import assert_type
 
 import cxplay
@@ -63,7 +65,8 @@ def takes(sink: DecisionSink) -> None: ...
 with DecisionLog.open("cx.db") as log:
     takes(log)
     for d in log.decisions():
-        print(d.id)
+        assert_type(d.incident, Mapping[str, object])
+        assert_type(d.actions, Sequence[Mapping[str, object]])
 """
 
 
