@@ -10,6 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -557,3 +558,12 @@ def test_every_entry_point_raises_only_cxplay_errors(
         except CxplayError as error:
             assert str(error) and "\n" not in str(error)
             assert error.problems
+
+
+def test_a_named_zone_keeps_its_name_and_its_rules() -> None:
+    london = datetime(2026, 3, 28, 12, 0, tzinfo=ZoneInfo("Europe/London"))  # GMT, +00:00
+    s = ENGINE.suggest({"type": "parcel_damaged", "channel": "email", "occurred_at": london})
+    assert s.respond_by is not None and s.respond_by.tzinfo is london.tzinfo
+    # a week later is after the clocks go forward: the named zone says +01:00
+    due = [f.due for f in s.follow_ups if f.after == timedelta(days=7)]
+    assert due and due[0] is not None and due[0].utcoffset() == timedelta(hours=1)
