@@ -34,6 +34,8 @@ print(s.reply.body)  # E: the reply is optional: narrow it first
 logged = Engine.from_path(log="cx.db")
 logged.log.outcome("abc", "accepted")
 engine.log.outcome("abc", "accepted")  # E: an engine without a log has log None
+engine.reload("my/playbooks")  # E: reload's source is keyword-only
+engine.reload(source="my/playbooks")
 """
 
 RIGHT = """
