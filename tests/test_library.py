@@ -567,3 +567,21 @@ def test_a_named_zone_keeps_its_name_and_its_rules() -> None:
     # a week later is after the clocks go forward: the named zone says +01:00
     due = [f.due for f in s.follow_ups if f.after == timedelta(days=7)]
     assert due and due[0] is not None and due[0].utcoffset() == timedelta(hours=1)
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="no durable_rules")
+def test_a_failing_rule_engine_is_a_rule_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cxplay._engine import durable
+
+    with Engine.from_path(backend="durable") as engine:
+        engine.suggest(QUEUE)  # sessions primed before the fault
+
+        def broken(handle: int, text: str) -> tuple[int, int]:
+            raise RuntimeError("Could not assert fact, error code: 999")
+
+        monkeypatch.setattr(durable._engine, "assert_fact", broken)
+        with pytest.raises(cxplay.RuleEngineError, match="the rule engine failed") as caught:
+            engine.suggest(QUEUE)
+        assert not isinstance(caught.value, IncidentError | EngineClosedError)
+        monkeypatch.undo()
+        assert engine.suggest(QUEUE).matched  # the engine goes on serving
