@@ -196,21 +196,26 @@ def _fingerprint(paths: tuple[Path, ...]) -> tuple[object, ...]:
     """What the one-shot cache compares: each playbook and reply file's time and size."""
     seen: list[tuple[str, int, int]] = []
     for path in paths:
-        folders = [path, path / "replies"] if path.is_dir() else [path.parent / "replies"]
-        files = [] if path.is_dir() else [path]
+        if path.is_dir():
+            folders = [str(path), os.path.join(path, "replies")]
+        else:
+            folders = [os.path.join(path.parent, "replies")]
+            try:
+                stat = path.stat()
+                seen.append((str(path), stat.st_mtime_ns, stat.st_size))
+            except OSError:
+                pass
         for folder in folders:
             try:
                 with os.scandir(folder) as entries:
-                    files += [Path(e.path) for e in entries if e.is_file()]
+                    for entry in entries:
+                        if entry.is_file():
+                            stat = entry.stat()
+                            seen.append((entry.path, stat.st_mtime_ns, stat.st_size))
             except OSError:
                 continue
-        for file in files:
-            try:
-                stat = file.stat()
-            except OSError:
-                continue
-            seen.append((str(file), stat.st_mtime_ns, stat.st_size))
-    return tuple(sorted(seen))
+    seen.sort()
+    return tuple(seen)
 
 
 def suggest(
@@ -243,7 +248,7 @@ def suggest(
         paths = (Path(playbooks),)
     else:
         paths = tuple(Path(p) for p in playbooks)
-    key = (tuple(p.resolve() for p in paths), backend, allow_unknown_type)
+    key = (paths, backend, allow_unknown_type)
     stamp = _fingerprint(paths)
     with _cache_lock:
         cached = _cache.get(key)

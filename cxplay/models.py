@@ -196,9 +196,11 @@ def _plausible(moment: datetime) -> datetime:
             "needs a UTC offset, as in 2026-11-20T09:15:00+01:00 (Z for UTC): "
             "a time without one is ambiguous"
         )
-    if not isinstance(moment.tzinfo, timezone | zoneinfo.ZoneInfo):
-        # pydantic's own TzInfo from JSON: the standard library's (timezone.utc for Z)
-        moment = moment.replace(tzinfo=timezone(offset))
+    zone = moment.tzinfo
+    if not offset and zone is not timezone.utc and not isinstance(zone, zoneinfo.ZoneInfo):
+        # "Z" from JSON is pydantic's TzInfo(0): UTC is the standard library's (a named
+        # zone such as Europe/London keeps its name, and with it its DST rules)
+        moment = moment.replace(tzinfo=timezone.utc)
     return moment
 
 

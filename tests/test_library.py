@@ -10,6 +10,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -226,14 +227,17 @@ def test_errors_keep_their_problems_across_processes() -> None:
 def _close_under_load(engine: Engine, threads: int = 4) -> list[str]:
     """Close ``engine`` while ``threads`` threads suggest; what each call ended with."""
     started = threading.Barrier(threads + 1)
+    running = threading.Semaphore(0)  # released once per thread, after its first answer
     outcomes: list[str] = []
 
     def work() -> None:
         started.wait()
-        for _ in range(200):
+        for n in range(100_000):
             try:
                 engine.suggest(QUEUE)
                 outcomes.append("ok")
+                if n == 0:
+                    running.release()
             except EngineClosedError:
                 outcomes.append("closed")
                 return
@@ -245,6 +249,8 @@ def _close_under_load(engine: Engine, threads: int = 4) -> list[str]:
     for worker in workers:
         worker.start()
     started.wait()
+    for _ in range(threads):  # close while every thread is in the middle of its work
+        assert running.acquire(timeout=60)
     engine.close()
     for worker in workers:
         worker.join()
@@ -495,3 +501,87 @@ def test_the_docstring_examples_hold() -> None:
     for module in (cxplay, cxplay.models, cxplay.results):
         failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert tried and not failed, module.__name__
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.datetimes()
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_PARTS = st.fixed_dictionaries(
+    {},
+    optional={
+        k: _JSON
+        for k in (
+            *("name", "language", "tier", "id", "timezone", "value", "currency"),
+            *("compensations_90d", "queue_minutes", "delay_days", "missing_item"),
+        )
+    },
+)
+_FIELDS = st.sampled_from(
+    ["id", "occurred_at", "channel", "stage", "severity", "description", "order", "event", "facts"]
+)
+_INCIDENTS = st.builds(
+    lambda kind, fields, customer: {"type": kind, **fields, "customer": customer},
+    st.sampled_from(["parcel_damaged", "queue_long", "speaker_late", "child_seat_missing", "x"])
+    | _JSON,
+    st.dictionaries(_FIELDS, _JSON | _PARTS, max_size=4),
+    _PARTS | _JSON,
+)
+
+
+@given(incident=_INCIDENTS, language=st.none() | st.text(max_size=12), explain=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_every_entry_point_raises_only_cxplay_errors(
+    incident: dict[str, object], language: str | None, explain: bool
+) -> None:
+    calls = (
+        lambda: ENGINE.suggest(incident, language=language, explain=explain),
+        lambda: ENGINE.evaluate(incident),
+        lambda: ENGINE.decide(incident),
+        lambda: ENGINE.explain(incident),
+        lambda: ENGINE.incident(incident),
+    )
+    for call in calls:
+        try:
+            call()
+        except CxplayError as error:
+            assert str(error) and "\n" not in str(error)
+            assert error.problems
+
+
+def test_a_named_zone_keeps_its_name_and_its_rules() -> None:
+    london = datetime(2026, 3, 28, 12, 0, tzinfo=ZoneInfo("Europe/London"))  # GMT, +00:00
+    s = ENGINE.suggest({"type": "parcel_damaged", "channel": "email", "occurred_at": london})
+    assert s.respond_by is not None and s.respond_by.tzinfo is london.tzinfo
+    # a week later is after the clocks go forward: the named zone says +01:00
+    due = [f.due for f in s.follow_ups if f.after == timedelta(days=7)]
+    assert due and due[0] is not None and due[0].utcoffset() == timedelta(hours=1)
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="no durable_rules")
+def test_a_failing_rule_engine_is_a_rule_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cxplay._engine import durable
+
+    with Engine.from_path(backend="durable") as engine:
+        engine.suggest(QUEUE)  # sessions primed before the fault
+
+        def broken(handle: int, text: str) -> tuple[int, int]:
+            raise RuntimeError("Could not assert fact, error code: 999")
+
+        monkeypatch.setattr(durable._engine, "assert_fact", broken)
+        with pytest.raises(cxplay.RuleEngineError, match="the rule engine failed") as caught:
+            engine.suggest(QUEUE)
+        assert not isinstance(caught.value, IncidentError | EngineClosedError)
+        monkeypatch.undo()
+        assert engine.suggest(QUEUE).matched  # the engine goes on serving

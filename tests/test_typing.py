@@ -34,9 +34,13 @@ print(s.reply.body)  # E: the reply is optional: narrow it first
 logged = Engine.from_path(log="cx.db")
 logged.log.outcome("abc", "accepted")
 engine.log.outcome("abc", "accepted")  # E: an engine without a log has log None
+engine.reload("my/playbooks")  # E: reload's source is keyword-only
+engine.reload(source="my/playbooks")
 """
 
 RIGHT = """
+from collections.abc import Mapping, Sequence
+
 from typing_extensions import assert_type
 
 import cxplay
@@ -63,7 +67,8 @@ def takes(sink: DecisionSink) -> None: ...
 with DecisionLog.open("cx.db") as log:
     takes(log)
     for d in log.decisions():
-        print(d.id)
+        assert_type(d.incident, Mapping[str, object])
+        assert_type(d.actions, Sequence[Mapping[str, object]])
 """
 
 

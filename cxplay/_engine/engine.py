@@ -861,7 +861,7 @@ class Engine(Generic[LogT]):
         """Whether :meth:`close` was called."""
         return self._closed
 
-    def reload(self, source: PlaybookSource | PlaybookSet | None = None) -> None:
+    def reload(self, *, source: PlaybookSource | PlaybookSet | None = None) -> None:
         """Load the playbooks again and swap them in; on any error keep serving the old ones.
 
         ``source`` (paths, or a :class:`PlaybookSet` built in code) replaces what the

@@ -108,8 +108,8 @@ class LoggedDecision:
     created_at: datetime
     seen_at: datetime
     views: int
-    incident: dict[str, Any]
-    actions: list[dict[str, Any]]
+    incident: Mapping[str, object]
+    actions: Sequence[Mapping[str, object]]
     digest: str
     playbooks: list[str]
     backend: str
@@ -129,7 +129,7 @@ class LoggedDecision:
     nps: int | None
     ces: int | None
     forgotten: bool
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: Sequence[Mapping[str, object]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes as ISO 8601 strings."""

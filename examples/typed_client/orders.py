@@ -127,10 +127,10 @@ def close_while_serving(incidents: Sequence[Incident]) -> dict[str, int]:
     engine = Engine.from_path()
     counts = {"ok": 0, "closed": 0}
     lock = threading.Lock()
-    started = threading.Barrier(5)
+    busy = threading.Semaphore(0)  # one release per thread, once it has answered
 
     def serve() -> None:
-        started.wait()
+        first = True
         while True:
             for incident in incidents:
                 try:
@@ -142,11 +142,15 @@ def close_while_serving(incidents: Sequence[Incident]) -> dict[str, int]:
                     counts[outcome] += 1
                 if outcome == "closed":
                     return
+                if first:
+                    busy.release()
+                    first = False
 
     workers = [threading.Thread(target=serve) for _ in range(4)]
     for worker in workers:
         worker.start()
-    started.wait()
+    for _ in workers:  # close while all four are serving
+        assert busy.acquire(timeout=60)
     engine.close()
     for worker in workers:
         worker.join()
