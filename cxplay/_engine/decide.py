@@ -26,6 +26,7 @@ from typing import Any
 from cxplay._common.models import trusted
 from cxplay._playbooks.loader import CompiledRule
 from cxplay.models import (
+    DEFAULT_CHANNEL,
     SEVERITIES,
     Action,
     Callback,
@@ -305,9 +306,9 @@ def _plan(rule: CompiledRule) -> _RulePlan:
 def _respond_by(
     kept: Sequence[CompiledRule], incident: Incident, base: datetime
 ) -> datetime | None:
-    channel = incident.channel
-    if channel is None:
-        return None
+    # the channel the reply goes to: without one named, the reply is an e-mail, and so
+    # is the promise of when it is due
+    channel = incident.channel or DEFAULT_CHANNEL
     for rule in kept:
         sla = rule.playbook.sla.get(channel)
         if sla is not None:
