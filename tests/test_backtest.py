@@ -42,6 +42,7 @@ GOLDEN = Path(__file__).parent / "golden" / "backtest"
 SHIPPED = cxplay.shipped_playbooks_dir()
 BACKENDS = ["python", *(["durable"] if DURABLE else [])]
 DASK_INSTALLED = importlib.util.find_spec("distributed") is not None
+PYARROW = importlib.util.find_spec("pyarrow") is not None
 
 NEW_RULE = """
 [[rule]]
@@ -278,8 +279,10 @@ def _partition_tallies() -> list[Tally]:
 
 
 def test_parquet_gives_the_same_counts_as_jsonl(playground: Path, tmp_path: Path) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
+    need(PYARROW, "pyarrow: pip install 'cxplay[parquet]'")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     rows = list(generate_incidents(500, seed=3))
     jsonl = tmp_path / "incidents.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
@@ -845,8 +848,10 @@ def test_an_unusable_log_is_one_line(in_playground: Path) -> None:
 
 
 def test_parquet_with_one_json_column_and_nulls(playground: Path, tmp_path: Path) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
+    need(PYARROW, "pyarrow: pip install 'cxplay[parquet]'")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     rows = [
         json.loads(line)
         for line in (CASES / "incidents.jsonl").read_text().splitlines()[:13]
