@@ -479,6 +479,34 @@ def test_a_line_without_end_is_an_error_not_unbounded_memory(in_playground: Path
     )
 
 
+def test_dask_pointed_at_a_port_that_never_answers_gives_up(
+    in_playground: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need(DASK_INSTALLED, "dask.distributed is not installed (pip install 'cxplay[dask]')")
+    from cxplay._backtest import run as backtest_run
+
+    monkeypatch.setattr(backtest_run, "DASK_TIMEOUT", 1)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def accept_and_say_nothing() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(server.accept()[0])
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    try:
+        code, out, err = run_cli(*BASE_ARGS, "--dask", f"tcp://127.0.0.1:{port}")
+    finally:
+        server.close()
+        for client in held:
+            client.close()
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1 and err.startswith("Error: ")
+    assert f"127.0.0.1:{port}" in err
+
+
 def test_dask_pointed_at_an_http_port_is_one_line(in_playground: Path) -> None:
     need(DASK_INSTALLED, "dask.distributed is not installed (pip install 'cxplay[dask]')")
     server = socket.create_server(("127.0.0.1", 0))
