@@ -81,6 +81,8 @@ CHANNELS = (
     "in_person",
     "web_form",
 )
+#: The channel of the reply, and of its ``respond_by``, when an incident names none.
+DEFAULT_CHANNEL = "email"
 SEVERITIES = ("low", "medium", "high", "critical")
 STAGES = ("pre_purchase", "purchase", "delivery", "usage", "after_sales", "event")
 DIMENSIONS = ("sensory", "relational", "cognitive", "behavioural", "functional")

@@ -42,6 +42,7 @@ GOLDEN = Path(__file__).parent / "golden" / "backtest"
 SHIPPED = cxplay.shipped_playbooks_dir()
 BACKENDS = ["python", *(["durable"] if DURABLE else [])]
 DASK_INSTALLED = importlib.util.find_spec("distributed") is not None
+PYARROW = importlib.util.find_spec("pyarrow") is not None
 
 NEW_RULE = """
 [[rule]]
@@ -278,8 +279,10 @@ def _partition_tallies() -> list[Tally]:
 
 
 def test_parquet_gives_the_same_counts_as_jsonl(playground: Path, tmp_path: Path) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
+    need(PYARROW, "pyarrow: pip install 'cxplay[parquet]'")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     rows = list(generate_incidents(500, seed=3))
     jsonl = tmp_path / "incidents.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
@@ -474,6 +477,34 @@ def test_a_line_without_end_is_an_error_not_unbounded_memory(in_playground: Path
         "Error: /dev/zero: line 1 is longer than 1024 KiB "
         "(one incident per line, each at most 1 MiB)\n"
     )
+
+
+def test_dask_pointed_at_a_port_that_never_answers_gives_up(
+    in_playground: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need(DASK_INSTALLED, "dask.distributed is not installed (pip install 'cxplay[dask]')")
+    from cxplay._backtest import run as backtest_run
+
+    monkeypatch.setattr(backtest_run, "DASK_TIMEOUT", 1)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def accept_and_say_nothing() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(server.accept()[0])
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    try:
+        code, out, err = run_cli(*BASE_ARGS, "--dask", f"tcp://127.0.0.1:{port}")
+    finally:
+        server.close()
+        for client in held:
+            client.close()
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1 and err.startswith("Error: ")
+    assert f"127.0.0.1:{port}" in err
 
 
 def test_dask_pointed_at_an_http_port_is_one_line(in_playground: Path) -> None:
@@ -845,8 +876,10 @@ def test_an_unusable_log_is_one_line(in_playground: Path) -> None:
 
 
 def test_parquet_with_one_json_column_and_nulls(playground: Path, tmp_path: Path) -> None:
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
+    need(PYARROW, "pyarrow: pip install 'cxplay[parquet]'")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     rows = [
         json.loads(line)
         for line in (CASES / "incidents.jsonl").read_text().splitlines()[:13]

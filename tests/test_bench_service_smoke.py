@@ -5,6 +5,7 @@ Timings are never asserted (performance is measured by benchmarks, not unit test
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -12,7 +13,17 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+from tests.components import need
+
+
+@pytest.fixture(autouse=True)
+def _serve_extra() -> None:
+    """The serve extra, or a visible skip (a failure under CI=true)."""
+    need(
+        importlib.util.find_spec("uvicorn") is not None,
+        "the serve extra is not installed: pip install 'cxplay[serve]'",
+    )
+
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {

@@ -239,6 +239,30 @@ def test_an_unwritable_out_file_is_named(tmp_path: Path, args: list[str]) -> Non
     assert errors[0].startswith(f"Error: {target}: "), errors
 
 
+EXAMPLE_INCIDENTS = sorted((ROOT / "examples" / "incidents").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_INCIDENTS, ids=[p.stem for p in EXAMPLE_INCIDENTS])
+def test_respond_by_is_for_the_channel_the_reply_goes_to(path: Path) -> None:
+    """Without a channel the reply is an e-mail: respond_by is the e-mail's, never absent."""
+    engine = Engine.from_path(backend="python")
+    incident = json.loads(path.read_text("utf-8"))
+    incident.pop("channel", None)
+    unnamed = engine.suggest(incident)
+    named = engine.suggest(dict(incident, channel=unnamed.reply.channel))
+    assert unnamed.reply.channel == "email"
+    assert unnamed.respond_by == named.respond_by
+    assert unnamed.respond_by is not None or not engine.evaluate(incident)
+
+
+def test_suggest_without_a_channel_says_when_to_respond() -> None:
+    result = run("suggest", "--type", "parcel_damaged", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["reply"]["channel"] == "email" and data["respond_by"] is not None
+    assert "Respond by" in run("suggest", "--type", "parcel_damaged").stdout
+
+
 def test_suggest_text(book: Path, late: Path) -> None:
     result = run("suggest", late, "--playbooks", book)
     assert (result.exit_code, result.stderr) == (0, "")
@@ -351,7 +375,10 @@ def test_suggest_from_flags_only(book: Path) -> None:
         "gold",
     )
     assert result.exit_code == 0
-    assert result.stdout == textwrap.dedent(
+    # no channel: the reply is an e-mail, due within the e-mail SLA of now
+    severity, respond_by, *rest = result.stdout.splitlines(keepends=True)
+    assert respond_by.startswith("Respond by  ")
+    assert severity + "".join(rest) == textwrap.dedent(
         """\
         Severity    low
 

@@ -68,6 +68,20 @@ def test_every_schema_comment_points_at_a_file() -> None:
     assert "cxplay schema > docs/playbook.schema.json" in README
 
 
+@pytest.mark.parametrize(
+    "doc", ["README.md", *sorted(p.name for p in (ROOT / "docs").glob("*.md"))]
+)
+def test_every_link_and_named_document_exists(doc: str) -> None:
+    """A relative link, or a document named in the prose (DESIGN.md), is in the repository."""
+    path = ROOT / doc if doc == "README.md" else ROOT / "docs" / doc
+    text = path.read_text("utf-8")
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if "://" not in target:
+            assert (path.parent / target).exists(), f"{doc}: link to {target}"
+    for named in set(re.findall(r"\b([A-Z]+\.md)\b", text)):
+        assert (ROOT / named).exists(), f"{doc} names {named}"
+
+
 def test_readme_opens_with_the_quickstart() -> None:
     quickstart = README.index("## Quickstart")
     assert quickstart < README.index("## Command reference")

@@ -44,6 +44,7 @@ SHELLS = {"sh", "console"}
 NOT_RUNNABLE: dict[str, str] = {
     "make demo": "creates .venv and installs cxplay: the test runs inside that venv already",
     "make test": "the whole suite: it would run this test again",
+    "make ci": "the services and the whole suite: it would run this test again",
     "pip install 'cxplay[serve]'": "installs packages; the test environment has the extra",
     'eval "$(_CXPLAY_COMPLETE=zsh_source cxplay)"': "zsh syntax (the bash line runs)",
     "_CXPLAY_COMPLETE=fish_source cxplay | source": "fish syntax (the bash line runs)",

@@ -37,9 +37,18 @@ def damaged(n: int, value: float) -> dict[str, Any]:
     }
 
 
+def made_at(log: DecisionLog) -> dict[str, datetime]:
+    """When each decision was made (the log's clock)."""
+    log.flush()  # what is still queued is written first
+    return {d.id: d.created_at for d in log.decisions(since=None, until=None)}
+
+
 @pytest.fixture
 def filled(store: str) -> str:
-    """3 damaged parcels (accepted, edited, rejected) and a queue without an outcome."""
+    """3 damaged parcels (accepted, edited, rejected) and a queue without an outcome.
+
+    The outcomes come 30 min, 3 h and 1 h after each decision was made.
+    """
     with DecisionLog.open(store) as log, Engine.from_path(backend="python", log=log) as engine:
         accepted = engine.suggest(damaged(1, 250.0))
         edited = engine.suggest(damaged(2, 300.0))
@@ -52,11 +61,19 @@ def filled(store: str) -> str:
                 "facts": {"queue_minutes": 25},
             }
         )
-        log.outcome(accepted.decision_id, "accepted", at=T0 + timedelta(minutes=30))
+        made = made_at(log)
         log.outcome(
-            edited.decision_id, "edited", given={"refund": (120, "PLN")}, at=T0 + timedelta(hours=3)
+            accepted.decision_id, "accepted", at=made[accepted.decision_id] + timedelta(minutes=30)
         )
-        log.outcome(rejected.decision_id, "rejected", at=T0 + timedelta(hours=1))
+        log.outcome(
+            edited.decision_id,
+            "edited",
+            given={"refund": (120, "PLN")},
+            at=made[edited.decision_id] + timedelta(hours=3),
+        )
+        log.outcome(
+            rejected.decision_id, "rejected", at=made[rejected.decision_id] + timedelta(hours=1)
+        )
         log.feedback(accepted.decision_id, csat=5, nps=10, ces=2)
         log.feedback(edited.decision_id, csat=3, nps=9)
         log.feedback(rejected.decision_id, csat=1, nps=3, ces=6)
@@ -106,6 +123,44 @@ def test_the_numbers(filled: str) -> None:
     assert report.most_rejected and report.most_rejected[0].rejection == pytest.approx(1 / 3)
 
 
+@pytest.mark.parametrize(
+    ("occurred", "label"),
+    [
+        (T0 - timedelta(days=145), "months before the decision"),
+        (T0 + timedelta(days=30), "in the future"),
+        (T0 - timedelta(minutes=90), "90 min before the decision"),
+        (None, "not given"),
+    ],
+)
+def test_first_response_counts_from_the_decision(
+    store: str, occurred: datetime | None, label: str
+) -> None:
+    """Whenever the incident says it happened, the clock starts when the decision was made.
+
+    Two e-mails (2 hours to respond): answered 30 minutes and 3 hours after the decision.
+    """
+    with DecisionLog.open(store) as log, Engine.from_path(backend="python", log=log) as engine:
+        ids = []
+        for n in (1, 2):
+            incident = damaged(n, 250.0)
+            if occurred is None:
+                del incident["occurred_at"]
+            else:
+                incident["occurred_at"] = occurred.isoformat()
+            s = engine.suggest(incident)
+            assert s.respond_by is not None
+            ids.append(s.decision_id)
+        made = made_at(log)
+        log.outcome(ids[0], "accepted", at=made[ids[0]] + timedelta(minutes=30))
+        log.outcome(ids[1], "accepted", at=made[ids[1]] + timedelta(hours=3))
+        log.outcome(ids[1], "edited", at=made[ids[1]] + timedelta(hours=4))  # the first counts
+    total = report_of(store).total
+    assert total.first_response_s == pytest.approx((30 + 180) * 60 / 2, abs=1), label
+    assert (total.on_time, total.with_deadline) == (1, 2), label
+    text = report_text(report_of(store), "text")
+    assert "first response, from the decision: 1 h 45 min on average; 50% by respond_by" in text
+
+
 def test_the_period_filters_decisions(filled: str) -> None:
     now = datetime.now(timezone.utc)
     assert report_of(filled, since=now + timedelta(hours=1)).total.decisions == 0
@@ -128,7 +183,7 @@ def test_text_markdown_and_json(filled: str) -> None:
         "4 decisions, 3 with an outcome: 1 sent as suggested, 1 edited, 1 rejected",
         "compensation given: 370.00 PLN",
         "CSAT 3.0 (3 answers), NPS +33 (3), CES 4.0 (2)",
-        "first response: 1 h 30 min on average; 67% by respond_by (2 of 3)",
+        "first response, from the decision: 1 h 30 min on average; 67% by respond_by (2 of 3)",
     ]
     assert re.search(
         r"^parcel_damaged\s+3\s+3\s+1\s+1\s+1\s+3\.0\s+\+33\s+4\.0\s+1 h 30 min\s+67%\s+370\.00 PLN$",

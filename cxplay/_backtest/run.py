@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -280,6 +281,35 @@ def _collect(
             progress(count, None)
 
 
+def _connect(client_class: Any, address: str) -> Any:
+    """``Client(address)``, given up on after a deadline.
+
+    Dask's own timeout covers the TCP connect, not its handshake: a server that accepts and
+    never answers (an HTTP server waiting for a request line) would hold the backtest
+    forever. The attempt runs in a daemon thread; past the deadline it is abandoned.
+    """
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["client"] = client_class(address, timeout=DASK_TIMEOUT)
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    deadline = DASK_TIMEOUT + 5
+    thread = threading.Thread(target=attempt, name="cxplay-dask-connect", daemon=True)
+    thread.start()
+    thread.join(deadline)
+    if thread.is_alive():
+        raise BacktestError(
+            f"no Dask scheduler answered at {address} within {deadline:g} s "
+            "(a scheduler listens on tcp://HOST:8786 by default)"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["client"]
+
+
 def _dask_client(address: str, workers: int | None) -> tuple[Any, Any]:
     """A dask.distributed client: ``local`` starts a LocalCluster of processes."""
     try:
@@ -295,7 +325,7 @@ def _dask_client(address: str, workers: int | None) -> tuple[Any, Any]:
         )
         return Client(cluster), cluster  # type: ignore[no-untyped-call]
     try:
-        return Client(address, timeout=DASK_TIMEOUT), None  # type: ignore[no-untyped-call]
+        return _connect(Client, address), None
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BacktestError(f"cannot reach the Dask scheduler at {address}: {reason}") from None

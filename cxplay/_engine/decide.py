@@ -30,6 +30,7 @@ from typing import Any
 from cxplay._common.models import FrozenMap, freeze, trusted
 from cxplay._playbooks.loader import CompiledRule
 from cxplay.models import (
+    DEFAULT_CHANNEL,
     SEVERITIES,
     Action,
     Callback,
@@ -326,9 +327,9 @@ def _plan(rule: CompiledRule) -> _RulePlan:
 def _respond_by(
     kept: Sequence[CompiledRule], incident: Incident, base: datetime
 ) -> datetime | None:
-    channel = incident.channel
-    if channel is None:
-        return None
+    # the channel the reply goes to: without one named, the reply is an e-mail, and so
+    # is the promise of when it is due
+    channel = incident.channel or DEFAULT_CHANNEL
     for rule in kept:
         playbook = rule.playbook
         sla = playbook.sla.get(channel)

@@ -99,7 +99,7 @@ def _summary(report: Report) -> list[str]:
         f"compensation given: {_money(s.compensation)}",
         f"CSAT {_score(s.csat)} ({s.csat_answers} answers), NPS {_score(s.nps, signed=True)} "
         f"({s.nps_answers}), CES {_score(s.ces)} ({s.ces_answers})",
-        f"first response: {_duration(s.first_response_s)} on average; "
+        f"first response, from the decision: {_duration(s.first_response_s)} on average; "
         f"{_percent(s.on_time_rate)} by respond_by ({s.on_time} of {s.with_deadline})",
     ]
 

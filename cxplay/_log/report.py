@@ -2,15 +2,16 @@
 
 Per incident type and per rule: decisions, outcomes (accepted, edited, rejected) and the
 acceptance rate, compensation given per currency, CSAT (mean of 1-5), NPS (% promoters
-9-10 minus % detractors 0-6), CES (mean of 1-7), time to first response and how many
-first responses came by ``respond_by``; and the rules agents reject most. Everything is
+9-10 minus % detractors 0-6), CES (mean of 1-7), time to first response (from when the
+decision was made to its first outcome) and how many first responses came within the time
+``respond_by`` gave; and the rules agents reject most. Everything is
 counted by the database in two GROUP BY queries, so a report over a million decisions
 reads only a few hundred groups into Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -124,11 +125,39 @@ _SUMS = (
 )
 
 
-def _metrics(d: sa.Table) -> list[sa.ColumnElement[Any]]:
-    """The aggregate columns, in :data:`_SUMS` order."""
+Seconds = Callable[[sa.ColumnElement[Any], sa.ColumnElement[Any]], sa.ColumnElement[Any]]
+
+
+def _seconds_on(dialect: str) -> Seconds:
+    """``later - earlier`` in seconds, in the database's own date arithmetic."""
+    if dialect == "sqlite":  # datetimes are ISO text there; julianday reads it
+        return lambda later, earlier: (
+            (sa.func.julianday(later) - sa.func.julianday(earlier)) * (86400.0)
+        )
+    return lambda later, earlier: sa.extract("epoch", later - earlier)
+
+
+def _metrics(
+    d: sa.Table, first_at: sa.ColumnElement[Any], seconds: Seconds
+) -> list[sa.ColumnElement[Any]]:
+    """The aggregate columns, in :data:`_SUMS` order.
+
+    Time to first response is measured from when the decision was made (its
+    ``created_at``) to its first outcome, never from the incident's ``occurred_at``: an
+    incident dated months ago or in the future would otherwise read "145 d" or "0 min".
+    On time means the first outcome came within the time ``respond_by`` gave (its
+    distance from the incident's time, or from the decision's when the incident had none),
+    counted from the decision too.
+    """
 
     def count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
         return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    taken = seconds(first_at, d.c.created_at)
+    # an outcome recorded with an earlier ``at`` than its decision: answered at once
+    response = sa.case((first_at.is_(None), None), (taken < 0, 0.0), else_=taken)
+    allowed = seconds(d.c.respond_by, sa.func.coalesce(d.c.occurred_at, d.c.created_at))
+    judged = first_at.is_not(None) & d.c.respond_by.is_not(None)
 
     return [
         sa.func.count(),
@@ -143,10 +172,10 @@ def _metrics(d: sa.Table) -> list[sa.ColumnElement[Any]]:
         sa.func.count(d.c.nps),
         sa.func.sum(d.c.ces),
         sa.func.count(d.c.ces),
-        sa.func.sum(d.c.first_response_s),
-        sa.func.count(d.c.first_response_s),
-        count_if(d.c.on_time.is_(True)),
-        sa.func.count(d.c.on_time),
+        sa.func.sum(response),
+        sa.func.count(response),
+        count_if(judged & (taken <= allowed)),
+        count_if(judged),
     ]
 
 
@@ -194,7 +223,12 @@ def build_report(
     Two queries: the decisions grouped by (type, rules) and the compensation grouped by
     (type, rule, currency); per type, per rule and in total is then a sum of groups.
     """
-    d, g = t.decision, t.given
+    d, g, o = t.decision, t.given, t.outcome
+    first = (
+        sa.select(o.c.decision_id, sa.func.min(o.c.at).label("first_at"))
+        .group_by(o.c.decision_id)
+        .subquery()
+    )
     window: sa.ColumnElement[bool] = sa.true()
     given_window: sa.ColumnElement[bool] = g.c.amount.is_not(None)
     if since is not None:
@@ -204,8 +238,12 @@ def build_report(
         window = window & (d.c.created_at < until)
         given_window = given_window & (g.c.decision_at < until)
     with log.connection() as conn:
+        metrics = _metrics(d, first.c.first_at, _seconds_on(conn.dialect.name))
         groups = conn.execute(
-            sa.select(d.c.type, d.c.rules, *_metrics(d)).where(window).group_by(d.c.type, d.c.rules)
+            sa.select(d.c.type, d.c.rules, *metrics)
+            .select_from(d.outerjoin(first, first.c.decision_id == d.c.id))
+            .where(window)
+            .group_by(d.c.type, d.c.rules)
         ).all()
         money = conn.execute(
             sa.select(g.c.type, g.c.rule, g.c.currency, sa.func.sum(g.c.amount))

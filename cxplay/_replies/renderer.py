@@ -84,7 +84,7 @@ from cxplay._replies.sandbox import ReplyEnvironment, render_capped
 from cxplay._replies.sms import sms_segments
 from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words, speakable
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
-from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident, recovery_step
+from cxplay.models import CHANNELS, COMPENSATION_KINDS, DEFAULT_CHANNEL, Incident, recovery_step
 from cxplay.results import Reply, SuggestedAction
 
 __all__ = ["SECTIONS", "Renderer", "ReplyContext", "catalog_language", "public_leak"]
@@ -486,7 +486,7 @@ class Renderer:
         default = ctx.default_language if ctx.default_language in available else available[0]
         tag = language or incident.customer.language
         chosen, fell_back = negotiate(tag, available, default)
-        channel = incident.channel or "email"
+        channel = incident.channel or DEFAULT_CHANNEL
         base = self.context(incident, ctx, chosen, channel)
         text = self._compose(incident, ctx, chosen, channel, base)
         subject: str | None = None
