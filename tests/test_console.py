@@ -466,6 +466,8 @@ def test_sms_shows_its_count_and_a_spoken_reply_its_turns(
     page.fill("#reply", "Hello Anna")  # the count follows the agent's edits
     expect(page.locator("#sms-count")).to_have_text("Znaki: 10 · SMS-y: 1 (GSM-7)")
 
+    # what an action names is in words, in the agent's language
+    expect(page.locator("#actions")).to_contain_text("Poinformować klienta: status dostawy")
     page.select_option("#channel", "phone")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#script")).to_be_visible()

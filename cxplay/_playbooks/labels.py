@@ -9,8 +9,10 @@ book; ids stay in JSON.
 
 :func:`label_problems` is ``cxplay validate``'s check: a playbook that declares labels
 must label, in every language it ships replies in, each incident type it names, each fact
-it declares, each action kind its rules use and each channel it names; a label for a type
-or fact the set does not know is reported with a did-you-mean.
+it declares, each action kind its rules use, each channel it names and each name its
+actions give (escalate's ``to``, inform's ``topic``, gesture's ``item``, plan_b's
+``options``); a label for a type or fact the set does not know is reported with a
+did-you-mean.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from cxplay._conditions.parse import Cmp, In, leaves
 from cxplay.errors import LoadError, Problem
 from cxplay.models import ACTION_KINDS, CHANNELS, FactLabel, Playbook
 
-__all__ = ["FALLBACK_LANGUAGE", "LabelBook", "agent_language", "label_problems"]
+__all__ = [
+    "FALLBACK_LANGUAGE",
+    "NAMED_PARAMS",
+    "LabelBook",
+    "agent_language",
+    "label_problems",
+    "named_values",
+]
 
 FALLBACK_LANGUAGE = "en"
 _UI_LANGUAGES = ("en", "pl", "uk")
@@ -52,7 +61,8 @@ class LabelBook:
         for playbook in playbooks:
             for language, labels in playbook.labels.items():
                 book = merged.setdefault(
-                    language, {"types": {}, "facts": {}, "channels": {}, "actions": {}}
+                    language,
+                    {"types": {}, "facts": {}, "channels": {}, "actions": {}, "values": {}},
                 )
                 for part in book:  # the first playbook to label an id wins
                     for key, value in getattr(labels, part).items():
@@ -96,6 +106,11 @@ class LabelBook:
         found = self._find("actions", kind, language)
         return str(found) if found is not None else kind
 
+    def value(self, value: str, language: str) -> str:
+        """An action parameter's value in words (``shift_manager``), else the value."""
+        found = self._find("values", value, language)
+        return str(found) if found is not None else value
+
     def has(self, part: str, key: str, language: str) -> bool:
         """Whether ``language`` itself (no fallback) labels ``key`` in ``part``."""
         book = self._books.get(language)
@@ -109,6 +124,10 @@ class LabelBook:
             "types": {t: self.type(t, language) for t in types},
             "channels": {c: self.channel(c, language) for c in CHANNELS},
             "actions": {k: self.action(k, language) for k in ACTION_KINDS},
+            "values": {
+                **self._books.get(FALLBACK_LANGUAGE, {}).get("values", {}),
+                **self._books.get(language, {}).get("values", {}),
+            },
             "facts": {},
         }
         for name in facts:
@@ -129,6 +148,26 @@ def _named_types(playbook: Playbook, set_types: Mapping[str, frozenset[str] | No
     for spec in playbook.facts.values():
         named.update(spec.required_for)
     return named
+
+
+#: Action parameters whose values are names a person reads (move_private's `to` is a channel).
+NAMED_PARAMS = ("to", "topic", "item", "options")
+
+
+def named_values(playbook: Playbook) -> set[str]:
+    """The values of the action parameters an agent reads, as the playbook's rules give them."""
+    found: set[str] = set()
+    for rule in playbook.rules:
+        for action in rule.actions:
+            if action.kind == "move_private":
+                continue
+            for name in NAMED_PARAMS:
+                value = getattr(action, name, None)
+                if isinstance(value, str):
+                    found.add(value)
+                elif isinstance(value, list):
+                    found.update(v for v in value if isinstance(v, str))
+    return found
 
 
 def _named_channels(playbook: Playbook, conditions: Mapping[str, Any]) -> set[str]:
@@ -198,6 +237,7 @@ def label_problems(playbooks: Any) -> list[Problem]:
             "facts": sorted(playbook.facts),
             "actions": sorted({action.kind for rule in playbook.rules for action in rule.actions}),
             "channels": sorted(_named_channels(playbook, conditions)),
+            "values": sorted(named_values(playbook)),
         }
         table_line = line(("labels",))
         for language in playbook.meta.languages:

@@ -24,6 +24,7 @@
   const typeTitle = (type) => (L.types && L.types[type]) || type;
   const channelTitle = (channel) => (L.channels && L.channels[channel]) || channel;
   const actionTitle = (kind) => (L.actions && L.actions[kind]) || kind;
+  const named = (value) => (L.values && L.values[value]) || human(value); // shift_manager, ...
 
   // -- tokens: this tab only -------------------------------------------------------------
   const tokenField = $("token");
@@ -333,17 +334,17 @@
       case "replacement":
         return p.express ? T.replacement_express : T.replacement;
       case "plan_b":
-        return fill(T.plan_b, { options: (p.options || []).map(human).join(", ") });
+        return fill(T.plan_b, { options: (p.options || []).map(named).join(", ") });
       case "escalate":
-        return fill(T.escalate, { to: human(p.to || "") }) + (p.within ? ", " + fill(T.within, { when: deadline(p.within) }) : "");
+        return fill(T.escalate, { to: named(p.to || "") }) + (p.within ? ", " + fill(T.within, { when: deadline(p.within) }) : "");
       case "follow_up":
         return fill(T.follow_up, { when: deadline(p.after) }) + (p.channel ? ", " + fill(T.by_channel, { channel: channelTitle(p.channel) }) : "");
       case "callback":
         return fill(T.callback, { when: deadline(p.within) });
       case "inform":
-        return fill(T.inform, { topic: human(p.topic || "") });
+        return fill(T.inform, { topic: named(p.topic || "") });
       case "gesture":
-        return fill(T.gesture, { item: human(p.item || "") }) + (cost ? " (" + money(cost.amount, cost.currency) + ")" : "");
+        return fill(T.gesture, { item: named(p.item || "") }) + (cost ? " (" + money(cost.amount, cost.currency) + ")" : "");
       case "move_private":
         return fill(T.move_private, { channel: channelTitle(p.to || "social_private") });
       case "survey":
