@@ -2,8 +2,9 @@
 
 A playbook declares titles for the incident types it handles, the facts it reads (with a
 unit and a short help), channels and action kinds, per language, in ``[labels.<lang>]``.
-The labels of a set are merged (:class:`LabelBook`), so the channel and action-kind titles
-are written once for the whole set. Every place that shows an id to a person -- the
+The labels of a set are merged (:class:`LabelBook`) over the engine's own titles for the
+channels and action kinds in en, pl and uk (``labels.toml`` beside this module), which a
+playbook may override. Every place that shows an id to a person -- the
 console, ``cxplay suggest``'s text, ``explain``, the report, the backtest page -- asks the
 book; ids stay in JSON.
 
@@ -17,6 +18,7 @@ did-you-mean.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -26,7 +28,7 @@ from cxplay._common.text import did_you_mean, echo
 from cxplay._common.toml import LineIndex, read_toml
 from cxplay._conditions.parse import Cmp, In, leaves
 from cxplay.errors import LoadError, Problem
-from cxplay.models import ACTION_KINDS, CHANNELS, FactLabel, Playbook
+from cxplay.models import ACTION_KINDS, CHANNELS, FactLabel, Labels, Playbook
 
 __all__ = [
     "FALLBACK_LANGUAGE",
@@ -53,6 +55,16 @@ def agent_language(environ: Mapping[str, str] | None = None) -> str:
     return FALLBACK_LANGUAGE
 
 
+VOCABULARY = Path(__file__).with_name("labels.toml")
+
+
+@functools.cache
+def _vocabulary() -> dict[str, Labels]:
+    """The engine's own titles for channels and action kinds (``labels.toml``), per language."""
+    data, _ = read_toml(VOCABULARY)
+    return {language: Labels.model_validate(parts) for language, parts in data.items()}
+
+
 class LabelBook:
     """The merged labels of a playbook set; a missing label falls back to English, then the id."""
 
@@ -67,6 +79,14 @@ class LabelBook:
                 for part in book:  # the first playbook to label an id wins
                     for key, value in getattr(labels, part).items():
                         book[part].setdefault(key, value)
+        for language, parts in _vocabulary().items():  # under the playbooks' own titles
+            book = merged.setdefault(
+                language,
+                {"types": {}, "facts": {}, "channels": {}, "actions": {}, "values": {}},
+            )
+            for part in ("channels", "actions"):
+                for key, value in getattr(parts, part).items():
+                    book[part].setdefault(key, value)
         self._books = merged  # language -> part (types, facts, ...) -> id -> label
 
     @property
