@@ -594,3 +594,34 @@ def test_a_repeat_claim_is_visible_before_the_agent_answers(
         "Rekompensaty w ostatnich 90 dniach: 1 (120,00 zł)"
     )
     expect(page.locator("#history")).to_have_class("note warn")
+
+
+def test_the_sms_count_agrees_with_the_service_for_any_text(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from playwright.sync_api import expect
+
+    from cxplay._replies.sms import sms_segments
+
+    page = _page(browser, url := server[0], locale="en")
+    _login(page, url, "en")
+    _late_parcel(page, "en")
+    page.select_option("#channel", "sms")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#sms-count")).to_be_visible()
+    letters = "aZ09 .,!@£$¥èÇ\nΔ_ÄÖÑÜ§¿" + "^{}\\[~]|€" + "ąęłńóśźżĄŁ" + "їєґЇЄҐщ" + "😀🚚"
+    lengths = st.sampled_from([0, 1, 2, 60, 69, 70, 71, 134, 135, 159, 160, 161, 306, 307])
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def agrees(data: st.DataObject) -> None:
+        size = data.draw(lengths)
+        text = data.draw(st.text(alphabet=letters, min_size=size, max_size=size))
+        page.locator("#reply").fill(text)
+        segments, encoding = sms_segments(text)
+        shown = page.locator("#sms-count").inner_text()
+        assert f"{segments} SMS ({encoding})" in shown, (text, shown)
+
+    agrees()

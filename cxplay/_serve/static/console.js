@@ -357,17 +357,28 @@
   // -- SMS: characters and segments (GSM 03.38 or UCS-2) ----------------------------------
   const GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
   const GSM_EXTENDED = "^{}\\[~]|€\f";
-  function smsCount(text) {
-    let septets = 0;
-    let gsm = true;
-    for (const char of text) {
-      if (GSM.includes(char)) septets += 1;
-      else if (GSM_EXTENDED.includes(char)) septets += 2;
-      else { gsm = false; break; }
+  // As cxplay/_replies/sms.py counts: a character's units are never split between parts.
+  function pack(units, single, perPart) {
+    const total = units.reduce((n, u) => n + u, 0);
+    if (total === 0) return 0;
+    if (total <= single) return 1;
+    let parts = 1;
+    let used = 0;
+    for (const size of units) {
+      if (used + size > perPart) { parts += 1; used = 0; }
+      used += size;
     }
-    if (gsm) return { chars: septets, segments: septets <= 160 ? 1 : Math.ceil(septets / 153), encoding: "GSM-7" };
-    const units = [...text].reduce((n, c) => n + (c.codePointAt(0) > 0xffff ? 2 : 1), 0);
-    return { chars: units, segments: units <= 70 ? 1 : Math.ceil(units / 67), encoding: "UCS-2" };
+    return parts;
+  }
+
+  function smsCount(text) {
+    const chars = [...text];
+    if (chars.every((c) => GSM.includes(c) || GSM_EXTENDED.includes(c))) {
+      const units = chars.map((c) => (GSM.includes(c) ? 1 : 2));
+      return { chars: units.reduce((n, u) => n + u, 0), segments: pack(units, 160, 153), encoding: "GSM-7" };
+    }
+    const units = chars.map((c) => (c.codePointAt(0) > 0xffff ? 2 : 1));
+    return { chars: units.reduce((n, u) => n + u, 0), segments: pack(units, 70, 67), encoding: "UCS-2" };
   }
 
   function updateSms() {
