@@ -190,6 +190,9 @@ def test_an_agent_gets_copies_explains_and_records_a_reply(
         assert suggested.type == "parcel_late"
         assert "Pozdrawiam, Ola" in (suggested.outcomes[-1]["note"] or "")
         assert (suggested.csat, suggested.nps) == (4, 9)
+        # Explain asked about the same incident: one decision seen twice, not two decisions
+        assert suggested.views == 2
+        assert suggested.incident["id"].startswith("console-")
     assert all(seen.startswith(url) for seen in requests), "no asset from the network"
 
 

@@ -418,10 +418,10 @@
     }
   }
 
-  function heading(suggestion, data) {
+  function heading(suggestion, data, ticket) {
     const customer = data.customer || {};
     const parts = [
-      suggestion.incident_id || data.id || T.no_id,
+      ticket || T.no_id,
       customer.name,
       typeTitle(data.type),
       data.channel ? channelTitle(data.channel) : null,
@@ -548,12 +548,12 @@
     updateSms();
   }
 
-  function show(suggestion, data) {
+  function show(suggestion, data, ticket) {
     current = suggestion;
     currentIncident = data;
     const result = $("result");
     result.dataset.decision = suggestion.decision_id || "";
-    $("answers").textContent = heading(suggestion, data);
+    $("answers").textContent = heading(suggestion, data, ticket);
     for (const button of result.querySelectorAll("button")) {
       button.disabled = false;
       button.dataset.decision = suggestion.decision_id || "";
@@ -595,9 +595,13 @@
     }
     status(T.working, false);
     const data = incident();
+    const ticket = data.id || "";
+    // Without a ticket number the incident still gets an id of its own, so that Explain
+    // (a second request about the same incident) is the same decision in the log, not two.
+    if (!data.id) data.id = "console-" + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
     try {
       const suggestion = await call("POST", "/v1/suggest", data);
-      if (mine === generation) show(suggestion, data);
+      if (mine === generation) show(suggestion, data, ticket);
     } catch (error) {
       if (mine !== generation) return;
       clearResult();
