@@ -475,7 +475,7 @@ def test_sms_shows_its_count_and_a_spoken_reply_its_turns(
     page.keyboard.press("Control+Enter")
     expect(page.locator("#script")).to_be_visible()
     assert page.locator("#script li").count() >= 4
-    expect(page.locator("#script li.direction").first).to_contain_text("pauza")
+    expect(page.locator("#script li.direction").first).to_contain_text("pauza", ignore_case=True)
     expect(page.locator("#sms-count")).to_be_hidden()
 
 

@@ -533,11 +533,7 @@
         const item = document.createElement("li");
         if (/^\[.*\]$/s.test(text)) {
           item.className = "direction";
-          const mark = document.createElement("span");
-          mark.className = "badge";
-          mark.textContent = T.pause;
-          item.appendChild(mark);
-          item.appendChild(document.createTextNode(" " + text.slice(1, -1)));
+          item.textContent = text.slice(1, -1); // the agent's direction: a pause, a paraphrase
         } else {
           item.textContent = text;
         }
