@@ -418,7 +418,8 @@ def csat_journey(
     type=click.Path(path_type=Path),
     envvar="CXPLAY_PLAYBOOKS",
     metavar="DIR|FILE",
-    help="Playbooks for the journey map of the HTML report (default: the shipped ones).",
+    help="Playbooks for the HTML report's journey map and the incident types' titles "
+    "(default: the shipped ones).",
 )
 @log_option
 def report_command(

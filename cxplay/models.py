@@ -583,6 +583,11 @@ class Labels(_Strict):
     actions: dict[Identifier, ShortText] = Field(
         default_factory=dict, description="Action kind -> title ('Refund')."
     )
+    values: dict[Identifier, ShortText] = Field(
+        default_factory=dict,
+        description="What an action names, in words: escalate's `to`, inform's `topic`, "
+        "gesture's `item`, plan_b's `options` (shift_manager -> 'the shift manager').",
+    )
 
     @model_validator(mode="after")
     def _known_kinds(self) -> Labels:

@@ -105,19 +105,19 @@ Severity    high
 Respond by  2026-11-20 11:15 +01:00
 
 Actions
-  1. apology
+  1. Apology
      Late parcels get an apology
      via late.apologise (shop@2.0.0, priority 100)
-  2. refund  percent=50  cost 150.00 EUR  needs approval
+  2. Refund  percent=50  cost 150.00 EUR  needs approval
      Very late parcels are refunded
      via late.refund (shop@2.0.0, priority 80)
-  3. inform  topic=handling
+  3. Inform the customer  topic=handling
      via late.fragile (shop@2.0.0, priority 50)
-  4. survey  survey=csat, after=P3D, channel=email
+  4. Survey  survey=csat, after=P3D, channel=email
      via late.fragile (shop@2.0.0, priority 50)
 
 Follow-ups
-  - survey (csat) by email in 3 days, due 2026-11-23 09:15 +01:00
+  - Survey (csat) by E-mail in 3 days, due 2026-11-23 09:15 +01:00
 """
 
 
@@ -143,6 +143,7 @@ def run(
         "NO_COLOR": "1",
         "CXPLAY_PLAYBOOKS": None,
         "CXPLAY_LOG": None,
+        "CXPLAY_LANG": "en",  # the labels' language, whatever the machine's locale
     }
     environment.update(env or {})
     runner = CliRunner()
@@ -305,14 +306,14 @@ def test_suggest_markdown(book: Path, late: Path) -> None:
 
         | # | Action | Details | Cost | Approval | Why |
         |---|--------|---------|------|----------|-----|
-        | 1 | apology |  |  | no | Late parcels get an apology (`late.apologise`) |
-        | 2 | refund | `percent=50` | 150.00 EUR | **needs approval** | Very late parcels are refunded (`late.refund`) |
-        | 3 | inform | `topic=handling` |  | no | (`late.fragile`) |
-        | 4 | survey | `survey=csat, after=P3D, channel=email` |  | no | (`late.fragile`) |
+        | 1 | Apology |  |  | no | Late parcels get an apology (`late.apologise`) |
+        | 2 | Refund | `percent=50` | 150.00 EUR | **needs approval** | Very late parcels are refunded (`late.refund`) |
+        | 3 | Inform the customer | `topic=handling` |  | no | (`late.fragile`) |
+        | 4 | Survey | `survey=csat, after=P3D, channel=email` |  | no | (`late.fragile`) |
 
         **Follow-ups**
 
-        - survey (csat) by email in 3 days, due 2026-11-23 09:15 +01:00
+        - Survey (csat) by E-mail in 3 days, due 2026-11-23 09:15 +01:00
         """
     )
 
@@ -383,10 +384,10 @@ def test_suggest_from_flags_only(book: Path) -> None:
         Severity    low
 
         Actions
-          1. apology
+          1. Apology
              Late parcels get an apology
              via late.apologise (shop@2.0.0, priority 100)
-          2. discount  percent=10, days_valid=30
+          2. Discount  percent=10, days_valid=30
              Late parcels earn a discount
              via late.discount (shop@2.0.0, priority 60)
         """
@@ -499,10 +500,10 @@ def test_explain_text(book: Path, late: Path) -> None:
         Respond by  2026-11-20 11:15 +01:00
 
         Actions
-          1. apology
+          1. Apology
              Late parcels get an apology
              via late.apologise (shop@2.0.0, priority 100)
-          2. discount  percent=10, days_valid=30
+          2. Discount  percent=10, days_valid=30
              Late parcels earn a discount
              via late.discount (shop@2.0.0, priority 60)
 

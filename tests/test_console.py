@@ -190,6 +190,9 @@ def test_an_agent_gets_copies_explains_and_records_a_reply(
         assert suggested.type == "parcel_late"
         assert "Pozdrawiam, Ola" in (suggested.outcomes[-1]["note"] or "")
         assert (suggested.csat, suggested.nps) == (4, 9)
+        # Explain asked about the same incident: one decision seen twice, not two decisions
+        assert suggested.views == 2
+        assert suggested.incident["id"].startswith("console-")
     assert all(seen.startswith(url) for seen in requests), "no asset from the network"
 
 
@@ -466,11 +469,13 @@ def test_sms_shows_its_count_and_a_spoken_reply_its_turns(
     page.fill("#reply", "Hello Anna")  # the count follows the agent's edits
     expect(page.locator("#sms-count")).to_have_text("Znaki: 10 · SMS-y: 1 (GSM-7)")
 
+    # what an action names is in words, in the agent's language
+    expect(page.locator("#actions")).to_contain_text("Poinformować klienta: status dostawy")
     page.select_option("#channel", "phone")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#script")).to_be_visible()
     assert page.locator("#script li").count() >= 4
-    expect(page.locator("#script li.direction").first).to_contain_text("pauza")
+    expect(page.locator("#script li.direction").first).to_contain_text("pauza", ignore_case=True)
     expect(page.locator("#sms-count")).to_be_hidden()
 
 
@@ -592,3 +597,34 @@ def test_a_repeat_claim_is_visible_before_the_agent_answers(
         "Rekompensaty w ostatnich 90 dniach: 1 (120,00 zł)"
     )
     expect(page.locator("#history")).to_have_class("note warn")
+
+
+def test_the_sms_count_agrees_with_the_service_for_any_text(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from playwright.sync_api import expect
+
+    from cxplay._replies.sms import sms_segments
+
+    page = _page(browser, url := server[0], locale="en")
+    _login(page, url, "en")
+    _late_parcel(page, "en")
+    page.select_option("#channel", "sms")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#sms-count")).to_be_visible()
+    letters = "aZ09 .,!@£$¥èÇ\nΔ_ÄÖÑÜ§¿" + "^{}\\[~]|€" + "ąęłńóśźżĄŁ" + "їєґЇЄҐщ" + "😀🚚"
+    lengths = st.sampled_from([0, 1, 2, 60, 69, 70, 71, 134, 135, 159, 160, 161, 306, 307])
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def agrees(data: st.DataObject) -> None:
+        size = data.draw(lengths)
+        text = data.draw(st.text(alphabet=letters, min_size=size, max_size=size))
+        page.locator("#reply").fill(text)
+        segments, encoding = sms_segments(text)
+        shown = page.locator("#sms-count").inner_text()
+        assert f"{segments} SMS ({encoding})" in shown, (text, shown)
+
+    agrees()

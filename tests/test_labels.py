@@ -21,12 +21,18 @@ from hypothesis import strategies as st
 from cxplay._cli import cli
 from cxplay._common.toml import read_toml
 from cxplay._playbooks import lint
-from cxplay._playbooks.labels import _named_channels, _named_types, agent_language, label_problems
+from cxplay._playbooks.labels import (
+    _named_channels,
+    _named_types,
+    agent_language,
+    label_problems,
+    named_values,
+)
 from cxplay._playbooks.loader import load_playbooks, shipped_playbooks_dir
 from cxplay.models import ACTION_KINDS, CHANNELS
 
 SHIPPED = load_playbooks()
-PARTS = ("types", "facts", "channels", "actions")
+PARTS = ("types", "facts", "channels", "actions", "values")
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -46,6 +52,7 @@ def test_the_shipped_playbooks_label_everything_they_name_in_every_language() ->
             "facts": set(SHIPPED.facts),
             "actions": set(ACTION_KINDS),
             "channels": set(CHANNELS) | _named_channels(playbook, conditions),
+            "values": named_values(playbook),
         }
         for language in playbook.meta.languages:
             for part, ids in wanted.items():
@@ -60,6 +67,8 @@ def test_labels_fall_back_to_english_then_to_the_id() -> None:
     assert book.type("parcel_damaged", "uk") == "Пошкоджена посилка"
     assert book.channel("in_person", "pl") == "Osobiście"
     assert book.action("refund", "uk") == "Повернення коштів"
+    assert book.value("shift_manager", "pl") == "kierownik zmiany"
+    assert book.value("social_media_lead", "uk") == "керівник соцмереж"  # from fallback.toml
     label = book.fact("delay_days", "pl")
     assert label is not None and (label.title, label.unit) == ("Opóźnienie", "dni robocze")
     assert book.type("parcel_damaged", "de") == "Damaged parcel"
@@ -98,8 +107,9 @@ def test_any_label_taken_out_of_the_shipped_set_is_reported(
     directory = _copy_shipped(tmp_path_factory.mktemp("labels"))
     path = directory / name
     text = path.read_text(encoding="utf-8")
-    header = f"[labels.{language}.{part}]\n"
-    start = text.index(header) + len(header)
+    header = re.compile(rf"^\[labels\.{language}\.{part}\].*\n", re.M).search(text)
+    assert header is not None
+    start = header.end()
     line = re.compile(rf"^{re.escape(key)} = .*\n", re.M).search(text, start)
     assert line is not None
     path.write_text(text[: line.start()] + text[line.end() :], encoding="utf-8")
@@ -161,9 +171,7 @@ def test_validate_reports_a_language_without_labels(
     assert result.stdout.splitlines() == [
         where + "no pl label for 1 of its types (add them to [labels.pl.types]): parcel_late",
         where + "no pl label for 1 of its facts (add them to [labels.pl.facts]): delay_days",
-        where + "no pl label for 1 of its actions (add them to [labels.pl.actions]): apology",
-        where + "no pl label for 1 of its channels (add them to [labels.pl.channels]): email",
-    ]
+    ]  # channels and action kinds have cxplay's own titles in every language it speaks
 
 
 def test_validate_passes_with_every_language_labelled(
@@ -286,3 +294,18 @@ def test_the_markdown_for_a_ticket_shows_titles_too() -> None:
     assert "| 1 | Przeprosiny |" in text
     assert "**Reply** (pl, E-mail)" in text
     assert "| apology |" not in text
+
+
+@pytest.mark.parametrize(
+    "path", sorted(shipped_playbooks_dir().glob("*.toml")), ids=lambda p: p.name
+)
+def test_each_shipped_playbook_is_labelled_on_its_own(path: Path) -> None:
+    assert [str(p) for p in label_problems(load_playbooks(path))] == []
+
+
+def test_a_playbook_may_retitle_a_channel_or_an_action_kind(tmp_path: Path) -> None:
+    text = SHOP.replace('channels = { email = "E-mail" }', 'channels = { email = "Mail" }')
+    book = load_playbooks(_shop(tmp_path, text)).labels
+    assert book.channel("email", "en") == "Mail"
+    assert book.channel("email", "pl") == "E-mail"  # cxplay's own title where none is given
+    assert book.action("gesture", "uk") == "Жест доброї волі"

@@ -2,19 +2,23 @@
 
 A playbook declares titles for the incident types it handles, the facts it reads (with a
 unit and a short help), channels and action kinds, per language, in ``[labels.<lang>]``.
-The labels of a set are merged (:class:`LabelBook`), so the channel and action-kind titles
-are written once for the whole set. Every place that shows an id to a person -- the
+The labels of a set are merged (:class:`LabelBook`) over the engine's own titles for the
+channels and action kinds in en, pl and uk (``labels.toml`` beside this module), which a
+playbook may override. Every place that shows an id to a person -- the
 console, ``cxplay suggest``'s text, ``explain``, the report, the backtest page -- asks the
 book; ids stay in JSON.
 
 :func:`label_problems` is ``cxplay validate``'s check: a playbook that declares labels
 must label, in every language it ships replies in, each incident type it names, each fact
-it declares, each action kind its rules use and each channel it names; a label for a type
-or fact the set does not know is reported with a did-you-mean.
+it declares, each action kind its rules use, each channel it names and each name its
+actions give (escalate's ``to``, inform's ``topic``, gesture's ``item``, plan_b's
+``options``); a label for a type or fact the set does not know is reported with a
+did-you-mean.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -24,9 +28,16 @@ from cxplay._common.text import did_you_mean, echo
 from cxplay._common.toml import LineIndex, read_toml
 from cxplay._conditions.parse import Cmp, In, leaves
 from cxplay.errors import LoadError, Problem
-from cxplay.models import ACTION_KINDS, CHANNELS, FactLabel, Playbook
+from cxplay.models import ACTION_KINDS, CHANNELS, FactLabel, Labels, Playbook
 
-__all__ = ["FALLBACK_LANGUAGE", "LabelBook", "agent_language", "label_problems"]
+__all__ = [
+    "FALLBACK_LANGUAGE",
+    "NAMED_PARAMS",
+    "LabelBook",
+    "agent_language",
+    "label_problems",
+    "named_values",
+]
 
 FALLBACK_LANGUAGE = "en"
 _UI_LANGUAGES = ("en", "pl", "uk")
@@ -44,6 +55,16 @@ def agent_language(environ: Mapping[str, str] | None = None) -> str:
     return FALLBACK_LANGUAGE
 
 
+VOCABULARY = Path(__file__).with_name("labels.toml")
+
+
+@functools.cache
+def _vocabulary() -> dict[str, Labels]:
+    """The engine's own titles for channels and action kinds (``labels.toml``), per language."""
+    data, _ = read_toml(VOCABULARY)
+    return {language: Labels.model_validate(parts) for language, parts in data.items()}
+
+
 class LabelBook:
     """The merged labels of a playbook set; a missing label falls back to English, then the id."""
 
@@ -52,11 +73,20 @@ class LabelBook:
         for playbook in playbooks:
             for language, labels in playbook.labels.items():
                 book = merged.setdefault(
-                    language, {"types": {}, "facts": {}, "channels": {}, "actions": {}}
+                    language,
+                    {"types": {}, "facts": {}, "channels": {}, "actions": {}, "values": {}},
                 )
                 for part in book:  # the first playbook to label an id wins
                     for key, value in getattr(labels, part).items():
                         book[part].setdefault(key, value)
+        for language, parts in _vocabulary().items():  # under the playbooks' own titles
+            book = merged.setdefault(
+                language,
+                {"types": {}, "facts": {}, "channels": {}, "actions": {}, "values": {}},
+            )
+            for part in ("channels", "actions"):
+                for key, value in getattr(parts, part).items():
+                    book[part].setdefault(key, value)
         self._books = merged  # language -> part (types, facts, ...) -> id -> label
 
     @property
@@ -96,6 +126,11 @@ class LabelBook:
         found = self._find("actions", kind, language)
         return str(found) if found is not None else kind
 
+    def value(self, value: str, language: str) -> str:
+        """An action parameter's value in words (``shift_manager``), else the value."""
+        found = self._find("values", value, language)
+        return str(found) if found is not None else value
+
     def has(self, part: str, key: str, language: str) -> bool:
         """Whether ``language`` itself (no fallback) labels ``key`` in ``part``."""
         book = self._books.get(language)
@@ -109,6 +144,10 @@ class LabelBook:
             "types": {t: self.type(t, language) for t in types},
             "channels": {c: self.channel(c, language) for c in CHANNELS},
             "actions": {k: self.action(k, language) for k in ACTION_KINDS},
+            "values": {
+                **self._books.get(FALLBACK_LANGUAGE, {}).get("values", {}),
+                **self._books.get(language, {}).get("values", {}),
+            },
             "facts": {},
         }
         for name in facts:
@@ -129,6 +168,26 @@ def _named_types(playbook: Playbook, set_types: Mapping[str, frozenset[str] | No
     for spec in playbook.facts.values():
         named.update(spec.required_for)
     return named
+
+
+#: Action parameters whose values are names a person reads (move_private's `to` is a channel).
+NAMED_PARAMS = ("to", "topic", "item", "options")
+
+
+def named_values(playbook: Playbook) -> set[str]:
+    """The values of the action parameters an agent reads, as the playbook's rules give them."""
+    found: set[str] = set()
+    for rule in playbook.rules:
+        for action in rule.actions:
+            if action.kind == "move_private":
+                continue
+            for name in NAMED_PARAMS:
+                value = getattr(action, name, None)
+                if isinstance(value, str):
+                    found.add(value)
+                elif isinstance(value, list):
+                    found.update(v for v in value if isinstance(v, str))
+    return found
 
 
 def _named_channels(playbook: Playbook, conditions: Mapping[str, Any]) -> set[str]:
@@ -198,6 +257,7 @@ def label_problems(playbooks: Any) -> list[Problem]:
             "facts": sorted(playbook.facts),
             "actions": sorted({action.kind for rule in playbook.rules for action in rule.actions}),
             "channels": sorted(_named_channels(playbook, conditions)),
+            "values": sorted(named_values(playbook)),
         }
         table_line = line(("labels",))
         for language in playbook.meta.languages:

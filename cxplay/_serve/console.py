@@ -136,7 +136,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "survey": "{survey} survey, {when}",
         "by_channel": "by {channel}",
         "did_you_mean": "Did you mean: {title}?",
-        "pause": "pause",
     },
     "pl": {
         "title": "cxplay — konsola konsultanta",
@@ -245,7 +244,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "survey": "Ankieta {survey}, termin: {when}",
         "by_channel": "kanał: {channel}",
         "did_you_mean": "Czy chodzi o: {title}?",
-        "pause": "pauza",
     },
     "uk": {
         "title": "cxplay — консоль оператора",
@@ -354,7 +352,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "survey": "Опитування {survey}, термін: {when}",
         "by_channel": "канал: {channel}",
         "did_you_mean": "Можливо, ви мали на увазі: {title}?",
-        "pause": "пауза",
     },
 }
 

@@ -24,6 +24,7 @@
   const typeTitle = (type) => (L.types && L.types[type]) || type;
   const channelTitle = (channel) => (L.channels && L.channels[channel]) || channel;
   const actionTitle = (kind) => (L.actions && L.actions[kind]) || kind;
+  const named = (value) => (L.values && L.values[value]) || human(value); // shift_manager, ...
 
   // -- tokens: this tab only -------------------------------------------------------------
   const tokenField = $("token");
@@ -333,17 +334,17 @@
       case "replacement":
         return p.express ? T.replacement_express : T.replacement;
       case "plan_b":
-        return fill(T.plan_b, { options: (p.options || []).map(human).join(", ") });
+        return fill(T.plan_b, { options: (p.options || []).map(named).join(", ") });
       case "escalate":
-        return fill(T.escalate, { to: human(p.to || "") }) + (p.within ? ", " + fill(T.within, { when: deadline(p.within) }) : "");
+        return fill(T.escalate, { to: named(p.to || "") }) + (p.within ? ", " + fill(T.within, { when: deadline(p.within) }) : "");
       case "follow_up":
         return fill(T.follow_up, { when: deadline(p.after) }) + (p.channel ? ", " + fill(T.by_channel, { channel: channelTitle(p.channel) }) : "");
       case "callback":
         return fill(T.callback, { when: deadline(p.within) });
       case "inform":
-        return fill(T.inform, { topic: human(p.topic || "") });
+        return fill(T.inform, { topic: named(p.topic || "") });
       case "gesture":
-        return fill(T.gesture, { item: human(p.item || "") }) + (cost ? " (" + money(cost.amount, cost.currency) + ")" : "");
+        return fill(T.gesture, { item: named(p.item || "") }) + (cost ? " (" + money(cost.amount, cost.currency) + ")" : "");
       case "move_private":
         return fill(T.move_private, { channel: channelTitle(p.to || "social_private") });
       case "survey":
@@ -356,17 +357,28 @@
   // -- SMS: characters and segments (GSM 03.38 or UCS-2) ----------------------------------
   const GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
   const GSM_EXTENDED = "^{}\\[~]|€\f";
-  function smsCount(text) {
-    let septets = 0;
-    let gsm = true;
-    for (const char of text) {
-      if (GSM.includes(char)) septets += 1;
-      else if (GSM_EXTENDED.includes(char)) septets += 2;
-      else { gsm = false; break; }
+  // As cxplay/_replies/sms.py counts: a character's units are never split between parts.
+  function pack(units, single, perPart) {
+    const total = units.reduce((n, u) => n + u, 0);
+    if (total === 0) return 0;
+    if (total <= single) return 1;
+    let parts = 1;
+    let used = 0;
+    for (const size of units) {
+      if (used + size > perPart) { parts += 1; used = 0; }
+      used += size;
     }
-    if (gsm) return { chars: septets, segments: septets <= 160 ? 1 : Math.ceil(septets / 153), encoding: "GSM-7" };
-    const units = [...text].reduce((n, c) => n + (c.codePointAt(0) > 0xffff ? 2 : 1), 0);
-    return { chars: units, segments: units <= 70 ? 1 : Math.ceil(units / 67), encoding: "UCS-2" };
+    return parts;
+  }
+
+  function smsCount(text) {
+    const chars = [...text];
+    if (chars.every((c) => GSM.includes(c) || GSM_EXTENDED.includes(c))) {
+      const units = chars.map((c) => (GSM.includes(c) ? 1 : 2));
+      return { chars: units.reduce((n, u) => n + u, 0), segments: pack(units, 160, 153), encoding: "GSM-7" };
+    }
+    const units = chars.map((c) => (c.codePointAt(0) > 0xffff ? 2 : 1));
+    return { chars: units.reduce((n, u) => n + u, 0), segments: pack(units, 70, 67), encoding: "UCS-2" };
   }
 
   function updateSms() {
@@ -406,10 +418,10 @@
     }
   }
 
-  function heading(suggestion, data) {
+  function heading(suggestion, data, ticket) {
     const customer = data.customer || {};
     const parts = [
-      suggestion.incident_id || data.id || T.no_id,
+      ticket || T.no_id,
       customer.name,
       typeTitle(data.type),
       data.channel ? channelTitle(data.channel) : null,
@@ -521,11 +533,7 @@
         const item = document.createElement("li");
         if (/^\[.*\]$/s.test(text)) {
           item.className = "direction";
-          const mark = document.createElement("span");
-          mark.className = "badge";
-          mark.textContent = T.pause;
-          item.appendChild(mark);
-          item.appendChild(document.createTextNode(" " + text.slice(1, -1)));
+          item.textContent = text.slice(1, -1); // the agent's direction: a pause, a paraphrase
         } else {
           item.textContent = text;
         }
@@ -536,12 +544,12 @@
     updateSms();
   }
 
-  function show(suggestion, data) {
+  function show(suggestion, data, ticket) {
     current = suggestion;
     currentIncident = data;
     const result = $("result");
     result.dataset.decision = suggestion.decision_id || "";
-    $("answers").textContent = heading(suggestion, data);
+    $("answers").textContent = heading(suggestion, data, ticket);
     for (const button of result.querySelectorAll("button")) {
       button.disabled = false;
       button.dataset.decision = suggestion.decision_id || "";
@@ -583,9 +591,13 @@
     }
     status(T.working, false);
     const data = incident();
+    const ticket = data.id || "";
+    // Without a ticket number the incident still gets an id of its own, so that Explain
+    // (a second request about the same incident) is the same decision in the log, not two.
+    if (!data.id) data.id = "console-" + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
     try {
       const suggestion = await call("POST", "/v1/suggest", data);
-      if (mine === generation) show(suggestion, data);
+      if (mine === generation) show(suggestion, data, ticket);
     } catch (error) {
       if (mine !== generation) return;
       clearResult();
