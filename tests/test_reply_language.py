@@ -292,6 +292,25 @@ def test_names_in_every_shipped_reply(engine: Engine, case: str) -> None:
     assert not problems, "\n".join(problems[:30])
 
 
+def test_the_plans_notices_write_names_in_their_own_script(engine: Engine) -> None:
+    event = load_event(ROOT / "examples" / "events" / "cxconf-2026.toml")
+    people = [*event.speakers, *event.guests, event.contacts.chair, event.contacts.venue_manager]
+    cyrillic = [p.name for p in people if has_cyrillic(p.name)]
+    assert cyrillic  # the example event has Ukrainian speakers and guests
+    problems = []
+    for scenario in build_plan(event, engine, event_source=None).scenarios:
+        for message in scenario.messages:
+            if message.language == "uk":
+                continue
+            text = "\n".join(t for t in (message.subject, message.body) if t)
+            problems += [f"{scenario.id} to {message.to}: {n}" for n in cyrillic if n in text]
+            for name in cyrillic:
+                written = to_latin(name) if message.language == "en" else to_polish(name)
+                if name.split()[0] in text and written not in text:
+                    problems.append(f"{scenario.id} to {message.to}: {name} not as {written}")
+    assert not problems, "\n".join(problems[:20])
+
+
 # --------------------------------------------------------------------------------------
 # 2. Free text from facts in inflected sentences (pl, uk)
 # --------------------------------------------------------------------------------------
