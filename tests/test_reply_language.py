@@ -292,6 +292,22 @@ def test_names_in_every_shipped_reply(engine: Engine, case: str) -> None:
     assert not problems, "\n".join(problems[:30])
 
 
+_PL_SINGULAR = re.compile(r"\b(Pani|Panią|Pan|Pana|Panu|Panem|Panie)\b")
+
+
+@settings(max_examples=150, deadline=None)
+@given(lone, st.sampled_from(sorted(EXAMPLES)), channels, languages)
+def test_a_generated_lone_token_tells_no_gender_and_is_not_used(
+    engine: Engine, token: str, case: str, channel: str, language: str
+) -> None:
+    text = _render(engine, case, channel, language, name=token, gender=None)
+    opening = text.split("\n", 1)[1][:80].lower()  # where a name goes: the greeting
+    stems = [s for s in _token_stems(token) if len(s) >= 3]
+    assert not [s for s in stems if re.search(rf"\b{re.escape(s)}", opening)], text
+    if language == "pl":  # "Państwo", never "Pani"/"Pan" guessed from the ending
+        assert not _PL_SINGULAR.search(text), text
+
+
 def test_the_plans_notices_write_names_in_their_own_script(engine: Engine) -> None:
     event = load_event(ROOT / "examples" / "events" / "cxconf-2026.toml")
     people = [*event.speakers, *event.guests, event.contacts.chair, event.contacts.venue_manager]
