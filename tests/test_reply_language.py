@@ -293,6 +293,11 @@ def test_names_in_every_shipped_reply(engine: Engine, case: str) -> None:
     assert not problems, "\n".join(problems[:30])
 
 
+GREETING_WORDS = {
+    "dear", "hello", "hi", "good", "morning", "evening", "dzień", "dobry", "wieczór",
+    "szanowna", "szanowny", "szanowni", "państwo", "добрий", "доброго", "день", "ранку",
+    "вечір", "шановна", "шановний", "шановні",
+}  # fmt: skip
 _PL_SINGULAR = re.compile(r"\b(Pani|Panią|Pan|Pana|Panu|Panem|Panie)\b")
 
 
@@ -302,9 +307,14 @@ def test_a_generated_lone_token_tells_no_gender_and_is_not_used(
     engine: Engine, token: str, case: str, channel: str, language: str
 ) -> None:
     text = _render(engine, case, channel, language, name=token, gender=None)
-    opening = text.split("\n", 1)[1][:80].lower()  # where a name goes: the greeting
+    # where a name goes: the greeting, less the greeting's own words
+    opening = [
+        w
+        for w in re.findall(r"[^\W\d_]+", text.split("\n", 1)[1][:80].lower())
+        if w not in GREETING_WORDS
+    ]
     stems = [s for s in _token_stems(token) if len(s) >= 3]
-    assert not [s for s in stems if re.search(rf"\b{re.escape(s)}", opening)], text
+    assert not [w for w in opening for s in stems if w.startswith(s)], text
     if language == "pl":  # "Państwo", never "Pani"/"Pan" guessed from the ending
         assert not _PL_SINGULAR.search(text), text
 
