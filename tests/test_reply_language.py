@@ -831,6 +831,8 @@ def test_approx_after_a_preposition_said_aloud() -> None:
          "An upgrade, we will check at once. Which?"),
         ("як Вам зручніше, — його можна", "uk", "як Вам зручніше, — його можна"),
         ("See you at 14:30 in room A-12.", "en", "See you at 14:30 in room A-12."),
+        ("Call +48 22 100 20 30 within 24 hours.", "en",
+         "Call +48 22 100 20 30 within twenty-four hours."),
     ],
 )  # fmt: skip
 def test_speakable(turn: str, language: str, said: str) -> None:
