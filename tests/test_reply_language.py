@@ -40,6 +40,7 @@ from cxplay._events.load import load_event
 from cxplay._events.plan import build_plan
 from cxplay._replies.address import parse_name, salutation
 from cxplay._replies.renderer import spoken_turns
+from cxplay._replies.spoken import approx_duration, money_words, percent_words, speakable
 from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
 from cxplay.models import CHANNELS
 from tests.rendered import incidents as shipped_incidents
@@ -290,6 +291,51 @@ def test_names_in_every_shipped_reply(engine: Engine, case: str) -> None:
             if re.search(r"(?<!Ní )Bhriain", text):
                 problems.append(f"{where}: the surname lost its particle")
     assert not problems, "\n".join(problems[:30])
+
+
+GREETING_WORDS = {
+    "dear", "hello", "hi", "good", "morning", "evening", "dzień", "dobry", "wieczór",
+    "szanowna", "szanowny", "szanowni", "państwo", "добрий", "доброго", "день", "ранку",
+    "вечір", "шановна", "шановний", "шановні",
+}  # fmt: skip
+_PL_SINGULAR = re.compile(r"\b(Pani|Panią|Pan|Pana|Panu|Panem|Panie)\b")
+
+
+@settings(max_examples=150, deadline=None)
+@given(lone, st.sampled_from(sorted(EXAMPLES)), channels, languages)
+def test_a_generated_lone_token_tells_no_gender_and_is_not_used(
+    engine: Engine, token: str, case: str, channel: str, language: str
+) -> None:
+    text = _render(engine, case, channel, language, name=token, gender=None)
+    # where a name goes: the greeting, less the greeting's own words
+    opening = [
+        w
+        for w in re.findall(r"[^\W\d_]+", text.split("\n", 1)[1][:80].lower())
+        if w not in GREETING_WORDS
+    ]
+    stems = [s for s in _token_stems(token) if len(s) >= 3]
+    assert not [w for w in opening for s in stems if w.startswith(s)], text
+    if language == "pl":  # "Państwo", never "Pani"/"Pan" guessed from the ending
+        assert not _PL_SINGULAR.search(text), text
+
+
+def test_the_plans_notices_write_names_in_their_own_script(engine: Engine) -> None:
+    event = load_event(ROOT / "examples" / "events" / "cxconf-2026.toml")
+    people = [*event.speakers, *event.guests, event.contacts.chair, event.contacts.venue_manager]
+    cyrillic = [p.name for p in people if has_cyrillic(p.name)]
+    assert cyrillic  # the example event has Ukrainian speakers and guests
+    problems = []
+    for scenario in build_plan(event, engine, event_source=None).scenarios:
+        for message in scenario.messages:
+            if message.language == "uk":
+                continue
+            text = "\n".join(t for t in (message.subject, message.body) if t)
+            problems += [f"{scenario.id} to {message.to}: {n}" for n in cyrillic if n in text]
+            for name in cyrillic:
+                written = to_latin(name) if message.language == "en" else to_polish(name)
+                if name.split()[0] in text and written not in text:
+                    problems.append(f"{scenario.id} to {message.to}: {name} not as {written}")
+    assert not problems, "\n".join(problems[:20])
 
 
 # --------------------------------------------------------------------------------------
@@ -747,3 +793,59 @@ def test_random_replies_have_no_calque(
     reply = engine.suggest(incident, language=language).reply
     assert reply is not None
     assert not calque_hits(f"{reply.subject or ''}\n{reply.body}", language)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "language", "after", "expected"),
+    [
+        (40, "uk", "на", "приблизно на 40 хвилин"),
+        (25, "uk", "через", "приблизно через 25 хвилин"),
+        (59, "uk", "на", "майже на годину"),
+        (60, "uk", "на", "на годину"),
+        (65, "uk", "за", "трохи більше ніж за годину"),
+        (90, "uk", "на", "приблизно на півтори години"),
+        (4400, "uk", "на", "більш ніж на три дні"),
+        (40, "pl", "o", "o około 40 minut"),
+        (40, "en", "by", "by about 40 minutes"),
+    ],
+)
+def test_approx_puts_the_preposition_where_the_language_wants_it(
+    minutes: int, language: str, after: str, expected: str
+) -> None:
+    assert approx_duration(minutes, language, after=after) == expected
+    assert not calque_hits(approx_duration(minutes, language, after=after), language)
+
+
+def test_approx_after_a_preposition_said_aloud() -> None:
+    assert approx_duration(40, "uk", after="на", words=True) == "приблизно на сорок хвилин"
+
+
+@pytest.mark.parametrize(
+    ("turn", "language", "said"),
+    [
+        ("Here is 20% off.", "en", "Here is twenty per cent off."),
+        ("Rabat 5% na zakupy.", "pl", "Rabat pięć procent na zakupy."),
+        ("Знижка 2% на покупки.", "uk", "Знижка два відсотки на покупки."),
+        ("We will confirm within 24 hours.", "en", "We will confirm within twenty-four hours."),
+        ("An upgrade (we will check at once). Which?", "en",
+         "An upgrade, we will check at once. Which?"),
+        ("як Вам зручніше, — його можна", "uk", "як Вам зручніше, — його можна"),
+        ("See you at 14:30 in room A-12.", "en", "See you at 14:30 in room A-12."),
+        ("Call +48 22 100 20 30 within 24 hours.", "en",
+         "Call +48 22 100 20 30 within twenty-four hours."),
+    ],
+)  # fmt: skip
+def test_speakable(turn: str, language: str, said: str) -> None:
+    assert speakable(turn, language) == said
+
+
+def test_links_and_addresses_are_offered_not_read() -> None:
+    said = speakable("Recording: https://example.com/replay/x. Mail help@example.com.", "en")
+    assert "http" not in said and "@" not in said
+    assert "a link we'll send you" in said
+
+
+def test_money_in_any_currency_is_said_in_words() -> None:
+    assert money_words(100000, "JPY", "en") == "one hundred thousand Japanese yen"
+    assert money_words(100000, "JPY", "pl") == "sto tysięcy jenów japońskich"
+    assert percent_words(21, "uk") == "двадцять один відсоток"

@@ -65,7 +65,7 @@ from pydantic import AwareDatetime, Field
 from cxplay._common.models import Frozen
 from cxplay._events.model import Event, Guest, Person, Session, Speaker, Travel
 from cxplay._events.replan import DEFAULT_MARGIN, Change, Replan, replan
-from cxplay._replies.address import salutation, sign_off
+from cxplay._replies.address import name_in_script, salutation, sign_off
 from cxplay._replies.locale import (
     LANGUAGE_VAR,
     TIMEZONE_VAR,
@@ -632,8 +632,11 @@ class _Notices:
         event = self.event
         names = _speaker_names(event)
 
+        def named(name: str) -> str:  # a name in the notice's script: Олена → Olena, Ołena
+            return name_in_script(name, language)
+
         def session(s: Session) -> dict[str, Any]:
-            speaker = names.get(s.speaker, s.speaker) if s.speaker else None
+            speaker = named(names.get(s.speaker, s.speaker)) if s.speaker else None
             return {
                 "id": s.id,
                 "title": s.title,
@@ -690,7 +693,7 @@ class _Notices:
             if person is None
             else {
                 "id": person.id,
-                "name": person.name,
+                "name": named(person.name),
                 "role": case.about,
                 "contact": str(person.contact) if person.contact is not None else None,
                 "on_site": person.travel is None,
@@ -719,11 +722,11 @@ class _Notices:
             "place_lines": place_lines,
             "replay_url": case.session.replay_url if case.session is not None else None,
             "chair": {
-                "name": event.contacts.chair.name,
+                "name": named(event.contacts.chair.name),
                 "contact": str(event.contacts.chair.contact),
             },
             "venue_manager": {
-                "name": event.contacts.venue_manager.name,
+                "name": named(event.contacts.venue_manager.name),
                 "contact": str(event.contacts.venue_manager.contact),
             },
         }

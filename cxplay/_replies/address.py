@@ -193,25 +193,28 @@ def name_in_script(name: str, language: str) -> str:
 
     A Cyrillic name in an English reply takes the official Ukrainian Latin spelling
     (Олена Петренко → Olena Petrenko), in a Polish one the Polish spelling (Олена
-    Коваленко → Ołena Kowałenko). In a Ukrainian reply a Latin name whose given name is
-    the official spelling of a Ukrainian one is written in Cyrillic where that is sure:
-    the given name from the name tables (Olena Kovalenko → Олена Kovalenko). Any other
-    name stays as it is.
+    Коваленко → Ołena Kowałenko). A Latin name stays Latin in a Ukrainian reply: the
+    Cyrillic spelling of a surname cannot be known from its Latin one (Melnyk is
+    Мельник, the soft sign is not transliterated), and half a name in each script reads
+    worse than either; only the given name is found for the vocative
+    (:func:`_uk_given`: "Taras Melnyk" → "Пане Тарасе,").
     """
     if language == "en":
         return to_latin(name)
     if language == "pl":
         return to_polish(name)
-    words = name.split(" ")
-    if has_cyrillic(name) or not all(_KMU_SHAPED.match(w) for w in words):
-        return name
-    first = 1 if words[0].rstrip(".").lower() in _TITLES else 0
-    if first >= len(words):
-        return name
-    cyrillic = _UK_BY_LATIN.get(words[first].lower())
-    if cyrillic is None:
-        return name
-    return " ".join([*words[:first], cyrillic, *words[first + 1 :]])
+    return name
+
+
+def _uk_given(given: str | None) -> str | None:
+    """A given name in Cyrillic for a Ukrainian vocative.
+
+    As it is, or from its official Latin spelling when that is the spelling of one name
+    of the tables (Olena → Олена).
+    """
+    if given is None or has_cyrillic(given) or not _KMU_SHAPED.match(given):
+        return given
+    return _UK_BY_LATIN.get(given.lower(), given)
 
 
 # -- Polish ---------------------------------------------------------------------------
@@ -642,7 +645,10 @@ def _declined(
                 hint = _uk_address(original.given, None)[0]
             return _pl_address(None, hint)
         return _pl_address(given, hint)
-    return _uk_address(given, hint)
+    latin_words = name.text.split(" ")
+    if not all(_KMU_SHAPED.match(w.rstrip(".")) for w in latin_words):
+        given = None if given is not None and not has_cyrillic(given) else given
+    return _uk_address(_uk_given(given), hint)
 
 
 def address_gender(customer_name: str | None, language: str, gender: str | None) -> str | None:

@@ -317,6 +317,7 @@ _URL: Final = re.compile(r"(?:https?://|www\.)[^\s()\[\]]*[^\s()\[\].,;:!?]")
 _EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A whole number standing alone: not a time (14:30), a decimal, a code (LO3921) or a date.
 _BARE_NUMBER: Final = re.compile(r"(?<![\w:.,/-])\d{1,6}(?![\w:/-]|[.,]\d)")
+_PHONE: Final = re.compile(r"(\+?\d[\d \u00a0-]{6,}\d)")
 _PARENTHESIS: Final = re.compile(r"\s*\(([^()]*)\)")
 # the comma an aside leaves before a full stop or another comma ("… at once,." → "… at once.")
 _LOOSE_COMMA: Final = re.compile(r",(?=[,.;:!?])|,$")
@@ -343,6 +344,10 @@ def percent_words(n: int, language: str) -> str:
     return f"{number_words(n, language)} {_PERCENT_NOUN[language][plural_category(n, language)]}"
 
 
+def _number_said(found: re.Match[str]) -> str:
+    return number_words(int(found.group(0)), "en")
+
+
 def speakable(text: str, language: str) -> str:
     """A turn of a spoken script as it can be said: no sign, link, address or bracket.
 
@@ -354,7 +359,11 @@ def speakable(text: str, language: str) -> str:
     """
     text = _PERCENT.sub(lambda m: percent_words(int(m.group(1)), language), text)
     if language == "en":  # no case to agree with: "within twenty-four hours"
-        text = _BARE_NUMBER.sub(lambda m: number_words(int(m.group(0)), language), text)
+        parts = _PHONE.split(text)  # a phone number is read digit by digit, as written
+        text = "".join(
+            part if _PHONE.fullmatch(part) else _BARE_NUMBER.sub(_number_said, part)
+            for part in parts
+        )
     text = _URL.sub(_LINK[language], text)
     text = _EMAIL.sub(_ADDRESS[language], text)
     text = _PARENTHESIS.sub(lambda m: f", {m.group(1).strip()},", text)
