@@ -61,6 +61,21 @@ NOT_RUNNABLE: dict[str, str] = {
     "tcp://scheduler:8786": "needs a Dask scheduler; test_backtest_dask.py runs a LocalCluster",
     "cp parcel.toml /srv/playbooks/parcel.toml.new && mv /srv/playbooks/parcel.toml.new "
     "/srv/playbooks/parcel.toml": "writes to /srv; the reload protocol is tested in test_serve_cli.py",
+    "tail -f incidents.jsonl | cxplay watch - --lateness 10m": (
+        "follows a file for ever; test_watch.py runs watch on stdin and with --follow"
+    ),
+    "cxplay watch --follow incidents.jsonl --no-suggestions": (
+        "follows a file for ever; test_watch.py runs --follow and stops it"
+    ),
+    "cxplay watch --nats nats://127.0.0.1:4222 --subject cx.incidents --member 0/2 --log cx.db &": (
+        "a watcher left running; test_watch_nats.py runs two members against the real server"
+    ),
+    "cxplay watch --nats nats://127.0.0.1:4222 --subject cx.incidents --member 1/2 --log cx.db &": (
+        "a watcher left running; test_watch_nats.py runs two members against the real server"
+    ),
+    "cxplay watch incidents.jsonl --to-nats --nats nats://127.0.0.1:4222 --subject cx.incidents": (
+        "publishes to a shared NATS server; test_watch_nats.py publishes to a subject of its own"
+    ),
     ".venv/bin/python benchmarks/bench_engine.py": "a benchmark (~20 s), not a test",
     ".venv/bin/python benchmarks/bench_engine.py --json": "a benchmark (~20 s), not a test",
     ".venv/bin/python benchmarks/bench_engine.py --soak --extra extras.json": (
