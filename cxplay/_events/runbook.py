@@ -101,6 +101,12 @@ def _people(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
         rows.append((role, person.name, person.language, "", "", str(person.contact)))
     for speaker in event.speakers:
         arrives = _when(speaker.arrival, event) if speaker.arrival is not None else "on site"
+        travel = speaker.travel
+        if travel is not None and travel.transfer_minutes:
+            # the ready time counts from the venue, so the table says both
+            arrives += (
+                f" (lands {_when(travel.arrival, event)}, {travel.transfer_minutes} min transfer)"
+            )
         rows.append(
             (
                 "Speaker",
