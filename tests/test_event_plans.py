@@ -121,3 +121,28 @@ def test_late_guests_are_thanked_not_apologised_to(
     assert reply is not None
     assert _THANKS.search(reply.body), reply.body
     assert not _APOLOGY_FOR_THEIR_DELAY.search(reply.body), reply.body
+
+
+@pytest.mark.parametrize(
+    "venue", ["", "transfer_minutes = { flight = 40, train = 15 }"], ids=["plain", "transfers"]
+)
+def test_the_runbook_table_and_sections_carry_the_same_numbers(tmp_path: Path, venue: str) -> None:
+    """Row N of the scenario table is section N, and every time the row names is the
+    section's too."""
+    out = tmp_path / "runbook.md"
+    path = _event_file(tmp_path, venue=venue)
+    result = CliRunner().invoke(cli, ["plan", str(path), "--markdown", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| \[[^\]]*\]\(#([^)]+)\) \| (.*) \|$", text, re.MULTILINE)
+    assert rows
+    for number, anchor, outcome in rows:
+        found = re.search(
+            rf'<a id="{re.escape(anchor)}"></a>\s*### (\d+)\. (.*?)(?=<a id=|\Z)', text, re.DOTALL
+        )
+        assert found is not None, anchor
+        assert found.group(1) == number, (anchor, number, found.group(1))
+        for clock in re.findall(r"\d{2}:\d{2}", outcome):
+            assert clock in found.group(2), (anchor, clock)
+    numbers = [int(n) for n, _, _ in rows]
+    assert numbers == list(range(1, len(rows) + 1))
