@@ -146,3 +146,47 @@ def test_the_runbook_table_and_sections_carry_the_same_numbers(tmp_path: Path, v
             assert clock in found.group(2), (anchor, clock)
     numbers = [int(n) for n, _, _ in rows]
     assert numbers == list(range(1, len(rows) + 1))
+
+
+def test_a_replan_keeps_talks_out_of_the_lunch_slot() -> None:
+    """For every speaker and delay of the example, a session moved to the backup room
+    never overlaps a break (lunch, coffee): the afternoon always has a free slot there.
+    Taras Melnyk 30 minutes late went to the backup room at 12:30, the lunch hour."""
+    from cxplay._events.replan import replan
+
+    event = load_event(EXAMPLE)
+    breaks = [s for s in event.sessions if s.speaker is None]
+    moved = 0
+    for speaker in event.speakers:
+        if speaker.arrival is None:
+            continue
+        for delay in range(5, 181, 5):
+            plan = replan(event, speaker.id, speaker.arrival + dt.timedelta(minutes=delay))
+            for change in plan.moves:
+                if change.kind != "move_room":
+                    continue
+                moved += 1
+                overlapping = [
+                    b.title for b in breaks if b.start < change.new_end and change.new_start < b.end
+                ]
+                assert not overlapping, (speaker.id, delay, change.new_start, overlapping)
+    assert moved  # the example does exercise the backup room
+
+
+def test_a_break_is_used_only_when_nothing_else_is_free(tmp_path: Path) -> None:
+    """With the day ending at lunch's end, the lunch slot is the only one left: taken."""
+    from cxplay._events.replan import replan
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    # the afternoon workshop goes, and the day ends when lunch does
+    start = text.rindex("[[session]]", 0, text.index('title = "Warsztat'))
+    end = text.find("\n[[", start + 1)
+    text = text[:start] + (text[end + 1 :] if end >= 0 else "")
+    path = tmp_path / "short.toml"
+    path.write_text(text, encoding="utf-8")
+    event = load_event(path)
+    melnyk = next(s for s in event.speakers if s.id == "melnyk")
+    assert melnyk.arrival is not None
+    plan = replan(event, "melnyk", melnyk.arrival + dt.timedelta(minutes=30))
+    (change,) = [c for c in plan.moves if c.kind == "move_room"]
+    assert change.new_start.astimezone(event.tz).strftime("%H:%M") == "12:30"
