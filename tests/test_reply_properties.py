@@ -217,6 +217,21 @@ SMS_THREE_SEGMENTS = frozenset(
         ("parcel#9", "pl"),
         ("parcel#10", "pl"),
         ("parcel#14", "uk"),
+        # the right gesture, and how to redeem it (issue 18): a voucher shown at the till, a
+        # meal voucher valid tomorrow, a driver for a night arrival
+        ("queue_long", "pl"),
+        ("public#2", "uk"),
+        ("retail#1", "pl"),
+        ("events#11", "pl"),
+        ("events#11", "uk"),
+        ("events#16", "pl"),
+        ("events#16", "uk"),
+        ("events#17", "pl"),
+        ("events#17", "uk"),
+        ("rental#6", "pl"),
+        ("rental#6", "uk"),
+        ("rental#7", "pl"),
+        ("rental#7", "uk"),
     }
 )
 

@@ -250,6 +250,19 @@ class Travel(Frozen):
     arrival: AwareDatetime
     origin: Name | None = Field(default=None, alias="from")
     reference: Name | None = Field(default=None, description="Flight or train number.")
+    transfer_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        le=600,
+        strict=True,
+        description="From the airport or station to the venue; default: the venue's "
+        "transfer_minutes for this mode.",
+    )
+
+    @property
+    def at_venue(self) -> dt.datetime:
+        """When the traveller reaches the venue: the arrival plus the transfer."""
+        return self.arrival + dt.timedelta(minutes=self.transfer_minutes or 0)
 
 
 class Speaker(Frozen):
@@ -264,8 +277,11 @@ class Speaker(Frozen):
 
     @property
     def arrival(self) -> dt.datetime | None:
-        """When the speaker arrives, or None when they are on site (no travel given)."""
-        return None if self.travel is None else self.travel.arrival
+        """When the speaker reaches the venue, or None when they are on site.
+
+        That is their travel's arrival plus the transfer from the airport or station.
+        """
+        return None if self.travel is None else self.travel.at_venue
 
 
 class Guest(Frozen):
@@ -301,6 +317,11 @@ class Venue(Frozen):
     backup_room: Name | None = None
     breakfast_until: dt.time | None = None
     nearby: tuple[Nearby, ...] = ()
+    transfer_minutes: dict[TravelMode, Annotated[int, Field(ge=0, le=600, strict=True)]] = Field(
+        default_factory=dict,
+        description="From the airport (flight) or station (train) to the venue, per mode: "
+        "added to a speaker's arrival unless their travel says otherwise.",
+    )
 
     @field_validator("rooms")
     @classmethod
@@ -422,7 +443,7 @@ class Event(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _localize(cls, data: Any) -> Any:
-        return _localize_times(data) if isinstance(data, Mapping) else data
+        return _transfers(_localize_times(data)) if isinstance(data, Mapping) else data
 
     @property
     def id(self) -> str:
@@ -477,6 +498,23 @@ def _parse_iso(value: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _transfers(data: dict[str, Any]) -> dict[str, Any]:
+    """Each speaker's travel without its own ``transfer_minutes`` takes the venue's for its mode."""
+    venue = data.get("venue")
+    table = venue.get("transfer_minutes") if isinstance(venue, Mapping) else None
+    speakers = data.get("speaker")
+    if not isinstance(table, Mapping) or not isinstance(speakers, list):
+        return data
+    filled = []
+    for speaker in speakers:
+        travel = speaker.get("travel") if isinstance(speaker, Mapping) else None
+        mode = travel.get("mode") if isinstance(travel, Mapping) else None
+        if isinstance(travel, Mapping) and "transfer_minutes" not in travel and mode in table:
+            speaker = {**speaker, "travel": {**travel, "transfer_minutes": table[mode]}}
+        filled.append(speaker)
+    return {**data, "speaker": filled}
 
 
 def _localize_times(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -540,6 +540,8 @@ def _guest_cases(event: Event) -> list[_Case]:
                     facts={
                         "delay_minutes": delay,
                         "arrival_time": _when(arrival, event),
+                        # from 21:00 dinner at registration is over: the playbook's gesture
+                        "arrival_hour": arrival.astimezone(event.tz).hour,
                         **_travel_fact(guest.travel),
                         **_restaurant_tip(event),
                     },

@@ -30,9 +30,10 @@ Strategies, least disruptive first; the first that gives a valid plan wins:
 3. **move_room** -- the late session moves to the backup room at the earliest later session
    boundary (a start or end time of the agenda, so people can change rooms between talks)
    at which the speaker is ready, the backup room is free and the day (``[event] end``, or
-   the end of the last session) is not over. Its old slot stays empty. Moving to the backup
-   room at the session's *own* slot never helps -- the start time, not the room, is the
-   problem -- so that is not tried.
+   the end of the last session) is not over -- preferring a slot that overlaps no break
+   (lunch, coffee) whenever there is one: a talk in the lunch slot loses its audience.
+   Its old slot stays empty. Moving to the backup room at the session's *own* slot never
+   helps -- the start time, not the room, is the problem -- so that is not tried.
 4. **infeasible** -- the agenda is returned unchanged, ``feasible`` is False and
    ``escalate_to_chair`` is True; ``reason`` says what was tried and why it failed.
 
@@ -241,14 +242,20 @@ def _try_swap(
 def _try_backup(
     ctx: _Context, agenda: dict[str, Session], late: Session
 ) -> dict[str, Session] | None:
-    """``late`` moved to the backup room at the earliest valid boundary, or None."""
+    """``late`` moved to the backup room at the earliest valid boundary, or None.
+
+    A slot that overlaps a break (lunch, coffee: a session without a speaker) is taken only
+    when no other slot is free: people eat then, they do not come to a talk.
+    """
     room = ctx.event.venue.backup_room
     if room is None:
         ctx.notes.append("the venue has no backup room")
         return None
     day_end = ctx.event.info.end or max(s.end for s in agenda.values())
     boundaries = sorted({t for s in agenda.values() for t in (s.start, s.end)})
+    breaks = [x for x in agenda.values() if x.speaker is None and x.id != late.id]
     first_why: str | None = None
+    in_a_break: dict[str, Session] | None = None
     for start in boundaries:
         if start < ctx.ready or (ctx.now is not None and start < ctx.now):
             continue
@@ -258,8 +265,14 @@ def _try_backup(
         trial[late.id] = _placed(late, room, start)
         why = _violation(ctx, trial, (late.id,))
         if why is None:
-            return trial
+            end = start + late.duration
+            if not any(x.start < end and start < x.end for x in breaks):
+                return trial
+            in_a_break = in_a_break or trial
+            continue
         first_why = first_why or why
+    if in_a_break is not None:
+        return in_a_break
     detail = f": {first_why}" if first_why else " before the day ends"
     ctx.notes.append(f"the backup room {room} has no free slot after {ctx.when(ctx.ready)}{detail}")
     return None

@@ -102,6 +102,12 @@ def _people(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
         rows.append((role, person.name, person.language, "", "", str(person.contact)))
     for speaker in event.speakers:
         arrives = _when(speaker.arrival, event) if speaker.arrival is not None else "on site"
+        travel = speaker.travel
+        if travel is not None and travel.transfer_minutes:
+            # the ready time counts from the venue, so the table says both
+            arrives += (
+                f" (lands {_when(travel.arrival, event)}, {travel.transfer_minutes} min transfer)"
+            )
         rows.append(
             (
                 "Speaker",
@@ -277,16 +283,25 @@ def scenario_view(plan: Plan, number: int, scenario: Scenario) -> dict[str, Any]
 def _view(plan: Plan) -> dict[str, Any]:
     """What both templates show: the plan's people, agenda and scenarios as plain values.
 
-    The index numbers scenarios in plan order; the sections (late speakers, late guests,
-    ...) number them again as they come.
+    The index lists the scenarios in the order of the sections (late speakers, late guests,
+    ...) with the numbers the sections give them: "17" in the table is section 17.
     """
     sections = []
+    index = []
     number = 0
     for title, scenarios in _sections(plan):
         views = []
         for scenario in scenarios:
             number += 1
             views.append(scenario_view(plan, number, scenario))
+            index.append(
+                {
+                    "number": number,
+                    "anchor": _anchor(scenario),
+                    "title": scenario.title,
+                    "outcome": scenario.outcome,
+                }
+            )
         sections.append({"title": title, "scenarios": views})
     return {
         "title": plan.event.title,
@@ -294,10 +309,7 @@ def _view(plan: Plan) -> dict[str, Any]:
         "offline": _offline_example(plan),
         "people": _people(plan),
         "agenda": _agenda_rows(plan, _sorted_agenda(plan.event)),
-        "index": [
-            {"number": n, "anchor": _anchor(s), "title": s.title, "outcome": s.outcome}
-            for n, s in enumerate(plan.scenarios, 1)
-        ],
+        "index": index,
         "sections": sections,
     }
 
