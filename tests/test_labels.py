@@ -151,7 +151,7 @@ actions = { apology = "Apology" }
 
 @pytest.fixture
 def no_renderer_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lint, "check_replies", lambda playbooks: [])
+    monkeypatch.setattr(lint, "check_replies", lambda playbooks, keep=None: [])
 
 
 def _shop(tmp_path: Path, text: str) -> Path:
