@@ -14,12 +14,15 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,3 +277,53 @@ def test_a_document_is_refused_exactly_when_it_holds_too_much(
     finally:
         incidents.MAX_KEYS, incidents.MAX_OBJECTS, incidents.MAX_VALUES = saved
     assert (why is not None) == too_much, (why, keys, objects, values)
+
+
+# --------------------------------------------------------------------------- starting
+
+
+def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k != "CXPLAY_PLAYBOOKS"}
+    return subprocess.run(
+        [sys.executable, "-m", "cxplay", "serve", "--no-auth", "--no-watch", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, **(env or {})},
+    )
+
+
+def test_a_port_in_use_is_its_own_exit_status_with_one_line() -> None:
+    pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _serve("--port", str(port))
+    assert result.returncode == 4, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot listen on 127.0.0.1:")
+    assert "--port" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_an_address_not_of_this_machine_is_the_same_exit_status() -> None:
+    pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+    result = _serve("--host", "192.0.2.1", "--port", "8080")  # TEST-NET-1: nobody's
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.startswith("Error: cannot listen on 192.0.2.1:8080")
+
+
+@pytest.mark.parametrize("value", [f"{os.pathsep}playbooks", f"playbooks{os.pathsep}{os.pathsep}x"])
+def test_an_empty_element_of_cxplay_playbooks_is_refused(tmp_path: Path, value: str) -> None:
+    pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+    (tmp_path / "stray.toml").write_text("not a playbook = [", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "cxplay", "serve", "--no-auth", "--host", "192.0.2.1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "CXPLAY_PLAYBOOKS": value},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "empty element" in result.stderr and "Traceback" not in result.stderr
