@@ -160,6 +160,7 @@ def serve(
         watch=not no_watch,
         timeout=timeout,
         cors_origins=cors_origins,
+        remember_validation=True,  # a restart on files that validated before is fast
     )
     HeadTimeoutProtocol.timeout = timeout
     app = create_app(config)  # fails here, with one line, on bad playbooks or tokens
