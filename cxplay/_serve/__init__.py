@@ -11,10 +11,23 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cxplay._serve.app import create_app
 from cxplay._serve.service import ServeConfig
+
+if TYPE_CHECKING:
+    from cxplay._serve.app import create_app
+
+
+def __getattr__(name: str) -> Any:
+    # the web framework is imported when the app is built, not by every module of this
+    # package (/v1/validate's worker process needs none of it)
+    if name == "create_app":
+        from cxplay._serve.app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CONFIG_ENV", "ServeConfig", "app_from_env", "config_to_env", "create_app"]
 
@@ -37,4 +50,6 @@ def app_from_env() -> Any:
     if data.get("tokens_file"):
         data["tokens_file"] = Path(data["tokens_file"])
     data["cors_origins"] = tuple(data.get("cors_origins", ()))
+    from cxplay._serve.app import create_app
+
     return create_app(ServeConfig(**data))
