@@ -144,7 +144,7 @@ def serve(
     try:
         import uvicorn
 
-        from cxplay._serve import CONFIG_ENV, ServeConfig, config_to_env, create_app
+        from cxplay._serve import CONFIG_ENV, ServeConfig, config_to_env, create_app, settle
         from cxplay._serve.protocol import HeadTimeoutProtocol
     except ImportError as exc:
         raise CxplayError(
@@ -182,6 +182,7 @@ def serve(
     }
     try:
         if workers == 1:
+            settle()
             uvicorn.run(app, **common)  # type: ignore[arg-type]
             return
         os.environ[CONFIG_ENV] = config_to_env(config)
