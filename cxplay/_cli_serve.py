@@ -2,14 +2,54 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from cxplay.errors import CxplayError
 
-__all__ = ["serve"]
+__all__ = ["EXIT_CANNOT_LISTEN", "serve"]
+
+#: ``cxplay serve`` cannot listen: the address is in use, or not this machine's.
+EXIT_CANNOT_LISTEN = 4
+
+
+def _playbooks_from_env(
+    ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]
+) -> tuple[Path, ...]:
+    """Refuse an empty element of ``$CXPLAY_PLAYBOOKS`` (it would serve the current directory)."""
+    if ctx.get_parameter_source(param.name or "") is ParameterSource.ENVIRONMENT:
+        raw = os.environ.get("CXPLAY_PLAYBOOKS", "")
+        if any(not part.strip() for part in raw.split(os.pathsep)):
+            raise click.BadParameter(
+                f"CXPLAY_PLAYBOOKS={raw!r} has an empty element, which would serve every "
+                "*.toml of the current directory: remove it (or write '.' to mean that)",
+                ctx,
+                param,
+            )
+    return value
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None (uvicorn binds it the same way)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            hint = " (another process listens there: stop it or choose --port)"
+            in_use = exc.errno == errno.EADDRINUSE
+            return f"cannot listen on {host}:{port}: {reason}{hint if in_use else ''}"
+    return None
 
 
 @click.command()
@@ -28,8 +68,10 @@ __all__ = ["serve"]
     multiple=True,
     type=click.Path(path_type=Path),
     envvar="CXPLAY_PLAYBOOKS",
+    callback=_playbooks_from_env,
     metavar="DIR|FILE",
-    help="Playbooks to serve (repeatable). Default: the shipped playbooks.",
+    help="Playbooks to serve (repeatable; env CXPLAY_PLAYBOOKS, separated by "
+    f"'{os.pathsep}'). Default: the shipped playbooks.",
 )
 @click.option(
     "--tokens",
@@ -87,6 +129,10 @@ def serve(
     then rename it into place) and on SIGHUP; a set that does not validate is refused
     and the last good one keeps serving.
 
+    Exit status: 0 stopped; 1 a cxplay error (bad playbooks or tokens); 2 usage;
+    4 the address cannot be listened on (the port is in use, or the host is not this
+    machine's).
+
     \b
     Examples:
       CXPLAY_TOKENS="$(cat agent.token):agent" cxplay serve
@@ -99,7 +145,7 @@ def serve(
     try:
         import uvicorn
 
-        from cxplay._serve import CONFIG_ENV, ServeConfig, config_to_env, create_app
+        from cxplay._serve import CONFIG_ENV, ServeConfig, config_to_env, create_app, settle
         from cxplay._serve.protocol import HeadTimeoutProtocol
     except ImportError as exc:
         raise CxplayError(
@@ -115,9 +161,15 @@ def serve(
         watch=not no_watch,
         timeout=timeout,
         cors_origins=cors_origins,
+        remember_validation=True,  # a restart on files that validated before is fast
     )
     HeadTimeoutProtocol.timeout = timeout
     app = create_app(config)  # fails here, with one line, on bad playbooks or tokens
+    ctx = click.get_current_context()
+    why = _cannot_listen(host, port)
+    if why is not None:
+        click.echo(f"Error: {why}", err=True)
+        ctx.exit(EXIT_CANNOT_LISTEN)
     common = {
         "host": host,
         "port": port,
@@ -129,14 +181,20 @@ def serve(
         # the head's deadline, and problem+json for a request that cannot be parsed
         "http": "cxplay._serve.protocol:HeadTimeoutProtocol",
     }
-    if workers == 1:
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
-        return
-    os.environ[CONFIG_ENV] = config_to_env(config)
-    del app  # each worker builds its own
-    uvicorn.run(
-        "cxplay._serve:app_from_env",
-        factory=True,
-        workers=workers,
-        **common,  # type: ignore[arg-type]
-    )
+    try:
+        if workers == 1:
+            settle()
+            uvicorn.run(app, **common)  # type: ignore[arg-type]
+            return
+        os.environ[CONFIG_ENV] = config_to_env(config)
+        del app  # each worker builds its own
+        uvicorn.run(
+            "cxplay._serve:app_from_env",
+            factory=True,
+            workers=workers,
+            **common,  # type: ignore[arg-type]
+        )
+    except SystemExit as stop:
+        if stop.code == 3:  # uvicorn's "startup failed": taken between the check and now
+            ctx.exit(EXIT_CANNOT_LISTEN)
+        raise

@@ -19,6 +19,7 @@ The implication check itself is :func:`cxplay._conditions.implication.implies`.
 
 from __future__ import annotations
 
+import contextvars
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -177,7 +178,7 @@ def scenario_problems(playbooks: PlaybookSet) -> list[Problem]:
     return problems
 
 
-def renderer_problems(playbooks: PlaybookSet, keep: list[Renderer] | None = None) -> list[Problem]:
+def renderer_problems(playbooks: PlaybookSet) -> list[Problem]:
     """The renderer's checks: declared languages without templates, actions without a template.
 
     Calls :func:`check_replies`, which may return problems or raise a
@@ -185,14 +186,12 @@ def renderer_problems(playbooks: PlaybookSet, keep: list[Renderer] | None = None
 
     Args:
         playbooks: A loaded set of playbooks.
-        keep: If given, the renderer that read every catalog is appended to it (an engine
-            built on the validated set serves exactly what was checked).
 
     Returns:
         The renderer's problems.
     """
     try:
-        found = check_replies(playbooks, keep)
+        found = check_replies(playbooks)
     except PlaybookError as exc:
         return list(exc.problems)
     return [p if isinstance(p, Problem) else Problem(str(p)) for p in found or ()]
@@ -239,12 +238,16 @@ def validate_playbooks(paths: PathsLike = None) -> ValidationReport:
         except PlaybookError as exc:
             return ValidationReport((*found, *exc.problems), None, catalogs)
         kept: list[Renderer] = []
-        found += [
-            *unreachable_rules(playbooks),
-            *scenario_problems(playbooks),
-            *label_problems(playbooks),
-            *renderer_problems(playbooks, kept),
-        ]
+        token = _KEEP.set(kept)
+        try:
+            found += [
+                *unreachable_rules(playbooks),
+                *scenario_problems(playbooks),
+                *label_problems(playbooks),
+                *renderer_problems(playbooks),
+            ]
+        finally:
+            _KEEP.reset(token)
         if kept and not found:  # what an engine serves is what was checked here
             playbooks = replace(playbooks, replies=kept[0])
     found.sort(key=lambda p: (p.file or "", p.line or 0))
@@ -529,7 +532,13 @@ def _fragment_names(action: Any) -> list[str]:
     return names
 
 
-def check_replies(playbooks: PlaybookSet, keep: list[Renderer] | None = None) -> list[Problem]:
+#: Where :func:`check_replies` leaves the renderer it checked, for validate_playbooks to keep.
+_KEEP: contextvars.ContextVar[list[Renderer] | None] = contextvars.ContextVar(
+    "cxplay_keep_renderer", default=None
+)
+
+
+def check_replies(playbooks: PlaybookSet) -> list[Problem]:
     """Everything about replies that can be known before a customer sees one.
 
     Every fragment compiles; every declared language has templates; every action of every
@@ -553,6 +562,7 @@ def check_replies(playbooks: PlaybookSet, keep: list[Renderer] | None = None) ->
     except TemplateError as exc:
         return list(exc.problems)
     problems.extend(renderer.load_all())
+    keep = _KEEP.get()
     if keep is not None:
         keep.append(renderer)
     playbooks = replace(playbooks, replies=renderer)  # the sample renders below use it

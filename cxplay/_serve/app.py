@@ -16,9 +16,8 @@ import math
 import re
 import signal
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -34,11 +33,11 @@ from cxplay._common.problems import error_message, format_key, key_path
 from cxplay._common.text import echo
 from cxplay._conditions.parse import leaves
 from cxplay._incidents import parse_incident
-from cxplay._playbooks.lint import validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
 from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of
+from cxplay._serve.isolate import upload_name
 from cxplay._serve.models import (
     FactInfo,
     FeedbackRequest,
@@ -208,29 +207,6 @@ def playbook_list(playbooks: PlaybookSet) -> PlaybookList:
     )
 
 
-def _upload_name(name: str) -> PurePosixPath:
-    shown = echo(name, 80)
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
-        raise IncidentError(f"files: {shown}: a name has no control characters")
-    try:
-        size = len(name.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise IncidentError(f"files: {shown}: a name is valid Unicode text") from None
-    if size > 255:
-        raise IncidentError(f"files: {shown}: a name is at most 255 bytes, not {size}")
-    path = PurePosixPath(name)
-    if (
-        path.is_absolute()
-        or ".." in path.parts
-        or path.suffix != ".toml"
-        or len(path.parts) > 2
-        or (len(path.parts) == 2 and path.parts[0] != "replies")
-        or "\\" in name
-    ):
-        raise IncidentError(f"files: {shown}: a name is 'NAME.toml' or 'replies/NAME.toml'")
-    return path
-
-
 async def validate_isolated(files: Mapping[str, str], timeout: float) -> ValidateReport:
     """:func:`validate_upload` in a child process with CPU and memory limits.
 
@@ -238,7 +214,7 @@ async def validate_isolated(files: Mapping[str, str], timeout: float) -> Validat
     one that runs out of its CPU time or memory is a :class:`ValidationAborted`.
     """
     for name, text in files.items():  # the client's errors, answered before any work
-        _upload_name(name)
+        upload_name(name)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
@@ -274,26 +250,6 @@ async def validate_isolated(files: Mapping[str, str], timeout: float) -> Validat
 
 class ValidationAborted(Exception):
     """The validation of an upload ran out of its CPU time or memory."""
-
-
-def validate_upload(files: Mapping[str, str]) -> ValidateReport:
-    """Check an uploaded playbook set in a scratch directory, as ``cxplay validate`` does."""
-    names = {name: _upload_name(name) for name in files}
-    with tempfile.TemporaryDirectory(prefix="cxplay-validate-") as scratch:
-        root = Path(scratch)
-        (root / "replies").mkdir()
-        for name, text in files.items():
-            (root / names[name]).write_text(text, encoding="utf-8")
-        report = validate_playbooks(root)
-        prefix = f"{root}/"
-        problems = [str(p).replace(prefix, "") for p in report.problems]
-    loaded = report.playbooks
-    return ValidateReport(
-        ok=report.ok,
-        problems=problems,
-        playbooks=len(loaded.playbooks) if loaded else 0,
-        rules=len(loaded.rules) if loaded else 0,
-    )
 
 
 def _incident_schema(openapi: dict[str, Any]) -> None:
@@ -653,7 +609,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
             except (CxplayError, asyncio.TimeoutError) as exc:
                 text = str(exc) or "the decision log did not answer in time"
                 log_state = "unreachable" if "unreachable" in text or not str(exc) else "broken"
-                errors.append(text)
+                errors.append(public_text(text))
         readiness = Readiness(
             ready=not errors,
             playbooks=len(playbooks.playbooks),

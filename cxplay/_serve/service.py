@@ -57,6 +57,8 @@ class ServeConfig:
     max_depth: int = 32
     cors_origins: tuple[str, ...] = ()
     backend: str = "auto"
+    #: Remember that a set passed validation (cxplay._serve.startup): `cxplay serve` does.
+    remember_validation: bool = False
 
 
 class Metrics:
@@ -232,7 +234,13 @@ class Service:
         paths = list(config.playbooks) or None
         self._paths: list[Path] | None = paths
         # the same test as every reload: the whole set validates, as `cxplay validate` says
-        report = validate_playbooks(paths)
+        # (a set that passed it before, byte for byte and with the same cxplay, is known to)
+        from cxplay._serve.startup import validate_for_start
+
+        if config.remember_validation:
+            report = validate_for_start(paths)
+        else:
+            report = validate_playbooks(paths)
         if not report.ok or report.playbooks is None:
             raise PlaybookError(report.problems, hint="cxplay serve starts on a set that validates")
         self.log: DecisionLog | None = None
