@@ -61,6 +61,12 @@ NOT_RUNNABLE: dict[str, str] = {
     "tcp://scheduler:8786": "needs a Dask scheduler; test_backtest_dask.py runs a LocalCluster",
     "cp parcel.toml /srv/playbooks/parcel.toml.new && mv /srv/playbooks/parcel.toml.new "
     "/srv/playbooks/parcel.toml": "writes to /srv; the reload protocol is tested in test_serve_cli.py",
+    "cxplay disruptions --log cx.db": (
+        "lists the disruptions of a stream with a wave in it; test_watch.py lists a generated wave"
+    ),
+    "cxplay disruptions resolve D-5c1f0e7a --log cx.db": (
+        "an id from that list; test_watch.py resolves a generated wave's disruption"
+    ),
     "tail -f incidents.jsonl | cxplay watch - --lateness 10m": (
         "follows a file for ever; test_watch.py runs watch on stdin and with --follow"
     ),
