@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -152,6 +153,12 @@ class Name:
         return _TITLE_GENDER.get(self.title.rstrip(".").lower()) if self.title else None
 
 
+# A reply asks for the same name's parts and spelling several times (context, greeting,
+# address forms): both are pure functions of the text, so each is worked out once.
+_NAME_CACHE: Final = 1024
+
+
+@lru_cache(maxsize=_NAME_CACHE)
 def parse_name(name: str | None) -> Name:
     """Split a cleaned name into title, given name and surname (see :class:`Name`)."""
     text = normal_case(clean_name(name))
@@ -188,6 +195,7 @@ _UK_BY_LATIN: Final[Mapping[str, str]] = MappingProxyType(
 _KMU_SHAPED: Final = re.compile(r"^(?:[abdefghiklmnoprstuvyz']|ch)+$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=_NAME_CACHE)
 def name_in_script(name: str, language: str) -> str:
     """A name as it is written in a reply in ``language``.
 
