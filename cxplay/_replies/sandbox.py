@@ -321,11 +321,15 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     # flattens the globals' ChainMap key by key, copies the variables twice and sets the
     # globals' keys aside for imports (fragments have no loader to import from). Variables
     # win over globals, as there.
-    scope: dict[str, Any] = {}
-    layers = template.globals
-    for layer in reversed(layers.maps) if isinstance(layers, ChainMap) else (layers,):
-        scope.update(layer)
-    scope.update(context)
+    layers = template.globals  # ChainMap(the template's, the environment's)
+    maps = layers.maps if type(layers) is ChainMap else [layers]  # no ABC isinstance
+    if len(maps) == 2 and not maps[0]:
+        scope = {**maps[1], **context}
+    else:
+        scope = {}
+        for layer in reversed(maps):
+            scope.update(layer)
+        scope.update(context)
     jinja_context = environment.context_class(environment, scope, template.name, template.blocks)
     # one budget per render; a fragment rendered inside another one shares the outer one
     token = _BUDGET.set(_Budget()) if _BUDGET.get() is None else None
