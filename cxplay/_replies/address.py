@@ -13,7 +13,7 @@ from typing import Final
 from cxplay._common.text import echo
 from cxplay._common.toml import read_package_toml
 from cxplay._replies.locale import REGISTERS, _check_language
-from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
+from cxplay._replies.translit import has_cyrillic, latin_index, to_latin, to_polish
 from cxplay.models import CHANNELS
 
 __all__ = [
@@ -187,9 +187,7 @@ _UK_GIVEN: Final = (
     *(n.capitalize() for n in _NAMES["uk"]["either"]),
     *(n.capitalize() for n in _NAMES["uk"]["female"]),
 )
-_UK_BY_LATIN: Final[Mapping[str, str]] = MappingProxyType(
-    {to_latin(n).lower(): c for n in _UK_GIVEN if (c := from_latin(to_latin(n), _UK_GIVEN))}
-)
+_UK_BY_LATIN: Final[Mapping[str, str]] = MappingProxyType(latin_index(_UK_GIVEN))
 # A word that could be the official Latin spelling of a Ukrainian word: its letters, and
 # "c" only in "ch" (there is no w, q, x, j and no diacritic in it).
 _KMU_SHAPED: Final = re.compile(r"^(?:[abdefghiklmnoprstuvyz']|ch)+$", re.IGNORECASE)
