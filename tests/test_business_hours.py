@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from cxplay import DecisionLog, Engine, load_playbooks
 from cxplay._cli import cli as main
-from cxplay._common.hours import BusinessCalendar, parse_hours
+from cxplay._common.hours import BusinessCalendar, holiday_countries, parse_hours
 from cxplay._log.report import build_report
 from cxplay._replies.locale import format_deadline
 from cxplay.models import Calendar
@@ -431,3 +431,12 @@ def test_playbooks_show_says_which_slas_count_working_time() -> None:
     assert "phone 2 minutes\n" in result.output
     assert "open (Europe/Warsaw): mon 08:00-18:00;" in result.output
     assert "holidays PL" in result.output
+
+
+def test_holiday_countries_are_the_library_s_whole_list() -> None:
+    # read from the holidays registry so that a start does not import 250 country modules:
+    # the same codes, aliases included, as the library's own list
+    import holidays
+
+    assert holiday_countries() == tuple(sorted(holidays.list_supported_countries()))
+    assert {"PL", "UA", "GB", "UK", "POL"} <= set(holiday_countries())

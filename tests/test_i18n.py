@@ -638,6 +638,35 @@ def test_sms_segments_never_decrease_when_text_grows(a: str, b: str) -> None:
     assert sms_segments(a + b)[0] >= sms_segments(a)[0]
 
 
+def _segments_char_by_char(text: str) -> tuple[int, str]:
+    """The count as a gateway makes it: a character's units at a time, never split."""
+    gsm = set(GSM_BASIC + GSM_EXTENSION)
+    encoding = "GSM-7" if all(ch in gsm for ch in text) else "UCS-2"
+    if encoding == "GSM-7":
+        units = [2 if ch in GSM_EXTENSION else 1 for ch in text]
+        single, per_part = 160, 153
+    else:
+        units = [len(ch.encode("utf-16-le", "surrogatepass")) // 2 for ch in text]
+        single, per_part = 70, 67
+    if sum(units) <= single:
+        return min(sum(units), 1), encoding
+    parts, used = 1, 0
+    for size in units:
+        if used + size > per_part:
+            parts, used = parts + 1, 0
+        used += size
+    return parts, encoding
+
+
+@given(sms_text)
+def test_sms_segments_counts_exactly_as_char_by_char_packing(text: str) -> None:
+    # the count works on the distinct characters (sets, not a test per character): it
+    # must still be the exact packing, not only within the bounds above
+    assert sms_segments(text) == _segments_char_by_char(text)
+    long = text * (1 + 400 // max(len(text), 1))  # multipart, with and without wide chars
+    assert sms_segments(long) == _segments_char_by_char(long)
+
+
 # --------------------------------------------------------------------------------------
 # Jinja
 # --------------------------------------------------------------------------------------

@@ -155,3 +155,38 @@ def test_validate_finds_template_problems_before_a_customer_does(tmp_path: Path)
     )
     problems = [str(p) for p in check(load_playbooks(tmp_path))]
     assert problems and all("nmae" in p for p in problems), problems
+
+
+def test_fragment_errors_name_the_line_found_when_first_needed(tmp_path: Path) -> None:
+    # lines are looked up only when an error needs one (a reply that renders never does):
+    # each must still be the fragment's own line, in plain keys, tables and multi-line text
+    from cxplay._replies.renderer import Renderer
+    from cxplay.errors import RenderError
+
+    replies = tmp_path / "replies"
+    replies.mkdir()
+    (replies / "common.en.toml").write_text(
+        "# fragments\n"
+        'apology = "Sorry."\n'
+        "\n"
+        "[situation]\n"
+        'parcel_late = "Late {{ 1 / 0 }}."\n'
+        'closing = """\n'
+        "Bye {{ customer.nmae }}.\n"
+        '"""\n',
+        encoding="utf-8",
+    )
+    (replies / "extra.en.toml").write_text('\n\napology = "Again."\n', encoding="utf-8")
+    renderer = Renderer([replies], problems=[])
+    problems = [str(p) for p in renderer.load_all()]
+    catalog, extra = replies / "common.en.toml", replies / "extra.en.toml"
+    assert problems == [f"{extra}:3: apology: fragment defined twice (also in {catalog}:2)"], (
+        problems
+    )
+    with pytest.raises(RenderError, match=rf"^{catalog}:5: situation\.parcel_late \(en\)"):
+        renderer.fragment("en", "situation.parcel_late", "email", {})
+    with pytest.raises(RenderError, match=rf"^{catalog}:7: situation\.closing \(en\)"):
+        renderer.fragment("en", "situation.closing", "email", {"customer": {}})
+    assert renderer.origin[("en", "apology")] == f"{catalog}:2"
+    with pytest.raises(KeyError):
+        renderer.origin[("en", "nothing")]

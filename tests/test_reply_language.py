@@ -41,7 +41,13 @@ from cxplay._events.plan import build_plan
 from cxplay._replies.address import parse_name, salutation
 from cxplay._replies.renderer import spoken_turns
 from cxplay._replies.spoken import approx_duration, money_words, percent_words, speakable
-from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
+from cxplay._replies.translit import (
+    from_latin,
+    has_cyrillic,
+    latin_index,
+    to_latin,
+    to_polish,
+)
 from cxplay.models import CHANNELS
 from tests.rendered import incidents as shipped_incidents
 from tests.rendered import replies as shipped_replies
@@ -152,6 +158,20 @@ def test_transliteration_leaves_no_cyrillic(text: str) -> None:
 def test_latin_back_to_cyrillic_only_when_sure() -> None:
     assert from_latin("Olena", ["Олена", "Оксана"]) == "Олена"
     assert from_latin("Smith", ["Олена"]) is None
+
+
+_UK_NAME = st.text(alphabet=st.sampled_from("абвгґдеєжзиіїйклмнопрстуфхцчшщьюя'"), max_size=6)
+
+
+@given(st.lists(st.builds(lambda w: w.capitalize(), _UK_NAME), max_size=30))
+def test_latin_index_answers_as_from_latin_for_every_name(names: list[str]) -> None:
+    # the import-time table of Ukrainian given names is built in one pass: it must say
+    # exactly what from_latin says name by name (spellings two names share left out)
+    index = latin_index(names)
+    for name in names:
+        key = to_latin(name).lower()
+        assert index.get(key) == from_latin(to_latin(name), names)
+    assert set(index) <= {to_latin(n).lower() for n in names}
 
 
 # --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ KeyPath = tuple[str | int, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR = re.compile(r"[^,\]}\n#]+")  # numbers, booleans, dates: up to a delimiter
+
+
+# Indexes scan lazily; a lock shared by all (not an attribute: an index stays picklable).
+_SCANNING = threading.Lock()
 
 
 class _Stop(Exception):
@@ -59,12 +64,22 @@ class LineIndex:
         self._lines: dict[KeyPath, int] = {}
         self._starts: dict[KeyPath, int] = {}  # where a multi-line string's text begins
         self._arrays: dict[KeyPath, int] = {}
-        # on a surprise, keep what was found; lines fall back to the nearest known parent
-        with contextlib.suppress(_Stop, IndexError, ValueError):
-            self._scan()
+        self._scanned = False  # scanned when a line is first asked for: most files never are
+
+    def _scan_once(self) -> None:
+        if self._scanned:
+            return
+        with _SCANNING:  # one scanner at a time: the scan's position is the index's state
+            if not self._scanned:
+                # on a surprise, keep what was found; lines fall back to the nearest known
+                # parent
+                with contextlib.suppress(_Stop, IndexError, ValueError):
+                    self._scan()
+                self._scanned = True
 
     def line(self, path: Sequence[str | int]) -> int | None:
         """The line of ``path``, or of its longest prefix written in the file (else None)."""
+        self._scan_once()
         for end in range(len(path), 0, -1):
             found = self._lines.get(tuple(path[:end]))
             if found is not None:
@@ -78,6 +93,7 @@ class LineIndex:
         (``key = \"\"\"`` then the text): TOML drops that first newline, so line 1 of
         the value is the next line of the file.
         """
+        self._scan_once()
         return self._starts.get(tuple(path)) or self.line(path)
 
     # -- scanning

@@ -6,13 +6,14 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
 from cxplay._common.text import echo
 from cxplay._common.toml import read_package_toml
 from cxplay._replies.locale import REGISTERS, _check_language
-from cxplay._replies.translit import from_latin, has_cyrillic, to_latin, to_polish
+from cxplay._replies.translit import has_cyrillic, latin_index, to_latin, to_polish
 from cxplay.models import CHANNELS
 
 __all__ = [
@@ -152,6 +153,12 @@ class Name:
         return _TITLE_GENDER.get(self.title.rstrip(".").lower()) if self.title else None
 
 
+# A reply asks for the same name's parts and spelling several times (context, greeting,
+# address forms): both are pure functions of the text, so each is worked out once.
+_NAME_CACHE: Final = 1024
+
+
+@lru_cache(maxsize=_NAME_CACHE)
 def parse_name(name: str | None) -> Name:
     """Split a cleaned name into title, given name and surname (see :class:`Name`)."""
     text = normal_case(clean_name(name))
@@ -180,14 +187,13 @@ _UK_GIVEN: Final = (
     *(n.capitalize() for n in _NAMES["uk"]["either"]),
     *(n.capitalize() for n in _NAMES["uk"]["female"]),
 )
-_UK_BY_LATIN: Final[Mapping[str, str]] = MappingProxyType(
-    {to_latin(n).lower(): c for n in _UK_GIVEN if (c := from_latin(to_latin(n), _UK_GIVEN))}
-)
+_UK_BY_LATIN: Final[Mapping[str, str]] = MappingProxyType(latin_index(_UK_GIVEN))
 # A word that could be the official Latin spelling of a Ukrainian word: its letters, and
 # "c" only in "ch" (there is no w, q, x, j and no diacritic in it).
 _KMU_SHAPED: Final = re.compile(r"^(?:[abdefghiklmnoprstuvyz']|ch)+$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=_NAME_CACHE)
 def name_in_script(name: str, language: str) -> str:
     """A name as it is written in a reply in ``language``.
 

@@ -594,6 +594,14 @@ def format_duration(value: timedelta | Number | str, language: str, case: str = 
     total = _whole_minutes(value)
     if total < 0:
         raise ValueError(f"a duration cannot be negative, got {echo(value)}")
+    return _written_minutes(total, language, case)
+
+
+# Replies promise the same few durations again and again, and CLDR's unit and list
+# patterns take a third of a millisecond per duration: each is written once.
+@functools.lru_cache(maxsize=1024)
+def _written_minutes(total: int, language: str, case: str) -> str:
+    """``total`` minutes written in days, hours and minutes (see :func:`format_duration`)."""
     locale = _locale(language)
     days, rest = divmod(total, 24 * 60)
     hours, minutes = divmod(rest, 60)

@@ -62,7 +62,7 @@ from cxplay._common.problems import (
     format_key,
     key_path,
 )
-from cxplay._common.toml import read_toml
+from cxplay._common.toml import LineIndex, read_toml
 from cxplay._replies.address import (
     address_gender,
     name_in_script,
@@ -177,6 +177,40 @@ def _env() -> ReplyEnvironment:
     return env
 
 
+class _LazyLine:
+    """The line of a fragment's text in its catalog, found when first asked for."""
+
+    __slots__ = ("index", "name")
+
+    def __init__(self, index: LineIndex, name: str) -> None:
+        self.index, self.name = index, name
+
+    def __call__(self) -> int | None:
+        found = self.index.text_line(tuple(self.name.split(".")))
+        return found or self.index.text_line((self.name,))
+
+
+class _Origins(dict[tuple[str, str], str]):
+    """(language, fragment) -> ``file:line``, each line found when an error first needs it.
+
+    Finding lines scans the catalog's text (a pure-Python pass over every file, a fifth of a
+    CLI start); a reply that renders never needs one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: dict[tuple[str, str], tuple[Path, _LazyLine]] = {}
+
+    def later(self, key: tuple[str, str], path: Path, line: _LazyLine) -> None:
+        """Remember where ``key`` is written; its line is looked up on first use."""
+        self._pending[key] = (path, line)
+
+    def __missing__(self, key: tuple[str, str]) -> str:
+        path, line = self._pending[key]  # KeyError for a fragment never read, as a dict
+        where = self[key] = f"{path}:{line() or 1}"
+        return where
+
+
 class Renderer:
     """Loads reply fragments once, compiles them, and renders replies."""
 
@@ -195,7 +229,7 @@ class Renderer:
         self._catalogs: dict[str, list[Path]] = {}  # language -> catalog files
         self._fragments: dict[str, dict[str, str]] = {}  # language -> name -> source
         self._lock = threading.Lock()
-        self.origin: dict[tuple[str, str], str] = {}  # (language, name) -> file:line
+        self.origin = _Origins()  # (language, name) -> file:line
         self.config = ReplyConfig()
         self.signatures: dict[str, ReplyConfig] = {}  # playbook id -> who signs its replies
         self.directories = [d for d in directories if d.is_dir()]
@@ -332,10 +366,12 @@ class Renderer:
                 problems.extend(exc.problems)
                 continue
             for name, source in _flatten(data):
-                line = index.text_line(tuple(name.split("."))) or index.text_line((name,))
+                line = _LazyLine(index, name)
                 if not isinstance(source, str):
                     problems.append(
-                        Problem("a fragment must be a string", file=str(path), line=line, key=name)
+                        Problem(
+                            "a fragment must be a string", file=str(path), line=line(), key=name
+                        )
                     )
                     continue
                 if not _FRAGMENT_NAME.match(name):
@@ -343,7 +379,7 @@ class Renderer:
                         Problem(
                             "fragment names are lowercase words: name, name.sub or name@channel",
                             file=str(path),
-                            line=line,
+                            line=line(),
                             key=name,
                         )
                     )
@@ -353,7 +389,7 @@ class Renderer:
                         Problem(
                             f"fragment defined twice (also in {self.origin[(language, name)]})",
                             file=str(path),
-                            line=line,
+                            line=line(),
                             key=name,
                         )
                     )
@@ -361,11 +397,13 @@ class Renderer:
                 channel = name.partition("@")[2]
                 if channel and channel not in CHANNELS:
                     problems.append(
-                        Problem(f"unknown channel '{channel}'", file=str(path), line=line, key=name)
+                        Problem(
+                            f"unknown channel '{channel}'", file=str(path), line=line(), key=name
+                        )
                     )
                     continue
                 target[name] = source.strip("\n")
-                self.origin[(language, name)] = f"{path}:{line or 1}"
+                self.origin.later((language, name), path, line)
         return target
 
     # -- lookup ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextvars
 import re
 import time
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -315,10 +316,25 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     """
     parts: list[str] = []
     size = 0
+    environment = template.environment
+    # The context Template.generate would build, built without its three copies: it
+    # flattens the globals' ChainMap key by key, copies the variables twice and sets the
+    # globals' keys aside for imports (fragments have no loader to import from). Variables
+    # win over globals, as there.
+    layers = template.globals  # ChainMap(the template's, the environment's)
+    maps = layers.maps if type(layers) is ChainMap else [layers]  # no ABC isinstance
+    if len(maps) == 2 and not maps[0]:
+        scope = {**maps[1], **context}
+    else:
+        scope = {}
+        for layer in reversed(maps):
+            scope.update(layer)
+        scope.update(context)
+    jinja_context = environment.context_class(environment, scope, template.name, template.blocks)
     # one budget per render; a fragment rendered inside another one shares the outer one
     token = _BUDGET.set(_Budget()) if _BUDGET.get() is None else None
     try:
-        for part in template.generate(context):
+        for part in template.root_render_func(jinja_context):
             size += len(part)
             if size > MAX_OUTPUT:
                 raise SizeError(
@@ -326,6 +342,9 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
                     "few paragraphs"
                 )
             parts.append(part)
+    except Exception:
+        # as Template.generate: the same exception, its traceback pointing at the fragment
+        environment.handle_exception()
     finally:
         if token is not None:
             _BUDGET.reset(token)

@@ -22,6 +22,7 @@ _GSM_BASIC: Final = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
+_GSM_ALL: Final = _GSM_BASIC | _GSM_EXTENSION
 _SMS_LIMITS: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
     {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 )
@@ -59,11 +60,16 @@ def sms_segments(text: str) -> tuple[int, str]:
         ``(segments, encoding)`` with encoding ``"GSM-7"`` or ``"UCS-2"``; an empty
         text is ``(0, "GSM-7")``.
     """
-    if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text):
+    # set operations over the distinct characters, not a Python test per character: every
+    # SMS reply is counted twice or three times while it is composed
+    distinct = frozenset(text)
+    if distinct <= _GSM_ALL:
         encoding = "GSM-7"
-        units = [2 if ch in _GSM_EXTENSION else 1 for ch in text]
+        wide = distinct & _GSM_EXTENSION
     else:
         encoding = "UCS-2"
-        units = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        wide = frozenset(ch for ch in distinct if ord(ch) > 0xFFFF)
     single, per_part = _SMS_LIMITS[encoding]
-    return _pack(units, single, per_part), encoding
+    if not wide:  # one unit a character: the parts are simply full
+        return -(-len(text) // per_part) if len(text) > single else min(len(text), 1), encoding
+    return _pack([2 if ch in wide else 1 for ch in text], single, per_part), encoding

@@ -23,7 +23,6 @@ from datetime import timedelta
 from typing import Final
 
 from babel.numbers import get_currency_name
-from num2words import num2words
 
 from cxplay._replies.locale import (
     Number,
@@ -53,6 +52,19 @@ _FEMININE: Final = {
     "pl": {"hour", "minute", "night", "parcel"},
     "uk": {"hour", "minute", "night", "parcel"},
 }
+
+
+def num2words(number: float, **options: str) -> str:
+    """num2words' words for a number, the library imported on the first number said.
+
+    num2words imports every language it knows (tens of milliseconds): a command that
+    never speaks a number does not pay for it.
+    """
+    from num2words import num2words as words
+
+    return str(words(number, **options))
+
+
 # The feminine forms that differ from the masculine num2words gives, by case.
 _FEM: Final[Mapping[str, Mapping[str, Mapping[int, str]]]] = {
     "pl": {

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["from_latin", "has_cyrillic", "to_latin", "to_polish"]
+__all__ = ["from_latin", "has_cyrillic", "latin_index", "to_latin", "to_polish"]
 
 _APOSTROPHES: Final = frozenset("'\u2019\u02bc")
 
@@ -166,3 +166,15 @@ def from_latin(word: str, names: Iterable[str]) -> str | None:
     if len(found) != 1:
         return None
     return found.pop()
+
+
+def latin_index(names: Iterable[str]) -> dict[str, str]:
+    """Every lower-case KMU spelling of ``names`` -> the one name spelt so (as :func:`from_latin`).
+
+    A spelling two names share is left out. One pass over the names (each transliterated
+    once), where asking :func:`from_latin` for each name would transliterate them all again.
+    """
+    spelt: dict[str, set[str]] = {}
+    for name in names:
+        spelt.setdefault(to_latin(name).lower(), set()).add(name)
+    return {key: next(iter(found)) for key, found in spelt.items() if len(found) == 1}
