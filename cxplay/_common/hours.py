@@ -159,6 +159,7 @@ class BusinessCalendar:
         Raises:
             ValueError: the calendar is not open at all within three years.
         """
+        given = _aware(start).tzinfo  # the answer keeps the caller's zone (library contract)
         start = _aware(start).astimezone(timezone.utc)
         moment = self._open_from(start, timedelta(0))
         if span.days:
@@ -184,7 +185,7 @@ class BusinessCalendar:
             closed_at = self._closing_before(moment)
             if closed_at is not None and closed_at > start and closed_at >= start + span:
                 moment = closed_at
-        return moment.astimezone(self.tz)
+        return moment.astimezone(given)
 
     def _closing_before(self, moment: datetime) -> datetime | None:
         """The last closing time before ``moment`` when ``moment`` opens after a closed gap."""

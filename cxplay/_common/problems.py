@@ -48,6 +48,9 @@ def format_key(path: Sequence[str | int]) -> str:
     """``("rule", 3, "actions", 0, "percent")`` as ``rule[3].actions[0].percent``."""
     out = ""
     for part in path:
+        if not isinstance(part, int) and not str(part).isprintable():
+            # a key is the client's text: a newline or a control in it stays on one line
+            part = str(part).encode("unicode_escape").decode("ascii")
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
