@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxplay import Engine
+from cxplay._common.models import freeze
 from cxplay._present import suggestion, suggestion_json, terminal_safe, trace_text
 from cxplay.results import Suggestion
 
@@ -51,11 +52,12 @@ def base() -> Suggestion:
 def poisoned(base: Suggestion, text: str) -> Suggestion:
     """The suggestion with ``text`` in every free-text field a presenter shows."""
     assert base.reply is not None and base.trace is not None
-    actions = [
-        a.model_copy(update={"reason": f"why {text}", "params": {**a.params, "note": text}})
+    # results hold tuples and read-only mappings: a copy gives them the same shapes
+    actions = tuple(
+        a.model_copy(update={"reason": f"why {text}", "params": freeze({**a.params, "note": text})})
         for a in base.actions
-    ]
-    trace = [t.model_copy(update={"outcome": text, "value": text}) for t in base.trace]
+    )
+    trace = tuple(t.model_copy(update={"outcome": text, "value": text}) for t in base.trace)
     return base.model_copy(
         update={
             "incident_id": f"INC {text}",
