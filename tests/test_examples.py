@@ -67,6 +67,21 @@ NOT_RUNNABLE: dict[str, str] = {
     "cxplay disruptions resolve D-5c1f0e7a --log cx.db": (
         "an id from that list; test_watch.py resolves a generated wave's disruption"
     ),
+    "cxplay watch --follow incidents.jsonl > events.jsonl": (
+        "follows a file for ever; test_watch.py runs --follow and stops it"
+    ),
+    "cxplay watch incidents.jsonl --to-nats --nats nats://127.0.0.1:4222": (
+        "publishes to a shared NATS server; test_watch_nats.py publishes to a subject of its own"
+    ),
+    "cxplay watch --nats nats://127.0.0.1:4222 --member 0/2 --log cx.db": (
+        "a watcher that waits for messages; test_watch_nats.py runs members against the server"
+    ),
+    "cxplay disruptions resolve D-3f2a9c41 --log cx.db": (
+        "an id from `cxplay disruptions`; test_watch.py resolves a generated wave's disruption"
+    ),
+    "cxplay disruptions resolve D-3f2a9c41 --log cx.db > resolution.jsonl": (
+        "an id from `cxplay disruptions`; test_watch.py resolves a generated wave's disruption"
+    ),
     "tail -f incidents.jsonl | cxplay watch - --lateness 10m": (
         "follows a file for ever; test_watch.py runs watch on stdin and with --follow"
     ),
