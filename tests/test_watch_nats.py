@@ -174,6 +174,50 @@ def test_a_dead_watchers_messages_are_redelivered_to_its_successor(
     assert opened == expected[0] and set(notices) == set(expected[1])
 
 
+def test_a_batch_left_in_flight_is_taken_again_in_stream_order(
+    tmp_path: Path, subject: str
+) -> None:
+    """The state a SIGKILL between fetch and commit leaves, made on purpose.
+
+    A predecessor fetched the first messages of each partition from its durable consumer
+    and died before committing them: they are delivered but unacknowledged. The successor
+    must take them first, in stream order, not the messages after them with these
+    redelivered later (and then dropped as committed, or counted late): the disruptions,
+    their ids and the notices are those of one process reading the file.
+    """
+    source = stream_file(tmp_path, 240)
+    expected = outcome(cxplay("watch", source, "--stateless", "--no-suggestions").stdout.decode())
+    assert cxplay("watch", source, "--to-nats", "--nats", URL, "--subject", subject).returncode == 0
+
+    async def fetch_and_die() -> int:
+        import nats
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        nc = await nats.connect(URL)
+        js = nc.jetstream()
+        stream = "".join(c if c.isalnum() else "_" for c in subject).upper()
+        taken = 0
+        for n in range(4):
+            config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=2)
+            sub = await js.pull_subscribe(
+                f"{subject}.{n}", durable=f"cxplay-{n}", stream=stream, config=config
+            )
+            taken += len(await sub.fetch(5, timeout=2))  # never acknowledged
+        await nc.close()
+        return taken
+
+    assert asyncio.run(fetch_and_die()) == 20
+    log, out = tmp_path / "cx.db", tmp_path / "out.jsonl"
+    done = cxplay(
+        "watch", "--nats", URL, "--subject", subject, "--log", log, "--no-suggestions",
+        "--out", out, "--batch", "5", "--ack-wait", "2", "--idle-exit", "4",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    opened, notices = outcome(out.read_text(encoding="utf-8"))
+    assert opened == expected[0]
+    assert notices == expected[1]
+
+
 def test_a_malformed_message_goes_to_the_dead_letter_subject(tmp_path: Path, subject: str) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(

@@ -10,15 +10,17 @@ process serves a set of partitions (``member`` i of N takes those with n % N == 
 keeps one correlator per partition, its state saved in the decision log's store under
 ``<name>:<n>`` -- the keyed state of a stream processor. A batch is committed to the store
 first (with the last stream sequence it covers), its events written or published next,
-and its messages acknowledged last: a watcher that dies leaves its batch unacknowledged,
-JetStream redelivers it after ``ack_wait`` to whoever serves that partition next, and the
-sequence saved in the store makes the redelivered messages already committed a no-op.
+and its messages acknowledged last. The store's sequence, not the consumer's, is the
+position: a watcher with a store recreates its consumers to deliver from the first
+uncommitted sequence (see :func:`_subscribe`), so a successor of a watcher that died
+takes the batch left in flight first and every partition in stream order.
 A malformed message goes to the dead-letter subject with the reason, and is acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -156,6 +158,51 @@ class _Partition:
     subscription: Any = None
     committed: int = 0  # the last stream sequence committed to the store
     offsets: dict[str, int] = field(default_factory=dict)
+    expect: int | None = None  # the next delivery (consumer) sequence, when we own the position
+    gap: bool = False  # a delivery was missed: the consumer must start again after `committed`
+
+
+async def _subscribe(
+    js: Any, part: _Partition, options: NatsOptions, batch: int, *, owned: bool
+) -> None:
+    """Bind the partition's durable consumer; with a store, (re)start it after the commit.
+
+    The store, not the consumer, knows how far a partition was committed. A durable
+    consumer left by a watcher that died has delivered past the batch that watcher had in
+    flight; it would hand the successor the *next* messages first and the unacknowledged
+    ones only after ``ack_wait``, out of stream order -- they would then be skipped as
+    "already committed" or arrive late, changing windows and disruption ids. So a watcher
+    with a store recreates the consumer to deliver from the first uncommitted stream
+    sequence, and each partition is processed in stream order, exactly as one process
+    reading the stream would.
+    """
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+    from nats.js.errors import NotFoundError
+
+    durable = f"cxplay-{part.number}"
+    subject = f"{options.subject}.{part.number}"
+    if part.subscription is not None:
+        with contextlib.suppress(Exception):
+            await part.subscription.unsubscribe()
+        part.subscription = None
+    config = ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=options.ack_wait,
+        filter_subject=subject,
+        max_ack_pending=max(1000, batch * 4),
+    )
+    if owned:
+        if part.committed:
+            config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = part.committed + 1
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(options.stream, durable)
+        part.expect, part.gap = 1, False
+    part.subscription = await js.pull_subscribe(
+        subject, durable=durable, stream=options.stream, config=config
+    )
 
 
 def run_nats(
@@ -180,7 +227,6 @@ def run_nats(
 
     async def main() -> int:
         from nats.errors import TimeoutError as NatsTimeout
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
         nc = await _connect(options.url)
         processed = 0
@@ -197,20 +243,7 @@ def run_nats(
 
                     part.offsets = restore(part.watcher, store, f"{name}:{number}")
                     part.committed = part.offsets.get("nats", 0)
-                config = ConsumerConfig(
-                    durable_name=f"cxplay-{number}",
-                    ack_policy=AckPolicy.EXPLICIT,
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=options.ack_wait,
-                    filter_subject=f"{options.subject}.{number}",
-                    max_ack_pending=max(1000, batch * 4),
-                )
-                part.subscription = await js.pull_subscribe(
-                    f"{options.subject}.{number}",
-                    durable=f"cxplay-{number}",
-                    stream=options.stream,
-                    config=config,
-                )
+                await _subscribe(js, part, options, batch, owned=store is not None)
                 parts.append(part)
             idle_since = asyncio.get_running_loop().time()
             while True:
@@ -222,6 +255,8 @@ def run_nats(
                         continue
                     got_any = True
                     processed += await _handle(js, part, msgs, options, out, warn, store, name)
+                    if part.gap:  # a delivery went missing: start again after the commit
+                        await _subscribe(js, part, options, batch, owned=True)
                 now = asyncio.get_running_loop().time()
                 if got_any:
                     idle_since = now
@@ -254,10 +289,17 @@ async def _handle(
     events: list[dict[str, Any]] = []
     processed = 0
     last = part.committed
+    taken: list[Any] = []
     for msg in msgs:
+        if part.expect is not None:
+            if msg.metadata.sequence.consumer != part.expect:
+                part.gap = True  # left unacknowledged: the new consumer delivers it again
+                break
+            part.expect += 1
+        taken.append(msg)
         sequence = msg.metadata.sequence.stream
         if sequence <= part.committed:
-            continue  # redelivered, but already committed by an earlier run
+            continue  # redelivered after ack_wait, but already committed
         last = max(last, sequence)
         try:
             raw = parse_line(msg.data)
@@ -277,6 +319,6 @@ async def _handle(
             await js.publish(f"{options.events}.{event['event']}", data)
     else:
         write_events(out, events)
-    for msg in msgs:
+    for msg in taken:
         await msg.ack()
     return processed
