@@ -52,19 +52,65 @@ warns when the precomputed messages may not fit.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, Field
-
-from cxplay._common.models import Frozen
-from cxplay._events.model import Event, Guest, Person, Session, Speaker, Travel
-from cxplay._events.replan import DEFAULT_MARGIN, Change, Replan, replan
+from cxplay._events.cases import (
+    _Case,
+    _guest_cases,
+    _phone_first,
+    _speaker_cases,
+    _webinar_cases,
+    arrival_notes,
+)
+from cxplay._events.cases import (
+    _day as _day,
+)
+from cxplay._events.cases import (
+    _order as _order,
+)
+from cxplay._events.cases import (
+    _own_sessions as _own_sessions,
+)
+from cxplay._events.cases import (
+    _slot as _slot,
+)
+from cxplay._events.cases import (
+    _speaker_names as _speaker_names,
+)
+from cxplay._events.cases import (
+    _travel_words as _travel_words,
+)
+from cxplay._events.cases import (
+    _when as _when,
+)
+from cxplay._events.model import Event, Guest, Person, Session, Speaker
+from cxplay._events.plan_model import (
+    _PARTY_LABEL as _PARTY_LABEL,
+)
+from cxplay._events.plan_model import (
+    EARLY_MINUTES,
+    GUEST_DELAYS,
+    PLAN_FORMAT,
+    SPEAKER_DELAYS,
+    Digests,
+    Freshness,
+    Message,
+    OfflineAnswer,
+    Party,
+    Plan,
+    Scenario,
+    _minutes,
+    content_digest,
+    event_digest,
+    playbooks_digest,
+)
+from cxplay._events.plan_model import (
+    _event_data as _event_data,
+)
+from cxplay._events.replan import DEFAULT_MARGIN, Change
 from cxplay._replies.address import name_in_script, salutation, sign_off
 from cxplay._replies.locale import (
     LANGUAGE_VAR,
@@ -79,7 +125,6 @@ from cxplay.results import Suggestion
 
 if TYPE_CHECKING:
     from cxplay._engine.engine import Engine
-    from cxplay._playbooks.loader import PlaybookSet
     from cxplay._replies.renderer import Renderer
 
 __all__ = [
@@ -99,478 +144,6 @@ __all__ = [
     "event_digest",
     "playbooks_digest",
 ]
-
-#: The value of ``format`` in every plan this version writes and reads.
-PLAN_FORMAT: Final = "cxplay-plan/2"  # 2: digests.content
-#: How late each speaker may be, in minutes.
-SPEAKER_DELAYS = (15, 30, 60)
-#: How late each guest may be, in minutes.
-GUEST_DELAYS = (30, 60, 120)
-#: How early a guest arrives in the "before breakfast" scenario, in minutes.
-EARLY_MINUTES = 90
-
-Party = Literal["speaker", "guest", "attendee", "attendees", "chair", "venue"]
-About = Literal["speaker", "guest", "session"]
-
-_PARTY_LABEL: Mapping[str, str] = {
-    "speaker": "the speaker",
-    "guest": "the guest",
-    "attendee": "an online attendee who writes in",
-    "attendees": "the attendees",
-    "chair": "the chair",
-    "venue": "the venue manager",
-}
-_CANCELLABLE = ("flight", "train")
-
-
-# --------------------------------------------------------------------------- models
-
-
-class Message(Frozen):
-    """One message of a scenario, ready to send: to whom, in which language and channel."""
-
-    to: Party
-    name: str | None = Field(description="The person's name; None for a group.")
-    language: str
-    channel: str
-    contact: str | None = Field(default=None, description="Where to send it, if known.")
-    subject: str | None = None
-    body: str
-
-
-class Scenario(Frozen):
-    """A foreseeable incident, the engine's answer, the re-plan and every message."""
-
-    id: str = Field(description="e.g. 'speaker_late/whitfield/30'.")
-    type: str = Field(description="The incident type.")
-    about: About
-    subject_id: str = Field(description="The speaker's, guest's or session's id.")
-    subject_name: str
-    title: str = Field(description="One line for the organisers, in English.")
-    outcome: str = Field(description="What happens, in a few words (English).")
-    delay_minutes: int | None = None
-    cancelled: bool = False
-    facts: dict[str, Any]
-    incident: dict[str, Any]
-    suggestion: Suggestion
-    replan: Replan | None = None
-    messages: tuple[Message, ...]
-    notes: tuple[str, ...] = ()
-
-
-class Digests(Frozen):
-    """What a plan was built from, to tell when it is stale."""
-
-    event: str = Field(description="sha256 of the event's validated content.")
-    playbooks: str = Field(description="sha256 over the playbook and reply files, sorted.")
-    files: tuple[str, ...] = Field(description="Those files, relative to their directory.")
-    content: str = Field(
-        default="",
-        description="sha256 of the plan itself (all but this field): a plan changed or cut "
-        "short after cxplay wrote it is refused when read back.",
-    )
-
-
-class Plan(Frozen):
-    """A preloaded contingency plan: everything ``cxplay suggest --plan`` needs offline.
-
-    Serialise with :func:`dump_plan` (field aliases of the event, such as ``session``, are
-    the event file's own keys) and read with :func:`load_plan`.
-    """
-
-    format: Literal["cxplay-plan/2"] = PLAN_FORMAT
-    cxplay_version: str
-    created_at: AwareDatetime
-    event_source: str | None = None
-    margin_minutes: int = Field(ge=0)
-    digests: Digests
-    event: Event
-    scenarios: tuple[Scenario, ...]
-
-
-class Freshness(Frozen):
-    """The answer of :func:`check_plan`."""
-
-    fresh: bool
-    reasons: tuple[str, ...] = ()
-
-    @property
-    def message(self) -> str:
-        """``fresh``, or ``stale: ...`` with every reason."""
-        return "fresh" if self.fresh else "stale: " + "; ".join(self.reasons)
-
-
-class OfflineAnswer(Frozen):
-    """The scenario that answers an on-the-day question, and how the question differed."""
-
-    scenario: Scenario
-    asked: dict[str, Any] = Field(description="The question: type and facts.")
-    exact: bool = Field(description="True when the scenario is exactly what was asked.")
-    note: str = Field(description="Which scenario answers, and why (English).")
-    differences: tuple[str, ...] = ()
-    warning: str | None = Field(
-        default=None, description="Set when the precomputed messages may not fit the question."
-    )
-    replan: Replan | None = Field(
-        default=None, description="The re-plan for the exact delay asked, when it differs."
-    )
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _minutes(span: dt.timedelta) -> int:
-    return int(span.total_seconds() // 60)
-
-
-def _sha256(chunks: Iterable[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
-
-
-def _event_data(event: Event) -> dict[str, Any]:
-    return event.model_dump(mode="json", by_alias=True)
-
-
-def event_digest(event: Event) -> str:
-    """The sha256 of an event's validated content (comments and layout do not count)."""
-    text = json.dumps(_event_data(event), sort_keys=True, ensure_ascii=False)
-    return _sha256([text.encode("utf-8")])
-
-
-def content_digest(plan: Plan) -> str:
-    """The sha256 of a plan's content: every field but ``digests.content`` itself."""
-    data = plan.model_dump(mode="json", by_alias=True)
-    data["digests"].pop("content", None)
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return _sha256([text.encode("utf-8")])
-
-
-def playbooks_digest(playbooks: PlaybookSet) -> tuple[str, tuple[str, ...]]:
-    """The sha256 over the playbook files and the reply files beside them, and their names.
-
-    Files are named relative to their directory (``events.toml``, ``replies/plan.pl.toml``)
-    so that a copy of the same playbooks elsewhere has the same digest; each contributes its
-    name and the sha256 of its bytes, in sorted order.
-    """
-    from cxplay._engine.engine import replies_dirs
-
-    files = [(path.name, path) for path in playbooks.files]
-    for directory in replies_dirs(playbooks):
-        files.extend((f"replies/{path.name}", path) for path in sorted(directory.glob("*.toml")))
-    entries = sorted((name, hashlib.sha256(path.read_bytes()).hexdigest()) for name, path in files)
-    digest = _sha256(f"{name}\0{sha}\n".encode() for name, sha in entries)
-    return digest, tuple(name for name, _ in entries)
-
-
-def _day(event: Event) -> dt.date:
-    if event.info.date is not None:
-        return event.info.date
-    if event.sessions:
-        return min(s.start for s in event.sessions).astimezone(event.tz).date()
-    assert event.info.start is not None  # an event has a date, or a start and an end
-    return event.info.start.astimezone(event.tz).date()
-
-
-def _day_end(event: Event) -> dt.datetime:
-    if event.info.end is not None:
-        return event.info.end
-    if event.sessions:
-        return max(s.end for s in event.sessions)
-    return dt.datetime.combine(_day(event), dt.time(23, 59), tzinfo=event.tz)
-
-
-def _when(moment: dt.datetime, event: Event) -> str:
-    local = moment.astimezone(event.tz)
-    return f"{local:%H:%M}" if local.date() == _day(event) else f"{local:%Y-%m-%d %H:%M}"
-
-
-def _slot(start: dt.datetime, end: dt.datetime, event: Event) -> str:
-    return f"{_when(start, event)}–{_when(end, event)}"
-
-
-def _order(event: Event) -> dict[str, int]:
-    return {s.id: i for i, s in enumerate(event.sessions)}
-
-
-def _own_sessions(event: Event, speaker: Speaker) -> list[Session]:
-    order = _order(event)
-    own = [s for s in event.sessions if s.speaker == speaker.id]
-    return sorted(own, key=lambda s: (s.start, order[s.id]))
-
-
-def _speaker_names(event: Event) -> dict[str, str]:
-    return {s.id: s.name for s in event.speakers}
-
-
-def _travel_words(travel: Travel | None) -> str:
-    """The journey in English, for the runbook: ``flight LO 282 from London Heathrow``."""
-    if travel is None:
-        return ""
-    noun = {"flight": "flight", "train": "train", "car": "drive"}.get(travel.mode, "journey")
-    reference = f" {travel.reference}" if travel.reference else ""
-    origin = f" from {travel.origin}" if travel.origin else ""
-    return f"{noun}{reference}{origin}"
-
-
-def _travel_fact(travel: Travel | None) -> dict[str, Any]:
-    return {} if travel is None else {"travel_mode": travel.mode}
-
-
-def _restaurant_tip(event: Event) -> dict[str, Any]:
-    """The nearest place for a meal: a restaurant or canteen, else a café, bakery or bar."""
-    rank = {"restaurant": 0, "canteen": 0, "cafe": 1, "bakery": 1, "bar": 2}
-    places = [p for p in event.venue.nearby if p.kind in rank]
-    if not places:
-        return {}
-    best = min(places, key=lambda p: (rank[p.kind], p.walk_minutes, p.name))
-    return {"restaurant_tip": best.name}
-
-
-def _replan_kind(revised: Replan) -> str:
-    """``none``, ``start_late``, ``swap``, ``move_room`` or ``escalate``: the re-plan."""
-    if not revised.feasible:
-        return "escalate"
-    kinds = {c.kind for c in revised.moves}
-    for kind in ("move_room", "swap", "start_late"):
-        if kind in kinds:
-            return kind
-    return "none"
-
-
-def _phone_first(contact: Any) -> bool:
-    return contact is not None and getattr(contact, "phone", None) is not None
-
-
-# --------------------------------------------------------------------------- building
-
-
-@dataclasses.dataclass
-class _Case:
-    """A scenario being built: what happened, to whom, and what the re-planner says."""
-
-    id: str
-    type: str
-    about: About
-    subject_id: str
-    subject_name: str
-    title: str
-    occurred_at: dt.datetime
-    facts: dict[str, Any]
-    delay: int | None = None
-    cancelled: bool = False
-    early: int | None = None
-    person: Speaker | Guest | None = None
-    session: Session | None = None
-    scheduled: dt.datetime | None = None
-    arrival: dt.datetime | None = None
-    sessions: list[Session] = dataclasses.field(default_factory=list)
-    affected: list[Session] = dataclasses.field(default_factory=list)
-    replan: Replan | None = None
-
-
-def _arrives_the_day_before(event: Event, speaker: Speaker, own: Sequence[Session]) -> bool:
-    """Whether the speaker is due on an earlier day than their first session (``own[0]``)."""
-    arrival = speaker.arrival
-    return (
-        bool(own)
-        and arrival is not None
-        and (arrival.astimezone(event.tz).date() < own[0].start.astimezone(event.tz).date())
-    )
-
-
-def arrival_notes(event: Event) -> list[str]:
-    """Speakers whose late-arrival scenarios would be pointless, said once for the runbook.
-
-    A speaker who travels the day before is not late for a morning talk by 15 or 60 minutes:
-    only a cancelled connection (when it can be cancelled) is planned for them.
-    """
-    notes = []
-    for speaker in event.speakers:
-        if _arrives_the_day_before(event, speaker, _own_sessions(event, speaker)):
-            assert speaker.arrival is not None
-            arrival = speaker.arrival.astimezone(event.tz)
-            travel = speaker.travel
-            cancelled = (
-                "only a cancelled connection is planned"
-                if travel is not None and travel.mode in _CANCELLABLE
-                else "nothing is planned for them"
-            )
-            notes.append(
-                f"{speaker.name} arrives the day before ({arrival:%Y-%m-%d %H:%M}): "
-                f"no late-arrival scenarios, {cancelled}."
-            )
-    return notes
-
-
-def _speaker_cases(event: Event, margin: dt.timedelta) -> list[_Case]:
-    cases: list[_Case] = []
-    for speaker in event.speakers:
-        own = _own_sessions(event, speaker)
-        if not own:
-            continue
-        scheduled = speaker.arrival if speaker.arrival is not None else own[0].start - margin
-        # travelling the day before, a delay of minutes moves nothing (arrival_notes says so)
-        delays = () if _arrives_the_day_before(event, speaker, own) else SPEAKER_DELAYS
-        for delay in delays:
-            arrival = scheduled + dt.timedelta(minutes=delay)
-            revised = replan(event, speaker.id, arrival, margin)
-            late = [s for s in own if s.start < revised.ready_at]
-            first = (late or own)[0]
-            # the speaker's own message says where and when they now speak
-            mine = next((c for c in revised.moves if c.session == first.id), None)
-            where = (
-                {"new_start": _when(mine.new_start, event), "new_room": mine.new_room}
-                if mine is not None
-                else {}
-            )
-            cases.append(
-                _Case(
-                    id=f"speaker_late/{speaker.id}/{delay}",
-                    type="speaker_late",
-                    about="speaker",
-                    subject_id=speaker.id,
-                    subject_name=speaker.name,
-                    title=f"{speaker.name} is {delay} minutes late",
-                    occurred_at=scheduled,
-                    facts={
-                        "delay_minutes": delay,
-                        "session_starts_in_minutes": _minutes(first.start - scheduled),
-                        **_travel_fact(speaker.travel),
-                        "replan": _replan_kind(revised),
-                        **where,
-                    },
-                    delay=delay,
-                    person=speaker,
-                    session=first,
-                    scheduled=scheduled,
-                    arrival=arrival,
-                    sessions=own,
-                    affected=late,
-                    replan=revised,
-                )
-            )
-        travel = speaker.travel
-        if travel is not None and travel.mode in _CANCELLABLE:
-            cases.append(
-                _Case(
-                    id=f"speaker_late/{speaker.id}/cancelled",
-                    type="speaker_late",
-                    about="speaker",
-                    subject_id=speaker.id,
-                    subject_name=speaker.name,
-                    title=f"{speaker.name}'s {_travel_words(travel)} is cancelled",
-                    occurred_at=scheduled,
-                    facts={
-                        "delay_minutes": max(0, _minutes(_day_end(event) - scheduled)),
-                        "session_starts_in_minutes": _minutes(own[0].start - scheduled),
-                        "cancelled": True,
-                        **_travel_fact(travel),
-                        "replan": "escalate",
-                    },
-                    cancelled=True,
-                    person=speaker,
-                    session=own[0],
-                    scheduled=scheduled,
-                    sessions=own,
-                    affected=own,
-                    replan=_cancelled_replan(event, speaker, own),
-                )
-            )
-    return cases
-
-
-def _cancelled_replan(event: Event, speaker: Speaker, own: Sequence[Session]) -> Replan:
-    order = _order(event)
-    chair = event.contacts.chair
-    titles = " and ".join(f"'{s.title}' ({_slot(s.start, s.end, event)}, {s.room})" for s in own)
-    return Replan(
-        feasible=False,
-        speaker=speaker.id,
-        ready_at=_day_end(event),  # not expected today
-        changes=(),
-        agenda=tuple(sorted(event.sessions, key=lambda s: (s.start, order[s.id]))),
-        reason=(
-            f"{speaker.name}'s {_travel_words(speaker.travel)} is cancelled: {titles} cannot "
-            f"go ahead as planned. Escalate to the chair, {chair.name} ({chair.contact})."
-        ),
-        escalate_to_chair=True,
-    )
-
-
-def _guest_cases(event: Event) -> list[_Case]:
-    cases: list[_Case] = []
-    for guest in event.guests:
-        scheduled = guest.arrival
-        early = scheduled - dt.timedelta(minutes=EARLY_MINUTES)
-        cases.append(
-            _Case(
-                id=f"guest_early_arrival/{guest.id}",
-                type="guest_early_arrival",
-                about="guest",
-                subject_id=guest.id,
-                subject_name=guest.name,
-                title=f"{guest.name} arrives {EARLY_MINUTES} minutes early",
-                occurred_at=early,
-                facts={
-                    "arrival_time": _when(early, event),
-                    "early_minutes": EARLY_MINUTES,
-                    **_travel_fact(guest.travel),
-                },
-                early=EARLY_MINUTES,
-                person=guest,
-                scheduled=scheduled,
-                arrival=early,
-            )
-        )
-        for delay in GUEST_DELAYS:
-            arrival = scheduled + dt.timedelta(minutes=delay)
-            under_way = [s for s in event.sessions if s.speaker and scheduled <= s.start < arrival]
-            cases.append(
-                _Case(
-                    id=f"guest_travel_disrupted/{guest.id}/{delay}",
-                    type="guest_travel_disrupted",
-                    about="guest",
-                    subject_id=guest.id,
-                    subject_name=guest.name,
-                    title=f"{guest.name} is {delay} minutes late",
-                    occurred_at=scheduled,
-                    facts={
-                        "delay_minutes": delay,
-                        "arrival_time": _when(arrival, event),
-                        # from 21:00 dinner at registration is over: the playbook's gesture
-                        "arrival_hour": arrival.astimezone(event.tz).hour,
-                        **_travel_fact(guest.travel),
-                        **_restaurant_tip(event),
-                    },
-                    delay=delay,
-                    person=guest,
-                    scheduled=scheduled,
-                    arrival=arrival,
-                    affected=sorted(under_way, key=lambda s: (s.start, _order(event)[s.id])),
-                )
-            )
-    return cases
-
-
-def _webinar_cases(event: Event) -> list[_Case]:
-    return [
-        _Case(
-            id=f"webinar_missed/{session.id}",
-            type="webinar_missed",
-            about="session",
-            subject_id=session.id,
-            subject_name=session.title,
-            title=f"Online attendees missed '{session.title}'",
-            occurred_at=session.end,
-            facts={"replay_url": session.replay_url},
-            session=session,
-        )
-        for session in event.sessions
-        if session.online and session.replay_url
-    ]
 
 
 def _incident(

@@ -1,0 +1,347 @@
+"""Incidents as the engine takes them: coerced, checked against the declared facts, flattened.
+
+:func:`coerce_incident` turns a dict (JSON-shaped) into an :class:`~cxplay.models.Incident`
+with one clear error per problem, and :class:`Flattener` reads the paths conditions use;
+the :class:`~cxplay._engine.engine.Engine` calls both on every incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from operator import attrgetter
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cxplay._common.problems import error_message, format_key, key_path, models_in
+from cxplay._common.text import closest, did_you_mean, echo
+from cxplay._conditions.parse import POLICY_VALUE
+from cxplay.errors import IncidentError, Problem
+from cxplay.models import MAX_FACTS, MAX_LIST, FactSpec, Incident, Policy
+
+#: An incident as the engine takes it: a dict (JSON-shaped) or an :class:`Incident`.
+IncidentLike = Incident | Mapping[str, object]
+
+
+def _fact_ok(spec: FactSpec, value: Any) -> bool:
+    kind = spec.type
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "list":
+        return isinstance(value, list)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return kind == "number" or isinstance(value, int) or float(value).is_integer()
+
+
+def _within(spec: FactSpec, value: float) -> bool:
+    return (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = _location(error)
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"  # the location names it already
+    elif error["type"] == "float_type" and isinstance(error.get("input"), bool):
+        message = "a boolean is not a number"
+    elif error["type"] == "missing":
+        message = "is required"
+    else:
+        message = error_message(error)
+    return f"{loc}: {message}" if loc else message
+
+
+def _location(error: Mapping[str, Any]) -> str:
+    return format_key(key_path(error["loc"]))
+
+
+def _problem(text: str, key: str | None, value: object = None) -> tuple[str, Problem]:
+    """A phrase of an IncidentError's text, and the same as data (``key: message``)."""
+    prefix = f"{key}: "
+    message = text[len(prefix) :] if key and text.startswith(prefix) else text
+    return text, Problem(message, key=key or None, input=value)
+
+
+def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[tuple[str, Problem]]:
+    """What is wrong with an incident's facts, one phrase each.
+
+    Declared facts of the wrong type or out of bounds, required ones missing, and facts
+    nobody declared on an incident type whose facts are declared (a typo, most likely).
+    """
+    problems: list[tuple[str, Problem]] = []
+    required = _required_facts(facts)
+    typed = model.type in required
+    undeclared = [name for name in model.facts if name not in facts] if typed else []
+    if undeclared:
+        text = _undeclared(model.type, undeclared, facts)
+        if len(undeclared) == 1:
+            problems.append(_problem(text, f"facts.{undeclared[0]}", model.facts[undeclared[0]]))
+        else:
+            problems.append(_problem(text, "facts", {n: model.facts[n] for n in undeclared}))
+    for name, value in model.facts.items():
+        spec = facts.get(name)
+        if spec is None:
+            continue
+        if not _fact_ok(spec, value):
+            text = f"facts.{name}: expected {spec.type}, got {echo(value)}"
+            problems.append(_problem(text, f"facts.{name}", value))
+        elif isinstance(value, int | float) and not _within(spec, value):
+            bounds = f"at least {spec.min:g}" if spec.min is not None else ""
+            if spec.max is not None:
+                bounds += (" and " if bounds else "") + f"at most {spec.max:g}"
+            text = f"facts.{name}: must be {bounds}, got {echo(value)}"
+            problems.append(_problem(text, f"facts.{name}", value))
+    for name, spec in required.get(model.type, ()):
+        if name not in model.facts:
+            text = f"incident type '{model.type}' needs fact '{name}' ({spec.type})"
+            problems.append(_problem(text, f"facts.{name}"))
+    return problems
+
+
+_REQUIRED: dict[
+    int, tuple[Mapping[str, FactSpec], dict[str, tuple[tuple[str, FactSpec], ...]]]
+] = {}
+
+
+def _required_facts(
+    facts: Mapping[str, FactSpec],
+) -> dict[str, tuple[tuple[str, FactSpec], ...]]:
+    """Incident type -> the facts it requires, in declaration order; built once per set.
+
+    (Every evaluation asks; a backtest asks twice per incident, millions of times.)
+    """
+    entry = _REQUIRED.get(id(facts))
+    if entry is None or entry[0] is not facts:
+        index: dict[str, list[tuple[str, FactSpec]]] = {}
+        for name, spec in facts.items():
+            for kind in dict.fromkeys(spec.required_for):
+                index.setdefault(kind, []).append((name, spec))
+        if len(_REQUIRED) >= 64:  # reloads make new sets: keep the cache small
+            _REQUIRED.clear()
+        entry = _REQUIRED[id(facts)] = (facts, {k: tuple(v) for k, v in index.items()})
+    return entry[1]
+
+
+def _undeclared(incident_type: str, names: Sequence[str], facts: Mapping[str, FactSpec]) -> str:
+    """One phrase for the facts an incident carries that its type does not declare."""
+    if len(names) == 1:
+        hint = did_you_mean(names[0], facts)
+        return f"facts.{names[0]}: not a fact the playbooks declare for '{incident_type}'{hint}"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    known = ", ".join(sorted(facts)[:10])
+    return f"facts {shown}: not facts the playbooks declare for '{incident_type}' ({known})"
+
+
+#: At most this many problems are listed in one error; the rest are counted ("and 90 more").
+MAX_PROBLEMS = 20
+_LONGEST = 300
+
+
+def _listed(problems: Sequence[str], total: int | None = None) -> str:
+    """``invalid incident: a; b; ... and N more`` with at most :data:`MAX_PROBLEMS` shown."""
+    total = len(problems) if total is None else total
+    # a problem names a key the client wrote, which may be a megabyte long: cut each one
+    shown = [p if len(p) <= _LONGEST else f"{p[:_LONGEST]}…" for p in problems[:MAX_PROBLEMS]]
+    text = "invalid incident: " + "; ".join(shown)
+    if total > MAX_PROBLEMS:
+        text += f"; and {total - MAX_PROBLEMS:,} more"
+    return text
+
+
+def _model_keys(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    """A model's keys, each with the model its value is (for a nested object), else None."""
+    keys: dict[str, type[BaseModel] | None] = {}
+    for name, info in model.model_fields.items():
+        nested = models_in(info.annotation)
+        keys[info.alias or name] = nested[0] if len(nested) == 1 else None
+    return keys
+
+
+def _flood(incident: Mapping[str, Any]) -> str | None:
+    """A short error for an incident too big to report key by key, else None.
+
+    One linear pass over the keys of the incident and its objects, before pydantic, whose
+    error list would hold one entry per unknown key, fact or list item (85,000 of them
+    for a 1 MiB body, and seconds to build): more unknown keys than are listed, more
+    facts than an incident may carry, or a fact's list longer than allowed.
+    """
+    unknown: list[str] = []
+    count = 0
+    stack: list[tuple[Mapping[str, Any], type[BaseModel], str]] = [(incident, Incident, "")]
+    while stack:
+        mapping, model, prefix = stack.pop()
+        keys = _MODEL_KEYS.get(model) or _MODEL_KEYS.setdefault(model, _model_keys(model))
+        for key, value in mapping.items():
+            nested = keys.get(key, _UNKNOWN)
+            if nested is _UNKNOWN:
+                count += 1
+                if len(unknown) < MAX_PROBLEMS:
+                    unknown.append(f"{prefix}{format_key((str(key),))}: unknown key")
+            # the model test first, a plain dict before the ABC: this pass runs on every
+            # incident, and isinstance(_, Mapping) on each of its values was a tenth of
+            # an evaluation
+            elif nested is not None and (type(value) is dict or isinstance(value, Mapping)):
+                stack.append((value, nested, f"{prefix}{key}."))
+    if count > MAX_PROBLEMS:
+        return _listed(unknown, count)
+    facts = incident.get("facts")
+    if type(facts) is dict or isinstance(facts, Mapping):
+        if len(facts) > MAX_FACTS:
+            return _listed([f"facts: at most {MAX_FACTS} facts, not {len(facts):,}"])
+        shapeless: list[str] = []
+        for name, value in facts.items():
+            if isinstance(value, list):
+                if len(value) > MAX_LIST:
+                    return _listed([f"facts.{name}: a list may hold at most {MAX_LIST} items"])
+                scalar = all(isinstance(item, _SCALARS) for item in value)
+            else:
+                scalar = isinstance(value, _SCALARS)
+            if not scalar:
+                shapeless.append(f"facts.{name}: {_SHAPE}")
+        if len(shapeless) > MAX_PROBLEMS:
+            return _listed(shapeless)
+    return None
+
+
+_SCALARS = (str, int, float)  # bool is an int
+_UNKNOWN: Any = object()  # a key no model field has
+_SHAPE = "must be text, a number, a boolean or a list of those"
+
+
+_MODEL_KEYS: dict[type[BaseModel], dict[str, type[BaseModel] | None]] = {}
+
+
+def coerce_incident(
+    incident: IncidentLike,
+    facts: Mapping[str, FactSpec] | None = None,
+    *,
+    types: frozenset[str] = frozenset(),
+    allow_unknown_type: bool = True,
+) -> Incident:
+    """Validate an incident (dict or model) and its facts against the declared fact types.
+
+    With ``types`` (the incident types the playbooks know) and ``allow_unknown_type``
+    false, a type that is not known but close to one ("parcel_damage") is an error with a
+    did-you-mean, because it would silently reach only the catch-all rules. A type far from
+    every known one is welcome: it matches no type-specific rule.
+    """
+    if isinstance(incident, Incident):
+        model = incident
+    elif isinstance(incident, Mapping):
+        flood = _flood(incident)
+        if flood is not None:
+            raise IncidentError(flood)
+        try:
+            model = Incident.model_validate(incident)
+        except ValidationError as exc:
+            errors = exc.errors()
+            seen: dict[str, Problem] = {}  # insertion-ordered, and linear to de-duplicate
+            for error in errors:
+                # a bad fact value fails every member of the union: report it once
+                text, key, value = _describe(error), _location(error), error.get("input")
+                if error["loc"][:1] == ("facts",) and error["loc"][-1:] == ("[key]",):
+                    text = (
+                        f"facts: {echo(error['loc'][1])} is not a fact name "
+                        "(ASCII letters, digits and _, not starting with a digit)"
+                    )
+                    key, value = "facts", error["loc"][1]
+                elif error["loc"][:1] == ("facts",) and len(error["loc"]) >= 2:
+                    key = f"facts.{error['loc'][1]}"
+                    text = f"{key}: {_SHAPE}"
+                    if "at most" in str(error["msg"]) or "longer" in str(error["msg"]):
+                        text = _describe(error)
+                    given = incident.get("facts")
+                    if isinstance(given, Mapping):
+                        value = given.get(error["loc"][1], value)
+                if text not in seen:
+                    seen[text] = _problem(text, key, value)[1]
+            raise IncidentError(
+                _listed(list(seen)), problems=list(seen.values())[:MAX_PROBLEMS]
+            ) from None
+        except RecursionError:
+            raise IncidentError("invalid incident: nested too deeply") from None
+    else:
+        raise IncidentError(
+            f"an incident must be a mapping or an Incident, not {type(incident).__name__}",
+            problems=[Problem("must be a mapping or an Incident", input=incident)],
+        )
+    problems: list[tuple[str, Problem]] = []
+    if facts:
+        problems += _fact_problems(model, facts)
+    if types and not allow_unknown_type and model.type not in types:
+        # 0.88: a typo (parcel_damage, parcle_damaged) but not a sibling (parcel_lost/_late)
+        close = closest(model.type, types, cutoff=0.88)
+        if close is not None:
+            text = (
+                f"unknown incident type {echo(model.type)}; did you mean {echo(close)}? "
+                "(allow_unknown_type / --allow-unknown-type accepts it as it is)"
+            )
+            problems.append((text, Problem(text, key="type", input=model.type)))
+    if problems:
+        raise IncidentError(
+            _listed([text for text, _ in problems]),
+            problems=[problem for _, problem in problems][:MAX_PROBLEMS],
+        )
+    derived = _derived_facts(model.facts, facts) if facts else {}
+    if derived:
+        model = model.model_copy(update={"facts": {**model.facts, **derived}})
+    return model
+
+
+def _derived_facts(given: Mapping[str, Any], facts: Mapping[str, FactSpec]) -> dict[str, Any]:
+    """Facts declared as a ``difference`` of two others, where both others are numbers."""
+    out: dict[str, Any] = {}
+    for name, spec in facts.items():
+        if spec.difference is None or name in given:
+            continue
+        first, second = (given.get(n) for n in spec.difference)
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (first, second)
+        )
+        if numbers:
+            out[name] = first - second  # type: ignore[operator]
+    return out
+
+
+class Flattener:
+    """The incident as ``path -> value`` for the paths conditions use (missing left out).
+
+    Model fields are read with :func:`operator.attrgetter` (C-level, dotted paths), facts
+    from the facts dict; the getters are built once per playbook set.
+    """
+
+    def __init__(self, paths: Sequence[str], policies: Mapping[str, Policy] | None = None) -> None:
+        self.paths = tuple(paths)
+        prefix = POLICY_VALUE + "."
+        self._fields = tuple(
+            (p, attrgetter(p))
+            for p in paths
+            if not p.startswith(("facts.", prefix)) and p != POLICY_VALUE
+        )
+        self._facts = tuple((p, p[6:]) for p in paths if p.startswith("facts."))
+        # order.policy_value.<playbook>: the order value at that playbook's dated rates
+        self._converted = tuple(
+            (p, (policies or {})[p[len(prefix) :]]) for p in paths if p.startswith(prefix)
+        )
+
+    def __call__(self, incident: Incident) -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for path, get in self._fields:
+            value = get(incident)
+            if value is not None:
+                flat[path] = value
+        value = incident.order.value
+        if value is not None:
+            for path, policy in self._converted:
+                converted = policy.convert(value, incident.order.currency)
+                if converted is not None:
+                    flat[path] = converted
+        if self._facts:
+            facts = incident.facts
+            for path, name in self._facts:
+                value = facts.get(name)
+                if value is not None:
+                    flat[path] = value
+        return flat

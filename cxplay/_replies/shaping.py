@@ -1,0 +1,193 @@
+"""The words a reply is shaped with, outside any template.
+
+What :class:`~cxplay._replies.renderer.Renderer` needs besides Jinja: the fragment an action
+uses and the language a catalog is written in, an action's recovery step, the SMS address
+and the sentence after it, money as written or spoken, the Polish formal address, the turns
+of a spoken script, the HTML e-mail, and the check that a public reply shows no amount.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import escape
+
+from cxplay._replies.address import address_gender
+from cxplay._replies.locale import format_money
+from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
+from cxplay.models import Incident, recovery_step
+from cxplay.results import SuggestedAction
+
+_CATALOG = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\.(?P<lang>en|pl|uk)\.toml$")
+# An amount, a currency or a percentage: what a public reply must never show.
+_PUBLIC_LEAK = re.compile(
+    r"\d\s*%|%\s*\d|\d[\d\s.,\u00a0\u202f]*\s*(zł|zl|pln|eur|usd|gbp|uah|грн|₴|€|\$|£)"
+    r"|(zł|pln|eur|usd|gbp|uah|грн|₴|€|\$|£)\s*\d|\bprocent|\bpercent|відсот|\bvoucher|"
+    r"\bbon\b|\brabat|\bzniżk|\bзнижк|\bваучер|\bzwrot\s+(pieniędzy|kosztów)|\brefund|"
+    r"повернення\s+(коштів|грошей)",
+    re.IGNORECASE,
+)
+
+
+def public_leak(text: str) -> str | None:
+    """The first amount, currency, percentage or offer word in ``text``, if any."""
+    found = _PUBLIC_LEAK.search(text)
+    return found.group(0) if found else None
+
+
+def _step(action: SuggestedAction) -> str:
+    """An action's recovery step by its kind (a gesture with a cost is money)."""
+    if action.kind == "gesture" and action.cost is not None:
+        return "money"
+    return recovery_step(action)
+
+
+# Greetings an SMS drops: it starts with the name alone ("Anna, your order ...").
+_HELLO_WORDS = ("Hi ", "Hello ", "Dzień dobry, ", "Добрий день, ")
+
+
+def _sms_address(greeting: str, language: str) -> str:
+    """``Hi Anna,`` → ``Anna,``; ``Dzień dobry, Pani Anno,`` → ``Pani Anno,``; else ''."""
+    for word in _HELLO_WORDS:
+        if greeting.startswith(word):
+            rest = greeting[len(word) :]
+            if language == "uk":
+                rest = rest[:1].upper() + rest[1:]  # "Пані Олено," opens the sentence
+            return rest
+    return ""
+
+
+_FORMAL_YOU = frozenset({"Ви", "Вас", "Вам", "Вами"})
+
+
+def _lower_first(text: str) -> str:
+    """Lower the first letter of a sentence that now follows the name ("Anna, your ...")."""
+    word = text.split(" ", 1)[0].rstrip(",.;:!?")
+    letters = word.replace("'", "").replace("\u2019", "")
+    if word in _FORMAL_YOU or word.startswith("Ваш"):  # Ukrainian formal "Ви" keeps its capital
+        return text
+    if letters.isalpha() and word == word.capitalize() and not letters.startswith(("I", "Im")):
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def _local_hour(incident: Incident) -> int | None:
+    """The hour on the customer's clock when the incident happened (None when unknown)."""
+    moment = incident.occurred_at
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    zone = incident.customer.timezone
+    return (moment.astimezone(ZoneInfo(zone)) if zone else moment).hour
+
+
+def _money(amount: float, currency: str, language: str, channel: str) -> str:
+    """Money as written, or in words for a script read aloud."""
+    if channel in SPOKEN_CHANNELS:
+        return money_words(amount, currency, language)
+    return format_money(amount, currency, language)
+
+
+def spoken_turns(body: str) -> list[str]:
+    """The turns of a spoken script (``1. ...``), without their numbers."""
+    return [_TURN.sub("", t, count=1) for t in body.split("\n\n") if _TURN.match(t)]
+
+
+_TURN = re.compile(r"^\d+\. ")
+
+
+def catalog_language(path: Path) -> str | None:
+    """The language of a reply catalog named ``<name>.<en|pl|uk>.toml``, else None."""
+    match = _CATALOG.match(path.name)
+    return match.group("lang") if match else None
+
+
+def template_name(action: SuggestedAction) -> str:
+    """The fragment of an action: ``template``, ``inform.<topic>``, ``gesture.<item>`` or kind."""
+    template = action.params.get("template")
+    if template:
+        return str(template)
+    if action.kind == "inform":
+        return f"inform.{action.params['topic']}"
+    if action.kind == "gesture":
+        return f"gesture.{action.params['item']}"
+    return action.kind
+
+
+# Polish formal address by case, for a woman, a man, or a person of unknown gender (the
+# plural "Państwo" is the polite form then).
+_PL_ADDRESS: Mapping[str | None, Mapping[str, str]] = {
+    "female": {
+        "nom": "Pani",
+        "gen": "Pani",
+        "dat": "Pani",
+        "acc": "Panią",
+        "ins": "Panią",
+        "loc": "Pani",
+    },
+    "male": {
+        "nom": "Pan",
+        "gen": "Pana",
+        "dat": "Panu",
+        "acc": "Pana",
+        "ins": "Panem",
+        "loc": "Panu",
+    },
+    None: {
+        "nom": "Państwo",
+        "gen": "Państwa",
+        "dat": "Państwu",
+        "acc": "Państwa",
+        "ins": "Państwem",
+        "loc": "Państwu",
+    },
+}
+
+
+def _address(incident: Incident, language: str) -> dict[str, Any]:
+    """Formal-address forms for templates: ``addr.dat`` is "Pani"/"Panu"/"Państwu" in Polish.
+
+    The gender comes from ``customer.gender``, a title, or, only where the rule is sure,
+    from a given name followed by a surname (the same decision as the greeting's); a
+    lone token tells nothing; otherwise the plural polite form is used.
+    """
+    customer = incident.customer
+    gender = address_gender(customer.name, language, customer.gender)
+    if language != "pl":
+        return {"gender": gender}
+    return {"gender": gender, "plural": gender is None, **_PL_ADDRESS[gender]}
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"situation": {"parcel_late": "..."}}`` -> ``[("situation.parcel_late", "...")]``."""
+    out: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out.extend(_flatten(value, name))
+        else:
+            out.append((name, value))
+    return out
+
+
+def _html_document(body: str, subject: str | None, language: str) -> str:
+    """The HTML e-mail: the text body escaped as a whole, paragraphs as ``<p>``.
+
+    Escaping the composed text (rather than only the variables, as autoescape does) means
+    no fragment and no customer value can ever put markup into the e-mail.
+    """
+    paragraphs = [p for p in body.split("\n\n") if p.strip()]
+    html_paragraphs = "\n".join(
+        f"<p>{'<br>'.join(str(escape(line)) for line in p.splitlines())}</p>" for p in paragraphs
+    )
+    title = escape(subject or "")
+    return (
+        f'<!DOCTYPE html>\n<html lang="{language}">\n<head><meta charset="utf-8">'
+        f"<title>{title}</title></head>\n<body>\n{html_paragraphs}\n</body>\n</html>"
+    )
