@@ -34,6 +34,8 @@ from click.shell_completion import CompletionItem
 from cxplay import _cli_log, _cli_watch
 from cxplay import _present as present
 from cxplay._cli_backtest import backtest_command
+from cxplay._cli_options import playbook_paths as _paths
+from cxplay._cli_options import playbooks_option as _playbooks_option
 from cxplay._cli_serve import serve
 from cxplay._common.text import echo
 from cxplay._engine.engine import Engine
@@ -190,29 +192,6 @@ def _incident(source: str | None, flags: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- options
-
-
-def _env_playbooks() -> list[Path]:
-    value = os.environ.get("CXPLAY_PLAYBOOKS", "")
-    return [Path(p) for p in value.split(os.pathsep) if p]
-
-
-def _paths(given: Sequence[Path]) -> list[Path] | None:
-    """Playbook paths: as given, else ``$CXPLAY_PLAYBOOKS``, else None (the shipped ones)."""
-    return list(given) or _env_playbooks() or None
-
-
-def _playbooks_option(function: F) -> F:
-    return click.option(
-        "--playbooks",
-        "playbook_paths",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        envvar="CXPLAY_PLAYBOOKS",
-        metavar="DIR|FILE",
-        help="Playbooks to use (repeatable; env CXPLAY_PLAYBOOKS, separated by "
-        f"'{os.pathsep}'). Default: the shipped playbooks.",
-    )(function)
 
 
 def _format_option(function: F) -> F:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -15,6 +14,8 @@ import click
 
 from cxplay._cli_log import _open as _open_log
 from cxplay._cli_log import log_option
+from cxplay._cli_options import playbook_paths as playbook_paths_of
+from cxplay._cli_options import playbooks_option
 from cxplay.errors import CxplayError
 
 __all__ = ["register"]
@@ -44,22 +45,7 @@ def _duration(text: str) -> timedelta:
 def _engine(playbook_paths: Sequence[Path], log: Any) -> Any:
     from cxplay._engine.engine import Engine
 
-    env = [Path(p) for p in os.environ.get("CXPLAY_PLAYBOOKS", "").split(os.pathsep) if p]
-    return Engine.from_path(list(playbook_paths) or env or None, log=log)
-
-
-def _playbooks_option(function: Any) -> Any:
-    # the same option as suggest's (cxplay._cli imports this module: no import back)
-    return click.option(
-        "--playbooks",
-        "playbook_paths",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        envvar="CXPLAY_PLAYBOOKS",
-        metavar="DIR|FILE",
-        help="Playbooks to use (repeatable; env CXPLAY_PLAYBOOKS, separated by "
-        f"'{os.pathsep}'). Default: the shipped playbooks.",
-    )(function)
+    return Engine.from_path(playbook_paths_of(playbook_paths), log=log)
 
 
 @click.command("watch")
@@ -120,7 +106,7 @@ def _playbooks_option(function: Any) -> Any:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append the events to this file instead of stdout.",
 )
-@_playbooks_option
+@playbooks_option
 @log_option
 def watch_command(
     source: str,
@@ -368,7 +354,7 @@ def _took(seconds: float) -> str:
 
 @disruptions_group.command("resolve")
 @click.argument("ident", metavar="ID")
-@_playbooks_option
+@playbooks_option
 @log_option
 def resolve_command(ident: str, playbook_paths: Sequence[Path], log: str | None) -> None:
     """Resolve a disruption: a resolution notice to every member, as JSON lines.

@@ -1,0 +1,39 @@
+"""Options shared by the command modules (``_cli`` imports the others: they cannot import it)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["env_playbooks", "playbook_paths", "playbooks_option"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def env_playbooks() -> list[Path]:
+    """The paths in ``$CXPLAY_PLAYBOOKS`` (empty elements skipped)."""
+    value = os.environ.get("CXPLAY_PLAYBOOKS", "")
+    return [Path(p) for p in value.split(os.pathsep) if p]
+
+
+def playbook_paths(given: Sequence[Path]) -> list[Path] | None:
+    """Playbook paths: as given, else ``$CXPLAY_PLAYBOOKS``, else None (the shipped ones)."""
+    return list(given) or env_playbooks() or None
+
+
+def playbooks_option(function: F) -> F:
+    """``--playbooks DIR|FILE`` (repeatable; env CXPLAY_PLAYBOOKS) into ``playbook_paths``."""
+    return click.option(
+        "--playbooks",
+        "playbook_paths",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        envvar="CXPLAY_PLAYBOOKS",
+        metavar="DIR|FILE",
+        help="Playbooks to use (repeatable; env CXPLAY_PLAYBOOKS, separated by "
+        f"'{os.pathsep}'). Default: the shipped playbooks.",
+    )(function)
