@@ -100,6 +100,17 @@ def test_a_suggestion_is_recorded_with_its_decision_id(engine: Engine, log: Deci
     assert row.views == 1 and row.status is None
 
 
+def test_the_callers_now_is_the_decisions_time(engine: Engine, log: DecisionLog) -> None:
+    """A replay or a backfill passes ``now``: the log dates the decision then, not today."""
+    at = NOW + timedelta(hours=3)
+    with Engine(engine.playbooks, backend="python", log=log) as recording:  # type: ignore[arg-type]
+        s = recording.suggest(damaged(), now=at)
+    (row,) = list(log.decisions())
+    assert row.id == s.decision_id
+    assert row.created_at == at
+    assert list(log.decisions(since=at + timedelta(seconds=1))) == []
+
+
 def test_the_same_incident_twice_is_one_decision_seen_twice(
     engine: Engine, log: DecisionLog
 ) -> None:

@@ -536,6 +536,17 @@ def test_suggestions_outcomes_and_feedback_are_logged(logged: TestClient) -> Non
         logged.post("/v1/feedback", json={"decision_id": decision, "csat": 9}, headers=AS_AGENT),
         422,
     )
+    # what was given is bounded like every other list: 51 kinds is a 422, not a slow write
+    many = {f"kind{n}": 1.0 for n in range(51)}
+    body = problem_of(
+        logged.post(
+            "/v1/outcomes",
+            json={"decision_id": decision, "status": "accepted", "given": many},
+            headers=AS_AGENT,
+        ),
+        422,
+    )
+    assert "given" in json.dumps(body)
     problem_of(
         logged.post("/v1/outcomes", json={"decision_id": decision, "status": "accepted"}), 401
     )

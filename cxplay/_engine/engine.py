@@ -419,7 +419,8 @@ class Engine(Generic[LogT]):
 
         ``now`` (an aware datetime; a naive one is an :class:`cxplay.ArgumentError`) dates
         ``respond_by`` and follow-ups for an incident without ``occurred_at`` (which needs
-        a UTC offset too); without either, the current time in UTC is used.
+        a UTC offset too); without either, the current time in UTC is used. With a log,
+        ``now`` is also the decision's time there (a replay or a backfill is dated then).
         ``language`` overrides the customer's language tag for the reply. With a log,
         the suggestion is recorded (``record=False``: neither recorded nor looked up) and
         gets a ``decision_id``; a customer with an id and no ``compensations_90d`` gets
@@ -464,6 +465,7 @@ class Engine(Generic[LogT]):
             digest=snapshot.digest,
             playbooks=snapshot.refs,
             backend=snapshot.backend.name,
+            now=now,
         )
         return suggestion.model_copy(update={"decision_id": decision_id})
 

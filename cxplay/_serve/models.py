@@ -149,8 +149,12 @@ class OutcomeRequest(_Model):
         default=None, max_length=50, description="Action kinds taken (default: all suggested)."
     )
     note: str | None = Field(default=None, max_length=10_000)
-    given: dict[str, Annotated[float, Field(strict=True)]] | None = Field(
-        default=None, description="Compensation that happened: kind -> amount (order currency)."
+    given: (
+        dict[Annotated[str, Field(max_length=64)], Annotated[float, Field(strict=True)]] | None
+    ) = Field(
+        default=None,
+        max_length=50,
+        description="Compensation that happened: kind -> amount (order currency).",
     )
 
 
