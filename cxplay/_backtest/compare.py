@@ -476,7 +476,7 @@ def _outlined(
         except CxplayError as exc:
             sides.append(Side(error=str(exc)))
             continue
-        sides.append(Side(found.actions, tuple(r.id for r in found.kept), found.severity))
+        sides.append(Side(found.actions, found.kept, found.severity))
     return sides
 
 

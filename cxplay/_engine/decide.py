@@ -113,7 +113,7 @@ class Outline:
     """
 
     actions: tuple[ActionKey, ...]
-    kept: tuple[CompiledRule, ...]
+    kept: tuple[str, ...]  # the kept rules' ids, in rank order
     rules: tuple[str, ...]  # the rules that gave an action, in order, each once
     severity: str
 
@@ -272,15 +272,16 @@ def outline(matched: Sequence[CompiledRule], incident: Incident) -> Outline:
     kept, outcomes = _keep(matched)
     actions: list[ActionKey] = []
     rules: dict[str, None] = {}
-    for rule, step, params, cost, approval in _settle(kept, incident, outcomes):
+    for _, step, params, cost, approval in _settle(kept, incident, outcomes):
         if type(params) is not FrozenMap:
             params = FrozenMap(params)
         if cost is None:
             actions.append((step.kind, params, None, None, approval))
         else:
             actions.append((step.kind, params, round(cost[0] * 100), cost[1], approval))
-        rules[rule.id] = None
-    return Outline(tuple(actions), tuple(kept), tuple(rules), _severity(kept, incident))
+        rules[step.values["rule"]] = None
+    ids = tuple([rule.rule.id for rule in kept])
+    return Outline(tuple(actions), ids, tuple(rules), _severity(kept, incident))
 
 
 def _follow_up(action: object) -> dict[str, Any] | None:
