@@ -236,3 +236,146 @@ def test_the_readme_layout_names_nothing_that_is_gone() -> None:
     stale += [f"_events/templates/{n}" for n in named if not (templates / n).is_file()]
     assert (PACKAGE / "_replies" / "data" / "names.toml").is_file()
     assert not stale, stale
+
+
+# --------------------------------------------------------------------------- import cycles
+
+
+def _import_edges(package: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(module-level imports, imports inside functions) of every module, as module names.
+
+    Relative imports are resolved; ``from pkg import name`` is an edge to ``pkg.name`` when
+    that is a module, else to ``pkg``; imports under ``if TYPE_CHECKING:`` are not run, so
+    they are no edge. Only modules of ``package`` count.
+    """
+    root = package.parent
+    modules: dict[str, tuple[Path, bool]] = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        modules[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
+    eager: dict[str, set[str]] = {}
+    lazy: dict[str, set[str]] = {}
+    for name, (path, is_package) in modules.items():
+        eager[name], lazy[name] = set(), set()
+
+        def resolve(node: ast.ImportFrom, name: str = name, is_package: bool = is_package) -> str:
+            if not node.level:
+                return node.module or ""
+            base = name.split(".") if is_package else name.split(".")[:-1]
+            base = base[: len(base) - (node.level - 1)]
+            return ".".join([*base, *([node.module] if node.module else [])])
+
+        def visit(node: ast.AST, inside: bool, name: str = name) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                    for orelse in child.orelse:
+                        visit(orelse, inside)
+                    continue
+                found: set[str] = set()
+                if isinstance(child, ast.Import):
+                    found = {alias.name for alias in child.names}
+                elif isinstance(child, ast.ImportFrom):
+                    base = resolve(child)
+                    for alias in child.names:
+                        full = f"{base}.{alias.name}"
+                        found.add(full if full in modules else base)
+                (lazy if inside else eager)[name].update(
+                    m for m in found if m in modules and m != name
+                )
+                deeper = inside or isinstance(
+                    child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+                )
+                visit(child, deeper)
+
+        visit(ast.parse(path.read_text("utf-8")), False)
+    return eager, lazy
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle as one path per strongly connected component (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(sorted(component))
+    return components
+
+
+#: Cycles that exist only through an import inside a function, each with why it is kept.
+#: An import at module level never closes a cycle (the first test); one inside a function
+#: runs only when called, after both modules are loaded, so it may -- when listed here.
+LAZY_CYCLES = {
+    ("cxplay._log.store", "cxplay._watch.store"): (
+        "forgetting a customer also erases their disruption memberships; the watch's "
+        "store builds on the log's, and the log imports it only when forgetting"
+    ),
+}
+
+
+def test_no_module_imports_itself_back_at_module_level() -> None:
+    eager, _ = _import_edges(PACKAGE)
+    assert eager["cxplay._backtest.compare"] >= {"cxplay._backtest.source"}  # it does look
+    assert _cycles(eager) == []
+
+
+def test_imports_inside_functions_close_no_cycle_but_the_listed_ones() -> None:
+    eager, lazy = _import_edges(PACKAGE)
+    graph = {name: eager[name] | lazy[name] for name in eager}
+    cycles = [tuple(c) for c in _cycles(graph)]
+    assert sorted(cycles) == sorted(LAZY_CYCLES), (
+        "an import cycle (break it: move what both modules need into a module of its own, "
+        f"as _backtest/side.py and _serve/common.py do): {cycles}"
+    )
+
+
+def test_the_cycle_finder_finds_cycles(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.sub import b\n")
+    (package / "sub" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n"
+        "def f():\n    from .. import a\n    return a\n"
+    )
+    (package / "c.py").write_text("from . import d\n")
+    (package / "d.py").write_text("import pkg.c\n")
+    eager, lazy = _import_edges(package)
+    assert eager["pkg.a"] == {"pkg.sub.b"} and eager["pkg.sub.b"] == set()
+    assert lazy["pkg.sub.b"] == {"pkg.a"}
+    assert _cycles(eager) == [["pkg.c", "pkg.d"]]
+    merged = {name: eager[name] | lazy[name] for name in eager}
+    assert sorted(_cycles(merged)) == [["pkg.a", "pkg.sub.b"], ["pkg.c", "pkg.d"]]

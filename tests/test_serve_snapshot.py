@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from cxplay._playbooks.loader import shipped_playbooks_dir
 from cxplay._serve import ServeConfig, create_app
-from cxplay._serve.app import public_text
+from cxplay._serve.common import public_text
 from tests.test_serve import (
     MINI,
     TOKENS,

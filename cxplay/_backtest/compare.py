@@ -28,12 +28,12 @@ from datetime import datetime
 from typing import Any
 
 from cxplay._backtest.recipe import Recipe
+from cxplay._backtest.side import Side, side_of, side_of_logged
 from cxplay._backtest.source import Partition, Unusable, parse_line
-from cxplay._common.models import freeze
-from cxplay._engine.decide import Decision
-from cxplay._engine.engine import Engine, coerce_incident, reply_context
+from cxplay._engine.decide import ActionKey
+from cxplay._engine.engine import Engine, Outliner, coerce_incident, reply_context
 from cxplay.errors import BacktestError, CxplayError
-from cxplay.models import COMPENSATION_KINDS, Incident
+from cxplay.models import Incident
 
 __all__ = [
     "CHANGES",
@@ -64,102 +64,8 @@ CHANGES = (
 )
 CLASSES = OUTCOMES + CHANGES
 
-#: The currency key for a cost without one (ISO 4217's "no currency").
-NO_CURRENCY = "XXX"
 #: Malformed records listed by position (all are counted).
 MALFORMED_LISTED = 20
-
-# (kind, params, cost in minor units, currency, requires approval)
-ActionKey = tuple[str, Mapping[str, object], int | None, str | None, bool]
-
-
-@dataclass(frozen=True)
-class Side:
-    """What one playbook set made of an incident, reduced to what is compared."""
-
-    actions: tuple[ActionKey, ...] = ()
-    rules: tuple[str, ...] = ()  # kept rules, in rank order
-    severity: str | None = None
-    reply: tuple[str | None, str] | None = None  # (subject, body) with replies
-    error: str | None = None
-
-    def compensation(self) -> dict[str, int]:
-        """Minor units per currency over the compensating actions."""
-        total: dict[str, int] = {}
-        for kind, _, cents, currency, _ in self.actions:
-            if cents is not None and kind in COMPENSATION_KINDS:
-                key = currency or NO_CURRENCY
-                total[key] = total.get(key, 0) + cents
-        return total
-
-    def approval(self) -> bool:
-        """Whether any action needs a supervisor's approval."""
-        return any(a[4] for a in self.actions)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A plain summary for examples: action kinds with cost and approval, rules, error."""
-        return {
-            "actions": [
-                {
-                    "kind": kind,
-                    "params": params,
-                    "cost": None if cents is None else {"minor": cents, "currency": currency},
-                    "requires_approval": approval,
-                }
-                for kind, params, cents, currency, approval in self.actions
-            ],
-            "rules": list(self.rules),
-            "severity": self.severity,
-            "error": self.error,
-        }
-
-
-def side_of(
-    decision: Decision,
-    reply: tuple[str | None, str] | None = None,
-    *,
-    rules_of_actions: bool = False,
-) -> Side:
-    """The compared summary of an engine's decision.
-
-    ``rules_of_actions``: the rules are those that gave an action (what a logged decision
-    records) rather than every kept rule.
-    """
-    actions = []
-    for action in decision.actions:
-        cost = action.cost
-        actions.append(
-            (
-                action.kind,
-                action.params,
-                None if cost is None else round(cost.amount * 100),
-                None if cost is None else cost.currency,
-                action.requires_approval,
-            )
-        )
-    if rules_of_actions:
-        rules = tuple(dict.fromkeys(a.rule for a in decision.actions))
-    else:
-        rules = tuple(r.id for r in decision.kept)
-    return Side(tuple(actions), rules, decision.severity, reply)
-
-
-def side_of_logged(actions: Sequence[Mapping[str, Any]], severity: str | None) -> Side:
-    """The compared summary of a decision as the log holds it (its actions as JSON)."""
-    keys = []
-    for action in actions:
-        cost = action.get("cost")
-        keys.append(
-            (
-                str(action["kind"]),
-                freeze(action.get("params") or {}),  # compared with a decision's, frozen
-                None if cost is None else round(float(cost["amount"]) * 100),
-                None if cost is None else cost.get("currency"),
-                bool(action.get("requires_approval")),
-            )
-        )
-    rules = tuple(dict.fromkeys(str(a["rule"]) for a in actions if a.get("rule")))
-    return Side(tuple(keys), rules, severity)
 
 
 def _action_key(action: ActionKey) -> str:
@@ -417,6 +323,7 @@ def _incident(raw: Any) -> tuple[Incident | None, Any, str | None]:
 def _evaluator(
     engine: Engine, options: Options, *, logged: bool = False
 ) -> Callable[[Incident], Side]:
+    """One side, through :meth:`Engine.decide`: every result model built (and the reply)."""
     now = options.now
     renderer = engine.renderer if options.replies else None
 
@@ -434,13 +341,14 @@ def _evaluator(
     return evaluate
 
 
-def run_task(task: Task) -> Tally:
-    """The map: compare every incident of one partition under both playbook sets."""
+def _parsed(task: Task, tally: Tally) -> list[tuple[int, int, Incident, Any]]:
+    """(index, position, incident, raw record) for each incident of the partition.
+
+    Each record is parsed and validated as an Incident once, whatever the playbooks; a
+    malformed one is counted here (or, with ``strict``, is the task's error).
+    """
     options = task.options
-    new = _evaluator(task.new.engine(), options, logged=task.baseline is None)
-    baseline = _evaluator(task.baseline.engine(), options) if task.baseline else None
-    logged: Sequence[Any] | None = task.partition.logged
-    tally = Tally(top=options.top)
+    parsed = []
     for index, (position, record, problem) in enumerate(_records(task.partition)):
         incident = raw = None
         if problem is None:
@@ -451,10 +359,104 @@ def run_task(task: Task) -> Tally:
                 raise BacktestError(f"{_where(options, position)}: {message}")
             tally.add_malformed(position, message)
             continue
-        if baseline is not None:
-            old = baseline(incident)
+        parsed.append((index, position, incident, raw))
+    return parsed
+
+
+def _outlined(
+    outliner: Outliner, models: Sequence[Incident | str], flats: Sequence[Any] | None
+) -> list[Side]:
+    """One side of every incident, from :func:`~cxplay._engine.decide.outline`.
+
+    ``models``: each incident checked against these playbooks, or the message of why it is
+    an error for them. ``flats``: each one flattened already (None: flatten here).
+    """
+    sides = []
+    decide = outliner.outline
+    for index, model in enumerate(models):
+        if isinstance(model, str):
+            sides.append(Side(error=model))
+            continue
+        try:
+            found = decide(model, None if flats is None else flats[index])
+        except CxplayError as exc:
+            sides.append(Side(error=str(exc)))
+            continue
+        sides.append(Side(found.actions, found.kept, found.severity))
+    return sides
+
+
+def _checked(outliner: Outliner, incidents: Iterable[Incident]) -> list[Incident | str]:
+    """Each incident checked against the outliner's playbooks, or why it is an error there."""
+    check = outliner.check
+    out: list[Incident | str] = []
+    for incident in incidents:
+        try:
+            out.append(check(incident))
+        except CxplayError as exc:
+            out.append(str(exc))
+    return out
+
+
+def run_task(task: Task, *, models: bool = False) -> Tally:
+    """The map: compare every incident of one partition under both playbook sets.
+
+    Each record is parsed once; when both sets declare the same facts and types, each
+    incident is checked once for both, and when their conditions read the same paths, it
+    is flattened once. Decisions are compared as tuples
+    (:func:`~cxplay._engine.decide.outline`): no result model is built, no date counted.
+    ``models`` (and ``replies``) decide through :meth:`Engine.decide`, building every
+    model: the reference the fast path is tested against.
+    """
+    options = task.options
+    tally = Tally(top=options.top)
+    parsed = _parsed(task, tally)
+    logged: Sequence[Any] | None = task.partition.logged
+    incidents = [incident for _, _, incident, _ in parsed]
+    new_sides: list[Side]
+    old_sides: list[Side]
+    if models or options.replies:
+        new = _evaluator(task.new.engine(), options, logged=task.baseline is None)
+        new_sides = [new(incident) for incident in incidents]
+        if task.baseline is not None:
+            old = _evaluator(task.baseline.engine(), options)
+            old_sides = [old(incident) for incident in incidents]
+    else:
+        fresh = Outliner(task.new.engine())
+        checked = _checked(fresh, incidents)
+        if task.baseline is None:
+            new_sides = _logged_sides(fresh, checked)
         else:
-            assert logged is not None, "a task without a baseline recipe carries logged sides"
-            old = logged[index]
-        tally.add(position, incident, raw, old, new(incident))
+            base = Outliner(task.baseline.engine())
+            shared = base.checks == fresh.checks
+            flats = None
+            if shared and base.reads == fresh.reads:
+                flatten = fresh.flatten
+                flats = [None if isinstance(m, str) else flatten(m) for m in checked]
+            new_sides = _outlined(fresh, checked, flats)
+            old_sides = _outlined(base, checked if shared else _checked(base, incidents), flats)
+    if task.baseline is None:
+        assert logged is not None, "a task without a baseline recipe carries logged sides"
+        old_sides = [logged[index] for index, _, _, _ in parsed]
+    add = tally.add
+    for (_, position, incident, raw), old_side, new_side in zip(
+        parsed, old_sides, new_sides, strict=True
+    ):
+        add(position, incident, raw, old_side, new_side)
     return tally
+
+
+def _logged_sides(outliner: Outliner, checked: Sequence[Incident | str]) -> list[Side]:
+    """The new side against the log: the rules counted are those that gave an action."""
+    sides = []
+    for model in checked:
+        if isinstance(model, str):
+            sides.append(Side(error=model))
+            continue
+        try:
+            found = outliner.outline(model)
+        except CxplayError as exc:
+            sides.append(Side(error=str(exc)))
+            continue
+        sides.append(Side(found.actions, found.rules, found.severity))
+    return sides

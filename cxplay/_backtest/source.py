@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
+from cxplay._backtest.side import side_of_logged
 from cxplay.errors import BacktestError
 
 __all__ = [
@@ -320,8 +321,6 @@ class LogSource:
 
     def partitions(self, size: int = PARTITION_SIZE) -> Iterator[Partition]:
         """Decisions ``size`` at a time: the incidents, and per incident the logged side."""
-        from cxplay._backtest.compare import side_of_logged
-
         rows: list[Any] = []
         logged: list[Any] = []
         start = 1

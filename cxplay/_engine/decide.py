@@ -22,7 +22,7 @@ Order: priority (higher first), then file order. Then, in this order:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -45,7 +45,7 @@ from cxplay.models import (
 )
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
-__all__ = ["Decision", "decide"]
+__all__ = ["ActionKey", "Decision", "Outline", "decide", "outline"]
 
 _META = {"kind", "dimension", "stage", "requires_approval", "note", "step"}
 
@@ -99,10 +99,32 @@ def _no_rate(currency: str | None, policy: Policy) -> str:
     )
 
 
-def decide(
-    matched: Sequence[CompiledRule], incident: Incident, *, now: datetime | None = None
-) -> Decision:
-    """Apply groups, stop, guardrails and severity to rules already ranked."""
+#: An action as a backtest compares it: (kind, parameters, cost in minor units, the cost's
+#: currency, whether it needs approval).
+ActionKey = tuple[str, Mapping[str, object], int | None, str | None, bool]
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A decision without its result models: what a backtest compares.
+
+    The same actions as :func:`decide`'s (kind, parameters, cost, approval, in order), the
+    kept rules and the severity; no follow-ups, no deadline, no pydantic model built.
+    """
+
+    actions: tuple[ActionKey, ...]
+    kept: tuple[str, ...]  # the kept rules' ids, in rank order
+    rules: tuple[str, ...]  # the rules that gave an action, in order, each once
+    severity: str
+
+
+# (the rule, the step, its parameters for this incident, (amount, currency) or None,
+# whether it needs approval): one decided action, before any model is built
+_Settled = tuple[CompiledRule, "_Step", Mapping[str, Any], "tuple[float, str | None] | None", bool]
+
+
+def _keep(matched: Sequence[CompiledRule]) -> tuple[list[CompiledRule], dict[str, str]]:
+    """Groups and stop rules: the rules that keep their actions, and every rule's outcome."""
     outcomes: dict[str, str] = {}
     kept: list[CompiledRule] = []
     group_winner: dict[str, str] = {}
@@ -123,13 +145,19 @@ def decide(
         outcomes[rule_id] = "kept"
         if spec.stop:
             stopped_by = rule_id
+    return kept, outcomes
 
+
+def _settle(
+    kept: Sequence[CompiledRule], incident: Incident, outcomes: dict[str, str]
+) -> list[_Settled]:
+    """The kept rules' actions under the guardrails: one compensation, costs, caps, approval.
+
+    Shared by :func:`decide` and :func:`outline`, so both decide alike by construction.
+    """
     customer = incident.customer
-    actions: list[SuggestedAction] = []
-    said: list[tuple[int, str]] = []
-    follow_ups: list[FollowUpPlan] = []
+    settled: list[_Settled] = []
     compensating_rule: str | None = None
-    base = incident.occurred_at or now or datetime.now(timezone.utc)
     for rule in kept:
         plan = _plan(rule)
         policy = rule.playbook.policy
@@ -152,7 +180,7 @@ def decide(
                     f"('{compensating_rule}' offers it)"
                 )
                 continue
-            params = step.copy_params()
+            params: Mapping[str, Any] = step.params  # frozen, shared: copied only to add
             raw = _raw_cost(step.action, incident, policy) if step.costly else None
             cost = None
             approval = step.forced is True
@@ -161,10 +189,10 @@ def decide(
                 amount, currency = raw
                 in_policy = policy.convert(amount, currency)
                 if compensation and in_policy is not None and cap is not None and in_policy > cap:
-                    params["capped_from"] = round(amount, 2)  # never cut a refund silently
+                    params = {**params, "capped_from": round(amount, 2)}  # never cut silently
                     amount = amount * cap / in_policy
                     in_policy = cap
-                cost = trusted(Cost, {"amount": float(round(amount, 2)), "currency": currency})
+                cost = (float(round(amount, 2)), currency)
                 if step.forced is None:
                     threshold = policy.approval_above
                     # no rate for its currency: the policy cannot be checked, a person decides
@@ -179,39 +207,81 @@ def decide(
             if compensation and repeat:
                 approval = True
             if approval and because:
-                params["approval_because"] = because
-            values = step.values.copy()  # every field; the three below vary
-            values["params"] = FrozenMap(params)
-            values["requires_approval"] = bool(approval)
-            values["cost"] = cost
-            actions.append(trusted(SuggestedAction, values))
-            said.append((rule.order, step.step))
-            if step.follow is not None:
-                promise = step.follow.copy()
-                hours = rule.playbook.hours
-                # a person's promise (call back, follow up, escalate) falls in the team's
-                # open time; a survey is sent by a machine, on the calendar
-                if hours is not None and promise["action"] != "survey":
-                    promise["due"] = hours.add(base, promise["after"])
-                else:
-                    promise["due"] = base + promise["after"]
-                follow_ups.append(trusted(FollowUpPlan, promise))
+                params = {**params, "approval_because": because}
+            settled.append((rule, step, params, cost, bool(approval)))
+    return settled
 
+
+def _severity(kept: Sequence[CompiledRule], incident: Incident) -> str:
+    """Rules may raise the incident's severity, never lower it."""
     level = SEVERITIES.index(incident.severity) if incident.severity else 0
     for rule in kept:
         if rule.rule.severity is not None:
             level = max(level, SEVERITIES.index(rule.rule.severity))
+    return SEVERITIES[level]
+
+
+def decide(
+    matched: Sequence[CompiledRule], incident: Incident, *, now: datetime | None = None
+) -> Decision:
+    """Apply groups, stop, guardrails and severity to rules already ranked."""
+    kept, outcomes = _keep(matched)
+    actions: list[SuggestedAction] = []
+    said: list[tuple[int, str]] = []
+    follow_ups: list[FollowUpPlan] = []
+    base = incident.occurred_at or now or datetime.now(timezone.utc)
+    for rule, step, params, cost, approval in _settle(kept, incident, outcomes):
+        values = step.values.copy()  # every field; the three below vary
+        values["params"] = params if type(params) is FrozenMap else FrozenMap(params)
+        values["requires_approval"] = approval
+        values["cost"] = (
+            None if cost is None else trusted(Cost, {"amount": cost[0], "currency": cost[1]})
+        )
+        actions.append(trusted(SuggestedAction, values))
+        said.append((rule.order, step.step))
+        if step.follow is not None:
+            promise = step.follow.copy()
+            hours = rule.playbook.hours
+            # a person's promise (call back, follow up, escalate) falls in the team's
+            # open time; a survey is sent by a machine, on the calendar
+            if hours is not None and promise["action"] != "survey":
+                promise["due"] = hours.add(base, promise["after"])
+            else:
+                promise["due"] = base + promise["after"]
+            follow_ups.append(trusted(FollowUpPlan, promise))
     follow_ups.sort(key=lambda f: f.after)
     return Decision(
         actions=actions,
         kept=kept,
         outcomes=outcomes,
-        severity=SEVERITIES[level],
+        severity=_severity(kept, incident),
         follow_ups=follow_ups,
         respond_by=_respond_by(kept, incident, base),
         said=said,
         base=base,
     )
+
+
+def outline(matched: Sequence[CompiledRule], incident: Incident) -> Outline:
+    """:func:`decide`'s actions, kept rules and severity, as plain tuples.
+
+    For comparing many decisions (a backtest): no model is built and no date is counted
+    (follow-ups and deadlines are not compared), so it costs a fraction of :func:`decide`.
+    ``tests/test_backtest_fast.py`` holds it equal to :func:`decide`.
+    """
+    kept, outcomes = _keep(matched)
+    actions: list[ActionKey] = []
+    rules: dict[str, None] = {}
+    for _, step, params, cost, approval in _settle(kept, incident, outcomes):
+        if type(params) is not FrozenMap:
+            params = FrozenMap(params)
+        if cost is None:
+            actions.append((step.kind, params, None, None, approval))
+        else:
+            actions.append((step.kind, params, round(cost[0] * 100), cost[1], approval))
+        rules[step.values["rule"]] = None
+    ids = tuple([rule.rule.id for rule in kept])
+    return Outline(tuple(actions), ids, tuple(rules), _severity(kept, incident))
 
 
 def _follow_up(action: object) -> dict[str, Any] | None:
@@ -256,19 +326,11 @@ class _Step:
     kind: str
     compensation: bool
     costly: bool  # a refund, or an action with a fixed amount
-    params: dict[str, Any]
-    nested: bool  # a parameter is a list (copied per decision, never shared)
+    params: FrozenMap[str, Any]  # frozen in depth: shared by every decision, never changed
     forced: bool | None  # the action's own requires_approval
     values: dict[str, Any]  # the SuggestedAction's fields that no incident changes
     follow: dict[str, Any] | None
     step: str  # the part of the recovery the reply says it in
-
-    def copy_params(self) -> dict[str, Any]:
-        """The parameters for one decision: a fresh dict (the caller may add to it).
-
-        Nested values (a plan B's options) are frozen once, in the plan, and shared.
-        """
-        return dict(self.params)
 
 
 @dataclass(frozen=True)
@@ -308,7 +370,6 @@ def _plan(rule: CompiledRule) -> _RulePlan:
                     costly=isinstance(action, Refund)
                     or getattr(action, "amount", None) is not None,
                     params=params,
-                    nested=any(isinstance(v, list | dict) for v in params.values()),
                     forced=action.requires_approval,
                     values=values,
                     follow=_follow_up(action),

@@ -23,7 +23,7 @@ from cxplay._conditions.parse import leaves
 from cxplay._engine import durable as _durable
 from cxplay._engine.backend import Backend
 from cxplay._engine.compiler import compile_program
-from cxplay._engine.decide import Decision, decide
+from cxplay._engine.decide import Decision, Outline, decide, outline
 from cxplay._engine.incident import MAX_PROBLEMS as MAX_PROBLEMS
 from cxplay._engine.incident import Flattener, coerce_incident
 from cxplay._engine.incident import IncidentLike as IncidentLike
@@ -48,7 +48,7 @@ from cxplay.results import Cost, History, Match, RuleTrace, Suggestion
 if TYPE_CHECKING:
     from cxplay._log.store import DecisionLog
 
-__all__ = ["BackendName", "DecisionSink", "Engine", "Flattener", "coerce_incident"]
+__all__ = ["BackendName", "DecisionSink", "Engine", "Flattener", "Outliner", "coerce_incident"]
 
 #: The rule engines an :class:`Engine` can use (``auto``: durable where it imports).
 BackendName = Literal["auto", "durable", "python"]
@@ -610,3 +610,39 @@ class Engine(Generic[LogT]):
             f"<Engine {len(snapshot.playbooks.playbooks)} playbooks, "
             f"{len(snapshot.playbooks.rules)} rules, backend={self.backend}>"
         )
+
+
+class Outliner:
+    """An engine's decisions reduced to what a backtest compares (see :func:`outline`).
+
+    Bound to the engine's snapshot when made. :meth:`check` validates an incident against
+    the playbooks' declared facts and types; :meth:`outline` decides a checked one. Two
+    outliners with equal :attr:`checks` give the same checked incident (so one check serves
+    both), and with equal :attr:`reads` the same flattened one.
+    """
+
+    def __init__(self, engine: Engine[Any]) -> None:
+        snapshot = engine._live()
+        self._engine = engine
+        self._snapshot = snapshot
+        self._rules = snapshot.playbooks.rules
+        self._rank = snapshot.rank.__getitem__
+        self._evaluate = snapshot.backend.evaluate
+        self.flatten = snapshot.flatten
+        #: what :meth:`check` depends on: the declared facts, the known types, the leniency
+        self.checks = (snapshot.playbooks.facts, snapshot.types, engine.allow_unknown_type)
+        #: what :attr:`flatten` depends on: the paths conditions read, the policies' rates
+        self.reads = snapshot.flatten.key
+
+    def check(self, incident: IncidentLike) -> Incident:
+        """The incident validated against these playbooks (:class:`IncidentError` if not)."""
+        return self._engine._coerce(self._snapshot, incident)
+
+    def outline(self, model: Incident, flat: dict[str, Any] | None = None) -> Outline:
+        """:meth:`Engine.decide` of a checked incident, as tuples; ``flat``: flattened already."""
+        positions: list[int] = self._evaluate(
+            model.type, self.flatten(model) if flat is None else flat
+        )
+        positions.sort(key=self._rank)
+        rules = self._rules
+        return outline([rules[p] for p in positions], model)

@@ -325,6 +325,8 @@ class Flattener:
         self._converted = tuple(
             (p, (policies or {})[p[len(prefix) :]]) for p in paths if p.startswith(prefix)
         )
+        #: Two flatteners with equal keys give equal results for every incident.
+        self.key = (self.paths, tuple(policy for _, policy in self._converted))
 
     def __call__(self, incident: Incident) -> dict[str, Any]:
         flat: dict[str, Any] = {}

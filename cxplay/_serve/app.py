@@ -13,11 +13,9 @@ import contextlib
 import json
 import logging
 import math
-import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -31,23 +29,19 @@ from starlette.routing import Route
 
 from cxplay._common.problems import error_message, format_key, key_path
 from cxplay._common.text import echo
-from cxplay._conditions.parse import leaves
 from cxplay._incidents import parse_incident
-from cxplay._playbooks.loader import PlaybookSet
 from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
+from cxplay._serve.common import playbook_list, public_text
 from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of
 from cxplay._serve.isolate import upload_name
 from cxplay._serve.models import (
-    FactInfo,
     FeedbackRequest,
     FeedbackResponse,
     GivenInfo,
     Health,
-    IncidentTypeInfo,
     OutcomeRequest,
     OutcomeResponse,
-    PlaybookInfo,
     PlaybookList,
     ProblemDetails,
     Readiness,
@@ -58,7 +52,7 @@ from cxplay._serve.models import (
 from cxplay._serve.service import GATE, Metrics, RecordCancelled, RecordGate, ServeConfig, Service
 from cxplay._version import __version__
 from cxplay.errors import CxplayError, IncidentError, LogError, RenderError
-from cxplay.models import CHANNELS, FactSpec, Incident
+from cxplay.models import Incident
 from cxplay.results import Suggestion
 
 __all__ = ["create_app"]
@@ -78,18 +72,6 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
-
-
-# The directories of an absolute path (not of a URL): a client is told a file's name, never
-# where the server keeps it.
-_DIRECTORIES = re.compile(r"(?<![\w.~:/-])/(?:[^\s/:'\"]+/)+(?=[^\s/:'\"])")
-
-
-def public_text(line: str, roots: Sequence[Path] = ()) -> str:
-    """A message without server paths: relative to a playbook root, else the file's name."""
-    for root in roots:
-        line = line.replace(f"{root}/", "")
-    return _DIRECTORIES.sub("", line)
 
 
 def problem(status: int, errors: list[str], headers: Mapping[str, str] | None = None) -> Response:
@@ -152,59 +134,6 @@ def _depth(value: Any, limit: int) -> bool:
             return False
         stack.extend((child, level + 1) for child in items)
     return True
-
-
-def _types(playbooks: PlaybookSet) -> list[IncidentTypeInfo]:
-    """Each incident type a rule names, with the facts its rules read (required first)."""
-    read: dict[str, set[str]] = {}
-    for rule in playbooks.rules:
-        facts = {
-            leaf.path.split(".")[1]
-            for leaf in leaves(rule.condition)
-            if leaf.path.startswith("facts.")
-        }
-        for kind in rule.types or ():
-            read.setdefault(kind, set()).update(facts)
-    for name, declared in playbooks.facts.items():
-        for kind in declared.required_for:
-            read.setdefault(kind, set()).add(name)
-    out = []
-    for kind in sorted(read):
-        infos = []
-        for name in sorted(read[kind]):
-            spec: FactSpec | None = playbooks.facts.get(name)
-            infos.append(
-                FactInfo(
-                    name=name,
-                    type=spec.type if spec else "string",
-                    required=bool(spec and kind in spec.required_for),
-                    description=spec.description if spec else None,
-                )
-            )
-        infos.sort(key=lambda f: not f.required)
-        out.append(IncidentTypeInfo(type=kind, facts=infos))
-    return out
-
-
-def playbook_list(playbooks: PlaybookSet) -> PlaybookList:
-    """What ``/v1/playbooks`` answers (and the console's form is built from)."""
-    return PlaybookList(
-        playbooks=[
-            PlaybookInfo(
-                id=p.meta.id,
-                version=p.meta.version,
-                rules=len(p.rules),
-                tests=len(p.tests),
-                languages=list(p.meta.languages),
-                default_language=p.meta.default_language,
-                title=p.meta.title,
-            )
-            for p in playbooks.playbooks
-        ],
-        types=_types(playbooks),
-        channels=list(CHANNELS),
-        languages=sorted({lang for p in playbooks.playbooks for lang in p.meta.languages}),
-    )
 
 
 async def validate_isolated(files: Mapping[str, str], timeout: float) -> ValidateReport:

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cxplay._common.style import stylesheet
 from cxplay._common.text import closest
+from cxplay._serve.common import playbook_list
 from cxplay._serve.service import Service
 from cxplay.models import CHANNELS
 
@@ -387,8 +388,6 @@ def _currencies(service: Service) -> list[str]:
 
 def page_context(service: Service, language: str) -> dict[str, Any]:
     """Everything the page is rendered from: texts, labels, the form's types and facts."""
-    from cxplay._serve.app import playbook_list
-
     playbooks = service.engine.playbooks
     book = playbooks.labels
     listing = playbook_list(playbooks)
@@ -434,8 +433,6 @@ def mount_console(app: FastAPI, service: Service, agent: Sequence[Any] = ()) -> 
     ``agent``: the dependencies that admit an agent (the token check), for the routes that
     show what the playbooks contain.
     """
-    from cxplay._serve.app import playbook_list
-
     template = _env.get_template("console.html")
 
     @app.get("/static/cxplay.css", include_in_schema=False)

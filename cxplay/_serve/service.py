@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from cxplay._engine.engine import Engine
 from cxplay._playbooks.lint import validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet
+from cxplay._serve.common import public_text
 from cxplay.errors import CxplayError, PlaybookError
 from cxplay.models import Incident
 from cxplay.results import Suggestion
@@ -305,8 +306,6 @@ class Service:
                     False, datetime.now(timezone.utc), (f"internal error: {type(exc).__name__}",)
                 )
             if self.last.errors:  # /readyz is public: name files relative to their directory
-                from cxplay._serve.app import public_text
-
                 roots = [*self.watched(), *(d.resolve() for d in self.watched())]
                 errors = [public_text(line, roots) for line in self.last.errors]
                 self.last = _Reload(False, self.last.at, tuple(errors))

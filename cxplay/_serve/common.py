@@ -1,0 +1,84 @@
+"""What the service's modules share: the playbook listing and messages fit for a client.
+
+:mod:`cxplay._serve.app` answers with both, the console (:mod:`cxplay._serve.console`) builds
+its form from the listing and the service (:mod:`cxplay._serve.service`) reports a failed
+reload with the messages: kept here, apart from the app, so that none of them imports the
+app back (``tests/test_layout.py`` looks for import cycles).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from cxplay._conditions.parse import leaves
+from cxplay._playbooks.loader import PlaybookSet
+from cxplay._serve.models import FactInfo, IncidentTypeInfo, PlaybookInfo, PlaybookList
+from cxplay.models import CHANNELS, FactSpec
+
+__all__ = ["playbook_list", "public_text"]
+
+# The directories of an absolute path (not of a URL): a client is told a file's name, never
+# where the server keeps it.
+_DIRECTORIES = re.compile(r"(?<![\w.~:/-])/(?:[^\s/:'\"]+/)+(?=[^\s/:'\"])")
+
+
+def public_text(line: str, roots: Sequence[Path] = ()) -> str:
+    """A message without server paths: relative to a playbook root, else the file's name."""
+    for root in roots:
+        line = line.replace(f"{root}/", "")
+    return _DIRECTORIES.sub("", line)
+
+
+def _types(playbooks: PlaybookSet) -> list[IncidentTypeInfo]:
+    """Each incident type a rule names, with the facts its rules read (required first)."""
+    read: dict[str, set[str]] = {}
+    for rule in playbooks.rules:
+        facts = {
+            leaf.path.split(".")[1]
+            for leaf in leaves(rule.condition)
+            if leaf.path.startswith("facts.")
+        }
+        for kind in rule.types or ():
+            read.setdefault(kind, set()).update(facts)
+    for name, declared in playbooks.facts.items():
+        for kind in declared.required_for:
+            read.setdefault(kind, set()).add(name)
+    out = []
+    for kind in sorted(read):
+        infos = []
+        for name in sorted(read[kind]):
+            spec: FactSpec | None = playbooks.facts.get(name)
+            infos.append(
+                FactInfo(
+                    name=name,
+                    type=spec.type if spec else "string",
+                    required=bool(spec and kind in spec.required_for),
+                    description=spec.description if spec else None,
+                )
+            )
+        infos.sort(key=lambda f: not f.required)
+        out.append(IncidentTypeInfo(type=kind, facts=infos))
+    return out
+
+
+def playbook_list(playbooks: PlaybookSet) -> PlaybookList:
+    """What ``/v1/playbooks`` answers (and the console's form is built from)."""
+    return PlaybookList(
+        playbooks=[
+            PlaybookInfo(
+                id=p.meta.id,
+                version=p.meta.version,
+                rules=len(p.rules),
+                tests=len(p.tests),
+                languages=list(p.meta.languages),
+                default_language=p.meta.default_language,
+                title=p.meta.title,
+            )
+            for p in playbooks.playbooks
+        ],
+        types=_types(playbooks),
+        channels=list(CHANNELS),
+        languages=sorted({lang for p in playbooks.playbooks for lang in p.meta.languages}),
+    )
