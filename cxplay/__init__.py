@@ -28,10 +28,7 @@ from cxplay._engine.engine import (
     PlaybookSource,
 )
 from cxplay._incidents import parse_incident, read_incident
-from cxplay._playbooks.lint import ValidationReport
-from cxplay._playbooks.lint import validate_playbooks as validate
 from cxplay._playbooks.loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
-from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scenarios
 from cxplay._replies.renderer import Renderer
 from cxplay._version import __version__
 from cxplay.errors import (
@@ -83,6 +80,9 @@ if typing.TYPE_CHECKING:
         LoggedDecision,
         OutcomeRecord,
     )
+    from cxplay._playbooks.lint import ValidationReport
+    from cxplay._playbooks.lint import validate_playbooks as validate
+    from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scenarios
 
 __all__ = [
     "ArgumentError",
@@ -158,8 +158,14 @@ __all__ = [
 ]
 
 # The event, plan and backtest modules cost start-up time that `cxplay suggest` should not
-# pay, the decision log (SQLAlchemy) more: they are imported on first use (PEP 562).
+# pay, the decision log (SQLAlchemy) more, and so do the checks of `cxplay validate` and
+# `cxplay test`: they are imported on first use (PEP 562). "module:name" for another name.
 _LAZY = {
+    "ValidationReport": "cxplay._playbooks.lint",
+    "validate": "cxplay._playbooks.lint:validate_playbooks",
+    "ScenarioReport": "cxplay._playbooks.scenarios",
+    "ScenarioResult": "cxplay._playbooks.scenarios",
+    "run_scenarios": "cxplay._playbooks.scenarios",
     "CustomerHistory": "cxplay._log.store",
     "DecisionLog": "cxplay._log.store",
     "GivenCompensation": "cxplay._log.store",
@@ -182,7 +188,8 @@ def __getattr__(name: str) -> typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'cxplay' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 
