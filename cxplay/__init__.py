@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import gc as _gc
 import importlib
 import os
 import threading
@@ -19,51 +20,70 @@ import typing
 from datetime import datetime as _datetime
 from pathlib import Path
 
-from cxplay._engine.decide import Decision
-from cxplay._engine.engine import (
-    BackendName,
-    DecisionSink,
-    Engine,
-    IncidentLike,
-    PlaybookSource,
-)
-from cxplay._incidents import parse_incident, read_incident
-from cxplay._playbooks.loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
-from cxplay._replies.renderer import Renderer
-from cxplay._version import __version__
-from cxplay.errors import (
-    ArgumentError,
-    BackendError,
-    BacktestError,
-    CompileError,
-    ConditionError,
-    CxplayError,
-    EngineClosedError,
-    EngineError,
-    EventFileError,
-    IncidentError,
-    LoadError,
-    LogError,
-    PlanError,
-    PlaybookError,
-    Problem,
-    ReloadError,
-    RenderError,
-    RuleEngineError,
-    SchemaError,
-    TemplateError,
-)
-from cxplay.models import Customer, EventRef, FactValue, Incident, Order, Playbook, Rule, Severity
-from cxplay.results import (
-    Cost,
-    FollowUpPlan,
-    History,
-    Match,
-    Reply,
-    RuleTrace,
-    SuggestedAction,
-    Suggestion,
-)
+# Importing cxplay defines ~45 pydantic models and ~80 dataclasses: the collector would run
+# about a hundred times meanwhile and find nothing to free (classes and modules stay), about
+# a tenth of the import's CPU time. It is paused while cxplay's modules import and left as
+# it was found (also when an import fails).
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from cxplay._engine.decide import Decision
+    from cxplay._engine.engine import (
+        BackendName,
+        DecisionSink,
+        Engine,
+        IncidentLike,
+        PlaybookSource,
+    )
+    from cxplay._incidents import parse_incident, read_incident
+    from cxplay._playbooks.loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
+    from cxplay._replies.renderer import Renderer
+    from cxplay._version import __version__
+    from cxplay.errors import (
+        ArgumentError,
+        BackendError,
+        BacktestError,
+        CompileError,
+        ConditionError,
+        CxplayError,
+        EngineClosedError,
+        EngineError,
+        EventFileError,
+        IncidentError,
+        LoadError,
+        LogError,
+        PlanError,
+        PlaybookError,
+        Problem,
+        ReloadError,
+        RenderError,
+        RuleEngineError,
+        SchemaError,
+        TemplateError,
+    )
+    from cxplay.models import (
+        Customer,
+        EventRef,
+        FactValue,
+        Incident,
+        Order,
+        Playbook,
+        Rule,
+        Severity,
+    )
+    from cxplay.results import (
+        Cost,
+        FollowUpPlan,
+        History,
+        Match,
+        Reply,
+        RuleTrace,
+        SuggestedAction,
+        Suggestion,
+    )
+finally:
+    if _collecting:
+        _gc.enable()
 
 if typing.TYPE_CHECKING:
     from cxplay._backtest.recipe import Recipe

@@ -301,3 +301,16 @@ def test_two_processes_fill_the_cache_at_once(cache_dir: Path) -> None:
     (entry,) = _snapshots(cache_dir)
     assert cache.read(entry) is not None
     assert [p.name for p in (cache_dir / "snapshots").iterdir()] == [entry.name]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_importing_cxplay_leaves_the_collector_as_it_was(enabled: bool) -> None:
+    """The collector is paused while cxplay imports (start-up time), then left as found."""
+    code = (
+        "import gc\n"
+        f"{'gc.enable()' if enabled else 'gc.disable()'}\n"
+        "import cxplay, cxplay._cli\n"
+        f"assert gc.isenabled() is {enabled}\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
