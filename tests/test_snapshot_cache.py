@@ -314,3 +314,31 @@ def test_importing_cxplay_leaves_the_collector_as_it_was(enabled: bool) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
+
+
+def test_another_library_or_code_is_another_key(
+    cache_dir: Path, playbooks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxplay._playbooks import snapshot
+
+    with cache.enabled():
+        load_playbooks(playbooks)
+        monkeypatch.setattr(snapshot, "_libraries", lambda: "babel 9.9.9")
+        load_playbooks(playbooks)
+        monkeypatch.setattr(cache, "code_stamp", lambda: "another cxplay")
+        load_playbooks(playbooks)
+    assert len(_snapshots(cache_dir)) == 3
+
+
+def test_a_touched_file_keeps_its_snapshot_with_today_s_times(
+    cache_dir: Path, playbooks: Path, loads: list[Path]
+) -> None:
+    parcel = playbooks / "parcel.toml"
+    with cache.enabled():
+        load_playbooks(playbooks)
+        info = parcel.stat()
+        os.utime(parcel, ns=(info.st_atime_ns, info.st_mtime_ns + 5_000_000_000))
+        again = load_playbooks(playbooks)
+    assert loads == [playbooks]
+    assert len(_snapshots(cache_dir)) == 1
+    assert (str(parcel), info.st_mtime_ns + 5_000_000_000, info.st_size) in again.stamps

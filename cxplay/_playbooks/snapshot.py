@@ -8,7 +8,8 @@ for where, and for how an entry is written and checked), with the key a SHA-256 
 
 * the paths as given, and each playbook file's path and bytes;
 * cxplay's code (every file's name, size and mtime, its version) and Python's version;
-* the versions of pydantic and of ``holidays`` (a calendar's country is checked by it).
+* the libraries a load asks: pydantic, pydantic-core, babel (currencies), tomli, RE2
+  (``matches()`` patterns) and ``holidays`` (a calendar's country): versions and files.
 
 Only a set that loaded without a problem is kept; an error is found again on every run.
 An entry that is corrupt (its checksum or its unpickling fails) or holds anything but a
@@ -28,7 +29,11 @@ import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import babel
 import pydantic
+import pydantic_core
+import re2
+import tomli
 
 from cxplay._common import cache
 from cxplay._playbooks.loader import PlaybookSet
@@ -40,6 +45,24 @@ _FORMAT = "playbook-snapshot 1"
 KEEP = 16
 
 
+def _libraries() -> str:
+    """The libraries whose answers a load depends on: their versions and installed files.
+
+    pydantic validates, babel knows the currencies, tomli reads, RE2 checks ``matches()``
+    patterns: an upgrade of any of them may change what loads, so it is another key.
+    """
+    parts = []
+    for module in (pydantic, pydantic_core, babel, tomli, re2):
+        where = getattr(module, "__file__", None) or ""
+        try:
+            info = os.stat(where)
+            stamp = f"{info.st_size}:{info.st_mtime_ns}"
+        except OSError:
+            stamp = "-"
+        parts.append(f"{module.__name__} {getattr(module, '__version__', '')} {stamp}")
+    return "|".join(parts)
+
+
 def snapshot_key(given: Sequence[Path], files: Sequence[Path]) -> str:
     """The key of a set loaded from ``given`` (the paths) and made of ``files`` (their bytes).
 
@@ -47,7 +70,7 @@ def snapshot_key(given: Sequence[Path], files: Sequence[Path]) -> str:
         OSError: a file cannot be read (the caller loads as usual, and reports it).
     """
     digest = hashlib.sha256(_FORMAT.encode())
-    for part in (cache.code_stamp(), pydantic.VERSION, cache.holidays_version()):
+    for part in (cache.code_stamp(), _libraries(), cache.holidays_version()):
         digest.update(f"{part}\x00".encode())
     for path in given:
         digest.update(f"given\x00{path}\x00".encode())
