@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import gc as _gc
 import importlib
 import os
 import threading
@@ -19,54 +20,70 @@ import typing
 from datetime import datetime as _datetime
 from pathlib import Path
 
-from cxplay._engine.decide import Decision
-from cxplay._engine.engine import (
-    BackendName,
-    DecisionSink,
-    Engine,
-    IncidentLike,
-    PlaybookSource,
-)
-from cxplay._incidents import parse_incident, read_incident
-from cxplay._playbooks.lint import ValidationReport
-from cxplay._playbooks.lint import validate_playbooks as validate
-from cxplay._playbooks.loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
-from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scenarios
-from cxplay._replies.renderer import Renderer
-from cxplay._version import __version__
-from cxplay.errors import (
-    ArgumentError,
-    BackendError,
-    BacktestError,
-    CompileError,
-    ConditionError,
-    CxplayError,
-    EngineClosedError,
-    EngineError,
-    EventFileError,
-    IncidentError,
-    LoadError,
-    LogError,
-    PlanError,
-    PlaybookError,
-    Problem,
-    ReloadError,
-    RenderError,
-    RuleEngineError,
-    SchemaError,
-    TemplateError,
-)
-from cxplay.models import Customer, EventRef, FactValue, Incident, Order, Playbook, Rule, Severity
-from cxplay.results import (
-    Cost,
-    FollowUpPlan,
-    History,
-    Match,
-    Reply,
-    RuleTrace,
-    SuggestedAction,
-    Suggestion,
-)
+# Importing cxplay defines ~45 pydantic models and ~80 dataclasses: the collector would run
+# about a hundred times meanwhile and find nothing to free (classes and modules stay), about
+# a tenth of the import's CPU time. It is paused while cxplay's modules import and left as
+# it was found (also when an import fails).
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from cxplay._engine.decide import Decision
+    from cxplay._engine.engine import (
+        BackendName,
+        DecisionSink,
+        Engine,
+        IncidentLike,
+        PlaybookSource,
+    )
+    from cxplay._incidents import parse_incident, read_incident
+    from cxplay._playbooks.loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
+    from cxplay._replies.renderer import Renderer
+    from cxplay._version import __version__
+    from cxplay.errors import (
+        ArgumentError,
+        BackendError,
+        BacktestError,
+        CompileError,
+        ConditionError,
+        CxplayError,
+        EngineClosedError,
+        EngineError,
+        EventFileError,
+        IncidentError,
+        LoadError,
+        LogError,
+        PlanError,
+        PlaybookError,
+        Problem,
+        ReloadError,
+        RenderError,
+        RuleEngineError,
+        SchemaError,
+        TemplateError,
+    )
+    from cxplay.models import (
+        Customer,
+        EventRef,
+        FactValue,
+        Incident,
+        Order,
+        Playbook,
+        Rule,
+        Severity,
+    )
+    from cxplay.results import (
+        Cost,
+        FollowUpPlan,
+        History,
+        Match,
+        Reply,
+        RuleTrace,
+        SuggestedAction,
+        Suggestion,
+    )
+finally:
+    if _collecting:
+        _gc.enable()
 
 if typing.TYPE_CHECKING:
     from cxplay._backtest.recipe import Recipe
@@ -83,6 +100,9 @@ if typing.TYPE_CHECKING:
         LoggedDecision,
         OutcomeRecord,
     )
+    from cxplay._playbooks.lint import ValidationReport
+    from cxplay._playbooks.lint import validate_playbooks as validate
+    from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scenarios
 
 __all__ = [
     "ArgumentError",
@@ -158,8 +178,14 @@ __all__ = [
 ]
 
 # The event, plan and backtest modules cost start-up time that `cxplay suggest` should not
-# pay, the decision log (SQLAlchemy) more: they are imported on first use (PEP 562).
+# pay, the decision log (SQLAlchemy) more, and so do the checks of `cxplay validate` and
+# `cxplay test`: they are imported on first use (PEP 562). "module:name" for another name.
 _LAZY = {
+    "ValidationReport": "cxplay._playbooks.lint",
+    "validate": "cxplay._playbooks.lint:validate_playbooks",
+    "ScenarioReport": "cxplay._playbooks.scenarios",
+    "ScenarioResult": "cxplay._playbooks.scenarios",
+    "run_scenarios": "cxplay._playbooks.scenarios",
     "CustomerHistory": "cxplay._log.store",
     "DecisionLog": "cxplay._log.store",
     "GivenCompensation": "cxplay._log.store",
@@ -182,7 +208,8 @@ def __getattr__(name: str) -> typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'cxplay' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 

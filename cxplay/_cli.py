@@ -40,11 +40,8 @@ from cxplay._cli_serve import serve
 from cxplay._common.text import echo
 from cxplay._engine.engine import Engine
 from cxplay._incidents import in_file, read_incident
-from cxplay._playbooks.journey import journey_map
 from cxplay._playbooks.labels import agent_language
-from cxplay._playbooks.lint import json_schema, validate_playbooks
 from cxplay._playbooks.loader import PlaybookSet, load_playbooks
-from cxplay._playbooks.scenarios import run_scenarios
 from cxplay._replies.locale import SUPPORTED
 from cxplay._version import __version__
 from cxplay.errors import CxplayError, IncidentError, PlanError
@@ -503,6 +500,8 @@ def validate(paths: tuple[Path, ...]) -> None:
       cxplay validate my-playbooks/parcel.toml my-playbooks/events.toml
       cxplay validate my-playbooks/replies/parcel.pl.toml
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay._playbooks.lint import validate_playbooks
+
     report = validate_playbooks(_paths(paths))
     click.echo(present.validation(report))
     if not report.ok:
@@ -537,6 +536,8 @@ def test_command(paths: tuple[Path, ...]) -> None:
       expect_severity = "medium"
       reply_contains = { pl = ["Przepraszamy"] }
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay._playbooks.scenarios import run_scenarios
+
     report = run_scenarios(_paths(paths))
     color = present.color_enabled(sys.stdout)
     click.echo(present.scenario_report(report, color=color), color=color)
@@ -635,6 +636,8 @@ def map_command(playbook_paths: tuple[Path, ...], fmt: str, csat: bool, log: str
         )
         click.echo(table, color=color)
         return
+    from cxplay._playbooks.journey import journey_map
+
     click.echo(present.journey(journey_map(loaded), "markdown" if fmt == "markdown" else "text"))
 
 
@@ -746,6 +749,8 @@ def schema(incident: bool) -> None:
       #:schema ./playbook.schema.json        <- first line of my-playbooks/parcel.toml
       cxplay schema --incident > incident.schema.json
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay._playbooks.lint import json_schema
+
     click.echo(present.schema(json_schema("incident" if incident else "playbook")))
 
 

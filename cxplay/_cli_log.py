@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import click
 
 from cxplay._engine.engine import Engine, IncidentLike
-from cxplay._playbooks.journey import journey_map
 from cxplay._playbooks.loader import PlaybookSet, load_playbooks
 from cxplay.errors import LogError
 from cxplay.results import Suggestion
@@ -393,6 +392,7 @@ def csat_journey(
     """``cxplay map --csat``: the journey map with the mean CSAT of each moment."""
     from cxplay._log.present import csat_map, journey_csat
     from cxplay._log.report import build_report
+    from cxplay._playbooks.journey import journey_map
 
     journey = journey_map(playbooks)
     with _open(log) as opened:
@@ -451,6 +451,8 @@ def report_command(
         report = build_report(opened, since, until)
     if fmt == "html":
         playbooks = load_playbooks(list(playbook_paths) or None)
+        from cxplay._playbooks.journey import journey_map
+
         text = report_html(report, journey_map(playbooks), playbooks.labels)
     elif fmt == "json":
         text = report_text(report, "json")

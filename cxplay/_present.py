@@ -16,17 +16,17 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import click
 
-from cxplay._playbooks.journey import JourneyMap
 from cxplay._playbooks.labels import LabelBook
-from cxplay._playbooks.lint import ValidationReport
 from cxplay._playbooks.loader import PlaybookSet
-from cxplay._playbooks.scenarios import ScenarioReport
 from cxplay.errors import CxplayError, PlaybookError
 from cxplay.models import Playbook
 from cxplay.results import FollowUpPlan, Reply, RuleTrace, SuggestedAction, Suggestion
 
-if TYPE_CHECKING:  # the plan module is imported only when a plan is used (start-up time)
+if TYPE_CHECKING:  # imported only by the commands that need them (start-up time)
     from cxplay._events.plan import Freshness, OfflineAnswer, Plan
+    from cxplay._playbooks.journey import JourneyMap
+    from cxplay._playbooks.lint import ValidationReport
+    from cxplay._playbooks.scenarios import ScenarioReport
 
 __all__ = [
     "Format",

@@ -227,7 +227,7 @@ FactValue = Union[bool, int, float, str, list[bool | int | float | str]]
 
 
 class _Strict(Frozen):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 # --------------------------------------------------------------------------- incident

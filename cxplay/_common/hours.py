@@ -14,13 +14,19 @@ into instants day by day, so a DST change shortens or lengthens only the hours t
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import itertools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from cxplay._common import cache
 
 __all__ = [
     "WEEKDAYS",
@@ -86,9 +92,35 @@ def holiday_countries() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=256)
 def _holidays(country: str, year: int) -> frozenset[date]:
+    """A country's public holidays in a year; kept in the user's cache when it is on.
+
+    Asking the ``holidays`` library imports its 250 country modules (60-150 ms of a start);
+    the answer depends only on the library's version, the country and the year, so a
+    command with the cache on (:mod:`cxplay._common.cache`) keeps it as a JSON list of
+    dates, checked on reading and recomputed when it is missing or does not parse.
+    """
+    entry = _holiday_entry(country, year) if cache.is_on() else None
+    if entry is not None:
+        body = cache.read(entry)
+        if body is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                days = json.loads(body)
+                if isinstance(days, list):
+                    return frozenset(date.fromisoformat(day) for day in days)
     import holidays
 
-    return frozenset(holidays.country_holidays(country, years=year))
+    found = frozenset(holidays.country_holidays(country, years=year))
+    if entry is not None:
+        cache.write(entry, json.dumps(sorted(day.isoformat() for day in found)).encode())
+    return found
+
+
+def _holiday_entry(country: str, year: int) -> Path | None:
+    where = cache.private_dir("holidays", create=True)
+    if where is None:
+        return None
+    key = hashlib.sha256(f"{cache.holidays_version()}|{country}|{year}".encode()).hexdigest()
+    return where / f"{key}.json"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ __all__ = ["Frozen", "FrozenMap", "freeze", "thaw", "trusted"]
 class Frozen(BaseModel):
     """A frozen pydantic model that refuses unknown keys (``extra="forbid"``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -27,6 +26,8 @@ def closest(
 
     With ``casefold`` the comparison ignores case and the choice is returned as written.
     """
+    import difflib  # only when something is misspelt: not at every start
+
     if casefold:
         folded = {choice.casefold(): choice for choice in choices}
         match = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=cutoff)

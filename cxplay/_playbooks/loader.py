@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from cxplay._common import cache
 from cxplay._common.files import broken_link, toml_files
 from cxplay._common.problems import allowed_keys, error_message, format_key, key_path
 from cxplay._common.text import did_you_mean, echo
@@ -209,7 +210,12 @@ def _playbook_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def load_playbooks(paths: Path | str | Iterable[Path | str] | None = None) -> PlaybookSet:
-    """Load and validate playbooks from a directory, files, or (None) the shipped ones."""
+    """Load and validate playbooks from a directory, files, or (None) the shipped ones.
+
+    Inside :func:`cxplay._common.cache.enabled` (the CLI, unless ``--no-cache``), a set
+    that loaded before from the same bytes comes from the snapshot cache
+    (:mod:`cxplay._playbooks.snapshot`).
+    """
     if paths is None:
         paths = shipped_playbooks_dir()
     if isinstance(paths, str | Path):
@@ -217,6 +223,14 @@ def load_playbooks(paths: Path | str | Iterable[Path | str] | None = None) -> Pl
     else:
         path_list = [Path(p) for p in paths]
     files = _playbook_files(path_list)
+    if cache.is_on():
+        from cxplay._playbooks.snapshot import cached
+
+        return cached(path_list, files, lambda: _load(path_list, files))
+    return _load(path_list, files)
+
+
+def _load(path_list: list[Path], files: list[Path]) -> PlaybookSet:
     problems = _Problems()
     parsed: list[tuple[Path, PlaybookFile, LineIndex]] = []
     for file in files:

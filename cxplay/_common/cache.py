@@ -1,0 +1,167 @@
+"""The user's cache directory: where a command remembers work that only its inputs decide.
+
+Two things are kept there, each under a key that names every input it depends on:
+
+* ``snapshots/``: the loaded playbook set (:mod:`cxplay._playbooks.snapshot`), so that
+  ``cxplay suggest`` does not parse and validate the same TOML files at every start;
+* ``holidays/``: a country's public holidays for a year (JSON), so that a deadline counted
+  in open time does not import the ``holidays`` library's 250 country modules;
+* ``validated/``: the serve command's remembered validation verdicts
+  (:mod:`cxplay._serve.startup`).
+
+Where: ``$CXPLAY_CACHE_DIR`` if set (an empty value turns every cache off), else
+``$XDG_CACHE_HOME/cxplay``, else ``~/.cache/cxplay``. Each sub-directory is created
+private (0700) and is used only while it is owned by the user and closed to others: a file
+in it is trusted as far as the user's own files are (a snapshot is a pickle, see
+:mod:`cxplay._playbooks.snapshot`). Files are written to a temporary name and renamed,
+so two processes writing the same entry at once each leave a whole file, and a reader never
+sees half of one. Every entry carries a SHA-256 of its body: a corrupt entry is not used
+(the caller rebuilds it).
+
+The library caches only when asked: the CLI turns the cache on for the duration of a
+command (:func:`enabled`), ``--no-cache`` keeps it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import hashlib
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = [
+    "cache_root",
+    "code_stamp",
+    "enabled",
+    "holidays_version",
+    "is_on",
+    "private_dir",
+    "read",
+    "write",
+]
+
+_MAGIC = b"cxplay-cache 1\n"
+_ON: contextvars.ContextVar[bool] = contextvars.ContextVar("cxplay_cache_on", default=False)
+
+
+def cache_root() -> Path | None:
+    """The cache directory (None: ``CXPLAY_CACHE_DIR`` is set empty, no cache at all)."""
+    value = os.environ.get("CXPLAY_CACHE_DIR")
+    if value is not None:
+        return Path(value) if value.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cxplay"
+
+
+@contextlib.contextmanager
+def enabled(on: bool = True) -> Iterator[None]:
+    """Within the block, :func:`is_on` says ``on`` (the CLI: on unless ``--no-cache``)."""
+    token = _ON.set(on)
+    try:
+        yield
+    finally:
+        _ON.reset(token)
+
+
+def is_on() -> bool:
+    """Whether the snapshot and holiday caches are to be used now."""
+    return _ON.get() and cache_root() is not None
+
+
+@functools.cache
+def code_stamp() -> str:
+    """The code of cxplay as it is installed: every file's name, size and mtime, and the versions.
+
+    A cache entry made by other code (an upgrade, or an edit in a checkout that kept the
+    version number) is under another key: it is never read by code it was not made by.
+    """
+    import cxplay
+
+    root = os.path.dirname(os.path.abspath(cxplay.__file__))
+    digest = hashlib.sha256(f"{cxplay.__version__}|{sys.version}".encode())
+    for top, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            info = os.stat(os.path.join(top, name))
+            where = os.path.relpath(os.path.join(top, name), root)
+            digest.update(f"{where}|{info.st_size}|{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def holidays_version() -> str:
+    """The installed ``holidays`` library, without importing it (its version file's bytes)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("holidays")
+    for where in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            return (Path(where) / "version.py").read_text(encoding="utf-8")
+        except OSError:
+            continue
+    return "-"
+
+
+def private_dir(name: str, *, create: bool) -> Path | None:
+    """``<cache root>/<name>``, if it is (``create``: is made) a directory only the user can use.
+
+    None when there is no cache, when the directory cannot be made, or when it belongs to
+    someone else or is open to others (it is then left as it is, and not used).
+    """
+    root = cache_root()
+    if root is None:
+        return None
+    where = root / name
+    try:
+        if create:
+            where.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = where.stat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return None
+    if info.st_mode & 0o077:
+        return None
+    return where
+
+
+def read(path: Path) -> bytes | None:
+    """The body of a cache entry, or None if it is missing, unreadable or corrupt."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(_MAGIC) + 32
+    if len(data) < head or not data.startswith(_MAGIC):
+        return None
+    body = data[head:]
+    if hashlib.sha256(body).digest() != data[len(_MAGIC) : head]:
+        return None
+    return body
+
+
+def write(path: Path, body: bytes) -> None:
+    """Write a cache entry atomically (a temporary file renamed over it); errors are ignored.
+
+    A cache that cannot be written (a full disk, a read-only home) costs the next start
+    time, never its answer.
+    """
+    import tempfile
+
+    with contextlib.suppress(OSError):
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(_MAGIC + hashlib.sha256(body).digest() + body)
+            os.replace(name, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise

@@ -1,0 +1,344 @@
+"""The cache of loaded playbooks and of holidays: it answers as the files do, or not at all.
+
+A snapshot is kept under a key of the files' bytes and cxplay's code; a stale, corrupt or
+foreign entry is rebuilt, never trusted; ``--no-cache`` and ``CXPLAY_CACHE_DIR=`` turn it
+off; two processes filling it at once both answer right and leave one whole entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cxplay import Engine, load_playbooks
+from cxplay._common import cache
+from cxplay._common.hours import _holidays
+from cxplay._playbooks.loader import PlaybookSet, shipped_playbooks_dir
+from cxplay.errors import PlaybookError
+
+ROOT = Path(__file__).resolve().parent.parent
+INCIDENTS = sorted((ROOT / "examples" / "incidents").glob("*.json"))
+PARCEL = ROOT / "examples" / "incidents" / "parcel_damaged.json"
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    where = tmp_path / "cache"
+    monkeypatch.setenv("CXPLAY_CACHE_DIR", str(where))
+    _holidays.cache_clear()
+    yield where
+    _holidays.cache_clear()
+
+
+@pytest.fixture
+def playbooks(tmp_path: Path) -> Path:
+    """A copy of the shipped playbooks (with their replies) that a test may edit."""
+    target = tmp_path / "playbooks"
+    shutil.copytree(shipped_playbooks_dir(), target)
+    return target
+
+
+def _snapshots(where: Path) -> list[Path]:
+    folder = where / "snapshots"
+    return sorted(folder.glob("*.pickle")) if folder.is_dir() else []
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cxplay", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+
+
+# --------------------------------------------------------------------------- in process
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every time the files are really loaded (not taken from a snapshot): their paths."""
+    from cxplay._playbooks import loader
+
+    real = loader._load
+    seen: list[Path] = []
+
+    def counted(path_list: list[Path], files: list[Path]) -> PlaybookSet:
+        seen.extend(path_list)
+        return real(path_list, files)
+
+    monkeypatch.setattr(loader, "_load", counted)
+    return seen
+
+
+def test_a_cached_set_equals_a_loaded_one(
+    cache_dir: Path, playbooks: Path, loads: list[Path]
+) -> None:
+    fresh = load_playbooks(playbooks)
+    with cache.enabled():
+        first = load_playbooks(playbooks)  # loads and keeps
+        assert len(_snapshots(cache_dir)) == 1
+        second = load_playbooks(playbooks)  # from the snapshot
+    assert loads == [playbooks, playbooks]  # the third came from the snapshot
+    assert first == fresh and second == fresh
+    assert second.stamps == fresh.stamps
+    assert second.correlations == fresh.correlations
+    assert [r.condition for r in second.rules] == [r.condition for r in fresh.rules]
+
+
+def test_the_cache_is_off_outside_a_command(cache_dir: Path, playbooks: Path) -> None:
+    load_playbooks(playbooks)
+    assert not cache_dir.exists()
+    with cache.enabled(False):
+        load_playbooks(playbooks)
+    assert not cache_dir.exists()
+
+
+@pytest.mark.parametrize("backend", ["durable", "python"])
+def test_an_engine_on_a_cached_set_answers_as_on_the_files(
+    cache_dir: Path, playbooks: Path, backend: str
+) -> None:
+    with cache.enabled():
+        load_playbooks(playbooks)
+        cached = load_playbooks(playbooks)
+    assert len(_snapshots(cache_dir)) == 1
+    fresh = Engine(load_playbooks(playbooks), backend=backend)  # type: ignore[arg-type]
+    served = Engine(cached, backend=backend)  # type: ignore[arg-type]
+    for path in INCIDENTS:
+        incident = json.loads(path.read_text("utf-8"))
+        assert served.suggest(incident, explain=True) == fresh.suggest(incident, explain=True)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # cut short
+        lambda data: data[:-1] + bytes([data[-1] ^ 0xFF]),  # one byte of the body flipped
+        lambda data: b"",  # empty
+        lambda data: b"not a cache entry at all",
+    ],
+    ids=["truncated", "flipped", "empty", "garbage"],
+)
+def test_a_corrupt_snapshot_is_rebuilt_not_trusted(
+    cache_dir: Path, playbooks: Path, damage: object, loads: list[Path]
+) -> None:
+    with cache.enabled():
+        fresh = load_playbooks(playbooks)
+        (entry,) = _snapshots(cache_dir)
+        good = entry.read_bytes()
+        entry.write_bytes(damage(good))  # type: ignore[operator]
+        again = load_playbooks(playbooks)
+        assert len(loads) == 2  # loaded from the files again
+        load_playbooks(playbooks)
+        assert len(loads) == 2  # and kept again
+    assert again == fresh
+    assert _snapshots(cache_dir) == [entry]
+    assert cache.read(entry) is not None  # rebuilt whole
+    assert pickle.loads(cache.read(entry) or b"") == fresh
+
+
+def test_an_entry_that_holds_something_else_is_rebuilt(
+    cache_dir: Path, playbooks: Path, loads: list[Path]
+) -> None:
+    """A checksum that matches is not enough: the entry must hold a set of these files."""
+    with cache.enabled():
+        fresh = load_playbooks(playbooks)
+        (entry,) = _snapshots(cache_dir)
+        cache.write(entry, pickle.dumps({"not": "a playbook set"}))
+        assert load_playbooks(playbooks) == fresh
+        other = load_playbooks(shipped_playbooks_dir())
+        # the shipped set's snapshot written over this set's key: its files are others
+        cache.write(entry, pickle.dumps(other))
+        assert load_playbooks(playbooks) == fresh
+    assert loads == [playbooks, playbooks, shipped_playbooks_dir(), playbooks]
+    assert pickle.loads(cache.read(entry) or b"") == fresh
+
+
+def test_a_changed_playbook_is_a_new_snapshot(cache_dir: Path, playbooks: Path) -> None:
+    incident = json.loads(PARCEL.read_text("utf-8"))
+    with cache.enabled():
+        before = Engine.from_path(playbooks).suggest(incident)
+        parcel = playbooks / "parcel.toml"
+        text = parcel.read_text("utf-8")
+        assert 'id = "parcel.damaged.apologise"\nwhen = "type == \'parcel_damaged\'"' in text
+        parcel.write_text(
+            text.replace(
+                'id = "parcel.damaged.apologise"\nwhen = "type == \'parcel_damaged\'"',
+                'id = "parcel.damaged.apologise"\nwhen = "type == \'parcel_lost\'"',
+            ),
+            "utf-8",
+        )
+        after = Engine.from_path(playbooks).suggest(incident)
+    assert len(_snapshots(cache_dir)) == 2
+    assert "parcel.damaged.apologise" in {a.rule for a in before.actions}
+    assert "parcel.damaged.apologise" not in {a.rule for a in after.actions}
+    assert after == Engine(load_playbooks(playbooks)).suggest(incident)
+
+
+def test_a_set_that_does_not_load_is_not_kept(cache_dir: Path, playbooks: Path) -> None:
+    broken = playbooks / "parcel.toml"
+    broken.write_text(broken.read_text("utf-8").replace("priority = 100", "priority = 'x'", 1))
+    messages = []
+    with cache.enabled():
+        for _ in range(2):
+            with pytest.raises(PlaybookError) as error:
+                load_playbooks(playbooks)
+            messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    assert _snapshots(cache_dir) == []
+
+
+def test_a_directory_open_to_others_is_not_used(cache_dir: Path, playbooks: Path) -> None:
+    (cache_dir / "snapshots").mkdir(parents=True)
+    (cache_dir / "snapshots").chmod(0o755)
+    with cache.enabled():
+        assert load_playbooks(playbooks) == load_playbooks(playbooks)
+    assert _snapshots(cache_dir) == []
+
+
+def test_the_cache_directory_is_private(cache_dir: Path, playbooks: Path) -> None:
+    with cache.enabled():
+        load_playbooks(playbooks)
+    for folder in (cache_dir / "snapshots", cache_dir / "holidays"):
+        if folder.exists():
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    (entry,) = _snapshots(cache_dir)
+    assert stat.S_IMODE(entry.stat().st_mode) & 0o077 == 0
+
+
+def test_old_snapshots_are_pruned(
+    cache_dir: Path, playbooks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxplay._playbooks import snapshot
+
+    monkeypatch.setattr(snapshot, "KEEP", 2)
+    parcel = playbooks / "parcel.toml"
+    text = parcel.read_text("utf-8")
+    with cache.enabled():
+        for n in range(4):
+            parcel.write_text(text + f"\n# edit {n}\n", "utf-8")
+            load_playbooks(playbooks)
+    assert len(_snapshots(cache_dir)) == 2
+    assert not [p for p in (cache_dir / "snapshots").iterdir() if p.suffix == ".tmp"]
+
+
+# --------------------------------------------------------------------------- holidays
+
+
+def test_holidays_are_kept_and_a_corrupt_entry_is_recomputed(cache_dir: Path) -> None:
+    import holidays
+
+    truth = frozenset(holidays.country_holidays("PL", years=2026))
+    with cache.enabled():
+        assert _holidays("PL", 2026) == truth
+        (entry,) = sorted((cache_dir / "holidays").glob("*.json"))
+        assert json.loads(cache.read(entry) or b"") == sorted(d.isoformat() for d in truth)
+        for body in (b"[1, 2]", b'["2026-13-45"]', b"{}"):
+            cache.write(entry, body)
+            _holidays.cache_clear()
+            assert _holidays("PL", 2026) == truth
+        entry.write_bytes(b"garbage")
+        _holidays.cache_clear()
+        assert _holidays("PL", 2026) == truth
+        assert date(2026, 11, 11) in _holidays("PL", 2026)
+    assert cache.read(entry) is not None
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_the_command_answers_the_same_from_the_cache(cache_dir: Path) -> None:
+    env = {"CXPLAY_CACHE_DIR": str(cache_dir)}
+    first = _cli("suggest", str(PARCEL), "--format", "json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert len(_snapshots(cache_dir)) == 1
+    second = _cli("suggest", str(PARCEL), "--format", "json", env=env)
+    uncached = _cli("suggest", "--no-cache", str(PARCEL), "--format", "json", env=env)
+    assert first.stdout == second.stdout == uncached.stdout
+    (entry,) = _snapshots(cache_dir)
+    entry.write_bytes(entry.read_bytes()[:100])  # corrupt: still the right answer
+    third = _cli("suggest", str(PARCEL), "--format", "json", env=env)
+    assert third.returncode == 0 and third.stdout == first.stdout
+    assert cache.read(entry) is not None
+
+
+def test_no_cache_and_an_empty_cache_dir_write_nothing(tmp_path: Path) -> None:
+    where = tmp_path / "cache"
+    done = _cli("suggest", "--no-cache", str(PARCEL), env={"CXPLAY_CACHE_DIR": str(where)})
+    assert done.returncode == 0, done.stderr
+    assert not where.exists()
+    off = _cli("suggest", str(PARCEL), env={"CXPLAY_CACHE_DIR": "", "HOME": str(tmp_path)})
+    assert off.returncode == 0, off.stderr
+    assert off.stdout == done.stdout
+    assert not (tmp_path / ".cache").exists()
+
+
+def test_two_processes_fill_the_cache_at_once(cache_dir: Path) -> None:
+    env = {**os.environ, "CXPLAY_CACHE_DIR": str(cache_dir)}
+    args = [sys.executable, "-m", "cxplay", "suggest", str(PARCEL), "--format", "json"]
+    running = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        for _ in range(3)
+    ]
+    answers = []
+    for process in running:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        answers.append(out)
+    assert answers[0] == answers[1] == answers[2]
+    (entry,) = _snapshots(cache_dir)
+    assert cache.read(entry) is not None
+    assert [p.name for p in (cache_dir / "snapshots").iterdir()] == [entry.name]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_importing_cxplay_leaves_the_collector_as_it_was(enabled: bool) -> None:
+    """The collector is paused while cxplay imports (start-up time), then left as found."""
+    code = (
+        "import gc\n"
+        f"{'gc.enable()' if enabled else 'gc.disable()'}\n"
+        "import cxplay, cxplay._cli\n"
+        f"assert gc.isenabled() is {enabled}\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+
+
+def test_another_library_or_code_is_another_key(
+    cache_dir: Path, playbooks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxplay._playbooks import snapshot
+
+    with cache.enabled():
+        load_playbooks(playbooks)
+        monkeypatch.setattr(snapshot, "_libraries", lambda: "babel 9.9.9")
+        load_playbooks(playbooks)
+        monkeypatch.setattr(cache, "code_stamp", lambda: "another cxplay")
+        load_playbooks(playbooks)
+    assert len(_snapshots(cache_dir)) == 3
+
+
+def test_a_touched_file_keeps_its_snapshot_with_today_s_times(
+    cache_dir: Path, playbooks: Path, loads: list[Path]
+) -> None:
+    parcel = playbooks / "parcel.toml"
+    with cache.enabled():
+        load_playbooks(playbooks)
+        info = parcel.stat()
+        os.utime(parcel, ns=(info.st_atime_ns, info.st_mtime_ns + 5_000_000_000))
+        again = load_playbooks(playbooks)
+    assert loads == [playbooks]
+    assert len(_snapshots(cache_dir)) == 1
+    assert (str(parcel), info.st_mtime_ns + 5_000_000_000, info.st_size) in again.stamps
