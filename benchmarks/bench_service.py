@@ -1,61 +1,124 @@
-"""Benchmark `cxplay serve` on loopback: throughput and latency at 1, 2 and 4 workers.
+"""Benchmark `cxplay serve` on loopback against the bare-stack ceiling, at 1 and 2 workers.
 
-For each worker count it starts ``cxplay serve --workers N`` (shipped playbooks, a token,
-no file watching), waits until every worker has started, warms up, then runs two phases
-with a load generator in this process (asyncio, HTTP/1.1 keep-alive, one request in flight
-per connection), bounded by a request count and a time limit:
+For each worker count it starts, one after the other in the same run, two servers with the
+same uvicorn settings (uvloop, httptools, no access log):
+
+* ``bare``   -- the ceiling: a FastAPI app whose ``POST /v1/suggest`` parses the JSON body
+  and answers a fixed body as large as an average suggestion (nothing else);
+* ``cxplay`` -- ``cxplay serve --workers N`` (shipped playbooks, a token, no file watching);
+
+and drives each with ``wrk`` (``benchmarks/wrk_suggest.lua`` posts the example incidents, one
+request in flight per connection; the Python generator below when wrk is not installed):
 
 * ``max``   -- as fast as the server answers (closed loop, ``--connections`` connections):
-  requests/s, p50, p99;
-* ``half``  -- an open loop at half the ``max`` rate of the 2-worker run (or ``--rate``):
-  each request is due at a fixed time and its latency counts from then, so a stalled
-  server cannot hide its queue (no coordinated omission): p50, p99.
+  requests/s, p50, p99, errors (connection errors and any status >= 400);
+* ``half``  -- cxplay only: an open loop at half the ``max`` rate of the 2-worker run (or
+  ``--rate``), in Python: each request is due at a fixed time and its latency counts from
+  then, so a stalled server cannot hide its queue (no coordinated omission).
 
-Every response must be 200 with the same Suggestion as the in-process ``Engine.suggest``
-gives for that incident; ``errors`` counts the others (must be 0). In the same run, the
-in-process ``Engine.suggest`` p50 on the same incidents gives the ratio HTTP p50 / library p50.
+Correctness: after each cxplay ``max`` phase every incident is posted again and the answers
+compared with the in-process ``Engine.suggest`` (all but ``decision_id``), and every 16th
+answer of the ``half`` phase too; a wrong answer counts as an error.
 
-Targets (issue 12): >= 1,500 suggestions/s with 2 workers on a 2-core machine; p99 <= 20 ms
-at half that rate. ``--quick`` is a smoke run (1 worker, a few hundred requests);
-``--json`` prints one row per worker count and phase.
+Pinning (Linux ``sched_setaffinity``/``taskset``): when the machine has a core for each
+worker and one more, the generator runs on core 0 and the server on the others; otherwise
+(2 workers on 2 cores) nothing is pinned and the generator shares the cores with the
+workers (the row says which). Figures to read: cxplay ``max`` / bare ``max`` at 1 worker
+(target >= 0.5), cxplay 2 workers / 1 worker (target >= 1.8), errors 0, p99 of ``half``
+(target <= 20 ms). ``--quick`` is the smoke run (1 worker, about a second a phase);
+``--json`` prints the rows, the ratios and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
+import resource
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cxplay import Engine
+# FastAPI resolves the bare endpoint's annotations in this module's globals
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789abcdef"
+LUA = Path(__file__).resolve().parent / "wrk_suggest.lua"
+#: The size of the bare server's fixed answer (set by the benchmark for its workers).
+BARE_SIZE_ENV = "CXPLAY_BENCH_BARE_SIZE"
 
 
-def incidents() -> list[bytes]:
-    return [p.read_bytes() for p in sorted((ROOT / "examples" / "incidents").glob("*.json"))]
+def incident_files() -> list[Path]:
+    return sorted((ROOT / "examples" / "incidents").glob("*.json"))
 
 
-def library_p50_us(bodies: list[bytes], repeats: int) -> tuple[float, list[Any]]:
+def library_p50_us(bodies: list[bytes], repeats: int) -> tuple[float, list[Any], int]:
+    """In-process ``Engine.suggest`` p50, the expected answers, their mean JSON size."""
+    from cxplay import Engine  # not at import: the bare server's workers import this module
+
     engine = Engine.from_path()
     parsed = [json.loads(b) for b in bodies]
-    expected = [engine.suggest(i).model_dump(mode="json") for i in parsed]
+    suggestions = [engine.suggest(i) for i in parsed]
+    expected = [s.model_dump(mode="json") for s in suggestions]
+    size = round(statistics.mean(len(s.model_dump_json()) for s in suggestions))
     times = []
     for k in range(repeats):
         incident = parsed[k % len(parsed)]
         start = time.perf_counter_ns()
         engine.suggest(incident)
         times.append((time.perf_counter_ns() - start) / 1000)
-    return statistics.median(times), expected
+    return statistics.median(times), expected, size
+
+
+# -- the ceiling: a bare FastAPI/uvicorn POST ------------------------------------------------
+
+
+def bare_app() -> Any:
+    """The ceiling's app: parse the JSON body, answer a fixed body of a suggestion's size."""
+    size = int(os.environ[BARE_SIZE_ENV])
+    answer = json.dumps({"pad": "x" * max(0, size - 11)}).encode()  # exactly `size` bytes
+    app = FastAPI()
+
+    @app.post("/v1/suggest")
+    async def suggest(request: Request) -> Response:
+        json.loads(await request.body())
+        return Response(answer, media_type="application/json")
+
+    return app
+
+
+def serve_bare(port: int, workers: int) -> None:
+    """Run the ceiling's server (this file, ``--bare-server``) as cxplay serve runs uvicorn."""
+    import uvicorn
+
+    uvicorn.run(
+        "bench_service:bare_app",
+        factory=True,
+        app_dir=str(Path(__file__).resolve().parent),
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="info",
+        access_log=False,
+        server_header=False,
+        timeout_keep_alive=5,
+    )
+
+
+# -- servers ----------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -64,23 +127,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(workers: int, port: int) -> subprocess.Popen[str]:
+def plan_cores(workers: int) -> tuple[set[int] | None, set[int] | None, str]:
+    """Cores for the generator and for the server, or None (unpinned), and what was done."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return None, None, "not pinned (no sched_setaffinity)"
+    if len(cores) < workers + 1 or shutil.which("taskset") is None:
+        return None, None, f"shared: {workers} worker(s) and the generator on {len(cores)} cores"
+    server = set(cores[1 : workers + 1])
+    return {cores[0]}, server, f"generator on core {cores[0]}, server on {sorted(server)}"
+
+
+def start_server(
+    kind: str, workers: int, port: int, cores: set[int] | None, size: int
+) -> subprocess.Popen[str]:
+    if kind == "cxplay":
+        command = [sys.executable, "-m", "cxplay", "serve", "--port", str(port)]
+        command += ["--workers", str(workers), "--no-watch"]
+    else:
+        command = [sys.executable, __file__, "--bare-server", str(port), "--workers", str(workers)]
+    if cores is not None:
+        command = ["taskset", "-c", ",".join(map(str, sorted(cores))), *command]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cxplay",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-watch",
-        ],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "CXPLAY_TOKENS": f"{TOKEN}:agent"},
+        env={**os.environ, "CXPLAY_TOKENS": f"{TOKEN}:agent", BARE_SIZE_ENV: str(size)},
     )
     started = 0
     deadline = time.monotonic() + 120
@@ -88,12 +162,12 @@ def start_server(workers: int, port: int) -> subprocess.Popen[str]:
     while started < workers:
         line = process.stdout.readline()
         if not line:
-            raise SystemExit(f"the server exited: {process.wait()}")
+            raise SystemExit(f"the {kind} server exited: {process.wait()}")
         if "Application startup complete" in line:
             started += 1
         if time.monotonic() > deadline:
             process.kill()
-            raise SystemExit("the server did not start in 120 s")
+            raise SystemExit(f"the {kind} server did not start in 120 s")
     # keep draining its output so that it never blocks on a full pipe
     loop_thread_drain(process)
     while True:  # one worker binds its socket after its startup
@@ -103,7 +177,7 @@ def start_server(workers: int, port: int) -> subprocess.Popen[str]:
         except OSError:
             if time.monotonic() > deadline:
                 process.kill()
-                raise SystemExit("the server did not listen in 120 s") from None
+                raise SystemExit(f"the {kind} server did not listen in 120 s") from None
             time.sleep(0.05)
 
 
@@ -116,6 +190,9 @@ def loop_thread_drain(process: subprocess.Popen[str]) -> None:
             pass
 
     threading.Thread(target=drain, daemon=True).start()
+
+
+# -- the Python generator (open loop; closed loop when wrk is absent) -------------------------
 
 
 def request_bytes(body: bytes) -> bytes:
@@ -141,20 +218,24 @@ async def exchange(
 
 
 class Run:
-    def __init__(self, bodies: list[bytes], expected: list[Any]) -> None:
+    def __init__(self, bodies: list[bytes], expected: list[Any] | None) -> None:
         self.raw = [request_bytes(b) for b in bodies]
         self.expected = [
             json.dumps({k: v for k, v in e.items() if k != "decision_id"}, sort_keys=True)
-            for e in expected
+            for e in expected or ()
         ]
         self.latencies: list[float] = []
         self.errors = 0
         self.sent = 0
+        self.checked = 0
 
     def check(self, index: int, status: int, body: bytes) -> None:
         if status != 200:
             self.errors += 1
             return
+        if not self.expected:  # the bare server: its answer is fixed
+            return
+        self.checked += 1
         answer = json.loads(body)
         answer.pop("decision_id", None)
         if json.dumps(answer, sort_keys=True) != self.expected[index]:
@@ -218,6 +299,54 @@ async def open_loop(port: int, run: Run, rate: float, count: int, seconds: float
     return total / elapsed
 
 
+async def check_every_incident(port: int, run: Run, rounds: int) -> None:
+    """Post every incident ``rounds`` times on one connection and check every answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(rounds):
+            for index, raw in enumerate(run.raw):
+                run.check(index, *(await exchange(reader, writer, raw)))
+    finally:
+        writer.close()
+
+
+def on_cores(cores: set[int] | None, phase: Callable[[], Any]) -> Any:
+    """Run ``phase`` in this process pinned to ``cores`` (None: as it is)."""
+    if cores is None:
+        return phase()
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        return phase()
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+# -- wrk ----------------------------------------------------------------------------------------
+
+
+def wrk_phase(
+    port: int, connections: int, seconds: float, cores: set[int] | None
+) -> tuple[dict[str, Any], float]:
+    """One wrk run (closed loop): its JSON summary and the CPU seconds wrk used."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+    command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", TOKEN]
+    command += [str(p) for p in incident_files()]
+    if cores is not None:
+        command = ["taskset", "-c", ",".join(map(str, sorted(cores))), *command]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return summary, cpu
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) used by a process and all its descendants."""
     parents: dict[int, int] = {}
@@ -249,87 +378,239 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def row(
-    workers: int, phase: str, rate: float, run: Run, library_us: float, cpu: tuple[float, float]
+def make_row(
+    server: str,
+    workers: int,
+    phase: str,
+    generator: str,
+    pinning: str,
+    *,
+    requests: int,
+    rps: float,
+    p50_us: float,
+    p99_us: float,
+    errors: int,
+    library_us: float,
+    cpu: tuple[float, float],
 ) -> dict[str, Any]:
-    p50 = percentile(run.latencies, 0.50) * 1e6
-    count = max(1, len(run.latencies))
+    count = max(1, requests)
     return {
+        "server": server,
         "workers": workers,
         "phase": phase,
-        "requests": len(run.latencies),
-        "rps": round(rate, 1),
-        "p50_ms": round(p50 / 1000, 2),
-        "p99_ms": round(percentile(run.latencies, 0.99) * 1000, 2),
-        "errors": run.errors,
+        "generator": generator,
+        "pinning": pinning,
+        "requests": requests,
+        "rps": round(rps, 1),
+        "p50_ms": round(p50_us / 1000, 2),
+        "p99_ms": round(p99_us / 1000, 2),
+        "errors": errors,
         "library_p50_us": round(library_us, 1),
-        "http_over_library": round(p50 / library_us, 2),
+        "http_over_library": round(p50_us / library_us, 2),
         # CPU per request, independent of what else the machine runs
         "server_cpu_us": round(cpu[0] / count * 1e6, 1),
         "client_cpu_us": round(cpu[1] / count * 1e6, 1),
     }
 
 
-def measured(pid: int, phase: Any) -> tuple[float, tuple[float, float]]:
+def run_row(
+    server: str,
+    workers: int,
+    phase: str,
+    pinning: str,
+    run: Run,
+    rate: float,
+    library_us: float,
+    cpu: tuple[float, float],
+) -> dict[str, Any]:
+    return make_row(
+        server,
+        workers,
+        phase,
+        "python",
+        pinning,
+        requests=len(run.latencies),
+        rps=rate,
+        p50_us=percentile(run.latencies, 0.50) * 1e6,
+        p99_us=percentile(run.latencies, 0.99) * 1e6,
+        errors=run.errors,
+        library_us=library_us,
+        cpu=cpu,
+    )
+
+
+def measured(pid: int, phase: Callable[[], Any]) -> tuple[Any, tuple[float, float]]:
+    """``phase()``, with the CPU seconds of the server's tree and of this process."""
     server, client = tree_cpu_seconds(pid), time.process_time()
     result = phase()
     return result, (tree_cpu_seconds(pid) - server, time.process_time() - client)
 
 
+def max_phase(
+    args: argparse.Namespace,
+    server: str,
+    workers: int,
+    port: int,
+    pid: int,
+    bodies: list[bytes],
+    expected: list[Any] | None,
+    library_us: float,
+    cores: tuple[set[int] | None, str],
+) -> dict[str, Any]:
+    """The closed-loop phase, by wrk or (without it) the Python generator."""
+    generator_cores, pinning = cores
+    if args.generator == "wrk":
+        on_cores(None, lambda: wrk_phase(port, args.connections, 1, generator_cores))  # warm-up
+        (summary, wrk_cpu), (server_cpu, _) = measured(
+            pid, lambda: wrk_phase(port, args.connections, args.seconds, generator_cores)
+        )
+        return make_row(
+            server,
+            workers,
+            "max",
+            "wrk",
+            pinning,
+            requests=summary["requests"],
+            rps=summary["requests"] / summary["seconds"],
+            p50_us=summary["p50_us"],
+            p99_us=summary["p99_us"],
+            errors=sum(summary["errors"].values()),
+            library_us=library_us,
+            cpu=(server_cpu, wrk_cpu),
+        )
+    warm = Run(bodies, expected)
+    on_cores(
+        generator_cores,
+        lambda: asyncio.run(closed_loop(port, warm, args.connections, 50 * len(bodies), 1)),
+    )
+    full = Run(bodies, expected)
+    rate, cpu = measured(
+        pid,
+        lambda: on_cores(
+            generator_cores,
+            lambda: asyncio.run(
+                closed_loop(port, full, args.connections, args.count, args.seconds)
+            ),
+        ),
+    )
+    return run_row(server, workers, "max", pinning, full, rate, library_us, cpu)
+
+
+def ratio(rows: list[dict[str, Any]], a: tuple[str, int], b: tuple[str, int]) -> float | None:
+    found = {(r["server"], r["workers"]): r["rps"] for r in rows if r["phase"] == "max"}
+    if a not in found or b not in found or not found[b]:
+        return None
+    return round(found[a] / found[b], 3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--count", type=int, default=20_000, help="most requests per phase")
-    parser.add_argument("--seconds", type=float, default=8.0, help="most seconds per phase")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per phase")
     parser.add_argument("--rate", type=float, help="the open-loop rate (default: half max@2)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 worker, ~1 s")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument(
+        "--generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="closed-loop load generator (auto: wrk when installed, else Python)",
+    )
+    parser.add_argument("--no-pin", action="store_true", help="pin nothing to cores")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 worker, ~1 s a phase")
+    parser.add_argument("--json", action="store_true", help="print rows and ratios as JSON")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_server is not None:
+        serve_bare(args.bare_server, args.workers[0])
+        return 0
     if args.quick:
-        args.workers, args.count, args.seconds, args.connections = [1], 300, 2.0, 4
-    bodies = incidents()
-    library_us, expected = library_p50_us(bodies, 200 if args.quick else 3000)
+        args.workers, args.count, args.seconds, args.connections = [1], 300, 1.0, 4
+    if args.generator == "auto":
+        args.generator = "wrk" if shutil.which("wrk") else "python"
+    bodies = [p.read_bytes() for p in incident_files()]
+    library_us, expected, size = library_p50_us(bodies, 200 if args.quick else 3000)
+    load_start = os.getloadavg()
     rows = []
     half_rate = args.rate
     for workers in args.workers:
-        port = free_port()
-        server = start_server(workers, port)
-        try:
-            warm = Run(bodies, expected)
-            asyncio.run(closed_loop(port, warm, args.connections, 50 * workers * len(bodies), 3))
-            full = Run(bodies, expected)
-            rate, cpu = measured(
-                server.pid,
-                lambda port=port, run=full: asyncio.run(
-                    closed_loop(port, run, args.connections, args.count, args.seconds)
-                ),
-            )
-            rows.append(row(workers, "max", rate, full, library_us, cpu))
-            if half_rate is None and (workers == 2 or len(args.workers) == 1):
-                half_rate = rate / 2
-            if half_rate is not None:
-                half = Run(bodies, expected)
-                rate_now = half_rate
-                achieved, cpu = measured(
-                    server.pid,
-                    lambda port=port, run=half, rate=rate_now: asyncio.run(
-                        open_loop(port, run, rate, args.count, args.seconds)
-                    ),
+        generator_cores, server_cores, pinning = (
+            (None, None, "not pinned (--no-pin)") if args.no_pin else plan_cores(workers)
+        )
+        for server in ("bare", "cxplay"):
+            port = free_port()
+            process = start_server(server, workers, port, server_cores, size)
+            try:
+                want = expected if server == "cxplay" else None
+                row = max_phase(
+                    args,
+                    server,
+                    workers,
+                    port,
+                    process.pid,
+                    bodies,
+                    want,
+                    library_us,
+                    (generator_cores, pinning),
                 )
-                rows.append(row(workers, "half", achieved, half, library_us, cpu))
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-    load = os.getloadavg()[0]
-    print(f"cores: {os.cpu_count()}, load average at the end: {load:.1f}", file=sys.stderr)
+                if server == "bare":
+                    rows.append(row)
+                    continue
+                check = Run(bodies, expected)  # every incident, every answer compared
+                asyncio.run(check_every_incident(port, check, 2 if args.quick else 4))
+                row["errors"] += check.errors
+                rows.append(row)
+                if half_rate is None and (workers == 2 or len(args.workers) == 1):
+                    half_rate = row["rps"] / 2
+                if half_rate is not None:
+                    half = Run(bodies, expected)
+                    achieved, cpu = measured(
+                        process.pid,
+                        functools.partial(
+                            on_cores,
+                            generator_cores,
+                            functools.partial(
+                                asyncio.run,
+                                open_loop(port, half, half_rate, args.count, args.seconds),
+                            ),
+                        ),
+                    )
+                    rows.append(
+                        run_row(server, workers, "half", pinning, half, achieved, library_us, cpu)
+                    )
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+    load_end = os.getloadavg()
+    ratios = {
+        "cxplay_1_of_ceiling_1": ratio(rows, ("cxplay", 1), ("bare", 1)),
+        "cxplay_2_of_ceiling_2": ratio(rows, ("cxplay", 2), ("bare", 2)),
+        "cxplay_2_over_1": ratio(rows, ("cxplay", 2), ("cxplay", 1)),
+        "bare_2_over_1": ratio(rows, ("bare", 2), ("bare", 1)),
+    }
+    report = {
+        "rows": rows,
+        "ratios": ratios,
+        "suggestion_bytes": size,
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average": {"start": round(load_start[0], 2), "end": round(load_end[0], 2)},
+    }
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(report, indent=2))
     else:
-        keys = list(rows[0])
+        keys = [k for k in rows[0] if k != "pinning"]
         print("  ".join(f"{k:>14}" for k in keys))
         for r in rows:
             print("  ".join(f"{r[k]!s:>14}" for k in keys))
+        for r in rows:
+            if r["phase"] == "max":
+                print(f"{r['server']} x{r['workers']}: {r['pinning']}")
+        for name, value in ratios.items():
+            print(f"{name}: {value}")
+        print(
+            f"cores: {report['cores']}, load average (1 min) {load_start[0]:.2f} at the start,"
+            f" {load_end[0]:.2f} at the end"
+        )
     return 1 if any(r["errors"] for r in rows) else 0
 
 

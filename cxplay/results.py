@@ -16,12 +16,13 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, Field, PlainSerializer, WrapSerializer
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
-from cxplay._common.models import Frozen, freeze, thaw
+from cxplay._common.models import Frozen, freeze, python_only, thaw
 from cxplay.models import Severity
 
 T = TypeVar("T")
 
 
+@python_only
 def _as_list(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
     out = handler(value)
     return list(out) if isinstance(out, tuple) else out

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,8 +29,11 @@ def _serve_extra() -> None:
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {
+    "server",
     "workers",
     "phase",
+    "generator",
+    "pinning",
     "requests",
     "rps",
     "p50_ms",
@@ -41,9 +46,10 @@ KEYS = {
 }
 
 
-def test_quick_run_answers_every_request_right() -> None:
+def quick_run(*extra: str) -> dict[str, Any]:
+    script = str(ROOT / "benchmarks" / "bench_service.py")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_service.py"), "--quick", "--json"],
+        [sys.executable, script, "--quick", "--json", *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -51,9 +57,49 @@ def test_quick_run_answers_every_request_right() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    rows = json.loads(done.stdout)
-    assert [(r["workers"], r["phase"]) for r in rows] == [(1, "max"), (1, "half")]
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+@pytest.mark.parametrize(
+    "generator",
+    [
+        pytest.param(
+            "wrk",
+            marks=pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed"),
+        ),
+        "python",
+    ],
+)
+def test_quick_run_answers_every_request_right(generator: str) -> None:
+    report = quick_run("--generator", generator)
+    rows = report["rows"]
+    assert [(r["server"], r["workers"], r["phase"]) for r in rows] == [
+        ("bare", 1, "max"),
+        ("cxplay", 1, "max"),
+        ("cxplay", 1, "half"),
+    ]
     for row in rows:
         assert set(row) == KEYS
         assert row["errors"] == 0
         assert row["requests"] > 0
+    assert [r["generator"] for r in rows] == [generator, generator, "python"]
+    assert report["ratios"]["cxplay_1_of_ceiling_1"] > 0
+    assert set(report["load_average"]) == {"start", "end"}
+
+
+def test_a_wrong_answer_is_an_error() -> None:
+    """The correctness check can fail: the bare server's fixed answer is not a suggestion."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_service
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    bodies = [p.read_bytes() for p in bench_service.incident_files()[:2]]
+    expected = [{"matched": True}, {"matched": False}]
+    run = bench_service.Run(bodies, expected)
+    run.check(0, 200, b'{"matched": true, "decision_id": "x"}')
+    assert run.errors == 0
+    run.check(1, 200, b'{"matched": true}')
+    run.check(0, 503, b"{}")
+    assert run.errors == 2

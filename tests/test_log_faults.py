@@ -561,3 +561,82 @@ def test_an_unvalidated_incident_with_a_surrogate_is_refused_alone(
         assert not errors
         log.flush()
         assert logged_ids(log) == set(returned) and log.health().ok
+
+
+# --------------------------------------------------------------------------- a killed process
+
+#: A process that suggests with a batched log and says each decision id once it has it.
+#: ``idle`` suggests a burst, waits ``wait`` seconds and says "idle" (then the parent kills
+#: it); ``busy`` suggests until it is killed.
+CHILD = """
+import json, sys, time
+from pathlib import Path
+from cxplay import DecisionLog, Engine
+store, mode, batch, delay, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+base = json.loads(Path("examples/incidents/parcel_damaged.json").read_text("utf-8"))
+log = DecisionLog.open(store, batch_size=batch, max_delay=delay)
+engine = Engine.from_path(backend="python", log=log)
+print("ready", flush=True)
+n = 0
+while True:
+    n += 1
+    suggestion = engine.suggest({**base, "id": f"KILL-{n}"})
+    print(suggestion.decision_id, flush=True)
+    if mode == "idle" and n == 3 * batch + 5:
+        time.sleep(wait)
+        print("idle", flush=True)
+        time.sleep(600)
+"""
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _killed_child(store: str, mode: str, *, batch: int, delay: float, after: int) -> list[str]:
+    """Run CHILD until it said ``after`` ids (``idle``: until it said "idle"), kill -9 it."""
+    import signal
+    import subprocess
+    import sys
+
+    wait = 20 * delay
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, store, mode, str(batch), str(delay), str(wait)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    returned: list[str] = []
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        for line in child.stdout:
+            line = line.strip()
+            if line == "idle" or (mode == "busy" and len(returned) >= after):
+                break
+            returned.append(line)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        if child.stdout is not None:
+            child.stdout.close()
+    assert returned
+    return returned
+
+
+def test_a_killed_process_loses_nothing_older_than_the_batch_window(store: str) -> None:
+    """docs/log.md, "On a crash": a decision returned more than ``max_delay`` before a kill -9
+    is in the log; what a busy process loses is its queue (under 4 batches) and the rows of
+    the transaction under way (under 4 batches too), and only the newest decisions."""
+    batch, delay = 8, 0.05
+    idle = _killed_child(store, "idle", batch=batch, delay=delay, after=0)
+    with DecisionLog.open(store) as log:
+        written = logged_ids(log)
+    assert set(idle) <= written  # returned, then 20 x max_delay of quiet: all written
+
+    busy = _killed_child(store, "busy", batch=batch, delay=delay, after=12 * batch)
+    with DecisionLog.open(store) as log:
+        written = logged_ids(log)
+    lost = [d for d in busy if d not in written]
+    # the queue (under 4 batches: past that the caller writes) and the rows the writer had
+    # taken for its transaction (what was queued then: under 4 batches too)
+    assert len(lost) < 8 * batch, (len(lost), len(busy))
+    assert set(lost) <= set(busy[-(8 * batch) :])  # only the newest are lost

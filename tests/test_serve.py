@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from cxplay._cli import cli
+from cxplay._common.models import json_bytes
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._playbooks.loader import shipped_playbooks_dir
 from cxplay._serve import ServeConfig, create_app
@@ -104,6 +105,58 @@ def test_explain_equals_the_cli_json(api: TestClient, path: Path) -> None:
         printed.pop("decision_id", None)
         assert served == printed
         assert served["trace"]
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_the_answer_is_the_models_json_byte_for_byte(api: TestClient, explain: bool) -> None:
+    """The hot path serialises once, without the model's Python-only callbacks: same bytes."""
+    engine = api.app.state.service.engine  # type: ignore[attr-defined]
+    for path in INCIDENTS:
+        incident = json.loads(path.read_bytes())
+        incident.setdefault("occurred_at", "2026-11-20T09:15:00+01:00")  # respond_by fixed
+        for language in ("en", "pl", "uk"):
+            incident.setdefault("customer", {})["language"] = language
+            body = json.dumps(incident).encode()
+            url = "/v1/suggest?explain=true" if explain else "/v1/suggest"
+            response = api.post(url, content=body, headers=AS_AGENT)
+            assert response.status_code == 200
+            expected = engine.suggest(incident, explain=explain)
+            assert response.content == expected.model_dump_json().encode()
+            assert response.headers["content-length"] == str(len(response.content))
+            assert json_bytes(expected) == expected.model_dump_json().encode()
+
+
+@pytest.mark.parametrize(
+    ("query", "traced"),
+    [
+        ("", False),
+        ("?explain=1", True),
+        ("?explain=YES", True),
+        ("?explain=off", False),
+        ("?other=1", False),
+        ("?explain=false&explain=true", True),  # the last one, as Starlette reads it
+    ],
+)
+def test_the_explain_flag_reads_as_fastapi_reads_a_bool(
+    api: TestClient, query: str, traced: bool
+) -> None:
+    body = INCIDENTS[0].read_bytes()
+    response = api.post(f"/v1/suggest{query}", content=body, headers=AS_AGENT)
+    assert response.status_code == 200
+    assert (response.json()["trace"] is not None) is traced
+
+
+def test_a_missing_content_type_is_json_and_the_first_header_counts(api: TestClient) -> None:
+    body = INCIDENTS[0].read_bytes()
+    raw = [
+        ("authorization", f"Bearer {AGENT}"),
+        ("content-type", "application/json; charset=utf-8"),
+        ("content-type", "text/plain"),
+    ]
+    assert api.post("/v1/suggest", content=body, headers=raw).status_code == 200
+    assert api.post("/v1/suggest", content=body, headers=AS_AGENT).status_code == 200
+    wrong = [("authorization", "Bearer nope"), ("authorization", f"Bearer {AGENT}")]
+    problem_of(api.post("/v1/suggest", content=body, headers=wrong), 401)
 
 
 def test_a_toml_incident_is_read_like_the_cli_reads_one(api: TestClient) -> None:

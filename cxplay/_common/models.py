@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import SchemaSerializer
 
-__all__ = ["Frozen", "FrozenMap", "freeze", "thaw", "trusted"]
+__all__ = ["Frozen", "FrozenMap", "freeze", "json_bytes", "python_only", "thaw", "trusted"]
 
 
 class Frozen(BaseModel):
@@ -92,3 +93,66 @@ def thaw(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [thaw(v) for v in value]
     return value
+
+
+# ------------------------------------------------------------------------------ JSON, once
+
+#: Serializer functions that only shape ``model_dump()``'s Python output (a tuple made a
+#: list, a read-only mapping a dict): JSON writes tuples as arrays and :class:`FrozenMap`
+#: as an object without them, so :func:`json_bytes` leaves them out.
+_PYTHON_ONLY: set[Callable[..., Any]] = set()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def python_only(function: F) -> F:
+    """Mark a serializer function as shaping Python output only (see :func:`json_bytes`)."""
+    _PYTHON_ONLY.add(function)
+    return function
+
+
+python_only(thaw)
+
+
+def _without_python_only(schema: Any) -> Any:
+    """A copy of a core schema without the serializers marked :func:`python_only`.
+
+    A model's node names a stand-in class: pydantic-core would otherwise reuse the model
+    class's own (prebuilt) serializer, callbacks included, for it and everything inside.
+    The stand-in only names the node; the values serialized are the model's ``__dict__``.
+    """
+    if isinstance(schema, dict):
+        copied = {
+            key: _without_python_only(value)
+            for key, value in schema.items()
+            if not (
+                key == "serialization"
+                and isinstance(value, dict)
+                and value.get("function") in _PYTHON_ONLY
+            )
+        }
+        if copied.get("type") == "model":
+            copied["cls"] = type(f"{copied['cls'].__name__}JSON", (), {})
+        return copied
+    if isinstance(schema, list):
+        return [_without_python_only(value) for value in schema]
+    return schema
+
+
+_SERIALIZERS: dict[type[BaseModel], SchemaSerializer] = {}
+
+
+def json_bytes(model: BaseModel) -> bytes:
+    """``model.model_dump_json()`` as UTF-8 bytes, byte for byte, in one pydantic-core pass.
+
+    The model's own serializer calls back into Python for every tuple and read-only mapping
+    (to give ``model_dump()`` lists and dicts); this one, built once per class from the same
+    core schema without those callbacks, writes the same JSON without leaving Rust, and
+    without a ``str`` to encode again. ``tests/test_serve.py`` checks the equality.
+    """
+    cls = type(model)
+    serializer = _SERIALIZERS.get(cls)
+    if serializer is None:
+        schema = _without_python_only(cls.__pydantic_core_schema__)
+        serializer = _SERIALIZERS[cls] = SchemaSerializer(schema)
+    return serializer.to_json(model)

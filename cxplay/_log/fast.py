@@ -115,6 +115,9 @@ class FastPath:
     def _prepare(self, raw: Any) -> None:
         """Set a new connection up (nothing by default)."""
 
+    #: keyword arguments of the driver's ``execute`` for the history look-up
+    execute_options: dict[str, Any] = {}  # noqa: RUF012 - read only
+
     #: per column of the decision table: how a row's value is handed to the driver
     converters: tuple[Callable[[Any], Any] | None, ...] = ()
 
@@ -141,7 +144,9 @@ class FastPath:
             cursor = raw.cursor()
             try:
                 cursor.execute(
-                    self.history_sql, (customer_id, self._time(since), self._time(until))
+                    self.history_sql,
+                    (customer_id, self._time(since), self._time(until)),
+                    **self.execute_options,
                 )
                 return list(cursor.fetchall())
             finally:
@@ -191,6 +196,9 @@ class PostgresFastPath(FastPath):
 
     upsert_sql = _upsert_sql("%s", "%s::json")
     history_sql = _history_sql("%s")
+    # a server-side prepared statement from the first look-up on a connection (psycopg
+    # prepares by itself only after 5); the upsert's executemany runs in a pipeline
+    execute_options: dict[str, Any] = {"prepare": True}  # noqa: RUF012 - read only
     converters = tuple(_json if c in _JSON else None for c in _DECISION_COLUMNS)
 
     def _prepare(self, raw: Any) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic_core import PydanticSerializationError, to_json
 
+from cxplay._common.models import json_bytes
 from cxplay._common.text import text_problem
 from cxplay._log.fast import JsonText
 from cxplay._log.faults import TEXT_COLUMNS, RowRefused, first_line
@@ -24,7 +25,7 @@ from cxplay.models import COMPENSATION_KINDS
 
 if TYPE_CHECKING:
     from cxplay.models import Incident
-    from cxplay.results import Suggestion
+    from cxplay.results import SuggestedAction, Suggestion
 
 __all__ = [
     "HISTORY_DAYS",
@@ -40,6 +41,7 @@ __all__ = [
     "decision_row",
     "given_compensation",
     "incident_content",
+    "prepare_row",
 ]
 
 Status = Literal["accepted", "edited", "rejected"]
@@ -179,10 +181,18 @@ def decision_row(
     The incident is stored masked (see :mod:`cxplay._log.privacy`); the reply only by its
     language and channel. Raises :class:`RowRefused` (a ``LogError``) for a value no
     store could hold, before the row joins any queue.
+
+    The caller's thread computes what the decision id and those checks need (the incident
+    dumped once, its JSON for the content hash); its two JSON columns, the masked incident
+    and the actions, are left as :class:`Deferred` values that :func:`prepare_row` turns into
+    JSON text on the writer's side (the batch writer thread when batched), each in one
+    pydantic-core pass.
     """
     dumped = incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     try:
-        content = incident_content(dumped) if incident.id is not None else ""
+        # the content's JSON: the decision id's key, and the proof that the incident's
+        # values can be written as JSON (the masked copy only has fewer of them)
+        content = incident_content(dumped)
     except (PydanticSerializationError, UnicodeError, ValueError) as error:
         raise RowRefused(
             f"decision not logged: the incident cannot be stored ({first_line(error)})"
@@ -204,8 +214,8 @@ def decision_row(
         "matched": suggestion.matched,
         "backend": backend,
         "playbooks": list(playbooks),
-        "incident": None,
-        "actions": None,
+        "incident": Deferred(_masked_json, (dumped, mask)),
+        "actions": Deferred(actions_json, suggestion.actions),
         "rules": ";".join(
             f"{rule} {playbook}"
             for rule, playbook in dict.fromkeys((a.rule, a.playbook) for a in suggestion.actions)
@@ -222,21 +232,44 @@ def decision_row(
         "forgotten": False,
     }
     # what cannot be stored is refused here, alone, before it joins the queue
-    try:
-        row["incident"] = JsonText(to_json(mask_incident(dumped, mask)).decode())
-        # serialised by pydantic-core at once: no Python dicts for the actions
-        row["actions"] = JsonText(suggestion.model_dump_json(include={"actions"})[11:-1])
-    except (PydanticSerializationError, UnicodeError, ValueError) as error:
-        raise RowRefused(
-            f"decision {decision_id} not logged: the incident cannot be stored "
-            f"({first_line(error)})"
-        ) from None
     for column in TEXT_COLUMNS:
         value = row[column]
         problem = text_problem(value) if isinstance(value, str) else None
         if problem is not None:
             raise RowRefused(f"decision {decision_id} not logged: {column}: {problem}")
     return row
+
+
+class Deferred:
+    """A JSON column's value, serialised when the row is written (:func:`prepare_row`)."""
+
+    __slots__ = ("function", "value")
+
+    def __init__(self, function: Callable[[Any], str], value: Any) -> None:
+        self.function = function
+        self.value = value
+
+
+def _masked_json(value: tuple[dict[str, Any], Sequence[str]]) -> str:
+    dumped, mask = value
+    return to_json(mask_incident(dumped, mask)).decode()
+
+
+def actions_json(actions: tuple[SuggestedAction, ...]) -> str:
+    """The actions as the suggestion's JSON has them: one pydantic-core pass, no callbacks."""
+    return "[" + ",".join(json_bytes(action).decode() for action in actions) + "]"
+
+
+def prepare_row(row: dict[str, Any]) -> str | None:
+    """Serialise a row's :class:`Deferred` columns in place; why it cannot be, or None."""
+    for column in ("incident", "actions"):
+        value = row[column]
+        if isinstance(value, Deferred):
+            try:
+                row[column] = JsonText(value.function(value.value))
+            except (PydanticSerializationError, UnicodeError, ValueError) as error:
+                return f"the incident cannot be stored ({first_line(error)})"
+    return None
 
 
 def given_compensation(

@@ -55,6 +55,7 @@ from cxplay._log.records import (
     Status,
     decision_row,
     given_compensation,
+    prepare_row,
 )
 from cxplay.errors import LogError
 from cxplay.models import ACTION_KINDS
@@ -428,10 +429,21 @@ class DecisionLog:
             if not rows:
                 return {}
             refused: dict[str, str] = {}
+            # the JSON columns are serialised here, by whoever writes (the batch writer
+            # thread when batched), not by the suggesting thread
+            ready = []
+            for row in rows:
+                why = prepare_row(row)
+                if why is None:
+                    ready.append(row)
+                else:
+                    refused[row["id"]] = why
+            rows = ready
             done = 0  # rows written or refused alone (never queued again)
             try:
                 try:
-                    self._upsert(rows)
+                    if rows:
+                        self._upsert(rows)
                 except Exception as error:
                     if not row_level(error):
                         raise

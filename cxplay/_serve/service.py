@@ -117,6 +117,10 @@ class Metrics:
         )
         for result in ("ok", "failed"):
             self.reloads.labels(result)  # present at 0 from the start
+        # the children of the hot path's labels, looked up once (see http())
+        self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._suggestions: dict[bool, Counter] = {}
+        self._matches: dict[str, Counter] = {}
 
     def watch_log(self, log: DecisionLog) -> None:
         """Gauges of the decision log's writer, read from ``log.health()`` at each scrape."""
@@ -138,11 +142,38 @@ class Metrics:
             registry=r,
         ).set_function(lambda: float(log.health().restarts))
 
+    def http(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The request counter and the latency histogram of one method, route and status.
+
+        Looked up once per combination (prometheus_client's ``labels()`` checks, joins and
+        locks on every call); routes are templates, never raw paths, so the dict stays small.
+        """
+        key = (method, route, status)
+        found = self._http.get(key)
+        if found is None:
+            found = self._http[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(route),
+            )
+        return found
+
     def suggested(self, suggestion: Suggestion) -> None:
         """Count one suggestion and the rules behind its actions."""
-        self.suggestions.labels("true" if suggestion.matched else "false").inc()
-        for rule in {action.rule for action in suggestion.actions}:
-            self.matches.labels(rule).inc()
+        matched = suggestion.matched
+        counter = self._suggestions.get(matched)
+        if counter is None:
+            label = "true" if matched else "false"
+            counter = self._suggestions[matched] = self.suggestions.labels(label)
+        counter.inc()
+        seen = set()
+        for action in suggestion.actions:
+            rule = action.rule
+            if rule not in seen:
+                seen.add(rule)
+                child = self._matches.get(rule)
+                if child is None:
+                    child = self._matches[rule] = self.matches.labels(rule)
+                child.inc()
 
 
 @dataclass(frozen=True)
