@@ -131,6 +131,26 @@ class Watcher:
         Raises:
             IncidentError: the incident is invalid; nothing was changed.
         """
+        done = self.correlate(raw)
+        if done is None:
+            return None
+        incident, flags, produced = done
+        if self.suggestions:
+            return [self.suggestion(incident, flags), *produced]
+        return produced
+
+    def correlate(
+        self, raw: Incident | Mapping[str, Any]
+    ) -> tuple[Incident, list[str], list[dict[str, Any]]] | None:
+        """:meth:`process` without the suggestion: the incident, its flags, its events.
+
+        The disruption events (and notices) are those :meth:`process` writes after the
+        suggestion; None for a duplicate. The service (``POST /v1/incidents``) commits
+        the correlation first and asks for the suggestions after.
+
+        Raises:
+            IncidentError: the incident is invalid; nothing was changed.
+        """
         incident = self.engine.incident(raw)
         flags: list[str] = []
         events: list[Opened | Attached] = []
@@ -152,11 +172,9 @@ class Watcher:
                 flags.append("late")
             events = list(verdict.events)
         out: list[dict[str, Any]] = []
-        if self.suggestions:
-            out.append(self.suggestion(incident, flags))
         for event in events:
             out.extend(self._disruption_events(event, incident))
-        return out
+        return incident, flags, out
 
     def suggestion(self, incident: Incident, flags: list[str]) -> dict[str, Any]:
         """The suggestion event: the Suggestion JSON, the incident id and the flags."""
