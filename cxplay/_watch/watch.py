@@ -14,9 +14,10 @@ line, and a replay of the same stream would no longer give the same disruptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import attrgetter
 from typing import Any
 
 from cxplay._conditions.parse import leaves, type_constraint
@@ -32,6 +33,17 @@ __all__ = ["Watcher", "key_text"]
 
 _US = timedelta(microseconds=1)
 _Test = tuple[int, Any, tuple[str, ...]]  # (correlation, compiled condition, key fields)
+#: Per incident type: a flattener when a condition needs more than the type, and per
+#: correlation (its index, its condition or None when the type decides it, key getters).
+_Plan = tuple[Flattener | None, list[tuple[int, Any, tuple[Callable[[Incident], Any], ...]]]]
+
+
+def _getter(path: str) -> Callable[[Incident], Any]:
+    """A key field read from the model as the flattener reads it (None when absent)."""
+    if path.startswith("facts."):
+        name = path[6:]
+        return lambda incident: incident.facts.get(name)
+    return attrgetter(path)
 
 
 def key_text(key: tuple[Any, ...]) -> Any:
@@ -81,7 +93,7 @@ class Watcher:
         # the correlations an incident type can match (most pin their types), each type
         # with a flattener of only the fields those read: built on first sight of a type
         self._pinned = [type_constraint(c.condition) for c in self.correlations]
-        self._by_type: dict[str, tuple[Flattener, list[_Test]]] = {}
+        self._by_type: dict[str, _Plan] = {}
         self.batch = Batch()
 
     def _flattener(self, positions: Iterable[int]) -> Flattener:
@@ -92,18 +104,39 @@ class Watcher:
         )
         return Flattener(paths, self._policies)
 
-    def _for_type(self, incident_type: str) -> tuple[Flattener, list[_Test]]:
+    def _for_type(self, incident_type: str) -> _Plan:
         found = self._by_type.get(incident_type)
         if found is None:
-            tests = [
-                t
-                for t, pinned in zip(self._tests, self._pinned, strict=True)
-                if pinned is None or incident_type in pinned
-            ]
-            found = (self._flattener(t[0] for t in tests), tests)
+            found = self._plan(incident_type)
             if len(self._by_type) < 10_000:  # types are open-ended: keep the cache bounded
                 self._by_type[incident_type] = found
         return found
+
+    def _plan(self, incident_type: str) -> _Plan:
+        """How to find an incident type's keys, decided once per type.
+
+        A condition that reads nothing but ``type`` (every shipped one) is decided for the
+        type here, by evaluating it on ``{"type": incident_type}``: it is then never
+        evaluated per incident. Key fields are read straight from the model (an
+        attribute getter, or the facts dict), as the flattener would read them. Only the
+        other conditions need the incident flattened (to the fields they read).
+        """
+        tests: list[tuple[int, Any, tuple[Callable[[Incident], Any], ...]]] = []
+        flattened: list[int] = []
+        for (index, test, fields), pinned in zip(self._tests, self._pinned, strict=True):
+            if pinned is not None and incident_type not in pinned:
+                continue
+            condition = self.correlations[index].condition
+            per_incident: Any = test
+            if all(leaf.path == "type" for leaf in leaves(condition)):
+                if not test({"type": incident_type}):
+                    continue  # never for this type
+                per_incident = None  # always for this type
+            else:
+                flattened.append(index)
+            tests.append((index, per_incident, tuple(_getter(f) for f in fields)))
+        flatten = self._flattener(flattened) if flattened else None
+        return flatten, tests
 
     # -- one incident ------------------------------------------------------------------
 
@@ -114,11 +147,14 @@ class Watcher:
         missing = False
         if not tests:
             return found, missing
-        flat = flatten(incident)
-        for index, test, fields in tests:
-            if not test(flat):
+        flat = None if flatten is None else flatten(incident)
+        for index, test, getters in tests:
+            if test is not None and not test(flat):
                 continue
-            key = tuple([flat.get(f) for f in fields])
+            if len(getters) == 1:
+                key: tuple[Any, ...] = (getters[0](incident),)
+            else:
+                key = tuple([get(incident) for get in getters])
             if None in key or "" in key:
                 missing = True  # handled singly for this correlation
                 continue
