@@ -38,6 +38,47 @@ _Test = tuple[int, Any, tuple[str, ...]]  # (correlation, compiled condition, ke
 _Plan = tuple[Flattener | None, list[tuple[int, Any, tuple[Callable[[Incident], Any], ...]]]]
 
 
+_Found = tuple[list[tuple[int, tuple[Any, ...]]], bool]
+_Finder = Callable[[Incident], _Found]
+
+
+def _finder(plan: _Plan) -> _Finder:
+    """An incident type's keys as one function (see :meth:`Watcher.keys`).
+
+    The common case -- one correlation, decided by the type, with a one-field key -- is a
+    closure that reads the field and nothing else.
+    """
+    flatten, tests = plan
+    if not tests:
+        return lambda incident: ([], False)
+    if flatten is None and len(tests) == 1 and len(tests[0][2]) == 1:
+        index, _, (get,) = tests[0]
+
+        def one(incident: Incident) -> _Found:
+            value = get(incident)
+            if value is None or value == "":
+                return [], True  # handled singly for this correlation
+            return [(index, (value,))], False
+
+        return one
+
+    def every(incident: Incident) -> _Found:
+        found: list[tuple[int, tuple[Any, ...]]] = []
+        missing = False
+        flat = None if flatten is None else flatten(incident)
+        for index, test, getters in tests:
+            if test is not None and not test(flat):
+                continue
+            key = tuple([get(incident) for get in getters])
+            if None in key or "" in key:
+                missing = True  # handled singly for this correlation
+                continue
+            found.append((index, key))
+        return found, missing
+
+    return every
+
+
 def _getter(path: str) -> Callable[[Incident], Any]:
     """A key field read from the model as the flattener reads it (None when absent)."""
     if path.startswith("facts."):
@@ -93,7 +134,7 @@ class Watcher:
         # the correlations an incident type can match (most pin their types), each type
         # with a flattener of only the fields those read: built on first sight of a type
         self._pinned = [type_constraint(c.condition) for c in self.correlations]
-        self._by_type: dict[str, _Plan] = {}
+        self._by_type: dict[str, _Finder] = {}
         self.batch = Batch()
 
     def _flattener(self, positions: Iterable[int]) -> Flattener:
@@ -104,10 +145,10 @@ class Watcher:
         )
         return Flattener(paths, self._policies)
 
-    def _for_type(self, incident_type: str) -> _Plan:
+    def _for_type(self, incident_type: str) -> _Finder:
         found = self._by_type.get(incident_type)
         if found is None:
-            found = self._plan(incident_type)
+            found = _finder(self._plan(incident_type))
             if len(self._by_type) < 10_000:  # types are open-ended: keep the cache bounded
                 self._by_type[incident_type] = found
         return found
@@ -142,24 +183,10 @@ class Watcher:
 
     def keys(self, incident: Incident) -> tuple[list[tuple[int, tuple[Any, ...]]], bool]:
         """The (correlation, key) pairs of an incident, and whether a key field was missing."""
-        flatten, tests = self._for_type(incident.type)
-        found: list[tuple[int, tuple[Any, ...]]] = []
-        missing = False
-        if not tests:
-            return found, missing
-        flat = None if flatten is None else flatten(incident)
-        for index, test, getters in tests:
-            if test is not None and not test(flat):
-                continue
-            if len(getters) == 1:
-                key: tuple[Any, ...] = (getters[0](incident),)
-            else:
-                key = tuple([get(incident) for get in getters])
-            if None in key or "" in key:
-                missing = True  # handled singly for this correlation
-                continue
-            found.append((index, key))
-        return found, missing
+        find = self._by_type.get(incident.type)
+        if find is None:
+            find = self._for_type(incident.type)
+        return find(incident)
 
     def process(self, raw: Incident | Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """Everything one incident causes, as event dicts; None for a duplicate.
