@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from cxplay._cli_watch import _duration
 from cxplay.errors import CxplayError
 
 __all__ = ["EXIT_CANNOT_LISTEN", "serve"]
@@ -107,6 +108,19 @@ def _cannot_listen(host: str, port: int) -> str | None:
     metavar="URL",
     help="Allow browser calls from this origin (repeatable). Default: none (CORS off).",
 )
+@click.option(
+    "--lateness",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="POST /v1/incidents: the allowed lateness of its correlation (as cxplay watch).",
+)
+@click.option(
+    "--watch-name",
+    default="serve",
+    show_default=True,
+    help="POST /v1/incidents: the name its correlation state is kept under in the log.",
+)
 def serve(
     host: str,
     port: int,
@@ -119,11 +133,13 @@ def serve(
     access_log: bool,
     timeout: float,
     cors_origins: tuple[str, ...],
+    lateness: str,
+    watch_name: str,
 ) -> None:
     """Serve suggestions over HTTP, and the agent console at http://HOST:PORT/.
 
-    Endpoints: POST /v1/suggest, /v1/explain, /v1/outcomes, /v1/feedback,
-    /v1/validate, /v1/reload; GET
+    Endpoints: POST /v1/suggest, /v1/explain, /v1/incidents, /v1/outcomes,
+    /v1/feedback, /v1/validate, /v1/reload; GET
     /v1/playbooks, /healthz, /readyz, /metrics, /openapi.json. Errors are RFC 9457
     problem+json. Playbooks reload when their files change (write a file elsewhere,
     then rename it into place) and on SIGHUP; a set that does not validate is refused
@@ -161,6 +177,8 @@ def serve(
         watch=not no_watch,
         timeout=timeout,
         cors_origins=cors_origins,
+        lateness=_duration(lateness).total_seconds(),
+        correlate_name=watch_name,
         remember_validation=True,  # a restart on files that validated before is fast
     )
     HeadTimeoutProtocol.timeout = timeout

@@ -97,6 +97,11 @@ NOT_RUNNABLE: dict[str, str] = {
     "cxplay watch incidents.jsonl --to-nats --nats nats://127.0.0.1:4222 --subject cx.incidents": (
         "publishes to a shared NATS server; test_watch_nats.py publishes to a subject of its own"
     ),
+    'curl -s -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/x-ndjson" '
+    "--data-binary @incidents.jsonl http://127.0.0.1:8080/v1/incidents": (
+        "needs a service with a decision log and a stream with a wave; "
+        "test_serve_incidents.py posts generated streams in every shape"
+    ),
     ".venv/bin/python benchmarks/bench_engine.py": "a benchmark (~20 s), not a test",
     ".venv/bin/python benchmarks/bench_engine.py --json": "a benchmark (~20 s), not a test",
     ".venv/bin/python benchmarks/bench_engine.py --soak --extra extras.json": (

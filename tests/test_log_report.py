@@ -309,3 +309,81 @@ def test_the_html_report_renders_in_chromium(filled: str, tmp_path: Path) -> Non
         )
         browser.close()
     assert requests == [out.as_uri()]  # nothing fetched from anywhere else
+
+
+# --------------------------------------------------------------------------- disruptions
+
+
+def test_the_report_counts_disruptions_from_a_real_stream(store: str, tmp_path: Path) -> None:
+    """A live stream through `cxplay watch` into the log; one disruption resolved."""
+    import subprocess
+    import sys
+
+    from test_watch import incident, write_stream
+
+    from cxplay._watch.store import WatchStore
+
+    now = datetime.now(timezone.utc)
+    stream = [
+        incident(n, 0, "webinar", occurred_at=(now - timedelta(seconds=60 - n)).isoformat())
+        for n in range(7)
+    ] + [
+        incident(100 + n, 0, "queue", occurred_at=(now - timedelta(seconds=30 - n)).isoformat())
+        for n in range(4)
+    ]
+    source = write_stream(tmp_path / "in.jsonl", stream)
+    env = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
+
+    def cx(*args: str | Path) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "cxplay", *map(str, args), "--log", store],
+            capture_output=True,
+            env=env,
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.decode()
+
+    cx("watch", source, "--no-suggestions")
+    rows = json.loads(cx("disruptions", "list", "--format", "json"))
+    webinar = next(r for r in rows if r["correlation"] == "events.webinar_failed")
+    cx("disruptions", "resolve", webinar["disruption_id"])
+    with DecisionLog.open(store) as log:
+        waits = sorted(d.time_to_notice_s or 0 for d in WatchStore(log).disruptions())
+        report = build_report(log)
+    d = report.disruptions
+    assert (d.opened, d.open, d.resolved, d.members, d.notices, d.resolutions) == (
+        2,
+        1,
+        1,
+        11,
+        11,
+        7,
+    )
+    assert d.noticed == 2 and d.notice_max_s == pytest.approx(waits[-1], abs=0.002)
+    assert d.notice_median_s == pytest.approx((waits[0] + waits[1]) / 2, abs=0.002)
+    assert 0 < waits[0] < 120  # a live stream: seconds, not the incidents' age
+    by = {s.key: s for s in report.by_correlation}
+    assert (by["events.webinar_failed"].members, by["events.webinar_failed"].resolved) == (7, 1)
+    assert (by["retail.queue_wave"].members, by["retail.queue_wave"].open) == (4, 1)
+    text = report_text(report, "text")
+    assert "2 disruptions (1 open, 1 resolved), 11 members, 11 notices and 7 resolution " in text
+    assert re.search(
+        r"^A webinar that failed for everyone\s+1\s+0\s+1\s+7\s+7\s+7\s+\d", text, re.M
+    )
+    assert "time to notice: from the occurred_at of the incident that completed" in text
+    markdown = report_text(report, "markdown")
+    assert "## Disruptions" in markdown
+    assert "| Long queues in one shop (`retail.queue_wave`) | 1 | 1 | 0 | 4 | 4 | 0 |" in markdown
+    data = json.loads(report_text(report, "json"))["disruptions"]
+    assert (data["opened"], data["members"], data["resolutions"]) == (2, 11, 7)
+    assert [c["key"] for c in data["by_correlation"]] == [
+        "events.webinar_failed",
+        "retail.queue_wave",
+    ]
+    page = report_html(report)
+    assert "<h2>Disruptions</h2>" in page and 'title="retail.queue_wave"' in page
+    later = report_text(report_of(store, since=now + timedelta(days=1)), "text")
+    assert "No disruptions in this period." in later
+    assert "2 disruptions" in cx("report")  # the CLI, as a user runs it

@@ -360,6 +360,60 @@ def test_a_slow_trickle_and_two_keys_never_make_a_disruption(engine: Engine) -> 
     assert of(watch(engine, two), "disruption_opened") == []
 
 
+def test_keys_are_the_same_whether_a_condition_is_decided_by_type_or_per_incident(
+    tmp_path: Path,
+) -> None:
+    """Watcher.keys decides a type-only condition once per type and reads key fields from
+    the model; a condition on a fact is evaluated per incident. Both against the plain
+    reading: flatten, evaluate, take the key fields."""
+    from cxplay._engine.engine import Flattener
+    from cxplay._engine.reference import compile_node
+
+    blocks = BLOCK + BLOCK.replace('id = "p.wave"', 'id = "p.slow"').replace(
+        "when = \"type == 'parcel_late'\"",
+        "when = \"type in ['parcel_late', 'x'] and facts.delay_days >= 3\"",
+    ).replace('key = "order.carrier"', 'key = ["order.carrier", "facts.route"]')
+    facts = '\n[facts]\ndelay_days = "integer"\nroute = "string"\n'
+    (tmp_path / "p.toml").write_text(HEAD + facts + blocks, encoding="utf-8")
+    engine = Engine.from_path([tmp_path / "p.toml"], backend="python")
+    watcher = Watcher(engine, suggestions=False, notices=False)
+    correlations = watcher.correlations
+    assert [c.id for c in correlations] == ["p.wave", "p.slow"]
+    paths = sorted({"type", "facts.delay_days", "order.carrier", "facts.route"})
+    flatten = Flattener(paths)
+    tests = [compile_node(c.condition) for c in correlations]
+    for n, (kind, delay, carrier, route) in enumerate(
+        [
+            ("parcel_late", 3, "InPost", "A1"),
+            ("parcel_late", 1, "InPost", "A1"),
+            ("parcel_late", 5, "", "A1"),
+            ("parcel_late", 5, "DPD", None),
+            ("x", 4, "DPD", "B2"),
+            ("x", 2, None, "B2"),
+        ]
+    ):
+        raw: dict[str, Any] = {
+            "id": f"k{n}",
+            "type": kind,
+            "facts": {"delay_days": delay, **({"route": route} if route else {})},
+        }
+        if carrier is not None:
+            raw["order"] = {"carrier": carrier}
+        model = engine.incident(raw)
+        flat = flatten(model)
+        expected: list[tuple[int, tuple[Any, ...]]] = []
+        missing = False
+        for index, (block, test) in enumerate(zip(correlations, tests, strict=True)):
+            if not test(flat):
+                continue
+            key = tuple(flat.get(f) for f in block.correlate.key)
+            if None in key or "" in key:
+                missing = True
+            else:
+                expected.append((index, key))
+        assert watcher.keys(model) == (expected, missing), raw
+
+
 def test_missing_time_and_missing_key_are_handled_singly_and_flagged(engine: Engine) -> None:
     stream = [incident(n, n, "queue") for n in range(2)]
     untimed = incident(2, 2, "queue")

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cxplay._common.style import stylesheet
-from cxplay._log.report import Report, Stats
+from cxplay._log.report import DisruptionStats, Report, Stats
 from cxplay._playbooks.journey import JourneyMap
 from cxplay._playbooks.labels import LabelBook
 from cxplay.errors import LogError
@@ -112,6 +112,102 @@ def _rejected_lines(report: Report) -> list[str]:
     return [f"{n}. {_rejected(s)}" for n, s in enumerate(report.most_rejected, start=1)]
 
 
+def _wait(seconds: float | None) -> str:
+    """A time to notice: seconds under a minute (a live stream), else as a duration."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    return _duration(seconds)
+
+
+DisruptionColumn = tuple[str, Callable[[DisruptionStats], str]]
+
+DISRUPTION_COLUMNS: list[DisruptionColumn] = [
+    ("opened", lambda s: str(s.opened)),
+    ("open", lambda s: str(s.open)),
+    ("resolved", lambda s: str(s.resolved)),
+    ("members", lambda s: str(s.members)),
+    ("notices", lambda s: str(s.notices)),
+    ("resolution notices", lambda s: str(s.resolutions)),
+    ("to notice, median", lambda s: _wait(s.notice_median_s)),
+    ("to notice, max", lambda s: _wait(s.notice_max_s)),
+]
+
+#: What the time to notice is, said under every disruption table.
+TIME_TO_NOTICE = (
+    "time to notice: from the occurred_at of the incident that completed the threshold "
+    "to the disruption's first notice (a replay of old incidents shows their age)"
+)
+
+
+def _disruption_summary(report: Report) -> list[str]:
+    d = report.disruptions
+    if not d.opened:
+        return ["No disruptions in this period."]
+    return [
+        f"{_count(d.opened, 'disruption')} ({d.open} open, {d.resolved} resolved), "
+        f"{_count(d.members, 'member')}, {_count(d.notices, 'notice')} and "
+        f"{_count(d.resolutions, 'resolution notice')} sent",
+        f"time to notice: median {_wait(d.notice_median_s)}, "
+        f"max {_wait(d.notice_max_s)} (over {d.noticed})",
+    ]
+
+
+def _correlation_name(s: DisruptionStats) -> str:
+    return s.title or s.key
+
+
+def _text_disruptions(report: Report) -> list[str]:
+    lines = ["Disruptions", *_disruption_summary(report)]
+    rows = report.by_correlation
+    if not rows:
+        return lines
+    heads = ["correlation"] + [h for h, _ in DISRUPTION_COLUMNS]
+    cells = [[_correlation_name(s)] + [f(s) for _, f in DISRUPTION_COLUMNS] for s in rows]
+    widths = [max(len(r[i]) for r in [heads, *cells]) for i in range(len(heads))]
+
+    def line(values: list[str]) -> str:
+        first = values[0].ljust(widths[0])
+        rest = [v.rjust(w) for v, w in zip(values[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    return [*lines, "", line(heads), *(line(c) for c in cells), TIME_TO_NOTICE]
+
+
+def _md_disruptions(report: Report) -> list[str]:
+    lines = ["## Disruptions", "", *(f"- {x}" for x in _disruption_summary(report))]
+    rows = report.by_correlation
+    if not rows:
+        return lines
+    heads = ["correlation"] + [h for h, _ in DISRUPTION_COLUMNS]
+    lines += ["", "| " + " | ".join(heads) + " |", "|---|" + "---:|" * len(DISRUPTION_COLUMNS)]
+    for s in rows:
+        first = f"{_correlation_name(s)} (`{s.key}`)" if s.title else f"`{s.key}`"
+        lines.append("| " + " | ".join([first] + [f(s) for _, f in DISRUPTION_COLUMNS]) + " |")
+    return [*lines, "", f"*{TIME_TO_NOTICE[:1].upper()}{TIME_TO_NOTICE[1:]}.*"]
+
+
+def _html_disruptions(report: Report) -> str:
+    summary = "".join(f"<li>{html.escape(x)}</li>" for x in _disruption_summary(report))
+    parts = ["<h2>Disruptions</h2>", f'<ul class="summary">{summary}</ul>']
+    rows = report.by_correlation
+    if rows:
+        heads = '<th scope="col">correlation</th>' + "".join(
+            f'<th scope="col" class="number">{html.escape(h)}</th>' for h, _ in DISRUPTION_COLUMNS
+        )
+        body = "".join(
+            f'<tr><td><span title="{html.escape(s.key)}">'
+            f"{html.escape(_correlation_name(s))}</span></td>"
+            + "".join(f'<td class="number">{html.escape(f(s))}</td>' for _, f in DISRUPTION_COLUMNS)
+            + "</tr>"
+            for s in rows
+        )
+        parts.append(f"<table><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>")
+        parts.append(f"<p><small>{html.escape(TIME_TO_NOTICE)}.</small></p>")
+    return "\n".join(parts)
+
+
 # --------------------------------------------------------------------------- text, markdown
 
 
@@ -165,11 +261,13 @@ def report_text(
         lines += ["", "## By rule", "", *_md_table("rule", report.by_rule)]
         lines += ["", "## Rules agents reject most", ""]
         lines += _rejected_lines(report) or ["None rejected."]
+        lines += ["", *_md_disruptions(report)]
         return "\n".join(lines)
     lines = [f"CX report, {period}", "", *_summary(report), ""]
     lines += ["By incident type", *_text_table("type", report.by_type, name), ""]
     lines += ["By rule", *_text_table("rule", report.by_rule), ""]
     lines += ["Rules agents reject most", *(_rejected_lines(report) or ["none rejected"])]
+    lines += ["", *_text_disruptions(report)]
     return "\n".join(lines)
 
 
@@ -379,6 +477,7 @@ def report_html(
         _html_table("rule", report.by_rule),
         "<h2>Rules agents reject most</h2>",
         f"<ol>{rejected}</ol>" if rejected else "<p>None rejected.</p>",
+        _html_disruptions(report),
     ]
     if journey is not None:
         parts += [

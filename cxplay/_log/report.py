@@ -7,6 +7,12 @@ decision was made to its first outcome) and how many first responses came within
 ``respond_by`` gave; and the rules agents reject most. Everything is
 counted by the database in two GROUP BY queries, so a report over a million decisions
 reads only a few hundred groups into Python.
+
+And the disruptions `cxplay watch` (or ``POST /v1/incidents``) found in the period (by when
+they were detected): opened, still open, resolved, members, notices and resolution notices
+written, and the **time to notice** -- per disruption, from the ``occurred_at`` of the
+incident that completed its threshold (the N-th) to its first notice, as ``cxplay
+disruptions`` shows it -- as median and maximum, in total and per correlation block.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import sqlalchemy as sa
 from cxplay._log import schema as t
 from cxplay._log.store import DecisionLog
 
-__all__ = ["Report", "Stats", "build_report"]
+__all__ = ["DisruptionStats", "Report", "Stats", "build_report", "disruption_stats"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,37 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class DisruptionStats:
+    """The disruptions of one correlation block (or all): counts and time to notice."""
+
+    key: str  # the correlation id, or "all"
+    title: str | None = None
+    opened: int = 0  # detected in the period
+    open: int = 0  # of those, still open
+    resolved: int = 0
+    members: int = 0
+    notices: int = 0  # members whose notice was written out
+    resolutions: int = 0  # members whose resolution notice was written out
+    noticed: int = 0  # disruptions with a first notice (those the times are over)
+    notice_median_s: float | None = None
+    notice_max_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def _median(values: Sequence[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+@dataclass(frozen=True)
 class Report:
     """The whole report for ``[since, until)``."""
 
@@ -81,6 +118,8 @@ class Report:
     by_type: list[Stats]
     by_rule: list[Stats]
     rule_playbooks: dict[str, str]  # rule -> playbook ref (the latest seen)
+    disruptions: DisruptionStats = field(default_factory=lambda: DisruptionStats("all"))
+    by_correlation: list[DisruptionStats] = field(default_factory=list)
 
     @property
     def most_rejected(self) -> list[Stats]:
@@ -100,6 +139,10 @@ class Report:
                 dict(s.as_dict(), playbook=self.rule_playbooks.get(s.key)) for s in self.by_rule
             ],
             "most_rejected": [s.key for s in self.most_rejected],
+            "disruptions": {
+                **self.disruptions.as_dict(),
+                "by_correlation": [s.as_dict() for s in self.by_correlation],
+            },
         }
 
 
@@ -274,6 +317,8 @@ def build_report(
         if rule is not None:
             per_rule = money_rule.setdefault(rule, {})
             per_rule[label] = per_rule.get(label, 0.0) + value
+    with log.connection() as conn:
+        disruptions, by_correlation = disruption_stats(conn, since, until)
     return Report(
         since=since,
         until=until,
@@ -282,4 +327,86 @@ def build_report(
         by_type=[_stats(k, by_type[k], money_type.get(k, {})) for k in sorted(by_type)],
         by_rule=[_stats(k, by_rule[k], money_rule.get(k, {})) for k in sorted(by_rule)],
         rule_playbooks=playbook_of,
+        disruptions=disruptions,
+        by_correlation=by_correlation,
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    """A datetime from an aggregate (SQLite's MIN() of a datetime column is plain text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value if isinstance(value, datetime) else None
+
+
+def disruption_stats(
+    conn: sa.Connection, since: datetime | None = None, until: datetime | None = None
+) -> tuple[DisruptionStats, list[DisruptionStats]]:
+    """The disruptions detected in ``[since, until)``: in total and per correlation.
+
+    One query over the disruptions (few) joined to their members' counts (grouped by the
+    database). Time to notice: from ``opened_at`` (the occurred_at of the incident that
+    completed the threshold) to the disruption's first notice.
+    """
+    dis, mem = t.disruption, t.disruption_member
+    counts = (
+        sa.select(
+            mem.c.disruption_id,
+            sa.func.count().label("members"),
+            sa.func.count(mem.c.notice_at).label("notices"),
+            sa.func.count(mem.c.resolution_at).label("resolutions"),
+            sa.func.min(mem.c.notice_at).label("first_notice"),
+        )
+        .group_by(mem.c.disruption_id)
+        .subquery()
+    )
+    window: sa.ColumnElement[bool] = sa.true()
+    if since is not None:
+        window = window & (dis.c.detected_at >= since)
+    if until is not None:
+        window = window & (dis.c.detected_at < until)
+    rows = conn.execute(
+        sa.select(
+            dis.c.correlation,
+            dis.c.title,
+            dis.c.status,
+            dis.c.opened_at,
+            counts.c.members,
+            counts.c.notices,
+            counts.c.resolutions,
+            counts.c.first_notice,
+        )
+        .select_from(dis.outerjoin(counts, counts.c.disruption_id == dis.c.id))
+        .where(window)
+    ).all()
+    groups: dict[str, list[Any]] = {}
+    titles: dict[str, str | None] = {}
+    for row in rows:
+        groups.setdefault(row.correlation, []).append(row)
+        titles[row.correlation] = titles.get(row.correlation) or row.title
+
+    def stats(key: str, title: str | None, members: Sequence[Any]) -> DisruptionStats:
+        times = []
+        for row in members:
+            first, opened = _aware(row.first_notice), _aware(row.opened_at)
+            if first is not None and opened is not None:
+                times.append((first - opened).total_seconds())
+        median = _median(times)
+        return DisruptionStats(
+            key=key,
+            title=title,
+            opened=len(members),
+            open=sum(r.status == "open" for r in members),
+            resolved=sum(r.status == "resolved" for r in members),
+            members=sum(int(r.members or 0) for r in members),
+            notices=sum(int(r.notices or 0) for r in members),
+            resolutions=sum(int(r.resolutions or 0) for r in members),
+            noticed=len(times),
+            notice_median_s=None if median is None else round(median, 3),
+            notice_max_s=round(max(times), 3) if times else None,
+        )
+
+    per = [stats(k, titles[k], groups[k]) for k in sorted(groups)]
+    return stats("all", None, rows), per

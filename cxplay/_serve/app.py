@@ -16,6 +16,7 @@ import math
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
@@ -641,8 +642,21 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     app.router.routes.insert(0, fast)
 
     from cxplay._serve.console import mount_console
+    from cxplay._serve.incidents import mount_incidents
 
     mount_console(app, service, agent)
+    app.state.incidents = mount_incidents(
+        app,
+        service,
+        agent,
+        responses={**_AUTH, **_BODY, **_LOG},
+        timeout=config.timeout,
+        max_depth=config.max_depth,
+        name=config.correlate_name,
+        lateness=timedelta(seconds=config.lateness),
+        no_log=NoLog,
+        unsupported=_Unsupported,
+    )
     if config.cors_origins:  # off unless asked for
         from fastapi.middleware.cors import CORSMiddleware
 

@@ -60,6 +60,10 @@ class ServeConfig:
     backend: str = "auto"
     #: Remember that a set passed validation (cxplay._serve.startup): `cxplay serve` does.
     remember_validation: bool = False
+    #: POST /v1/incidents: the allowed lateness (seconds) and the name its correlation
+    #: state is kept under in the log's store (``cxplay watch --lateness``, ``--name``).
+    lateness: float = 300.0
+    correlate_name: str = "serve"
 
 
 class Metrics:

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Attached",
@@ -119,8 +119,7 @@ class Attached:
     late: bool
 
 
-@dataclass(slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """What the correlator made of one incident."""
 
     member: str  # the incident id, or "#<arrival number>" without one
@@ -129,11 +128,19 @@ class Verdict:
     events: Sequence[Opened | Attached] = ()
 
 
-@dataclass(slots=True)
+_verdict = tuple.__new__  # Verdict(...) without the Python-level __new__ of a NamedTuple
+
+
 class _Key:
-    pending: list[tuple[int, int, str, Any]] = field(default_factory=list)  # at, seq, id, payload
-    ats: list[int] = field(default_factory=list)  # the pending times, for bisect
-    disruptions: list[Disruption] = field(default_factory=list)
+    """One (correlation, key): its waiting incidents, their times, its open disruptions."""
+
+    __slots__ = ("ats", "disruptions", "pending", "touched")
+
+    def __init__(self) -> None:  # a plain class: a dataclass's factories cost a microsecond
+        self.pending: list[tuple[int, int, str, Any]] = []  # at, seq, id, payload
+        self.ats: list[int] = []  # the pending times, for bisect
+        self.disruptions: list[Disruption] = []
+        self.touched = 0  # the latest event time seen when an incident last waited here
 
 
 def _dumped(payload: Any) -> Any:
@@ -164,10 +171,14 @@ class Correlator:
         self._keys: dict[tuple[int, KeyValue], _Key] = {}
         self._seen: dict[str, int] = {}
         self._seen_order: deque[tuple[int, str]] = deque()
-        # idle keys are swept on the watermark: every `sweep` of event time, windows lose
-        # what fell behind (now - within) and empty keys go (one pass over the keys held)
-        self.sweep = max((s.within for s in self.specs), default=1) or 1
-        self._next_sweep: int | None = None
+        # idle keys are dropped on the watermark: each time an incident waits in a key, the
+        # key is queued with the latest event time seen then (non-decreasing along the
+        # queue); once the watermark is the longest `within` past that time, everything
+        # the key held then is behind every window, and the key goes if nothing waited in
+        # it since and it holds no disruption. The cost is per incident, never a pass over
+        # every key held.
+        self._longest = max((s.within for s in self.specs), default=0)
+        self._touches: deque[tuple[int, tuple[int, KeyValue]]] = deque()
 
     # -- state -------------------------------------------------------------------------
 
@@ -202,88 +213,89 @@ class Correlator:
         ``payload`` is kept with the incident while it waits in a window and handed back in
         :class:`Opened` (the watcher keeps what it needs to write the member's notice).
         """
-        self.seq += 1
-        seq = self.seq
+        self.seq = seq = self.seq + 1
         max_seen = self.max_seen
-        watermark = None if max_seen is None else max_seen - self.lateness
-        late = watermark is not None and at < watermark
-        member = incident_id if incident_id is not None else f"#{seq}"
-        if incident_id is not None:
-            first = self._seen.get(incident_id)
-            if first is not None and (watermark is None or first >= watermark - self.retention):
-                return Verdict(member, late=late, duplicate=True)
-            self._seen[incident_id] = at
+        lateness = self.lateness
+        late = max_seen is not None and at < max_seen - lateness
+        if incident_id is None:
+            member = f"#{seq}"
+        else:
+            member = incident_id
+            seen = self._seen
+            first = seen.get(incident_id)
+            if first is not None and (
+                max_seen is None or first >= max_seen - lateness - self.retention
+            ):
+                return _verdict(Verdict, (member, late, True, ()))
+            seen[incident_id] = at
             self._seen_order.append((at, incident_id))
         if max_seen is None or at > max_seen:
             self.max_seen = max_seen = at
-        now = max_seen - self.lateness
+        now = max_seen - lateness
         events: list[Opened | Attached] = []
-        for index, key in keys:
-            spec = self.specs[index]
-            state = self._keys.get((index, key))
-            if state is None:
-                state = self._keys[(index, key)] = _Key()
-            covering = None
-            for disruption in reversed(state.disruptions):
-                if disruption.first - spec.within <= at <= disruption.last + spec.hold:
-                    covering = disruption
-                    break
-            if covering is not None:
-                if member in covering.members:
+        if keys:
+            states = self._keys
+            for index, key in keys:
+                spec = self.specs[index]
+                place = (index, key)
+                state = states.get(place)
+                if state is None:
+                    state = states[place] = _Key()
+                if state.disruptions:
+                    covering = None
+                    for disruption in reversed(state.disruptions):
+                        if disruption.first - spec.within <= at <= disruption.last + spec.hold:
+                            covering = disruption
+                            break
+                    if covering is not None:
+                        if member in covering.members:
+                            continue
+                        covering.members[member] = at
+                        if at > covering.last:
+                            covering.last = at
+                        events.append(Attached(covering.id, index, key, member, at, late))
+                        continue
+                if late:
+                    if not state.pending and not state.disruptions:
+                        del states[place]
                     continue
-                covering.members[member] = at
-                covering.last = max(covering.last, at)
-                events.append(Attached(covering.id, index, key, member, at, late))
-                continue
-            if late:
-                if not state.pending and not state.disruptions:
-                    del self._keys[(index, key)]
-                continue
-            opened = self._wait(state, index, key, spec, at, seq, member, now, payload)
-            if opened is not None:
-                events.append(opened)
-        next_sweep = self._next_sweep
+                state.touched = max_seen
+                self._touches.append((max_seen, place))
+                # it waits in the key's window (inline: a call per incident costs more)
+                pending, ats = state.pending, state.ats
+                within = spec.within
+                if ats and ats[0] < now - within:  # behind every window that can still open
+                    drop = bisect_left(ats, now - within)
+                    del pending[:drop], ats[:drop]
+                if not ats or at >= ats[-1]:  # in order: the common case
+                    position = len(ats)
+                    pending.append((at, seq, member, payload))
+                    ats.append(at)
+                else:
+                    position = bisect_right(ats, at)
+                    pending.insert(position, (at, seq, member, payload))
+                    ats.insert(position, at)
+                threshold = spec.threshold
+                end = len(ats)
+                if end < threshold:
+                    continue
+                # windows [t - within, t] holding this incident end at t in [at, at + within]
+                for j in range(position, end):
+                    t = ats[j]
+                    if t > at + within:
+                        break
+                    if j + 1 < end and ats[j + 1] == t:
+                        continue  # count a time once, with every incident at it
+                    if j - bisect_left(ats, t - within, 0, j) + 1 >= threshold:
+                        events.append(self._open(state, index, key, t))
+                        break
+        touches = self._touches
+        if touches and touches[0][0] < now - self._longest:
+            self._drop_idle(now - self._longest)
         order = self._seen_order
-        if (
-            next_sweep is None
-            or now >= next_sweep
-            or (order and order[0][0] < now - self.retention)
-        ):
-            self._expire(now)
-        return Verdict(member, late=late, events=events)
-
-    def _wait(
-        self,
-        state: _Key,
-        index: int,
-        key: KeyValue,
-        spec: Spec,
-        at: int,
-        seq: int,
-        member: str,
-        now: int,
-        payload: Any,
-    ) -> Opened | None:
-        pending, ats = state.pending, state.ats
-        position = bisect_right(ats, at)
-        pending.insert(position, (at, seq, member, payload))
-        ats.insert(position, at)
-        cutoff = now - spec.within
-        if ats[0] < cutoff:
-            drop = bisect_left(ats, cutoff)
-            del pending[:drop], ats[:drop]
-            position -= drop
-        # the windows [t - within, t] that contain this incident end at t in [at, at + within]
-        end = len(ats)
-        for j in range(position, end):
-            t = ats[j]
-            if t > at + spec.within:
-                break
-            if j + 1 < end and ats[j + 1] == t:
-                continue  # count a time once, with every incident at it
-            if j - bisect_left(ats, t - spec.within) + 1 >= spec.threshold:
-                return self._open(state, index, key, t)
-        return None
+        if order and order[0][0] < now - self.retention:
+            self._expire_seen(now - self.retention)
+        return _verdict(Verdict, (member, late, False, events))
 
     def _open(self, state: _Key, index: int, key: KeyValue, t: int) -> Opened:
         members = tuple((m, a, p) for a, _, m, p in state.pending)
@@ -301,24 +313,14 @@ class Correlator:
         state.ats.clear()
         return Opened(disruption.id, index, key, t, members)
 
-    def _expire(self, now: int) -> None:
-        if self._next_sweep is None:
-            self._next_sweep = now + self.sweep
-        elif now >= self._next_sweep:
-            self._sweep(now)
-            self._next_sweep = now + self.sweep
-        order = self._seen_order
-        if order and order[0][0] < now - self.retention:
-            self._expire_seen(now - self.retention)
-
-    def _sweep(self, now: int) -> None:
-        for (index, key), state in list(self._keys.items()):
-            cutoff = now - self.specs[index].within
-            if state.ats and state.ats[0] < cutoff:
-                drop = bisect_left(state.ats, cutoff)
-                del state.pending[:drop], state.ats[:drop]
-            if not state.pending and not state.disruptions:
-                del self._keys[(index, key)]
+    def _drop_idle(self, limit: int) -> None:
+        """Forget the keys in which nothing has waited since the latest time was ``limit``."""
+        touches, states = self._touches, self._keys
+        while touches and touches[0][0] < limit:
+            touched, position = touches.popleft()
+            state = states.get(position)
+            if state is not None and state.touched == touched and not state.disruptions:
+                del states[position]  # all it holds is behind every window
 
     def _expire_seen(self, limit: int) -> None:
         seen, order = self._seen, self._seen_order
@@ -380,7 +382,7 @@ class Correlator:
             self._seen[incident_id] = at
             self._seen_order.append((at, incident_id))
         self._keys.clear()
-        self._next_sweep = None
+        self._touches.clear()
         gone: list[str] = []
         for item in data.get("keys", []):
             index = positions.get(item["spec"])
@@ -389,6 +391,8 @@ class Correlator:
                 continue
             key = tuple(item["key"])
             state = self._keys[(index, key)] = _Key()
+            state.touched = self.max_seen or 0  # the latest it can have been
+            self._touches.append((state.touched, (index, key)))
             for at, seq, member, payload in item["pending"]:
                 state.pending.append((at, seq, member, payload))
                 state.ats.append(at)

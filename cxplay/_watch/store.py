@@ -9,6 +9,7 @@ notice of an uncommitted batch is redone once, a committed one is never redone.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,7 +24,22 @@ from cxplay._log.privacy import forget_incident, mask_incident
 from cxplay._log.store import DecisionLog
 from cxplay.errors import CxplayError
 
-__all__ = ["DisruptionRow", "MemberRow", "WatchStore", "forget_customer", "masked_state"]
+__all__ = [
+    "ANY",
+    "DisruptionRow",
+    "MemberRow",
+    "StateConflict",
+    "WatchStore",
+    "forget_customer",
+    "masked_state",
+]
+
+#: ``save(expect=ANY)``: write whatever state the store holds under the name.
+ANY: Any = object()
+
+
+class StateConflict(CxplayError):
+    """Another process saved the watcher's state since this one last read or wrote it."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _lock_key(name: str) -> int:
+    """A signed 64-bit advisory lock key for a watcher name (PostgreSQL)."""
+    digest = hashlib.blake2b(f"cxplay-watch:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 class WatchStore:
     """Disruptions and watcher state in a :class:`~cxplay.DecisionLog`'s database."""
 
@@ -121,10 +143,26 @@ class WatchStore:
         opened: Sequence[dict[str, Any]],
         members: Sequence[dict[str, Any]],
         noticed: bool,
-    ) -> None:
-        """One transaction: new disruptions and members, then the state and offsets."""
+        expect: datetime | None = ANY,
+    ) -> datetime:
+        """One transaction: new disruptions and members, then the state and offsets.
+
+        With ``expect`` (the ``updated_at`` this process last read or wrote, None for no
+        state yet), the write is refused with :class:`StateConflict` -- nothing written --
+        when another process saved under ``name`` meanwhile: processes sharing a state
+        (the service's workers) take turns through the store. Returns the new
+        ``updated_at``.
+        """
         now = _now()
         with self.log._write() as conn:  # the log's write transaction (BEGIN IMMEDIATE)
+            if expect is not ANY:
+                if conn.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serialises
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(name))))
+                found = conn.execute(
+                    sa.select(t.watch_state.c.updated_at).where(t.watch_state.c.name == name)
+                ).scalar()
+                if found != expect:
+                    raise StateConflict(f"the watcher state {name!r} was saved by another process")
             insert = insert_for(conn)
             if opened:
                 rows = [
@@ -183,6 +221,18 @@ class WatchStore:
             }
             statement = insert(t.watch_state).values(name=name, **values)
             conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_=values))
+            stored = conn.execute(
+                sa.select(t.watch_state.c.updated_at).where(t.watch_state.c.name == name)
+            ).scalar()
+        return stored if isinstance(stored, datetime) else now
+
+    def updated_at(self, name: str) -> datetime | None:
+        """When the state under ``name`` was last saved (None: never)."""
+        with self.log._read(flush=False) as conn:
+            found = conn.execute(
+                sa.select(t.watch_state.c.updated_at).where(t.watch_state.c.name == name)
+            ).scalar()
+        return found if isinstance(found, datetime) else None
 
     def resolved_among(self, ids: Iterable[str]) -> set[str]:
         """Which of these disruptions were resolved (by ``cxplay disruptions resolve``)."""

@@ -14,9 +14,10 @@ line, and a replay of the same stream would no longer give the same disruptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import attrgetter
 from typing import Any
 
 from cxplay._conditions.parse import leaves, type_constraint
@@ -32,6 +33,58 @@ __all__ = ["Watcher", "key_text"]
 
 _US = timedelta(microseconds=1)
 _Test = tuple[int, Any, tuple[str, ...]]  # (correlation, compiled condition, key fields)
+#: Per incident type: a flattener when a condition needs more than the type, and per
+#: correlation (its index, its condition or None when the type decides it, key getters).
+_Plan = tuple[Flattener | None, list[tuple[int, Any, tuple[Callable[[Incident], Any], ...]]]]
+
+
+_Found = tuple[list[tuple[int, tuple[Any, ...]]], bool]
+_Finder = Callable[[Incident], _Found]
+
+
+def _finder(plan: _Plan) -> _Finder:
+    """An incident type's keys as one function (see :meth:`Watcher.keys`).
+
+    The common case -- one correlation, decided by the type, with a one-field key -- is a
+    closure that reads the field and nothing else.
+    """
+    flatten, tests = plan
+    if not tests:
+        return lambda incident: ([], False)
+    if flatten is None and len(tests) == 1 and len(tests[0][2]) == 1:
+        index, _, (get,) = tests[0]
+
+        def one(incident: Incident) -> _Found:
+            value = get(incident)
+            if value is None or value == "":
+                return [], True  # handled singly for this correlation
+            return [(index, (value,))], False
+
+        return one
+
+    def every(incident: Incident) -> _Found:
+        found: list[tuple[int, tuple[Any, ...]]] = []
+        missing = False
+        flat = None if flatten is None else flatten(incident)
+        for index, test, getters in tests:
+            if test is not None and not test(flat):
+                continue
+            key = tuple([get(incident) for get in getters])
+            if None in key or "" in key:
+                missing = True  # handled singly for this correlation
+                continue
+            found.append((index, key))
+        return found, missing
+
+    return every
+
+
+def _getter(path: str) -> Callable[[Incident], Any]:
+    """A key field read from the model as the flattener reads it (None when absent)."""
+    if path.startswith("facts."):
+        name = path[6:]
+        return lambda incident: incident.facts.get(name)
+    return attrgetter(path)
 
 
 def key_text(key: tuple[Any, ...]) -> Any:
@@ -81,7 +134,7 @@ class Watcher:
         # the correlations an incident type can match (most pin their types), each type
         # with a flattener of only the fields those read: built on first sight of a type
         self._pinned = [type_constraint(c.condition) for c in self.correlations]
-        self._by_type: dict[str, tuple[Flattener, list[_Test]]] = {}
+        self._by_type: dict[str, _Finder] = {}
         self.batch = Batch()
 
     def _flattener(self, positions: Iterable[int]) -> Flattener:
@@ -92,41 +145,71 @@ class Watcher:
         )
         return Flattener(paths, self._policies)
 
-    def _for_type(self, incident_type: str) -> tuple[Flattener, list[_Test]]:
+    def _for_type(self, incident_type: str) -> _Finder:
         found = self._by_type.get(incident_type)
         if found is None:
-            tests = [
-                t
-                for t, pinned in zip(self._tests, self._pinned, strict=True)
-                if pinned is None or incident_type in pinned
-            ]
-            found = (self._flattener(t[0] for t in tests), tests)
+            found = _finder(self._plan(incident_type))
             if len(self._by_type) < 10_000:  # types are open-ended: keep the cache bounded
                 self._by_type[incident_type] = found
         return found
+
+    def _plan(self, incident_type: str) -> _Plan:
+        """How to find an incident type's keys, decided once per type.
+
+        A condition that reads nothing but ``type`` (every shipped one) is decided for the
+        type here, by evaluating it on ``{"type": incident_type}``: it is then never
+        evaluated per incident. Key fields are read straight from the model (an
+        attribute getter, or the facts dict), as the flattener would read them. Only the
+        other conditions need the incident flattened (to the fields they read).
+        """
+        tests: list[tuple[int, Any, tuple[Callable[[Incident], Any], ...]]] = []
+        flattened: list[int] = []
+        for (index, test, fields), pinned in zip(self._tests, self._pinned, strict=True):
+            if pinned is not None and incident_type not in pinned:
+                continue
+            condition = self.correlations[index].condition
+            per_incident: Any = test
+            if all(leaf.path == "type" for leaf in leaves(condition)):
+                if not test({"type": incident_type}):
+                    continue  # never for this type
+                per_incident = None  # always for this type
+            else:
+                flattened.append(index)
+            tests.append((index, per_incident, tuple(_getter(f) for f in fields)))
+        flatten = self._flattener(flattened) if flattened else None
+        return flatten, tests
 
     # -- one incident ------------------------------------------------------------------
 
     def keys(self, incident: Incident) -> tuple[list[tuple[int, tuple[Any, ...]]], bool]:
         """The (correlation, key) pairs of an incident, and whether a key field was missing."""
-        flatten, tests = self._for_type(incident.type)
-        found: list[tuple[int, tuple[Any, ...]]] = []
-        missing = False
-        if not tests:
-            return found, missing
-        flat = flatten(incident)
-        for index, test, fields in tests:
-            if not test(flat):
-                continue
-            key = tuple([flat.get(f) for f in fields])
-            if None in key or "" in key:
-                missing = True  # handled singly for this correlation
-                continue
-            found.append((index, key))
-        return found, missing
+        find = self._by_type.get(incident.type)
+        if find is None:
+            find = self._for_type(incident.type)
+        return find(incident)
 
     def process(self, raw: Incident | Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """Everything one incident causes, as event dicts; None for a duplicate.
+
+        Raises:
+            IncidentError: the incident is invalid; nothing was changed.
+        """
+        done = self.correlate(raw)
+        if done is None:
+            return None
+        incident, flags, produced = done
+        if self.suggestions:
+            return [self.suggestion(incident, flags), *produced]
+        return produced
+
+    def correlate(
+        self, raw: Incident | Mapping[str, Any]
+    ) -> tuple[Incident, list[str], list[dict[str, Any]]] | None:
+        """:meth:`process` without the suggestion: the incident, its flags, its events.
+
+        The disruption events (and notices) are those :meth:`process` writes after the
+        suggestion; None for a duplicate. The service (``POST /v1/incidents``) commits
+        the correlation first and asks for the suggestions after.
 
         Raises:
             IncidentError: the incident is invalid; nothing was changed.
@@ -152,11 +235,9 @@ class Watcher:
                 flags.append("late")
             events = list(verdict.events)
         out: list[dict[str, Any]] = []
-        if self.suggestions:
-            out.append(self.suggestion(incident, flags))
         for event in events:
             out.extend(self._disruption_events(event, incident))
-        return out
+        return incident, flags, out
 
     def suggestion(self, incident: Incident, flags: list[str]) -> dict[str, Any]:
         """The suggestion event: the Suggestion JSON, the incident id and the flags."""
