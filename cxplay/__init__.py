@@ -77,6 +77,7 @@ if typing.TYPE_CHECKING:
     from cxplay._events.model import Event
     from cxplay._events.plan import Plan, build_plan
     from cxplay._log.store import (
+        CustomerDecision,
         CustomerHistory,
         DecisionLog,
         GivenCompensation,
@@ -95,6 +96,7 @@ __all__ = [
     "ConditionError",
     "Cost",
     "Customer",
+    "CustomerDecision",
     "CustomerHistory",
     "CxplayError",
     "Decision",
@@ -160,6 +162,7 @@ __all__ = [
 # The event, plan and backtest modules cost start-up time that `cxplay suggest` should not
 # pay, the decision log (SQLAlchemy) more: they are imported on first use (PEP 562).
 _LAZY = {
+    "CustomerDecision": "cxplay._log.store",
     "CustomerHistory": "cxplay._log.store",
     "DecisionLog": "cxplay._log.store",
     "GivenCompensation": "cxplay._log.store",
