@@ -363,6 +363,16 @@ def test_the_whole_flow_works_from_the_keyboard(
 # --------------------------------------------------------------------------- labels, layout
 
 
+def _english_reasons() -> set[str]:
+    """Every rule's (and correlation's) reason and disruption title, as written (English)."""
+    playbooks = load_playbooks()
+    found = {r.reason for p in playbooks.playbooks for r in p.rules if r.reason}
+    for p in playbooks.playbooks:
+        found |= {c.reason for c in p.correlations if c.reason}
+        found |= {c.title for c in p.correlations if c.title}
+    return found
+
+
 def _ids() -> set[str]:
     playbooks = load_playbooks()
     return (
@@ -375,7 +385,7 @@ VISIBLE_TEXT = """() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const element = node.parentElement;
-    if (!element || element.closest("script, td.reason, #reply, #script, #trace, datalist")) continue;
+    if (!element || element.closest("script, #reply, #script, #trace, datalist")) continue;
     if (!element.checkVisibility()) continue;
     if (node.textContent.trim()) out.push(node.textContent.trim());
   }
@@ -395,6 +405,7 @@ def test_no_raw_id_is_visible_in_the_polish_and_ukrainian_console(
     from playwright.sync_api import expect
 
     ids = _ids()
+    english = _english_reasons()
     page = _page(browser, url, locale=lang, width=1366, height=900)
     _login(page, url, lang)
     found: dict[str, str] = {}
@@ -407,6 +418,7 @@ def test_no_raw_id_is_visible_in_the_polish_and_ukrainian_console(
             for word in re.findall(r"[a-z][a-z_]+", text):
                 if word in ids:
                     found[word] = text
+    reasons_seen = 0
     for channel in ("email", "sms", "in_person"):  # and results with every kind of reply
         _late_parcel(page, lang)
         page.select_option("#channel", channel)
@@ -416,6 +428,10 @@ def test_no_raw_id_is_visible_in_the_polish_and_ukrainian_console(
             for word in re.findall(r"[a-z][a-z_]+", text):
                 if word in ids:
                     found[word] = text
+            if any(reason in text for reason in english):  # a reason left in English
+                found["reason"] = text
+        reasons_seen += page.locator("td.reason").count()
+    assert reasons_seen >= 3  # the reasons were on the page, and checked
     assert found == {}
     assert page.errors == []
 

@@ -475,7 +475,7 @@
         what.appendChild(document.createTextNode(" "));
         what.appendChild(badge);
       }
-      const reason = [action.reason || "", action.params && action.params.approval_because ? action.params.approval_because : ""].filter(Boolean).join(" — ");
+      const reason = [(L.reasons && L.reasons[action.rule]) || action.reason || "", action.params && action.params.approval_because ? action.params.approval_because : ""].filter(Boolean).join(" — ");
       if (reasonCell && reason === lastReason) {
         reasonCell.rowSpan += 1; // one reason, shown once, for the actions that share it
       } else {
