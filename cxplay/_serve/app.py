@@ -682,6 +682,9 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     from cxplay._serve.console import mount_console
 
     mount_console(app, service, agent)
+    from cxplay._serve.context import mount_context  # the console's history and disruption
+
+    mount_context(app, service, agent, parse_body)
     if config.cors_origins:  # off unless asked for
         from fastapi.middleware.cors import CORSMiddleware
 
