@@ -10,6 +10,11 @@ history look-up; each logged round ends with a flush, so batched writes are coun
 Part 2 fills a SQLite log with synthetic decisions (1,000,000 by default; generated inside
 SQLite with a recursive CTE, so filling takes seconds) and times ``build_report`` over it.
 
+Part 3 weighs the partial customer index (revision ``customer_history``, for the console's
+history panel) on that filled log: logged suggestions written (one at a time) into a copy
+with the index and a copy without it, in alternating rounds, and
+``customer_decisions`` with the index and without it (a scan).
+
     python benchmarks/bench_log.py                 # ~1-2 min
     python benchmarks/bench_log.py --quick --json  # the smoke test's run (seconds)
 """
@@ -192,6 +197,55 @@ def measure_report(count: int, repeats: int) -> dict[str, Any]:
         }
 
 
+def measure_customer_index(count: int, rounds: int, per_round: int) -> dict[str, Any]:
+    """What the customer index costs a write and saves a history look-up, on ``count`` rows."""
+    import shutil
+
+    plain = Engine.from_path()
+    with tempfile.TemporaryDirectory() as tmp:
+        indexed = Path(tmp) / "indexed.db"
+        fill(indexed, count)
+        bare = Path(tmp) / "bare.db"
+        shutil.copy(indexed, bare)
+        with sa.create_engine(f"sqlite:///{bare}").begin() as conn:
+            conn.exec_driver_sql("DROP INDEX cxplay_decision_customer_recent")
+        logs = {
+            name: DecisionLog.open(path) for name, path in (("with", indexed), ("without", bare))
+        }
+        try:
+            engines = {name: Engine(plain.playbooks, log=log) for name, log in logs.items()}
+            times: dict[str, list[float]] = {"with": [], "without": []}
+            lookups: dict[str, list[float]] = {"with": [], "without": []}
+            for r in range(rounds + 1):
+                batch = incidents(per_round, f"ix-{r}-{uuid.uuid4().hex[:6]}")
+                for name in ("with", "without") if r % 2 else ("without", "with"):
+                    wall, _ = _round(engines[name], batch, logs[name])
+                    start = time.perf_counter()
+                    for n in range(20):
+                        logs[name].customer_decisions(f"C-{(r * 20 + n) % 50000}")
+                    lookup = (time.perf_counter() - start) / 20 * 1e6
+                    if r:  # the first round warms both up
+                        times[name].append(wall)
+                        lookups[name].append(lookup)
+            for engine in engines.values():
+                engine.close()
+        finally:
+            for log in logs.values():
+                log.close()
+    plain.close()
+    write_with, write_without = (statistics.median(times[k]) for k in ("with", "without"))
+    read_with, read_without = (statistics.median(lookups[k]) for k in ("with", "without"))
+    return {
+        "decisions": count,
+        "write_with_index_us": round(write_with, 1),
+        "write_without_index_us": round(write_without, 1),
+        "write_ratio": round(write_with / write_without, 3),
+        "lookup_with_index_us": round(read_with, 1),
+        "lookup_without_index_us": round(read_without, 1),
+        "lookup_ratio": round(read_with / read_without, 4),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few rounds, 20,000 decisions")
@@ -227,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                     conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
                 admin.dispose()
     report_row = measure_report(args.decisions, 1 if args.quick else 3)
-    result = {"suggest": suggest_rows, "report": report_row}
+    index_row = measure_customer_index(args.decisions, args.rounds, args.per_round)
+    result = {"suggest": suggest_rows, "report": report_row, "customer_index": index_row}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -248,6 +303,17 @@ def main(argv: list[str] | None = None) -> int:
         f"report over {report_row['decisions']:,} decisions on SQLite: "
         f"{report_row['report_s']:.2f} s (filled in {report_row['fill_s']:.1f} s; "
         f"{report_row['by_type']} types, {report_row['by_rule']} rules)"
+    )
+    row = index_row
+    print()
+    print(f"customer index on {row['decisions']:,} decisions (SQLite, median µs)")
+    print(
+        f"  logged suggestion: {row['write_with_index_us']:.1f} with, "
+        f"{row['write_without_index_us']:.1f} without (ratio {row['write_ratio']:.3f})"
+    )
+    print(
+        f"  customer_decisions: {row['lookup_with_index_us']:.1f} with, "
+        f"{row['lookup_without_index_us']:.1f} without (ratio {row['lookup_ratio']:.4f})"
     )
     return 0
 

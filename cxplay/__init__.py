@@ -94,6 +94,7 @@ if typing.TYPE_CHECKING:
     from cxplay._events.model import Event
     from cxplay._events.plan import Plan, build_plan
     from cxplay._log.store import (
+        CustomerDecision,
         CustomerHistory,
         DecisionLog,
         GivenCompensation,
@@ -115,6 +116,7 @@ __all__ = [
     "ConditionError",
     "Cost",
     "Customer",
+    "CustomerDecision",
     "CustomerHistory",
     "CxplayError",
     "Decision",
@@ -186,6 +188,7 @@ _LAZY = {
     "ScenarioReport": "cxplay._playbooks.scenarios",
     "ScenarioResult": "cxplay._playbooks.scenarios",
     "run_scenarios": "cxplay._playbooks.scenarios",
+    "CustomerDecision": "cxplay._log.store",
     "CustomerHistory": "cxplay._log.store",
     "DecisionLog": "cxplay._log.store",
     "GivenCompensation": "cxplay._log.store",

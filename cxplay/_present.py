@@ -211,6 +211,10 @@ class _Names:
     def channel(self, channel: str) -> str:
         return self.labels.channel(channel, self.language) if self.labels else channel
 
+    def reason(self, rule: str, written: str | None) -> str | None:
+        """The rule's reason in the agent's language (``[labels.<lang>.reasons]``)."""
+        return self.labels.reason(rule, self.language, written) if self.labels else written
+
 
 def _follow_up(plan: FollowUpPlan, names: _Names | None = None) -> str:
     if names is not None and names.labels is not None:
@@ -309,9 +313,10 @@ def suggestion_text(
             lines.append(head)
             if "approval_because" in action.params:
                 lines.append(f"     a person decides: {action.params['approval_because']}")
-            if action.reason and action.reason != previous_reason:
-                lines.append(f"     {action.reason}")
-            previous_reason = action.reason
+            reason = names.reason(action.rule, action.reason)
+            if reason and reason != previous_reason:
+                lines.append(f"     {reason}")
+            previous_reason = reason
             about = [action.playbook, f"priority {action.priority}"]
             about += [t for t in (action.dimension, action.stage) if t]
             lines.append("     " + style.dim(f"via {action.rule} ({', '.join(about)})"))
@@ -423,7 +428,8 @@ def suggestion_markdown(
             "|---|--------|---------|------|----------|-----|",
         ]
         for number, action in enumerate(result.actions, start=1):
-            why = f"{_md(action.reason)} " if action.reason else ""
+            reason = names.reason(action.rule, action.reason)
+            why = f"{_md(reason)} " if reason else ""
             why += f"({_code(action.rule)})"
             approval = "**needs approval**" if action.requires_approval else "no"
             if "approval_because" in action.params:

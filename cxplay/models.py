@@ -588,6 +588,16 @@ class Labels(_Strict):
         description="What an action names, in words: escalate's `to`, inform's `topic`, "
         "gesture's `item`, plan_b's `options` (shift_manager -> 'the shift manager').",
     )
+    reasons: dict[Identifier, Text] = Field(
+        default_factory=dict,
+        description="Rule or [[correlate]] id -> its `reason` in this language (the "
+        "`reason` itself is written in the playbook's default_language).",
+    )
+    disruptions: dict[Identifier, ShortText] = Field(
+        default_factory=dict,
+        description="[[correlate]] id -> its `title` in this language (what the console "
+        "shows for a disruption).",
+    )
 
     @model_validator(mode="after")
     def _known_kinds(self) -> Labels:

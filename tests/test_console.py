@@ -363,6 +363,16 @@ def test_the_whole_flow_works_from_the_keyboard(
 # --------------------------------------------------------------------------- labels, layout
 
 
+def _english_reasons() -> set[str]:
+    """Every rule's (and correlation's) reason and disruption title, as written (English)."""
+    playbooks = load_playbooks()
+    found = {r.reason for p in playbooks.playbooks for r in p.rules if r.reason}
+    for p in playbooks.playbooks:
+        found |= {c.reason for c in p.correlations if c.reason}
+        found |= {c.title for c in p.correlations if c.title}
+    return found
+
+
 def _ids() -> set[str]:
     playbooks = load_playbooks()
     return (
@@ -375,7 +385,7 @@ VISIBLE_TEXT = """() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const element = node.parentElement;
-    if (!element || element.closest("script, td.reason, #reply, #script, #trace, datalist")) continue;
+    if (!element || element.closest("script, #reply, #script, #trace, datalist")) continue;
     if (!element.checkVisibility()) continue;
     if (node.textContent.trim()) out.push(node.textContent.trim());
   }
@@ -395,6 +405,7 @@ def test_no_raw_id_is_visible_in_the_polish_and_ukrainian_console(
     from playwright.sync_api import expect
 
     ids = _ids()
+    english = _english_reasons()
     page = _page(browser, url, locale=lang, width=1366, height=900)
     _login(page, url, lang)
     found: dict[str, str] = {}
@@ -407,6 +418,7 @@ def test_no_raw_id_is_visible_in_the_polish_and_ukrainian_console(
             for word in re.findall(r"[a-z][a-z_]+", text):
                 if word in ids:
                     found[word] = text
+    reasons_seen = 0
     for channel in ("email", "sms", "in_person"):  # and results with every kind of reply
         _late_parcel(page, lang)
         page.select_option("#channel", channel)
@@ -416,6 +428,10 @@ def test_no_raw_id_is_visible_in_the_polish_and_ukrainian_console(
             for word in re.findall(r"[a-z][a-z_]+", text):
                 if word in ids:
                     found[word] = text
+            if any(reason in text for reason in english):  # a reason left in English
+                found["reason"] = text
+        reasons_seen += page.locator("td.reason").count()
+    assert reasons_seen >= 3  # the reasons were on the page, and checked
     assert found == {}
     assert page.errors == []
 
@@ -597,6 +613,112 @@ def test_a_repeat_claim_is_visible_before_the_agent_answers(
         "Rekompensaty w ostatnich 90 dniach: 1 (120,00 zł)"
     )
     expect(page.locator("#history")).to_have_class("note warn")
+    # the earlier decision itself, in words (labels, not ids), above the reply
+    recent = page.locator("#recent")
+    expect(recent).to_be_visible()
+    expect(recent.locator("strong")).to_have_text("Wcześniejsze decyzje dla tego klienta")
+    expect(recent.locator("li")).to_have_count(1)
+    line = recent.locator("li").first.inner_text().replace("\xa0", " ")
+    when, kind, actions, given, outcome = line.split(" · ")
+    assert re.fullmatch(r"\d\d:\d\d", when), when  # today: the time
+    assert (kind, outcome) == ("Uszkodzona przesyłka", "Wysłano bez zmian")
+    assert actions.startswith("Przeprosiny, Zwrot pieniędzy"), actions
+    assert given.startswith("Zwrot pieniędzy 120,00 zł"), given
+    for raw in ("parcel_damaged", "apology", "refund", "accepted"):
+        assert raw not in line, line
+    expect(recent).to_have_class("note warn")  # it gave compensation
+    # a third customer's ticket: nothing of C-REPEAT's history
+    page.fill("#customer-id", "C-NEW")
+    page.fill("#incident-id", "R-3")
+    page.keyboard.press("Control+Enter")
+    expect(recent.locator("li")).to_have_text(["Brak wcześniejszych decyzji dla tego klienta."])
+    assert page.errors == []
+
+
+def test_an_incident_of_an_open_disruption_says_so_and_advises_linking(
+    server: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+    from datetime import datetime, timedelta, timezone
+
+    from playwright.sync_api import expect
+
+    url, log_path = server
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    source = tmp_path / "wave.jsonl"
+    lines = []
+    for n in range(21):  # parcel.carrier_wave: 20 late parcels of one carrier within 2 h
+        incident = {
+            "id": f"WAVE-{n}",
+            "type": "parcel_late",
+            "occurred_at": (start + timedelta(minutes=5 * n)).isoformat(),
+            "channel": "email",
+            "customer": {"id": f"WAVE-C-{n}", "language": "pl"},
+            "order": {"value": 120, "currency": "PLN", "carrier": "InPost"},
+            "facts": {"delay_days": 3},
+        }
+        lines.append(json.dumps(incident) + "\n")
+    source.write_text("".join(lines), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("CXPLAY_PLAYBOOKS", "CXPLAY_LOG")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cxplay",
+            "watch",
+            str(source),
+            "--log",
+            str(log_path),
+            "--no-suggestions",
+        ],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    for lang, words in (
+        (
+            "pl",
+            (
+                "Część zakłócenia: ",
+                "(InPost), 21 klientów, powiadomienie wysłane ",
+                "Powiąż to zgłoszenie z zakłóceniem",
+            ),
+        ),
+        (
+            "uk",
+            (
+                "Частина збою: ",
+                "(InPost), 21 клієнт, повідомлення надіслано ",
+                "Прив'яжіть це звернення до збою",
+            ),
+        ),
+    ):
+        page = _page(browser, url, locale=lang, bypass_csp=True)  # to inject axe-core
+        _login(page, url, lang)
+        _late_parcel(page, lang, incident_id="WAVE-7")  # the ticket of a member
+        page.fill("#customer-id", "WAVE-C-7")
+        page.keyboard.press("Control+Enter")
+        panel = page.locator("#disruption")
+        expect(panel).to_be_visible()
+        expect(page.locator("#recent")).to_be_visible()  # no earlier decision: said so
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            assert axe_violations(page) == [], scheme
+        text = panel.inner_text()
+        for part in words:
+            assert part in text, text
+        assert "parcel.carrier_wave" not in text and "D-" not in text  # the id in a tooltip
+        assert (panel.get_attribute("title") or "").startswith("D-")
+        # another ticket, not part of it: the panel is gone
+        _late_parcel(page, lang, incident_id="NOT-IN-WAVE")
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#answers")).to_contain_text("NOT-IN-WAVE")
+        expect(panel).to_be_hidden()
+        assert page.errors == []
 
 
 def test_the_sms_count_agrees_with_the_service_for_any_text(

@@ -32,7 +32,7 @@ from cxplay._playbooks.loader import load_playbooks, shipped_playbooks_dir
 from cxplay.models import ACTION_KINDS, CHANNELS
 
 SHIPPED = load_playbooks()
-PARTS = ("types", "facts", "channels", "actions", "values")
+PARTS = ("types", "facts", "channels", "actions", "values", "reasons", "disruptions")
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -110,7 +110,7 @@ def test_any_label_taken_out_of_the_shipped_set_is_reported(
     header = re.compile(rf"^\[labels\.{language}\.{part}\].*\n", re.M).search(text)
     assert header is not None
     start = header.end()
-    line = re.compile(rf"^{re.escape(key)} = .*\n", re.M).search(text, start)
+    line = re.compile(rf'^"?{re.escape(key)}"? = .*\n', re.M).search(text, start)
     assert line is not None
     path.write_text(text[: line.start()] + text[line.end() :], encoding="utf-8")
     problems = [str(p) for p in label_problems(load_playbooks(directory))]
@@ -171,6 +171,8 @@ def test_validate_reports_a_language_without_labels(
     assert result.stdout.splitlines() == [
         where + "no pl label for 1 of its types (add them to [labels.pl.types]): parcel_late",
         where + "no pl label for 1 of its facts (add them to [labels.pl.facts]): delay_days",
+        where + "no pl label for 1 of its reasons (add them to [labels.pl.reasons]): "
+        "late.apologise",
     ]  # channels and action kinds have cxplay's own titles in every language it speaks
 
 
@@ -181,9 +183,69 @@ def test_validate_passes_with_every_language_labelled(
         '\n[labels.pl]\ntypes = { parcel_late = "Opóźniona przesyłka" }\n'
         'facts = { delay_days = { title = "Opóźnienie" } }\n'
         'channels = { email = "E-mail" }\nactions = { apology = "Przeprosiny" }\n'
+        'reasons = { "late.apologise" = "Za spóźnioną przesyłkę zawsze przepraszamy" }\n'
     )
     result = run("validate", _shop(tmp_path, SHOP + polish))
     assert (result.exit_code, result.stdout) == (0, "ok: 1 playbook, 1 rule, 2 languages\n")
+
+
+def test_validate_reports_a_reason_without_its_translation_like_a_missing_label(
+    tmp_path: Path, no_renderer_checks: None
+) -> None:
+    polish = (
+        '\n[labels.pl]\ntypes = { parcel_late = "Opóźniona przesyłka" }\n'
+        'facts = { delay_days = { title = "Opóźnienie" } }\n'
+    )
+    directory = _shop(tmp_path, SHOP + polish)
+    result = run("validate", directory)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{directory / 'shop.toml'}:21: labels (pl): no pl label for 1 of its reasons "
+        "(add them to [labels.pl.reasons]): late.apologise"
+    ]  # the reason itself is in the default language (en): en needs no translation
+    translated = polish + '\n[labels.pl.reasons]\n"late.apologise" = "Za spóźnienie przepraszamy"\n'
+    (tmp_path / "2").mkdir()
+    result = run("validate", _shop(tmp_path / "2", SHOP + translated))
+    assert (result.exit_code, result.stdout) == (0, "ok: 1 playbook, 1 rule, 2 languages\n")
+    # a translation for a rule that is not there, or has no reason: with a did-you-mean
+    wrong = translated.replace('"late.apologise" = ', '"late.apologies" = ')
+    (tmp_path / "3").mkdir()
+    directory = _shop(tmp_path / "3", SHOP + wrong)
+    lines = run("validate", directory).stdout.splitlines()
+    assert (
+        f"{directory / 'shop.toml'}:26: labels.pl.reasons: a translated reason for "
+        "'late.apologies', which is no rule or correlation of this playbook with a reason; "
+        "did you mean 'late.apologise'?"
+    ) in lines
+
+
+def test_the_pl_and_uk_console_and_cli_read_reasons_in_their_language() -> None:
+    book = SHIPPED.labels
+    written = {r.id: r.reason for p in SHIPPED.playbooks for r in p.rules if r.reason}
+    written |= {c.id: c.reason for p in SHIPPED.playbooks for c in p.correlations if c.reason}
+    assert len(written) >= 70
+    for language in ("pl", "uk"):
+        for rule, english in written.items():
+            translated = book.reason(rule, language, english)
+            assert translated and translated != english, (language, rule)
+    assert book.reason("parcel.late.apologise", "en", "as written") == "as written"
+    assert book.disruption("parcel.carrier_wave", "pl", "x") == (
+        "Opóźnione przesyłki jednego przewoźnika"
+    )
+    incident = str(Path(__file__).resolve().parents[1] / "examples/incidents/parcel_damaged.json")
+    for language in ("pl", "uk"):
+        for command in ("suggest", "explain"):
+            text = run(command, incident, env={"CXPLAY_LANG": language}).stdout
+            assert book.reason("parcel.damaged.apologise", language, None) in text
+            assert written["parcel.damaged.apologise"] not in text
+    text = run("suggest", incident, "--format", "markdown", env={"CXPLAY_LANG": "uk"}).stdout
+    assert book.reason("parcel.damaged.apologise", "uk", None) in text
+    english = run("suggest", incident, env={"CXPLAY_LANG": "en"}).stdout
+    assert written["parcel.damaged.apologise"] in english
+    data = json.loads(
+        run("suggest", incident, "--format", "json", env={"CXPLAY_LANG": "pl"}).stdout
+    )
+    assert data["actions"][0]["reason"] == written[data["actions"][0]["rule"]]  # JSON: as written
 
 
 def test_a_playbook_without_labels_is_not_asked_for_them(

@@ -666,3 +666,97 @@ def test_threads_that_come_and_go_strand_no_connection(engine: Engine, store: st
                 thread.join()
         assert log.count() == 60
         assert log._fast is None or len(log._fast._free) <= 20
+
+
+# --------------------------------------------------------------------------- the console's panel
+
+
+def test_a_customers_latest_decisions_newest_first_with_outcome_and_compensation(
+    engine: Engine, log: DecisionLog
+) -> None:
+    first = logged(engine, log, damaged("INC-1"))
+    log.outcome(first.decision_id, "accepted", actions=["apology"], given={"refund": 120}, at=NOW)
+    second = logged(engine, log, damaged("INC-2", facts={"photos_attached": False}))
+    log.outcome(second.decision_id, "rejected", at=NOW)
+    third = logged(
+        engine,
+        log,
+        {
+            "id": "INC-3",
+            "type": "parcel_late",
+            "customer": {"id": "C-1"},
+            "facts": {"delay_days": 3},
+        },
+    )
+    logged(engine, log, damaged("INC-9", customer="C-2"))  # another customer's
+    logged(engine, log, damaged("INC-10", customer=None))  # nobody's
+    rows = log.customer_decisions("C-1")
+    assert [r.decision_id for r in rows] == [
+        third.decision_id,
+        second.decision_id,
+        first.decision_id,
+    ]
+    newest, middle, oldest = rows
+    assert (newest.incident_id, newest.type, newest.status, newest.given) == (
+        "INC-3",
+        "parcel_late",
+        None,
+        (),
+    )
+    assert newest.actions == tuple(dict.fromkeys(a.kind for a in third.actions))
+    assert (middle.status, middle.given) == ("rejected", ())
+    assert oldest.status == "accepted" and oldest.decided_at == NOW
+    assert [(g.kind, g.amount, g.currency) for g in oldest.given] == [("refund", 120.0, "PLN")]
+    assert oldest.created_at < middle.created_at < newest.created_at
+    assert oldest.as_dict()["given"][0]["amount"] == 120.0
+    # the one on the agent's screen left out; a limit
+    assert [r.decision_id for r in log.customer_decisions("C-1", exclude=third.decision_id)] == [
+        second.decision_id,
+        first.decision_id,
+    ]
+    assert [r.decision_id for r in log.customer_decisions("C-1", limit=1)] == [third.decision_id]
+    assert log.customer_decisions("C-unknown") == []
+
+
+def test_a_forgotten_customer_has_no_decisions_to_show(engine: Engine, log: DecisionLog) -> None:
+    s = logged(engine, log, damaged("INC-1"))
+    log.outcome(s.decision_id, "accepted", at=NOW)
+    logged(engine, log, damaged("INC-2", customer="C-2"))
+    assert len(log.customer_decisions("C-1")) == 1
+    log.forget("C-1")
+    assert log.customer_decisions("C-1") == []
+    assert len(log.customer_decisions("C-2")) == 1
+    # a decision of the same customer made after forget shows (from then on)
+    later = logged(engine, log, damaged("INC-3"))
+    assert [r.decision_id for r in log.customer_decisions("C-1")] == [later.decision_id]
+
+
+@pytest.mark.parametrize("limit", [0, 101, True, 2.5])
+def test_customer_decisions_refuses_a_bad_limit_or_id(log: DecisionLog, limit: Any) -> None:
+    with pytest.raises(LogError, match="limit must be a whole number from 1 to 100"):
+        log.customer_decisions("C-1", limit=limit)
+    with pytest.raises(LogError, match="control character"):
+        log.customer_decisions("C-\x00")
+
+
+def test_the_customer_look_up_reads_its_partial_index(engine: Engine, log: DecisionLog) -> None:
+    logged(engine, log, damaged("INC-1"))
+    d = schema.decision.c
+    query = (
+        sa.select(d.id)
+        .where(d.customer_id == "C-1", d.customer_id.is_not(None), ~d.forgotten)
+        .order_by(d.created_at.desc())
+        .limit(5)
+    )
+    with log.connection() as conn:
+        indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("cxplay_decision")}
+        assert indexes["cxplay_decision_customer_recent"]["column_names"] == [
+            "customer_id",
+            "created_at",
+        ]
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # an almost empty table
+        explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
+        plan = " ".join(str(row) for row in conn.exec_driver_sql(explain + sql))
+    assert "cxplay_decision_customer_recent" in plan

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -603,6 +604,145 @@ def test_suggestions_outcomes_and_feedback_are_logged(logged: TestClient) -> Non
     problem_of(
         logged.post("/v1/outcomes", json={"decision_id": decision, "status": "accepted"}), 401
     )
+
+
+def _parcel(n: int, minutes: float, carrier: str = "InPost", **extra: Any) -> dict[str, Any]:
+    """A late parcel of a carrier wave (parcel.carrier_wave: 20 within 2 h)."""
+    start = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    return {
+        "id": f"W-{n}",
+        "type": "parcel_late",
+        "occurred_at": (start + timedelta(minutes=minutes)).isoformat(),
+        "channel": "email",
+        "customer": {"id": f"WC-{n}", "name": "Anna Kowalska", "language": "pl"},
+        "order": {"id": f"PL-{n}", "value": 120, "currency": "PLN", "carrier": carrier},
+        "facts": {"delay_days": 3},
+        **extra,
+    }
+
+
+def _watched(log: str, tmp_path: Path) -> None:
+    """`cxplay watch` over a wave of 22 late InPost parcels into the log (one disruption)."""
+    source = tmp_path / "wave.jsonl"
+    source.write_text(
+        "".join(json.dumps(_parcel(n, n * 5)) + "\n" for n in range(22)), encoding="utf-8"
+    )
+    done = CliRunner().invoke(
+        cli,
+        ["watch", str(source), "--log", log, "--no-suggestions"],
+        env={"CXPLAY_PLAYBOOKS": None, "CXPLAY_LOG": None},
+    )
+    assert done.exit_code == 0, done.output
+
+
+def test_the_customers_earlier_decisions_for_the_console(logged: TestClient) -> None:
+    first = {
+        "id": "H-1",
+        "type": "parcel_damaged",
+        "customer": {"id": "C/77", "language": "pl"},
+        "order": {"value": 250, "currency": "PLN"},
+    }
+    second = {
+        "id": "H-2",
+        "type": "parcel_late",
+        "customer": {"id": "C/77"},
+        "facts": {"delay_days": 3},
+    }
+    one = logged.post("/v1/suggest", json=first, headers=AS_AGENT).json()["decision_id"]
+    recorded = logged.post(
+        "/v1/outcomes",
+        json={"decision_id": one, "status": "accepted", "actions": ["apology", "refund"]},
+        headers=AS_AGENT,
+    )
+    assert recorded.status_code == 200, recorded.text
+    two = logged.post("/v1/suggest", json=second, headers=AS_AGENT).json()["decision_id"]
+    logged.post(
+        "/v1/suggest", json={**first, "id": "H-3", "customer": {"id": "C-other"}}, headers=AS_AGENT
+    )
+
+    answer = logged.get("/v1/decisions", params={"customer_id": "C/77"}, headers=AS_AGENT)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["customer_id"] == "C/77"
+    assert [d["decision_id"] for d in body["decisions"]] == [two, one]
+    newest, oldest = body["decisions"]
+    assert (newest["incident_id"], newest["type"], newest["status"], newest["given"]) == (
+        "H-2",
+        "parcel_late",
+        None,
+        [],
+    )
+    assert oldest["status"] == "accepted" and oldest["actions"][:2] == ["apology", "refund"]
+    assert [(g["kind"], g["amount"], g["currency"]) for g in oldest["given"]] == [
+        ("refund", 250.0, "PLN")
+    ]
+    left_out = logged.get(
+        "/v1/decisions", params={"customer_id": "C/77", "exclude": two}, headers=AS_AGENT
+    ).json()
+    assert [d["decision_id"] for d in left_out["decisions"]] == [one]
+    assert logged.get(
+        "/v1/decisions", params={"customer_id": "nobody"}, headers=AS_AGENT
+    ).json() == {"customer_id": "nobody", "decisions": []}
+    problem_of(logged.get("/v1/decisions", params={"customer_id": "C/77"}), 401)
+    problem_of(
+        logged.get("/v1/decisions", params={"customer_id": "C/77", "limit": 0}, headers=AS_AGENT),
+        422,
+    )
+    problem_of(logged.get("/v1/decisions", headers=AS_AGENT), 422)
+
+
+def test_an_incident_of_an_open_disruption_is_matched(store: str, tmp_path: Path) -> None:  # noqa: F811
+    _watched(store, tmp_path)
+    config = ServeConfig(tokens_env=TOKENS, watch=False, log=store)
+    with client(config) as c:
+
+        def match(incident: dict[str, Any]) -> Any:
+            response = c.post("/v1/disruptions/match", json=incident, headers=AS_AGENT)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        member = match(_parcel(3, 15))
+        assert member["advice"] == "link"
+        found = member["disruption"]
+        assert (found["via"], found["correlation"], found["key"], found["members"]) == (
+            "member",
+            "parcel.carrier_wave",
+            "InPost",
+            22,
+        )
+        assert found["status"] == "open" and found["notice_at"] and found["first_notice_at"]
+        assert found["title"] == "Parcels late with one carrier"
+        # a ticket the watcher has not seen, of the same carrier, within the hold (24 h)
+        newcomer = match(_parcel(900, 60 * 5))["disruption"]
+        assert (newcomer["via"], newcomer["disruption_id"], newcomer["notice_at"]) == (
+            "key",
+            found["disruption_id"],
+            None,
+        )
+        assert match(_parcel(901, 60, carrier="DPD")) == {"disruption": None, "advice": "none"}
+        assert match(_parcel(902, 60 * 24 * 3))["disruption"] is None  # past the hold
+        assert match({"type": "parcel_damaged"})["disruption"] is None  # no correlation
+        problem_of(
+            c.post("/v1/disruptions/match", json={"type": "parcel_late"}, headers=AS_AGENT), 422
+        )
+        problem_of(c.post("/v1/disruptions/match", json=_parcel(3, 15)), 401)
+    resolved = CliRunner().invoke(
+        cli,
+        ["disruptions", "resolve", found["disruption_id"], "--log", store],
+        env={"CXPLAY_PLAYBOOKS": None, "CXPLAY_LOG": None},
+    )
+    assert resolved.exit_code == 0, resolved.output
+    with client(config) as c:
+        answer = c.post("/v1/disruptions/match", json=_parcel(3, 15), headers=AS_AGENT).json()
+        assert answer == {"disruption": None, "advice": "none"}  # resolved: nothing to link
+
+
+def test_without_a_log_the_console_panels_say_how_to_get_one(api: TestClient) -> None:
+    for response in (
+        api.get("/v1/decisions", params={"customer_id": "C-1"}, headers=AS_AGENT),
+        api.post("/v1/disruptions/match", json={"type": "parcel_late"}, headers=AS_AGENT),
+    ):
+        assert problem_of(response, 409)["detail"].startswith("no decision log is configured")
 
 
 def test_without_a_log_outcomes_say_how_to_get_one(api: TestClient) -> None:

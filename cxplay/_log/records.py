@@ -31,6 +31,7 @@ __all__ = [
     "HISTORY_DAYS",
     "SCALES",
     "STATUSES",
+    "CustomerDecision",
     "CustomerHistory",
     "GivenCompensation",
     "LogHealth",
@@ -84,6 +85,44 @@ class CustomerHistory:
     since: datetime
     until: datetime
     days: int = HISTORY_DAYS
+
+
+@dataclass(frozen=True)
+class CustomerDecision:
+    """One of a customer's earlier decisions, as the console's history panel shows it.
+
+    ``actions`` are the suggested action kinds in order (one each); ``given`` the
+    compensation the latest outcome booked (empty: none, or no outcome yet); ``status``
+    the latest outcome (None: none recorded).
+    """
+
+    decision_id: str
+    created_at: datetime
+    incident_id: str | None
+    type: str
+    channel: str | None
+    language: str | None
+    severity: str
+    actions: tuple[str, ...]
+    given: tuple[GivenCompensation, ...]
+    status: Status | None
+    decided_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO 8601 strings."""
+        return {
+            "decision_id": self.decision_id,
+            "created_at": self.created_at.isoformat(),
+            "incident_id": self.incident_id,
+            "type": self.type,
+            "channel": self.channel,
+            "language": self.language,
+            "severity": self.severity,
+            "actions": list(self.actions),
+            "given": [vars(g) for g in self.given],
+            "status": self.status,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }
 
 
 @dataclass(frozen=True)

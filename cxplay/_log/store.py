@@ -47,6 +47,7 @@ from cxplay._log.records import (
     HISTORY_DAYS,
     SCALES,
     STATUSES,
+    CustomerDecision,
     CustomerHistory,
     GivenCompensation,
     LoggedDecision,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from cxplay.results import Suggestion
 
 __all__ = [
+    "CustomerDecision",
     "CustomerHistory",
     "DecisionLog",
     "GivenCompensation",
@@ -705,6 +707,70 @@ class DecisionLog:
             until=until,
             days=days,
         )
+
+    def customer_decisions(
+        self, customer_id: str, *, limit: int = 5, exclude: str | None = None
+    ) -> list[CustomerDecision]:
+        """A customer's latest decisions, newest first: type, actions, compensation, outcome.
+
+        What the console's history panel shows, so that a repeat claim is seen before the
+        agent answers. ``exclude`` leaves one decision out (the one on the agent's screen).
+        A forgotten customer has none (``forget`` erased the id from every decision).
+        Reads the partial index on (customer_id, created_at) of revision
+        ``customer_history``: one index range, however large the log.
+        """
+        text_arg("customer id", customer_id)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise LogError(f"limit must be a whole number from 1 to 100, not {limit!r}")
+        d = t.decision.c
+        query = (
+            sa.select(
+                d.id,
+                d.created_at,
+                d.incident_key,
+                d.type,
+                d.channel,
+                d.language,
+                d.severity,
+                d.actions,
+                d.status,
+                d.decided_at,
+            )
+            .where(d.customer_id == customer_id, d.customer_id.is_not(None), ~d.forgotten)
+            .order_by(d.created_at.desc(), d.id.desc())
+            .limit(limit)
+        )
+        if exclude is not None:
+            query = query.where(d.id != exclude)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            given: dict[str, list[GivenCompensation]] = {}
+            if rows:
+                g = t.given.c
+                for decision_id, kind, amount, currency, rule in conn.execute(
+                    sa.select(g.decision_id, g.kind, g.amount, g.currency, g.rule)
+                    .where(g.decision_id.in_([r.id for r in rows]))
+                    .order_by(g.id)
+                ):
+                    given.setdefault(decision_id, []).append(
+                        GivenCompensation(kind, amount, currency, rule)
+                    )
+        return [
+            CustomerDecision(
+                decision_id=r.id,
+                created_at=r.created_at,
+                incident_id=r.incident_key,
+                type=r.type,
+                channel=r.channel,
+                language=r.language,
+                severity=r.severity,
+                actions=tuple(dict.fromkeys(str(a["kind"]) for a in r.actions)),
+                given=tuple(given.get(r.id, ())),
+                status=r.status,
+                decided_at=r.decided_at,
+            )
+            for r in rows
+        ]
 
     def decisions(
         self, since: datetime | None = None, until: datetime | None = None, *, chunk: int = 1000

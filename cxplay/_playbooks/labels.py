@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 FALLBACK_LANGUAGE = "en"
+_PARTS = ("types", "facts", "channels", "actions", "values", "reasons", "disruptions")
 _UI_LANGUAGES = ("en", "pl", "uk")
 
 
@@ -74,7 +75,7 @@ class LabelBook:
             for language, labels in playbook.labels.items():
                 book = merged.setdefault(
                     language,
-                    {"types": {}, "facts": {}, "channels": {}, "actions": {}, "values": {}},
+                    {part: {} for part in _PARTS},
                 )
                 for part in book:  # the first playbook to label an id wins
                     for key, value in getattr(labels, part).items():
@@ -82,7 +83,7 @@ class LabelBook:
         for language, parts in _vocabulary().items():  # under the playbooks' own titles
             book = merged.setdefault(
                 language,
-                {"types": {}, "facts": {}, "channels": {}, "actions": {}, "values": {}},
+                {part: {} for part in _PARTS},
             )
             for part in ("channels", "actions"):
                 for key, value in getattr(parts, part).items():
@@ -131,6 +132,21 @@ class LabelBook:
         found = self._find("values", value, language)
         return str(found) if found is not None else value
 
+    def reason(self, rule_id: str, language: str, written: str | None) -> str | None:
+        """A rule's (or correlation's) reason in ``language``: its label, else as written.
+
+        ``written`` is the ``reason`` of the rule, in its playbook's default language.
+        """
+        book = self._books.get(language)
+        found = book["reasons"].get(rule_id) if book is not None else None
+        return str(found) if found is not None else written
+
+    def disruption(self, correlation_id: str, language: str, written: str | None) -> str | None:
+        """A ``[[correlate]]`` block's title in ``language``: its label, else as written."""
+        book = self._books.get(language)
+        found = book["disruptions"].get(correlation_id) if book is not None else None
+        return str(found) if found is not None else written
+
     def has(self, part: str, key: str, language: str) -> bool:
         """Whether ``language`` itself (no fallback) labels ``key`` in ``part``."""
         book = self._books.get(language)
@@ -149,6 +165,8 @@ class LabelBook:
                 **self._books.get(language, {}).get("values", {}),
             },
             "facts": {},
+            "reasons": dict(self._books.get(language, {}).get("reasons", {})),
+            "disruptions": dict(self._books.get(language, {}).get("disruptions", {})),
         }
         for name in facts:
             label = self.fact(name, language)
@@ -259,6 +277,32 @@ def label_problems(playbooks: Any) -> list[Problem]:
             "channels": sorted(_named_channels(playbook, conditions)),
             "values": sorted(named_values(playbook)),
         }
+        # what the playbook writes in its default language: its rules' and correlations'
+        # reasons, its correlations' titles; every other language it ships needs them
+        written = {
+            "reasons": sorted(
+                {r.id for r in playbook.rules if r.reason}
+                | {c.id for c in playbook.correlations if c.reason}
+            ),
+            "disruptions": sorted(c.id for c in playbook.correlations if c.title),
+        }
+        owned = {r.id for r in playbook.rules} | {c.id for c in playbook.correlations}
+        for language, labels in playbook.labels.items():
+            for part in ("reasons", "disruptions"):
+                for ident in getattr(labels, part):
+                    if ident not in written[part]:
+                        what = "rule or correlation" if part == "reasons" else "correlation"
+                        has = "a reason" if part == "reasons" else "a title"
+                        problems.append(
+                            Problem(
+                                f"a translated {part[:-1]} for {echo(ident)}, which is no "
+                                f"{what} of this playbook with {has}"
+                                f"{did_you_mean(ident, written[part] or sorted(owned))}",
+                                file=playbook.source,
+                                line=line(("labels", language, part, ident)),
+                                key=f"labels.{language}.{part}",
+                            )
+                        )
         table_line = line(("labels",))
         for language in playbook.meta.languages:
             for part, ids in wanted.items():
@@ -275,4 +319,19 @@ def label_problems(playbooks: Any) -> list[Problem]:
                         key=f"labels ({language})",
                     )
                 )
+            if language != playbook.meta.default_language:
+                for part, ids in written.items():
+                    here = playbook.labels.get(language)
+                    missing = [i for i in ids if here is None or i not in getattr(here, part)]
+                    if not missing:
+                        continue
+                    problems.append(
+                        Problem(
+                            f"no {language} label for {len(missing)} of its {part} "
+                            f"(add them to [labels.{language}.{part}]): {', '.join(missing)}",
+                            file=playbook.source,
+                            line=line(("labels", language)) or table_line,
+                            key=f"labels ({language})",
+                        )
+                    )
     return problems

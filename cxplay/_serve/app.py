@@ -657,6 +657,9 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         no_log=NoLog,
         unsupported=_Unsupported,
     )
+    from cxplay._serve.context import mount_context  # the console's history and disruption
+
+    mount_context(app, service, agent, parse_body)
     if config.cors_origins:  # off unless asked for
         from fastapi.middleware.cors import CORSMiddleware
 

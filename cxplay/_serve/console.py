@@ -137,6 +137,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "survey": "{survey} survey, {when}",
         "by_channel": "by {channel}",
         "did_you_mean": "Did you mean: {title}?",
+        "recent": "Earlier decisions for this customer",
+        "recent_none": "No earlier decisions for this customer.",
+        "no_outcome": "no outcome yet",
+        "nothing_given": "nothing given",
+        "part_of": "Part of: {title} ({key}), {customers}, notice sent {time}",
+        "part_of_no_notice": "Part of: {title} ({key}), {customers}, no notice sent yet",
+        "link_advice": "Link this ticket to the disruption instead of offering a compensation "
+        "of its own: the customer gets the disruption's notice, and its actions are under way.",
+        "customers_one": "{n} customer",
+        "customers_few": "{n} customers",
+        "customers_many": "{n} customers",
+        "customers_other": "{n} customers",
     },
     "pl": {
         "title": "cxplay — konsola konsultanta",
@@ -245,6 +257,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "survey": "Ankieta {survey}, termin: {when}",
         "by_channel": "kanał: {channel}",
         "did_you_mean": "Czy chodzi o: {title}?",
+        "recent": "Wcześniejsze decyzje dla tego klienta",
+        "recent_none": "Brak wcześniejszych decyzji dla tego klienta.",
+        "no_outcome": "wynik jeszcze niezapisany",
+        "nothing_given": "bez rekompensaty",
+        "part_of": "Część zakłócenia: {title} ({key}), {customers}, powiadomienie wysłane {time}",
+        "part_of_no_notice": "Część zakłócenia: {title} ({key}), {customers}, powiadomienie "
+        "jeszcze niewysłane",
+        "link_advice": "Powiąż to zgłoszenie z zakłóceniem zamiast przyznawać osobną "
+        "rekompensatę: klient dostanie powiadomienie o zakłóceniu, a działania w tej sprawie "
+        "już trwają.",
+        "customers_one": "{n} klient",
+        "customers_few": "{n} klientów",
+        "customers_many": "{n} klientów",
+        "customers_other": "{n} klienta",
     },
     "uk": {
         "title": "cxplay — консоль оператора",
@@ -353,6 +379,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "survey": "Опитування {survey}, термін: {when}",
         "by_channel": "канал: {channel}",
         "did_you_mean": "Можливо, ви мали на увазі: {title}?",
+        "recent": "Попередні рішення щодо цього клієнта",
+        "recent_none": "Попередніх рішень щодо цього клієнта немає.",
+        "no_outcome": "результат ще не записано",
+        "nothing_given": "без компенсації",
+        "part_of": "Частина збою: {title} ({key}), {customers}, повідомлення надіслано {time}",
+        "part_of_no_notice": "Частина збою: {title} ({key}), {customers}, повідомлення ще не "
+        "надіслано",
+        "link_advice": "Прив'яжіть це звернення до збою замість окремої компенсації: клієнт "
+        "отримає повідомлення про збій, а дії щодо нього вже виконуються.",
+        "customers_one": "{n} клієнт",
+        "customers_few": "{n} клієнти",
+        "customers_many": "{n} клієнтів",
+        "customers_other": "{n} клієнта",
     },
 }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +26,7 @@ from cxplay.errors import CxplayError
 
 __all__ = [
     "ANY",
+    "DisruptionLink",
     "DisruptionRow",
     "MemberRow",
     "StateConflict",
@@ -101,6 +102,29 @@ class MemberRow:
     incident: dict[str, Any]
     notice_at: datetime | None
     resolution_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DisruptionLink:
+    """The open disruption an incident belongs to, and how that was found.
+
+    ``via`` is ``member`` (the watcher attached this incident id) or ``key`` (the incident
+    has the disruption's correlation key and falls within its coverage, so the watcher
+    would attach it); ``notice_at`` is when this incident's own notice went out (None: not
+    a member yet, or no notice).
+    """
+
+    disruption: DisruptionRow
+    via: str
+    notice_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able."""
+        return {
+            **self.disruption.as_dict(),
+            "via": self.via,
+            "notice_at": self.notice_at.isoformat() if self.notice_at else None,
+        }
 
 
 def _now() -> datetime:
@@ -267,11 +291,7 @@ class WatchStore:
 
     @staticmethod
     def _row(r: Any) -> DisruptionRow:
-        first = r.first_notice_at
-        if isinstance(first, str):  # SQLite's MIN() of a datetime column is plain text
-            first = datetime.fromisoformat(first)
-        if isinstance(first, datetime) and first.tzinfo is None:
-            first = first.replace(tzinfo=timezone.utc)
+        first = _aware(r.first_notice_at)
         return DisruptionRow(
             r.id,
             r.correlation,
@@ -287,6 +307,70 @@ class WatchStore:
             list(r.actions),
             first,
         )
+
+    def _first_notice(self) -> Any:
+        return (
+            sa.select(sa.func.min(t.disruption_member.c.notice_at))
+            .where(t.disruption_member.c.disruption_id == t.disruption.c.id)
+            .scalar_subquery()
+            .label("first_notice_at")
+        )
+
+    def link(
+        self,
+        incident_id: str | None,
+        keys: Sequence[tuple[str, Any, timedelta, timedelta]],
+        at: datetime,
+    ) -> DisruptionLink | None:
+        """The open disruption an incident belongs to (the console's "part of" panel).
+
+        First by membership (the watcher attached ``incident_id``); else by key: ``keys``
+        are the incident's (correlation id, key as the events show it, within, hold), from
+        the playbooks' ``[[correlate]]`` rules (:meth:`Watcher.keys`), and an open
+        disruption of that correlation and key whose coverage ([first member − within,
+        last member + hold], the correlator's rule) holds ``at`` is the one the watcher
+        would attach the incident to (the newest, if several). None: no open disruption.
+        """
+        d, m = t.disruption.c, t.disruption_member.c
+        with self.log.connection() as conn:
+            if incident_id is not None:
+                mine = t.disruption_member.alias("mine")
+                row = conn.execute(
+                    sa.select(t.disruption, self._first_notice(), mine.c.notice_at.label("own"))
+                    .join(mine, mine.c.disruption_id == d.id)
+                    .where(mine.c.incident_id == incident_id, d.status == "open")
+                    .order_by(d.opened_at.desc(), d.id)
+                    .limit(1)
+                ).first()
+                if row is not None:
+                    return DisruptionLink(self._row(row), "member", _aware(row.own))
+            best: tuple[datetime, Any] | None = None
+            for correlation, key, within, hold in keys:
+                rows = conn.execute(
+                    sa.select(
+                        t.disruption,
+                        self._first_notice(),
+                        sa.select(sa.func.min(m.occurred_at))
+                        .where(m.disruption_id == d.id)
+                        .scalar_subquery()
+                        .label("first_at"),
+                        sa.select(sa.func.max(m.occurred_at))
+                        .where(m.disruption_id == d.id)
+                        .scalar_subquery()
+                        .label("last_at"),
+                    ).where(d.correlation == correlation, d.status == "open")
+                ).all()
+                for row in rows:
+                    first, last = _aware(row.first_at), _aware(row.last_at)
+                    if row.key != key or first is None or last is None:
+                        continue
+                    if not first - within <= at <= last + hold:
+                        continue
+                    if best is None or row.opened_at > best[0]:
+                        best = (row.opened_at, row)
+        if best is None:
+            return None
+        return DisruptionLink(self._row(best[1]), "key", None)
 
     def find(self, ident: str) -> DisruptionRow:
         """The disruption with this id (or a unique prefix of at least 6 characters)."""
@@ -361,6 +445,15 @@ class WatchStore:
                 )
                 .values(resolution_at=_now())
             )
+
+
+def _aware(value: Any) -> datetime | None:
+    """A time from an aggregate (SQLite's MIN() of a datetime column is plain text), in UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def masked_state(state: dict[str, Any], mask: Sequence[str]) -> dict[str, Any]:

@@ -188,6 +188,18 @@ class Watcher:
             find = self._for_type(incident.type)
         return find(incident)
 
+    def links(self, incident: Incident) -> list[tuple[str, Any, timedelta, timedelta]]:
+        """What finds the open disruption an incident would join, one per correlation.
+
+        Each is (correlation id, key as the events show it, within, hold).
+        """
+        found, _ = self.keys(incident)
+        out = []
+        for index, key in found:
+            block = self.correlations[index].correlate
+            out.append((self.correlations[index].id, key_text(key), block.within, block.hold))
+        return out
+
     def process(self, raw: Incident | Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """Everything one incident causes, as event dicts; None for a duplicate.
 

@@ -12,6 +12,7 @@
   const L = json("labels");
   const TYPES = json("types-data");
   const LANG = document.documentElement.lang;
+  const LOG = document.querySelector("main").dataset.log === "on";
   let current = null; // the suggestion on screen, and the incident it answers
   let currentIncident = null;
   let suggestedText = "";
@@ -410,6 +411,10 @@
     $("subject").textContent = "";
     $("reply").value = "";
     $("history").replaceChildren();
+    $("disruption").replaceChildren();
+    $("recent-list").replaceChildren();
+    $("disruption").hidden = true;
+    $("recent").hidden = true;
     for (const id of ["outcome-status", "respond-by", "sms-count"]) $(id).textContent = "";
     for (const id of ["reject-reason", "given", "note"]) $(id).value = "";
     for (const button of result.querySelectorAll("button")) {
@@ -475,7 +480,7 @@
         what.appendChild(document.createTextNode(" "));
         what.appendChild(badge);
       }
-      const reason = [action.reason || "", action.params && action.params.approval_because ? action.params.approval_because : ""].filter(Boolean).join(" — ");
+      const reason = [(L.reasons && L.reasons[action.rule]) || action.reason || "", action.params && action.params.approval_because ? action.params.approval_because : ""].filter(Boolean).join(" — ");
       if (reasonCell && reason === lastReason) {
         reasonCell.rowSpan += 1; // one reason, shown once, for the actions that share it
       } else {
@@ -515,6 +520,67 @@
     box.className = history.compensations_90d ? "note warn" : "note";
   }
 
+  // The customer's earlier decisions (from the log), so that a repeat claim is seen before
+  // the agent answers; the one on screen is left out.
+  function showRecent(recent, decision) {
+    const box = $("recent");
+    const list = $("recent-list");
+    list.replaceChildren();
+    box.hidden = !recent;
+    if (!recent) return;
+    const earlier = recent.decisions.filter((d) => d.decision_id !== decision).slice(0, 5);
+    box.className = earlier.some((d) => d.given.length) ? "note warn" : "note";
+    if (!earlier.length) {
+      const item = document.createElement("li");
+      item.textContent = T.recent_none;
+      list.appendChild(item);
+      return;
+    }
+    for (const d of earlier) {
+      const given = d.given.length
+        ? d.given.map((g) => actionTitle(g.kind) + (g.amount != null ? " " + money(g.amount, g.currency) : "")).join(", ")
+        : T.nothing_given;
+      const parts = [moment(new Date(d.created_at)), typeTitle(d.type), d.actions.map(actionTitle).join(", "), given, d.status ? T[d.status] : T.no_outcome];
+      const item = document.createElement("li");
+      item.textContent = parts.filter(Boolean).join(" · ");
+      item.title = d.decision_id + (d.incident_id ? " · " + d.incident_id : "");
+      list.appendChild(item);
+    }
+  }
+
+  // The open disruption this incident belongs to: link the ticket, do not compensate it alone.
+  function showDisruption(match) {
+    const box = $("disruption");
+    box.replaceChildren();
+    const d = match && match.disruption;
+    box.hidden = !d;
+    if (!d) return;
+    const plural = new Intl.PluralRules(LANG).select(d.members);
+    const customers = fill(T["customers_" + plural] || T.customers_other, { n: new Intl.NumberFormat(LANG).format(d.members) });
+    const notice = d.notice_at || d.first_notice_at;
+    const title = (L.disruptions && L.disruptions[d.correlation]) || d.title || d.correlation;
+    const key = Array.isArray(d.key) ? d.key.join(", ") : String(d.key);
+    const line = document.createElement("strong");
+    line.textContent = fill(notice ? T.part_of : T.part_of_no_notice, { title, key, customers, time: notice ? moment(new Date(notice)) : "" });
+    box.appendChild(line);
+    const advice = document.createElement("p");
+    advice.textContent = T.link_advice;
+    box.appendChild(advice);
+    box.title = d.disruption_id;
+  }
+
+  // What the log knows around an incident, asked beside the suggestion; a failure here
+  // never stops the suggestion (the panels stay hidden).
+  function context(data) {
+    if (!LOG) return Promise.resolve([null, null]);
+    const quiet = (promise) => promise.catch(() => null);
+    const customer = data.customer && data.customer.id;
+    return Promise.all([
+      customer ? quiet(call("GET", "/v1/decisions?limit=6&customer_id=" + encodeURIComponent(customer))) : null,
+      quiet(call("POST", "/v1/disruptions/match", data)),
+    ]);
+  }
+
   function showReply(reply) {
     const spoken = reply && (reply.channel === "phone" || reply.channel === "in_person");
     $("subject-line").hidden = !(reply && reply.subject);
@@ -544,7 +610,7 @@
     updateSms();
   }
 
-  function show(suggestion, data, ticket) {
+  function show(suggestion, data, ticket, recent, match) {
     current = suggestion;
     currentIncident = data;
     const result = $("result");
@@ -561,6 +627,8 @@
     $("approval-badge").hidden = !suggestion.actions.some((a) => a.requires_approval);
     if (suggestion.respond_by) showCountdown(suggestion.respond_by);
     showHistory(suggestion.history);
+    showDisruption(match);
+    showRecent(recent, suggestion.decision_id);
     showActions(suggestion.actions);
     showFollowUps(suggestion.follow_ups || []);
     showReply(suggestion.reply);
@@ -596,8 +664,8 @@
     // (a second request about the same incident) is the same decision in the log, not two.
     if (!data.id) data.id = "console-" + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
     try {
-      const suggestion = await call("POST", "/v1/suggest", data);
-      if (mine === generation) show(suggestion, data, ticket);
+      const [suggestion, [recent, match]] = await Promise.all([call("POST", "/v1/suggest", data), context(data)]);
+      if (mine === generation) show(suggestion, data, ticket, recent, match);
     } catch (error) {
       if (mine !== generation) return;
       clearResult();
