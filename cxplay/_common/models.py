@@ -153,6 +153,8 @@ def json_bytes(model: BaseModel) -> bytes:
     cls = type(model)
     serializer = _SERIALIZERS.get(cls)
     if serializer is None:
+        if not cls.__pydantic_complete__:  # defer_build: the schema is built on first use
+            cls.model_rebuild()
         schema = _without_python_only(cls.__pydantic_core_schema__)
         serializer = _SERIALIZERS[cls] = SchemaSerializer(schema)
     return serializer.to_json(model)
