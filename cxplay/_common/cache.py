@@ -54,7 +54,12 @@ def cache_root() -> Path | None:
     value = os.environ.get("CXPLAY_CACHE_DIR")
     if value is not None:
         return Path(value) if value.strip() else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no home directory to be found: no cache
+            return None
     return Path(base) / "cxplay"
 
 
