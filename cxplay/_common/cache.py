@@ -1,6 +1,6 @@
 """The user's cache directory: where a command remembers work that only its inputs decide.
 
-Two things are kept there, each under a key that names every input it depends on:
+Three things are kept there, each under a key that names every input it depends on:
 
 * ``snapshots/``: the loaded playbook set (:mod:`cxplay._playbooks.snapshot`), so that
   ``cxplay suggest`` does not parse and validate the same TOML files at every start;
