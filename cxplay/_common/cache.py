@@ -1,6 +1,6 @@
 """The user's cache directory: where a command remembers work that only its inputs decide.
 
-Two things are kept there, each under a key that names every input it depends on:
+Three things are kept there, each under a key that names every input it depends on:
 
 * ``snapshots/``: the loaded playbook set (:mod:`cxplay._playbooks.snapshot`), so that
   ``cxplay suggest`` does not parse and validate the same TOML files at every start;
@@ -54,7 +54,12 @@ def cache_root() -> Path | None:
     value = os.environ.get("CXPLAY_CACHE_DIR")
     if value is not None:
         return Path(value) if value.strip() else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no home directory to be found: no cache
+            return None
     return Path(base) / "cxplay"
 
 
