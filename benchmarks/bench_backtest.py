@@ -11,7 +11,7 @@ Prints a table, or with ``--json`` one row per mode:
 and a last row ``{"scaling_2_over_1": x}``. ``cpu_per_s`` is incidents per CPU-second of
 this process (workers=1 only): on a shared machine it shows the cost of the code itself.
 
-Targets (issue 13): >= 20,000 incidents/s per core; scaling 2 workers / 1 worker >= 1.7.
+Targets (issues 13 and 20): >= 20,000 incidents/s per core; scaling 2 workers / 1 worker >= 1.7.
 
     python benchmarks/bench_backtest.py            # 100,000 incidents
     python benchmarks/bench_backtest.py --quick    # 4,000: a smoke run

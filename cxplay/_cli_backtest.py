@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from cxplay._cli_log import _open as _open_log
 from cxplay._cli_log import _period_options
+from cxplay._cli_options import log_option, playbooks_option
 from cxplay.errors import BacktestError
 
 if TYPE_CHECKING:  # the backtest modules are imported when the command runs (start-up time)
@@ -60,19 +62,19 @@ def _paths_option(flag: str, name: str, help: str) -> Callable[[F], F]:
 
 @click.command("backtest")
 @click.argument("source", required=False, type=click.Path(path_type=Path), metavar="[SOURCE]")
-@_paths_option("--playbooks", "new_paths", "The new playbooks (repeatable).")
+@playbooks_option(help="The new playbooks", dest="new_paths", default=None)
 @_paths_option("--baseline", "baseline_paths", "The playbooks to compare with (repeatable).")
 @click.option(
     "--baseline-log",
     is_flag=True,
     help="Compare with what was actually decided, as the decision log (--log) recorded it.",
 )
-@click.option(
-    "--log",
-    "log",
-    metavar="PATH|URL",
+# no CXPLAY_LOG here: SOURCE and --log are alternatives, and a log from the environment
+# would make every backtest of a file a usage error
+@log_option(
     help="Read the incidents from the decision log instead of SOURCE: a SQLite file, "
     "'default', or a database URL (postgresql+psycopg://...).",
+    env=False,
 )
 @_period_options
 @click.option(
@@ -195,7 +197,9 @@ def backtest_command(
     Exit status: 0 ok; 1 an error, or a --fail-on limit crossed; 2 usage error.
     """  # noqa: D301 - click's \b must stay a backspace
     if generate is not None:
-        if source is not None or new_paths or baseline_paths:
+        ctx = click.get_current_context()
+        named = ctx.get_parameter_source("new_paths") is ParameterSource.COMMANDLINE
+        if source is not None or named or baseline_paths:
             raise click.UsageError("--generate prints incidents; it takes no SOURCE or playbooks")
         _generate(generate, seed)
         return
@@ -206,7 +210,7 @@ def backtest_command(
     if log is None and (baseline_log or since or until):
         raise click.UsageError("--baseline-log, --since and --until read the decision log: --log")
     if not new_paths:
-        raise click.UsageError("give the new playbooks: --playbooks DIR")
+        raise click.UsageError("give the new playbooks: --playbooks DIR (or CXPLAY_PLAYBOOKS)")
     if baseline_log and baseline_paths:
         raise click.UsageError("compare with --baseline DIR or with --baseline-log, not both")
     if not baseline_paths and not baseline_log:

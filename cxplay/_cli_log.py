@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
+from cxplay._cli_options import log_option, playbooks_option
+from cxplay._cli_options import playbook_paths as _paths
 from cxplay._engine.engine import Engine, IncidentLike
 from cxplay._playbooks.loader import PlaybookSet, load_playbooks
 from cxplay.errors import LogError
@@ -42,18 +44,6 @@ def _open(value: str | None) -> DecisionLog:
     return DecisionLog.open(_target(value))
 
 
-def log_option(function: F) -> F:
-    """``--log PATH|URL`` for the commands that read or write the log."""
-    return click.option(
-        "--log",
-        "log",
-        envvar="CXPLAY_LOG",
-        metavar="PATH|URL",
-        help="The decision log: a SQLite file or a database URL "
-        "(postgresql+psycopg://...). Env CXPLAY_LOG; default ~/.local/share/cxplay/log.db.",
-    )(function)
-
-
 def suggest_log_options(function: F) -> F:
     """``--log`` and ``--log-optional`` for ``suggest``."""
     function = click.option(
@@ -61,14 +51,9 @@ def suggest_log_options(function: F) -> F:
         is_flag=True,
         help="Log if the log can be written; otherwise warn and answer anyway.",
     )(function)
-    return click.option(
-        "--log",
-        "log",
-        envvar="CXPLAY_LOG",
-        metavar="PATH|URL",
+    return log_option(
         help="Record the suggestion in a decision log (a SQLite file, a database URL, or "
-        "'default' for ~/.local/share/cxplay/log.db); env CXPLAY_LOG. The JSON then "
-        "carries its decision_id.",
+        "'default' for ~/.local/share/cxplay/log.db); the JSON then carries its decision_id."
     )(function)
 
 
@@ -411,16 +396,7 @@ def csat_journey(
     help="text for a terminal, markdown for a wiki, html (one file, charts inline), json.",
 )
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write here.")
-@click.option(
-    "--playbooks",
-    "playbook_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    envvar="CXPLAY_PLAYBOOKS",
-    metavar="DIR|FILE",
-    help="Playbooks for the HTML report's journey map and the incident types' titles "
-    "(default: the shipped ones).",
-)
+@playbooks_option(help="Playbooks for the HTML report's journey map and the incident types' titles")
 @log_option
 def report_command(
     since: datetime | None,
@@ -450,14 +426,14 @@ def report_command(
     with _open(log) as opened:
         report = build_report(opened, since, until)
     if fmt == "html":
-        playbooks = load_playbooks(list(playbook_paths) or None)
+        playbooks = load_playbooks(_paths(playbook_paths))
         from cxplay._playbooks.journey import journey_map
 
         text = report_html(report, journey_map(playbooks), playbooks.labels)
     elif fmt == "json":
         text = report_text(report, "json")
     else:  # types by their titles
-        labels = load_playbooks(list(playbook_paths) or None).labels
+        labels = load_playbooks(_paths(playbook_paths)).labels
         text = report_text(report, fmt, labels)  # type: ignore[arg-type]  # click.Choice
     if out is None:
         click.echo(text)

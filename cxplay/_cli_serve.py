@@ -8,8 +8,8 @@ import socket
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
+from cxplay._cli_options import log_option, playbooks_option
 from cxplay._cli_watch import _duration
 from cxplay.errors import CxplayError
 
@@ -17,22 +17,6 @@ __all__ = ["EXIT_CANNOT_LISTEN", "serve"]
 
 #: ``cxplay serve`` cannot listen: the address is in use, or not this machine's.
 EXIT_CANNOT_LISTEN = 4
-
-
-def _playbooks_from_env(
-    ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]
-) -> tuple[Path, ...]:
-    """Refuse an empty element of ``$CXPLAY_PLAYBOOKS`` (it would serve the current directory)."""
-    if ctx.get_parameter_source(param.name or "") is ParameterSource.ENVIRONMENT:
-        raw = os.environ.get("CXPLAY_PLAYBOOKS", "")
-        if any(not part.strip() for part in raw.split(os.pathsep)):
-            raise click.BadParameter(
-                f"CXPLAY_PLAYBOOKS={raw!r} has an empty element, which would serve every "
-                "*.toml of the current directory: remove it (or write '.' to mean that)",
-                ctx,
-                param,
-            )
-    return value
 
 
 def _cannot_listen(host: str, port: int) -> str | None:
@@ -63,17 +47,7 @@ def _cannot_listen(host: str, port: int) -> str | None:
     type=click.IntRange(1, 64),
     help="Worker processes (each one holds its own engine; the GIL allows one core each).",
 )
-@click.option(
-    "--playbooks",
-    "playbook_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    envvar="CXPLAY_PLAYBOOKS",
-    callback=_playbooks_from_env,
-    metavar="DIR|FILE",
-    help="Playbooks to serve (repeatable; env CXPLAY_PLAYBOOKS, separated by "
-    f"'{os.pathsep}'). Default: the shipped playbooks.",
-)
+@playbooks_option(help="Playbooks to serve")
 @click.option(
     "--tokens",
     "tokens_file",
@@ -82,13 +56,9 @@ def _cannot_listen(host: str, port: int) -> str | None:
     help="Bearer tokens, one 'TOKEN ROLE' a line (roles: agent, admin). "
     "Also read: $CXPLAY_TOKENS='TOKEN:ROLE,...'.",
 )
-@click.option(
-    "--log",
-    "log",
-    envvar="CXPLAY_LOG",
-    metavar="PATH|URL",
+@log_option(
     help="Record every suggestion, outcome and survey answer in this decision log "
-    "(SQLite file, 'default', or postgresql+psycopg://...; env CXPLAY_LOG). Default: none.",
+    "(a SQLite file, 'default', or postgresql+psycopg://...). Default: none."
 )
 @click.option("--no-auth", is_flag=True, help="Accept requests without a token (trials only).")
 @click.option("--no-watch", is_flag=True, help="Do not reload when playbook files change.")

@@ -117,6 +117,13 @@ NOT_RUNNABLE: dict[str, str] = {
     ".venv/bin/python benchmarks/bench_backtest.py --quick --no-dask --json": (
         "run by test_bench_backtest_smoke.py"
     ),
+    "git worktree add --detach /tmp/old ba2e023": (
+        "checks an old commit out beside the repository: how the backtest's before/after "
+        "figures were measured, not an example of cxplay"
+    ),
+    "for tree in /tmp/old . /tmp/old .; do PYTHONPATH=$tree .venv/bin/python $tree/benchmarks/bench_backtest.py --incidents 50000 --json; done": (
+        "four benchmark runs (~10 min) against the old commit's worktree, not a test"
+    ),
 }
 
 # Commands whose documented exit status is not 0.

@@ -364,12 +364,17 @@ def _parsed(task: Task, tally: Tally) -> list[tuple[int, int, Incident, Any]]:
 
 
 def _outlined(
-    outliner: Outliner, models: Sequence[Incident | str], flats: Sequence[Any] | None
+    outliner: Outliner,
+    models: Sequence[Incident | str],
+    flats: Sequence[Any] | None = None,
+    *,
+    logged: bool = False,
 ) -> list[Side]:
     """One side of every incident, from :func:`~cxplay._engine.decide.outline`.
 
     ``models``: each incident checked against these playbooks, or the message of why it is
     an error for them. ``flats``: each one flattened already (None: flatten here).
+    ``logged``: the rules counted are those that gave an action (what the log records).
     """
     sides = []
     decide = outliner.outline
@@ -382,7 +387,7 @@ def _outlined(
         except CxplayError as exc:
             sides.append(Side(error=str(exc)))
             continue
-        sides.append(Side(found.actions, found.kept, found.severity))
+        sides.append(Side(found.actions, found.rules if logged else found.kept, found.severity))
     return sides
 
 
@@ -425,7 +430,7 @@ def run_task(task: Task, *, models: bool = False) -> Tally:
         fresh = Outliner(task.new.engine())
         checked = _checked(fresh, incidents)
         if task.baseline is None:
-            new_sides = _logged_sides(fresh, checked)
+            new_sides = _outlined(fresh, checked, logged=True)
         else:
             base = Outliner(task.baseline.engine())
             shared = base.checks == fresh.checks
@@ -444,19 +449,3 @@ def run_task(task: Task, *, models: bool = False) -> Tally:
     ):
         add(position, incident, raw, old_side, new_side)
     return tally
-
-
-def _logged_sides(outliner: Outliner, checked: Sequence[Incident | str]) -> list[Side]:
-    """The new side against the log: the rules counted are those that gave an action."""
-    sides = []
-    for model in checked:
-        if isinstance(model, str):
-            sides.append(Side(error=model))
-            continue
-        try:
-            found = outliner.outline(model)
-        except CxplayError as exc:
-            sides.append(Side(error=str(exc)))
-            continue
-        sides.append(Side(found.actions, found.rules, found.severity))
-    return sides
