@@ -29,6 +29,7 @@ ADMIN = "admin-token-0123456789"
 APP = create_app(ServeConfig(tokens_env=f"{ADMIN}:admin", watch=False))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
+
 @schemathesis.serializer("application/x-ndjson")
 def _json_lines(ctx: Any, value: Any) -> bytes:
     """/v1/incidents' JSON lines: the generated text as it is (whatever it holds)."""
