@@ -25,8 +25,12 @@ worker and one more, the generator runs on core 0 and the server on the others; 
 (2 workers on 2 cores) nothing is pinned and the generator shares the cores with the
 workers (the row says which). Figures to read: cxplay ``max`` / bare ``max`` at 1 worker
 (target >= 0.5), cxplay 2 workers / 1 worker (target >= 1.8), errors 0, p99 of ``half``
-(target <= 20 ms). ``--quick`` is the smoke run (1 worker, about a second a phase);
-``--json`` prints the rows, the ratios and the load average.
+(target <= 20 ms). Both servers of a worker count are up together and their ``max`` phases
+take turns, ``--rounds`` times; a row is the round with the median rate, its errors those
+of every round, and the ceiling ratios are the medians of the rounds' cxplay / bare (and,
+less moved by the neighbours of a shared machine, bare / cxplay server CPU per request).
+``--quick`` is the smoke run (1 worker, one round of about a second); ``--json`` prints
+the rows, the ratios and the load average.
 """
 
 from __future__ import annotations
@@ -84,9 +88,9 @@ def library_p50_us(bodies: list[bytes], repeats: int) -> tuple[float, list[Any],
 # -- the ceiling: a bare FastAPI/uvicorn POST ------------------------------------------------
 
 
-def bare_app() -> Any:
+def bare_app(size: int | None = None) -> Any:
     """The ceiling's app: parse the JSON body, answer a fixed body of a suggestion's size."""
-    size = int(os.environ[BARE_SIZE_ENV])
+    size = int(os.environ[BARE_SIZE_ENV]) if size is None else size
     answer = json.dumps({"pad": "x" * max(0, size - 11)}).encode()  # exactly `size` bytes
     app = FastAPI()
 
@@ -116,6 +120,94 @@ def serve_bare(port: int, workers: int) -> None:
         server_header=False,
         timeout_keep_alive=5,
     )
+
+
+# -- in one process: the HTTP layer's CPU, without the network and the neighbours ----------
+
+
+def in_process(bodies: list[bytes], rounds: int, per_round: int) -> dict[str, Any]:
+    """CPU µs per request of three ASGI calls in this process, in alternating rounds.
+
+    ``cxplay``: ``POST /v1/suggest`` through the whole app (middleware, token, parsing,
+    ``Engine.suggest``, metrics, the JSON answer); ``library``: ``Engine.suggest`` on the
+    parsed incident; ``bare``: the ceiling's app. No socket and no uvicorn (the same for
+    both apps), one thread: CPU time (``time.process_time``) that the rest of a busy
+    machine moves little. Medians of the rounds.
+    """
+    from cxplay._serve import ServeConfig, create_app
+
+    app = create_app(ServeConfig(watch=False, tokens_env=f"{TOKEN}:agent"))
+    engine = app.state.service.engine
+    parsed = [json.loads(b) for b in bodies]
+    size = round(statistics.mean(len(engine.suggest(i).model_dump_json()) for i in parsed))
+    bare = bare_app(size)
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
+    headers.append((b"authorization", f"Bearer {TOKEN}".encode()))
+
+    async def post(target: Any, body: bytes) -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/suggest",
+            "raw_path": b"/v1/suggest",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await target(scope, receive, send)
+        return status
+
+    async def serve(target: Any, count: int) -> None:
+        for k in range(count):
+            status = await post(target, bodies[k % len(bodies)])
+            if status != 200:
+                raise SystemExit(f"in-process POST answered {status}")
+
+    loop = asyncio.new_event_loop()
+
+    def timed(name: str, count: int) -> float:
+        start = time.process_time()
+        if name == "library":
+            for k in range(count):
+                engine.suggest(parsed[k % len(parsed)])
+        else:
+            loop.run_until_complete(serve(app if name == "cxplay" else bare, count))
+        return (time.process_time() - start) / count * 1e6
+
+    names = ["cxplay", "library", "bare"]
+    for name in names:
+        timed(name, 2 * len(bodies))  # warm
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % 3 :] + names[: r % 3]:  # the order rotates
+            times[name].append(timed(name, per_round))
+    loop.close()
+    median = {name: statistics.median(values) for name, values in times.items()}
+    return {
+        "cxplay_us": round(median["cxplay"], 1),
+        "library_us": round(median["library"], 1),
+        "bare_us": round(median["bare"], 1),
+        "http_us": round(median["cxplay"] - median["library"], 1),
+        "bare_over_cxplay": round(median["bare"] / median["cxplay"], 3),
+        "rounds": rounds,
+        "per_round": per_round,
+    }
 
 
 # -- servers ----------------------------------------------------------------------------------
@@ -225,13 +317,20 @@ class Run:
             for e in expected or ()
         ]
         self.latencies: list[float] = []
-        self.errors = 0
         self.sent = 0
         self.checked = 0
+        self.kinds: dict[str, int] = {}  # "status" (not a 200), "wrong" (not the library's)
+
+    @property
+    def errors(self) -> int:
+        return sum(self.kinds.values())
+
+    def error(self, kind: str) -> None:
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
     def check(self, index: int, status: int, body: bytes) -> None:
         if status != 200:
-            self.errors += 1
+            self.error("status")
             return
         if not self.expected:  # the bare server: its answer is fixed
             return
@@ -239,7 +338,7 @@ class Run:
         answer = json.loads(body)
         answer.pop("decision_id", None)
         if json.dumps(answer, sort_keys=True) != self.expected[index]:
-            self.errors += 1
+            self.error("wrong")
 
 
 async def closed_loop(port: int, run: Run, connections: int, count: int, seconds: float) -> float:
@@ -257,7 +356,7 @@ async def closed_loop(port: int, run: Run, connections: int, count: int, seconds
                 if run.sent % 16 == 0:  # checking every answer would cost the client a core
                     run.check(index, status, body)
                 elif status != 200:
-                    run.errors += 1
+                    run.error("status")
         finally:
             writer.close()
 
@@ -284,7 +383,7 @@ async def open_loop(port: int, run: Run, rate: float, count: int, seconds: float
         if k % 16 == 0:
             run.check(k % len(run.raw), status, body)
         elif status != 200:
-            run.errors += 1
+            run.error("status")
 
     tasks = []
     for k in range(total):
@@ -329,7 +428,9 @@ def wrk_phase(
     port: int, connections: int, seconds: float, cores: set[int] | None
 ) -> tuple[dict[str, Any], float]:
     """One wrk run (closed loop): its JSON summary and the CPU seconds wrk used."""
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+    # a request may take the service's own deadline (cxplay serve --timeout, 10 s) before it
+    # is late: wrk's default of 2 s counted a saturated machine's slow answers as errors
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
     command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", TOKEN]
     command += [str(p) for p in incident_files()]
     if cores is not None:
@@ -392,6 +493,7 @@ def make_row(
     errors: int,
     library_us: float,
     cpu: tuple[float, float],
+    kinds: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     count = max(1, requests)
     return {
@@ -405,11 +507,15 @@ def make_row(
         "p50_ms": round(p50_us / 1000, 2),
         "p99_ms": round(p99_us / 1000, 2),
         "errors": errors,
+        # what the errors were: wrk's kinds (connect, read, write, status, timeout), and
+        # "wrong" for an answer that is not Engine.suggest's
+        "error_kinds": dict(kinds or {}),
         "library_p50_us": round(library_us, 1),
         "http_over_library": round(p50_us / library_us, 2),
         # CPU per request, independent of what else the machine runs
         "server_cpu_us": round(cpu[0] / count * 1e6, 1),
         "client_cpu_us": round(cpu[1] / count * 1e6, 1),
+        "rounds": 1,  # a max row: how many rounds it is the median of
     }
 
 
@@ -436,6 +542,7 @@ def run_row(
         errors=run.errors,
         library_us=library_us,
         cpu=cpu,
+        kinds=run.kinds,
     )
 
 
@@ -477,6 +584,7 @@ def max_phase(
             errors=sum(summary["errors"].values()),
             library_us=library_us,
             cpu=(server_cpu, wrk_cpu),
+            kinds={k: v for k, v in summary["errors"].items() if v},
         )
     warm = Run(bodies, expected)
     on_cores(
@@ -494,6 +602,31 @@ def max_phase(
         ),
     )
     return run_row(server, workers, "max", pinning, full, rate, library_us, cpu)
+
+
+SERVERS = ("bare", "cxplay")
+
+
+def median_row(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median rate (the lower middle one of an even count)."""
+    ordered = sorted(rounds, key=lambda r: r["rps"])
+    return dict(ordered[(len(ordered) - 1) // 2], rounds=len(rounds))
+
+
+def median_or_none(values: list[float] | None) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def cpu_ratio(rows: list[dict[str, Any]], workers: int) -> float | None:
+    """Bare server CPU per request / cxplay's (max phases): the ceiling ratio by CPU."""
+    cpu = {
+        r["server"]: r["server_cpu_us"]
+        for r in rows
+        if r["workers"] == workers and r["phase"] == "max"
+    }
+    if not cpu.get("cxplay") or "bare" not in cpu:
+        return None
+    return round(cpu["bare"] / cpu["cxplay"], 3)
 
 
 def ratio(rows: list[dict[str, Any]], a: tuple[str, int], b: tuple[str, int]) -> float | None:
@@ -516,9 +649,17 @@ def main() -> int:
         default="auto",
         help="closed-loop load generator (auto: wrk when installed, else Python)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="max phases per server, bare and cxplay in turns"
+    )
     parser.add_argument("--no-pin", action="store_true", help="pin nothing to cores")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 worker, ~1 s a phase")
     parser.add_argument("--json", action="store_true", help="print rows and ratios as JSON")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="only the HTTP layer's CPU per request, in this process (no servers)",
+    )
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server is not None:
@@ -526,65 +667,101 @@ def main() -> int:
         return 0
     if args.quick:
         args.workers, args.count, args.seconds, args.connections = [1], 300, 1.0, 4
+        args.rounds = 1
     if args.generator == "auto":
         args.generator = "wrk" if shutil.which("wrk") else "python"
     bodies = [p.read_bytes() for p in incident_files()]
+    if args.in_process:
+        load = os.getloadavg()[0]
+        result = in_process(bodies, 3 if args.quick else 7, 50 if args.quick else 400)
+        result["load_average"] = {"start": round(load, 2), "end": round(os.getloadavg()[0], 2)}
+        print(json.dumps(result, indent=2 if args.json else None))
+        return 0
     library_us, expected, size = library_p50_us(bodies, 200 if args.quick else 3000)
     load_start = os.getloadavg()
     rows = []
     half_rate = args.rate
+    per_round: dict[int, list[float]] = {}
     for workers in args.workers:
         generator_cores, server_cores, pinning = (
             (None, None, "not pinned (--no-pin)") if args.no_pin else plan_cores(workers)
         )
-        for server in ("bare", "cxplay"):
-            port = free_port()
-            process = start_server(server, workers, port, server_cores, size)
-            try:
-                want = expected if server == "cxplay" else None
-                row = max_phase(
-                    args,
-                    server,
-                    workers,
-                    port,
-                    process.pid,
-                    bodies,
-                    want,
-                    library_us,
-                    (generator_cores, pinning),
-                )
-                if server == "bare":
-                    rows.append(row)
-                    continue
-                check = Run(bodies, expected)  # every incident, every answer compared
-                asyncio.run(check_every_incident(port, check, 2 if args.quick else 4))
-                row["errors"] += check.errors
-                rows.append(row)
-                if half_rate is None and (workers == 2 or len(args.workers) == 1):
-                    half_rate = row["rps"] / 2
-                if half_rate is not None:
-                    half = Run(bodies, expected)
-                    achieved, cpu = measured(
-                        process.pid,
+        # both servers up at once (an idle one costs nothing), driven in turns: a neighbour's
+        # burst on the shared machine hits one round of each, not one server's whole phase
+        ports = {server: free_port() for server in SERVERS}
+        processes: dict[str, subprocess.Popen[str]] = {}
+        try:
+            for server in SERVERS:
+                processes[server] = start_server(server, workers, ports[server], server_cores, size)
+            rounds: dict[str, list[dict[str, Any]]] = {server: [] for server in SERVERS}
+            for _ in range(args.rounds):
+                for server in SERVERS:
+                    rounds[server].append(
+                        max_phase(
+                            args,
+                            server,
+                            workers,
+                            ports[server],
+                            processes[server].pid,
+                            bodies,
+                            expected if server == "cxplay" else None,
+                            library_us,
+                            (generator_cores, pinning),
+                        )
+                    )
+            per_round[workers] = [
+                c["rps"] / b["rps"] for b, c in zip(rounds["bare"], rounds["cxplay"], strict=True)
+            ]
+            row = median_row(rounds["bare"])
+            row["errors"] = sum(r["errors"] for r in rounds["bare"])
+            row["error_kinds"] = {}
+            for done in rounds["bare"]:
+                for kind, count in done["error_kinds"].items():
+                    row["error_kinds"][kind] = row["error_kinds"].get(kind, 0) + count
+            rows.append(row)
+            row = median_row(rounds["cxplay"])
+            port, pid = ports["cxplay"], processes["cxplay"].pid
+            check = Run(bodies, expected)  # every incident, every answer compared
+            asyncio.run(check_every_incident(port, check, 2 if args.quick else 4))
+            row["errors"] = check.errors + sum(r["errors"] for r in rounds["cxplay"])
+            row["error_kinds"] = {}
+            for done in rounds["cxplay"]:
+                for kind, count in done["error_kinds"].items():
+                    row["error_kinds"][kind] = row["error_kinds"].get(kind, 0) + count
+            for kind, count in check.kinds.items():
+                row["error_kinds"][kind] = row["error_kinds"].get(kind, 0) + count
+            rows.append(row)
+            if half_rate is None and (workers == 2 or len(args.workers) == 1):
+                half_rate = row["rps"] / 2
+            if half_rate is not None:
+                half = Run(bodies, expected)
+                achieved, cpu = measured(
+                    pid,
+                    functools.partial(
+                        on_cores,
+                        generator_cores,
                         functools.partial(
-                            on_cores,
-                            generator_cores,
-                            functools.partial(
-                                asyncio.run,
-                                open_loop(port, half, half_rate, args.count, args.seconds),
-                            ),
+                            asyncio.run,
+                            open_loop(port, half, half_rate, args.count, args.seconds),
                         ),
-                    )
-                    rows.append(
-                        run_row(server, workers, "half", pinning, half, achieved, library_us, cpu)
-                    )
-            finally:
+                    ),
+                )
+                rows.append(
+                    run_row("cxplay", workers, "half", pinning, half, achieved, library_us, cpu)
+                )
+        finally:
+            for process in processes.values():
                 process.send_signal(signal.SIGTERM)
+            for process in processes.values():
                 process.wait(timeout=30)
     load_end = os.getloadavg()
     ratios = {
-        "cxplay_1_of_ceiling_1": ratio(rows, ("cxplay", 1), ("bare", 1)),
-        "cxplay_2_of_ceiling_2": ratio(rows, ("cxplay", 2), ("bare", 2)),
+        # the median over the rounds of cxplay / bare, each pair measured back to back
+        "cxplay_1_of_ceiling_1": median_or_none(per_round.get(1)),
+        "cxplay_2_of_ceiling_2": median_or_none(per_round.get(2)),
+        # the same by server CPU per request (what the neighbours' load changes least)
+        "cxplay_1_of_ceiling_1_cpu": cpu_ratio(rows, 1),
+        "cxplay_2_of_ceiling_2_cpu": cpu_ratio(rows, 2),
         "cxplay_2_over_1": ratio(rows, ("cxplay", 2), ("cxplay", 1)),
         "bare_2_over_1": ratio(rows, ("bare", 2), ("bare", 1)),
     }

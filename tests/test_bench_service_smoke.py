@@ -39,10 +39,12 @@ KEYS = {
     "p50_ms",
     "p99_ms",
     "errors",
+    "error_kinds",
     "library_p50_us",
     "http_over_library",
     "server_cpu_us",
     "client_cpu_us",
+    "rounds",
 }
 
 
@@ -81,7 +83,7 @@ def test_quick_run_answers_every_request_right(generator: str) -> None:
     ]
     for row in rows:
         assert set(row) == KEYS
-        assert row["errors"] == 0
+        assert row["errors"] == 0 and row["error_kinds"] == {}
         assert row["requests"] > 0
     assert [r["generator"] for r in rows] == [generator, generator, "python"]
     assert report["ratios"]["cxplay_1_of_ceiling_1"] > 0
@@ -102,4 +104,21 @@ def test_a_wrong_answer_is_an_error() -> None:
     assert run.errors == 0
     run.check(1, 200, b'{"matched": true}')
     run.check(0, 503, b"{}")
-    assert run.errors == 2
+    assert run.errors == 2 and run.kinds == {"wrong": 1, "status": 1}
+
+
+def test_the_in_process_run_gives_each_part_of_a_request() -> None:
+    result = quick_run("--in-process")
+    assert set(result) == {
+        "cxplay_us",
+        "library_us",
+        "bare_us",
+        "http_us",
+        "bare_over_cxplay",
+        "rounds",
+        "per_round",
+        "load_average",
+    }
+    assert result["cxplay_us"] > 0 and result["library_us"] > 0 and result["bare_us"] > 0
+    difference = result["cxplay_us"] - result["library_us"]
+    assert result["http_us"] == pytest.approx(difference, abs=0.11)

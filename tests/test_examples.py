@@ -110,6 +110,13 @@ NOT_RUNNABLE: dict[str, str] = {
     ".venv/bin/python benchmarks/bench_engine.py --quick --sizes 20 --json": (
         "run by test_bench_smoke.py"
     ),
+    ".venv/bin/python benchmarks/bench_service.py": "a benchmark (~5 min), not a test",
+    ".venv/bin/python benchmarks/bench_service.py --quick --json": (
+        "run by test_bench_service_smoke.py"
+    ),
+    ".venv/bin/python benchmarks/bench_service.py --in-process": (
+        "a benchmark (~30 s), not a test; test_bench_service_smoke.py runs it --quick"
+    ),
     ".venv/bin/python benchmarks/bench_log.py": "a benchmark (~2 min), not a test",
     ".venv/bin/python benchmarks/bench_log.py --quick --json": "run by test_bench_log_smoke.py",
     ".venv/bin/python benchmarks/bench_backtest.py": "a benchmark (~2 min), not a test",
