@@ -98,6 +98,7 @@ def reply_context(decision: Decision) -> ReplyContext:
         severity=decision.severity,
         playbook=meta.id,
         promise=decision.kept[0].playbook.sla,
+        business=decision.kept[0].playbook.business,
         said=decision.said,
         now=decision.base,
     )
