@@ -503,7 +503,9 @@ class Renderer:
         name = name_in_script(parse_name(customer.name).text, language)
         given = parse_name(name).given or ""
         order = incident.order
-        tz = customer.timezone
+        # the customer's zone, else the team's: "by 09:30 on Monday" is Warsaw's 09:30 after
+        # the clocks go back, whatever UTC offset the incident was written with
+        tz = customer.timezone or ctx.zone
         respond_by = ctx.respond_by
         config = self.config_for(ctx.playbook)
         # how soon the team answers a message on each channel: "within 2 working hours";
