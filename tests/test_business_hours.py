@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from cxplay import DecisionLog, Engine, load_playbooks
 from cxplay._cli import cli as main
 from cxplay._common.hours import BusinessCalendar, holiday_countries, parse_hours
+from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._log.report import build_report
 from cxplay._replies.locale import format_deadline
 from cxplay.models import Calendar
@@ -441,3 +442,154 @@ def test_holiday_countries_are_the_library_s_whole_list() -> None:
 
     assert holiday_countries() == tuple(sorted(holidays.list_supported_countries()))
     assert {"PL", "UA", "GB", "UK", "POL"} <= set(holiday_countries())
+
+
+# --------------------------------------------------------------------------- retail, rental
+# The store's and the rental company's written channels keep office hours (their
+# [calendar]); the till, the desk and the phone are open when the customer is there.
+
+
+_BACKENDS = [
+    pytest.param(
+        "durable", marks=pytest.mark.skipif(not DURABLE, reason="durable_rules does not import")
+    ),
+    "python",
+]
+_BY = {"en": "We'll get back to you {}.", "pl": "Odezwiemy się {}.", "uk": "Ми відповімо {}."}
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+@pytest.mark.parametrize(
+    ("incident", "due", "said"),
+    [
+        # retail, the Friday evening before the May holidays (1 May a Saturday, 3 May a
+        # Monday, Sunday closed): the e-mail is answered on Tuesday morning
+        (
+            {
+                "type": "queue_long",
+                "channel": "email",
+                "occurred_at": "2027-04-30T20:30:00+02:00",
+                "customer": {"name": "James Whitfield"},
+                "facts": {"queue_minutes": 25},
+            },
+            "2027-05-04T09:30:00+02:00",
+            {
+                "en": "by 09:30 on Tuesday 4 May",
+                "pl": "we wtorek, 4 maja, do 09:30",
+                "uk": "у вівторок, 4 травня, до 09:30",
+            },
+        ),
+        # retail, Saturday evening before the clocks go back (25 October 2026): Monday
+        # 09:30 in Warsaw, said in Warsaw time although the incident was written at +02:00
+        (
+            {
+                "type": "queue_long",
+                "channel": "email",
+                "occurred_at": "2026-10-24T20:30:00+02:00",
+                "customer": {"name": "Anna Kowalska"},
+                "facts": {"queue_minutes": 25},
+            },
+            "2026-10-26T09:30:00+01:00",
+            {
+                "en": "by 09:30 on Monday 26 October",
+                "pl": "w poniedziałek, 26 października, do 09:30",
+                "uk": "у понеділок, 26 жовтня, до 09:30",
+            },
+        ),
+        # retail, inside opening hours: the SLA is the clock, in working hours
+        (
+            {
+                "type": "queue_long",
+                "channel": "email",
+                "occurred_at": "2026-11-24T10:00:00+01:00",
+                "customer": {"name": "Anna Kowalska"},
+                "facts": {"queue_minutes": 25},
+            },
+            "2026-11-24T12:00:00+01:00",
+            {
+                "en": "within 2 working hours",
+                "pl": "w ciągu 2 godzin roboczych",
+                "uk": "протягом 2 робочих годин",
+            },
+        ),
+        # rental, the Friday evening before the May holidays: the stations work holidays,
+        # so the e-mail at 23:30 is answered from 06:00 on Saturday 1 May
+        (
+            {
+                "type": "extra_missing",
+                "channel": "email",
+                "occurred_at": "2027-04-30T23:30:00+02:00",
+                "customer": {"name": "Sarah O'Connor"},
+                "order": {"id": "RES-90117"},
+                "facts": {"missing_item": "gps"},
+            },
+            "2027-05-01T06:30:00+02:00",
+            {"en": "by 06:30 tomorrow", "pl": "jutro do 06:30", "uk": "завтра до 06:30"},
+        ),
+        # rental, the night the clocks go forward (29 March 2026): 23:45 + 15 minutes,
+        # then 45 minutes from 06:00 summer time
+        (
+            {
+                "type": "extra_missing",
+                "channel": "web_form",
+                "occurred_at": "2026-03-28T23:45:00+01:00",
+                "customer": {"name": "Sarah O'Connor"},
+                "order": {"id": "RES-90117"},
+                "facts": {"missing_item": "gps"},
+            },
+            "2026-03-29T06:45:00+02:00",
+            {"en": "by 06:45 tomorrow", "pl": "jutro do 06:45", "uk": "завтра до 06:45"},
+        ),
+    ],
+    ids=[
+        "retail-may-holidays",
+        "retail-dst-autumn",
+        "retail-open",
+        "rental-may",
+        "rental-dst-spring",
+    ],
+)
+def test_retail_and_rental_written_channels_keep_office_hours(
+    backend: str, incident: dict[str, Any], due: str, said: dict[str, str]
+) -> None:
+    """respond_by and the reply's "we'll get back to you by ..." follow the calendar."""
+    with Engine.from_path(backend=backend) as engine:  # type: ignore[arg-type]
+        for language, when in said.items():
+            suggestion = engine.suggest(incident, language=language)
+            assert suggestion.respond_by == datetime.fromisoformat(due)
+            assert suggestion.reply is not None
+            assert _BY[language].format(when) in suggestion.reply.body, suggestion.reply.body
+
+
+@pytest.mark.parametrize("backend", _BACKENDS)
+def test_the_rental_station_managers_call_falls_in_the_stations_hours(backend: str) -> None:
+    """A follow-up due date follows the calendar too: a missing child seat reported by
+    e-mail at 23:50 gets the station manager's call 15 open minutes later, 06:05 the next
+    morning, and the reply says so; at the desk and by phone the SLA stays the clock."""
+    incident = {
+        "type": "child_seat_missing",
+        "channel": "email",
+        "occurred_at": "2026-11-24T23:50:00+01:00",
+        "customer": {"name": "Tomasz Wiśniewski"},
+        "order": {"id": "RES-88213"},
+        "facts": {"missing_item": "child_seat"},
+    }
+    with Engine.from_path(backend=backend) as engine:  # type: ignore[arg-type]
+        suggestion = engine.suggest(incident, language="en")
+        call = next(f for f in suggestion.follow_ups if f.action == "escalate")
+        assert call.due == datetime.fromisoformat("2026-11-25T06:05:00+01:00")
+        assert suggestion.reply is not None and "by 06:05 tomorrow" in suggestion.reply.body
+        for channel, sla in (("in_person", 5), ("phone", 2)):
+            live = engine.suggest({**incident, "channel": channel}, language="en")
+            at = datetime.fromisoformat(incident["occurred_at"])
+            assert live.respond_by == at + timedelta(minutes=sla)
+
+
+def test_every_shipped_sla_says_why_it_counts_what_it_counts() -> None:
+    """The playbooks that keep calendar time on a channel say why in a comment (an in-person
+    desk is open when the customer is there; a social team works around the clock)."""
+    root = Path(__file__).resolve().parent.parent / "playbooks"
+    for name in ("public", "retail", "rental", "events"):
+        text = (root / f"{name}.toml").read_text(encoding="utf-8")
+        block = text.split("[sla]", 1)[1].split("\n\n", 1)[0]
+        assert block.lstrip("\n").startswith("#"), f"{name}.toml: [sla] without a why"

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from cxplay import Engine
 from cxplay._cli import cli
+from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._events.load import load_event
 from cxplay._events.plan import build_plan
 from cxplay._events.replan import DEFAULT_MARGIN
@@ -190,3 +191,96 @@ def test_a_break_is_used_only_when_nothing_else_is_free(tmp_path: Path) -> None:
     plan = replan(event, "melnyk", melnyk.arrival + dt.timedelta(minutes=30))
     (change,) = [c for c in plan.moves if c.kind == "move_room"]
     assert change.new_start.astimezone(event.tz).strftime("%H:%M") == "12:30"
+
+
+# --------------------------------------------------------------------------------------
+# A day guest (no hotel room), declared in the event file (issue 18, class 7).
+
+_ROOM = re.compile(r"\broom\b|pok[oó]j|номер\b|номера\b", re.IGNORECASE)
+_QUIET = re.compile(r"quiet|cich|тих", re.IGNORECASE)
+_DAY_GUEST_BACKENDS = [
+    pytest.param(
+        "durable", marks=pytest.mark.skipif(not DURABLE, reason="durable_rules does not import")
+    ),
+    "python",
+]
+
+
+def _with_day_guest(tmp_path: Path, value: str) -> Path:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    marked = "day_guest = true                  # no hotel room: arriving early, a quiet place, not a room"
+    assert marked in text
+    path = tmp_path / "event.toml"
+    path.write_text(text.replace(marked, value), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("backend", _DAY_GUEST_BACKENDS)
+def test_a_day_guest_from_the_event_file_gets_a_quiet_place_not_a_room(
+    tmp_path: Path, backend: str
+) -> None:
+    """`day_guest = true` on a [[guest]] reaches the incident, the actions and every message
+    of the early-arrival scenario; a guest with a room still hears about the room."""
+    event = load_event(EXAMPLE)
+    mayor = next(g for g in event.guests if g.id == "deputy-mayor")
+    consul = next(g for g in event.guests if g.id == "consul")
+    assert mayor.day_guest is True and consul.day_guest is False
+    with Engine.from_path(backend=backend) as engine:  # type: ignore[arg-type]
+        plan = build_plan(event, engine, event_source=None, created_at=CREATED)
+    scenarios = {s.id: s for s in plan.scenarios}
+    day = scenarios["guest_early_arrival/deputy-mayor"]
+    assert day.facts["day_guest"] is True and day.incident["facts"]["day_guest"] is True
+    assert "events.early.quiet_place" in {a.rule for a in day.suggestion.actions}
+    assert "events.early.room_ready" not in {a.rule for a in day.suggestion.actions}
+    to_guest = [m for m in day.messages if m.to == "guest"]
+    assert to_guest, day.messages
+    for message in to_guest:
+        assert not _ROOM.search(message.body), message.body
+        assert _QUIET.search(message.body), message.body
+    venue = next(m for m in day.messages if m.to == "venue")
+    assert "Nocleg nie jest zarezerwowany" in venue.body, venue.body
+    # the consul has a room: the reply says it is not ready yet, and the room-ready text
+    stay = scenarios["guest_early_arrival/consul"]
+    assert "day_guest" not in stay.facts
+    assert "events.early.room_ready" in {a.rule for a in stay.suggestion.actions}
+    assert any(_ROOM.search(m.body) for m in stay.messages if m.to == "guest")
+
+
+def test_day_guest_is_false_unless_the_event_file_says_so(tmp_path: Path) -> None:
+    event = load_event(_with_day_guest(tmp_path, ""))
+    assert not any(g.day_guest for g in event.guests)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('day_guest = "yes"', "day_guest"),  # a boolean, not a string
+        ("day_guest = 1", "day_guest"),
+        ("day_gest = true", "did you mean 'day_guest'"),  # extra="forbid", with a hint
+    ],
+)
+def test_a_bad_day_guest_is_a_one_line_error_with_its_line(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = _with_day_guest(tmp_path, value)
+    line = next(
+        n
+        for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if value in text
+    )
+    result = CliRunner().invoke(cli, ["plan", str(path)])
+    assert result.exit_code == 1, result.output
+    output = result.output + (result.stderr or "")
+    assert "Traceback" not in output
+    assert message in output, output
+    assert f":{line}:" in output, output
+
+
+def test_day_guest_is_in_the_event_json_schema() -> None:
+    from cxplay._events.model import Event
+
+    schema = Event.model_json_schema(by_alias=True)
+    guest = schema["$defs"]["Guest"]
+    assert guest["properties"]["day_guest"]["type"] == "boolean"
+    assert "hotel room" in guest["properties"]["day_guest"]["description"]
+    assert guest.get("additionalProperties") is False

@@ -232,6 +232,33 @@ SMS_THREE_SEGMENTS = frozenset(
         ("rental#6", "uk"),
         ("rental#7", "pl"),
         ("rental#7", "uk"),
+        # an SMS no action dates: the closing's answer time ("Odpowiemy w ciągu 15 minut.")
+        # is its only "when" (issue 18, class 5), and takes the third segment in UCS-2
+        ("extra_missing", "pl"),
+        ("extra_missing", "uk"),
+        ("guest_travel_disrupted", "pl"),
+        ("parcel_damaged", "pl"),
+        ("parcel_damaged", "uk"),
+        ("queue_long", "uk"),
+        ("events#10", "pl"),
+        ("events#14", "pl"),
+        ("events#14", "uk"),
+        ("events#18", "pl"),
+        ("parcel#1", "pl"),
+        ("parcel#1", "uk"),
+        ("parcel#13", "pl"),
+        ("parcel#13", "uk"),
+        ("parcel#15", "pl"),
+        ("parcel#15", "uk"),
+        ("public#1", "pl"),
+        ("public#2", "pl"),
+        ("rental#3", "pl"),
+        ("rental#3", "uk"),
+        ("retail#1", "uk"),
+        ("retail#2", "pl"),
+        ("retail#2", "uk"),
+        ("retail#3", "pl"),
+        ("retail#3", "uk"),
     }
 )
 

@@ -98,6 +98,8 @@ def reply_context(decision: Decision) -> ReplyContext:
         severity=decision.severity,
         playbook=meta.id,
         promise=decision.kept[0].playbook.sla,
+        business=decision.kept[0].playbook.business,
+        zone=hours.zone if (hours := decision.kept[0].playbook.hours) is not None else None,
         said=decision.said,
         now=decision.base,
     )

@@ -277,6 +277,8 @@ def _guest_cases(event: Event) -> list[_Case]:
                     "arrival_time": _when(early, event),
                     "early_minutes": EARLY_MINUTES,
                     **_travel_fact(guest.travel),
+                    # no room to wait for: breakfast and a quiet place (the playbook's rule)
+                    **({"day_guest": True} if guest.day_guest else {}),
                 },
                 early=EARLY_MINUTES,
                 person=guest,

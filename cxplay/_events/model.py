@@ -292,6 +292,12 @@ class Guest(Frozen):
     language: LanguageTag
     travel: Travel
     contact: ContactField | None = None
+    day_guest: bool = Field(
+        default=False,
+        strict=True,
+        description="No hotel room is booked for the guest: arriving early, they get "
+        "breakfast and a quiet place to wait, not a room that is not ready yet.",
+    )
 
     @property
     def arrival(self) -> dt.datetime:

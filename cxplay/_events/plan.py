@@ -272,6 +272,7 @@ class _Notices:
                 "role": case.about,
                 "contact": str(person.contact) if person.contact is not None else None,
                 "on_site": person.travel is None,
+                "day_guest": getattr(person, "day_guest", False),
             },
             "travel_text": travel_text,
             "cancelled": case.cancelled,

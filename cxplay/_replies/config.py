@@ -63,6 +63,9 @@ class ReplyContext:
     severity: str = "low"
     playbook: str | None = None  # id of the playbook whose rule leads: who signs
     promise: Mapping[str, Any] = field(default_factory=dict)  # its SLA: channel -> timedelta
+    business: frozenset[str] = frozenset()  # channels whose SLA counts the calendar's open time
+    # the team's time zone (its [calendar]): times are said in it when the customer has none
+    zone: str | None = None
     # per action: (its rule's declared position, its recovery step); empty: ranked order,
     # steps by kind
     said: Sequence[tuple[int, str]] = ()

@@ -39,6 +39,12 @@ __all__ = [
 ]
 
 _WITHIN = {"en": "within {}", "pl": "w ciągu {}", "uk": "протягом {}"}
+#: One hour, in calendar and in business time (False, True).
+_WITHIN_AN_HOUR = {
+    "en": ("within an hour", "within one working hour"),
+    "pl": ("w ciągu godziny", "w ciągu godziny roboczej"),
+    "uk": ("протягом години", "протягом робочої години"),
+}
 
 
 def _elapsed(start: datetime, end: datetime) -> timedelta:
@@ -70,7 +76,8 @@ def register_filters(
     ``dt|deadline`` (``by 11:15``, ``jutro do 9:55``, ``у вівторок, 7 квітня, до 09:55``:
     said from the context's ``now``), ``follow_up|within(start=False)`` ("within 2 hours" when
     it falls due that long from now, else its deadline: a business-time promise past closing
-    time), ``minutes_or_timedelta|duration`` (exact, for promises), ``minutes|approx`` (a wait or
+    time; a promise with ``business`` true and no ``due`` is "within 2 working hours"),
+    ``minutes_or_timedelta|duration`` (exact, for promises), ``minutes|approx`` (a wait or
     a delay as people put it: "almost two hours"; ``minutes|approx('на')`` puts the
     preposition where the language wants it: "приблизно на 40 хвилин"), ``n|count(noun)``
     (without a noun it is Jinja's own ``count``, the length),
@@ -149,12 +156,27 @@ def register_filters(
         # from now, else the deadline itself ("jutro do 9:55"): closed hours were skipped
         after, due, now = promise["after"], promise["due"], ctx.get("now")
         text: str
-        exact = isinstance(now, datetime) and _elapsed(now, due) == after
+        exact = isinstance(now, datetime) and due is not None and _elapsed(now, due) == after
         # a promise of a day or more reads better as its day: "by 10:00 tomorrow"
         if due is None or not isinstance(now, datetime) or (exact and after < timedelta(days=1)):
             span = duration_words if spoken(ctx) else format_duration
             case = "nom" if lang(ctx) == "en" else "gen"
-            text = _WITHIN[lang(ctx)].format(span(after, lang(ctx), case))
+            words = span(after, lang(ctx), case)
+            business = bool(promise.get("business"))
+            if after == timedelta(hours=1):
+                # "within an hour", "w ciągu godziny", "протягом години": nobody says "1"
+                text = _WITHIN_AN_HOUR[lang(ctx)][business]
+                return text[:1].upper() + text[1:] if start else text
+            if business and after:
+                # a team's answer time in its open hours: "within 2 working hours"
+                hours, rest = divmod(int(after.total_seconds()), 3600)
+                days, hours = divmod(hours, 24)
+                counted = count_words if spoken(ctx) else count
+                if not rest and not hours:
+                    words = counted(days, "working_day", lang(ctx), case)
+                elif not rest and not days:
+                    words = counted(hours, "working_hour", lang(ctx), case)
+            text = _WITHIN[lang(ctx)].format(words)
         else:
             text = deadline(ctx, due)
         return text[:1].upper() + text[1:] if start else text

@@ -503,9 +503,22 @@ class Renderer:
         name = name_in_script(parse_name(customer.name).text, language)
         given = parse_name(name).given or ""
         order = incident.order
-        tz = customer.timezone
+        # the customer's zone, else the team's: "by 09:30 on Monday" is Warsaw's 09:30 after
+        # the clocks go back, whatever UTC offset the incident was written with
+        tz = customer.timezone or ctx.zone
         respond_by = ctx.respond_by
         config = self.config_for(ctx.playbook)
+        # how soon the team answers a message on each channel: "within 2 working hours";
+        # on this channel it falls due at respond_by, so a promise made after closing time
+        # names the day instead ("by 09:55 on Tuesday 7 April")
+        answers = {
+            name: {
+                "after": within,
+                "due": respond_by if name == channel else None,
+                "business": name in ctx.business,
+            }
+            for name, within in ctx.promise.items()
+        }
         return {
             LANGUAGE_VAR: language,
             TIMEZONE_VAR: tz,
@@ -549,6 +562,9 @@ class Renderer:
             "sla": int(ctx.promise[channel].total_seconds() // 60)
             if channel in ctx.promise
             else None,
+            # the same as a promise for the `within` filter, per channel and for this one
+            "answers": answers,
+            "answer": answers.get(channel),
             "follow_ups": [f.model_dump() for f in ctx.follow_ups],
             "kinds": [a.kind for a in ctx.actions],
             "approval_pending": any(a.requires_approval for a in ctx.actions),
@@ -686,10 +702,16 @@ class Renderer:
             for part in parts:
                 if part and part not in said:  # two actions may promise the same text
                     said.append(part)
-            # the closing ("Questions? Just reply.") only where it costs no extra segment,
-            # counted with the name that will open the message
+            # the closing ("Questions? Just reply: we answer within 1 hour.") where it costs
+            # no extra segment, counted with the name that will open the message; else
+            # ``next_step``, where nothing else in the SMS says when (it is empty otherwise),
+            # within the three segments a reply may have
             if closing and sms_segments(" ".join([first, *said, closing]))[0] <= 2:
                 said.append(closing)
+            elif (last := one("next_step")) and sms_segments(" ".join([first, *said, last]))[
+                0
+            ] <= 3:
+                said.append(last)
             text = " ".join(said)
             named = f"{first} {_lower_first(text)}" if first and said else text
             # a name in another script would turn a Latin SMS into UCS-2 (half the room)
