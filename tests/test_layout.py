@@ -342,6 +342,10 @@ LAZY_CYCLES = {
         "forgetting a customer also erases their disruption memberships; the watch's "
         "store builds on the log's, and the log imports it only when forgetting"
     ),
+    ("cxplay._playbooks.loader", "cxplay._playbooks.snapshot"): (
+        "a snapshot is a loaded PlaybookSet, checked as one when read back; the loader asks "
+        "for it only when the cache is on (the CLI), so the library never imports it"
+    ),
 }
 
 

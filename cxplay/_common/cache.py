@@ -80,15 +80,14 @@ def is_on() -> bool:
 
 @functools.cache
 def code_stamp() -> str:
-    """The code of cxplay as it is installed: every file's name, size and mtime, and the versions.
+    """The installed code: each file's name, size and mtime, and Python's version.
 
     A cache entry made by other code (an upgrade, or an edit in a checkout that kept the
     version number) is under another key: it is never read by code it was not made by.
     """
-    import cxplay
-
-    root = os.path.dirname(os.path.abspath(cxplay.__file__))
-    digest = hashlib.sha256(f"{cxplay.__version__}|{sys.version}".encode())
+    # the package's own files (its version file among them) are what the stamp is made of
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256(sys.version.encode())
     for top, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):

@@ -37,7 +37,7 @@ from cxplay._common.text import echo
 from cxplay._incidents import parse_incident
 from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
-from cxplay._serve.common import playbook_list, public_text
+from cxplay._serve.common import NoLog, json_depth_ok, playbook_list, problem_doc, public_text
 from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of
 from cxplay._serve.isolate import upload_name
 from cxplay._serve.models import (
@@ -93,52 +93,26 @@ def problem(status: int, errors: list[str], headers: Mapping[str, str] | None = 
     )
 
 
-def _problem_doc(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
-        },
-    }
-
-
 _Responses = dict[int | str, dict[str, Any]]
 _AUTH: _Responses = {
-    401: _problem_doc("No token, or an unknown one."),
-    403: _problem_doc("Wrong role."),
+    401: problem_doc("No token, or an unknown one."),
+    403: problem_doc("Wrong role."),
 }
 _LOG: _Responses = {
-    404: _problem_doc("No such decision in the log."),
-    409: _problem_doc("No decision log is configured (--log)."),
+    404: problem_doc("No such decision in the log."),
+    409: problem_doc("No decision log is configured (--log)."),
 }
 _BODY: _Responses = {
-    400: _problem_doc("The request cannot be served (e.g. the body arrived too slowly)."),
-    413: _problem_doc("The body is larger than the limit (1 MiB)."),
-    415: _problem_doc("Not JSON (or TOML)."),
-    422: _problem_doc("Invalid input: the CLI's one-line messages."),
-    503: _problem_doc("The request took longer than the time limit."),
+    400: problem_doc("The request cannot be served (e.g. the body arrived too slowly)."),
+    413: problem_doc("The body is larger than the limit (1 MiB)."),
+    415: problem_doc("Not JSON (or TOML)."),
+    422: problem_doc("Invalid input: the CLI's one-line messages."),
+    503: problem_doc("The request took longer than the time limit."),
 }
 
 
 def _json(model: Any) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
-
-
-def _depth(value: Any, limit: int) -> bool:
-    """Whether a parsed JSON document nests at most ``limit`` levels (iteratively)."""
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            items: Any = item.values()
-        elif isinstance(item, list):
-            items = item
-        else:
-            continue
-        if level > limit:
-            return False
-        stack.extend((child, level + 1) for child in items)
-    return True
 
 
 async def validate_isolated(files: Mapping[str, str], timeout: float) -> ValidateReport:
@@ -297,7 +271,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         # a JSON document cannot nest deeper than it has brackets: count them (in C) first
         # (TOML nests without brackets: a.b.c = 1)
         shallow = fmt == "json" and body.count(b"{") + body.count(b"[") <= config.max_depth
-        if not shallow and not _depth(incident, config.max_depth):
+        if not shallow and not json_depth_ok(incident, config.max_depth):
             raise IncidentError(f"<request>: nested deeper than {config.max_depth} levels")
         return incident
 
@@ -459,7 +433,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         tags=["playbooks"],
         summary="Reload the playbooks from disk now (kept only if the whole set validates)",
         response_model=ReloadStatus,
-        responses={**_AUTH, 422: _problem_doc("Refused: the last good playbooks stay.")},
+        responses={**_AUTH, 422: problem_doc("Refused: the last good playbooks stay.")},
         dependencies=admin,
     )
     async def reload() -> Response:
@@ -728,10 +702,6 @@ def _consume(task: asyncio.Future[Any]) -> None:
     """Retrieve a given-up task's outcome (RecordCancelled, most likely): nothing to log."""
     if not task.cancelled() and not isinstance(task.exception(), RecordCancelled | None):
         log.warning("a request that timed out failed later", exc_info=task.exception())
-
-
-class NoLog(Exception):
-    """The service runs without a decision log."""
 
 
 class _Unsupported(Exception):

@@ -1,9 +1,11 @@
-"""What the service's modules share: the playbook listing and messages fit for a client.
+"""What the service's modules share, so that none of them imports the app back.
 
-:mod:`cxplay._serve.app` answers with both, the console (:mod:`cxplay._serve.console`) builds
-its form from the listing and the service (:mod:`cxplay._serve.service`) reports a failed
-reload with the messages: kept here, apart from the app, so that none of them imports the
-app back (``tests/test_layout.py`` looks for import cycles).
+The playbook listing, messages fit for a client, the problem+json response documentation,
+the JSON depth check and the no-log error: :mod:`cxplay._serve.app` answers with them, the
+console (:mod:`cxplay._serve.console`) builds its form from the listing, the service
+(:mod:`cxplay._serve.service`) reports a failed reload with the messages, and the console's
+panels and ``/v1/incidents`` (:mod:`~cxplay._serve.context`, :mod:`~cxplay._serve.incidents`)
+document their problems with them (``tests/test_layout.py`` looks for import cycles).
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cxplay._conditions.parse import leaves
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay._serve.models import FactInfo, IncidentTypeInfo, PlaybookInfo, PlaybookList
 from cxplay.models import CHANNELS, FactSpec
 
-__all__ = ["playbook_list", "public_text"]
+__all__ = ["NoLog", "json_depth_ok", "playbook_list", "problem_doc", "public_text"]
 
 # The directories of an absolute path (not of a URL): a client is told a file's name, never
 # where the server keeps it.
@@ -82,3 +85,34 @@ def playbook_list(playbooks: PlaybookSet) -> PlaybookList:
         channels=list(CHANNELS),
         languages=sorted({lang for p in playbooks.playbooks for lang in p.meta.languages}),
     )
+
+
+class NoLog(Exception):
+    """The service runs without a decision log."""
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI response documented as a problem+json body."""
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+        },
+    }
+
+
+def json_depth_ok(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON document nests at most ``limit`` levels (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            items: Any = item.values()
+        elif isinstance(item, list):
+            items = item
+        else:
+            continue
+        if level > limit:
+            return False
+        stack.extend((child, level + 1) for child in items)
+    return True

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cxplay._serve.app import _problem_doc
+from cxplay._serve.common import NoLog, problem_doc
 from cxplay._serve.guard import deadline_of
 from cxplay._serve.service import Service
 from cxplay._watch.watch import Watcher
@@ -110,7 +110,7 @@ class DisruptionMatch(_Model):
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: _problem_doc(text)
+    status: problem_doc(text)
     for status, text in (
         (400, "The request cannot be served (e.g. the body arrived too slowly)."),
         (401, "No token, or an unknown one."),
@@ -143,8 +143,6 @@ def mount_context(
 
     def log() -> Any:
         if service.log is None:
-            from cxplay._serve.app import NoLog
-
             raise NoLog
         return service.log
 

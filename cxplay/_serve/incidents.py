@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cxplay._incidents import _too_big, parse_incident
 from cxplay._present import error_lines
+from cxplay._serve.common import json_depth_ok
 from cxplay._serve.guard import deadline_of
 from cxplay._serve.service import GATE, RecordCancelled, RecordGate, Service
 from cxplay._watch.correlator import moment
@@ -122,12 +123,6 @@ def _lines(error: CxplayError) -> list[str]:
     return [line.removeprefix("Error: ") for line in error_lines(error)]
 
 
-def _depth_ok(value: Any, limit: int) -> bool:
-    from cxplay._serve.app import _depth
-
-    return _depth(value, limit)
-
-
 def parse_batch(body: bytes, kind: str, max_depth: int) -> tuple[list[Item], bool]:
     """The request's incidents, and whether it was a single object (not a batch).
 
@@ -150,7 +145,7 @@ def parse_batch(body: bytes, kind: str, max_depth: int) -> tuple[list[Item], boo
             except IncidentError as exc:
                 item.errors = _lines(exc)
             else:
-                if _depth_ok(raw, max_depth):
+                if json_depth_ok(raw, max_depth):
                     item.raw = raw
                 else:
                     item.errors = [f"<request>:{number}: nested deeper than {max_depth} levels"]
@@ -188,7 +183,7 @@ def parse_batch(body: bytes, kind: str, max_depth: int) -> tuple[list[Item], boo
         why: str | None = None
         if not isinstance(raw, dict):
             why = f"an incident is a JSON object, not {type(raw).__name__}"
-        elif not _depth_ok(raw, max_depth):
+        elif not json_depth_ok(raw, max_depth):
             why = f"nested deeper than {max_depth} levels"
         else:
             why = _too_big(json.dumps(raw, ensure_ascii=False).encode())
