@@ -9,6 +9,7 @@ misses its deadline commits nothing. Both engine backends; SQLite and PostgreSQL
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -113,6 +114,7 @@ def test_each_incident_says_what_happened(tmp_path: Path) -> None:
     batch = [*stream[:2], {"type": "queue_lon"}, 7, stream[2], stream[0], stream[3], late, unkeyed]
     with service(tmp_path / "cx.db") as api:
         answer = api.post("/v1/incidents", json=batch, headers=AS_AGENT).json()
+        metrics = api.get("/metrics").text
     results = answer["results"]
     assert [r["status"] for r in results] == [
         "processed",
@@ -146,6 +148,11 @@ def test_each_incident_says_what_happened(tmp_path: Path) -> None:
     }
     notice = of(answer["events"], "notice")[0]
     assert notice["reply"]["body"] and notice["language"] == "pl"
+    # the six suggestions count in /metrics as /v1/suggest's do
+    counted = re.findall(
+        r'^cxplay_suggestions_total\{matched="(?:true|false)"\} (\S+)$', metrics, re.M
+    )
+    assert sum(float(n) for n in counted) == 6
 
 
 def test_a_wholly_bad_body_is_a_problem(tmp_path: Path) -> None:

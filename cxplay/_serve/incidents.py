@@ -40,7 +40,7 @@ from cxplay._incidents import _too_big, parse_incident
 from cxplay._present import error_lines
 from cxplay._serve.common import json_depth_ok
 from cxplay._serve.guard import deadline_of
-from cxplay._serve.service import GATE, RecordCancelled, RecordGate, Service
+from cxplay._serve.service import GATE, Metrics, RecordCancelled, RecordGate, Service
 from cxplay._watch.correlator import moment
 from cxplay._watch.run import restore
 from cxplay._watch.store import StateConflict, WatchStore, masked_state
@@ -277,7 +277,7 @@ class IncidentFeed:
                 raise LogError(
                     "the log is busy: other processes kept saving the correlation state; try again"
                 )
-        return self._answer(watcher, done, suggestions)
+        return self._answer(watcher, done, suggestions, self.service.metrics)
 
     @staticmethod
     def _correlate(watcher: Watcher, items: Sequence[Item]) -> list[_Done]:
@@ -298,7 +298,9 @@ class IncidentFeed:
         return done
 
     @staticmethod
-    def _answer(watcher: Watcher, done: list[_Done], suggestions: bool) -> IncidentsResponse:
+    def _answer(
+        watcher: Watcher, done: list[_Done], suggestions: bool, metrics: Metrics
+    ) -> IncidentsResponse:
         results: list[IncidentResult] = []
         events: list[dict[str, Any]] = []
         for entry in done:
@@ -322,6 +324,9 @@ class IncidentFeed:
                     result.decision_id = event.get("decision_id")
                     if "error" in event:
                         result.errors = [str(event["error"])]
+                    else:  # counted in /metrics like a /v1/suggest answer
+                        actions = event.get("actions") or []
+                        metrics.counted(bool(event.get("matched")), [a["rule"] for a in actions])
                     events.append(event)
                 for event in entry.events:
                     kind = event["event"]

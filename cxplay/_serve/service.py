@@ -163,15 +163,17 @@ class Metrics:
 
     def suggested(self, suggestion: Suggestion) -> None:
         """Count one suggestion and the rules behind its actions."""
-        matched = suggestion.matched
+        self.counted(suggestion.matched, [action.rule for action in suggestion.actions])
+
+    def counted(self, matched: bool, rules: Sequence[str]) -> None:
+        """Count one suggestion given by whether it matched and its actions' rules."""
         counter = self._suggestions.get(matched)
         if counter is None:
             label = "true" if matched else "false"
             counter = self._suggestions[matched] = self.suggestions.labels(label)
         counter.inc()
         seen = set()
-        for action in suggestion.actions:
-            rule = action.rule
+        for rule in rules:
             if rule not in seen:
                 seen.add(rule)
                 child = self._matches.get(rule)
