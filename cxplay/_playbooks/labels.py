@@ -305,33 +305,25 @@ def label_problems(playbooks: Any) -> list[Problem]:
                         )
         table_line = line(("labels",))
         for language in playbook.meta.languages:
-            for part, ids in wanted.items():
-                missing = [i for i in ids if not book.has(part, i, language)]
-                if not missing:
-                    continue
-                listed = ", ".join(missing)
-                problems.append(
-                    Problem(
-                        f"no {language} label for {len(missing)} of its {part} "
-                        f"(add them to [labels.{language}.{part}]): {listed}",
-                        file=playbook.source,
-                        line=line(("labels", language)) or table_line,
-                        key=f"labels ({language})",
-                    )
-                )
+            here = playbook.labels.get(language)
+            gaps = [
+                (part, [i for i in ids if not book.has(part, i, language)])
+                for part, ids in wanted.items()
+            ]
             if language != playbook.meta.default_language:
-                for part, ids in written.items():
-                    here = playbook.labels.get(language)
-                    missing = [i for i in ids if here is None or i not in getattr(here, part)]
-                    if not missing:
-                        continue
-                    problems.append(
-                        Problem(
-                            f"no {language} label for {len(missing)} of its {part} "
-                            f"(add them to [labels.{language}.{part}]): {', '.join(missing)}",
-                            file=playbook.source,
-                            line=line(("labels", language)) or table_line,
-                            key=f"labels ({language})",
-                        )
-                    )
+                gaps += [
+                    (part, [i for i in ids if here is None or i not in getattr(here, part)])
+                    for part, ids in written.items()
+                ]
+            problems.extend(
+                Problem(
+                    f"no {language} label for {len(missing)} of its {part} "
+                    f"(add them to [labels.{language}.{part}]): {', '.join(missing)}",
+                    file=playbook.source,
+                    line=line(("labels", language)) or table_line,
+                    key=f"labels ({language})",
+                )
+                for part, missing in gaps
+                if missing
+            )
     return problems
