@@ -24,10 +24,13 @@ from fastapi.testclient import TestClient
 from logstores import fresh_store
 from test_watch import _stream_of_waves, cxplay, events, incident, of, write_stream
 
+from cxplay import DecisionLog
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._serve import ServeConfig, create_app
 from cxplay._serve.incidents import MAX_BATCH
+from cxplay._watch.store import StateConflict, WatchStore
 from cxplay._watch.watch import Watcher
+from cxplay.errors import LogError
 
 AGENT = "agent-token-0123456789"
 AS_AGENT = {"Authorization": f"Bearer {AGENT}"}
@@ -257,7 +260,8 @@ def test_two_processes_on_one_log_share_one_correlation_state(
         conflicts = sum(app.state.incidents.conflicts for app in apps)
     assert by_key(got + collected[0] + collected[1]) == by_key(expected)
     assert listed(shared_log) == listed(tmp_path / "whole.db")
-    print(f"commits refused and redone after reading the state back: {conflicts}")
+    # the workers take turns through the store: none ever saved over another's state
+    assert conflicts == 0
 
 
 def test_a_request_past_its_deadline_commits_nothing(
@@ -284,3 +288,30 @@ def test_a_request_past_its_deadline_commits_nothing(
     assert retry["summary"]["disruptions_opened"] == 1
     (row,) = listed(tmp_path / "cx.db")
     assert row[2] == 4
+
+
+def test_workers_take_turns_through_the_store_and_a_stale_save_is_refused(
+    shared_log: str,
+) -> None:
+    """The turn is held by one process at a time; waiting past the timeout is "busy"."""
+    first = DecisionLog.open(shared_log)
+    second = DecisionLog.open(shared_log, timeout=0.3)
+    try:
+        mine, theirs = WatchStore(first), WatchStore(second)
+        with mine.turn("service"):
+            with pytest.raises(LogError, match="is busy"), theirs.turn("service"):
+                pass
+            with theirs.turn("another name"):  # another state is another turn
+                pass
+        with theirs.turn("service"):  # released: taken at once
+            pass
+        # a save that expects a state someone else replaced writes nothing
+        empty: dict[str, Any] = {"offsets": {}, "watermark": None, "opened": [], "members": []}
+        saved = mine.save("service", state={"n": 1}, noticed=True, expect=None, **empty)
+        theirs.save("service", state={"n": 2}, noticed=True, expect=saved, **empty)
+        with pytest.raises(StateConflict):
+            mine.save("service", state={"n": 3}, noticed=True, expect=saved, **empty)
+        assert mine.load("service")[0] == {"n": 2}
+    finally:
+        first.close()
+        second.close()

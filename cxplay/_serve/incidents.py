@@ -53,7 +53,8 @@ __all__ = ["MAX_BATCH", "IncidentFeed", "IncidentsResponse", "mount_incidents"]
 MAX_BATCH = 1_000
 #: Media types read as JSON lines (one incident a line).
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines")
-#: How often a commit refused because another process saved first is tried again.
+#: How often a commit refused because another process saved first is tried again (the
+#: workers take turns through the store, so only a writer outside the turn can cause it).
 RETRIES = 8
 
 _UNSYNCED: Any = object()
@@ -242,7 +243,7 @@ class IncidentFeed:
         assert log is not None  # the route answers 409 without a log
         store = WatchStore(log)
         gate = GATE.get()
-        with self._lock:
+        with self._lock, store.turn(self.name):
             for _ in range(RETRIES):
                 watcher = self._sync(store)
                 try:

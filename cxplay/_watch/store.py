@@ -10,7 +10,10 @@ notice of an uncommitted batch is redone once, a committed one is never redone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,7 +25,7 @@ from cxplay._log import schema as t
 from cxplay._log.connect import insert_for
 from cxplay._log.privacy import forget_incident, mask_incident
 from cxplay._log.store import DecisionLog
-from cxplay.errors import CxplayError
+from cxplay.errors import CxplayError, LogError
 
 __all__ = [
     "ANY",
@@ -137,11 +140,97 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _turn_key(conn: sa.Connection, name: str) -> int:
+    """The advisory lock key of a watcher name's turn in this database and schema.
+
+    Distinct from the save's key, and per schema: advisory locks are database-wide.
+    """
+    where = conn.execute(sa.text("SELECT current_database() || '/' || current_schema()")).scalar()
+    return _lock_key(f"turn:{where}:{name}")
+
+
+_FLAGS = os.O_RDWR | os.O_CREAT
+
+
+def _wait(take: Any, deadline: float, where: str) -> None:
+    """Call ``take`` until it returns True, sleeping a little longer each time."""
+    pause = 0.001
+    while not take():
+        if time.monotonic() >= deadline:
+            raise LogError(
+                f"the log {where} is busy: another process kept the correlation state; try again"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class WatchStore:
     """Disruptions and watcher state in a :class:`~cxplay.DecisionLog`'s database."""
 
     def __init__(self, log: DecisionLog) -> None:
         self.log = log
+
+    @contextmanager
+    def turn(self, name: str) -> Iterator[None]:
+        """Hold the turn of the processes sharing the state ``name`` (the service's workers).
+
+        Whoever holds it reads the state, correlates and saves with nobody saving in
+        between, so a busy worker is never starved by a faster one (optimistic retries
+        alone can lose every round). PostgreSQL: a session advisory lock; SQLite: an
+        exclusive ``flock`` on a file beside the database (``log.db.turn-<hash of name>``;
+        an in-memory log has one process).
+        Waits up to the log's timeout, then raises :class:`LogError` ("the log is busy").
+        """
+        deadline = time.monotonic() + self.log.timeout
+        engine = self.log._engine
+        if engine.dialect.name == "postgresql":
+            with self.log._errors():
+                conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                key = _turn_key(conn, name)
+            try:
+                with self.log._errors():
+                    _wait(
+                        lambda: bool(
+                            conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar()
+                        ),
+                        deadline,
+                        self.log.where,
+                    )
+                yield
+            finally:
+                try:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                except Exception:  # never pool a connection that may still hold the lock
+                    conn.invalidate()
+                conn.close()
+            return
+        database = engine.url.database
+        if not database or database == ":memory:" or database.startswith("file::memory:"):
+            yield
+            return
+        import fcntl  # POSIX; imported here so that the module loads everywhere
+
+        try:
+            fd = os.open(f"{database}.turn-{_lock_key(name) & 0xFFFFFFFF:08x}", _FLAGS, 0o600)
+        except OSError:  # a read-only directory: the saves' optimistic check still holds
+            yield
+            return
+        try:
+
+            def take() -> bool:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return False
+                return True
+
+            _wait(take, deadline, self.log.where)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # -- the watcher's state -----------------------------------------------------------
 
