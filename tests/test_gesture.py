@@ -80,6 +80,26 @@ def test_a_day_guest_arriving_early_is_not_told_about_a_room(
         assert {"late_breakfast", "quiet_place"} <= _items(suggestion)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_day_guest_landing_at_night_is_not_driven_to_a_hotel(
+    engine: Engine, channel: str, language: str
+) -> None:
+    """A day guest has no room with us: the night transfer takes them where they are going."""
+    incident = {
+        "type": "guest_travel_disrupted",
+        "channel": channel,
+        "customer": {"name": "Ewa Nowak"},
+        "facts": {"delay_minutes": 180, "arrival_hour": 23, "day_guest": True},
+    }
+    suggestion = engine.suggest(incident, language=language)
+    assert suggestion.reply is not None
+    text = f"{suggestion.reply.subject or ''} {suggestion.reply.body}".casefold()
+    assert not re.search(r"hotel|готел", text), text
+    if channel != "social_public":
+        assert "transfer" in _items(suggestion)
+
+
 @SETTINGS
 @given(
     value=st.floats(1600, 50_000),
