@@ -104,7 +104,8 @@ def _engine(playbook_paths: Sequence[Path], log: Any) -> Any:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Append the events to this file instead of stdout.",
+    help="Append the events to this file instead of stdout (with a log: cut back to the "
+    "last commit on a restart, so a killed run's tail is written once).",
 )
 @playbooks_option
 @log_option

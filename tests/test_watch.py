@@ -595,6 +595,23 @@ def test_a_watcher_killed_mid_stream_sends_no_notice_twice_and_loses_no_member(
     }
 
 
+def test_an_output_file_is_cut_back_to_its_last_commit(tmp_path: Path) -> None:
+    """What a killed run wrote after its last commit (a torn line) is cut, then redone once."""
+    source = write_stream(tmp_path / "in.jsonl", _stream_of_waves(60))
+    log, out = tmp_path / "cx.db", tmp_path / "out.jsonl"
+    args = ("watch", source, "--log", log, "--no-suggestions", "--out", out)
+    first = cxplay(*args)
+    assert first.returncode == 0, first.stderr
+    written = out.read_text(encoding="utf-8")
+    assert of(events(written), "notice")
+    with out.open("a", encoding="utf-8") as torn:
+        torn.write('{"event": "notice", "kind": "notice", "disruption_id": "D-')
+    again = cxplay(*args)
+    assert again.returncode == 0, again.stderr
+    assert "cut 58 bytes written after the last commit" in again.stderr.decode()
+    assert out.read_text(encoding="utf-8") == written  # nothing new: every line committed
+
+
 def test_follow_reads_lines_as_they_are_appended(tmp_path: Path) -> None:
     source = write_stream(tmp_path / "in.jsonl", [incident(0, 0, "queue")])
     args = [sys.executable, "-m", "cxplay", "watch", str(source), "--follow", "--stateless"]
@@ -730,3 +747,38 @@ def test_log_forget_erases_the_customer_from_disruptions_and_waiting_windows(
     text = state if isinstance(state, str) else json.dumps(state, ensure_ascii=False)
     assert "C-9" not in text and "Anna Kowalska" not in text  # I-9's customer was Anna
     assert len(members) == 5
+
+
+def test_a_notice_names_when_the_customer_hears_from_us_next(engine: Engine) -> None:
+    """The block's follow-up falls due from the event time the notice is made at.
+
+    The carrier wave opens on Friday 20 November at 11:35 in Warsaw (the 20th parcel):
+    eight working hours of the parcel team (08:00-18:00, Monday to Friday) end on Monday at
+    09:35, in every member's notice; a parcel attached five minutes later gets 09:40. The
+    same stream gives the same words again (a replay sends nothing new).
+    """
+    stream = [incident(n, n * 5, "parcel") for n in range(21)]
+    notices = of(watch(engine, stream), "notice")
+    expected = {
+        ("en", "email"): "Either way, you will hear from us by 09:35 on Monday 23 November.",
+        ("en", "sms"): "By 09:35 on Monday at the latest.",
+        ("pl", "email"): "W każdym razie odezwiemy się w poniedziałek, 23 listopada, do 09:35.",
+        ("pl", "sms"): "Najpóźniej w poniedziałek do 09:35.",
+        ("uk", "chat"): "У будь-якому разі дамо Вам знати у понеділок, 23 листопада, до 09:35.",
+        ("uk", "sms"): "Найпізніше — у понеділок до 09:35.",
+    }
+    seen = set()
+    for notice in notices[:20]:
+        said = expected.get((notice["language"], notice["channel"]))
+        if said is not None:
+            assert said in notice["reply"]["body"], notice["reply"]["body"]
+            seen.add((notice["language"], notice["channel"]))
+    assert seen == set(expected)
+    assert "23 листопада, до 09:40" in notices[20]["reply"]["body"]  # I-20: Olena, e-mail
+    again = of(watch(engine, stream), "notice")
+    assert [n["reply"] for n in again] == [n["reply"] for n in notices]
+    # a webinar's recording is promised a day after the wave (calendar time: the events
+    # team works the event's days)
+    webinar = of(watch(engine, [incident(n, n * 3, "webinar") for n in range(5)]), "notice")
+    english = next(n for n in webinar if n["language"] == "en" and n["channel"] == "sms")
+    assert "You'll have the full recording by 09:12 tomorrow." in english["reply"]["body"]

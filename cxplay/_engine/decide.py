@@ -45,7 +45,7 @@ from cxplay.models import (
 )
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
-__all__ = ["ActionKey", "Decision", "Outline", "decide", "outline"]
+__all__ = ["ActionKey", "Decision", "Outline", "decide", "follow_up_of", "outline"]
 
 _META = {"kind", "dimension", "stage", "requires_approval", "note", "step"}
 
@@ -284,7 +284,7 @@ def outline(matched: Sequence[CompiledRule], incident: Incident) -> Outline:
     return Outline(tuple(actions), ids, tuple(rules), _severity(kept, incident))
 
 
-def _follow_up(action: object) -> dict[str, Any] | None:
+def follow_up_of(action: object) -> dict[str, Any] | None:
     """What an action promises for later (a FollowUpPlan's fields but ``due``)."""
     if isinstance(action, Survey):
         after, channel, kind, survey, purpose = (
@@ -372,7 +372,7 @@ def _plan(rule: CompiledRule) -> _RulePlan:
                     params=params,
                     forced=action.requires_approval,
                     values=values,
-                    follow=_follow_up(action),
+                    follow=follow_up_of(action),
                     step=recovery_step(action),
                 )
             )

@@ -86,6 +86,7 @@ from cxplay._replies.shaping import (
     _sms_address,
     _step,
     catalog_language,
+    data_starts,
     public_leak,
 )
 from cxplay._replies.shaping import spoken_turns as spoken_turns
@@ -438,7 +439,9 @@ class Renderer:
             return " ".join(text.split())
 
         if greeting.endswith(",") and opening:
-            opening = _lower_first(opening)  # "Dzień dobry, Panie Tomaszu, bardzo przepraszam"
+            opening = _lower_first(
+                opening, data_starts(base)
+            )  # "Dzień dobry, Panie Tomaszu, bardzo przepraszam"
 
         def said(turn: str) -> str:  # [notes for the agent] are not said
             return turn if turn.startswith("[") else speakable(turn, language)
@@ -446,7 +449,10 @@ class Renderer:
         turns = [
             " ".join(p for p in (greeting, opening) if p),
             one("script.listen"),
-            one("script.paraphrase", summary=_lower_first(summary.rstrip(".")) if summary else ""),
+            one(
+                "script.paraphrase",
+                summary=_lower_first(summary.rstrip("."), data_starts(base)) if summary else "",
+            ),
             *(flat(part) for part in offer if part),
             flat(nexts),
             question,
@@ -713,7 +719,7 @@ class Renderer:
             ] <= 3:
                 said.append(last)
             text = " ".join(said)
-            named = f"{first} {_lower_first(text)}" if first and said else text
+            named = f"{first} {_lower_first(text, data_starts(base))}" if first and said else text
             # a name in another script would turn a Latin SMS into UCS-2 (half the room)
             if sms_segments(named)[1] != sms_segments(text)[1]:
                 return text

@@ -65,8 +65,28 @@ def _sms_address(greeting: str, language: str) -> str:
 _FORMAL_YOU = frozenset({"Ви", "Вас", "Вам", "Вами"})
 
 
-def _lower_first(text: str) -> str:
-    """Lower the first letter of a sentence that now follows the name ("Anna, your ...")."""
+def data_starts(base: Mapping[str, Any]) -> tuple[str, ...]:
+    """The incident's own words a sentence may open with: a session's or a carrier's name.
+
+    Taken from a reply's context (the event, the order and the facts as given); a sentence
+    that opens with one of them keeps its capital after the name ("John, Onboarding 101
+    failed", not "onboarding 101").
+    """
+    found: list[str] = []
+    for part in ("event", "order", "facts"):
+        values = base.get(part)
+        if isinstance(values, Mapping):
+            found.extend(v for v in values.values() if isinstance(v, str) and v[:1].isupper())
+    return tuple(found)
+
+
+def _lower_first(text: str, keep: tuple[str, ...] = ()) -> str:
+    """Lower the first letter of a sentence that now follows the name ("Anna, your ...").
+
+    A sentence opening with one of ``keep`` (the incident's own names) is left as it is.
+    """
+    if keep and text.startswith(keep):
+        return text
     word = text.split(" ", 1)[0].rstrip(",.;:!?")
     letters = word.replace("'", "").replace("\u2019", "")
     if word in _FORMAL_YOU or word.startswith("Ваш"):  # Ukrainian formal "Ви" keeps its capital

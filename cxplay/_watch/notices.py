@@ -11,13 +11,15 @@ actions. The correlator never renders (DESIGN's one-way flow): the watcher calls
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from cxplay._common.models import trusted
+from cxplay._engine.decide import follow_up_of
 from cxplay._playbooks.loader import CompiledCorrelation
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.models import Action, Incident
-from cxplay.results import Reply, SuggestedAction
+from cxplay.results import FollowUpPlan, Reply, SuggestedAction
 
 __all__ = ["NoticeKind", "disruption_actions", "notice_type", "render_notice"]
 
@@ -58,13 +60,42 @@ def disruption_actions(compiled: CompiledCorrelation) -> list[dict[str, Any]]:
     return [a.model_dump(mode="json") for a in _suggested(compiled.correlate.actions, compiled)]
 
 
+def _follow_ups(
+    actions: Sequence[Action], compiled: CompiledCorrelation, now: datetime | None
+) -> list[FollowUpPlan]:
+    """What the notice promises for later, due from ``now`` as a suggestion's are."""
+    hours = compiled.playbook.hours
+    plans = []
+    for action in actions:
+        promise = follow_up_of(action)
+        if promise is None:
+            continue
+        if now is not None:
+            # a person's promise falls in the team's open time; a survey is a machine's
+            if hours is not None and promise["action"] != "survey":
+                promise["due"] = hours.add(now, promise["after"])
+            else:
+                promise["due"] = now + promise["after"]
+        plans.append(trusted(FollowUpPlan, promise))
+    plans.sort(key=lambda f: f.after)
+    return plans
+
+
 def render_notice(
     renderer: Renderer,
     compiled: CompiledCorrelation,
     incident: Incident,
     kind: NoticeKind,
+    *,
+    now: datetime | None = None,
 ) -> Reply:
     """The notice (or resolution notice) for one member, in its language and channel.
+
+    It speaks from ``now`` as a reply speaks from its decision's moment: the block's
+    follow-ups fall due from it ("by 10:00 tomorrow") and the closing names how soon the
+    playbook answers on the member's channel (its ``[sla]``). The watcher passes event
+    time, so a replay renders the same notices; without ``now`` a promise is said as a
+    span ("within 24 hours").
 
     Raises:
         RenderError: a fragment is missing or fails, like any reply.
@@ -72,13 +103,19 @@ def render_notice(
     block = compiled.correlate
     meta = compiled.playbook.meta
     actions = block.notice if kind == "notice" else block.resolution
+    playbook = compiled.playbook
     ctx = ReplyContext(
         actions=_suggested(actions, compiled),
         languages=meta.languages,
         default_language=meta.default_language,
         tone=meta.tone,
+        follow_ups=_follow_ups(actions, compiled, now),
         severity=block.severity,
         playbook=meta.id,
+        promise=playbook.sla,
+        business=playbook.business,
+        zone=playbook.hours.zone if playbook.hours is not None else None,
+        now=now,
     )
     as_notice = incident.model_copy(update={"type": notice_type(kind, block.id)})
     return renderer.render(as_notice, ctx)

@@ -2,9 +2,15 @@
 
 Lines are read in batches (up to ``batch`` lines, or what is there when the source is
 idle); each batch is committed to the store in one transaction -- new disruptions,
-members, the correlator's state and the source's byte offset -- and only then written
-out. A watcher killed at any moment starts again from its last commit: nothing committed
-is redone, nothing uncommitted is lost (its lines are read again).
+members, the correlator's state and the source's byte offset. A watcher killed at any
+moment starts again from its last commit: nothing committed is redone, nothing
+uncommitted is lost (its lines are read again).
+
+Into a file (``--out``) a batch's events are written first and the file's length is
+committed with the batch; a restart cuts the file back to that length, so what a killed
+run wrote after its last commit (a torn line included) is written again, once. To a pipe
+(stdout) the events are written after the commit: a kill between the two loses that
+batch's output (its members and notices are in the store: ``cxplay disruptions``).
 """
 
 from __future__ import annotations
@@ -192,8 +198,12 @@ def run_watch(
             raise CxplayError(f"{source}: {exc.strerror or exc}") from None
         label, source_key = source, f"file:{path.resolve()}"
     offsets: dict[str, int] = {}
+    out_key = _file_key(out) if store is not None else None
     if store is not None:
         offsets = restore(watcher, store, name)
+        if out_key is not None:
+            _cut_to_commit(out, offsets, out_key, warn)
+            commit(watcher, store, name, offsets)  # the file's length before any event
     start = offsets.get(source_key, 0) if source_key else 0
     try:
         reader = LineReader(fd, offset=start, follow=follow)
@@ -209,8 +219,13 @@ def run_watch(
 
         def flush() -> None:
             nonlocal events, pending
-            commit(watcher, store, name, offsets)
-            write_events(out, events)
+            if out_key is not None:  # a file: written, then its length committed
+                write_events(out, events)
+                offsets[out_key] = os.fstat(out.fileno()).st_size
+                commit(watcher, store, name, offsets)
+            else:  # a pipe cannot be cut back: committed, then written
+                commit(watcher, store, name, offsets)
+                write_events(out, events)
             stats.events += len(events)
             events, pending = [], 0
 
@@ -244,6 +259,38 @@ def run_watch(
         if source != "-":
             os.close(fd)
     return stats
+
+
+def _file_key(out: IO[str]) -> str | None:
+    """The offsets' key of an output that is a regular file by name (None: a pipe, stdout)."""
+    name = getattr(out, "name", None)
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    if not isinstance(name, str) or not stat.S_ISREG(os.fstat(fd).st_mode):
+        return None
+    return f"out:{Path(name).resolve()}"
+
+
+def _cut_to_commit(
+    out: IO[str], offsets: dict[str, int], key: str, warn: Callable[[str], None]
+) -> None:
+    """Cut the output back to the length the last commit recorded (a killed run's tail)."""
+    out.flush()
+    fd = out.fileno()
+    size = os.fstat(fd).st_size
+    committed = offsets.get(key)
+    if committed is None:  # a new file for this watcher: it starts where the file ends
+        offsets[key] = size
+    elif size > committed:
+        os.ftruncate(fd, committed)
+        warn(
+            f"{out.name}: cut {size - committed} bytes written after the last commit "
+            "(an interrupted run); they are written again"
+        )
+    else:  # shorter: rotated or emptied by hand; go on from its end
+        offsets[key] = size
 
 
 def _one_line(error: BaseException) -> str:

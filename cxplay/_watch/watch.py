@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -289,11 +289,21 @@ class Watcher:
                     model = Incident.model_validate(payload)
                 else:
                     model = incident
-                out.extend(self._member(compiled, event.disruption, key, member, at, model, False))
+                member_events = self._member(
+                    compiled, event.disruption, key, member, at, model, False, incident
+                )
+                out.extend(member_events)
         else:
             out.extend(
                 self._member(
-                    compiled, event.disruption, key, event.member, event.at, incident, event.late
+                    compiled,
+                    event.disruption,
+                    key,
+                    event.member,
+                    event.at,
+                    incident,
+                    event.late,
+                    incident,
                 )
             )
         return out
@@ -307,7 +317,13 @@ class Watcher:
         at: int,
         incident: Incident,
         late: bool,
+        trigger: Incident,
     ) -> list[dict[str, Any]]:
+        """A member's ``incident_attached`` event and its notice.
+
+        ``trigger`` is the incident being correlated: the member itself, or the one that
+        opened the disruption.
+        """
         attached = {
             "event": "incident_attached",
             "disruption_id": disruption,
@@ -328,7 +344,13 @@ class Watcher:
         )
         if not self.notices:
             return [attached]
-        return [attached, self.notice(compiled, disruption, key, member, incident, "notice")]
+        # the notice speaks from the event time it is made at: the member's own, or that of
+        # the incident that opened the disruption when it came later (replays say the same)
+        sent = max(moment(at), trigger.occurred_at) if trigger.occurred_at else moment(at)
+        if incident.occurred_at is not None:  # said at the offset the member's incident has
+            sent = sent.astimezone(incident.occurred_at.tzinfo)
+        notice = self.notice(compiled, disruption, key, member, incident, "notice", now=sent)
+        return [attached, notice]
 
     def notice(
         self,
@@ -338,8 +360,13 @@ class Watcher:
         member: str,
         incident: Incident,
         kind: str,
+        *,
+        now: datetime | None = None,
     ) -> dict[str, Any]:
-        """One ``notice`` event (``kind`` "notice" or "resolved") for one member."""
+        """One ``notice`` event (``kind`` "notice" or "resolved") for one member.
+
+        ``now``: the moment the notice speaks from (see :func:`render_notice`).
+        """
         renderer = self.engine.renderer
         base = {
             "event": "notice",
@@ -353,7 +380,11 @@ class Watcher:
             return {**base, "error": "no reply templates beside the playbooks"}
         try:
             reply = render_notice(
-                renderer, compiled, incident, "resolved" if kind == "resolved" else "notice"
+                renderer,
+                compiled,
+                incident,
+                "resolved" if kind == "resolved" else "notice",
+                now=now,
             )
         except CxplayError as exc:
             return {**base, "error": str(exc)}
