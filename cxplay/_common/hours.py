@@ -123,6 +123,10 @@ def _holiday_entry(country: str, year: int) -> Path | None:
     return where / f"{key}.json"
 
 
+#: How many days' opening hours a calendar remembers (a few years of deadlines).
+_DAYS_KEPT = 2048
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """When a team is open; deadlines counted in open time."""
@@ -135,6 +139,9 @@ class BusinessCalendar:
     def __post_init__(self) -> None:
         if len(self.week) != 7:
             raise ValueError("a week has seven days")
+        # day -> its opening hours as UTC instants: a deadline walks the same few days
+        # for every incident, and each instant costs a time-zone conversion
+        object.__setattr__(self, "_days", {})
 
     @functools.cached_property
     def tz(self) -> tzinfo:
@@ -152,16 +159,23 @@ class BusinessCalendar:
             return ()
         return self.week[day.weekday()]
 
-    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+    def intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The day's opening hours as instants, in UTC.
 
         UTC, because Python adds to and compares datetimes of one zone by their wall
         clock: 01:00 + 3 hours would be 04:00 on the night the clocks go forward.
+        Remembered per day (up to :data:`_DAYS_KEPT` days; the calendar never changes).
         """
-        out = []
-        for start, end in self.spans(day):
-            out.append((self._at(day, start), self._at(day, end)))
-        return out
+        days: dict[date, tuple[tuple[datetime, datetime], ...]] = self._days  # type: ignore[attr-defined]
+        found = days.get(day)
+        if found is None:
+            found = tuple(
+                (self._at(day, start), self._at(day, end)) for start, end in self.spans(day)
+            )
+            if len(days) >= _DAYS_KEPT:
+                days.clear()
+            days[day] = found
+        return found
 
     def _at(self, day: date, minutes: int) -> datetime:
         """The instant (UTC) of local ``day`` + ``minutes``; a time in a DST gap moves on."""

@@ -74,7 +74,7 @@ from cxplay._replies.locale import (
     negotiate,
     plain_spaces,
 )
-from cxplay._replies.sandbox import ReplyEnvironment, render_capped
+from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, render_capped
 from cxplay._replies.shaping import (
     _CATALOG,
     _address,
@@ -111,6 +111,17 @@ SECTIONS: Mapping[str, str] = {
 #: Words a spoken turn may have before the next action's text starts a turn of its own.
 _TURN_WORDS = 80
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
+
+
+def _fold(text: str) -> str:
+    """A fragment as a reply says it: TOML wraps freely, so white space folds.
+
+    Runs of white space become one space; a blank line keeps a paragraph break.
+    """
+    paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 _FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[a-z_]+)?$")
 
 
@@ -187,6 +198,11 @@ class Renderer:
         # `check()` (cxplay validate) compiles and test-renders every one of them.
         self._env = _env()
         self._compiled: dict[tuple[str, str], Any] = {}
+        # (language, name, channel) -> the fragment chosen for it (None: there is none)
+        self._picked: dict[tuple[str, str, str], str | None] = {}
+        # (language, fragment) -> its folded text when it is plain text (no Jinja at all),
+        # else None: a third of the fragments a reply uses, said without rendering
+        self._plain: dict[tuple[str, str], str | None] = {}
 
     def template(self, language: str, name: str) -> Any:
         """The compiled fragment; a syntax error is a TemplateError naming file and line."""
@@ -365,6 +381,14 @@ class Renderer:
         return language in self._catalogs and f"{name}@{channel}" in self.names(language)
 
     def _pick(self, language: str, name: str, channel: str) -> str | None:
+        key = (language, name, channel)
+        try:
+            return self._picked[key]
+        except KeyError:
+            chosen = self._picked[key] = self._choose(language, name, channel)
+            return chosen
+
+    def _choose(self, language: str, name: str, channel: str) -> str | None:
         names = self.names(language) if language in self._catalogs else {}
         # at the desk the agent speaks as on the phone: a phone variant serves in person too
         spoken: tuple[str, ...] = (f"{name}@phone",) if channel == "in_person" else ()
@@ -380,6 +404,17 @@ class Renderer:
         chosen = self._pick(language, name, channel)
         if chosen is None:
             return None
+        key = (language, chosen)
+        try:
+            plain = self._plain[key]
+        except KeyError:
+            source = self.names(language)[chosen]
+            plain = None
+            if "{" not in source and "\r" not in source and len(source) <= MAX_OUTPUT:
+                plain = _fold(source)  # what rendering it would give, byte for byte
+            self._plain[key] = plain
+        if plain is not None:
+            return plain
         template = self.template(language, chosen)
         try:
             rendered = render_capped(template, context)
@@ -396,10 +431,7 @@ class Renderer:
             raise RenderError(
                 f"{self.origin[(language, chosen)]}: {chosen} ({language}): {exc}"
             ) from None
-        # Fragments are wrapped freely in TOML: white space folds into single spaces,
-        # a blank line keeps a paragraph break.
-        paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(rendered))
-        return "\n\n".join(p for p in paragraphs if p)
+        return _fold(rendered)
 
     # -- composition -------------------------------------------------------------------
 
