@@ -750,3 +750,53 @@ def test_the_sms_count_agrees_with_the_service_for_any_text(
         assert f"{segments} SMS ({encoding})" in shown, (text, shown)
 
     agrees()
+
+
+def test_a_long_history_leaves_the_warning_and_the_reply_on_a_laptop_screen(
+    server: tuple[str, Path], browser: Any
+) -> None:
+    """Five earlier decisions: the warning and the whole reply still fit after Suggest.
+
+    The history line sits in the box Suggest scrolls to; the oldest decisions are folded.
+    """
+    url, log_path = server
+    from playwright.sync_api import expect
+
+    from cxplay import DecisionLog, Engine
+
+    with DecisionLog.open(log_path) as log, Engine.from_path(log=log) as engine:
+        for n in range(5):
+            past = engine.suggest(
+                {
+                    "id": f"H-{n}",
+                    "type": "parcel_damaged",
+                    "channel": "email",
+                    "customer": {"id": "C-MANY", "name": "Anna Kowalska", "language": "pl"},
+                    "order": {"id": f"PL-{n}", "value": 80 + n, "currency": "PLN"},
+                }
+            )
+            assert past.decision_id is not None
+            log.outcome(past.decision_id, "accepted")
+    page = _page(browser, url, locale="pl", width=1366, height=768)
+    _login(page, url, "pl")
+    page.fill("#type", "Uszkodzona przesyłka")
+    page.locator("#type").dispatch_event("input")
+    page.select_option("#channel", "email")
+    page.fill("#name", "Anna Kowalska")
+    page.fill("#customer-id", "C-MANY")
+    page.fill("#incident-id", "H-NEW")
+    page.fill("#value", "120")
+    page.select_option("#currency", "PLN")
+    page.keyboard.press("Control+Enter")
+    # the newest three in view, the other two folded under "Wcześniejsze: 2"
+    expect(page.locator("#recent-list > li")).to_have_count(4)
+    expect(page.locator("#recent-list summary")).to_have_text("Wcześniejsze: 2")
+    expect(page.locator("#history")).to_have_class("note warn")
+    page.wait_for_timeout(200)
+    for panel in ("#history", "#reply"):
+        box = page.locator(panel).bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 768, (
+            panel,
+            box,
+        )
+    assert page.errors == []

@@ -522,6 +522,7 @@
 
   // The customer's earlier decisions (from the log), so that a repeat claim is seen before
   // the agent answers; the one on screen is left out.
+  const RECENT_SHOWN = 3;
   function showRecent(recent, decision) {
     const box = $("recent");
     const list = $("recent-list");
@@ -536,7 +537,7 @@
       list.appendChild(item);
       return;
     }
-    for (const d of earlier) {
+    const line = (d) => {
       const given = d.given.length
         ? d.given.map((g) => actionTitle(g.kind) + (g.amount != null ? " " + money(g.amount, g.currency) : "")).join(", ")
         : T.nothing_given;
@@ -544,6 +545,21 @@
       const item = document.createElement("li");
       item.textContent = parts.filter(Boolean).join(" · ");
       item.title = d.decision_id + (d.incident_id ? " · " + d.incident_id : "");
+      return item;
+    };
+    // the newest few in view; the rest folded, so the reply stays on a laptop's screen
+    for (const d of earlier.slice(0, RECENT_SHOWN)) list.appendChild(line(d));
+    const rest = earlier.slice(RECENT_SHOWN);
+    if (rest.length) {
+      const item = document.createElement("li");
+      const more = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = fill(T.recent_more, { n: new Intl.NumberFormat(LANG).format(rest.length) });
+      const inner = document.createElement("ul");
+      inner.className = "recent";
+      for (const d of rest) inner.appendChild(line(d));
+      more.append(summary, inner);
+      item.appendChild(more);
       list.appendChild(item);
     }
   }
