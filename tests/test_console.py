@@ -718,6 +718,16 @@ def test_an_incident_of_an_open_disruption_says_so_and_advises_linking(
         page.keyboard.press("Control+Enter")
         expect(page.locator("#answers")).to_contain_text("NOT-IN-WAVE")
         expect(panel).to_be_hidden()
+        # a new ticket of the same carrier, typed in by the agent: part of it by its key
+        carrier = page.locator("#fact-parcel_late-order_carrier")
+        expect(carrier).to_be_visible()
+        carrier.fill("InPost")
+        _late_parcel(page, lang, incident_id="NEW-INPOST")
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#answers")).to_contain_text("NEW-INPOST")
+        expect(panel).to_be_visible()
+        assert words[1] in panel.inner_text()
+        carrier.fill("")
         assert page.errors == []
 
 

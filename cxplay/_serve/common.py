@@ -15,12 +15,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cxplay._conditions.parse import leaves
+from cxplay._conditions.parse import leaves, type_constraint
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay._serve.models import FactInfo, IncidentTypeInfo, PlaybookInfo, PlaybookList
 from cxplay.models import CHANNELS, FactSpec
 
-__all__ = ["NoLog", "json_depth_ok", "playbook_list", "problem_doc", "public_text"]
+__all__ = [
+    "CONTEXT_PATHS",
+    "NoLog",
+    "context_paths",
+    "json_depth_ok",
+    "playbook_list",
+    "problem_doc",
+    "public_text",
+]
+
+#: The incident's own fields (not facts) a form asks for when a type's rules or
+#: correlations read them: a correlation key the agent must be able to give.
+CONTEXT_PATHS = ("order.carrier", "event.id", "event.session", "event.speaker")
 
 # The directories of an absolute path (not of a URL): a client is told a file's name, never
 # where the server keeps it.
@@ -34,17 +46,39 @@ def public_text(line: str, roots: Sequence[Path] = ()) -> str:
     return _DIRECTORIES.sub("", line)
 
 
-def _types(playbooks: PlaybookSet) -> list[IncidentTypeInfo]:
-    """Each incident type a rule names, with the facts its rules read (required first)."""
+def _read_paths(playbooks: PlaybookSet) -> dict[str, set[str]]:
+    """Per incident type, the fields its rules and its correlations read (conditions, keys)."""
     read: dict[str, set[str]] = {}
     for rule in playbooks.rules:
-        facts = {
-            leaf.path.split(".")[1]
-            for leaf in leaves(rule.condition)
-            if leaf.path.startswith("facts.")
-        }
+        paths = {leaf.path for leaf in leaves(rule.condition)}
         for kind in rule.types or ():
-            read.setdefault(kind, set()).update(facts)
+            read.setdefault(kind, set()).update(paths)
+    for compiled in playbooks.correlations:
+        paths = {leaf.path for leaf in leaves(compiled.condition)}
+        paths.update(compiled.correlate.key)
+        for kind in type_constraint(compiled.condition) or ():
+            read.setdefault(kind, set()).update(paths)
+    return read
+
+
+def context_paths(playbooks: PlaybookSet) -> dict[str, list[str]]:
+    """Per incident type, the :data:`CONTEXT_PATHS` its rules or correlations read."""
+    return {
+        kind: [p for p in CONTEXT_PATHS if p in paths]
+        for kind, paths in _read_paths(playbooks).items()
+    }
+
+
+def _types(playbooks: PlaybookSet) -> list[IncidentTypeInfo]:
+    """Each incident type a rule names, with the facts its rules and correlations read.
+
+    Required facts first; a correlation's key fact (``facts.route``) is read like a
+    condition's, so a form asks for it.
+    """
+    read: dict[str, set[str]] = {
+        kind: {path.split(".")[1] for path in paths if path.startswith("facts.")}
+        for kind, paths in _read_paths(playbooks).items()
+    }
     for name, declared in playbooks.facts.items():
         for kind in declared.required_for:
             read.setdefault(kind, set()).add(name)

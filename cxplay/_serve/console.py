@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cxplay._common.style import stylesheet
 from cxplay._common.text import closest
-from cxplay._serve.common import playbook_list
+from cxplay._serve.common import context_paths, playbook_list
 from cxplay._serve.service import Service
 from cxplay.models import CHANNELS
 
@@ -140,6 +140,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "recent": "Earlier decisions for this customer",
         "recent_none": "No earlier decisions for this customer.",
         "recent_more": "Earlier: {n}",
+        "order_carrier": "Carrier",
+        "order_carrier_help": "The delivery company: late parcels are watched per carrier.",
+        "event_id": "Event",
+        "event_id_help": "The event's id, as in its event file.",
+        "event_session": "Session",
+        "event_session_help": "The session or webinar, by its name.",
+        "event_speaker": "Speaker",
+        "event_speaker_help": "The speaker the incident is about.",
         "no_outcome": "no outcome yet",
         "nothing_given": "nothing given",
         "part_of": "Part of: {title} ({key}), {customers}, notice sent {time}",
@@ -261,6 +269,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "recent": "Wcześniejsze decyzje dla tego klienta",
         "recent_none": "Brak wcześniejszych decyzji dla tego klienta.",
         "recent_more": "Wcześniejsze: {n}",
+        "order_carrier": "Przewoźnik",
+        "order_carrier_help": (
+            "Firma kurierska; opóźnione przesyłki obserwujemy osobno dla każdego przewoźnika."
+        ),
+        "event_id": "Wydarzenie",
+        "event_id_help": "Identyfikator wydarzenia, jak w jego pliku.",
+        "event_session": "Sesja",
+        "event_session_help": "Nazwa sesji lub webinaru.",
+        "event_speaker": "Prelegent",
+        "event_speaker_help": "Prelegent, którego dotyczy zgłoszenie.",
         "no_outcome": "wynik jeszcze niezapisany",
         "nothing_given": "bez rekompensaty",
         "part_of": "Część zakłócenia: {title} ({key}), {customers}, powiadomienie wysłane {time}",
@@ -384,6 +402,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "recent": "Попередні рішення щодо цього клієнта",
         "recent_none": "Попередніх рішень щодо цього клієнта немає.",
         "recent_more": "Попередні: {n}",
+        "order_carrier": "Перевізник",
+        "order_carrier_help": (
+            "Служба доставки; затримки посилок відстежуємо окремо для кожного перевізника."
+        ),
+        "event_id": "Подія",
+        "event_id_help": "Ідентифікатор події, як у її файлі.",
+        "event_session": "Сесія",
+        "event_session_help": "Назва сесії або вебінару.",
+        "event_speaker": "Спікер",
+        "event_speaker_help": "Спікер, якого стосується звернення.",
         "no_outcome": "результат ще не записано",
         "nothing_given": "без компенсації",
         "part_of": "Частина збою: {title} ({key}), {customers}, повідомлення надіслано {time}",
@@ -433,6 +461,7 @@ def page_context(service: Service, language: str) -> dict[str, Any]:
     playbooks = service.engine.playbooks
     book = playbooks.labels
     listing = playbook_list(playbooks)
+    paths = context_paths(playbooks)
     types: list[dict[str, Any]] = []
     fact_names: set[str] = set()
     for info in listing.types:
@@ -451,6 +480,21 @@ def page_context(service: Service, language: str) -> dict[str, Any]:
                     "help": (label.help if label else None) or fact.description,
                     "min": spec.min if spec else None,
                     "max": spec.max if spec else None,
+                }
+            )
+        for path in paths.get(info.type, ()):  # the incident's own fields a key reads
+            key = path.replace(".", "_")
+            facts.append(
+                {
+                    "name": key,
+                    "path": path,
+                    "type": "string",
+                    "required": False,
+                    "title": TEXTS[language][key],
+                    "unit": None,
+                    "help": TEXTS[language][key + "_help"],
+                    "min": None,
+                    "max": None,
                 }
             )
         types.append({"type": info.type, "title": book.type(info.type, language), "facts": facts})

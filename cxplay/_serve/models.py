@@ -106,7 +106,7 @@ class FactInfo(_Model):
 
 
 class IncidentTypeInfo(_Model):
-    """An incident type some rule names, with the facts its rules read."""
+    """An incident type some rule names, with the facts its rules and correlations read."""
 
     type: str
     facts: list[FactInfo]

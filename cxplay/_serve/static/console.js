@@ -274,6 +274,13 @@
       else facts[field.dataset.fact] = raw;
     }
     if (Object.keys(facts).length) data.facts = facts;
+    // the incident's own fields a correlation keys on: order.carrier, event.id, ...
+    for (const field of set ? set.querySelectorAll("[data-path]") : []) {
+      const raw = field.value.trim();
+      if (raw === "") continue;
+      const [head, tail] = field.dataset.path.split(".");
+      data[head] = Object.assign(data[head] || {}, { [tail]: raw });
+    }
     return data;
   }
 
