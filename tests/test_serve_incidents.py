@@ -43,7 +43,7 @@ CORRELATION_EVENTS = ("disruption_opened", "incident_attached", "notice")
 
 def service(log: str | Path | None, backend: str = "python", **kwargs: Any) -> TestClient:
     config = ServeConfig(
-        tokens_env=f"{AGENT}:agent",
+        tokens_env=kwargs.pop("tokens_env", f"{AGENT}:agent"),
         watch=False,
         backend=backend,
         log=None if log is None else str(log),
@@ -315,3 +315,48 @@ def test_workers_take_turns_through_the_store_and_a_stale_save_is_refused(
     finally:
         first.close()
         second.close()
+
+
+def test_disruptions_are_listed_and_resolved_over_http(tmp_path: Path) -> None:
+    """The service lists disruptions and resolves one as `cxplay disruptions` does."""
+    admin = "admin-token-0123456789"
+    as_admin = {"Authorization": f"Bearer {admin}"}
+    wave = [incident(n, n, "queue") for n in range(4)]  # retail.queue_wave: 3 in 20 min
+    with service(tmp_path / "cx.db", tokens_env=f"{AGENT}:agent,{admin}:admin") as api:
+        posted = api.post("/v1/incidents?suggestions=false", json=wave, headers=AS_AGENT)
+        assert posted.status_code == 200, posted.text
+        listed_now = api.get("/v1/disruptions?status=open", headers=AS_AGENT).json()
+        (row,) = listed_now["disruptions"]
+        assert (row["correlation"], row["members"], row["status"]) == (
+            "retail.queue_wave",
+            4,
+            "open",
+        )
+        ident = row["disruption_id"]
+        path = f"/v1/disruptions/{ident}/resolve"
+        assert api.post(path, headers=AS_AGENT).status_code == 403  # an admin's act
+        answer = api.post(path, headers=as_admin)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        notices = [e for e in body["events"] if e["event"] == "notice"]
+        assert [n["incident_id"] for n in notices] == [f"I-{n}" for n in range(4)]
+        assert {n["kind"] for n in notices} == {"resolution"} and body["problems"] == []
+        assert all(n["reply"]["body"] for n in notices)
+        assert body["events"][-1]["event"] == "disruption_resolved"
+        # again: nobody is told twice
+        again = api.post(path, headers=as_admin).json()
+        assert [e["event"] for e in again["events"]] == ["disruption_resolved"]
+        assert api.get("/v1/disruptions?status=open", headers=AS_AGENT).json() == {
+            "disruptions": []
+        }
+        resolved = api.get("/v1/disruptions", headers=AS_AGENT).json()["disruptions"]
+        assert resolved[0]["status"] == "resolved" and resolved[0]["resolved_at"]
+        missing = api.post("/v1/disruptions/D-0000000000000000/resolve", headers=as_admin)
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert "no disruption" in missing.json()["detail"]
+    # the CLI sees the same
+    assert [r[3] for r in listed(tmp_path / "cx.db")] == ["resolved"]
+    with service(None, tokens_env=f"{AGENT}:agent,{admin}:admin") as api:
+        assert api.get("/v1/disruptions", headers=AS_AGENT).status_code == 409
+        assert api.post(path, headers=as_admin).status_code == 409

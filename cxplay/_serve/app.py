@@ -318,6 +318,8 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     @app.exception_handler(CxplayError)
     async def on_cxplay(request: Request, exc: CxplayError) -> Response:
         status = 422 if isinstance(exc, IncidentError | RenderError) else 400
+        if str(exc).startswith("no disruption "):
+            status = 404
         if isinstance(exc, LogError):
             text = str(exc)
             if text.startswith("unknown decision id"):
@@ -633,7 +635,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     )
     from cxplay._serve.context import mount_context  # the console's history and disruption
 
-    mount_context(app, service, agent, parse_body)
+    mount_context(app, service, agent, parse_body, admin=admin)
     if config.cors_origins:  # off unless asked for
         from fastapi.middleware.cors import CORSMiddleware
 

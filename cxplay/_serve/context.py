@@ -10,7 +10,14 @@ Two read-only routes over the decision log's store, for an agent token:
   rules give it (:meth:`cxplay._watch.store.WatchStore.link`), with the advice to link
   the ticket to it rather than compensate it on its own.
 
-Both answer 409 without a decision log. Kept apart from ``app.py`` (one call mounts them).
+and the disruptions themselves, for the people who run them:
+
+* ``GET /v1/disruptions``: open and recent disruptions, newest first (agent token), as
+  ``cxplay disruptions list`` shows them;
+* ``POST /v1/disruptions/{id}/resolve``: resolve one and answer every member's resolution
+  notice for the caller to deliver (admin token), as ``cxplay disruptions resolve`` does.
+
+All answer 409 without a decision log. Kept apart from ``app.py`` (one call mounts them).
 """
 
 from __future__ import annotations
@@ -33,7 +40,10 @@ __all__ = [
     "CustomerDecisionInfo",
     "CustomerDecisions",
     "DisruptionInfo",
+    "DisruptionList",
     "DisruptionMatch",
+    "DisruptionSummary",
+    "Resolution",
     "mount_context",
 ]
 
@@ -109,6 +119,42 @@ class DisruptionMatch(_Model):
     )
 
 
+class DisruptionSummary(_Model):
+    """A disruption as ``cxplay disruptions list --format json`` shows it."""
+
+    disruption_id: str
+    correlation: str
+    playbook: str
+    key: Any = Field(description="The correlation key's value (a list for a composite key).")
+    title: str | None
+    severity: str
+    opened_at: datetime
+    detected_at: datetime
+    members: int
+    status: Literal["open", "resolved"]
+    resolved_at: datetime | None
+    first_notice_at: datetime | None = Field(description="When the first notice went out.")
+    time_to_notice_s: float | None
+
+
+class DisruptionList(_Model):
+    """``GET /v1/disruptions``: newest first."""
+
+    disruptions: list[DisruptionSummary]
+
+
+class Resolution(_Model):
+    """``POST /v1/disruptions/{id}/resolve``: what ``cxplay disruptions resolve`` writes."""
+
+    events: list[dict[str, Any]] = Field(
+        description="One `notice` event (kind `resolution`, with the rendered reply) per member "
+        "not told yet, then `disruption_resolved`: the caller delivers the notices."
+    )
+    problems: list[str] = Field(
+        description="Members whose notice could not be made; resolving again retries them."
+    )
+
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     status: problem_doc(text)
     for status, text in (
@@ -128,8 +174,9 @@ def mount_context(
     service: Service,
     agent: Sequence[Any],
     parse_body: Callable[[bytes, Literal["json", "toml"]], dict[str, Any]],
+    admin: Sequence[Any] = (),
 ) -> None:
-    """Add the customer's decisions and the disruption match (agent token)."""
+    """Add the customer's decisions, the disruption match and the disruptions' routes."""
     watchers: dict[int, tuple[Any, Watcher]] = {}
 
     def watcher() -> Watcher:
@@ -212,4 +259,50 @@ def mount_context(
         fmt: Literal["json", "toml"] = "toml" if kind == "application/toml" else "json"
         log()  # 409 before the body is read
         answer = await run(match, await request.body(), fmt)
+        return Response(answer.model_dump_json(), media_type="application/json")
+
+    @app.get(
+        "/v1/disruptions",
+        tags=["decision log"],
+        summary="Open and recent disruptions, newest first",
+        response_model=DisruptionList,
+        responses=_RESPONSES,
+        dependencies=list(agent),
+    )
+    async def disruptions(
+        status: Annotated[
+            Literal["open", "resolved", "all"], Query(description="Which disruptions.")
+        ] = "all",
+        limit: Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")] = 50,
+    ) -> Response:
+        from cxplay._watch.store import WatchStore
+
+        store = WatchStore(log())
+        rows = await run(store.disruptions, status=None if status == "all" else status, limit=limit)
+        answer = DisruptionList(
+            disruptions=[DisruptionSummary.model_validate(r.as_dict()) for r in rows]
+        )
+        return Response(answer.model_dump_json(), media_type="application/json")
+
+    def resolve(ident: str) -> Resolution:
+        from cxplay._watch.resolve import resolve_disruption
+        from cxplay._watch.store import WatchStore
+
+        events, problems = resolve_disruption(service.engine, WatchStore(log()), ident)
+        return Resolution(events=events, problems=problems)
+
+    @app.post(
+        "/v1/disruptions/{disruption_id}/resolve",
+        tags=["decision log"],
+        summary="Resolve a disruption: every member's resolution notice, for the caller to send",
+        response_model=Resolution,
+        responses={
+            **_RESPONSES,
+            404: problem_doc("No such disruption in the log."),
+        },
+        dependencies=list(admin),
+    )
+    async def resolve_route(disruption_id: str) -> Response:
+        log()  # 409 first
+        answer = await run(resolve, disruption_id)
         return Response(answer.model_dump_json(), media_type="application/json")
