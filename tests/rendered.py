@@ -7,6 +7,7 @@ once (``python -m tests.rendered > all.txt``).
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ if __name__ == "__main__":
         print(f"=== {case} [{language}/{channel}]\n{text}\n")
 
 
+#: When the notices speak from (a Friday, 15:00 in Warsaw).
+_NOTICE_AT = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+
 #: A member of each shipped disruption, per language: what its notices are rendered for.
 _NOTICE_PEOPLE = {"en": "John Smith", "pl": "Anna Kowalska", "uk": "Олена Петренко"}
 
@@ -71,5 +75,6 @@ def notices(engine: Engine) -> Iterator[tuple[str, dict[str, Any], Any]]:
                 }
                 model = Incident.model_validate(incident)
                 for kind in ("notice", "resolved"):
-                    reply = render_notice(renderer, compiled, model, kind)
+                    # a notice speaks from a moment: Friday afternoon, so promises name a day
+                    reply = render_notice(renderer, compiled, model, kind, now=_NOTICE_AT)
                     yield f"{kind} {compiled.id} [{language}/{channel}]", incident, reply

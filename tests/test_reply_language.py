@@ -50,6 +50,7 @@ from cxplay._replies.translit import (
 )
 from cxplay.models import CHANNELS
 from tests.rendered import incidents as shipped_incidents
+from tests.rendered import notices as shipped_notices
 from tests.rendered import replies as shipped_replies
 from tests.test_reply_properties import incidents as random_incidents
 
@@ -486,7 +487,7 @@ UNSPEAKABLE = {
     "bare digits": re.compile(r"(?<![\d:])\d+(?![\d:])"),
     "'reply to this message'": re.compile(
         r"reply to this|odpowiedzieć na (tę|tą|ten) (wiadomość|e-mail|mail)"
-        r"|у відповідь на (цей|це|цю)|відповідайте на (цей|це|цю)",
+        r"|у відповідь на (цей|це|цю)|відпов\w* на (цей|це|цю) (повідомлення|лист)",
         re.IGNORECASE,
     ),
     "'we passed your message'": re.compile(
@@ -547,6 +548,15 @@ def test_spoken_turns_can_be_said(
     assert not problems, "\n".join(problems[:30])
 
 
+def test_spoken_notices_can_be_said(engine: Engine) -> None:
+    """A disruption's notice on the phone or at the desk is said like a reply."""
+    problems = []
+    for case, incident, reply in shipped_notices(engine):
+        if reply.channel in SPOKEN:
+            problems += _spoken_problems(case, reply.body, list(_data_strings(incident)))
+    assert not problems, "\n".join(problems[:30])
+
+
 @pytest.mark.parametrize(
     ("turn", "found"),
     [
@@ -557,6 +567,7 @@ def test_spoken_turns_can_be_said(
         ("Here is 20% off.", "a sign"),
         ("We will confirm within 24 hours.", "bare digits"),
         ("Just reply to this message.", "'reply to this message'"),
+        ("Достатньо короткої відповіді на це повідомлення.", "'reply to this message'"),
         ("We have passed your message to a colleague.", "'we passed your message'"),
     ],
 )
