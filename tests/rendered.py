@@ -7,8 +7,8 @@ once (``python -m tests.rendered > all.txt``).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
