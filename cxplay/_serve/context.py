@@ -86,39 +86,6 @@ class CustomerDecisions(_Model):
     decisions: list[CustomerDecisionInfo] = Field(description="Newest first.")
 
 
-class DisruptionInfo(_Model):
-    """An open disruption (``cxplay disruptions list`` shows the same)."""
-
-    disruption_id: str
-    correlation: str
-    playbook: str
-    key: Any = Field(description="The correlation key's value (a list for a composite key).")
-    title: str | None
-    severity: str
-    opened_at: datetime
-    detected_at: datetime
-    members: int
-    status: str
-    resolved_at: datetime | None
-    first_notice_at: datetime | None = Field(description="When the first notice went out.")
-    time_to_notice_s: float | None
-    via: Literal["member", "key"] = Field(
-        description="member: the watcher attached this incident; key: it has the "
-        "disruption's correlation key within its window, so the watcher would attach it."
-    )
-    notice_at: datetime | None = Field(description="When this incident's own notice went out.")
-
-
-class DisruptionMatch(_Model):
-    """``POST /v1/disruptions/match``: the open disruption an incident belongs to, or null."""
-
-    disruption: DisruptionInfo | None
-    advice: Literal["link", "none"] = Field(
-        description="link: attach the ticket to the disruption instead of compensating it on "
-        "its own (the notice tells the customer; the disruption's actions cover the rest)."
-    )
-
-
 class DisruptionSummary(_Model):
     """A disruption as ``cxplay disruptions list --format json`` shows it."""
 
@@ -135,6 +102,26 @@ class DisruptionSummary(_Model):
     resolved_at: datetime | None
     first_notice_at: datetime | None = Field(description="When the first notice went out.")
     time_to_notice_s: float | None
+
+
+class DisruptionInfo(DisruptionSummary):
+    """An open disruption an incident belongs to, and how that was found."""
+
+    via: Literal["member", "key"] = Field(
+        description="member: the watcher attached this incident; key: it has the "
+        "disruption's correlation key within its window, so the watcher would attach it."
+    )
+    notice_at: datetime | None = Field(description="When this incident's own notice went out.")
+
+
+class DisruptionMatch(_Model):
+    """``POST /v1/disruptions/match``: the open disruption an incident belongs to, or null."""
+
+    disruption: DisruptionInfo | None
+    advice: Literal["link", "none"] = Field(
+        description="link: attach the ticket to the disruption instead of compensating it on "
+        "its own (the notice tells the customer; the disruption's actions cover the rest)."
+    )
 
 
 class DisruptionList(_Model):
