@@ -810,3 +810,26 @@ def test_a_long_history_leaves_the_warning_and_the_reply_on_a_laptop_screen(
             box,
         )
     assert page.errors == []
+
+
+@pytest.mark.parametrize("dated", [True, False])
+def test_the_consoles_no_rate_reason_reads_the_engines_message(dated: bool) -> None:
+    """The console says why a person decides in the agent's language.
+
+    It reads the engine's English reason: the pattern in console.js must keep matching it.
+    """
+    import datetime as dt
+
+    from cxplay._engine.decide import _no_rate
+    from cxplay.models import Policy
+
+    script = (Path(__file__).resolve().parent.parent / "cxplay/_serve/static/console.js").read_text(
+        encoding="utf-8"
+    )
+    found = re.search(r"const match = /(.+?)/\.exec\(because\)", script)
+    assert found is not None, "the pattern is gone from console.js"
+    policy = Policy(currency="PLN", rates_as_of=dt.date(2026, 11, 1) if dated else None)
+    message = _no_rate("JPY", policy)
+    match = re.match(found.group(1), message)
+    assert match is not None, message
+    assert match.groups() == ("JPY", "PLN")

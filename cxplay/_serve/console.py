@@ -140,6 +140,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "recent": "Earlier decisions for this customer",
         "recent_none": "No earlier decisions for this customer.",
         "recent_more": "Earlier: {n}",
+        "no_rate": (
+            "The order is in {currency} and the playbook has no exchange rate for it, so its "
+            "limits (in {policy}) cannot be checked: a person decides."
+        ),
         "order_carrier": "Carrier",
         "order_carrier_help": "The delivery company: late parcels are watched per carrier.",
         "event_id": "Event",
@@ -269,6 +273,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "recent": "Wcześniejsze decyzje dla tego klienta",
         "recent_none": "Brak wcześniejszych decyzji dla tego klienta.",
         "recent_more": "Wcześniejsze: {n}",
+        "no_rate": (
+            "Zamówienie jest w {currency}, a playbook nie ma kursu tej waluty, więc nie da się "
+            "sprawdzić limitów (w {policy}): decyduje człowiek."
+        ),
         "order_carrier": "Przewoźnik",
         "order_carrier_help": (
             "Firma kurierska; opóźnione przesyłki obserwujemy osobno dla każdego przewoźnika."
@@ -402,6 +410,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "recent": "Попередні рішення щодо цього клієнта",
         "recent_none": "Попередніх рішень щодо цього клієнта немає.",
         "recent_more": "Попередні: {n}",
+        "no_rate": (
+            "Замовлення у {currency}, а в плейбуку немає курсу цієї валюти, тож ліміти "
+            "(у {policy}) перевірити не можна: рішення ухвалює людина."
+        ),
         "order_carrier": "Перевізник",
         "order_carrier_help": (
             "Служба доставки; затримки посилок відстежуємо окремо для кожного перевізника."

@@ -487,7 +487,7 @@
         what.appendChild(document.createTextNode(" "));
         what.appendChild(badge);
       }
-      const reason = [(L.reasons && L.reasons[action.rule]) || action.reason || "", action.params && action.params.approval_because ? action.params.approval_because : ""].filter(Boolean).join(" — ");
+      const reason = [(L.reasons && L.reasons[action.rule]) || action.reason || "", approvalBecause(action)].filter(Boolean).join(" — ");
       if (reasonCell && reason === lastReason) {
         reasonCell.rowSpan += 1; // one reason, shown once, for the actions that share it
       } else {
@@ -529,6 +529,15 @@
 
   // The customer's earlier decisions (from the log), so that a repeat claim is seen before
   // the agent answers; the one on screen is left out.
+  // Why a person decides, in the agent's language. The engine says it in English (the JSON
+  // contract); the one case it has, a currency with no rate, is said again from its parts.
+  function approvalBecause(action) {
+    const because = action.params && action.params.approval_because;
+    if (!because) return "";
+    const match = /^the order is in (\S+) and .* its limits \(in (\S+)\) cannot be checked/.exec(because);
+    return match ? fill(T.no_rate, { currency: match[1], policy: match[2] }) : because;
+  }
+
   const RECENT_SHOWN = 3;
   function showRecent(recent, decision) {
     const box = $("recent");
