@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from cxplay._common.models import FrozenMap, freeze, trusted
 from cxplay._playbooks.loader import CompiledRule
@@ -43,9 +43,12 @@ from cxplay.models import (
     is_compensation,
     recovery_step,
 )
+
+if TYPE_CHECKING:
+    from cxplay._common.hours import BusinessCalendar
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
-__all__ = ["ActionKey", "Decision", "Outline", "decide", "follow_up_of", "outline"]
+__all__ = ["ActionKey", "Decision", "Outline", "decide", "due_from", "follow_up_of", "outline"]
 
 _META = {"kind", "dimension", "stage", "requires_approval", "note", "step"}
 
@@ -241,13 +244,7 @@ def decide(
         said.append((rule.order, step.step))
         if step.follow is not None:
             promise = step.follow.copy()
-            hours = rule.playbook.hours
-            # a person's promise (call back, follow up, escalate) falls in the team's
-            # open time; a survey is sent by a machine, on the calendar
-            if hours is not None and promise["action"] != "survey":
-                promise["due"] = hours.add(base, promise["after"])
-            else:
-                promise["due"] = base + promise["after"]
+            promise["due"] = due_from(base, promise, rule.playbook.hours)
             follow_ups.append(trusted(FollowUpPlan, promise))
     follow_ups.sort(key=lambda f: f.after)
     return Decision(
@@ -282,6 +279,20 @@ def outline(matched: Sequence[CompiledRule], incident: Incident) -> Outline:
         rules[step.values["rule"]] = None
     ids = tuple([rule.rule.id for rule in kept])
     return Outline(tuple(actions), ids, tuple(rules), _severity(kept, incident))
+
+
+def due_from(
+    base: datetime, promise: Mapping[str, Any], hours: BusinessCalendar | None
+) -> datetime:
+    """When a promise falls due from ``base``.
+
+    A person's promise (call back, follow up, escalate) falls in the team's open time; a
+    survey is sent by a machine, on the calendar.
+    """
+    after: timedelta = promise["after"]
+    if hours is not None and promise["action"] != "survey":
+        return hours.add(base, after)
+    return base + after
 
 
 def follow_up_of(action: object) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cxplay._common.models import trusted
-from cxplay._engine.decide import follow_up_of
+from cxplay._engine.decide import due_from, follow_up_of
 from cxplay._playbooks.loader import CompiledCorrelation
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.models import Action, Incident
@@ -71,11 +71,7 @@ def _follow_ups(
         if promise is None:
             continue
         if now is not None:
-            # a person's promise falls in the team's open time; a survey is a machine's
-            if hours is not None and promise["action"] != "survey":
-                promise["due"] = hours.add(now, promise["after"])
-            else:
-                promise["due"] = now + promise["after"]
+            promise["due"] = due_from(now, promise, hours)
         plans.append(trusted(FollowUpPlan, promise))
     plans.sort(key=lambda f: f.after)
     return plans
