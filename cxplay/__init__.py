@@ -27,6 +27,7 @@ from pathlib import Path
 _collecting = _gc.isenabled()
 _gc.disable()
 try:
+    from cxplay._common.fields import FactValue
     from cxplay._engine.decide import Decision
     from cxplay._engine.engine import (
         BackendName,
@@ -64,7 +65,6 @@ try:
     from cxplay.models import (
         Customer,
         EventRef,
-        FactValue,
         Incident,
         Order,
         Playbook,

@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import Field
 
 from cxplay._backtest.compare import CLASSES, Tally
+from cxplay._common.fields import _currencies  # the currencies an incident may carry: one list
 from cxplay._common.models import Frozen
 from cxplay._common.text import closest, did_you_mean, echo
 from cxplay.errors import BacktestError
-from cxplay.models import _currencies  # the currencies an incident may carry: one list
 
 __all__ = [
     "ActionSummary",

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from cxplay._common.fields import DEFAULT_CHANNEL
 from cxplay._common.models import FrozenMap, freeze, trusted
 from cxplay._playbooks.loader import CompiledRule
 from cxplay.models import (
-    DEFAULT_CHANNEL,
     SEVERITIES,
     Action,
     Callback,

@@ -13,11 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from cxplay._common.fields import MAX_FACTS, MAX_LIST
 from cxplay._common.problems import error_message, format_key, key_path, models_in
 from cxplay._common.text import closest, did_you_mean, echo
 from cxplay._conditions.parse import POLICY_VALUE
 from cxplay.errors import IncidentError, Problem
-from cxplay.models import MAX_FACTS, MAX_LIST, FactSpec, Incident, Policy
+from cxplay.models import FactSpec, Incident, Policy
 
 #: An incident as the engine takes it: a dict (JSON-shaped) or an :class:`Incident`.
 IncidentLike = Incident | Mapping[str, object]

@@ -11,10 +11,10 @@ import math
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import exc as sa_exc
 
+from cxplay._common.fields import MAX_NUMBER, CurrencyCode
 from cxplay._common.problems import error_message
 from cxplay._common.text import echo, text_problem
 from cxplay.errors import LogError
-from cxplay.models import MAX_NUMBER, CurrencyCode
 
 __all__ = [
     "TEXT_COLUMNS",

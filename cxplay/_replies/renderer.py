@@ -50,6 +50,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from pydantic import ValidationError
 
+from cxplay._common.fields import DEFAULT_CHANNEL
 from cxplay._common.files import toml_files
 from cxplay._common.problems import (
     KeyPath,
@@ -94,7 +95,7 @@ from cxplay._replies.shaping import template_name as template_name
 from cxplay._replies.sms import sms_segments
 from cxplay._replies.spoken import SPOKEN_CHANNELS, speakable
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
-from cxplay.models import CHANNELS, COMPENSATION_KINDS, DEFAULT_CHANNEL, Incident
+from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
 from cxplay.results import Reply, SuggestedAction
 
 __all__ = ["SECTIONS", "Renderer", "ReplyContext", "catalog_language", "public_leak"]
