@@ -338,7 +338,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 #: An import at module level never closes a cycle (the first test); one inside a function
 #: runs only when called, after both modules are loaded, so it may -- when listed here.
 LAZY_CYCLES = {
-    ("cxplay._log.store", "cxplay._watch.store"): (
+    ("cxplay._log.retention", "cxplay._log.store", "cxplay._watch.store"): (
         "forgetting a customer also erases their disruption memberships; the watch's "
         "store builds on the log's, and the log imports it only when forgetting"
     ),

@@ -28,25 +28,28 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from cxplay._common.text import did_you_mean, echo
 from cxplay._log import schema as t
 from cxplay._log.connect import default_log_path, engine_for, insert_for, log_url, shown
 from cxplay._log.fast import JsonText, fast_path
 from cxplay._log.faults import (
     RowRefused,
     as_log_error,
-    check_given,
     first_line,
     is_dbapi_error,
     reason,
     row_level,
     text_arg,
 )
-from cxplay._log.privacy import DEFAULT_MASK, forget_incident, redact_text
+from cxplay._log.outcomes import (
+    check_outcome,
+    check_scores,
+    find_decision,
+    write_feedback,
+    write_outcome,
+)
+from cxplay._log.privacy import DEFAULT_MASK
 from cxplay._log.records import (
     HISTORY_DAYS,
-    SCALES,
-    STATUSES,
     CustomerDecision,
     CustomerHistory,
     GivenCompensation,
@@ -55,11 +58,10 @@ from cxplay._log.records import (
     OutcomeRecord,
     Status,
     decision_row,
-    given_compensation,
     prepare_row,
 )
+from cxplay._log.retention import delete_before, erase_customer
 from cxplay.errors import LogError
-from cxplay.models import ACTION_KINDS
 
 if TYPE_CHECKING:
     from cxplay.models import Incident
@@ -516,31 +518,6 @@ class DecisionLog:
 
     # -- outcomes and surveys ----------------------------------------------------------
 
-    def _resolve(self, conn: Connection, decision_id: str) -> Any:
-        text_arg("decision id", decision_id)
-        columns = (
-            t.decision.c.id,
-            t.decision.c.actions,
-            t.decision.c.customer_id,
-            t.decision.c.type,
-            t.decision.c.created_at,
-            t.decision.c.occurred_at,
-            t.decision.c.respond_by,
-            t.decision.c.first_response_s,
-        )
-        row = conn.execute(sa.select(*columns).where(t.decision.c.id == decision_id)).first()
-        if row is not None:
-            return row
-        if len(decision_id) >= 6 and all(c in "0123456789abcdef" for c in decision_id):
-            found = conn.execute(
-                sa.select(*columns).where(t.decision.c.id.startswith(decision_id)).limit(2)
-            ).all()
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                raise LogError(f"decision id {echo(decision_id)} is ambiguous: give more of it")
-        raise LogError(f"unknown decision id {echo(decision_id)} in the log {self.where}")
-
     def outcome(
         self,
         decision_id: str,
@@ -559,87 +536,12 @@ class DecisionLog:
         actions taken). Recording again replaces the outcome; the earlier ones are kept.
         A decision id may be shortened to a unique prefix of at least 6 characters.
         """
-        if status not in STATUSES:
-            raise LogError(
-                f"unknown outcome {echo(status)}; use accepted, edited or rejected"
-                + did_you_mean(str(status), STATUSES)
-            )
-        for kind in list(actions or []) + list(given or {}):
-            if kind not in ACTION_KINDS:
-                raise LogError(
-                    f"unknown action kind {echo(kind)}" + did_you_mean(kind, sorted(ACTION_KINDS))
-                )
-        if status == "rejected" and (actions or given):
-            raise LogError("a rejected suggestion has no actions taken and nothing given")
-        for kind, value in (given or {}).items():
-            check_given(kind, value)
-        if note is not None:
-            text_arg("note", note, lines=True)
-            if len(note) > 10_000:
-                raise LogError(f"a note may have at most 10000 characters, not {len(note)}")
+        check_outcome(status, actions, given, note)
         when = at or datetime.now(timezone.utc)
         self.flush()  # an outcome may follow its suggestion at once
         with self._write() as conn:
-            row = self._resolve(conn, decision_id)
-            suggested: list[dict[str, Any]] = list(row.actions)
-            if status == "rejected":
-                taken: list[str] = []
-            elif actions is None:
-                taken = list(dict.fromkeys(a["kind"] for a in suggested))
-            else:
-                taken = list(dict.fromkeys(actions))
-            for kind in given or {}:
-                if kind not in taken:
-                    taken.append(kind)
-            compensation = given_compensation(suggested, taken, given or {})
-            previous = conn.execute(
-                sa.select(sa.func.count()).where(t.outcome.c.decision_id == row.id)
-            ).scalar_one()
-            clean_note = redact_text(note) if note is not None else None
-            conn.execute(
-                t.outcome.insert().values(
-                    decision_id=row.id,
-                    status=status,
-                    actions=taken,
-                    given=[vars(g) for g in compensation],
-                    note=clean_note,
-                    at=when,
-                )
-            )
-            conn.execute(t.given.delete().where(t.given.c.decision_id == row.id))
-            if compensation:
-                conn.execute(
-                    t.given.insert(),
-                    [
-                        {
-                            "decision_id": row.id,
-                            "customer_id": row.customer_id,
-                            "type": row.type,
-                            "decision_at": row.created_at,
-                            "kind": g.kind,
-                            "rule": g.rule,
-                            "amount": g.amount,
-                            "currency": g.currency,
-                            "at": when,
-                        }
-                        for g in compensation
-                    ],
-                )
-            update: dict[str, Any] = {"status": status, "decided_at": when}
-            if row.first_response_s is None:
-                start = row.occurred_at or row.created_at
-                update["first_response_s"] = max(0.0, (when - start).total_seconds())
-                update["on_time"] = None if row.respond_by is None else when <= row.respond_by
-            conn.execute(t.decision.update().where(t.decision.c.id == row.id).values(**update))
-        return OutcomeRecord(
-            decision_id=row.id,
-            status=status,
-            actions=tuple(taken),
-            given=tuple(compensation),
-            note=clean_note,
-            at=when,
-            replaced=previous > 0,
-        )
+            row = find_decision(conn, decision_id, self.where)
+            return write_outcome(conn, row, status, actions, given, note, when)
 
     def feedback(
         self,
@@ -652,19 +554,12 @@ class DecisionLog:
     ) -> None:
         """Record survey answers: CSAT 1-5, NPS 0-10, CES 1-7 (the latest of each counts)."""
         scores = {"csat": csat, "nps": nps, "ces": ces}
-        given = {k: v for k, v in scores.items() if v is not None}
-        if not given:
-            raise LogError("give at least one survey score: csat, nps or ces")
-        for name, value in given.items():
-            low, high = SCALES[name]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise LogError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+        check_scores(scores)
         when = at or datetime.now(timezone.utc)
         self.flush()
         with self._write() as conn:
-            row = self._resolve(conn, decision_id)
-            conn.execute(t.feedback.insert().values(decision_id=row.id, at=when, **scores))
-            conn.execute(t.decision.update().where(t.decision.c.id == row.id).values(**given))
+            row = find_decision(conn, decision_id, self.where)
+            write_feedback(conn, row, scores, when)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -834,39 +729,9 @@ class DecisionLog:
         text_arg("customer id", customer_id)
         self.flush()
         with self._write() as conn:
-            rows = conn.execute(
-                sa.select(t.decision.c.id, t.decision.c.incident).where(
-                    t.decision.c.customer_id == customer_id
-                )
-            ).all()
-            for decision_id, incident in rows:
-                conn.execute(
-                    t.decision.update()
-                    .where(t.decision.c.id == decision_id)
-                    .values(
-                        incident=forget_incident(incident),
-                        customer_id=None,
-                        incident_key=None,
-                        forgotten=True,
-                    )
-                )
-            ids = [r[0] for r in rows]
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                conn.execute(
-                    t.outcome.update().where(t.outcome.c.decision_id.in_(part)).values(note=None)
-                )
-            conn.execute(
-                t.given.update()
-                .where(t.given.c.customer_id == customer_id)
-                .values(customer_id=None)
-            )
-            # disruptions (cxplay watch) keep the member's incident for its notices
-            from cxplay._watch.store import forget_customer
-
-            forget_customer(conn, customer_id)
+            forgotten = erase_customer(conn, customer_id)
         self._checkpoint()
-        return len(rows)
+        return forgotten
 
     def _checkpoint(self) -> None:
         """SQLite: move the write-ahead log into the file and empty it (after forget).
@@ -906,11 +771,7 @@ class DecisionLog:
             return 0  # before the year 1: nothing is that old
         self.flush()
         with self._write() as conn:
-            old = sa.select(t.decision.c.id).where(t.decision.c.created_at < cutoff)
-            for table in (t.feedback, t.given, t.outcome):
-                conn.execute(table.delete().where(table.c.decision_id.in_(old)))
-            deleted = conn.execute(t.decision.delete().where(t.decision.c.created_at < cutoff))
-        return int(deleted.rowcount or 0)
+            return delete_before(conn, cutoff)
 
     # -- lifecycle -------------------------------------------------------------------------
 
