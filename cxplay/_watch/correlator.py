@@ -145,16 +145,18 @@ class _Key(list[_Entry]):
     and this is the cheapest to make (built by :func:`_key`, or inline in the hot loop).
     """
 
-    __slots__ = ("disruptions", "touched")
+    __slots__ = ("disruptions", "place", "touched")
     disruptions: list[Disruption]
+    place: tuple[int, KeyValue]  # its (correlation, key) in the correlator's dict
     # the latest event time seen when an incident last waited here; None once the key has
     # left the correlator (its entries in the idle queue are then stale)
     touched: int | None
 
 
-def _key() -> _Key:
+def _key(place: tuple[int, KeyValue]) -> _Key:
     state = _Key()
     state.disruptions = []
+    state.place = place
     state.touched = 0
     return state
 
@@ -194,8 +196,10 @@ class Correlator:
         # it since and it holds no disruption. The cost is per incident, never a pass over
         # every key held.
         self._longest = max((s.within for s in self.specs), default=0)
-        # an entry holds the key's state itself, so that the drop needs no dict look-up
-        self._touches: deque[tuple[int, tuple[int, KeyValue], _Key]] = deque()
+        # one entry per latest time seen, with the states touched then (a list appended to
+        # while the time stays: no tuple per incident); the states themselves, so that the
+        # drop needs no dict look-up
+        self._touches: deque[tuple[int, list[_Key]]] = deque()
         self._params = [(s.within, s.threshold) for s in self.specs]  # read per incident
 
     # -- state -------------------------------------------------------------------------
@@ -264,6 +268,7 @@ class Correlator:
                     # _key() inline: a call per new key costs more than the key itself
                     state = states[place] = _Key()
                     state.disruptions = []
+                    state.place = place
                     state.touched = 0
                 elif state.disruptions:
                     spec = self.specs[index]
@@ -286,7 +291,10 @@ class Correlator:
                         state.touched = None
                     continue
                 state.touched = max_seen
-                touches.append((max_seen, place, state))
+                if touches and touches[-1][0] == max_seen:
+                    touches[-1][1].append(state)
+                else:
+                    touches.append((max_seen, [state]))
                 # it waits in the key's window (inline: a call per incident costs more)
                 within, threshold = params[index]
                 if state and state[0][0] < now - within:  # behind every window that can open
@@ -339,13 +347,14 @@ class Correlator:
         """Forget the keys in which nothing has waited since the latest time was ``limit``."""
         touches, states = self._touches, self._keys
         while touches and touches[0][0] < limit:
-            touched, position, state = touches.popleft()
-            # a state left behind (dropped, resolved) has touched None; one touched since
-            # has a later entry; a key's newer state that was touched at this same time
-            # has an entry of its own in this pass
-            if state.touched == touched and not state.disruptions:
-                del states[position]  # all it holds is behind every window
-                state.touched = None
+            touched, touched_then = touches.popleft()
+            for state in touched_then:
+                # a state left behind (dropped, resolved) has touched None; one touched
+                # since is in a later entry; a key's newer state touched at this same time
+                # is in this entry or in the next one, taken in this same pass
+                if state.touched == touched and not state.disruptions:
+                    del states[state.place]  # all it holds is behind every window
+                    state.touched = None
 
     def _expire_seen(self, limit: int) -> None:
         seen, order = self._seen, self._seen_order
@@ -418,9 +427,9 @@ class Correlator:
             replaced = self._keys.get((index, key))
             if replaced is not None:  # the same key twice: the last one stands
                 replaced.touched = None
-            state = self._keys[(index, key)] = _key()
+            state = self._keys[(index, key)] = _key((index, key))
             state.touched = touched = self.max_seen or 0  # the latest it can have been
-            self._touches.append((touched, (index, key), state))
+            self._touches.append((touched, [state]))
             for at, seq, member, payload in item["pending"]:
                 state.append((at, seq, member, payload))
             for d in item["disruptions"]:
