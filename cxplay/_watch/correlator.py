@@ -265,11 +265,13 @@ class Correlator:
                 index, key = place
                 state = states.get(place)
                 if state is None:
+                    if late:
+                        continue  # it never waits in a window: no state for it
                     # _key() inline: a call per new key costs more than the key itself
+                    # (its `touched` is set below)
                     state = states[place] = _Key()
                     state.disruptions = []
                     state.place = place
-                    state.touched = 0
                 elif state.disruptions:
                     spec = self.specs[index]
                     covering = None
