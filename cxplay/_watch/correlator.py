@@ -180,6 +180,8 @@ class Correlator:
     ) -> None:
         if lateness < 0:
             raise ValueError("lateness cannot be negative")
+        if any(s.within < 0 for s in specs):  # the playbook models refuse one already
+            raise ValueError("a correlation's window cannot be negative")
         self.specs = tuple(specs)
         self.lateness = lateness
         longest = max((s.within + s.hold for s in self.specs), default=0)
@@ -253,7 +255,8 @@ class Correlator:
                 return _verdict(Verdict, (member, late, True, ()))
             seen[incident_id] = at
             self._seen_order.append((at, incident_id))
-        if max_seen is None or at > max_seen:
+        moved = max_seen is None or at > max_seen
+        if moved:
             self.max_seen = max_seen = at
         now = max_seen - lateness
         events: tuple[Opened | Attached, ...] = ()
@@ -300,7 +303,14 @@ class Correlator:
                 # it waits in the key's window (inline: a call per incident costs more)
                 within, threshold = params[index]
                 if state and state[0][0] < now - within:  # behind every window that can open
-                    del state[: bisect_left(state, now - within, key=_at)]
+                    cut = now - within
+                    if state[-1][0] < cut:
+                        state.clear()  # all of it: the common case of a sparse key
+                    else:  # a few at the front: a scan is cheaper than a bisect by key
+                        drop = 1
+                        while state[drop][0] < cut:
+                            drop += 1
+                        del state[:drop]
                 if not state or at >= state[-1][0]:  # in order: the common case
                     state.append((at, seq, member, payload))
                     if len(state) < threshold:
@@ -322,9 +332,10 @@ class Correlator:
                     if j - bisect_left(state, t - within, 0, j, key=_at) + 1 >= threshold:
                         events += (self._open(state, index, key, t),)
                         break
-        touches = self._touches
-        if touches and touches[0][0] < now - self._longest:
-            self._drop_idle(now - self._longest)
+        if moved:  # else the idle queue's head is not behind: see _drop_idle
+            touches = self._touches
+            if touches and touches[0][0] < now - self._longest:
+                self._drop_idle(now - self._longest)
         order = self._seen_order
         if order and order[0][0] < now - self.retention:
             self._expire_seen(now - self.retention)
@@ -346,7 +357,13 @@ class Correlator:
         return Opened(disruption.id, index, key, t, members)
 
     def _drop_idle(self, limit: int) -> None:
-        """Forget the keys in which nothing has waited since the latest time was ``limit``."""
+        """Forget the keys in which nothing has waited since the latest time was ``limit``.
+
+        Called only when the latest time moves: the queue's entries are latest times, the
+        limit is the latest time minus the lateness and the longest window (neither
+        negative), so an entry made while the latest time stands is never behind it, and
+        after each call the queue's head is not behind it either.
+        """
         touches, states = self._touches, self._keys
         while touches and touches[0][0] < limit:
             touched, touched_then = touches.popleft()
