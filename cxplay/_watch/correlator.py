@@ -255,9 +255,11 @@ class Correlator:
                 return _verdict(Verdict, (member, late, True, ()))
             seen[incident_id] = at
             self._seen_order.append((at, incident_id))
-        moved = max_seen is None or at > max_seen
-        if moved:
+        if max_seen is None or at > max_seen:
             self.max_seen = max_seen = at
+            moved = True
+        else:
+            moved = False
         now = max_seen - lateness
         events: tuple[Opened | Attached, ...] = ()
         if keys:
