@@ -140,8 +140,8 @@ _at = itemgetter(0)  # an entry's event time (the key of every bisect over a win
 class _Key(list[_Entry]):
     """One (correlation, key): its waiting incidents and its open disruptions.
 
-    The list itself holds the waiting incidents, in event-time order. A list with two slots
-    rather than a class holding three: a sparse stream makes a key state for most incidents,
+    The list itself holds the waiting incidents, in event-time order. A list with slots
+    rather than a class holding lists: a sparse stream makes a key state for most incidents,
     and this is the cheapest to make (built by :func:`_key`, or inline in the hot loop).
     """
 
@@ -233,6 +233,8 @@ class Correlator:
         payload: Any = None,
     ) -> Verdict:
         """Take one incident at event time ``at`` with the (spec index, key) pairs it has.
+
+        Each pair is a tuple (it is the key of the correlator's dict as it is).
 
         ``payload`` is kept with the incident while it waits in a window and handed back in
         :class:`Opened` (the watcher keeps what it needs to write the member's notice).
