@@ -239,6 +239,25 @@ def test_idle_keys_are_dropped_on_the_watermark() -> None:
     assert correlator.keys_held() == 1 and correlator.window_size() == 1
 
 
+def test_idle_keys_touched_together_leave_together_and_a_touched_one_stays() -> None:
+    """The idle queue groups the keys touched at one latest time; a key touched again since,
+    or holding a disruption, stays; a late incident of an unknown key leaves no state."""
+    correlator = Correlator([Spec("w", 2, 10, 0)], lateness=0)
+    for name in ("a", "b", "c"):  # all three waiting at the latest time 5
+        correlator.offer(f"{name}5", 5, [(0, (name,))])
+    correlator.offer("d12", 12, [(0, ("d",))])
+    correlator.offer("d13", 13, [(0, ("d",))])  # d opens a disruption
+    assert correlator.keys_held() == 4
+    correlator.offer("c16", 16, [(0, ("c",))])  # c waits again; 5 + 10 passed: a and b go
+    assert [item["key"] for item in correlator.snapshot()["keys"]] == [["c"], ["d"]]
+    assert correlator.offer("late", 1, [(0, ("new",))]).late
+    assert correlator.keys_held() == 2
+    restored = Correlator([Spec("w", 2, 10, 0)], lateness=0)
+    restored.restore(json.loads(json.dumps(correlator.snapshot())))
+    restored.offer("y40", 40, [(0, ("y",))])  # restored keys leave on the watermark too
+    assert [item["key"] for item in restored.snapshot()["keys"]] == [["d"], ["y"]]
+
+
 def test_disruption_ids_are_deterministic_across_replays() -> None:
     arrivals = [(f"i{n}", (n * 7) % 23, [(0, "a"), (1, "a")]) for n in range(40)]
     assert _ours(SPECS, 5, arrivals) == _ours(SPECS, 5, arrivals)

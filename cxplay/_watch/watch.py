@@ -40,27 +40,20 @@ _Plan = tuple[Flattener | None, list[tuple[int, Any, tuple[Callable[[Incident], 
 
 _Found = tuple[list[tuple[int, tuple[Any, ...]]], bool]
 _Finder = Callable[[Incident], _Found]
+#: How :meth:`Watcher.keys` finds an incident type's keys: (correlation, the key field's
+#: getter, None) for the common case -- one correlation, decided by the type, with a
+#: one-field key, read in ``keys`` itself --, else (-1, None, a function that finds them).
+_Way = tuple[int, Callable[[Incident], Any] | None, _Finder | None]
 
 
-def _finder(plan: _Plan) -> _Finder:
-    """An incident type's keys as one function (see :meth:`Watcher.keys`).
-
-    The common case -- one correlation, decided by the type, with a one-field key -- is a
-    closure that reads the field and nothing else.
-    """
+def _way(plan: _Plan) -> _Way:
+    """An incident type's way to its keys (see :meth:`Watcher.keys`)."""
     flatten, tests = plan
     if not tests:
-        return lambda incident: ([], False)
+        return -1, None, lambda incident: ([], False)
     if flatten is None and len(tests) == 1 and len(tests[0][2]) == 1:
         index, _, (get,) = tests[0]
-
-        def one(incident: Incident) -> _Found:
-            value = get(incident)
-            if value is None or value == "":
-                return [], True  # handled singly for this correlation
-            return [(index, (value,))], False
-
-        return one
+        return index, get, None
 
     def every(incident: Incident) -> _Found:
         found: list[tuple[int, tuple[Any, ...]]] = []
@@ -76,7 +69,7 @@ def _finder(plan: _Plan) -> _Finder:
             found.append((index, key))
         return found, missing
 
-    return every
+    return -1, None, every
 
 
 def _getter(path: str) -> Callable[[Incident], Any]:
@@ -134,7 +127,7 @@ class Watcher:
         # the correlations an incident type can match (most pin their types), each type
         # with a flattener of only the fields those read: built on first sight of a type
         self._pinned = [type_constraint(c.condition) for c in self.correlations]
-        self._by_type: dict[str, _Finder] = {}
+        self._by_type: dict[str, _Way] = {}
         self.batch = Batch()
 
     def _flattener(self, positions: Iterable[int]) -> Flattener:
@@ -145,10 +138,10 @@ class Watcher:
         )
         return Flattener(paths, self._policies)
 
-    def _for_type(self, incident_type: str) -> _Finder:
+    def _for_type(self, incident_type: str) -> _Way:
         found = self._by_type.get(incident_type)
         if found is None:
-            found = _finder(self._plan(incident_type))
+            found = _way(self._plan(incident_type))
             if len(self._by_type) < 10_000:  # types are open-ended: keep the cache bounded
                 self._by_type[incident_type] = found
         return found
@@ -183,10 +176,17 @@ class Watcher:
 
     def keys(self, incident: Incident) -> tuple[list[tuple[int, tuple[Any, ...]]], bool]:
         """The (correlation, key) pairs of an incident, and whether a key field was missing."""
-        find = self._by_type.get(incident.type)
-        if find is None:
-            find = self._for_type(incident.type)
-        return find(incident)
+        way = self._by_type.get(incident.type)
+        if way is None:
+            way = self._for_type(incident.type)
+        index, get, find = way
+        if get is None:
+            assert find is not None
+            return find(incident)
+        value = get(incident)  # the common case inline: a call per incident costs more
+        if value is None or value == "":
+            return [], True  # handled singly for this correlation
+        return [(index, (value,))], False
 
     def links(self, incident: Incident) -> list[tuple[str, Any, timedelta, timedelta]]:
         """What finds the open disruption an incident would join, one per correlation.
