@@ -383,3 +383,17 @@ def test_the_cycle_finder_finds_cycles(tmp_path: Path) -> None:
     assert _cycles(eager) == [["pkg.c", "pkg.d"]]
     merged = {name: eager[name] | lazy[name] for name in eager}
     assert sorted(_cycles(merged)) == [["pkg.a", "pkg.sub.b"], ["pkg.c", "pkg.d"]]
+
+
+#: The most lines one module may have: past it, a module holds more than one job (issue 20).
+MAX_MODULE_LINES = 900
+
+
+def test_no_module_holds_more_than_one_job() -> None:
+    """No module of cxplay is longer than :data:`MAX_MODULE_LINES` lines."""
+    long = {
+        str(path.relative_to(PACKAGE.parent)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"split these along their jobs: {long}"
