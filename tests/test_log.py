@@ -360,6 +360,32 @@ def test_history_from_the_log_feeds_the_repeat_claimant_guard(
     assert aged.history is not None and aged.history.compensations_90d == 0
 
 
+def test_history_is_never_stale_across_logs(engine: Engine, store: str) -> None:
+    """No cache between the guard and the store: another process's outcome counts at once.
+
+    Two logs on one store stand for two processes. On PostgreSQL the look-up runs as a
+    statement prepared per connection; one dropped under it (``DEALLOCATE ALL``) is
+    answered by the cursor, then prepared again.
+    """
+    later = NOW + timedelta(days=1)
+    with DecisionLog.open(store) as mine, DecisionLog.open(store) as theirs:
+        assert mine.history("C-1", later).compensations == 0
+        s = logged(engine, theirs, damaged("X-1"))
+        theirs.outcome(s.decision_id, "accepted", at=NOW)
+        seen = mine.history("C-1", later)
+        assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
+        if mine._fast is not None and mine.url.get_backend_name() == "postgresql":
+            (raw,) = mine._fast._free
+            assert raw.info.get(b"cxplay_history_1") is True
+            raw.driver_connection.execute("DEALLOCATE ALL")
+            for _ in range(2):  # the cursor's answer, then the statement prepared again
+                seen = mine.history("C-1", later)
+                assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
+            assert raw.info.get(b"cxplay_history_1") is True
+        theirs.forget("C-1")
+        assert mine.history("C-1", later).compensations == 0
+
+
 def test_both_backends_make_the_same_decision(engine: Engine, log: DecisionLog) -> None:
     if not DURABLE:
         pytest.skip("durable_rules does not import on this Python")
