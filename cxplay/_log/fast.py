@@ -248,8 +248,8 @@ class PostgresFastPath(FastPath):
         name and run by ``psycopg.pq`` (psycopg's documented libpq wrapper; it lets the GIL
         go while the server answers), values as text. Anything else than rows (the
         statement gone after a ``DEALLOCATE ALL``, a failure, a customer id the client
-        encoding cannot carry) goes through the cursor, which returns the rows or raises psycopg's error
-        exactly as before.
+        encoding cannot carry) goes through the cursor, which returns the rows or raises
+        psycopg's error exactly as before.
         """
         rows = self._exec_history(raw, customer_id, since, until)
         if rows is not None:
