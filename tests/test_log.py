@@ -384,6 +384,11 @@ def test_history_is_never_stale_across_logs(engine: Engine, store: str) -> None:
             assert raw.info.get(b"cxplay_history_1") is True
         theirs.forget("C-1")
         assert mine.history("C-1", later).compensations == 0
+        # text beyond ASCII goes to the server and comes back as it was
+        s = logged(engine, theirs, damaged("X-2", customer="Клієнт-ł"))
+        theirs.outcome(s.decision_id, "accepted", at=NOW)
+        seen = mine.history("Клієнт-ł", later)
+        assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
 
 
 def test_both_backends_make_the_same_decision(engine: Engine, log: DecisionLog) -> None:
