@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
+import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
@@ -105,18 +106,29 @@ class FastPath:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
+        raw = self._borrow()
+        try:
+            yield raw
+        except BaseException:
+            self._discard(raw)
+            raise
+        self._give_back(raw)
+
+    def _borrow(self) -> Any:
         with self._lock:
             raw = self._free.pop() if self._free else None
         if raw is None:
             raw = self._engine.raw_connection()
             self._prepare(raw)
-        try:
-            yield raw
-        except BaseException:
-            # a connection that failed is discarded: the next call connects again
-            with contextlib.suppress(Exception):
-                raw.invalidate()
-            raise
+        return raw
+
+    @staticmethod
+    def _discard(raw: Any) -> None:
+        """A connection that failed is discarded: the next call connects again."""
+        with contextlib.suppress(Exception):
+            raw.invalidate()
+
+    def _give_back(self, raw: Any) -> None:
         with self._lock:
             if not self._closed:
                 self._free.append(raw)
@@ -257,40 +269,98 @@ class PostgresFastPath(FastPath):
         raw.info.pop(_PG_HISTORY, None)  # prepared again on the next look-up
         return super()._history(raw, customer_id, since, until)
 
+    def history_later(
+        self, customer_id: str, since: datetime, until: datetime
+    ) -> Callable[[bool], list[tuple[Any, ...]]]:
+        """Send the look-up now; the function returned waits for its rows (False: drops them).
+
+        The engine sends it before matching and collects it after: the server answers
+        while the rules are evaluated, instead of the suggesting thread waiting for it.
+        The connection stays borrowed until the function is called (exactly once).
+        """
+        raw = self._borrow()
+        try:
+            sent = self._send_history(raw, customer_id, since, until)
+        except BaseException:
+            self._discard(raw)
+            raise
+
+        def collect(keep: bool) -> list[tuple[Any, ...]]:
+            try:
+                rows = _rows(_answer(raw.driver_connection.pgconn), raw) if sent else None
+                if rows is None and keep:
+                    raw.info.pop(_PG_HISTORY, None)  # prepared again on the next look-up
+                    rows = super(PostgresFastPath, self)._history(raw, customer_id, since, until)
+            except BaseException:
+                self._discard(raw)
+                raise
+            self._give_back(raw)
+            return rows or []
+
+        return collect
+
     @staticmethod
-    def _exec_history(
-        raw: Any, customer_id: str, since: datetime, until: datetime
-    ) -> list[tuple[Any, ...]] | None:
-        """The rows by the connection's prepared statement; None: ask the cursor instead."""
+    def _send_history(raw: Any, customer_id: str, since: datetime, until: datetime) -> bool:
+        """Send the prepared look-up (prepared first if need be); False: use the cursor."""
         from psycopg import pq  # imported with the driver already
 
         pgconn = raw.driver_connection.pgconn
-        encoding = raw.driver_connection.info.encoding
         try:
-            customer = customer_id.encode(encoding)
+            customer = customer_id.encode(raw.driver_connection.info.encoding)
         except UnicodeError:
-            return None  # (the log refuses control characters such as NUL before this)
+            return False  # (the log refuses control characters such as NUL before this)
         if not raw.info.get(_PG_HISTORY):
             if pgconn.prepare(_PG_HISTORY, _PG_HISTORY_SQL).status != pq.ExecStatus.COMMAND_OK:
-                return None
+                return False
             raw.info[_PG_HISTORY] = True
-        result = pgconn.exec_prepared(
-            _PG_HISTORY,
-            [customer, since.isoformat().encode(), until.isoformat().encode()],
+        pgconn.send_query_prepared(
+            _PG_HISTORY, [customer, since.isoformat().encode(), until.isoformat().encode()]
         )
-        if result.status != pq.ExecStatus.TUPLES_OK:
+        return True
+
+    @classmethod
+    def _exec_history(
+        cls, raw: Any, customer_id: str, since: datetime, until: datetime
+    ) -> list[tuple[Any, ...]] | None:
+        """The rows by the connection's prepared statement; None: ask the cursor instead."""
+        if not cls._send_history(raw, customer_id, since, until):
             return None
-        rows = []
-        for n in range(result.ntuples):
-            decision_id, currency, amount = (result.get_value(n, c) for c in range(3))
-            rows.append(
-                (
-                    decision_id.decode(encoding) if decision_id is not None else None,
-                    currency.decode(encoding) if currency is not None else None,
-                    float(amount) if amount is not None else None,
-                )
+        return _rows(_answer(raw.driver_connection.pgconn), raw)
+
+
+def _answer(pgconn: Any) -> Any:
+    """The result of the query sent on ``pgconn``, read to its end (the GIL let go meanwhile)."""
+    results: list[Any] = []
+    while True:
+        while True:
+            pgconn.consume_input()
+            if not pgconn.is_busy():
+                break
+            select.select([pgconn.socket], [], [])
+        result = pgconn.get_result()
+        if result is None:
+            return results[0] if results else None
+        results.append(result)
+
+
+def _rows(result: Any, raw: Any) -> list[tuple[Any, ...]] | None:
+    """(decision_id, currency, amount) from a text-format result; None: not rows."""
+    from psycopg import pq
+
+    if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+        return None
+    encoding = raw.driver_connection.info.encoding
+    rows = []
+    for n in range(result.ntuples):
+        decision_id, currency, amount = (result.get_value(n, c) for c in range(3))
+        rows.append(
+            (
+                decision_id.decode(encoding) if decision_id is not None else None,
+                currency.decode(encoding) if currency is not None else None,
+                float(amount) if amount is not None else None,
             )
-        return rows
+        )
+    return rows
 
 
 def fast_path(engine: Engine) -> FastPath | None:
