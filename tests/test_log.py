@@ -432,6 +432,32 @@ def test_no_guard_no_look_up(store: str, tmp_path: Path) -> None:
         assert s.history is not None and s.history.source == "log"
 
 
+def test_a_look_up_started_early_is_dropped_when_no_matched_playbook_has_a_guard(
+    store: str, tmp_path: Path
+) -> None:
+    """The look-up starts before matching (some playbook has a guard) and is dropped after
+    it when the matched one has none: no history, and its connection is given back."""
+    (tmp_path / "one.toml").write_text(ONE.format(policy=""), encoding="utf-8")
+    (tmp_path / "two.toml").write_text(
+        ONE.format(policy="\n[policy]\nrepeat_claimant_after = 1\n")
+        .replace('id = "one"', 'id = "two"')
+        .replace("one.refund", "two.refund")
+        .replace("parcel_damaged", "parcel_lost"),
+        encoding="utf-8",
+    )
+    with (
+        DecisionLog.open(store) as log,
+        Engine.from_path(tmp_path, backend="python", log=log) as engine,
+    ):
+        for n in range(5):
+            s = engine.suggest(damaged(f"D-{n}"))
+            assert s.history is None and s.decision_id is not None
+            lost = engine.suggest(damaged(f"L-{n}", type="parcel_lost"))
+            assert lost.history is not None and lost.history.source == "log"
+        if log._fast is not None:  # every borrowed connection is back
+            assert log._engine.pool.checkedout() == len(log._fast._free) <= 2  # type: ignore[attr-defined]
+
+
 def test_a_condition_on_the_count_reads_the_log_first(store: str, tmp_path: Path) -> None:
     book = tmp_path / "book"
     book.mkdir()
