@@ -252,7 +252,7 @@ class PostgresFastPath(FastPath):
     def _history(
         self, raw: Any, customer_id: str, since: datetime, until: datetime
     ) -> list[tuple[Any, ...]]:
-        """The look-up as one libpq ``PQexecPrepared``: about half the CPU of a cursor's.
+        """The look-up as one libpq prepared statement: about half the CPU of a cursor's.
 
         A look-up per logged suggestion went through psycopg's cursor machinery (adapting,
         its prepared-statement cache, result loaders): ~60-100 µs of Python for one
