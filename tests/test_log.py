@@ -360,6 +360,37 @@ def test_history_from_the_log_feeds_the_repeat_claimant_guard(
     assert aged.history is not None and aged.history.compensations_90d == 0
 
 
+def test_history_is_never_stale_across_logs(engine: Engine, store: str) -> None:
+    """No cache between the guard and the store: another process's outcome counts at once.
+
+    Two logs on one store stand for two processes. On PostgreSQL the look-up runs as a
+    statement prepared per connection; one dropped under it (``DEALLOCATE ALL``) is
+    answered by the cursor, then prepared again.
+    """
+    later = NOW + timedelta(days=1)
+    with DecisionLog.open(store) as mine, DecisionLog.open(store) as theirs:
+        assert mine.history("C-1", later).compensations == 0
+        s = logged(engine, theirs, damaged("X-1"))
+        theirs.outcome(s.decision_id, "accepted", at=NOW)
+        seen = mine.history("C-1", later)
+        assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
+        if mine._fast is not None and mine.url.get_backend_name() == "postgresql":
+            (raw,) = mine._fast._free
+            assert raw.info.get(b"cxplay_history_1") is True
+            raw.driver_connection.execute("DEALLOCATE ALL")
+            for _ in range(2):  # the cursor's answer, then the statement prepared again
+                seen = mine.history("C-1", later)
+                assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
+            assert raw.info.get(b"cxplay_history_1") is True
+        theirs.forget("C-1")
+        assert mine.history("C-1", later).compensations == 0
+        # text beyond ASCII goes to the server and comes back as it was
+        s = logged(engine, theirs, damaged("X-2", customer="Клієнт-ł"))
+        theirs.outcome(s.decision_id, "accepted", at=NOW)
+        seen = mine.history("Клієнт-ł", later)
+        assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
+
+
 def test_both_backends_make_the_same_decision(engine: Engine, log: DecisionLog) -> None:
     if not DURABLE:
         pytest.skip("durable_rules does not import on this Python")
@@ -399,6 +430,32 @@ def test_no_guard_no_look_up(store: str, tmp_path: Path) -> None:
     ):
         s = engine.suggest(damaged())
         assert s.history is not None and s.history.source == "log"
+
+
+def test_a_look_up_started_early_is_dropped_when_no_matched_playbook_has_a_guard(
+    store: str, tmp_path: Path
+) -> None:
+    """The look-up starts before matching (some playbook has a guard) and is dropped after
+    it when the matched one has none: no history, and its connection is given back."""
+    (tmp_path / "one.toml").write_text(ONE.format(policy=""), encoding="utf-8")
+    (tmp_path / "two.toml").write_text(
+        ONE.format(policy="\n[policy]\nrepeat_claimant_after = 1\n")
+        .replace('id = "one"', 'id = "two"')
+        .replace("one.refund", "two.refund")
+        .replace("parcel_damaged", "parcel_lost"),
+        encoding="utf-8",
+    )
+    with (
+        DecisionLog.open(store) as log,
+        Engine.from_path(tmp_path, backend="python", log=log) as engine,
+    ):
+        for n in range(5):
+            s = engine.suggest(damaged(f"D-{n}"))
+            assert s.history is None and s.decision_id is not None
+            lost = engine.suggest(damaged(f"L-{n}", type="parcel_lost"))
+            assert lost.history is not None and lost.history.source == "log"
+        if log._fast is not None:  # every borrowed connection is back
+            assert log._engine.pool.checkedout() == len(log._fast._free) <= 2  # type: ignore[attr-defined]
 
 
 def test_a_condition_on_the_count_reads_the_log_first(store: str, tmp_path: Path) -> None:

@@ -113,6 +113,21 @@ class _Counted(Protocol):
     def amounts(self) -> Mapping[str | None, float]: ...
 
 
+class _Asks(Protocol):
+    def history(self, customer_id: str, now: datetime | None = None) -> _Counted: ...
+
+
+class _Answered:
+    """A history already looked up, as :meth:`Engine._history` asks a log for one."""
+
+    def __init__(self, found: _Counted | None) -> None:
+        self._found = found
+
+    def history(self, customer_id: str, now: datetime | None = None) -> _Counted:
+        assert self._found is not None  # (collected with keep=True)
+        return self._found
+
+
 class DecisionSink(Protocol):
     """What the engine needs from a decision log (:class:`cxplay.DecisionLog` is one).
 
@@ -151,6 +166,8 @@ class _Snapshot:
     refs: tuple[str, ...]  # "id@version" of each playbook
     # a condition reads customer.compensations_90d: the history is needed before matching
     history_in_conditions: bool
+    # some playbook has a repeat-claimant guard: a history may be needed after matching
+    guards: bool
 
 
 def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
@@ -335,6 +352,7 @@ class Engine(Generic[LogT]):
             playbook_digest(playbooks),
             tuple(p.ref for p in playbooks.playbooks),
             "customer.compensations_90d" in paths,
+            any(p.policy.repeat_claimant_after is not None for p in playbooks.playbooks),
         )
 
     # -- properties --------------------------------------------------------------------
@@ -439,10 +457,26 @@ class Engine(Generic[LogT]):
             matched = self._matches(snapshot, judged)
         else:
             # the history only feeds the repeat-claimant guard: ask the log only when a
-            # matched rule's playbook has one
-            matched = self._matches(snapshot, model)
+            # matched rule's playbook has one; a log that can start the look-up early
+            # (PostgreSQL) has it answered while the rules are evaluated
+            later = getattr(log, "history_later", None) if snapshot.guards else None
+            pending = None
+            if later is not None and model.customer.compensations_90d is None:
+                pending = later(model.customer.id, self._history_time(model, now))
+            try:
+                matched = self._matches(snapshot, model)
+            except BaseException:
+                if pending is not None:
+                    pending(False)
+                raise
             guarded = any(r.playbook.policy.repeat_claimant_after is not None for r in matched)
-            judged, history = self._history(model, log if guarded else None, now)
+            if pending is None:
+                judged, history = self._history(model, log if guarded else None, now)
+            elif guarded:
+                judged, history = self._history(model, _Answered(pending(True)), now)
+            else:
+                pending(False)
+                judged, history = model, None
         decision = decide(matched, judged, now=now)
         trace = self._trace(snapshot, judged, decision) if explain else None
         reply = None
@@ -473,7 +507,7 @@ class Engine(Generic[LogT]):
 
     @staticmethod
     def _history(
-        model: Incident, log: DecisionSink | None, now: datetime | None
+        model: Incident, log: _Asks | None, now: datetime | None
     ) -> tuple[Incident, History | None]:
         """The incident as the guard sees it, and the history it used."""
         customer = model.customer
@@ -481,7 +515,7 @@ class Engine(Generic[LogT]):
             return model, History(source="incident", compensations_90d=customer.compensations_90d)
         if log is None or customer.id is None:
             return model, None
-        found = log.history(customer.id, now or model.occurred_at or datetime.now(timezone.utc))
+        found = log.history(customer.id, Engine._history_time(model, now))
         history = History(
             source="log",
             compensations_90d=found.compensations,
@@ -496,6 +530,11 @@ class Engine(Generic[LogT]):
             }
         )
         return judged, history
+
+    @staticmethod
+    def _history_time(model: Incident, now: datetime | None) -> datetime:
+        """Where the history's window ends: ``now``, else when it occurred, else now."""
+        return now or model.occurred_at or datetime.now(timezone.utc)
 
     def explain(self, incident: IncidentLike) -> list[RuleTrace]:
         """Every rule, matched or not; for a miss, the first failing condition and its value."""

@@ -17,6 +17,9 @@ away and came back is used again.
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
+import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
@@ -32,6 +35,7 @@ __all__ = ["FastPath", "JsonText", "fast_path", "sqlite_time"]
 _DECISION_COLUMNS = tuple(c.name for c in t.decision.columns)
 _JSON = {c.name for c in t.decision.columns if c.type.__class__.__name__ == "JSON"}
 _TIMES = {"created_at", "seen_at", "occurred_at", "respond_by", "decided_at"}
+_VALUES = operator.itemgetter(*_DECISION_COLUMNS)  # a row's values in the columns' order
 
 
 class JsonText:
@@ -67,6 +71,14 @@ def _history_sql(mark: str) -> str:
     )
 
 
+# the history look-up as a statement prepared by name on each PostgreSQL connection
+_PG_HISTORY = b"cxplay_history_1"
+_PG_HISTORY_SQL = (
+    f"SELECT decision_id, currency, amount FROM {t.given.name} "
+    "WHERE customer_id = $1 AND at > $2 AND at <= $3"
+).encode()
+
+
 def sqlite_time(moment: datetime | None) -> str | None:
     """A datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC)."""
     if moment is None:
@@ -94,18 +106,29 @@ class FastPath:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
+        raw = self._borrow()
+        try:
+            yield raw
+        except BaseException:
+            self._discard(raw)
+            raise
+        self._give_back(raw)
+
+    def _borrow(self) -> Any:
         with self._lock:
             raw = self._free.pop() if self._free else None
         if raw is None:
             raw = self._engine.raw_connection()
             self._prepare(raw)
-        try:
-            yield raw
-        except BaseException:
-            # a connection that failed is discarded: the next call connects again
-            with contextlib.suppress(Exception):
-                raw.invalidate()
-            raise
+        return raw
+
+    @staticmethod
+    def _discard(raw: Any) -> None:
+        """A connection that failed is discarded: the next call connects again."""
+        with contextlib.suppress(Exception):
+            raw.invalidate()
+
+    def _give_back(self, raw: Any) -> None:
         with self._lock:
             if not self._closed:
                 self._free.append(raw)
@@ -124,11 +147,17 @@ class FastPath:
     def _time(self, moment: datetime) -> Any:
         return moment
 
-    def _row(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            row[c] if convert is None else convert(row[c])
-            for c, convert in zip(_DECISION_COLUMNS, self.converters, strict=True)
-        )
+    def _row(self, row: dict[str, Any]) -> list[Any]:
+        # runs per decision written: one C-level pass for the columns, then only the few
+        # that need converting (~4x faster than converting column by column)
+        values = list(_VALUES(row))
+        for position, convert in self._converting:
+            values[position] = convert(values[position])
+        return values
+
+    @functools.cached_property
+    def _converting(self) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        return tuple((p, c) for p, c in enumerate(self.converters) if c is not None)
 
     def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
         raise NotImplementedError
@@ -141,16 +170,21 @@ class FastPath:
     def history(self, customer_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
         """(decision_id, currency, amount) of a customer's compensation in (since, until]."""
         with self._connection() as raw:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(
-                    self.history_sql,
-                    (customer_id, self._time(since), self._time(until)),
-                    **self.execute_options,
-                )
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
+            return self._history(raw, customer_id, since, until)
+
+    def _history(
+        self, raw: Any, customer_id: str, since: datetime, until: datetime
+    ) -> list[tuple[Any, ...]]:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(
+                self.history_sql,
+                (customer_id, self._time(since), self._time(until)),
+                **self.execute_options,
+            )
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def close(self) -> None:
         """Give the connections back to the pool."""
@@ -214,6 +248,119 @@ class PostgresFastPath(FastPath):
         connection = raw.driver_connection
         with connection.transaction(), connection.cursor() as cursor:
             cursor.executemany(self.upsert_sql, [self._row(row) for row in rows])
+
+    def _history(
+        self, raw: Any, customer_id: str, since: datetime, until: datetime
+    ) -> list[tuple[Any, ...]]:
+        """The look-up as one libpq prepared statement: about half the CPU of a cursor's.
+
+        A look-up per logged suggestion went through psycopg's cursor machinery (adapting,
+        its prepared-statement cache, result loaders): ~60-100 µs of Python for one
+        indexed SELECT. Here the statement is prepared once per connection under its own
+        name and run by ``psycopg.pq`` (psycopg's documented libpq wrapper; it lets the GIL
+        go while the server answers), values as text. Anything else than rows (the
+        statement gone after a ``DEALLOCATE ALL``, a failure, a customer id the client
+        encoding cannot carry) goes through the cursor, which returns the rows or raises
+        psycopg's error exactly as before.
+        """
+        rows = self._exec_history(raw, customer_id, since, until)
+        if rows is not None:
+            return rows
+        raw.info.pop(_PG_HISTORY, None)  # prepared again on the next look-up
+        return super()._history(raw, customer_id, since, until)
+
+    def history_later(
+        self, customer_id: str, since: datetime, until: datetime
+    ) -> Callable[[bool], list[tuple[Any, ...]]]:
+        """Send the look-up now; the function returned waits for its rows (False: drops them).
+
+        The engine sends it before matching and collects it after: the server answers
+        while the rules are evaluated, instead of the suggesting thread waiting for it.
+        The connection stays borrowed until the function is called (exactly once).
+        """
+        raw = self._borrow()
+        try:
+            sent = self._send_history(raw, customer_id, since, until)
+        except BaseException:
+            self._discard(raw)
+            raise
+
+        def collect(keep: bool) -> list[tuple[Any, ...]]:
+            try:
+                rows = _rows(_answer(raw.driver_connection.pgconn), raw) if sent else None
+                if rows is None and keep:
+                    raw.info.pop(_PG_HISTORY, None)  # prepared again on the next look-up
+                    rows = super(PostgresFastPath, self)._history(raw, customer_id, since, until)
+            except BaseException:
+                self._discard(raw)
+                raise
+            self._give_back(raw)
+            return rows or []
+
+        return collect
+
+    @staticmethod
+    def _send_history(raw: Any, customer_id: str, since: datetime, until: datetime) -> bool:
+        """Send the prepared look-up (prepared first if need be); False: use the cursor."""
+        from psycopg import pq  # imported with the driver already
+
+        pgconn = raw.driver_connection.pgconn
+        try:
+            customer = customer_id.encode(raw.driver_connection.info.encoding)
+        except UnicodeError:
+            return False  # (the log refuses control characters such as NUL before this)
+        if not raw.info.get(_PG_HISTORY):
+            if pgconn.prepare(_PG_HISTORY, _PG_HISTORY_SQL).status != pq.ExecStatus.COMMAND_OK:
+                return False
+            raw.info[_PG_HISTORY] = True
+        pgconn.send_query_prepared(
+            _PG_HISTORY, [customer, since.isoformat().encode(), until.isoformat().encode()]
+        )
+        return True
+
+    @classmethod
+    def _exec_history(
+        cls, raw: Any, customer_id: str, since: datetime, until: datetime
+    ) -> list[tuple[Any, ...]] | None:
+        """The rows by the connection's prepared statement; None: ask the cursor instead."""
+        if not cls._send_history(raw, customer_id, since, until):
+            return None
+        return _rows(_answer(raw.driver_connection.pgconn), raw)
+
+
+def _answer(pgconn: Any) -> Any:
+    """The result of the query sent on ``pgconn``, read to its end (the GIL let go meanwhile)."""
+    results: list[Any] = []
+    while True:
+        while True:
+            pgconn.consume_input()
+            if not pgconn.is_busy():
+                break
+            select.select([pgconn.socket], [], [])
+        result = pgconn.get_result()
+        if result is None:
+            return results[0] if results else None
+        results.append(result)
+
+
+def _rows(result: Any, raw: Any) -> list[tuple[Any, ...]] | None:
+    """(decision_id, currency, amount) from a text-format result; None: not rows."""
+    from psycopg import pq
+
+    if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+        return None
+    encoding = raw.driver_connection.info.encoding
+    rows = []
+    for n in range(result.ntuples):
+        decision_id, currency, amount = (result.get_value(n, c) for c in range(3))
+        rows.append(
+            (
+                decision_id.decode(encoding) if decision_id is not None else None,
+                currency.decode(encoding) if currency is not None else None,
+                float(amount) if amount is not None else None,
+            )
+        )
+    return rows
 
 
 def fast_path(engine: Engine) -> FastPath | None:

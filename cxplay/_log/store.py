@@ -19,7 +19,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -93,6 +93,30 @@ _HISTORY = sa.select(t.given.c.decision_id, t.given.c.currency, t.given.c.amount
     & (t.given.c.at > sa.bindparam("since", type_=t.UTCDateTime()))
     & (t.given.c.at <= sa.bindparam("until", type_=t.UTCDateTime()))
 )
+
+
+def _summed(
+    customer_id: str,
+    rows: Sequence[Sequence[Any]],
+    since: datetime,
+    until: datetime,
+    days: int,
+) -> CustomerHistory:
+    """A customer's history from the look-up's (decision_id, currency, amount) rows."""
+    decisions: set[str] = set()
+    totals: dict[str | None, float] = {}
+    for decision_id, currency, amount in rows:
+        decisions.add(decision_id)
+        if amount is not None:
+            totals[currency] = totals.get(currency, 0.0) + amount
+    return CustomerHistory(
+        customer_id=customer_id,
+        compensations=len(decisions),
+        amounts={currency: round(total, 2) for currency, total in sorted(totals.items(), key=str)},
+        since=since,
+        until=until,
+        days=days,
+    )
 
 
 class DecisionLog:
@@ -567,13 +591,7 @@ class DecisionLog:
         self, customer_id: str, now: datetime | None = None, *, days: int = HISTORY_DAYS
     ) -> CustomerHistory:
         """A customer's compensations (from recorded outcomes) in the ``days`` before ``now``."""
-        text_arg("customer id", customer_id)
-        until = now or datetime.now(timezone.utc)
-        if until.tzinfo is None:
-            until = until.replace(tzinfo=timezone.utc)
-        since = until - timedelta(days=days)
-        if self._closed:
-            raise LogError(f"the log {self.where} is closed")
+        since, until = self._window(customer_id, now, days)
         # pending decisions have no outcomes yet (an outcome flushes them first): the
         # batch can wait
         with self._errors():
@@ -586,22 +604,54 @@ class DecisionLog:
                             _HISTORY, {"customer": customer_id, "since": since, "until": until}
                         ).all()
                     )
-        decisions: set[str] = set()
-        totals: dict[str | None, float] = {}
-        for decision_id, currency, amount in rows:
-            decisions.add(decision_id)
-            if amount is not None:
-                totals[currency] = totals.get(currency, 0.0) + amount
-        return CustomerHistory(
-            customer_id=customer_id,
-            compensations=len(decisions),
-            amounts={
-                currency: round(total, 2) for currency, total in sorted(totals.items(), key=str)
-            },
-            since=since,
-            until=until,
-            days=days,
-        )
+        return _summed(customer_id, rows, since, until, days)
+
+    def history_later(
+        self, customer_id: str, now: datetime | None = None
+    ) -> Callable[[bool], CustomerHistory | None]:
+        """Start :meth:`history`; the function returned gives it (``False``: not needed).
+
+        On PostgreSQL the look-up is sent at once and read when the function is called
+        (the server answers while the caller goes on); elsewhere it runs then. Call the
+        function exactly once. A look-up that cannot be sent is tried again, and raises,
+        only if it is needed.
+        """
+        days = HISTORY_DAYS
+
+        def later(keep: bool) -> CustomerHistory | None:
+            return self.history(customer_id, now, days=days) if keep else None
+
+        start = getattr(self._fast, "history_later", None)
+        if start is None or type(self).history is not DecisionLog.history:
+            return later  # (a subclass that answers history itself is asked at the end)
+        try:
+            since, until = self._window(customer_id, now, days)
+            with self._errors():
+                collect = start(customer_id, since, until)
+        except LogError:
+            return later
+
+        def collected(keep: bool) -> CustomerHistory | None:
+            if not keep:  # not needed: a failure to read it does not matter either
+                with contextlib.suppress(LogError), self._errors():
+                    collect(False)
+                return None
+            with self._errors():
+                rows = collect(True)
+            return _summed(customer_id, rows, since, until, days)
+
+        return collected
+
+    def _window(
+        self, customer_id: str, now: datetime | None, days: int
+    ) -> tuple[datetime, datetime]:
+        text_arg("customer id", customer_id)
+        until = now or datetime.now(timezone.utc)
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=timezone.utc)
+        if self._closed:
+            raise LogError(f"the log {self.where} is closed")
+        return until - timedelta(days=days), until
 
     def customer_decisions(
         self, customer_id: str, *, limit: int = 5, exclude: str | None = None
