@@ -326,7 +326,18 @@ def test_playbooks_lists_types_and_their_facts(api: TestClient) -> None:
     assert "source" not in body["playbooks"][0]  # no server paths
 
 
-def test_validate_an_upload_without_installing_it(api: TestClient) -> None:
+@pytest.fixture(scope="module")
+def unhurried_api() -> Iterator[TestClient]:
+    """A service whose requests may take a minute: validating every shipped reply of a
+    playbook in a child process takes seconds, more on a loaded machine, and this test is
+    about what validation answers, not about its deadline (test_serve_deadline.py is)."""
+    config = ServeConfig(tokens_env=TOKENS, watch=False, timeout=60.0)
+    with client(config, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_validate_an_upload_without_installing_it(unhurried_api: TestClient) -> None:
+    api = unhurried_api
     shipped = shipped_playbooks_dir()
     files = {"parcel.toml": (shipped / "parcel.toml").read_text("utf-8")}
     for reply in (shipped / "replies").glob("*.toml"):
