@@ -682,6 +682,7 @@ def test_the_progress_bar_counts_to_the_total() -> None:
     from cxplay._cli_backtest import _progress_bar
 
     assert _progress_bar(False) == (None, None)
+    threads = threading.active_count()
     update, bar = _progress_bar(True)
     assert update is not None
     try:
@@ -689,6 +690,8 @@ def test_the_progress_bar_counts_to_the_total() -> None:
         update(2_000, None)
         update(1_001, None)
         assert (bar.n, bar.total) == (3_001, 3_001)
+        # no monitor thread of tqdm's: without one the pool may fork (see run.py)
+        assert threading.active_count() == threads
     finally:
         bar.close()
 
