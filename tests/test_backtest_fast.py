@@ -213,7 +213,7 @@ def test_the_outline_memo_tells_apart_what_the_guardrails_read() -> None:
         "order": {"value": 249.99, "currency": "PLN"},
         "facts": {"item": "ekspres", "photos_attached": True},
     }
-    variants = [
+    variants: list[dict[str, Any]] = [
         {"order": {"value": 249.99, "currency": "EUR"}},
         {"order": {"value": 249.99, "currency": "UAH"}},
         {"order": {"value": 40.0, "currency": "PLN"}},
