@@ -36,7 +36,12 @@ def _progress_bar(enabled: bool) -> tuple[Callable[[int, int | None], None] | No
         return None, None
     from tqdm import tqdm
 
-    bar = tqdm(total=None, unit=" incidents", unit_scale=True, file=sys.stderr, leave=False)
+    class Bar(tqdm):  # type: ignore[misc]  # tqdm is untyped
+        # no monitor thread: the bar moves after every partition anyway, and a process
+        # with no other thread may fork its workers with the engines built (see run.py)
+        monitor_interval = 0
+
+    bar = Bar(total=None, unit=" incidents", unit_scale=True, file=sys.stderr, leave=False)
 
     def update(count: int, total: int | None) -> None:
         if total is not None:

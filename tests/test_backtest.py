@@ -30,6 +30,7 @@ import cxplay
 from cxplay._backtest.compare import Options, Tally, Task, run_task
 from cxplay._backtest.generate import LANGUAGES, TYPES, generate_incidents
 from cxplay._backtest.report import report_from_tally
+from cxplay._backtest.run import _pool_context
 from cxplay._backtest.source import JsonlSource, RowsSource
 from cxplay._cli import cli
 from cxplay._conditions.parse import leaves
@@ -238,6 +239,28 @@ def test_one_two_and_four_workers_give_the_same_report(playground: Path, generat
     assert one.incidents == 3_000 and one.malformed == 1 and one.changed > 0
     assert runner.run(generated, workers=2, partition_size=250) == one
     assert runner.run(generated, workers=4, partition_size=97) == one
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_workers_are_forked_only_where_that_is_safe_and_report_alike(
+    playground: Path, generated: Path
+) -> None:
+    runner = cxplay.Backtest(playground / "new", baseline=playground / "old")
+    assert runner.baseline is not None
+    recipes = [runner.new, runner.baseline]
+    one = runner.run(generated, workers=1)
+    assert _pool_context(recipes).get_start_method() == "fork"
+    durable = cxplay.Recipe.from_paths(playground / "new", backend="durable")
+    assert _pool_context([durable]).get_start_method() == "forkserver"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:  # another thread could hold a lock at the fork: the forkserver, and the same report
+        assert _pool_context(recipes).get_start_method() == "forkserver"
+        assert runner.run(generated, workers=2, partition_size=500) == one
+    finally:
+        stop.set()
+        other.join()
 
 
 @settings(max_examples=25, deadline=None)
@@ -659,6 +682,7 @@ def test_the_progress_bar_counts_to_the_total() -> None:
     from cxplay._cli_backtest import _progress_bar
 
     assert _progress_bar(False) == (None, None)
+    threads = threading.active_count()
     update, bar = _progress_bar(True)
     assert update is not None
     try:
@@ -666,6 +690,8 @@ def test_the_progress_bar_counts_to_the_total() -> None:
         update(2_000, None)
         update(1_001, None)
         assert (bar.n, bar.total) == (3_001, 3_001)
+        # no monitor thread of tqdm's: without one the pool may fork (see run.py)
+        assert threading.active_count() == threads
     finally:
         bar.close()
 

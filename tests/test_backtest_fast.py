@@ -199,3 +199,53 @@ def test_an_outline_is_the_decision_reduced(sets: dict[str, Path], backend: str)
                 assert found.rules == side_of(decision, rules_of_actions=True).rules
                 compared += 1
             assert compared > 300
+
+
+def test_the_outline_memo_tells_apart_what_the_guardrails_read() -> None:
+    """Incidents with the same matching rules, each differing in one field that
+    outline() reads (cost, cap, approval, repeat claims, severity), outlined one after
+    the other from the same memo: each as Engine.decide decides it."""
+    base: dict[str, Any] = {
+        "type": "parcel_damaged",
+        "channel": "email",
+        "severity": "medium",
+        "customer": {"language": "pl", "tier": "gold", "compensations_90d": 0},
+        "order": {"value": 249.99, "currency": "PLN"},
+        "facts": {"item": "ekspres", "photos_attached": True},
+    }
+    variants: list[dict[str, Any]] = [
+        {"order": {"value": 249.99, "currency": "EUR"}},
+        {"order": {"value": 249.99, "currency": "UAH"}},
+        {"order": {"value": 40.0, "currency": "PLN"}},
+        {"order": {"value": 1999.0, "currency": "PLN"}},
+        {"customer": {"language": "pl", "tier": "standard", "compensations_90d": 0}},
+        {"customer": {"language": "pl", "compensations_90d": 0}},
+        # ten days late and probably lost: a refund of 3,500 zł, over every tier's cap
+        *(
+            {
+                "type": "parcel_late",
+                "facts": {"delay_days": 10},
+                "order": {"value": 3500.0, "currency": "PLN"},
+                "customer": {"language": "pl", "tier": tier, "compensations_90d": 1},
+            }
+            for tier in ("gold", "standard", "gold", "vip")
+        ),
+        {"customer": {"language": "pl", "tier": "gold", "compensations_90d": 3}},
+        {"severity": "critical"},
+        {"severity": None},
+    ]
+    with cxplay.Engine.from_path(SHIPPED, backend="python") as engine:
+        outliner = Outliner(engine)
+        seen = set()
+        for variant in [{}, *variants, {}, *reversed(variants)]:
+            row = {**base, **variant}
+            found = outliner.outline(outliner.check(cxplay.Incident.model_validate(row)))
+            decision = engine.decide(row)
+            side = side_of(decision)
+            assert (found.actions, found.kept, found.severity) == (
+                side.actions,
+                side.rules,
+                decision.severity,
+            ), variant
+            seen.add((found.actions, found.severity))
+        assert len(seen) >= 8  # the variants do decide differently

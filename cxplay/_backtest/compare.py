@@ -20,9 +20,11 @@ Classes of an incident (see docs/backtest.md):
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -403,6 +405,25 @@ def _checked(outliner: Outliner, incidents: Iterable[Incident]) -> list[Incident
     return out
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for one partition, then as it was.
+
+    A task keeps every incident of its partition alive until they are tallied, and makes
+    no cycles of its own: each collection the allocations set off walked thousands of
+    live objects and freed nothing (a third of a task's time). What a task does leave
+    behind, reference counting frees; anything else, the next collection after it.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def run_task(task: Task, *, models: bool = False) -> Tally:
     """The map: compare every incident of one partition under both playbook sets.
 
@@ -413,6 +434,11 @@ def run_task(task: Task, *, models: bool = False) -> Tally:
     ``models`` (and ``replies``) decide through :meth:`Engine.decide`, building every
     model: the reference the fast path is tested against.
     """
+    with _collector_paused():
+        return _compared(task, models=models)
+
+
+def _compared(task: Task, *, models: bool) -> Tally:
     options = task.options
     tally = Tally(top=options.top)
     parsed = _parsed(task, tally)

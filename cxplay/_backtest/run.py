@@ -128,7 +128,8 @@ class Backtest:
         elif (workers or default_workers()) == 1:
             tally = _run_serial(tasks, progress, self.top)
         else:
-            tally = _run_pool(tasks, workers or default_workers(), progress, self.top)
+            recipes = [self.new] if self.baseline is None else [self.new, self.baseline]
+            tally = _run_pool(tasks, recipes, workers or default_workers(), progress, self.top)
         return report_from_tally(
             tally,
             source=source.name,
@@ -237,12 +238,26 @@ def _run_serial(tasks: Iterator[Task], progress: Progress | None, top: int) -> T
     return tally
 
 
-def _pool_context() -> Any:
-    """The forkserver where there is one: workers start from a clean, pre-imported process.
+def _pool_context(recipes: Sequence[Recipe]) -> Any:
+    """How the workers start: forked from this process where that is safe, else clean.
 
-    (Plain fork would copy the parent's threads and rule-engine state; spawn would
-    import cxplay again in every worker.)
+    On Linux, when every engine is the python backend's (no C state) and this process
+    runs no other thread (none can hold a lock at the fork), the engines are built here
+    once and each worker is a fork that has them already: no import, no build. Otherwise
+    the forkserver, where there is one: workers start from a clean, pre-imported process
+    and build their engines from the recipes (plain fork would copy other threads and the
+    rule engine's C state); spawn, which imports cxplay again in every worker, is the last
+    resort.
     """
+    if (
+        sys.platform == "linux"
+        and "fork" in multiprocessing.get_all_start_methods()
+        and all(recipe.backend == "python" for recipe in recipes)
+        and threading.active_count() == 1
+    ):
+        for recipe in recipes:
+            recipe.engine()
+        return multiprocessing.get_context("fork")
     if sys.platform != "win32" and "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["cxplay._backtest.compare"])
@@ -250,9 +265,16 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def _run_pool(tasks: Iterator[Task], workers: int, progress: Progress | None, top: int) -> Tally:
+def _run_pool(
+    tasks: Iterator[Task],
+    recipes: Sequence[Recipe],
+    workers: int,
+    progress: Progress | None,
+    top: int,
+) -> Tally:
     tally = Tally(top=top)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+    context = _pool_context(recipes)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: dict[Future[Tally], int] = {}
         try:
             for task in tasks:

@@ -22,7 +22,7 @@ Order: priority (higher first), then file order. Then, in this order:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,16 @@ if TYPE_CHECKING:
     from cxplay._common.hours import BusinessCalendar
 from cxplay.results import Cost, FollowUpPlan, SuggestedAction
 
-__all__ = ["ActionKey", "Decision", "Outline", "decide", "due_from", "follow_up_of", "outline"]
+__all__ = [
+    "ActionKey",
+    "Decision",
+    "Outline",
+    "decide",
+    "due_from",
+    "follow_up_of",
+    "outline",
+    "outline_reads",
+]
 
 _META = {"kind", "dimension", "stage", "requires_approval", "note", "step"}
 
@@ -279,6 +288,42 @@ def outline(matched: Sequence[CompiledRule], incident: Incident) -> Outline:
         rules[step.values["rule"]] = None
     ids = tuple([rule.rule.id for rule in kept])
     return Outline(tuple(actions), ids, tuple(rules), _severity(kept, incident))
+
+
+def outline_reads(matched: Sequence[CompiledRule]) -> Callable[[Incident], Hashable]:
+    """What :func:`outline` of these ranked matches reads of an incident, as a key.
+
+    Two incidents with equal keys get equal outlines from the same matches, so a backtest
+    may outline each distinct key once. Besides the matches, :func:`_settle` and
+    :func:`_severity` read only: the incident's severity; for a costly action the order's
+    value and currency and the customer's tier (the cap); for a compensating action whose
+    playbook limits repeat claimants, whether the customer is over that limit. A change
+    to what they read must change this too (``tests/test_backtest_fast.py`` holds them
+    equal).
+    """
+    kept, _ = _keep(matched)
+    costly = False
+    limits: set[int] = set()
+    for rule in kept:
+        limit = rule.playbook.policy.repeat_claimant_after
+        for step in _plan(rule).steps:
+            costly = costly or step.costly
+            if step.compensation and limit is not None:
+                limits.add(limit)
+    over = tuple(sorted(limits))
+
+    def key(incident: Incident) -> Hashable:
+        customer = incident.customer
+        repeat: tuple[bool, ...] = ()
+        if over:
+            claims = customer.compensations_90d or 0
+            repeat = tuple([claims > limit for limit in over])
+        if costly:
+            order = incident.order
+            return incident.severity, repeat, customer.tier, order.value, order.currency
+        return incident.severity, repeat
+
+    return key
 
 
 def due_from(

@@ -101,15 +101,17 @@ def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[tuple
     return problems
 
 
-_REQUIRED: dict[
-    int, tuple[Mapping[str, FactSpec], dict[str, tuple[tuple[str, FactSpec], ...]]]
-] = {}
+#: (the facts, incident type -> the facts it requires, (derived fact, its two operands))
+_Index = tuple[
+    Mapping[str, FactSpec],
+    dict[str, tuple[tuple[str, FactSpec], ...]],
+    tuple[tuple[str, tuple[str, str]], ...],
+]
+_REQUIRED: dict[int, _Index] = {}
 
 
-def _required_facts(
-    facts: Mapping[str, FactSpec],
-) -> dict[str, tuple[tuple[str, FactSpec], ...]]:
-    """Incident type -> the facts it requires, in declaration order; built once per set.
+def _indexed(facts: Mapping[str, FactSpec]) -> _Index:
+    """(the facts, what :func:`_required_facts` says, the derived facts); built once per set.
 
     (Every evaluation asks; a backtest asks twice per incident, millions of times.)
     """
@@ -119,10 +121,26 @@ def _required_facts(
         for name, spec in facts.items():
             for kind in dict.fromkeys(spec.required_for):
                 index.setdefault(kind, []).append((name, spec))
+        derived = tuple(
+            (name, (spec.difference[0], spec.difference[1]))
+            for name, spec in facts.items()
+            if spec.difference is not None
+        )
         if len(_REQUIRED) >= 64:  # reloads make new sets: keep the cache small
             _REQUIRED.clear()
-        entry = _REQUIRED[id(facts)] = (facts, {k: tuple(v) for k, v in index.items()})
-    return entry[1]
+        entry = _REQUIRED[id(facts)] = (
+            facts,
+            {k: tuple(v) for k, v in index.items()},
+            derived,
+        )
+    return entry
+
+
+def _required_facts(
+    facts: Mapping[str, FactSpec],
+) -> dict[str, tuple[tuple[str, FactSpec], ...]]:
+    """Incident type -> the facts it requires, in declaration order; built once per set."""
+    return _indexed(facts)[1]
 
 
 def _undeclared(incident_type: str, names: Sequence[str], facts: Mapping[str, FactSpec]) -> str:
@@ -291,17 +309,18 @@ def coerce_incident(
     return model
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _derived_facts(given: Mapping[str, Any], facts: Mapping[str, FactSpec]) -> dict[str, Any]:
     """Facts declared as a ``difference`` of two others, where both others are numbers."""
     out: dict[str, Any] = {}
-    for name, spec in facts.items():
-        if spec.difference is None or name in given:
+    for name, (minuend, subtrahend) in _indexed(facts)[2]:
+        if name in given:
             continue
-        first, second = (given.get(n) for n in spec.difference)
-        numbers = all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in (first, second)
-        )
-        if numbers:
+        first, second = given.get(minuend), given.get(subtrahend)
+        if _number(first) and _number(second):
             out[name] = first - second  # type: ignore[operator]
     return out
 
