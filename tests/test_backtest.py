@@ -249,7 +249,28 @@ def test_workers_are_forked_only_where_that_is_safe_and_report_alike(
     assert runner.baseline is not None
     recipes = [runner.new, runner.baseline]
     one = runner.run(generated, workers=1)
-    assert _pool_context(recipes).get_start_method() == "fork"
+    # this test process may hold other threads (a server or a log writer another test left
+    # running): fork only when it has none
+    alone = threading.active_count() == 1
+    assert _pool_context(recipes).get_start_method() == ("fork" if alone else "forkserver")
+    # a process of one thread, as the CLI is: forked workers, the same report
+    script = (
+        "import sys, cxplay\n"
+        "from cxplay._backtest.run import _pool_context\n"
+        "new, old, source = sys.argv[1:]\n"
+        "runner = cxplay.Backtest(new, baseline=old)\n"
+        "assert _pool_context([runner.new, runner.baseline]).get_start_method() == 'fork'\n"
+        "print(runner.run(source, workers=2, partition_size=500).model_dump_json())\n"
+    )
+    forked = subprocess.run(
+        [sys.executable, "-c", script, playground / "new", playground / "old", generated],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert forked.returncode == 0, forked.stderr
+    assert type(one).model_validate_json(forked.stdout) == one
     durable = cxplay.Recipe.from_paths(playground / "new", backend="durable")
     assert _pool_context([durable]).get_start_method() == "forkserver"
     stop = threading.Event()
