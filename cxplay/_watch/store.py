@@ -186,9 +186,10 @@ class WatchStore:
         if engine.dialect.name == "postgresql":
             with self.log._errors():
                 conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                key = _turn_key(conn, name)
+            held = False
             try:
                 with self.log._errors():
+                    key = _turn_key(conn, name)
                     _wait(
                         lambda: bool(
                             conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar()
@@ -196,12 +197,14 @@ class WatchStore:
                         deadline,
                         self.log.where,
                     )
+                held = True
                 yield
             finally:
-                try:
-                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
-                except Exception:  # never pool a connection that may still hold the lock
-                    conn.invalidate()
+                if held:
+                    try:
+                        conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                    except Exception:  # never pool a connection that may still hold the lock
+                        conn.invalidate()
                 conn.close()
             return
         database = engine.url.database
