@@ -135,13 +135,15 @@ class BusinessCalendar:
     week: tuple[tuple[Span, ...], ...]  # seven days, Monday first
     countries: tuple[str, ...] = ()
     exceptions: Mapping[date, tuple[Span, ...]] = field(default_factory=dict)
+    # day -> its opening hours as UTC instants: a deadline walks the same few days for
+    # every incident, and each instant costs a time-zone conversion
+    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if len(self.week) != 7:
             raise ValueError("a week has seven days")
-        # day -> its opening hours as UTC instants: a deadline walks the same few days
-        # for every incident, and each instant costs a time-zone conversion
-        object.__setattr__(self, "_days", {})
 
     @functools.cached_property
     def tz(self) -> tzinfo:
@@ -166,7 +168,7 @@ class BusinessCalendar:
         clock: 01:00 + 3 hours would be 04:00 on the night the clocks go forward.
         Remembered per day (up to :data:`_DAYS_KEPT` days; the calendar never changes).
         """
-        days: dict[date, tuple[tuple[datetime, datetime], ...]] = self._days  # type: ignore[attr-defined]
+        days = self._days
         found = days.get(day)
         if found is None:
             found = tuple(
