@@ -201,9 +201,8 @@ def run_watch(
     out_key = _file_key(out) if store is not None else None
     if store is not None:
         offsets = restore(watcher, store, name)
-        if out_key is not None:
-            _cut_to_commit(out, offsets, out_key, warn)
-            commit(watcher, store, name, offsets)  # the file's length before any event
+        if out_key is not None and _cut_to_commit(out, offsets, out_key, warn):
+            commit(watcher, store, name, offsets)  # the file's new length, before any event
     start = offsets.get(source_key, 0) if source_key else 0
     try:
         reader = LineReader(fd, offset=start, follow=follow)
@@ -275,22 +274,27 @@ def _file_key(out: IO[str]) -> str | None:
 
 def _cut_to_commit(
     out: IO[str], offsets: dict[str, int], key: str, warn: Callable[[str], None]
-) -> None:
-    """Cut the output back to the length the last commit recorded (a killed run's tail)."""
+) -> bool:
+    """Cut the output back to the length the last commit recorded (a killed run's tail).
+
+    Returns whether the length to commit changed: a file new to this watcher, or one
+    rotated or emptied by hand, is committed before any event is written to it.
+    """
     out.flush()
     fd = out.fileno()
     size = os.fstat(fd).st_size
     committed = offsets.get(key)
-    if committed is None:  # a new file for this watcher: it starts where the file ends
-        offsets[key] = size
-    elif size > committed:
-        os.ftruncate(fd, committed)
-        warn(
-            f"{out.name}: cut {size - committed} bytes written after the last commit "
-            "(an interrupted run); they are written again"
-        )
-    else:  # shorter: rotated or emptied by hand; go on from its end
-        offsets[key] = size
+    if committed is not None and size >= committed:
+        if size > committed:
+            os.ftruncate(fd, committed)
+            warn(
+                f"{out.name}: cut {size - committed} bytes written after the last commit "
+                "(an interrupted run); they are written again"
+            )
+        return False
+    # new to this watcher, or shorter (rotated or emptied by hand): go on from its end
+    offsets[key] = size
+    return True
 
 
 def _one_line(error: BaseException) -> str:
