@@ -38,7 +38,7 @@ from cxplay._incidents import parse_incident
 from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
 from cxplay._serve.common import NoLog, json_depth_ok, playbook_list, problem_doc, public_text
-from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of
+from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of, in_thread
 from cxplay._serve.isolate import upload_name
 from cxplay._serve.models import (
     FeedbackRequest,
@@ -240,9 +240,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
 
     async def run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """In a thread, by the request's deadline (what is left of ``--timeout``)."""
-        return await asyncio.wait_for(
-            asyncio.to_thread(function, *args, **kwargs), deadline_of(config.timeout)
-        )
+        return await in_thread(config.timeout, function, *args, **kwargs)
 
     async def run_recorded(function: Callable[..., T], *args: Any) -> T:
         """Like :func:`run`, for work that records a decision: never recorded after a 503.

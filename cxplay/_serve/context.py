@@ -22,7 +22,6 @@ All answer 409 without a decision log. Kept apart from ``app.py`` (one call moun
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
@@ -32,7 +31,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cxplay._serve.common import NoLog, problem_doc
-from cxplay._serve.guard import deadline_of
+from cxplay._serve.guard import in_thread
 from cxplay._serve.service import Service
 from cxplay._watch.watch import Watcher
 
@@ -181,9 +180,7 @@ def mount_context(
         return service.log
 
     async def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.wait_for(
-            asyncio.to_thread(function, *args, **kwargs), deadline_of(service.config.timeout)
-        )
+        return await in_thread(service.config.timeout, function, *args, **kwargs)
 
     @app.get(
         "/v1/decisions",

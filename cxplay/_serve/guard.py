@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 from cxplay._serve.service import Metrics
 
@@ -30,6 +30,7 @@ __all__ = [
     "BodyTooLarge",
     "Guard",
     "deadline_of",
+    "in_thread",
     "problem_bytes",
 ]
 
@@ -46,6 +47,16 @@ def deadline_of(default: float) -> float:
     if deadline is None:
         return default
     return max(0.0, deadline - time.monotonic())
+
+
+_T = TypeVar("_T")
+
+
+async def in_thread(timeout: float, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """``function`` in a thread, by the request's deadline (what is left of ``timeout``)."""
+    return await asyncio.wait_for(
+        asyncio.to_thread(function, *args, **kwargs), deadline_of(timeout)
+    )
 
 
 Scope = MutableMapping[str, Any]
