@@ -731,6 +731,44 @@ def test_no_reply_repeats_an_instruction_or_a_word(engine: Engine) -> None:
     assert not allowed - used, f"stale allowlist entries: {sorted(allowed - used)}"
 
 
+# Asking the customer to write back, in each language's words. A reply asks once, however
+# far apart the two asks are: a choice asked for in the body ("Just reply with your
+# choice") makes the closing's "reply to this message" a second instruction to do the same.
+WRITE_BACK = {
+    "en": r"(?:just |simply )?reply (?:with|to this)|just reply|write to us|tell us which"
+    r"|let us know which",
+    "pl": r"(?:prosimy |wystarczy )?odpisać|odpowiedzieć na tę wiadomość|napisać tutaj"
+    r"|dać znać, co",
+    "uk": r"напишіть|скажіть|повідомте нам",
+}
+
+
+def write_back_asks(text: str, language: str) -> list[str]:
+    return re.findall(rf"\b(?:{WRITE_BACK[language]})\b", text, flags=re.IGNORECASE)
+
+
+def test_a_reply_asks_the_customer_to_write_back_once(engine: Engine) -> None:
+    problems = [
+        f"{case} [{language}/{channel}]: {asks}"
+        for case, language, channel, text in shipped_replies(engine)
+        for asks in [write_back_asks(text, language)]
+        if len(asks) > 1
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Just reply with your choice. If anything comes up, simply reply to this message.", "en"),
+        ("Wystarczy odpisać, co wybrać. Gdyby co, wystarczy odpowiedzieć na tę wiadomość.", "pl"),
+        ("Просто напишіть у відповідь. Якщо виникнуть запитання, просто напишіть нам.", "uk"),
+    ],
+)
+def test_the_write_back_check_finds_a_second_ask(text: str, language: str) -> None:
+    assert len(write_back_asks(text, language)) == 2
+
+
 @pytest.mark.parametrize(
     ("text", "language", "what"),
     [
