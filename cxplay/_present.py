@@ -160,9 +160,15 @@ def _param(value: Any) -> str:
     return str(value)
 
 
+#: Parameters the text and Markdown views leave out: why a person decides gets its own
+#: line, and the reply fragment an action is said with is the reply's business, not the
+#: agent's (both stay in the JSON).
+_UNSHOWN = frozenset({"approval_because", "template"})
+
+
 def _shown(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as listed after the kind; why a person decides gets its own line."""
-    return {k: v for k, v in params.items() if k != "approval_because"}
+    """Parameters as listed after the kind."""
+    return {k: v for k, v in params.items() if k not in _UNSHOWN}
 
 
 def _params(params: Mapping[str, Any]) -> str:
