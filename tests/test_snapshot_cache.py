@@ -200,6 +200,35 @@ def test_a_set_that_does_not_load_is_not_kept(cache_dir: Path, playbooks: Path) 
     assert _snapshots(cache_dir) == []
 
 
+def test_a_cache_that_cannot_be_written_costs_time_not_the_answer(
+    cache_dir: Path, playbooks: Path, loads: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")  # a read-only home, a full disk
+
+    fresh = load_playbooks(playbooks)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with cache.enabled():
+        first = load_playbooks(playbooks)
+        second = load_playbooks(playbooks)
+    assert first == fresh and second == fresh
+    assert loads == [playbooks, playbooks, playbooks]  # loaded each time, never kept
+    assert _snapshots(cache_dir) == []
+
+
+def test_a_cache_where_no_directory_can_be_made_is_passed_over(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    env = {"CXPLAY_CACHE_DIR": str(blocker / "cache")}
+    done = _cli("suggest", str(PARCEL), "--format", "json", env=env)
+    uncached = _cli("suggest", "--no-cache", str(PARCEL), "--format", "json", env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout == uncached.stdout
+    assert blocker.read_text() == "not a directory\n"
+
+
 def test_a_directory_open_to_others_is_not_used(cache_dir: Path, playbooks: Path) -> None:
     (cache_dir / "snapshots").mkdir(parents=True)
     (cache_dir / "snapshots").chmod(0o755)
