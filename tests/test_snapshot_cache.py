@@ -340,6 +340,13 @@ def test_importing_cxplay_leaves_the_collector_as_it_was(enabled: bool) -> None:
         f"{'gc.enable()' if enabled else 'gc.disable()'}\n"
         "import cxplay, cxplay._cli\n"
         f"assert gc.isenabled() is {enabled}\n"
+        "cxplay.Engine  # the engine's modules, imported on first use\n"
+        f"assert gc.isenabled() is {enabled}\n"
+        "from click.testing import CliRunner\n"
+        f"done = CliRunner().invoke(cxplay._cli.cli, ['suggest', {str(PARCEL)!r}])\n"
+        "assert done.exit_code == 0, done.output\n"
+        f"assert gc.isenabled() is {enabled}\n"
+        "assert gc.get_freeze_count() == 0  # frozen only when the process ends with it\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr

@@ -8,25 +8,35 @@ what it uses, so ``cxplay --help`` and ``cxplay log ...`` do not pay for the eng
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
+from collections.abc import Iterator
 from types import ModuleType
 
-__all__ = ["import_paused"]
+__all__ = ["collector_paused", "import_paused"]
 
 
-def import_paused(*names: str) -> list[ModuleType]:
-    """Import the modules ``names`` with the garbage collector paused, left as it was found.
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Within the block the garbage collector does not run; after it, it is as it was found.
 
-    Importing the engine defines ~45 pydantic models and ~80 dataclasses: the collector
-    would run about a hundred times meanwhile and find nothing to free (classes and modules
-    stay), about a tenth of the import's CPU time. It is enabled again after, also when an
-    import fails, if it was enabled before.
+    For work that makes many objects and frees none in cycles: importing the engine defines
+    ~45 pydantic models and ~80 dataclasses, a one-shot command builds the validators and
+    the reply. The collector would run about a hundred times meanwhile and find nothing to
+    free (classes, modules and the answer stay). It is enabled again after, also when the
+    block fails, if it was enabled before.
     """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return [importlib.import_module(name) for name in names]
+        yield
     finally:
         if collecting:
             gc.enable()
+
+
+def import_paused(*names: str) -> list[ModuleType]:
+    """Import the modules ``names`` with the garbage collector paused (see above)."""
+    with collector_paused():
+        return [importlib.import_module(name) for name in names]
