@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 	$(BIN)/python -m pip install --quiet -e . --group dev
+	@# pip compiles what it installs, not an editable project: without this, a shell with
+	@# PYTHONDONTWRITEBYTECODE=1 compiles cxplay's modules at every start (docs/performance.md)
+	$(BIN)/python -m compileall -q cxplay > /dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)  ## a real suggestion from the shipped playbooks

@@ -12,21 +12,42 @@ Example:
 
 from __future__ import annotations
 
-import gc as _gc
-import importlib
 import os
 import threading
 import typing
 from datetime import datetime as _datetime
 from pathlib import Path
 
-# Importing cxplay defines ~45 pydantic models and ~80 dataclasses: the collector would run
-# about a hundred times meanwhile and find nothing to free (classes and modules stay), about
-# a tenth of the import's CPU time. It is paused while cxplay's modules import and left as
-# it was found (also when an import fails).
-_collecting = _gc.isenabled()
-_gc.disable()
-try:
+from cxplay._common.lazy import import_paused as _import_paused
+from cxplay._version import __version__
+from cxplay.errors import (
+    ArgumentError,
+    BackendError,
+    BacktestError,
+    CompileError,
+    ConditionError,
+    CxplayError,
+    EngineClosedError,
+    EngineError,
+    EventFileError,
+    IncidentError,
+    LoadError,
+    LogError,
+    PlanError,
+    PlaybookError,
+    Problem,
+    ReloadError,
+    RenderError,
+    RuleEngineError,
+    SchemaError,
+    TemplateError,
+)
+
+if typing.TYPE_CHECKING:
+    from cxplay._backtest.recipe import Recipe
+    from cxplay._backtest.report import BacktestReport, Threshold
+    from cxplay._backtest.run import Backtest, backtest
+    from cxplay._backtest.source import LogSource
     from cxplay._common.fields import FactValue
     from cxplay._engine.decide import Decision
     from cxplay._engine.engine import (
@@ -36,63 +57,10 @@ try:
         IncidentLike,
         PlaybookSource,
     )
-    from cxplay._incidents import parse_incident, read_incident
-    from cxplay._playbooks.loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
-    from cxplay._replies.renderer import Renderer
-    from cxplay._version import __version__
-    from cxplay.errors import (
-        ArgumentError,
-        BackendError,
-        BacktestError,
-        CompileError,
-        ConditionError,
-        CxplayError,
-        EngineClosedError,
-        EngineError,
-        EventFileError,
-        IncidentError,
-        LoadError,
-        LogError,
-        PlanError,
-        PlaybookError,
-        Problem,
-        ReloadError,
-        RenderError,
-        RuleEngineError,
-        SchemaError,
-        TemplateError,
-    )
-    from cxplay.models import (
-        Customer,
-        EventRef,
-        Incident,
-        Order,
-        Playbook,
-        Rule,
-        Severity,
-    )
-    from cxplay.results import (
-        Cost,
-        FollowUpPlan,
-        History,
-        Match,
-        Reply,
-        RuleTrace,
-        SuggestedAction,
-        Suggestion,
-    )
-finally:
-    if _collecting:
-        _gc.enable()
-
-if typing.TYPE_CHECKING:
-    from cxplay._backtest.recipe import Recipe
-    from cxplay._backtest.report import BacktestReport, Threshold
-    from cxplay._backtest.run import Backtest, backtest
-    from cxplay._backtest.source import LogSource
     from cxplay._events.load import load_event
     from cxplay._events.model import Event
     from cxplay._events.plan import Plan, build_plan
+    from cxplay._incidents import parse_incident, read_incident
     from cxplay._log.store import (
         CustomerDecision,
         CustomerHistory,
@@ -103,7 +71,20 @@ if typing.TYPE_CHECKING:
     )
     from cxplay._playbooks.lint import ValidationReport
     from cxplay._playbooks.lint import validate_playbooks as validate
+    from cxplay._playbooks.loader import PlaybookSet, load_playbooks, shipped_playbooks_dir
     from cxplay._playbooks.scenarios import ScenarioReport, ScenarioResult, run_scenarios
+    from cxplay._replies.renderer import Renderer
+    from cxplay.models import Customer, EventRef, Incident, Order, Playbook, Rule, Severity
+    from cxplay.results import (
+        Cost,
+        FollowUpPlan,
+        History,
+        Match,
+        Reply,
+        RuleTrace,
+        SuggestedAction,
+        Suggestion,
+    )
 
 __all__ = [
     "ArgumentError",
@@ -179,10 +160,39 @@ __all__ = [
     "validate",
 ]
 
-# The event, plan and backtest modules cost start-up time that `cxplay suggest` should not
-# pay, the decision log (SQLAlchemy) more, and so do the checks of `cxplay validate` and
-# `cxplay test`: they are imported on first use (PEP 562). "module:name" for another name.
+# Every name but the errors and the version is imported on first use (PEP 562): a command
+# pays for the modules it uses (`cxplay --help` imports no engine, `cxplay suggest` no
+# decision log, SQLAlchemy, event or backtest modules), and `import cxplay._cli` stays
+# light. "module:name" for another name.
 _LAZY = {
+    "FactValue": "cxplay._common.fields",
+    "Decision": "cxplay._engine.decide",
+    "BackendName": "cxplay._engine.engine",
+    "DecisionSink": "cxplay._engine.engine",
+    "Engine": "cxplay._engine.engine",
+    "IncidentLike": "cxplay._engine.engine",
+    "PlaybookSource": "cxplay._engine.engine",
+    "parse_incident": "cxplay._incidents",
+    "read_incident": "cxplay._incidents",
+    "PlaybookSet": "cxplay._playbooks.loader",
+    "load_playbooks": "cxplay._playbooks.loader",
+    "shipped_playbooks_dir": "cxplay._playbooks.loader",
+    "Renderer": "cxplay._replies.renderer",
+    "Customer": "cxplay.models",
+    "EventRef": "cxplay.models",
+    "Incident": "cxplay.models",
+    "Order": "cxplay.models",
+    "Playbook": "cxplay.models",
+    "Rule": "cxplay.models",
+    "Severity": "cxplay.models",
+    "Cost": "cxplay.results",
+    "FollowUpPlan": "cxplay.results",
+    "History": "cxplay.results",
+    "Match": "cxplay.results",
+    "Reply": "cxplay.results",
+    "RuleTrace": "cxplay.results",
+    "SuggestedAction": "cxplay.results",
+    "Suggestion": "cxplay.results",
     "ValidationReport": "cxplay._playbooks.lint",
     "validate": "cxplay._playbooks.lint:validate_playbooks",
     "ScenarioReport": "cxplay._playbooks.scenarios",
@@ -212,9 +222,13 @@ def __getattr__(name: str) -> typing.Any:
     if module is None:
         raise AttributeError(f"module 'cxplay' has no attribute {name!r}")
     module, _, attribute = module.partition(":")
-    value = getattr(importlib.import_module(module), attribute or name)
+    value = getattr(_import_paused(module)[0], attribute or name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 _CACHE_SIZE = 8
@@ -272,6 +286,10 @@ def suggest(
         >>> s.actions[0].kind, s.reply.language if s.reply else None
         ('apology', 'pl')
     """
+    _import_paused("cxplay._engine.engine")
+    from cxplay._engine.engine import Engine
+    from cxplay._playbooks.loader import shipped_playbooks_dir
+
     if playbooks is None:
         paths: tuple[Path, ...] = (shipped_playbooks_dir(),)
     elif isinstance(playbooks, str | Path):

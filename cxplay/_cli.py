@@ -19,6 +19,7 @@ Shell completion is click's own: ``eval "$(_CXPLAY_COMPLETE=bash_source cxplay)"
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -26,26 +27,28 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.shell_completion import CompletionItem
 
 from cxplay import _cli_log, _cli_watch
-from cxplay import _present as present
 from cxplay._cli_backtest import backtest_command
 from cxplay._cli_options import playbook_paths as _paths
 from cxplay._cli_options import playbooks_option as _playbooks_option
 from cxplay._cli_serve import serve
+from cxplay._common.channels import CHANNELS
+from cxplay._common.lazy import collector_paused
 from cxplay._common.text import echo
-from cxplay._engine.engine import Engine
-from cxplay._incidents import in_file, read_incident
-from cxplay._playbooks.labels import agent_language
-from cxplay._playbooks.loader import PlaybookSet, load_playbooks
-from cxplay._replies.locale import SUPPORTED
 from cxplay._version import __version__
 from cxplay.errors import CxplayError, IncidentError, PlanError
-from cxplay.models import CHANNELS, Playbook
+
+if TYPE_CHECKING:
+    from cxplay._playbooks.labels import LabelBook
+    from cxplay._playbooks.loader import PlaybookSet
+    from cxplay._present import Format
+    from cxplay.models import Playbook
+    from cxplay.results import Suggestion
 
 __all__ = ["cli", "main"]
 
@@ -81,7 +84,9 @@ def _exit_code(error: Exception, *, debug: bool) -> int:
     if debug:
         click.echo("".join(traceback.format_exception(error)).rstrip("\n"), err=True)
     if isinstance(error, CxplayError):
-        lines = present.error_lines(error)
+        from cxplay._present import error_lines
+
+        lines = error_lines(error)
     elif isinstance(error, OSError):
         # the file it is about, always: "No such file or directory" alone names nothing
         named = (error.filename, error.filename2)
@@ -167,6 +172,8 @@ def _section(incident: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _incident(source: str | None, flags: Mapping[str, Any]) -> dict[str, Any]:
     """The incident from ``source`` (if any), with the flags laid over it."""
+    from cxplay._incidents import read_incident
+
     if source is None and flags["type"] is None:
         raise click.UsageError("no incident: give a FILE, '-' to read stdin, or --type")
     incident = read_incident(source) if source is not None else {}
@@ -256,12 +263,44 @@ _INCIDENT_FLAGS = ("type", "channel", "lang", "name", "tier", "order_value", "cu
 def _suggest(
     incident_file: str | None,
     playbook_paths: Sequence[Path],
-    fmt: present.Format,
+    fmt: Format,
     explain: bool,
     flags: Mapping[str, Any],
     log: str | None = None,
     log_optional: bool = False,
 ) -> None:
+    # one incident, one answer: the engine's imports, its validators and the reply make
+    # objects that stay until the process ends, so the collector has nothing to find
+    with collector_paused():
+        result, labels = _suggested(
+            incident_file, playbook_paths, explain, flags, log, log_optional
+        )
+        from cxplay import _present as present
+        from cxplay._playbooks.labels import agent_language
+
+        color = present.color_enabled(sys.stdout)
+        shown = present.suggestion(
+            result, fmt, color=color, labels=labels, language=agent_language()
+        )
+    click.echo(shown, color=color)
+    if _process["ends_after_command"]:
+        # The answer is out and the log (if any) closed: all that is left is the exit, whose
+        # collection would walk every object the imports made (~5 % of the command's work)
+        # to free nothing. Frozen objects are left to the process's end.
+        gc.freeze()
+    if not result.matched:
+        raise _NoMatch
+
+
+def _suggested(
+    incident_file: str | None,
+    playbook_paths: Sequence[Path],
+    explain: bool,
+    flags: Mapping[str, Any],
+    log: str | None,
+    log_optional: bool,
+) -> tuple[Suggestion, LabelBook | None]:
+    """The suggestion for the incident given, and the labels of the playbooks that made it."""
     incident = _incident(incident_file, flags)
     seen: list[PlaybookSet] = []
     try:
@@ -278,17 +317,14 @@ def _suggest(
         # the file is to blame only when no flag changed what was read from it
         if incident_file is None or any(flags[name] for name in _INCIDENT_FLAGS):
             raise
+        from cxplay._incidents import in_file
+
         raise in_file(exc, incident_file) from None
-    color = present.color_enabled(sys.stdout)
-    labels = seen[0].labels if seen else None
-    shown = present.suggestion(result, fmt, color=color, labels=labels, language=agent_language())
-    click.echo(shown, color=color)
-    if not result.matched:
-        raise _NoMatch
+    return result, (seen[0].labels if seen else None)
 
 
 def _suggest_offline(
-    incident_file: str | None, plan_file: Path, fmt: present.Format, flags: Mapping[str, Any]
+    incident_file: str | None, plan_file: Path, fmt: Format, flags: Mapping[str, Any]
 ) -> None:
     """``suggest --plan``: answer from the preloaded plan; the playbooks are never read."""
     incident = _incident(incident_file, flags)
@@ -303,6 +339,7 @@ def _suggest_offline(
     name = customer.get("name") if isinstance(customer, dict) else None
     # Imported here, like in the plan command: the event and plan models cost ~60 ms of
     # start-up that an ordinary `cxplay suggest` should not pay.
+    from cxplay import _present as present
     from cxplay._events.offline import answer_offline
     from cxplay._events.store import load_plan
 
@@ -313,6 +350,8 @@ def _suggest_offline(
 
 def _completion_playbooks(ctx: click.Context) -> PlaybookSet | None:
     """The playbooks the command line being completed names, or None when they do not load."""
+    from cxplay._playbooks.loader import load_playbooks
+
     paths = list(ctx.params.get("playbook_paths") or ())
     if not paths and ctx.parent is not None:
         paths = list(ctx.parent.params.get("playbook_paths") or ())
@@ -352,6 +391,8 @@ def _complete_tiers(
 def _complete_languages(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
+    from cxplay._replies.locale import SUPPORTED
+
     return [CompletionItem(tag) for tag in SUPPORTED if tag.startswith(incomplete)]
 
 
@@ -400,7 +441,7 @@ def cli(debug: bool) -> None:
 def suggest(
     incident_file: str | None,
     playbook_paths: tuple[Path, ...],
-    fmt: present.Format,
+    fmt: Format,
     explain: bool,
     plan_file: Path | None,
     log: str | None,
@@ -454,7 +495,7 @@ def suggest(
 def explain(
     incident_file: str | None,
     playbook_paths: tuple[Path, ...],
-    fmt: present.Format,
+    fmt: Format,
     **flags: Any,
 ) -> None:
     """Suggest, and show why each rule matched (✓) or not (✗).
@@ -500,6 +541,7 @@ def validate(paths: tuple[Path, ...]) -> None:
       cxplay validate my-playbooks/parcel.toml my-playbooks/events.toml
       cxplay validate my-playbooks/replies/parcel.pl.toml
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay import _present as present
     from cxplay._playbooks.lint import validate_playbooks
 
     report = validate_playbooks(_paths(paths))
@@ -536,6 +578,7 @@ def test_command(paths: tuple[Path, ...]) -> None:
       expect_severity = "medium"
       reply_contains = { pl = ["Przepraszamy"] }
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay import _present as present
     from cxplay._playbooks.scenarios import run_scenarios
 
     report = run_scenarios(_paths(paths))
@@ -565,6 +608,9 @@ def playbooks(ctx: click.Context, playbook_paths: tuple[Path, ...], fmt: str) ->
       cxplay playbooks --playbooks my-playbooks/ --format json
       cxplay playbooks show parcel
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay import _present as present
+    from cxplay._playbooks.loader import load_playbooks
+
     if ctx.invoked_subcommand is None:
         loaded = load_playbooks(_paths(playbook_paths))
         click.echo(present.playbook_list(loaded, "json" if fmt == "json" else "text"))
@@ -593,6 +639,9 @@ def show(ctx: click.Context, playbook_id: str, playbook_paths: tuple[Path, ...])
       cxplay playbooks show parcel
       cxplay playbooks --playbooks my-playbooks/ show events
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay import _present as present
+    from cxplay._playbooks.loader import load_playbooks
+
     given = playbook_paths
     if not given and ctx.parent is not None:
         given = ctx.parent.params["playbook_paths"]
@@ -628,6 +677,9 @@ def map_command(playbook_paths: tuple[Path, ...], fmt: str, csat: bool, log: str
     With --csat, a cell shows the mean CSAT (1-5) of the logged decisions whose
     rules cover it: green from 4, yellow from 3, red below.
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay import _present as present
+    from cxplay._playbooks.loader import load_playbooks
+
     loaded = load_playbooks(_paths(playbook_paths))
     if csat:
         color = present.color_enabled(sys.stdout)
@@ -699,10 +751,13 @@ def plan_command(
       cxplay suggest --plan plan.json --type speaker_late \\
           --fact speaker=whitfield --fact delay_minutes=40
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay import _present as present
+    from cxplay._engine.engine import Engine
     from cxplay._events.load import load_event  # see _suggest_offline: kept off start-up
     from cxplay._events.plan import build_plan
     from cxplay._events.runbook import render_runbook_html, render_runbook_markdown
     from cxplay._events.store import check_plan, dump_plan, load_plan
+    from cxplay._playbooks.loader import load_playbooks
 
     event = load_event(event_file)
     paths = _paths(playbook_paths)
@@ -749,6 +804,7 @@ def schema(incident: bool) -> None:
       #:schema ./playbook.schema.json        <- first line of my-playbooks/parcel.toml
       cxplay schema --incident > incident.schema.json
     """  # noqa: D301 - click's \b must stay a backspace
+    from cxplay import _present as present
     from cxplay._playbooks.lint import json_schema
 
     click.echo(present.schema(json_schema("incident" if incident else "playbook")))
@@ -760,6 +816,11 @@ cli.add_command(backtest_command)
 cli.add_command(serve)
 
 
+#: Set by :func:`main`: the process ends when the command does (not so under CliRunner).
+_process: dict[str, bool] = {"ends_after_command": False}
+
+
 def main() -> None:
     """Run the ``cxplay`` command (the console script)."""
+    _process["ends_after_command"] = True
     cli.main(prog_name="cxplay")

@@ -18,13 +18,14 @@ import click
 
 from cxplay._cli_options import log_option, playbooks_option
 from cxplay._cli_options import playbook_paths as _paths
-from cxplay._engine.engine import Engine, IncidentLike
-from cxplay._playbooks.loader import PlaybookSet, load_playbooks
+from cxplay._common.lazy import import_paused
 from cxplay.errors import LogError
-from cxplay.results import Suggestion
 
 if TYPE_CHECKING:
+    from cxplay._engine.engine import IncidentLike
     from cxplay._log.store import DecisionLog
+    from cxplay._playbooks.loader import PlaybookSet
+    from cxplay.results import Suggestion
 
 __all__ = ["csat_journey", "log_option", "register", "suggest_log_options", "suggest_logged"]
 
@@ -75,6 +76,9 @@ def suggest_logged(
 
     ``seen`` receives the playbook set that answered (the presenter shows its labels).
     """
+    import_paused("cxplay._engine.engine")
+    from cxplay._engine.engine import Engine
+
     opened: DecisionLog | None = None
     warned = failed = False
     if log is not None or optional:
@@ -422,6 +426,7 @@ def report_command(
     """  # noqa: D301 - click's \b must stay a backspace
     from cxplay._log.present import report_html, report_text
     from cxplay._log.report import build_report
+    from cxplay._playbooks.loader import load_playbooks
 
     with _open(log) as opened:
         report = build_report(opened, since, until)

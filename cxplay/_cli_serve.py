@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 from pathlib import Path
 
 import click
@@ -21,6 +20,8 @@ EXIT_CANNOT_LISTEN = 4
 
 def _cannot_listen(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be listened on, or None (uvicorn binds it the same way)."""
+    import socket  # only ``serve`` needs it: kept off every other command's start-up
+
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:

@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from cxplay._common.channels import CHANNELS
 from cxplay._common.fields import (
-    CHANNELS,
     DIMENSIONS,
     MAX_DESCRIPTION,
     MAX_FACTS,

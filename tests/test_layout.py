@@ -397,3 +397,74 @@ def test_no_module_holds_more_than_one_job() -> None:
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert not long, f"split these along their jobs: {long}"
+
+
+# --------------------------------------------------------------------------- start-up
+
+#: What the command line must not import before a command asks for it (issue 20, item 5).
+HEAVY = (
+    "pydantic",
+    "jinja2",
+    "babel",
+    "durable",
+    "sqlalchemy",
+    "alembic",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pyarrow",
+    "num2words",
+    "holidays",
+    "re2",
+    "pygal",
+    "nats",
+)
+#: ... and what ``cxplay suggest`` (no log, no plan) never needs.
+NOT_FOR_SUGGEST = (
+    "sqlalchemy",
+    "alembic",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pyarrow",
+    "pygal",
+    "nats",
+    "cxplay._log",
+    "cxplay._serve",
+    "cxplay._watch",
+    "cxplay._events",
+    "cxplay._backtest",
+    "cxplay._playbooks.lint",
+)
+
+
+def _imported_after(code: str) -> set[str]:
+    script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(done.stdout.split())
+
+
+def _under(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in prefixes or m.startswith(prefixes))
+
+
+def test_the_command_line_imports_no_engine_before_a_command_runs() -> None:
+    for code in ("import cxplay._cli", "import cxplay"):
+        modules = _imported_after(code)
+        assert "click" in modules or code == "import cxplay"
+        assert _under(modules, HEAVY) == [], code
+
+
+def test_cxplay_suggest_imports_only_what_it_uses() -> None:
+    incident = EXAMPLES / "incidents" / "parcel_damaged.json"
+    code = (
+        "from cxplay._cli import cli\n"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    cli.main(['suggest', {str(incident)!r}], standalone_mode=False)\n"
+    )
+    modules = _imported_after(code)
+    assert "cxplay._engine.engine" in modules and "jinja2" in modules  # it did run
+    assert _under(modules, NOT_FOR_SUGGEST) == []

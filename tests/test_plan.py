@@ -541,8 +541,8 @@ def no_playbooks(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the offline path read the playbooks")
 
-    monkeypatch.setattr("cxplay._cli.Engine.from_path", refuse)
-    monkeypatch.setattr("cxplay._cli.load_playbooks", refuse)
+    monkeypatch.setattr("cxplay._engine.engine.Engine.from_path", refuse)
+    monkeypatch.setattr("cxplay._playbooks.loader.load_playbooks", refuse)
     monkeypatch.setenv("CXPLAY_PLAYBOOKS", "/nonexistent/playbooks")
 
 

@@ -200,6 +200,35 @@ def test_a_set_that_does_not_load_is_not_kept(cache_dir: Path, playbooks: Path) 
     assert _snapshots(cache_dir) == []
 
 
+def test_a_cache_that_cannot_be_written_costs_time_not_the_answer(
+    cache_dir: Path, playbooks: Path, loads: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")  # a read-only home, a full disk
+
+    fresh = load_playbooks(playbooks)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with cache.enabled():
+        first = load_playbooks(playbooks)
+        second = load_playbooks(playbooks)
+    assert first == fresh and second == fresh
+    assert loads == [playbooks, playbooks, playbooks]  # loaded each time, never kept
+    assert _snapshots(cache_dir) == []
+
+
+def test_a_cache_where_no_directory_can_be_made_is_passed_over(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    env = {"CXPLAY_CACHE_DIR": str(blocker / "cache")}
+    done = _cli("suggest", str(PARCEL), "--format", "json", env=env)
+    uncached = _cli("suggest", "--no-cache", str(PARCEL), "--format", "json", env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout == uncached.stdout
+    assert blocker.read_text() == "not a directory\n"
+
+
 def test_a_directory_open_to_others_is_not_used(cache_dir: Path, playbooks: Path) -> None:
     (cache_dir / "snapshots").mkdir(parents=True)
     (cache_dir / "snapshots").chmod(0o755)
@@ -254,6 +283,84 @@ def test_holidays_are_kept_and_a_corrupt_entry_is_recomputed(cache_dir: Path) ->
         assert _holidays("PL", 2026) == truth
         assert date(2026, 11, 11) in _holidays("PL", 2026)
     assert cache.read(entry) is not None
+
+
+# --------------------------------------------------------------------------- parsed TOML
+
+
+def _parsed(where: Path) -> list[Path]:
+    folder = where / "toml"
+    return sorted(folder.glob("*.pickle")) if folder.is_dir() else []
+
+
+def test_parsed_toml_is_kept_and_equals_the_parser(cache_dir: Path) -> None:
+    import tomli
+
+    from cxplay._common.toml import read_toml
+
+    files = sorted(shipped_playbooks_dir().rglob("*.toml"))
+    assert len(files) > 20
+    read_toml(files[0])
+    assert _parsed(cache_dir) == []  # outside a command: not kept
+    with cache.enabled():
+        first = [read_toml(f)[0] for f in files]  # parsed and kept
+        assert len(_parsed(cache_dir)) == len({f.read_bytes() for f in files})
+        second = [read_toml(f) for f in files]  # from the cache
+    for path, a, (b, index) in zip(files, first, second, strict=True):
+        truth = tomli.loads(path.read_text("utf-8"))
+        assert a == truth and b == truth, path
+        assert b is not a  # each reader gets its own data
+        fresh = read_toml(path)[1]  # lines come from the text, cached or not
+        assert [index.line((key,)) for key in b] == [fresh.line((key,)) for key in b]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, b"garbage", pickle.dumps(["not", "a", "table"]), pickle.dumps({"forged": True})[:-3]],
+    ids=["cut", "garbage", "not-a-table", "truncated-pickle"],
+)
+def test_a_corrupt_parsed_entry_is_parsed_again(
+    cache_dir: Path, tmp_path: Path, body: bytes | None
+) -> None:
+    from cxplay._common.toml import read_toml
+
+    path = tmp_path / "doc.toml"
+    path.write_text('title = "x"\n[table]\nn = 1\n', "utf-8")
+    with cache.enabled():
+        read_toml(path)
+        (entry,) = _parsed(cache_dir)
+        if body is None:
+            entry.write_bytes(entry.read_bytes()[:-5])
+        else:
+            cache.write(entry, body)  # checksummed, but not what was parsed
+        assert read_toml(path)[0] == {"title": "x", "table": {"n": 1}}
+    assert pickle.loads(cache.read(entry) or b"") == {"title": "x", "table": {"n": 1}}
+
+
+def test_toml_that_does_not_parse_is_not_kept(cache_dir: Path, tmp_path: Path) -> None:
+    from cxplay._common.toml import read_toml
+
+    path = tmp_path / "broken.toml"
+    path.write_text("title = \n", "utf-8")
+    with cache.enabled():
+        for _ in range(2):
+            with pytest.raises(PlaybookError, match="invalid TOML"):
+                read_toml(path)
+    assert _parsed(cache_dir) == []
+
+
+def test_old_parsed_toml_is_pruned(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxplay._common import toml
+
+    monkeypatch.setattr(toml, "KEEP_PARSED", 3)
+    with cache.enabled():
+        for n in range(6):
+            path = tmp_path / f"doc{n}.toml"
+            path.write_text(f"n = {n}\n", "utf-8")
+            assert toml.read_toml(path)[0] == {"n": n}
+    assert len(_parsed(cache_dir)) == 3
 
 
 # --------------------------------------------------------------------------- the command
@@ -311,6 +418,13 @@ def test_importing_cxplay_leaves_the_collector_as_it_was(enabled: bool) -> None:
         f"{'gc.enable()' if enabled else 'gc.disable()'}\n"
         "import cxplay, cxplay._cli\n"
         f"assert gc.isenabled() is {enabled}\n"
+        "cxplay.Engine  # the engine's modules, imported on first use\n"
+        f"assert gc.isenabled() is {enabled}\n"
+        "from click.testing import CliRunner\n"
+        f"done = CliRunner().invoke(cxplay._cli.cli, ['suggest', {str(PARCEL)!r}])\n"
+        "assert done.exit_code == 0, done.output\n"
+        f"assert gc.isenabled() is {enabled}\n"
+        "assert gc.get_freeze_count() == 0  # frozen only when the process ends with it\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr

@@ -1,13 +1,15 @@
 """The user's cache directory: where a command remembers work that only its inputs decide.
 
-Three things are kept there, each under a key that names every input it depends on:
+Four things are kept there, each under a key that names every input it depends on:
 
 * ``snapshots/``: the loaded playbook set (:mod:`cxplay._playbooks.snapshot`), so that
   ``cxplay suggest`` does not parse and validate the same TOML files at every start;
 * ``holidays/``: a country's public holidays for a year (JSON), so that a deadline counted
   in open time does not import the ``holidays`` library's 250 country modules;
 * ``validated/``: the serve command's remembered validation verdicts
-  (:mod:`cxplay._serve.startup`).
+  (:mod:`cxplay._serve.startup`);
+* ``toml/``: parsed TOML documents by their text (:mod:`cxplay._common.toml`), so that
+  the reply catalogs read at every start are not parsed again.
 
 Where: ``$CXPLAY_CACHE_DIR`` if set (an empty value turns every cache off), else
 ``$XDG_CACHE_HOME/cxplay``, else ``~/.cache/cxplay``. Each sub-directory is created
@@ -41,6 +43,7 @@ __all__ = [
     "holidays_version",
     "is_on",
     "private_dir",
+    "prune",
     "read",
     "write",
 ]
@@ -169,3 +172,19 @@ def write(path: Path, body: bytes) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(name)
             raise
+
+
+def prune(where: Path, keep: int) -> None:
+    """Delete all but the ``keep`` most recently used entries of ``where`` (and temporaries).
+
+    An entry is used when it is written or read (readers touch it); errors are ignored.
+    """
+    with contextlib.suppress(OSError):
+        entries = []
+        for path in where.iterdir():
+            with contextlib.suppress(OSError):
+                entries.append((path.stat().st_mtime_ns, path))
+        entries.sort(reverse=True)
+        for _, path in entries[keep:]:
+            with contextlib.suppress(OSError):
+                path.unlink()

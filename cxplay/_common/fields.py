@@ -20,16 +20,6 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from cxplay._common.models import Frozen
 from cxplay._common.text import NO_CONTROL, NO_CONTROL_LINE, did_you_mean, echo
 
-CHANNELS = (
-    "email",
-    "phone",
-    "chat",
-    "sms",
-    "social_public",
-    "social_private",
-    "in_person",
-    "web_form",
-)
 #: The channel of the reply, and of its ``respond_by``, when an incident names none.
 DEFAULT_CHANNEL = "email"
 SEVERITIES = ("low", "medium", "high", "critical")

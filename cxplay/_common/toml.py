@@ -19,8 +19,13 @@ it, so every error message points at a line the same way.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import importlib.resources
+import os
+import pickle
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +33,7 @@ from typing import Any
 
 import tomli
 
+from cxplay._common import cache
 from cxplay._common.files import read_bytes
 from cxplay.errors import LoadError, PlaybookError, Problem
 
@@ -286,12 +292,59 @@ def parse_toml(
     """
     text = text.removeprefix("\ufeff")  # editors may write a BOM
     try:
-        data = tomli.loads(text)
+        data = _loads(text)
     except tomli.TOMLDecodeError as exc:
         raise error([toml_problem(exc, text, source)]) from None
     except RecursionError:
         raise error([Problem("invalid TOML: nested too deeply", file=source)]) from None
     return data, LineIndex(text)
+
+
+#: Parsed documents kept in the cache: the most recently used (a shipped set reads ~30).
+KEEP_PARSED = 256
+
+
+@functools.cache
+def _parser_stamp() -> str:
+    """The parser a cached document was parsed by: tomli's version and file, Python's."""
+    where = getattr(tomli, "__file__", None) or ""
+    try:
+        info = os.stat(where)
+        stamp = f"{info.st_size}:{info.st_mtime_ns}"
+    except OSError:
+        stamp = "-"
+    return f"parsed-toml 1|tomli {getattr(tomli, '__version__', '')} {stamp}|{sys.version}"
+
+
+def _loads(text: str) -> dict[str, Any]:
+    """``tomli.loads(text)``; within a command, from the cache when the same text was parsed.
+
+    The reply catalogs are read whole at every start (~30 documents, 200 kB): their data
+    is kept in ``<cache dir>/toml/`` under a SHA-256 of the text and the parser, written
+    and checked as every cache entry is (:mod:`cxplay._common.cache`). An entry that does
+    not check or unpickle is parsed again; only text that parsed is kept. Lines still
+    come from the text (:class:`LineIndex`), never from the cache.
+    """
+    where = cache.private_dir("toml", create=True) if cache.is_on() else None
+    if where is None:
+        return tomli.loads(text)
+    digest = hashlib.sha256(f"{_parser_stamp()}\x00".encode())
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    entry = where / f"{digest.hexdigest()}.pickle"
+    body = cache.read(entry)
+    if body is not None:
+        try:
+            found = pickle.loads(body)  # a checksummed file in the user's private dir
+        except Exception:  # corrupt or foreign: parsed again below, never trusted
+            found = None
+        if isinstance(found, dict):
+            with contextlib.suppress(OSError):
+                os.utime(entry)  # recently used: kept by the pruning
+            return found
+    data = tomli.loads(text)
+    cache.write(entry, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    cache.prune(where, KEEP_PARSED)
+    return data
 
 
 def decode_utf8(raw: bytes, source: str, *, error: type[PlaybookError] = LoadError) -> str:

@@ -126,12 +126,4 @@ def cached(
 
 def _prune(where: Path) -> None:
     """Delete all but the :data:`KEEP` most recently used snapshots (and stray temporaries)."""
-    with contextlib.suppress(OSError):
-        entries = []
-        for path in where.iterdir():
-            with contextlib.suppress(OSError):
-                entries.append((path.stat().st_mtime_ns, path))
-        entries.sort(reverse=True)
-        for _, path in entries[KEEP:]:
-            with contextlib.suppress(OSError):
-                path.unlink()
+    cache.prune(where, KEEP)
