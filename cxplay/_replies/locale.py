@@ -140,6 +140,12 @@ def negotiate(tag: str | None, available: Sequence[str], default: str) -> tuple[
     """
     if tag is None or not tag.strip():
         return default, False
+    return _negotiate(tag, tuple(available), default)
+
+
+@functools.lru_cache(maxsize=1024)
+def _negotiate(tag: str, available: tuple[str, ...], default: str) -> tuple[str, bool]:
+    """:func:`negotiate` for a tag given: a pure function of a few tags, asked per reply."""
     first = re.split(r"[,;]", tag, maxsplit=1)[0].strip()
     try:
         language, *_ = parse_locale(first.replace("-", "_"), sep="_")

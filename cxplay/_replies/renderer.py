@@ -119,6 +119,8 @@ def _fold(text: str) -> str:
 
     Runs of white space become one space; a blank line keeps a paragraph break.
     """
+    if "\n" not in text:  # one line: one paragraph (a blank line needs two breaks)
+        return " ".join(text.split())
     paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
     return "\n\n".join(p for p in paragraphs if p)
 

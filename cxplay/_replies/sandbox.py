@@ -174,6 +174,10 @@ def _sized(value: Any) -> Any:
     return value
 
 
+#: What ``getattr`` finds on a plain dict: everything else on one is an item or nothing.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 def _range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
@@ -214,6 +218,8 @@ class ReplyEnvironment(SandboxedEnvironment):
         self.filters["join"] = pass_eval_context(join_checked)
         self.filters["indent"] = indent_checked
         self.filters["cx_steps"] = _steps
+        # Jinja's `list` answers for async environments too, testing for one on every call
+        self.filters["list"] = list
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """The template's tree, with every ``{% for %}`` iterating through the budget."""
@@ -228,8 +234,19 @@ class ReplyEnvironment(SandboxedEnvironment):
         return _sized(value)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        """An attribute lookup: one step."""
+        """An attribute lookup: one step.
+
+        ``customer.name`` on a plain dict (what a reply's context is made of) is its item:
+        Jinja tries the attribute first and falls back to the item on the AttributeError
+        it raises; a dict has no attribute that ``dir(dict)`` does not list, so the item
+        is looked up at once, with the same result and the same undefined when missing.
+        """
         _charge()
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except LookupError:
+                return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
