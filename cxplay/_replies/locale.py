@@ -44,9 +44,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.core import negotiate_locale, parse_locale
+from babel.dates import DateTimePattern, get_datetime_format, get_time_format, parse_pattern
 from babel.dates import format_date as _babel_date
-from babel.dates import format_time as _babel_time
-from babel.dates import get_datetime_format
 from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, get_currency_symbol, is_currency
 from babel.units import format_unit
@@ -453,7 +452,17 @@ def format_time(dt: datetime, language: str, tz: str | None = None) -> str:
     Returns:
         The formatted time, without seconds or zone name.
     """
-    return _babel_time(_localize(dt, tz), "short", locale=_locale(language))
+    local = _localize(dt, tz)  # aware: babel would take it as it is
+    # babel's format_time(local, "short", locale=...) without looking the pattern up again
+    return _short_time(language).apply(
+        local.timetz(), _locale(language), reference_date=local.date()
+    )
+
+
+@functools.cache
+def _short_time(language: str) -> DateTimePattern:
+    """The language's short time pattern (``HH:mm``), parsed once."""
+    return parse_pattern(get_time_format("short", locale=_locale(language)))
 
 
 def format_datetime(dt: datetime, language: str, tz: str | None = None) -> str:

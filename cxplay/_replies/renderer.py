@@ -75,7 +75,7 @@ from cxplay._replies.locale import (
     negotiate,
     plain_spaces,
 )
-from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, render_capped
+from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, Scope, render_capped, scope_of
 from cxplay._replies.shaping import (
     _CATALOG,
     _address,
@@ -123,6 +123,13 @@ def _fold(text: str) -> str:
         return " ".join(text.split())
     paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``{**base, **extra}``; a reply's :class:`Scope` stays one (its globals merged)."""
+    if type(base) is Scope:
+        return base.extended(extra)
+    return {**base, **extra}
 
 
 _FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[a-z_]+)?$")
@@ -468,7 +475,7 @@ class Renderer:
         """
 
         def one(name: str, **extra: Any) -> str:
-            return self.fragment(language, name, channel, {**base, **extra}) or ""
+            return self.fragment(language, name, channel, _with(base, extra)) or ""
 
         def flat(text: str) -> str:  # a turn is said in one go: no paragraphs inside it
             return " ".join(text.split())
@@ -508,7 +515,8 @@ class Renderer:
         tag = language or incident.customer.language
         chosen, fell_back = negotiate(tag, available, default)
         channel = incident.channel or DEFAULT_CHANNEL
-        base = self.context(incident, ctx, chosen, channel)
+        # the environment's globals merged into the context once, not in every fragment
+        base = scope_of(self._env, self.context(incident, ctx, chosen, channel))
         text = self._compose(incident, ctx, chosen, channel, base)
         subject: str | None = None
         html: str | None = None
@@ -634,13 +642,13 @@ class Renderer:
             options = []
             for option in params.get("options", []):
                 rendered = self.fragment(
-                    language, f"option.{option}", channel, {**base, "action": info}
+                    language, f"option.{option}", channel, _with(base, {"action": info})
                 )
                 if rendered is None:
                     raise RenderError(f"missing reply fragment 'option.{option}' ({language})")
                 options.append(rendered)
             info["options"] = options
-        return {**base, "action": info}
+        return _with(base, {"action": info})
 
     def _compose(
         self,

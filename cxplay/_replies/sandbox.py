@@ -43,9 +43,11 @@ __all__ = [
     "MAX_STEPS",
     "MAX_VALUE",
     "ReplyEnvironment",
+    "Scope",
     "SizeError",
     "WorkError",
     "render_capped",
+    "scope_of",
 ]
 
 #: The most items a ``range()`` in a fragment may have.
@@ -325,6 +327,35 @@ class ReplyEnvironment(SandboxedEnvironment):
         return super().call(__context, __obj, *args, **kwargs)
 
 
+class Scope(dict[str, Any]):
+    """A render's variables with the environment's globals merged in, built once per reply.
+
+    :func:`render_capped` merges the globals into the variables of every render; a reply
+    renders five to ten fragments from one context, so :meth:`ReplyEnvironment.scope`
+    merges them once and each fragment (and :meth:`extended` for an action's) reuses it.
+    Variables win over globals, as in a merge per render.
+    """
+
+    __slots__ = ("environment",)
+
+    environment: SandboxedEnvironment
+
+    def extended(self, variables: Mapping[str, Any]) -> Scope:
+        """This scope with more variables (which win)."""
+        scope = Scope(self)
+        scope.update(variables)
+        scope.environment = self.environment
+        return scope
+
+
+def scope_of(environment: SandboxedEnvironment, variables: Mapping[str, Any]) -> Scope:
+    """``variables`` over ``environment``'s globals, for :func:`render_capped` to reuse."""
+    scope = Scope(environment.globals)
+    scope.update(variables)
+    scope.environment = environment
+    return scope
+
+
 def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     """Render, stopping as soon as the output passes :data:`MAX_OUTPUT` characters.
 
@@ -340,7 +371,10 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     # win over globals, as there.
     layers = template.globals  # ChainMap(the template's, the environment's)
     maps = layers.maps if type(layers) is ChainMap else [layers]  # no ABC isinstance
-    if len(maps) == 2 and not maps[0]:
+    merged = type(context) is Scope and context.environment is environment
+    if merged and len(maps) == 2 and not maps[0] and maps[1] is environment.globals:
+        scope = context  # merged already (Jinja never writes to a context's parent)
+    elif len(maps) == 2 and not maps[0]:
         scope = {**maps[1], **context}
     else:
         scope = {}
