@@ -213,6 +213,9 @@ class Renderer:
         # (language, fragment) -> its folded text when it is plain text (no Jinja at all),
         # else None: a third of the fragments a reply uses, said without rendering
         self._plain: dict[tuple[str, str], str | None] = {}
+        # (language, name, channel) -> (the fragment chosen, its plain text, its template):
+        # the three look-ups above, once per fragment a reply asks for
+        self._ready: dict[tuple[str, str, str], tuple[str | None, str | None, Any]] = {}
 
     def template(self, language: str, name: str) -> Any:
         """The compiled fragment; a syntax error is a TemplateError naming file and line."""
@@ -407,25 +410,43 @@ class Renderer:
                 return candidate
         return None
 
+    def _prepare(
+        self, language: str, name: str, channel: str
+    ) -> tuple[str | None, str | None, Any]:
+        """What ``fragment`` needs for (language, name, channel), looked up once.
+
+        The fragment chosen (None: there is none), its text when it is plain, else its
+        compiled template. A fragment that does not compile raises, and is not kept.
+        """
+        chosen = self._pick(language, name, channel)
+        plain: str | None = None
+        template: Any = None
+        if chosen is not None:
+            key = (language, chosen)
+            try:
+                plain = self._plain[key]
+            except KeyError:
+                source = self.names(language)[chosen]
+                if "{" not in source and "\r" not in source and len(source) <= MAX_OUTPUT:
+                    plain = _fold(source)  # what rendering it would give, byte for byte
+                self._plain[key] = plain
+            if plain is None:
+                template = self.template(language, chosen)
+        ready = self._ready[(language, name, channel)] = (chosen, plain, template)
+        return ready
+
     def fragment(
         self, language: str, name: str, channel: str, context: Mapping[str, Any]
     ) -> str | None:
         """Render one fragment (None when it does not exist)."""
-        chosen = self._pick(language, name, channel)
+        try:
+            chosen, plain, template = self._ready[(language, name, channel)]
+        except KeyError:
+            chosen, plain, template = self._prepare(language, name, channel)
         if chosen is None:
             return None
-        key = (language, chosen)
-        try:
-            plain = self._plain[key]
-        except KeyError:
-            source = self.names(language)[chosen]
-            plain = None
-            if "{" not in source and "\r" not in source and len(source) <= MAX_OUTPUT:
-                plain = _fold(source)  # what rendering it would give, byte for byte
-            self._plain[key] = plain
         if plain is not None:
             return plain
-        template = self.template(language, chosen)
         try:
             rendered = render_capped(template, context)
         except (
