@@ -24,13 +24,14 @@ paragraphs, so :class:`ReplyEnvironment` refuses, with a :class:`SizeError`:
 from __future__ import annotations
 
 import contextvars
+import operator
 import re
 import time
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, nodes, pass_eval_context
+from jinja2 import StrictUndefined, Template, nodes, pass_context, pass_eval_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
@@ -176,6 +177,44 @@ def _sized(value: Any) -> Any:
     return value
 
 
+def _attr_filter(jinja: Callable[..., Any], *, keep: bool) -> Callable[..., Any]:
+    """Jinja's ``selectattr`` (``keep``) or ``rejectattr``, quicker for ``('key', 'equalto', x)``.
+
+    The form every shipped fragment uses: each item's ``key`` is looked up as Jinja's
+    attribute getter does (the sandbox's ``getitem``, one step) and compared by the
+    ``equalto`` test (``operator.eq``), lazily, as Jinja's generator does; any other form
+    (a dotted or numeric key, another test, keyword arguments) is Jinja's own filter.
+    """
+
+    @pass_context
+    def attr_filter(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
+        environment = context.environment
+        if (
+            not kwargs
+            and len(args) == 3
+            and type(args[0]) is str
+            and type(args[1]) is str
+            and args[1] == "equalto"
+            and "." not in args[0]
+            and not args[0].isdigit()
+            and environment.tests.get("equalto") is operator.eq
+        ):
+            return _equal_items(environment, value, args[0], args[2], keep)
+        return jinja(context, value, *args, **kwargs)
+
+    return attr_filter
+
+
+def _equal_items(
+    environment: SandboxedEnvironment, value: Any, key: str, other: Any, keep: bool
+) -> Iterator[Any]:
+    if value:  # as Jinja's select_or_reject: tested when the first item is asked for
+        getitem = environment.getitem
+        for item in value:
+            if bool(getitem(item, key) == other) is keep:
+                yield item
+
+
 #: What ``getattr`` finds on a plain dict: everything else on one is an item or nothing.
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
@@ -222,6 +261,8 @@ class ReplyEnvironment(SandboxedEnvironment):
         self.filters["cx_steps"] = _steps
         # Jinja's `list` answers for async environments too, testing for one on every call
         self.filters["list"] = list
+        self.filters["selectattr"] = _attr_filter(self.filters["selectattr"], keep=True)
+        self.filters["rejectattr"] = _attr_filter(self.filters["rejectattr"], keep=False)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """The template's tree, with every ``{% for %}`` iterating through the budget."""
