@@ -29,6 +29,7 @@ import re
 import time
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import BuiltinMethodType
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes, pass_context, pass_eval_context
@@ -217,6 +218,8 @@ def _equal_items(
 
 #: What ``getattr`` finds on a plain dict: everything else on one is an item or nothing.
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+#: A dict's public methods: the sandbox finds them safe (no underscore, not internal).
+_DICT_METHODS = frozenset(name for name in _DICT_ATTRIBUTES if not name.startswith("_"))
 
 
 def _range(*args: int) -> range:
@@ -285,11 +288,14 @@ class ReplyEnvironment(SandboxedEnvironment):
         is looked up at once, with the same result and the same undefined when missing.
         """
         _charge()
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
-            try:
-                return obj[attribute]
-            except LookupError:
-                return self.undefined(obj=obj, name=attribute)
+        if type(obj) is dict:
+            if attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except LookupError:
+                    return self.undefined(obj=obj, name=attribute)
+            if attribute in _DICT_METHODS:  # answers.get(...): safe, as the sandbox finds
+                return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -352,6 +358,13 @@ class ReplyEnvironment(SandboxedEnvironment):
         """A call (one step), with what string methods build held to :data:`MAX_VALUE`."""
         _charge()
         owner = getattr(__obj, "__self__", None)
+        if type(owner) is dict and type(__obj) is BuiltinMethodType:
+            # a plain dict's own method (answers.get): safe to call and passed no context,
+            # so the sandbox's checks and Context.call come to calling it (without the
+            # loop's or block's variables Jinja passes along inside a loop or block)
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            return __obj(*args, **kwargs)
         if isinstance(owner, str):
             method = getattr(__obj, "__name__", None)
             if method in _WIDTH_METHODS:
