@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from cxplay._replies.locale import _locale, _localize, format_time
+from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
 
 FAST = ReplyEnvironment()
@@ -153,3 +153,9 @@ def test_short_time_is_babels(
         moment = moment.replace(tzinfo=None)
     expected = babel_time(_localize(moment, zone), "short", locale=_locale(language))
     assert format_time(moment, language, zone) == expected
+
+
+@given(st.timedeltas(min_value=timedelta(days=-10_000), max_value=timedelta(days=10_000)))
+def test_whole_minutes_round_as_timedeltas_divmod(value: timedelta) -> None:
+    minutes, rest = divmod(value, timedelta(minutes=1))
+    assert _whole_minutes(value) == int(minutes) + (1 if rest >= timedelta(seconds=30) else 0)

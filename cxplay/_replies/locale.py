@@ -579,8 +579,10 @@ def _whole_minutes(value: timedelta | Number | str) -> int:
         except ValidationError:
             raise ValueError(f"not an ISO 8601 duration: {echo(value)}") from None
     if isinstance(value, timedelta):
-        minutes, rest = divmod(value, timedelta(minutes=1))
-        return int(minutes) + (1 if rest >= timedelta(seconds=30) else 0)
+        # divmod(value, 1 minute) in whole microseconds, as timedelta's own divmod does it
+        micro = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+        minutes, rest = divmod(micro, 60_000_000)
+        return minutes + (1 if rest >= 30_000_000 else 0)
     return int(Decimal(_as_number(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
