@@ -3,12 +3,16 @@
 ``ReplyEnvironment`` looks a plain dict's keys up without Jinja's AttributeError round trip
 and runs ``selectattr``/``rejectattr('key', 'equalto', x)`` without its generic machinery;
 a reply merges the environment's globals into its context once (:class:`Scope`); the short
-time format is babel's pattern parsed once. Each is compared here with the path it skips.
+time format is babel's pattern parsed once; the Suggestion and its Reply are built from
+the engine's own values without validating them. Each is compared here with the path it
+skips.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +22,14 @@ from hypothesis import strategies as st
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from cxplay import Engine
+from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
+from cxplay.results import Reply, Suggestion
 
+ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ["python", *(["durable"] if DURABLE else [])]
 FAST = ReplyEnvironment()
 #: Jinja's own sandbox, with the same undefined: the paths the shortcuts skip
 PLAIN = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -159,3 +168,35 @@ def test_short_time_is_babels(
 def test_whole_minutes_round_as_timedeltas_divmod(value: timedelta) -> None:
     minutes, rest = divmod(value, timedelta(minutes=1))
     assert _whole_minutes(value) == int(minutes) + (1 if rest >= timedelta(seconds=30) else 0)
+
+
+def _example_cases() -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((ROOT / "examples" / "incidents").glob("*.json")):
+        base = json.loads(path.read_text(encoding="utf-8"))
+        for language in ("en", "pl", "uk", "de"):
+            for channel in ("email", "sms", "chat", "social_public", "phone", "web_form"):
+                customer = {**base.get("customer", {}), "language": language}
+                found.append({**base, "channel": channel, "customer": customer})
+    return found
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_suggestion_and_its_reply_equal_the_validated_models(backend: str) -> None:
+    given = set(Suggestion.model_fields) - {"decision_id"}
+    checked = 0
+    with Engine.from_path(backend=backend) as engine:  # type: ignore[arg-type]
+        for number, incident in enumerate(_example_cases()):
+            suggestion = engine.suggest(incident, explain=number % 5 == 0)
+            validated = Suggestion(**{name: getattr(suggestion, name) for name in given})
+            assert validated == suggestion
+            assert validated.model_dump_json() == suggestion.model_dump_json()
+            assert validated.model_fields_set == suggestion.model_fields_set
+            assert list(validated.__dict__) == list(suggestion.__dict__)  # the fields' order
+            reply = suggestion.reply
+            if reply is not None:
+                again = Reply(**reply.__dict__)
+                assert again == reply and again.model_fields_set == reply.model_fields_set
+                assert again.model_dump_json() == reply.model_dump_json()
+                checked += 1
+    assert checked > 200

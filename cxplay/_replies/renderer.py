@@ -52,6 +52,7 @@ from pydantic import ValidationError
 
 from cxplay._common.fields import DEFAULT_CHANNEL
 from cxplay._common.files import toml_files
+from cxplay._common.models import trusted
 from cxplay._common.problems import (
     KeyPath,
     allowed_keys,
@@ -554,14 +555,18 @@ class Renderer:
         if channel == "sms":
             text = " ".join(plain_spaces(text).split())
             segments = sms_segments(text)[0]
-        return Reply(
-            language=chosen,
-            fell_back=fell_back,
-            channel=channel,
-            subject=subject,
-            body=text,
-            html=html,
-            segments=segments,
+        # the renderer's own strings, flag and count: built as validation would build them
+        return trusted(
+            Reply,
+            {
+                "language": chosen,
+                "fell_back": fell_back,
+                "channel": channel,
+                "subject": subject,
+                "body": text,
+                "html": html,
+                "segments": segments,
+            },
         )
 
     def context(
