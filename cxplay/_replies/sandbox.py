@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import BuiltinMethodType
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, nodes, pass_context, pass_eval_context
+from jinja2 import Environment, StrictUndefined, Template, nodes, pass_context, pass_eval_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
@@ -207,7 +207,7 @@ def _attr_filter(jinja: Callable[..., Any], *, keep: bool) -> Callable[..., Any]
 
 
 def _equal_items(
-    environment: SandboxedEnvironment, value: Any, key: str, other: Any, keep: bool
+    environment: Environment, value: Any, key: str, other: Any, keep: bool
 ) -> Iterator[Any]:
     if value:  # as Jinja's select_or_reject: tested when the first item is asked for
         getitem = environment.getitem
@@ -425,8 +425,14 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     # win over globals, as there.
     layers = template.globals  # ChainMap(the template's, the environment's)
     maps = layers.maps if type(layers) is ChainMap else [layers]  # no ABC isinstance
-    merged = type(context) is Scope and context.environment is environment
-    if merged and len(maps) == 2 and not maps[0] and maps[1] is environment.globals:
+    scope: dict[str, Any]
+    if (
+        isinstance(context, Scope)
+        and context.environment is environment
+        and len(maps) == 2
+        and not maps[0]
+        and maps[1] is environment.globals
+    ):
         scope = context  # merged already (Jinja never writes to a context's parent)
     elif len(maps) == 2 and not maps[0]:
         scope = {**maps[1], **context}
