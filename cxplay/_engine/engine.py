@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, cast, overloa
 
 from typing_extensions import Self, TypeVar
 
+from cxplay._common.models import trusted
 from cxplay._common.text import did_you_mean, echo
 from cxplay._conditions.parse import leaves
 from cxplay._engine import durable as _durable
@@ -43,7 +44,7 @@ from cxplay.errors import (
     ReloadError,
 )
 from cxplay.models import Incident
-from cxplay.results import Cost, History, Match, RuleTrace, Suggestion
+from cxplay.results import Cost, History, Match, Reply, RuleTrace, Suggestion
 
 if TYPE_CHECKING:
     from cxplay._log.store import DecisionLog
@@ -103,6 +104,44 @@ def reply_context(decision: Decision) -> ReplyContext:
         said=decision.said,
         now=decision.base,
     )
+
+
+#: The fields a suggestion is built with (decision_id is set by a log, with model_copy).
+_GIVEN = frozenset(Suggestion.model_fields) - {"decision_id"}
+
+
+def _suggestion(
+    model: Incident,
+    decision: Decision,
+    reply: Reply | None,
+    trace: list[RuleTrace] | None,
+    history: History | None,
+) -> Suggestion:
+    """``Suggestion(incident_id=..., ..., history=...)`` without validating what it holds.
+
+    Every value is the engine's own and already of its field's type (the actions and
+    follow-ups were built by ``decide``, the reply by the renderer, the history here);
+    the lists become the tuples validation would make, and the fields given are those
+    the keyword call gives. ``tests/test_render_fast.py`` checks it equals the validated
+    model, JSON and fields set included.
+    """
+    suggestion = trusted(
+        Suggestion,
+        {
+            "incident_id": model.id,
+            "matched": bool(decision.actions),
+            "severity": decision.severity,
+            "actions": tuple(decision.actions),
+            "reply": reply,
+            "respond_by": decision.respond_by,
+            "follow_ups": tuple(decision.follow_ups),
+            "trace": None if trace is None else tuple(trace),
+            "decision_id": None,
+            "history": history,
+        },
+    )
+    object.__setattr__(suggestion, "__pydantic_fields_set__", set(_GIVEN))
+    return suggestion
 
 
 class _Counted(Protocol):
@@ -482,17 +521,7 @@ class Engine(Generic[LogT]):
         reply = None
         if snapshot.renderer is not None and decision.kept:
             reply = snapshot.renderer.render(model, reply_context(decision), language=language)
-        suggestion = Suggestion(
-            incident_id=model.id,
-            matched=bool(decision.actions),
-            severity=decision.severity,
-            actions=decision.actions,
-            reply=reply,
-            respond_by=decision.respond_by,
-            follow_ups=decision.follow_ups,
-            trace=trace,
-            history=history,
-        )
+        suggestion = _suggestion(model, decision, reply, trace, history)
         if log is None:
             return suggestion
         decision_id = log.record(

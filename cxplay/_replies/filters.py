@@ -159,24 +159,25 @@ def register_filters(
         exact = isinstance(now, datetime) and due is not None and _elapsed(now, due) == after
         # a promise of a day or more reads better as its day: "by 10:00 tomorrow"
         if due is None or not isinstance(now, datetime) or (exact and after < timedelta(days=1)):
-            span = duration_words if spoken(ctx) else format_duration
-            case = "nom" if lang(ctx) == "en" else "gen"
-            words = span(after, lang(ctx), case)
+            language, said = lang(ctx), spoken(ctx)  # asked once: the context is the same
+            span = duration_words if said else format_duration
+            case = "nom" if language == "en" else "gen"
+            words = span(after, language, case)
             business = bool(promise.get("business"))
             if after == timedelta(hours=1):
                 # "within an hour", "w ciągu godziny", "протягом години": nobody says "1"
-                text = _WITHIN_AN_HOUR[lang(ctx)][business]
+                text = _WITHIN_AN_HOUR[language][business]
                 return text[:1].upper() + text[1:] if start else text
             if business and after:
                 # a team's answer time in its open hours: "within 2 working hours"
                 hours, rest = divmod(int(after.total_seconds()), 3600)
                 days, hours = divmod(hours, 24)
-                counted = count_words if spoken(ctx) else count
+                counted = count_words if said else count
                 if not rest and not hours:
-                    words = counted(days, "working_day", lang(ctx), case)
+                    words = counted(days, "working_day", language, case)
                 elif not rest and not days:
-                    words = counted(hours, "working_hour", lang(ctx), case)
-            text = _WITHIN[lang(ctx)].format(words)
+                    words = counted(hours, "working_hour", language, case)
+            text = _WITHIN[language].format(words)
         else:
             text = deadline(ctx, due)
         return text[:1].upper() + text[1:] if start else text

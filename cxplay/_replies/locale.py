@@ -44,9 +44,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.core import negotiate_locale, parse_locale
+from babel.dates import DateTimePattern, get_datetime_format, get_time_format, parse_pattern
 from babel.dates import format_date as _babel_date
-from babel.dates import format_time as _babel_time
-from babel.dates import get_datetime_format
 from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, get_currency_symbol, is_currency
 from babel.units import format_unit
@@ -140,6 +139,12 @@ def negotiate(tag: str | None, available: Sequence[str], default: str) -> tuple[
     """
     if tag is None or not tag.strip():
         return default, False
+    return _negotiate(tag, tuple(available), default)
+
+
+@functools.lru_cache(maxsize=1024)
+def _negotiate(tag: str, available: tuple[str, ...], default: str) -> tuple[str, bool]:
+    """:func:`negotiate` for a tag given: a pure function of a few tags, asked per reply."""
     first = re.split(r"[,;]", tag, maxsplit=1)[0].strip()
     try:
         language, *_ = parse_locale(first.replace("-", "_"), sep="_")
@@ -447,7 +452,17 @@ def format_time(dt: datetime, language: str, tz: str | None = None) -> str:
     Returns:
         The formatted time, without seconds or zone name.
     """
-    return _babel_time(_localize(dt, tz), "short", locale=_locale(language))
+    local = _localize(dt, tz)  # aware: babel would take it as it is
+    # babel's format_time(local, "short", locale=...) without looking the pattern up again
+    return _short_time(language).apply(
+        local.timetz(), _locale(language), reference_date=local.date()
+    )
+
+
+@functools.cache
+def _short_time(language: str) -> DateTimePattern:
+    """The language's short time pattern (``HH:mm``), parsed once."""
+    return parse_pattern(get_time_format("short", locale=_locale(language)))
 
 
 def format_datetime(dt: datetime, language: str, tz: str | None = None) -> str:
@@ -564,8 +579,10 @@ def _whole_minutes(value: timedelta | Number | str) -> int:
         except ValidationError:
             raise ValueError(f"not an ISO 8601 duration: {echo(value)}") from None
     if isinstance(value, timedelta):
-        minutes, rest = divmod(value, timedelta(minutes=1))
-        return int(minutes) + (1 if rest >= timedelta(seconds=30) else 0)
+        # divmod(value, 1 minute) in whole microseconds, as timedelta's own divmod does it
+        micro = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+        minutes, rest = divmod(micro, 60_000_000)
+        return minutes + (1 if rest >= 30_000_000 else 0)
     return int(Decimal(_as_number(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

@@ -52,6 +52,7 @@ from pydantic import ValidationError
 
 from cxplay._common.fields import DEFAULT_CHANNEL
 from cxplay._common.files import toml_files
+from cxplay._common.models import trusted
 from cxplay._common.problems import (
     KeyPath,
     allowed_keys,
@@ -75,7 +76,7 @@ from cxplay._replies.locale import (
     negotiate,
     plain_spaces,
 )
-from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, render_capped
+from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, Scope, render_capped, scope_of
 from cxplay._replies.shaping import (
     _CATALOG,
     _address,
@@ -119,8 +120,17 @@ def _fold(text: str) -> str:
 
     Runs of white space become one space; a blank line keeps a paragraph break.
     """
+    if "\n" not in text:  # one line: one paragraph (a blank line needs two breaks)
+        return " ".join(text.split())
     paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``{**base, **extra}``; a reply's :class:`Scope` stays one (its globals merged)."""
+    if type(base) is Scope:
+        return base.extended(extra)
+    return {**base, **extra}
 
 
 _FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[a-z_]+)?$")
@@ -204,6 +214,9 @@ class Renderer:
         # (language, fragment) -> its folded text when it is plain text (no Jinja at all),
         # else None: a third of the fragments a reply uses, said without rendering
         self._plain: dict[tuple[str, str], str | None] = {}
+        # (language, name, channel) -> (the fragment chosen, its plain text, its template):
+        # the three look-ups above, once per fragment a reply asks for
+        self._ready: dict[tuple[str, str, str], tuple[str | None, str | None, Any]] = {}
 
     def template(self, language: str, name: str) -> Any:
         """The compiled fragment; a syntax error is a TemplateError naming file and line."""
@@ -398,25 +411,43 @@ class Renderer:
                 return candidate
         return None
 
+    def _prepare(
+        self, language: str, name: str, channel: str
+    ) -> tuple[str | None, str | None, Any]:
+        """What ``fragment`` needs for (language, name, channel), looked up once.
+
+        The fragment chosen (None: there is none), its text when it is plain, else its
+        compiled template. A fragment that does not compile raises, and is not kept.
+        """
+        chosen = self._pick(language, name, channel)
+        plain: str | None = None
+        template: Any = None
+        if chosen is not None:
+            key = (language, chosen)
+            try:
+                plain = self._plain[key]
+            except KeyError:
+                source = self.names(language)[chosen]
+                if "{" not in source and "\r" not in source and len(source) <= MAX_OUTPUT:
+                    plain = _fold(source)  # what rendering it would give, byte for byte
+                self._plain[key] = plain
+            if plain is None:
+                template = self.template(language, chosen)
+        ready = self._ready[(language, name, channel)] = (chosen, plain, template)
+        return ready
+
     def fragment(
         self, language: str, name: str, channel: str, context: Mapping[str, Any]
     ) -> str | None:
         """Render one fragment (None when it does not exist)."""
-        chosen = self._pick(language, name, channel)
+        try:
+            chosen, plain, template = self._ready[(language, name, channel)]
+        except KeyError:
+            chosen, plain, template = self._prepare(language, name, channel)
         if chosen is None:
             return None
-        key = (language, chosen)
-        try:
-            plain = self._plain[key]
-        except KeyError:
-            source = self.names(language)[chosen]
-            plain = None
-            if "{" not in source and "\r" not in source and len(source) <= MAX_OUTPUT:
-                plain = _fold(source)  # what rendering it would give, byte for byte
-            self._plain[key] = plain
         if plain is not None:
             return plain
-        template = self.template(language, chosen)
         try:
             rendered = render_capped(template, context)
         except (
@@ -466,7 +497,7 @@ class Renderer:
         """
 
         def one(name: str, **extra: Any) -> str:
-            return self.fragment(language, name, channel, {**base, **extra}) or ""
+            return self.fragment(language, name, channel, _with(base, extra)) or ""
 
         def flat(text: str) -> str:  # a turn is said in one go: no paragraphs inside it
             return " ".join(text.split())
@@ -506,7 +537,8 @@ class Renderer:
         tag = language or incident.customer.language
         chosen, fell_back = negotiate(tag, available, default)
         channel = incident.channel or DEFAULT_CHANNEL
-        base = self.context(incident, ctx, chosen, channel)
+        # the environment's globals merged into the context once, not in every fragment
+        base = scope_of(self._env, self.context(incident, ctx, chosen, channel))
         text = self._compose(incident, ctx, chosen, channel, base)
         subject: str | None = None
         html: str | None = None
@@ -523,14 +555,18 @@ class Renderer:
         if channel == "sms":
             text = " ".join(plain_spaces(text).split())
             segments = sms_segments(text)[0]
-        return Reply(
-            language=chosen,
-            fell_back=fell_back,
-            channel=channel,
-            subject=subject,
-            body=text,
-            html=html,
-            segments=segments,
+        # the renderer's own strings, flag and count: built as validation would build them
+        return trusted(
+            Reply,
+            {
+                "language": chosen,
+                "fell_back": fell_back,
+                "channel": channel,
+                "subject": subject,
+                "body": text,
+                "html": html,
+                "segments": segments,
+            },
         )
 
     def context(
@@ -632,13 +668,13 @@ class Renderer:
             options = []
             for option in params.get("options", []):
                 rendered = self.fragment(
-                    language, f"option.{option}", channel, {**base, "action": info}
+                    language, f"option.{option}", channel, _with(base, {"action": info})
                 )
                 if rendered is None:
                     raise RenderError(f"missing reply fragment 'option.{option}' ({language})")
                 options.append(rendered)
             info["options"] = options
-        return {**base, "action": info}
+        return _with(base, {"action": info})
 
     def _compose(
         self,

@@ -24,13 +24,15 @@ paragraphs, so :class:`ReplyEnvironment` refuses, with a :class:`SizeError`:
 from __future__ import annotations
 
 import contextvars
+import operator
 import re
 import time
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import BuiltinMethodType
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, nodes, pass_eval_context
+from jinja2 import Environment, StrictUndefined, Template, nodes, pass_context, pass_eval_context
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
@@ -43,9 +45,11 @@ __all__ = [
     "MAX_STEPS",
     "MAX_VALUE",
     "ReplyEnvironment",
+    "Scope",
     "SizeError",
     "WorkError",
     "render_capped",
+    "scope_of",
 ]
 
 #: The most items a ``range()`` in a fragment may have.
@@ -174,6 +178,50 @@ def _sized(value: Any) -> Any:
     return value
 
 
+def _attr_filter(jinja: Callable[..., Any], *, keep: bool) -> Callable[..., Any]:
+    """Jinja's ``selectattr`` (``keep``) or ``rejectattr``, quicker for ``('key', 'equalto', x)``.
+
+    The form every shipped fragment uses: each item's ``key`` is looked up as Jinja's
+    attribute getter does (the sandbox's ``getitem``, one step) and compared by the
+    ``equalto`` test (``operator.eq``), lazily, as Jinja's generator does; any other form
+    (a dotted or numeric key, another test, keyword arguments) is Jinja's own filter.
+    """
+
+    @pass_context
+    def attr_filter(context: Context, value: Any, *args: Any, **kwargs: Any) -> Any:
+        environment = context.environment
+        if (
+            not kwargs
+            and len(args) == 3
+            and type(args[0]) is str
+            and type(args[1]) is str
+            and args[1] == "equalto"
+            and "." not in args[0]
+            and not args[0].isdigit()
+            and environment.tests.get("equalto") is operator.eq
+        ):
+            return _equal_items(environment, value, args[0], args[2], keep)
+        return jinja(context, value, *args, **kwargs)
+
+    return attr_filter
+
+
+def _equal_items(
+    environment: Environment, value: Any, key: str, other: Any, keep: bool
+) -> Iterator[Any]:
+    if value:  # as Jinja's select_or_reject: tested when the first item is asked for
+        getitem = environment.getitem
+        for item in value:
+            if bool(getitem(item, key) == other) is keep:
+                yield item
+
+
+#: What ``getattr`` finds on a plain dict: everything else on one is an item or nothing.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+#: A dict's public methods: the sandbox finds them safe (no underscore, not internal).
+_DICT_METHODS = frozenset(name for name in _DICT_ATTRIBUTES if not name.startswith("_"))
+
+
 def _range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
@@ -214,6 +262,10 @@ class ReplyEnvironment(SandboxedEnvironment):
         self.filters["join"] = pass_eval_context(join_checked)
         self.filters["indent"] = indent_checked
         self.filters["cx_steps"] = _steps
+        # Jinja's `list` answers for async environments too, testing for one on every call
+        self.filters["list"] = list
+        self.filters["selectattr"] = _attr_filter(self.filters["selectattr"], keep=True)
+        self.filters["rejectattr"] = _attr_filter(self.filters["rejectattr"], keep=False)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """The template's tree, with every ``{% for %}`` iterating through the budget."""
@@ -228,8 +280,22 @@ class ReplyEnvironment(SandboxedEnvironment):
         return _sized(value)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        """An attribute lookup: one step."""
+        """An attribute lookup: one step.
+
+        ``customer.name`` on a plain dict (what a reply's context is made of) is its item:
+        Jinja tries the attribute first and falls back to the item on the AttributeError
+        it raises; a dict has no attribute that ``dir(dict)`` does not list, so the item
+        is looked up at once, with the same result and the same undefined when missing.
+        """
         _charge()
+        if type(obj) is dict:
+            if attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except LookupError:
+                    return self.undefined(obj=obj, name=attribute)
+            if attribute in _DICT_METHODS:  # answers.get(...): safe, as the sandbox finds
+                return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -292,6 +358,13 @@ class ReplyEnvironment(SandboxedEnvironment):
         """A call (one step), with what string methods build held to :data:`MAX_VALUE`."""
         _charge()
         owner = getattr(__obj, "__self__", None)
+        if type(owner) is dict and type(__obj) is BuiltinMethodType:
+            # a plain dict's own method (answers.get): safe to call and passed no context,
+            # so the sandbox's checks and Context.call come to calling it (without the
+            # loop's or block's variables Jinja passes along inside a loop or block)
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            return __obj(*args, **kwargs)
         if isinstance(owner, str):
             method = getattr(__obj, "__name__", None)
             if method in _WIDTH_METHODS:
@@ -306,6 +379,35 @@ class ReplyEnvironment(SandboxedEnvironment):
                 args = (items, *args[1:])
             return _sized(super().call(__context, __obj, *args, **kwargs))
         return super().call(__context, __obj, *args, **kwargs)
+
+
+class Scope(dict[str, Any]):
+    """A render's variables with the environment's globals merged in, built once per reply.
+
+    :func:`render_capped` merges the globals into the variables of every render; a reply
+    renders five to ten fragments from one context, so :meth:`ReplyEnvironment.scope`
+    merges them once and each fragment (and :meth:`extended` for an action's) reuses it.
+    Variables win over globals, as in a merge per render.
+    """
+
+    __slots__ = ("environment",)
+
+    environment: SandboxedEnvironment
+
+    def extended(self, variables: Mapping[str, Any]) -> Scope:
+        """This scope with more variables (which win)."""
+        scope = Scope(self)
+        scope.update(variables)
+        scope.environment = self.environment
+        return scope
+
+
+def scope_of(environment: SandboxedEnvironment, variables: Mapping[str, Any]) -> Scope:
+    """``variables`` over ``environment``'s globals, for :func:`render_capped` to reuse."""
+    scope = Scope(environment.globals)
+    scope.update(variables)
+    scope.environment = environment
+    return scope
 
 
 def render_capped(template: Template, context: Mapping[str, Any]) -> str:
@@ -323,7 +425,16 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     # win over globals, as there.
     layers = template.globals  # ChainMap(the template's, the environment's)
     maps = layers.maps if type(layers) is ChainMap else [layers]  # no ABC isinstance
-    if len(maps) == 2 and not maps[0]:
+    scope: dict[str, Any]
+    if (
+        isinstance(context, Scope)
+        and context.environment is environment
+        and len(maps) == 2
+        and not maps[0]
+        and maps[1] is environment.globals
+    ):
+        scope = context  # merged already (Jinja never writes to a context's parent)
+    elif len(maps) == 2 and not maps[0]:
         scope = {**maps[1], **context}
     else:
         scope = {}

@@ -1,0 +1,202 @@
+"""The render's shortcuts give what Jinja's general paths give, value for value and error for error.
+
+``ReplyEnvironment`` looks a plain dict's keys up without Jinja's AttributeError round trip
+and runs ``selectattr``/``rejectattr('key', 'equalto', x)`` without its generic machinery;
+a reply merges the environment's globals into its context once (:class:`Scope`); the short
+time format is babel's pattern parsed once; the Suggestion and its Reply are built from
+the engine's own values without validating them. Each is compared here with the path it
+skips.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.dates import format_time as babel_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from cxplay import Engine
+from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
+from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
+from cxplay.results import Reply, Suggestion
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ["python", *(["durable"] if DURABLE else [])]
+FAST = ReplyEnvironment()
+#: Jinja's own sandbox, with the same undefined: the paths the shortcuts skip
+PLAIN = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+def outcome(env: SandboxedEnvironment, source: str, **context: Any) -> tuple[str, str]:
+    """What a render gives: ("ok", text) or ("error", the exception's type and message)."""
+    try:
+        return "ok", env.from_string(source).render(**context)
+    except Exception as exc:  # compared, not hidden: both sides must fail alike
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+ATTRIBUTE_LOOKUPS = [
+    "{{ d.a }}",
+    "{{ d.missing }}",
+    "{{ d.get('a') }}",
+    "{{ d.items() | list }}",
+    "{{ d.keys | string | length > 0 }}",
+    "{{ d.__class__ }}",
+    "{{ d.__dict__ }}",
+    "{{ d.update is callable }}",
+    "{{ d.copy().a }}",
+    "{{ d.values() | list }}",
+    "{{ d['get'] is callable }}",
+    "{{ d.get('a', 'none') }}|{{ d.get('zz') }}",
+    "{% for k in ['a', 'get', 'zz'] %}{{ d.get(k) }},{% endfor %}",
+    "{% for k in ['a'] %}{% set x = d.get(k, 0) %}{{ x }}{% endfor %}",
+    "{{ d.get() }}",
+    "{{ d.get('a', 1, 2) }}",
+    "{{ d.get('a', default=1) }}",
+    "{{ d.setdefault('n', 5) }}{{ d.n }}",
+    "{{ d.pop('a', 'gone') }}{{ d.a is defined }}",
+    "{{ d.copy() | length }}",
+]
+
+
+@pytest.mark.parametrize("source", ATTRIBUTE_LOOKUPS)
+@pytest.mark.parametrize(
+    "d",
+    [
+        {"a": 1},
+        {"a": "x", "get": "shadowed", "items": 3, "__dict__": "item"},
+        {},
+    ],
+)
+def test_a_dicts_attributes_and_items_resolve_as_in_jinja(source: str, d: dict[str, Any]) -> None:
+    # each side gets its own copy: a method may change the dict
+    assert outcome(FAST, source, d=dict(d)) == outcome(PLAIN, source, d=dict(d))
+
+
+values = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["survey", "escalate", "a"]))
+items = st.one_of(
+    st.dictionaries(st.sampled_from(["action", "purpose", "other"]), values, max_size=3),
+    values,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.one_of(st.lists(items, max_size=5), st.none(), st.just("ab"), st.integers(0, 2)),
+    key=st.sampled_from(["action", "purpose", "0", "action.x", "missing"]),
+    other=values,
+    which=st.sampled_from(["selectattr", "rejectattr"]),
+    test=st.sampled_from(["'equalto'", "'ne'", None]),
+    then=st.sampled_from(["| list", "| first", "| length", ""]),
+)
+def test_select_and_reject_by_a_key_are_jinjas(
+    value: Any, key: str, other: Any, which: str, test: str | None, then: str
+) -> None:
+    arguments = f"'{key}'" if test is None else f"'{key}', {test}, other"
+    source = f"{{{{ value | {which}({arguments}) {then} }}}}"
+    if not then:
+        source = f"{{% set found = value | {which}({arguments}) %}}ok"
+    fast = outcome(FAST, source, value=value, other=other)
+    plain = outcome(PLAIN, source, value=value, other=other)
+    assert fast == plain
+
+
+def test_an_undefined_list_fails_only_when_it_is_used() -> None:
+    unused = "{% set found = nothing | selectattr('action', 'equalto', 'x') %}ok"
+    assert outcome(FAST, unused) == outcome(PLAIN, unused) == ("ok", "ok")
+    used = "{{ nothing | rejectattr('action', 'equalto', 'x') | list }}"
+    assert outcome(FAST, used)[0] == "error"
+    assert outcome(FAST, used) == outcome(PLAIN, used)
+
+
+def test_select_by_a_key_costs_the_steps_jinjas_would() -> None:
+    # each item's key is one step (the sandbox's getitem), as Jinja's attribute getter
+    many = [{"action": "x"}] * 250_000  # more items than the budget has steps
+    with pytest.raises(WorkError, match="steps"):
+        render_capped(
+            FAST.from_string("{{ items | selectattr('action', 'equalto', 'x') | list | length }}"),
+            {"items": many},
+        )
+
+
+def test_a_scope_renders_as_its_variables_do() -> None:
+    template = FAST.from_string("{{ range }}-{{ count(2, 'day') if false else x }}-{{ y }}")
+    variables = {"range": "mine", "x": 1, "y": [1, 2]}
+    scope = scope_of(FAST, variables)
+    assert type(scope) is Scope
+    expected = render_capped(template, variables)
+    assert render_capped(template, scope) == expected == "mine-1-[1, 2]"
+    extended = scope.extended({"x": 2})
+    assert type(extended) is Scope and scope["x"] == 1  # the reply's scope is not changed
+    assert render_capped(template, extended) == render_capped(template, {**variables, "x": 2})
+    # a scope of another environment is merged again, with the template's globals
+    other = ReplyEnvironment()
+    other.globals["y"] = "theirs"
+    foreign = scope_of(other, {"x": 3})
+    assert render_capped(template, foreign) == render_capped(template, {"x": 3, "y": "theirs"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    minutes=st.integers(0, 3_000_000),
+    offset=st.integers(-14 * 60, 14 * 60),
+    naive=st.booleans(),
+    language=st.sampled_from(["en", "pl", "uk"]),
+    zone=st.sampled_from([None, "Europe/Warsaw", "Europe/Kyiv", "America/New_York", "No/Where"]),
+)
+def test_short_time_is_babels(
+    minutes: int, offset: int, naive: bool, language: str, zone: str | None
+) -> None:
+    moment = datetime(2020, 1, 1, tzinfo=timezone(timedelta(minutes=offset))) + timedelta(
+        minutes=minutes
+    )
+    if naive:
+        moment = moment.replace(tzinfo=None)
+    expected = babel_time(_localize(moment, zone), "short", locale=_locale(language))
+    assert format_time(moment, language, zone) == expected
+
+
+@given(st.timedeltas(min_value=timedelta(days=-10_000), max_value=timedelta(days=10_000)))
+def test_whole_minutes_round_as_timedeltas_divmod(value: timedelta) -> None:
+    minutes, rest = divmod(value, timedelta(minutes=1))
+    assert _whole_minutes(value) == int(minutes) + (1 if rest >= timedelta(seconds=30) else 0)
+
+
+def _example_cases() -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((ROOT / "examples" / "incidents").glob("*.json")):
+        base = json.loads(path.read_text(encoding="utf-8"))
+        for language in ("en", "pl", "uk", "de"):
+            for channel in ("email", "sms", "chat", "social_public", "phone", "web_form"):
+                customer = {**base.get("customer", {}), "language": language}
+                found.append({**base, "channel": channel, "customer": customer})
+    return found
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_suggestion_and_its_reply_equal_the_validated_models(backend: str) -> None:
+    given = set(Suggestion.model_fields) - {"decision_id"}
+    checked = 0
+    with Engine.from_path(backend=backend) as engine:  # type: ignore[arg-type]
+        for number, incident in enumerate(_example_cases()):
+            suggestion = engine.suggest(incident, explain=number % 5 == 0)
+            validated = Suggestion(**{name: getattr(suggestion, name) for name in given})
+            assert validated == suggestion
+            assert validated.model_dump_json() == suggestion.model_dump_json()
+            assert validated.model_fields_set == suggestion.model_fields_set
+            assert list(validated.__dict__) == list(suggestion.__dict__)  # the fields' order
+            reply = suggestion.reply
+            if reply is not None:
+                again = Reply(**reply.__dict__)
+                assert again == reply and again.model_fields_set == reply.model_fields_set
+                assert again.model_dump_json() == reply.model_dump_json()
+                checked += 1
+    assert checked > 200
