@@ -218,6 +218,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> typing.Any:
+    if name in ("models", "results"):  # public modules, attributes once imported, as before
+        return _import_paused(f"cxplay.{name}")[0]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'cxplay' has no attribute {name!r}")

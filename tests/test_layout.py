@@ -457,6 +457,12 @@ def test_the_command_line_imports_no_engine_before_a_command_runs() -> None:
         assert _under(modules, HEAVY) == [], code
 
 
+def test_the_public_modules_are_attributes_of_the_package_as_before() -> None:
+    code = "import cxplay\nassert cxplay.models.Incident is cxplay.Incident\n"
+    code += "assert cxplay.results.Suggestion is cxplay.Suggestion\n"
+    assert _imported_after(code) >= {"cxplay.models", "cxplay.results"}
+
+
 def test_cxplay_suggest_imports_only_what_it_uses() -> None:
     incident = EXAMPLES / "incidents" / "parcel_damaged.json"
     code = (
