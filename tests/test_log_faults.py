@@ -533,7 +533,7 @@ def test_a_value_the_database_refuses_is_refused_alone_in_a_batch(
             first, errors = suggest_many(engine, log, [f"INC-{n}" for n in range(5)])
             recording.suggest(Incident.model_construct(id=long_id, type="zz_custom"))
             last, more = suggest_many(engine, log, [f"INC-{n}" for n in range(5, 10)])
-        assert not errors and not more
+        assert not errors and not more and len(first) == len(last) == 5
         assert log.flush() == 11 - refused
         written = {d.incident["id"] for d in log.decisions()}
         wanted = {f"INC-{n}" for n in range(10)} | ({long_id} if not refused else set())
