@@ -228,12 +228,10 @@ class SqliteFastPath(FastPath):
 class PostgresFastPath(FastPath):
     """PostgreSQL (psycopg 3): the kept connection in autocommit; a write is a transaction."""
 
-    upsert_sql = _upsert_sql("%s", "%s::json")
     history_sql = _history_sql("%s")
     # a server-side prepared statement from the first look-up on a connection (psycopg
-    # prepares by itself only after 5); the upsert's executemany runs in a pipeline
+    # prepares by itself only after 5); the upsert is one statement per batch (_write)
     execute_options: dict[str, Any] = {"prepare": True}  # noqa: RUF012 - read only
-    converters = tuple(_json if c in _JSON else None for c in _DECISION_COLUMNS)
 
     def _prepare(self, raw: Any) -> None:
         raw.driver_connection.autocommit = True
