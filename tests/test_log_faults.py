@@ -514,6 +514,41 @@ def test_the_cli_refuses_bad_text_in_flags_and_notes(tmp_path: Path, bad: str) -
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_a_value_the_database_refuses_is_refused_alone_in_a_batch(
+    engine: Engine, store: str
+) -> None:
+    """No fault injected: PostgreSQL itself refuses an incident id over 200 characters.
+
+    (The incident model refuses it too: a caller that skips validation gets it this far.)
+    A batch is one statement on PostgreSQL (one JSON document): the refusal fails it whole,
+    and each decision is then written alone, so only the long one is refused. SQLite keeps
+    any length: nothing is refused there.
+    """
+    from cxplay.models import Incident
+
+    long_id = "INC-" + "x" * 300  # the column is VARCHAR(200)
+    refused = 1 if store.startswith("postgresql") else 0
+    with DecisionLog.open(store, batch_size=64, max_delay=60) as log:
+        with Engine(engine.playbooks, backend="python", log=log) as recording:
+            first, errors = suggest_many(engine, log, [f"INC-{n}" for n in range(5)])
+            recording.suggest(Incident.model_construct(id=long_id, type="zz_custom"))
+            last, more = suggest_many(engine, log, [f"INC-{n}" for n in range(5, 10)])
+        assert not errors and not more and len(first) == len(last) == 5
+        assert log.flush() == 11 - refused
+        written = {d.incident["id"] for d in log.decisions()}
+        wanted = {f"INC-{n}" for n in range(10)} | ({long_id} if not refused else set())
+        assert written == wanted
+        assert (log.health().refused, log.health().pending) == (refused, 0)
+    with DecisionLog.open(store) as log, Engine(engine.playbooks, backend="python", log=log) as e:
+        again = Incident.model_construct(id=long_id + "y", type="zz_custom")
+        if refused:  # unbatched: the caller is told, and nothing is queued
+            with pytest.raises(LogError, match="not logged"):
+                e.suggest(again)
+            assert log.health().pending == 0
+        else:
+            assert e.suggest(again).decision_id is not None
+
+
 def test_a_refused_row_and_a_failing_store_in_one_batch(engine: Engine, store: str) -> None:
     """Written rows are not queued again, the refused one is counted, the rest waits."""
     seen: dict[str, list[int]] = {}

@@ -32,8 +32,8 @@ from cxplay._log import schema as t
 
 __all__ = ["FastPath", "JsonText", "fast_path", "sqlite_time"]
 
-_DECISION_COLUMNS = tuple(c.name for c in t.decision.columns)
-_JSON = {c.name for c in t.decision.columns if c.type.__class__.__name__ == "JSON"}
+_DECISION_COLUMNS = tuple(str(c.name) for c in t.decision.columns)  # plain str (not quoted_name)
+_JSON = {str(c.name) for c in t.decision.columns if c.type.__class__.__name__ == "JSON"}
 _TIMES = {"created_at", "seen_at", "occurred_at", "respond_by", "decided_at"}
 _VALUES = operator.itemgetter(*_DECISION_COLUMNS)  # a row's values in the columns' order
 
@@ -228,12 +228,10 @@ class SqliteFastPath(FastPath):
 class PostgresFastPath(FastPath):
     """PostgreSQL (psycopg 3): the kept connection in autocommit; a write is a transaction."""
 
-    upsert_sql = _upsert_sql("%s", "%s::json")
     history_sql = _history_sql("%s")
     # a server-side prepared statement from the first look-up on a connection (psycopg
-    # prepares by itself only after 5); the upsert's executemany runs in a pipeline
+    # prepares by itself only after 5); the upsert is one statement per batch (_write)
     execute_options: dict[str, Any] = {"prepare": True}  # noqa: RUF012 - read only
-    converters = tuple(_json if c in _JSON else None for c in _DECISION_COLUMNS)
 
     def _prepare(self, raw: Any) -> None:
         raw.driver_connection.autocommit = True
@@ -245,9 +243,18 @@ class PostgresFastPath(FastPath):
             raw.close()
 
     def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """A batch as one statement over one JSON document (one round trip, one parameter).
+
+        ``executemany`` (in psycopg's pipeline) adapted 27 parameters per decision in
+        Python and sent a Bind and an Execute per decision; here the whole batch is one
+        JSON array, written in one pydantic-core pass per decision (its JSON columns are
+        spliced in as already serialised), and the server turns it into rows
+        (``json_populate_recordset`` over the table's row type) for one upsert.
+        """
+        document = "[" + ",".join(map(_pg_row_json, rows)) + "]"
         connection = raw.driver_connection
         with connection.transaction(), connection.cursor() as cursor:
-            cursor.executemany(self.upsert_sql, [self._row(row) for row in rows])
+            cursor.execute(_PG_BATCH_SQL, (document,), prepare=True)
 
     def _history(
         self, raw: Any, customer_id: str, since: datetime, until: datetime
@@ -326,6 +333,31 @@ class PostgresFastPath(FastPath):
         if not cls._send_history(raw, customer_id, since, until):
             return None
         return _rows(_answer(raw.driver_connection.pgconn), raw)
+
+
+_PLAIN_COLUMNS = tuple(c for c in _DECISION_COLUMNS if c not in _JSON)
+_PLAIN_VALUES = operator.itemgetter(*_PLAIN_COLUMNS)
+_PG_COLUMNS = ", ".join(_DECISION_COLUMNS)
+_PG_BATCH_SQL = (
+    f"INSERT INTO {t.decision.name} ({_PG_COLUMNS}) "
+    f"SELECT {_PG_COLUMNS} FROM json_populate_recordset(NULL::{t.decision.name}, %s::json) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    f"views = {t.decision.name}.views + excluded.views, seen_at = excluded.seen_at"
+)
+
+
+def _pg_row_json(row: dict[str, Any]) -> str:
+    """A decision as a JSON object for ``json_populate_recordset``: its columns by name.
+
+    The plain columns in one pydantic-core pass (times as ISO 8601 with their offset),
+    then each JSON column's own JSON, spliced in as it is (a JSON column given as a
+    string would be stored as a JSON string).
+    """
+    plain = to_json(dict(zip(_PLAIN_COLUMNS, _PLAIN_VALUES(row), strict=True))).decode()
+    return plain[:-1] + "".join(f',"{c}":{_json(row[c])}' for c in _JSON_ORDER) + "}"
+
+
+_JSON_ORDER = tuple(c for c in _DECISION_COLUMNS if c in _JSON)
 
 
 def _answer(pgconn: Any) -> Any:
