@@ -16,8 +16,10 @@ request in flight per connection; the Python generator below when wrk is not ins
   ``--rate``), in Python on uvloop: each request is due at a fixed time and its latency
   counts from then, so a stalled server cannot hide its queue (no coordinated omission).
   Debian packages no rate-limited C generator (no ``wrk2``, no ``oha``), so the Python one
-  stays, pinned apart: it runs on the first core and the server's processes are moved to
-  the others for the phase (``--half-shared``: pinned as the ``max`` phases are).
+  stays, pinned as the ``max`` phases are. ``--half-apart`` runs it on the first core with
+  the server's processes moved to the others for the phase: on 2 cores that leaves the 2
+  workers one core at about 0.9 of its capacity, and the queue, not the service, made the
+  p99 (0.5-2 s at a load of 7-8, against 56-63 ms shared; docs/performance.md).
 
 Correctness: after each cxplay ``max`` phase every incident is posted again and the answers
 compared with the in-process ``Engine.suggest`` (all but ``decision_id``), and every 16th
@@ -717,10 +719,10 @@ def main() -> int:
     )
     parser.add_argument("--no-pin", action="store_true", help="pin nothing to cores")
     parser.add_argument(
-        "--half-shared",
+        "--half-apart",
         action="store_true",
-        help="the open-loop phase as the max phases are pinned (default: generator on the "
-        "first core, the server's processes on the others)",
+        help="the open-loop phase with the generator on the first core and the server's "
+        "processes on the others (default: pinned as the max phases are)",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 worker, ~1 s a phase")
     parser.add_argument("--json", action="store_true", help="print rows and ratios as JSON")
@@ -807,7 +809,7 @@ def main() -> int:
                 phase = functools.partial(
                     run_async, open_loop(port, half, half_rate, args.count, args.seconds)
                 )
-                if args.half_shared or args.no_pin:
+                if not args.half_apart or args.no_pin:
                     half_pinning = pinning
                     achieved, cpu = measured(
                         pid, functools.partial(on_cores, generator_cores, phase)
