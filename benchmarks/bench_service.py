@@ -247,15 +247,12 @@ def start_server(
         command = [sys.executable, __file__, "--bare-server", str(port), "--workers", str(workers)]
     if cores is not None:
         command = ["taskset", "-c", ",".join(map(str, sorted(cores))), *command]
-    env = {**os.environ, "CXPLAY_TOKENS": f"{TOKEN}:agent", BARE_SIZE_ENV: str(size)}
-    if kind == "bare":  # its workers share connections out as cxplay serve's do (one
-        env.setdefault("UV_TCP_SINGLE_ACCEPT", "1")  # accept per wake-up: _cli_serve.py)
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
+        env={**os.environ, "CXPLAY_TOKENS": f"{TOKEN}:agent", BARE_SIZE_ENV: str(size)},
     )
     started = 0
     deadline = time.monotonic() + 120
