@@ -175,10 +175,6 @@ def serve(
             uvicorn.run(app, **common)  # type: ignore[arg-type]
             return
         os.environ[CONFIG_ENV] = config_to_env(config)
-        # The workers accept on one shared socket, and uvloop's libuv accepts every pending
-        # connection at once: the first worker awake took 10-16 of a client's 16 at once
-        # and the other idled. One accept per wake-up shares them out (libuv's own switch).
-        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
         del app  # each worker builds its own
         uvicorn.run(
             "cxplay._serve:app_from_env",
