@@ -13,8 +13,13 @@ request in flight per connection; the Python generator below when wrk is not ins
 * ``max``   -- as fast as the server answers (closed loop, ``--connections`` connections):
   requests/s, p50, p99, errors (connection errors and any status >= 400);
 * ``half``  -- cxplay only: an open loop at half the ``max`` rate of the 2-worker run (or
-  ``--rate``), in Python: each request is due at a fixed time and its latency counts from
-  then, so a stalled server cannot hide its queue (no coordinated omission).
+  ``--rate``), in Python on uvloop: each request is due at a fixed time and its latency
+  counts from then, so a stalled server cannot hide its queue (no coordinated omission).
+  Debian packages no rate-limited C generator (no ``wrk2``, no ``oha``), so the Python one
+  stays, pinned as the ``max`` phases are. ``--half-apart`` runs it on the first core with
+  the server's processes moved to the others for the phase: on 2 cores that leaves the 2
+  workers one core at about 0.9 of its capacity, and the queue, not the service, made the
+  p99 (0.5-2 s at a load of 7-8, against 56-63 ms shared; docs/performance.md).
 
 Correctness: after each cxplay ``max`` phase every incident is posted again and the answers
 compared with the in-process ``Engine.suggest`` (all but ``decision_id``), and every 16th
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -409,6 +415,64 @@ async def check_every_incident(port: int, run: Run, rounds: int) -> None:
         writer.close()
 
 
+def run_async(coroutine: Any) -> Any:
+    """``asyncio.run``, on uvloop when it is installed (as the servers are).
+
+    The Python generator's own CPU per request is what it takes from the machine it shares
+    with the server: on uvloop its streams cost about half of what they do on asyncio's loop.
+    """
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - the serve extra installs it
+        uvloop = None
+    if uvloop is None or not hasattr(asyncio, "Runner"):  # asyncio.Runner: Python >= 3.11
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+def server_tree(pid: int) -> list[int]:
+    """The server process and its descendants (uvicorn's workers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    family = [pid]
+    for candidate in family:  # grows while it is walked: children, then theirs
+        family.extend(child for child, parent in parents.items() if parent == candidate)
+    return family
+
+
+def pinned_apart(pid: int, phase: Callable[[], Any]) -> tuple[Any, str]:
+    """``phase()`` in this process on the first core, with the server's tree on the others.
+
+    For the open-loop phase: the Python generator costs the machine several times what wrk
+    does per request, and sharing a core with a worker its own delays count as latency.
+    Where there is only one core (or no sched_setaffinity), nothing is pinned.
+    """
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return phase(), "not pinned (no sched_setaffinity)"
+    if len(cores) < 2:
+        return phase(), "not pinned (one core)"
+    tree = server_tree(pid)
+    before = {p: os.sched_getaffinity(p) for p in tree}
+    for p in tree:
+        os.sched_setaffinity(p, set(cores[1:]))
+    try:
+        result = on_cores({cores[0]}, phase)
+    finally:
+        for p, mask in before.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(p, mask)
+    return result, f"generator on core {cores[0]}, server on {cores[1:]}"
+
+
 def on_cores(cores: set[int] | None, phase: Callable[[], Any]) -> Any:
     """Run ``phase`` in this process pinned to ``cores`` (None: as it is)."""
     if cores is None:
@@ -589,16 +653,14 @@ def max_phase(
     warm = Run(bodies, expected)
     on_cores(
         generator_cores,
-        lambda: asyncio.run(closed_loop(port, warm, args.connections, 50 * len(bodies), 1)),
+        lambda: run_async(closed_loop(port, warm, args.connections, 50 * len(bodies), 1)),
     )
     full = Run(bodies, expected)
     rate, cpu = measured(
         pid,
         lambda: on_cores(
             generator_cores,
-            lambda: asyncio.run(
-                closed_loop(port, full, args.connections, args.count, args.seconds)
-            ),
+            lambda: run_async(closed_loop(port, full, args.connections, args.count, args.seconds)),
         ),
     )
     return run_row(server, workers, "max", pinning, full, rate, library_us, cpu)
@@ -653,6 +715,12 @@ def main() -> int:
         "--rounds", type=int, default=3, help="max phases per server, bare and cxplay in turns"
     )
     parser.add_argument("--no-pin", action="store_true", help="pin nothing to cores")
+    parser.add_argument(
+        "--half-apart",
+        action="store_true",
+        help="the open-loop phase with the generator on the first core and the server's "
+        "processes on the others (default: pinned as the max phases are)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 worker, ~1 s a phase")
     parser.add_argument("--json", action="store_true", help="print rows and ratios as JSON")
     parser.add_argument(
@@ -722,7 +790,7 @@ def main() -> int:
             row = median_row(rounds["cxplay"])
             port, pid = ports["cxplay"], processes["cxplay"].pid
             check = Run(bodies, expected)  # every incident, every answer compared
-            asyncio.run(check_every_incident(port, check, 2 if args.quick else 4))
+            run_async(check_every_incident(port, check, 2 if args.quick else 4))
             row["errors"] = check.errors + sum(r["errors"] for r in rounds["cxplay"])
             row["error_kinds"] = {}
             for done in rounds["cxplay"]:
@@ -735,19 +803,22 @@ def main() -> int:
                 half_rate = row["rps"] / 2
             if half_rate is not None:
                 half = Run(bodies, expected)
-                achieved, cpu = measured(
-                    pid,
-                    functools.partial(
-                        on_cores,
-                        generator_cores,
-                        functools.partial(
-                            asyncio.run,
-                            open_loop(port, half, half_rate, args.count, args.seconds),
-                        ),
-                    ),
+                phase = functools.partial(
+                    run_async, open_loop(port, half, half_rate, args.count, args.seconds)
                 )
+                if not args.half_apart or args.no_pin:
+                    half_pinning = pinning
+                    achieved, cpu = measured(
+                        pid, functools.partial(on_cores, generator_cores, phase)
+                    )
+                else:
+                    (achieved, half_pinning), cpu = measured(
+                        pid, functools.partial(pinned_apart, pid, phase)
+                    )
                 rows.append(
-                    run_row("cxplay", workers, "half", pinning, half, achieved, library_us, cpu)
+                    run_row(
+                        "cxplay", workers, "half", half_pinning, half, achieved, library_us, cpu
+                    )
                 )
         finally:
             for process in processes.values():

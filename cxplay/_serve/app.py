@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -38,6 +39,7 @@ from cxplay._incidents import parse_incident
 from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
 from cxplay._serve.common import NoLog, json_depth_ok, playbook_list, problem_doc, public_text
+from cxplay._serve.fast import ServiceApp
 from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of, in_thread
 from cxplay._serve.isolate import upload_name
 from cxplay._serve.models import (
@@ -214,7 +216,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
             # the engine stays open: an app may be started again (tests do); its memory
             # goes with the Service
 
-    app = FastAPI(
+    app = ServiceApp(
         title="cxplay",
         version=__version__,
         summary="Incident in, recovery actions and a ready-to-send reply out.",
@@ -614,6 +616,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
 
     fast = Route("/v1/suggest", _Asgi(suggest_fast), methods=["POST"])
     app.router.routes.insert(0, fast)
+    app.fast_route = fast  # served past FastAPI's own layers (cxplay._serve.fast)
 
     from cxplay._serve.console import mount_console
     from cxplay._serve.incidents import mount_incidents
@@ -644,6 +647,9 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(
+        Guard, metrics=metrics, max_body=config.max_body, read_timeout=config.timeout
+    )
+    app.fast_guard = functools.partial(  # the same Guard, for the hot path's short stack
         Guard, metrics=metrics, max_body=config.max_body, read_timeout=config.timeout
     )
     return app

@@ -181,9 +181,7 @@ class Guard:
     def _count(self, scope: Scope, status: int, started: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
-        requests, latency = self.metrics.http(scope["method"], template, status)
-        requests.inc()
-        latency.observe(time.perf_counter() - started)
+        self.metrics.request(scope["method"], template, status, time.perf_counter() - started)
 
 
 class BodyTooSlow(Exception):

@@ -14,13 +14,14 @@ import contextlib
 import contextvars
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.metrics_core import Metric
 
 from cxplay._engine.engine import Engine
 from cxplay._playbooks.lint import validate_playbooks
@@ -70,7 +71,7 @@ class Metrics:
     """The Prometheus metrics of one process, in a registry of its own."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = _Registry(self, auto_describe=True)
         r = self.registry
         self.requests = Counter(
             "cxplay_http_requests",
@@ -125,6 +126,10 @@ class Metrics:
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._suggestions: dict[bool, Counter] = {}
         self._matches: dict[str, Counter] = {}
+        # What the hot path counted since the last flush (see flush())
+        self._lock = threading.Lock()
+        self._counts: dict[Counter, int] = {}
+        self._observed: list[tuple[Histogram, float]] = []
 
     def watch_log(self, log: DecisionLog) -> None:
         """Gauges of the decision log's writer, read from ``log.health()`` at each scrape."""
@@ -145,6 +150,32 @@ class Metrics:
             "Times the log's batch writer thread died and was started again.",
             registry=r,
         ).set_function(lambda: float(log.health().restarts))
+
+    def flush(self) -> None:
+        """Apply what was counted since the last flush to the Prometheus metrics.
+
+        The hot path adds to a dict and a list under one lock; prometheus_client's ``inc()``
+        and ``observe()`` check and lock on every call (about ten per request). A scrape
+        flushes first (:class:`_Registry`), so ``/metrics`` shows every request answered;
+        so does the 256th latency kept, so the buffer stays small without scrapes.
+        """
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            observed, self._observed = self._observed, []
+        for counter, amount in counts.items():
+            counter.inc(amount)
+        for histogram, seconds in observed:
+            histogram.observe(seconds)
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its latency (applied by :meth:`flush`)."""
+        requests, latency = self.http(method, route, status)
+        with self._lock:
+            self._counts[requests] = self._counts.get(requests, 0) + 1
+            self._observed.append((latency, seconds))
+            full = len(self._observed) >= FLUSH_EVERY
+        if full:
+            self.flush()
 
     def http(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
         """The request counter and the latency histogram of one method, route and status.
@@ -171,15 +202,33 @@ class Metrics:
         if counter is None:
             label = "true" if matched else "false"
             counter = self._suggestions[matched] = self.suggestions.labels(label)
-        counter.inc()
-        seen = set()
-        for rule in rules:
-            if rule not in seen:
-                seen.add(rule)
-                child = self._matches.get(rule)
-                if child is None:
-                    child = self._matches[rule] = self.matches.labels(rule)
-                child.inc()
+        children = [counter]
+        for rule in set(rules):
+            child = self._matches.get(rule)
+            if child is None:
+                child = self._matches[rule] = self.matches.labels(rule)
+            children.append(child)
+        with self._lock:
+            counts = self._counts
+            for child in children:
+                counts[child] = counts.get(child, 0) + 1
+
+
+#: Latencies kept before a flush without a scrape (see Metrics.flush).
+FLUSH_EVERY = 256
+
+
+class _Registry(CollectorRegistry):
+    """A registry that applies the metrics' counted requests before every collection."""
+
+    def __init__(self, metrics: Metrics, auto_describe: bool = False) -> None:
+        super().__init__(auto_describe=auto_describe)
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        """Flush, then collect as usual (a scrape, ``generate_latest``, a sample read)."""
+        self._metrics.flush()
+        yield from super().collect()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""The app's front door: ``POST /v1/suggest`` past the framework's own layers.
+
+Every request to a FastAPI app goes through its stack: the error middleware, FastAPI's
+telemetry check and exception observer, its body-limit and exit-stack middleware, the
+user's middleware (the :class:`~cxplay._serve.guard.Guard`), the exception middleware and
+the router, each an awaited layer, most with a closure around ``send``. Under load that was
+a third of what the service added to a suggestion. :class:`ServiceApp` hands the hot path
+straight to the three layers that do something for it, the same classes in the same order
+(the 500 handler, the Guard, the exception handlers) around the route's own ASGI callable:
+the same checks, errors (problem+json), headers, deadline and metrics.
+
+Anything else takes the usual way: another path or method, a root path, more middleware
+than the Guard (CORS), or OpenTelemetry configured (FastAPI's telemetry wants every request;
+whether a provider is configured is asked on the first request and every 1,024th after,
+since asking costs as much as a layer and a provider, once set, stays set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cxplay._serve.guard import Guard
+
+__all__ = ["ServiceApp"]
+
+#: How many fast requests go by between two questions to OpenTelemetry (see above).
+TELEMETRY_EVERY = 1024
+
+
+class ServiceApp(FastAPI):
+    """The service's FastAPI app, with ``POST /v1/suggest`` served past the framework."""
+
+    #: The route served this way, and the Guard around it as the app's middleware has it
+    #: (both set by :func:`~cxplay._serve.app.create_app`).
+    fast_route: Route | None = None
+    fast_guard: Callable[[ASGIApp], Guard] | None = None
+    _cx_fast: ASGIApp | None = None
+    _cx_built = False
+    _cx_ask_in = 0
+    _cx_telemetry_on = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One request: the hot path's short stack when it may, else FastAPI's."""
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/v1/suggest"
+            and scope["method"] == "POST"
+            and not scope.get("root_path")
+            and self.fast_route is not None
+        ):
+            fast = self._cx_fast if self._cx_built else self._short_stack()
+            if fast is not None and not self._cx_telemetry():
+                scope["app"] = self
+                scope["endpoint"] = self.fast_route.endpoint
+                scope["path_params"] = {}
+                await fast(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def _cx_telemetry(self) -> bool:
+        """Whether FastAPI's telemetry is on (asked now and then: see the module)."""
+        self._cx_ask_in -= 1
+        if self._cx_ask_in <= 0:
+            native = getattr(self, "_native_telemetry", None)  # FastAPI >= 0.160
+            self._cx_telemetry_on = bool(native is not None and native.enabled())
+            self._cx_ask_in = TELEMETRY_EVERY
+        return self._cx_telemetry_on
+
+    def _short_stack(self) -> ASGIApp | None:
+        """The 500 handler, the Guard and the exception handlers around the route, or None.
+
+        Built on the first request, as Starlette builds its stack (handlers and middleware
+        are all added by then); None when the app has middleware other than the Guard.
+        """
+        self._cx_built = True
+        if self.root_path or self.fast_route is None or self.fast_guard is None:
+            return None
+        if len(self.user_middleware) != 1:  # the Guard and something else (CORS)
+            return None
+        error_handler = None
+        handlers: dict[Any, Any] = {}
+        for key, value in self.exception_handlers.items():  # as FastAPI's stack splits them
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                handlers[key] = value
+        inner = ExceptionMiddleware(self.fast_route.app, handlers=handlers, debug=self.debug)
+        guard = self.fast_guard(inner)
+        self._cx_fast = ServerErrorMiddleware(guard, handler=error_handler, debug=self.debug)
+        return self._cx_fast

@@ -1,0 +1,111 @@
+"""``POST /v1/suggest`` past FastAPI's own layers answers exactly as FastAPI's stack does.
+
+:class:`cxplay._serve.fast.ServiceApp` serves the hot path with the 500 handler, the Guard
+and the exception handlers only. Every request here is sent twice, to that short stack and
+to the same app through FastAPI's whole stack (without its ``fast_route``, the app takes its
+usual way), and the status, headers and body must be the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed")
+
+from fastapi.testclient import TestClient
+
+from cxplay._serve import ServeConfig, create_app
+from cxplay._serve.fast import ServiceApp
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT = "agent-token-0123456789"
+ADMIN = "admin-token-0123456789"
+TOKENS = f"{AGENT}:agent,{ADMIN}:admin"
+PARCEL = (ROOT / "examples" / "incidents" / "parcel_damaged.json").read_bytes()
+JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {AGENT}"}
+
+CASES: list[tuple[str, dict[str, str], bytes]] = [
+    ("", JSON, PARCEL),
+    ("?explain=true", JSON, PARCEL),
+    ("?explain=maybe", JSON, PARCEL),
+    ("", {"Content-Type": "application/json"}, PARCEL),  # no token: 401
+    ("", {**JSON, "Authorization": "Bearer nope-nope-nope-nope"}, PARCEL),
+    ("", {**JSON, "Content-Type": "text/plain"}, PARCEL),  # 415
+    ("", JSON, b"{not json"),  # 422
+    ("", JSON, b'{"id": "X", "type": "parcel_damage"}'),  # did you mean: 422
+    ("", JSON, b"[1, 2]"),
+    ("", JSON, b"\xff\xfe"),  # not UTF-8
+    ("", {**JSON, "Content-Type": "application/toml"}, b'id = "T-1"\ntype = "queue_long"\n'),
+]
+
+
+def answers(app: Any) -> list[tuple[int, list[tuple[str, str]], bytes]]:
+    """Each case's status, headers (without the date) and body through one stack."""
+    found = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for query, headers, body in CASES:
+            response = client.post(f"/v1/suggest{query}", content=body, headers=headers)
+            kept = sorted((k, v) for k, v in response.headers.items() if k != "date")
+            content = response.content
+            if response.status_code == 200:  # the same answer but for its decision id
+                document = json.loads(content)
+                document.pop("decision_id", None)
+                content = json.dumps(document, sort_keys=True).encode()
+            found.append((response.status_code, kept, content))
+    return found
+
+
+def test_short_stack_answers_as_fastapi_does() -> None:
+    app = create_app(ServeConfig(tokens_env=TOKENS, watch=False))
+    assert isinstance(app, ServiceApp)
+    short = answers(app)
+    assert app._cx_fast is not None  # the short stack served them
+    original = app.fast_route
+
+    # the same app through FastAPI's stack: no fast route to take
+    app.fast_route = None
+    app._cx_built = False
+    try:
+        whole = answers(app)
+    finally:
+        app.fast_route = original
+    assert [a[0] for a in short] == [200, 200, 422, 401, 401, 415, 422, 422, 422, 422, 422]
+    assert short == whole
+
+
+def test_the_metrics_count_both_ways_alike() -> None:
+    counted = []
+    for fast in (True, False):
+        app = create_app(ServeConfig(tokens_env=TOKENS, watch=False))
+        if not fast:
+            app.fast_route = None
+        answers(app)
+        with TestClient(app) as client:
+            text = client.get("/metrics").text
+        lines = [
+            line
+            for line in text.splitlines()
+            if re.match(r"cxplay_(http_requests_total|suggestions_total|rule_matches_total)", line)
+            and "/metrics" not in line
+        ]
+        counted.append(sorted(lines))
+    assert counted[0] == counted[1]
+    assert any('route="/v1/suggest",status="422"' in line for line in counted[0])
+
+
+def test_cors_and_root_paths_take_the_usual_way() -> None:
+    app = create_app(
+        ServeConfig(tokens_env=TOKENS, watch=False, cors_origins=("https://desk.example",))
+    )
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/suggest", content=PARCEL, headers={**JSON, "Origin": "https://desk.example"}
+        )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://desk.example"
+    assert app._cx_built and app._cx_fast is None  # CORS middleware: no short stack
