@@ -28,3 +28,39 @@ def test_quick_run_detects_the_waves_like_the_reference() -> None:
     assert len(result["correlation"]["rss_mib"]) == 4  # one sample per chunk
     assert result["time_to_notices"]["calls"] > 0
     assert set(result["full_watch"]) == {"incidents", "suggest_us", "watch_us", "added"}
+
+
+def _correlator_ab(*extra: str) -> dict[str, object]:
+    script = ROOT / "benchmarks" / "bench_correlator.py"
+    own = ROOT / "cxplay" / "_watch" / "correlator.py"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--base",
+            str(own),
+            "--n",
+            "20000",
+            "--chunk",
+            "5000",
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_the_correlator_ab_agrees_with_itself_and_sees_a_difference() -> None:
+    """Against its own correlator the A/B finds the same verdicts and snapshot; offering the
+    incidents without ids on one side (no duplicate memory) is a difference it reports."""
+    same = _correlator_ab()
+    assert same["verdicts_equal"] is True and same["snapshots_equal"] is True
+    assert set(same) >= {"base_per_s", "ours_per_s", "ours_over_base_cpu", "load"}
+    changed = _correlator_ab("--no-ids")
+    assert changed["verdicts_equal"] is False and changed["snapshots_equal"] is False

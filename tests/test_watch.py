@@ -801,3 +801,37 @@ def test_a_notice_names_when_the_customer_hears_from_us_next(engine: Engine) -> 
     webinar = of(watch(engine, [incident(n, n * 3, "webinar") for n in range(5)]), "notice")
     english = next(n for n in webinar if n["language"] == "en" and n["channel"] == "sms")
     assert "You'll have the full recording by 09:12 tomorrow." in english["reply"]["body"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(spec, min_size=2, max_size=2),
+    st.integers(0, 15),
+    st.one_of(st.none(), st.integers(0, 30)),
+    st.lists(arrival, max_size=70),
+    st.integers(1, 4),
+)
+def test_forgetting_ids_in_bulk_is_forgetting_them_after_every_incident(
+    specs: list[tuple[int, int, int]],
+    lateness: int,
+    retention: int | None,
+    arrivals: list[Any],
+    every: int,
+) -> None:
+    """Remembered ids are forgotten in bulk every so many incidents: the verdicts and, after
+    every incident, the snapshot are those of a pass after every incident (every=1)."""
+    from unittest import mock
+
+    from cxplay._watch import correlator as module
+
+    def run(period: int) -> list[Any]:
+        made = [Spec(f"s{n}", *s) for n, s in enumerate(specs)]
+        correlator = Correlator(made, lateness=lateness, retention=retention)
+        out: list[Any] = []
+        with mock.patch.object(module, "_EXPIRE_EVERY", period):
+            for incident_id, at, keys in arrivals:
+                verdict = correlator.offer(incident_id, at, [(s, (k,)) for s, k in keys])
+                out.append((verdict.late, verdict.duplicate, correlator.snapshot()))
+        return out
+
+    assert run(every) == run(1) == run(10_000)

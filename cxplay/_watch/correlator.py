@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import repeat, takewhile
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -133,6 +134,9 @@ class Verdict(NamedTuple):
 _verdict = tuple.__new__  # Verdict(...) without the Python-level __new__ of a NamedTuple
 
 
+#: remembered ids are forgotten in bulk, once per this many incidents (see _expire_seen)
+_EXPIRE_EVERY = 8192
+
 _Entry = tuple[int, int, str, Any]  # a waiting incident: event time, seq, id, payload
 _at = itemgetter(0)  # an entry's event time (the key of every bisect over a window)
 
@@ -189,8 +193,11 @@ class Correlator:
         self.max_seen: int | None = None
         self.seq = 0
         self._keys: dict[tuple[int, KeyValue], _Key] = {}
+        # an incident id -> its first event time; the ids and times in arrival order
+        # (two lists: forgotten from the front in bulk, see _expire_seen)
         self._seen: dict[str, int] = {}
-        self._seen_order: deque[tuple[int, str]] = deque()
+        self._seen_ats: list[int] = []
+        self._seen_ids: list[str] = []
         # idle keys are dropped on the watermark: each time an incident waits in a key, the
         # key is queued with the latest event time seen then (non-decreasing along the
         # queue); once the watermark is the longest `within` past that time, everything
@@ -202,6 +209,9 @@ class Correlator:
         # while the time stays: no tuple per incident); the states themselves, so that the
         # drop needs no dict look-up
         self._touches: deque[tuple[int, list[_Key]]] = deque()
+        # the list of the idle queue's entry for the current latest time (None until an
+        # incident waits after the latest time moved)
+        self._touching: list[_Key] | None = None
         self._params = [(s.within, s.threshold) for s in self.specs]  # read per incident
 
     # -- state -------------------------------------------------------------------------
@@ -244,7 +254,12 @@ class Correlator:
         self.seq = seq = self.seq + 1
         max_seen = self.max_seen
         lateness = self.lateness
-        late = max_seen is not None and at < max_seen - lateness
+        if max_seen is None:
+            late = False
+            moved = True
+        else:
+            late = at < max_seen - lateness
+            moved = at > max_seen
         if incident_id is None:
             member = f"#{seq}"
         else:
@@ -256,12 +271,13 @@ class Correlator:
             ):
                 return _verdict(Verdict, (member, late, True, ()))
             seen[incident_id] = at
-            self._seen_order.append((at, incident_id))
-        if max_seen is None or at > max_seen:
+            self._seen_ats.append(at)
+            self._seen_ids.append(incident_id)
+        if max_seen is None or moved:
             self.max_seen = max_seen = at
-            moved = True
+            touching = self._touching = None
         else:
-            moved = False
+            touching = self._touching
         now = max_seen - lateness
         events: tuple[Opened | Attached, ...] = ()
         if keys:
@@ -300,10 +316,11 @@ class Correlator:
                         state.touched = None
                     continue
                 state.touched = max_seen
-                if touches and touches[-1][0] == max_seen:
-                    touches[-1][1].append(state)
+                if touching is None:  # the first to wait since the latest time moved
+                    touching = self._touching = [state]
+                    touches.append((max_seen, touching))
                 else:
-                    touches.append((max_seen, [state]))
+                    touching.append(state)
                 # it waits in the key's window (inline: a call per incident costs more)
                 within, threshold = params[index]
                 if state and state[0][0] < now - within:  # behind every window that can open
@@ -340,8 +357,7 @@ class Correlator:
             touches = self._touches
             if touches and touches[0][0] < now - self._longest:
                 self._drop_idle(now - self._longest)
-        order = self._seen_order
-        if order and order[0][0] < now - self.retention:
+        if not seq % _EXPIRE_EVERY:
             self._expire_seen(now - self.retention)
         return _verdict(Verdict, (member, late, False, events))
 
@@ -380,11 +396,43 @@ class Correlator:
                     state.touched = None
 
     def _expire_seen(self, limit: int) -> None:
-        seen, order = self._seen, self._seen_order
-        while order and order[0][0] < limit:
-            at, incident_id = order.popleft()
-            if seen.get(incident_id) == at:
-                del seen[incident_id]
+        """Forget remembered ids from the front of the arrival order, while before ``limit``.
+
+        What a pass after every incident would have forgotten by now (the limit only grows;
+        see :meth:`_remembered`), in bulk once per ``_EXPIRE_EVERY`` incidents and with
+        C-level passes (the count, the slices, the dict pops) instead of a Python loop per
+        id. An id seen again since its entry (it holds a later time) is put back.
+        """
+        ats, ids, seen = self._seen_ats, self._seen_ids, self._seen
+        count = len(list(takewhile(limit.__gt__, ats)))
+        if not count:
+            return
+        times, gone = ats[:count], ids[:count]
+        del ats[:count], ids[:count]
+        popped = list(map(seen.pop, gone, repeat(None, count)))
+        if popped != times:  # an id seen again since (rare): one entry at a time
+            for incident_id, at in zip(gone, popped, strict=True):
+                if at is not None:
+                    seen[incident_id] = at
+            for at, incident_id in zip(times, gone, strict=True):
+                if seen.get(incident_id) == at:
+                    del seen[incident_id]
+
+    def _remembered(self) -> list[list[Any]]:
+        """The ids remembered, as a pass after every incident would have left them.
+
+        From the first in arrival order whose time is not before the limit (every pass
+        looked at the front with the limit of its time, which only grows), each id at its
+        latest time: the snapshot is the same whenever the bulk expiry last ran.
+        """
+        ats, ids, seen = self._seen_ats, self._seen_ids, self._seen
+        start = 0
+        if self.max_seen is not None:
+            limit = self.max_seen - self.lateness - self.retention
+            start = len(list(takewhile(limit.__gt__, ats)))
+        return [
+            [at, i] for at, i in zip(ats[start:], ids[start:], strict=True) if seen.get(i) == at
+        ]
 
     def resolve(self, disruption: str) -> Disruption | None:
         """Forget a resolved disruption (its key may open a new one); None if unknown."""
@@ -405,7 +453,7 @@ class Correlator:
         return {
             "max_seen": self.max_seen,
             "seq": self.seq,
-            "seen": [[at, i] for at, i in self._seen_order if self._seen.get(i) == at],
+            "seen": self._remembered(),
             "keys": [
                 {
                     "spec": self.specs[index].id,
@@ -434,12 +482,15 @@ class Correlator:
         self.max_seen = data.get("max_seen")
         self.seq = int(data.get("seq", 0))
         self._seen.clear()
-        self._seen_order.clear()
+        self._seen_ats.clear()
+        self._seen_ids.clear()
         for at, incident_id in data.get("seen", []):
             self._seen[incident_id] = at
-            self._seen_order.append((at, incident_id))
+            self._seen_ats.append(at)
+            self._seen_ids.append(incident_id)
         self._keys.clear()
         self._touches.clear()
+        self._touching = None
         gone: list[str] = []
         for item in data.get("keys", []):
             index = positions.get(item["spec"])
