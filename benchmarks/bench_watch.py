@@ -299,7 +299,7 @@ def main() -> None:
     print(f"RSS (MiB per chunk) {c['rss_mib'][0]} … {c['rss_mib'][-1]} (max {max(c['rss_mib'])})")
     print(
         f"full watch          {f['watch_us']} µs vs suggest {f['suggest_us']} µs: "
-        f"+{f['added'] * 100:.1f}%"
+        f"{f['added'] * 100:+.1f}%"
     )
     print(f"time to notices     p50 {t['p50_ms']} ms  p99 {t['p99_ms']} ms  max {t['max_ms']} ms")
     print(
