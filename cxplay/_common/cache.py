@@ -101,6 +101,21 @@ def code_stamp() -> str:
 
 
 @functools.cache
+def module_stamp(module: object) -> str:
+    """A library as a cache key: its name, its version and its installed file's size and time.
+
+    An upgrade (or a reinstall in place) of a library whose answers an entry depends on
+    changes the stamp, so the entry is not read back.
+    """
+    where = getattr(module, "__file__", None) or ""
+    try:
+        info = os.stat(where)
+        stamp = f"{info.st_size}:{info.st_mtime_ns}"
+    except OSError:
+        stamp = "-"
+    return f"{getattr(module, '__name__', '?')} {getattr(module, '__version__', '')} {stamp}"
+
+
 def holidays_version() -> str:
     """The installed ``holidays`` library, without importing it (its version file's bytes)."""
     import importlib.util

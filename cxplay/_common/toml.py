@@ -307,13 +307,7 @@ KEEP_PARSED = 256
 @functools.cache
 def _parser_stamp() -> str:
     """The parser a cached document was parsed by: tomli's version and file, Python's."""
-    where = getattr(tomli, "__file__", None) or ""
-    try:
-        info = os.stat(where)
-        stamp = f"{info.st_size}:{info.st_mtime_ns}"
-    except OSError:
-        stamp = "-"
-    return f"parsed-toml 1|tomli {getattr(tomli, '__version__', '')} {stamp}|{sys.version}"
+    return f"parsed-toml 1|{cache.module_stamp(tomli)}|{sys.version}"
 
 
 def _loads(text: str) -> dict[str, Any]:

@@ -51,16 +51,7 @@ def _libraries() -> str:
     pydantic validates, babel knows the currencies, tomli reads, RE2 checks ``matches()``
     patterns: an upgrade of any of them may change what loads, so it is another key.
     """
-    parts = []
-    for module in (pydantic, pydantic_core, babel, tomli, re2):
-        where = getattr(module, "__file__", None) or ""
-        try:
-            info = os.stat(where)
-            stamp = f"{info.st_size}:{info.st_mtime_ns}"
-        except OSError:
-            stamp = "-"
-        parts.append(f"{module.__name__} {getattr(module, '__version__', '')} {stamp}")
-    return "|".join(parts)
+    return "|".join(cache.module_stamp(m) for m in (pydantic, pydantic_core, babel, tomli, re2))
 
 
 def snapshot_key(given: Sequence[Path], files: Sequence[Path]) -> str:
