@@ -72,7 +72,7 @@ def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[tuple
     nobody declared on an incident type whose facts are declared (a typo, most likely).
     """
     problems: list[tuple[str, Problem]] = []
-    required = _required_facts(facts)
+    required = _indexed(facts)[1]  # (_required_facts, one call less on every incident)
     typed = model.type in required
     undeclared = [name for name in model.facts if name not in facts] if typed else []
     if undeclared:
@@ -324,9 +324,7 @@ def coerce_incident(
             f"an incident must be a mapping or an Incident, not {type(incident).__name__}",
             problems=[Problem("must be a mapping or an Incident", input=incident)],
         )
-    problems: list[tuple[str, Problem]] = []
-    if facts:
-        problems += _fact_problems(model, facts)
+    problems = _fact_problems(model, facts) if facts else []
     if types and not allow_unknown_type and model.type not in types:
         # 0.88: a typo (parcel_damage, parcle_damaged) but not a sibling (parcel_lost/_late)
         close = closest(model.type, types, cutoff=0.88)
