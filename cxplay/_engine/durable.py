@@ -286,7 +286,9 @@ class DurableBackend:
                 self._finalizer()
 
     def _evaluate(self, incident_type: str, flat: Mapping[str, Any]) -> list[int]:
-        plan = self._chunks(incident_type)
+        plan = self._plan.get(incident_type)
+        if plan is None:
+            plan = self._chunks(incident_type)
         if not plan:
             return []
         fired: set[int] = set()
