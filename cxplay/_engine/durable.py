@@ -122,7 +122,7 @@ def _builder(fields: tuple[FactField, ...], codes: Mapping[str, int]) -> _Builde
 
     Every value is an int or a float (strings travel as integer codes), so the JSON text
     is built directly (json.dumps cost more than the C call); a loop over the fields that
-    chose each encoding per evaluation cost a third of the backend's own time. Keys, paths
+    chose each encoding per evaluation took ~20 % longer (1.55 against 1.3 us). Keys, paths
     and absent texts reach the generated code as names in its namespace, never as text.
     """
     namespace: dict[str, Any] = {"C": {**codes, None: ABSENT}, "N": number_text}
@@ -271,7 +271,7 @@ class DurableBackend:
     def evaluate(self, incident_type: str, flat: Mapping[str, Any]) -> list[int]:
         """Positions of the rules whose condition holds (unordered, no duplicates)."""
         # The gate is a list: append and pop are atomic under the GIL (two lock round
-        # trips per evaluation cost a third as much as the rest of this method). In first,
+        # trips per evaluation cost ~0.35 us, 3 % of the backend's time). In first,
         # then the closed test; close() sets closed first, then looks: so either close()
         # sees this evaluation running, or this evaluation sees the engine closed.
         running = self._running

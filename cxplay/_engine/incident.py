@@ -234,7 +234,7 @@ def _few_keys(incident: Mapping[str, Any]) -> bool:
     """Whether the incident and its nested objects hold at most :data:`MAX_PROBLEMS` keys.
 
     Then :func:`_flood` cannot find more unknown keys than are listed, and skips its walk
-    (one look-up per key: a twentieth of an evaluation); this one counts with ``len``.
+    (one look-up per key: ~0.5 µs of an evaluation); this one counts with ``len``.
     """
     total = 0
     stack: list[tuple[Mapping[str, Any], type[BaseModel]]] = [(incident, Incident)]
