@@ -27,6 +27,7 @@ from cxplay._common.fields import (
     MAX_DESCRIPTION,
     MAX_FACTS,
     MAX_LIST,
+    MAX_NUMBER,
     MAX_TEXT,
     SEVERITIES,
     STAGES,
@@ -175,6 +176,9 @@ class Incident(_Strict):
         if len(facts) > MAX_FACTS:
             raise ValueError(f"an incident may carry at most {MAX_FACTS} facts, not {len(facts)}")
         for name, value in facts.items():
+            kind = type(value)  # the usual fact first: a number in range (NaN fails too)
+            if (kind is int or kind is float) and -MAX_NUMBER <= value <= MAX_NUMBER:
+                continue
             items = value if isinstance(value, list) else [value]
             if isinstance(value, list) and len(value) > MAX_LIST:
                 raise ValueError(f"fact {echo(name)}: a list may hold at most {MAX_LIST} items")

@@ -31,7 +31,7 @@ import contextlib
 import itertools
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cxplay._engine.compiler import (
@@ -112,6 +112,49 @@ def _mode(field: FactField) -> int:
     return {"string": _STRING, "number": _NUMBER, "boolean": _BOOLEAN}.get(field.kind, _PRESENCE)
 
 
+#: Builds the fact text of one chunk from ``flat.get``, the head (``{"k":1,"id":..,"sid":..``)
+#: and the tail (regex keys and ``}``).
+_Builder = Callable[[Callable[[str], Any], str, str], str]
+
+
+def _builder(fields: tuple[FactField, ...], codes: Mapping[str, int]) -> _Builder:
+    """The fact text of one chunk as one generated f-string, decided once per chunk.
+
+    Every value is an int or a float (strings travel as integer codes), so the JSON text
+    is built directly (json.dumps cost more than the C call); a loop over the fields that
+    chose each encoding per evaluation took ~20 % longer (1.55 against 1.3 us). Keys, paths
+    and absent texts reach the generated code as names in its namespace, never as text.
+    """
+    namespace: dict[str, Any] = {"C": {**codes, None: ABSENT}, "N": number_text}
+    lines = ["def build(g, head, tail):"]
+    pieces = ["{head}"]
+    for i, field in enumerate(fields):
+        mode = _mode(field)
+        namespace[f"K{i}"] = f',"{field.key}":'
+        namespace[f"P{i}"] = field.path
+        if mode == _STRING:  # a string's code; C maps None (absent) to ABSENT
+            pieces.append(f"{{K{i}}}{{C.get(g(P{i}), -1)}}")
+            continue
+        lines.append(f"    v{i} = g(P{i})")
+        if mode == _RAW:  # absent: the key is left out
+            pieces.append(f'{{"" if v{i} is None else K{i} + N(v{i})}}')
+        elif mode == _PRESENCE:
+            namespace[f"A{i}"] = _ABSENT_TEXT[mode]
+            pieces.append(f"{{K{i}}}{{A{i} if v{i} is None else 1}}")
+        else:  # numbers and booleans (True -> 1.0 compares like 1)
+            namespace[f"A{i}"] = _ABSENT_TEXT[mode]
+            pieces.append(f"{{K{i}}}{{A{i} if v{i} is None else N(v{i})}}")
+    pieces.append("{tail}")
+    lines.append(f"    return f'{''.join(pieces)}'")
+    exec("\n".join(lines), namespace)  # the compiled layout only
+    build: _Builder = namespace["build"]
+    return build
+
+
+#: One chunk of an evaluation: its ruleset handle, fact-text builder and regex keys.
+_Step = tuple[int, _Builder, tuple[tuple[str, int], ...]]
+
+
 def _culprit(chunk: Chunk) -> int:
     """The rule of a refused chunk that durable refuses on its own (else the first)."""
     for position in chunk.rules:
@@ -159,20 +202,18 @@ class DurableBackend:
                 ) from None
             self._handles.append(handle)
             self._chunk_handles[chunk.name] = handle
-        self._plan: dict[str, tuple[tuple[int, Chunk], ...]] = {}
+        self._plan: dict[str, tuple[_Step, ...]] = {}
         self._free: list[str] = []
         self._sessions = 0
         self._lock = threading.Lock()
         # close() while evaluations run: they finish, and the last one out frees the
         # rulesets (freeing them under a running one made durable fail with error 111)
-        self._running = 0
+        self._running: list[None] = []
         self._closed = False
-        self._gate = threading.Lock()
         self._available = threading.Condition(self._lock)
-        self._strings = program.strings
-        # per chunk: ('"e3":', path, how to encode) -- decided once, not per evaluation
-        self._layout = {
-            chunk.name: tuple((f'"{f.key}":', f.path, _mode(f)) for f in chunk.fields)
+        # per chunk: the builder of its fact text -- decided once, not per evaluation
+        self._build = {
+            chunk.name: _builder(chunk.fields, program.strings)
             for chunk in (*program.generic, *(c for cs in program.by_type.values() for c in cs))
         }
 
@@ -216,11 +257,12 @@ class DurableBackend:
 
     # -- evaluation --------------------------------------------------------------------
 
-    def _chunks(self, incident_type: str) -> tuple[tuple[int, Chunk], ...]:
+    def _chunks(self, incident_type: str) -> tuple[_Step, ...]:
         plan = self._plan.get(incident_type)
         if plan is None:
             plan = tuple(
-                (self._chunk_handles[c.name], c) for c in self._program.chunks_for(incident_type)
+                (self._chunk_handles[c.name], self._build[c.name], c.regexes)
+                for c in self._program.chunks_for(incident_type)
             )
             if incident_type in self._program.by_type or len(self._plan) < 10_000:
                 self._plan[incident_type] = plan
@@ -228,61 +270,55 @@ class DurableBackend:
 
     def evaluate(self, incident_type: str, flat: Mapping[str, Any]) -> list[int]:
         """Positions of the rules whose condition holds (unordered, no duplicates)."""
-        with self._gate:
+        # The gate is a list: append and pop are atomic under the GIL (two lock round
+        # trips per evaluation cost ~0.35 us, 3 % of the backend's time). In first,
+        # then the closed test; close() sets closed first, then looks: so either close()
+        # sees this evaluation running, or this evaluation sees the engine closed.
+        running = self._running
+        running.append(None)
+        try:
             if self._closed:
                 raise EngineClosedError("this engine has been closed")
-            self._running += 1
-        try:
             return self._evaluate(incident_type, flat)
         finally:
-            with self._gate:
-                self._running -= 1
-                last = self._closed and not self._running
-            if last:
+            running.pop()
+            if self._closed and not running:  # the last one out frees (finalizer: once)
                 self._finalizer()
 
     def _evaluate(self, incident_type: str, flat: Mapping[str, Any]) -> list[int]:
-        plan = self._chunks(incident_type)
+        plan = self._plan.get(incident_type)
+        if plan is None:
+            plan = self._chunks(incident_type)
         if not plan:
             return []
         fired: set[int] = set()
         regexes: dict[int, bool] = {}
-        codes = self._strings
+        get = flat.get
         sid = self._acquire()
         try:
-            for handle, chunk in plan:
-                # Every value is an int or a float (strings travel as integer codes), so
-                # the JSON text is built directly: json.dumps cost more than the C call.
-                parts = [f'{{"k":1,"id":{next(_ids)},"sid":"{sid}"']
-                for prefix, path, mode in self._layout[chunk.name]:
-                    value = flat.get(path)
-                    if mode == _STRING:
-                        parts.append(f"{prefix}{ABSENT if value is None else codes.get(value, -1)}")
-                    elif value is not None:
-                        if mode == _PRESENCE:
-                            parts.append(f"{prefix}1")
-                        else:  # numbers and booleans (True -> 1.0 compares like 1)
-                            parts.append(f"{prefix}{number_text(value)}")
-                    elif mode != _RAW:
-                        parts.append(f"{prefix}{_ABSENT_TEXT[mode]}")
-                for key, number in chunk.regexes:
-                    found = regexes.get(number)
-                    if found is None:
-                        path, pattern = self._program.regexes[number]
-                        value = flat.get(path)
-                        found = isinstance(value, str) and pattern.search(value) is not None
-                        regexes[number] = found
-                    parts.append(f'"{key}":{int(found)}')
-                text = ",".join(parts) + "}"
+            for handle, build, chunk_regexes in plan:
+                tail = "}"
+                if chunk_regexes:
+                    parts = []
+                    for key, number in chunk_regexes:
+                        found = regexes.get(number)
+                        if found is None:
+                            path, pattern = self._program.regexes[number]
+                            value = get(path)
+                            found = isinstance(value, str) and pattern.search(value) is not None
+                            regexes[number] = found
+                        parts.append(f',"{key}":{int(found)}')
+                    tail = "".join(parts) + "}"
+                text = build(get, f'{{"k":1,"id":{next(_ids)},"sid":"{sid}"', tail)
                 try:
                     code, state = _engine.assert_fact(handle, text)
                     if code == 0:
                         message = _engine.start_action_for_state(handle, state)
-                        while message:
-                            body = message[1] if isinstance(message, tuple) else message
-                            # body is '{"r12": {...}}'; the rule's position is the key
+                        # (state, body), then each next body; body is '{"r12": {...}}'
+                        body = message[1] if isinstance(message, tuple) else message
+                        while body:
                             fired.add(int(body[3 : body.index('"', 3)]))
-                            message = _engine.complete_and_start_action(handle, state)
+                            body = _engine.complete_and_start_action(handle, state)
                 finally:
                     _engine.retract_fact(handle, text)
         except Exception as exc:
@@ -299,8 +335,6 @@ class DurableBackend:
         Evaluations already running finish first (the last one frees the rulesets); any
         evaluation asked for afterwards raises :class:`cxplay.EngineClosedError`.
         """
-        with self._gate:
-            self._closed = True
-            idle = not self._running
-        if idle:
+        self._closed = True
+        if not self._running:
             self._finalizer()

@@ -207,6 +207,9 @@ class _Snapshot:
     history_in_conditions: bool
     # some playbook has a repeat-claimant guard: a history may be needed after matching
     guards: bool
+    # rank as a sort key: a dict's __getitem__ (a tuple's is a slot wrapper, twice as slow;
+    # the sort of ~6 matches was 3 % of an evaluation)
+    rank_key: Callable[[int], int]
 
 
 def replies_dirs(playbooks: PlaybookSet) -> list[Path]:
@@ -392,6 +395,7 @@ class Engine(Generic[LogT]):
             tuple(p.ref for p in playbooks.playbooks),
             "customer.compensations_90d" in paths,
             any(p.policy.repeat_claimant_after is not None for p in playbooks.playbooks),
+            dict(enumerate(rank)).__getitem__,
         )
 
     # -- properties --------------------------------------------------------------------
@@ -444,7 +448,7 @@ class Engine(Generic[LogT]):
         """Positions of the matching rules, ranked by priority then file order."""
         flat = snapshot.flatten(incident)
         positions: list[int] = snapshot.backend.evaluate(incident.type, flat)
-        positions.sort(key=snapshot.rank.__getitem__)
+        positions.sort(key=snapshot.rank_key)
         return positions
 
     def _matches(self, snapshot: _Snapshot, incident: Incident) -> list[CompiledRule]:
@@ -704,7 +708,7 @@ class Outliner:
         self._engine = engine
         self._snapshot = snapshot
         self._rules = snapshot.playbooks.rules
-        self._rank = snapshot.rank.__getitem__
+        self._rank = snapshot.rank_key
         self._evaluate = snapshot.backend.evaluate
         self.flatten = snapshot.flatten
         #: what :meth:`check` depends on: the declared facts, the known types, the leniency
