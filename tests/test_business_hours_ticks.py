@@ -171,3 +171,18 @@ def test_a_calendar_never_open_says_so_in_both(start: datetime, span: timedelta)
     expected = _outcome(lambda: reference_add(shut, start, span))
     assert expected[0] == "error"
     assert _outcome(lambda: shut.add(start, span)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(_ZONES),
+    day=st.dates(date(1971, 1, 1), date(2999, 12, 30)),
+    shift=st.sampled_from([-1, 0, 1, -999_999, 999_999]),
+)
+def test_the_local_date_of_an_instant_by_its_whole_second(zone: str, day: date, shift: int) -> None:
+    """An instant a microsecond either side of a local midnight is on the right day."""
+    cal = BusinessCalendar(zone=zone, week=((),) * 7)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=cal.tz).astimezone(timezone.utc)
+    moment = midnight + timedelta(microseconds=shift)
+    ticks = (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    assert cal._day(ticks) == moment.astimezone(cal.tz).date()
