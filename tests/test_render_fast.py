@@ -4,8 +4,8 @@
 and runs ``selectattr``/``rejectattr('key', 'equalto', x)`` without its generic machinery;
 a reply merges the environment's globals into its context once (:class:`Scope`); the short
 time format is babel's pattern parsed once; the Suggestion and its Reply are built from
-the engine's own values without validating them. Each is compared here with the path it
-skips.
+the engine's own values without validating them; the HTML e-mail escapes its body once,
+not line by line. Each is compared here with the path it skips.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 
 from cxplay import Engine
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
+from cxplay._replies.shaping import _html_document
 from cxplay.results import Reply, Suggestion
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,3 +202,30 @@ def test_a_suggestion_and_its_reply_equal_the_validated_models(backend: str) -> 
                 assert again.model_dump_json() == reply.model_dump_json()
                 checked += 1
     assert checked > 200
+
+
+def _html_line_by_line(body: str, subject: str | None, language: str) -> str:
+    """The HTML e-mail as it was built before (s-render3): each line escaped on its own."""
+    paragraphs = [p for p in body.split("\n\n") if p.strip()]
+    html_paragraphs = "\n".join(
+        f"<p>{'<br>'.join(str(escape(line)) for line in p.splitlines())}</p>" for p in paragraphs
+    )
+    title = escape(subject or "")
+    return (
+        f'<!DOCTYPE html>\n<html lang="{language}">\n<head><meta charset="utf-8">'
+        f"<title>{title}</title></head>\n<body>\n{html_paragraphs}\n</body>\n</html>"
+    )
+
+
+# markup, white space and every line break str.splitlines knows, among letters
+_BODY = st.text(
+    st.sampled_from(list("ab <>&'\" \t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029ż"))
+    | st.characters(),
+    max_size=80,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(body=_BODY, subject=st.none() | st.text(max_size=10))
+def test_the_html_body_escaped_once_is_the_line_by_line_one(body: str, subject: str | None) -> None:
+    assert _html_document(body, subject, "pl") == _html_line_by_line(body, subject, "pl")

@@ -202,10 +202,10 @@ def _html_document(body: str, subject: str | None, language: str) -> str:
     Escaping the composed text (rather than only the variables, as autoescape does) means
     no fragment and no customer value can ever put markup into the e-mail.
     """
-    paragraphs = [p for p in body.split("\n\n") if p.strip()]
-    html_paragraphs = "\n".join(
-        f"<p>{'<br>'.join(str(escape(line)) for line in p.splitlines())}</p>" for p in paragraphs
-    )
+    # escaped once, as a whole: escaping changes no line break and no white space, so the
+    # paragraphs and lines are those of the text, each escaped as it would be alone
+    paragraphs = [p for p in str(escape(body)).split("\n\n") if p.strip()]
+    html_paragraphs = "\n".join(f"<p>{'<br>'.join(p.splitlines())}</p>" for p in paragraphs)
     title = escape(subject or "")
     return (
         f'<!DOCTYPE html>\n<html lang="{language}">\n<head><meta charset="utf-8">'
