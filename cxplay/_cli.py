@@ -320,6 +320,12 @@ def _suggested(
         from cxplay._incidents import in_file
 
         raise in_file(exc, incident_file) from None
+    if seen:
+        from cxplay._engine.incident import unread_facts
+
+        unread = unread_facts(incident, seen[0].facts)
+        if unread is not None:  # nothing the user gave is dropped without a word
+            click.echo(f"Warning: {unread} (ignored: no rule can read it)", err=True)
     return result, (seen[0].labels if seen else None)
 
 

@@ -408,6 +408,28 @@ def test_bounds_that_cannot_hold_are_schema_errors(
     assert fragment in problem.message
 
 
+def test_a_fact_no_playbook_declares_is_named_in_a_warning_not_dropped_silently() -> None:
+    # parcel_damaged declares no required fact, so its facts are open-ended: a misspelled
+    # one cannot be an error, but no rule can read it, and the user hears so
+    plain = cli("suggest", "--type", "parcel_damaged", "--fact", "photos_attached=true")
+    typo = cli("suggest", "--type", "parcel_damaged", "--fact", "photos_atached=true")
+    assert plain.exit_code == typo.exit_code == 0
+    assert plain.stderr == ""
+    assert typo.stderr == (
+        "Warning: facts.photos_atached: not a fact the playbooks declare for "
+        "'parcel_damaged'; did you mean 'photos_attached'? (ignored: no rule can read it)\n"
+    )
+    # the typo changes the answer (photos are asked for): which is why it is said
+    assert "photo" not in plain.stdout and "photo" in typo.stdout
+
+
+def test_the_shipped_examples_carry_only_declared_facts() -> None:
+    for example in sorted((ROOT / "examples" / "incidents").glob("*.json")):
+        result = cli("suggest", example)
+        assert result.exit_code == 0, example.name
+        assert "Warning" not in result.stderr, f"{example.name}: {result.stderr}"
+
+
 def test_a_fact_given_twice_on_the_command_line_is_a_usage_error() -> None:
     result = cli(
         "suggest", "--type", "queue_long", "--fact", "queue_minutes=5", "--fact", "queue_minutes=7"

@@ -157,6 +157,22 @@ def _undeclared(incident_type: str, names: Sequence[str], facts: Mapping[str, Fa
     return f"facts {shown}: not facts the playbooks declare for '{incident_type}' ({known})"
 
 
+def unread_facts(incident: Mapping[str, Any], facts: Mapping[str, FactSpec]) -> str | None:
+    """One phrase for the facts of an incident (a dict) that no playbook declares, or None.
+
+    An incident type that declares no facts may carry any (they are open-ended); no rule
+    can read an undeclared one, so a misspelled fact ("photos_atached") changes nothing,
+    silently. The command line warns with this phrase; where the type declares its facts
+    such a fact is an error already (:func:`coerce_incident`).
+    """
+    given = incident.get("facts")
+    kind = incident.get("type")
+    if not isinstance(given, Mapping) or not isinstance(kind, str):
+        return None
+    names = [name for name in given if isinstance(name, str) and name not in facts]
+    return _undeclared(kind, names, facts) if names else None
+
+
 #: At most this many problems are listed in one error; the rest are counted ("and 90 more").
 MAX_PROBLEMS = 20
 _LONGEST = 300
