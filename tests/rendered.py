@@ -28,12 +28,20 @@ def incidents(engine: Engine) -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{playbook.meta.id}#{number + 1}", dict(test.incident)
 
 
+#: When the replies are written, for the incidents that carry no ``occurred_at`` (a Tuesday,
+#: 10:00 in Warsaw, in the teams' working hours): a reply's deadlines and answer times
+#: follow the clock, so the corpus the checks read must not change with the hour it runs at.
+REPLY_AT = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+
+
 def replies(engine: Engine) -> Iterator[tuple[str, str, str, str]]:
     """(case, language, channel, text) for every case × language × channel."""
     for name, incident in incidents(engine):
         for channel in CHANNELS:
             for language in LANGUAGES:
-                suggestion = engine.suggest({**incident, "channel": channel}, language=language)
+                suggestion = engine.suggest(
+                    {**incident, "channel": channel}, language=language, now=REPLY_AT
+                )
                 reply = suggestion.reply
                 if reply is None:
                     continue

@@ -251,6 +251,7 @@ SMS_THREE_SEGMENTS = frozenset(
         ("parcel#15", "pl"),
         ("parcel#15", "uk"),
         ("public#1", "pl"),
+        ("public#1", "uk"),
         ("public#2", "pl"),
         ("rental#3", "pl"),
         ("rental#3", "uk"),
