@@ -13,7 +13,7 @@ type × channel × language.
    local time; the paraphrase is the customer's words (a placeholder), not our line; at the
    desk nobody "passed your message" on.
 6. No repeated instruction or word: two sentences in a row do not open with the same words
-   or with two conditionals about the same thing, and no content word comes back within
+   or with two conditionals ("If … If …"), and no content word comes back within
    two sentences unless it is on the reviewed allowlist (tests/repetition_allowlist.txt).
 9. Ukrainian and Polish idiom: no reply or plan notice contains a calque of the reviewed
    list beside the hunspell allowlist (tests/calques.txt): "приблизно на", never "на
@@ -710,7 +710,7 @@ def repetitions(text: str, language: str, data: list[str]) -> list[tuple[str, st
             b = [w.lower() for w in _WORD.findall(second)][:2]
             if len(a) == 2 and a == b:
                 found.append((" ".join(a), f"{first} | {second}"))
-            elif a and b and a[0] in CONDITIONALS and b[0] in CONDITIONALS and shared:
+            elif a and b and a[0] in CONDITIONALS and b[0] in CONDITIONALS:
                 found.append((f"{a[0]}… {b[0]}…", f"{first} | {second}"))
     return found
 
@@ -779,6 +779,9 @@ def test_the_write_back_check_finds_a_second_ask(text: str, language: str) -> No
             "en",
             "if we",
         ),
+        ("If it is easy for you, send a photo. If anything comes up, call us.", "en", "if… if…"),
+        ("Якщо Вам не складно, додайте фото. Якщо виникнуть запитання, напишіть.", "uk",
+         "якщо… якщо…"),
         ("Przykro nam, że podróż się opóźnia. Po tak długiej podróży należy się odpoczynek.",
          "pl", "podróż"),
         ("Після ранньої дороги номер не готовий. Ви приїхали після довгої дороги.", "uk", "дороги"),
