@@ -42,6 +42,7 @@ __all__ = [
     "enabled",
     "holidays_version",
     "is_on",
+    "module_stamp",
     "private_dir",
     "prune",
     "read",
@@ -100,7 +101,6 @@ def code_stamp() -> str:
     return digest.hexdigest()
 
 
-@functools.cache
 def module_stamp(module: object) -> str:
     """A library as a cache key: its name, its version and its installed file's size and time.
 
@@ -116,6 +116,7 @@ def module_stamp(module: object) -> str:
     return f"{getattr(module, '__name__', '?')} {getattr(module, '__version__', '')} {stamp}"
 
 
+@functools.cache
 def holidays_version() -> str:
     """The installed ``holidays`` library, without importing it (its version file's bytes)."""
     import importlib.util
