@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_watch  # noqa: E402
 
+from cxplay._common.instants import micros  # noqa: E402
 from cxplay._watch import correlator as ours  # noqa: E402
 
 #: the shipped correlations (id, threshold, within, hold in µs); the stream's key is #2
@@ -76,7 +77,7 @@ def main() -> None:
     if args.retention is not None:
         sides[1].retention = args.retention
     rows, _ = bench_watch.stream(args.n, args.seed)
-    t0 = ours.micros(bench_watch.T0)
+    t0 = micros(bench_watch.T0)
     spent = [0.0, 0.0]
     kept: list[list[Any]] = [[], []]
     for number, start in enumerate(range(0, args.n, args.chunk)):

@@ -52,7 +52,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the brute-force reference lives with 
 from watch_reference import reference  # noqa: E402
 
 from cxplay import Engine  # noqa: E402
-from cxplay._watch.correlator import Opened, micros  # noqa: E402
+from cxplay._common.instants import micros  # noqa: E402
+from cxplay._watch.correlator import Opened  # noqa: E402
 from cxplay._watch.watch import Watcher  # noqa: E402
 from cxplay.models import Incident  # noqa: E402
 

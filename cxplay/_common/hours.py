@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cxplay._common import cache
+from cxplay._common import cache, instants
 
 __all__ = [
     "WEEKDAYS",
@@ -208,7 +208,9 @@ class BusinessCalendar:
         """
         found = self._ticks.get(day)
         if found is None:
-            found = tuple((_tick(begin), _tick(end)) for begin, end in self.intervals(day))
+            found = tuple(
+                (instants.micros(begin), instants.micros(end)) for begin, end in self.intervals(day)
+            )
             if len(self._ticks) >= _DAYS_KEPT:
                 self._ticks.clear()
             self._ticks[day] = found
@@ -239,11 +241,11 @@ class BusinessCalendar:
         """
         aware = _aware(start)
         given = aware.tzinfo  # the answer keeps the caller's zone (library contract)
-        begin = _tick(aware)
-        length = _length(span)
+        begin = instants.micros(aware)
+        length = instants.span_micros(span)
         moment = self._open_from(begin, 0, aware.astimezone(self.tz).date())
         if span.days:
-            local = (_EPOCH + timedelta(microseconds=moment)).astimezone(self.tz)
+            local = instants.moment(moment).astimezone(self.tz)
             day, left = local.date(), span.days
             for _ in range(_HORIZON_DAYS):
                 day += timedelta(days=1)
@@ -254,7 +256,7 @@ class BusinessCalendar:
             else:
                 raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
             moment = (
-                _tick(self._at(day, local.hour * 60 + local.minute))
+                instants.micros(self._at(day, local.hour * 60 + local.minute))
                 + local.second * 1_000_000
                 + local.microsecond
             )
@@ -270,7 +272,7 @@ class BusinessCalendar:
             closed_at = self._closing_before(moment)
             if closed_at is not None and closed_at > begin and closed_at >= begin + length:
                 moment = closed_at
-        return (_EPOCH + timedelta(microseconds=moment)).astimezone(given)
+        return instants.moment(moment).astimezone(given)
 
     def _closing_before(self, moment: int) -> int | None:
         """The last closing time before ``moment`` when ``moment`` opens after a closed gap."""
@@ -310,19 +312,8 @@ class BusinessCalendar:
         raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DAY = 86_400_000_000  # microseconds
 _ONE_DAY = timedelta(days=1)
-
-
-def _tick(moment: datetime) -> int:
-    """An aware datetime as microseconds since the epoch (exact, unlike ``timestamp()``)."""
-    return _length(moment - _EPOCH)
-
-
-def _length(span: timedelta) -> int:
-    """A timedelta in microseconds (exact)."""
-    return span.days * _DAY + span.seconds * 1_000_000 + span.microseconds
 
 
 def _aware(moment: datetime) -> datetime:

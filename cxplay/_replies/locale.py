@@ -51,6 +51,7 @@ from babel.numbers import format_currency, format_decimal, get_currency_symbol, 
 from babel.units import format_unit
 from pydantic import TypeAdapter, ValidationError
 
+from cxplay._common.instants import span_micros
 from cxplay._common.text import echo
 from cxplay._common.toml import read_package_toml
 from cxplay.models import CHANNELS
@@ -580,8 +581,7 @@ def _whole_minutes(value: timedelta | Number | str) -> int:
             raise ValueError(f"not an ISO 8601 duration: {echo(value)}") from None
     if isinstance(value, timedelta):
         # divmod(value, 1 minute) in whole microseconds, as timedelta's own divmod does it
-        micro = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
-        minutes, rest = divmod(micro, 60_000_000)
+        minutes, rest = divmod(span_micros(value), 60_000_000)
         return minutes + (1 if rest >= 30_000_000 else 0)
     return int(Decimal(_as_number(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 

@@ -36,12 +36,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cxplay._common.instants import moment
 from cxplay._incidents import _too_big, parse_incident
 from cxplay._present import error_lines
 from cxplay._serve.common import json_depth_ok
 from cxplay._serve.guard import deadline_of
 from cxplay._serve.service import GATE, Metrics, RecordCancelled, RecordGate, Service
-from cxplay._watch.correlator import moment
 from cxplay._watch.run import restore
 from cxplay._watch.store import StateConflict, WatchStore, masked_state
 from cxplay._watch.watch import Watcher

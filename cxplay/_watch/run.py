@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from cxplay._common.instants import moment
 from cxplay._common.text import echo
-from cxplay._watch.correlator import moment
 from cxplay._watch.store import WatchStore, masked_state
 from cxplay._watch.watch import Watcher
 from cxplay.errors import CxplayError

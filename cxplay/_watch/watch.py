@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
+from cxplay._common.instants import micros, moment
 from cxplay._conditions.parse import leaves, type_constraint
 from cxplay._engine.engine import Engine, Flattener
 from cxplay._engine.reference import compile_node
 from cxplay._playbooks.loader import CompiledCorrelation
-from cxplay._watch.correlator import Attached, Correlator, Opened, Spec, micros, moment
+from cxplay._watch.correlator import Attached, Correlator, Opened, Spec
 from cxplay._watch.notices import disruption_actions, render_notice
 from cxplay.errors import CxplayError
 from cxplay.models import Incident
