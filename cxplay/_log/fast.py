@@ -54,14 +54,11 @@ def _json(value: Any) -> str:
     return to_json(value).decode()
 
 
-def _upsert_sql(mark: str, json_mark: str) -> str:
-    marks = (json_mark if c in _JSON else mark for c in _DECISION_COLUMNS)
-    return (
-        f"INSERT INTO {t.decision.name} ({', '.join(_DECISION_COLUMNS)}) "
-        f"VALUES ({', '.join(marks)}) "
-        "ON CONFLICT (id) DO UPDATE SET "
-        f"views = {t.decision.name}.views + excluded.views, seen_at = excluded.seen_at"
-    )
+#: A decision written again (a retried batch) counts its views and keeps its latest sight.
+_ON_CONFLICT = (
+    "ON CONFLICT (id) DO UPDATE SET "
+    f"views = {t.decision.name}.views + excluded.views, seen_at = excluded.seen_at"
+)
 
 
 def _history_sql(mark: str) -> str:
@@ -95,7 +92,6 @@ class FastPath:
     that come and go (a server's worker threads) never strand one.
     """
 
-    upsert_sql = ""
     history_sql = ""
 
     def __init__(self, engine: Engine) -> None:
@@ -141,23 +137,8 @@ class FastPath:
     #: keyword arguments of the driver's ``execute`` for the history look-up
     execute_options: dict[str, Any] = {}  # noqa: RUF012 - read only
 
-    #: per column of the decision table: how a row's value is handed to the driver
-    converters: tuple[Callable[[Any], Any] | None, ...] = ()
-
     def _time(self, moment: datetime) -> Any:
         return moment
-
-    def _row(self, row: dict[str, Any]) -> list[Any]:
-        # runs per decision written: one C-level pass for the columns, then only the few
-        # that need converting (~4x faster than converting column by column)
-        values = list(_VALUES(row))
-        for position, convert in self._converting:
-            values[position] = convert(values[position])
-        return values
-
-    @functools.cached_property
-    def _converting(self) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-        return tuple((p, c) for p, c in enumerate(self.converters) if c is not None)
 
     def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
         raise NotImplementedError
@@ -201,14 +182,30 @@ class FastPath:
 class SqliteFastPath(FastPath):
     """SQLite: ``BEGIN IMMEDIATE`` ... ``COMMIT`` on the kept connection (autocommit)."""
 
-    upsert_sql = _upsert_sql("?", "?")
+    upsert_sql = (
+        f"INSERT INTO {t.decision.name} ({', '.join(_DECISION_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in _DECISION_COLUMNS)}) {_ON_CONFLICT}"
+    )
     history_sql = _history_sql("?")
+    #: per column of the decision table: how a row's value is handed to the driver
     converters = tuple(
         _json if c in _JSON else sqlite_time if c in _TIMES else None for c in _DECISION_COLUMNS
     )
 
     def _time(self, moment: datetime) -> Any:
         return sqlite_time(moment)
+
+    def _row(self, row: dict[str, Any]) -> list[Any]:
+        # runs per decision written: one C-level pass for the columns, then only the few
+        # that need converting (~4x faster than converting column by column)
+        values = list(_VALUES(row))
+        for position, convert in self._converting:
+            values[position] = convert(values[position])
+        return values
+
+    @functools.cached_property
+    def _converting(self) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        return tuple((p, c) for p, c in enumerate(self.converters) if c is not None)
 
     def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
         cursor = raw.cursor()
@@ -341,8 +338,7 @@ _PG_COLUMNS = ", ".join(_DECISION_COLUMNS)
 _PG_BATCH_SQL = (
     f"INSERT INTO {t.decision.name} ({_PG_COLUMNS}) "
     f"SELECT {_PG_COLUMNS} FROM json_populate_recordset(NULL::{t.decision.name}, %s::json) "
-    "ON CONFLICT (id) DO UPDATE SET "
-    f"views = {t.decision.name}.views + excluded.views, seen_at = excluded.seen_at"
+    f"{_ON_CONFLICT}"
 )
 
 
