@@ -396,15 +396,18 @@ class Scope(dict[str, Any]):
 
     def extended(self, variables: Mapping[str, Any]) -> Scope:
         """This scope with more variables (which win)."""
-        scope = Scope(self)
-        scope.update(variables)
-        scope.environment = self.environment
-        return scope
+        return _scope(self, variables, self.environment)
 
 
 def scope_of(environment: SandboxedEnvironment, variables: Mapping[str, Any]) -> Scope:
     """``variables`` over ``environment``'s globals, for :func:`render_capped` to reuse."""
-    scope = Scope(environment.globals)
+    return _scope(environment.globals, variables, environment)
+
+
+def _scope(
+    under: Mapping[str, Any], variables: Mapping[str, Any], environment: SandboxedEnvironment
+) -> Scope:
+    scope = Scope(under)
     scope.update(variables)
     scope.environment = environment
     return scope
