@@ -198,6 +198,11 @@ def _model_keys(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
     return keys
 
 
+def _keys_of(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    """:func:`_model_keys`, worked out once per model."""
+    return _MODEL_KEYS.get(model) or _MODEL_KEYS.setdefault(model, _model_keys(model))
+
+
 def _flood(incident: Mapping[str, Any]) -> str | None:
     """A short error for an incident too big to report key by key, else None.
 
@@ -213,7 +218,7 @@ def _flood(incident: Mapping[str, Any]) -> str | None:
         stack.clear()
     while stack:
         mapping, model, prefix = stack.pop()
-        keys = _MODEL_KEYS.get(model) or _MODEL_KEYS.setdefault(model, _model_keys(model))
+        keys = _keys_of(model)
         for key, value in mapping.items():
             nested = keys.get(key, _UNKNOWN)
             if nested is _UNKNOWN:
@@ -271,7 +276,7 @@ def _few_keys(incident: Mapping[str, Any]) -> bool:
 
 def _nested(model: type[BaseModel]) -> tuple[tuple[str, type[BaseModel]], ...]:
     """A model's keys whose values are models, with those models."""
-    keys = _MODEL_KEYS.get(model) or _MODEL_KEYS.setdefault(model, _model_keys(model))
+    keys = _keys_of(model)
     return tuple((key, nested) for key, nested in keys.items() if nested is not None)
 
 
