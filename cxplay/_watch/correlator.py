@@ -158,6 +158,11 @@ def _dumped(payload: Any) -> Any:
     return payload if dump is None else dump(mode="json", exclude_none=True)
 
 
+def _before(ats: list[int], limit: int) -> int:
+    """How many times at the front of ``ats`` (arrival order) are before ``limit``."""
+    return len(list(takewhile(limit.__gt__, ats)))
+
+
 class Correlator:
     """Windows per (correlation, key) over event time, with a watermark and lateness.
 
@@ -391,7 +396,7 @@ class Correlator:
         id. An id seen again since its entry (it holds a later time) is put back.
         """
         ats, ids, seen = self._seen_ats, self._seen_ids, self._seen
-        count = len(list(takewhile(limit.__gt__, ats)))
+        count = _before(ats, limit)
         if not count:
             return
         times, gone = ats[:count], ids[:count]
@@ -416,7 +421,7 @@ class Correlator:
         start = 0
         if self.max_seen is not None:
             limit = self.max_seen - self.lateness - self.retention
-            start = len(list(takewhile(limit.__gt__, ats)))
+            start = _before(ats, limit)
         return [
             [at, i] for at, i in zip(ats[start:], ids[start:], strict=True) if seen.get(i) == at
         ]
