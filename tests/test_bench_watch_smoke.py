@@ -8,13 +8,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quick_run_detects_the_waves_like_the_reference() -> None:
+def _bench(script: str, *args: str) -> dict[str, Any]:
+    """Run ``benchmarks/<script>`` as a user does; its JSON output (it exits 0)."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_watch.py"), "--quick", "--json"],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -22,7 +24,12 @@ def test_quick_run_detects_the_waves_like_the_reference() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_quick_run_detects_the_waves_like_the_reference() -> None:
+    result = _bench("bench_watch.py", "--quick", "--json")
     assert result["detections"]["equal"] is True
     assert result["correlation"]["disruptions"] == 5  # the 5 injected waves, nothing else
     assert len(result["correlation"]["rss_mib"]) == 4  # one sample per chunk
@@ -30,30 +37,11 @@ def test_quick_run_detects_the_waves_like_the_reference() -> None:
     assert set(result["full_watch"]) == {"incidents", "suggest_us", "watch_us", "added"}
 
 
-def _correlator_ab(*extra: str) -> dict[str, object]:
-    script = ROOT / "benchmarks" / "bench_correlator.py"
+def _correlator_ab(*extra: str) -> dict[str, Any]:
     own = ROOT / "cxplay" / "_watch" / "correlator.py"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--base",
-            str(own),
-            "--n",
-            "20000",
-            "--chunk",
-            "5000",
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    return _bench(
+        "bench_correlator.py", "--base", str(own), "--n", "20000", "--chunk", "5000", *extra
     )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
 
 
 def test_the_correlator_ab_agrees_with_itself_and_sees_a_difference() -> None:
