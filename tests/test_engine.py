@@ -444,3 +444,30 @@ def test_a_rates_table_must_be_dated_and_sane(tmp_path: Path, policy: str, messa
         Engine.from_path(tmp_path)
     assert message in str(caught.value)
     assert "c.toml:" in str(caught.value)
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
+def test_a_ruleset_durable_refuses_is_a_compile_error_naming_the_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refusal when the rulesets are made closes what was made and names file, line and
+    rule (not an AttributeError from closing a backend whose state was not set yet)."""
+    from cxplay._engine import durable
+    from cxplay.errors import CompileError
+
+    real = durable._engine
+
+    class Refusing:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        @staticmethod
+        def create_ruleset(name: str, text: str) -> int:
+            raise Exception("error 204")  # what durable raises: a plain Exception
+
+    monkeypatch.setattr(durable, "_engine", Refusing())
+    with pytest.raises(CompileError) as info:
+        Engine.from_path(backend="durable")
+    (problem,) = info.value.problems
+    assert problem.message == "the rule engine refused this rule: error 204"
+    assert problem.rule and problem.file and problem.line

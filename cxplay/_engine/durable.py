@@ -181,6 +181,18 @@ class DurableBackend:
         self._sids: list[str] = []  # every session id handed out, for close()
         self._finalizer = weakref.finalize(self, _delete_rulesets, self._handles, self._sids)
         self._chunk_handles: dict[str, int] = {}
+        # per chunk: the builder of its fact text -- decided once, not per evaluation
+        self._build: dict[str, _Builder] = {}
+        self._plan: dict[str, tuple[_Step, ...]] = {}
+        self._free: list[str] = []
+        self._sessions = 0
+        self._lock = threading.Lock()
+        # close() while evaluations run: they finish, and the last one out frees the
+        # rulesets (freeing them under a running one made durable fail with error 111);
+        # set before the rulesets are made, which a refused one closes
+        self._running: list[None] = []
+        self._closed = False
+        self._available = threading.Condition(self._lock)
         for chunk in (*program.generic, *(c for cs in program.by_type.values() for c in cs)):
             try:
                 handle = _engine.create_ruleset(
@@ -202,20 +214,7 @@ class DurableBackend:
                 ) from None
             self._handles.append(handle)
             self._chunk_handles[chunk.name] = handle
-        self._plan: dict[str, tuple[_Step, ...]] = {}
-        self._free: list[str] = []
-        self._sessions = 0
-        self._lock = threading.Lock()
-        # close() while evaluations run: they finish, and the last one out frees the
-        # rulesets (freeing them under a running one made durable fail with error 111)
-        self._running: list[None] = []
-        self._closed = False
-        self._available = threading.Condition(self._lock)
-        # per chunk: the builder of its fact text -- decided once, not per evaluation
-        self._build = {
-            chunk.name: _builder(chunk.fields, program.strings)
-            for chunk in (*program.generic, *(c for cs in program.by_type.values() for c in cs))
-        }
+            self._build[chunk.name] = _builder(chunk.fields, program.strings)
 
     # -- sessions ----------------------------------------------------------------------
 
