@@ -11,6 +11,7 @@ not line by line. Each is compared here with the path it skips.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,14 @@ from markupsafe import escape
 
 from cxplay import Engine
 from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._replies import locale as locale_module
+from cxplay._replies.address import _declined, name_in_script, parse_name
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
+from cxplay._replies.renderer import _fields, _fold
 from cxplay._replies.shaping import _html_document
-from cxplay.results import Reply, Suggestion
+from cxplay.models import EventRef
+from cxplay.results import FollowUpPlan, Reply, Suggestion
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["python", *(["durable"] if DURABLE else [])]
@@ -229,3 +234,80 @@ _BODY = st.text(
 @given(body=_BODY, subject=st.none() | st.text(max_size=10))
 def test_the_html_body_escaped_once_is_the_line_by_line_one(body: str, subject: str | None) -> None:
     assert _html_document(body, subject, "pl") == _html_line_by_line(body, subject, "pl")
+
+
+def _fold_as_before(text: str) -> str:
+    """The folding before the one-paragraph shortcut: every paragraph split and joined."""
+    if "\n" not in text:
+        return " ".join(text.split())
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n[ \t]*\n", text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+_FOLDED = st.text(st.sampled_from(list("ab. \t\n\r\x0b\x0c\x85\u2028\u00a0ż")), max_size=60)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_FOLDED)
+def test_folding_one_paragraph_at_once_folds_as_every_paragraph_did(text: str) -> None:
+    assert _fold(text) == _fold_as_before(text)
+
+
+def test_the_event_and_follow_ups_in_a_context_are_their_dumps() -> None:
+    """``_fields`` is ``model_dump()``: the same values in the same order, for every field set.
+
+    A field that is a model or a mapping would be dumped into a dict: it fails here.
+    """
+    due = datetime(2026, 4, 7, 9, 55, tzinfo=timezone.utc)
+    models: list[EventRef | FollowUpPlan] = [
+        EventRef(),
+        EventRef(id="cx-26", session="Keynote", speaker="Ada"),
+        FollowUpPlan(after=timedelta(hours=2), channel=None, action="survey"),
+        FollowUpPlan(
+            after=timedelta(days=1),
+            channel="phone",
+            action="callback",
+            survey="csat",
+            purpose="room_ready",
+            due=due,
+        ),
+    ]
+    for model in models:
+        dumped = _fields(model)
+        assert dumped == model.model_dump()
+        assert list(dumped) == list(model.model_dump())
+        assert type(dumped) is dict
+    with Engine.from_path() as engine:
+        seen = 0
+        for incident in _example_cases():
+            decision = engine.decide(incident)
+            for plan in decision.follow_ups:
+                assert list(_fields(plan).items()) == list(plan.model_dump().items())
+                seen += 1
+            event = engine.incident(incident).event
+            assert list(_fields(event).items()) == list(event.model_dump().items())
+    assert seen > 0
+
+
+def test_a_declined_address_is_worked_out_as_without_the_memo() -> None:
+    names = ["Anna Kowalska", "Jan Nowak", "Олена Петренко", "Тарас Мельник", "Kasia Lis", None]
+    for text in names:
+        for language in ("pl", "uk"):
+            original = parse_name(text)
+            name = parse_name(name_in_script(original.text, language))
+            for hint in (None, "female", "male", "neutral"):
+                expected = _declined.__wrapped__(original, name, language, hint)
+                assert _declined(original, name, language, hint) == expected
+                assert _declined(original, name, language, hint) == expected  # from the memo
+
+
+@pytest.mark.parametrize("language", ["en", "pl", "uk"])
+def test_short_time_without_the_clock_pattern_is_still_babels(
+    language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert locale_module._clock_pattern(language)  # the shortcut is what the test above checks
+    moment = datetime(2026, 3, 29, 0, 59, 30, tzinfo=timezone.utc)
+    fast = format_time(moment, language, "Europe/Warsaw")
+    monkeypatch.setattr(locale_module, "_clock_pattern", lambda language: False)
+    expected = babel_time(_localize(moment, "Europe/Warsaw"), "short", locale=_locale(language))
+    assert format_time(moment, language, "Europe/Warsaw") == fast == expected

@@ -454,6 +454,8 @@ def format_time(dt: datetime, language: str, tz: str | None = None) -> str:
         The formatted time, without seconds or zone name.
     """
     local = _localize(dt, tz)  # aware: babel would take it as it is
+    if _clock_pattern(language):  # CLDR's HH:mm, as babel writes it: hour and minute
+        return f"{local.hour:02d}:{local.minute:02d}"
     # babel's format_time(local, "short", locale=...) without looking the pattern up again
     return _short_time(language).apply(
         local.timetz(), _locale(language), reference_date=local.date()
@@ -464,6 +466,17 @@ def format_time(dt: datetime, language: str, tz: str | None = None) -> str:
 def _short_time(language: str) -> DateTimePattern:
     """The language's short time pattern (``HH:mm``), parsed once."""
     return parse_pattern(get_time_format("short", locale=_locale(language)))
+
+
+@functools.cache
+def _clock_pattern(language: str) -> bool:
+    """Whether the short time pattern is ``HH:mm`` (all three languages' in CLDR).
+
+    Babel writes it as two zero-padded numbers, the hour (0-23) and the minute, and
+    nothing else: :func:`format_time` then writes them itself, without babel's
+    pattern machinery (``tests/test_i18n.py`` compares the two).
+    """
+    return _short_time(language).format == "%(HH)s:%(mm)s"
 
 
 def format_datetime(dt: datetime, language: str, tz: str | None = None) -> str:
