@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -311,3 +312,18 @@ def test_short_time_without_the_clock_pattern_is_still_babels(
     monkeypatch.setattr(locale_module, "_clock_pattern", lambda language: False)
     expected = babel_time(_localize(moment, "Europe/Warsaw"), "short", locale=_locale(language))
     assert format_time(moment, language, "Europe/Warsaw") == fast == expected
+
+
+@given(st.integers(-(10**16), 10**16) | st.integers())
+def test_whole_minutes_of_an_int_are_its_quantized_value(value: int) -> None:
+    try:
+        expected: int | str = int(
+            Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        )
+    except InvalidOperation:
+        expected = "refused"  # more digits than the decimal context holds
+    try:
+        got: int | str = _whole_minutes(value)
+    except InvalidOperation:
+        got = "refused"
+    assert got == expected

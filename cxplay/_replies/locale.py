@@ -584,6 +584,9 @@ def format_deadline(
 
 
 _DURATION: Final = TypeAdapter(timedelta)
+#: Below this, an int quantized to a whole number is itself (in a decimal context of 16
+#: digits or more; the default has 28): :func:`_whole_minutes` returns it as it is.
+_EXACT_MINUTES: Final = 10**15
 
 
 def _whole_minutes(value: timedelta | Number | str) -> int:
@@ -596,6 +599,8 @@ def _whole_minutes(value: timedelta | Number | str) -> int:
         # divmod(value, 1 minute) in whole microseconds, as timedelta's own divmod does it
         minutes, rest = divmod(span_micros(value), 60_000_000)
         return minutes + (1 if rest >= 30_000_000 else 0)
+    if type(value) is int and -_EXACT_MINUTES < value < _EXACT_MINUTES:
+        return value  # a whole number of minutes (facts' counts): quantized, it is itself
     return int(Decimal(_as_number(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
