@@ -5,7 +5,11 @@ and runs ``selectattr``/``rejectattr('key', 'equalto', x)`` without its generic 
 a reply merges the environment's globals into its context once (:class:`Scope`); the short
 time format is babel's pattern parsed once; the Suggestion and its Reply are built from
 the engine's own values without validating them; the HTML e-mail escapes its body once,
-not line by line. Each is compared here with the path it skips.
+not line by line; a context's event and follow-ups are their fields, not pydantic's dump;
+a fragment of one paragraph is folded without splitting it into paragraphs; the short
+time is the hour and minute where CLDR's pattern is HH:mm; a whole number of minutes is
+not quantized; the Polish and Ukrainian vocative is memoised. Each is compared here with
+the path it skips.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from cxplay._replies import locale as locale_module
 from cxplay._replies.address import _declined, name_in_script, parse_name
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
-from cxplay._replies.renderer import _fields, _fold
-from cxplay._replies.shaping import _html_document
-from cxplay.models import EventRef
-from cxplay.results import FollowUpPlan, Reply, Suggestion
+from cxplay._replies.renderer import Renderer, ReplyContext, _fields, _fold
+from cxplay._replies.shaping import _html_document, template_name
+from cxplay.errors import RenderError
+from cxplay.models import EventRef, Incident
+from cxplay.results import FollowUpPlan, Reply, SuggestedAction, Suggestion
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["python", *(["durable"] if DURABLE else [])]
@@ -327,3 +332,36 @@ def test_whole_minutes_of_an_int_are_its_quantized_value(value: int) -> None:
     except InvalidOperation:
         got = "refused"
     assert got == expected
+
+
+def _plan_b_action() -> SuggestedAction:
+    with Engine.from_path() as engine:
+        for incident in _example_cases():
+            for action in engine.decide(incident).actions:
+                if action.kind == "plan_b" and action.params.get("options"):
+                    return action
+    raise AssertionError("no shipped plan_b with options")
+
+
+@pytest.mark.parametrize("options_written", [True, False])
+def test_a_plain_action_fragment_is_said_without_its_context_but_plan_bs_options_are_not(
+    tmp_path: Path, options_written: bool
+) -> None:
+    plan_b = _plan_b_action()
+    name = template_name(plan_b)
+    options = "".join(f'"option.{o}" = "Option {o}."\n' for o in plan_b.params["options"])
+    (tmp_path / "common.en.toml").write_text(
+        f'"{name}" = "A plain choice."\n"inform.plain" = "Plain news."\n'
+        + (options if options_written else ""),
+        encoding="utf-8",
+    )
+    renderer = Renderer([tmp_path]).whole()
+    plain = plan_b.model_copy(update={"kind": "inform", "params": {"topic": "plain"}})
+    ctx = ReplyContext(actions=[plain, plan_b], languages=["en"], default_language="en")
+    incident = Incident(type="parcel_late", channel="chat")
+    if options_written:
+        body = renderer.render(incident, ctx).body
+        assert "Plain news." in body and "A plain choice." in body
+    else:  # the options are rendered, and missing, though the fragment is plain
+        with pytest.raises(RenderError, match="missing reply fragment 'option"):
+            renderer.render(incident, ctx)

@@ -457,6 +457,23 @@ class Renderer:
         ready = self._ready[(language, name, channel)] = (chosen, plain, template)
         return ready
 
+    def _plain_action(
+        self, language: str, name: str, channel: str, action: SuggestedAction
+    ) -> str | None:
+        """An action's fragment when it is plain text (it reads no context), else None.
+
+        Then the action's context is not built: nothing in it could change the text, and
+        building it raises nothing for an action the engine decided (its cost is in a
+        known currency). A ``plan_b`` is never taken here: its options are rendered with
+        its context, and a missing option is an error even under a plain fragment.
+        """
+        if action.kind == "plan_b":
+            return None
+        try:
+            return self._ready[(language, name, channel)][1]
+        except KeyError:
+            return self._prepare(language, name, channel)[1]
+
     def fragment(
         self, language: str, name: str, channel: str, context: Mapping[str, Any]
     ) -> str | None:
@@ -726,8 +743,10 @@ class Renderer:
             if name in seen:
                 continue  # the same fragment twice would repeat itself
             seen.add(name)
-            local = self.action_context(action, language, channel, base)
-            text = self.fragment(language, name, channel, local)
+            text = self._plain_action(language, name, channel, action)
+            if text is None:
+                local = self.action_context(action, language, channel, base)
+                text = self.fragment(language, name, channel, local)
             if text is None:
                 raise RenderError(
                     f"missing reply fragment '{name}' ({language}) for rule {action.rule}"
