@@ -14,6 +14,7 @@ the path it skips.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -31,6 +32,7 @@ from markupsafe import escape
 
 from cxplay import Engine
 from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._engine.engine import reply_context
 from cxplay._replies import locale as locale_module
 from cxplay._replies.address import _declined, name_in_script, parse_name
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
@@ -365,3 +367,22 @@ def test_a_plain_action_fragment_is_said_without_its_context_but_plan_bs_options
     else:  # the options are rendered, and missing, though the fragment is plain
         with pytest.raises(RenderError, match="missing reply fragment 'option"):
             renderer.render(incident, ctx)
+
+
+def test_a_reply_context_built_whole_is_the_constructors() -> None:
+    """``reply_context`` gives every field (a new one it forgot fails here), equal and in order."""
+    names = [f.name for f in dataclasses.fields(ReplyContext)]
+    checked = 0
+    with Engine.from_path() as engine:
+        for incident in _example_cases():
+            decision = engine.decide(incident)
+            if not decision.kept:
+                continue
+            fast = reply_context(decision)
+            assert list(fast.__dict__) == names
+            built = ReplyContext(**fast.__dict__)
+            assert fast == built and list(fast.__dict__.items()) == list(built.__dict__.items())
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                fast.tone = "warm"  # type: ignore[misc]
+            checked += 1
+    assert checked > 100
