@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,8 @@ from cxplay._engine.engine import reply_context
 from cxplay._replies import locale as locale_module
 from cxplay._replies.address import _declined, name_in_script, parse_name
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
-from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
 from cxplay._replies.renderer import Renderer, ReplyContext, _fields, _fold
+from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
 from cxplay._replies.shaping import _html_document, template_name
 from cxplay.errors import RenderError
 from cxplay.models import EventRef, Incident
@@ -324,9 +324,7 @@ def test_short_time_without_the_clock_pattern_is_still_babels(
 @given(st.integers(-(10**16), 10**16) | st.integers())
 def test_whole_minutes_of_an_int_are_its_quantized_value(value: int) -> None:
     try:
-        expected: int | str = int(
-            Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        )
+        expected: int | str = int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     except InvalidOperation:
         expected = "refused"  # more digits than the decimal context holds
     try:

@@ -83,4 +83,3 @@ def whole_context(values: dict[str, Any]) -> ReplyContext:
     context = object.__new__(ReplyContext)
     context.__dict__.update(values)
     return context
-

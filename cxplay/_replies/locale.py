@@ -474,9 +474,9 @@ def _clock_pattern(language: str) -> bool:
 
     Babel writes it as two zero-padded numbers, the hour (0-23) and the minute, and
     nothing else: :func:`format_time` then writes them itself, without babel's
-    pattern machinery (``tests/test_i18n.py`` compares the two).
+    pattern machinery (``tests/test_render_fast.py`` compares the two).
     """
-    return _short_time(language).format == "%(HH)s:%(mm)s"
+    return _short_time(language).pattern == "HH:mm"
 
 
 def format_datetime(dt: datetime, language: str, tz: str | None = None) -> str:
