@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from babel.dates import format_time as babel_time
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -257,6 +257,11 @@ _FOLDED = st.text(st.sampled_from(list("ab. \t\n\r\x0b\x0c\x85\u2028\u00a0ż")),
 
 @settings(max_examples=1000, deadline=None)
 @given(_FOLDED)
+@example("a\n\nb")
+@example("a\n \nb")
+@example("a\n\t\nb")
+@example("a\n \t b\n")
+@example("a\n\t b")
 def test_folding_one_paragraph_at_once_folds_as_every_paragraph_did(text: str) -> None:
     assert _fold(text) == _fold_as_before(text)
 

@@ -120,10 +120,12 @@ def _fold(text: str) -> str:
 
     Runs of white space become one space; a blank line keeps a paragraph break.
     """
-    if "\n" not in text:  # one line: one paragraph (a blank line needs two breaks)
+    # a blank line is a break, spaces or tabs, and a break: without a break followed by
+    # another, a space or a tab there is none, and the text is one paragraph (most are)
+    if "\n" not in text or ("\n\n" not in text and "\n " not in text and "\n\t" not in text):
         return " ".join(text.split())
     parts = _PARAGRAPH.split(text)
-    if len(parts) == 1:  # no blank line: one paragraph (two thirds of multi-line fragments)
+    if len(parts) == 1:  # no blank line after all: one paragraph
         return " ".join(text.split())
     paragraphs = [" ".join(p.split()) for p in parts]
     return "\n\n".join([p for p in paragraphs if p])
