@@ -285,6 +285,11 @@ def test_the_event_and_follow_ups_in_a_context_are_their_dumps() -> None:
             due=due,
         ),
     ]
+
+    class Session(EventRef):  # a caller's own model: pydantic dumps it
+        room: str = "A1"
+
+    models.append(Session(id="cx-26"))
     for model in models:
         dumped = _fields(model)
         assert dumped == model.model_dump()

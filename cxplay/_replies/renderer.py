@@ -150,10 +150,14 @@ def _fields(model: EventRef | FollowUpPlan) -> dict[str, Any]:
 
     The event and a follow-up have only plain values (text, instants, spans), no nested
     model or mapping, so that is what the dump is (``tests/test_render_fast.py`` holds
-    it equal for every field set, and checks the fields stay plain).
+    it equal for every field set, and checks the fields stay plain). Any other model (a
+    caller's subclass) is dumped by pydantic.
     """
+    names = _DUMPED.get(type(model))
+    if names is None:
+        return model.model_dump()
     values = model.__dict__
-    return {name: values[name] for name in _DUMPED[type(model)]}
+    return {name: values[name] for name in names}
 
 
 _FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[a-z_]+)?$")
