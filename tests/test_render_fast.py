@@ -5,19 +5,26 @@ and runs ``selectattr``/``rejectattr('key', 'equalto', x)`` without its generic 
 a reply merges the environment's globals into its context once (:class:`Scope`); the short
 time format is babel's pattern parsed once; the Suggestion and its Reply are built from
 the engine's own values without validating them; the HTML e-mail escapes its body once,
-not line by line. Each is compared here with the path it skips.
+not line by line; a context's event and follow-ups are their fields, not pydantic's dump;
+a fragment of one paragraph is folded without splitting it into paragraphs; the short
+time is the hour and minute where CLDR's pattern is HH:mm; a whole number of minutes is
+not quantized; the Polish and Ukrainian vocative is memoised. Each is compared here with
+the path it skips.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import pytest
 from babel.dates import format_time as babel_time
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -25,10 +32,16 @@ from markupsafe import escape
 
 from cxplay import Engine
 from cxplay._engine.durable import AVAILABLE as DURABLE
+from cxplay._engine.engine import reply_context
+from cxplay._replies import locale as locale_module
+from cxplay._replies.address import _declined, name_in_script, parse_name
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
+from cxplay._replies.renderer import Renderer, ReplyContext, _fields, _fold
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
-from cxplay._replies.shaping import _html_document
-from cxplay.results import Reply, Suggestion
+from cxplay._replies.shaping import _html_document, template_name
+from cxplay.errors import RenderError
+from cxplay.models import EventRef, Incident
+from cxplay.results import FollowUpPlan, Reply, SuggestedAction, Suggestion
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["python", *(["durable"] if DURABLE else [])]
@@ -229,3 +242,155 @@ _BODY = st.text(
 @given(body=_BODY, subject=st.none() | st.text(max_size=10))
 def test_the_html_body_escaped_once_is_the_line_by_line_one(body: str, subject: str | None) -> None:
     assert _html_document(body, subject, "pl") == _html_line_by_line(body, subject, "pl")
+
+
+def _fold_as_before(text: str) -> str:
+    """The folding before the one-paragraph shortcut: every paragraph split and joined."""
+    if "\n" not in text:
+        return " ".join(text.split())
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n[ \t]*\n", text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+_FOLDED = st.text(st.sampled_from(list("ab. \t\n\r\x0b\x0c\x85\u2028\u00a0ż")), max_size=60)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_FOLDED)
+@example("a\n\nb")
+@example("a\n \nb")
+@example("a\n\t\nb")
+@example("a\n \t b\n")
+@example("a\n\t b")
+def test_folding_one_paragraph_at_once_folds_as_every_paragraph_did(text: str) -> None:
+    assert _fold(text) == _fold_as_before(text)
+
+
+def test_the_event_and_follow_ups_in_a_context_are_their_dumps() -> None:
+    """``_fields`` is ``model_dump()``: the same values in the same order, for every field set.
+
+    A field that is a model or a mapping would be dumped into a dict: it fails here.
+    """
+    due = datetime(2026, 4, 7, 9, 55, tzinfo=timezone.utc)
+    models: list[EventRef | FollowUpPlan] = [
+        EventRef(),
+        EventRef(id="cx-26", session="Keynote", speaker="Ada"),
+        FollowUpPlan(after=timedelta(hours=2), channel=None, action="survey"),
+        FollowUpPlan(
+            after=timedelta(days=1),
+            channel="phone",
+            action="callback",
+            survey="csat",
+            purpose="room_ready",
+            due=due,
+        ),
+    ]
+
+    class Session(EventRef):  # a caller's own model: pydantic dumps it
+        room: str = "A1"
+
+    models.append(Session(id="cx-26"))
+    for model in models:
+        dumped = _fields(model)
+        assert dumped == model.model_dump()
+        assert list(dumped) == list(model.model_dump())
+        assert type(dumped) is dict
+    with Engine.from_path() as engine:
+        seen = 0
+        for incident in _example_cases():
+            decision = engine.decide(incident)
+            for plan in decision.follow_ups:
+                assert list(_fields(plan).items()) == list(plan.model_dump().items())
+                seen += 1
+            event = engine.incident(incident).event
+            assert list(_fields(event).items()) == list(event.model_dump().items())
+    assert seen > 0
+
+
+def test_a_declined_address_is_worked_out_as_without_the_memo() -> None:
+    names = ["Anna Kowalska", "Jan Nowak", "Олена Петренко", "Тарас Мельник", "Kasia Lis", None]
+    for text in names:
+        for language in ("pl", "uk"):
+            original = parse_name(text)
+            name = parse_name(name_in_script(original.text, language))
+            for hint in (None, "female", "male", "neutral"):
+                expected = _declined.__wrapped__(original, name, language, hint)
+                assert _declined(original, name, language, hint) == expected
+                assert _declined(original, name, language, hint) == expected  # from the memo
+
+
+@pytest.mark.parametrize("language", ["en", "pl", "uk"])
+def test_short_time_without_the_clock_pattern_is_still_babels(
+    language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert locale_module._clock_pattern(language)  # the shortcut is what the test above checks
+    moment = datetime(2026, 3, 29, 0, 59, 30, tzinfo=timezone.utc)
+    fast = format_time(moment, language, "Europe/Warsaw")
+    monkeypatch.setattr(locale_module, "_clock_pattern", lambda language: False)
+    expected = babel_time(_localize(moment, "Europe/Warsaw"), "short", locale=_locale(language))
+    assert format_time(moment, language, "Europe/Warsaw") == fast == expected
+
+
+@given(st.integers(-(10**16), 10**16) | st.integers())
+def test_whole_minutes_of_an_int_are_its_quantized_value(value: int) -> None:
+    try:
+        expected: int | str = int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation:
+        expected = "refused"  # more digits than the decimal context holds
+    try:
+        got: int | str = _whole_minutes(value)
+    except InvalidOperation:
+        got = "refused"
+    assert got == expected
+
+
+def _plan_b_action() -> SuggestedAction:
+    with Engine.from_path() as engine:
+        for incident in _example_cases():
+            for action in engine.decide(incident).actions:
+                if action.kind == "plan_b" and action.params.get("options"):
+                    return action
+    raise AssertionError("no shipped plan_b with options")
+
+
+@pytest.mark.parametrize("options_written", [True, False])
+def test_a_plain_action_fragment_is_said_without_its_context_but_plan_bs_options_are_not(
+    tmp_path: Path, options_written: bool
+) -> None:
+    plan_b = _plan_b_action()
+    name = template_name(plan_b)
+    options = "".join(f'"option.{o}" = "Option {o}."\n' for o in plan_b.params["options"])
+    (tmp_path / "common.en.toml").write_text(
+        f'"{name}" = "A plain choice."\n"inform.plain" = "Plain news."\n'
+        + (options if options_written else ""),
+        encoding="utf-8",
+    )
+    renderer = Renderer([tmp_path]).whole()
+    plain = plan_b.model_copy(update={"kind": "inform", "params": {"topic": "plain"}})
+    ctx = ReplyContext(actions=[plain, plan_b], languages=["en"], default_language="en")
+    incident = Incident(type="parcel_late", channel="chat")
+    if options_written:
+        body = renderer.render(incident, ctx).body
+        assert "Plain news." in body and "A plain choice." in body
+    else:  # the options are rendered, and missing, though the fragment is plain
+        with pytest.raises(RenderError, match="missing reply fragment 'option"):
+            renderer.render(incident, ctx)
+
+
+def test_a_reply_context_built_whole_is_the_constructors() -> None:
+    """``reply_context`` gives every field (a new one it forgot fails here), equal and in order."""
+    names = [f.name for f in dataclasses.fields(ReplyContext)]
+    checked = 0
+    with Engine.from_path() as engine:
+        for incident in _example_cases():
+            decision = engine.decide(incident)
+            if not decision.kept:
+                continue
+            fast = reply_context(decision)
+            assert list(fast.__dict__) == names
+            built = ReplyContext(**fast.__dict__)
+            assert fast == built and list(fast.__dict__.items()) == list(built.__dict__.items())
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                fast.tone = "warm"  # type: ignore[misc]
+            checked += 1
+    assert checked > 100

@@ -36,6 +36,7 @@ from cxplay._playbooks.loader import (
     load_playbooks,
     shipped_playbooks_dir,
 )
+from cxplay._replies.config import whole_context
 from cxplay._replies.renderer import Renderer, ReplyContext
 from cxplay.errors import (
     ArgumentError,
@@ -88,21 +89,24 @@ def reply_context(decision: Decision) -> ReplyContext:
 
     The leading playbook (its top kept rule's) sets the reply's languages, tone and signature.
     """
-    meta = decision.kept[0].playbook.meta
-    return ReplyContext(
-        actions=decision.actions,
-        languages=meta.languages,
-        default_language=meta.default_language,
-        tone=meta.tone,
-        respond_by=decision.respond_by,
-        follow_ups=decision.follow_ups,
-        severity=decision.severity,
-        playbook=meta.id,
-        promise=decision.kept[0].playbook.sla,
-        business=decision.kept[0].playbook.business,
-        zone=hours.zone if (hours := decision.kept[0].playbook.hours) is not None else None,
-        said=decision.said,
-        now=decision.base,
+    playbook = decision.kept[0].playbook
+    meta = playbook.meta
+    return whole_context(  # every field, in the order of ReplyContext's
+        {
+            "actions": decision.actions,
+            "languages": meta.languages,
+            "default_language": meta.default_language,
+            "tone": meta.tone,
+            "respond_by": decision.respond_by,
+            "follow_ups": decision.follow_ups,
+            "severity": decision.severity,
+            "playbook": meta.id,
+            "promise": playbook.sla,
+            "business": playbook.business,
+            "zone": hours.zone if (hours := playbook.hours) is not None else None,
+            "said": decision.said,
+            "now": decision.base,
+        }
     )
 
 

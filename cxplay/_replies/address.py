@@ -634,10 +634,14 @@ def salutation(
     return _wrap(phrase, language, letter=letter, formal=formal)
 
 
+@lru_cache(maxsize=_NAME_CACHE)
 def _declined(
     original: Name, name: Name, language: str, hint: str | None
 ) -> tuple[str | None, str | None]:
     """``(gender, vocative phrase or None)`` in Polish or Ukrainian.
+
+    Pure, and asked twice per reply with the same name (the context's address forms and
+    the greeting): worked out once, as :func:`parse_name` is.
 
     Only a given name followed by a surname is declined, and only when no title other
     than Pan/Pani stands before it. A Ukrainian name in a Polish reply is not declined

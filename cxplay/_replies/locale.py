@@ -454,6 +454,8 @@ def format_time(dt: datetime, language: str, tz: str | None = None) -> str:
         The formatted time, without seconds or zone name.
     """
     local = _localize(dt, tz)  # aware: babel would take it as it is
+    if _clock_pattern(language):  # CLDR's HH:mm, as babel writes it: hour and minute
+        return f"{local.hour:02d}:{local.minute:02d}"
     # babel's format_time(local, "short", locale=...) without looking the pattern up again
     return _short_time(language).apply(
         local.timetz(), _locale(language), reference_date=local.date()
@@ -464,6 +466,17 @@ def format_time(dt: datetime, language: str, tz: str | None = None) -> str:
 def _short_time(language: str) -> DateTimePattern:
     """The language's short time pattern (``HH:mm``), parsed once."""
     return parse_pattern(get_time_format("short", locale=_locale(language)))
+
+
+@functools.cache
+def _clock_pattern(language: str) -> bool:
+    """Whether the short time pattern is ``HH:mm`` (all three languages' in CLDR).
+
+    Babel writes it as two zero-padded numbers, the hour (0-23) and the minute, and
+    nothing else: :func:`format_time` then writes them itself, without babel's
+    pattern machinery (``tests/test_render_fast.py`` compares the two).
+    """
+    return _short_time(language).pattern == "HH:mm"
 
 
 def format_datetime(dt: datetime, language: str, tz: str | None = None) -> str:
@@ -571,6 +584,9 @@ def format_deadline(
 
 
 _DURATION: Final = TypeAdapter(timedelta)
+#: Below this, an int quantized to a whole number is itself (in a decimal context of 16
+#: digits or more; the default has 28): :func:`_whole_minutes` returns it as it is.
+_EXACT_MINUTES: Final = 10**15
 
 
 def _whole_minutes(value: timedelta | Number | str) -> int:
@@ -583,6 +599,8 @@ def _whole_minutes(value: timedelta | Number | str) -> int:
         # divmod(value, 1 minute) in whole microseconds, as timedelta's own divmod does it
         minutes, rest = divmod(span_micros(value), 60_000_000)
         return minutes + (1 if rest >= 30_000_000 else 0)
+    if type(value) is int and -_EXACT_MINUTES < value < _EXACT_MINUTES:
+        return value  # a whole number of minutes (facts' counts): quantized, it is itself
     return int(Decimal(_as_number(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

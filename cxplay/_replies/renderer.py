@@ -96,8 +96,8 @@ from cxplay._replies.shaping import template_name as template_name
 from cxplay._replies.sms import sms_segments
 from cxplay._replies.spoken import SPOKEN_CHANNELS, speakable
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
-from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
-from cxplay.results import Reply, SuggestedAction
+from cxplay.models import CHANNELS, COMPENSATION_KINDS, EventRef, Incident
+from cxplay.results import FollowUpPlan, Reply, SuggestedAction
 
 __all__ = ["SECTIONS", "Renderer", "ReplyContext", "catalog_language", "public_leak"]
 
@@ -120,10 +120,15 @@ def _fold(text: str) -> str:
 
     Runs of white space become one space; a blank line keeps a paragraph break.
     """
-    if "\n" not in text:  # one line: one paragraph (a blank line needs two breaks)
+    # a blank line is a break, spaces or tabs, and a break: without a break followed by
+    # another, a space or a tab there is none, and the text is one paragraph (most are)
+    if "\n" not in text or ("\n\n" not in text and "\n " not in text and "\n\t" not in text):
         return " ".join(text.split())
-    paragraphs = (" ".join(p.split()) for p in _PARAGRAPH.split(text))
-    return "\n\n".join(p for p in paragraphs if p)
+    parts = _PARAGRAPH.split(text)
+    if len(parts) == 1:  # no blank line after all: one paragraph
+        return " ".join(text.split())
+    paragraphs = [" ".join(p.split()) for p in parts]
+    return "\n\n".join([p for p in paragraphs if p])
 
 
 def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,6 +136,28 @@ def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     if type(base) is Scope:
         return base.extended(extra)
     return {**base, **extra}
+
+
+#: The fields of the two models a reply's context holds as dicts, in declaration order.
+_DUMPED: Mapping[type, tuple[str, ...]] = {
+    EventRef: tuple(EventRef.model_fields),
+    FollowUpPlan: tuple(FollowUpPlan.model_fields),
+}
+
+
+def _fields(model: EventRef | FollowUpPlan) -> dict[str, Any]:
+    """``model.model_dump()``, at a third of its cost: the fields' values in their order.
+
+    The event and a follow-up have only plain values (text, instants, spans), no nested
+    model or mapping, so that is what the dump is (``tests/test_render_fast.py`` holds
+    it equal for every field set, and checks the fields stay plain). Any other model (a
+    caller's subclass) is dumped by pydantic.
+    """
+    names = _DUMPED.get(type(model))
+    if names is None:
+        return model.model_dump()
+    values = model.__dict__
+    return {name: values[name] for name in names}
 
 
 _FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[a-z_]+)?$")
@@ -436,6 +463,23 @@ class Renderer:
         ready = self._ready[(language, name, channel)] = (chosen, plain, template)
         return ready
 
+    def _plain_action(
+        self, language: str, name: str, channel: str, action: SuggestedAction
+    ) -> str | None:
+        """An action's fragment when it is plain text (it reads no context), else None.
+
+        Then the action's context is not built: nothing in it could change the text, and
+        building it raises nothing for an action the engine decided (its cost is in a
+        known currency). A ``plan_b`` is never taken here: its options are rendered with
+        its context, and a missing option is an error even under a plain fragment.
+        """
+        if action.kind == "plan_b":
+            return None
+        try:
+            return self._ready[(language, name, channel)][1]
+        except KeyError:
+            return self._prepare(language, name, channel)[1]
+
     def fragment(
         self, language: str, name: str, channel: str, context: Mapping[str, Any]
     ) -> str | None:
@@ -619,7 +663,7 @@ class Renderer:
                 if order.value is not None and order.currency
                 else None,
             },
-            "event": incident.event.model_dump(),
+            "event": _fields(incident.event),
             "incident": {
                 "id": incident.id,
                 "type": incident.type,
@@ -640,7 +684,7 @@ class Renderer:
             # the same as a promise for the `within` filter, per channel and for this one
             "answers": answers,
             "answer": answers.get(channel),
-            "follow_ups": [f.model_dump() for f in ctx.follow_ups],
+            "follow_ups": [_fields(f) for f in ctx.follow_ups],
             "kinds": [a.kind for a in ctx.actions],
             "approval_pending": any(a.requires_approval for a in ctx.actions),
         }
@@ -664,17 +708,18 @@ class Renderer:
             if cost is not None and cost.currency
             else None,
         }
+        local = _with(base, {"action": info})
         if action.kind == "plan_b":
+            # each option in the action's scope (renders never change their scope); the
+            # action's fragment then sees the options said
             options = []
             for option in params.get("options", []):
-                rendered = self.fragment(
-                    language, f"option.{option}", channel, _with(base, {"action": info})
-                )
+                rendered = self.fragment(language, f"option.{option}", channel, local)
                 if rendered is None:
                     raise RenderError(f"missing reply fragment 'option.{option}' ({language})")
                 options.append(rendered)
             info["options"] = options
-        return _with(base, {"action": info})
+        return local
 
     def _compose(
         self,
@@ -704,8 +749,10 @@ class Renderer:
             if name in seen:
                 continue  # the same fragment twice would repeat itself
             seen.add(name)
-            local = self.action_context(action, language, channel, base)
-            text = self.fragment(language, name, channel, local)
+            text = self._plain_action(language, name, channel, action)
+            if text is None:
+                local = self.action_context(action, language, channel, base)
+                text = self.fragment(language, name, channel, local)
             if text is None:
                 raise RenderError(
                     f"missing reply fragment '{name}' ({language}) for rule {action.rule}"

@@ -447,6 +447,7 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     jinja_context = environment.context_class(environment, scope, template.name, template.blocks)
     # one budget per render; a fragment rendered inside another one shares the outer one
     token = _BUDGET.set(_Budget()) if _BUDGET.get() is None else None
+    append = parts.append
     try:
         for part in template.root_render_func(jinja_context):
             size += len(part)
@@ -455,7 +456,7 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
                     f"the fragment renders more than {MAX_OUTPUT:,} characters; a reply is a "
                     "few paragraphs"
                 )
-            parts.append(part)
+            append(part)
     except Exception:
         # as Template.generate: the same exception, its traceback pointing at the fragment
         environment.handle_exception()
