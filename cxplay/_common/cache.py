@@ -1,6 +1,6 @@
 """The user's cache directory: where a command remembers work that only its inputs decide.
 
-Four things are kept there, each under a key that names every input it depends on:
+Five things are kept there, each under a key that names every input it depends on:
 
 * ``snapshots/``: the loaded playbook set (:mod:`cxplay._playbooks.snapshot`), so that
   ``cxplay suggest`` does not parse and validate the same TOML files at every start;
@@ -9,7 +9,9 @@ Four things are kept there, each under a key that names every input it depends o
 * ``validated/``: the serve command's remembered validation verdicts
   (:mod:`cxplay._serve.startup`);
 * ``toml/``: parsed TOML documents by their text (:mod:`cxplay._common.toml`), so that
-  the reply catalogs read at every start are not parsed again.
+  the reply catalogs read at every start are not parsed again;
+* ``jinja/``: reply fragments' compiled code by their text (:mod:`cxplay._replies.compiled`),
+  so that a reply's fragments are not compiled by Jinja at every start.
 
 Where: ``$CXPLAY_CACHE_DIR`` if set (an empty value turns every cache off), else
 ``$XDG_CACHE_HOME/cxplay``, else ``~/.cache/cxplay``. Each sub-directory is created
@@ -94,9 +96,12 @@ def code_stamp() -> str:
     digest = hashlib.sha256(sys.version.encode())
     for top, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        # os.walk joins below `root`: the path relative to it is the rest of the string
+        # (what os.path.relpath answers, without its pure-Python normalising per file)
+        below = top[len(root) + 1 :]
         for name in sorted(files):
             info = os.stat(os.path.join(top, name))
-            where = os.path.relpath(os.path.join(top, name), root)
+            where = os.path.join(below, name) if below else name
             digest.update(f"{where}|{info.st_size}|{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
