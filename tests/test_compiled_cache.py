@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import marshal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 
 from cxplay import Engine
 from cxplay._common import cache
-from cxplay._common.hours import _holidays
 from cxplay._playbooks.loader import shipped_playbooks_dir
 from cxplay._replies import compiled
 from cxplay._replies.renderer import Renderer, _env
@@ -29,12 +27,9 @@ SOURCE = "Dear {{ name }},{% for n in items %} {{ n }}{% endfor %}"
 
 
 @pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    where = tmp_path / "cache"
-    monkeypatch.setenv("CXPLAY_CACHE_DIR", str(where))
-    _holidays.cache_clear()
-    yield where
-    _holidays.cache_clear()
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CXPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 @pytest.fixture

@@ -35,8 +35,9 @@ import hashlib
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "cache_root",
@@ -44,6 +45,7 @@ __all__ = [
     "enabled",
     "holidays_version",
     "is_on",
+    "load",
     "module_stamp",
     "private_dir",
     "prune",
@@ -52,6 +54,7 @@ __all__ = [
 ]
 
 _MAGIC = b"cxplay-cache 1\n"
+T = TypeVar("T")
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("cxplay_cache_on", default=False)
 
 
@@ -173,6 +176,27 @@ def read(path: Path) -> bytes | None:
     if hashlib.sha256(body).digest() != data[len(_MAGIC) : head]:
         return None
     return body
+
+
+def load(path: Path, decode: Callable[[bytes], object], kind: type[T]) -> T | None:
+    """The value a cache entry holds, or None: missing, corrupt, or not a ``kind``.
+
+    ``decode`` (``pickle.loads``, ``marshal.loads``) turns the checked body into the value;
+    whatever it raises, or a value of another type, is a corrupt or foreign entry: None,
+    never trusted (the caller rebuilds it). An entry used is touched: kept by :func:`prune`.
+    """
+    body = read(path)
+    if body is None:
+        return None
+    try:
+        found = decode(body)  # a checksummed file in the user's private dir
+    except Exception:
+        return None
+    if not isinstance(found, kind):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return found
 
 
 def write(path: Path, body: bytes) -> None:

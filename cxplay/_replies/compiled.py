@@ -15,13 +15,11 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import importlib.util
 import itertools
 import marshal
-import os
 import sys
 import types
 from typing import Any
@@ -69,16 +67,9 @@ def from_string(env: jinja2.Environment, source: str) -> Any:
     if where is None:
         return env.from_string(source)
     entry = where / entry_name(env, source)
-    body = cache.read(entry)
-    if body is not None:
-        try:
-            found = marshal.loads(body)  # a checksummed file in the user's private dir
-        except Exception:  # corrupt or foreign: compiled again below, never trusted
-            found = None
-        if isinstance(found, types.CodeType):
-            with contextlib.suppress(OSError):
-                os.utime(entry)  # recently used: kept by the pruning
-            return _template(env, found)
+    found = cache.load(entry, marshal.loads, types.CodeType)  # corrupt: compiled again
+    if found is not None:
+        return _template(env, found)
     code = env.compile(source)
     cache.write(entry, marshal.dumps(code))
     if next(_writes) % _PRUNE_EVERY == 0:
