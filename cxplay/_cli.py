@@ -282,12 +282,13 @@ def _suggest(
         shown = present.suggestion(
             result, fmt, color=color, labels=labels, language=agent_language()
         )
+        if _process["ends_after_command"]:
+            # The log (if any) is closed: all that is left is to print and exit. Frozen
+            # before the collector runs again: its first pass would otherwise walk every
+            # object the imports made while it was paused, as would the exit's collection
+            # (~5 % of the command's work), to free nothing. They are left to the end.
+            gc.freeze()
     click.echo(shown, color=color)
-    if _process["ends_after_command"]:
-        # The answer is out and the log (if any) closed: all that is left is the exit, whose
-        # collection would walk every object the imports made (~5 % of the command's work)
-        # to free nothing. Frozen objects are left to the process's end.
-        gc.freeze()
     if not result.matched:
         raise _NoMatch
 

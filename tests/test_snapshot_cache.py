@@ -456,3 +456,18 @@ def test_a_touched_file_keeps_its_snapshot_with_today_s_times(
     assert loads == [playbooks]
     assert len(_snapshots(cache_dir)) == 1
     assert (str(parcel), info.st_mtime_ns + 5_000_000_000, info.st_size) in again.stamps
+
+
+def test_the_code_stamp_names_each_file_as_relpath_does() -> None:
+    """The stamp's relative paths are cut from os.walk's strings: the same as relpath's."""
+    import hashlib
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cache.__file__)))
+    digest = hashlib.sha256(sys.version.encode())
+    for top, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            info = os.stat(os.path.join(top, name))
+            where = os.path.relpath(os.path.join(top, name), root)
+            digest.update(f"{where}|{info.st_size}|{info.st_mtime_ns}\n".encode())
+    assert cache.code_stamp() == digest.hexdigest()

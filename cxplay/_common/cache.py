@@ -1,6 +1,6 @@
 """The user's cache directory: where a command remembers work that only its inputs decide.
 
-Four things are kept there, each under a key that names every input it depends on:
+Five things are kept there, each under a key that names every input it depends on:
 
 * ``snapshots/``: the loaded playbook set (:mod:`cxplay._playbooks.snapshot`), so that
   ``cxplay suggest`` does not parse and validate the same TOML files at every start;
@@ -9,7 +9,9 @@ Four things are kept there, each under a key that names every input it depends o
 * ``validated/``: the serve command's remembered validation verdicts
   (:mod:`cxplay._serve.startup`);
 * ``toml/``: parsed TOML documents by their text (:mod:`cxplay._common.toml`), so that
-  the reply catalogs read at every start are not parsed again.
+  the reply catalogs read at every start are not parsed again;
+* ``jinja/``: reply fragments' compiled code by their text (:mod:`cxplay._replies.compiled`),
+  so that a reply's fragments are not compiled by Jinja at every start.
 
 Where: ``$CXPLAY_CACHE_DIR`` if set (an empty value turns every cache off), else
 ``$XDG_CACHE_HOME/cxplay``, else ``~/.cache/cxplay``. Each sub-directory is created
@@ -33,8 +35,9 @@ import hashlib
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "cache_root",
@@ -42,6 +45,7 @@ __all__ = [
     "enabled",
     "holidays_version",
     "is_on",
+    "load",
     "module_stamp",
     "private_dir",
     "prune",
@@ -50,6 +54,7 @@ __all__ = [
 ]
 
 _MAGIC = b"cxplay-cache 1\n"
+T = TypeVar("T")
 _ON: contextvars.ContextVar[bool] = contextvars.ContextVar("cxplay_cache_on", default=False)
 
 
@@ -94,9 +99,12 @@ def code_stamp() -> str:
     digest = hashlib.sha256(sys.version.encode())
     for top, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        # os.walk joins below `root`: the path relative to it is the rest of the string
+        # (what os.path.relpath answers, without its pure-Python normalising per file)
+        below = top[len(root) + 1 :]
         for name in sorted(files):
             info = os.stat(os.path.join(top, name))
-            where = os.path.relpath(os.path.join(top, name), root)
+            where = os.path.join(below, name) if below else name
             digest.update(f"{where}|{info.st_size}|{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
@@ -168,6 +176,27 @@ def read(path: Path) -> bytes | None:
     if hashlib.sha256(body).digest() != data[len(_MAGIC) : head]:
         return None
     return body
+
+
+def load(path: Path, decode: Callable[[bytes], object], kind: type[T]) -> T | None:
+    """The value a cache entry holds, or None: missing, corrupt, or not a ``kind``.
+
+    ``decode`` (``pickle.loads``, ``marshal.loads``) turns the checked body into the value;
+    whatever it raises, or a value of another type, is a corrupt or foreign entry: None,
+    never trusted (the caller rebuilds it). An entry used is touched: kept by :func:`prune`.
+    """
+    body = read(path)
+    if body is None:
+        return None
+    try:
+        found = decode(body)  # a checksummed file in the user's private dir
+    except Exception:
+        return None
+    if not isinstance(found, kind):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return found
 
 
 def write(path: Path, body: bytes) -> None:

@@ -22,7 +22,6 @@ import contextlib
 import functools
 import hashlib
 import importlib.resources
-import os
 import pickle
 import re
 import sys
@@ -325,16 +324,9 @@ def _loads(text: str) -> dict[str, Any]:
     digest = hashlib.sha256(f"{_parser_stamp()}\x00".encode())
     digest.update(text.encode("utf-8", "surrogatepass"))
     entry = where / f"{digest.hexdigest()}.pickle"
-    body = cache.read(entry)
-    if body is not None:
-        try:
-            found = pickle.loads(body)  # a checksummed file in the user's private dir
-        except Exception:  # corrupt or foreign: parsed again below, never trusted
-            found = None
-        if isinstance(found, dict):
-            with contextlib.suppress(OSError):
-                os.utime(entry)  # recently used: kept by the pruning
-            return found
+    found = cache.load(entry, pickle.loads, dict)  # corrupt or foreign: parsed again
+    if found is not None:
+        return found
     data = tomli.loads(text)
     cache.write(entry, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
     cache.prune(where, KEEP_PARSED)

@@ -187,7 +187,18 @@ _UK_GIVEN: Final = (
     *(n.capitalize() for n in _NAMES["uk"]["either"]),
     *(n.capitalize() for n in _NAMES["uk"]["female"]),
 )
-_UK_BY_LATIN: Final[Mapping[str, str]] = MappingProxyType(latin_index(_UK_GIVEN))
+
+
+@lru_cache(maxsize=1)
+def _uk_by_latin() -> Mapping[str, str]:
+    """Each official Latin spelling of a name above -> the name.
+
+    Built on first use, not at import: its 112 transliterations are work that only a
+    Latin-spelt name in a Ukrainian reply needs.
+    """
+    return MappingProxyType(latin_index(_UK_GIVEN))
+
+
 # A word that could be the official Latin spelling of a Ukrainian word: its letters, and
 # "c" only in "ch" (there is no w, q, x, j and no diacritic in it).
 _KMU_SHAPED: Final = re.compile(r"^(?:[abdefghiklmnoprstuvyz']|ch)+$", re.IGNORECASE)
@@ -220,7 +231,7 @@ def _uk_given(given: str | None) -> str | None:
     """
     if given is None or has_cyrillic(given) or not _KMU_SHAPED.match(given):
         return given
-    return _UK_BY_LATIN.get(given.lower(), given)
+    return _uk_by_latin().get(given.lower(), given)
 
 
 # -- Polish ---------------------------------------------------------------------------

@@ -68,6 +68,7 @@ from cxplay._replies.address import (
     sign_off,
     spoken_greeting,
 )
+from cxplay._replies.compiled import from_string as compiled_template
 from cxplay._replies.config import ReplyConfig, ReplyContext, _ConfigFile
 from cxplay._replies.filters import register_filters
 from cxplay._replies.locale import (
@@ -251,7 +252,7 @@ class Renderer:
         compiled = self._compiled.get(key)
         if compiled is None:
             try:
-                compiled = self._env.from_string(self.names(language)[name])
+                compiled = compiled_template(self._env, self.names(language)[name])
             except TemplateSyntaxError as exc:
                 file, _, line = self.origin[key].rpartition(":")
                 raise TemplateError(
