@@ -477,18 +477,20 @@ def test_a_batch_not_yet_written_counts_as_before(engine: Engine, store: str) ->
     """Queued decisions have no outcome, so they never counted in a history; an outcome
     writes the batch first and counts at once, with the history kept or not."""
     later = NOW + timedelta(days=1)
-    with DecisionLog.open(store, batch_size=1000, max_delay=60) as log:
-        with Engine(engine.playbooks, backend="python", log=log) as recording:  # type: ignore[arg-type]
-            first = recording.suggest(damaged("B-1"))
-            recording.suggest(damaged("B-2"))
-            assert log.health().pending == 2
-            assert log.history("C-1", later).compensations == 0
-            log.outcome(first.decision_id, "accepted", at=NOW)
-            assert log.health().pending == 0
-            assert log.history("C-1", later).compensations == 1
-            third = recording.suggest(damaged("B-3"))
-            assert third.history is not None and third.history.compensations_90d == 1
-            assert log.health().pending == 1
+    with (
+        DecisionLog.open(store, batch_size=1000, max_delay=60) as log,
+        Engine(engine.playbooks, backend="python", log=log) as recording,  # type: ignore[arg-type]
+    ):
+        first = recording.suggest(damaged("B-1"))
+        recording.suggest(damaged("B-2"))
+        assert log.health().pending == 2
+        assert log.history("C-1", later).compensations == 0
+        log.outcome(first.decision_id, "accepted", at=NOW)
+        assert log.health().pending == 0
+        assert log.history("C-1", later).compensations == 1
+        third = recording.suggest(damaged("B-3"))
+        assert third.history is not None and third.history.compensations_90d == 1
+        assert log.health().pending == 1
 
 
 def test_the_cache_keeps_a_bounded_number_of_customers() -> None:

@@ -150,8 +150,14 @@ class FastPath:
 
     def history(self, customer_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
         """(decision_id, currency, amount) of a customer's compensation in (since, until]."""
-        with self._connection() as raw:
-            return self._history(raw, customer_id, since, until)
+        raw = self._borrow()  # (as _connection, without a generator: this runs per suggestion)
+        try:
+            rows = self._history(raw, customer_id, since, until)
+        except BaseException:
+            self._discard(raw)
+            raise
+        self._give_back(raw)
+        return rows
 
     def _history(
         self, raw: Any, customer_id: str, since: datetime, until: datetime
