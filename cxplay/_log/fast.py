@@ -78,8 +78,10 @@ _PG_HISTORY_SQL = (
 
 def sqlite_time(moment: datetime | None) -> str | None:
     """A datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC)."""
-    if moment is None:
-        return None
+    return None if moment is None else _utc_text(moment)
+
+
+def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.isoformat(sep=" ", timespec="microseconds")  # = "%Y-%m-%d %H:%M:%S.%f"
@@ -256,7 +258,7 @@ class SqliteFastPath(FastPath):
         comparison does here; rows whose ``at`` is not text (written by hand) are never
         kept: then the look-up runs in SQL.
         """
-        low, high = sqlite_time(since), sqlite_time(until)
+        low, high = _utc_text(since), _utc_text(until)
         cursor = raw.cursor()
         try:
             found = cursor.execute(_SQLITE_TOKEN).fetchone()
