@@ -193,6 +193,7 @@ given = Table(
 #: Change tokens: ``given`` is incremented by triggers on every statement that changes
 #: ``cxplay_given`` (revision ``given_changes``), in that statement's transaction: the same
 #: token read twice means no compensation was recorded, replaced or erased in between.
+#: SQLite only: on PostgreSQL the table is empty (no row, no trigger; the migration says why).
 change = Table(
     "cxplay_change",
     metadata,

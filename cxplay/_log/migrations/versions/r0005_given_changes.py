@@ -7,6 +7,10 @@ inserts, updates or deletes rows of ``cxplay_given`` increments in its own trans
 A reader that sees the same token again knows that no change to the compensations has
 been committed in between, so a history read under it is still exact (the SQLite fast path
 keeps one per customer: ``cxplay/_log/fast.py``).
+
+On PostgreSQL the table stays empty and has no trigger: every look-up there asks the
+server anyway (a round trip for the token would cost what the look-up costs), and a
+counter row bumped by every writer would make concurrent writers wait on each other.
 """
 
 from __future__ import annotations
@@ -29,19 +33,10 @@ def upgrade() -> None:
         sa.Column("name", sa.String(40), primary_key=True),
         sa.Column("token", sa.BigInteger, nullable=False),
     )
+    if op.get_bind().dialect.name != "sqlite":
+        return  # no token row: nothing is kept between look-ups (module docstring)
     op.execute(f"INSERT INTO {_TABLE} (name, token) VALUES ('given', 0)")
     bump = f"UPDATE {_TABLE} SET token = token + 1 WHERE name = 'given'"
-    if op.get_bind().dialect.name == "postgresql":
-        # once per statement (TRUNCATE included), in the writer's transaction
-        op.execute(
-            "CREATE FUNCTION cxplay_given_changed() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN {bump}; RETURN NULL; END $$"
-        )
-        op.execute(
-            "CREATE TRIGGER cxplay_given_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-            "ON cxplay_given FOR EACH STATEMENT EXECUTE FUNCTION cxplay_given_changed()"
-        )
-        return
     for event in _SQLITE_EVENTS:  # SQLite has row triggers only
         op.execute(
             f"CREATE TRIGGER cxplay_given_{event.lower()} AFTER {event} ON cxplay_given "
@@ -50,10 +45,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER cxplay_given_changed ON cxplay_given")
-        op.execute("DROP FUNCTION cxplay_given_changed()")
-    else:
+    if op.get_bind().dialect.name == "sqlite":
         for event in _SQLITE_EVENTS:
             op.execute(f"DROP TRIGGER cxplay_given_{event.lower()}")
     op.drop_table(_TABLE)
