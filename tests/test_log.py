@@ -391,6 +391,135 @@ def test_history_is_never_stale_across_logs(engine: Engine, store: str) -> None:
         assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
 
 
+def _token(log: DecisionLog) -> int | None:
+    """The change token of ``cxplay_given``; None on PostgreSQL, which keeps none."""
+    with log.connection() as conn:
+        token = conn.execute(
+            sa.select(schema.change.c.token).where(schema.change.c.name == "given")
+        ).scalar_one_or_none()
+    if log.url.get_backend_name() == "postgresql":
+        assert token is None  # no row, no trigger: writers never wait on one counter
+        return None
+    assert token is not None
+    return int(token)
+
+
+def test_every_change_to_the_compensations_changes_the_token(engine: Engine, store: str) -> None:
+    """The triggers of revision ``given_changes``: outcome, replaced outcome, forget, prune,
+    and SQL by hand all change it, in the writing transaction; decisions do not.
+    PostgreSQL keeps no token (each look-up asks the server)."""
+    with DecisionLog.open(store) as log:
+        start = _token(log)
+        if start is None:
+            s = logged(engine, log, damaged("T-1"))
+            log.outcome(s.decision_id, "accepted", at=NOW)
+            assert _token(log) is None
+            assert log.history("C-1", NOW + timedelta(days=1)).compensations == 1
+            return
+        s = logged(engine, log, damaged("T-1"))
+        assert _token(log) == start  # a decision is no compensation
+        seen = [start]
+        log.outcome(s.decision_id, "accepted", at=NOW)
+        seen.append(_token(log))
+        log.outcome(s.decision_id, "rejected", at=NOW)  # its compensation deleted
+        seen.append(_token(log))
+        log.outcome(s.decision_id, "accepted", at=NOW)
+        log.forget("C-1")
+        seen.append(_token(log))
+        with log.connection() as conn:  # by hand, in a transaction rolled back: no change
+            conn.execute(sa.text("UPDATE cxplay_given SET amount = 1"))
+            conn.rollback()
+        assert _token(log) == seen[-1]
+        with log.connection() as conn:
+            conn.execute(sa.text("UPDATE cxplay_given SET amount = 1"))
+        seen.append(_token(log))
+        assert log.prune(0, now=NOW + timedelta(days=400)) == 1
+        seen.append(_token(log))
+        assert len(set(seen)) == len(seen), seen
+
+
+def test_the_history_cache_is_exact(engine: Engine, store: str, tmp_path: Path) -> None:
+    """SQLite keeps a customer's compensation rows while the change token stays the same:
+    another process's outcome, a hand-made change, a window reaching back further, a row
+    whose time is not text and a token row deleted by hand are all answered as the store
+    would, never from a stale copy."""
+    later = NOW + timedelta(days=1)
+    with DecisionLog.open(store) as mine, DecisionLog.open(store) as theirs:
+        s = logged(engine, theirs, damaged("K-1"))
+        theirs.outcome(s.decision_id, "accepted", at=NOW)
+        assert mine.history("C-1", later).compensations == 1
+        histories = getattr(mine._fast, "histories", None)
+        if histories is None:
+            assert mine.url.get_backend_name() == "postgresql"  # read every time
+        else:
+            assert histories.get(_token(mine), "C-1", "9999") is not None  # kept
+        assert mine.history("C-1", later).compensations == 1  # the same, from the copy
+        # window: aged out, then reaching back again (an earlier now: read again)
+        assert mine.history("C-1", NOW + timedelta(days=91)).compensations == 0
+        assert mine.history("C-1", NOW + timedelta(seconds=1)).compensations == 1
+        assert mine.history("C-1", NOW).compensations == 1  # (since, until]
+        assert mine.history("C-1", NOW - timedelta(microseconds=1)).compensations == 0
+        # another process: a second compensation, then an amount changed by hand
+        s = logged(engine, theirs, damaged("K-2"))
+        theirs.outcome(s.decision_id, "accepted", at=NOW)
+        seen = mine.history("C-1", later)
+        assert (seen.compensations, seen.amounts) == (2, {"PLN": 500.0})
+        with theirs.connection() as conn:
+            conn.execute(sa.text("UPDATE cxplay_given SET amount = amount + 1"))
+        assert mine.history("C-1", later).amounts == {"PLN": 502.0}
+        if histories is None:
+            return
+        # SQLite only: a time stored by hand as a number (SQLite orders numbers before
+        # text) is never kept, and is answered as SQL compares it
+        raw = sqlite3.connect(str(tmp_path / "log.db"), isolation_level=None)
+        raw.execute("UPDATE cxplay_given SET at = 20261120 WHERE decision_id = ?", (s.decision_id,))
+        assert mine.history("C-1", later).compensations == 1
+        assert histories.get(_token(mine), "C-1", "0") is None
+        # no token row (deleted by hand): every look-up in SQL
+        raw.execute("DELETE FROM cxplay_change")
+        raw.execute("UPDATE cxplay_given SET at = '2026-11-20 09:00:00.000000'")
+        assert mine.history("C-1", later).compensations == 2
+        raw.execute("DELETE FROM cxplay_given WHERE decision_id = ?", (s.decision_id,))
+        assert mine.history("C-1", later).compensations == 1
+        raw.close()
+
+
+def test_a_batch_not_yet_written_counts_as_before(engine: Engine, store: str) -> None:
+    """Queued decisions have no outcome, so they never counted in a history; an outcome
+    writes the batch first and counts at once, with the history kept or not."""
+    later = NOW + timedelta(days=1)
+    with (
+        DecisionLog.open(store, batch_size=1000, max_delay=60) as log,
+        Engine(engine.playbooks, backend="python", log=log) as recording,  # type: ignore[arg-type]
+    ):
+        first = recording.suggest(damaged("B-1"))
+        recording.suggest(damaged("B-2"))
+        assert log.health().pending == 2
+        assert log.history("C-1", later).compensations == 0
+        log.outcome(first.decision_id, "accepted", at=NOW)
+        assert log.health().pending == 0
+        assert log.history("C-1", later).compensations == 1
+        third = recording.suggest(damaged("B-3"))
+        assert third.history is not None and third.history.compensations_90d == 1
+        assert log.health().pending == 1
+
+
+def test_the_cache_keeps_a_bounded_number_of_customers() -> None:
+    from cxplay._log.fast import Histories
+
+    kept = Histories(limit=2)
+    assert kept.get(1, "A", "x") is None  # the first token: nothing kept
+    for customer in "ABC":
+        kept.put(1, customer, "x", [("d", None, None, "y")])
+    assert kept.get(1, "A", "x") is None  # the oldest went
+    assert kept.get(1, "C", "x") == [("d", None, None, "y")]
+    assert kept.get(1, "C", "w") is None  # a floor further back: read again
+    kept.put(0, "D", "x", [])  # read under an older token: not kept
+    assert kept.get(1, "D", "x") is None
+    assert kept.get(2, "C", "x") is None  # another token: everything goes
+    assert kept.get(2, "C", "x") is None
+
+
 def test_both_backends_make_the_same_decision(engine: Engine, log: DecisionLog) -> None:
     if not DURABLE:
         pytest.skip("durable_rules does not import on this Python")
@@ -646,6 +775,35 @@ def test_an_older_store_is_refused_until_migrated(store: str, engine: Engine) ->
             assert "cxplay_decision_customer" not in {
                 i["name"] for i in sa.inspect(conn).get_indexes("cxplay_decision")
             }
+
+
+def test_the_change_token_migrates_down_and_up(store: str, engine: Engine) -> None:
+    """Revision ``given_changes`` on a store with compensations: its table and triggers go
+    with a downgrade and come back with the token counting again."""
+    from alembic import command
+    from alembic.config import Config
+
+    import cxplay._log.store as store_module
+
+    with DecisionLog.open(store) as log:
+        s = logged(engine, log, damaged())
+        log.outcome(s.decision_id, "accepted", at=NOW)
+    config = Config()
+    config.set_main_option(
+        "script_location", str(Path(store_module.__file__).parent / "migrations")
+    )
+    with DecisionLog.open(store, check=False) as log, log._write() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "customer_history")
+        assert not sa.inspect(conn).has_table("cxplay_change")
+        conn.execute(sa.text("UPDATE cxplay_given SET amount = 1"))  # no trigger left
+    with DecisionLog.open(store, check=False) as log:
+        assert log.migrate() == ("customer_history", schema.HEAD)
+    with DecisionLog.open(store) as log:
+        start = _token(log)
+        log.outcome(s.decision_id, "rejected", at=NOW)
+        assert _token(log) != start or start is None
+        assert log.history("C-1", NOW + timedelta(days=1)).compensations == 0
 
 
 def test_an_empty_store_is_not_migrated_when_told_not_to(store: str) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from cxplay._log import schema as t
 
-__all__ = ["FastPath", "JsonText", "fast_path", "sqlite_time"]
+__all__ = ["FastPath", "Histories", "JsonText", "fast_path", "sqlite_time"]
 
 _DECISION_COLUMNS = tuple(str(c.name) for c in t.decision.columns)  # plain str (not quoted_name)
 _JSON = {str(c.name) for c in t.decision.columns if c.type.__class__.__name__ == "JSON"}
@@ -78,8 +78,10 @@ _PG_HISTORY_SQL = (
 
 def sqlite_time(moment: datetime | None) -> str | None:
     """A datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC)."""
-    if moment is None:
-        return None
+    return None if moment is None else _utc_text(moment)
+
+
+def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.isoformat(sep=" ", timespec="microseconds")  # = "%Y-%m-%d %H:%M:%S.%f"
@@ -150,8 +152,14 @@ class FastPath:
 
     def history(self, customer_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
         """(decision_id, currency, amount) of a customer's compensation in (since, until]."""
-        with self._connection() as raw:
-            return self._history(raw, customer_id, since, until)
+        raw = self._borrow()  # (as _connection, without a generator: this runs per suggestion)
+        try:
+            rows = self._history(raw, customer_id, since, until)
+        except BaseException:
+            self._discard(raw)
+            raise
+        self._give_back(raw)
+        return rows
 
     def _history(
         self, raw: Any, customer_id: str, since: datetime, until: datetime
@@ -179,8 +187,92 @@ class FastPath:
         raw.close()
 
 
+#: The change token of ``cxplay_given`` (revision ``given_changes``), and a customer's
+#: compensation rows after a moment, with their times, for the history cache
+_SQLITE_TOKEN = f"SELECT token FROM {t.change.name} WHERE name = 'given'"
+_SQLITE_GIVEN_AFTER = (
+    f"SELECT decision_id, currency, amount, at FROM {t.given.name} WHERE customer_id = ? AND at > ?"
+)
+#: customers whose compensation rows are kept at most (the oldest kept is dropped first)
+CACHED_CUSTOMERS = 10_000
+
+
+class Histories:
+    """Customers' compensation rows as read under one change token of ``cxplay_given``.
+
+    An entry is (floor, rows): every row of the customer's with ``at`` after ``floor``, as
+    the store held them when the token was read before them. A look-up reads the token
+    first: another one (a compensation recorded, replaced, erased or pruned since, by any
+    process: the triggers of revision ``given_changes`` count every change) empties the
+    cache, and a rows read under an older token than the cache's are not kept. The rows
+    may be newer than their token (a change committed between the two reads), never
+    older: the next look-up then sees a newer token and reads again.
+    """
+
+    def __init__(self, limit: int = CACHED_CUSTOMERS) -> None:
+        self._lock = threading.Lock()
+        self._token: object = self  # no token read yet
+        self._rows: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
+        self._limit = limit
+
+    def get(self, token: object, customer_id: str, floor: str) -> list[tuple[Any, ...]] | None:
+        """The customer's rows after ``floor`` if kept under ``token`` (None: read them)."""
+        with self._lock:
+            if token != self._token:
+                self._rows.clear()
+                self._token = token
+                return None
+            entry = self._rows.get(customer_id)
+        if entry is None or entry[0] > floor:
+            return None
+        return entry[1]
+
+    def put(self, token: object, customer_id: str, floor: str, rows: list[tuple[Any, ...]]) -> None:
+        """Keep the rows read after ``token``, unless the cache has moved on to another."""
+        with self._lock:
+            if token != self._token:
+                return
+            if customer_id not in self._rows and len(self._rows) >= self._limit:
+                del self._rows[next(iter(self._rows))]
+            self._rows[customer_id] = (floor, rows)
+
+
 class SqliteFastPath(FastPath):
-    """SQLite: ``BEGIN IMMEDIATE`` ... ``COMMIT`` on the kept connection (autocommit)."""
+    """SQLite: ``BEGIN IMMEDIATE`` ... ``COMMIT`` on the kept connection (autocommit).
+
+    A customer's history is kept between look-ups (:class:`Histories`) for as long as the
+    change token of ``cxplay_given`` stays the same: one indexed read of one row instead of
+    the look-up, exact across processes.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.histories = Histories()
+
+    def _history(
+        self, raw: Any, customer_id: str, since: datetime, until: datetime
+    ) -> list[tuple[Any, ...]]:
+        """The look-up, answered from :attr:`histories` while the change token is the same.
+
+        SQLite compares the ``at`` text (UTC, one format) byte by byte, as ``str``
+        comparison does here; rows whose ``at`` is not text (written by hand) are never
+        kept: then the look-up runs in SQL.
+        """
+        low, high = _utc_text(since), _utc_text(until)
+        cursor = raw.cursor()
+        try:
+            found = cursor.execute(_SQLITE_TOKEN).fetchone()
+            token = None if found is None else found[0]
+            rows = None if token is None else self.histories.get(token, customer_id, low)
+            if rows is None:
+                rows = cursor.execute(_SQLITE_GIVEN_AFTER, (customer_id, low)).fetchall()
+                if token is None or not all(type(row[3]) is str for row in rows):
+                    cursor.execute(self.history_sql, (customer_id, low, high))
+                    return list(cursor.fetchall())
+                self.histories.put(token, customer_id, low, rows)
+        finally:
+            cursor.close()
+        return [row[:3] for row in rows if low < row[3] <= high]
 
     upsert_sql = (
         f"INSERT INTO {t.decision.name} ({', '.join(_DECISION_COLUMNS)}) "

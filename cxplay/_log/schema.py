@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -33,6 +34,7 @@ __all__ = [
     "HEAD",
     "REVISIONS",
     "VERSION_TABLE",
+    "change",
     "decision",
     "disruption",
     "disruption_member",
@@ -44,7 +46,7 @@ __all__ = [
 ]
 
 #: Every schema revision this cxplay can read, oldest first; the last is the newest.
-REVISIONS = ("0001", "0002", "watch_disruptions", "customer_history")
+REVISIONS = ("0001", "0002", "watch_disruptions", "customer_history", "given_changes")
 HEAD = REVISIONS[-1]
 VERSION_TABLE = "cxplay_alembic_version"
 
@@ -186,6 +188,17 @@ given = Table(
     Column("amount", Float),  # None: given, amount unknown (a replacement)
     Column("currency", String(3)),
     Column("at", UTCDateTime(), nullable=False),
+)
+
+#: Change tokens: ``given`` is incremented by triggers on every statement that changes
+#: ``cxplay_given`` (revision ``given_changes``), in that statement's transaction: the same
+#: token read twice means no compensation was recorded, replaced or erased in between.
+#: SQLite only: on PostgreSQL the table is empty (no row, no trigger; the migration says why).
+change = Table(
+    "cxplay_change",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("token", BigInteger, nullable=False),
 )
 
 #: Every survey answer, as given (the decision row keeps the latest of each).
