@@ -321,8 +321,12 @@ def test_ordinary_fragments_render_in_the_sandbox() -> None:
     source = (
         "{% for x in range(3) %}{{ x }}{% endfor %} {{ 'ab' * 2 }} {{ 2 ** 10 }} "
         "{{ '%05.1f'|format(3.14159) }} {{ '{:>4}'.format('a') }} {{ 'x'|center(5) }}|"
+        "{{ n * 2 }} {{ 2 * n }} {{ 1.5 * n }} {{ 3 * 'ab' }}"
     )
-    assert render_capped(environment.from_string(source), {}) == "012 abab 1024 003.1    a   x  |"
+    assert (
+        render_capped(environment.from_string(source), {"n": 3})
+        == "012 abab 1024 003.1    a   x  |6 6 4.5 ababab"
+    )
 
 
 def replies_book(directory: Path, apology: str) -> Path:

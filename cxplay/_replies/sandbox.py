@@ -327,9 +327,10 @@ class ReplyEnvironment(SandboxedEnvironment):
         _charge()
         if operator == "*":
             for sequence, times in ((left, right), (right, left)):
-                size = len(sequence) * times if isinstance(times, int) else 0
-                if isinstance(sequence, str | list | tuple) and size > MAX_VALUE:
-                    raise _too_big("a repeated value", size, MAX_VALUE)
+                if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+                    size = len(sequence) * times
+                    if size > MAX_VALUE:
+                        raise _too_big("a repeated value", size, MAX_VALUE)
         elif operator == "**" and isinstance(left, int) and isinstance(right, int):
             if abs(left) > 1 and right * max(abs(left).bit_length(), 1) > _MAX_BITS:
                 raise _too_big("a power's bits", right * abs(left).bit_length(), _MAX_BITS)
