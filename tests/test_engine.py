@@ -582,3 +582,34 @@ def test_durable_fact_numbers_are_written_as_number_text(variant: str) -> None:
     build = _builder((FactField("n0", "facts.x", variant, "number"),), {})
     for value in (1e-05, 5e-324, -1e-07, 1.5e-4, 1e16, 1e300, 2**53, 0.0, -0.0, 150.23, 12, True):
         assert build({"facts.x": value}.get, "{", "}") == f'{{,"n0":{number_text(value)}}}'
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (3, None),
+        (2.5, None),
+        (-0.0, None),
+        (True, "facts.weight: expected number, got True"),
+        ("3", "facts.weight: expected number, got '3'"),
+        ([3], "facts.weight: expected number, got [3]"),
+    ],
+)
+def test_a_number_fact_takes_ints_and_floats_not_booleans(
+    tmp_path: Path, value: object, error: str | None
+) -> None:
+    """The plain-number shortcut of the fact check says what the full check says."""
+    (tmp_path / "n.toml").write_text(
+        '[playbook]\nid = "n"\nversion = "1.0.0"\nlanguages = ["en"]\n\n'
+        '[facts]\nweight = "number"\n\n[[rule]]\nid = "heavy"\n'
+        'when = "facts.weight > 2"\nactions = [{ kind = "apology" }]\n',
+        encoding="utf-8",
+    )
+    engine = Engine.from_path(tmp_path, backend="python")
+    incident = {"type": "queue_long", "facts": {"weight": value}}
+    if error is None:
+        assert [m.rule for m in engine.evaluate(incident)] == (["heavy"] if value > 2 else [])  # type: ignore[operator]
+    else:
+        with pytest.raises(IncidentError) as caught:
+            engine.evaluate(incident)
+        assert error in str(caught.value)
