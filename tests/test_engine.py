@@ -259,6 +259,8 @@ def test_threads_agree_with_sequential(engine: Engine) -> None:
     for t in threads:
         t.join()
     assert errors == []
+    if engine.backend == "durable":  # each of the four sessions retracted every fact
+        assert _facts_left(engine) == []
 
 
 def test_reload_keeps_old_playbooks_on_error(tmp_path: Path) -> None:
@@ -517,7 +519,7 @@ def _facts_left(engine: Engine) -> list[str]:
 @pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
 def test_durable_sessions_hold_no_fact_after_evaluations() -> None:
     """Each fact is retracted (by its id and session) once its rules have fired, whether
-    rules matched or not, from one thread or several sessions at once."""
+    rules matched or not (several sessions at once: test_threads_agree_with_sequential)."""
     incidents = [
         {"type": "parcel_damaged", "order": {"id": "1", "value": 120}},
         {"type": "parcel_damaged", "facts": {"vip": True}},
@@ -526,20 +528,6 @@ def test_durable_sessions_hold_no_fact_after_evaluations() -> None:
     with Engine.from_path(backend="durable") as engine:
         for incident in incidents:
             assert engine.evaluate(incident)
-        assert _facts_left(engine) == []
-        barrier = threading.Barrier(4)
-
-        def work() -> None:
-            barrier.wait()
-            for _ in range(50):
-                for incident in incidents:
-                    engine.evaluate(incident)
-
-        threads = [threading.Thread(target=work) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
         assert _facts_left(engine) == []
 
 
