@@ -259,6 +259,8 @@ def test_threads_agree_with_sequential(engine: Engine) -> None:
     for t in threads:
         t.join()
     assert errors == []
+    if engine.backend == "durable":  # each of the four sessions retracted every fact
+        assert _facts_left(engine) == []
 
 
 def test_reload_keeps_old_playbooks_on_error(tmp_path: Path) -> None:
@@ -471,3 +473,131 @@ def test_a_ruleset_durable_refuses_is_a_compile_error_naming_the_rule(
     (problem,) = info.value.problems
     assert problem.message == "the rule engine refused this rule: error 204"
     assert problem.rule and problem.file and problem.line
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
+def test_durable_reads_rule_names_of_every_width(tmp_path: Path) -> None:
+    """Rule names are read from durable's answer by a fixed-width slice: positions of one,
+    two and three digits (0, 7, 42, 101, 119 of 120 rules) all come back, and only they."""
+    rules = "".join(
+        f'[[rule]]\nid = "r{n}"\n'
+        f"when = \"type == 'queue_long' and order.value {'>=' if n in MATCH else '<'} 50\"\n"
+        'actions = [{ kind = "apology" }]\n\n'
+        for n in range(120)
+    )
+    (tmp_path / "w.toml").write_text(
+        f'[playbook]\nid = "w"\nversion = "1.0.0"\nlanguages = ["en"]\n\n{rules}',
+        encoding="utf-8",
+    )
+    incident = {"type": "queue_long", "order": {"id": "1", "value": 70.0}}
+    for backend in ("durable", "python"):
+        with Engine.from_path(tmp_path, backend=backend) as engine:
+            assert sorted(m.rule for m in engine.evaluate(incident)) == sorted(
+                f"r{n}" for n in MATCH
+            )
+            if backend == "durable":  # two chunks (64 rules each at most), both emptied
+                assert len(engine._live().backend._plan["queue_long"]) == 2  # type: ignore[attr-defined]
+                assert _facts_left(engine) == []
+
+
+MATCH = (0, 7, 42, 101, 119)
+
+
+def _facts_left(engine: Engine) -> list[str]:
+    """What durable still holds in any session of any ruleset (a fact not retracted)."""
+    from cxplay._engine import durable
+
+    backend = engine._live().backend
+    return [
+        facts
+        for handle in backend._handles  # type: ignore[attr-defined]
+        for sid in backend._sids  # type: ignore[attr-defined]
+        if (facts := durable._engine.get_facts(handle, sid)) != "[]"
+    ]
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
+def test_durable_sessions_hold_no_fact_after_evaluations() -> None:
+    """Each fact is retracted (by its id and session) once its rules have fired, whether
+    rules matched or not (several sessions at once: test_threads_agree_with_sequential)."""
+    incidents = [
+        {"type": "parcel_damaged", "order": {"id": "1", "value": 120}},
+        {"type": "parcel_damaged", "facts": {"vip": True}},
+        {"type": "no_such_type"},
+    ]
+    with Engine.from_path(backend="durable") as engine:
+        for incident in incidents:
+            assert engine.evaluate(incident)
+        assert _facts_left(engine) == []
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
+def test_durable_refuses_an_answer_naming_no_rule_of_the_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name outside the table (a wider or unknown one) is an error, never a match."""
+    from cxplay._engine import durable
+    from cxplay.errors import RuleEngineError
+
+    real = durable._engine
+
+    class Answering:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        @staticmethod
+        def start_action_for_state(handle: int, state: int) -> tuple[str, str]:
+            real.start_action_for_state(handle, state)
+            return "{}", '{"r99999":{"m":{"k":1}}}'
+
+    engine = Engine.from_path(backend="durable")
+    try:
+        monkeypatch.setattr(durable, "_engine", Answering())
+        with pytest.raises(RuleEngineError, match="the rule engine failed"):
+            engine.evaluate({"type": "parcel_damaged", "order": {"id": "1", "value": 120}})
+    finally:
+        engine.close()
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
+@pytest.mark.parametrize("variant", ["eq", "raw", "high", "low"])
+def test_durable_fact_numbers_are_written_as_number_text(variant: str) -> None:
+    """The generated fact text writes each number exactly as ``number_text`` does
+    (exponents, subnormals, 2**53, negative zero, integers and booleans included)."""
+    from cxplay._engine.compiler import FactField, number_text
+    from cxplay._engine.durable import _builder
+
+    build = _builder((FactField("n0", "facts.x", variant, "number"),), {})
+    for value in (1e-05, 5e-324, -1e-07, 1.5e-4, 1e16, 1e300, 2**53, 0.0, -0.0, 150.23, 12, True):
+        assert build({"facts.x": value}.get, "{", "}") == f'{{,"n0":{number_text(value)}}}'
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (3, None),
+        (2.5, None),
+        (-0.0, None),
+        (True, "facts.weight: expected number, got True"),
+        ("3", "facts.weight: expected number, got '3'"),
+        ([3], "facts.weight: expected number, got [3]"),
+    ],
+)
+def test_a_number_fact_takes_ints_and_floats_not_booleans(
+    tmp_path: Path, value: object, error: str | None
+) -> None:
+    """The plain-number shortcut of the fact check says what the full check says."""
+    (tmp_path / "n.toml").write_text(
+        '[playbook]\nid = "n"\nversion = "1.0.0"\nlanguages = ["en"]\n\n'
+        '[facts]\nweight = "number"\n\n[[rule]]\nid = "heavy"\n'
+        'when = "facts.weight > 2"\nactions = [{ kind = "apology" }]\n',
+        encoding="utf-8",
+    )
+    engine = Engine.from_path(tmp_path, backend="python")
+    incident = {"type": "queue_long", "facts": {"weight": value}}
+    if error is None:
+        assert [m.rule for m in engine.evaluate(incident)] == (["heavy"] if value > 2 else [])  # type: ignore[operator]
+    else:
+        with pytest.raises(IncidentError) as caught:
+            engine.evaluate(incident)
+        assert error in str(caught.value)

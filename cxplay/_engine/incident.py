@@ -37,6 +37,10 @@ def _fact_ok(spec: FactSpec, value: Any) -> bool:
     return kind == "number" or isinstance(value, int) or float(value).is_integer()
 
 
+#: the types of a plain JSON number (not bool, which is an int)
+_PLAIN_NUMBERS = (int, float)
+
+
 def _within(spec: FactSpec, value: float) -> bool:
     return (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
 
@@ -65,14 +69,18 @@ def _problem(text: str, key: str | None, value: object = None) -> tuple[str, Pro
     return text, Problem(message, key=key or None, input=value)
 
 
-def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[tuple[str, Problem]]:
+def _fact_problems(
+    model: Incident,
+    facts: Mapping[str, FactSpec],
+    required: Mapping[str, tuple[tuple[str, FactSpec], ...]],
+) -> list[tuple[str, Problem]]:
     """What is wrong with an incident's facts, one phrase each.
 
     Declared facts of the wrong type or out of bounds, required ones missing, and facts
     nobody declared on an incident type whose facts are declared (a typo, most likely).
+    ``required``: what :func:`_required_facts` says of ``facts``.
     """
     problems: list[tuple[str, Problem]] = []
-    required = _indexed(facts)[1]  # (_required_facts, one call less on every incident)
     typed = model.type in required
     undeclared = [name for name in model.facts if name not in facts] if typed else []
     if undeclared:
@@ -85,7 +93,10 @@ def _fact_problems(model: Incident, facts: Mapping[str, FactSpec]) -> list[tuple
         spec = facts.get(name)
         if spec is None:
             continue
-        if not _fact_ok(spec, value):
+        # a plain number for a number fact first: what _fact_ok says, without the call
+        if not (type(value) in _PLAIN_NUMBERS and spec.type == "number") and not _fact_ok(
+            spec, value
+        ):
             text = f"facts.{name}: expected {spec.type}, got {echo(value)}"
             problems.append(_problem(text, f"facts.{name}", value))
         elif (
@@ -345,7 +356,9 @@ def coerce_incident(
             f"an incident must be a mapping or an Incident, not {type(incident).__name__}",
             problems=[Problem("must be a mapping or an Incident", input=incident)],
         )
-    problems = _fact_problems(model, facts) if facts else []
+    # the facts' index once (the required facts, the derived ones): both steps read it
+    index = _indexed(facts) if facts else None
+    problems = _fact_problems(model, facts, index[1]) if facts and index else []
     if types and not allow_unknown_type and model.type not in types:
         # 0.88: a typo (parcel_damage, parcle_damaged) but not a sibling (parcel_lost/_late)
         close = closest(model.type, types, cutoff=0.88)
@@ -360,7 +373,7 @@ def coerce_incident(
             _listed([text for text, _ in problems]),
             problems=[problem for _, problem in problems][:MAX_PROBLEMS],
         )
-    derived = _derived_facts(model.facts, facts) if facts else {}
+    derived = _derived_facts(model.facts, index[2]) if index and index[2] else {}
     if derived:
         model = model.model_copy(update={"facts": {**model.facts, **derived}})
     return model
@@ -370,10 +383,15 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _derived_facts(given: Mapping[str, Any], facts: Mapping[str, FactSpec]) -> dict[str, Any]:
-    """Facts declared as a ``difference`` of two others, where both others are numbers."""
+def _derived_facts(
+    given: Mapping[str, Any], differences: Sequence[tuple[str, tuple[str, str]]]
+) -> dict[str, Any]:
+    """Facts declared as a ``difference`` of two others, where both others are numbers.
+
+    ``differences``: (derived fact, its two operands), as :func:`_indexed` lists them.
+    """
     out: dict[str, Any] = {}
-    for name, (minuend, subtrahend) in _indexed(facts)[2]:
+    for name, (minuend, subtrahend) in differences:
         if name in given:
             continue
         first, second = given.get(minuend), given.get(subtrahend)
