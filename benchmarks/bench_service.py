@@ -18,10 +18,12 @@ request in flight per connection; the Python generator below when wrk is not ins
   Debian packages no rate-limited C generator with latency percentiles (no ``wrk2``, no
   ``oha``; ``httperf`` and ``h2load`` give means), so the Python one stays, pinned as the
   ``max`` phases are: a protocol per connection (no task or stream per request), waking
-  once per millisecond at most, its own CPU in the row. ``--half-apart`` runs it on the first core with
-  the server's processes moved to the others for the phase: on 2 cores that leaves the 2
-  workers one core at about 0.9 of its capacity, and the queue, not the service, made the
-  p99 (0.5-2 s at a load of 7-8, against 56-63 ms shared; docs/performance.md).
+  once per millisecond at most, its own CPU in the row and its own lateness (how long after
+  its due time it sent each request) in the report's ``generator_late``. ``--half-apart``
+  runs it on the first core with the server's processes moved to the others for the phase:
+  on 2 cores that leaves the 2 workers one core at about 0.9 of its capacity, and the
+  queue, not the service, made the p99 (0.5-2 s at a load of 7-8, against 56-63 ms
+  shared; docs/performance.md).
 
 Correctness: after each cxplay ``max`` phase every incident is posted again and the answers
 compared with the in-process ``Engine.suggest`` (all but ``decision_id``), and every 16th
@@ -337,6 +339,9 @@ class Run:
         self.sent = 0
         self.checked = 0
         self.kinds: dict[str, int] = {}  # "status" (not a 200), "wrong" (not the library's)
+        #: the open loop's own lateness: how long after its due time each request was
+        #: handed to a connection or queued for one (the generator's, not the server's)
+        self.late: list[float] = []
 
     @property
     def errors(self) -> int:
@@ -497,6 +502,7 @@ class OpenLoop:
             # request sent early counts from when it was sent
             while k < self.total and start + k / self.rate <= now + EARLY:
                 due = max(now, start + k / self.rate)
+                self.run.late.append(due - start - k / self.rate)
                 if self.idle:
                     self.idle.pop().send(k, due)
                 else:
@@ -864,6 +870,7 @@ def main() -> int:
     load_start = os.getloadavg()
     rows = []
     half_rate = args.rate
+    late: dict[int, dict[str, float]] = {}  # the open loop's own lateness, by workers
     per_round: dict[int, list[float]] = {}
     for workers in args.workers:
         generator_cores, server_cores, pinning = (
@@ -935,6 +942,11 @@ def main() -> int:
                         "cxplay", workers, "half", half_pinning, half, achieved, library_us, cpu
                     )
                 )
+                if half.late:
+                    late[workers] = {
+                        "p50_ms": round(percentile(half.late, 0.50) * 1000, 3),
+                        "p99_ms": round(percentile(half.late, 0.99) * 1000, 3),
+                    }
         finally:
             for process in processes.values():
                 process.send_signal(signal.SIGTERM)
@@ -957,6 +969,9 @@ def main() -> int:
         "suggestion_bytes": size,
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "load_average": {"start": round(load_start[0], 2), "end": round(load_end[0], 2)},
+        # how late the open loop itself sent (a generator starved of CPU shows here, and its
+        # lateness counts in the half row's latencies): by worker count
+        "generator_late": late,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -970,6 +985,8 @@ def main() -> int:
                 print(f"{r['server']} x{r['workers']}: {r['pinning']}")
         for name, value in ratios.items():
             print(f"{name}: {value}")
+        for workers, figures in late.items():
+            print(f"open loop's own lateness x{workers}: {figures}")
         print(
             f"cores: {report['cores']}, load average (1 min) {load_start[0]:.2f} at the start,"
             f" {load_end[0]:.2f} at the end"
