@@ -15,11 +15,15 @@ request in flight per connection; the Python generator below when wrk is not ins
 * ``half``  -- cxplay only: an open loop at half the ``max`` rate of the 2-worker run (or
   ``--rate``), in Python on uvloop: each request is due at a fixed time and its latency
   counts from then, so a stalled server cannot hide its queue (no coordinated omission).
-  Debian packages no rate-limited C generator (no ``wrk2``, no ``oha``), so the Python one
-  stays, pinned as the ``max`` phases are. ``--half-apart`` runs it on the first core with
-  the server's processes moved to the others for the phase: on 2 cores that leaves the 2
-  workers one core at about 0.9 of its capacity, and the queue, not the service, made the
-  p99 (0.5-2 s at a load of 7-8, against 56-63 ms shared; docs/performance.md).
+  Debian packages no rate-limited C generator with latency percentiles (no ``wrk2``, no
+  ``oha``; ``httperf`` and ``h2load`` give means), so the Python one stays, pinned as the
+  ``max`` phases are: a protocol per connection (no task or stream per request), waking
+  once per millisecond at most, its own CPU in the row and its own lateness (how long after
+  its due time it sent each request) in the report's ``generator_late``. ``--half-apart``
+  runs it on the first core with the server's processes moved to the others for the phase:
+  on 2 cores that leaves the 2 workers one core at about 0.9 of its capacity, and the
+  queue, not the service, made the p99 (0.5-2 s at a load of 7-8, against 56-63 ms
+  shared; docs/performance.md).
 
 Correctness: after each cxplay ``max`` phase every incident is posted again and the answers
 compared with the in-process ``Engine.suggest`` (all but ``decision_id``), and every 16th
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import functools
 import json
@@ -112,20 +117,28 @@ def serve_bare(port: int, workers: int) -> None:
     """Run the ceiling's server (this file, ``--bare-server``) as cxplay serve runs uvicorn."""
     import uvicorn
 
-    uvicorn.run(
-        "bench_service:bare_app",
-        factory=True,
-        app_dir=str(Path(__file__).resolve().parent),
-        host="127.0.0.1",
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        log_level="info",
-        access_log=False,
-        server_header=False,
-        timeout_keep_alive=5,
-    )
+    settings: dict[str, Any] = {
+        "factory": True,
+        "app_dir": str(Path(__file__).resolve().parent),
+        "host": "127.0.0.1",
+        "port": port,
+        "workers": workers,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": "info",
+        "access_log": False,
+        "server_header": False,
+        "timeout_keep_alive": 5,
+    }
+    try:  # as cxplay serve runs its workers: a listening socket each, where it does
+        from cxplay._serve import workers as per_worker
+    except ImportError:  # a tree from before cxplay._serve.workers: uvicorn's one socket
+        per_worker = None  # type: ignore[assignment]
+    if workers > 1 and per_worker is not None and per_worker.balanced():
+        sys.path.insert(0, settings.pop("app_dir"))  # as uvicorn.run does with it
+        per_worker.run_workers(uvicorn.Config("bench_service:bare_app", **settings))
+    else:
+        uvicorn.run("bench_service:bare_app", **settings)
 
 
 # -- in one process: the HTTP layer's CPU, without the network and the neighbours ----------
@@ -326,6 +339,9 @@ class Run:
         self.sent = 0
         self.checked = 0
         self.kinds: dict[str, int] = {}  # "status" (not a 200), "wrong" (not the library's)
+        #: the open loop's own lateness: how long after its due time each request was
+        #: handed to a connection or queued for one (the generator's, not the server's)
+        self.late: list[float] = []
 
     @property
     def errors(self) -> int:
@@ -371,37 +387,142 @@ async def closed_loop(port: int, run: Run, connections: int, count: int, seconds
     return len(run.latencies) / (time.perf_counter() - start)
 
 
-async def open_loop(port: int, run: Run, rate: float, count: int, seconds: float) -> float:
-    total = min(count, int(rate * seconds))
-    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(64):
-        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-    start = time.perf_counter()
+class _Answers(asyncio.Protocol):
+    """One keep-alive connection of the open loop: a request in flight at most, no streams.
 
-    async def one(k: int) -> None:
-        due = start + k / rate
-        connection = await pool.get()
-        try:
-            status, body = await exchange(*connection, run.raw[k % len(run.raw)])
-        finally:
-            pool.put_nowait(connection)
-        run.latencies.append(time.perf_counter() - due)
+    The response is parsed where it arrives (``data_received``) and its latency taken there:
+    no task, stream or future per request, so the generator's own CPU per request -- what it
+    takes from the cores it shares with the server -- is a fraction of the stream client's.
+    """
+
+    def __init__(self, loop: OpenLoop) -> None:
+        self.loop = loop
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.busy: tuple[int, float] | None = None  # (request number, due time)
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is transport:
+            return
+        self.transport = transport  # type: ignore[assignment]  # uvloop's: not a subclass
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, k: int, due: float) -> None:
+        assert self.transport is not None
+        self.busy = (k, due)
+        self.transport.write(self.loop.run.raw[k % len(self.loop.run.raw)])
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        length = 0
+        for line in bytes(self.buffer[:end]).split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if len(self.buffer) < end + 4 + length:
+            return
+        now = time.perf_counter()
+        status = int(self.buffer[9:12])
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        assert self.busy is not None
+        (k, due), self.busy = self.busy, None
+        self.loop.answered(self, k, due, now, status, body)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.busy is not None:  # the server closed a connection with a request on it
+            self.loop.run.error("read")
+            self.loop.lost(self)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+#: How early the open loop may send a request (seconds): under its timers' grain.
+EARLY = 0.001
+
+
+class OpenLoop:
+    """Requests due at fixed times over a pool of connections; latency counts from the due time.
+
+    A request due when every connection is busy waits for the first one free (that wait is
+    the server's queue, and counts). The schedule is kept by waking at the next due time and
+    sending every request that is due: a late wake-up of the generator shows as latency, so
+    the generator is kept cheap (above) and, where the machine has the cores, pinned apart.
+    """
+
+    def __init__(self, run: Run, rate: float, total: int) -> None:
+        self.run = run
+        self.rate = rate
+        self.total = total
+        self.idle: list[_Answers] = []
+        self.waiting: collections.deque[tuple[int, float]] = collections.deque()
+        self.finished = 0
+        self.all_done = asyncio.get_running_loop().create_future()
+
+    def answered(
+        self, connection: _Answers, k: int, due: float, now: float, status: int, body: bytes
+    ) -> None:
+        self.run.latencies.append(now - due)
         if k % 16 == 0:
-            run.check(k % len(run.raw), status, body)
+            self.run.check(k % len(self.run.raw), status, body)
         elif status != 200:
-            run.error("status")
+            self.run.error("status")
+        self.lost(connection, keep=True)
 
-    tasks = []
-    for k in range(total):
-        delay = start + k / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(k)))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
-    while not pool.empty():
-        pool.get_nowait()[1].close()
-    return total / elapsed
+    def lost(self, connection: _Answers, keep: bool = False) -> None:
+        self.finished += 1
+        if keep:
+            if self.waiting:
+                connection.send(*self.waiting.popleft())
+            else:
+                self.idle.append(connection)
+        if self.finished == self.total and not self.all_done.done():
+            self.all_done.set_result(None)
+
+    async def drive(self, port: int, connections: int) -> float:
+        loop = asyncio.get_running_loop()
+        pool = []
+        for _ in range(connections):
+            transport, protocol = await loop.create_connection(
+                lambda: _Answers(self), "127.0.0.1", port
+            )
+            protocol.connection_made(transport)  # uvloop may call it after this returns
+            pool.append(protocol)
+        self.idle = list(pool)
+        start = time.perf_counter()
+        k = 0
+        while k < self.total:
+            now = time.perf_counter()
+            # every request due by now, and those due within EARLY: the loop's timers have a
+            # millisecond's grain and count from the start of the loop's iteration, and
+            # sleeping less woke the generator again and again (9 times a request); a
+            # request sent early counts from when it was sent
+            while k < self.total and start + k / self.rate <= now + EARLY:
+                due = max(now, start + k / self.rate)
+                self.run.late.append(due - start - k / self.rate)
+                if self.idle:
+                    self.idle.pop().send(k, due)
+                else:
+                    self.waiting.append((k, due))
+                k += 1
+            if k < self.total:
+                await asyncio.sleep(max(EARLY, start + k / self.rate - time.perf_counter()))
+        if self.total:
+            await self.all_done
+        elapsed = time.perf_counter() - start
+        for protocol in pool:
+            if protocol.transport is not None:
+                protocol.transport.close()
+        await asyncio.gather(*(p.closed for p in pool))
+        return self.total / elapsed
+
+
+async def open_loop(port: int, run: Run, rate: float, count: int, seconds: float) -> float:
+    """The open loop's phase: ``rate`` requests a second for ``seconds`` (at most ``count``)."""
+    return await OpenLoop(run, rate, min(count, int(rate * seconds))).drive(port, 64)
 
 
 async def check_every_incident(port: int, run: Run, rounds: int) -> None:
@@ -749,6 +870,7 @@ def main() -> int:
     load_start = os.getloadavg()
     rows = []
     half_rate = args.rate
+    late: dict[int, dict[str, float]] = {}  # the open loop's own lateness, by workers
     per_round: dict[int, list[float]] = {}
     for workers in args.workers:
         generator_cores, server_cores, pinning = (
@@ -820,6 +942,11 @@ def main() -> int:
                         "cxplay", workers, "half", half_pinning, half, achieved, library_us, cpu
                     )
                 )
+                if half.late:
+                    late[workers] = {
+                        "p50_ms": round(percentile(half.late, 0.50) * 1000, 3),
+                        "p99_ms": round(percentile(half.late, 0.99) * 1000, 3),
+                    }
         finally:
             for process in processes.values():
                 process.send_signal(signal.SIGTERM)
@@ -842,6 +969,9 @@ def main() -> int:
         "suggestion_bytes": size,
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "load_average": {"start": round(load_start[0], 2), "end": round(load_end[0], 2)},
+        # how late the open loop itself sent (a generator starved of CPU shows here, and its
+        # lateness counts in the half row's latencies): by worker count
+        "generator_late": late,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -855,6 +985,8 @@ def main() -> int:
                 print(f"{r['server']} x{r['workers']}: {r['pinning']}")
         for name, value in ratios.items():
             print(f"{name}: {value}")
+        for workers, figures in late.items():
+            print(f"open loop's own lateness x{workers}: {figures}")
         print(
             f"cores: {report['cores']}, load average (1 min) {load_start[0]:.2f} at the start,"
             f" {load_end[0]:.2f} at the end"

@@ -134,6 +134,7 @@ def serve(
 
         from cxplay._serve import CONFIG_ENV, ServeConfig, config_to_env, create_app, settle
         from cxplay._serve.protocol import HeadTimeoutProtocol
+        from cxplay._serve.workers import balanced, run_workers
     except ImportError as exc:
         raise CxplayError(
             f"cxplay serve needs the serve extra ({exc.name} is missing): "
@@ -177,12 +178,11 @@ def serve(
             return
         os.environ[CONFIG_ENV] = config_to_env(config)
         del app  # each worker builds its own
-        uvicorn.run(
-            "cxplay._serve:app_from_env",
-            factory=True,
-            workers=workers,
-            **common,  # type: ignore[arg-type]
-        )
+        factory = {"factory": True, "workers": workers, **common}
+        if balanced():  # a socket per worker: connections spread over the workers
+            run_workers(uvicorn.Config("cxplay._serve:app_from_env", **factory))  # type: ignore[arg-type]
+        else:
+            uvicorn.run("cxplay._serve:app_from_env", **factory)  # type: ignore[arg-type]
     except SystemExit as stop:
         if stop.code == 3:  # uvicorn's "startup failed": taken between the check and now
             ctx.exit(EXIT_CANNOT_LISTEN)

@@ -1,6 +1,8 @@
 """Smoke test of the service benchmark: it runs, every answer is right, its rows keep their keys.
 
-Timings are never asserted (performance is measured by benchmarks, not unit tests).
+Timings are never asserted (performance is measured by benchmarks, not unit tests); the open
+loop's test checks only that a pause put into a fake server shows in its latencies, which a
+slower machine can only lengthen.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +91,7 @@ def test_quick_run_answers_every_request_right(generator: str) -> None:
     assert [r["generator"] for r in rows] == [generator, generator, "python"]
     assert report["ratios"]["cxplay_1_of_ceiling_1"] > 0
     assert set(report["load_average"]) == {"start", "end"}
+    assert set(report["generator_late"]["1"]) == {"p50_ms", "p99_ms"}
 
 
 def test_a_wrong_answer_is_an_error() -> None:
@@ -122,3 +126,59 @@ def test_the_in_process_run_gives_each_part_of_a_request() -> None:
     assert result["cxplay_us"] > 0 and result["library_us"] > 0 and result["bare_us"] > 0
     difference = result["cxplay_us"] - result["library_us"]
     assert result["http_us"] == pytest.approx(difference, abs=0.11)
+
+
+def test_the_open_loop_counts_a_stalled_server_from_each_request_s_due_time() -> None:
+    """Requests due while the server stalls are sent on time, and their wait counts."""
+    import asyncio
+    import threading
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_service
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    served = 0
+    loop = asyncio.new_event_loop()
+    handlers: list[asyncio.Task[None]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            served += 1
+            if served == 20:  # the whole server stops for 0.3 s, as a long pause would
+                time.sleep(0.3)
+            writer.write(answer)
+        writer.close()
+
+    async def shut() -> None:
+        server.close()
+        await asyncio.wait_for(asyncio.gather(*handlers), 10)  # the generator closed them
+
+    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        bodies = [p.read_bytes() for p in bench_service.incident_files()[:2]]
+        run = bench_service.Run(bodies, None)
+        bench_service.run_async(bench_service.open_loop(port, run, 200, 10_000, 1.0))
+    finally:
+        asyncio.run_coroutine_threadsafe(shut(), loop).result(20)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+    assert len(run.latencies) == len(run.late) == 200 and run.errors == 0
+    # the generator kept sending through the pause, and the ~60 requests due during it
+    # count it: more than 2 % of the 200 waited over 0.1 s
+    assert bench_service.percentile(run.latencies, 0.98) > 0.1
