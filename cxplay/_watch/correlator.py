@@ -35,7 +35,6 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat, takewhile
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from cxplay._common.instants import moment
@@ -124,20 +123,28 @@ _verdict = tuple.__new__  # Verdict(...) without the Python-level __new__ of a N
 #: remembered ids are forgotten in bulk, once per this many incidents (see _expire_seen)
 _EXPIRE_EVERY = 8192
 
-_Entry = tuple[int, int, str, Any]  # a waiting incident: event time, seq, id, payload
-_at = itemgetter(0)  # an entry's event time (the key of every bisect over a window)
+#: a waiting incident is four consecutive items of its key's list: event time, arrival
+#: number, id, payload
+_WIDE = 4
+#: a key's disruptions before its first opens: one shared empty tuple, never mutated
+_NO_DISRUPTIONS: tuple[Disruption, ...] = ()
 
 
-class _Key(list[_Entry]):
+class _Key(list[Any]):
     """One (correlation, key): its waiting incidents and its open disruptions.
 
-    The list itself holds the waiting incidents, in event-time order. A list with slots
-    rather than a class holding lists: a sparse stream makes a key state for most incidents,
-    and this is the cheapest to make (built by :func:`_key`, or inline in the hot loop).
+    The list itself holds the waiting incidents, in event-time order, each as ``_WIDE``
+    consecutive items (at, seq, id, payload) rather than a tuple of them: no object per
+    waiting incident beyond its time and number, and its time is read without going
+    through a tuple (at 1,000,000 incidents the windows are cold: every object read is a
+    cache miss). A list with slots rather than a class holding lists: a sparse stream makes
+    a key state for most incidents, and this is the cheapest to make (built by
+    :func:`_key`, or inline in the hot loop).
     """
 
     __slots__ = ("disruptions", "place", "touched")
-    disruptions: list[Disruption]
+    # _NO_DISRUPTIONS until the first opens (no list made per key state), then a list
+    disruptions: list[Disruption] | tuple[Disruption, ...]
     place: tuple[int, KeyValue]  # its (correlation, key) in the correlator's dict
     # the latest event time seen when an incident last waited here; None once the key has
     # left the correlator (its entries in the idle queue are then stale)
@@ -146,10 +153,24 @@ class _Key(list[_Entry]):
 
 def _key(place: tuple[int, KeyValue]) -> _Key:
     state = _Key()
-    state.disruptions = []
+    state.disruptions = _NO_DISRUPTIONS
     state.place = place
     state.touched = 0
     return state
+
+
+def _disruptions(state: _Key) -> list[Disruption]:
+    """A key's disruptions as a list of its own, to add to (made on the first)."""
+    if isinstance(state.disruptions, list):
+        return state.disruptions
+    made: list[Disruption] = []
+    state.disruptions = made
+    return made
+
+
+def _entries(state: _Key) -> Iterable[tuple[int, int, str, Any]]:
+    """A key's waiting incidents as (at, seq, id, payload), in event-time order."""
+    return zip(state[::_WIDE], state[1::_WIDE], state[2::_WIDE], state[3::_WIDE], strict=True)
 
 
 def _dumped(payload: Any) -> Any:
@@ -204,7 +225,8 @@ class Correlator:
         # the list of the idle queue's entry for the current latest time (None until an
         # incident waits after the latest time moved)
         self._touching: list[_Key] | None = None
-        self._params = [(s.within, s.threshold) for s in self.specs]  # read per incident
+        # read per incident: the window, the threshold, and the threshold in list items
+        self._params = [(s.within, s.threshold, s.threshold * _WIDE) for s in self.specs]
 
     # -- state -------------------------------------------------------------------------
 
@@ -219,7 +241,7 @@ class Correlator:
 
     def window_size(self) -> int:
         """Incidents waiting in windows, and keys held (for memory checks)."""
-        return sum(len(s) for s in self._keys.values())
+        return sum(len(s) for s in self._keys.values()) // _WIDE
 
     def keys_held(self) -> int:
         """How many (correlation, key) states are in memory."""
@@ -285,7 +307,7 @@ class Correlator:
                     # _key() inline: a call per new key costs more than the key itself
                     # (its `touched` is set below)
                     state = states[place] = _Key()
-                    state.disruptions = []
+                    state.disruptions = _NO_DISRUPTIONS
                     state.place = place
                 elif state.disruptions:
                     spec = self.specs[index]
@@ -314,35 +336,38 @@ class Correlator:
                 else:
                     touching.append(state)
                 # it waits in the key's window (inline: a call per incident costs more)
-                within, threshold = params[index]
-                if state and state[0][0] < now - within:  # behind every window that can open
+                within, threshold, items = params[index]
+                if state and state[0] < now - within:  # behind every window that can open
                     cut = now - within
-                    if state[-1][0] < cut:
+                    if state[-_WIDE] < cut:
                         state.clear()  # all of it: the common case of a sparse key
-                    else:  # a few at the front: a scan is cheaper than a bisect by key
-                        drop = 1
-                        while state[drop][0] < cut:
-                            drop += 1
+                    else:  # a few at the front: a scan is cheaper than a bisect
+                        drop = _WIDE
+                        while state[drop] < cut:
+                            drop += _WIDE
                         del state[:drop]
-                if not state or at >= state[-1][0]:  # in order: the common case
-                    state.append((at, seq, member, payload))
-                    if len(state) < threshold:
+                if not state or at >= state[-_WIDE]:  # in order: the common case
+                    state += (at, seq, member, payload)
+                    if len(state) < items:
                         continue
-                    position = len(state) - 1
+                    times = state[::_WIDE]
+                    position = len(times) - 1
                 else:
-                    position = bisect_right(state, at, key=_at)
-                    state.insert(position, (at, seq, member, payload))
-                    if len(state) < threshold:
+                    times = state[::_WIDE]
+                    position = bisect_right(times, at)
+                    state[position * _WIDE : position * _WIDE] = (at, seq, member, payload)
+                    if len(state) < items:
                         continue
+                    times.insert(position, at)
                 # windows [t - within, t] holding this incident end at t in [at, at + within]
-                end = len(state)
+                end = len(times)
                 for j in range(position, end):
-                    t = state[j][0]
+                    t = times[j]
                     if t > at + within:
                         break
-                    if j + 1 < end and state[j + 1][0] == t:
+                    if j + 1 < end and times[j + 1] == t:
                         continue  # count a time once, with every incident at it
-                    if j - bisect_left(state, t - within, 0, j, key=_at) + 1 >= threshold:
+                    if j - bisect_left(times, t - within, 0, j) + 1 >= threshold:
                         events += (self._open(state, index, key, t),)
                         break
         if moved:  # else the idle queue's head is not behind: see _drop_idle
@@ -354,17 +379,17 @@ class Correlator:
         return _verdict(Verdict, (member, late, False, events))
 
     def _open(self, state: _Key, index: int, key: KeyValue, t: int) -> Opened:
-        members = tuple((m, a, p) for a, _, m, p in state)
+        members = tuple(zip(state[2::_WIDE], state[::_WIDE], state[3::_WIDE], strict=True))
         disruption = Disruption(
             disruption_id(self.specs[index].id, key, t),
             index,
             key,
             t,
-            state[0][0],
-            state[-1][0],
+            state[0],
+            state[-_WIDE],
             {m: a for m, a, _ in members},
         )
-        state.disruptions.append(disruption)
+        _disruptions(state).append(disruption)
         state.clear()
         return Opened(disruption.id, index, key, t, members)
 
@@ -431,7 +456,7 @@ class Correlator:
         for (index, key), state in list(self._keys.items()):
             for found in state.disruptions:
                 if found.id == disruption:
-                    state.disruptions.remove(found)
+                    _disruptions(state).remove(found)
                     if not state and not state.disruptions:
                         del self._keys[(index, key)]
                         state.touched = None
@@ -451,7 +476,8 @@ class Correlator:
                     "spec": self.specs[index].id,
                     "key": list(key),
                     "pending": [
-                        [at, seq, member, _dumped(payload)] for at, seq, member, payload in state
+                        [at, seq, member, _dumped(payload)]
+                        for at, seq, member, payload in _entries(state)
                     ],
                     "disruptions": [
                         {
@@ -497,9 +523,9 @@ class Correlator:
             state.touched = touched = self.max_seen or 0  # the latest it can have been
             self._touches.append((touched, [state]))
             for at, seq, member, payload in item["pending"]:
-                state.append((at, seq, member, payload))
+                state += (at, seq, member, payload)
             for d in item["disruptions"]:
-                state.disruptions.append(
+                _disruptions(state).append(
                     Disruption(
                         d["id"], index, key, d["opened"], d["first"], d["last"], dict(d["members"])
                     )
