@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat, takewhile
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from cxplay._common.instants import moment
@@ -139,24 +140,29 @@ class _Key(list[Any]):
     through a tuple (at 1,000,000 incidents the windows are cold: every object read is a
     cache miss). A list with slots rather than a class holding lists: a sparse stream makes
     a key state for most incidents, and this is the cheapest to make (built by
-    :func:`_key`, or inline in the hot loop).
+    :meth:`Correlator._make`, or inline in the hot loop).
     """
 
-    __slots__ = ("disruptions", "place", "touched")
+    __slots__ = ("born", "disruptions", "home", "name", "place", "touched")
     # _NO_DISRUPTIONS until the first opens (no list made per key state), then a list
     disruptions: list[Disruption] | tuple[Disruption, ...]
-    place: tuple[int, KeyValue]  # its (correlation, key) in the correlator's dict
+    place: tuple[int, KeyValue]  # its (correlation, key)
+    home: dict[Any, _Key]  # its correlation's dict of key states
+    name: Any  # its name in there (see _name)
+    born: int  # when it was made, in the order of making (the snapshot's order)
     # the latest event time seen when an incident last waited here; None once the key has
     # left the correlator (its entries in the idle queue are then stale)
     touched: int | None
 
 
-def _key(place: tuple[int, KeyValue]) -> _Key:
-    state = _Key()
-    state.disruptions = _NO_DISRUPTIONS
-    state.place = place
-    state.touched = 0
-    return state
+def _name(key: KeyValue) -> Any:
+    """A key's name in its correlation's dict: a one-field key's value itself, else the key.
+
+    Hashing the value alone and comparing one object instead of a (correlation, key) tuple
+    of tuples saves the reads of two cold objects per incident. A one-field value is never
+    a tuple (keys are read from JSON values), so the two kinds cannot meet.
+    """
+    return key[0] if len(key) == 1 else key
 
 
 def _disruptions(state: _Key) -> list[Disruption]:
@@ -205,7 +211,9 @@ class Correlator:
         self.retention = longest + lateness if retention is None else retention
         self.max_seen: int | None = None
         self.seq = 0
-        self._keys: dict[tuple[int, KeyValue], _Key] = {}
+        # per correlation, its key states by name (see _name); made in the order of `born`
+        self._held: list[dict[Any, _Key]] = [{} for _ in self.specs]
+        self._born = 0
         # an incident id -> its first event time; the ids and times in arrival order
         # (two lists: forgotten from the front in bulk, see _expire_seen)
         self._seen: dict[str, int] = {}
@@ -235,17 +243,24 @@ class Correlator:
         """The latest event time seen minus the lateness (None before the first incident)."""
         return None if self.max_seen is None else self.max_seen - self.lateness
 
+    def _states(self) -> list[_Key]:
+        """Every key state held, in the order they were made."""
+        every = [state for home in self._held for state in home.values()]
+        if len(self._held) > 1:
+            every.sort(key=attrgetter("born"))
+        return every
+
     def disruptions(self) -> list[Disruption]:
         """Every unresolved disruption the correlator holds."""
-        return [d for state in self._keys.values() for d in state.disruptions]
+        return [d for state in self._states() for d in state.disruptions]
 
     def window_size(self) -> int:
         """Incidents waiting in windows, and keys held (for memory checks)."""
-        return sum(len(s) for s in self._keys.values()) // _WIDE
+        return sum(len(s) for home in self._held for s in home.values()) // _WIDE
 
     def keys_held(self) -> int:
         """How many (correlation, key) states are in memory."""
-        return len(self._keys)
+        return sum(map(len, self._held))
 
     # -- the one operation -------------------------------------------------------------
 
@@ -295,20 +310,25 @@ class Correlator:
         now = max_seen - lateness
         events: tuple[Opened | Attached, ...] = ()
         if keys:
-            states = self._keys
+            held = self._held
             params = self._params
             touches = self._touches
             for place in keys:
                 index, key = place
-                state = states.get(place)
+                home = held[index]
+                name = key[0] if len(key) == 1 else key  # _name() inline
+                state = home.get(name)
                 if state is None:
                     if late:
                         continue  # it never waits in a window: no state for it
-                    # _key() inline: a call per new key costs more than the key itself
+                    # _make() inline: a call per new key costs more than the key itself
                     # (its `touched` is set below)
-                    state = states[place] = _Key()
+                    state = home[name] = _Key()
                     state.disruptions = _NO_DISRUPTIONS
                     state.place = place
+                    state.home = home
+                    state.name = name
+                    state.born = self._born = self._born + 1
                 elif state.disruptions:
                     spec = self.specs[index]
                     covering = None
@@ -326,7 +346,7 @@ class Correlator:
                         continue
                 if late:
                     if not state and not state.disruptions:
-                        del states[place]
+                        del home[name]
                         state.touched = None
                     continue
                 state.touched = max_seen
@@ -401,7 +421,7 @@ class Correlator:
         negative), so an entry made while the latest time stands is never behind it, and
         after each call the queue's head is not behind it either.
         """
-        touches, states = self._touches, self._keys
+        touches = self._touches
         while touches and touches[0][0] < limit:
             touched, touched_then = touches.popleft()
             for state in touched_then:
@@ -409,7 +429,7 @@ class Correlator:
                 # since is in a later entry; a key's newer state touched at this same time
                 # is in this entry or in the next one, taken in this same pass
                 if state.touched == touched and not state.disruptions:
-                    del states[state.place]  # all it holds is behind every window
+                    del state.home[state.name]  # all it holds is behind every window
                     state.touched = None
 
     def _expire_seen(self, limit: int) -> None:
@@ -451,14 +471,31 @@ class Correlator:
             [at, i] for at, i in zip(ats[start:], ids[start:], strict=True) if seen.get(i) == at
         ]
 
+    def _make(self, index: int, key: KeyValue) -> _Key:
+        """A new, empty key state, held (one that held the same key before is replaced)."""
+        home, name = self._held[index], _name(key)
+        state = _Key()
+        state.disruptions = _NO_DISRUPTIONS
+        state.place = (index, key)
+        state.home = home
+        state.name = name
+        replaced = home.get(name)
+        if replaced is not None:  # it keeps its place in the order of making
+            replaced.touched = None
+            state.born = replaced.born
+        else:
+            state.born = self._born = self._born + 1
+        home[name] = state
+        return state
+
     def resolve(self, disruption: str) -> Disruption | None:
         """Forget a resolved disruption (its key may open a new one); None if unknown."""
-        for (index, key), state in list(self._keys.items()):
+        for state in self._states():
             for found in state.disruptions:
                 if found.id == disruption:
                     _disruptions(state).remove(found)
                     if not state and not state.disruptions:
-                        del self._keys[(index, key)]
+                        del state.home[state.name]
                         state.touched = None
                     return found
         return None
@@ -490,7 +527,8 @@ class Correlator:
                         for d in state.disruptions
                     ],
                 }
-                for (index, key), state in self._keys.items()
+                for state in self._states()
+                for index, key in (state.place,)
             ],
         }
 
@@ -506,7 +544,9 @@ class Correlator:
             self._seen[incident_id] = at
             self._seen_ats.append(at)
             self._seen_ids.append(incident_id)
-        self._keys.clear()
+        for home in self._held:
+            home.clear()
+        self._born = 0
         self._touches.clear()
         self._touching = None
         gone: list[str] = []
@@ -516,10 +556,7 @@ class Correlator:
                 gone.append(item["spec"])
                 continue
             key = tuple(item["key"])
-            replaced = self._keys.get((index, key))
-            if replaced is not None:  # the same key twice: the last one stands
-                replaced.touched = None
-            state = self._keys[(index, key)] = _key((index, key))
+            state = self._make(index, key)
             state.touched = touched = self.max_seen or 0  # the latest it can have been
             self._touches.append((touched, [state]))
             for at, seq, member, payload in item["pending"]:
