@@ -210,6 +210,8 @@ class Correlator:
         longest = max((s.within + s.hold for s in self.specs), default=0)
         self.retention = longest + lateness if retention is None else retention
         self.max_seen: int | None = None
+        self._now = 0  # the watermark once max_seen is set (see _move)
+        self._cuts: list[int] = []
         self.seq = 0
         # per correlation, its key states by name (see _name); made in the order of `born`
         self._held: list[dict[Any, _Key]] = [{} for _ in self.specs]
@@ -273,7 +275,7 @@ class Correlator:
     ) -> Verdict:
         """Take one incident at event time ``at`` with the (spec index, key) pairs it has.
 
-        Each pair is a tuple (it is the key of the correlator's dict as it is).
+        Each pair is a tuple (a new key's state keeps it as it is).
 
         ``payload`` is kept with the incident while it waits in a window and handed back in
         :class:`Opened` (the watcher keeps what it needs to write the member's notice).
@@ -282,35 +284,35 @@ class Correlator:
         # incident unless it opens or joins a disruption (events is a tuple, grown rarely).
         self.seq = seq = self.seq + 1
         max_seen = self.max_seen
-        lateness = self.lateness
         if max_seen is None:
             late = False
             moved = True
+            latest = at  # the latest event time seen, this incident's included
         else:
-            late = at < max_seen - lateness
+            late = at < self._now
             moved = at > max_seen
+            latest = at if moved else max_seen
         if incident_id is None:
             member = f"#{seq}"
         else:
             member = incident_id
             seen = self._seen
             first = seen.get(incident_id)
-            if first is not None and (
-                max_seen is None or first >= max_seen - lateness - self.retention
-            ):
+            if first is not None and (max_seen is None or first >= self._now - self.retention):
                 return _verdict(Verdict, (member, late, True, ()))
             seen[incident_id] = at
             self._seen_ats.append(at)
             self._seen_ids.append(incident_id)
-        if max_seen is None or moved:
-            self.max_seen = max_seen = at
-            touching = self._touching = None
+        if moved:
+            self._move(at)
+            touching = None
         else:
             touching = self._touching
-        now = max_seen - lateness
+        now = self._now
         events: tuple[Opened | Attached, ...] = ()
         if keys:
             held = self._held
+            cuts = self._cuts
             params = self._params
             touches = self._touches
             for place in keys:
@@ -349,16 +351,15 @@ class Correlator:
                         del home[name]
                         state.touched = None
                     continue
-                state.touched = max_seen
+                state.touched = latest
                 if touching is None:  # the first to wait since the latest time moved
                     touching = self._touching = [state]
-                    touches.append((max_seen, touching))
+                    touches.append((latest, touching))
                 else:
                     touching.append(state)
                 # it waits in the key's window (inline: a call per incident costs more)
-                within, threshold, items = params[index]
-                if state and state[0] < now - within:  # behind every window that can open
-                    cut = now - within
+                cut = cuts[index]
+                if state and state[0] < cut:  # behind every window that can open
                     if state[-_WIDE] < cut:
                         state.clear()  # all of it: the common case of a sparse key
                     else:  # a few at the front: a scan is cheaper than a bisect
@@ -366,6 +367,7 @@ class Correlator:
                         while state[drop] < cut:
                             drop += _WIDE
                         del state[:drop]
+                within, threshold, items = params[index]
                 if not state or at >= state[-_WIDE]:  # in order: the common case
                     state += (at, seq, member, payload)
                     if len(state) < items:
@@ -397,6 +399,19 @@ class Correlator:
         if not seq % _EXPIRE_EVERY:
             self._expire_seen(now - self.retention)
         return _verdict(Verdict, (member, late, False, events))
+
+    def _move(self, at: int | None) -> None:
+        """The latest event time seen is now ``at``: the watermark and the cuts follow."""
+        self.max_seen = at
+        self._touching = None
+        if at is None:
+            self._now = 0
+            self._cuts = []
+        else:
+            self._now = now = at - self.lateness
+            # per correlation, the time before which a waiting incident is behind every
+            # window that can still open (read per incident; changes only here)
+            self._cuts = [now - s.within for s in self.specs]
 
     def _open(self, state: _Key, index: int, key: KeyValue, t: int) -> Opened:
         members = tuple(zip(state[2::_WIDE], state[::_WIDE], state[3::_WIDE], strict=True))
@@ -535,7 +550,7 @@ class Correlator:
     def restore(self, data: dict[str, Any]) -> list[str]:
         """Load a :meth:`snapshot`; returns the correlations it named that no longer exist."""
         positions = {s.id: n for n, s in enumerate(self.specs)}
-        self.max_seen = data.get("max_seen")
+        self._move(data.get("max_seen"))
         self.seq = int(data.get("seq", 0))
         self._seen.clear()
         self._seen_ats.clear()
