@@ -258,6 +258,39 @@ def test_idle_keys_touched_together_leave_together_and_a_touched_one_stays() -> 
     assert [item["key"] for item in restored.snapshot()["keys"]] == [["d"], ["y"]]
 
 
+def test_key_states_of_several_correlations_keep_the_order_they_were_made_in() -> None:
+    """Each correlation holds its own key states (a one-field key named by its value); the
+    snapshot still lists every key in the order the states were made, as one dict did: a
+    key dropped and made again goes to the end, a restore keeps the order, and a key listed
+    twice in a saved state keeps its first place with the last one's contents."""
+    specs = [Spec("a", 3, 10, 0), Spec("b", 3, 10, 0)]
+    correlator = Correlator(specs, lateness=0)
+    correlator.offer("1", 0, [(1, ("x",)), (0, ("x",))])
+    correlator.offer("2", 1, [(0, ("y",))])
+    correlator.offer("3", 2, [(1, ("z", "w"))])  # a composite key beside one-field keys
+    listed = [(item["spec"], item["key"]) for item in correlator.snapshot()["keys"]]
+    assert listed == [("b", ["x"]), ("a", ["x"]), ("a", ["y"]), ("b", ["z", "w"])]
+    correlator.offer("4", 12, [(0, ("y",))])  # 0 + 10 passed: both x go, then z w at 13
+    correlator.offer("5", 13, [(1, ("x",))])
+    assert correlator.keys_held() == 2 and correlator.window_size() == 2
+    correlator.offer("6", 13, [(1, ("z", "w"))])
+    correlator.offer("7", 13, [(0, ("q",))])
+    listed = [(item["spec"], item["key"]) for item in correlator.snapshot()["keys"]]
+    assert listed == [("a", ["y"]), ("b", ["x"]), ("b", ["z", "w"]), ("a", ["q"])]
+    state = json.loads(json.dumps(correlator.snapshot()))
+    restored = Correlator(specs, lateness=0)
+    restored.restore(state)
+    assert restored.snapshot() == correlator.snapshot()
+    twice = dict(state, keys=[*state["keys"], dict(state["keys"][0], pending=[])])
+    restored.restore(twice)
+    listed = [(item["spec"], item["key"], item["pending"]) for item in restored.snapshot()["keys"]]
+    assert listed[0] == ("a", ["y"], []) and [k for _, k, _ in listed[1:]] == [
+        ["x"],
+        ["z", "w"],
+        ["q"],
+    ]
+
+
 def test_disruption_ids_are_deterministic_across_replays() -> None:
     arrivals = [(f"i{n}", (n * 7) % 23, [(0, "a"), (1, "a")]) for n in range(40)]
     assert _ours(SPECS, 5, arrivals) == _ours(SPECS, 5, arrivals)

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat, takewhile
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from cxplay._common.instants import moment
@@ -124,32 +124,59 @@ _verdict = tuple.__new__  # Verdict(...) without the Python-level __new__ of a N
 #: remembered ids are forgotten in bulk, once per this many incidents (see _expire_seen)
 _EXPIRE_EVERY = 8192
 
-_Entry = tuple[int, int, str, Any]  # a waiting incident: event time, seq, id, payload
-_at = itemgetter(0)  # an entry's event time (the key of every bisect over a window)
+#: a waiting incident is four consecutive items of its key's list: event time, arrival
+#: number, id, payload
+_WIDE = 4
+#: a key's disruptions before its first opens: one shared empty tuple, never mutated
+_NO_DISRUPTIONS: tuple[Disruption, ...] = ()
 
 
-class _Key(list[_Entry]):
+class _Key(list[Any]):
     """One (correlation, key): its waiting incidents and its open disruptions.
 
-    The list itself holds the waiting incidents, in event-time order. A list with slots
-    rather than a class holding lists: a sparse stream makes a key state for most incidents,
-    and this is the cheapest to make (built by :func:`_key`, or inline in the hot loop).
+    The list itself holds the waiting incidents, in event-time order, each as ``_WIDE``
+    consecutive items (at, seq, id, payload) rather than a tuple of them: no object per
+    waiting incident beyond its time and number, and its time is read without going
+    through a tuple (at 1,000,000 incidents the windows are cold: every object read is a
+    cache miss). A list with slots rather than a class holding lists: a sparse stream makes
+    a key state for most incidents, and this is the cheapest to make (built by
+    :meth:`Correlator._make`, or inline in the hot loop).
     """
 
-    __slots__ = ("disruptions", "place", "touched")
-    disruptions: list[Disruption]
-    place: tuple[int, KeyValue]  # its (correlation, key) in the correlator's dict
+    __slots__ = ("born", "disruptions", "home", "name", "place", "touched")
+    # _NO_DISRUPTIONS until the first opens (no list made per key state), then a list
+    disruptions: list[Disruption] | tuple[Disruption, ...]
+    place: tuple[int, KeyValue]  # its (correlation, key)
+    home: dict[Any, _Key]  # its correlation's dict of key states
+    name: Any  # its name in there (see _name)
+    born: int  # when it was made, in the order of making (the snapshot's order)
     # the latest event time seen when an incident last waited here; None once the key has
     # left the correlator (its entries in the idle queue are then stale)
     touched: int | None
 
 
-def _key(place: tuple[int, KeyValue]) -> _Key:
-    state = _Key()
-    state.disruptions = []
-    state.place = place
-    state.touched = 0
-    return state
+def _name(key: KeyValue) -> Any:
+    """A key's name in its correlation's dict: a one-field key's value itself, else the key.
+
+    Hashing the value alone and comparing one object instead of a (correlation, key) tuple
+    of tuples saves the reads of two cold objects per incident. A one-field value is never
+    a tuple (keys are read from JSON values), so the two kinds cannot meet.
+    """
+    return key[0] if len(key) == 1 else key
+
+
+def _disruptions(state: _Key) -> list[Disruption]:
+    """A key's disruptions as a list of its own, to add to (made on the first)."""
+    if isinstance(state.disruptions, list):
+        return state.disruptions
+    made: list[Disruption] = []
+    state.disruptions = made
+    return made
+
+
+def _entries(state: _Key) -> Iterable[tuple[int, int, str, Any]]:
+    """A key's waiting incidents as (at, seq, id, payload), in event-time order."""
+    return zip(state[::_WIDE], state[1::_WIDE], state[2::_WIDE], state[3::_WIDE], strict=True)
 
 
 def _dumped(payload: Any) -> Any:
@@ -183,8 +210,12 @@ class Correlator:
         longest = max((s.within + s.hold for s in self.specs), default=0)
         self.retention = longest + lateness if retention is None else retention
         self.max_seen: int | None = None
+        self._now = 0  # the watermark once max_seen is set (see _move)
+        self._cuts: list[int] = []
         self.seq = 0
-        self._keys: dict[tuple[int, KeyValue], _Key] = {}
+        # per correlation, its key states by name (see _name); made in the order of `born`
+        self._held: list[dict[Any, _Key]] = [{} for _ in self.specs]
+        self._born = 0
         # an incident id -> its first event time; the ids and times in arrival order
         # (two lists: forgotten from the front in bulk, see _expire_seen)
         self._seen: dict[str, int] = {}
@@ -204,7 +235,8 @@ class Correlator:
         # the list of the idle queue's entry for the current latest time (None until an
         # incident waits after the latest time moved)
         self._touching: list[_Key] | None = None
-        self._params = [(s.within, s.threshold) for s in self.specs]  # read per incident
+        # read per incident: the window, the threshold, and the threshold in list items
+        self._params = [(s.within, s.threshold, s.threshold * _WIDE) for s in self.specs]
 
     # -- state -------------------------------------------------------------------------
 
@@ -213,17 +245,24 @@ class Correlator:
         """The latest event time seen minus the lateness (None before the first incident)."""
         return None if self.max_seen is None else self.max_seen - self.lateness
 
+    def _states(self) -> list[_Key]:
+        """Every key state held, in the order they were made."""
+        every = [state for home in self._held for state in home.values()]
+        if len(self._held) > 1:
+            every.sort(key=attrgetter("born"))
+        return every
+
     def disruptions(self) -> list[Disruption]:
         """Every unresolved disruption the correlator holds."""
-        return [d for state in self._keys.values() for d in state.disruptions]
+        return [d for state in self._states() for d in state.disruptions]
 
     def window_size(self) -> int:
         """Incidents waiting in windows, and keys held (for memory checks)."""
-        return sum(len(s) for s in self._keys.values())
+        return sum(len(s) for home in self._held for s in home.values()) // _WIDE
 
     def keys_held(self) -> int:
         """How many (correlation, key) states are in memory."""
-        return len(self._keys)
+        return sum(map(len, self._held))
 
     # -- the one operation -------------------------------------------------------------
 
@@ -236,7 +275,7 @@ class Correlator:
     ) -> Verdict:
         """Take one incident at event time ``at`` with the (spec index, key) pairs it has.
 
-        Each pair is a tuple (it is the key of the correlator's dict as it is).
+        Each pair is a tuple (a new key's state keeps it as it is).
 
         ``payload`` is kept with the incident while it waits in a window and handed back in
         :class:`Opened` (the watcher keeps what it needs to write the member's notice).
@@ -245,48 +284,53 @@ class Correlator:
         # incident unless it opens or joins a disruption (events is a tuple, grown rarely).
         self.seq = seq = self.seq + 1
         max_seen = self.max_seen
-        lateness = self.lateness
         if max_seen is None:
             late = False
             moved = True
+            latest = at  # the latest event time seen, this incident's included
         else:
-            late = at < max_seen - lateness
+            late = at < self._now
             moved = at > max_seen
+            latest = at if moved else max_seen
         if incident_id is None:
             member = f"#{seq}"
         else:
             member = incident_id
             seen = self._seen
             first = seen.get(incident_id)
-            if first is not None and (
-                max_seen is None or first >= max_seen - lateness - self.retention
-            ):
+            if first is not None and (max_seen is None or first >= self._now - self.retention):
                 return _verdict(Verdict, (member, late, True, ()))
             seen[incident_id] = at
             self._seen_ats.append(at)
             self._seen_ids.append(incident_id)
-        if max_seen is None or moved:
-            self.max_seen = max_seen = at
-            touching = self._touching = None
+        if moved:
+            self._move(at)
+            touching = None
         else:
             touching = self._touching
-        now = max_seen - lateness
+        now = self._now
         events: tuple[Opened | Attached, ...] = ()
         if keys:
-            states = self._keys
+            held = self._held
+            cuts = self._cuts
             params = self._params
             touches = self._touches
             for place in keys:
                 index, key = place
-                state = states.get(place)
+                home = held[index]
+                name = key[0] if len(key) == 1 else key  # _name() inline
+                state = home.get(name)
                 if state is None:
                     if late:
                         continue  # it never waits in a window: no state for it
-                    # _key() inline: a call per new key costs more than the key itself
+                    # _make() inline: a call per new key costs more than the key itself
                     # (its `touched` is set below)
-                    state = states[place] = _Key()
-                    state.disruptions = []
+                    state = home[name] = _Key()
+                    state.disruptions = _NO_DISRUPTIONS
                     state.place = place
+                    state.home = home
+                    state.name = name
+                    state.born = self._born = self._born + 1
                 elif state.disruptions:
                     spec = self.specs[index]
                     covering = None
@@ -304,45 +348,48 @@ class Correlator:
                         continue
                 if late:
                     if not state and not state.disruptions:
-                        del states[place]
+                        del home[name]
                         state.touched = None
                     continue
-                state.touched = max_seen
+                state.touched = latest
                 if touching is None:  # the first to wait since the latest time moved
                     touching = self._touching = [state]
-                    touches.append((max_seen, touching))
+                    touches.append((latest, touching))
                 else:
                     touching.append(state)
                 # it waits in the key's window (inline: a call per incident costs more)
-                within, threshold = params[index]
-                if state and state[0][0] < now - within:  # behind every window that can open
-                    cut = now - within
-                    if state[-1][0] < cut:
+                cut = cuts[index]
+                if state and state[0] < cut:  # behind every window that can open
+                    if state[-_WIDE] < cut:
                         state.clear()  # all of it: the common case of a sparse key
-                    else:  # a few at the front: a scan is cheaper than a bisect by key
-                        drop = 1
-                        while state[drop][0] < cut:
-                            drop += 1
+                    else:  # a few at the front: a scan is cheaper than a bisect
+                        drop = _WIDE
+                        while state[drop] < cut:
+                            drop += _WIDE
                         del state[:drop]
-                if not state or at >= state[-1][0]:  # in order: the common case
-                    state.append((at, seq, member, payload))
-                    if len(state) < threshold:
+                within, threshold, items = params[index]
+                if not state or at >= state[-_WIDE]:  # in order: the common case
+                    state += (at, seq, member, payload)
+                    if len(state) < items:
                         continue
-                    position = len(state) - 1
+                    times = state[::_WIDE]
+                    position = len(times) - 1
                 else:
-                    position = bisect_right(state, at, key=_at)
-                    state.insert(position, (at, seq, member, payload))
-                    if len(state) < threshold:
+                    times = state[::_WIDE]
+                    position = bisect_right(times, at)
+                    state[position * _WIDE : position * _WIDE] = (at, seq, member, payload)
+                    if len(state) < items:
                         continue
+                    times.insert(position, at)
                 # windows [t - within, t] holding this incident end at t in [at, at + within]
-                end = len(state)
+                end = len(times)
                 for j in range(position, end):
-                    t = state[j][0]
+                    t = times[j]
                     if t > at + within:
                         break
-                    if j + 1 < end and state[j + 1][0] == t:
+                    if j + 1 < end and times[j + 1] == t:
                         continue  # count a time once, with every incident at it
-                    if j - bisect_left(state, t - within, 0, j, key=_at) + 1 >= threshold:
+                    if j - bisect_left(times, t - within, 0, j) + 1 >= threshold:
                         events += (self._open(state, index, key, t),)
                         break
         if moved:  # else the idle queue's head is not behind: see _drop_idle
@@ -353,18 +400,31 @@ class Correlator:
             self._expire_seen(now - self.retention)
         return _verdict(Verdict, (member, late, False, events))
 
+    def _move(self, at: int | None) -> None:
+        """The latest event time seen is now ``at``: the watermark and the cuts follow."""
+        self.max_seen = at
+        self._touching = None
+        if at is None:
+            self._now = 0
+            self._cuts = []
+        else:
+            self._now = now = at - self.lateness
+            # per correlation, the time before which a waiting incident is behind every
+            # window that can still open (read per incident; changes only here)
+            self._cuts = [now - s.within for s in self.specs]
+
     def _open(self, state: _Key, index: int, key: KeyValue, t: int) -> Opened:
-        members = tuple((m, a, p) for a, _, m, p in state)
+        members = tuple(zip(state[2::_WIDE], state[::_WIDE], state[3::_WIDE], strict=True))
         disruption = Disruption(
             disruption_id(self.specs[index].id, key, t),
             index,
             key,
             t,
-            state[0][0],
-            state[-1][0],
+            state[0],
+            state[-_WIDE],
             {m: a for m, a, _ in members},
         )
-        state.disruptions.append(disruption)
+        _disruptions(state).append(disruption)
         state.clear()
         return Opened(disruption.id, index, key, t, members)
 
@@ -376,7 +436,7 @@ class Correlator:
         negative), so an entry made while the latest time stands is never behind it, and
         after each call the queue's head is not behind it either.
         """
-        touches, states = self._touches, self._keys
+        touches = self._touches
         while touches and touches[0][0] < limit:
             touched, touched_then = touches.popleft()
             for state in touched_then:
@@ -384,7 +444,7 @@ class Correlator:
                 # since is in a later entry; a key's newer state touched at this same time
                 # is in this entry or in the next one, taken in this same pass
                 if state.touched == touched and not state.disruptions:
-                    del states[state.place]  # all it holds is behind every window
+                    del state.home[state.name]  # all it holds is behind every window
                     state.touched = None
 
     def _expire_seen(self, limit: int) -> None:
@@ -426,14 +486,31 @@ class Correlator:
             [at, i] for at, i in zip(ats[start:], ids[start:], strict=True) if seen.get(i) == at
         ]
 
+    def _make(self, index: int, key: KeyValue) -> _Key:
+        """A new, empty key state, held (one that held the same key before is replaced)."""
+        home, name = self._held[index], _name(key)
+        state = _Key()
+        state.disruptions = _NO_DISRUPTIONS
+        state.place = (index, key)
+        state.home = home
+        state.name = name
+        replaced = home.get(name)
+        if replaced is not None:  # it keeps its place in the order of making
+            replaced.touched = None
+            state.born = replaced.born
+        else:
+            state.born = self._born = self._born + 1
+        home[name] = state
+        return state
+
     def resolve(self, disruption: str) -> Disruption | None:
         """Forget a resolved disruption (its key may open a new one); None if unknown."""
-        for (index, key), state in list(self._keys.items()):
+        for state in self._states():
             for found in state.disruptions:
                 if found.id == disruption:
-                    state.disruptions.remove(found)
+                    _disruptions(state).remove(found)
                     if not state and not state.disruptions:
-                        del self._keys[(index, key)]
+                        del state.home[state.name]
                         state.touched = None
                     return found
         return None
@@ -451,7 +528,8 @@ class Correlator:
                     "spec": self.specs[index].id,
                     "key": list(key),
                     "pending": [
-                        [at, seq, member, _dumped(payload)] for at, seq, member, payload in state
+                        [at, seq, member, _dumped(payload)]
+                        for at, seq, member, payload in _entries(state)
                     ],
                     "disruptions": [
                         {
@@ -464,14 +542,15 @@ class Correlator:
                         for d in state.disruptions
                     ],
                 }
-                for (index, key), state in self._keys.items()
+                for state in self._states()
+                for index, key in (state.place,)
             ],
         }
 
     def restore(self, data: dict[str, Any]) -> list[str]:
         """Load a :meth:`snapshot`; returns the correlations it named that no longer exist."""
         positions = {s.id: n for n, s in enumerate(self.specs)}
-        self.max_seen = data.get("max_seen")
+        self._move(data.get("max_seen"))
         self.seq = int(data.get("seq", 0))
         self._seen.clear()
         self._seen_ats.clear()
@@ -480,7 +559,9 @@ class Correlator:
             self._seen[incident_id] = at
             self._seen_ats.append(at)
             self._seen_ids.append(incident_id)
-        self._keys.clear()
+        for home in self._held:
+            home.clear()
+        self._born = 0
         self._touches.clear()
         self._touching = None
         gone: list[str] = []
@@ -490,16 +571,13 @@ class Correlator:
                 gone.append(item["spec"])
                 continue
             key = tuple(item["key"])
-            replaced = self._keys.get((index, key))
-            if replaced is not None:  # the same key twice: the last one stands
-                replaced.touched = None
-            state = self._keys[(index, key)] = _key((index, key))
+            state = self._make(index, key)
             state.touched = touched = self.max_seen or 0  # the latest it can have been
             self._touches.append((touched, [state]))
             for at, seq, member, payload in item["pending"]:
-                state.append((at, seq, member, payload))
+                state += (at, seq, member, payload)
             for d in item["disruptions"]:
-                state.disruptions.append(
+                _disruptions(state).append(
                     Disruption(
                         d["id"], index, key, d["opened"], d["first"], d["last"], dict(d["members"])
                     )
