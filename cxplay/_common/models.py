@@ -6,9 +6,18 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-from pydantic_core import SchemaSerializer
+from pydantic_core import SchemaSerializer, core_schema
 
-__all__ = ["Frozen", "FrozenMap", "freeze", "json_bytes", "python_only", "thaw", "trusted"]
+__all__ = [
+    "Frozen",
+    "FrozenMap",
+    "freeze",
+    "json_bytes",
+    "json_tuple_bytes",
+    "python_only",
+    "thaw",
+    "trusted",
+]
 
 
 class Frozen(BaseModel):
@@ -153,8 +162,37 @@ def json_bytes(model: BaseModel) -> bytes:
     cls = type(model)
     serializer = _SERIALIZERS.get(cls)
     if serializer is None:
-        if not cls.__pydantic_complete__:  # defer_build: the schema is built on first use
-            cls.model_rebuild()
-        schema = _without_python_only(cls.__pydantic_core_schema__)
-        serializer = _SERIALIZERS[cls] = SchemaSerializer(schema)
+        serializer = _SERIALIZERS[cls] = SchemaSerializer(_json_schema(cls))
     return serializer.to_json(model)
+
+
+def _json_schema(cls: type[BaseModel]) -> Any:
+    """The class's core schema without the :func:`python_only` serializers."""
+    if not cls.__pydantic_complete__:  # defer_build: the schema is built on first use
+        cls.model_rebuild()
+    return _without_python_only(cls.__pydantic_core_schema__)
+
+
+_TUPLE_SERIALIZERS: dict[type[BaseModel], SchemaSerializer] = {}
+
+
+def json_tuple_bytes(cls: type[BaseModel], models: tuple[BaseModel, ...]) -> bytes:
+    """A tuple of ``cls`` instances as a JSON array, one :func:`json_bytes` per item, in one pass.
+
+    The same bytes as ``b"[" + b",".join(map(json_bytes, models)) + b"]"`` (pydantic-core
+    writes compact JSON), without a call and a ``bytes`` per item; ``tests/test_log_rows.py``
+    checks the equality.
+    """
+    serializer = _TUPLE_SERIALIZERS.get(cls)
+    if serializer is None:
+        item = _json_schema(cls)
+        if item.get("type") == "definitions":  # (references: the array goes inside)
+            schema = {**item, "schema": _tuple_of(item["schema"])}
+        else:
+            schema = _tuple_of(item)
+        serializer = _TUPLE_SERIALIZERS[cls] = SchemaSerializer(schema)
+    return serializer.to_json(models)
+
+
+def _tuple_of(item: Any) -> Any:
+    return core_schema.tuple_schema([item], variadic_item_index=0)

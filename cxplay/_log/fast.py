@@ -82,6 +82,8 @@ def sqlite_time(moment: datetime | None) -> str | None:
 
 
 def _utc_text(moment: datetime) -> str:
+    if moment.tzinfo is timezone.utc:  # (most times: no conversion, no copy) drop "+00:00"
+        return moment.isoformat(sep=" ", timespec="microseconds")[:-6]
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.isoformat(sep=" ", timespec="microseconds")  # = "%Y-%m-%d %H:%M:%S.%f"

@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic_core import PydanticSerializationError, to_json
 
-from cxplay._common.models import json_bytes
+from cxplay._common.models import json_tuple_bytes
 from cxplay._common.text import text_problem
 from cxplay._log.fast import JsonText
 from cxplay._log.faults import TEXT_COLUMNS, RowRefused, first_line
 from cxplay._log.privacy import mask_incident
 from cxplay.models import COMPENSATION_KINDS
+from cxplay.results import SuggestedAction
 
 if TYPE_CHECKING:
     from cxplay.models import Incident
-    from cxplay.results import SuggestedAction, Suggestion
+    from cxplay.results import Suggestion
 
 __all__ = [
     "HISTORY_DAYS",
@@ -296,7 +297,7 @@ def _masked_json(value: tuple[dict[str, Any], Sequence[str]]) -> str:
 
 def actions_json(actions: tuple[SuggestedAction, ...]) -> str:
     """The actions as the suggestion's JSON has them: one pydantic-core pass, no callbacks."""
-    return "[" + ",".join(json_bytes(action).decode() for action in actions) + "]"
+    return json_tuple_bytes(SuggestedAction, actions).decode()
 
 
 def prepare_row(row: dict[str, Any]) -> str | None:

@@ -515,13 +515,18 @@ class DecisionLog:
 
     def _upsert(self, rows: list[dict[str, Any]]) -> None:
         merged: dict[str, dict[str, Any]] = {}
+        copied: set[str] = set()
         for row in rows:  # the same decision twice in one batch: one row, two views
-            seen = merged.get(row["id"])
+            key = row["id"]
+            seen = merged.get(key)
             if seen is None:
-                merged[row["id"]] = dict(row)
-            else:
-                seen["views"] += 1
-                seen["seen_at"] = max(seen["seen_at"], row["seen_at"])
+                merged[key] = row  # as queued; copied only to be changed (below)
+                continue
+            if key not in copied:  # a queued row is never changed: a failed write retries it
+                seen = merged[key] = dict(seen)
+                copied.add(key)
+            seen["views"] += 1
+            seen["seen_at"] = max(seen["seen_at"], row["seen_at"])
         values = list(merged.values())
         if self._fast is not None:
             if self._closed:
