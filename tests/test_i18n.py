@@ -660,11 +660,19 @@ def _segments_char_by_char(text: str) -> tuple[int, str]:
 
 @given(sms_text)
 def test_sms_segments_counts_exactly_as_char_by_char_packing(text: str) -> None:
-    # the count works on the distinct characters (sets, not a test per character): it
-    # must still be the exact packing, not only within the bounds above
+    # the count searches the text with patterns (not a test per character): it must
+    # still be the exact packing, not only within the bounds above
     assert sms_segments(text) == _segments_char_by_char(text)
     long = text * (1 + 400 // max(len(text), 1))  # multipart, with and without wide chars
     assert sms_segments(long) == _segments_char_by_char(long)
+
+
+@pytest.mark.parametrize("char", sorted(set(GSM_BASIC + GSM_EXTENSION + "ąЖ\x1b\u00a0😀\ud83d")))
+def test_sms_segments_of_every_alphabet_character(char: str) -> None:
+    # each character of the alphabets (the patterns' escapes: - ^ ] \\ \n \r \f), and a few
+    # outside them (a lone surrogate is one UTF-16 unit), alone and 161 times
+    for text in (char, char * 161):
+        assert sms_segments(text) == _segments_char_by_char(text)
 
 
 # --------------------------------------------------------------------------------------
