@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from cxplay._replies.address import clean_name, salutation, sign_off
 from cxplay._replies.filters import register_filters
 from cxplay._replies.locale import (
+    _SPACE_TABLE,
     SUPPORTED,
     count,
     format_date,
@@ -136,6 +137,18 @@ def test_plain_spaces_removes_every_unicode_space() -> None:
     assert plain_spaces(text) == "1 800 р. x y\nz\tw"
     every_space = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Zs")
     assert plain_spaces(every_space) == " " * len(every_space)
+
+
+_ZS = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Zs")
+
+
+@given(st.text(alphabet=st.one_of(st.sampled_from(_ZS + "\n\t\r\x0b\x1c\u200b"), st.characters())))
+def test_plain_spaces_is_the_table_translated(text: str) -> None:
+    # the pattern replaces exactly what the table maps (it was str.translate)
+    assert plain_spaces(text) == text.translate(_SPACE_TABLE)
+    # a reply's SMS is folded with split() alone: it takes every space plain_spaces
+    # replaces as white space, so the SMS is what it was with plain_spaces first
+    assert " ".join(text.split()) == " ".join(plain_spaces(text).split())
 
 
 # --------------------------------------------------------------------------------------
