@@ -3,13 +3,20 @@ each must equal the model pydantic validates from the same data, on both backend
 
 from __future__ import annotations
 
+import json
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
 import pytest
+from pydantic import BaseModel
 
 import cxplay
 from cxplay._backtest.generate import generate_incidents
+from cxplay._common.models import trusted
 from cxplay._engine.durable import AVAILABLE as DURABLE
-from cxplay.results import FollowUpPlan, SuggestedAction
+from cxplay.results import Cost, FollowUpPlan, Reply, SuggestedAction, Suggestion
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "incidents"
 BACKENDS = ["python", *(["durable"] if DURABLE else [])]
 
 
@@ -42,3 +49,32 @@ def test_params_are_never_shared_between_decisions() -> None:
             plan_b.params["extra"] = 1  # type: ignore[index]
         again = next(a for a in engine.decide(incident).actions if a.kind == "plan_b")
         assert "tampered" not in again.params["options"] and "extra" not in again.params
+
+
+@pytest.mark.parametrize("model", [Cost, FollowUpPlan, SuggestedAction, Reply, Suggestion])
+def test_trusted_sets_what_the_constructor_sets(model: type[BaseModel]) -> None:
+    # trusted writes BaseModel's slots through its descriptors and makes the instance with
+    # object.__new__: right only while no model (nor pydantic) defines its own __new__
+    assert model.__new__ is object.__new__
+    with cxplay.Engine.from_path(backend="python") as engine:
+        suggestions = [
+            engine.suggest(json.loads(path.read_text(encoding="utf-8")))
+            for path in sorted(EXAMPLES.glob("*.json"))
+        ]
+    suggestion = next(s for s in suggestions if s.follow_ups and s.reply and s.actions)
+    made = {
+        Cost: Cost(amount=12.5, currency="PLN"),
+        FollowUpPlan: suggestion.follow_ups[0] if suggestion.follow_ups else None,
+        SuggestedAction: suggestion.actions[0],
+        Reply: suggestion.reply,
+        Suggestion: suggestion,
+    }[model]
+    assert made is not None
+    values = {name: getattr(made, name) for name in type(made).model_fields}
+    built = trusted(model, dict(values))
+    assert type(built) is model and built == made
+    assert built.__dict__ == values and built.__pydantic_fields_set__ == set(values)
+    assert built.__pydantic_extra__ is None and built.__pydantic_private__ is None
+    assert built.model_dump_json() == made.model_dump_json()
+    with pytest.raises(FrozenInstanceError):  # still frozen
+        built.__setattr__(next(iter(values)), None)

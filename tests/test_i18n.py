@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from cxplay._replies.address import clean_name, salutation, sign_off
 from cxplay._replies.filters import register_filters
 from cxplay._replies.locale import (
+    _SPACE_TABLE,
     SUPPORTED,
     count,
     format_date,
@@ -136,6 +137,18 @@ def test_plain_spaces_removes_every_unicode_space() -> None:
     assert plain_spaces(text) == "1 800 р. x y\nz\tw"
     every_space = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Zs")
     assert plain_spaces(every_space) == " " * len(every_space)
+
+
+_ZS = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Zs")
+
+
+@given(st.text(alphabet=st.one_of(st.sampled_from(_ZS + "\n\t\r\x0b\x1c\u200b"), st.characters())))
+def test_plain_spaces_is_the_table_translated(text: str) -> None:
+    # the pattern replaces exactly what the table maps (it was str.translate)
+    assert plain_spaces(text) == text.translate(_SPACE_TABLE)
+    # a reply's SMS is folded with split() alone: it takes every space plain_spaces
+    # replaces as white space, so the SMS is what it was with plain_spaces first
+    assert " ".join(text.split()) == " ".join(plain_spaces(text).split())
 
 
 # --------------------------------------------------------------------------------------
@@ -660,11 +673,19 @@ def _segments_char_by_char(text: str) -> tuple[int, str]:
 
 @given(sms_text)
 def test_sms_segments_counts_exactly_as_char_by_char_packing(text: str) -> None:
-    # the count works on the distinct characters (sets, not a test per character): it
-    # must still be the exact packing, not only within the bounds above
+    # the count searches the text with patterns (not a test per character): it must
+    # still be the exact packing, not only within the bounds above
     assert sms_segments(text) == _segments_char_by_char(text)
     long = text * (1 + 400 // max(len(text), 1))  # multipart, with and without wide chars
     assert sms_segments(long) == _segments_char_by_char(long)
+
+
+@pytest.mark.parametrize("char", sorted(set(GSM_BASIC + GSM_EXTENSION + "ąЖ\x1b\u00a0😀\ud83d")))
+def test_sms_segments_of_every_alphabet_character(char: str) -> None:
+    # each character of the alphabets (the patterns' escapes: - ^ ] \\ \n \r \f), and a few
+    # outside them (a lone surrogate is one UTF-16 unit), alone and 161 times
+    for text in (char, char * 161):
+        assert sms_segments(text) == _segments_char_by_char(text)
 
 
 # --------------------------------------------------------------------------------------

@@ -37,15 +37,22 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
     a backtest). ``values`` must hold every field, already of the field's type;
     ``tests/test_decide_fast.py`` checks the result equals the validated model.
     """
-    model = cls.__new__(cls)
-    _set(model, "__dict__", values)
-    _set(model, "__pydantic_fields_set__", set(values))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
+    model = _new(cls)
+    _set_dict(model, values)
+    _set_fields_set(model, set(values))
+    _set_extra(model, None)
+    _set_private(model, None)
     return model
 
 
-_set = object.__setattr__
+# A model's four slots, set through BaseModel's own descriptors: what object.__setattr__
+# finds by looking each name up in the class's MRO, without the look-up (a third of
+# trusted's cost). No model of cxplay defines __new__ (tests/test_decide_fast.py checks).
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 K = TypeVar("K")

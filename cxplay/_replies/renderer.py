@@ -75,7 +75,6 @@ from cxplay._replies.locale import (
     LANGUAGE_VAR,
     TIMEZONE_VAR,
     negotiate,
-    plain_spaces,
 )
 from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, Scope, render_capped, scope_of
 from cxplay._replies.shaping import (
@@ -598,7 +597,9 @@ class Renderer:
         if channel == "email":
             html = _html_document(text, subject, chosen)
         if channel == "sms":
-            text = " ".join(plain_spaces(text).split())
+            # one line, every run of white space one ordinary space: split() takes every
+            # Unicode space (what plain_spaces replaces) as white space already
+            text = " ".join(text.split())
             segments = sms_segments(text)[0]
         # the renderer's own strings, flag and count: built as validation would build them
         return trusted(

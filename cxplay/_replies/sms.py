@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final
@@ -23,6 +24,12 @@ _GSM_BASIC: Final = frozenset(
 )
 _GSM_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
 _GSM_ALL: Final = _GSM_BASIC | _GSM_EXTENSION
+# The same sets as patterns: a search scans the text in C, where iterating it in Python
+# makes a string object per character (every non-Latin-1 one is a new object) -- a Polish
+# or Ukrainian SMS is counted three or four times while it is composed.
+_NOT_GSM: Final = re.compile("[^" + re.escape("".join(sorted(_GSM_ALL))) + "]")
+_EXTENDED: Final = re.compile("[" + re.escape("".join(sorted(_GSM_EXTENSION))) + "]")
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 code units
 _SMS_LIMITS: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
     {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 )
@@ -60,15 +67,14 @@ def sms_segments(text: str) -> tuple[int, str]:
         ``(segments, encoding)`` with encoding ``"GSM-7"`` or ``"UCS-2"``; an empty
         text is ``(0, "GSM-7")``.
     """
-    # set operations over the distinct characters, not a Python test per character: every
-    # SMS reply is counted twice or three times while it is composed
-    distinct = frozenset(text)
-    if distinct <= _GSM_ALL:
+    # patterns searched in C, not a Python step per character: every SMS reply is counted
+    # three or four times while it is composed
+    if _NOT_GSM.search(text) is None:
         encoding = "GSM-7"
-        wide = distinct & _GSM_EXTENSION
+        wide = frozenset(_EXTENDED.findall(text))
     else:
         encoding = "UCS-2"
-        wide = frozenset(ch for ch in distinct if ord(ch) > 0xFFFF)
+        wide = frozenset(_ASTRAL.findall(text))
     single, per_part = _SMS_LIMITS[encoding]
     if not wide:  # one unit a character: the parts are simply full
         return -(-len(text) // per_part) if len(text) > single else min(len(text), 1), encoding
