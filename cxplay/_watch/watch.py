@@ -41,10 +41,11 @@ _Plan = tuple[Flattener | None, list[tuple[int, Any, tuple[Callable[[Incident], 
 
 _Found = tuple[list[tuple[int, tuple[Any, ...]]], bool]
 _Finder = Callable[[Incident], _Found]
-#: How :meth:`Watcher.keys` finds an incident type's keys: (correlation, the key field's
-#: getter, None) for the common case -- one correlation, decided by the type, with a
-#: one-field key, read in ``keys`` itself --, else (-1, None, a function that finds them).
-_Way = tuple[int, Callable[[Incident], Any] | None, _Finder | None]
+#: How :meth:`Watcher.offer` finds an incident type's keys: (correlation, the key field's
+#: getter, a function that finds them) for the common case -- one correlation, decided by
+#: the type, with a one-field key, read in ``offer`` itself --, else (-1, None, the
+#: function). :meth:`Watcher.keys` always calls the function.
+_Way = tuple[int, Callable[[Incident], Any] | None, _Finder]
 
 
 def _way(plan: _Plan) -> _Way:
@@ -54,7 +55,12 @@ def _way(plan: _Plan) -> _Way:
         return -1, None, lambda incident: ([], False)
     if flatten is None and len(tests) == 1 and len(tests[0][2]) == 1:
         index, _, (get,) = tests[0]
-        return index, get, None
+
+        def one(incident: Incident) -> _Found:
+            value = get(incident)  # a missing one is handled singly for this correlation
+            return ([], True) if value is None or value == "" else ([(index, (value,))], False)
+
+        return index, get, one
 
     def every(incident: Incident) -> _Found:
         found: list[tuple[int, tuple[Any, ...]]] = []
@@ -180,14 +186,7 @@ class Watcher:
         way = self._by_type.get(incident.type)
         if way is None:
             way = self._for_type(incident.type)
-        index, get, find = way
-        if get is None:
-            assert find is not None
-            return find(incident)
-        value = get(incident)  # the common case inline: a call per incident costs more
-        if value is None or value == "":
-            return [], True  # handled singly for this correlation
-        return [(index, (value,))], False
+        return way[2](incident)
 
     def offer(self, incident: Incident) -> tuple[Verdict, bool]:
         """Offer an incident with an ``occurred_at`` to the correlator, keys found here.
@@ -202,9 +201,8 @@ class Watcher:
             way = self._for_type(incident.type)
         index, get, find = way
         if get is None:
-            assert find is not None
             keys, missing = find(incident)
-        else:  # keys() and micros() inline: a call per incident costs more
+        else:  # the common case and micros() inline: a call per incident costs more
             value = get(incident)
             if value is None or value == "":
                 keys, missing = [], True
