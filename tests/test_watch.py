@@ -466,6 +466,32 @@ def test_keys_are_the_same_whether_a_condition_is_decided_by_type_or_per_inciden
         assert watcher.keys(model) == (expected, missing), raw
 
 
+def test_watcher_offer_is_keys_then_the_event_time_then_the_correlators_offer(
+    engine: Engine,
+) -> None:
+    """The fused call correlate() and bench_watch.py use gives what the three parts give."""
+    kinds = ["parcel", "travel", "queue", "webinar", "parcel"]
+    stream = [incident(n, (n * 7) % 50, kinds[n % 5]) for n in range(60)]
+    stream += [incident(n, n, "parcel") for n in range(5)]  # duplicates of earlier ids
+    stream.append(incident(70, 3, "queue", facts={"store": ""}))  # a key field missing
+    stream.append(incident(71, 4, "parcel", order={"carrier": None}))
+    stream.append(incident(72, -90, "parcel"))  # late
+    stream.append(incident(73, 5, "x", type="account_locked"))  # no correlation at all
+    fused, parts = (Watcher(engine, lateness=timedelta(minutes=5)) for _ in range(2))
+    for raw in stream:
+        model = engine.incident(raw)
+        keys, missing = parts.keys(model)
+        assert model.occurred_at is not None
+        at = (model.occurred_at - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(
+            microseconds=1
+        )
+        expected = parts.correlator.offer(model.id, at, keys, model if keys else None)
+        assert fused.offer(model) == (expected, missing), raw
+    assert fused.correlator.snapshot() == parts.correlator.snapshot()
+    opened = [e for e in (fused.correlator.snapshot()["keys"]) if e["disruptions"]]
+    assert opened  # the stream opens disruptions, so events were compared too
+
+
 def test_missing_time_and_missing_key_are_handled_singly_and_flagged(engine: Engine) -> None:
     stream = [incident(n, n, "queue") for n in range(2)]
     untimed = incident(2, 2, "queue")
