@@ -523,3 +523,63 @@ def test_4200_rules_in_one_type(tmp_path: Path, backend: str) -> None:
     assert matched == [f"r{n}" for n in range(4200) if n % 100 <= 50]
     assert len(ids(engine, {"type": "big", "facts": {"n": 100}})) == 4200
     assert ids(engine, {"type": "big"}) == []
+
+
+# --------------------------------------------------------------------------- generic rules
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generic_rules_share_each_type_partition(tmp_path: Path, backend: str) -> None:
+    """A type's partition holds the generic rules too: beyond one chunk they are cut after it."""
+    playbook(
+        tmp_path,
+        [(f"t{i}", f"type == 'x' and facts.n >= {i}") for i in range(50)]
+        + [(f"g{i}", f"facts.n >= {i}") for i in range(40)],
+        facts={"n": "number"},
+    )
+    playbooks = load_playbooks(tmp_path)
+    program = compile_program(playbooks, prefix="shared")
+    generic = {p for chunk in program.generic for p in chunk.rules}
+    typed = [p for chunk in program.chunks_for("x") for p in chunk.rules]
+    assert len(program.chunks_for("x")) == 2  # 90 rules true at once: more than MAX_TRUE
+    assert sorted(typed) == list(range(90)) and generic == set(range(50, 90))
+    assert program.chunks_for("y") == program.generic
+    assert_chunks_within_limits(tmp_path)
+    incidents = [
+        {"type": t, "facts": {"n": n}} for t in ("x", "y") for n in (-1, 0, 10, 45, 60)
+    ] + [{"type": "x"}, {"type": "y"}]
+    engine = Engine.from_path(tmp_path, backend=backend)
+    answers = [ids(engine, i) for i in incidents]
+    assert answers == python_answers(tmp_path, incidents)
+    assert answers[3] == [f"t{i}" for i in range(46)] + [f"g{i}" for i in range(40)]
+    assert answers[8] == [f"g{i}" for i in range(40)]
+
+
+@needs_durable
+def test_shipped_playbooks_assert_once_per_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped playbooks fit one chunk per type: one assertion per evaluation, not two."""
+    from cxplay._engine import durable
+
+    engine = Engine.from_path(backend="durable")
+    asserted: list[int] = []
+    real = durable._engine
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def assert_fact(self, handle: int, text: str) -> Any:
+            asserted.append(handle)
+            return real.assert_fact(handle, text)
+
+    examples = sorted((Path(__file__).parent.parent / "examples" / "incidents").glob("*.json"))
+    assert examples
+    incidents = [json.loads(p.read_text(encoding="utf-8")) for p in examples]
+    python = Engine.from_path(backend="python")
+    for incident in incidents:
+        engine.evaluate(incident)  # sessions primed before counting
+    monkeypatch.setattr(durable, "_engine", Counting())
+    for incident in incidents:
+        asserted.clear()
+        assert ids(engine, incident) == ids(python, incident)
+        assert len(asserted) == 1, incident["type"]
