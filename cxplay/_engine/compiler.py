@@ -101,7 +101,7 @@ class Program:
     regexes: tuple[tuple[str, Regex], ...]  # (path, pattern) by regex number
 
     def chunks_for(self, incident_type: str) -> tuple[Chunk, ...]:
-        """The chunks an incident of this type is asserted into (a type's hold the generic rules)."""
+        """The chunks an incident of this type is asserted into (holding the generic rules)."""
         return self.by_type.get(incident_type, self.generic)
 
 
