@@ -583,3 +583,50 @@ def test_shipped_playbooks_assert_once_per_evaluation(monkeypatch: pytest.Monkey
         asserted.clear()
         assert ids(engine, incident) == ids(python, incident)
         assert len(asserted) == 1, incident["type"]
+
+
+@needs_durable
+@pytest.mark.parametrize("mixed", [False, True])
+def test_rules_true_for_their_whole_partition_skip_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mixed: bool
+) -> None:
+    """A rule whose condition is its type alone is decided at load, not sent to durable."""
+    from cxplay._engine import durable
+
+    rules = [("a", "type == 'x'"), ("b", "type in ['x', 'y']")]
+    if mixed:
+        rules += [("c", "type == 'x' and facts.n > 1"), ("d", "facts.n > 5")]
+    playbook(tmp_path, rules, facts={"n": "number"})
+    engine = Engine.from_path(tmp_path, backend="durable")
+    incidents = [{"type": t, "facts": {"n": n}} for t in ("x", "y", "z") for n in (0, 3, 9)] + [
+        {"type": "x"}
+    ]
+    for incident in incidents:
+        engine.evaluate(incident)  # sessions primed before counting
+    fired: list[str] = []
+    real = durable._engine
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def assert_fact(self, handle: int, text: str) -> Any:
+            fired.append("assert")
+            return real.assert_fact(handle, text)
+
+        def complete_and_start_action(self, handle: int, state: str) -> Any:
+            fired.append("fire")
+            return real.complete_and_start_action(handle, state)
+
+    monkeypatch.setattr(durable, "_engine", Counting())
+    answers = [ids(engine, i) for i in incidents]
+    assert answers == python_answers(tmp_path, incidents)
+    assert answers[2] == (["a", "b", "c", "d"] if mixed else ["a", "b"])
+    if not mixed:  # nothing left for durable to decide
+        assert fired == []
+    else:  # only c and d reach durable: a and b never fire there
+        assert fired.count("assert") == len(incidents)
+        engine.evaluate({"type": "x", "facts": {"n": 0}})
+        fired.clear()
+        engine.evaluate({"type": "x", "facts": {"n": 0}})
+        assert fired == ["assert"]
