@@ -523,3 +523,103 @@ def test_4200_rules_in_one_type(tmp_path: Path, backend: str) -> None:
     assert matched == [f"r{n}" for n in range(4200) if n % 100 <= 50]
     assert len(ids(engine, {"type": "big", "facts": {"n": 100}})) == 4200
     assert ids(engine, {"type": "big"}) == []
+
+
+# --------------------------------------------------------------------------- generic rules
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generic_rules_share_each_type_partition(tmp_path: Path, backend: str) -> None:
+    """A type's partition holds the generic rules too: beyond one chunk they are cut after it."""
+    playbook(
+        tmp_path,
+        [(f"t{i}", f"type == 'x' and facts.n >= {i}") for i in range(50)]
+        + [(f"g{i}", f"facts.n >= {i}") for i in range(40)],
+        facts={"n": "number"},
+    )
+    playbooks = load_playbooks(tmp_path)
+    program = compile_program(playbooks, prefix="shared")
+    generic = {p for chunk in program.generic for p in chunk.rules}
+    typed = [p for chunk in program.chunks_for("x") for p in chunk.rules]
+    assert len(program.chunks_for("x")) == 2  # 90 rules true at once: more than MAX_TRUE
+    assert sorted(typed) == list(range(90)) and generic == set(range(50, 90))
+    assert program.chunks_for("y") == program.generic
+    assert_chunks_within_limits(tmp_path)
+    incidents = [
+        {"type": t, "facts": {"n": n}} for t in ("x", "y") for n in (-1, 0, 10, 45, 60)
+    ] + [{"type": "x"}, {"type": "y"}]
+    engine = Engine.from_path(tmp_path, backend=backend)
+    answers = [ids(engine, i) for i in incidents]
+    assert answers == python_answers(tmp_path, incidents)
+    assert answers[3] == [f"t{i}" for i in range(46)] + [f"g{i}" for i in range(40)]
+    assert answers[8] == [f"g{i}" for i in range(40)]
+
+
+def count_durable_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, "assert" and "fire" (a further action) for each such durable C call."""
+    from cxplay._engine import durable
+
+    calls: list[str] = []
+    real = durable._engine
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def assert_fact(self, handle: int, text: str) -> Any:
+            calls.append("assert")
+            return real.assert_fact(handle, text)
+
+        def complete_and_start_action(self, handle: int, state: str) -> Any:
+            calls.append("fire")
+            return real.complete_and_start_action(handle, state)
+
+    monkeypatch.setattr(durable, "_engine", Counting())
+    return calls
+
+
+@needs_durable
+def test_shipped_playbooks_assert_once_per_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped playbooks fit one chunk per type: one assertion per evaluation, not two."""
+    engine = Engine.from_path(backend="durable")
+    examples = sorted((Path(__file__).parent.parent / "examples" / "incidents").glob("*.json"))
+    assert examples
+    incidents = [json.loads(p.read_text(encoding="utf-8")) for p in examples]
+    python = Engine.from_path(backend="python")
+    for incident in incidents:
+        engine.evaluate(incident)  # sessions primed before counting
+    calls = count_durable_calls(monkeypatch)
+    for incident in incidents:
+        calls.clear()
+        assert ids(engine, incident) == ids(python, incident)
+        assert calls.count("assert") == 1, incident["type"]
+
+
+@needs_durable
+@pytest.mark.parametrize("mixed", [False, True])
+def test_rules_true_for_their_whole_partition_skip_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mixed: bool
+) -> None:
+    """A rule whose condition is its type alone is decided at load, not sent to durable."""
+    rules = [("a", "type == 'x'"), ("b", "type in ['x', 'y']")]
+    if mixed:
+        rules += [("c", "type == 'x' and facts.n > 1"), ("d", "facts.n > 5")]
+    playbook(tmp_path, rules, facts={"n": "number"})
+    engine = Engine.from_path(tmp_path, backend="durable")
+    incidents = [{"type": t, "facts": {"n": n}} for t in ("x", "y", "z") for n in (0, 3, 9)] + [
+        {"type": "x"}
+    ]
+    for incident in incidents:
+        engine.evaluate(incident)  # sessions primed before counting
+    fired = count_durable_calls(monkeypatch)
+    answers = [ids(engine, i) for i in incidents]
+    assert answers == python_answers(tmp_path, incidents)
+    assert answers[2] == (["a", "b", "c", "d"] if mixed else ["a", "b"])
+    if not mixed:  # nothing left for durable to decide
+        assert fired == []
+    else:  # only c and d reach durable: a and b never fire there
+        assert fired.count("assert") == len(incidents)
+        engine.evaluate({"type": "x", "facts": {"n": 0}})
+        fired.clear()
+        engine.evaluate({"type": "x", "facts": {"n": 0}})
+        assert fired == ["assert"]

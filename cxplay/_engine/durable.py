@@ -168,6 +168,10 @@ def _builder(fields: tuple[FactField, ...], codes: Mapping[str, int]) -> _Builde
 #: One chunk of an evaluation: its ruleset handle, fact-text builder and regex keys.
 _Step = tuple[int, _Builder, tuple[tuple[str, int], ...]]
 
+#: A rule that holds for every incident its chunk sees (its only test is the marker, as
+#: compiled for a type's partition whose condition is the type alone).
+_ALWAYS = {"all": [{"m": {"k": 1}}]}
+
 
 def _culprit(chunk: Chunk) -> int:
     """The rule of a refused chunk that durable refuses on its own (else the first)."""
@@ -197,7 +201,10 @@ class DurableBackend:
         self._chunk_handles: dict[str, int] = {}
         # per chunk: the builder of its fact text -- decided once, not per evaluation
         self._build: dict[str, _Builder] = {}
-        self._plan: dict[str, tuple[_Step, ...]] = {}
+        self._plan: dict[str, tuple[tuple[int, ...], tuple[_Step, ...]]] = {}
+        # per chunk: the rules that hold for every incident it sees, decided here and not
+        # sent to durable (each fired rule costs a C round trip and a copy of the fact)
+        self._always: dict[str, tuple[int, ...]] = {}
         self._free: list[str] = []
         # a rule's name from the body durable returns ('{"r12":{"m":...'): the fixed-width
         # slice after '{"r' (the digits, padded by the fixed text after them) is one key
@@ -216,9 +223,16 @@ class DurableBackend:
         self._closed = False
         self._available = threading.Condition(self._lock)
         for chunk in chunks:
+            always = tuple(p for p in chunk.rules if chunk.definition[f"r{p}"] == _ALWAYS)
+            self._always[chunk.name] = always
+            definition = {
+                name: rule
+                for name, rule in chunk.definition.items()
+                if not (name[0] == "r" and int(name[1:]) in always)
+            }
             try:
                 handle = _engine.create_ruleset(
-                    chunk.name, definition_text({**chunk.definition, PRIME: _PRIME_RULE})
+                    chunk.name, definition_text({**definition, PRIME: _PRIME_RULE})
                 )
             except Exception as exc:  # durable_rules_engine.error is a plain Exception
                 self.close()
@@ -278,12 +292,18 @@ class DurableBackend:
 
     # -- evaluation --------------------------------------------------------------------
 
-    def _chunks(self, incident_type: str) -> tuple[_Step, ...]:
+    def _chunks(self, incident_type: str) -> tuple[tuple[int, ...], tuple[_Step, ...]]:
+        """(the rules that hold whatever the incident, the chunks durable must see)."""
         plan = self._plan.get(incident_type)
         if plan is None:
-            plan = tuple(
-                (self._chunk_handles[c.name], self._build[c.name], c.regexes)
-                for c in self._program.chunks_for(incident_type)
+            chunks = self._program.chunks_for(incident_type)
+            plan = (
+                tuple(p for c in chunks for p in self._always[c.name]),
+                tuple(
+                    (self._chunk_handles[c.name], self._build[c.name], c.regexes)
+                    for c in chunks
+                    if len(self._always[c.name]) < len(c.rules)
+                ),
             )
             if incident_type in self._program.by_type or len(self._plan) < 10_000:
                 self._plan[incident_type] = plan
@@ -304,13 +324,11 @@ class DurableBackend:
         try:
             if self._closed:
                 raise EngineClosedError("this engine has been closed")
-            plan = self._plan.get(incident_type)
-            if plan is None:
-                plan = self._chunks(incident_type)
+            always, plan = self._plan.get(incident_type) or self._chunks(incident_type)
             if not plan:
-                return []
+                return list(always)
             # a set: durable fires a rule once per alternative of an "or" that holds
-            fired: set[int] = set()
+            fired: set[int] = set(always)
             names, end = self._names, self._name_end
             regexes: dict[int, bool] = {}
             get = flat.get
