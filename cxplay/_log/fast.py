@@ -264,17 +264,25 @@ class SqliteFastPath(FastPath):
         cursor = raw.cursor()
         try:
             found = cursor.execute(_SQLITE_TOKEN).fetchone()
-            token = None if found is None else found[0]
-            rows = None if token is None else self.histories.get(token, customer_id, low)
+            if found is None:  # no token row: nothing can be kept, the look-up in SQL
+                return self._history_in_sql(cursor, customer_id, low, high)
+            token = found[0]
+            rows = self.histories.get(token, customer_id, low)
             if rows is None:
                 rows = cursor.execute(_SQLITE_GIVEN_AFTER, (customer_id, low)).fetchall()
-                if token is None or not all(type(row[3]) is str for row in rows):
-                    cursor.execute(self.history_sql, (customer_id, low, high))
-                    return list(cursor.fetchall())
+                if not all(type(row[3]) is str for row in rows):
+                    return self._history_in_sql(cursor, customer_id, low, high)
                 self.histories.put(token, customer_id, low, rows)
         finally:
             cursor.close()
         return [row[:3] for row in rows if low < row[3] <= high]
+
+    def _history_in_sql(
+        self, cursor: Any, customer_id: str, low: str, high: str
+    ) -> list[tuple[Any, ...]]:
+        """The look-up as SQL answers it, window and all (nothing kept)."""
+        cursor.execute(self.history_sql, (customer_id, low, high))
+        return list(cursor.fetchall())
 
     upsert_sql = (
         f"INSERT INTO {t.decision.name} ({', '.join(_DECISION_COLUMNS)}) "
