@@ -19,8 +19,8 @@ import contextvars
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from typing import Any, TypeVar, cast
 
 from cxplay._serve.service import Metrics
 
@@ -95,6 +95,55 @@ else:  # pragma: no cover - Python 3.10
         return await asyncio.wait_for(awaitable, max(0.0, deadline - time.monotonic()))
 
 
+async def _received_by(deadline: float, receive: Receive) -> Message:
+    """The next message of ``receive``, by ``deadline``; no timer when it is there already.
+
+    ``receive()`` is stepped once here, without a timer: a body that arrived with its head
+    (most requests: one small JSON document) is returned at that step, and a timer for it
+    (``asyncio.timeout_at``: a Timeout object, a timer armed and cancelled, a quarter of
+    the Guard's cost) would never fire. A ``receive`` that has to wait goes on waiting from
+    where that step stopped, under the deadline (:class:`_Resumed`), as before.
+    """
+    step = receive().__await__()
+    try:
+        waiting = step.send(None)
+    except StopIteration as done:
+        return cast(Message, done.value)
+    return await _by(deadline, _Resumed(step, waiting))
+
+
+class _Resumed:
+    """An awaitable stepped once already, awaited on from where that step stopped.
+
+    What the step yielded (the future it waits for, or None: "run me again") goes to the
+    task first, as if the task had taken that step itself; the rest is delegated as
+    ``await`` does: the task's resumptions are sent on, and what the task throws in (the
+    deadline's cancellation) is thrown into the step.
+    """
+
+    __slots__ = ("_step", "_waiting")
+
+    def __init__(self, step: Generator[Any, None, Message], waiting: Any) -> None:
+        self._step = step
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, Message]:
+        step, waiting = self._step, self._waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as exc:  # handed on, as `await` does
+                try:
+                    waiting = step.throw(exc)
+                except StopIteration as done:
+                    return cast(Message, done.value)
+            else:
+                try:
+                    waiting = step.send(None)
+                except StopIteration as done:
+                    return cast(Message, done.value)
+
+
 class BodyTooLarge(Exception):
     """The request body went over the limit while it was being read."""
 
@@ -157,7 +206,7 @@ class Guard:
         async def receive_limited() -> Message:
             nonlocal received
             try:  # the whole body by the deadline, however it is chunked
-                message = await _by(deadline, receive())
+                message = await _received_by(deadline, receive)
             except asyncio.TimeoutError:
                 raise BodyTooSlow from None
             if message["type"] == "http.request":

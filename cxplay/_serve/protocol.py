@@ -27,7 +27,11 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     #: Seconds a request's head may take; the CLI sets it (a worker reads its config).
     timeout: float | None = None
+    #: The connection's head timer: armed when a head begins and none is armed, it checks
+    #: when it fires and is armed again for the head then arriving, if there is one.
     _head_timer: asyncio.TimerHandle | None = None
+    #: When the head arriving now began (``loop.time()``); None between heads.
+    _head_since: float | None = None
 
     @classmethod
     def _seconds(cls) -> float:
@@ -38,11 +42,19 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
             cls.timeout = float(config.get("timeout", 10.0))
         return cls.timeout
 
-    def _arm(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self._seconds(), self._head_too_slow)
+    def _begin_head(self) -> None:
+        """A head begins: it has ``timeout`` seconds from now.
 
-    def _disarm(self) -> None:
+        One timer per connection, not one per request: it is armed only when none is
+        (a keep-alive connection's heads come and go within a timeout), and when it fires
+        it looks at the head arriving then (:meth:`_head_check`). Arming and cancelling a
+        timer for every request cost more than the rest of this protocol's additions.
+        """
+        self._head_since = now = self.loop.time()
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(now + self._seconds(), self._head_check)
+
+    def _stop_timer(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
@@ -50,30 +62,38 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A connection: its first request's head must arrive in time."""
         super().connection_made(transport)
-        self._arm()
+        self._begin_head()
 
     def on_message_begin(self) -> None:
         """A request begins: its head must arrive in time."""
         super().on_message_begin()
-        self._arm()
+        self._begin_head()
 
     def on_headers_complete(self) -> None:
         """The head is in: the Guard's deadline takes over."""
-        self._disarm()
+        self._head_since = None
         super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        """Answered: idle until the next request is the keep-alive timeout's job."""
-        super().on_response_complete()
-        self._disarm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Gone: no timer left behind."""
-        self._disarm()
+        self._head_since = None
+        self._stop_timer()
         super().connection_lost(exc)
 
-    def _head_too_slow(self) -> None:
+    def _head_check(self) -> None:
+        """The timer: a 408 for a head past its time, else armed for the head arriving."""
         self._head_timer = None
+        since = self._head_since
+        if since is None:  # between heads: the keep-alive timeout's job
+            return
+        due = since + self._seconds()
+        if self.loop.time() < due:  # a later head than the one the timer was armed for
+            self._head_timer = self.loop.call_at(due, self._head_check)
+            return
+        self._head_too_slow()
+
+    def _head_too_slow(self) -> None:
+        self._head_since = None
         if self.transport.is_closing():
             return
         if self.cycle is not None and not self.cycle.response_complete:

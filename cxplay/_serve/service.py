@@ -14,11 +14,13 @@ import contextlib
 import contextvars
 import logging
 import threading
+from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.metrics_core import Metric
@@ -39,6 +41,7 @@ __all__ = ["GATE", "Metrics", "RecordCancelled", "RecordGate", "ServeConfig", "S
 log = logging.getLogger("cxplay.serve")
 
 WatcherState = Literal["running", "stopped", "off"]
+_T = TypeVar("_T")
 
 #: Latency buckets (seconds): a suggestion takes about half a millisecond in-process.
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -126,10 +129,12 @@ class Metrics:
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._suggestions: dict[bool, Counter] = {}
         self._matches: dict[str, Counter] = {}
-        # What the hot path counted since the last flush (see flush())
+        # What the hot path answered and suggested since the last flush (see flush()):
+        # appended without a lock (a deque's append and popleft are atomic), taken out and
+        # applied by one flush at a time
         self._lock = threading.Lock()
-        self._counts: dict[Counter, int] = {}
-        self._observed: list[tuple[Histogram, float]] = []
+        self._answered: deque[tuple[Counter, Histogram, float]] = deque()
+        self._suggested: deque[tuple[bool, Sequence[str]]] = deque()
 
     def watch_log(self, log: DecisionLog) -> None:
         """Gauges of the decision log's writer, read from ``log.health()`` at each scrape."""
@@ -154,27 +159,49 @@ class Metrics:
     def flush(self) -> None:
         """Apply what was counted since the last flush to the Prometheus metrics.
 
-        The hot path adds to a dict and a list under one lock; prometheus_client's ``inc()``
-        and ``observe()`` check and lock on every call (about ten per request). A scrape
-        flushes first (:class:`_Registry`), so ``/metrics`` shows every request answered;
-        so does the 256th latency kept, so the buffer stays small without scrapes.
+        The hot path appends what it saw to two queues; prometheus_client's ``inc()`` and
+        ``observe()`` check and lock on every call (about ten per request), and here they
+        are called once per counter and histogram bucket of the batch. A scrape flushes
+        first (:class:`_Registry`), so ``/metrics`` shows every request answered; so does
+        the 256th request kept, so the queues stay small without scrapes.
         """
         with self._lock:
-            counts, self._counts = self._counts, {}
-            observed, self._observed = self._observed, []
-        for counter, amount in counts.items():
-            counter.inc(amount)
-        for histogram, seconds in observed:
-            histogram.observe(seconds)
+            answered = _drained(self._answered)
+            suggested = _drained(self._suggested)
+            counts: dict[Counter, int] = {}
+            latencies: dict[Histogram, list[float]] = {}
+            for requests, latency, seconds in answered:
+                counts[requests] = counts.get(requests, 0) + 1
+                kept = latencies.get(latency)
+                if kept is None:
+                    kept = latencies[latency] = []
+                kept.append(seconds)
+            by_rule: dict[str, int] = {}
+            for matched, rules in suggested:
+                counter = self._suggestions.get(matched)
+                if counter is None:
+                    label = "true" if matched else "false"
+                    counter = self._suggestions[matched] = self.suggestions.labels(label)
+                counts[counter] = counts.get(counter, 0) + 1
+                for rule in set(rules):
+                    by_rule[rule] = by_rule.get(rule, 0) + 1
+            for rule, amount in by_rule.items():
+                child = self._matches.get(rule)
+                if child is None:
+                    child = self._matches[rule] = self.matches.labels(rule)
+                counts[child] = counts.get(child, 0) + amount
+            for counter, amount in counts.items():
+                counter.inc(amount)
+            for histogram, values in latencies.items():
+                observe_all(histogram, values)
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency (applied by :meth:`flush`)."""
-        requests, latency = self.http(method, route, status)
-        with self._lock:
-            self._counts[requests] = self._counts.get(requests, 0) + 1
-            self._observed.append((latency, seconds))
-            full = len(self._observed) >= FLUSH_EVERY
-        if full:
+        found = self._http.get((method, route, status))
+        requests, latency = found if found is not None else self.http(method, route, status)
+        answered = self._answered
+        answered.append((requests, latency, seconds))
+        if len(answered) >= FLUSH_EVERY:
             self.flush()
 
     def http(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
@@ -197,24 +224,55 @@ class Metrics:
         self.counted(suggestion.matched, [action.rule for action in suggestion.actions])
 
     def counted(self, matched: bool, rules: Sequence[str]) -> None:
-        """Count one suggestion given by whether it matched and its actions' rules."""
-        counter = self._suggestions.get(matched)
-        if counter is None:
-            label = "true" if matched else "false"
-            counter = self._suggestions[matched] = self.suggestions.labels(label)
-        children = [counter]
-        for rule in set(rules):
-            child = self._matches.get(rule)
-            if child is None:
-                child = self._matches[rule] = self.matches.labels(rule)
-            children.append(child)
-        with self._lock:
-            counts = self._counts
-            for child in children:
-                counts[child] = counts.get(child, 0) + 1
+        """Count one suggestion given by whether it matched and its actions' rules.
+
+        ``rules`` is kept until the next flush: the caller does not change it afterwards.
+        """
+        suggested = self._suggested
+        suggested.append((matched, rules))
+        if len(suggested) >= FLUSH_EVERY:
+            self.flush()
 
 
-#: Latencies kept before a flush without a scrape (see Metrics.flush).
+def _drained(queue: deque[_T]) -> list[_T]:
+    """What is in ``queue`` now, taken out (what is appended meanwhile stays for later)."""
+    popleft = queue.popleft
+    return [popleft() for _ in range(len(queue))]
+
+
+def observe_all(histogram: Histogram, values: Sequence[float]) -> None:
+    """``histogram.observe(value)`` for each value: one ``inc()`` per bucket, not per value.
+
+    A value goes to the first bucket whose upper bound is at least the value, as
+    ``observe`` puts it; the sum grows by the values' sum (``observe`` adds them one at a
+    time: the same to the last bits of the float). On a prometheus_client without the
+    histogram's bucket values where this expects them, each value is observed.
+    ``tests/test_serve_guard_fast.py`` compares both ways.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if (
+        not isinstance(bounds, list)
+        or not isinstance(buckets, list)
+        or len(bounds) != len(buckets)
+        or total is None
+        or not hasattr(total, "inc")
+        or not all(hasattr(bucket, "inc") for bucket in buckets)
+    ):
+        for value in values:
+            histogram.observe(value)
+        return
+    found: dict[int, int] = {}
+    for value in values:
+        place = bisect_left(bounds, value)
+        found[place] = found.get(place, 0) + 1
+    for place, amount in found.items():
+        buckets[place].inc(amount)
+    total.inc(sum(values))
+
+
+#: Requests (or suggestions) kept before a flush without a scrape (see Metrics.flush).
 FLUSH_EVERY = 256
 
 
