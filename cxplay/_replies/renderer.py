@@ -582,18 +582,22 @@ class Renderer:
         chosen, fell_back = negotiate(tag, available, default)
         channel = incident.channel or DEFAULT_CHANNEL
         # the environment's globals merged into the context once, not in every fragment
-        base = scope_of(self._env, self.context(incident, ctx, chosen, channel))
-        text = self._compose(incident, ctx, chosen, channel, base)
+        # and its fragments render one after the other in one Jinja context
+        base = scope_of(self._env, self.context(incident, ctx, chosen, channel), reply=True)
         subject: str | None = None
+        try:
+            text = self._compose(incident, ctx, chosen, channel, base)
+            if channel in ("email", "web_form"):
+                name = f"subject.{incident.type}"
+                if not self.has(chosen, name):
+                    name = "subject"
+                subject = self.fragment(chosen, name, channel, base)
+        finally:
+            base.release()  # the context refers back to a scope: no cycle left behind
+        if subject is not None:
+            subject = " ".join(subject.split())
         html: str | None = None
         segments: int | None = None
-        if channel in ("email", "web_form"):
-            name = f"subject.{incident.type}"
-            if not self.has(chosen, name):
-                name = "subject"
-            subject = self.fragment(chosen, name, channel, base)
-            if subject is not None:
-                subject = " ".join(subject.split())
         if channel == "email":
             html = _html_document(text, subject, chosen)
         if channel == "sms":
