@@ -262,6 +262,9 @@ _FOLDED = st.text(st.sampled_from(list("ab. \t\n\r\x0b\x0c\x85\u2028\u00a0ż")),
 @example("a\n\t\nb")
 @example("a\n \t b\n")
 @example("a\n\t b")
+@example("\n\na b\n\n")  # blank lines around the text only: one paragraph
+@example("\n\n\u00a0a\n\n\nb \n \n")
+@example(" \n\n \t")
 def test_folding_one_paragraph_at_once_folds_as_every_paragraph_did(text: str) -> None:
     assert _fold(text) == _fold_as_before(text)
 

@@ -120,6 +120,10 @@ def _fold(text: str) -> str:
 
     Runs of white space become one space; a blank line keeps a paragraph break.
     """
+    # white space around the text folds away, whatever it holds (a blank line there only
+    # makes an empty paragraph, dropped): without it, a fragment whose {% set %} lines
+    # leave line breaks before its text is one paragraph again, folded without the pattern
+    text = text.strip()
     # a blank line is a break, spaces or tabs, and a break: without a break followed by
     # another, a space or a tab there is none, and the text is one paragraph (most are)
     if "\n" not in text or ("\n\n" not in text and "\n " not in text and "\n\t" not in text):
