@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic_core import TzInfo
 from test_business_hours import _HOURS, _disjoint
 
 from cxplay._common.hours import _HORIZON_DAYS, BusinessCalendar, _aware
@@ -125,6 +126,8 @@ _MOMENTS = st.one_of(
             moment,
             moment.replace(tzinfo=timezone.utc),
             moment.replace(tzinfo=timezone(timedelta(hours=5, minutes=30))),
+            moment.replace(tzinfo=TzInfo(3600)),  # pydantic's, for "+01:00" in an incident
+            moment.replace(tzinfo=TzInfo(-9000), fold=1),
             moment.replace(tzinfo=ZoneInfo("Europe/Warsaw")),
             moment.replace(tzinfo=ZoneInfo("Europe/Warsaw"), fold=1),
             moment.replace(tzinfo=ZoneInfo("America/New_York")),
@@ -150,7 +153,7 @@ def _outcome(call: object) -> tuple[str, object]:
         answer = call()  # type: ignore[operator]
     except ValueError as error:
         return "error", str(error)
-    return "due", (answer, answer.tzinfo, answer.utcoffset())
+    return "due", (answer, answer.tzinfo, answer.utcoffset(), answer.isoformat(), answer.fold)
 
 
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -262,6 +262,9 @@ _FOLDED = st.text(st.sampled_from(list("ab. \t\n\r\x0b\x0c\x85\u2028\u00a0ż")),
 @example("a\n\t\nb")
 @example("a\n \t b\n")
 @example("a\n\t b")
+@example("\n\na b\n\n")  # blank lines around the text only: one paragraph
+@example("\n\n\u00a0a\n\n\nb \n \n")
+@example(" \n\n \t")
 def test_folding_one_paragraph_at_once_folds_as_every_paragraph_did(text: str) -> None:
     assert _fold(text) == _fold_as_before(text)
 
@@ -394,3 +397,79 @@ def test_a_reply_context_built_whole_is_the_constructors() -> None:
                 fast.tone = "warm"  # type: ignore[misc]
             checked += 1
     assert checked > 100
+
+
+#: fragments that write to their context: variables, a macro, an autoescape block, a loop
+_WRITERS = [
+    "{% set x = 'set' %}{{ x }}",
+    "{% macro m(a) %}<{{ a }}>{% endmacro %}{{ m(x) }}",
+    "{% autoescape true %}{{ '<b>' }}{% endautoescape %}{{ '<i>' }}",
+    "{% for i in range(3) %}{{ i }}{% endfor %}{{ x }}",
+    "{{ x }}|{{ y }}",
+    "{{ missing }}",  # an error: the reply's next fragment still starts afresh
+    "{% set y = x ~ '!' %}{{ y }}",
+]
+
+
+def _rendered(template: Any, scope: Any) -> tuple[str, str]:
+    try:
+        return "ok", render_capped(template, scope)
+    except Exception as exc:  # compared, not hidden: both sides must fail alike
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(order=st.lists(st.sampled_from(range(len(_WRITERS))), min_size=1, max_size=12))
+def test_a_replys_fragments_in_one_context_render_as_in_new_ones(order: list[int]) -> None:
+    # the fragments of a reply (scope_of(..., reply=True)) render one after the other in
+    # one Jinja context: what one writes there (a variable, a macro, the autoescape) is
+    # never seen by the next, as with a context made for every render
+    templates = [FAST.from_string(source) for source in _WRITERS]
+    variables = {"x": "given", "y": 2}
+    shared = scope_of(FAST, variables, reply=True)
+    fresh = scope_of(FAST, variables)
+    extended = shared.extended({"x": "action's"})
+    for number, index in enumerate(order):
+        on, off = (
+            (extended, fresh.extended({"x": "action's"})) if number % 3 == 2 else (shared, fresh)
+        )
+        assert _rendered(templates[index], on) == _rendered(templates[index], off)
+    shared.release()
+    assert shared._reply is not None and shared._reply.context is None  # no cycle kept
+
+
+def test_a_render_inside_a_render_of_a_reply_gets_a_context_and_shares_the_budget() -> None:
+    env = ReplyEnvironment()
+    inner = env.from_string("{% set x = 'inner' %}{{ x }}")
+    env.globals["nested"] = lambda: render_capped(inner, scope)  # the scope below
+    scope = scope_of(env, {"x": "outer"}, reply=True)
+    outer = env.from_string("{{ x }}-{{ nested() }}-{{ x }}")
+    assert render_capped(outer, scope) == "outer-inner-outer"
+    assert render_capped(outer, scope) == "outer-inner-outer"  # and again, contexts reused
+    # each top-level render of the reply starts with a whole budget, as a new one did
+    looping = env.from_string("{% for i in range(9000) %}{% endfor %}{{ x }}")
+    for _ in range(40):  # 40 x 9,000 steps: more than one budget, never more than one render's
+        assert render_capped(looping, scope) == "outer"
+    with pytest.raises(WorkError, match="steps"):
+        render_capped(
+            env.from_string(
+                "{% for i in range(9000) %}{% for j in range(30) %}{% endfor %}{% endfor %}"
+            ),
+            scope,
+        )
+    assert render_capped(looping, scope) == "outer"  # a failed render leaves none spent
+
+
+def test_a_history_given_in_the_incident_is_the_validated_model() -> None:
+    from cxplay._engine.engine import _given_history
+    from cxplay.results import History
+
+    for count in (0, 3, 10**6):
+        built, validated = (
+            _given_history(count),
+            History(source="incident", compensations_90d=count),
+        )
+        assert built == validated and repr(built) == repr(validated)
+        assert built.model_fields_set == validated.model_fields_set
+        assert built.model_dump_json() == validated.model_dump_json()
+        assert built.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)

@@ -26,6 +26,8 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic_core import TzInfo
+
 from cxplay._common import cache, instants
 
 __all__ = [
@@ -272,6 +274,11 @@ class BusinessCalendar:
             closed_at = self._closing_before(moment)
             if closed_at is not None and closed_at > begin and closed_at >= begin + length:
                 moment = closed_at
+        if type(given) in _FIXED:
+            # a fixed offset (pydantic's for "+01:00", or UTC): the start's own wall clock
+            # moved on by the difference is the same instant in the same zone, without the
+            # epoch's datetime and a conversion (a fifth of a deadline's cost)
+            return aware + timedelta(microseconds=moment - begin)
         return instants.moment(moment).astimezone(given)
 
     def _closing_before(self, moment: int) -> int | None:
@@ -313,6 +320,8 @@ class BusinessCalendar:
 
 
 _DAY = 86_400_000_000  # microseconds
+#: Time zones of one offset for every instant: the standard library's and pydantic's.
+_FIXED = frozenset({timezone, TzInfo})
 _ONE_DAY = timedelta(days=1)
 
 

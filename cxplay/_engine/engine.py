@@ -148,6 +148,24 @@ def _suggestion(
     return suggestion
 
 
+#: The fields ``History(source=..., compensations_90d=...)`` sets.
+_HISTORY_GIVEN = frozenset({"source", "compensations_90d"})
+
+
+def _given_history(count: int) -> History:
+    """``History(source="incident", compensations_90d=count)`` without validating it.
+
+    ``count`` is the validated incident's ``customer.compensations_90d`` (an int, at least
+    0), so the model is what validation builds (``tests/test_render_fast.py`` checks it,
+    the fields set included): the keyword call cost a suggestion ~1 % of its time.
+    """
+    history = trusted(
+        History, {"source": "incident", "compensations_90d": count, "amounts_90d": ()}
+    )
+    object.__setattr__(history, "__pydantic_fields_set__", set(_HISTORY_GIVEN))
+    return history
+
+
 class _Counted(Protocol):
     @property
     def compensations(self) -> int: ...
@@ -549,7 +567,7 @@ class Engine(Generic[LogT]):
         """The incident as the guard sees it, and the history it used."""
         customer = model.customer
         if customer.compensations_90d is not None:
-            return model, History(source="incident", compensations_90d=customer.compensations_90d)
+            return model, _given_history(customer.compensations_90d)
         if log is None or customer.id is None:
             return model, None
         found = log.history(customer.id, Engine._history_time(model, now))

@@ -120,6 +120,10 @@ def _fold(text: str) -> str:
 
     Runs of white space become one space; a blank line keeps a paragraph break.
     """
+    # white space around the text folds away, whatever it holds (a blank line there only
+    # makes an empty paragraph, dropped): without it, a fragment whose {% set %} lines
+    # leave line breaks before its text is one paragraph again, folded without the pattern
+    text = text.strip()
     # a blank line is a break, spaces or tabs, and a break: without a break followed by
     # another, a space or a tab there is none, and the text is one paragraph (most are)
     if "\n" not in text or ("\n\n" not in text and "\n " not in text and "\n\t" not in text):
@@ -582,18 +586,22 @@ class Renderer:
         chosen, fell_back = negotiate(tag, available, default)
         channel = incident.channel or DEFAULT_CHANNEL
         # the environment's globals merged into the context once, not in every fragment
-        base = scope_of(self._env, self.context(incident, ctx, chosen, channel))
-        text = self._compose(incident, ctx, chosen, channel, base)
+        # and its fragments render one after the other in one Jinja context
+        base = scope_of(self._env, self.context(incident, ctx, chosen, channel), reply=True)
         subject: str | None = None
+        try:
+            text = self._compose(incident, ctx, chosen, channel, base)
+            if channel in ("email", "web_form"):
+                name = f"subject.{incident.type}"
+                if not self.has(chosen, name):
+                    name = "subject"
+                subject = self.fragment(chosen, name, channel, base)
+        finally:
+            base.release()  # the context refers back to a scope: no cycle left behind
+        if subject is not None:
+            subject = " ".join(subject.split())
         html: str | None = None
         segments: int | None = None
-        if channel in ("email", "web_form"):
-            name = f"subject.{incident.type}"
-            if not self.has(chosen, name):
-                name = "subject"
-            subject = self.fragment(chosen, name, channel, base)
-            if subject is not None:
-                subject = " ".join(subject.split())
         if channel == "email":
             html = _html_document(text, subject, chosen)
         if channel == "sms":

@@ -391,27 +391,87 @@ class Scope(dict[str, Any]):
     Variables win over globals, as in a merge per render.
     """
 
-    __slots__ = ("environment",)
+    __slots__ = ("_reply", "environment")
 
     environment: SandboxedEnvironment
+    _reply: _Reply | None  # what the renders of one reply share (scope_of(..., reply=True))
 
     def extended(self, variables: Mapping[str, Any]) -> Scope:
-        """This scope with more variables (which win)."""
-        return _scope(self, variables, self.environment)
+        """This scope with more variables (which win), in the same reply."""
+        return _scope(self, variables, self.environment, self._reply)
+
+    def release(self) -> None:
+        """Let go of what the reply's renders kept to use again (see :func:`scope_of`)."""
+        if self._reply is not None:
+            self._reply.context = None
 
 
-def scope_of(environment: SandboxedEnvironment, variables: Mapping[str, Any]) -> Scope:
-    """``variables`` over ``environment``'s globals, for :func:`render_capped` to reuse."""
-    return _scope(environment.globals, variables, environment)
+class _Reply:
+    """What the fragments of one reply render with, one after the other, again and again.
+
+    A Jinja context and a render budget cost about as much to make as a short fragment
+    costs to render (~14,000 instructions of ~20,000 for an empty one); each render starts
+    them as new ones would start (:func:`_borrowed`, :func:`render_capped`).
+    """
+
+    __slots__ = ("budget", "context")
+
+    def __init__(self) -> None:
+        self.context: Context | None = None  # free to use (None: none yet, or in use)
+        self.budget = _Budget()
+
+
+def scope_of(
+    environment: SandboxedEnvironment, variables: Mapping[str, Any], *, reply: bool = False
+) -> Scope:
+    """``variables`` over ``environment``'s globals, for :func:`render_capped` to reuse.
+
+    ``reply``: its renders (and those of its :meth:`Scope.extended` scopes) use one Jinja
+    context and one budget again and again, each render starting them afresh; the context
+    refers back to a scope, so :meth:`Scope.release` it when the reply is done (else the
+    garbage collector has a cycle to find).
+    """
+    return _scope(environment.globals, variables, environment, _Reply() if reply else None)
 
 
 def _scope(
-    under: Mapping[str, Any], variables: Mapping[str, Any], environment: SandboxedEnvironment
+    under: Mapping[str, Any],
+    variables: Mapping[str, Any],
+    environment: SandboxedEnvironment,
+    reply: _Reply | None,
 ) -> Scope:
     scope = Scope(under)
     scope.update(variables)
     scope.environment = environment
+    scope._reply = reply
     return scope
+
+
+def _borrowed(reply: _Reply, scope: Scope, template: Template) -> Context | None:
+    """The reply's Jinja context for rendering ``template`` over ``scope``, else None.
+
+    What a fragment writes to its context is its variables, its exported names and its
+    evaluation context (``{% autoescape %}``): those start afresh, or, for an evaluation
+    context that is not as new, a new context is made. The parent is the scope; the
+    environment and the name (None) are the same for every fragment, and a fragment with
+    blocks gets a context of its own. A borrowed context is the render's until it ends,
+    so a render inside a render makes its own.
+    """
+    found = reply.context
+    if found is None or found.name != template.name or template.blocks:
+        return None
+    reply.context = None
+    state = found.eval_ctx.__dict__
+    if (
+        len(state) != 3
+        or state.get("volatile") is not False
+        or state.get("autoescape") is not found.environment.autoescape
+    ):
+        return None
+    found.parent = scope
+    found.vars = {}
+    found.exported_vars = set()
+    return found
 
 
 def render_capped(template: Template, context: Mapping[str, Any]) -> str:
@@ -430,6 +490,8 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     layers = template.globals  # ChainMap(the template's, the environment's)
     maps = layers.maps if type(layers) is ChainMap else [layers]  # no ABC isinstance
     scope: dict[str, Any]
+    reply: _Reply | None = None
+    jinja_context: Context | None = None
     if (
         isinstance(context, Scope)
         and context.environment is environment
@@ -438,6 +500,11 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
         and maps[1] is environment.globals
     ):
         scope = context  # merged already (Jinja never writes to a context's parent)
+        reply = context._reply
+        if reply is not None and type(environment.autoescape) is bool:
+            jinja_context = _borrowed(reply, context, template)
+        else:
+            reply = None
     elif len(maps) == 2 and not maps[0]:
         scope = {**maps[1], **context}
     else:
@@ -445,9 +512,20 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
         for layer in reversed(maps):
             scope.update(layer)
         scope.update(context)
-    jinja_context = environment.context_class(environment, scope, template.name, template.blocks)
+    if jinja_context is None:
+        jinja_context = environment.context_class(
+            environment, scope, template.name, template.blocks
+        )
     # one budget per render; a fragment rendered inside another one shares the outer one
-    token = _BUDGET.set(_Budget()) if _BUDGET.get() is None else None
+    token = None
+    if _BUDGET.get() is None:
+        if reply is None:
+            budget = _Budget()
+        else:  # the reply's, as a new one starts
+            budget = reply.budget
+            budget.steps = MAX_STEPS
+            budget.deadline = time.monotonic() + MAX_SECONDS
+        token = _BUDGET.set(budget)
     append = parts.append
     try:
         for part in template.root_render_func(jinja_context):
@@ -464,4 +542,6 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     finally:
         if token is not None:
             _BUDGET.reset(token)
+        if reply is not None and not template.blocks:
+            reply.context = jinja_context  # free again for the reply's next fragment
     return "".join(parts)
