@@ -13,6 +13,7 @@ __all__ = [
     "FrozenMap",
     "freeze",
     "json_bytes",
+    "json_serializer",
     "json_tuple_bytes",
     "python_only",
     "thaw",
@@ -169,8 +170,20 @@ def json_bytes(model: BaseModel) -> bytes:
     cls = type(model)
     serializer = _SERIALIZERS.get(cls)
     if serializer is None:
-        serializer = _SERIALIZERS[cls] = SchemaSerializer(_json_schema(cls))
+        serializer = json_serializer(cls)
     return serializer.to_json(model)
+
+
+def json_serializer(cls: type[BaseModel]) -> SchemaSerializer:
+    """The serializer :func:`json_bytes` uses for ``cls`` (the same options as the model's own).
+
+    For callers that pass ``exclude``/``exclude_none``: the same output as the model's own
+    ``model_dump_json`` or ``model_dump(mode="json")`` with them, without the callbacks.
+    """
+    serializer = _SERIALIZERS.get(cls)
+    if serializer is None:
+        serializer = _SERIALIZERS[cls] = SchemaSerializer(_json_schema(cls))
+    return serializer
 
 
 def _json_schema(cls: type[BaseModel]) -> Any:
