@@ -252,7 +252,7 @@ def _check_same(
             assert (value, old_sqlite[column]) in (("NULL", None), ("0", False)), column
     assert next(parameters, None) is None
     # PostgreSQL: the document's values, the JSON columns' text as it was, the constants
-    old_pg, new_pg = _old_pg_row_json(old), fast._pg_row_json(new)
+    old_pg, new_pg = _old_pg_row_json(old), fast._pg_row_json(new).decode()
     parsed = json.loads(new_pg)
     assert list(parsed) == [c for c in fast._WRITTEN if c not in _OLD_JSON] + list(_OLD_JSON)
     assert parsed == {c: v for c, v in json.loads(old_pg).items() if c in fast._WRITTEN}

@@ -18,6 +18,7 @@ __all__ = [
     "python_only",
     "thaw",
     "trusted",
+    "updated",
 ]
 
 
@@ -44,6 +45,23 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
     _set_extra(model, None)
     _set_private(model, None)
     return model
+
+
+def updated(model: M, values: dict[str, Any]) -> M:
+    """``model.model_copy(update=values)``, at under half its cost, for a model cxplay built.
+
+    The same copy (the fields' dict with the values, the fields set with their names)
+    without ``__copy__``'s generic steps; a model with extra or private values is copied by
+    ``model_copy`` itself. ``tests/test_decide_fast.py`` checks the two agree.
+    """
+    if model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
+        return model.model_copy(update=values)
+    copied = _new(type(model))
+    _set_dict(copied, {**model.__dict__, **values})
+    _set_fields_set(copied, model.__pydantic_fields_set__ | values.keys())
+    _set_extra(copied, None)
+    _set_private(copied, None)
+    return copied
 
 
 # A model's four slots, set through BaseModel's own descriptors: what object.__setattr__

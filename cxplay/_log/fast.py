@@ -64,19 +64,21 @@ class JsonText:
         self.text = text
 
 
-_PLAYBOOKS_JSON: dict[tuple[str, ...], str] = {}
+_PLAYBOOKS_JSON: dict[tuple[str, ...], tuple[bytes, str]] = {}
 
 
-def _playbooks_json(playbooks: Sequence[str]) -> str:
-    """The ``playbooks`` column's JSON: one text per set of playbooks (a snapshot's refs)."""
+def _playbooks_json(playbooks: Sequence[str]) -> tuple[bytes, str]:
+    """The ``playbooks`` column's JSON, bytes and text: once per set (a snapshot's refs)."""
     if type(playbooks) is not tuple:
-        return to_json(list(playbooks)).decode()
-    text = _PLAYBOOKS_JSON.get(playbooks)
-    if text is None:
+        data = to_json(list(playbooks))
+        return data, data.decode()
+    texts = _PLAYBOOKS_JSON.get(playbooks)
+    if texts is None:
         if len(_PLAYBOOKS_JSON) >= 64:  # (reloads: a few sets in a process's life)
             _PLAYBOOKS_JSON.clear()
-        text = _PLAYBOOKS_JSON[playbooks] = to_json(playbooks).decode()
-    return text
+        data = to_json(playbooks)
+        texts = _PLAYBOOKS_JSON[playbooks] = (data, data.decode())
+    return texts
 
 
 #: A decision written again (a retried batch) counts its views and keeps its latest sight.
@@ -385,7 +387,7 @@ class PostgresFastPath(FastPath):
         spliced in as already serialised), and the server turns it into rows
         (``json_populate_recordset`` over the table's row type) for one upsert.
         """
-        document = "[" + ",".join(map(_pg_row_json, rows)) + "]"
+        document = (b"[" + b",".join(map(_pg_row_json, rows)) + b"]").decode()
         connection = raw.driver_connection
         with connection.transaction(), connection.cursor() as cursor:
             cursor.execute(_PG_BATCH_SQL, (document,), prepare=True)
@@ -502,7 +504,7 @@ def sqlite_parameters(p: Pending) -> tuple[Any, ...]:
         p.severity,
         p.matched,
         p.backend,
-        _playbooks_json(p.playbooks),
+        _playbooks_json(p.playbooks)[1],
         p.incident_json,
         p.actions_json,
         p.rules,
@@ -511,14 +513,16 @@ def sqlite_parameters(p: Pending) -> tuple[Any, ...]:
     )
 
 
-def _pg_row_json(p: Pending) -> str:
+def _pg_row_json(p: Pending) -> bytes:
     """A prepared decision as a JSON object for ``json_populate_recordset``: :data:`_WRITTEN`.
 
     The plain columns in one pydantic-core pass (times as ISO 8601 with their offset),
     then each JSON column's own JSON, spliced in as it is (a JSON column given as a
-    string would be stored as a JSON string). A new decision's constant columns are
-    left to the statement (:data:`_PG_SELECTED`).
+    string would be stored as a JSON string), all as UTF-8 bytes: the batch's document is
+    decoded once. A new decision's constant columns are left to the statement
+    (:data:`_PG_SELECTED`).
     """
+    assert p.incident_json is not None and p.actions_json is not None  # (prepared)
     plain = to_json(
         {
             "id": p.id,
@@ -538,11 +542,18 @@ def _pg_row_json(p: Pending) -> str:
             "occurred_at": p.occurred_at,
             "respond_by": p.respond_by,
         }
-    ).decode()
-    assert p.incident_json is not None and p.actions_json is not None  # (prepared)
-    return (
-        f'{plain[:-1]},"playbooks":{_playbooks_json(p.playbooks)},'
-        f'"incident":{p.incident_json.decode()},"actions":{p.actions_json.decode()}}}'
+    )
+    return b"".join(
+        (
+            plain[:-1],
+            b',"playbooks":',
+            _playbooks_json(p.playbooks)[0],
+            b',"incident":',
+            p.incident_json,
+            b',"actions":',
+            p.actions_json,
+            b"}",
+        )
     )
 
 
