@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 import cxplay
 from cxplay._backtest.generate import generate_incidents
-from cxplay._common.models import trusted
+from cxplay._common.models import trusted, updated
 from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay.results import Cost, FollowUpPlan, Reply, SuggestedAction, Suggestion
 
@@ -78,3 +78,27 @@ def test_trusted_sets_what_the_constructor_sets(model: type[BaseModel]) -> None:
     assert built.model_dump_json() == made.model_dump_json()
     with pytest.raises(FrozenInstanceError):  # still frozen
         built.__setattr__(next(iter(values)), None)
+
+
+def test_updated_copies_as_model_copy_does() -> None:
+    """A logged suggestion gets its decision id by ``updated``: what model_copy would give."""
+    with cxplay.Engine.from_path(backend="python") as engine:
+        suggestions = [
+            engine.suggest(json.loads(path.read_text(encoding="utf-8")))
+            for path in sorted(EXAMPLES.glob("*.json"))
+        ]
+    for suggestion in suggestions:
+        copied = updated(suggestion, {"decision_id": "0123abcd"})
+        reference = suggestion.model_copy(update={"decision_id": "0123abcd"})
+        assert type(copied) is Suggestion and copied == reference
+        assert copied.__dict__ == reference.__dict__
+        assert copied.__pydantic_fields_set__ == reference.__pydantic_fields_set__
+        assert copied.__pydantic_extra__ is None and copied.__pydantic_private__ is None
+        assert copied.model_dump_json() == reference.model_dump_json()
+        assert suggestion.decision_id is None and copied.decision_id == "0123abcd"
+        with pytest.raises(FrozenInstanceError):
+            copied.__setattr__("decision_id", None)
+    # a model with private values is left to model_copy
+    cost = Cost(amount=1.0, currency="PLN")
+    object.__setattr__(cost, "__pydantic_private__", {"x": 1})
+    assert updated(cost, {"amount": 2.0}).__pydantic_private__ == {"x": 1}

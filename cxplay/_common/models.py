@@ -13,10 +13,12 @@ __all__ = [
     "FrozenMap",
     "freeze",
     "json_bytes",
+    "json_serializer",
     "json_tuple_bytes",
     "python_only",
     "thaw",
     "trusted",
+    "updated",
 ]
 
 
@@ -43,6 +45,23 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
     _set_extra(model, None)
     _set_private(model, None)
     return model
+
+
+def updated(model: M, values: dict[str, Any]) -> M:
+    """``model.model_copy(update=values)``, at under half its cost, for a model cxplay built.
+
+    The same copy (the fields' dict with the values, the fields set with their names)
+    without ``__copy__``'s generic steps; a model with extra or private values is copied by
+    ``model_copy`` itself. ``tests/test_decide_fast.py`` checks the two agree.
+    """
+    if model.__pydantic_extra__ is not None or model.__pydantic_private__ is not None:
+        return model.model_copy(update=values)
+    copied = _new(type(model))
+    _set_dict(copied, {**model.__dict__, **values})
+    _set_fields_set(copied, model.__pydantic_fields_set__ | values.keys())
+    _set_extra(copied, None)
+    _set_private(copied, None)
+    return copied
 
 
 # A model's four slots, set through BaseModel's own descriptors: what object.__setattr__
@@ -169,8 +188,20 @@ def json_bytes(model: BaseModel) -> bytes:
     cls = type(model)
     serializer = _SERIALIZERS.get(cls)
     if serializer is None:
-        serializer = _SERIALIZERS[cls] = SchemaSerializer(_json_schema(cls))
+        serializer = json_serializer(cls)
     return serializer.to_json(model)
+
+
+def json_serializer(cls: type[BaseModel]) -> SchemaSerializer:
+    """The serializer :func:`json_bytes` uses for ``cls`` (the same options as the model's own).
+
+    For callers that pass ``exclude``/``exclude_none``: the same output as the model's own
+    ``model_dump_json`` or ``model_dump(mode="json")`` with them, without the callbacks.
+    """
+    serializer = _SERIALIZERS.get(cls)
+    if serializer is None:
+        serializer = _SERIALIZERS[cls] = SchemaSerializer(_json_schema(cls))
+    return serializer
 
 
 def _json_schema(cls: type[BaseModel]) -> Any:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, cast, overloa
 
 from typing_extensions import Self, TypeVar
 
-from cxplay._common.models import trusted
+from cxplay._common.models import trusted, updated
 from cxplay._common.text import did_you_mean, echo
 from cxplay._conditions.parse import leaves
 from cxplay._engine import durable as _durable
@@ -110,7 +110,7 @@ def reply_context(decision: Decision) -> ReplyContext:
     )
 
 
-#: The fields a suggestion is built with (decision_id is set by a log, with model_copy).
+#: The fields a suggestion is built with (decision_id is set by a log, with updated).
 _GIVEN = frozenset(Suggestion.model_fields) - {"decision_id"}
 
 
@@ -558,7 +558,7 @@ class Engine(Generic[LogT]):
             backend=snapshot.backend.name,
             now=now,
         )
-        return suggestion.model_copy(update={"decision_id": decision_id})
+        return updated(suggestion, {"decision_id": decision_id})
 
     @staticmethod
     def _history(

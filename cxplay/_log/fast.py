@@ -17,25 +17,42 @@ away and came back is used again.
 from __future__ import annotations
 
 import contextlib
-import functools
-import operator
 import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_json
 from sqlalchemy.engine import Engine
 
 from cxplay._log import schema as t
 
+if TYPE_CHECKING:
+    from cxplay._log.records import Pending
+
 __all__ = ["FastPath", "Histories", "JsonText", "fast_path", "sqlite_time"]
 
 _DECISION_COLUMNS = tuple(str(c.name) for c in t.decision.columns)  # plain str (not quoted_name)
-_JSON = {str(c.name) for c in t.decision.columns if c.type.__class__.__name__ == "JSON"}
-_TIMES = {"created_at", "seen_at", "occurred_at", "respond_by", "decided_at"}
-_VALUES = operator.itemgetter(*_DECISION_COLUMNS)  # a row's values in the columns' order
+#: What a new decision's row holds before any outcome, survey or ``forget``: SQL's
+#: constants in the INSERT, not parameters (the same values: NULL, and 0 / false).
+_NEW_DECISION = {
+    "status": "NULL",
+    "decided_at": "NULL",
+    "first_response_s": "NULL",
+    "on_time": "NULL",
+    "csat": "NULL",
+    "nps": "NULL",
+    "ces": "NULL",
+    "forgotten": "0",
+}
+#: The columns a decision's write sets from the decision, in the table's order (the
+#: parameters of :func:`sqlite_parameters`, the keys of :func:`_pg_row_json`).
+_WRITTEN = tuple(c for c in _DECISION_COLUMNS if c not in _NEW_DECISION)
+#: SQLite's VALUES: the constants, and the JSON columns given as pydantic-core's UTF-8
+#: bytes and stored as the text they are (CAST of a BLOB to TEXT takes its bytes as the
+#: database's encoding, UTF-8): no str made in Python only for sqlite3 to encode it again
+_SQLITE_VALUES = {**_NEW_DECISION, "incident": "CAST(? AS TEXT)", "actions": "CAST(? AS TEXT)"}
 
 
 class JsonText:
@@ -47,11 +64,21 @@ class JsonText:
         self.text = text
 
 
-def _json(value: Any) -> str:
-    """JSON text of a value: pydantic-core's encoder, ~5x faster than the json module."""
-    if isinstance(value, JsonText):
-        return value.text
-    return to_json(value).decode()
+_PLAYBOOKS_JSON: dict[tuple[str, ...], tuple[bytes, str]] = {}
+
+
+def _playbooks_json(playbooks: Sequence[str]) -> tuple[bytes, str]:
+    """The ``playbooks`` column's JSON, bytes and text: once per set (a snapshot's refs)."""
+    if type(playbooks) is not tuple:
+        data = to_json(list(playbooks))
+        return data, data.decode()
+    texts = _PLAYBOOKS_JSON.get(playbooks)
+    if texts is None:
+        if len(_PLAYBOOKS_JSON) >= 64:  # (reloads: a few sets in a process's life)
+            _PLAYBOOKS_JSON.clear()
+        data = to_json(playbooks)
+        texts = _PLAYBOOKS_JSON[playbooks] = (data, data.decode())
+    return texts
 
 
 #: A decision written again (a retried batch) counts its views and keeps its latest sight.
@@ -77,8 +104,33 @@ _PG_HISTORY_SQL = (
 
 
 def sqlite_time(moment: datetime | None) -> str | None:
-    """A datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC)."""
-    return None if moment is None else _utc_text(moment)
+    """A datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC).
+
+    The text of ``_utc_text`` (``astimezone``, then ``isoformat``), from the fields: an
+    aware time less its offset has the fields ``astimezone(timezone.utc)`` gives, and
+    ``%`` formatting costs a third of ``isoformat`` with its keywords (this runs three
+    times per decision written).
+    """
+    if moment is None:
+        return None
+    zone = moment.tzinfo
+    if zone is not None and zone is not timezone.utc:
+        offset = moment.utcoffset()
+        if offset is None:  # (a zone without an offset: astimezone takes it as local time)
+            return _utc_text(moment)
+        moment = moment - offset
+    return _SQLITE_TIME % (
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+    )
+
+
+_SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # = isoformat(" ", "microseconds")
 
 
 def _utc_text(moment: datetime) -> str:
@@ -144,10 +196,10 @@ class FastPath:
     def _time(self, moment: datetime) -> Any:
         return moment
 
-    def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
+    def _write(self, raw: Any, rows: Sequence[Pending]) -> None:
         raise NotImplementedError
 
-    def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
+    def upsert(self, rows: Sequence[Pending]) -> None:
         """Insert decisions (or add their views), in one write transaction."""
         with self._connection() as raw:
             self._write(raw, rows)
@@ -286,35 +338,20 @@ class SqliteFastPath(FastPath):
 
     upsert_sql = (
         f"INSERT INTO {t.decision.name} ({', '.join(_DECISION_COLUMNS)}) "
-        f"VALUES ({', '.join('?' for _ in _DECISION_COLUMNS)}) {_ON_CONFLICT}"
+        f"VALUES ({', '.join(_SQLITE_VALUES.get(c, '?') for c in _DECISION_COLUMNS)}) "
+        f"{_ON_CONFLICT}"
     )
     history_sql = _history_sql("?")
-    #: per column of the decision table: how a row's value is handed to the driver
-    converters = tuple(
-        _json if c in _JSON else sqlite_time if c in _TIMES else None for c in _DECISION_COLUMNS
-    )
 
     def _time(self, moment: datetime) -> Any:
         return sqlite_time(moment)
 
-    def _row(self, row: dict[str, Any]) -> list[Any]:
-        # runs per decision written: one C-level pass for the columns, then only the few
-        # that need converting (~4x faster than converting column by column)
-        values = list(_VALUES(row))
-        for position, convert in self._converting:
-            values[position] = convert(values[position])
-        return values
-
-    @functools.cached_property
-    def _converting(self) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-        return tuple((p, c) for p, c in enumerate(self.converters) if c is not None)
-
-    def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
+    def _write(self, raw: Any, rows: Sequence[Pending]) -> None:
         cursor = raw.cursor()
         try:
             cursor.execute("BEGIN IMMEDIATE")
             try:
-                cursor.executemany(self.upsert_sql, [self._row(row) for row in rows])
+                cursor.executemany(self.upsert_sql, list(map(sqlite_parameters, rows)))
                 cursor.execute("COMMIT")
             except BaseException:
                 if raw.driver_connection.in_transaction:
@@ -341,7 +378,7 @@ class PostgresFastPath(FastPath):
         finally:
             raw.close()
 
-    def _write(self, raw: Any, rows: Sequence[dict[str, Any]]) -> None:
+    def _write(self, raw: Any, rows: Sequence[Pending]) -> None:
         """A batch as one statement over one JSON document (one round trip, one parameter).
 
         ``executemany`` (in psycopg's pipeline) adapted 27 parameters per decision in
@@ -350,7 +387,7 @@ class PostgresFastPath(FastPath):
         spliced in as already serialised), and the server turns it into rows
         (``json_populate_recordset`` over the table's row type) for one upsert.
         """
-        document = "[" + ",".join(map(_pg_row_json, rows)) + "]"
+        document = (b"[" + b",".join(map(_pg_row_json, rows)) + b"]").decode()
         connection = raw.driver_connection
         with connection.transaction(), connection.cursor() as cursor:
             cursor.execute(_PG_BATCH_SQL, (document,), prepare=True)
@@ -434,28 +471,90 @@ class PostgresFastPath(FastPath):
         return _rows(_answer(raw.driver_connection.pgconn), raw)
 
 
-_PLAIN_COLUMNS = tuple(c for c in _DECISION_COLUMNS if c not in _JSON)
-_PLAIN_VALUES = operator.itemgetter(*_PLAIN_COLUMNS)
 _PG_COLUMNS = ", ".join(_DECISION_COLUMNS)
+#: the decision's own columns from the document, a new decision's constants from SQL
+_PG_SELECTED = ", ".join(
+    "false" if c == "forgotten" else "NULL" if c in _NEW_DECISION else c for c in _DECISION_COLUMNS
+)
 _PG_BATCH_SQL = (
     f"INSERT INTO {t.decision.name} ({_PG_COLUMNS}) "
-    f"SELECT {_PG_COLUMNS} FROM json_populate_recordset(NULL::{t.decision.name}, %s::json) "
+    f"SELECT {_PG_SELECTED} FROM json_populate_recordset(NULL::{t.decision.name}, %s::json) "
     f"{_ON_CONFLICT}"
 )
 
 
-def _pg_row_json(row: dict[str, Any]) -> str:
-    """A decision as a JSON object for ``json_populate_recordset``: its columns by name.
+def sqlite_parameters(p: Pending) -> tuple[Any, ...]:
+    """A prepared decision's parameters for SQLite's upsert: :data:`_WRITTEN`, in order.
+
+    Values as SQLAlchemy's types store them: UTC times as text, JSON as text (its UTF-8
+    bytes, cast to text by the statement), a boolean as 0/1 (by sqlite3).
+    """
+    at = sqlite_time(p.at)
+    return (
+        p.id,
+        p.incident_key,
+        p.digest,
+        at,
+        at if p.seen_at is p.at else sqlite_time(p.seen_at),
+        p.views,
+        p.customer_id,
+        p.type,
+        p.channel,
+        p.language,
+        p.severity,
+        p.matched,
+        p.backend,
+        _playbooks_json(p.playbooks)[1],
+        p.incident_json,
+        p.actions_json,
+        p.rules,
+        sqlite_time(p.occurred_at),
+        sqlite_time(p.respond_by),
+    )
+
+
+def _pg_row_json(p: Pending) -> bytes:
+    """A prepared decision as a JSON object for ``json_populate_recordset``: :data:`_WRITTEN`.
 
     The plain columns in one pydantic-core pass (times as ISO 8601 with their offset),
     then each JSON column's own JSON, spliced in as it is (a JSON column given as a
-    string would be stored as a JSON string).
+    string would be stored as a JSON string), all as UTF-8 bytes: the batch's document is
+    decoded once. A new decision's constant columns are left to the statement
+    (:data:`_PG_SELECTED`).
     """
-    plain = to_json(dict(zip(_PLAIN_COLUMNS, _PLAIN_VALUES(row), strict=True))).decode()
-    return plain[:-1] + "".join(f',"{c}":{_json(row[c])}' for c in _JSON_ORDER) + "}"
-
-
-_JSON_ORDER = tuple(c for c in _DECISION_COLUMNS if c in _JSON)
+    assert p.incident_json is not None and p.actions_json is not None  # (prepared)
+    plain = to_json(
+        {
+            "id": p.id,
+            "incident_key": p.incident_key,
+            "digest": p.digest,
+            "created_at": p.at,
+            "seen_at": p.seen_at,
+            "views": p.views,
+            "customer_id": p.customer_id,
+            "type": p.type,
+            "channel": p.channel,
+            "language": p.language,
+            "severity": p.severity,
+            "matched": p.matched,
+            "backend": p.backend,
+            "rules": p.rules,
+            "occurred_at": p.occurred_at,
+            "respond_by": p.respond_by,
+        }
+    )
+    return b"".join(
+        (
+            plain[:-1],
+            b',"playbooks":',
+            _playbooks_json(p.playbooks)[0],
+            b',"incident":',
+            p.incident_json,
+            b',"actions":',
+            p.actions_json,
+            b"}",
+        )
+    )
 
 
 def _answer(pgconn: Any) -> Any:

@@ -7,25 +7,26 @@ playbooks is one decision seen twice; the same id with other content is another 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic_core import PydanticSerializationError, to_json
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError, SchemaSerializer, to_json
 
-from cxplay._common.models import json_tuple_bytes
+from cxplay._common.models import json_serializer, json_tuple_bytes
 from cxplay._common.text import text_problem
 from cxplay._log.fast import JsonText
 from cxplay._log.faults import TEXT_COLUMNS, RowRefused, first_line
-from cxplay._log.privacy import mask_incident
-from cxplay.models import COMPENSATION_KINDS
+from cxplay._log.privacy import mask_incident, path_matcher, redacts
+from cxplay.models import COMPENSATION_KINDS, Customer, EventRef, Incident, Order
 from cxplay.results import SuggestedAction
 
 if TYPE_CHECKING:
-    from cxplay.models import Incident
     from cxplay.results import Suggestion
 
 __all__ = [
@@ -38,12 +39,13 @@ __all__ = [
     "LogHealth",
     "LoggedDecision",
     "OutcomeRecord",
+    "Pending",
     "Status",
     "decision_id_for",
-    "decision_row",
     "given_compensation",
     "incident_content",
-    "prepare_row",
+    "incident_jsons",
+    "pending_decision",
 ]
 
 Status = Literal["accepted", "edited", "rejected"]
@@ -200,13 +202,139 @@ def incident_content(dumped: Mapping[str, Any]) -> str:
     ``dumped`` is ``incident.model_dump(mode="json", exclude_none=True,
     exclude_defaults=True)``; every other mapping in it has the model's fixed key order.
     """
-    facts = dumped.get("facts")
-    if facts:
-        dumped = {**dumped, "facts": dict(sorted(facts.items()))}
-    return hashlib.sha256(to_json(dumped)).hexdigest()[:32]
+    return hashlib.sha256(_content_json(dumped)).hexdigest()[:32]
 
 
-def decision_row(
+class Pending:
+    """A decision between :meth:`DecisionLog.record` and its write: its id and references.
+
+    The suggesting thread computes only what the decision id and the refusal checks need
+    (:func:`pending_decision`); the writer (the batch writer thread when batched) makes
+    the JSON columns (:meth:`prepare`), each in one pydantic-core pass, as UTF-8 bytes
+    that go to the store as they are. ``row()`` is the decision table's row as a dict (the
+    Core's path, and what a test or a fault injection reads: ``pending["incident_key"]``).
+    """
+
+    __slots__ = (
+        "actions",
+        "actions_json",
+        "at",
+        "backend",
+        "channel",
+        "customer_id",
+        "digest",
+        "dumped",
+        "id",
+        "incident_json",
+        "incident_key",
+        "language",
+        "mask",
+        "matched",
+        "occurred_at",
+        "playbooks",
+        "respond_by",
+        "rules",
+        "seen_at",
+        "severity",
+        "type",
+        "views",
+    )
+
+    id: str
+    incident_key: str | None
+    digest: str
+    at: datetime
+    seen_at: datetime
+    views: int
+    customer_id: str | None
+    type: str
+    channel: str | None
+    language: str | None
+    severity: str
+    matched: bool
+    backend: str
+    playbooks: Sequence[str]
+    #: the masked incident's JSON: from the caller's thread when masking changes nothing,
+    #: else None until :meth:`prepare` masks ``dumped``
+    incident_json: bytes | None
+    dumped: dict[str, Any] | None
+    mask: Sequence[str]
+    actions: tuple[SuggestedAction, ...]
+    actions_json: bytes | None  # (None: not prepared yet)
+    rules: str
+    occurred_at: datetime | None
+    respond_by: datetime | None
+
+    def prepare(self) -> str | None:
+        """Make the JSON columns (once; the writer's part); why they cannot be, or None."""
+        if self.actions_json is not None:
+            return None
+        try:
+            if self.incident_json is None:
+                assert self.dumped is not None
+                self.incident_json = to_json(mask_incident(self.dumped, self.mask))
+            actions = json_tuple_bytes(SuggestedAction, self.actions)
+        except (PydanticSerializationError, UnicodeError, ValueError) as error:
+            return f"the incident cannot be stored ({first_line(error)})"
+        self.dumped = None
+        self.rules = ";".join(
+            f"{rule} {playbook}"
+            for rule, playbook in dict.fromkeys((a.rule, a.playbook) for a in self.actions)
+        )
+        self.actions_json = actions
+        return None
+
+    def seen_again(self, other: Pending) -> Pending:
+        """A copy counting ``other`` (the same decision again in one batch) as one more view.
+
+        A copy: the queued decision stays as it was, so a failed write retries it as it was.
+        """
+        copy = Pending.__new__(Pending)
+        for name in Pending.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.views = self.views + other.views
+        copy.seen_at = max(self.seen_at, other.seen_at)
+        return copy
+
+    def row(self) -> dict[str, Any]:
+        """The decision table's row; its JSON columns as :class:`JsonText` (None: unprepared)."""
+        incident, actions = self.incident_json, self.actions_json
+        prepared = incident is not None and actions is not None
+        return {
+            "id": self.id,
+            "incident_key": self.incident_key,
+            "digest": self.digest,
+            "created_at": self.at,
+            "seen_at": self.seen_at,
+            "views": self.views,
+            "customer_id": self.customer_id,
+            "type": self.type,
+            "channel": self.channel,
+            "language": self.language,
+            "severity": self.severity,
+            "matched": self.matched,
+            "backend": self.backend,
+            "playbooks": list(self.playbooks),
+            "incident": JsonText(incident.decode()) if incident is not None else None,
+            "actions": JsonText(actions.decode()) if actions is not None else None,
+            "rules": self.rules if prepared else None,
+            "occurred_at": self.occurred_at,
+            "respond_by": self.respond_by,
+            "status": None,
+            "decided_at": None,
+            "first_response_s": None,
+            "on_time": None,
+            "csat": None,
+            "nps": None,
+            "ces": None,
+            "forgotten": False,
+        }
+
+    def __getitem__(self, column: str) -> Any:
+        return self.row()[column]
+
+
+def pending_decision(
     incident: Incident,
     suggestion: Suggestion,
     *,
@@ -215,101 +343,182 @@ def decision_row(
     backend: str,
     at: datetime,
     mask: Sequence[str],
-) -> dict[str, Any]:
-    """The decision table's row for a suggestion; what cannot be stored is refused here.
+) -> Pending:
+    """What the caller's thread does for a logged suggestion: its id, and what is refused.
 
     The incident is stored masked (see :mod:`cxplay._log.privacy`); the reply only by its
-    language and channel. Raises :class:`RowRefused` (a ``LogError``) for a value no
-    store could hold, before the row joins any queue.
+    language and channel. Raises :class:`RowRefused` (a ``LogError``) for a value no store
+    could hold, before the decision joins any queue.
 
-    The caller's thread computes what the decision id and those checks need (the incident
-    dumped once, its JSON for the content hash); its two JSON columns, the masked incident
-    and the actions, are left as :class:`Deferred` values that :func:`prepare_row` turns into
-    JSON text on the writer's side (the batch writer thread when batched), each in one
-    pydantic-core pass.
+    The content's JSON (the decision id's key, and the proof that the incident's values can
+    be written) is one pydantic-core pass over the model (:func:`incident_jsons`); when
+    masking changes nothing, which is the rule, the same bytes are the stored incident.
+    The actions and the rules are left to :meth:`Pending.prepare` (the writer's side).
     """
-    dumped = incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     try:
-        # the content's JSON: the decision id's key, and the proof that the incident's
-        # values can be written as JSON (the masked copy only has fewer of them)
-        content = incident_content(dumped)
+        content, masked, dumped = incident_jsons(incident, mask)
     except (PydanticSerializationError, UnicodeError, ValueError) as error:
         raise RowRefused(
             f"decision not logged: the incident cannot be stored ({first_line(error)})"
         ) from None
-    decision_id = decision_id_for(incident.id, digest, content)
+    decision_id = decision_id_for(incident.id, digest, hashlib.sha256(content).hexdigest()[:32])
     reply = suggestion.reply
-    row: dict[str, Any] = {
-        "id": decision_id,
-        "incident_key": incident.id,
-        "digest": digest,
-        "created_at": at,
-        "seen_at": at,
-        "views": 1,
-        "customer_id": incident.customer.id,
-        "type": incident.type,
-        "channel": reply.channel if reply is not None else incident.channel,
-        "language": reply.language if reply is not None else incident.customer.language,
-        "severity": suggestion.severity,
-        "matched": suggestion.matched,
-        "backend": backend,
-        "playbooks": list(playbooks),
-        "incident": Deferred(_masked_json, (dumped, mask)),
-        "actions": Deferred(actions_json, suggestion.actions),
-        "rules": ";".join(
-            f"{rule} {playbook}"
-            for rule, playbook in dict.fromkeys((a.rule, a.playbook) for a in suggestion.actions)
-        ),
-        "occurred_at": incident.occurred_at,
-        "respond_by": suggestion.respond_by,
-        "status": None,
-        "decided_at": None,
-        "first_response_s": None,
-        "on_time": None,
-        "csat": None,
-        "nps": None,
-        "ces": None,
-        "forgotten": False,
-    }
+    customer = incident.customer
+    pending = Pending.__new__(Pending)
+    pending.id = decision_id
+    pending.incident_key = incident.id
+    pending.digest = digest
+    pending.at = pending.seen_at = at
+    pending.views = 1
+    pending.customer_id = customer.id
+    pending.type = incident.type
+    if reply is not None:
+        pending.channel, pending.language = reply.channel, reply.language
+    else:
+        pending.channel, pending.language = incident.channel, customer.language
+    pending.severity = suggestion.severity
+    pending.matched = suggestion.matched
+    pending.backend = backend
+    pending.playbooks = playbooks if type(playbooks) is tuple else list(playbooks)
+    pending.incident_json = masked
+    pending.dumped = dumped
+    pending.mask = mask
+    pending.actions = suggestion.actions
+    pending.actions_json = None
+    pending.occurred_at = incident.occurred_at
+    pending.respond_by = suggestion.respond_by
     # what cannot be stored is refused here, alone, before it joins the queue
     for column in TEXT_COLUMNS:
-        value = row[column]
+        value = getattr(pending, column)
         problem = text_problem(value) if isinstance(value, str) else None
         if problem is not None:
             raise RowRefused(f"decision {decision_id} not logged: {column}: {problem}")
-    return row
+    return pending
 
 
-class Deferred:
-    """A JSON column's value, serialised when the row is written (:func:`prepare_row`)."""
+# -- the incident's two JSON texts --------------------------------------------------------
 
-    __slots__ = ("function", "value")
-
-    def __init__(self, function: Callable[[Any], str], value: Any) -> None:
-        self.function = function
-        self.value = value
+_SUB_MODELS = (("customer", Customer), ("order", Order), ("event", EventRef))
 
 
-def _masked_json(value: tuple[dict[str, Any], Sequence[str]]) -> str:
-    dumped, mask = value
-    return to_json(mask_incident(dumped, mask)).decode()
+@functools.cache
+def _incident_serializer() -> tuple[SchemaSerializer, tuple[tuple[str, type, Any, Any], ...]]:
+    """Incident's JSON serializer (no Python callbacks), and its sub-models' defaults."""
+    defaults = tuple(
+        (name, cls, Incident.model_fields[name].default, cls.model_fields.keys())
+        for name, cls in _SUB_MODELS
+    )
+    return json_serializer(Incident), defaults
 
 
-def actions_json(actions: tuple[SuggestedAction, ...]) -> str:
-    """The actions as the suggestion's JSON has them: one pydantic-core pass, no callbacks."""
-    return json_tuple_bytes(SuggestedAction, actions).decode()
+def _is_default(value: Any, cls: type[BaseModel], default: BaseModel, fields: Any) -> bool:
+    """``value == default`` as pydantic's ``__eq__`` answers it, without its Python call.
+
+    The exact sub-model class, no private or extra values, only fields in ``__dict__``:
+    then pydantic compares the two ``__dict__``; anything else asks ``__eq__`` itself.
+    """
+    if type(value) is cls and value.__pydantic_private__ is None and not value.__pydantic_extra__:
+        values = value.__dict__
+        if values == default.__dict__:
+            return True
+        if values.keys() <= fields:  # (else pydantic compares the fields alone)
+            return False
+    return bool(value == default)
 
 
-def prepare_row(row: dict[str, Any]) -> str | None:
-    """Serialise a row's :class:`Deferred` columns in place; why it cannot be, or None."""
-    for column in ("incident", "actions"):
-        value = row[column]
-        if isinstance(value, Deferred):
-            try:
-                row[column] = JsonText(value.function(value.value))
-            except (PydanticSerializationError, UnicodeError, ValueError) as error:
-                return f"the incident cannot be stored ({first_line(error)})"
-    return None
+@functools.lru_cache(maxsize=64)
+def _fixed_paths_masked(patterns: tuple[str, ...]) -> bool:
+    """Whether a mask list hides one of the incident's own fields (not a fact by name).
+
+    The paths an incident can have outside its facts are fixed by the model: its fields
+    and its sub-models' fields. The default mask hides none (only facts, by name).
+    """
+    masked = path_matcher(patterns)
+    paths = list(Incident.model_fields)
+    for name, cls in _SUB_MODELS:
+        paths.extend(f"{name}.{field}" for field in cls.model_fields)
+    return any(masked(path) for path in paths)
+
+
+def _unchanged_by_masking(incident: Incident, patterns: tuple[str, ...]) -> bool:
+    """True when :func:`mask_incident` would return the incident's dump as it is.
+
+    No mask reaches a field of the incident or a fact's name, and no contact detail is in
+    its free text (the description, text facts): then the masked incident is its dump.
+    """
+    if _fixed_paths_masked(patterns):
+        return False
+    description = incident.description
+    if description is not None and redacts(description):
+        return False
+    facts = incident.facts
+    if facts:
+        masked = path_matcher(patterns)
+        for name, value in facts.items():
+            if masked(f"facts.{name}"):
+                return False
+            if isinstance(value, str):
+                if redacts(value):
+                    return False
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, str) and redacts(item):
+                        return False
+            elif type(value) not in (int, float, bool):
+                return False  # (not a fact value the model lets in: the general way)
+    return True
+
+
+def incident_jsons(
+    incident: Incident, mask: Sequence[str]
+) -> tuple[bytes, bytes | None, dict[str, Any] | None]:
+    """The incident's content JSON, and its masked JSON or its dump for masking later.
+
+    The content JSON is ``to_json`` of ``incident.model_dump(mode="json",
+    exclude_none=True, exclude_defaults=True)`` with the facts in name order
+    (:func:`incident_content`'s input). Made here in one pass of the model's own
+    serializer (without its Python callbacks): the sub-models equal to their defaults and
+    empty facts excluded by name, which is what ``exclude_defaults`` decides (every other
+    default is None). When masking changes nothing, the masked JSON is the same pass with
+    the facts as given (the same bytes when they are in name order already); else the
+    dump is returned for :func:`mask_incident`. Anything but an exact ``Incident``, or
+    facts that are not a dict, goes the general way (the dump, then ``to_json``).
+    ``tests/test_log_rows.py`` holds these bytes to the general way's.
+    """
+    patterns = mask if type(mask) is tuple else tuple(mask)
+    facts = incident.facts
+    if type(incident) is not Incident or type(facts) is not dict:
+        dumped = incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        return _content_json(dumped), None, dumped
+    serializer, defaults = _incident_serializer()
+    exclude = {
+        name
+        for name, cls, default, fields in defaults
+        if _is_default(getattr(incident, name), cls, default, fields)
+    }
+    if not facts:
+        exclude.add("facts")
+    if not _unchanged_by_masking(incident, patterns):
+        dumped = serializer.to_python(
+            incident, mode="json", exclude_none=True, exclude=exclude or None
+        )
+        return _content_json(dumped), None, dumped
+    as_given = serializer.to_json(incident, exclude_none=True, exclude=exclude or None)
+    names = list(facts)
+    if len(names) < 2 or names == sorted(names):
+        return as_given, as_given, None
+    # facts are the model's last field: the same JSON with them in name order
+    head = serializer.to_json(incident, exclude_none=True, exclude=exclude | {"facts"})
+    content = head[:-1] + b',"facts":' + to_json(dict(sorted(facts.items()))) + b"}"
+    return content, as_given, None
+
+
+def _content_json(dumped: Mapping[str, Any]) -> bytes:
+    """:func:`incident_content`'s JSON: the dump with its facts in name order."""
+    facts = dumped.get("facts")
+    if facts:
+        dumped = {**dumped, "facts": dict(sorted(facts.items()))}
+    return to_json(dumped)
 
 
 def given_compensation(

@@ -56,9 +56,9 @@ from cxplay._log.records import (
     LoggedDecision,
     LogHealth,
     OutcomeRecord,
+    Pending,
     Status,
-    decision_row,
-    prepare_row,
+    pending_decision,
 )
 from cxplay._log.retention import delete_before, erase_customer
 from cxplay.errors import LogError
@@ -151,7 +151,7 @@ class DecisionLog:
         self.batch_size = batch_size
         self.max_delay = max_delay
         self.timeout = timeout
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Pending] = []
         self._pending_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._failure: LogError | None = None  # the last write failed (rows kept queued)
@@ -359,7 +359,7 @@ class DecisionLog:
         if self._closed:
             raise LogError(f"the log {self.where} is closed")
         at = now or datetime.now(timezone.utc)
-        row = decision_row(
+        pending = pending_decision(
             incident,
             suggestion,
             digest=digest,
@@ -368,14 +368,14 @@ class DecisionLog:
             at=at,
             mask=self.mask,
         )
-        decision_id: str = row["id"]
+        decision_id = pending.id
         with self._pending_lock:
             if len(self._pending) >= _MAX_PENDING:
                 raise LogError(
                     f"the log {self.where} is not taking writes ({len(self._pending)} "
                     "decisions waiting)"
                 )
-            self._pending.append(row)
+            self._pending.append(pending)
             waiting = len(self._pending)
         if self.batch_size == 1 or self._failure is not None:
             # unbatched, or the writer has been failing: write now, so that a returned id
@@ -467,12 +467,12 @@ class DecisionLog:
             # the JSON columns are serialised here, by whoever writes (the batch writer
             # thread when batched), not by the suggesting thread
             ready = []
-            for row in rows:
-                why = prepare_row(row)
+            for pending in rows:
+                why = pending.prepare()
                 if why is None:
-                    ready.append(row)
+                    ready.append(pending)
                 else:
-                    refused[row["id"]] = why
+                    refused[pending.id] = why
             rows = ready
             done = 0  # rows written or refused alone (never queued again)
             try:
@@ -489,7 +489,7 @@ class DecisionLog:
                         except Exception as single:
                             if not row_level(single):
                                 raise
-                            refused[row["id"]] = reason(single)
+                            refused[row.id] = reason(single)
                         done += 1
             except BaseException as error:
                 with self._pending_lock:  # nothing lost: retried by the next flush
@@ -513,20 +513,12 @@ class DecisionLog:
     def _unexpected(self, error: BaseException) -> LogError:
         return LogError(f"the log {self.where} failed: {type(error).__name__}: {first_line(error)}")
 
-    def _upsert(self, rows: list[dict[str, Any]]) -> None:
-        merged: dict[str, dict[str, Any]] = {}
-        copied: set[str] = set()
+    def _upsert(self, rows: list[Pending]) -> None:
+        merged: dict[str, Pending] = {}
         for row in rows:  # the same decision twice in one batch: one row, two views
-            key = row["id"]
-            seen = merged.get(key)
-            if seen is None:
-                merged[key] = row  # as queued; copied only to be changed (below)
-                continue
-            if key not in copied:  # a queued row is never changed: a failed write retries it
-                seen = merged[key] = dict(seen)
-                copied.add(key)
-            seen["views"] += 1
-            seen["seen_at"] = max(seen["seen_at"], row["seen_at"])
+            seen = merged.get(row.id)
+            # a queued decision is never changed (a failed write retries it): a copy counts
+            merged[row.id] = row if seen is None else seen.seen_again(row)
         values = list(merged.values())
         if self._fast is not None:
             if self._closed:
@@ -534,9 +526,9 @@ class DecisionLog:
             with self._errors():
                 self._fast.upsert(values)
             return
-        values = [
-            {k: json.loads(v.text) if isinstance(v, JsonText) else v for k, v in row.items()}
-            for row in values
+        core = [
+            {k: json.loads(v.text) if isinstance(v, JsonText) else v for k, v in p.row().items()}
+            for p in values
         ]
         with self._write() as conn:
             insert = insert_for(conn)
@@ -549,7 +541,7 @@ class DecisionLog:
                         "seen_at": stmt.excluded.seen_at,
                     },
                 ),
-                values,
+                core,
             )
 
     # -- outcomes and surveys ----------------------------------------------------------
