@@ -95,6 +95,10 @@ _HISTORY = sa.select(t.given.c.decision_id, t.given.c.currency, t.given.c.amount
 )
 
 
+#: the history's window (made once: a timedelta made per look-up costs more than its use)
+_HISTORY_WINDOW = timedelta(days=HISTORY_DAYS)
+
+
 def _summed(
     customer_id: str,
     rows: Sequence[Sequence[Any]],
@@ -104,21 +108,45 @@ def _summed(
 ) -> CustomerHistory:
     """A customer's history from the look-up's (decision_id, currency, amount) rows."""
     if not rows:  # most customers
-        return CustomerHistory(customer_id, 0, {}, since, until, days)
+        return _history(customer_id, 0, {}, since, until, days)
     decisions: set[str] = set()
     totals: dict[str | None, float] = {}
     for decision_id, currency, amount in rows:
         decisions.add(decision_id)
         if amount is not None:
             totals[currency] = totals.get(currency, 0.0) + amount
-    return CustomerHistory(
+    amounts = {currency: round(total, 2) for currency, total in sorted(totals.items(), key=str)}
+    return _history(customer_id, len(decisions), amounts, since, until, days)
+
+
+def _history(
+    customer_id: str,
+    compensations: int,
+    amounts: dict[str | None, float],
+    since: datetime,
+    until: datetime,
+    days: int,
+) -> CustomerHistory:
+    """``CustomerHistory(customer_id, compensations, amounts, since, until, days)``.
+
+    Its fields set at once: a frozen dataclass's ``__init__`` sets each through
+    ``object.__setattr__``, most of a look-up's Python once the history is kept (one
+    per logged suggestion). The class has no ``__post_init__`` nor slots;
+    ``tests/test_log.py`` holds the two equal, field by field.
+    """
+    history = _new(CustomerHistory)
+    history.__dict__.update(
         customer_id=customer_id,
-        compensations=len(decisions),
-        amounts={currency: round(total, 2) for currency, total in sorted(totals.items(), key=str)},
+        compensations=compensations,
+        amounts=amounts,
         since=since,
         until=until,
         days=days,
     )
+    return history
+
+
+_new = object.__new__
 
 
 class DecisionLog:
@@ -641,21 +669,28 @@ class DecisionLog:
         start = getattr(self._fast, "history_later", None)
         if start is None or type(self).history is not DecisionLog.history:
             return later  # (a subclass that answers history itself is asked at the end)
+        # (try/except, not self._errors(): this runs per suggestion)
         try:
             since, until = self._window(customer_id, now, days)
-            with self._errors():
-                collect = start(customer_id, since, until)
+            collect = start(customer_id, since, until)
         except LogError:
+            return later
+        except Exception as error:
+            if self._log_error(error) is None:
+                raise
             return later
 
         def collected(keep: bool) -> CustomerHistory | None:
-            if not keep:  # not needed: a failure to read it does not matter either
-                with contextlib.suppress(LogError), self._errors():
-                    collect(False)
-                return None
-            with self._errors():
-                rows = collect(True)
-            return _summed(customer_id, rows, since, until, days)
+            try:
+                rows = collect(keep)
+            except Exception as error:
+                converted = self._log_error(error)
+                if converted is None:
+                    raise
+                if not keep:  # not needed: a failure to read it does not matter either
+                    return None
+                raise converted from None
+            return _summed(customer_id, rows, since, until, days) if keep else None
 
         return collected
 
@@ -668,7 +703,8 @@ class DecisionLog:
             until = until.replace(tzinfo=timezone.utc)
         if self._closed:
             raise LogError(f"the log {self.where} is closed")
-        return until - timedelta(days=days), until
+        window = _HISTORY_WINDOW if days == HISTORY_DAYS else timedelta(days=days)
+        return until - window, until
 
     def customer_decisions(
         self, customer_id: str, *, limit: int = 5, exclude: str | None = None
