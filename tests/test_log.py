@@ -397,8 +397,7 @@ def test_a_history_made_without_init_is_the_dataclass() -> None:
     by field (a field added to the class must be added there too), and still frozen."""
     import dataclasses
 
-    from cxplay._log.records import CustomerHistory
-    from cxplay._log.store import _history, _summed
+    from cxplay._log.records import CustomerHistory, _history, summed_history
 
     values = ("C-1", 2, {"PLN": 10.5, None: 1.0}, NOW - timedelta(days=90), NOW, 90)
     made, built = CustomerHistory(*values), _history(*values)
@@ -409,7 +408,7 @@ def test_a_history_made_without_init_is_the_dataclass() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.compensations = 3  # type: ignore[misc]
     rows = [("d-1", "PLN", 10.25), ("d-1", "EUR", 1.0), ("d-2", None, None), ("d-3", "PLN", 0.25)]
-    summed = _summed("C-1", rows, NOW - timedelta(days=90), NOW, 90)
+    summed = summed_history("C-1", rows, NOW - timedelta(days=90), NOW, 90)
     assert summed == CustomerHistory(
         "C-1", 3, {"EUR": 1.0, "PLN": 10.5}, NOW - timedelta(days=90), NOW, 90
     )

@@ -59,6 +59,7 @@ from cxplay._log.records import (
     Status,
     decision_row,
     prepare_row,
+    summed_history,
 )
 from cxplay._log.retention import delete_before, erase_customer
 from cxplay.errors import LogError
@@ -97,56 +98,6 @@ _HISTORY = sa.select(t.given.c.decision_id, t.given.c.currency, t.given.c.amount
 
 #: the history's window (made once: a timedelta made per look-up costs more than its use)
 _HISTORY_WINDOW = timedelta(days=HISTORY_DAYS)
-
-
-def _summed(
-    customer_id: str,
-    rows: Sequence[Sequence[Any]],
-    since: datetime,
-    until: datetime,
-    days: int,
-) -> CustomerHistory:
-    """A customer's history from the look-up's (decision_id, currency, amount) rows."""
-    if not rows:  # most customers
-        return _history(customer_id, 0, {}, since, until, days)
-    decisions: set[str] = set()
-    totals: dict[str | None, float] = {}
-    for decision_id, currency, amount in rows:
-        decisions.add(decision_id)
-        if amount is not None:
-            totals[currency] = totals.get(currency, 0.0) + amount
-    amounts = {currency: round(total, 2) for currency, total in sorted(totals.items(), key=str)}
-    return _history(customer_id, len(decisions), amounts, since, until, days)
-
-
-def _history(
-    customer_id: str,
-    compensations: int,
-    amounts: dict[str | None, float],
-    since: datetime,
-    until: datetime,
-    days: int,
-) -> CustomerHistory:
-    """``CustomerHistory(customer_id, compensations, amounts, since, until, days)``.
-
-    Its fields set at once: a frozen dataclass's ``__init__`` sets each through
-    ``object.__setattr__``, most of a look-up's Python once the history is kept (one
-    per logged suggestion). The class has no ``__post_init__`` nor slots;
-    ``tests/test_log.py`` holds the two equal, field by field.
-    """
-    history = _new(CustomerHistory)
-    history.__dict__.update(
-        customer_id=customer_id,
-        compensations=compensations,
-        amounts=amounts,
-        since=since,
-        until=until,
-        days=days,
-    )
-    return history
-
-
-_new = object.__new__
 
 
 class DecisionLog:
@@ -649,7 +600,7 @@ class DecisionLog:
             if converted is None:
                 raise
             raise converted from None
-        return _summed(customer_id, rows, since, until, days)
+        return summed_history(customer_id, rows, since, until, days)
 
     def history_later(
         self, customer_id: str, now: datetime | None = None
@@ -690,7 +641,7 @@ class DecisionLog:
                 if not keep:  # not needed: a failure to read it does not matter either
                     return None
                 raise converted from None
-            return _summed(customer_id, rows, since, until, days) if keep else None
+            return summed_history(customer_id, rows, since, until, days) if keep else None
 
         return collected
 
