@@ -634,11 +634,15 @@ class DecisionLog:
         def collected(keep: bool) -> CustomerHistory | None:
             try:
                 rows = collect(keep)
+            except LogError:
+                if not keep:  # not needed: a failure to read it does not matter either
+                    return None
+                raise
             except Exception as error:
                 converted = self._log_error(error)
                 if converted is None:
                     raise
-                if not keep:  # not needed: a failure to read it does not matter either
+                if not keep:
                     return None
                 raise converted from None
             return summed_history(customer_id, rows, since, until, days) if keep else None
