@@ -80,25 +80,101 @@ def test_trusted_sets_what_the_constructor_sets(model: type[BaseModel]) -> None:
         built.__setattr__(next(iter(values)), None)
 
 
-def test_updated_copies_as_model_copy_does() -> None:
-    """A logged suggestion gets its decision id by ``updated``: what model_copy would give."""
+def _same_model(built: BaseModel, made: BaseModel) -> None:
+    """Two models alike in every slot pydantic keeps, and in their JSON."""
+    assert type(built) is type(made) and built == made
+    assert built.__dict__ == made.__dict__
+    assert built.__pydantic_fields_set__ == made.__pydantic_fields_set__
+    assert type(built.__pydantic_fields_set__) is set
+    assert built.__pydantic_extra__ == made.__pydantic_extra__
+    assert built.__pydantic_private__ == made.__pydantic_private__
+    assert built.model_dump() == made.model_dump()
+    assert built.model_dump_json() == made.model_dump_json()
+
+
+def test_updated_equals_model_copy() -> None:
+    """The engine's copies (the judged incident, the logged suggestion) by ``updated``
+    are what ``model_copy(update=...)`` makes: fields, fields set, JSON; the original is
+    left as it was and the copy is frozen too."""
+    from cxplay.models import Incident
+
+    checked = 0
     with cxplay.Engine.from_path(backend="python") as engine:
-        suggestions = [
-            engine.suggest(json.loads(path.read_text(encoding="utf-8")))
-            for path in sorted(EXAMPLES.glob("*.json"))
+        incidents = [
+            json.loads(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.json"))
         ]
-    for suggestion in suggestions:
-        copied = updated(suggestion, {"decision_id": "0123abcd"})
-        reference = suggestion.model_copy(update={"decision_id": "0123abcd"})
-        assert type(copied) is Suggestion and copied == reference
-        assert copied.__dict__ == reference.__dict__
-        assert copied.__pydantic_fields_set__ == reference.__pydantic_fields_set__
-        assert copied.__pydantic_extra__ is None and copied.__pydantic_private__ is None
-        assert copied.model_dump_json() == reference.model_dump_json()
-        assert suggestion.decision_id is None and copied.decision_id == "0123abcd"
-        with pytest.raises(FrozenInstanceError):
-            copied.__setattr__("decision_id", None)
-    # a model with private values is left to model_copy
-    cost = Cost(amount=1.0, currency="PLN")
-    object.__setattr__(cost, "__pydantic_private__", {"x": 1})
-    assert updated(cost, {"amount": 2.0}).__pydantic_private__ == {"x": 1}
+        incidents += generate_incidents(200, seed=5)
+        for raw in incidents:
+            model = engine.incident(raw)
+            for update in ({"compensations_90d": 0}, {"compensations_90d": 3, "tier": "gold"}):
+                before = model.customer.model_dump()
+                copied = updated(model.customer, update)
+                _same_model(copied, model.customer.model_copy(update=update))
+                assert model.customer.model_dump() == before and copied is not model.customer
+                judged = updated(model, {"customer": copied})
+                _same_model(judged, model.model_copy(update={"customer": copied}))
+                assert isinstance(judged, Incident)
+                with pytest.raises(ValueError):  # frozen: pydantic's ValidationError
+                    judged.type = "other"  # type: ignore[misc]
+            suggestion = engine.suggest(raw)
+            logged = updated(suggestion, {"decision_id": "d-1"})
+            _same_model(logged, suggestion.model_copy(update={"decision_id": "d-1"}))
+            assert suggestion.decision_id is None
+            with pytest.raises(FrozenInstanceError):
+                logged.__setattr__("decision_id", None)
+            checked += 1
+    assert checked == len(incidents)
+
+
+def test_updated_copies_extra_and_private_values_as_model_copy_does() -> None:
+    from pydantic import ConfigDict, PrivateAttr
+
+    class Open(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        a: int = 0
+        _secret: int = PrivateAttr(default=7)
+
+    model = Open(a=1, b=2)
+    _same_model(updated(model, {"a": 5}), model.model_copy(update={"a": 5}))
+    assert updated(model, {"a": 5})._secret == 7
+
+
+@pytest.mark.parametrize(
+    ("count", "amounts"),
+    [
+        (0, {}),
+        (1, {"PLN": 250.0}),
+        (3, {"PLN": 10.5, "EUR": 3.25, None: 7.0}),  # None (no currency) sorts as "None"
+        (2, {"eur": 1.0, "CZK": 2.0}),
+        (1, {"PLN": 5}),  # an int amount from another sink: validated, made a float
+        (True, {}),  # a bool count from another sink: validated, made an int
+        (2, {3: 1.0}),  # not a currency text: validated (and refused) as before
+    ],
+)
+def test_a_logged_history_is_the_validated_one(
+    count: object, amounts: dict[object, object]
+) -> None:
+    """``History`` of a log's answer, built without validation when every value has its
+    field's type, equals the model validation makes; other values are validated."""
+    from pydantic import ValidationError
+
+    from cxplay._engine.engine import _logged_history
+    from cxplay.results import History
+
+    try:
+        made = History(
+            source="log",
+            compensations_90d=count,  # type: ignore[arg-type]
+            amounts_90d=[
+                Cost(amount=a, currency=c)  # type: ignore[arg-type]
+                for c, a in sorted(amounts.items(), key=lambda i: str(i[0]))
+            ],
+        )
+    except ValidationError:
+        with pytest.raises(ValidationError):
+            _logged_history(count, amounts)  # type: ignore[arg-type]
+        return
+    built = _logged_history(count, amounts)  # type: ignore[arg-type]
+    _same_model(built, made)
+    for cost, again in zip(built.amounts_90d, made.amounts_90d, strict=True):
+        _same_model(cost, again)

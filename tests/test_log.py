@@ -376,12 +376,13 @@ def test_history_is_never_stale_across_logs(engine: Engine, store: str) -> None:
         assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
         if mine._fast is not None and mine.url.get_backend_name() == "postgresql":
             (raw,) = mine._fast._free
-            assert raw.info.get(b"cxplay_history_1") is True
+            # prepared, and the connection's encoding kept beside the mark
+            assert raw.info.get(b"cxplay_history_1") == raw.driver_connection.info.encoding
             raw.driver_connection.execute("DEALLOCATE ALL")
             for _ in range(2):  # the cursor's answer, then the statement prepared again
                 seen = mine.history("C-1", later)
                 assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
-            assert raw.info.get(b"cxplay_history_1") is True
+            assert raw.info.get(b"cxplay_history_1") == raw.driver_connection.info.encoding
         theirs.forget("C-1")
         assert mine.history("C-1", later).compensations == 0
         # text beyond ASCII goes to the server and comes back as it was
@@ -389,6 +390,43 @@ def test_history_is_never_stale_across_logs(engine: Engine, store: str) -> None:
         theirs.outcome(s.decision_id, "accepted", at=NOW)
         seen = mine.history("Клієнт-ł", later)
         assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
+
+
+def test_a_history_made_without_init_is_the_dataclass() -> None:
+    """``_history`` sets CustomerHistory's fields at once: equal to the constructor's, field
+    by field (a field added to the class must be added there too), and still frozen."""
+    import dataclasses
+
+    from cxplay._log.records import CustomerHistory, _history, summed_history
+
+    values = ("C-1", 2, {"PLN": 10.5, None: 1.0}, NOW - timedelta(days=90), NOW, 90)
+    made, built = CustomerHistory(*values), _history(*values)
+    assert type(built) is CustomerHistory and built == made and repr(built) == repr(made)
+    assert built.__dict__ == made.__dict__
+    assert list(built.__dict__) == [f.name for f in dataclasses.fields(CustomerHistory)]
+    assert not hasattr(CustomerHistory, "__post_init__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.compensations = 3  # type: ignore[misc]
+    rows = [("d-1", "PLN", 10.25), ("d-1", "EUR", 1.0), ("d-2", None, None), ("d-3", "PLN", 0.25)]
+    summed = summed_history("C-1", rows, NOW - timedelta(days=90), NOW, 90)
+    assert summed == CustomerHistory(
+        "C-1", 3, {"EUR": 1.0, "PLN": 10.5}, NOW - timedelta(days=90), NOW, 90
+    )
+
+
+def test_the_libpq_statuses_are_psycopgs() -> None:
+    pq = pytest.importorskip("psycopg.pq")
+    from cxplay._log import fast
+
+    assert (fast._COMMAND_OK, fast._TUPLES_OK) == (
+        pq.ExecStatus.COMMAND_OK,
+        pq.ExecStatus.TUPLES_OK,
+    )
+
+
+#: floors for the history cache's entries: after every time stored, before every one
+_LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)
+_EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
 
 
 def _token(log: DecisionLog) -> int | None:
@@ -452,7 +490,7 @@ def test_the_history_cache_is_exact(engine: Engine, store: str, tmp_path: Path) 
         if histories is None:
             assert mine.url.get_backend_name() == "postgresql"  # read every time
         else:
-            assert histories.get(_token(mine), "C-1", "9999") is not None  # kept
+            assert histories.get(_token(mine), "C-1", _LATEST) is not None  # kept
         assert mine.history("C-1", later).compensations == 1  # the same, from the copy
         # window: aged out, then reaching back again (an earlier now: read again)
         assert mine.history("C-1", NOW + timedelta(days=91)).compensations == 0
@@ -474,7 +512,7 @@ def test_the_history_cache_is_exact(engine: Engine, store: str, tmp_path: Path) 
         raw = sqlite3.connect(str(tmp_path / "log.db"), isolation_level=None)
         raw.execute("UPDATE cxplay_given SET at = 20261120 WHERE decision_id = ?", (s.decision_id,))
         assert mine.history("C-1", later).compensations == 1
-        assert histories.get(_token(mine), "C-1", "0") is None
+        assert histories.get(_token(mine), "C-1", _EARLIEST) is None
         # no token row (deleted by hand): every look-up in SQL
         raw.execute("DELETE FROM cxplay_change")
         raw.execute("UPDATE cxplay_given SET at = '2026-11-20 09:00:00.000000'")
@@ -504,20 +542,115 @@ def test_a_batch_not_yet_written_counts_as_before(engine: Engine, store: str) ->
         assert log.health().pending == 1
 
 
+#: compensation rows' times and the windows' ends: a few moments (so that windows start and
+#: end exactly on rows), each also a microsecond later
+_MOMENTS = st.builds(
+    lambda day, micro: NOW + timedelta(days=day, microseconds=micro),
+    st.sampled_from([-120, -90, -1, 0]),
+    st.sampled_from([0, 1]),
+)
+_ZONES = st.sampled_from(
+    [timezone.utc, timezone(timedelta(hours=1)), timezone(timedelta(hours=-7, minutes=-30))]
+)
+_CUSTOMERS = st.sampled_from(["C-1", "C-2", "Ł-3"])
+#: a look-up's now: a moment, or 90 days after one (the window starts on it), give or take
+#: a microsecond, in some UTC offset
+_NOWS = st.builds(
+    lambda moment, later, micro, zone: (
+        moment + timedelta(days=later, microseconds=micro)
+    ).astimezone(zone),
+    _MOMENTS,
+    st.sampled_from([0, 90]),
+    st.sampled_from([-1, 0, 1]),
+    _ZONES,
+)
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("give"),
+            _CUSTOMERS,
+            _MOMENTS,
+            st.sampled_from([None, 0.5, 10.0, 249.75]),
+            st.sampled_from(["PLN", "EUR", None]),
+        ),
+        st.tuples(st.just("take"), _CUSTOMERS),
+        # several look-ups in a row, no change between them: the cache answers
+        st.tuples(st.just("ask"), _CUSTOMERS, st.lists(_NOWS, min_size=1, max_size=4)),
+    ),
+    max_size=30,
+)
+
+
+@pytest.fixture(scope="module")
+def sqlite_pair(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A SQLite log with the history cache, the same file through SQLAlchemy's Core only
+    (the reference), and a plain connection that writes as another process would."""
+    path = tmp_path_factory.mktemp("histories") / "log.db"
+    with DecisionLog.open(path) as cached, DecisionLog.open(path) as core:
+        assert cached._fast is not None and hasattr(cached._fast, "histories")
+        core._fast = None  # every look-up through the Core's SQL
+        other = sqlite3.connect(str(path), isolation_level=None)
+        try:
+            yield cached, core, other
+        finally:
+            other.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=_STEPS)
+def test_cached_histories_equal_the_sql_answer(sqlite_pair: Any, steps: list[Any]) -> None:
+    """Differential: on generated compensations, changed by another connection between
+    look-ups, every look-up from the cache (windows anywhere, ending or starting exactly
+    on a row or a microsecond off, in other UTC offsets, moving back and forth) equals
+    what SQL answers."""
+    from cxplay._log.fast import sqlite_time
+
+    cached, core, other = sqlite_pair
+    other.execute("DELETE FROM cxplay_given")
+    serial = 0
+    for step in steps:
+        if step[0] == "give":
+            _, customer, at, amount, currency = step
+            serial += 1
+            other.execute(
+                "INSERT INTO cxplay_given (decision_id, customer_id, kind, amount, currency, at)"
+                " VALUES (?, ?, 'refund', ?, ?, ?)",
+                (f"d-{serial % 4}", customer, amount, currency, sqlite_time(at)),
+            )
+        elif step[0] == "take":
+            other.execute(
+                "DELETE FROM cxplay_given WHERE id = "
+                "(SELECT max(id) FROM cxplay_given WHERE customer_id = ?)",
+                (step[1],),
+            )
+        else:
+            _, customer, nows = step
+            for now in nows:
+                seen = cached.history(customer, now)
+                expected = core.history(customer, now)
+                assert (seen.compensations, seen.amounts) == (
+                    expected.compensations,
+                    expected.amounts,
+                ), (customer, now)
+                assert (seen.since, seen.until) == (expected.since, expected.until)
+
+
 def test_the_cache_keeps_a_bounded_number_of_customers() -> None:
     from cxplay._log.fast import Histories
 
     kept = Histories(limit=2)
-    assert kept.get(1, "A", "x") is None  # the first token: nothing kept
+    x, w = NOW, NOW - timedelta(microseconds=1)
+    assert kept.get(1, "A", x) is None  # the first token: nothing kept
     for customer in "ABC":
-        kept.put(1, customer, "x", [("d", None, None, "y")])
-    assert kept.get(1, "A", "x") is None  # the oldest went
-    assert kept.get(1, "C", "x") == [("d", None, None, "y")]
-    assert kept.get(1, "C", "w") is None  # a floor further back: read again
-    kept.put(0, "D", "x", [])  # read under an older token: not kept
-    assert kept.get(1, "D", "x") is None
-    assert kept.get(2, "C", "x") is None  # another token: everything goes
-    assert kept.get(2, "C", "x") is None
+        kept.put(1, customer, x, [("d", None, None, "y")])
+    assert kept.get(1, "A", x) is None  # the oldest went
+    assert kept.get(1, "C", x) == [("d", None, None, "y")]
+    assert kept.get(1, "C", x + timedelta(days=1)) == [("d", None, None, "y")]  # a later one
+    assert kept.get(1, "C", w) is None  # a floor further back: read again
+    kept.put(0, "D", x, [])  # read under an older token: not kept
+    assert kept.get(1, "D", x) is None
+    assert kept.get(2, "C", x) is None  # another token: everything goes
+    assert kept.get(2, "C", x) is None
 
 
 def test_both_backends_make_the_same_decision(engine: Engine, log: DecisionLog) -> None:
@@ -584,7 +717,10 @@ def test_a_look_up_started_early_is_dropped_when_no_matched_playbook_has_a_guard
             lost = engine.suggest(damaged(f"L-{n}", type="parcel_lost"))
             assert lost.history is not None and lost.history.source == "log"
         if log._fast is not None:  # every borrowed connection is back
-            assert log._engine.pool.checkedout() == len(log._fast._free) <= 2  # type: ignore[attr-defined]
+            fast = log._fast
+            readers = len(getattr(fast, "_readers", ()))  # SQLite's look-ups: their own
+            assert log._engine.pool.checkedout() == len(fast._free) + readers  # type: ignore[attr-defined]
+            assert len(fast._free) + readers <= 2
 
 
 def test_a_condition_on_the_count_reads_the_log_first(store: str, tmp_path: Path) -> None:

@@ -166,6 +166,35 @@ def _given_history(count: int) -> History:
     return history
 
 
+def _logged_history(count: int, amounts: Mapping[str | None, float]) -> History:
+    """``History(source="log", compensations_90d=count, amounts_90d=[Cost(...), ...])``.
+
+    The amounts by currency, ``None`` (no currency) by its text as before. What a log
+    answers is built without validating when every value already has its field's type
+    (an ``int`` count, ``float`` amounts, currencies ``str`` or None: what
+    :class:`cxplay.DecisionLog` gives); anything else is validated as before.
+    ``tests/test_decide_fast.py`` checks both ways give the same model.
+    """
+    items = sorted(amounts.items(), key=_currency_key) if amounts else ()
+    if type(count) is int and all(
+        type(amount) is float and (currency is None or type(currency) is str)
+        for currency, amount in items
+    ):
+        costs = tuple(
+            [trusted(Cost, {"amount": amount, "currency": currency}) for currency, amount in items]
+        )
+        return trusted(History, {"source": "log", "compensations_90d": count, "amounts_90d": costs})
+    return History(
+        source="log",
+        compensations_90d=count,
+        amounts_90d=[Cost(amount=amount, currency=currency) for currency, amount in items],
+    )
+
+
+def _currency_key(item: tuple[str | None, float]) -> str:
+    return str(item[0])
+
+
 class _Counted(Protocol):
     @property
     def compensations(self) -> int: ...
@@ -176,17 +205,6 @@ class _Counted(Protocol):
 
 class _Asks(Protocol):
     def history(self, customer_id: str, now: datetime | None = None) -> _Counted: ...
-
-
-class _Answered:
-    """A history already looked up, as :meth:`Engine._history` asks a log for one."""
-
-    def __init__(self, found: _Counted | None) -> None:
-        self._found = found
-
-    def history(self, customer_id: str, now: datetime | None = None) -> _Counted:
-        assert self._found is not None  # (collected with keep=True)
-        return self._found
 
 
 class DecisionSink(Protocol):
@@ -538,7 +556,9 @@ class Engine(Generic[LogT]):
             if pending is None:
                 judged, history = self._history(model, log if guarded else None, now)
             elif guarded:
-                judged, history = self._history(model, _Answered(pending(True)), now)
+                found = pending(True)
+                assert found is not None  # (collected with keep=True)
+                judged, history = self._judged(model, found)
             else:
                 pending(False)
                 judged, history = model, None
@@ -570,21 +590,14 @@ class Engine(Generic[LogT]):
             return model, _given_history(customer.compensations_90d)
         if log is None or customer.id is None:
             return model, None
-        found = log.history(customer.id, Engine._history_time(model, now))
-        history = History(
-            source="log",
-            compensations_90d=found.compensations,
-            amounts_90d=[
-                Cost(amount=amount, currency=currency)
-                for currency, amount in sorted(found.amounts.items(), key=lambda i: str(i[0]))
-            ],
-        )
-        judged = model.model_copy(
-            update={
-                "customer": customer.model_copy(update={"compensations_90d": found.compensations})
-            }
-        )
-        return judged, history
+        return Engine._judged(model, log.history(customer.id, Engine._history_time(model, now)))
+
+    @staticmethod
+    def _judged(model: Incident, found: _Counted) -> tuple[Incident, History]:
+        """The incident the guard judges (a copy with the logged count), and the history."""
+        count = found.compensations
+        customer = updated(model.customer, {"compensations_90d": count})
+        return updated(model, {"customer": customer}), _logged_history(count, found.amounts)
 
     @staticmethod
     def _history_time(model: Incident, now: datetime | None) -> datetime:

@@ -254,22 +254,23 @@ CACHED_CUSTOMERS = 10_000
 class Histories:
     """Customers' compensation rows as read under one change token of ``cxplay_given``.
 
-    An entry is (floor, rows): every row of the customer's with ``at`` after ``floor``, as
-    the store held them when the token was read before them. A look-up reads the token
-    first: another one (a compensation recorded, replaced, erased or pruned since, by any
-    process: the triggers of revision ``given_changes`` count every change) empties the
-    cache, and a rows read under an older token than the cache's are not kept. The rows
-    may be newer than their token (a change committed between the two reads), never
-    older: the next look-up then sees a newer token and reads again.
+    An entry is (floor, rows): every row of the customer's with ``at`` after ``floor`` (an
+    aware UTC datetime: its SQLite text orders as it does), as the store held them when
+    the token was read before them. A look-up reads the token first: another one (a
+    compensation recorded, replaced, erased or pruned since, by any process: the triggers
+    of revision ``given_changes`` count every change) empties the cache, and a rows read
+    under an older token than the cache's are not kept. The rows may be newer than their
+    token (a change committed between the two reads), never older: the next look-up then
+    sees a newer token and reads again.
     """
 
     def __init__(self, limit: int = CACHED_CUSTOMERS) -> None:
         self._lock = threading.Lock()
         self._token: object = self  # no token read yet
-        self._rows: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
+        self._rows: dict[str, tuple[datetime, list[tuple[Any, ...]]]] = {}
         self._limit = limit
 
-    def get(self, token: object, customer_id: str, floor: str) -> list[tuple[Any, ...]] | None:
+    def get(self, token: object, customer_id: str, floor: datetime) -> list[tuple[Any, ...]] | None:
         """The customer's rows after ``floor`` if kept under ``token`` (None: read them)."""
         with self._lock:
             if token != self._token:
@@ -281,7 +282,9 @@ class Histories:
             return None
         return entry[1]
 
-    def put(self, token: object, customer_id: str, floor: str, rows: list[tuple[Any, ...]]) -> None:
+    def put(
+        self, token: object, customer_id: str, floor: datetime, rows: list[tuple[Any, ...]]
+    ) -> None:
         """Keep the rows read after ``token``, unless the cache has moved on to another."""
         with self._lock:
             if token != self._token:
@@ -291,42 +294,87 @@ class Histories:
             self._rows[customer_id] = (floor, rows)
 
 
+def _utc(moment: datetime) -> datetime:
+    """An aware UTC datetime of the same moment (a naive one is taken as UTC, as stored)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)  # (itself when already in timezone.utc)
+
+
 class SqliteFastPath(FastPath):
     """SQLite: ``BEGIN IMMEDIATE`` ... ``COMMIT`` on the kept connection (autocommit).
 
     A customer's history is kept between look-ups (:class:`Histories`) for as long as the
     change token of ``cxplay_given`` stays the same: one indexed read of one row instead of
-    the look-up, exact across processes.
+    the look-up, exact across processes. Look-ups have connections of their own, each
+    kept with its cursor (:attr:`_readers`): a look-up runs per logged suggestion, and
+    making, wrapping and closing a cursor cost more than the token's read.
     """
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self.histories = Histories()
+        # (pooled connection, its DB-API cursor) free for a look-up; a cursor holds no
+        # transaction between look-ups (each statement is read to its end, so reset)
+        self._readers: list[tuple[Any, Any]] = []
 
-    def _history(
-        self, raw: Any, customer_id: str, since: datetime, until: datetime
+    def history(self, customer_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+        """(decision_id, currency, amount) of a customer's compensation in (since, until]."""
+        with self._lock:
+            reader = self._readers.pop() if self._readers else None
+        if reader is None:
+            raw = self._engine.raw_connection()
+            try:
+                connection: Any = raw.driver_connection
+                reader = (raw, connection.cursor())
+            except BaseException:
+                self._discard(raw)
+                raise
+        try:
+            rows = self._look_up(reader[1], customer_id, since, until)
+        except BaseException:
+            self._discard(reader[0])
+            raise
+        with self._lock:
+            if not self._closed:
+                self._readers.append(reader)
+                return rows
+        self._release(reader[0])
+        return rows
+
+    def close(self) -> None:
+        """Give the connections back to the pool, the look-ups' too."""
+        super().close()
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for raw, _ in readers:
+            self._release(raw)
+
+    def _look_up(
+        self, cursor: Any, customer_id: str, since: datetime, until: datetime
     ) -> list[tuple[Any, ...]]:
         """The look-up, answered from :attr:`histories` while the change token is the same.
 
         SQLite compares the ``at`` text (UTC, one format) byte by byte, as ``str``
         comparison does here; rows whose ``at`` is not text (written by hand) are never
-        kept: then the look-up runs in SQL.
+        kept: then the look-up runs in SQL. A customer kept without rows (most) is
+        answered without formatting a time.
         """
-        low, high = _utc_text(since), _utc_text(until)
-        cursor = raw.cursor()
-        try:
-            found = cursor.execute(_SQLITE_TOKEN).fetchone()
-            if found is None:  # no token row: nothing can be kept, the look-up in SQL
-                return self._history_in_sql(cursor, customer_id, low, high)
-            token = found[0]
-            rows = self.histories.get(token, customer_id, low)
-            if rows is None:
-                rows = cursor.execute(_SQLITE_GIVEN_AFTER, (customer_id, low)).fetchall()
-                if not all(type(row[3]) is str for row in rows):
-                    return self._history_in_sql(cursor, customer_id, low, high)
-                self.histories.put(token, customer_id, low, rows)
-        finally:
-            cursor.close()
+        found = cursor.execute(_SQLITE_TOKEN).fetchone()
+        if found is None:  # no token row: nothing can be kept, the look-up in SQL
+            return self._history_in_sql(cursor, customer_id, _utc_text(since), _utc_text(until))
+        token = found[0]
+        floor = _utc(since)
+        rows = self.histories.get(token, customer_id, floor)
+        if rows is None:
+            low = _utc_text(floor)
+            rows = cursor.execute(_SQLITE_GIVEN_AFTER, (customer_id, low)).fetchall()
+            if not all(type(row[3]) is str for row in rows):
+                return self._history_in_sql(cursor, customer_id, low, _utc_text(until))
+            self.histories.put(token, customer_id, floor, rows)
+        if not rows:
+            return []
+        low, high = _utc_text(floor), _utc_text(until)
         return [row[:3] for row in rows if low < row[3] <= high]
 
     def _history_in_sql(
@@ -423,14 +471,16 @@ class PostgresFastPath(FastPath):
         """
         raw = self._borrow()
         try:
-            sent = self._send_history(raw, customer_id, since, until)
+            encoding = self._send_history(raw, customer_id, since, until)
         except BaseException:
             self._discard(raw)
             raise
 
         def collect(keep: bool) -> list[tuple[Any, ...]]:
             try:
-                rows = _rows(_answer(raw.driver_connection.pgconn), raw) if sent else None
+                rows = None
+                if encoding is not None:
+                    rows = _rows(_answer(raw.driver_connection.pgconn), encoding)
                 if rows is None and keep:
                     raw.info.pop(_PG_HISTORY, None)  # prepared again on the next look-up
                     rows = super(PostgresFastPath, self)._history(raw, customer_id, since, until)
@@ -443,32 +493,40 @@ class PostgresFastPath(FastPath):
         return collect
 
     @staticmethod
-    def _send_history(raw: Any, customer_id: str, since: datetime, until: datetime) -> bool:
-        """Send the prepared look-up (prepared first if need be); False: use the cursor."""
-        from psycopg import pq  # imported with the driver already
+    def _send_history(raw: Any, customer_id: str, since: datetime, until: datetime) -> str | None:
+        """Send the prepared look-up (prepared first if need be); None: use the cursor.
 
-        pgconn = raw.driver_connection.pgconn
+        Returns the connection's text encoding, read when the statement was prepared on
+        it and kept beside the prepared mark (nothing on this connection changes it: the
+        fast path alone uses it while it is borrowed).
+        """
+        connection = raw.driver_connection
+        pgconn = connection.pgconn
+        info = raw.info
+        known: str | None = info.get(_PG_HISTORY)
+        encoding: str = connection.info.encoding if known is None else known
         try:
-            customer = customer_id.encode(raw.driver_connection.info.encoding)
+            customer = customer_id.encode(encoding)
         except UnicodeError:
-            return False  # (the log refuses control characters such as NUL before this)
-        if not raw.info.get(_PG_HISTORY):
-            if pgconn.prepare(_PG_HISTORY, _PG_HISTORY_SQL).status != pq.ExecStatus.COMMAND_OK:
-                return False
-            raw.info[_PG_HISTORY] = True
+            return None  # (the log refuses control characters such as NUL before this)
+        if known is None:
+            if pgconn.prepare(_PG_HISTORY, _PG_HISTORY_SQL).status != _COMMAND_OK:
+                return None
+            info[_PG_HISTORY] = encoding
         pgconn.send_query_prepared(
             _PG_HISTORY, [customer, since.isoformat().encode(), until.isoformat().encode()]
         )
-        return True
+        return encoding
 
     @classmethod
     def _exec_history(
         cls, raw: Any, customer_id: str, since: datetime, until: datetime
     ) -> list[tuple[Any, ...]] | None:
         """The rows by the connection's prepared statement; None: ask the cursor instead."""
-        if not cls._send_history(raw, customer_id, since, until):
+        encoding = cls._send_history(raw, customer_id, since, until)
+        if encoding is None:
             return None
-        return _rows(_answer(raw.driver_connection.pgconn), raw)
+        return _rows(_answer(raw.driver_connection.pgconn), encoding)
 
 
 _PG_COLUMNS = ", ".join(_DECISION_COLUMNS)
@@ -572,13 +630,15 @@ def _answer(pgconn: Any) -> Any:
         results.append(result)
 
 
-def _rows(result: Any, raw: Any) -> list[tuple[Any, ...]] | None:
-    """(decision_id, currency, amount) from a text-format result; None: not rows."""
-    from psycopg import pq
+#: libpq's result statuses (``psycopg.pq.ExecStatus``, without importing it per look-up)
+_COMMAND_OK = 1
+_TUPLES_OK = 2
 
-    if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+
+def _rows(result: Any, encoding: str) -> list[tuple[Any, ...]] | None:
+    """(decision_id, currency, amount) from a text-format result; None: not rows."""
+    if result is None or result.status != _TUPLES_OK:
         return None
-    encoding = raw.driver_connection.info.encoding
     rows = []
     for n in range(result.ntuples):
         decision_id, currency, amount = (result.get_value(n, c) for c in range(3))

@@ -46,6 +46,7 @@ __all__ = [
     "incident_content",
     "incident_jsons",
     "pending_decision",
+    "summed_history",
 ]
 
 Status = Literal["accepted", "edited", "rejected"]
@@ -88,6 +89,53 @@ class CustomerHistory:
     since: datetime
     until: datetime
     days: int = HISTORY_DAYS
+
+
+def summed_history(
+    customer_id: str,
+    rows: Sequence[Sequence[Any]],
+    since: datetime,
+    until: datetime,
+    days: int,
+) -> CustomerHistory:
+    """A customer's history from the look-up's (decision_id, currency, amount) rows."""
+    if not rows:  # most customers
+        return _history(customer_id, 0, {}, since, until, days)
+    decisions: set[str] = set()
+    totals: dict[str | None, float] = {}
+    for decision_id, currency, amount in rows:
+        decisions.add(decision_id)
+        if amount is not None:
+            totals[currency] = totals.get(currency, 0.0) + amount
+    amounts = {currency: round(total, 2) for currency, total in sorted(totals.items(), key=str)}
+    return _history(customer_id, len(decisions), amounts, since, until, days)
+
+
+def _history(
+    customer_id: str,
+    compensations: int,
+    amounts: dict[str | None, float],
+    since: datetime,
+    until: datetime,
+    days: int,
+) -> CustomerHistory:
+    """``CustomerHistory(customer_id, compensations, amounts, since, until, days)``.
+
+    Its fields set at once: a frozen dataclass's ``__init__`` sets each through
+    ``object.__setattr__``, most of a look-up's Python once the history is kept (one
+    per logged suggestion). The class has no ``__post_init__`` nor slots;
+    ``tests/test_log.py`` holds the two equal, field by field.
+    """
+    history = object.__new__(CustomerHistory)
+    history.__dict__.update(
+        customer_id=customer_id,
+        compensations=compensations,
+        amounts=amounts,
+        since=since,
+        until=until,
+        days=days,
+    )
+    return history
 
 
 @dataclass(frozen=True)

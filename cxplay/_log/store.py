@@ -59,6 +59,7 @@ from cxplay._log.records import (
     Pending,
     Status,
     pending_decision,
+    summed_history,
 )
 from cxplay._log.retention import delete_before, erase_customer
 from cxplay.errors import LogError
@@ -95,30 +96,8 @@ _HISTORY = sa.select(t.given.c.decision_id, t.given.c.currency, t.given.c.amount
 )
 
 
-def _summed(
-    customer_id: str,
-    rows: Sequence[Sequence[Any]],
-    since: datetime,
-    until: datetime,
-    days: int,
-) -> CustomerHistory:
-    """A customer's history from the look-up's (decision_id, currency, amount) rows."""
-    if not rows:  # most customers
-        return CustomerHistory(customer_id, 0, {}, since, until, days)
-    decisions: set[str] = set()
-    totals: dict[str | None, float] = {}
-    for decision_id, currency, amount in rows:
-        decisions.add(decision_id)
-        if amount is not None:
-            totals[currency] = totals.get(currency, 0.0) + amount
-    return CustomerHistory(
-        customer_id=customer_id,
-        compensations=len(decisions),
-        amounts={currency: round(total, 2) for currency, total in sorted(totals.items(), key=str)},
-        since=since,
-        until=until,
-        days=days,
-    )
+#: the history's window (made once: a timedelta made per look-up costs more than its use)
+_HISTORY_WINDOW = timedelta(days=HISTORY_DAYS)
 
 
 class DecisionLog:
@@ -613,7 +592,7 @@ class DecisionLog:
             if converted is None:
                 raise
             raise converted from None
-        return _summed(customer_id, rows, since, until, days)
+        return summed_history(customer_id, rows, since, until, days)
 
     def history_later(
         self, customer_id: str, now: datetime | None = None
@@ -633,21 +612,32 @@ class DecisionLog:
         start = getattr(self._fast, "history_later", None)
         if start is None or type(self).history is not DecisionLog.history:
             return later  # (a subclass that answers history itself is asked at the end)
+        # (try/except, not self._errors(): this runs per suggestion)
         try:
             since, until = self._window(customer_id, now, days)
-            with self._errors():
-                collect = start(customer_id, since, until)
+            collect = start(customer_id, since, until)
         except LogError:
+            return later
+        except Exception as error:
+            if self._log_error(error) is None:
+                raise
             return later
 
         def collected(keep: bool) -> CustomerHistory | None:
-            if not keep:  # not needed: a failure to read it does not matter either
-                with contextlib.suppress(LogError), self._errors():
-                    collect(False)
-                return None
-            with self._errors():
-                rows = collect(True)
-            return _summed(customer_id, rows, since, until, days)
+            try:
+                rows = collect(keep)
+            except LogError:
+                if not keep:  # not needed: a failure to read it does not matter either
+                    return None
+                raise
+            except Exception as error:
+                converted = self._log_error(error)
+                if converted is None:
+                    raise
+                if not keep:
+                    return None
+                raise converted from None
+            return summed_history(customer_id, rows, since, until, days) if keep else None
 
         return collected
 
@@ -660,7 +650,8 @@ class DecisionLog:
             until = until.replace(tzinfo=timezone.utc)
         if self._closed:
             raise LogError(f"the log {self.where} is closed")
-        return until - timedelta(days=days), until
+        window = _HISTORY_WINDOW if days == HISTORY_DAYS else timedelta(days=days)
+        return until - window, until
 
     def customer_decisions(
         self, customer_id: str, *, limit: int = 5, exclude: str | None = None
