@@ -109,7 +109,7 @@ def outcome(function: Callable[..., str], *args: Any) -> tuple[str, str]:
     """What a call gives: its text, or its error's type and message."""
     try:
         return "text", function(*args)
-    except Exception as error:  # noqa: BLE001 -- the error itself is what is compared
+    except Exception as error:  # the error itself is what is compared
         return type(error).__name__, str(error)
 
 
@@ -223,4 +223,3 @@ def test_money_words_caches_by_the_rounded_value_not_zero() -> None:
     assert money_words(0, "EUR", "en") == reference_money_words(0, "EUR", "en")
     info = spoken._money_said_cached.cache_info()
     assert (info.hits, info.misses) == (1, 1)
-
