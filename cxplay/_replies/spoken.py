@@ -154,6 +154,12 @@ def money_words(amount: Number, currency: str, language: str) -> str:
     it, which an agent can still read aloud.
     """
     value = round(float(_as_number(amount)), 2)
+    if value == 0:  # 0.0 and -0.0 are equal keys, but num2words may say them differently
+        return _money_said(value, currency, language)
+    return _money_said_cached(value, currency, language)
+
+
+def _money_said(value: float, currency: str, language: str) -> str:
     try:
         said = str(num2words(value, lang=language, to="currency", currency=currency))
     except (NotImplementedError, KeyError, ValueError, TypeError):
@@ -172,6 +178,12 @@ def money_words(amount: Number, currency: str, language: str) -> str:
         return whole
     joiner = {"en": "and", "pl": "i", "uk": "і"}[language]
     return f"{whole} {joiner} {cents}"
+
+
+# The same amount in the same currency and language is said the same way every time: a
+# spoken reply says its refund or voucher once per suggestion, and num2words' currency path
+# is most of the cost. Keyed by the rounded value itself, never by a text around it.
+_money_said_cached: Final = functools.lru_cache(maxsize=1024)(_money_said)
 
 
 def _babel_money_words(value: float, currency: str, language: str) -> str:
@@ -330,6 +342,8 @@ _EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A whole number standing alone: not a time (14:30), a decimal, a code (LO3921) or a date.
 _BARE_NUMBER: Final = re.compile(r"(?<![\w:.,/-])\d{1,6}(?![\w:/-]|[.,]\d)")
 _PHONE: Final = re.compile(r"(\+?\d[\d \u00a0-]{6,}\d)")
+# Any decimal digit, as ``\d`` means it in the patterns above (not only 0-9).
+_DIGIT: Final = re.compile(r"\d")
 _PARENTHESIS: Final = re.compile(r"\s*\(([^()]*)\)")
 # the comma an aside leaves before a full stop or another comma ("… at once,." → "… at once.")
 _LOOSE_COMMA: Final = re.compile(r",(?=[,.;:!?])|,$")
@@ -368,15 +382,36 @@ def speakable(text: str, language: str) -> str:
     templates say them with the filters), a link or an e-mail address becomes
     the promise to send it, and a parenthesis is said as an aside between commas
     ("an upgrade at no extra cost, we will check at once.").
+
+    Most turns hold no sign, digit, link or bracket at all: each pass runs only when the
+    text (as the passes before it left it) holds what its pattern cannot match without --
+    a ``%``, a digit, ``://`` or ``www.``, an ``@``, a ``(``, a comma -- and a pass that
+    cannot match leaves the text as it is, so the result is the same
+    (``tests/test_spoken_speakable.py`` checks it against the reference).
     """
-    text = _PERCENT.sub(lambda m: percent_words(int(m.group(1)), language), text)
-    if language == "en":  # no case to agree with: "within twenty-four hours"
-        parts = _PHONE.split(text)  # a phone number is read digit by digit, as written
-        text = "".join(
-            part if _PHONE.fullmatch(part) else _BARE_NUMBER.sub(_number_said, part)
-            for part in parts
-        )
-    text = _URL.sub(_LINK[language], text)
-    text = _EMAIL.sub(_ADDRESS[language], text)
-    text = _PARENTHESIS.sub(lambda m: f", {m.group(1).strip()},", text)
-    return _LOOSE_COMMA.sub("", text).replace(", ,", ",")
+    if "%" in text:
+        text = _PERCENT.sub(lambda m: percent_words(int(m.group(1)), language), text)
+    if language == "en" and _DIGIT.search(text):  # no case to agree with: "twenty-four"
+        # a phone number is read digit by digit, as written; ``split`` puts each one (the
+        # pattern's one group) at an odd index, and only there: numbers between are said
+        parts = _PHONE.split(text)
+        if len(parts) == 1:
+            text = _BARE_NUMBER.sub(_number_said, text)
+        else:
+            text = "".join(
+                part if index % 2 else _BARE_NUMBER.sub(_number_said, part)
+                for index, part in enumerate(parts)
+            )
+    if "://" in text or "www." in text:
+        text = _URL.sub(_LINK[language], text)
+    if "@" in text:
+        text = _EMAIL.sub(_ADDRESS[language], text)
+    if "(" in text:
+        text = _PARENTHESIS.sub(_aside, text)
+    if "," in text:
+        text = _LOOSE_COMMA.sub("", text).replace(", ,", ",")
+    return text
+
+
+def _aside(found: re.Match[str]) -> str:
+    return f", {found.group(1).strip()},"
