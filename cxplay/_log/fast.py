@@ -104,21 +104,28 @@ _PG_HISTORY_SQL = (
 
 
 def sqlite_time(moment: datetime | None) -> str | None:
-    """A datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC).
+    """A datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive UTC)."""
+    return None if moment is None else _utc_text(moment)
 
-    The text of ``_utc_text`` (``astimezone``, then ``isoformat``), from the fields: an
-    aware time less its offset has the fields ``astimezone(timezone.utc)`` gives, and
-    ``%`` formatting costs a third of ``isoformat`` with its keywords (this runs three
-    times per decision written).
+
+_SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # = isoformat(" ", "microseconds")
+
+
+def _utc_text(moment: datetime) -> str:
+    """The UTC text of a moment (a naive one is UTC), as SQLite stores and compares it.
+
+    ``astimezone(timezone.utc)`` then ``isoformat(" ", "microseconds")``, from the fields:
+    an aware time less its offset has the fields ``astimezone`` gives, and ``%``
+    formatting costs a third of ``isoformat`` with its keywords (this runs three times per
+    decision written, and per history look-up).
     """
-    if moment is None:
-        return None
     zone = moment.tzinfo
     if zone is not None and zone is not timezone.utc:
         offset = moment.utcoffset()
         if offset is None:  # (a zone without an offset: astimezone takes it as local time)
-            return _utc_text(moment)
-        moment = moment - offset
+            moment = moment.astimezone(timezone.utc)
+        else:
+            moment = moment - offset
     return _SQLITE_TIME % (
         moment.year,
         moment.month,
@@ -128,17 +135,6 @@ def sqlite_time(moment: datetime | None) -> str | None:
         moment.second,
         moment.microsecond,
     )
-
-
-_SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # = isoformat(" ", "microseconds")
-
-
-def _utc_text(moment: datetime) -> str:
-    if moment.tzinfo is timezone.utc:  # (most times: no conversion, no copy) drop "+00:00"
-        return moment.isoformat(sep=" ", timespec="microseconds")[:-6]
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.isoformat(sep=" ", timespec="microseconds")  # = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class FastPath:

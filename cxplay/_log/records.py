@@ -41,9 +41,9 @@ __all__ = [
     "OutcomeRecord",
     "Pending",
     "Status",
+    "content_fingerprint",
     "decision_id_for",
     "given_compensation",
-    "incident_content",
     "incident_jsons",
     "pending_decision",
     "summed_history",
@@ -235,7 +235,7 @@ class LoggedDecision:
 def decision_id_for(incident_id: str | None, digest: str, content: str = "") -> str:
     """The decision id: derived from the incident id, its content and the playbooks.
 
-    ``content`` is :func:`incident_content` of the incident: the same id with other content
+    ``content`` is :func:`content_fingerprint` of the incident: the same id with other content
     (another customer, another amount) is another decision. Without an id: random.
     """
     if incident_id is None:
@@ -244,13 +244,9 @@ def decision_id_for(incident_id: str | None, digest: str, content: str = "") -> 
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def incident_content(dumped: Mapping[str, Any]) -> str:
-    """A fingerprint of an incident's content (its JSON, facts in name order).
-
-    ``dumped`` is ``incident.model_dump(mode="json", exclude_none=True,
-    exclude_defaults=True)``; every other mapping in it has the model's fixed key order.
-    """
-    return hashlib.sha256(_content_json(dumped)).hexdigest()[:32]
+def content_fingerprint(content: bytes) -> str:
+    """A fingerprint of an incident's content JSON (:func:`incident_jsons`' first text)."""
+    return hashlib.sha256(content).hexdigest()[:32]
 
 
 class Pending:
@@ -409,7 +405,7 @@ def pending_decision(
         raise RowRefused(
             f"decision not logged: the incident cannot be stored ({first_line(error)})"
         ) from None
-    decision_id = decision_id_for(incident.id, digest, hashlib.sha256(content).hexdigest()[:32])
+    decision_id = decision_id_for(incident.id, digest, content_fingerprint(content))
     reply = suggestion.reply
     customer = incident.customer
     pending = Pending.__new__(Pending)
@@ -524,7 +520,7 @@ def incident_jsons(
 
     The content JSON is ``to_json`` of ``incident.model_dump(mode="json",
     exclude_none=True, exclude_defaults=True)`` with the facts in name order
-    (:func:`incident_content`'s input). Made here in one pass of the model's own
+    (the decision id's key). Made here in one pass of the model's own
     serializer (without its Python callbacks): the sub-models equal to their defaults and
     empty facts excluded by name, which is what ``exclude_defaults`` decides (every other
     default is None). When masking changes nothing, the masked JSON is the same pass with
@@ -562,7 +558,11 @@ def incident_jsons(
 
 
 def _content_json(dumped: Mapping[str, Any]) -> bytes:
-    """:func:`incident_content`'s JSON: the dump with its facts in name order."""
+    """The content JSON of an incident's dump: its facts in name order.
+
+    ``dumped`` is ``model_dump(mode="json", exclude_none=True, exclude_defaults=True)``;
+    every other mapping in it has the model's fixed key order.
+    """
     facts = dumped.get("facts")
     if facts:
         dumped = {**dumped, "facts": dict(sorted(facts.items()))}
