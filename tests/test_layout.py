@@ -435,6 +435,7 @@ NOT_FOR_SUGGEST = (
     "cxplay._events",
     "cxplay._backtest",
     "cxplay._playbooks.lint",
+    "cxplay._replies.sms",  # an e-mail reply counts no SMS segments
 )
 
 
@@ -474,3 +475,16 @@ def test_cxplay_suggest_imports_only_what_it_uses() -> None:
     modules = _imported_after(code)
     assert "cxplay._engine.engine" in modules and "jinja2" in modules  # it did run
     assert _under(modules, NOT_FOR_SUGGEST) == []
+
+
+def test_an_sms_reply_imports_the_sms_module_and_counts_its_segments() -> None:
+    incident = EXAMPLES / "incidents" / "parcel_late.json"  # channel "sms"
+    code = (
+        "import cxplay\n"
+        "from cxplay._replies import renderer\n"
+        f"reply = cxplay.Engine.from_path().suggest(cxplay.read_incident({str(incident)!r})).reply\n"
+        "assert reply.channel == 'sms' and reply.segments, reply\n"
+        "from cxplay._replies.sms import sms_segments\n"
+        "assert renderer.sms_segments is sms_segments  # put in place by the first call\n"
+    )
+    assert "cxplay._replies.sms" in _imported_after(code)
