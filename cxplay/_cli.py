@@ -23,9 +23,7 @@ import gc
 import importlib
 import json
 import os
-import re
 import sys
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,7 +35,7 @@ from cxplay import _cli_log
 from cxplay._cli_options import playbook_paths as _paths
 from cxplay._cli_options import playbooks_option as _playbooks_option
 from cxplay._common.channels import CHANNELS
-from cxplay._common.lazy import collector_paused
+from cxplay._common.lazy import collector_paused, lazy_pattern
 from cxplay._common.text import echo
 from cxplay._version import __version__
 from cxplay.errors import CxplayError, IncidentError, PlanError
@@ -81,6 +79,8 @@ def _exit_code(error: Exception, *, debug: bool) -> int:
         # the reader went away (``cxplay schema | head``): nothing left to tell anyone
         return EXIT_ERROR
     if debug:
+        import traceback  # only for --debug
+
         click.echo("".join(traceback.format_exception(error)).rstrip("\n"), err=True)
     if isinstance(error, CxplayError):
         from cxplay._present import error_lines
@@ -145,8 +145,9 @@ class _Cli(click.Group):
 
 # --------------------------------------------------------------------------- incidents
 
-_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
-_FACT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# for --fact only
+_NUMBER = lazy_pattern(globals(), "_NUMBER", r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+_FACT_KEY = lazy_pattern(globals(), "_FACT_KEY", r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _scalar(text: str) -> Any:

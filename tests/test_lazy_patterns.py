@@ -37,6 +37,14 @@ BEFORE = {
         r"повернення\s+(коштів|грошей)",
         re.IGNORECASE,
     ),
+    ("cxplay._cli", "_NUMBER"): re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z"),
+    ("cxplay._cli", "_FACT_KEY"): re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z"),
+    ("cxplay._cli_log", "_GIVEN"): re.compile(
+        r"^([a-z_]+)=([0-9]+(?:\.[0-9]+)?)(?:[: ]?([A-Z]{3}))?$"
+    ),
+    ("cxplay._common.hours", "_RANGE"): re.compile(
+        r"^(?P<h1>\d{2}):(?P<m1>\d{2})-(?P<h2>\d{2}):(?P<m2>\d{2})$"
+    ),
     ("cxplay._replies.locale", "_SPACES"): re.compile(
         "[" + "".join(chr(cp) for cp in sorted(_SPACE_TABLE)) + "]"
     ),
@@ -127,6 +135,9 @@ def test_an_email_suggestion_compiles_only_the_patterns_it_uses() -> None:
     # what an e-mail reply printed as text never needs: one-line checks, JSON escapes, a
     # public channel's leak check, Ukrainian Latin names (and today the SMS's plain spaces)
     assert lazy >= {
+        ("cxplay._cli", "_FACT_KEY"),  # --fact
+        ("cxplay._cli", "_NUMBER"),
+        ("cxplay._cli_log", "_GIVEN"),  # cxplay outcome
         ("cxplay._common.text", "_NOT_LINE"),
         ("cxplay._present", "_UNSAFE_IN_JSON"),
         ("cxplay._replies.shaping", "_PUBLIC_LEAK"),
