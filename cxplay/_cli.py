@@ -20,11 +20,10 @@ Shell completion is click's own: ``eval "$(_CXPLAY_COMPLETE=bash_source cxplay)"
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
-import re
 import sys
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,13 +31,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
-from cxplay import _cli_log, _cli_watch
-from cxplay._cli_backtest import backtest_command
+from cxplay import _cli_log
 from cxplay._cli_options import playbook_paths as _paths
 from cxplay._cli_options import playbooks_option as _playbooks_option
-from cxplay._cli_serve import serve
 from cxplay._common.channels import CHANNELS
-from cxplay._common.lazy import collector_paused
+from cxplay._common.lazy import collector_paused, lazy_pattern
 from cxplay._common.text import echo
 from cxplay._version import __version__
 from cxplay.errors import CxplayError, IncidentError, PlanError
@@ -82,6 +79,8 @@ def _exit_code(error: Exception, *, debug: bool) -> int:
         # the reader went away (``cxplay schema | head``): nothing left to tell anyone
         return EXIT_ERROR
     if debug:
+        import traceback  # only for --debug
+
         click.echo("".join(traceback.format_exception(error)).rstrip("\n"), err=True)
     if isinstance(error, CxplayError):
         from cxplay._present import error_lines
@@ -102,8 +101,38 @@ def _exit_code(error: Exception, *, debug: bool) -> int:
     return EXIT_ERROR
 
 
+#: Commands whose module is imported when the command is asked for (to run, for its help,
+#: for ``cxplay --help`` or a completion), not by every command: name -> (module, object).
+_LATER: Mapping[str, tuple[str, str]] = {
+    "backtest": ("cxplay._cli_backtest", "backtest_command"),
+    "disruptions": ("cxplay._cli_watch", "disruptions_group"),
+    "serve": ("cxplay._cli_serve", "serve"),
+    "watch": ("cxplay._cli_watch", "watch_command"),
+}
+
+
 class _Cli(click.Group):
-    """The root group: every exception a command raises goes through :func:`_exit_code`."""
+    """The root group: every exception a command raises goes through :func:`_exit_code`.
+
+    The commands of :data:`_LATER` are listed as the others are and added on first ask.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_LATER})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _LATER:
+            module, name = _LATER[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and args[0] not in _LATER:
+            for name in _LATER:  # a name not known: "Did you mean" looks among them all
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -116,8 +145,9 @@ class _Cli(click.Group):
 
 # --------------------------------------------------------------------------- incidents
 
-_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
-_FACT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# for --fact only
+_NUMBER = lazy_pattern(globals(), "_NUMBER", r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+_FACT_KEY = lazy_pattern(globals(), "_FACT_KEY", r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _scalar(text: str) -> Any:
@@ -818,9 +848,6 @@ def schema(incident: bool) -> None:
 
 
 _cli_log.register(cli)
-_cli_watch.register(cli)
-cli.add_command(backtest_command)
-cli.add_command(serve)
 
 
 #: Set by :func:`main`: the process ends when the command does (not so under CliRunner).

@@ -7,7 +7,6 @@ prints the result. ``suggest --log`` records suggestions (see :func:`suggest_log
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -18,7 +17,7 @@ import click
 
 from cxplay._cli_options import log_option, playbooks_option
 from cxplay._cli_options import playbook_paths as _paths
-from cxplay._common.lazy import import_paused
+from cxplay._common.lazy import import_paused, lazy_pattern
 from cxplay.errors import LogError
 
 if TYPE_CHECKING:
@@ -118,7 +117,7 @@ def suggest_logged(
 
 # --------------------------------------------------------------------------- parsing
 
-_GIVEN = re.compile(r"^([a-z_]+)=([0-9]+(?:\.[0-9]+)?)(?:[: ]?([A-Z]{3}))?$")
+_GIVEN = lazy_pattern(globals(), "_GIVEN", r"^([a-z_]+)=([0-9]+(?:\.[0-9]+)?)(?:[: ]?([A-Z]{3}))?$")
 
 
 def _parse_given(

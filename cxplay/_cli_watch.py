@@ -18,7 +18,7 @@ from cxplay._cli_options import playbook_paths as playbook_paths_of
 from cxplay._cli_options import playbooks_option
 from cxplay.errors import CxplayError
 
-__all__ = ["register"]
+__all__ = ["disruptions_group", "watch_command"]
 
 _SIMPLE = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)?$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -376,9 +376,3 @@ def resolve_command(ident: str, playbook_paths: Sequence[Path], log: str | None)
         click.echo(f"Warning: {problem}", err=True)
     if problems:
         raise CxplayError(f"{len(problems)} resolution notices could not be written")
-
-
-def register(cli: click.Group) -> None:
-    """Add ``watch`` and ``disruptions`` to the root group."""
-    cli.add_command(watch_command)
-    cli.add_command(disruptions_group)

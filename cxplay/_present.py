@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import click
 
+from cxplay._common.lazy import lazy_pattern
 from cxplay._playbooks.labels import LabelBook
 from cxplay._playbooks.loader import PlaybookSet
 from cxplay.errors import CxplayError, PlaybookError
@@ -92,8 +93,10 @@ class _Style:
 # starts a sequence that moves the cursor, rewrites the title or the clipboard; CR
 # overwrites a line), DEL, C1 controls (U+009B is a one-character CSI) and lone
 # surrogates (which cannot be written at all). Group 1: a colour (SGR) sequence.
-_UNSAFE = re.compile(r"(\x1b\[[0-9;]*m)|[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
+_UNSAFE = lazy_pattern(
+    globals(), "_UNSAFE", r"(\x1b\[[0-9;]*m)|[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]"
+)
+_UNSAFE_IN_JSON = lazy_pattern(globals(), "_UNSAFE_IN_JSON", r"[\x7f-\x9f\ud800-\udfff]")
 
 
 def _visible(char: str) -> str:

@@ -6,7 +6,8 @@ They are immutable in depth: assigning a field raises ``FrozenInstanceError`` (a
 and the JSON is the contract, byte for byte.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` (see cxplay/models.py): real annotations spare
+# pydantic a compile and an evaluation of each field's annotation string.
 
 from collections.abc import Mapping
 from dataclasses import FrozenInstanceError

@@ -435,6 +435,10 @@ NOT_FOR_SUGGEST = (
     "cxplay._events",
     "cxplay._backtest",
     "cxplay._playbooks.lint",
+    "cxplay._replies.sms",  # an e-mail reply counts no SMS segments
+    "cxplay._cli_backtest",  # the commands of other jobs: imported when asked for
+    "cxplay._cli_serve",
+    "cxplay._cli_watch",
 )
 
 
@@ -474,3 +478,40 @@ def test_cxplay_suggest_imports_only_what_it_uses() -> None:
     modules = _imported_after(code)
     assert "cxplay._engine.engine" in modules and "jinja2" in modules  # it did run
     assert _under(modules, NOT_FOR_SUGGEST) == []
+
+
+def test_an_sms_reply_imports_the_sms_module_and_counts_its_segments() -> None:
+    incident = EXAMPLES / "incidents" / "parcel_late.json"  # channel "sms"
+    code = (
+        "import cxplay\n"
+        "from cxplay._replies import renderer\n"
+        f"reply = cxplay.Engine.from_path().suggest(cxplay.read_incident({str(incident)!r})).reply\n"
+        "assert reply.channel == 'sms' and reply.segments, reply\n"
+        "from cxplay._replies.sms import sms_segments\n"
+        "assert renderer.sms_segments is sms_segments  # put in place by the first call\n"
+    )
+    assert "cxplay._replies.sms" in _imported_after(code)
+
+
+def test_the_commands_of_other_jobs_are_listed_and_imported_when_asked_for() -> None:
+    later = {"cxplay._cli_backtest", "cxplay._cli_serve", "cxplay._cli_watch"}
+    assert not _imported_after("import cxplay._cli") & later
+    code = (
+        "import click\n"
+        "from cxplay._cli import cli\n"
+        "ctx = click.Context(cli)\n"
+        "assert {'backtest', 'disruptions', 'serve', 'watch'} <= set(cli.list_commands(ctx))\n"
+        "assert cli.list_commands(ctx) == sorted(cli.list_commands(ctx))\n"
+        "from cxplay import _cli_backtest, _cli_serve, _cli_watch\n"
+        "assert cli.get_command(ctx, 'serve') is _cli_serve.serve\n"
+        "assert cli.get_command(ctx, 'watch') is _cli_watch.watch_command\n"
+        "assert cli.get_command(ctx, 'disruptions') is _cli_watch.disruptions_group\n"
+        "assert cli.get_command(ctx, 'backtest') is _cli_backtest.backtest_command\n"
+        "assert cli.get_command(ctx, 'nosuch') is None\n"
+    )
+    assert _imported_after(code) >= later
+    # a mistyped name is still told the command it meant
+    typo = subprocess.run(
+        [sys.executable, "-m", "cxplay", "serv"], capture_output=True, text=True, timeout=120
+    )
+    assert typo.returncode == 2 and "Did you mean 'serve'?" in typo.stderr

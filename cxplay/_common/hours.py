@@ -19,7 +19,6 @@ import functools
 import hashlib
 import itertools
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -29,6 +28,7 @@ from zoneinfo import ZoneInfo
 from pydantic_core import TzInfo
 
 from cxplay._common import cache, instants
+from cxplay._common.lazy import lazy_pattern
 
 __all__ = [
     "WEEKDAYS",
@@ -40,7 +40,9 @@ __all__ = [
 #: Weekday keys of ``[calendar.hours]``, Monday first (``date.weekday()`` order).
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_RANGE = re.compile(r"^(?P<h1>\d{2}):(?P<m1>\d{2})-(?P<h2>\d{2}):(?P<m2>\d{2})$")
+_RANGE = lazy_pattern(
+    globals(), "_RANGE", r"^(?P<h1>\d{2}):(?P<m1>\d{2})-(?P<h2>\d{2}):(?P<m2>\d{2})$"
+)
 #: How far ahead a deadline is looked for: past this, the calendar is (nearly) never open.
 _HORIZON_DAYS = 3 * 366
 

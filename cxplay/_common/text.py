@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+
+from cxplay._common.lazy import lazy_pattern
 
 __all__ = [
     "ECHO_LIMIT",
@@ -72,8 +73,10 @@ def echo(value: object, limit: int = ECHO_LIMIT) -> str:
 # escape sequence rewrites an agent's terminal; U+009B is a one-character CSI). Multi-line
 # texts (descriptions, notes, text facts) may hold tab, newline and carriage return;
 # one-line texts (names, ids) may not.
-_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_NOT_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_TEXT = lazy_pattern(
+    globals(), "_NOT_TEXT", r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
+)
+_NOT_LINE = lazy_pattern(globals(), "_NOT_LINE", r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def text_problem(value: str, *, lines: bool = True) -> str | None:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
+from cxplay._common.lazy import lazy_pattern
 from cxplay._common.text import echo
 from cxplay._common.toml import read_package_toml
 from cxplay._replies.locale import REGISTERS, _check_language
@@ -201,7 +202,9 @@ def _uk_by_latin() -> Mapping[str, str]:
 
 # A word that could be the official Latin spelling of a Ukrainian word: its letters, and
 # "c" only in "ch" (there is no w, q, x, j and no diacritic in it).
-_KMU_SHAPED: Final = re.compile(r"^(?:[abdefghiklmnoprstuvyz']|ch)+$", re.IGNORECASE)
+_KMU_SHAPED: Final = lazy_pattern(
+    globals(), "_KMU_SHAPED", r"^(?:[abdefghiklmnoprstuvyz']|ch)+$", re.IGNORECASE
+)
 
 
 @lru_cache(maxsize=_NAME_CACHE)

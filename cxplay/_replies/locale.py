@@ -52,6 +52,7 @@ from babel.units import format_unit
 from pydantic import TypeAdapter, ValidationError
 
 from cxplay._common.instants import span_micros
+from cxplay._common.lazy import lazy_pattern
 from cxplay._common.text import echo
 from cxplay._common.toml import read_package_toml
 from cxplay.models import CHANNELS
@@ -188,7 +189,9 @@ def plain_spaces(text: str) -> str:
     return _SPACES.sub(" ", text)
 
 
-_SPACES: Final = re.compile("[" + "".join(chr(cp) for cp in sorted(_SPACE_TABLE)) + "]")
+_SPACES: Final = lazy_pattern(
+    globals(), "_SPACES", "[" + "".join(chr(cp) for cp in sorted(_SPACE_TABLE)) + "]"
+)
 
 
 # --------------------------------------------------------------------------------------

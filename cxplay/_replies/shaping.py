@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import escape
 
+from cxplay._common.lazy import lazy_pattern
 from cxplay._replies.address import address_gender
 from cxplay._replies.locale import format_money
 from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
@@ -25,7 +26,9 @@ from cxplay.results import SuggestedAction
 
 _CATALOG = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\.(?P<lang>en|pl|uk)\.toml$")
 # An amount, a currency or a percentage: what a public reply must never show.
-_PUBLIC_LEAK = re.compile(
+_PUBLIC_LEAK = lazy_pattern(
+    globals(),
+    "_PUBLIC_LEAK",
     r"\d\s*%|%\s*\d|\d[\d\s.,\u00a0\u202f]*\s*(zł|zl|pln|eur|usd|gbp|uah|грн|₴|€|\$|£)"
     r"|(zł|pln|eur|usd|gbp|uah|грн|₴|€|\$|£)\s*\d|\bprocent|\bpercent|відсот|\bvoucher|"
     r"\bbon\b|\brabat|\bzniżk|\bзнижк|\bваучер|\bzwrot\s+(pieniędzy|kosztów)|\brefund|"
