@@ -612,14 +612,18 @@ def _pg_row_json(p: Pending) -> bytes:
 
 
 def _answer(pgconn: Any) -> Any:
-    """The result of the query sent on ``pgconn``, read to its end (the GIL let go meanwhile)."""
+    """The result of the query sent on ``pgconn``, read to its end (the GIL let go meanwhile).
+
+    The socket is read only while libpq is busy (what it holds does not make the next
+    result): a look-up's whole answer comes in one read, and reading again before each
+    ``get_result`` cost one more ``recvfrom`` per look-up, answered ``EAGAIN``.
+    """
     results: list[Any] = []
     while True:
-        while True:
+        while pgconn.is_busy():
             pgconn.consume_input()
-            if not pgconn.is_busy():
-                break
-            select.select([pgconn.socket], [], [])
+            if pgconn.is_busy():
+                select.select([pgconn.socket], [], [])
         result = pgconn.get_result()
         if result is None:
             return results[0] if results else None
