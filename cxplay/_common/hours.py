@@ -245,13 +245,33 @@ class BusinessCalendar:
         given = aware.tzinfo  # the answer keeps the caller's zone (library contract)
         begin = instants.micros(aware)
         length = instants.span_micros(span)
-        moment = self._open_from(begin, 0, aware.astimezone(self.tz).date())
+        day = aware.astimezone(self.tz).date()
+        if length and not span.days:
+            # the usual deadline: open at the start and still open, in the same interval
+            # of the same day, when the span has passed. Then every step below gives
+            # start + span: the first interval ending after the start is this one (the
+            # earlier ones end by its opening, the day before's by midnight), the span
+            # fits in it, and a moment inside an interval is no opening time to move back
+            # to a closing one (tests/test_business_hours_ticks.py holds it to the rest)
+            due = begin + length
+            ticks = self._ticks.get(day)
+            for opens, closes in self.ticks(day) if ticks is None else ticks:
+                if opens <= begin and due < closes:
+                    if type(given) in _FIXED:
+                        return aware + span
+                    return instants.moment(due).astimezone(given)
+        moment = self._open_from(begin, 0, day)
         if span.days:
             local = instants.moment(moment).astimezone(self.tz)
             day, left = local.date(), span.days
+            known = self._ticks
             for _ in range(_HORIZON_DAYS):
-                day += timedelta(days=1)
-                if self.spans(day):
+                day += _ONE_DAY
+                # open that day: its spans, so its instants, are not empty
+                ticks = known.get(day)
+                if ticks is None:
+                    ticks = self.ticks(day)
+                if ticks:
                     left -= 1
                     if left == 0:
                         break
@@ -285,8 +305,12 @@ class BusinessCalendar:
         """The last closing time before ``moment`` when ``moment`` opens after a closed gap."""
         day = self._day(moment)
         previous: int | None = None
+        known = self._ticks
         for _ in range(31):  # the last open day within a month
-            for begin, end in reversed(self.ticks(day)):
+            ticks = known.get(day)
+            if ticks is None:
+                ticks = self.ticks(day)
+            for begin, end in reversed(ticks):
                 if previous is not None:
                     return end if end < previous else None
                 if begin == moment:
@@ -307,8 +331,12 @@ class BusinessCalendar:
         if day is None:
             day = self._day(moment)
         day -= _ONE_DAY  # a span past midnight
+        known = self._ticks  # ticks() without its call on the days it remembers
         for _ in range(_HORIZON_DAYS):
-            for begin, end in self.ticks(day):
+            ticks = known.get(day)
+            if ticks is None:
+                ticks = self.ticks(day)
+            for begin, end in ticks:
                 if end < moment or (end == moment and left):
                     continue
                 begin = max(begin, moment)
@@ -327,6 +355,8 @@ _ONE_DAY = timedelta(days=1)
 
 def _aware(moment: datetime) -> datetime:
     """A naive datetime is UTC (as everywhere in cxplay)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    zone = moment.tzinfo
+    # a fixed offset always has one: not asked (the call is a tenth of a deadline's cost)
+    if zone is None or (type(zone) not in _FIXED and moment.utcoffset() is None):
         return moment.replace(tzinfo=timezone.utc)
     return moment
