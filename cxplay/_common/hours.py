@@ -246,21 +246,18 @@ class BusinessCalendar:
         begin = instants.micros(aware)
         length = instants.span_micros(span)
         day = aware.astimezone(self.tz).date()
-        if length and not span.days:
-            # the usual deadline: open at the start and still open, in the same interval
-            # of the same day, when the span has passed. Then every step below gives
-            # start + span: the first interval ending after the start is this one (the
-            # earlier ones end by its opening, the day before's by midnight), the span
-            # fits in it, and a moment inside an interval is no opening time to move back
-            # to a closing one (tests/test_business_hours_ticks.py holds it to the rest)
-            due = begin + length
-            ticks = self._ticks.get(day)
-            for opens, closes in self.ticks(day) if ticks is None else ticks:
-                if opens <= begin and due < closes:
-                    if type(given) in _FIXED:
-                        return aware + span
-                    return instants.moment(due).astimezone(given)
-        moment = self._open_from(begin, 0, day)
+        moment, closes = self._opening(begin, day)
+        if length and not span.days and moment + length < closes:
+            # the usual deadline: the span fits in the first open interval from the start
+            # (open at the start, or from its next opening). Then every step below gives
+            # that opening + span: the walk from it meets this interval first (the earlier
+            # ones end by its opening), the span fits in it, and a moment inside an
+            # interval is no opening time to move back to a closing one
+            # (tests/test_business_hours_ticks.py holds it to the rest)
+            due = moment + length
+            if type(given) in _FIXED:
+                return aware + (span if moment == begin else timedelta(microseconds=due - begin))
+            return instants.moment(due).astimezone(given)
         if span.days:
             local = instants.moment(moment).astimezone(self.tz)
             day, left = local.date(), span.days
@@ -321,6 +318,24 @@ class BusinessCalendar:
                     return None  # inside an interval
             day -= _ONE_DAY
         return None
+
+    def _opening(self, moment: int, day: date) -> tuple[int, int]:
+        """``_open_from(moment, 0, day)``, and the closing time of the interval it is in.
+
+        ``day``: ``moment``'s local date. The first interval (in day order) that has not
+        closed before ``moment``: ``moment`` itself when inside, else its opening time.
+        """
+        day -= _ONE_DAY  # a span past midnight
+        known = self._ticks
+        for _ in range(_HORIZON_DAYS):
+            ticks = known.get(day)
+            if ticks is None:
+                ticks = self.ticks(day)
+            for begin, end in ticks:
+                if end >= moment:
+                    return (begin if begin > moment else moment), end
+            day += _ONE_DAY
+        raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
 
     def _open_from(self, moment: int, span: int, day: date | None = None) -> int:
         """The instant by which ``span`` of open time has passed after ``moment`` (both in µs).
