@@ -189,3 +189,51 @@ def test_the_local_date_of_an_instant_by_its_whole_second(zone: str, day: date, 
     moment = midnight + timedelta(microseconds=shift)
     ticks = (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
     assert cal._day(ticks) == moment.astimezone(cal.tz).date()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cal=calendars(),
+    day=st.dates(date(2026, 3, 20), date(2027, 1, 10)),
+    at=st.floats(0, 1),
+    share=st.floats(0, 1),
+    zone=st.sampled_from([timezone.utc, TzInfo(3600), ZoneInfo("America/New_York"), None]),
+)
+def test_a_deadline_inside_one_open_interval_is_the_start_plus_the_span(
+    cal: BusinessCalendar, day: date, at: float, share: float, zone: object
+) -> None:
+    """The short cut of add(): the span fits in the first open interval from the start.
+
+    A start drawn inside one of the day's open intervals and a span shorter than what is
+    left of it: add() answers without walking the days, and as the reference does.
+    """
+    ticks = cal.ticks(day)
+    if not ticks:
+        return
+    opens, closes = ticks[int(at * len(ticks)) % len(ticks)]
+    begin = opens + int((closes - opens - 2) * at) if closes - opens > 2 else opens
+    room = closes - begin - 1
+    if room < 1:
+        return
+    span = timedelta(microseconds=max(1, int(room * share)))
+    start = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=begin)
+    start = start.replace(tzinfo=None) if zone is None else start.astimezone(zone)  # type: ignore[arg-type]
+    walked: list[int] = []
+    original = BusinessCalendar._open_from
+
+    def spy(self: BusinessCalendar, moment: int, span: int, day: date | None = None) -> int:
+        walked.append(moment)
+        return original(self, moment, span, day)
+
+    BusinessCalendar._open_from = spy  # type: ignore[method-assign]
+    try:
+        answer = _outcome(lambda: cal.add(start, span))
+    finally:
+        BusinessCalendar._open_from = original  # type: ignore[method-assign]
+    assert answer == _outcome(lambda: reference_add(cal, start, span))
+    # the short cut answered (unless an interval closes as this one opens, at the start:
+    # the walk meets that one first, at no cost but the walk)
+    closing_then = any(
+        end == begin for d in (day - timedelta(days=1), day) for _, end in cal.ticks(d)
+    )
+    assert not walked or closing_then

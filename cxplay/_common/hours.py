@@ -247,13 +247,30 @@ class BusinessCalendar:
         given = aware.tzinfo  # the answer keeps the caller's zone (library contract)
         begin = instants.micros(aware)
         length = instants.span_micros(span)
-        moment = self._open_from(begin, 0, aware.astimezone(self.tz).date())
+        day = aware.astimezone(self.tz).date()
+        moment, closes = self._opening(begin, day)
+        if length and not span.days and moment + length < closes:
+            # the usual deadline: the span fits in the first open interval from the start
+            # (open at the start, or from its next opening). Then every step below gives
+            # that opening + span: the walk from it meets this interval first (the earlier
+            # ones end by its opening), the span fits in it, and a moment inside an
+            # interval is no opening time to move back to a closing one
+            # (tests/test_business_hours_ticks.py holds it to the rest)
+            due = moment + length
+            if type(given) in _FIXED:
+                return aware + (span if moment == begin else timedelta(microseconds=due - begin))
+            return instants.moment(due).astimezone(given)
         if span.days:
             local = instants.moment(moment).astimezone(self.tz)
             day, left = local.date(), span.days
+            known = self._ticks
             for _ in range(_HORIZON_DAYS):
-                day += timedelta(days=1)
-                if self.spans(day):
+                day += _ONE_DAY
+                # open that day: its spans, so its instants, are not empty
+                ticks = known.get(day)
+                if ticks is None:
+                    ticks = self.ticks(day)
+                if ticks:
                     left -= 1
                     if left == 0:
                         break
@@ -287,8 +304,12 @@ class BusinessCalendar:
         """The last closing time before ``moment`` when ``moment`` opens after a closed gap."""
         day = self._day(moment)
         previous: int | None = None
+        known = self._ticks
         for _ in range(31):  # the last open day within a month
-            for begin, end in reversed(self.ticks(day)):
+            ticks = known.get(day)
+            if ticks is None:
+                ticks = self.ticks(day)
+            for begin, end in reversed(ticks):
                 if previous is not None:
                     return end if end < previous else None
                 if begin == moment:
@@ -300,6 +321,24 @@ class BusinessCalendar:
             day -= _ONE_DAY
         return None
 
+    def _opening(self, moment: int, day: date) -> tuple[int, int]:
+        """``_open_from(moment, 0, day)``, and the closing time of the interval it is in.
+
+        ``day``: ``moment``'s local date. The first interval (in day order) that has not
+        closed before ``moment``: ``moment`` itself when inside, else its opening time.
+        """
+        day -= _ONE_DAY  # a span past midnight
+        known = self._ticks
+        for _ in range(_HORIZON_DAYS):
+            ticks = known.get(day)
+            if ticks is None:
+                ticks = self.ticks(day)
+            for begin, end in ticks:
+                if end >= moment:
+                    return (begin if begin > moment else moment), end
+            day += _ONE_DAY
+        raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
+
     def _open_from(self, moment: int, span: int, day: date | None = None) -> int:
         """The instant by which ``span`` of open time has passed after ``moment`` (both in µs).
 
@@ -309,8 +348,12 @@ class BusinessCalendar:
         if day is None:
             day = self._day(moment)
         day -= _ONE_DAY  # a span past midnight
+        known = self._ticks  # ticks() without its call on the days it remembers
         for _ in range(_HORIZON_DAYS):
-            for begin, end in self.ticks(day):
+            ticks = known.get(day)
+            if ticks is None:
+                ticks = self.ticks(day)
+            for begin, end in ticks:
                 if end < moment or (end == moment and left):
                     continue
                 begin = max(begin, moment)
@@ -329,6 +372,8 @@ _ONE_DAY = timedelta(days=1)
 
 def _aware(moment: datetime) -> datetime:
     """A naive datetime is UTC (as everywhere in cxplay)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    zone = moment.tzinfo
+    # a fixed offset always has one: not asked (the call is a tenth of a deadline's cost)
+    if zone is None or (type(zone) not in _FIXED and moment.utcoffset() is None):
         return moment.replace(tzinfo=timezone.utc)
     return moment
