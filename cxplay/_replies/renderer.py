@@ -124,6 +124,11 @@ def _fold(text: str) -> str:
     # makes an empty paragraph, dropped): without it, a fragment whose {% set %} lines
     # leave line breaks before its text is one paragraph again, folded without the pattern
     text = text.strip()
+    # printable text has no white space but the space (every other one, line breaks and
+    # no-break spaces included, is not printable), so with no two spaces together it is
+    # folded already: most one-line fragments (tests/test_render_fast.py)
+    if "  " not in text and text.isprintable():
+        return text
     # a blank line is a break, spaces or tabs, and a break: without a break followed by
     # another, a space or a tab there is none, and the text is one paragraph (most are)
     if "\n" not in text or ("\n\n" not in text and "\n " not in text and "\n\t" not in text):
@@ -133,6 +138,37 @@ def _fold(text: str) -> str:
         return " ".join(text.split())
     paragraphs = [" ".join(p.split()) for p in parts]
     return "\n\n".join([p for p in paragraphs if p])
+
+
+def _paragraphs(runs: Sequence[tuple[str, Sequence[str]]], *, spoken: bool) -> list[str]:
+    """The paragraphs (spoken: the turns) of a reply's recovery, a run of one step at a time.
+
+    Each text is a fragment as :func:`_fold` leaves it. A list (a text with a line break,
+    the options) is a paragraph of its own; the other texts of a run are one paragraph,
+    and a spoken turn stays under about forty seconds (:data:`_TURN_WORDS`). The words
+    of the texts joined by spaces are the words of each text added up, and a folded text
+    of one paragraph has its words between single spaces: counted once per text, not
+    split again with the texts before it (``tests/test_render_fast.py``).
+    """
+    paragraphs: list[str] = []
+    for _, texts in runs:
+        plain: list[str] = []
+        words = 0  # in plain
+        for text in texts:
+            alone = "\n" in text.strip()
+            said = text.count(" ") + 1 if spoken and not alone else 0
+            if plain and (alone or words + said > _TURN_WORDS):
+                paragraphs.append(" ".join(plain))
+                plain = []
+                words = 0
+            if alone:
+                paragraphs.append(text)
+            else:
+                plain.append(text)
+                words += said
+        if plain:
+            paragraphs.append(" ".join(plain))
+    return paragraphs
 
 
 def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -545,15 +581,17 @@ class Renderer:
         """
 
         def one(name: str, **extra: Any) -> str:
-            return self.fragment(language, name, channel, _with(base, extra)) or ""
+            context = _with(base, extra) if extra else base
+            return self.fragment(language, name, channel, context) or ""
 
         def flat(text: str) -> str:  # a turn is said in one go: no paragraphs inside it
-            return " ".join(text.split())
+            # folded texts: white space is single spaces but where a line breaks
+            return " ".join(text.split()) if "\n" in text else text
 
-        if greeting.endswith(",") and opening:
-            opening = _lower_first(
-                opening, data_starts(base)
-            )  # "Dzień dobry, Panie Tomaszu, bardzo przepraszam"
+        lower = bool(opening) and greeting.endswith(",")
+        starts = data_starts(base) if lower or summary else ()
+        if lower:
+            opening = _lower_first(opening, starts)  # "Dzień dobry, Panie Tomaszu, bardzo …"
 
         def said(turn: str) -> str:  # [notes for the agent] are not said
             return turn if turn.startswith("[") else speakable(turn, language)
@@ -563,7 +601,7 @@ class Renderer:
             one("script.listen"),
             one(
                 "script.paraphrase",
-                summary=_lower_first(summary.rstrip("."), data_starts(base)) if summary else "",
+                summary=_lower_first(summary.rstrip("."), starts) if summary else "",
             ),
             *(flat(part) for part in offer if part),
             flat(nexts),
@@ -806,24 +844,7 @@ class Renderer:
             names = [n for n in (config.agent.get(language), config.company) if n]
             sign = "\n".join([sign_off(language, ctx.tone), *names])
         opening = " ".join(p for p in (*apologies, situation) if p)
-        paragraphs_of_runs: list[str] = []
-        spoken = channel in SPOKEN_CHANNELS
-        for _, texts in runs:
-            plain: list[str] = []
-            for text in texts:
-                # a list (the options) is a paragraph of its own; a spoken turn stays
-                # under about forty seconds
-                alone = "\n" in text.strip()
-                full = spoken and len(" ".join([*plain, text]).split()) > _TURN_WORDS
-                if plain and (alone or full):
-                    paragraphs_of_runs.append(" ".join(plain))
-                    plain = []
-                if alone:
-                    paragraphs_of_runs.append(text)
-                else:
-                    plain.append(text)
-            if plain:
-                paragraphs_of_runs.append(" ".join(plain))
+        paragraphs_of_runs = _paragraphs(runs, spoken=channel in SPOKEN_CHANNELS)
         if channel == "sms":
             # the core fact first (what happened, to which order), addressed by name when
             # the name is known; then the apology and the recovery in its declared order
