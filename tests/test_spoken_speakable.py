@@ -160,7 +160,6 @@ PIECES = (
     "(", ")", "[", "]", "(see", "here)", "(0)", "( ", " )", "http://", "https://", "www.",
     "example.com", "shop.pl/a?b=1", "anna@example.com", "a.b+c@x-y.co.uk", "@", "@x",
     "x@", "word", "Tomasz", "złotych", "гривень", "п'ять", "at once", ", ,", ",.", ",,",
-    ",\n", ",;", ",:", ",!", ",?", ", ", ",\n\n",
 )  # fmt: skip
 
 texts = st.one_of(
@@ -181,16 +180,6 @@ texts = st.one_of(
 @example("", "en")
 def test_speakable_equals_the_reference_on_generated_text(text: str, language: str) -> None:
     assert outcome(speakable, text, language) == outcome(reference_speakable, text, language)
-
-
-@settings(max_examples=1500, deadline=None)
-@given(texts)
-@example("a,\n")
-@example("a,\n\n")
-@example(",")
-def test_the_comma_pretest_is_the_pattern(text: str) -> None:
-    """The loose-comma pass is skipped exactly where its pattern finds nothing."""
-    assert spoken._loose_comma_in(text) == (_LOOSE_COMMA.search(text) is not None)
 
 
 def test_a_phone_split_holds_the_phones_at_odd_indexes_only() -> None:

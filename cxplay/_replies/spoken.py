@@ -385,8 +385,7 @@ def speakable(text: str, language: str) -> str:
 
     Most turns hold no sign, digit, link or bracket at all: each pass runs only when the
     text (as the passes before it left it) holds what its pattern cannot match without --
-    a ``%``, a digit, ``://`` or ``www.``, an ``@``, a ``(`` and a ``)``, a comma before a
-    mark or at the end (the ``, ,`` clean-up wherever there is a comma) -- and a pass that
+    a ``%``, a digit, ``://`` or ``www.``, an ``@``, a ``(``, a comma -- and a pass that
     cannot match leaves the text as it is, so the result is the same
     (``tests/test_spoken_speakable.py`` checks it against the reference).
     """
@@ -407,28 +406,11 @@ def speakable(text: str, language: str) -> str:
         text = _URL.sub(_LINK[language], text)
     if "@" in text:
         text = _EMAIL.sub(_ADDRESS[language], text)
-    if "(" in text and ")" in text:  # an aside is "(...)": a bracket alone is said as it is
+    if "(" in text:
         text = _PARENTHESIS.sub(_aside, text)
     if "," in text:
-        if _loose_comma_in(text):
-            text = _LOOSE_COMMA.sub("", text)
-        text = text.replace(", ,", ",")
+        text = _LOOSE_COMMA.sub("", text).replace(", ,", ",")
     return text
-
-
-#: What follows a comma :data:`_LOOSE_COMMA` drops (before the end, or a final line break).
-_COMMA_BEFORE: Final = tuple(f",{mark}" for mark in ",.;:!?")
-
-
-def _loose_comma_in(text: str) -> bool:
-    """Whether :data:`_LOOSE_COMMA` can match ``text``: substring tests, not the pattern.
-
-    The pattern is a comma before one of ``,.;:!?``, or a comma at the end (``$``: the
-    end, or just before a line break that ends the text).
-    """
-    if text.endswith((",", ",\n")):
-        return True
-    return any(pair in text for pair in _COMMA_BEFORE)
 
 
 def _aside(found: re.Match[str]) -> str:
