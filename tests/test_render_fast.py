@@ -531,3 +531,23 @@ def test_a_history_given_in_the_incident_is_the_validated_model() -> None:
         assert built.model_fields_set == validated.model_fields_set
         assert built.model_dump_json() == validated.model_dump_json()
         assert built.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
+
+
+def test_remembered_folds_and_spoken_turns_are_the_functions_own() -> None:
+    """A remembered result is the one the function gives, per text and per language."""
+    from cxplay._replies import renderer as module
+    from cxplay._replies.spoken import speakable
+
+    texts = ["Call us within 24 hours (or 2 days), 10% off.", " a\n\n b ", "x  y\u00a0z"]
+    for _ in range(2):  # the second time from the memo
+        for text in texts:
+            assert module._folded(text) == _fold(text)
+            for language in ("en", "pl", "uk"):
+                assert module._said(text, language) == speakable(text, language)
+    assert module._said(texts[0], "en") != module._said(texts[0], "pl")  # keyed by language
+    long = "a  b " * (module._MEMO_CHARS // 5 + 1)
+    before = module._fold_memo.cache_info().currsize, module._speakable_memo.cache_info().currsize
+    assert module._folded(long) == _fold(long)
+    assert module._said(long, "en") == speakable(long, "en")
+    after = module._fold_memo.cache_info().currsize, module._speakable_memo.cache_info().currsize
+    assert after == before  # a long text is not kept

@@ -38,12 +38,13 @@ Safety
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
@@ -138,6 +139,30 @@ def _fold(text: str) -> str:
         return " ".join(text.split())
     paragraphs = [" ".join(p.split()) for p in parts]
     return "\n\n".join([p for p in paragraphs if p])
+
+
+#: The longest text whose folded or speakable form is remembered (a fragment renders, and a
+#: spoken turn holds, a few hundred characters), and how many of each are remembered.
+_MEMO_CHARS = 2_000
+_MEMO_SIZE = 4_096
+# A fragment that reads no customer value (an apology, a closing, a situation) renders the
+# same text again and again, and a spoken turn made of them is the same turn: folding and
+# making it speakable are pure functions of the text (and language), so their results are
+# remembered, by the text itself, bounded in count and length.
+_fold_memo: Final = functools.lru_cache(maxsize=_MEMO_SIZE)(_fold)
+_speakable_memo: Final = functools.lru_cache(maxsize=_MEMO_SIZE)(speakable)
+
+
+def _folded(text: str) -> str:
+    """``_fold(text)``, remembered for a text of up to :data:`_MEMO_CHARS` characters."""
+    return _fold_memo(text) if len(text) <= _MEMO_CHARS else _fold(text)
+
+
+def _said(text: str, language: str) -> str:
+    """``speakable(text, language)``, remembered as :func:`_folded` is."""
+    if len(text) <= _MEMO_CHARS:
+        return _speakable_memo(text, language)
+    return speakable(text, language)
 
 
 def _paragraphs(runs: Sequence[tuple[str, Sequence[str]]], *, spoken: bool) -> list[str]:
@@ -547,7 +572,7 @@ class Renderer:
             raise RenderError(
                 f"{self.origin[(language, chosen)]}: {chosen} ({language}): {exc}"
             ) from None
-        return _fold(rendered)
+        return _folded(rendered)
 
     # -- composition -------------------------------------------------------------------
 
@@ -594,7 +619,7 @@ class Renderer:
             opening = _lower_first(opening, starts)  # "Dzień dobry, Panie Tomaszu, bardzo …"
 
         def said(turn: str) -> str:  # [notes for the agent] are not said
-            return turn if turn.startswith("[") else speakable(turn, language)
+            return turn if turn.startswith("[") else _said(turn, language)
 
         turns = [
             " ".join(p for p in (greeting, opening) if p),
