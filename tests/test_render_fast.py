@@ -535,7 +535,7 @@ def test_a_history_given_in_the_incident_is_the_validated_model() -> None:
 
 def test_remembered_folds_and_spoken_turns_are_the_functions_own() -> None:
     """A remembered result is the one the function gives, per text and per language."""
-    from cxplay._replies import renderer as module
+    from cxplay._replies import shaping as module
     from cxplay._replies.spoken import speakable
 
     texts = ["Call us within 24 hours (or 2 days), 10% off.", " a\n\n b ", "x  y\u00a0z"]
