@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -36,7 +37,7 @@ from cxplay._engine.engine import reply_context
 from cxplay._replies import locale as locale_module
 from cxplay._replies.address import _declined, name_in_script, parse_name
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
-from cxplay._replies.renderer import Renderer, ReplyContext, _fields, _fold
+from cxplay._replies.renderer import Renderer, ReplyContext, _fields, _fold, _paragraphs
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
 from cxplay._replies.shaping import _html_document, template_name
 from cxplay.errors import RenderError
@@ -252,7 +253,10 @@ def _fold_as_before(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
-_FOLDED = st.text(st.sampled_from(list("ab. \t\n\r\x0b\x0c\x85\u2028\u00a0ż")), max_size=60)
+_FOLDED = st.text(
+    st.sampled_from(list("ab. \t\n\r\x0b\x0c\x1c\x85\u2028\u00a0\u3000\u202fż\u200b")),
+    max_size=60,
+)
 
 
 @settings(max_examples=1000, deadline=None)
@@ -265,8 +269,62 @@ _FOLDED = st.text(st.sampled_from(list("ab. \t\n\r\x0b\x0c\x85\u2028\u00a0ż")),
 @example("\n\na b\n\n")  # blank lines around the text only: one paragraph
 @example("\n\n\u00a0a\n\n\nb \n \n")
 @example(" \n\n \t")
+@example(" a b. ")  # printable, one space apart: returned stripped
+@example("a  b")
+@example("a\u00a0b")
+@example("a\u3000b")
+@example("a\x1cb")
+@example("a\u200bb")  # not white space, not printable: split finds no break there
 def test_folding_one_paragraph_at_once_folds_as_every_paragraph_did(text: str) -> None:
     assert _fold(text) == _fold_as_before(text)
+
+
+def test_white_space_other_than_the_space_is_never_printable() -> None:
+    """Why printable text with no two spaces together is folded already (``_fold``)."""
+    found = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c.isprintable()]
+    assert found == [" "]
+
+
+def _paragraphs_as_before(runs: list[tuple[str, list[str]]], spoken: bool) -> list[str]:
+    """The recovery's paragraphs before the words were counted once per text."""
+    paragraphs: list[str] = []
+    for _, texts in runs:
+        plain: list[str] = []
+        for text in texts:
+            alone = "\n" in text.strip()
+            full = spoken and len(" ".join([*plain, text]).split()) > 80
+            if plain and (alone or full):
+                paragraphs.append(" ".join(plain))
+                plain = []
+            if alone:
+                paragraphs.append(text)
+            else:
+                plain.append(text)
+        if plain:
+            paragraphs.append(" ".join(plain))
+    return paragraphs
+
+
+# a fragment as the renderer says it: folded, never empty; words of 1-3 letters, many of them
+_SAID = _FOLDED.map(_fold).filter(bool) | st.lists(
+    st.sampled_from(["a", "bc", "dżę", "\n\n", "x."]), min_size=1, max_size=60
+).map(" ".join).map(_fold).filter(bool)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["care", "fix", "money"]), st.lists(_SAID, min_size=1)),
+        max_size=5,
+    ),
+    st.booleans(),
+)
+@example([("fix", [" ".join(["w"] * 50), " ".join(["x"] * 30), "y z", "a\n\nb", "c"])], True)
+@example([("fix", [" ".join(["w"] * 50), " ".join(["x"] * 31)])], True)
+def test_a_recoverys_paragraphs_count_words_as_the_joined_texts_did(
+    runs: list[tuple[str, list[str]]], spoken: bool
+) -> None:
+    assert _paragraphs(runs, spoken=spoken) == _paragraphs_as_before(runs, spoken)
 
 
 def test_the_event_and_follow_ups_in_a_context_are_their_dumps() -> None:
@@ -473,3 +531,23 @@ def test_a_history_given_in_the_incident_is_the_validated_model() -> None:
         assert built.model_fields_set == validated.model_fields_set
         assert built.model_dump_json() == validated.model_dump_json()
         assert built.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
+
+
+def test_remembered_folds_and_spoken_turns_are_the_functions_own() -> None:
+    """A remembered result is the one the function gives, per text and per language."""
+    from cxplay._replies import shaping as module
+    from cxplay._replies.spoken import speakable
+
+    texts = ["Call us within 24 hours (or 2 days), 10% off.", " a\n\n b ", "x  y\u00a0z"]
+    for _ in range(2):  # the second time from the memo
+        for text in texts:
+            assert module._folded(text) == _fold(text)
+            for language in ("en", "pl", "uk"):
+                assert module._said(text, language) == speakable(text, language)
+    assert module._said(texts[0], "en") != module._said(texts[0], "pl")  # keyed by language
+    long = "a  b " * (module._MEMO_CHARS // 5 + 1)
+    before = module._fold_memo.cache_info().currsize, module._speakable_memo.cache_info().currsize
+    assert module._folded(long) == _fold(long)
+    assert module._said(long, "en") == speakable(long, "en")
+    after = module._fold_memo.cache_info().currsize, module._speakable_memo.cache_info().currsize
+    assert after == before  # a long text is not kept

@@ -81,10 +81,14 @@ from cxplay._replies.shaping import (
     _CATALOG,
     _address,
     _flatten,
+    _fold,
+    _folded,
     _html_document,
     _local_hour,
     _lower_first,
     _money,
+    _paragraphs,
+    _said,
     _sms_address,
     _step,
     catalog_language,
@@ -93,7 +97,7 @@ from cxplay._replies.shaping import (
 )
 from cxplay._replies.shaping import spoken_turns as spoken_turns
 from cxplay._replies.shaping import template_name as template_name
-from cxplay._replies.spoken import SPOKEN_CHANNELS, speakable
+from cxplay._replies.spoken import SPOKEN_CHANNELS
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
 from cxplay.models import CHANNELS, COMPENSATION_KINDS, EventRef, Incident
 from cxplay.results import FollowUpPlan, Reply, SuggestedAction
@@ -109,9 +113,6 @@ SECTIONS: Mapping[str, str] = {
     "plan_b": "plan_b",
     **{k: "next" for k in NEXT_KINDS},
 }
-#: Words a spoken turn may have before the next action's text starts a turn of its own.
-_TURN_WORDS = 80
-_PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
 def sms_segments(text: str) -> tuple[int, str]:
@@ -125,26 +126,6 @@ def sms_segments(text: str) -> tuple[int, str]:
 
     globals()["sms_segments"] = sms.sms_segments
     return sms.sms_segments(text)
-
-
-def _fold(text: str) -> str:
-    """A fragment as a reply says it: TOML wraps freely, so white space folds.
-
-    Runs of white space become one space; a blank line keeps a paragraph break.
-    """
-    # white space around the text folds away, whatever it holds (a blank line there only
-    # makes an empty paragraph, dropped): without it, a fragment whose {% set %} lines
-    # leave line breaks before its text is one paragraph again, folded without the pattern
-    text = text.strip()
-    # a blank line is a break, spaces or tabs, and a break: without a break followed by
-    # another, a space or a tab there is none, and the text is one paragraph (most are)
-    if "\n" not in text or ("\n\n" not in text and "\n " not in text and "\n\t" not in text):
-        return " ".join(text.split())
-    parts = _PARAGRAPH.split(text)
-    if len(parts) == 1:  # no blank line after all: one paragraph
-        return " ".join(text.split())
-    paragraphs = [" ".join(p.split()) for p in parts]
-    return "\n\n".join([p for p in paragraphs if p])
 
 
 def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -523,7 +504,7 @@ class Renderer:
             raise RenderError(
                 f"{self.origin[(language, chosen)]}: {chosen} ({language}): {exc}"
             ) from None
-        return _fold(rendered)
+        return _folded(rendered)
 
     # -- composition -------------------------------------------------------------------
 
@@ -557,25 +538,27 @@ class Renderer:
         """
 
         def one(name: str, **extra: Any) -> str:
-            return self.fragment(language, name, channel, _with(base, extra)) or ""
+            context = _with(base, extra) if extra else base
+            return self.fragment(language, name, channel, context) or ""
 
         def flat(text: str) -> str:  # a turn is said in one go: no paragraphs inside it
-            return " ".join(text.split())
+            # folded texts: white space is single spaces but where a line breaks
+            return " ".join(text.split()) if "\n" in text else text
 
-        if greeting.endswith(",") and opening:
-            opening = _lower_first(
-                opening, data_starts(base)
-            )  # "Dzień dobry, Panie Tomaszu, bardzo przepraszam"
+        lower = bool(opening) and greeting.endswith(",")
+        starts = data_starts(base) if lower or summary else ()
+        if lower:
+            opening = _lower_first(opening, starts)  # "Dzień dobry, Panie Tomaszu, bardzo …"
 
         def said(turn: str) -> str:  # [notes for the agent] are not said
-            return turn if turn.startswith("[") else speakable(turn, language)
+            return turn if turn.startswith("[") else _said(turn, language)
 
         turns = [
             " ".join(p for p in (greeting, opening) if p),
             one("script.listen"),
             one(
                 "script.paraphrase",
-                summary=_lower_first(summary.rstrip("."), data_starts(base)) if summary else "",
+                summary=_lower_first(summary.rstrip("."), starts) if summary else "",
             ),
             *(flat(part) for part in offer if part),
             flat(nexts),
@@ -818,24 +801,7 @@ class Renderer:
             names = [n for n in (config.agent.get(language), config.company) if n]
             sign = "\n".join([sign_off(language, ctx.tone), *names])
         opening = " ".join(p for p in (*apologies, situation) if p)
-        paragraphs_of_runs: list[str] = []
-        spoken = channel in SPOKEN_CHANNELS
-        for _, texts in runs:
-            plain: list[str] = []
-            for text in texts:
-                # a list (the options) is a paragraph of its own; a spoken turn stays
-                # under about forty seconds
-                alone = "\n" in text.strip()
-                full = spoken and len(" ".join([*plain, text]).split()) > _TURN_WORDS
-                if plain and (alone or full):
-                    paragraphs_of_runs.append(" ".join(plain))
-                    plain = []
-                if alone:
-                    paragraphs_of_runs.append(text)
-                else:
-                    plain.append(text)
-            if plain:
-                paragraphs_of_runs.append(" ".join(plain))
+        paragraphs_of_runs = _paragraphs(runs, spoken=channel in SPOKEN_CHANNELS)
         if channel == "sms":
             # the core fact first (what happened, to which order), addressed by name when
             # the name is known; then the apology and the recovery in its declared order

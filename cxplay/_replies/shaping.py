@@ -8,11 +8,12 @@ of a spoken script, the HTML e-mail, and the check that a public reply shows no 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from markupsafe import escape
@@ -20,7 +21,7 @@ from markupsafe import escape
 from cxplay._common.lazy import lazy_pattern
 from cxplay._replies.address import address_gender
 from cxplay._replies.locale import format_money
-from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words
+from cxplay._replies.spoken import SPOKEN_CHANNELS, money_words, speakable
 from cxplay.models import Incident, recovery_step
 from cxplay.results import SuggestedAction
 
@@ -214,3 +215,88 @@ def _html_document(body: str, subject: str | None, language: str) -> str:
         f'<!DOCTYPE html>\n<html lang="{language}">\n<head><meta charset="utf-8">'
         f"<title>{title}</title></head>\n<body>\n{html_paragraphs}\n</body>\n</html>"
     )
+
+
+#: Words a spoken turn may have before the next action's text starts a turn of its own.
+_TURN_WORDS = 80
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+
+
+def _fold(text: str) -> str:
+    """A fragment as a reply says it: TOML wraps freely, so white space folds.
+
+    Runs of white space become one space; a blank line keeps a paragraph break.
+    """
+    # white space around the text folds away, whatever it holds (a blank line there only
+    # makes an empty paragraph, dropped): without it, a fragment whose {% set %} lines
+    # leave line breaks before its text is one paragraph again, folded without the pattern
+    text = text.strip()
+    # printable text has no white space but the space (every other one, line breaks and
+    # no-break spaces included, is not printable), so with no two spaces together it is
+    # folded already: most one-line fragments (tests/test_render_fast.py)
+    if "  " not in text and text.isprintable():
+        return text
+    # a blank line is a break, spaces or tabs, and a break: without a break followed by
+    # another, a space or a tab there is none, and the text is one paragraph (most are)
+    if "\n" not in text or ("\n\n" not in text and "\n " not in text and "\n\t" not in text):
+        return " ".join(text.split())
+    parts = _PARAGRAPH.split(text)
+    if len(parts) == 1:  # no blank line after all: one paragraph
+        return " ".join(text.split())
+    paragraphs = [" ".join(p.split()) for p in parts]
+    return "\n\n".join([p for p in paragraphs if p])
+
+
+#: The longest text whose folded or speakable form is remembered (a fragment renders, and a
+#: spoken turn holds, a few hundred characters), and how many of each are remembered.
+_MEMO_CHARS = 2_000
+_MEMO_SIZE = 4_096
+# A fragment that reads no customer value (an apology, a closing, a situation) renders the
+# same text again and again, and a spoken turn made of them is the same turn: folding and
+# making it speakable are pure functions of the text (and language), so their results are
+# remembered, by the text itself, bounded in count and length.
+_fold_memo: Final = functools.lru_cache(maxsize=_MEMO_SIZE)(_fold)
+_speakable_memo: Final = functools.lru_cache(maxsize=_MEMO_SIZE)(speakable)
+
+
+def _folded(text: str) -> str:
+    """``_fold(text)``, remembered for a text of up to :data:`_MEMO_CHARS` characters."""
+    return _fold_memo(text) if len(text) <= _MEMO_CHARS else _fold(text)
+
+
+def _said(text: str, language: str) -> str:
+    """``speakable(text, language)``, remembered as :func:`_folded` is."""
+    if len(text) <= _MEMO_CHARS:
+        return _speakable_memo(text, language)
+    return speakable(text, language)
+
+
+def _paragraphs(runs: Sequence[tuple[str, Sequence[str]]], *, spoken: bool) -> list[str]:
+    """The paragraphs (spoken: the turns) of a reply's recovery, a run of one step at a time.
+
+    Each text is a fragment as :func:`_fold` leaves it. A list (a text with a line break,
+    the options) is a paragraph of its own; the other texts of a run are one paragraph,
+    and a spoken turn stays under about forty seconds (:data:`_TURN_WORDS`). The words
+    of the texts joined by spaces are the words of each text added up, and a folded text
+    of one paragraph has its words between single spaces: counted once per text, not
+    split again with the texts before it (``tests/test_render_fast.py``).
+    """
+    paragraphs: list[str] = []
+    for _, texts in runs:
+        plain: list[str] = []
+        words = 0  # in plain
+        for text in texts:
+            alone = "\n" in text.strip()
+            said = text.count(" ") + 1 if spoken and not alone else 0
+            if plain and (alone or words + said > _TURN_WORDS):
+                paragraphs.append(" ".join(plain))
+                plain = []
+                words = 0
+            if alone:
+                paragraphs.append(text)
+            else:
+                plain.append(text)
+                words += said
+        if plain:
+            paragraphs.append(" ".join(plain))
+    return paragraphs
