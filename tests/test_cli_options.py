@@ -22,6 +22,7 @@ from click.testing import CliRunner
 import cxplay
 from cxplay._cli import cli
 from cxplay._cli_options import LOG_ENV, PLAYBOOKS_ENV
+from tests.commands import subcommands
 
 SHIPPED = cxplay.shipped_playbooks_dir()
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +54,7 @@ def _commands(
     group: click.Group, path: tuple[str, ...] = ()
 ) -> dict[tuple[str, ...], click.Command]:
     found: dict[tuple[str, ...], click.Command] = {}
-    for name, command in group.commands.items():
+    for name, command in subcommands(group):
         found[(*path, name)] = command
         if isinstance(command, click.Group):
             found.update(_commands(command, (*path, name)))

@@ -12,6 +12,7 @@ import pytest
 
 import cxplay
 from cxplay._cli import cli
+from tests.commands import subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -19,7 +20,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def walk(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in sorted(group.commands.items()):
+    for name, command in subcommands(group):
         path = f"{prefix}{name}"
         found.append((path, command))
         if isinstance(command, click.Group):

@@ -30,6 +30,7 @@ import pytest
 
 import cxplay
 from cxplay._cli import cli
+from tests.commands import subcommands
 from tests.serving import free_port
 from tests.test_backtest import CASES as BACKTEST_CASES
 from tests.test_backtest import make_new_playbooks
@@ -229,7 +230,7 @@ def markdown_examples(path: Path) -> list[Example]:
 
 def _walk(group: click.Group, prefix: str = "cxplay") -> Iterator[tuple[str, click.Command]]:
     yield prefix, group
-    for name, command in sorted(group.commands.items()):
+    for name, command in subcommands(group):
         if isinstance(command, click.Group):
             yield from _walk(command, f"{prefix} {name}")
         else:
