@@ -1,9 +1,11 @@
 """``POST /v1/suggest`` past FastAPI's own layers answers exactly as FastAPI's stack does.
 
-:class:`cxplay._serve.fast.ServiceApp` serves the hot path with the 500 handler, the Guard
-and the exception handlers only. Every request here is sent twice, to that short stack and
-to the same app through FastAPI's whole stack (without its ``fast_route``, the app takes its
-usual way), and the status, headers and body must be the same.
+:class:`cxplay._serve.fast.ServiceApp` serves the hot path in one coroutine (``fast_hot``),
+and what it refuses or fails with by the 500 handler, the Guard and the exception handlers
+only (the short stack). Every request here is sent three times, to the hot path, to the
+short stack alone (without ``fast_hot``) and to the same app through FastAPI's whole stack
+(without its ``fast_route``, the app takes its usual way), and the status, headers, body
+and metrics must be the same.
 """
 
 from __future__ import annotations
@@ -41,7 +43,22 @@ CASES: list[tuple[str, dict[str, str], bytes]] = [
     ("", JSON, b"[1, 2]"),
     ("", JSON, b"\xff\xfe"),  # not UTF-8
     ("", {**JSON, "Content-Type": "application/toml"}, b'id = "T-1"\ntype = "queue_long"\n'),
+    ("", JSON, b" " * (1024 * 1024 + 1)),  # 413, by its Content-Length
+    ("", JSON, b'{"id": "CRASH", "type": "parcel_damaged"}'),  # 500 (see _crashing)
 ]
+
+
+def _crashing(app: Any) -> None:
+    """An engine that fails on the incident "CRASH": the 500 handler's answer."""
+    service = app.state.service
+    suggest = service.engine.suggest
+
+    def failing(incident: Any, **options: Any) -> Any:
+        if isinstance(incident, dict) and incident.get("id") == "CRASH":
+            raise RuntimeError("boom")
+        return suggest(incident, **options)
+
+    service.engine.suggest = failing
 
 
 def answers(app: Any) -> list[tuple[int, list[tuple[str, str]], bytes]]:
@@ -60,12 +77,18 @@ def answers(app: Any) -> list[tuple[int, list[tuple[str, str]], bytes]]:
     return found
 
 
-def test_short_stack_answers_as_fastapi_does() -> None:
+def test_the_hot_path_and_the_short_stack_answer_as_fastapi_does() -> None:
     app = create_app(ServeConfig(tokens_env=TOKENS, watch=False))
+    _crashing(app)
     assert isinstance(app, ServiceApp)
-    short = answers(app)
-    assert app._cx_fast is not None  # the short stack served them
-    original = app.fast_route
+    hot = answers(app)
+    assert app._cx_fast is not None and app.fast_hot is not None  # the hot path served them
+    original, original_hot = app.fast_route, app.fast_hot
+    app.fast_hot = None  # the short stack alone (the code before the hot path)
+    try:
+        short = answers(app)
+    finally:
+        app.fast_hot = original_hot
 
     # the same app through FastAPI's stack: no fast route to take
     app.fast_route = None
@@ -74,15 +97,19 @@ def test_short_stack_answers_as_fastapi_does() -> None:
         whole = answers(app)
     finally:
         app.fast_route = original
-    assert [a[0] for a in short] == [200, 200, 422, 401, 401, 415, 422, 422, 422, 422, 422]
-    assert short == whole
+    assert [a[0] for a in short[:11]] == [200, 200, 422, 401, 401, 415, 422, 422, 422, 422, 422]
+    assert [a[0] for a in short[11:]] == [413, 500]
+    assert hot == short == whole
 
 
 def test_the_metrics_count_both_ways_alike() -> None:
     counted = []
-    for fast in (True, False):
+    for way in ("hot", "short", "fastapi"):
         app = create_app(ServeConfig(tokens_env=TOKENS, watch=False))
-        if not fast:
+        _crashing(app)
+        if way == "short":
+            app.fast_hot = None
+        elif way == "fastapi":
             app.fast_route = None
         answers(app)
         with TestClient(app) as client:
@@ -94,8 +121,10 @@ def test_the_metrics_count_both_ways_alike() -> None:
             and "/metrics" not in line
         ]
         counted.append(sorted(lines))
-    assert counted[0] == counted[1]
+    assert counted[0] == counted[1] == counted[2]
     assert any('route="/v1/suggest",status="422"' in line for line in counted[0])
+    assert any('route="/v1/suggest",status="500"' in line for line in counted[0])
+    assert any('route="unmatched",status="413"' in line for line in counted[0])
 
 
 def test_cors_and_root_paths_take_the_usual_way() -> None:

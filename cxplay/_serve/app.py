@@ -18,6 +18,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
+from time import monotonic, perf_counter
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
@@ -40,7 +41,18 @@ from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
 from cxplay._serve.common import NoLog, json_depth_ok, playbook_list, problem_doc, public_text
 from cxplay._serve.fast import ServiceApp
-from cxplay._serve.guard import BodyTooLarge, BodyTooSlow, Guard, deadline_of, in_thread
+from cxplay._serve.guard import (
+    DEADLINE,
+    RAW_HEAD,
+    SECURITY_HEADERS,
+    SECURITY_RAW,
+    BodyTooLarge,
+    BodyTooSlow,
+    Guard,
+    deadline_of,
+    in_thread,
+    read_body,
+)
 from cxplay._serve.isolate import upload_name
 from cxplay._serve.models import (
     FeedbackRequest,
@@ -581,8 +593,8 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     # stays, for OpenAPI): the same checks, errors and answer, without FastAPI's per-request
     # dependency and parameter machinery, nor Starlette's Request and Response objects.
     # Its errors go to the same exception handlers (problem+json), by Starlette's middleware.
-    async def suggest_fast(scope: Scope, receive: Receive, send: Send) -> None:
-        scope["route"] = fast  # for the metrics' route label, as FastAPI's routes do
+    def suggest_head(scope: Scope) -> tuple[Literal["json", "toml"], bool]:
+        """The token's check, ``?explain`` and the body's format, as the route has them."""
         authorization = kind = None
         for name, value in scope["headers"]:  # as Starlette's Headers.get: the first one
             if name == b"authorization" and authorization is None:
@@ -592,7 +604,11 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         if config.auth:
             tokens.check(authorization, "agent")
         explain = _explain(scope["query_string"])
-        fmt = media(kind or "application/json")
+        return media(kind or "application/json"), explain
+
+    async def suggest_fast(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = fast  # for the metrics' route label, as FastAPI's routes do
+        fmt, explain = suggest_head(scope)
         chunks = []
         while True:
             message = await receive()
@@ -617,6 +633,54 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
     fast = Route("/v1/suggest", _Asgi(suggest_fast), methods=["POST"])
     app.router.routes.insert(0, fast)
     app.fast_route = fast  # served past FastAPI's own layers (cxplay._serve.fast)
+    max_body, read_timeout = config.max_body, config.timeout
+
+    async def suggest_hot(scope: Scope, receive: Receive, send: Send) -> None:
+        """The whole of a ``POST /v1/suggest`` that goes well, in one coroutine.
+
+        What the Guard and the route do (in that order: the size announced, the deadline,
+        the token, ``?explain``, the format, the body by its deadline and limit, the
+        suggestion, the answer with the security headers, the metrics), without a layer
+        per job and a closure around ``send`` per layer. A request refused by its size, and
+        any exception, are handed to the short stack (:meth:`ServiceApp.replay`), which
+        answers, counts and logs them exactly as it would have: the exception is raised
+        where the route would have raised it.
+        """
+        started = perf_counter()
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > max_body):
+                await app.replay(scope, receive, send, started)  # the Guard's 413
+                return
+        head = None
+        try:
+            deadline = monotonic() + read_timeout
+            DEADLINE.set(deadline)
+            fmt, explain = suggest_head(scope)
+            body = await read_body(receive, deadline, max_body)
+            payload = await suggestion_json(body, fmt, explain)
+            size = b"%d" % len(payload)
+            head = {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", size),
+                    (b"content-type", b"application/json"),
+                    *SECURITY_HEADERS,
+                ],
+                RAW_HEAD: (b"content-length: " + size + _JSON_HEAD, len(payload)),
+            }
+            await send(head)
+            await send({"type": "http.response.body", "body": payload})
+        except Exception as exc:
+            await app.replay(scope, receive, send, started, exc, head)
+            return
+        except BaseException:  # cancelled: counted as the Guard counts it, and on its way
+            status = 500 if head is None else 200
+            metrics.request("POST", fast.path, status, perf_counter() - started)
+            raise
+        metrics.request("POST", fast.path, 200, perf_counter() - started)
+
+    app.fast_hot = suggest_hot
 
     from cxplay._serve.console import mount_console
     from cxplay._serve.incidents import mount_incidents
@@ -657,6 +721,8 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
 
 #: Bodies up to this size are served on the event loop; larger ones in a thread.
 INLINE_BODY = 16 * 1024
+#: The rest of the hot path's head, after its Content-Length value.
+_JSON_HEAD = b"\r\ncontent-type: application/json\r\n" + SECURITY_RAW
 
 _BOOLEANS = {
     "true": True,

@@ -22,16 +22,22 @@ import time
 from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from typing import Any, TypeVar, cast
 
+from starlette.requests import ClientDisconnect
+
 from cxplay._serve.service import Metrics
 
 __all__ = [
     "DEADLINE",
+    "RAW_HEAD",
     "SECURITY_HEADERS",
+    "SECURITY_RAW",
+    "STARTED",
     "BodyTooLarge",
     "Guard",
     "deadline_of",
     "in_thread",
     "problem_bytes",
+    "read_body",
 ]
 
 #: The deadline of the request being answered (``time.monotonic()`` seconds), set by the
@@ -75,6 +81,20 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
         b"frame-ancestors 'none'; form-action 'self'",
     ),
 )
+#: The same headers as they are written in a response's head.
+SECURITY_RAW = b"".join(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS)
+
+#: A key of an ``http.response.start`` message: its head's header lines already encoded
+#: (``name: value\r\n`` each, after the status line and the server's own headers) and the
+#: body's length. They are the message's ``headers``, written once more; a server that
+#: knows the key (:class:`cxplay._serve.protocol.HeadTimeoutProtocol`) writes them as they
+#: are, any other reads ``headers``.
+RAW_HEAD = "cxplay.raw_head"
+
+#: A scope key: when the request began (``time.perf_counter()``), for a request that the
+#: hot path (:mod:`cxplay._serve.fast`) began and hands to the Guard: its latency counts
+#: from then.
+STARTED = "cxplay.started"
 
 
 if sys.version_info >= (3, 11):
@@ -148,6 +168,32 @@ class BodyTooLarge(Exception):
     """The request body went over the limit while it was being read."""
 
 
+async def read_body(receive: Receive, deadline: float, limit: int) -> bytes:
+    """The whole body, as the Guard's ``receive`` and the suggest route read it together.
+
+    By ``deadline`` (else :class:`BodyTooSlow`), at most ``limit`` bytes (else
+    :class:`BodyTooLarge`); a client gone before its body is a ``ClientDisconnect``.
+    """
+    chunks = []
+    received = 0
+    while True:
+        try:  # the whole body by the deadline, however it is chunked
+            message = await _received_by(deadline, receive)
+        except asyncio.TimeoutError:
+            raise BodyTooSlow from None
+        kind = message["type"]
+        body = message.get("body", b"")
+        if kind == "http.request":
+            received += len(body)
+            if received > limit:
+                raise BodyTooLarge
+        elif kind == "http.disconnect":
+            raise ClientDisconnect
+        chunks.append(body)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def problem_bytes(status: int, title: str, detail: str) -> bytes:
     """An RFC 9457 problem document, for answers given before the app runs."""
     document = {
@@ -186,7 +232,7 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        started = scope.get(STARTED) or time.perf_counter()
         status = 500
         limit = self.max_body
         for name, value in scope["headers"]:

@@ -14,10 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import types
+from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http import httptools_impl
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
-from cxplay._serve.guard import SECURITY_HEADERS, problem_bytes
+from cxplay._serve.guard import RAW_HEAD, SECURITY_HEADERS, problem_bytes
 
 __all__ = ["HeadTimeoutProtocol"]
 
@@ -72,7 +79,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         """The head is in: the Guard's deadline takes over."""
         self._head_since = None
-        super().on_headers_complete()
+        _headers_complete(self)  # uvicorn's, making a _Cycle for the request
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Gone: no timer left behind."""
@@ -121,3 +128,89 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         ]
         self.transport.write(b"".join(head) + body)
         self.transport.close()
+
+
+#: Headers that change how uvicorn sends a body (a server's own header of these names takes
+#: uvicorn's way).
+_SPECIAL = frozenset((b"content-length", b"transfer-encoding", b"connection"))
+
+
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request-response cycle, for a head given encoded already (``RAW_HEAD``).
+
+    uvicorn checks each header of every response against two patterns, lowers its name and
+    looks for the few that change how the body is sent; the hot path's head is the same
+    every time but for its length (4 of its 6 headers are the security headers), so it
+    comes encoded, and its length as a number. The head is then written with its body, in
+    one ``write`` (one system call, not two). Anything else -- a message without the key,
+    a connection writing slowly or gone, an access log, a body that does not complete the
+    response in one message -- goes through uvicorn's ``send`` as it is, the pending head
+    written first. ``tests/test_serve_protocol.py`` compares the bytes written both ways.
+    """
+
+    _cx_head: bytes | None = None
+
+    async def send(self, message: Any) -> None:
+        """As uvicorn sends, but a head in ``RAW_HEAD`` is written with its body, at once."""
+        head = self._cx_head
+        if head is not None:  # a head waits for its body
+            self._cx_head = None
+            if not self.disconnected:  # (gone: uvicorn's send writes nothing)
+                body = message.get("body", b"")
+                if (
+                    message["type"] == "http.response.body"
+                    and not message.get("more_body", False)
+                    and len(body) == self.expected_content_length
+                    and not self.flow.write_paused
+                ):
+                    self.expected_content_length = 0
+                    self.transport.write(head + body)
+                    self.response_complete = True
+                    self.message_event.set()
+                    if not self.keep_alive:
+                        self.transport.close()
+                    self.on_response()
+                    return
+                self.transport.write(head)  # as uvicorn would have written it, first
+        elif (
+            not self.response_started
+            and message["type"] == "http.response.start"
+            and RAW_HEAD in message
+            and not self.flow.write_paused
+            and not self.disconnected
+            and not self.access_log
+            and self.scope["method"] != "HEAD"
+        ):
+            content = [STATUS_LINE[message["status"]]]
+            for name, value in self.default_headers:  # the server's: the date
+                name = name.lower()
+                if name in _SPECIAL:  # (none by default): uvicorn's way
+                    break
+                content.extend((name, b": ", value, b"\r\n"))
+            else:
+                raw, length = message[RAW_HEAD]
+                self.response_started = True
+                self.waiting_for_100_continue = False
+                content.append(raw)
+                self.expected_content_length = length
+                self.chunked_encoding = False
+                if not self.keep_alive:
+                    content.append(b"connection: close\r\n")
+                content.append(b"\r\n")
+                self._cx_head = b"".join(content)
+                return
+        await super().send(message)
+
+
+def _with_cycle(function: Any) -> Any:
+    """Uvicorn's ``function`` itself (its code), making a :class:`_Cycle` where it made one.
+
+    The code is uvicorn's, not a copy that could drift from it; only the name it finds the
+    cycle's class by is ours. (Changing the class of the cycle it made instead costs more
+    than the headers: Python then gives the object a dictionary of its own.)
+    """
+    names = {**vars(httptools_impl), "RequestResponseCycle": _Cycle}
+    return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__)
+
+
+_headers_complete = _with_cycle(HttpToolsProtocol.on_headers_complete)

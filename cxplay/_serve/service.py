@@ -10,6 +10,7 @@ when its last request drops it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import logging
@@ -19,6 +20,8 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -135,6 +138,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._answered: deque[tuple[Counter, Histogram, float]] = deque()
         self._suggested: deque[tuple[bool, Sequence[str]]] = deque()
+        self._made: deque[Suggestion] = deque()  # (read at the flush: see suggested())
 
     def watch_log(self, log: DecisionLog) -> None:
         """Gauges of the decision log's writer, read from ``log.health()`` at each scrape."""
@@ -168,6 +172,7 @@ class Metrics:
         with self._lock:
             answered = _drained(self._answered)
             suggested = _drained(self._suggested)
+            made = _drained(self._made)
             counts: dict[Counter, int] = {}
             latencies: dict[Histogram, list[float]] = {}
             for requests, latency, seconds in answered:
@@ -176,15 +181,19 @@ class Metrics:
                 if kept is None:
                     kept = latencies[latency] = []
                 kept.append(seconds)
-            by_rule: dict[str, int] = {}
+            # the suggestions made: counted by whether they matched, and each rule once per
+            # suggestion, in C (Counter over maps: no Python step per suggestion or action)
+            by_matched = collections.Counter(map(_MATCHED, made))
+            by_rule = collections.Counter(chain.from_iterable(map(_rule_set, made)))
             for matched, rules in suggested:
+                by_matched[matched] += 1
+                by_rule.update(set(rules))
+            for matched, amount in by_matched.items():
                 counter = self._suggestions.get(matched)
                 if counter is None:
                     label = "true" if matched else "false"
                     counter = self._suggestions[matched] = self.suggestions.labels(label)
-                counts[counter] = counts.get(counter, 0) + 1
-                for rule in set(rules):
-                    by_rule[rule] = by_rule.get(rule, 0) + 1
+                counts[counter] = counts.get(counter, 0) + amount
             for rule, amount in by_rule.items():
                 child = self._matches.get(rule)
                 if child is None:
@@ -220,8 +229,11 @@ class Metrics:
         return found
 
     def suggested(self, suggestion: Suggestion) -> None:
-        """Count one suggestion and the rules behind its actions."""
-        self.counted(suggestion.matched, [action.rule for action in suggestion.actions])
+        """Count one suggestion and the rules behind its actions (read at the flush)."""
+        made = self._made
+        made.append(suggestion)  # immutable: what the flush reads is what it was
+        if len(made) >= FLUSH_EVERY:
+            self.flush()
 
     def counted(self, matched: bool, rules: Sequence[str]) -> None:
         """Count one suggestion given by whether it matched and its actions' rules.
@@ -232,6 +244,17 @@ class Metrics:
         suggested.append((matched, rules))
         if len(suggested) >= FLUSH_EVERY:
             self.flush()
+
+
+_MATCHED = attrgetter("matched")
+
+
+def _rule_set(suggestion: Suggestion) -> frozenset[str]:
+    """The rules behind a suggestion's actions, each once (a rule may give several)."""
+    return frozenset(map(_RULE, suggestion.actions))
+
+
+_RULE = attrgetter("rule")
 
 
 def _drained(queue: deque[_T]) -> list[_T]:

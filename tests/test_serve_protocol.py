@@ -1,0 +1,120 @@
+"""A head given encoded (``RAW_HEAD``) is written as uvicorn writes the same head.
+
+:class:`cxplay._serve.protocol.HeadTimeoutProtocol` makes its requests' cycles
+``_Cycle``, whose ``send`` writes a start message's ``RAW_HEAD`` (the hot path's headers,
+encoded once) without uvicorn's per-header checks, together with its body. Each exchange
+here runs twice over a fake transport, once with the key and once without it (uvicorn's
+own ``send``), and the bytes written, the connection's closing and what the app saw must
+be the same: keep-alive, ``Connection: close``, HTTP/1.0, pipelined requests, and the
+messages that take uvicorn's way (a body in two parts, a wrong length).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+
+import uvicorn
+from test_serve_head_timer import _Transport
+from uvicorn.server import ServerState
+
+from cxplay._serve.guard import RAW_HEAD, SECURITY_HEADERS, SECURITY_RAW
+from cxplay._serve.protocol import HeadTimeoutProtocol
+
+BODY = b'{"answer": "\xc5\xbc\xc3\xb3\xc5\x82w"}'
+
+
+def _app(raw: bool, parts: int, length: int) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        size = b"%d" % length
+        head: dict[str, Any] = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-length", size),
+                (b"content-type", b"application/json"),
+                *SECURITY_HEADERS,
+            ],
+        }
+        if raw:
+            head[RAW_HEAD] = (
+                b"content-length: "
+                + size
+                + b"\r\ncontent-type: application/json\r\n"
+                + SECURITY_RAW,
+                length,
+            )
+        await send(head)
+        if parts == 1:
+            await send({"type": "http.response.body", "body": BODY})
+        else:
+            await send({"type": "http.response.body", "body": BODY[:5], "more_body": True})
+            await send({"type": "http.response.body", "body": BODY[5:]})
+
+    return app
+
+
+async def _exchange(raw: bool, data: list[bytes], parts: int, length: int) -> tuple[Any, ...]:
+    HeadTimeoutProtocol.timeout = 10.0
+    config = uvicorn.Config(
+        _app(raw, parts, length),
+        http=HeadTimeoutProtocol,
+        lifespan="off",
+        log_level="critical",
+        access_log=False,  # as cxplay serve runs (an access log takes uvicorn's way)
+    )
+    config.load()
+    state = ServerState()
+    state.default_headers = [(b"date", b"Mon, 07 Dec 2026 15:00:00 GMT")]
+    protocol = HeadTimeoutProtocol(
+        config=config, server_state=state, app_state={}, _loop=asyncio.get_running_loop()
+    )
+    transport = _Counted()
+    protocol.connection_made(transport)
+    for chunk in data:
+        protocol.data_received(chunk)
+        for _ in range(20):
+            await asyncio.sleep(0)
+    failed = [task for task in state.tasks if task.done() and task.exception()]
+    protocol.connection_lost(None)
+    return transport.written, transport.closed, len(failed), state.total_requests, transport.writes
+
+
+class _Counted(_Transport):
+    writes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes += 1
+        super().write(data)
+
+
+POST = b"POST /v1/suggest HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+CASES = [
+    [POST],
+    [POST, POST],
+    [POST + POST],  # pipelined
+    [POST.replace(b"Host: x", b"Host: x\r\nConnection: close")],
+    [POST.replace(b"HTTP/1.1", b"HTTP/1.0")],
+    [POST.replace(b"HTTP/1.1", b"HTTP/1.0").replace(b"Host: x", b"Connection: keep-alive")],
+]
+
+
+@pytest.mark.parametrize("data", CASES)
+@pytest.mark.parametrize(("parts", "length"), [(1, len(BODY)), (2, len(BODY)), (1, 3)])
+def test_a_raw_head_is_written_as_uvicorn_writes_it(
+    data: list[bytes], parts: int, length: int
+) -> None:
+    given = asyncio.run(_exchange(True, data, parts, length))
+    uvicorns = asyncio.run(_exchange(False, data, parts, length))
+    assert given[:4] == uvicorns[:4]
+    if (parts, length) == (1, len(BODY)):  # head and body in one write: the raw way
+        assert given[0].count(b"HTTP/1.1 200 OK\r\n") >= 1 and given[2] == 0
+        assert b"x-frame-options: DENY\r\n" in given[0]
+        assert given[4] * 2 == uvicorns[4]
