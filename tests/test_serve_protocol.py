@@ -118,3 +118,25 @@ def test_a_raw_head_is_written_as_uvicorn_writes_it(
         assert given[0].count(b"HTTP/1.1 200 OK\r\n") >= 1 and given[2] == 0
         assert b"x-frame-options: DENY\r\n" in given[0]
         assert given[4] * 2 == uvicorns[4]
+
+
+def test_the_cycle_is_ours_with_this_uvicorn_and_uvicorns_own_otherwise() -> None:
+    """The head-and-body write needs uvicorn's method to make our cycle; a uvicorn that no
+    longer names its cycle's class that way keeps its own method (slower, same answers)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from cxplay._serve import protocol
+
+    assert protocol._headers_complete is not HttpToolsProtocol.on_headers_complete
+    assert protocol._headers_complete.__code__ is HttpToolsProtocol.on_headers_complete.__code__
+
+    def elsewhere(self: Any) -> None:  # names no RequestResponseCycle
+        return None
+
+    assert protocol._with_cycle(elsewhere) is elsewhere
+    cycle = 1
+
+    def closed(self: Any) -> Any:  # a closure: its code cannot take new globals alone
+        return RequestResponseCycle, cycle  # type: ignore[name-defined]  # noqa: F821
+
+    assert protocol._with_cycle(closed) is closed
