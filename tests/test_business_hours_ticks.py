@@ -221,9 +221,9 @@ def test_a_deadline_inside_one_open_interval_is_the_start_plus_the_span(
     walked: list[int] = []
     original = BusinessCalendar._open_from
 
-    def spy(self: BusinessCalendar, moment: int, span: int, day: date | None = None) -> int:
+    def spy(self: BusinessCalendar, moment: int, span: int) -> int:
         walked.append(moment)
-        return original(self, moment, span, day)
+        return original(self, moment, span)
 
     BusinessCalendar._open_from = spy  # type: ignore[method-assign]
     try:

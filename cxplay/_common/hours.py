@@ -322,7 +322,7 @@ class BusinessCalendar:
         return None
 
     def _opening(self, moment: int, day: date) -> tuple[int, int]:
-        """``_open_from(moment, 0, day)``, and the closing time of the interval it is in.
+        """``_open_from(moment, 0)``, and the closing time of the interval it is in.
 
         ``day``: ``moment``'s local date. The first interval (in day order) that has not
         closed before ``moment``: ``moment`` itself when inside, else its opening time.
@@ -339,15 +339,10 @@ class BusinessCalendar:
             day += _ONE_DAY
         raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
 
-    def _open_from(self, moment: int, span: int, day: date | None = None) -> int:
-        """The instant by which ``span`` of open time has passed after ``moment`` (both in µs).
-
-        ``day``: ``moment``'s local date when the caller knows it.
-        """
+    def _open_from(self, moment: int, span: int) -> int:
+        """The instant by which ``span`` of open time has passed after ``moment`` (both in µs)."""
         left = span
-        if day is None:
-            day = self._day(moment)
-        day -= _ONE_DAY  # a span past midnight
+        day = self._day(moment) - _ONE_DAY  # a span past midnight
         known = self._ticks  # ticks() without its call on the days it remembers
         for _ in range(_HORIZON_DAYS):
             ticks = known.get(day)
