@@ -9,6 +9,7 @@ document they refuse, the same one-line error as ``raw.decode("utf-8-sig")`` and
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,27 @@ TRICKY = [
     b"  \n{}\n ",
     b"{" * 3 + b"}" * 3,
     b"[" * 5000 + b"]" * 5000,
+    # pydantic-core's parser first (_incidents._json): what it reads must be what json reads
+    b'{"a": "\\ud83d\\ude00", "b": "\\udc00\\ud800", "c": "\\u0000\\/\\b\\f\\n\\r\\t"}',
+    b'{"a": 0.1000000000000000055511151231257827021181583404541015625, "b": 2.2250738585072011e-308}',
+    b'{"a": 1E+2, "b": 1e-400, "c": -0, "d": [-0.0, 0e0, 1.5E-3], "e": 9007199254740993}',
+    b'{"a": 1, "b": 2, "a": 3, "c": {"x": 1, "x": [1]}}',
+    b'{"a": ' + b"7" * 4300 + b"}",
+    b'{"a": ' + b"7" * 4301 + b"}",
+    b'{"a": ' + b"[" * 199 + b"]" * 199 + b"}",
+    b'{"a": ' + b"[" * 201 + b"]" * 201 + b"}",
+    b'\t\r\n {"a": [ 1 , 2 ] } \r\n',
+    b'{"a": [1,]}',
+    b'{"a": 01}',
+    b'{"a": 1.}',
+    b'{"a": .5}',
+    b'{"a": +1}',
+    b'{"a": "\x7f\xc2\x80\xe2\x80\xa8"}',
+    b'{"a": "\x1f"}',
+    b'{"a": tru}',
+    b'{"a": Infinity1}',
+    b'{"a": -NaN}',
+    b"{'a': 1}",
 ]
 
 
@@ -87,6 +109,35 @@ def test_the_examples_and_tricky_documents_read_as_before() -> None:
     assert parse_incident(EXAMPLES[0].read_bytes(), fmt="json") == json.loads(
         EXAMPLES[0].read_bytes()
     )
+
+
+def test_a_text_with_a_lone_surrogate_reads_as_before() -> None:
+    text = '{"id": "\ud800"}'  # a str source: no UTF-8 behind it
+    assert _outcome(_parse, text, "<x>", "json") == _outcome(_parse_before, text, "<x>")
+    assert parse_incident(text, fmt="json") == {"id": "\ud800"}
+
+
+def test_a_lower_digit_limit_is_json_s() -> None:
+    """A number json refuses for its digits is refused, whatever the limit is set to."""
+    before = sys.get_int_max_str_digits()
+    try:
+        sys.set_int_max_str_digits(640)
+        for digits in (639, 640, 641, 700):
+            _same(b'{"a": ' + b"9" * digits + b"}")
+    finally:
+        sys.set_int_max_str_digits(before)
+
+
+_NUMBER = st.from_regex(
+    r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,40})?([eE][+-]?[0-9]{1,3})?", fullmatch=True
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_NUMBER | st.floats().map(repr), min_size=1, max_size=6))
+def test_numbers_read_as_json_reads_them(numbers: list[str]) -> None:
+    """Ints, floats, exponents, digits beyond a double's: the same values, bit for bit."""
+    _same(('{"n": [' + ", ".join(numbers) + "]}").encode())
 
 
 _JSON = st.recursive(
