@@ -128,3 +128,97 @@ def test_a_connection_idle_between_heads_is_not_timed_out_by_the_head_timer(
 
     transport = asyncio.run(main())
     assert b"408" not in transport.written
+
+
+# -- the keep-alive timeout, with one timer per connection ------------------------------------
+
+
+def _keep_alive(timeout: float) -> tuple[HeadTimeoutProtocol, _Transport]:
+    config = uvicorn.Config(
+        _ok,
+        http=HeadTimeoutProtocol,
+        lifespan="off",
+        log_level="warning",
+        timeout_keep_alive=timeout,
+    )
+    config.load()
+    protocol = HeadTimeoutProtocol(
+        config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop()
+    )
+    transport = _Transport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def test_keep_alive_is_one_timer_and_closes_an_idle_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Requests in turn re-use the timer; idle for the timeout, the connection is closed."""
+
+    async def main() -> tuple[float, int]:
+        monkeypatch.setattr(HeadTimeoutProtocol, "timeout", 5.0)
+        loop = asyncio.get_running_loop()
+        protocol, transport = _keep_alive(0.3)
+        protocol.data_received(REQUEST)
+        await _answered(transport, 1)
+        timer = protocol._idle_timer
+        assert timer is not None and protocol.timeout_keep_alive_task is None
+        for n in range(2, 6):
+            protocol.data_received(REQUEST)
+            await _answered(transport, n)
+        assert protocol._idle_timer is timer  # not armed again for each request
+        assert not transport.closed
+        idle = loop.time()
+        while not transport.closed and loop.time() - idle < 3:
+            await asyncio.sleep(0.005)
+        return loop.time() - idle, protocol.server_state.total_requests
+
+    took, total = asyncio.run(main())
+    assert 0.28 <= took < 1.5
+    assert total == 5
+
+
+def test_keep_alive_counts_from_the_last_response_and_not_while_data_arrives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each idle spell gets the whole timeout; a head arriving stops the clock, as uvicorn's."""
+
+    async def main() -> tuple[bool, bool, float]:
+        monkeypatch.setattr(HeadTimeoutProtocol, "timeout", 5.0)
+        loop = asyncio.get_running_loop()
+        protocol, transport = _keep_alive(0.3)
+        protocol.data_received(REQUEST)
+        await _answered(transport, 1)
+        await asyncio.sleep(0.2)  # the timer is due in 0.1 s
+        protocol.data_received(REQUEST)
+        await _answered(transport, 2)
+        idle = loop.time()
+        await asyncio.sleep(0.2)  # the first timer fired: 0.2 s idle, not closed
+        open_after_second = not transport.closed
+        protocol.data_received(b"GET / HTTP/1.1\r\nHo")  # a head begins, and stalls
+        await asyncio.sleep(0.5)  # past the keep-alive timeout: the head timer's job
+        open_while_head = not transport.closed
+        protocol.data_received(b"st: x\r\n\r\n")
+        await _answered(transport, 3)
+        idle = loop.time()
+        while not transport.closed and loop.time() - idle < 3:
+            await asyncio.sleep(0.005)
+        return open_after_second, open_while_head, loop.time() - idle
+
+    open_after_second, open_while_head, took = asyncio.run(main())
+    assert open_after_second and open_while_head
+    assert 0.28 <= took < 1.5
+
+
+def test_keep_alive_timer_goes_with_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def main() -> None:
+        monkeypatch.setattr(HeadTimeoutProtocol, "timeout", 5.0)
+        protocol, transport = _keep_alive(5.0)
+        protocol.data_received(REQUEST)
+        await _answered(transport, 1)
+        timer = protocol._idle_timer
+        assert timer is not None
+        protocol.connection_lost(ConnectionResetError())
+        assert protocol._idle_timer is None and timer.cancelled()
+
+    asyncio.run(main())

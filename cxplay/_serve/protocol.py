@@ -39,6 +39,10 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     _head_timer: asyncio.TimerHandle | None = None
     #: When the head arriving now began (``loop.time()``); None between heads.
     _head_since: float | None = None
+    #: The connection's keep-alive timer, and since when it is idle (None: it is not): as
+    #: the head's, armed when the connection goes idle and none is armed.
+    _idle_timer: asyncio.TimerHandle | None = None
+    _idle_since: float | None = None
 
     @classmethod
     def _seconds(cls) -> float:
@@ -86,6 +90,50 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self._head_since = None
         self._stop_timer()
         super().connection_lost(exc)
+        self._idle_since = None
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    # The keep-alive timeout, with one timer per connection. uvicorn arms a timer when a
+    # response completes and cancels it when data arrives: a timer made and cancelled for
+    # every request. Here the connection notes when it went idle, the timer is armed only
+    # when none is, and when it fires it closes a connection idle for the whole timeout,
+    # or is armed again for the idle time then running. Closed when uvicorn closes it:
+    # ``timeout_keep_alive`` seconds after the last response, if no byte came since.
+
+    def _unset_keepalive_if_required(self) -> None:
+        """Data arrived (or the connection ends): not idle."""
+        self._idle_since = None
+        if self.timeout_keep_alive_task is not None:  # (none is armed by this class)
+            super()._unset_keepalive_if_required()
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, but the connection goes idle instead of arming a timer of its own."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._idle_since = now = self.loop.time()
+            if self._idle_timer is None:
+                self._idle_timer = self.loop.call_at(now + self.timeout_keep_alive, self._idle)
+
+    def _idle(self) -> None:
+        """The keep-alive timer: close a connection idle for the timeout, or wait on."""
+        self._idle_timer = None
+        since = self._idle_since
+        if since is None:  # busy since: armed again when it next goes idle
+            return
+        due = since + self.timeout_keep_alive
+        if self.loop.time() < due:
+            self._idle_timer = self.loop.call_at(due, self._idle)
+            return
+        self.timeout_keep_alive_handler()
 
     def _head_check(self) -> None:
         """The timer: a 408 for a head past its time, else armed for the head arriving."""
