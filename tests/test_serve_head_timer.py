@@ -222,3 +222,30 @@ def test_keep_alive_timer_goes_with_the_connection(monkeypatch: pytest.MonkeyPat
         assert protocol._idle_timer is None and timer.cancelled()
 
     asyncio.run(main())
+
+
+def test_uvicorns_on_response_complete_is_still_the_one_copied() -> None:
+    """``HeadTimeoutProtocol.on_response_complete`` is uvicorn's but for the timer.
+
+    If uvicorn's method comes to touch anything else, this fails: compare the two again.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    names = set(HttpToolsProtocol.on_response_complete.__code__.co_names)
+    assert names == {
+        "_start_asgi_task",
+        "_unset_keepalive_if_required",
+        "call_later",
+        "flow",
+        "is_closing",
+        "loop",
+        "pipeline",
+        "pop",
+        "resume_reading",
+        "server_state",
+        "timeout_keep_alive",
+        "timeout_keep_alive_handler",
+        "timeout_keep_alive_task",
+        "total_requests",
+        "transport",
+    }
