@@ -753,10 +753,10 @@ class Renderer:
         runs: list[tuple[str, list[str]]] = []
         seen: set[str] = set()
         declared = list(ctx.said) if len(ctx.said) == len(ctx.actions) else []
-        ordered = sorted(
-            range(len(ctx.actions)),
-            key=lambda i: declared[i][0] if declared else i,
-        )
+        # by the declared position (a stable sort), else as decided
+        ordered: Iterable[int] = range(len(ctx.actions))
+        if declared:
+            ordered = sorted(ordered, key=[place[0] for place in declared].__getitem__)
         for index in ordered:
             action = ctx.actions[index]
             section = SECTIONS.get(action.kind, "next")

@@ -302,7 +302,13 @@ class ReplyEnvironment(SandboxedEnvironment):
         it raises; a dict has no attribute that ``dir(dict)`` does not list, so the item
         is looked up at once, with the same result and the same undefined when missing.
         """
-        _charge()
+        # _charge(), its common case without the call: a step off; at a limit or a time
+        # check (every 1,024th step), _charge(0) raises or checks the clock as it would
+        budget = _BUDGET.get()
+        if budget is not None:
+            budget.steps -= 1
+            if budget.steps < 0 or not budget.steps % 1024:
+                _charge(0)
         if type(obj) is dict:
             if attribute not in _DICT_ATTRIBUTES:
                 try:
