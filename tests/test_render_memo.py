@@ -18,7 +18,7 @@ import pytest
 from cxplay._common.models import trusted
 from cxplay._replies import sandbox
 from cxplay._replies.address import address_gender, salutation
-from cxplay._replies.renderer import _fields, _salutation
+from cxplay._replies.renderer import _env, _fields, _salutation
 from cxplay._replies.sandbox import (
     MAX_STEPS,
     ReplyEnvironment,
@@ -156,3 +156,45 @@ def test_a_step_charged_outside_a_render_limits_nothing() -> None:
         render_capped(env.from_string(_LOOP + _LOOP), scope)
     assert render_capped(env.from_string(_LOOP), scope) == "ok"
     scope.release()
+
+
+def test_an_attribute_lookup_charges_one_step_as_charge_did() -> None:
+    env = ReplyEnvironment()
+    seen: list[int] = []
+
+    def left() -> str:
+        budget = sandbox._BUDGET.get()
+        assert budget is not None
+        seen.append(budget.steps)
+        return ""
+
+    env.globals["left"] = left
+    template = env.from_string("{{ left() }}{{ d.a }}{{ d.b }}{{ d.c }}{{ left() }}")
+    assert render_capped(template, {"d": {"a": 1, "b": 2, "c": 3}}) == "123"
+    # three lookups and the second call's own step between the two readings
+    assert seen[0] - seen[1] == 4
+    # 99,000 loop steps: within the budget but for the 180,000 lookups in them
+    many = env.from_string(
+        "{% for i in range(9000) %}{% for j in range(10) %}{{ d.a }}{{ d.a }}{% endfor %}"
+        "{% endfor %}"
+    )
+    with pytest.raises(WorkError, match=f"more than {MAX_STEPS:,} steps"):
+        render_capped(many, {"d": {"a": ""}})
+
+
+def test_a_large_scope_holds_what_the_merge_held() -> None:
+    env = _env()  # the renderer's: cxplay's globals too
+    big = {f"k{i}": i for i in range(40)}
+    for variables in (
+        big,
+        {**big, "range": "shadowed", "count": 3},  # variables win over globals
+        {"x": 1},  # the merge itself
+        {},
+    ):
+        scope = scope_of(env, variables, reply=True)
+        assert dict(scope) == {**env.globals, **variables}
+        assert scope.environment is env and scope._reply is not None
+        template = env.from_string("{{ range }}|{{ count }}|{{ k3 | default('-') }}")
+        merged = {**env.globals, **variables}
+        assert render_capped(template, scope) == render_capped(template, merged)
+        scope.release()
