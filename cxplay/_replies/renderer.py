@@ -38,12 +38,13 @@ Safety
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
@@ -79,10 +80,11 @@ from cxplay._replies.locale import (
 from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, Scope, render_capped, scope_of
 from cxplay._replies.shaping import (
     _CATALOG,
+    _MEMO_CHARS,
     _address,
     _flatten,
     _fold,
-    _folded,
+    _fold_memo,
     _html_document,
     _local_hour,
     _lower_first,
@@ -154,8 +156,17 @@ def _fields(model: EventRef | FollowUpPlan) -> dict[str, Any]:
     if names is None:
         return model.model_dump()
     values = model.__dict__
+    if tuple(values) == names:  # the fields alone, in their order (as validation sets them)
+        return dict(values)
     return {name: values[name] for name in names}
 
+
+#: :func:`salutation` remembered by its arguments, as the composition calls it: the
+#: customer's name, title and gender (text or None, validated), the language, the
+#: playbook's tone and the channel. It is a pure function of them (its errors are not
+#: kept: raised again on the next call), and walks the name rules and the language's
+#: openings, ~20,000 instructions a call. ``tests/test_render_fast.py`` holds it equal.
+_salutation: Final = functools.lru_cache(maxsize=1024)(salutation)
 
 _FRAGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[a-z_]+)?$")
 
@@ -504,7 +515,8 @@ class Renderer:
             raise RenderError(
                 f"{self.origin[(language, chosen)]}: {chosen} ({language}): {exc}"
             ) from None
-        return _folded(rendered)
+        # _folded(rendered), without its call
+        return _fold_memo(rendered) if len(rendered) <= _MEMO_CHARS else _fold(rendered)
 
     # -- composition -------------------------------------------------------------------
 
@@ -741,10 +753,10 @@ class Renderer:
         runs: list[tuple[str, list[str]]] = []
         seen: set[str] = set()
         declared = list(ctx.said) if len(ctx.said) == len(ctx.actions) else []
-        ordered = sorted(
-            range(len(ctx.actions)),
-            key=lambda i: declared[i][0] if declared else i,
-        )
+        # by the declared position (a stable sort), else as decided
+        ordered: Iterable[int] = range(len(ctx.actions))
+        if declared:
+            ordered = sorted(ordered, key=[place[0] for place in declared].__getitem__)
         for index in ordered:
             action = ctx.actions[index]
             section = SECTIONS.get(action.kind, "next")
@@ -784,7 +796,7 @@ class Renderer:
                 situation = one(name)
                 if situation:
                     break
-        greeting = salutation(
+        greeting = _salutation(
             incident.customer.name,
             language,
             salutation=incident.customer.salutation,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextvars
 import operator
 import re
+import threading
 import time
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -79,14 +80,28 @@ class WorkError(SizeError):
 
 
 class _Budget:
-    """What is left of one render's steps, and when its time is up."""
+    """What is left of one render's steps, and when its time is up.
 
-    __slots__ = ("deadline", "steps")
+    One budget serves a thread's renders one after the other (:func:`render_capped`
+    starts it afresh for each and leaves it idle after): setting a context variable per
+    render cost a fifth of an empty fragment's render. Idle, it has steps it cannot run
+    out of and no deadline, so a step charged outside a render limits nothing, as with no
+    budget at all. It belongs to the thread that made it: a context copied into another
+    thread (``copy_context().run`` in a thread pool) makes its own there.
+    """
+
+    __slots__ = ("busy", "deadline", "steps", "thread")
 
     def __init__(self) -> None:
-        self.steps = MAX_STEPS
-        self.deadline = time.monotonic() + MAX_SECONDS
+        self.steps = _IDLE_STEPS
+        self.deadline = _NO_DEADLINE
+        self.busy = False  # a render is running on it (a render inside shares it)
+        self.thread = threading.get_ident()
 
+
+#: An idle budget's steps: more than any process charges (a step is a Python call).
+_IDLE_STEPS = 1 << 62
+_NO_DEADLINE = float("inf")
 
 _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
     "cxplay_render_budget", default=None
@@ -287,7 +302,13 @@ class ReplyEnvironment(SandboxedEnvironment):
         it raises; a dict has no attribute that ``dir(dict)`` does not list, so the item
         is looked up at once, with the same result and the same undefined when missing.
         """
-        _charge()
+        # _charge(), its common case without the call: a step off; at a limit or a time
+        # check (every 1,024th step), _charge(0) raises or checks the clock as it would
+        budget = _BUDGET.get()
+        if budget is not None:
+            budget.steps -= 1
+            if budget.steps < 0 or not budget.steps % 1024:
+                _charge(0)
         if type(obj) is dict:
             if attribute not in _DICT_ATTRIBUTES:
                 try:
@@ -409,16 +430,20 @@ class Scope(dict[str, Any]):
 class _Reply:
     """What the fragments of one reply render with, one after the other, again and again.
 
-    A Jinja context and a render budget cost about as much to make as a short fragment
-    costs to render (~14,000 instructions of ~20,000 for an empty one); each render starts
-    them as new ones would start (:func:`_borrowed`, :func:`render_capped`).
+    A Jinja context costs about as much to make as a short fragment costs to render; each
+    render starts it as a new one would start (:func:`_borrowed`, :func:`render_capped`).
+    ``fresh`` is what a new context's evaluation context holds (``EvalContext.__dict__``).
     """
 
-    __slots__ = ("budget", "context")
+    __slots__ = ("context", "fresh")
 
-    def __init__(self) -> None:
+    def __init__(self, environment: SandboxedEnvironment) -> None:
         self.context: Context | None = None  # free to use (None: none yet, or in use)
-        self.budget = _Budget()
+        self.fresh = {
+            "environment": environment,
+            "autoescape": environment.autoescape,
+            "volatile": False,
+        }
 
 
 def scope_of(
@@ -431,7 +456,9 @@ def scope_of(
     refers back to a scope, so :meth:`Scope.release` it when the reply is done (else the
     garbage collector has a cycle to find).
     """
-    return _scope(environment.globals, variables, environment, _Reply() if reply else None)
+    return _scope(
+        environment.globals, variables, environment, _Reply(environment) if reply else None
+    )
 
 
 def _scope(
@@ -461,16 +488,15 @@ def _borrowed(reply: _Reply, scope: Scope, template: Template) -> Context | None
     if found is None or found.name != template.name or template.blocks:
         return None
     reply.context = None
+    # as new: these three keys, the environment's autoescape itself, volatile false
     state = found.eval_ctx.__dict__
-    if (
-        len(state) != 3
-        or state.get("volatile") is not False
-        or state.get("autoescape") is not found.environment.autoescape
-    ):
+    if state != reply.fresh or state["autoescape"] is not found.environment.autoescape:
         return None
     found.parent = scope
-    found.vars = {}
-    found.exported_vars = set()
+    if found.vars:  # a fragment that sets nothing leaves them empty: kept, not made again
+        found.vars = {}
+    if found.exported_vars:
+        found.exported_vars = set()
     return found
 
 
@@ -516,16 +542,17 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
         jinja_context = environment.context_class(
             environment, scope, template.name, template.blocks
         )
-    # one budget per render; a fragment rendered inside another one shares the outer one
-    token = None
-    if _BUDGET.get() is None:
-        if reply is None:
-            budget = _Budget()
-        else:  # the reply's, as a new one starts
-            budget = reply.budget
-            budget.steps = MAX_STEPS
-            budget.deadline = time.monotonic() + MAX_SECONDS
-        token = _BUDGET.set(budget)
+    # one budget per render, the thread's own started afresh; a fragment rendered inside
+    # another one shares the outer one's
+    budget = _BUDGET.get()
+    if budget is None or budget.thread != threading.get_ident():
+        budget = _Budget()
+        _BUDGET.set(budget)  # kept: the thread's next renders use it again
+    own = not budget.busy
+    if own:
+        budget.steps = MAX_STEPS
+        budget.deadline = time.monotonic() + MAX_SECONDS
+        budget.busy = True
     append = parts.append
     try:
         for part in template.root_render_func(jinja_context):
@@ -540,8 +567,10 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
         # as Template.generate: the same exception, its traceback pointing at the fragment
         environment.handle_exception()
     finally:
-        if token is not None:
-            _BUDGET.reset(token)
+        if own:
+            budget.busy = False
+            budget.steps = _IDLE_STEPS
+            budget.deadline = _NO_DEADLINE
         if reply is not None and not template.blocks:
             reply.context = jinja_context  # free again for the reply's next fragment
     return "".join(parts)
