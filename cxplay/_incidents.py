@@ -107,11 +107,14 @@ def _json(text: str) -> Any:
     same value or the same message and position as before. A document longer than
     Python's limit on an integer's digits may hold a number json refuses for its length
     (pydantic-core reads any): json reads it. ``tests/test_incidents_parse.py`` compares.
+    Only keys go to pydantic-core's process-wide string cache: a customer's values (names,
+    addresses, order ids) are not kept between requests, and they rarely repeat anyway
+    (the same speed as caching every string, over the shipped examples).
     """
     limit = sys.get_int_max_str_digits()
     if not limit or len(text) <= limit:
         try:
-            return from_json(text, allow_inf_nan=False)
+            return from_json(text, allow_inf_nan=False, cache_strings="keys")
         except ValueError:  # not JSON as RFC 8259 has it: json's own answer
             pass
         except TypeError:  # a text with a lone surrogate (no UTF-8 for it): json reads it
