@@ -180,6 +180,8 @@ def _same_decision(fast: Decision, slow: Decision) -> None:
         assert fast.respond_by.isoformat() == slow.respond_by.isoformat()
         assert type(fast.respond_by.tzinfo) is type(slow.respond_by.tzinfo)
     assert fast.said == slow.said and fast.base == slow.base
+    assert type(fast) is Decision and list(vars(fast)) == list(vars(slow))
+    assert fast == Decision(**vars(fast))
     assert type(fast.actions) is list and type(fast.kept) is list
     assert type(fast.follow_ups) is list and type(fast.said) is list
 

@@ -143,8 +143,8 @@ def _suggestion(
             "decision_id": None,
             "history": history,
         },
+        _GIVEN,
     )
-    object.__setattr__(suggestion, "__pydantic_fields_set__", set(_GIVEN))
     return suggestion
 
 
@@ -164,9 +164,10 @@ def _given_history(count: int) -> History:
     history = _GIVEN_HISTORIES.get(count) if type(count) is int else None
     if history is None:
         history = trusted(
-            History, {"source": "incident", "compensations_90d": count, "amounts_90d": ()}
+            History,
+            {"source": "incident", "compensations_90d": count, "amounts_90d": ()},
+            _HISTORY_GIVEN,
         )
-        object.__setattr__(history, "__pydantic_fields_set__", set(_HISTORY_GIVEN))
         if type(count) is not int:
             return history
         if len(_GIVEN_HISTORIES) >= 1024:
