@@ -160,7 +160,7 @@ _TYPES = sorted(_ENGINE._live().types)
 
 _VALUES = st.one_of(
     st.booleans(),
-    st.integers(-10**6, 10**6),
+    st.integers(-(10**6), 10**6),
     st.integers(-5, 200).map(float),  # whole floats: what an integer fact accepts
     st.floats(-1e6, 1e6, allow_nan=False),
     st.text("abc xyz", max_size=5),
@@ -210,7 +210,6 @@ def test_facts_of_generated_incidents_by_shape() -> None:
 
 def test_a_shape_seen_with_good_values_still_checks_the_next_values() -> None:
     # same names and types, values now out of bounds or not whole: the memo must not pass them
-    index = _indexed(_FACTS)
     bounded = [n for n, s in _FACTS.items() if s.min is not None or s.max is not None]
     assert bounded
     name = bounded[0]
