@@ -188,7 +188,7 @@ def test_the_local_date_of_an_instant_by_its_whole_second(zone: str, day: date, 
     midnight = datetime(day.year, day.month, day.day, tzinfo=cal.tz).astimezone(timezone.utc)
     moment = midnight + timedelta(microseconds=shift)
     ticks = (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
-    assert cal._day(ticks) == moment.astimezone(cal.tz).date()
+    assert cal._day(ticks) == moment.astimezone(cal.tz).date().toordinal()
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -522,12 +522,13 @@ def test_a_history_given_in_the_incident_is_the_validated_model() -> None:
     from cxplay._engine.engine import _given_history
     from cxplay.results import History
 
-    for count in (0, 3, 10**6):
+    for count in (0, 3, 10**6, 0, 3, 10**6):  # the second time from the memo
         built, validated = (
             _given_history(count),
             History(source="incident", compensations_90d=count),
         )
         assert built == validated and repr(built) == repr(validated)
+        assert type(built.compensations_90d) is int
         assert built.model_fields_set == validated.model_fields_set
         assert built.model_dump_json() == validated.model_dump_json()
         assert built.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)

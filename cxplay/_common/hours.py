@@ -144,8 +144,9 @@ class BusinessCalendar:
     _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    # the same in microseconds since the epoch, what the deadline arithmetic works on
-    _ticks: dict[date, tuple[tuple[int, int], ...]] = field(
+    # the same in microseconds since the epoch, what the deadline arithmetic works on, by
+    # the day's ordinal (an int hashes for nothing; a new date object hashes its bytes)
+    _ticks: dict[int, tuple[tuple[int, int], ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -210,24 +211,30 @@ class BusinessCalendar:
         The deadline arithmetic works on these integers: the same instants, compared and
         added exactly as the UTC datetimes are, without a datetime built per step.
         """
-        found = self._ticks.get(day)
+        ordinal = day.toordinal()
+        found = self._ticks.get(ordinal)
         if found is None:
             found = tuple(
                 (instants.micros(begin), instants.micros(end)) for begin, end in self.intervals(day)
             )
             if len(self._ticks) >= _DAYS_KEPT:
                 self._ticks.clear()
-            self._ticks[day] = found
+            self._ticks[ordinal] = found
         return found
 
-    def _day(self, moment: int) -> date:
-        """The local date of the instant ``moment`` (microseconds since the epoch).
+    def _ticks_on(self, ordinal: int) -> tuple[tuple[int, int], ...]:
+        """:meth:`ticks` of the day with this ordinal (``date.toordinal()``)."""
+        return self.ticks(date.fromordinal(ordinal))
+
+    def _day(self, moment: int) -> int:
+        """The local date of the instant ``moment`` (microseconds since the epoch), as its ordinal.
 
         That of its whole second: a zone's offsets are whole seconds, so a local midnight
         is one too and never falls inside a second (and the whole second converts exactly,
-        in a third of the time the microseconds take).
+        in a third of the time the microseconds take). An ordinal, not a date: the walks
+        step and look days up by it (an int, where each new date hashed its bytes).
         """
-        return datetime.fromtimestamp(moment // 1_000_000, self.tz).date()
+        return datetime.fromtimestamp(moment // 1_000_000, self.tz).toordinal()
 
     def add(self, start: datetime, span: timedelta) -> datetime:
         """``start`` plus ``span`` of open time: the deadline in business time.
@@ -247,7 +254,7 @@ class BusinessCalendar:
         given = aware.tzinfo  # the answer keeps the caller's zone (library contract)
         begin = instants.micros(aware)
         length = instants.span_micros(span)
-        day = aware.astimezone(self.tz).date()
+        day = aware.astimezone(self.tz).toordinal()
         moment, closes = self._opening(begin, day)
         if length and not span.days and moment + length < closes:
             # the usual deadline: the span fits in the first open interval from the start
@@ -262,14 +269,14 @@ class BusinessCalendar:
             return instants.moment(due).astimezone(given)
         if span.days:
             local = instants.moment(moment).astimezone(self.tz)
-            day, left = local.date(), span.days
+            day, left = local.toordinal(), span.days
             known = self._ticks
-            for _ in range(_HORIZON_DAYS):
-                day += _ONE_DAY
+            for _ in _DAYS_AHEAD:
+                day += 1
                 # open that day: its spans, so its instants, are not empty
                 ticks = known.get(day)
                 if ticks is None:
-                    ticks = self.ticks(day)
+                    ticks = self._ticks_on(day)
                 if ticks:
                     left -= 1
                     if left == 0:
@@ -277,7 +284,7 @@ class BusinessCalendar:
             else:
                 raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
             moment = (
-                instants.micros(self._at(day, local.hour * 60 + local.minute))
+                instants.micros(self._at(date.fromordinal(day), local.hour * 60 + local.minute))
                 + local.second * 1_000_000
                 + local.microsecond
             )
@@ -305,10 +312,10 @@ class BusinessCalendar:
         day = self._day(moment)
         previous: int | None = None
         known = self._ticks
-        for _ in range(31):  # the last open day within a month
+        for _ in _MONTH:  # the last open day within a month
             ticks = known.get(day)
             if ticks is None:
-                ticks = self.ticks(day)
+                ticks = self._ticks_on(day)
             for begin, end in reversed(ticks):
                 if previous is not None:
                     return end if end < previous else None
@@ -318,36 +325,36 @@ class BusinessCalendar:
                     return None  # moment is not an opening time
                 elif begin < moment:
                     return None  # inside an interval
-            day -= _ONE_DAY
+            day -= 1
         return None
 
-    def _opening(self, moment: int, day: date) -> tuple[int, int]:
+    def _opening(self, moment: int, day: int) -> tuple[int, int]:
         """``_open_from(moment, 0)``, and the closing time of the interval it is in.
 
-        ``day``: ``moment``'s local date. The first interval (in day order) that has not
-        closed before ``moment``: ``moment`` itself when inside, else its opening time.
+        ``day``: ``moment``'s local date's ordinal. The first interval (in day order) that
+        has not closed before ``moment``: ``moment`` itself when inside, else its opening.
         """
-        day -= _ONE_DAY  # a span past midnight
+        day -= 1  # a span past midnight
         known = self._ticks
-        for _ in range(_HORIZON_DAYS):
+        for _ in _DAYS_AHEAD:
             ticks = known.get(day)
             if ticks is None:
-                ticks = self.ticks(day)
+                ticks = self._ticks_on(day)
             for begin, end in ticks:
                 if end >= moment:
                     return (begin if begin > moment else moment), end
-            day += _ONE_DAY
+            day += 1
         raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
 
     def _open_from(self, moment: int, span: int) -> int:
         """The instant by which ``span`` of open time has passed after ``moment`` (both in µs)."""
         left = span
-        day = self._day(moment) - _ONE_DAY  # a span past midnight
+        day = self._day(moment) - 1  # a span past midnight
         known = self._ticks  # ticks() without its call on the days it remembers
-        for _ in range(_HORIZON_DAYS):
+        for _ in _DAYS_AHEAD:
             ticks = known.get(day)
             if ticks is None:
-                ticks = self.ticks(day)
+                ticks = self._ticks_on(day)
             for begin, end in ticks:
                 if end < moment or (end == moment and left):
                     continue
@@ -355,14 +362,16 @@ class BusinessCalendar:
                 if begin + left <= end:
                     return begin + left
                 left -= end - begin
-            day += _ONE_DAY
+            day += 1
         raise ValueError(f"the calendar is not open within {_HORIZON_DAYS} days")
 
 
 _DAY = 86_400_000_000  # microseconds
 #: Time zones of one offset for every instant: the standard library's and pydantic's.
 _FIXED = frozenset({timezone, TzInfo})
-_ONE_DAY = timedelta(days=1)
+#: The walks' steps, made once (a range of the horizon made per walk was ~1k instructions).
+_DAYS_AHEAD = range(_HORIZON_DAYS)
+_MONTH = range(31)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -37,6 +37,7 @@ from cxplay.models import (
     Escalate,
     FollowUp,
     Incident,
+    Playbook,
     Policy,
     Refund,
     Survey,
@@ -160,68 +161,90 @@ def _keep(matched: Sequence[CompiledRule]) -> tuple[list[CompiledRule], dict[str
     return kept, outcomes
 
 
-def _settle(
-    kept: Sequence[CompiledRule], incident: Incident, outcomes: dict[str, str]
-) -> list[_Settled]:
-    """The kept rules' actions under the guardrails: one compensation, costs, caps, approval.
+def _chosen(
+    kept: Sequence[CompiledRule], outcomes: dict[str, str]
+) -> list[tuple[CompiledRule, _Step]]:
+    """The kept rules' actions left after "one compensation per incident", in order.
 
-    Shared by :func:`decide` and :func:`outline`, so both decide alike by construction.
+    What no incident changes: the rules that may compensate and the actions each drops
+    (noted in ``outcomes``). Shared by :func:`_settle` and :func:`decide`'s plans.
     """
-    customer = incident.customer
-    settled: list[_Settled] = []
+    chosen: list[tuple[CompiledRule, _Step]] = []
     compensating_rule: str | None = None
     for rule in kept:
         plan = _plan(rule)
-        policy = rule.playbook.policy
         # "one compensation per incident" is a policy of each playbook: only rules of
         # playbooks that keep it take part (and only they can block one another)
-        offers = policy.single_compensation and plan.offers
+        offers = rule.playbook.policy.single_compensation and plan.offers
         skip_compensation = offers and compensating_rule not in (None, plan.rule)
         if offers and compensating_rule is None:
             compensating_rule = plan.rule
-        repeat = (
-            policy.repeat_claimant_after is not None
-            and (customer.compensations_90d or 0) > policy.repeat_claimant_after
-        )
-        cap = policy.caps.get(customer.tier or "", policy.caps.get("default"))
         for step in plan.steps:
-            compensation = step.compensation
-            if compensation and skip_compensation:
+            if step.compensation and skip_compensation:
                 outcomes[plan.rule] = (
                     f"kept, but its {step.kind} is dropped: one compensation per incident "
                     f"('{compensating_rule}' offers it)"
                 )
                 continue
-            params: Mapping[str, Any] = step.params  # frozen, shared: copied only to add
-            raw = _raw_cost(step.action, incident, policy) if step.costly else None
-            cost = None
-            approval = step.forced is True
-            because: str | None = None
-            if raw is not None:
-                amount, currency = raw
-                in_policy = policy.convert(amount, currency)
-                if compensation and in_policy is not None and cap is not None and in_policy > cap:
-                    params = {**params, "capped_from": round(amount, 2)}  # never cut silently
-                    amount = amount * cap / in_policy
-                    in_policy = cap
-                cost = (float(round(amount, 2)), currency)
-                if step.forced is None:
-                    threshold = policy.approval_above
-                    # no rate for its currency: the policy cannot be checked, a person decides
-                    if in_policy is None and compensation:
-                        approval, because = True, _no_rate(currency, policy)
-                    else:
-                        approval = (
-                            threshold is not None
-                            and in_policy is not None
-                            and (in_policy > threshold)
-                        )
-            if compensation and repeat:
-                approval = True
-            if approval and because:
-                params = {**params, "approval_because": because}
-            settled.append((rule, step, params, cost, bool(approval)))
-    return settled
+            chosen.append((rule, step))
+    return chosen
+
+
+def _repeat(policy: Policy, incident: Incident) -> bool:
+    """Whether the customer has had more compensations than the policy lets pass unasked."""
+    limit = policy.repeat_claimant_after
+    return limit is not None and (incident.customer.compensations_90d or 0) > limit
+
+
+def _settle_step(
+    policy: Policy, step: _Step, incident: Incident
+) -> tuple[Mapping[str, Any], tuple[float, str | None] | None, bool]:
+    """One chosen action of a rule of ``policy``'s playbook: its parameters, cost, approval."""
+    compensation = step.compensation
+    params: Mapping[str, Any] = step.params  # frozen, shared: copied only to add
+    raw = _raw_cost(step.action, incident, policy) if step.costly else None
+    cost = None
+    approval = step.forced is True
+    because: str | None = None
+    if raw is not None:
+        amount, currency = raw
+        in_policy = policy.convert(amount, currency)
+        tier = incident.customer.tier
+        cap = policy.caps.get(tier or "", policy.caps.get("default"))
+        if compensation and in_policy is not None and cap is not None and in_policy > cap:
+            params = {**params, "capped_from": round(amount, 2)}  # never cut silently
+            amount = amount * cap / in_policy
+            in_policy = cap
+        cost = (float(round(amount, 2)), currency)
+        if step.forced is None:
+            threshold = policy.approval_above
+            # no rate for its currency: the policy cannot be checked, a person decides
+            if in_policy is None and compensation:
+                approval, because = True, _no_rate(currency, policy)
+            else:
+                approval = (
+                    threshold is not None and in_policy is not None and (in_policy > threshold)
+                )
+    if compensation and _repeat(policy, incident):
+        approval = True
+    if approval and because:
+        params = {**params, "approval_because": because}
+    return params, cost, bool(approval)
+
+
+def _settle(
+    kept: Sequence[CompiledRule], incident: Incident, outcomes: dict[str, str]
+) -> list[_Settled]:
+    """The kept rules' actions under the guardrails: one compensation, costs, caps, approval.
+
+    Used by :func:`outline`; :func:`decide` takes the same two steps (:func:`_chosen` once
+    per set of matches, :func:`_settle_step` for each action with a cost), so both decide
+    alike by construction.
+    """
+    return [
+        (rule, step, *_settle_step(rule.playbook.policy, step, incident))
+        for rule, step in _chosen(kept, outcomes)
+    ]
 
 
 def _severity(kept: Sequence[CompiledRule], incident: Incident) -> str:
@@ -236,13 +259,30 @@ def _severity(kept: Sequence[CompiledRule], incident: Incident) -> str:
 def decide(
     matched: Sequence[CompiledRule], incident: Incident, *, now: datetime | None = None
 ) -> Decision:
-    """Apply groups, stop, guardrails and severity to rules already ranked."""
-    kept, outcomes = _keep(matched)
-    actions: list[SuggestedAction] = []
-    said: list[tuple[int, str]] = []
-    follow_ups: list[FollowUpPlan] = []
+    """Apply groups, stop, guardrails and severity to rules already ranked.
+
+    What depends only on the matches (the kept rules, every outcome, the actions chosen,
+    the follow-ups' order, the severity the rules raise to, each channel's deadline rule)
+    is worked out once per list of matches (:func:`_matched`); a decision adds what the
+    incident changes: costs, caps, approval, the severity, the dates. An action without a
+    cost is one of two models built with its rule (approval or not), shared by every
+    decision (it is immutable in depth). ``tests/test_decide_plans.py`` holds it equal to
+    the decision made step by step.
+    """
     base = incident.occurred_at or now or datetime.now(timezone.utc)
-    for rule, step, params, cost, approval in _settle(kept, incident, outcomes):
+    severity = incident.severity
+    level = _LEVELS[severity] if severity else 0
+    if not matched:
+        return _decision([], [], {}, SEVERITIES[level], [], None, [], base)
+    plan = _matched(matched)
+    claims = incident.customer.compensations_90d or 0
+    actions: list[SuggestedAction] = []
+    for step, policy, limit in plan.items:
+        plain = step.plain
+        if plain is not None:  # no cost: its parameters as declared, approval as below
+            actions.append(plain[step.forced is True or (limit is not None and claims > limit)])
+            continue
+        params, cost, approval = _settle_step(policy, step, incident)
         values = step.values.copy()  # every field; the three below vary
         values["params"] = params if type(params) is FrozenMap else FrozenMap(params)
         values["requires_approval"] = approval
@@ -250,21 +290,146 @@ def decide(
             None if cost is None else trusted(Cost, {"amount": cost[0], "currency": cost[1]})
         )
         actions.append(trusted(SuggestedAction, values))
-        said.append((rule.order, step.step))
-        if step.follow is not None:
-            promise = step.follow.copy()
-            promise["due"] = due_from(base, promise, rule.playbook.hours)
-            follow_ups.append(trusted(FollowUpPlan, promise))
-    follow_ups.sort(key=lambda f: f.after)
-    return Decision(
-        actions=actions,
-        kept=kept,
+    follow_ups = [
+        trusted(FollowUpPlan, {**promise, "due": due_from(base, promise, hours)})
+        for promise, hours in plan.follows
+    ]
+    channel = incident.channel or DEFAULT_CHANNEL
+    deadline = plan.deadlines.get(channel, _UNKNOWN)
+    if deadline is _UNKNOWN:
+        deadline = plan.deadlines[channel] = _deadline(plan.playbooks, channel)
+    respond_by = None
+    if deadline is not None:
+        hours, sla = deadline
+        respond_by = base + sla if hours is None else hours.add(base, sla)
+    return _decision(
+        actions,
+        [matched[0], *plan.kept],
+        plan.outcomes.copy(),
+        SEVERITIES[max(level, plan.floor)],
+        follow_ups,
+        respond_by,
+        list(plan.said),
+        base,
+    )
+
+
+#: A severity's level (its place in SEVERITIES).
+_LEVELS = {name: level for level, name in enumerate(SEVERITIES)}
+_UNKNOWN: Any = object()  # a channel whose deadline rule is not worked out yet
+
+
+def _decision(
+    actions: list[SuggestedAction],
+    kept: list[CompiledRule],
+    outcomes: dict[str, str],
+    severity: str,
+    follow_ups: list[FollowUpPlan],
+    respond_by: datetime | None,
+    said: list[tuple[int, str]],
+    base: datetime,
+) -> Decision:
+    """``Decision(actions=..., ..., base=...)``: its fields' dict set at once.
+
+    The frozen dataclass's ``__init__`` sets its eight fields one ``object.__setattr__``
+    each; it has no ``__post_init__`` and no slots, so the dict is all it sets
+    (``tests/test_decide_plans.py`` checks the two equal, field order included).
+    """
+    decision = _new(Decision)
+    _set_decision_dict(
+        decision,
+        {
+            "actions": actions,
+            "kept": kept,
+            "outcomes": outcomes,
+            "severity": severity,
+            "follow_ups": follow_ups,
+            "respond_by": respond_by,
+            "said": said,
+            "base": base,
+        },
+    )
+    return decision
+
+
+_new = object.__new__
+_set_decision_dict = Decision.__dict__["__dict__"].__set__
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """What :func:`decide` makes of one list of ranked matches, whatever the incident.
+
+    Kept on the first matched rule (a cache, as :func:`_plan` keeps a rule's), keyed by
+    the ids of the matched rules, which ``others`` keeps alive (so no other rule takes one
+    of those ids while the entry lives). Nothing here refers to the first rule: a rule
+    ranked below another is never first of a list holding it, so no cycle forms.
+    """
+
+    others: tuple[CompiledRule, ...]  # matched[1:]
+    kept: tuple[CompiledRule, ...]  # the kept rules after the first (which is always kept)
+    outcomes: dict[str, str]  # copied per decision
+    # per chosen action: the step, its rule's policy, and for a compensation the policy's
+    # repeat-claimant limit (None: no limit applies to it)
+    items: tuple[tuple[_Step, Policy, int | None], ...]
+    said: tuple[tuple[int, str], ...]
+    follows: tuple[tuple[dict[str, Any], BusinessCalendar | None], ...]  # sorted by "after"
+    floor: int  # the highest severity level a kept rule raises to (0: none)
+    playbooks: tuple[Playbook, ...]  # the kept rules' playbooks, in rank order
+    # channel -> (the calendar or None, the SLA) of its first kept playbook with an SLA for
+    # it, or None; filled as channels come
+    deadlines: dict[str, tuple[BusinessCalendar | None, timedelta] | None]
+
+
+#: How many lists of matches a first rule remembers (then it starts again).
+_MATCHES_KEPT = 256
+
+
+def _matched(matched: Sequence[CompiledRule]) -> _Matches:
+    """:class:`_Matches` of these ranked matches, made once and kept on the first rule."""
+    first = matched[0]
+    memo: dict[tuple[int, ...], _Matches] | None = first.__dict__.get("_decide_matches")
+    if memo is None:
+        memo = {}
+        object.__setattr__(first, "_decide_matches", memo)  # a cache, not a field
+    key = tuple(map(id, matched))
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= _MATCHES_KEPT:
+            memo.clear()  # bounded: a cleared memo only costs time
+        found = memo[key] = _matches_of(matched)
+    return found
+
+
+def _matches_of(matched: Sequence[CompiledRule]) -> _Matches:
+    kept, outcomes = _keep(matched)
+    chosen = _chosen(kept, outcomes)
+    items = tuple(
+        (
+            step,
+            rule.playbook.policy,
+            rule.playbook.policy.repeat_claimant_after if step.compensation else None,
+        )
+        for rule, step in chosen
+    )
+    follows = [
+        (step.follow, rule.playbook.hours) for rule, step in chosen if step.follow is not None
+    ]
+    follows.sort(key=lambda item: item[0]["after"])  # stable: decide's sort of the plans
+    floor = max(
+        (SEVERITIES.index(rule.rule.severity) for rule in kept if rule.rule.severity is not None),
+        default=0,
+    )
+    return _Matches(
+        others=tuple(matched[1:]),
+        kept=tuple(kept[1:]),
         outcomes=outcomes,
-        severity=_severity(kept, incident),
-        follow_ups=follow_ups,
-        respond_by=_respond_by(kept, incident, base),
-        said=said,
-        base=base,
+        items=items,
+        said=tuple((rule.order, step.step) for rule, step in chosen),
+        follows=tuple(follows),
+        floor=floor,
+        playbooks=tuple(rule.playbook for rule in kept),
+        deadlines={},
     )
 
 
@@ -387,6 +552,9 @@ class _Step:
     values: dict[str, Any]  # the SuggestedAction's fields that no incident changes
     follow: dict[str, Any] | None
     step: str  # the part of the recovery the reply says it in
+    # an action without a cost, as it is suggested without approval and with it (nothing
+    # else of it depends on the incident); None for an action with a cost
+    plain: tuple[SuggestedAction, SuggestedAction] | None
 
 
 @dataclass(frozen=True)
@@ -418,18 +586,21 @@ def _plan(rule: CompiledRule) -> _RulePlan:
                 "dimension": action.dimension,
                 "stage": action.stage,
             }
+            costly = isinstance(action, Refund) or getattr(action, "amount", None) is not None
             steps.append(
                 _Step(
                     action=action,
                     kind=action.kind,
                     compensation=is_compensation(action),
-                    costly=isinstance(action, Refund)
-                    or getattr(action, "amount", None) is not None,
+                    costly=costly,
                     params=params,
                     forced=action.requires_approval,
                     values=values,
                     follow=follow_up_of(action),
                     step=recovery_step(action),
+                    plain=None
+                    if costly
+                    else (_plain(values, params, False), _plain(values, params, True)),
                 )
             )
         plan = _RulePlan(
@@ -441,17 +612,25 @@ def _plan(rule: CompiledRule) -> _RulePlan:
     return plan
 
 
-def _respond_by(
-    kept: Sequence[CompiledRule], incident: Incident, base: datetime
-) -> datetime | None:
-    # the channel the reply goes to: without one named, the reply is an e-mail, and so
-    # is the promise of when it is due
-    channel = incident.channel or DEFAULT_CHANNEL
-    for rule in kept:
-        playbook = rule.playbook
+def _deadline(
+    playbooks: Sequence[Playbook], channel: str
+) -> tuple[BusinessCalendar | None, timedelta] | None:
+    """The SLA of the first playbook with one for ``channel``, and its calendar or None.
+
+    The calendar when the SLA counts in business time, None when on the plain calendar;
+    None without a playbook that has an SLA for the channel.
+    """
+    for playbook in playbooks:
         sla = playbook.sla.get(channel)
         if sla is not None:
             if playbook.hours is not None and channel in playbook.business:
-                return playbook.hours.add(base, sla)
-            return base + sla
+                return playbook.hours, sla
+            return None, sla
     return None
+
+
+def _plain(values: dict[str, Any], params: FrozenMap[str, Any], approval: bool) -> SuggestedAction:
+    """The action without a cost as :func:`decide` suggests it (its parameters as declared)."""
+    return trusted(
+        SuggestedAction, {**values, "params": params, "requires_approval": approval, "cost": None}
+    )
