@@ -142,8 +142,9 @@ def test_a_look_up_begun_before_an_own_change_keeps_nothing() -> None:
     histories.invalidate()
     assert histories.recent() is histories  # read the token again
     assert histories.get(1, "A", NOW, generation) is None  # begun before: not answered
-    histories.put(1, "A", NOW, [("old", None, None, "x")], generation)
-    assert histories.get(1, "A", NOW, histories.generation, read_at=0.0) is None
+    assert histories.get(1, "A", NOW, histories.generation, read_at=0.0) is None  # begun after
+    histories.put(1, "A", NOW, [("old", None, None, "x")], generation)  # (the same token)
+    assert histories.get(1, "A", NOW, histories.generation) is None  # not kept
     histories.put(1, "A", NOW, [], histories.generation)
     assert histories.get(1, "A", NOW, histories.generation) == []
     assert fast.Histories(refresh=0.0).recent() is not None
