@@ -11,6 +11,7 @@ from __future__ import annotations
 import types
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import logstores
@@ -286,3 +287,31 @@ def fast_time_type() -> Any:
     from cxplay._log.schema import UTCDateTime
 
     return UTCDateTime()
+
+
+def test_postgres_times_the_text_cannot_order_are_never_kept(
+    engine: Engine, tmp_path: Path, clock: Clock
+) -> None:
+    """PostgreSQL: a compensation dated past the year 9999 (or infinity) has no UTC text
+    to filter by; the look-up is then answered exactly by SQL and nothing is kept."""
+    for target in logstores.fresh_store("postgresql", tmp_path):
+        with DecisionLog.open(target) as mine:
+            decision = suggested(engine, mine, damaged("P-1"))
+            mine.outcome(decision, "accepted", at=NOW)
+            with mine.connection() as conn:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO cxplay_given (decision_id, customer_id, kind, amount, at)"
+                        " VALUES (:d, 'C-1', 'refund', 1.0, 'infinity'),"
+                        " (:d, 'C-2', 'refund', 2.0, '10000-01-01 00:00:00+00')"
+                    ),
+                    {"d": decision},
+                )
+            for _ in range(2):
+                seen = mine.history("C-1", LATER)
+                assert (seen.compensations, seen.amounts) == (1, {"PLN": 250.0})
+                assert mine.history("C-2", LATER).compensations == 0
+            recent = getattr(mine._fast, "recent", None)
+            assert recent is not None
+            for customer in ("C-1", "C-2"):
+                assert recent.get(customer, LATER - timedelta(days=90)) is None
