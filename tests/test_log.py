@@ -361,14 +361,15 @@ def test_history_from_the_log_feeds_the_repeat_claimant_guard(
 
 
 def test_history_is_never_stale_across_logs(engine: Engine, store: str) -> None:
-    """No cache between the guard and the store: another process's outcome counts at once.
+    """With ``history_refresh=0`` another process's outcome counts at once.
 
-    Two logs on one store stand for two processes. On PostgreSQL the look-up runs as a
+    Two logs on one store stand for two processes (``tests/test_log_refresh.py`` has the
+    default refresh). On PostgreSQL the look-up runs as a
     statement prepared per connection; one dropped under it (``DEALLOCATE ALL``) is
     answered by the cursor, then prepared again.
     """
     later = NOW + timedelta(days=1)
-    with DecisionLog.open(store) as mine, DecisionLog.open(store) as theirs:
+    with DecisionLog.open(store, history_refresh=0) as mine, DecisionLog.open(store) as theirs:
         assert mine.history("C-1", later).compensations == 0
         s = logged(engine, theirs, damaged("X-1"))
         theirs.outcome(s.decision_id, "accepted", at=NOW)
@@ -480,9 +481,9 @@ def test_the_history_cache_is_exact(engine: Engine, store: str, tmp_path: Path) 
     """SQLite keeps a customer's compensation rows while the change token stays the same:
     another process's outcome, a hand-made change, a window reaching back further, a row
     whose time is not text and a token row deleted by hand are all answered as the store
-    would, never from a stale copy."""
+    would, never from a stale copy (``history_refresh=0``: the token read every time)."""
     later = NOW + timedelta(days=1)
-    with DecisionLog.open(store) as mine, DecisionLog.open(store) as theirs:
+    with DecisionLog.open(store, history_refresh=0) as mine, DecisionLog.open(store) as theirs:
         s = logged(engine, theirs, damaged("K-1"))
         theirs.outcome(s.decision_id, "accepted", at=NOW)
         assert mine.history("C-1", later).compensations == 1
@@ -490,7 +491,7 @@ def test_the_history_cache_is_exact(engine: Engine, store: str, tmp_path: Path) 
         if histories is None:
             assert mine.url.get_backend_name() == "postgresql"  # read every time
         else:
-            assert histories.get(_token(mine), "C-1", _LATEST) is not None  # kept
+            assert histories.get(_token(theirs), "C-1", _LATEST) is not None  # kept
         assert mine.history("C-1", later).compensations == 1  # the same, from the copy
         # window: aged out, then reaching back again (an earlier now: read again)
         assert mine.history("C-1", NOW + timedelta(days=91)).compensations == 0
@@ -512,7 +513,7 @@ def test_the_history_cache_is_exact(engine: Engine, store: str, tmp_path: Path) 
         raw = sqlite3.connect(str(tmp_path / "log.db"), isolation_level=None)
         raw.execute("UPDATE cxplay_given SET at = 20261120 WHERE decision_id = ?", (s.decision_id,))
         assert mine.history("C-1", later).compensations == 1
-        assert histories.get(_token(mine), "C-1", _EARLIEST) is None
+        assert histories.get(_token(theirs), "C-1", _EARLIEST) is None
         # no token row (deleted by hand): every look-up in SQL
         raw.execute("DELETE FROM cxplay_change")
         raw.execute("UPDATE cxplay_given SET at = '2026-11-20 09:00:00.000000'")
@@ -586,7 +587,7 @@ def sqlite_pair(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A SQLite log with the history cache, the same file through SQLAlchemy's Core only
     (the reference), and a plain connection that writes as another process would."""
     path = tmp_path_factory.mktemp("histories") / "log.db"
-    with DecisionLog.open(path) as cached, DecisionLog.open(path) as core:
+    with DecisionLog.open(path, history_refresh=0) as cached, DecisionLog.open(path) as core:
         assert cached._fast is not None and hasattr(cached._fast, "histories")
         core._fast = None  # every look-up through the Core's SQL
         other = sqlite3.connect(str(path), isolation_level=None)

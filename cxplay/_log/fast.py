@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,16 @@ _PG_HISTORY = b"cxplay_history_1"
 _PG_HISTORY_SQL = (
     f"SELECT decision_id, currency, amount FROM {t.given.name} "
     "WHERE customer_id = $1 AND at > $2 AND at <= $3"
+).encode()
+# a customer's rows after a moment, for the cache under a history_refresh: each time as
+# the UTC text SQLite stores (so filtered to a window as SQLite's are), NULL for a time
+# that text cannot order (outside the years 1-9999: the look-up then runs in SQL)
+_PG_GIVEN_AFTER = b"cxplay_given_after_1"
+_PG_GIVEN_AFTER_SQL = (
+    "SELECT decision_id, currency, amount, CASE WHEN at >= '0001-01-01 00:00:00+00' "
+    "AND at < '10000-01-01 00:00:00+00' THEN "
+    "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') END "
+    f"FROM {t.given.name} WHERE customer_id = $1 AND at > $2"
 ).encode()
 
 
@@ -225,6 +236,12 @@ class FastPath:
         finally:
             cursor.close()
 
+    def changed(self) -> None:
+        """This process changed the compensations: no cache may answer from before it.
+
+        (An outcome, ``forget``, ``prune``; nothing by default: no cache.)
+        """
+
     def close(self) -> None:
         """Give the connections back to the pool."""
         with self._lock:
@@ -245,6 +262,10 @@ _SQLITE_GIVEN_AFTER = (
 )
 #: customers whose compensation rows are kept at most (the oldest kept is dropped first)
 CACHED_CUSTOMERS = 10_000
+#: how long another process's change to a customer's compensations may go unseen (s): see
+#: :class:`Histories` and ``DecisionLog.open(history_refresh=...)``
+HISTORY_REFRESH = 1.0
+_NEVER = float("-inf")
 
 
 class Histories:
@@ -258,36 +279,130 @@ class Histories:
     under an older token than the cache's are not kept. The rows may be newer than their
     token (a change committed between the two reads), never older: the next look-up then
     sees a newer token and reads again.
+
+    ``refresh`` (seconds, 0: read the token on every look-up) lets a look-up answer under
+    the token read less than ``refresh`` ago without reading it again (:meth:`recent`):
+    another process's change is then seen up to ``refresh`` after it was committed (its
+    batched decisions are unseen until written anyway). This process's own changes through
+    its log call :meth:`invalidate` once committed: the next look-up reads the token
+    again, and a look-up that began before (an older :attr:`generation`) neither answers
+    from the cache nor keeps what it read.
     """
 
-    def __init__(self, limit: int = CACHED_CUSTOMERS) -> None:
+    def __init__(self, limit: int = CACHED_CUSTOMERS, refresh: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._token: object = self  # no token read yet
         self._rows: dict[str, tuple[datetime, list[tuple[Any, ...]]]] = {}
         self._limit = limit
+        self.refresh = refresh
+        self._read_at = _NEVER  # monotonic time before the kept token was read
+        self.generation = 0  # own changes so far (invalidate)
 
-    def get(self, token: object, customer_id: str, floor: datetime) -> list[tuple[Any, ...]] | None:
-        """The customer's rows after ``floor`` if kept under ``token`` (None: read them)."""
+    def recent(self) -> object:
+        """The kept token if read less than :attr:`refresh` ago (``self``: read it now)."""
+        if self._read_at + self.refresh > time.monotonic():  # (refresh 0: never)
+            return self._token
+        return self
+
+    def get(
+        self,
+        token: object,
+        customer_id: str,
+        floor: datetime,
+        generation: int | None = None,
+        read_at: float = _NEVER,
+    ) -> list[tuple[Any, ...]] | None:
+        """The customer's rows after ``floor`` if kept under ``token`` (None: read them).
+
+        ``generation`` is :attr:`generation` when the look-up began (None: not checked);
+        ``read_at`` the monotonic time before ``token`` was read (by this look-up).
+        """
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return None  # this process changed the store since: read, keep nothing
             if token != self._token:
                 self._rows.clear()
                 self._token = token
+                self._read_at = read_at
                 return None
+            if read_at > self._read_at:
+                self._read_at = read_at
             entry = self._rows.get(customer_id)
         if entry is None or entry[0] > floor:
             return None
         return entry[1]
 
     def put(
-        self, token: object, customer_id: str, floor: datetime, rows: list[tuple[Any, ...]]
+        self,
+        token: object,
+        customer_id: str,
+        floor: datetime,
+        rows: list[tuple[Any, ...]],
+        generation: int | None = None,
     ) -> None:
         """Keep the rows read after ``token``, unless the cache has moved on to another."""
         with self._lock:
-            if token != self._token:
+            if token != self._token or (generation is not None and generation != self.generation):
                 return
             if customer_id not in self._rows and len(self._rows) >= self._limit:
                 del self._rows[next(iter(self._rows))]
             self._rows[customer_id] = (floor, rows)
+
+    def invalidate(self) -> None:
+        """This process changed the compensations: forget what is kept, read the token next."""
+        with self._lock:
+            self.generation += 1
+            self._token = self
+            self._read_at = _NEVER
+            self._rows.clear()
+
+
+class RecentHistories:
+    """PostgreSQL: customers' compensation rows, each answered for ``refresh`` seconds.
+
+    PostgreSQL keeps no change token (a counter row bumped by every writer would make
+    concurrent writers queue on it), so an entry is (floor, rows, read_at): every row of
+    the customer's with ``at`` after ``floor``, as read by a statement sent at ``read_at``
+    (monotonic); it answers look-ups until ``read_at + refresh``. Another process's change
+    is then seen at most ``refresh`` after it was committed; this process's own changes
+    call :meth:`invalidate` (as :class:`Histories`).
+    """
+
+    def __init__(self, refresh: float, limit: int = CACHED_CUSTOMERS) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, tuple[datetime, list[tuple[Any, ...]], float]] = {}
+        self._limit = limit
+        self.refresh = refresh
+        self.generation = 0
+
+    def get(self, customer_id: str, floor: datetime) -> list[tuple[Any, ...]] | None:
+        """The customer's rows after ``floor`` if read less than ``refresh`` ago."""
+        entry = self._rows.get(customer_id)  # (one dict read: atomic under the GIL)
+        if entry is None or entry[0] > floor or entry[2] + self.refresh <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(
+        self,
+        customer_id: str,
+        floor: datetime,
+        rows: list[tuple[Any, ...]],
+        read_at: float,
+        generation: int,
+    ) -> None:
+        """Keep the rows of a statement sent at ``read_at`` (not if an own change came since)."""
+        with self._lock:
+            if generation != self.generation:
+                return
+            if customer_id not in self._rows and len(self._rows) >= self._limit:
+                del self._rows[next(iter(self._rows))]
+            self._rows[customer_id] = (floor, rows, read_at)
+
+    def invalidate(self) -> None:
+        """This process changed the compensations: forget what is kept."""
+        with self._lock:
+            self.generation += 1
+            self._rows.clear()
 
 
 def _utc(moment: datetime) -> datetime:
@@ -307,9 +422,9 @@ class SqliteFastPath(FastPath):
     making, wrapping and closing a cursor cost more than the token's read.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, refresh: float = 0.0) -> None:
         super().__init__(engine)
-        self.histories = Histories()
+        self.histories = Histories(refresh=refresh)
         # (pooled connection, its DB-API cursor) free for a look-up; a cursor holds no
         # transaction between look-ups (each statement is read to its end, so reset)
         self._readers: list[tuple[Any, Any]] = []
@@ -338,6 +453,10 @@ class SqliteFastPath(FastPath):
         self._release(reader[0])
         return rows
 
+    def changed(self) -> None:
+        """This process changed the compensations: the next look-up reads the token."""
+        self.histories.invalidate()
+
     def close(self) -> None:
         """Give the connections back to the pool, the look-ups' too."""
         super().close()
@@ -354,24 +473,29 @@ class SqliteFastPath(FastPath):
         SQLite compares the ``at`` text (UTC, one format) byte by byte, as ``str``
         comparison does here; rows whose ``at`` is not text (written by hand) are never
         kept: then the look-up runs in SQL. A customer kept without rows (most) is
-        answered without formatting a time.
+        answered without formatting a time. Under a ``history_refresh`` the token read
+        less than that long ago is used without reading it (:meth:`Histories.recent`): a
+        look-up answered from the cache then makes no SQLite call at all.
         """
-        found = cursor.execute(_SQLITE_TOKEN).fetchone()
-        if found is None:  # no token row: nothing can be kept, the look-up in SQL
-            return self._history_in_sql(cursor, customer_id, _utc_text(since), _utc_text(until))
-        token = found[0]
+        histories = self.histories
+        generation = histories.generation
+        token = histories.recent()
+        read_at = _NEVER
+        if token is histories:
+            read_at = time.monotonic()
+            found = cursor.execute(_SQLITE_TOKEN).fetchone()
+            if found is None:  # no token row: nothing can be kept, the look-up in SQL
+                return self._history_in_sql(cursor, customer_id, _utc_text(since), _utc_text(until))
+            token = found[0]
         floor = _utc(since)
-        rows = self.histories.get(token, customer_id, floor)
+        rows = histories.get(token, customer_id, floor, generation, read_at)
         if rows is None:
             low = _utc_text(floor)
             rows = cursor.execute(_SQLITE_GIVEN_AFTER, (customer_id, low)).fetchall()
             if not all(type(row[3]) is str for row in rows):
                 return self._history_in_sql(cursor, customer_id, low, _utc_text(until))
-            self.histories.put(token, customer_id, floor, rows)
-        if not rows:
-            return []
-        low, high = _utc_text(floor), _utc_text(until)
-        return [row[:3] for row in rows if low < row[3] <= high]
+            histories.put(token, customer_id, floor, rows, generation)
+        return _in_window(rows, floor, until)
 
     def _history_in_sql(
         self, cursor: Any, customer_id: str, low: str, high: str
@@ -406,7 +530,20 @@ class SqliteFastPath(FastPath):
 
 
 class PostgresFastPath(FastPath):
-    """PostgreSQL (psycopg 3): the kept connection in autocommit; a write is a transaction."""
+    """PostgreSQL (psycopg 3): the kept connection in autocommit; a write is a transaction.
+
+    Under a ``history_refresh`` (``refresh`` > 0) a customer's rows are kept for that long
+    (:class:`RecentHistories`): a look-up answered from them makes no round trip.
+    """
+
+    def __init__(self, engine: Engine, refresh: float = 0.0) -> None:
+        super().__init__(engine)
+        self.recent = RecentHistories(refresh) if refresh > 0 else None
+
+    def changed(self) -> None:
+        """This process changed the compensations: nothing kept answers any more."""
+        if self.recent is not None:
+            self.recent.invalidate()
 
     history_sql = _history_sql("%s")
     # a server-side prepared statement from the first look-up on a connection (psycopg
@@ -456,6 +593,12 @@ class PostgresFastPath(FastPath):
         raw.info.pop(_PG_HISTORY, None)  # prepared again on the next look-up
         return super()._history(raw, customer_id, since, until)
 
+    def history(self, customer_id: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+        """(decision_id, currency, amount) of a customer's compensation in (since, until]."""
+        if self.recent is None:
+            return super().history(customer_id, since, until)
+        return self.history_later(customer_id, since, until)(True)
+
     def history_later(
         self, customer_id: str, since: datetime, until: datetime
     ) -> Callable[[bool], list[tuple[Any, ...]]]:
@@ -464,7 +607,16 @@ class PostgresFastPath(FastPath):
         The engine sends it before matching and collects it after: the server answers
         while the rules are evaluated, instead of the suggesting thread waiting for it.
         The connection stays borrowed until the function is called (exactly once).
+        Under a ``history_refresh``, rows kept from less than that long ago answer at once.
         """
+        recent = self.recent
+        if recent is not None:
+            floor = _utc(since)
+            kept = recent.get(customer_id, floor)
+            if kept is not None:
+                answer = _in_window(kept, floor, until)
+                return lambda keep: answer
+            return self._later_kept(recent, customer_id, floor, until)
         raw = self._borrow()
         try:
             encoding = self._send_history(raw, customer_id, since, until)
@@ -488,30 +640,78 @@ class PostgresFastPath(FastPath):
 
         return collect
 
+    def _later_kept(
+        self, recent: RecentHistories, customer_id: str, floor: datetime, until: datetime
+    ) -> Callable[[bool], list[tuple[Any, ...]]]:
+        """Send the look-up of every row after ``floor``; the function keeps and filters them.
+
+        Rows whose time is NULL (outside what the text orders) are not kept: the look-up
+        then runs exactly (:meth:`_history`) on the same connection.
+        """
+        generation = recent.generation
+        read_at = time.monotonic()  # (before the statement: the rows are at least this new)
+        raw = self._borrow()
+        try:
+            encoding = self._send_history(
+                raw, customer_id, floor, None, _PG_GIVEN_AFTER, _PG_GIVEN_AFTER_SQL
+            )
+        except BaseException:
+            self._discard(raw)
+            raise
+
+        def collect(keep: bool) -> list[tuple[Any, ...]]:
+            try:
+                rows = None
+                if encoding is not None:
+                    rows = _rows(_answer(raw.driver_connection.pgconn), encoding, 4)
+                if rows is None or not all(row[3] is not None for row in rows):
+                    if rows is None:
+                        raw.info.pop(_PG_GIVEN_AFTER, None)  # prepared again next time
+                    answer = self._history(raw, customer_id, floor, until) if keep else []
+                else:
+                    recent.put(customer_id, floor, rows, read_at, generation)
+                    answer = _in_window(rows, floor, until)
+            except BaseException:
+                self._discard(raw)
+                raise
+            self._give_back(raw)
+            return answer
+
+        return collect
+
     @staticmethod
-    def _send_history(raw: Any, customer_id: str, since: datetime, until: datetime) -> str | None:
+    def _send_history(
+        raw: Any,
+        customer_id: str,
+        since: datetime,
+        until: datetime | None,
+        name: bytes = _PG_HISTORY,
+        sql: bytes = _PG_HISTORY_SQL,
+    ) -> str | None:
         """Send the prepared look-up (prepared first if need be); None: use the cursor.
 
         Returns the connection's text encoding, read when the statement was prepared on
         it and kept beside the prepared mark (nothing on this connection changes it: the
-        fast path alone uses it while it is borrowed).
+        fast path alone uses it while it is borrowed). ``name`` and ``sql``: another
+        statement of the same parameters (``until`` None: without the last).
         """
         connection = raw.driver_connection
         pgconn = connection.pgconn
         info = raw.info
-        known: str | None = info.get(_PG_HISTORY)
+        known: str | None = info.get(name)
         encoding: str = connection.info.encoding if known is None else known
         try:
             customer = customer_id.encode(encoding)
         except UnicodeError:
             return None  # (the log refuses control characters such as NUL before this)
         if known is None:
-            if pgconn.prepare(_PG_HISTORY, _PG_HISTORY_SQL).status != _COMMAND_OK:
+            if pgconn.prepare(name, sql).status != _COMMAND_OK:
                 return None
-            info[_PG_HISTORY] = encoding
-        pgconn.send_query_prepared(
-            _PG_HISTORY, [customer, since.isoformat().encode(), until.isoformat().encode()]
-        )
+            info[name] = encoding
+        values = [customer, since.isoformat().encode()]
+        if until is not None:
+            values.append(until.isoformat().encode())
+        pgconn.send_query_prepared(name, values)
         return encoding
 
     @classmethod
@@ -635,28 +835,47 @@ _COMMAND_OK = 1
 _TUPLES_OK = 2
 
 
-def _rows(result: Any, encoding: str) -> list[tuple[Any, ...]] | None:
-    """(decision_id, currency, amount) from a text-format result; None: not rows."""
+def _rows(result: Any, encoding: str, columns: int = 3) -> list[tuple[Any, ...]] | None:
+    """(decision_id, currency, amount[, at text]) from a text-format result; None: not rows."""
     if result is None or result.status != _TUPLES_OK:
         return None
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for n in range(result.ntuples):
         decision_id, currency, amount = (result.get_value(n, c) for c in range(3))
-        rows.append(
-            (
-                decision_id.decode(encoding) if decision_id is not None else None,
-                currency.decode(encoding) if currency is not None else None,
-                float(amount) if amount is not None else None,
-            )
+        row: tuple[Any, ...] = (
+            decision_id.decode(encoding) if decision_id is not None else None,
+            currency.decode(encoding) if currency is not None else None,
+            float(amount) if amount is not None else None,
         )
+        if columns == 4:
+            at = result.get_value(n, 3)
+            row += (at.decode() if at is not None else None,)
+        rows.append(row)
     return rows
 
 
-def fast_path(engine: Engine) -> FastPath | None:
-    """The hot paths for this engine's database (None: use the Core for everything)."""
+def _in_window(
+    rows: list[tuple[Any, ...]], floor: datetime, until: datetime
+) -> list[tuple[Any, ...]]:
+    """(decision_id, currency, amount) of kept rows in (floor, until].
+
+    Each kept row ends with its UTC ``at`` text, compared as SQLite compares it.
+    """
+    if not rows:
+        return []
+    low, high = _utc_text(floor), _utc_text(until)
+    return [row[:3] for row in rows if low < row[3] <= high]
+
+
+def fast_path(engine: Engine, history_refresh: float = 0.0) -> FastPath | None:
+    """The hot paths for this engine's database (None: use the Core for everything).
+
+    ``history_refresh``: how long (s) another process's change to the compensations may
+    go unseen by the history look-ups (0: every look-up exact).
+    """
     name = engine.dialect.name
     if name == "sqlite":
-        return SqliteFastPath(engine)
+        return SqliteFastPath(engine, history_refresh)
     if name == "postgresql" and engine.dialect.driver == "psycopg":
-        return PostgresFastPath(engine)
+        return PostgresFastPath(engine, history_refresh)
     return None

@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from cxplay._log import schema as t
 from cxplay._log.connect import default_log_path, engine_for, insert_for, log_url, shown
-from cxplay._log.fast import JsonText, fast_path
+from cxplay._log.fast import HISTORY_REFRESH, JsonText, fast_path
 from cxplay._log.faults import (
     RowRefused,
     as_log_error,
@@ -120,9 +120,12 @@ class DecisionLog:
         batch_size: int = 1,
         max_delay: float = 0.5,
         timeout: float = 30.0,
+        history_refresh: float = HISTORY_REFRESH,
     ) -> None:
         if batch_size < 1:
             raise LogError(f"batch_size must be at least 1, not {batch_size}")
+        if not history_refresh >= 0:  # (NaN too)
+            raise LogError(f"history_refresh must be 0 or more seconds, not {history_refresh}")
         self._engine = engine
         self.url = url
         self.where = shown(url)
@@ -139,7 +142,8 @@ class DecisionLog:
         self._closed = False
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
-        self._fast = fast_path(engine)
+        self.history_refresh = history_refresh
+        self._fast = fast_path(engine, history_refresh)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -154,6 +158,7 @@ class DecisionLog:
         timeout: float = 30.0,
         migrate: bool = True,
         check: bool = True,
+        history_refresh: float = HISTORY_REFRESH,
     ) -> DecisionLog:
         """Open a log: a path (SQLite), a URL, or None (``$CXPLAY_LOG``, else the default).
 
@@ -164,6 +169,10 @@ class DecisionLog:
         :meth:`flush`, every read and :meth:`close`).
         ``timeout`` is how long a write waits for a lock (SQLite) or a connection.
         ``check=False`` opens without looking at the schema (for :meth:`migrate`).
+        ``history_refresh`` (seconds, default 1) is how late a customer's history may see
+        another process's (or another log's) change to the compensations: look-ups answer
+        from what this log read less than that long ago. This log's own outcomes,
+        ``forget`` and ``prune`` are seen at once; 0 makes every look-up exact.
         """
         url = log_url(target)
         log = cls(
@@ -173,6 +182,7 @@ class DecisionLog:
             batch_size=batch_size,
             max_delay=max_delay,
             timeout=timeout,
+            history_refresh=history_refresh,
         )
         try:
             if check:
@@ -292,6 +302,7 @@ class DecisionLog:
             if before != t.HEAD:
                 config.attributes["connection"] = conn
                 command.upgrade(config, t.HEAD)
+        self._changed()  # (the change token's table may be new)
         return before, t.HEAD
 
     def version(self) -> str | None:
@@ -546,9 +557,12 @@ class DecisionLog:
         check_outcome(status, actions, given, note)
         when = at or datetime.now(timezone.utc)
         self.flush()  # an outcome may follow its suggestion at once
-        with self._write() as conn:
-            row = find_decision(conn, decision_id, self.where)
-            return write_outcome(conn, row, status, actions, given, note, when)
+        try:
+            with self._write() as conn:
+                row = find_decision(conn, decision_id, self.where)
+                return write_outcome(conn, row, status, actions, given, note, when)
+        finally:
+            self._changed()
 
     def feedback(
         self,
@@ -778,8 +792,11 @@ class DecisionLog:
         """
         text_arg("customer id", customer_id)
         self.flush()
-        with self._write() as conn:
-            forgotten = erase_customer(conn, customer_id)
+        try:
+            with self._write() as conn:
+                forgotten = erase_customer(conn, customer_id)
+        finally:
+            self._changed()
         self._checkpoint()
         return forgotten
 
@@ -820,14 +837,33 @@ class DecisionLog:
         except OverflowError:
             return 0  # before the year 1: nothing is that old
         self.flush()
-        with self._write() as conn:
-            return delete_before(conn, cutoff)
+        try:
+            with self._write() as conn:
+                return delete_before(conn, cutoff)
+        finally:
+            self._changed()
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def connection(self) -> contextlib.AbstractContextManager[Connection]:
-        """A read transaction (pending decisions written first), for the report and export."""
-        return self._read()
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A read transaction (pending decisions written first), for the report and export.
+
+        What is changed through it (it commits) is this log's own change: seen at once.
+        """
+        try:
+            with self._read() as conn:
+                yield conn
+        finally:
+            self._changed()
+
+    def _changed(self) -> None:
+        """This log changed (or may have changed) the compensations: forget the cache.
+
+        Called after the commit, so the next look-up reads the store anew.
+        """
+        if self._fast is not None:
+            self._fast.changed()
 
     def close(self, *, discard_pending: bool = False) -> None:
         """Write what is pending and release the connections.

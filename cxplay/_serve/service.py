@@ -71,6 +71,9 @@ class ServeConfig:
     #: state is kept under in the log's store (``cxplay watch --lateness``, ``--name``).
     lateness: float = 300.0
     correlate_name: str = "serve"
+    #: How late (seconds) a customer's history may see another process's change to the
+    #: compensations (``DecisionLog.open(history_refresh=...)``; 0: every look-up exact).
+    history_refresh: float = 1.0
 
 
 class Metrics:
@@ -416,7 +419,9 @@ class Service:
             from cxplay._log.store import DecisionLog
 
             default = config.log in ("", "default")  # as the CLI's --log default
-            self.log = DecisionLog.open(None if default else config.log)
+            self.log = DecisionLog.open(
+                None if default else config.log, history_refresh=config.history_refresh
+            )
             self.metrics.watch_log(self.log)
         self._sink = _GatedLog(self.log) if self.log is not None else None
         self.engine = Engine(
