@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from cxplay._log import schema as t
 from cxplay._log.connect import default_log_path, engine_for, insert_for, log_url, shown
+from cxplay._log.customers import customer_decisions
 from cxplay._log.fast import HISTORY_REFRESH, JsonText, fast_path
 from cxplay._log.faults import (
     RowRefused,
@@ -681,55 +682,8 @@ class DecisionLog:
         text_arg("customer id", customer_id)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise LogError(f"limit must be a whole number from 1 to 100, not {limit!r}")
-        d = t.decision.c
-        query = (
-            sa.select(
-                d.id,
-                d.created_at,
-                d.incident_key,
-                d.type,
-                d.channel,
-                d.language,
-                d.severity,
-                d.actions,
-                d.status,
-                d.decided_at,
-            )
-            .where(d.customer_id == customer_id, d.customer_id.is_not(None), ~d.forgotten)
-            .order_by(d.created_at.desc(), d.id.desc())
-            .limit(limit)
-        )
-        if exclude is not None:
-            query = query.where(d.id != exclude)
         with self._read() as conn:
-            rows = conn.execute(query).all()
-            given: dict[str, list[GivenCompensation]] = {}
-            if rows:
-                g = t.given.c
-                for decision_id, kind, amount, currency, rule in conn.execute(
-                    sa.select(g.decision_id, g.kind, g.amount, g.currency, g.rule)
-                    .where(g.decision_id.in_([r.id for r in rows]))
-                    .order_by(g.id)
-                ):
-                    given.setdefault(decision_id, []).append(
-                        GivenCompensation(kind, amount, currency, rule)
-                    )
-        return [
-            CustomerDecision(
-                decision_id=r.id,
-                created_at=r.created_at,
-                incident_id=r.incident_key,
-                type=r.type,
-                channel=r.channel,
-                language=r.language,
-                severity=r.severity,
-                actions=tuple(dict.fromkeys(str(a["kind"]) for a in r.actions)),
-                given=tuple(given.get(r.id, ())),
-                status=r.status,
-                decided_at=r.decided_at,
-            )
-            for r in rows
-        ]
+            return customer_decisions(conn, customer_id, limit, exclude)
 
     def decisions(
         self, since: datetime | None = None, until: datetime | None = None, *, chunk: int = 1000
