@@ -31,7 +31,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from cxplay._log import schema as t
 from cxplay._log.connect import default_log_path, engine_for, insert_for, log_url, shown
 from cxplay._log.customers import customer_decisions
-from cxplay._log.fast import HISTORY_REFRESH, JsonText, fast_path
+from cxplay._log.fast import JsonText, default_refresh, fast_path
 from cxplay._log.faults import (
     RowRefused,
     as_log_error,
@@ -121,10 +121,12 @@ class DecisionLog:
         batch_size: int = 1,
         max_delay: float = 0.5,
         timeout: float = 30.0,
-        history_refresh: float = HISTORY_REFRESH,
+        history_refresh: float | None = None,
     ) -> None:
         if batch_size < 1:
             raise LogError(f"batch_size must be at least 1, not {batch_size}")
+        if history_refresh is None:
+            history_refresh = default_refresh(engine.dialect.name)
         if not history_refresh >= 0:  # (NaN too)
             raise LogError(f"history_refresh must be 0 or more seconds, not {history_refresh}")
         self._engine = engine
@@ -159,7 +161,7 @@ class DecisionLog:
         timeout: float = 30.0,
         migrate: bool = True,
         check: bool = True,
-        history_refresh: float = HISTORY_REFRESH,
+        history_refresh: float | None = None,
     ) -> DecisionLog:
         """Open a log: a path (SQLite), a URL, or None (``$CXPLAY_LOG``, else the default).
 
@@ -170,10 +172,11 @@ class DecisionLog:
         :meth:`flush`, every read and :meth:`close`).
         ``timeout`` is how long a write waits for a lock (SQLite) or a connection.
         ``check=False`` opens without looking at the schema (for :meth:`migrate`).
-        ``history_refresh`` (seconds, default 1) is how late a customer's history may see
-        another process's (or another log's) change to the compensations: look-ups answer
-        from what this log read less than that long ago. This log's own outcomes,
-        ``forget`` and ``prune`` are seen at once; 0 makes every look-up exact.
+        ``history_refresh`` (seconds; default 1 on SQLite, 0 on PostgreSQL) is how late a
+        customer's history may see another process's (or another log's) change to the
+        compensations: look-ups answer from what this log read less than that long ago.
+        This log's own outcomes, ``forget`` and ``prune`` are seen at once; 0 makes every
+        look-up exact.
         """
         url = log_url(target)
         log = cls(

@@ -72,8 +72,9 @@ class ServeConfig:
     lateness: float = 300.0
     correlate_name: str = "serve"
     #: How late (seconds) a customer's history may see another process's change to the
-    #: compensations (``DecisionLog.open(history_refresh=...)``; 0: every look-up exact).
-    history_refresh: float = 1.0
+    #: compensations (``DecisionLog.open(history_refresh=...)``; 0: every look-up exact;
+    #: None: the store's default, 1 s on SQLite and 0 on PostgreSQL).
+    history_refresh: float | None = None
 
 
 class Metrics:
