@@ -278,6 +278,8 @@ def default_refresh(dialect: str) -> float:
     instructions; so there it is asked for, not the default.
     """
     return HISTORY_REFRESH.get(dialect, 0.0)
+
+
 _NEVER = float("-inf")
 
 
