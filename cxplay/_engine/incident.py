@@ -384,7 +384,6 @@ _SHAPE = "must be text, a number, a boolean or a list of those"
 
 
 _MODEL_KEYS: dict[type[BaseModel], dict[str, type[BaseModel] | None]] = {}
-_NESTED: dict[type[BaseModel], tuple[tuple[str, type[BaseModel]], ...]] = {}
 #: what _known_keys() says, once
 _KNOWN_KEYS: list[Any] = []
 
