@@ -259,3 +259,18 @@ def test_every_dataclass_and_forward_reference_of_a_suggestion_is_the_same(
     assert int(classes) > 50 and int(refs) > 200
     assert runs[0] == runs[1] == runs[2]
     assert _table(tmp_path / "cache").is_file()
+
+
+def test_code_compiled_with_o_is_kept_apart() -> None:
+    show = "from pathlib import Path; from cxplay._common import codecache as c; print(c.table_path(Path('x')))"
+    paths = {
+        subprocess.run(
+            [sys.executable, *flags, "-c", show],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout
+        for flags in ([], ["-O"], ["-OO"])
+    }
+    assert len(paths) == 3

@@ -17,13 +17,14 @@ look the text up in a table of code objects kept in ``<cache dir>/code/`` (marsh
 ``.pyc`` keeps code) and compile it only when it is not there; the builtins are used for
 anything else (a code object, another mode, other flags). The table's key is the text
 itself, so an entry can only ever be the code of that very text: what generates the text
-(a library's version) does not matter, and the file is named by Python's version and
-bytecode magic (the marshal format and the bytecode are Python's). A text is compiled
-exactly as the builtin called by the library would: ``dont_inherit=True`` gives the flags of
-a module without ``from __future__`` imports, which both are (a test holds it). The table is
-written (all at once, atomically, checksummed like every entry, :mod:`cxplay._common.cache`)
-only when the block compiled something new; one that does not check or does not unmarshal
-or that holds anything but texts and their code is ignored and rebuilt.
+(a library's version) does not matter, and the file is named by Python's version, bytecode
+magic and optimisation level (the marshal format and the bytecode are Python's). A text is
+compiled exactly as the builtin called by the library would: ``dont_inherit=True`` gives the
+flags of a module without ``from __future__`` imports, which both are (a test holds it). The
+table is written (all at once, atomically, checksummed like every entry,
+:mod:`cxplay._common.cache`) only when the block compiled something new; one that does not
+check or does not unmarshal or that holds anything but texts and their code is ignored and
+rebuilt.
 
 The stand-ins are removed when the block ends, also when it fails: outside it the libraries
 call the builtins as before.
@@ -56,8 +57,12 @@ _Key = tuple[str, str]  # (mode, source)
 
 
 def table_path(where: Path) -> Path:
-    """The table's file in the directory ``where``: one per Python build and bytecode."""
-    stamp = f"python-code 1|{sys.version}|{MAGIC_NUMBER.hex()}|{sys.implementation.cache_tag}"
+    """The table's file in the directory ``where``: one per Python build, bytecode and -O."""
+    # -O / -OO compile asserts and docstrings away: their code is kept apart
+    stamp = (
+        f"python-code 1|{sys.version}|{MAGIC_NUMBER.hex()}|{sys.implementation.cache_tag}"
+        f"|{sys.flags.optimize}"
+    )
     return where / f"{hashlib.sha256(stamp.encode()).hexdigest()}.marshal"
 
 
