@@ -12,11 +12,14 @@ same deadline.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import os
 import types
+from collections.abc import Coroutine, Generator
 from typing import Any
 
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -43,6 +46,13 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     #: the head's, armed when the connection goes idle and none is armed.
     _idle_timer: asyncio.TimerHandle | None = None
     _idle_since: float | None = None
+    #: Whether this connection's ``POST /v1/suggest`` requests are stepped at once (see
+    #: :meth:`data_received`); False: uvicorn's task for every request (the reference).
+    stepping = True
+    _cx_steps = False
+    #: While the parser runs: a request whose head came in is noted, not started.
+    _cx_feeding = False
+    _cx_noted: RequestResponseCycle | None = None
 
     @classmethod
     def _seconds(cls) -> float:
@@ -73,6 +83,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A connection: its first request's head must arrive in time."""
         super().connection_made(transport)
+        self._cx_steps = self.stepping and _steppable(self.app)
         self._begin_head()
 
     def on_message_begin(self) -> None:
@@ -84,6 +95,84 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         """The head is in: the Guard's deadline takes over."""
         self._head_since = None
         _headers_complete(self)  # uvicorn's, making a _Cycle for the request
+
+    # A request without a task of its own. uvicorn starts a task for every request when its
+    # head is parsed: a Task, a copy of the context, a turn of the loop for its step and
+    # another for its done callback. For ``POST /v1/suggest`` on the service's app, whose
+    # body arrives in the same read as its head (a small JSON document, nearly always), the
+    # request is noted when its head is parsed and, once the parser is done with the read,
+    # stepped at once in a copy of the context, as its task would have run it; only what
+    # then has to wait (a body still to come, the engine in a thread, the decision log, a
+    # write buffer to drain) goes on in a task, from where that step stopped, in the same
+    # context. The app asks for a task (a bare ``yield``: guard.IN_TASK) before anything
+    # that needs one (``asyncio.current_task()``: timeouts, anyio), and the service's app
+    # alone is stepped (the marker ``steps_without_task``, behind uvicorn's proxy-headers
+    # layer at most). A body still to come, a connection closing, a pipelined request and
+    # every other request take uvicorn's task, as before.
+
+    def data_received(self, data: bytes) -> None:
+        """As uvicorn reads, then the request whose head and body were in ``data``, stepped."""
+        self._cx_feeding = True
+        try:
+            super().data_received(data)
+        except BaseException:
+            self._cx_feeding = False
+            self._cx_start_noted()
+            raise
+        self._cx_feeding = False
+        cycle = self._cx_noted
+        if cycle is not None:
+            if (
+                cycle.more_body
+                or self.transport.is_closing()
+                or asyncio.current_task(self.loop) is not None  # (called by a task: a test)
+            ):
+                self._cx_start_noted()  # uvicorn's way
+            else:
+                self._cx_noted = None
+                self._cx_step(cycle)
+
+    def _cx_start_noted(self) -> None:
+        cycle = self._cx_noted
+        if cycle is not None:
+            self._cx_noted = None
+            super()._start_asgi_task(cycle, self.app)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """As uvicorn starts a task; a ``POST /v1/suggest`` whose head is being parsed: noted."""
+        if (
+            self._cx_feeding
+            and self._cx_steps
+            and app is self.app  # (not the 503 of limit_concurrency)
+            and self._cx_noted is None
+            and cycle.scope["path"] == "/v1/suggest"
+            and cycle.scope["method"] == "POST"
+        ):
+            self._cx_noted = cycle
+            return
+        super()._start_asgi_task(cycle, app)
+
+    def _cx_step(self, cycle: RequestResponseCycle) -> None:
+        """The request run as far as it goes without waiting; a task for the rest, if any."""
+        if getattr(self.config, "reset_contextvars", False):  # uvicorn's option, as it does
+            context = contextvars.Context()
+        else:
+            context = contextvars.copy_context()
+        coroutine = cycle.run_asgi(self.app)
+        try:
+            waiting = context.run(coroutine.send, None)
+        except StopIteration:
+            return  # answered (or closed): the common case
+        except (KeyboardInterrupt, SystemExit):
+            raise  # as a task raises them
+        except BaseException as exc:  # run_asgi's own failure: reported as a task's would be
+            self.loop.call_exception_handler(
+                {"message": "Exception in a request stepped without a task", "exception": exc}
+            )
+            return
+        task = context.run(self.loop.create_task, _go_on(coroutine, waiting))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Gone: no timer left behind."""
@@ -268,3 +357,53 @@ def _with_cycle(function: Any) -> Any:
 
 
 _headers_complete = _with_cycle(HttpToolsProtocol.on_headers_complete)
+
+
+def _steppable(app: Any) -> bool:
+    """Whether ``app`` (as uvicorn loaded it) may be stepped outside a task (see above)."""
+    if type(app) is ProxyHeadersMiddleware:  # no await of its own before the app's
+        app = app.app
+    return getattr(app, "steps_without_task", False) is True
+
+
+async def _go_on(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """A request's coroutine stepped once already, continued in the task running this."""
+    await _Continued(coroutine, waiting)
+
+
+class _Continued:
+    """What a coroutine stepped outside a task waits for, handed to the task, and the rest.
+
+    The step yielded ``waiting``: a future (the task waits for it, as if the task had
+    taken that step itself) or None (a bare yield: the app asked for a task, or gave way
+    with ``sleep(0)``; the task's first turn is that turn of the loop, so the coroutine
+    is sent on at once). Then it is delegated as ``await`` does: the task's resumptions
+    are sent on, and what the task throws in (a cancellation) is thrown into it.
+    """
+
+    __slots__ = ("_coroutine", "_waiting")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coroutine = coroutine
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coroutine, waiting = self._coroutine, self._waiting
+        if waiting is None:
+            try:
+                waiting = coroutine.send(None)
+            except StopIteration:
+                return
+        while True:
+            try:
+                yield waiting
+            except BaseException as exc:  # handed on, as `await` does
+                try:
+                    waiting = coroutine.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = coroutine.send(None)
+                except StopIteration:
+                    return
