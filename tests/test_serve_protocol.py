@@ -140,3 +140,54 @@ def test_the_cycle_is_ours_with_this_uvicorn_and_uvicorns_own_otherwise() -> Non
         return RequestResponseCycle, cycle  # type: ignore[name-defined]  # noqa: F821
 
     assert protocol._with_cycle(closed) is closed
+
+
+def test_the_cycle_is_made_by_a_function_only_while_it_makes_what_uvicorn_makes() -> None:
+    """uvicorn's ``on_headers_complete`` makes its cycle by :func:`protocol._new_cycle`
+    while that sets the attributes uvicorn's ``__init__`` sets; any other ``__init__``
+    keeps its class (checked once, at import)."""
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from cxplay._serve import protocol
+
+    assert protocol._cycle_maker() is protocol._new_cycle
+    assert protocol._headers_complete.__globals__["RequestResponseCycle"] is protocol._new_cycle
+    arguments = {
+        "scope": {"type": "http"},
+        "transport": object(),
+        "flow": object(),
+        "logger": object(),
+        "access_logger": object(),
+        "access_log": False,
+        "default_headers": [],
+        "message_event": asyncio.Event(),
+        "expect_100_continue": True,
+        "keep_alive": False,
+        "on_response": print,
+    }
+    made = protocol._new_cycle(**arguments)  # type: ignore[arg-type]
+    theirs = protocol._Cycle(**arguments)
+    assert type(made) is protocol._Cycle and list(vars(made)) == list(vars(theirs))
+    assert vars(made) == vars(theirs) and made.body is not theirs.body
+
+    class More(RequestResponseCycle):
+        def __init__(self, **arguments: Any) -> None:
+            super().__init__(**arguments)
+            self.trailers: list[bytes] = []
+
+    class Other(RequestResponseCycle):
+        def __init__(self, **arguments: Any) -> None:
+            super().__init__(**arguments)
+            self.logger = print  # the same names, another value
+
+    class Calls(RequestResponseCycle):
+        def __init__(self, **arguments: Any) -> None:
+            super().__init__(**arguments)
+            self.body = bytearray(len(self.scope))  # a name beyond the attributes: len
+
+    class Positional(RequestResponseCycle):
+        def __init__(self, scope: Any) -> None:  # another signature
+            raise AssertionError
+
+    for changed in (More, Other, Calls, Positional):
+        assert protocol._cycle_maker(changed) is changed
