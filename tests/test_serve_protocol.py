@@ -191,3 +191,62 @@ def test_the_cycle_is_made_by_a_function_only_while_it_makes_what_uvicorn_makes(
 
     for changed in (More, Other, Calls, Positional):
         assert protocol._cycle_maker(changed) is changed
+
+
+class _Flow:
+    def __init__(self, paused: bool) -> None:
+        self.read_paused = paused
+        self.write_paused = False
+        self.resumed = 0
+
+    def resume_reading(self) -> None:
+        if self.read_paused:
+            self.read_paused = False
+            self.resumed += 1
+
+
+@pytest.mark.parametrize("state", range(64))
+def test_receive_returns_what_uvicorns_receive_returns(state: int) -> None:
+    """``_Cycle.receive`` skips the wait for a body already all here; in every state of
+    the six it looks at, it returns, writes, resumes and leaves what uvicorn's does."""
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from cxplay._serve import protocol
+
+    continue_, disconnected, complete, paused, event_set, more = (
+        bool(state >> bit & 1) for bit in range(6)
+    )
+
+    async def run(receive: Any) -> tuple[Any, ...]:
+        transport = _Counted()
+        flow = _Flow(paused)
+        cycle = protocol._new_cycle(
+            scope={"type": "http"},
+            transport=transport,
+            flow=flow,
+            logger=None,
+            access_logger=None,
+            access_log=False,
+            default_headers=[],
+            message_event=asyncio.Event(),
+            expect_100_continue=continue_,
+            keep_alive=True,
+            on_response=print,
+        )
+        cycle.disconnected, cycle.response_complete, cycle.more_body = disconnected, complete, more
+        cycle.body += b"{}"
+        if event_set:
+            cycle.message_event.set()
+        task = asyncio.ensure_future(receive(cycle))
+        await asyncio.sleep(0)
+        waited = not task.done()
+        cycle.message_event.set()
+        message = await task
+        state = {
+            k: v for k, v in vars(cycle).items() if k not in ("transport", "flow", "message_event")
+        }
+        return message, waited, state, cycle.message_event.is_set(), transport.written, flow.resumed
+
+    ours = asyncio.run(run(protocol._Cycle.receive))
+    theirs = asyncio.run(run(RequestResponseCycle.receive))
+    assert ours == theirs

@@ -87,9 +87,11 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self._begin_head()
 
     def on_message_begin(self) -> None:
-        """A request begins: its head must arrive in time."""
-        super().on_message_begin()
-        self._begin_head()
+        """A request begins: its head must arrive in time (:meth:`_begin_head`, inlined)."""
+        _message_begin(self)
+        self._head_since = now = self.loop.time()
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(now + self._seconds(), self._head_check)
 
     def on_headers_complete(self) -> None:
         """The head is in: the Guard's deadline takes over."""
@@ -287,6 +289,26 @@ class _Cycle(RequestResponseCycle):
 
     _cx_head: bytes | None = None
 
+    async def receive(self) -> Any:
+        """As uvicorn receives; a body that is all here is returned without the wait.
+
+        uvicorn resumes reading (paused: no), waits for the message event (set: at once)
+        and clears it; here the same is seen first and done without the wait's coroutine.
+        """
+        event = self.message_event
+        if (
+            self.waiting_for_100_continue
+            or self.disconnected
+            or self.response_complete
+            or self.flow.read_paused
+            or not event.is_set()
+        ):
+            return await super().receive()
+        event.clear()
+        message = {"type": "http.request", "body": bytes(self.body), "more_body": self.more_body}
+        self.body = bytearray()
+        return message
+
     async def send(self, message: Any) -> None:
         """As uvicorn sends, but a head in ``RAW_HEAD`` is written with its body, at once."""
         head = self._cx_head
@@ -439,6 +461,7 @@ def _with_cycle(function: Any) -> Any:
 
 
 _headers_complete = _with_cycle(HttpToolsProtocol.on_headers_complete)
+_message_begin = HttpToolsProtocol.on_message_begin
 
 
 def _steppable(app: Any) -> bool:
