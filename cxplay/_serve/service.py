@@ -259,8 +259,10 @@ def _rule_set(suggestion: Suggestion) -> frozenset[str]:
 
 
 def rule_sets(made: Iterable[Suggestion]) -> Iterator[str]:
-    """Each suggestion's :func:`_rule_set`, chained: the same, without a Python frame per
-    suggestion (maps of maps, in C). ``tests/test_serve_guard_fast.py`` compares both."""
+    """Each suggestion's :func:`_rule_set`, chained, without a Python frame per suggestion.
+
+    Maps of maps, in C; ``tests/test_serve_guard_fast.py`` compares both.
+    """
     return chain.from_iterable(map(frozenset, map(map, repeat(_RULE), map(_ACTIONS, made))))
 
 
