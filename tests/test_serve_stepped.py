@@ -32,6 +32,7 @@ import pytest
 pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 
 import uvicorn
+from test_serve_fast import _crashing
 from test_serve_head_timer import _Transport
 from uvicorn.server import ServerState
 
@@ -102,18 +103,17 @@ CASES: dict[str, list[bytes]] = {
 
 
 def _engine_hooks(app: Any) -> None:
-    """The incident "CRASH" fails the engine; "SLOW" takes 0.3 s (served in a thread)."""
+    """The incident "CRASH" fails the engine (test_serve_fast's); "SLOW" takes 0.3 s."""
+    _crashing(app)
     service = app.state.service
     suggest = service.engine.suggest
 
-    def hooked(incident: Any, **options: Any) -> Any:
-        if isinstance(incident, dict) and incident.get("id") == "CRASH":
-            raise RuntimeError("boom")
+    def slow(incident: Any, **options: Any) -> Any:
         if isinstance(incident, dict) and incident.get("id") == "SLOW":
             time.sleep(0.3)
         return suggest(incident, **options)
 
-    service.engine.suggest = hooked
+    service.engine.suggest = slow
 
 
 class _Server:

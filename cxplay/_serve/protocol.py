@@ -16,7 +16,7 @@ import contextvars
 import json
 import os
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine
 from typing import Any
 
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -27,7 +27,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
-from cxplay._serve.guard import RAW_HEAD, SECURITY_HEADERS, problem_bytes
+from cxplay._serve.guard import RAW_HEAD, SECURITY_HEADERS, _Resumed, problem_bytes
 
 __all__ = ["HeadTimeoutProtocol"]
 
@@ -472,43 +472,16 @@ def _steppable(app: Any) -> bool:
 
 
 async def _go_on(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
-    """A request's coroutine stepped once already, continued in the task running this."""
-    await _Continued(coroutine, waiting)
+    """A request's coroutine stepped once already, continued in the task running this.
 
-
-class _Continued:
-    """What a coroutine stepped outside a task waits for, handed to the task, and the rest.
-
-    The step yielded ``waiting``: a future (the task waits for it, as if the task had
-    taken that step itself) or None (a bare yield: the app asked for a task, or gave way
-    with ``sleep(0)``; the task's first turn is that turn of the loop, so the coroutine
-    is sent on at once). Then it is delegated as ``await`` does: the task's resumptions
-    are sent on, and what the task throws in (a cancellation) is thrown into it.
+    The step yielded ``waiting``: a future, which the task waits for as if it had taken
+    that step itself (guard's :class:`_Resumed` hands it on, then delegates as ``await``
+    does), or None (a bare yield: the app asked for a task, or gave way with ``sleep(0)``;
+    this task's first turn is that turn of the loop, so the coroutine is sent on at once).
     """
-
-    __slots__ = ("_coroutine", "_waiting")
-
-    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
-        self._coroutine = coroutine
-        self._waiting = waiting
-
-    def __await__(self) -> Generator[Any, None, None]:
-        coroutine, waiting = self._coroutine, self._waiting
-        if waiting is None:
-            try:
-                waiting = coroutine.send(None)
-            except StopIteration:
-                return
-        while True:
-            try:
-                yield waiting
-            except BaseException as exc:  # handed on, as `await` does
-                try:
-                    waiting = coroutine.throw(exc)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    waiting = coroutine.send(None)
-                except StopIteration:
-                    return
+    if waiting is None:
+        try:
+            waiting = coroutine.send(None)
+        except StopIteration:
+            return
+    await _Resumed(coroutine, waiting)  # type: ignore[arg-type]
