@@ -364,3 +364,37 @@ def test_keep_alive_after_stepped_requests_is_one_timer_and_closes() -> None:
         return same, open_before and transport.closed, transport.written.count(b"200 OK")
 
     assert asyncio.run(main()) == (True, True, 5)
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_stepped_request_gets_the_context_uvicorns_task_gets(reset: bool) -> None:
+    """A copy of the loop's context, or with uvicorn's ``reset_contextvars`` a fresh one."""
+    import contextvars
+
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="fresh")
+
+    async def sees(seen: list[Any]) -> None:
+        seen.append(marker.get())
+
+    async def main(stepping: bool) -> list[Any]:
+        marker.set("copied")
+        app = _Marked(sees)
+
+        class Protocol(HeadTimeoutProtocol):
+            timeout = 5.0
+
+        Protocol.stepping = stepping
+        config = uvicorn.Config(
+            app, http=Protocol, lifespan="off", log_level="critical", reset_contextvars=reset
+        )
+        config.load()
+        loop = asyncio.get_running_loop()
+        protocol = Protocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
+        protocol.connection_made(_Transport())
+        loop.call_soon(protocol.data_received, POST)  # the loop's callback: this context
+        for _ in range(10):
+            await asyncio.sleep(0)
+        return app.seen
+
+    expected = ["fresh" if reset else "copied"]
+    assert asyncio.run(main(True)) == asyncio.run(main(False)) == expected

@@ -53,6 +53,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     #: While the parser runs: a request whose head came in is noted, not started.
     _cx_feeding = False
     _cx_noted: RequestResponseCycle | None = None
+    _cx_fresh = False
 
     @classmethod
     def _seconds(cls) -> float:
@@ -84,6 +85,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         """A connection: its first request's head must arrive in time."""
         super().connection_made(transport)
         self._cx_steps = self.stepping and _steppable(self.app)
+        self._cx_fresh = bool(getattr(self.config, "reset_contextvars", False))  # uvicorn's
         self._begin_head()
 
     def on_message_begin(self) -> None:
@@ -156,7 +158,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     def _cx_step(self, cycle: RequestResponseCycle) -> None:
         """The request run as far as it goes without waiting; a task for the rest, if any."""
-        if getattr(self.config, "reset_contextvars", False):  # uvicorn's option, as it does
+        if self._cx_fresh:  # uvicorn's option (reset_contextvars), as it does
             context = contextvars.Context()
         else:
             context = contextvars.copy_context()
