@@ -249,13 +249,18 @@ class _Marked:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _protocol(app: Any, stepping: bool, keep_alive: float = 5.0) -> Any:
+def _protocol(app: Any, stepping: bool, keep_alive: float = 5.0, reset: bool = False) -> Any:
     class Protocol(HeadTimeoutProtocol):
         timeout = 5.0
 
     Protocol.stepping = stepping
     config = uvicorn.Config(
-        app, http=Protocol, lifespan="off", log_level="critical", timeout_keep_alive=keep_alive
+        app,
+        http=Protocol,
+        lifespan="off",
+        log_level="critical",
+        timeout_keep_alive=keep_alive,
+        reset_contextvars=reset,
     )
     config.load()
     return Protocol(
@@ -379,17 +384,8 @@ def test_a_stepped_request_gets_the_context_uvicorns_task_gets(reset: bool) -> N
     async def main(stepping: bool) -> list[Any]:
         marker.set("copied")
         app = _Marked(sees)
-
-        class Protocol(HeadTimeoutProtocol):
-            timeout = 5.0
-
-        Protocol.stepping = stepping
-        config = uvicorn.Config(
-            app, http=Protocol, lifespan="off", log_level="critical", reset_contextvars=reset
-        )
-        config.load()
+        protocol = _protocol(app, stepping, reset=reset)
         loop = asyncio.get_running_loop()
-        protocol = Protocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
         protocol.connection_made(_Transport())
         loop.call_soon(protocol.data_received, POST)  # the loop's callback: this context
         for _ in range(10):
