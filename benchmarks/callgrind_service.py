@@ -2,8 +2,9 @@
 
 The request goes through the protocol ``cxplay serve`` configures (uvicorn's config as the
 CLI builds it, ``HeadTimeoutProtocol``, uvloop, uvicorn's proxy-headers layer) over a fake
-transport: each request's bytes (the wrk script's head) go to ``data_received`` and the
-answer is awaited from the transport's ``write``; the 11 example incidents in turn. 110
+transport: each request's bytes (the wrk script's head) go to ``data_received``, called
+from a callback of the loop as a socket's read is, and the answer is awaited from the
+transport's ``write``; the 11 example incidents in turn. 110
 warm requests, ``gc.freeze()``, then callgrind's instrumentation is switched on around
 ``N`` requests by its client requests (a three-line C library, built here with ``cc``).
 
@@ -136,7 +137,10 @@ async def _main(mode: str, count: int) -> None:
     async def run(n: int) -> None:
         for i in range(n):
             transport.future = future = loop.create_future()
-            protocol.data_received(requests[i % len(requests)])
+            # from a callback of the loop, as a socket's read is: the request is not run
+            # inside this task (a protocol that answers in data_received would otherwise
+            # also save this task's wake-up, which a server does not have)
+            loop.call_soon(protocol.data_received, requests[i % len(requests)])
             await future
         await asyncio.sleep(0)
         await asyncio.sleep(0)

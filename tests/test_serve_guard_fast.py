@@ -199,3 +199,26 @@ def test_the_metrics_hold_what_one_call_per_request_gave() -> None:
             assert math.isclose(got[key], value, rel_tol=1e-12)
         else:
             assert got[key] == value, key
+
+
+def test_the_flush_counts_each_suggestions_rules_as_one_set_each() -> None:
+    """``rule_sets`` (maps in C) gives what ``_rule_set`` gave per suggestion, in order."""
+    import collections
+    import json
+    from itertools import chain
+    from pathlib import Path
+
+    from cxplay._serve.service import ServeConfig, Service, _rule_set, rule_sets
+
+    engine = Service(ServeConfig(watch=False)).engine
+    examples = sorted(
+        (Path(__file__).resolve().parent.parent / "examples/incidents").glob("*.json")
+    )
+    made = [engine.suggest(json.loads(path.read_bytes())) for path in examples]
+    made += [made[0].model_copy(update={"actions": made[0].actions * 2}), *made[:3]]  # repeats
+    made.append(made[0].model_copy(update={"actions": ()}))
+    assert sum(map(len, map(_rule_set, made))) > len(made)  # several rules a suggestion
+    assert list(rule_sets(made)) == list(chain.from_iterable(map(_rule_set, made)))
+    counted = collections.Counter(rule_sets(made))
+    assert counted == collections.Counter(chain.from_iterable(map(_rule_set, made)))
+    assert max(counted.values()) > 1 and list(rule_sets([])) == []

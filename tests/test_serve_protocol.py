@@ -140,3 +140,113 @@ def test_the_cycle_is_ours_with_this_uvicorn_and_uvicorns_own_otherwise() -> Non
         return RequestResponseCycle, cycle  # type: ignore[name-defined]  # noqa: F821
 
     assert protocol._with_cycle(closed) is closed
+
+
+def test_the_cycle_is_made_by_a_function_only_while_it_makes_what_uvicorn_makes() -> None:
+    """uvicorn's ``on_headers_complete`` makes its cycle by :func:`protocol._new_cycle`
+    while that sets the attributes uvicorn's ``__init__`` sets; any other ``__init__``
+    keeps its class (checked once, at import)."""
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from cxplay._serve import protocol
+
+    assert protocol._cycle_maker() is protocol._new_cycle
+    assert protocol._headers_complete.__globals__["RequestResponseCycle"] is protocol._new_cycle
+    arguments = {
+        "scope": {"type": "http"},
+        "transport": object(),
+        "flow": object(),
+        "logger": object(),
+        "access_logger": object(),
+        "access_log": False,
+        "default_headers": [],
+        "message_event": asyncio.Event(),
+        "expect_100_continue": True,
+        "keep_alive": False,
+        "on_response": print,
+    }
+    made = protocol._new_cycle(**arguments)  # type: ignore[arg-type]
+    theirs = protocol._Cycle(**arguments)
+    assert type(made) is protocol._Cycle and list(vars(made)) == list(vars(theirs))
+    assert vars(made) == vars(theirs) and made.body is not theirs.body
+
+    class More(RequestResponseCycle):
+        def __init__(self, **arguments: Any) -> None:
+            super().__init__(**arguments)
+            self.trailers: list[bytes] = []
+
+    class Other(RequestResponseCycle):
+        def __init__(self, **arguments: Any) -> None:
+            super().__init__(**arguments)
+            self.logger = print  # the same names, another value
+
+    class Calls(RequestResponseCycle):
+        def __init__(self, **arguments: Any) -> None:
+            super().__init__(**arguments)
+            self.body = bytearray(len(self.scope))  # a name beyond the attributes: len
+
+    class Positional(RequestResponseCycle):
+        def __init__(self, scope: Any) -> None:  # another signature
+            raise AssertionError
+
+    for changed in (More, Other, Calls, Positional):
+        assert protocol._cycle_maker(changed) is changed
+
+
+class _Flow:
+    def __init__(self, paused: bool) -> None:
+        self.read_paused = paused
+        self.write_paused = False
+        self.resumed = 0
+
+    def resume_reading(self) -> None:
+        if self.read_paused:
+            self.read_paused = False
+            self.resumed += 1
+
+
+@pytest.mark.parametrize("state", range(64))
+def test_receive_returns_what_uvicorns_receive_returns(state: int) -> None:
+    """``_Cycle.receive`` skips the wait for a body already all here; in every state of
+    the six it looks at, it returns, writes, resumes and leaves what uvicorn's does."""
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from cxplay._serve import protocol
+
+    continue_, disconnected, complete, paused, event_set, more = (
+        bool(state >> bit & 1) for bit in range(6)
+    )
+
+    async def run(receive: Any) -> tuple[Any, ...]:
+        transport = _Counted()
+        flow = _Flow(paused)
+        cycle = protocol._new_cycle(
+            scope={"type": "http"},
+            transport=transport,
+            flow=flow,
+            logger=None,
+            access_logger=None,
+            access_log=False,
+            default_headers=[],
+            message_event=asyncio.Event(),
+            expect_100_continue=continue_,
+            keep_alive=True,
+            on_response=print,
+        )
+        cycle.disconnected, cycle.response_complete, cycle.more_body = disconnected, complete, more
+        cycle.body += b"{}"
+        if event_set:
+            cycle.message_event.set()
+        task = asyncio.ensure_future(receive(cycle))
+        await asyncio.sleep(0)
+        waited = not task.done()
+        cycle.message_event.set()
+        message = await task
+        state = {
+            k: v for k, v in vars(cycle).items() if k not in ("transport", "flow", "message_event")
+        }
+        return message, waited, state, cycle.message_event.is_set(), transport.written, flow.resumed
+
+    ours = asyncio.run(run(protocol._Cycle.receive))
+    theirs = asyncio.run(run(RequestResponseCycle.receive))
+    assert ours == theirs

@@ -43,6 +43,7 @@ from cxplay._serve.common import NoLog, json_depth_ok, playbook_list, problem_do
 from cxplay._serve.fast import ServiceApp
 from cxplay._serve.guard import (
     DEADLINE,
+    IN_TASK,
     RAW_HEAD,
     SECURITY_HEADERS,
     SECURITY_RAW,
@@ -306,8 +307,10 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         # decision log waits for a database, go to a thread under the request's deadline:
         # the loop keeps answering /healthz meanwhile.
         if service.log is not None:
+            await IN_TASK  # (a request stepped without one: see cxplay._serve.protocol)
             result: Suggestion = await run_recorded(parse_and_suggest, body, fmt, explain)
         elif len(body) > INLINE_BODY:
+            await IN_TASK
             result = await run(parse_and_suggest, body, fmt, explain)
         else:
             result = parse_and_suggest(body, fmt, explain)

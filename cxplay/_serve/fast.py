@@ -30,7 +30,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cxplay._serve.guard import STARTED, Guard
+from cxplay._serve.guard import IN_TASK, STARTED, Guard
 
 __all__ = ["ServiceApp"]
 
@@ -51,6 +51,10 @@ class ServiceApp(FastAPI):
     _cx_built = False
     _cx_ask_in = 0
     _cx_telemetry_on = False
+    #: The protocol may step a request before it has a task (:mod:`cxplay._serve.protocol`):
+    #: this app asks for one (``await IN_TASK``) before whatever needs it, the hot path
+    #: only when it has to wait, and every other way at once.
+    steps_without_task = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One request: the hot path's short stack when it may, else FastAPI's."""
@@ -67,9 +71,11 @@ class ServiceApp(FastAPI):
                 if hot is not None:
                     await hot(scope, receive, send)
                     return
+                await IN_TASK
                 self._cx_scope(scope)
                 await fast(scope, receive, send)
                 return
+        await IN_TASK
         await super().__call__(scope, receive, send)
 
     async def replay(
@@ -89,6 +95,7 @@ class ServiceApp(FastAPI):
         further). The latency counts from ``started``. Whatever the stack raises is raised.
         """
         assert self._cx_fast is not None  # the hot path runs only where it is built
+        await IN_TASK  # Starlette's stack
         self._cx_scope(scope)
         scope[STARTED] = started
         if exc is not None:

@@ -28,6 +28,7 @@ from cxplay._serve.service import Metrics
 
 __all__ = [
     "DEADLINE",
+    "IN_TASK",
     "RAW_HEAD",
     "SECURITY_HEADERS",
     "SECURITY_RAW",
@@ -97,6 +98,26 @@ RAW_HEAD = "cxplay.raw_head"
 STARTED = "cxplay.started"
 
 
+class _InTask:
+    """``await IN_TASK`` where what follows needs ``asyncio.current_task()``.
+
+    In a task it does nothing. A ``POST /v1/suggest`` may be stepped by the protocol
+    before it has a task (:mod:`cxplay._serve.protocol`): there, a bare ``yield`` asks the
+    protocol to go on in a task, which it then does at the next turn of the loop. Awaited
+    before timeouts, threads and anything of FastAPI's or Starlette's stack (anyio asks
+    for the task too).
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        if asyncio.current_task() is None:
+            yield
+
+
+IN_TASK = _InTask()
+
+
 if sys.version_info >= (3, 11):
 
     async def _by(deadline: float, awaitable: Awaitable[Message]) -> Message:
@@ -129,6 +150,7 @@ async def _received_by(deadline: float, receive: Receive) -> Message:
         waiting = step.send(None)
     except StopIteration as done:
         return cast(Message, done.value)
+    await IN_TASK  # the deadline's timer needs one
     return await _by(deadline, _Resumed(step, waiting))
 
 

@@ -12,11 +12,14 @@ same deadline.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import os
 import types
+from collections.abc import Coroutine
 from typing import Any
 
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -24,7 +27,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
-from cxplay._serve.guard import RAW_HEAD, SECURITY_HEADERS, problem_bytes
+from cxplay._serve.guard import RAW_HEAD, SECURITY_HEADERS, _Resumed, problem_bytes
 
 __all__ = ["HeadTimeoutProtocol"]
 
@@ -43,6 +46,14 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     #: the head's, armed when the connection goes idle and none is armed.
     _idle_timer: asyncio.TimerHandle | None = None
     _idle_since: float | None = None
+    #: Whether this connection's ``POST /v1/suggest`` requests are stepped at once (see
+    #: :meth:`data_received`); False: uvicorn's task for every request (the reference).
+    stepping = True
+    _cx_steps = False
+    #: While the parser runs: a request whose head came in is noted, not started.
+    _cx_feeding = False
+    _cx_noted: RequestResponseCycle | None = None
+    _cx_fresh = False
 
     @classmethod
     def _seconds(cls) -> float:
@@ -73,17 +84,99 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A connection: its first request's head must arrive in time."""
         super().connection_made(transport)
+        self._cx_steps = self.stepping and _steppable(self.app)
+        self._cx_fresh = bool(getattr(self.config, "reset_contextvars", False))  # uvicorn's
         self._begin_head()
 
     def on_message_begin(self) -> None:
-        """A request begins: its head must arrive in time."""
-        super().on_message_begin()
-        self._begin_head()
+        """A request begins: its head must arrive in time (:meth:`_begin_head`, inlined)."""
+        _message_begin(self)
+        self._head_since = now = self.loop.time()
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(now + self._seconds(), self._head_check)
 
     def on_headers_complete(self) -> None:
         """The head is in: the Guard's deadline takes over."""
         self._head_since = None
         _headers_complete(self)  # uvicorn's, making a _Cycle for the request
+
+    # A request without a task of its own. uvicorn starts a task for every request when its
+    # head is parsed: a Task, a copy of the context, a turn of the loop for its step and
+    # another for its done callback. For ``POST /v1/suggest`` on the service's app, whose
+    # body arrives in the same read as its head (a small JSON document, nearly always), the
+    # request is noted when its head is parsed and, once the parser is done with the read,
+    # stepped at once in a copy of the context, as its task would have run it; only what
+    # then has to wait (a body still to come, the engine in a thread, the decision log, a
+    # write buffer to drain) goes on in a task, from where that step stopped, in the same
+    # context. The app asks for a task (a bare ``yield``: guard.IN_TASK) before anything
+    # that needs one (``asyncio.current_task()``: timeouts, anyio), and the service's app
+    # alone is stepped (the marker ``steps_without_task``, behind uvicorn's proxy-headers
+    # layer at most). A body still to come, a connection closing, a pipelined request and
+    # every other request take uvicorn's task, as before.
+
+    def data_received(self, data: bytes) -> None:
+        """As uvicorn reads, then the request whose head and body were in ``data``, stepped."""
+        self._cx_feeding = True
+        try:
+            super().data_received(data)
+        except BaseException:
+            self._cx_feeding = False
+            self._cx_start_noted()
+            raise
+        self._cx_feeding = False
+        cycle = self._cx_noted
+        if cycle is not None:
+            if (
+                cycle.more_body
+                or self.transport.is_closing()
+                or asyncio.current_task(self.loop) is not None  # (called by a task: a test)
+            ):
+                self._cx_start_noted()  # uvicorn's way
+            else:
+                self._cx_noted = None
+                self._cx_step(cycle)
+
+    def _cx_start_noted(self) -> None:
+        cycle = self._cx_noted
+        if cycle is not None:
+            self._cx_noted = None
+            super()._start_asgi_task(cycle, self.app)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """As uvicorn starts a task; a ``POST /v1/suggest`` whose head is being parsed: noted."""
+        if (
+            self._cx_feeding
+            and self._cx_steps
+            and app is self.app  # (not the 503 of limit_concurrency)
+            and self._cx_noted is None
+            and cycle.scope["path"] == "/v1/suggest"
+            and cycle.scope["method"] == "POST"
+        ):
+            self._cx_noted = cycle
+            return
+        super()._start_asgi_task(cycle, app)
+
+    def _cx_step(self, cycle: RequestResponseCycle) -> None:
+        """The request run as far as it goes without waiting; a task for the rest, if any."""
+        if self._cx_fresh:  # uvicorn's option (reset_contextvars), as it does
+            context = contextvars.Context()
+        else:
+            context = contextvars.copy_context()
+        coroutine = cycle.run_asgi(self.app)
+        try:
+            waiting = context.run(coroutine.send, None)
+        except StopIteration:
+            return  # answered (or closed): the common case
+        except (KeyboardInterrupt, SystemExit):
+            raise  # as a task raises them
+        except BaseException as exc:  # run_asgi's own failure: reported as a task's would be
+            self.loop.call_exception_handler(
+                {"message": "Exception in a request stepped without a task", "exception": exc}
+            )
+            return
+        task = context.run(self.loop.create_task, _go_on(coroutine, waiting))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Gone: no timer left behind."""
@@ -198,6 +291,26 @@ class _Cycle(RequestResponseCycle):
 
     _cx_head: bytes | None = None
 
+    async def receive(self) -> Any:
+        """As uvicorn receives; a body that is all here is returned without the wait.
+
+        uvicorn resumes reading (paused: no), waits for the message event (set: at once)
+        and clears it; here the same is seen first and done without the wait's coroutine.
+        """
+        event = self.message_event
+        if (
+            self.waiting_for_100_continue
+            or self.disconnected
+            or self.response_complete
+            or self.flow.read_paused
+            or not event.is_set()
+        ):
+            return await super().receive()
+        event.clear()
+        message = {"type": "http.request", "body": bytes(self.body), "more_body": self.more_body}
+        self.body = bytearray()
+        return message
+
     async def send(self, message: Any) -> None:
         """As uvicorn sends, but a head in ``RAW_HEAD`` is written with its body, at once."""
         head = self._cx_head
@@ -250,12 +363,94 @@ class _Cycle(RequestResponseCycle):
         await super().send(message)
 
 
+_new = object.__new__
+
+
+def _new_cycle(
+    scope: Any,
+    transport: Any,
+    flow: Any,
+    logger: Any,
+    access_logger: Any,
+    access_log: bool,
+    default_headers: Any,
+    message_event: Any,
+    expect_100_continue: bool,
+    keep_alive: bool,
+    on_response: Any,
+) -> _Cycle:
+    """A :class:`_Cycle` as uvicorn's ``__init__`` makes it, by a plain function.
+
+    A class called with eleven keywords goes through ``__init__``'s slot, which gathers
+    them into a dictionary and matches each against the parameters' names: 3 times what
+    setting the attributes costs. The same attributes, in the same order, with the same
+    values; used only while they are (:func:`_cycle_maker` checks it at import).
+    """
+    self = _new(_Cycle)
+    self.scope = scope
+    self.transport = transport
+    self.flow = flow
+    self.logger = logger
+    self.access_logger = access_logger
+    self.access_log = access_log
+    self.default_headers = default_headers
+    self.message_event = message_event
+    self.on_response = on_response
+    self.disconnected = False
+    self.keep_alive = keep_alive
+    self.waiting_for_100_continue = expect_100_continue
+    self.body = bytearray()
+    self.more_body = True
+    self.response_started = False
+    self.response_complete = False
+    self.chunked_encoding = None
+    self.expected_content_length = 0
+    return self
+
+
+def _cycle_maker(cycle_class: type[Any] = _Cycle) -> Any:
+    """:func:`_new_cycle` if it makes what ``cycle_class(...)`` makes, else the class.
+
+    Both are called once with distinct arguments: the attributes (names, order, values)
+    must be the same, and uvicorn's ``__init__`` must use no name but the attributes it
+    sets and ``bytearray`` (it does nothing else). A uvicorn that changes its cycle gets
+    its own constructor back, slower and right.
+    """
+    init = cycle_class.__init__
+    arguments: dict[str, Any] = {
+        name: object()
+        for name in (
+            "scope",
+            "transport",
+            "flow",
+            "logger",
+            "access_logger",
+            "access_log",
+            "default_headers",
+            "message_event",
+            "expect_100_continue",
+            "keep_alive",
+            "on_response",
+        )
+    }
+    try:
+        theirs = vars(cycle_class(**arguments))
+        ours = vars(_new_cycle(**arguments))
+    except Exception:  # (a signature of another shape)
+        return cycle_class
+    names = set(getattr(getattr(init, "__code__", None), "co_names", ("?",)))
+    if list(theirs) != list(ours) or theirs != ours or not names <= {*ours, "bytearray"}:
+        return cycle_class
+    return _new_cycle
+
+
 def _with_cycle(function: Any) -> Any:
     """Uvicorn's ``function`` itself (its code), making a :class:`_Cycle` where it made one.
 
     The code is uvicorn's, not a copy that could drift from it; only the name it finds the
-    cycle's class by is ours. (Changing the class of the cycle it made instead costs more
-    than the headers: Python then gives the object a dictionary of its own.)
+    cycle's class by is ours (:func:`_new_cycle`, or the class). (Changing the class of
+    the cycle it made instead costs more than the headers: Python then gives the object a
+    dictionary of its own.)
     """
     code = function.__code__
     if code.co_freevars or "RequestResponseCycle" not in code.co_names:
@@ -263,8 +458,32 @@ def _with_cycle(function: Any) -> Any:
         # needs a closure): its own method and cycle, slower and the same answers
         # (tests/test_serve_protocol.py asserts one write per answer, so CI notices)
         return function
-    names = {**vars(httptools_impl), "RequestResponseCycle": _Cycle}
+    names = {**vars(httptools_impl), "RequestResponseCycle": _cycle_maker()}
     return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__)
 
 
 _headers_complete = _with_cycle(HttpToolsProtocol.on_headers_complete)
+_message_begin = HttpToolsProtocol.on_message_begin
+
+
+def _steppable(app: Any) -> bool:
+    """Whether ``app`` (as uvicorn loaded it) may be stepped outside a task (see above)."""
+    if type(app) is ProxyHeadersMiddleware:  # no await of its own before the app's
+        app = app.app
+    return getattr(app, "steps_without_task", False) is True
+
+
+async def _go_on(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """A request's coroutine stepped once already, continued in the task running this.
+
+    The step yielded ``waiting``: a future, which the task waits for as if it had taken
+    that step itself (guard's :class:`_Resumed` hands it on, then delegates as ``await``
+    does), or None (a bare yield: the app asked for a task, or gave way with ``sleep(0)``;
+    this task's first turn is that turn of the loop, so the coroutine is sent on at once).
+    """
+    if waiting is None:
+        try:
+            waiting = coroutine.send(None)
+        except StopIteration:
+            return
+    await _Resumed(coroutine, waiting)  # type: ignore[arg-type]
