@@ -137,6 +137,24 @@ def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return {**base, **extra}
 
 
+def _action_info(action: SuggestedAction, language: str, channel: str) -> dict[str, Any]:
+    """What an action's fragment reads as ``action``: its kind, params, cost and its text."""
+    params: dict[str, Any] = dict(action.params)
+    cost = action.cost
+    return {
+        "kind": action.kind,
+        "requires_approval": action.requires_approval,
+        "params": params,
+        **params,
+        "cost": cost.amount if cost else None,
+        "cost_text": _money(cost.amount, cost.currency, language, channel)
+        if cost is not None and cost.currency
+        else None,
+    }
+
+
+_ABSENT: Final = object()
+
 #: The fields of the two models a reply's context holds as dicts, in declaration order.
 _DUMPED: Mapping[type, tuple[str, ...]] = {
     EventRef: tuple(EventRef.model_fields),
@@ -713,30 +731,52 @@ class Renderer:
         channel: str,
         base: Mapping[str, Any],
     ) -> dict[str, Any]:
-        params: dict[str, Any] = dict(action.params)
-        cost = action.cost
-        info: dict[str, Any] = {
-            "kind": action.kind,
-            "requires_approval": action.requires_approval,
-            "params": params,
-            **params,
-            "cost": cost.amount if cost else None,
-            "cost_text": _money(cost.amount, cost.currency, language, channel)
-            if cost is not None and cost.currency
-            else None,
-        }
+        """``base`` with the action's ``action`` (a ``plan_b``'s options rendered in it)."""
+        info = _action_info(action, language, channel)
         local = _with(base, {"action": info})
+        self._options(action, info, language, channel, local)
+        return local
+
+    def _options(
+        self,
+        action: SuggestedAction,
+        info: dict[str, Any],
+        language: str,
+        channel: str,
+        local: Mapping[str, Any],
+    ) -> None:
+        """A ``plan_b``'s options, each rendered in the action's scope, into its ``action``."""
         if action.kind == "plan_b":
             # each option in the action's scope (renders never change their scope); the
             # action's fragment then sees the options said
             options = []
-            for option in params.get("options", []):
+            for option in action.params.get("options", []):
                 rendered = self.fragment(language, f"option.{option}", channel, local)
                 if rendered is None:
                     raise RenderError(f"missing reply fragment 'option.{option}' ({language})")
                 options.append(rendered)
             info["options"] = options
-        return local
+
+    def _action_text(
+        self, language: str, name: str, channel: str, action: SuggestedAction, base: Scope
+    ) -> str | None:
+        """``fragment(..., action_context(action, ..., base))``, without copying the scope.
+
+        The reply's scope is the action's for the time its fragments render: ``action`` is
+        put into it and taken out again (the old value, if any, put back), so every other
+        name is the same object as in an extended copy, and nothing renders in between.
+        """
+        info = _action_info(action, language, channel)
+        previous = base.get("action", _ABSENT)
+        base["action"] = info
+        try:
+            self._options(action, info, language, channel, base)
+            return self.fragment(language, name, channel, base)
+        finally:
+            if previous is _ABSENT:
+                del base["action"]
+            else:
+                base["action"] = previous
 
     def _compose(
         self,
@@ -744,7 +784,7 @@ class Renderer:
         ctx: ReplyContext,
         language: str,
         channel: str,
-        base: dict[str, Any],
+        base: Scope,
     ) -> str:
         public = channel == "social_public"
         apologies: list[str] = []
@@ -768,8 +808,7 @@ class Renderer:
             seen.add(name)
             text = self._plain_action(language, name, channel, action)
             if text is None:
-                local = self.action_context(action, language, channel, base)
-                text = self.fragment(language, name, channel, local)
+                text = self._action_text(language, name, channel, action, base)
             if text is None:
                 raise RenderError(
                     f"missing reply fragment '{name}' ({language}) for rule {action.rule}"
