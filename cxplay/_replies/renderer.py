@@ -133,8 +133,67 @@ def sms_segments(text: str) -> tuple[int, str]:
 def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """``{**base, **extra}``; a reply's :class:`Scope` stays one (its globals merged)."""
     if type(base) is Scope:
+        _whole(base)  # the copy holds every value, built once in the reply's own scope
         return base.extended(extra)
     return {**base, **extra}
+
+
+#: The names of a reply's context built only when a fragment (or the composition) reads
+#: them: what most fragments do not read and costs most to build (the eight ``answers``
+#: alone are 19,000 instructions, and a quarter of the replies read them). A fragment can
+#: read one only if its text spells the name (Jinja resolves no name its source does not
+#: spell, and none of the filters reads these), so it is put into the reply's scope
+#: before such a fragment renders, and before the composition reads the scope itself.
+_LATER: Final = frozenset({"answers", "answer", "follow_ups", "event"})
+
+
+#: What builds a reply's :data:`_LATER` values: the incident, its reply context, the channel.
+_Later = tuple[Incident, ReplyContext, str]
+
+
+def _promise(ctx: ReplyContext, name: str, channel: str) -> dict[str, Any]:
+    """How soon the team answers a message on channel ``name``: "within 2 working hours".
+
+    On the reply's own channel it falls due at ``respond_by``, so a promise made after
+    closing time names the day instead ("by 09:55 on Tuesday 7 April").
+    """
+    return {
+        "after": ctx.promise[name],
+        "due": ctx.respond_by if name == channel else None,
+        "business": name in ctx.business,
+    }
+
+
+def _fill(scope: dict[str, Any], later: _Later, wanted: Iterable[str]) -> None:
+    """Put the values of ``wanted`` (names of :data:`_LATER`) that ``scope`` lacks into it.
+
+    Each is built as the context always built it, from the same immutable inputs, and
+    none can raise. ``answer`` is ``answers.get(channel)``: one dict, whichever comes first.
+    """
+    incident, ctx, channel = later
+    for name in wanted:
+        if name in scope:
+            continue
+        if name == "event":
+            scope[name] = _fields(incident.event)
+        elif name == "follow_ups":
+            scope[name] = [_fields(f) for f in ctx.follow_ups]
+        elif name == "answers":
+            # the same as a promise for the `within` filter, per channel
+            answers = {other: _promise(ctx, other, channel) for other in ctx.promise}
+            if scope.get("answer") is not None:  # this channel's, made first
+                answers[channel] = scope["answer"]
+            scope[name] = answers
+        elif "answers" in scope:  # answer
+            scope[name] = scope["answers"].get(channel)
+        else:
+            scope[name] = _promise(ctx, channel, channel) if channel in ctx.promise else None
+
+
+def _whole(scope: Mapping[str, Any], wanted: Iterable[str] = _LATER) -> None:
+    """Put into a reply's scope what it is yet to hold of ``wanted`` (see :data:`_LATER`)."""
+    if type(scope) is Scope and (later := scope.later) is not None:
+        _fill(scope, later, wanted)
 
 
 def _action_info(action: SuggestedAction, language: str, channel: str) -> dict[str, Any]:
@@ -154,6 +213,9 @@ def _action_info(action: SuggestedAction, language: str, channel: str) -> dict[s
 
 
 _ABSENT: Final = object()
+
+#: A fragment looked up for (language, name, channel): see :meth:`Renderer._prepare`.
+_Ready = tuple[str | None, str | None, Any, frozenset[str]]
 
 #: The fields of the two models a reply's context holds as dicts, in declaration order.
 _DUMPED: Mapping[type, tuple[str, ...]] = {
@@ -269,7 +331,8 @@ class Renderer:
         self._plain: dict[tuple[str, str], str | None] = {}
         # (language, name, channel) -> (the fragment chosen, its plain text, its template):
         # the three look-ups above, once per fragment a reply asks for
-        self._ready: dict[tuple[str, str, str], tuple[str | None, str | None, Any]] = {}
+        # and the names of _LATER its text spells (all a render of it can read of them)
+        self._ready: dict[tuple[str, str, str], _Ready] = {}
 
     def template(self, language: str, name: str) -> Any:
         """The compiled fragment; a syntax error is a TemplateError naming file and line."""
@@ -464,17 +527,17 @@ class Renderer:
                 return candidate
         return None
 
-    def _prepare(
-        self, language: str, name: str, channel: str
-    ) -> tuple[str | None, str | None, Any]:
+    def _prepare(self, language: str, name: str, channel: str) -> _Ready:
         """What ``fragment`` needs for (language, name, channel), looked up once.
 
         The fragment chosen (None: there is none), its text when it is plain, else its
-        compiled template. A fragment that does not compile raises, and is not kept.
+        compiled template and the names of :data:`_LATER` its text spells. A fragment
+        that does not compile raises, and is not kept.
         """
         chosen = self._pick(language, name, channel)
         plain: str | None = None
         template: Any = None
+        reads: frozenset[str] = frozenset()
         if chosen is not None:
             key = (language, chosen)
             try:
@@ -486,7 +549,9 @@ class Renderer:
                 self._plain[key] = plain
             if plain is None:
                 template = self.template(language, chosen)
-        ready = self._ready[(language, name, channel)] = (chosen, plain, template)
+                source = self.names(language)[chosen]
+                reads = frozenset(n for n in _LATER if n in source)
+        ready = self._ready[(language, name, channel)] = (chosen, plain, template, reads)
         return ready
 
     def _plain_action(
@@ -511,13 +576,15 @@ class Renderer:
     ) -> str | None:
         """Render one fragment (None when it does not exist)."""
         try:
-            chosen, plain, template = self._ready[(language, name, channel)]
+            chosen, plain, template, reads = self._ready[(language, name, channel)]
         except KeyError:
-            chosen, plain, template = self._prepare(language, name, channel)
+            chosen, plain, template, reads = self._prepare(language, name, channel)
         if chosen is None:
             return None
         if plain is not None:
             return plain
+        if reads:
+            _whole(context, reads)
         try:
             rendered = render_capped(template, context)
         except (
@@ -576,6 +643,8 @@ class Renderer:
             return " ".join(text.split()) if "\n" in text else text
 
         lower = bool(opening) and greeting.endswith(",")
+        if lower or summary:
+            _whole(base, ("event",))  # data_starts reads the event
         starts = data_starts(base) if lower or summary else ()
         if lower:
             opening = _lower_first(opening, starts)  # "Dzień dobry, Panie Tomaszu, bardzo …"
@@ -612,7 +681,10 @@ class Renderer:
         channel = incident.channel or DEFAULT_CHANNEL
         # the environment's globals merged into the context once, not in every fragment
         # and its fragments render one after the other in one Jinja context
-        base = scope_of(self._env, self.context(incident, ctx, chosen, channel), reply=True)
+        # and what most fragments do not read is built for the first that does (_Later)
+        variables, later = self._variables(incident, ctx, chosen, channel)
+        base = scope_of(self._env, variables, reply=True)
+        base.later = later
         subject: str | None = None
         try:
             text = self._compose(incident, ctx, chosen, channel, base)
@@ -651,6 +723,15 @@ class Renderer:
     def context(
         self, incident: Incident, ctx: ReplyContext, language: str, channel: str
     ) -> dict[str, Any]:
+        """What a reply's fragments read (besides ``action`` in an action's)."""
+        variables, later = self._variables(incident, ctx, language, channel)
+        _fill(variables, later, _LATER)
+        return variables
+
+    def _variables(
+        self, incident: Incident, ctx: ReplyContext, language: str, channel: str
+    ) -> tuple[dict[str, Any], _Later]:
+        """The context but for :data:`_LATER`'s values, and what builds them."""
         customer = incident.customer
         # the name as written in this language (Олена → Olena in English), split as far
         # as it can be known: a lone token is a surname, never a first name
@@ -662,18 +743,7 @@ class Renderer:
         tz = customer.timezone or ctx.zone
         respond_by = ctx.respond_by
         config = self.config_for(ctx.playbook)
-        # how soon the team answers a message on each channel: "within 2 working hours";
-        # on this channel it falls due at respond_by, so a promise made after closing time
-        # names the day instead ("by 09:55 on Tuesday 7 April")
-        answers = {
-            name: {
-                "after": within,
-                "due": respond_by if name == channel else None,
-                "business": name in ctx.business,
-            }
-            for name, within in ctx.promise.items()
-        }
-        return {
+        variables = {
             LANGUAGE_VAR: language,
             TIMEZONE_VAR: tz,
             "channel": channel,
@@ -698,7 +768,6 @@ class Renderer:
                 if order.value is not None and order.currency
                 else None,
             },
-            "event": _fields(incident.event),
             "incident": {
                 "id": incident.id,
                 "type": incident.type,
@@ -716,13 +785,11 @@ class Renderer:
             "sla": int(ctx.promise[channel].total_seconds() // 60)
             if channel in ctx.promise
             else None,
-            # the same as a promise for the `within` filter, per channel and for this one
-            "answers": answers,
-            "answer": answers.get(channel),
-            "follow_ups": [_fields(f) for f in ctx.follow_ups],
+            # (answers, answer, event, follow_ups: see _Later)
             "kinds": [a.kind for a in ctx.actions],
             "approval_pending": any(a.requires_approval for a in ctx.actions),
         }
+        return variables, (incident, ctx, channel)
 
     def action_context(
         self,
@@ -874,6 +941,7 @@ class Renderer:
             ] <= 3:
                 said.append(last)
             text = " ".join(said)
+            _whole(base, ("event",))  # data_starts reads the event
             named = f"{first} {_lower_first(text, data_starts(base))}" if first and said else text
             # a name in another script would turn a Latin SMS into UCS-2 (half the room)
             if sms_segments(named)[1] != sms_segments(text)[1]:
