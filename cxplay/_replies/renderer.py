@@ -72,6 +72,7 @@ from cxplay._replies.address import (
 from cxplay._replies.compiled import from_string as compiled_template
 from cxplay._replies.config import ReplyConfig, ReplyContext, _ConfigFile
 from cxplay._replies.filters import register_filters
+from cxplay._replies.later import _LATER, _action_info, _fill, _Later, _whole
 from cxplay._replies.locale import (
     LANGUAGE_VAR,
     TIMEZONE_VAR,
@@ -101,8 +102,8 @@ from cxplay._replies.shaping import spoken_turns as spoken_turns
 from cxplay._replies.shaping import template_name as template_name
 from cxplay._replies.spoken import SPOKEN_CHANNELS
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
-from cxplay.models import CHANNELS, COMPENSATION_KINDS, EventRef, Incident
-from cxplay.results import FollowUpPlan, Reply, SuggestedAction
+from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
+from cxplay.results import Reply, SuggestedAction
 
 __all__ = ["SECTIONS", "Renderer", "ReplyContext", "catalog_language", "public_leak"]
 
@@ -138,108 +139,10 @@ def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return {**base, **extra}
 
 
-#: The names of a reply's context built only when a fragment (or the composition) reads
-#: them: what most fragments do not read and costs most to build (the eight ``answers``
-#: alone are 19,000 instructions, and a quarter of the replies read them). A fragment can
-#: read one only if its text spells the name (Jinja resolves no name its source does not
-#: spell, and none of the filters reads these), so it is put into the reply's scope
-#: before such a fragment renders, and before the composition reads the scope itself.
-_LATER: Final = frozenset({"answers", "answer", "follow_ups", "event"})
-
-
-#: What builds a reply's :data:`_LATER` values: the incident, its reply context, the channel.
-_Later = tuple[Incident, ReplyContext, str]
-
-
-def _promise(ctx: ReplyContext, name: str, channel: str) -> dict[str, Any]:
-    """How soon the team answers a message on channel ``name``: "within 2 working hours".
-
-    On the reply's own channel it falls due at ``respond_by``, so a promise made after
-    closing time names the day instead ("by 09:55 on Tuesday 7 April").
-    """
-    return {
-        "after": ctx.promise[name],
-        "due": ctx.respond_by if name == channel else None,
-        "business": name in ctx.business,
-    }
-
-
-def _fill(scope: dict[str, Any], later: _Later, wanted: Iterable[str]) -> None:
-    """Put the values of ``wanted`` (names of :data:`_LATER`) that ``scope`` lacks into it.
-
-    Each is built as the context always built it, from the same immutable inputs, and
-    none can raise. ``answer`` is ``answers.get(channel)``: one dict, whichever comes first.
-    """
-    incident, ctx, channel = later
-    for name in wanted:
-        if name in scope:
-            continue
-        if name == "event":
-            scope[name] = _fields(incident.event)
-        elif name == "follow_ups":
-            scope[name] = [_fields(f) for f in ctx.follow_ups]
-        elif name == "answers":
-            # the same as a promise for the `within` filter, per channel
-            answers = {other: _promise(ctx, other, channel) for other in ctx.promise}
-            if scope.get("answer") is not None:  # this channel's, made first
-                answers[channel] = scope["answer"]
-            scope[name] = answers
-        elif "answers" in scope:  # answer
-            scope[name] = scope["answers"].get(channel)
-        else:
-            scope[name] = _promise(ctx, channel, channel) if channel in ctx.promise else None
-
-
-def _whole(scope: Mapping[str, Any], wanted: Iterable[str] = _LATER) -> None:
-    """Put into a reply's scope what it is yet to hold of ``wanted`` (see :data:`_LATER`)."""
-    if type(scope) is Scope and (later := scope.later) is not None:
-        _fill(scope, later, wanted)
-
-
-def _action_info(action: SuggestedAction, language: str, channel: str) -> dict[str, Any]:
-    """What an action's fragment reads as ``action``: its kind, params, cost and its text."""
-    params: dict[str, Any] = dict(action.params)
-    cost = action.cost
-    return {
-        "kind": action.kind,
-        "requires_approval": action.requires_approval,
-        "params": params,
-        **params,
-        "cost": cost.amount if cost else None,
-        "cost_text": _money(cost.amount, cost.currency, language, channel)
-        if cost is not None and cost.currency
-        else None,
-    }
-
-
 _ABSENT: Final = object()
 
 #: A fragment looked up for (language, name, channel): see :meth:`Renderer._prepare`.
 _Ready = tuple[str | None, str | None, Any, frozenset[str]]
-
-#: The fields of the two models a reply's context holds as dicts, in declaration order.
-_DUMPED: Mapping[type, tuple[str, ...]] = {
-    EventRef: tuple(EventRef.model_fields),
-    FollowUpPlan: tuple(FollowUpPlan.model_fields),
-}
-
-
-def _fields(model: EventRef | FollowUpPlan) -> dict[str, Any]:
-    """``model.model_dump()``, at a third of its cost: the fields' values in their order.
-
-    The event and a follow-up have only plain values (text, instants, spans), no nested
-    model or mapping, so that is what the dump is (``tests/test_render_fast.py`` holds
-    it equal for every field set, and checks the fields stay plain). Any other model (a
-    caller's subclass) is dumped by pydantic.
-    """
-    names = _DUMPED.get(type(model))
-    if names is None:
-        return model.model_dump()
-    values = model.__dict__
-    if tuple(values) == names:  # the fields alone, in their order (as validation sets them)
-        return dict(values)
-    return {name: values[name] for name in names}
-
 
 #: :func:`salutation` remembered by its arguments, as the composition calls it: the
 #: customer's name, title and gender (text or None, validated), the language, the
@@ -817,7 +720,7 @@ class Renderer:
             # each option in the action's scope (renders never change their scope); the
             # action's fragment then sees the options said
             options = []
-            for option in action.params.get("options", []):
+            for option in info["params"].get("options", []):
                 rendered = self.fragment(language, f"option.{option}", channel, local)
                 if rendered is None:
                     raise RenderError(f"missing reply fragment 'option.{option}' ({language})")
