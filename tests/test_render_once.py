@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from cxplay import Engine
 from cxplay._engine.engine import reply_context
-from cxplay._replies import renderer as renderer_module
-from cxplay._replies.renderer import _LATER, Renderer, _fill, _whole
+from cxplay._replies import later as later_module
+from cxplay._replies.later import _LATER, _fill, _whole
+from cxplay._replies.renderer import Renderer
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, render_capped, scope_of
 from cxplay.results import SuggestedAction
 
@@ -76,9 +77,9 @@ def test_every_shipped_reply_is_the_eager_renders(monkeypatch: pytest.MonkeyPatc
                 prepared.append((incident, reply_context(decision)))
         assert len(prepared) > 200
         built: list[str] = []
-        fill = renderer_module._fill
+        fill = later_module._fill
         monkeypatch.setattr(
-            renderer_module, "_fill", lambda s, later, w: (built.extend(w), fill(s, later, w))
+            later_module, "_fill", lambda s, later, w: (built.extend(w), fill(s, later, w))
         )
         lazy_out = [_outcome(lazy, incident, ctx) for incident, ctx in prepared]
         monkeypatch.undo()
