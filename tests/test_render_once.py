@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from cxplay import Engine
 from cxplay._engine.engine import reply_context
 from cxplay._replies import later as later_module
+from cxplay._replies.address import address_gender, name_in_script, parse_name
 from cxplay._replies.later import _LATER, _fill, _whole
 from cxplay._replies.renderer import Renderer
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, render_capped, scope_of
@@ -160,3 +161,22 @@ def test_a_borrowed_context_renders_as_a_new_one(order: list[int]) -> None:
     for index in order:
         assert _rendered(templates[index], shared) == _rendered(templates[index], {"x": "given"})
     shared.release()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    name=st.one_of(
+        st.none(),
+        st.text(max_size=40),
+        st.text(alphabet="AaBbOlenaПетренкоЁёІіЇїЄєҐґŁłŚśŻż .'-’Dr.Mrs", max_size=40),
+    ),
+    language=st.sampled_from(["en", "pl", "uk"]),
+    gender=st.sampled_from([None, "female", "male", "unknown"]),
+)
+def test_the_name_functions_customer_and_addr_call_never_raise(
+    name: str | None, language: str, gender: str | None
+) -> None:
+    # what lets `customer` and `addr` be built later: no error can move
+    written = name_in_script(parse_name(name).text, language)
+    assert isinstance(parse_name(written).given or "", str)
+    assert address_gender(name, language, gender) in (None, "female", "male")

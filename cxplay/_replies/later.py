@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from cxplay._replies.address import name_in_script, parse_name
 from cxplay._replies.config import ReplyContext
 from cxplay._replies.sandbox import Scope
-from cxplay._replies.shaping import _money
+from cxplay._replies.shaping import _address, _money
 from cxplay.models import EventRef, Incident
 from cxplay.results import FollowUpPlan, SuggestedAction
 
@@ -23,11 +24,12 @@ __all__ = ["_LATER", "_Later", "_action_info", "_fields", "_fill", "_whole"]
 #: read one only if its text spells the name (Jinja resolves no name its source does not
 #: spell, and none of the filters reads these), so it is put into the reply's scope
 #: before such a fragment renders, and before the composition reads the scope itself.
-_LATER: Final = frozenset({"answers", "answer", "follow_ups", "event"})
+_LATER: Final = frozenset({"answers", "answer", "follow_ups", "event", "customer", "addr"})
 
 
-#: What builds a reply's :data:`_LATER` values: the incident, its reply context, the channel.
-_Later = tuple[Incident, ReplyContext, str]
+#: What builds a reply's :data:`_LATER` values: the incident, its reply context, the
+#: channel and the language.
+_Later = tuple[Incident, ReplyContext, str, str]
 
 
 def _promise(ctx: ReplyContext, name: str, channel: str) -> dict[str, Any]:
@@ -47,13 +49,19 @@ def _fill(scope: dict[str, Any], later: _Later, wanted: Iterable[str]) -> None:
     """Put the values of ``wanted`` (names of :data:`_LATER`) that ``scope`` lacks into it.
 
     Each is built as the context always built it, from the same immutable inputs, and
-    none can raise. ``answer`` is ``answers.get(channel)``: one dict, whichever comes first.
+    none can raise (the name functions of ``customer`` and ``addr`` are text functions of
+    a validated text; ``tests/test_render_once.py`` runs them on generated text too).
+    ``answer`` is ``answers.get(channel)``: one dict, whichever comes first.
     """
-    incident, ctx, channel = later
+    incident, ctx, channel, language = later
     for name in wanted:
         if name in scope:
             continue
-        if name == "event":
+        if name == "customer":
+            scope[name] = _customer(incident, language)
+        elif name == "addr":
+            scope[name] = _address(incident, language)
+        elif name == "event":
             scope[name] = _fields(incident.event)
         elif name == "follow_ups":
             scope[name] = [_fields(f) for f in ctx.follow_ups]
@@ -67,6 +75,20 @@ def _fill(scope: dict[str, Any], later: _Later, wanted: Iterable[str]) -> None:
             scope[name] = scope["answers"].get(channel)
         else:
             scope[name] = _promise(ctx, channel, channel) if channel in ctx.promise else None
+
+
+def _customer(incident: Incident, language: str) -> dict[str, Any]:
+    """The customer as a fragment reads them."""
+    customer = incident.customer
+    # the name as written in this language (Олена → Olena in English), split as far
+    # as it can be known: a lone token is a surname, never a first name
+    name = name_in_script(parse_name(customer.name).text, language)
+    return {
+        "name": name,
+        "first_name": parse_name(name).given or "",
+        "tier": customer.tier,
+        "orders_count": customer.orders_count,
+    }
 
 
 def _whole(scope: Mapping[str, Any], wanted: Iterable[str] = _LATER) -> None:

@@ -63,8 +63,6 @@ from cxplay._common.problems import (
 )
 from cxplay._common.toml import LineIndex, read_toml
 from cxplay._replies.address import (
-    name_in_script,
-    parse_name,
     salutation,
     sign_off,
     spoken_greeting,
@@ -82,7 +80,6 @@ from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, Scope, render_
 from cxplay._replies.shaping import (
     _CATALOG,
     _MEMO_CHARS,
-    _address,
     _flatten,
     _fold,
     _fold_memo,
@@ -636,10 +633,6 @@ class Renderer:
     ) -> tuple[dict[str, Any], _Later]:
         """The context but for :data:`_LATER`'s values, and what builds them."""
         customer = incident.customer
-        # the name as written in this language (Олена → Olena in English), split as far
-        # as it can be known: a lone token is a surname, never a first name
-        name = name_in_script(parse_name(customer.name).text, language)
-        given = parse_name(name).given or ""
         order = incident.order
         # the customer's zone, else the team's: "by 09:30 on Monday" is Warsaw's 09:30 after
         # the clocks go back, whatever UTC offset the incident was written with
@@ -655,12 +648,6 @@ class Renderer:
             "company": config.company,
             "agent": config.agent.get(language),
             "contact": dict(config.contact),
-            "customer": {
-                "name": name,
-                "first_name": given,
-                "tier": customer.tier,
-                "orders_count": customer.orders_count,
-            },
             "order": {
                 # a script read aloud does not recite reference numbers
                 "id": None if channel in SPOKEN_CHANNELS else order.id,
@@ -678,7 +665,6 @@ class Renderer:
                 "description": incident.description,
             },
             "facts": dict(incident.facts),
-            "addr": _address(incident, language),
             "respond_by": respond_by,
             # the moment the reply speaks from: deadlines read "today", "tomorrow" from it
             "now": ctx.now or incident.occurred_at or datetime.now(timezone.utc),
@@ -688,11 +674,11 @@ class Renderer:
             "sla": int(ctx.promise[channel].total_seconds() // 60)
             if channel in ctx.promise
             else None,
-            # (answers, answer, event, follow_ups: see _Later)
+            # (customer, addr, event, answers, answer, follow_ups: see _fill)
             "kinds": [a.kind for a in ctx.actions],
             "approval_pending": any(a.requires_approval for a in ctx.actions),
         }
-        return variables, (incident, ctx, channel)
+        return variables, (incident, ctx, channel, language)
 
     def action_context(
         self,
