@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from cxplay import Engine
 from cxplay._engine.engine import reply_context
 from cxplay._replies import later as later_module
+from cxplay._replies import sandbox as sandbox_module
 from cxplay._replies.address import address_gender, name_in_script, parse_name
 from cxplay._replies.later import _LATER, _fill, _whole
 from cxplay._replies.renderer import Renderer
@@ -180,3 +181,31 @@ def test_the_name_functions_customer_and_addr_call_never_raise(
     written = name_in_script(parse_name(name).text, language)
     assert isinstance(parse_name(written).given or "", str)
     assert address_gender(name, language, gender) in (None, "female", "male")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    replies=st.lists(
+        st.lists(st.sampled_from(range(len(_SOURCES))), min_size=1, max_size=5),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_context_left_by_a_reply_serves_the_next_as_a_new_one(replies: list[list[int]]) -> None:
+    env = ReplyEnvironment()
+    templates = [env.from_string(source) for source in _SOURCES]
+    for number, order in enumerate(replies):
+        variables = {"x": f"reply {number}"}
+        left = getattr(sandbox_module._SPARE, "context", None)
+        scope = scope_of(env, variables, reply=True)
+        if left is not None and left.environment is env:  # a reply's before, taken
+            assert scope._reply is not None and scope._reply.context is left
+        for index in order:
+            assert _rendered(templates[index], scope) == _rendered(templates[index], variables)
+        scope.release()
+        assert scope._reply is not None and scope._reply.context is None
+        spare = sandbox_module._SPARE.context
+        if spare is not None:  # kept empty: no scope, no variable of this reply
+            assert spare.parent == {} and not spare.vars and not spare.exported_vars
+    other = ReplyEnvironment()  # another environment's reply makes its own
+    assert scope_of(other, {}, reply=True)._reply.context is None  # type: ignore[union-attr]

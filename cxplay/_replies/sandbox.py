@@ -425,9 +425,22 @@ class Scope(dict[str, Any]):
         return _scope(self, variables, self.environment, self._reply)
 
     def release(self) -> None:
-        """Let go of what the reply's renders kept to use again (see :func:`scope_of`)."""
-        if self._reply is not None:
-            self._reply.context = None
+        """Let go of what the reply's renders kept to use again (see :func:`scope_of`).
+
+        The Jinja context is left to the thread's next reply, emptied: it refers to no
+        scope and holds no variable (it is borrowed as new there, as it was here).
+        """
+        reply = self._reply
+        if reply is not None:
+            found = reply.context
+            reply.context = None
+            if found is not None:
+                found.parent = {}
+                if found.vars:
+                    found.vars = {}
+                if found.exported_vars:
+                    found.exported_vars = set()
+                _SPARE.context = found
 
 
 class _Reply:
@@ -441,12 +454,22 @@ class _Reply:
     __slots__ = ("context", "fresh")
 
     def __init__(self, environment: SandboxedEnvironment) -> None:
-        self.context: Context | None = None  # free to use (None: none yet, or in use)
+        # free to use (None: none yet, or in use): the one the thread's last reply in this
+        # environment left (Scope.release), else one is made by the first render
+        self.context: Context | None = None
+        spare = getattr(_SPARE, "context", None)
+        if spare is not None and spare.environment is environment:
+            _SPARE.context = None
+            self.context = spare
         self.fresh = {
             "environment": environment,
             "autoescape": environment.autoescape,
             "volatile": False,
         }
+
+
+#: A thread's Jinja context its last reply released, for its next reply's first fragment.
+_SPARE = threading.local()
 
 
 def scope_of(
