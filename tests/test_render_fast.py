@@ -36,8 +36,9 @@ from cxplay._engine.durable import AVAILABLE as DURABLE
 from cxplay._engine.engine import reply_context
 from cxplay._replies import locale as locale_module
 from cxplay._replies.address import _declined, name_in_script, parse_name
+from cxplay._replies.later import _fields
 from cxplay._replies.locale import _locale, _localize, _whole_minutes, format_time
-from cxplay._replies.renderer import Renderer, ReplyContext, _fields, _fold, _paragraphs
+from cxplay._replies.renderer import Renderer, ReplyContext, _fold, _paragraphs
 from cxplay._replies.sandbox import ReplyEnvironment, Scope, WorkError, render_capped, scope_of
 from cxplay._replies.shaping import _html_document, template_name
 from cxplay.errors import RenderError

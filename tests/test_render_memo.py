@@ -18,7 +18,8 @@ import pytest
 from cxplay._common.models import trusted
 from cxplay._replies import sandbox
 from cxplay._replies.address import address_gender, salutation
-from cxplay._replies.renderer import _env, _fields, _salutation
+from cxplay._replies.later import _fields
+from cxplay._replies.renderer import _env, _salutation
 from cxplay._replies.sandbox import (
     MAX_STEPS,
     ReplyEnvironment,

@@ -63,8 +63,6 @@ from cxplay._common.problems import (
 )
 from cxplay._common.toml import LineIndex, read_toml
 from cxplay._replies.address import (
-    name_in_script,
-    parse_name,
     salutation,
     sign_off,
     spoken_greeting,
@@ -72,6 +70,7 @@ from cxplay._replies.address import (
 from cxplay._replies.compiled import from_string as compiled_template
 from cxplay._replies.config import ReplyConfig, ReplyContext, _ConfigFile
 from cxplay._replies.filters import register_filters
+from cxplay._replies.later import _LATER, _action_info, _fill, _Later, _whole
 from cxplay._replies.locale import (
     LANGUAGE_VAR,
     TIMEZONE_VAR,
@@ -81,7 +80,6 @@ from cxplay._replies.sandbox import MAX_OUTPUT, ReplyEnvironment, Scope, render_
 from cxplay._replies.shaping import (
     _CATALOG,
     _MEMO_CHARS,
-    _address,
     _flatten,
     _fold,
     _fold_memo,
@@ -101,8 +99,8 @@ from cxplay._replies.shaping import spoken_turns as spoken_turns
 from cxplay._replies.shaping import template_name as template_name
 from cxplay._replies.spoken import SPOKEN_CHANNELS
 from cxplay.errors import LoadError, Problem, RenderError, TemplateError
-from cxplay.models import CHANNELS, COMPENSATION_KINDS, EventRef, Incident
-from cxplay.results import FollowUpPlan, Reply, SuggestedAction
+from cxplay.models import CHANNELS, COMPENSATION_KINDS, Incident
+from cxplay.results import Reply, SuggestedAction
 
 __all__ = ["SECTIONS", "Renderer", "ReplyContext", "catalog_language", "public_leak"]
 
@@ -133,33 +131,15 @@ def sms_segments(text: str) -> tuple[int, str]:
 def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """``{**base, **extra}``; a reply's :class:`Scope` stays one (its globals merged)."""
     if type(base) is Scope:
+        _whole(base)  # the copy holds every value, built once in the reply's own scope
         return base.extended(extra)
     return {**base, **extra}
 
 
-#: The fields of the two models a reply's context holds as dicts, in declaration order.
-_DUMPED: Mapping[type, tuple[str, ...]] = {
-    EventRef: tuple(EventRef.model_fields),
-    FollowUpPlan: tuple(FollowUpPlan.model_fields),
-}
+_ABSENT: Final = object()
 
-
-def _fields(model: EventRef | FollowUpPlan) -> dict[str, Any]:
-    """``model.model_dump()``, at a third of its cost: the fields' values in their order.
-
-    The event and a follow-up have only plain values (text, instants, spans), no nested
-    model or mapping, so that is what the dump is (``tests/test_render_fast.py`` holds
-    it equal for every field set, and checks the fields stay plain). Any other model (a
-    caller's subclass) is dumped by pydantic.
-    """
-    names = _DUMPED.get(type(model))
-    if names is None:
-        return model.model_dump()
-    values = model.__dict__
-    if tuple(values) == names:  # the fields alone, in their order (as validation sets them)
-        return dict(values)
-    return {name: values[name] for name in names}
-
+#: A fragment looked up for (language, name, channel): see :meth:`Renderer._prepare`.
+_Ready = tuple[str | None, str | None, Any, frozenset[str]]
 
 #: :func:`salutation` remembered by its arguments, as the composition calls it: the
 #: customer's name, title and gender (text or None, validated), the language, the
@@ -251,7 +231,8 @@ class Renderer:
         self._plain: dict[tuple[str, str], str | None] = {}
         # (language, name, channel) -> (the fragment chosen, its plain text, its template):
         # the three look-ups above, once per fragment a reply asks for
-        self._ready: dict[tuple[str, str, str], tuple[str | None, str | None, Any]] = {}
+        # and the names of _LATER its text spells (all a render of it can read of them)
+        self._ready: dict[tuple[str, str, str], _Ready] = {}
 
     def template(self, language: str, name: str) -> Any:
         """The compiled fragment; a syntax error is a TemplateError naming file and line."""
@@ -446,17 +427,17 @@ class Renderer:
                 return candidate
         return None
 
-    def _prepare(
-        self, language: str, name: str, channel: str
-    ) -> tuple[str | None, str | None, Any]:
+    def _prepare(self, language: str, name: str, channel: str) -> _Ready:
         """What ``fragment`` needs for (language, name, channel), looked up once.
 
         The fragment chosen (None: there is none), its text when it is plain, else its
-        compiled template. A fragment that does not compile raises, and is not kept.
+        compiled template and the names of :data:`_LATER` its text spells. A fragment
+        that does not compile raises, and is not kept.
         """
         chosen = self._pick(language, name, channel)
         plain: str | None = None
         template: Any = None
+        reads: frozenset[str] = frozenset()
         if chosen is not None:
             key = (language, chosen)
             try:
@@ -468,7 +449,9 @@ class Renderer:
                 self._plain[key] = plain
             if plain is None:
                 template = self.template(language, chosen)
-        ready = self._ready[(language, name, channel)] = (chosen, plain, template)
+                source = self.names(language)[chosen]
+                reads = frozenset(n for n in _LATER if n in source)
+        ready = self._ready[(language, name, channel)] = (chosen, plain, template, reads)
         return ready
 
     def _plain_action(
@@ -493,13 +476,15 @@ class Renderer:
     ) -> str | None:
         """Render one fragment (None when it does not exist)."""
         try:
-            chosen, plain, template = self._ready[(language, name, channel)]
+            chosen, plain, template, reads = self._ready[(language, name, channel)]
         except KeyError:
-            chosen, plain, template = self._prepare(language, name, channel)
+            chosen, plain, template, reads = self._prepare(language, name, channel)
         if chosen is None:
             return None
         if plain is not None:
             return plain
+        if reads:
+            _whole(context, reads)
         try:
             rendered = render_capped(template, context)
         except (
@@ -558,6 +543,8 @@ class Renderer:
             return " ".join(text.split()) if "\n" in text else text
 
         lower = bool(opening) and greeting.endswith(",")
+        if lower or summary:
+            _whole(base, ("event",))  # data_starts reads the event
         starts = data_starts(base) if lower or summary else ()
         if lower:
             opening = _lower_first(opening, starts)  # "Dzień dobry, Panie Tomaszu, bardzo …"
@@ -594,7 +581,10 @@ class Renderer:
         channel = incident.channel or DEFAULT_CHANNEL
         # the environment's globals merged into the context once, not in every fragment
         # and its fragments render one after the other in one Jinja context
-        base = scope_of(self._env, self.context(incident, ctx, chosen, channel), reply=True)
+        # and what most fragments do not read is built for the first that does (_Later)
+        variables, later = self._variables(incident, ctx, chosen, channel)
+        base = scope_of(self._env, variables, reply=True)
+        base.later = later
         subject: str | None = None
         try:
             text = self._compose(incident, ctx, chosen, channel, base)
@@ -633,29 +623,23 @@ class Renderer:
     def context(
         self, incident: Incident, ctx: ReplyContext, language: str, channel: str
     ) -> dict[str, Any]:
+        """What a reply's fragments read (besides ``action`` in an action's)."""
+        variables, later = self._variables(incident, ctx, language, channel)
+        _fill(variables, later, _LATER)
+        return variables
+
+    def _variables(
+        self, incident: Incident, ctx: ReplyContext, language: str, channel: str
+    ) -> tuple[dict[str, Any], _Later]:
+        """The context but for :data:`_LATER`'s values, and what builds them."""
         customer = incident.customer
-        # the name as written in this language (Олена → Olena in English), split as far
-        # as it can be known: a lone token is a surname, never a first name
-        name = name_in_script(parse_name(customer.name).text, language)
-        given = parse_name(name).given or ""
         order = incident.order
         # the customer's zone, else the team's: "by 09:30 on Monday" is Warsaw's 09:30 after
         # the clocks go back, whatever UTC offset the incident was written with
         tz = customer.timezone or ctx.zone
         respond_by = ctx.respond_by
         config = self.config_for(ctx.playbook)
-        # how soon the team answers a message on each channel: "within 2 working hours";
-        # on this channel it falls due at respond_by, so a promise made after closing time
-        # names the day instead ("by 09:55 on Tuesday 7 April")
-        answers = {
-            name: {
-                "after": within,
-                "due": respond_by if name == channel else None,
-                "business": name in ctx.business,
-            }
-            for name, within in ctx.promise.items()
-        }
-        return {
+        variables = {
             LANGUAGE_VAR: language,
             TIMEZONE_VAR: tz,
             "channel": channel,
@@ -664,12 +648,6 @@ class Renderer:
             "company": config.company,
             "agent": config.agent.get(language),
             "contact": dict(config.contact),
-            "customer": {
-                "name": name,
-                "first_name": given,
-                "tier": customer.tier,
-                "orders_count": customer.orders_count,
-            },
             "order": {
                 # a script read aloud does not recite reference numbers
                 "id": None if channel in SPOKEN_CHANNELS else order.id,
@@ -680,7 +658,6 @@ class Renderer:
                 if order.value is not None and order.currency
                 else None,
             },
-            "event": _fields(incident.event),
             "incident": {
                 "id": incident.id,
                 "type": incident.type,
@@ -688,7 +665,6 @@ class Renderer:
                 "description": incident.description,
             },
             "facts": dict(incident.facts),
-            "addr": _address(incident, language),
             "respond_by": respond_by,
             # the moment the reply speaks from: deadlines read "today", "tomorrow" from it
             "now": ctx.now or incident.occurred_at or datetime.now(timezone.utc),
@@ -698,13 +674,11 @@ class Renderer:
             "sla": int(ctx.promise[channel].total_seconds() // 60)
             if channel in ctx.promise
             else None,
-            # the same as a promise for the `within` filter, per channel and for this one
-            "answers": answers,
-            "answer": answers.get(channel),
-            "follow_ups": [_fields(f) for f in ctx.follow_ups],
+            # (customer, addr, event, answers, answer, follow_ups: see _fill)
             "kinds": [a.kind for a in ctx.actions],
             "approval_pending": any(a.requires_approval for a in ctx.actions),
         }
+        return variables, (incident, ctx, channel, language)
 
     def action_context(
         self,
@@ -713,30 +687,52 @@ class Renderer:
         channel: str,
         base: Mapping[str, Any],
     ) -> dict[str, Any]:
-        params: dict[str, Any] = dict(action.params)
-        cost = action.cost
-        info: dict[str, Any] = {
-            "kind": action.kind,
-            "requires_approval": action.requires_approval,
-            "params": params,
-            **params,
-            "cost": cost.amount if cost else None,
-            "cost_text": _money(cost.amount, cost.currency, language, channel)
-            if cost is not None and cost.currency
-            else None,
-        }
+        """``base`` with the action's ``action`` (a ``plan_b``'s options rendered in it)."""
+        info = _action_info(action, language, channel)
         local = _with(base, {"action": info})
+        self._options(action, info, language, channel, local)
+        return local
+
+    def _options(
+        self,
+        action: SuggestedAction,
+        info: dict[str, Any],
+        language: str,
+        channel: str,
+        local: Mapping[str, Any],
+    ) -> None:
+        """A ``plan_b``'s options, each rendered in the action's scope, into its ``action``."""
         if action.kind == "plan_b":
             # each option in the action's scope (renders never change their scope); the
             # action's fragment then sees the options said
             options = []
-            for option in params.get("options", []):
+            for option in info["params"].get("options", []):
                 rendered = self.fragment(language, f"option.{option}", channel, local)
                 if rendered is None:
                     raise RenderError(f"missing reply fragment 'option.{option}' ({language})")
                 options.append(rendered)
             info["options"] = options
-        return local
+
+    def _action_text(
+        self, language: str, name: str, channel: str, action: SuggestedAction, base: Scope
+    ) -> str | None:
+        """``fragment(..., action_context(action, ..., base))``, without copying the scope.
+
+        The reply's scope is the action's for the time its fragments render: ``action`` is
+        put into it and taken out again (the old value, if any, put back), so every other
+        name is the same object as in an extended copy, and nothing renders in between.
+        """
+        info = _action_info(action, language, channel)
+        previous = base.get("action", _ABSENT)
+        base["action"] = info
+        try:
+            self._options(action, info, language, channel, base)
+            return self.fragment(language, name, channel, base)
+        finally:
+            if previous is _ABSENT:
+                del base["action"]
+            else:
+                base["action"] = previous
 
     def _compose(
         self,
@@ -744,7 +740,7 @@ class Renderer:
         ctx: ReplyContext,
         language: str,
         channel: str,
-        base: dict[str, Any],
+        base: Scope,
     ) -> str:
         public = channel == "social_public"
         apologies: list[str] = []
@@ -768,8 +764,7 @@ class Renderer:
             seen.add(name)
             text = self._plain_action(language, name, channel, action)
             if text is None:
-                local = self.action_context(action, language, channel, base)
-                text = self.fragment(language, name, channel, local)
+                text = self._action_text(language, name, channel, action, base)
             if text is None:
                 raise RenderError(
                     f"missing reply fragment '{name}' ({language}) for rule {action.rule}"
@@ -835,6 +830,7 @@ class Renderer:
             ] <= 3:
                 said.append(last)
             text = " ".join(said)
+            _whole(base, ("event",))  # data_starts reads the event
             named = f"{first} {_lower_first(text, data_starts(base))}" if first and said else text
             # a name in another script would turn a Latin SMS into UCS-2 (half the room)
             if sms_segments(named)[1] != sms_segments(text)[1]:

@@ -412,19 +412,35 @@ class Scope(dict[str, Any]):
     Variables win over globals, as in a merge per render.
     """
 
-    __slots__ = ("_reply", "environment")
+    __slots__ = ("_reply", "environment", "later")
 
     environment: SandboxedEnvironment
     _reply: _Reply | None  # what the renders of one reply share (scope_of(..., reply=True))
+    #: the caller's: what the scope is yet to hold, put in before a render reads it (None:
+    #: nothing; a scope extended from this one is whole only if this one is)
+    later: Any
 
     def extended(self, variables: Mapping[str, Any]) -> Scope:
         """This scope with more variables (which win), in the same reply."""
         return _scope(self, variables, self.environment, self._reply)
 
     def release(self) -> None:
-        """Let go of what the reply's renders kept to use again (see :func:`scope_of`)."""
-        if self._reply is not None:
-            self._reply.context = None
+        """Let go of what the reply's renders kept to use again (see :func:`scope_of`).
+
+        The Jinja context is left to the thread's next reply, emptied: it refers to no
+        scope and holds no variable (it is borrowed as new there, as it was here).
+        """
+        reply = self._reply
+        if reply is not None:
+            found = reply.context
+            reply.context = None
+            if found is not None:
+                found.parent = {}
+                if found.vars:
+                    found.vars = {}
+                if found.exported_vars:
+                    found.exported_vars = set()
+                _SPARE.context = found
 
 
 class _Reply:
@@ -438,12 +454,22 @@ class _Reply:
     __slots__ = ("context", "fresh")
 
     def __init__(self, environment: SandboxedEnvironment) -> None:
-        self.context: Context | None = None  # free to use (None: none yet, or in use)
+        # free to use (None: none yet, or in use): the one the thread's last reply in this
+        # environment left (Scope.release), else one is made by the first render
+        self.context: Context | None = None
+        spare = getattr(_SPARE, "context", None)
+        if spare is not None and spare.environment is environment:
+            _SPARE.context = None
+            self.context = spare
         self.fresh = {
             "environment": environment,
             "autoescape": environment.autoescape,
             "volatile": False,
         }
+
+
+#: A thread's Jinja context its last reply released, for its next reply's first fragment.
+_SPARE = threading.local()
 
 
 def scope_of(
@@ -471,6 +497,7 @@ def _scope(
     scope.update(variables)
     scope.environment = environment
     scope._reply = reply
+    scope.later = None
     return scope
 
 
@@ -506,8 +533,39 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     Raises:
         SizeError: the fragment renders more than :data:`MAX_OUTPUT` characters.
     """
-    parts: list[str] = []
-    size = 0
+    environment = template.environment
+    if type(context) is Scope and context.environment is environment:
+        reply = context._reply
+        # a reply's fragment: the reply's context, borrowed as new (see _borrowed)
+        if reply is not None and (found := reply.context) is not None:
+            layers = template.globals  # ChainMap(the template's, the environment's)
+            if (
+                found.name == template.name
+                and not template.blocks
+                and type(layers) is ChainMap
+                and len(maps := layers.maps) == 2
+                and not maps[0]
+                and maps[1] is environment.globals
+                and type(autoescape := environment.autoescape) is bool
+            ):
+                reply.context = None
+                # as new: these three keys, the environment's autoescape itself, volatile false
+                state = found.eval_ctx.__dict__
+                if state == reply.fresh and state["autoescape"] is autoescape:
+                    found.parent = context
+                    if found.vars:  # a fragment that sets nothing leaves them empty: kept
+                        found.vars = {}
+                    if found.exported_vars:
+                        found.exported_vars = set()
+                    try:
+                        return _run(template, found)
+                    finally:
+                        reply.context = found  # free again for the reply's next fragment
+    return _render_new(template, context)
+
+
+def _render_new(template: Template, context: Mapping[str, Any]) -> str:
+    """:func:`render_capped` with a Jinja context of its own (or a reply's, when it is free)."""
     environment = template.environment
     # The context Template.generate would build, built without its three copies: it
     # flattens the globals' ChainMap key by key, copies the variables twice and sets the
@@ -542,6 +600,15 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
         jinja_context = environment.context_class(
             environment, scope, template.name, template.blocks
         )
+    try:
+        return _run(template, jinja_context)
+    finally:
+        if reply is not None and not template.blocks:
+            reply.context = jinja_context  # free again for the reply's next fragment
+
+
+def _run(template: Template, jinja_context: Context) -> str:
+    """The template's output in ``jinja_context``, within a budget and :data:`MAX_OUTPUT`."""
     # one budget per render, the thread's own started afresh; a fragment rendered inside
     # another one shares the outer one's
     budget = _BUDGET.get()
@@ -553,6 +620,8 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
         budget.steps = MAX_STEPS
         budget.deadline = time.monotonic() + MAX_SECONDS
         budget.busy = True
+    parts: list[str] = []
+    size = 0
     append = parts.append
     try:
         for part in template.root_render_func(jinja_context):
@@ -565,12 +634,10 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
             append(part)
     except Exception:
         # as Template.generate: the same exception, its traceback pointing at the fragment
-        environment.handle_exception()
+        template.environment.handle_exception()
     finally:
         if own:
             budget.busy = False
             budget.steps = _IDLE_STEPS
             budget.deadline = _NO_DEADLINE
-        if reply is not None and not template.blocks:
-            reply.context = jinja_context  # free again for the reply's next fragment
     return "".join(parts)
