@@ -213,3 +213,37 @@ def test_the_text_check_refuses_what_it_refused(
     if incident_id is None:  # (a random decision id each time)
         refused, expected = (text.split(" not logged: ", 1)[1] for text in (refused, expected))
     assert refused == expected
+
+
+# -- the SQLite time text, its date kept per day -------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from cxplay._log import fast  # noqa: E402
+
+
+@given(
+    moments=st.lists(
+        st.datetimes(
+            min_value=datetime(1, 1, 2),
+            max_value=datetime(9999, 12, 30),
+            timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-3, minutes=-30))]),
+        )
+        | st.datetimes(),
+        max_size=20,
+    ),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_time_text_with_its_date_kept_is_isoformat(moments: list[datetime]) -> None:
+    for moment in moments * 2:  # (the second time from the kept date)
+        utc = moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
+        expected = utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        assert fast.sqlite_time(moment) == expected
+
+
+def test_the_kept_dates_are_bounded() -> None:
+    start = datetime(2026, 1, 1, 12, 0, 0, 5)
+    for n in range(5000):
+        moment = start + timedelta(days=n)
+        assert fast.sqlite_time(moment) == moment.isoformat(sep=" ", timespec="microseconds")
+    assert 0 < len(fast._DATE_TEXTS) <= 4096
