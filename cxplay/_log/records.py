@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, SchemaSerializer, to_json
 
-from cxplay._common.models import json_serializer, json_tuple_bytes
+from cxplay._common.models import json_bytes, json_serializer, json_tuple_bytes
 from cxplay._common.text import text_problem
 from cxplay._log.fast import JsonText
 from cxplay._log.faults import TEXT_COLUMNS, RowRefused, first_line
@@ -41,6 +41,7 @@ __all__ = [
     "OutcomeRecord",
     "Pending",
     "Status",
+    "action_columns",
     "content_fingerprint",
     "decision_id_for",
     "given_compensation",
@@ -317,14 +318,11 @@ class Pending:
             if self.incident_json is None:
                 assert self.dumped is not None
                 self.incident_json = to_json(mask_incident(self.dumped, self.mask))
-            actions = json_tuple_bytes(SuggestedAction, self.actions)
+            actions, rules = action_columns(self.actions)
         except (PydanticSerializationError, UnicodeError, ValueError) as error:
             return f"the incident cannot be stored ({first_line(error)})"
         self.dumped = None
-        self.rules = ";".join(
-            f"{rule} {playbook}"
-            for rule, playbook in dict.fromkeys((a.rule, a.playbook) for a in self.actions)
-        )
+        self.rules = rules
         self.actions_json = actions
         return None
 
@@ -431,13 +429,80 @@ def pending_decision(
     pending.actions_json = None
     pending.occurred_at = incident.occurred_at
     pending.respond_by = suggestion.respond_by
-    # what cannot be stored is refused here, alone, before it joins the queue
-    for column in TEXT_COLUMNS:
-        value = getattr(pending, column)
-        problem = text_problem(value) if isinstance(value, str) else None
-        if problem is not None:
-            raise RowRefused(f"decision {decision_id} not logged: {column}: {problem}")
+    # what cannot be stored is refused here, alone, before it joins the queue: the texts
+    # read at once, joined by a newline (allowed, so the joined text has a problem only
+    # where one of them has), then one by one to name the first column with one
+    texts = (
+        pending.incident_key,
+        pending.customer_id,
+        pending.type,
+        pending.channel,
+        pending.language,
+        pending.severity,
+    )  # (TEXT_COLUMNS)
+    if text_problem("\n".join([v for v in texts if isinstance(v, str)])) is not None:
+        for column in TEXT_COLUMNS:
+            value = getattr(pending, column)
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                raise RowRefused(f"decision {decision_id} not logged: {column}: {problem}")
     return pending
+
+
+# -- the actions' two columns ------------------------------------------------------------
+
+#: An action's JSON and its (rule, playbook) with their text, by the action's identity.
+#: The entry holds the action, so no other object can have its id while it is kept;
+#: an action is immutable (its params a FrozenMap), so its JSON never changes. Only
+#: actions without a cost are kept: the engine suggests each of those as one object per
+#: rule and approval (made once per playbook snapshot), shared by every decision, while an
+#: action with a cost is made per decision and would never be met again.
+_ACTION_PARTS: dict[int, tuple[SuggestedAction, bytes, tuple[str, str], str]] = {}
+_ACTION_PARTS_LIMIT = 4096  # (a few playbook sets' plain actions; emptied when full)
+
+
+def _action_parts(action: SuggestedAction) -> tuple[SuggestedAction, bytes, tuple[str, str], str]:
+    """An action's JSON (its item of :func:`json_tuple_bytes`), its pair and the pair's text."""
+    pair = (action.rule, action.playbook)
+    parts = (action, json_bytes(action), pair, f"{pair[0]} {pair[1]}")
+    if action.cost is None:
+        if len(_ACTION_PARTS) >= _ACTION_PARTS_LIMIT:
+            _ACTION_PARTS.clear()
+        _ACTION_PARTS[id(action)] = parts
+    return parts
+
+
+def action_columns(actions: tuple[SuggestedAction, ...]) -> tuple[bytes, str]:
+    """A decision's ``actions`` JSON and its ``rules`` text.
+
+    ``json_tuple_bytes(SuggestedAction, actions)`` and the distinct (rule, playbook)
+    pairs as ``"rule playbook"`` joined by ``;`` in order of first appearance
+    (:func:`_old_action_columns`), from each action's parts kept by identity: a decision
+    mostly suggests actions the engine made once per snapshot (every customer alike), whose
+    JSON is then not written again. Anything but exact :class:`SuggestedAction` goes the
+    old way. ``tests/test_log_actions.py`` holds the two equal.
+    """
+    jsons: list[bytes] = []
+    rules: dict[tuple[str, str], str] = {}
+    kept = _ACTION_PARTS
+    for action in actions:
+        parts = kept.get(id(action))
+        if parts is None:
+            if type(action) is not SuggestedAction:
+                return _old_action_columns(actions)
+            parts = _action_parts(action)
+        jsons.append(parts[1])
+        rules[parts[2]] = parts[3]  # (the first appearance keeps its place)
+    return b"[" + b",".join(jsons) + b"]", ";".join(rules.values())
+
+
+def _old_action_columns(actions: tuple[SuggestedAction, ...]) -> tuple[bytes, str]:
+    """The two columns as :meth:`Pending.prepare` made them before :func:`action_columns`."""
+    rules = ";".join(
+        f"{rule} {playbook}"
+        for rule, playbook in dict.fromkeys((a.rule, a.playbook) for a in actions)
+    )
+    return json_tuple_bytes(SuggestedAction, actions), rules
 
 
 # -- the incident's two JSON texts --------------------------------------------------------
