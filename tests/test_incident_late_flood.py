@@ -140,6 +140,13 @@ def test_generated_incidents_and_floods_as_before() -> None:
     _same({"type": "parcel_damaged", "customer": {f"k{i}": i for i in range(80)}})
     _same({"type": "parcel_damaged", "facts": {f"f{i}": [{}] for i in range(30)}})
     _same({"type": "parcel_damaged", "facts": {"a": list(range(101))}})
+    # what pydantic accepts and _flood refuses: more than MAX_PROBLEMS facts whose values
+    # are tuples or bytes (a list and a str to pydantic, shapeless to _flood)
+    for value in ((1, 2), b"x"):
+        odd = {"type": "parcel_damaged", "facts": {f"f{i}": value for i in range(25)}}
+        assert not module._small(odd)
+        _same(odd)
+        assert "must be text, a number" in _outcome(odd, True)[1]
     nested: Any = "x"
     for _ in range(5000):
         nested = [nested]
