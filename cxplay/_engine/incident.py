@@ -129,12 +129,12 @@ _ShapePlan = (
     | None
 )
 #: (the facts, incident type -> the facts it requires, (derived fact, its two operands),
-#: (incident type, fact names, their values' types) -> its plan)
+#: (incident type, *fact names, *their values' types) -> its plan)
 _Index = tuple[
     Mapping[str, FactSpec],
     dict[str, tuple[tuple[str, FactSpec], ...]],
     tuple[tuple[str, tuple[str, str]], ...],
-    dict[tuple[str, tuple[str, ...], tuple[type, ...]], _ShapePlan],
+    dict[tuple[object, ...], _ShapePlan],
 ]
 _REQUIRED: dict[int, _Index] = {}
 
@@ -182,7 +182,9 @@ def _checked_facts(model: Incident, index: _Index) -> dict[str, Any] | None:
     ``tests/test_incident_fast.py`` holds it to the two functions.
     """
     given: Mapping[str, Any] = model.facts
-    key = (model.type, tuple(given), tuple(map(type, given.values())))
+    # one flat tuple: the type, the n names, their n types (its length says n, so two
+    # shapes never give one key); two nested tuples cost more to make and hash
+    key = (model.type, *given, *map(type, given.values()))
     shapes = index[3]
     plan = shapes.get(key, _UNKNOWN)
     if plan is _UNKNOWN:
@@ -196,7 +198,13 @@ def _checked_facts(model: Incident, index: _Index) -> dict[str, Any] | None:
         value = given[name]
         if (kind and not _fact_ok(spec, value)) or (bounds and not _within(spec, value)):
             return None
+    if not derivations:
+        return _NONE_DERIVED  # (no dict made: the caller only asks whether it is empty)
     return {name: given[first] - given[second] for name, first, second in derivations}
+
+
+#: What :func:`_checked_facts` gives when nothing is derived (read, never changed).
+_NONE_DERIVED: dict[str, Any] = {}
 
 
 def _shape_plan(model: Incident, index: _Index) -> _ShapePlan:
