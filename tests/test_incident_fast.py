@@ -288,7 +288,7 @@ def flatten_reference(flattener: module.Flattener, incident: Incident) -> dict[s
     return flat
 
 
-_FACT_NAMES = sorted(_FACTS) + ["unread", "other"]
+_FACT_NAMES = [*sorted(_FACTS), "unread", "other"]
 
 
 @settings(max_examples=400, deadline=None)

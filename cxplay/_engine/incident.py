@@ -587,11 +587,11 @@ class Flattener:
                 # fewer facts given than read: a look-up per given fact, not per path (the
                 # same entries; in the incident's order, which no reader of ``flat`` sees:
                 # each looks its paths up). tests/test_incident_fast.py checks it
-                paths = self._fact_paths
+                wanted = self._fact_paths
                 for name, value in facts.items():
-                    path = paths.get(name)
-                    if path is not None and value is not None:
-                        flat[path] = value
+                    found = wanted.get(name)
+                    if found is not None and value is not None:
+                        flat[found] = value
             else:
                 for path, name in self._facts:
                     value = facts.get(name)
