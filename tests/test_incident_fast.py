@@ -261,3 +261,54 @@ def test_the_nested_objects_nest_no_further() -> None:
     nested = _nested(Incident)
     assert {key for key, _ in nested} == {"customer", "order", "event"}
     assert all(_nested(model) == () for _, model in nested)
+
+
+# ------------------------------------------------------- the flattener's facts, by the few
+
+
+def flatten_reference(flattener: module.Flattener, incident: Incident) -> dict[str, Any]:
+    """``Flattener.__call__`` of 153dda3: the facts looked up path by path."""
+    flat: dict[str, Any] = {}
+    for path, get in flattener._fields:
+        value = get(incident)
+        if value is not None:
+            flat[path] = value
+    value = incident.order.value
+    if value is not None:
+        for path, policy in flattener._converted:
+            converted = policy.convert(value, incident.order.currency)
+            if converted is not None:
+                flat[path] = converted
+    if flattener._facts:
+        facts = incident.facts
+        for path, name in flattener._facts:
+            value = facts.get(name)
+            if value is not None:
+                flat[path] = value
+    return flat
+
+
+_FACT_NAMES = [*sorted(_FACTS), "unread", "other"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    facts=st.dictionaries(
+        st.sampled_from(_FACT_NAMES),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3)),
+        max_size=25,
+    ),
+    paths=st.lists(st.sampled_from([f"facts.{n}" for n in _FACT_NAMES]), max_size=8),
+)
+def test_flattener_facts_as_before(facts: dict[str, Any], paths: list[str]) -> None:
+    # (model_construct: a None value too, which the loop over given facts must skip)
+    incident = Incident.model_construct(type="parcel_damaged", facts=facts)
+    for flattener in (module.Flattener(paths), _ENGINE._live().flatten):
+        assert flattener(incident) == flatten_reference(flattener, incident)
+
+
+def test_flattener_on_generated_incidents() -> None:
+    flattener = _ENGINE._live().flatten
+    for incident in generate_incidents(300, seed=7):
+        model = _ENGINE.incident(incident)
+        assert flattener(model) == flatten_reference(flattener, model)

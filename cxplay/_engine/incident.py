@@ -129,12 +129,12 @@ _ShapePlan = (
     | None
 )
 #: (the facts, incident type -> the facts it requires, (derived fact, its two operands),
-#: (incident type, fact names, their values' types) -> its plan)
+#: (incident type, *fact names, *their values' types) -> its plan)
 _Index = tuple[
     Mapping[str, FactSpec],
     dict[str, tuple[tuple[str, FactSpec], ...]],
     tuple[tuple[str, tuple[str, str]], ...],
-    dict[tuple[str, tuple[str, ...], tuple[type, ...]], _ShapePlan],
+    dict[tuple[object, ...], _ShapePlan],
 ]
 _REQUIRED: dict[int, _Index] = {}
 
@@ -182,7 +182,9 @@ def _checked_facts(model: Incident, index: _Index) -> dict[str, Any] | None:
     ``tests/test_incident_fast.py`` holds it to the two functions.
     """
     given: Mapping[str, Any] = model.facts
-    key = (model.type, tuple(given), tuple(map(type, given.values())))
+    # one flat tuple: the type, the n names, their n types (its length says n, so two
+    # shapes never give one key); two nested tuples cost more to make and hash
+    key = (model.type, *given, *map(type, given.values()))
     shapes = index[3]
     plan = shapes.get(key, _UNKNOWN)
     if plan is _UNKNOWN:
@@ -196,7 +198,13 @@ def _checked_facts(model: Incident, index: _Index) -> dict[str, Any] | None:
         value = given[name]
         if (kind and not _fact_ok(spec, value)) or (bounds and not _within(spec, value)):
             return None
+    if not derivations:
+        return _NONE_DERIVED  # (no dict made: the caller only asks whether it is empty)
     return {name: given[first] - given[second] for name, first, second in derivations}
+
+
+#: What :func:`_checked_facts` gives when nothing is derived (read, never changed).
+_NONE_DERIVED: dict[str, Any] = {}
 
 
 def _shape_plan(model: Incident, index: _Index) -> _ShapePlan:
@@ -341,6 +349,39 @@ def _flood(incident: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: The most keys (the incident's, its nested objects' and its facts') of a :func:`_small`
+#: incident: pydantic refuses one that has that many wrong in well under a millisecond.
+_SMALL = 64
+
+
+def _small(incident: dict[str, Any]) -> bool:
+    """Whether :func:`_flood` says None of the incident whenever pydantic accepts it.
+
+    True for an incident of at most :data:`_SMALL` keys in all, whose nested objects are
+    dicts and whose facts are a dict of scalars (str, int, float, bool: no list, nothing
+    shapeless). Of such an incident :func:`_flood` can only report unknown keys (its
+    facts are too few to be too many, and none is a list or shapeless), and pydantic
+    refuses every unknown key: so, when pydantic accepts it, :func:`_flood` says None,
+    and :func:`coerce_incident` asks :func:`_flood` only when pydantic refuses it.
+    (A key walk on every incident was ~4 % of a suggestion's non-render part; a big
+    incident still takes the walk first, as pydantic's errors for 85,000 unknown keys
+    or facts cost 50 ms to 2 s.) ``tests/test_incident_late_flood.py`` checks it.
+    """
+    total = len(incident)
+    for key in _NESTED_KEYS:
+        value = incident.get(key)
+        if value is not None:
+            if type(value) is not dict:
+                return False
+            total += len(value)
+    facts = incident.get("facts")
+    if facts is not None:
+        if type(facts) is not dict or not set(map(type, facts.values())) <= _SCALAR_TYPES:
+            return False
+        total += len(facts)
+    return total <= _SMALL
+
+
 def _all_known(incident: Mapping[str, Any]) -> bool:
     """Whether every key of the incident and of its nested objects is one its model has.
 
@@ -384,6 +425,8 @@ _SHAPE = "must be text, a number, a boolean or a list of those"
 
 
 _MODEL_KEYS: dict[type[BaseModel], dict[str, type[BaseModel] | None]] = {}
+#: the incident's keys whose values are objects of their own (customer, order, event)
+_NESTED_KEYS = tuple(key for key, _ in _nested(Incident))
 #: what _known_keys() says, once
 _KNOWN_KEYS: list[Any] = []
 
@@ -406,12 +449,21 @@ def coerce_incident(
     if type(incident) is not dict and isinstance(incident, Incident):
         model = incident
     elif isinstance(incident, dict | Mapping):
-        flood = _flood(incident)
+        # _flood before pydantic, unless the incident is small and plain (_small): then
+        # _flood has something to say only of one that pydantic refuses, and it is asked
+        # there, before pydantic's errors are read; the same error either way
+        small = type(incident) is dict and _small(incident)
+        flood = None if small else _flood(incident)
         if flood is not None:
             raise IncidentError(flood)
         try:
-            # the validator itself: model_validate's keyword plumbing was 7 % of validating
-            model = Incident.__pydantic_validator__.validate_python(incident)
+            try:
+                # the validator itself: model_validate's keyword plumbing was 7 % of it
+                model = Incident.__pydantic_validator__.validate_python(incident)
+            except Exception:
+                if not small or (flood := _flood(incident)) is None:
+                    raise
+                # (raised below, outside this handler, as it was before pydantic)
         except ValidationError as exc:
             errors = exc.errors()
             seen: dict[str, Problem] = {}  # insertion-ordered, and linear to de-duplicate
@@ -439,6 +491,8 @@ def coerce_incident(
             ) from None
         except RecursionError:
             raise IncidentError("invalid incident: nested too deeply") from None
+        if flood is not None:
+            raise IncidentError(flood)
     else:
         raise IncidentError(
             f"an incident must be a mapping or an Incident, not {type(incident).__name__}",
@@ -506,6 +560,8 @@ class Flattener:
             if not p.startswith(("facts.", prefix)) and p != POLICY_VALUE
         )
         self._facts = tuple((p, p[6:]) for p in paths if p.startswith("facts."))
+        # fact name -> its path: an incident carries a few of the facts conditions read
+        self._fact_paths = {name: p for p, name in self._facts}
         # order.policy_value.<playbook>: the order value at that playbook's dated rates
         self._converted = tuple(
             (p, (policies or {})[p[len(prefix) :]]) for p in paths if p.startswith(prefix)
@@ -527,8 +583,18 @@ class Flattener:
                     flat[path] = converted
         if self._facts:
             facts = incident.facts
-            for path, name in self._facts:
-                value = facts.get(name)
-                if value is not None:
-                    flat[path] = value
+            if len(facts) < len(self._facts):
+                # fewer facts given than read: a look-up per given fact, not per path (the
+                # same entries; in the incident's order, which no reader of ``flat`` sees:
+                # each looks its paths up). tests/test_incident_fast.py checks it
+                wanted = self._fact_paths
+                for name, value in facts.items():
+                    found = wanted.get(name)
+                    if found is not None and value is not None:
+                        flat[found] = value
+            else:
+                for path, name in self._facts:
+                    value = facts.get(name)
+                    if value is not None:
+                        flat[path] = value
         return flat
