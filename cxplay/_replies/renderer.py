@@ -138,6 +138,13 @@ def _with(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 _ABSENT: Final = object()
 
+
+def _starts(base: Mapping[str, Any]) -> tuple[str, ...]:
+    """:func:`data_starts` of a reply's scope, whose ``event`` it reads built first."""
+    _whole(base, ("event",))
+    return data_starts(base)
+
+
 #: A fragment looked up for (language, name, channel): see :meth:`Renderer._prepare`.
 _Ready = tuple[str | None, str | None, Any, frozenset[str]]
 
@@ -543,9 +550,7 @@ class Renderer:
             return " ".join(text.split()) if "\n" in text else text
 
         lower = bool(opening) and greeting.endswith(",")
-        if lower or summary:
-            _whole(base, ("event",))  # data_starts reads the event
-        starts = data_starts(base) if lower or summary else ()
+        starts = _starts(base) if lower or summary else ()
         if lower:
             opening = _lower_first(opening, starts)  # "Dzień dobry, Panie Tomaszu, bardzo …"
 
@@ -830,8 +835,7 @@ class Renderer:
             ] <= 3:
                 said.append(last)
             text = " ".join(said)
-            _whole(base, ("event",))  # data_starts reads the event
-            named = f"{first} {_lower_first(text, data_starts(base))}" if first and said else text
+            named = f"{first} {_lower_first(text, _starts(base))}" if first and said else text
             # a name in another script would turn a Latin SMS into UCS-2 (half the room)
             if sms_segments(named)[1] != sms_segments(text)[1]:
                 return text
