@@ -447,7 +447,7 @@ class _Reply:
     """What the fragments of one reply render with, one after the other, again and again.
 
     A Jinja context costs about as much to make as a short fragment costs to render; each
-    render starts it as a new one would start (:func:`_borrowed`, :func:`render_capped`).
+    render starts it as a new one would start (:func:`render_capped`).
     ``fresh`` is what a new context's evaluation context holds (``EvalContext.__dict__``).
     """
 
@@ -501,32 +501,6 @@ def _scope(
     return scope
 
 
-def _borrowed(reply: _Reply, scope: Scope, template: Template) -> Context | None:
-    """The reply's Jinja context for rendering ``template`` over ``scope``, else None.
-
-    What a fragment writes to its context is its variables, its exported names and its
-    evaluation context (``{% autoescape %}``): those start afresh, or, for an evaluation
-    context that is not as new, a new context is made. The parent is the scope; the
-    environment and the name (None) are the same for every fragment, and a fragment with
-    blocks gets a context of its own. A borrowed context is the render's until it ends,
-    so a render inside a render makes its own.
-    """
-    found = reply.context
-    if found is None or found.name != template.name or template.blocks:
-        return None
-    reply.context = None
-    # as new: these three keys, the environment's autoescape itself, volatile false
-    state = found.eval_ctx.__dict__
-    if state != reply.fresh or state["autoescape"] is not found.environment.autoescape:
-        return None
-    found.parent = scope
-    if found.vars:  # a fragment that sets nothing leaves them empty: kept, not made again
-        found.vars = {}
-    if found.exported_vars:
-        found.exported_vars = set()
-    return found
-
-
 def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     """Render, stopping as soon as the output passes :data:`MAX_OUTPUT` characters.
 
@@ -536,7 +510,13 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
     environment = template.environment
     if type(context) is Scope and context.environment is environment:
         reply = context._reply
-        # a reply's fragment: the reply's context, borrowed as new (see _borrowed)
+        # a reply's fragment: the reply's context, borrowed as new. What a fragment writes
+        # to its context is its variables, its exported names and its evaluation context
+        # ({% autoescape %}): those start afresh, or, for an evaluation context that is not
+        # as new, a new context is made (_render_new). The parent is the scope; the
+        # environment and the name are the same for every fragment, and a fragment with
+        # blocks gets a context of its own. A borrowed context is the render's until it
+        # ends, so a render inside a render makes its own.
         if reply is not None and (found := reply.context) is not None:
             layers = template.globals  # ChainMap(the template's, the environment's)
             if (
@@ -565,7 +545,7 @@ def render_capped(template: Template, context: Mapping[str, Any]) -> str:
 
 
 def _render_new(template: Template, context: Mapping[str, Any]) -> str:
-    """:func:`render_capped` with a Jinja context of its own (or a reply's, when it is free)."""
+    """:func:`render_capped` with a Jinja context of its own (then the reply's, if in one)."""
     environment = template.environment
     # The context Template.generate would build, built without its three copies: it
     # flattens the globals' ChainMap key by key, copies the variables twice and sets the
@@ -575,7 +555,6 @@ def _render_new(template: Template, context: Mapping[str, Any]) -> str:
     maps = layers.maps if type(layers) is ChainMap else [layers]  # no ABC isinstance
     scope: dict[str, Any]
     reply: _Reply | None = None
-    jinja_context: Context | None = None
     if (
         isinstance(context, Scope)
         and context.environment is environment
@@ -584,11 +563,8 @@ def _render_new(template: Template, context: Mapping[str, Any]) -> str:
         and maps[1] is environment.globals
     ):
         scope = context  # merged already (Jinja never writes to a context's parent)
-        reply = context._reply
-        if reply is not None and type(environment.autoescape) is bool:
-            jinja_context = _borrowed(reply, context, template)
-        else:
-            reply = None
+        # the new context is the reply's for its next fragment (render_capped borrows it)
+        reply = context._reply if type(environment.autoescape) is bool else None
     elif len(maps) == 2 and not maps[0]:
         scope = {**maps[1], **context}
     else:
@@ -596,10 +572,7 @@ def _render_new(template: Template, context: Mapping[str, Any]) -> str:
         for layer in reversed(maps):
             scope.update(layer)
         scope.update(context)
-    if jinja_context is None:
-        jinja_context = environment.context_class(
-            environment, scope, template.name, template.blocks
-        )
+    jinja_context = environment.context_class(environment, scope, template.name, template.blocks)
     try:
         return _run(template, jinja_context)
     finally:
