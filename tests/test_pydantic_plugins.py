@@ -55,6 +55,7 @@ LAYOUTS: dict[str, list[tuple[str, bytes | None]]] = {
     "not UTF-8": [("bad-1.0.dist-info", b"[console_scripts]\nt = \xff:main\n")],
     "upper-case suffix": [("Tool-1.0.DIST-INFO", _SCRIPTS)],
     "no name": [("-1.0.dist-info", _SCRIPTS)],
+    "only a suffix": [(".dist-info", _SCRIPTS)],
 }
 
 

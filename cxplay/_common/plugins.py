@@ -14,7 +14,7 @@ one import. The loader's ``entry_points`` is then :func:`entry_points`: for the 
 standard library would read and found no ``pydantic`` in any of their entry points;
 otherwise, and for any other question, it asks :mod:`importlib.metadata` (imported then),
 so a user's plugin is loaded, by pydantic, as before. Nothing is cached: the directories
-are read at every start (~1 M instructions), so installing a plugin is seen at once.
+are read at every start (~2.8 M instructions), so installing a plugin is seen at once.
 
 :func:`none_installed` is conservative: it answers ``True`` only for what it fully
 understands (directories on :data:`sys.path`, the standard ``PathFinder`` the only finder
@@ -109,10 +109,12 @@ def none_installed(paths: Iterable[str]) -> bool:
             low = child.lower()
             if not low.endswith((".dist-info", ".egg-info")):
                 continue
-            stem, extension = os.path.splitext(child)
-            if extension not in (".dist-info", ".egg-info") or not stem.partition("-")[0]:
+            if not child.endswith((".dist-info", ".egg-info")) or child[0] in "-.":
                 return False  # its name would be read from its metadata: left to the library
-            if not _no_plugin(os.path.join(root, child, "entry_points.txt")):
+            path = f"{root}{os.sep}{child}{os.sep}entry_points.txt"
+            # most distributions have none: asked without raising (an exception each cost
+            # more than reading the file); one that goes away meanwhile is None below too
+            if os.access(path, os.F_OK) and not _no_plugin(path):
                 return False
     return True
 
