@@ -34,7 +34,7 @@ from click.shell_completion import CompletionItem
 from cxplay import _cli_log
 from cxplay._cli_options import playbook_paths as _paths
 from cxplay._cli_options import playbooks_option as _playbooks_option
-from cxplay._common import codecache
+from cxplay._common import codecache, plugins
 from cxplay._common.channels import CHANNELS
 from cxplay._common.lazy import collector_paused, lazy_pattern
 from cxplay._common.text import echo
@@ -302,8 +302,10 @@ def _suggest(
 ) -> None:
     # one incident, one answer: the engine's imports, its validators and the reply make
     # objects that stay until the process ends, so the collector has nothing to find; the
-    # code their dataclasses and string annotations compile is kept (unless --no-cache)
+    # code their dataclasses and string annotations compile is kept (unless --no-cache);
+    # pydantic looks for its plugins without importlib.metadata when there are none
     with collector_paused(), codecache.kept():
+        plugins.import_loader()
         result, labels = _suggested(
             incident_file, playbook_paths, explain, flags, log, log_optional
         )

@@ -274,3 +274,44 @@ def test_code_compiled_with_o_is_kept_apart() -> None:
         for flags in ([], ["-O"], ["-OO"])
     }
     assert len(paths) == 3
+
+
+_BUILDER = "def build(g, head, tail):\n    v0 = g(P0)\n    return f'{head}{K0}{v0}{tail}'"
+
+
+def test_generated_code_is_the_builtin_s_in_and_out_of_the_block(cache_dir: Path) -> None:
+    reference = builtins.compile(_BUILDER, "<string>", "exec", dont_inherit=True)
+    assert codecache.code(_BUILDER) == reference  # no block: the builtin
+    with cache.enabled(), codecache.kept():
+        assert codecache.code(_BUILDER) == reference  # compiled, kept
+    assert _table(cache_dir).is_file()
+    with cache.enabled(), codecache.kept():
+        kept = codecache.code(_BUILDER)  # from the table
+    assert kept == reference
+    namespace: dict[str, Any] = {"P0": "x", "K0": ',"x":'}
+    exec(kept, namespace)
+    assert namespace["build"]({"x": 1}.get, "{", "}") == '{,"x":1}'
+
+
+def test_durable_s_fact_builders_are_the_same_from_the_table(cache_dir: Path) -> None:
+    durable = pytest.importorskip("cxplay._engine.durable")
+    if not durable.AVAILABLE:
+        pytest.skip(durable.UNAVAILABLE_REASON)
+    from cxplay import Engine
+
+    incident = {"type": "parcel_damaged", "customer": {"name": "Ada"}, "facts": {}}
+    plain = Engine.from_path(ROOT / "playbooks", backend="durable")
+    answers = []
+    for _ in range(2):  # filling the table, then from it
+        with cache.enabled(), codecache.kept():
+            kept = Engine.from_path(ROOT / "playbooks", backend="durable")
+        answers.append(kept.evaluate(incident))
+    assert answers[0] == answers[1] == plain.evaluate(incident)
+    assert (
+        sum(
+            1
+            for mode, text in marshal.loads(cache.read(_table(cache_dir)) or b"")
+            if mode == "exec" and text.startswith("def build(g, head, tail):")
+        )
+        > 0
+    )

@@ -87,3 +87,32 @@ def test_check_names_runs_as_a_script() -> None:
     # 0: the dictionaries installed here agree; 2: none installed (they are not dependencies)
     assert done.returncode in (0, 2), done.stdout + done.stderr
     assert "pl:" in done.stdout and "uk:" in done.stdout
+
+
+def _by_importlib_resources(package: str, resource: str) -> dict[str, object]:
+    import importlib.resources
+
+    import tomli
+
+    text = importlib.resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+    return tomli.loads(text)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("resource", ["data/names.toml", "data/nouns.toml"])
+def test_package_tables_read_as_importlib_resources_reads_them(resource: str) -> None:
+    assert read_package_toml("cxplay._replies", resource) == _by_importlib_resources(
+        "cxplay._replies", resource
+    )
+
+
+def test_a_package_table_s_line_ends_read_as_text_mode_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "crlf_tables"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "t.toml").write_bytes(b'a = """one\r\ntwo\rthree\n"""\r\nb = "\xc5\x82"\r\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    expected = _by_importlib_resources("crlf_tables", "t.toml")
+    assert expected == {"a": "one\ntwo\nthree\n", "b": "\u0142"}
+    assert read_package_toml("crlf_tables", "t.toml") == expected

@@ -34,6 +34,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cxplay._common import codecache
 from cxplay._engine.compiler import (
     ABSENT,
     ABSENT_HIGH,
@@ -160,7 +161,9 @@ def _builder(fields: tuple[FactField, ...], codes: Mapping[str, int]) -> _Builde
             pieces.append(f"{{K{i}}}{{A{i} if v{i} is None else t{i}}}")
     pieces.append("{tail}")
     lines.append(f"    return f'{''.join(pieces)}'")
-    exec("\n".join(lines), namespace)  # the compiled layout only
+    # the compiled layout only; its code kept compiled by the CLI (no annotations: the
+    # future import of this module would change nothing in it)
+    exec(codecache.code("\n".join(lines)), namespace)
     build: _Builder = namespace["build"]
     return build
 
