@@ -39,7 +39,14 @@ from cxplay._common.text import echo
 from cxplay._incidents import parse_incident
 from cxplay._present import error_lines
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
-from cxplay._serve.common import NoLog, json_depth_ok, playbook_list, problem_doc, public_text
+from cxplay._serve.common import (
+    NoLog,
+    incident_json,
+    json_depth_ok,
+    playbook_list,
+    problem_doc,
+    public_text,
+)
 from cxplay._serve.fast import ServiceApp
 from cxplay._serve.guard import (
     DEADLINE,
@@ -289,7 +296,12 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         return incident
 
     def parse_and_suggest(body: bytes, fmt: Literal["json", "toml"], explain: bool) -> Suggestion:
-        return service.engine.suggest(parse_body(body, fmt), explain=explain)
+        # a JSON body pydantic accepts is validated from its bytes (incident_json); any
+        # other goes the usual way, which answers it (or its errors) as it always has
+        model = incident_json(body, config.max_depth) if fmt == "json" else None
+        if model is None:
+            return service.engine.suggest(parse_body(body, fmt), explain=explain)
+        return service.engine.suggest(model, explain=explain)
 
     def media(kind: str) -> Literal["json", "toml"]:
         """The body's format from its ``Content-Type`` (a 415 for any other)."""
