@@ -33,11 +33,11 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from cxplay._common.models import json_bytes
 from cxplay._common.problems import error_message, format_key, key_path
 from cxplay._common.text import echo
 from cxplay._incidents import parse_incident
 from cxplay._present import error_lines
+from cxplay._serve.answer import answer_json
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
 from cxplay._serve.common import (
     NoLog,
@@ -327,7 +327,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         else:
             result = parse_and_suggest(body, fmt, explain)
         metrics.suggested(result)
-        return json_bytes(result)  # one pydantic-core pass: no validation, no str
+        return answer_json(result)  # pydantic-core's bytes, shared actions written once
 
     async def suggest_response(request: Request, explain: bool) -> Response:
         fmt = media(request.headers.get("content-type", "application/json"))
