@@ -153,19 +153,19 @@ def test_a_suggestion_that_times_out_is_not_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = tmp_path / "log.sqlite"
-    real = app_module.parse_incident
+    real = app_module.incident_json  # (a JSON body is read by it, else by parse_incident)
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         time.sleep(1.5)  # past the deadline, before anything is recorded
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(app_module, "parse_incident", slow)
+    monkeypatch.setattr(app_module, "incident_json", slow)
     config = ServeConfig(auth=False, watch=False, log=str(store), timeout=0.5)
     with TestClient(create_app(config), raise_server_exceptions=False) as client:
         answer = client.post("/v1/suggest", json={"type": "parcel_damaged"})
         assert answer.status_code == 503, answer.text
         time.sleep(2.0)  # the abandoned thread has finished by now
-        monkeypatch.setattr(app_module, "parse_incident", real)
+        monkeypatch.setattr(app_module, "incident_json", real)
         retry = client.post("/v1/suggest", json={"type": "parcel_damaged"})
         assert retry.status_code == 200
     assert _count(store) == 1  # the retry's, not a duplicate

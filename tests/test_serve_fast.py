@@ -48,13 +48,19 @@ CASES: list[tuple[str, dict[str, str], bytes]] = [
 ]
 
 
+def _incident_id(incident: Any) -> Any:
+    """The id of the incident the engine is given: a dict, or the Incident the service
+    validated from a JSON body (cxplay._serve.common.incident_json)."""
+    return incident.get("id") if isinstance(incident, dict) else getattr(incident, "id", None)
+
+
 def _crashing(app: Any) -> None:
     """An engine that fails on the incident "CRASH": the 500 handler's answer."""
     service = app.state.service
     suggest = service.engine.suggest
 
     def failing(incident: Any, **options: Any) -> Any:
-        if isinstance(incident, dict) and incident.get("id") == "CRASH":
+        if _incident_id(incident) == "CRASH":
             raise RuntimeError("boom")
         return suggest(incident, **options)
 

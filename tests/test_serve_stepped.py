@@ -32,7 +32,7 @@ import pytest
 pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 
 import uvicorn
-from test_serve_fast import _crashing
+from test_serve_fast import _crashing, _incident_id
 from test_serve_head_timer import _Transport
 from uvicorn.server import ServerState
 
@@ -109,7 +109,7 @@ def _engine_hooks(app: Any) -> None:
     suggest = service.engine.suggest
 
     def slow(incident: Any, **options: Any) -> Any:
-        if isinstance(incident, dict) and incident.get("id") == "SLOW":
+        if _incident_id(incident) == "SLOW":
             time.sleep(0.3)
         return suggest(incident, **options)
 

@@ -33,13 +33,20 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from cxplay._common.models import json_bytes
 from cxplay._common.problems import error_message, format_key, key_path
 from cxplay._common.text import echo
 from cxplay._incidents import parse_incident
 from cxplay._present import error_lines
+from cxplay._serve.answer import answer_json
 from cxplay._serve.auth import AuthError, Role, Tokens, load_tokens
-from cxplay._serve.common import NoLog, json_depth_ok, playbook_list, problem_doc, public_text
+from cxplay._serve.common import (
+    NoLog,
+    incident_json,
+    json_depth_ok,
+    playbook_list,
+    problem_doc,
+    public_text,
+)
 from cxplay._serve.fast import ServiceApp
 from cxplay._serve.guard import (
     DEADLINE,
@@ -289,7 +296,12 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         return incident
 
     def parse_and_suggest(body: bytes, fmt: Literal["json", "toml"], explain: bool) -> Suggestion:
-        return service.engine.suggest(parse_body(body, fmt), explain=explain)
+        # a JSON body pydantic accepts is validated from its bytes (incident_json); any
+        # other goes the usual way, which answers it (or its errors) as it always has
+        model = incident_json(body, config.max_depth) if fmt == "json" else None
+        if model is None:
+            return service.engine.suggest(parse_body(body, fmt), explain=explain)
+        return service.engine.suggest(model, explain=explain)
 
     def media(kind: str) -> Literal["json", "toml"]:
         """The body's format from its ``Content-Type`` (a 415 for any other)."""
@@ -315,7 +327,7 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
         else:
             result = parse_and_suggest(body, fmt, explain)
         metrics.suggested(result)
-        return json_bytes(result)  # one pydantic-core pass: no validation, no str
+        return answer_json(result)  # pydantic-core's bytes, shared actions written once
 
     async def suggest_response(request: Request, explain: bool) -> Response:
         fmt = media(request.headers.get("content-type", "application/json"))
