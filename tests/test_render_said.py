@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined
+from pydantic import TypeAdapter
 
 from cxplay._replies import sms
 from cxplay._replies.filters import _within_key
@@ -36,12 +37,15 @@ _AFTERS: list[Any] = [
 ]
 _FOLD0 = datetime(2026, 10, 25, 2, 30, tzinfo=_WARSAW)  # the hour the clocks go back: fold 0
 _FOLD1 = datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=_WARSAW)  # ... and fold 1, "equal" to it
+_PARSED = TypeAdapter(datetime).validate_python  # a pydantic TzInfo: a fixed offset
 _DUES: list[Any] = [
     None,
     _NOW + timedelta(hours=2),
     _NOW + timedelta(hours=20),
     (_NOW + timedelta(days=1, hours=1)).astimezone(_WARSAW),
     _NOW + timedelta(days=1, hours=1),  # the same instant in UTC: another time said
+    _PARSED("2026-04-06T20:55:00+02:00"),  # parsed, as an incident's are
+    _PARSED("2026-04-06T20:55:00+03:00"),  # the same wall time, another offset
     _NOW + timedelta(days=4),
     _FOLD0,
     _FOLD1,
@@ -49,6 +53,8 @@ _DUES: list[Any] = [
 ]
 _NOWS: list[Any] = [
     _NOW,
+    _PARSED("2026-04-06T18:55:00+02:00"),
+    _PARSED("2026-04-06T18:55:00+01:00"),
     _NOW.astimezone(_WARSAW),
     datetime(2026, 4, 6, 16, 55),
     datetime(2026, 10, 25, 0, 30, tzinfo=_WARSAW),  # two hours before the fold ...
@@ -122,9 +128,17 @@ def test_equal_datetimes_that_read_differently_are_different_keys() -> None:
     context = env.from_string("").new_context({"now": _NOW, "language": "en", "channel": "sms"})
     keys = {
         _within_key(context, {"after": timedelta(hours=2), "due": due}, False)
-        for due in (fold0, fold1, fold0.astimezone(timezone.utc), _NOW + timedelta(hours=2))
+        for due in (
+            fold0,
+            fold1,
+            fold0.astimezone(timezone.utc),
+            _NOW + timedelta(hours=2),
+            _PARSED("2026-04-06T18:55:00+00:00"),  # == the one before, another zone's type
+            _PARSED("2026-04-06T18:55:00+02:00"),
+            _PARSED("2026-04-06T18:55:00+02:00"),  # a new object, the same key
+        )
     }
-    assert len(keys) == 4 and None not in keys
+    assert len(keys) == 6 and None not in keys
     at_fold = {  # `now` at the fold: its date in a zone an hour away may differ
         _within_key(
             env.from_string("").new_context({"now": now, "language": "en"}),

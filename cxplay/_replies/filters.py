@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
+from pydantic_core import TzInfo
 
 from cxplay._replies.address import salutation, sign_off
 from cxplay._replies.locale import (
@@ -93,23 +94,38 @@ def _within_key(ctx: Context, promise: Any, start: Any) -> tuple[Any, ...] | Non
         or (channel is not None and type(channel) is not str)
     ):
         return None
-    if due is None:
-        due_zone, due_fold = None, 0
-    else:
-        due_zone, due_fold = due.tzinfo, due.fold
     return (
         after,
-        due,
-        due_zone,
-        due_fold,
+        None if due is None else _moment(due),
         business is True,
         start,
-        now,
-        now.tzinfo,
-        now.fold,
+        _moment(now),
         language,
         zone,
         channel,
+    )
+
+
+def _moment(value: datetime) -> tuple[Any, ...]:
+    """A datetime as a key part: its fields, its fold and its zone.
+
+    Two datetimes ``==`` may read differently (zone and fold), and hashing or comparing
+    one of pydantic's (a ``TzInfo``: a fixed offset, all it holds) calls its zone again
+    and again: its fields and its offset are the same key, built once.
+    """
+    zone: Any = value.tzinfo
+    if type(zone) is TzInfo:
+        zone = (TzInfo, zone.utcoffset(None))
+    return (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        value.fold,
+        zone,
     )
 
 
