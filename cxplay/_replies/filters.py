@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
+from pydantic_core import TzInfo
 
 from cxplay._replies.address import salutation, sign_off
 from cxplay._replies.locale import (
@@ -54,6 +55,78 @@ def _elapsed(start: datetime, end: datetime) -> timedelta:
     if end.tzinfo is None:
         end = end.replace(tzinfo=timezone.utc)
     return end - start
+
+
+#: The most ``within`` texts an environment remembers (then it starts again).
+_WITHIN_MEMO = 1024
+
+
+def _within_key(ctx: Context, promise: Any, start: Any) -> tuple[Any, ...] | None:
+    """Everything ``within``'s text is made of, or None where a value is not the plain kind.
+
+    The promise's ``after`` (a timedelta), ``due`` (a datetime or None) and ``business``
+    (True, False or None: as a truth value), ``start`` (True or False), and the context's
+    ``now`` (a datetime), ``language`` (text), ``timezone`` and ``channel`` (text or
+    None); the environment's defaults, for what the context lacks, are the same for
+    every call. A datetime's zone and fold are in the key too: ``==`` between two
+    datetimes leaves them out, and they change the time said.
+    """
+    if type(promise) is not dict or type(ctx) is not Context:
+        return None
+    after, due, business = promise.get("after"), promise.get("due"), promise.get("business")
+    if (
+        type(after) is not timedelta
+        or (due is not None and type(due) is not datetime)
+        or (business is not None and type(business) is not bool)
+        or (start is not True and start is not False)
+    ):
+        return None
+    # Context.resolve_or_missing, without its calls: its variables, then its parent
+    found, parent = ctx.vars, ctx.parent
+    now = found["now"] if "now" in found else parent.get("now")
+    language = found[LANGUAGE_VAR] if LANGUAGE_VAR in found else parent.get(LANGUAGE_VAR)
+    zone = found[TIMEZONE_VAR] if TIMEZONE_VAR in found else parent.get(TIMEZONE_VAR)
+    channel = found["channel"] if "channel" in found else parent.get("channel")
+    if (
+        type(now) is not datetime
+        or type(language) is not str
+        or (zone is not None and type(zone) is not str)
+        or (channel is not None and type(channel) is not str)
+    ):
+        return None
+    return (
+        after,
+        None if due is None else _moment(due),
+        business is True,
+        start,
+        _moment(now),
+        language,
+        zone,
+        channel,
+    )
+
+
+def _moment(value: datetime) -> tuple[Any, ...]:
+    """A datetime as a key part: its fields, its fold and its zone.
+
+    Two datetimes ``==`` may read differently (zone and fold), and hashing or comparing
+    one of pydantic's (a ``TzInfo``: a fixed offset, all it holds) calls its zone again
+    and again: its fields and its offset are the same key, built once.
+    """
+    zone: Any = value.tzinfo
+    if type(zone) is TzInfo:
+        zone = (TzInfo, zone.utcoffset(None))
+    return (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        value.fold,
+        zone,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -150,8 +223,7 @@ def register_filters(
         short = ctx.get("channel") == "sms" or spoken(ctx)
         return format_deadline(dt, lang(ctx), now, zone(ctx), short=short)
 
-    @pass_context
-    def within(ctx: Context, promise: Any, start: bool = False) -> str:
+    def promised(ctx: Context, promise: Any, start: bool = False) -> str:
         # a promise from follow_ups: "within 2 hours" when it falls due exactly that long
         # from now, else the deadline itself ("jutro do 9:55"): closed hours were skipped
         after, due, now = promise["after"], promise["due"], ctx.get("now")
@@ -181,6 +253,26 @@ def register_filters(
         else:
             text = deadline(ctx, due)
         return text[:1].upper() + text[1:] if start else text
+
+    #: ``within``'s texts by everything they are made of (see :func:`_within_key`)
+    said_before: dict[tuple[Any, ...], str] = {}
+
+    @pass_context
+    def within(ctx: Context, promise: Any, start: bool = False) -> str:
+        # a reply promises the same few spans again and again, and writing one (its span,
+        # or its deadline said from `now`) is a third of a fragment's render: each is
+        # written once for what it is made of. Where that is not plain (a caller's
+        # object, an undefined, a value missing), it is written as before
+        key = _within_key(ctx, promise, start)
+        if key is None:
+            return promised(ctx, promise, start)
+        text = said_before.get(key)
+        if text is None:
+            text = promised(ctx, promise, start)
+            if len(said_before) >= _WITHIN_MEMO:
+                said_before.clear()
+            said_before[key] = text
+        return text
 
     @pass_context
     def duration(ctx: Context, value: timedelta | Number | str, case: str = "nom") -> str:

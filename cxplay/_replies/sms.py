@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -50,6 +51,12 @@ def _pack(units: Sequence[int], single: int, per_part: int) -> int:
     return parts
 
 
+#: The longest text whose count is remembered, and how many counts are remembered: an SMS
+#: is a few hundred characters.
+_MEMO_CHARS: Final = 2_000
+_MEMO_SIZE: Final = 4_096
+
+
 def sms_segments(text: str) -> tuple[int, str]:
     r"""Count the SMS segments a text needs and the encoding it forces.
 
@@ -60,6 +67,11 @@ def sms_segments(text: str) -> tuple[int, str]:
     never split between parts, as phones and gateways do. Run :func:`plain_spaces`
     first: a no-break space alone forces UCS-2.
 
+    The count of a text of up to :data:`_MEMO_CHARS` characters is remembered (a pure
+    function of the text; :data:`_MEMO_SIZE` of them): a reply counts its text three or
+    four times while it is composed, the last time the text it counted already, and a
+    reply that names no one is the same text for every customer.
+
     Args:
         text: The message as it will be sent.
 
@@ -67,6 +79,13 @@ def sms_segments(text: str) -> tuple[int, str]:
         ``(segments, encoding)`` with encoding ``"GSM-7"`` or ``"UCS-2"``; an empty
         text is ``(0, "GSM-7")``.
     """
+    if len(text) <= _MEMO_CHARS:
+        return _counted_memo(text)
+    return _counted(text)
+
+
+def _counted(text: str) -> tuple[int, str]:
+    """:func:`sms_segments`, counted."""
     # patterns searched in C, not a Python step per character: every SMS reply is counted
     # three or four times while it is composed
     if _NOT_GSM.search(text) is None:
@@ -79,3 +98,6 @@ def sms_segments(text: str) -> tuple[int, str]:
     if not wide:  # one unit a character: the parts are simply full
         return -(-len(text) // per_part) if len(text) > single else min(len(text), 1), encoding
     return _pack([2 if ch in wide else 1 for ch in text], single, per_part), encoding
+
+
+_counted_memo: Final = functools.lru_cache(maxsize=_MEMO_SIZE)(_counted)
