@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import logstores
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
+from test_log_pg_answer import NOW, compensated_log
 
-from cxplay import DecisionLog, Engine
+from cxplay import DecisionLog
 from cxplay._log import fast
 
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -35,7 +35,6 @@ ODD_OFFSETS = (
     timedelta(hours=18, minutes=12, seconds=17),
     timedelta(hours=1, microseconds=500_000),
 )
-NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 _PARSED = TypeAdapter(datetime)
 TZ_TEXT = "2026-11-24T10:00:00+05:30"  # (its zone: pydantic's TzInfo, as an incident has)
 
@@ -142,26 +141,8 @@ def test_what_the_binary_form_does_not_carry_goes_as_text() -> None:
 
 @pytest.fixture
 def pg_log(tmp_path: Path) -> Iterator[DecisionLog]:
-    """A PostgreSQL log with compensation for three customers at several times."""
-    for url in logstores.fresh_store("postgresql", tmp_path):
-        engine = Engine.from_path()
-        with DecisionLog.open(url) as log:
-            logged = Engine(engine.playbooks, log=log)
-            for n in range(9):
-                incident = {
-                    "id": f"INC-{n}",
-                    "type": "parcel_damaged",
-                    "channel": "email",
-                    "occurred_at": NOW.isoformat(),
-                    "customer": {"id": f"C-{n % 3}", "language": "en"},
-                    "order": {"id": f"O-{n}", "value": 100.0 + n, "currency": "PLN"},
-                }
-                s = logged.suggest(incident, now=NOW)
-                at = NOW - timedelta(days=n * 20, microseconds=n)
-                log.outcome(s.decision_id, "accepted", at=at)
-            yield log
-            logged.close()
-        engine.close()
+    """test_log_pg_answer's log: compensation for three customers at several times."""
+    yield from compensated_log(tmp_path)
 
 
 def _server_reads(path: fast.PostgresFastPath, moments: list[datetime]) -> None:
@@ -225,7 +206,7 @@ def test_look_ups_answer_as_they_did_with_text_times(
     ends: list[datetime] = []
     odd_ends = []  # (last: after a text the server refused, the cursor answers them all)
     for n in range(9):
-        at = NOW - timedelta(days=n * 20, microseconds=n)
+        at = NOW - timedelta(days=n * 20)  # (the fixture's rows)
         for edge in (at, at + timedelta(days=90)):  # the row at the window's end, its start
             for step in (-1, 0, 1):
                 moment = edge + timedelta(microseconds=step)
