@@ -1,7 +1,7 @@
 """PostgreSQL look-ups send their two times binary: the same moments the server read from text.
 
-``cxplay._log.fast._pg_window`` makes ``timestamptz``'s binary parameters (microseconds
-since 2000-01-01 UTC) from each moment's fields and offset (``_pg_micros``), or from the
+``cxplay._log.pgparams.pg_window`` makes ``timestamptz``'s binary parameters (microseconds
+since 2000-01-01 UTC) from each moment's fields and offset (``pg_micros``), or from the
 window's end in a zone of one fixed offset; before, each time went as its
 ``isoformat()`` text, which the server read. The reference here is the text: the moment
 as Python's own arithmetic gives it, and the server's reading of the text beside the
@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from test_log_pg_answer import NOW, compensated_log
 
 from cxplay import DecisionLog
-from cxplay._log import fast
+from cxplay._log import fast, pgparams
 
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 #: offsets the server refuses in a time's text ("time zone displacement out of range",
@@ -91,7 +91,7 @@ moments = st.builds(
 @given(moments)
 @settings(max_examples=400)
 def test_the_binary_instant_is_the_moment(moment: datetime) -> None:
-    assert fast._pg_micros(moment) == _reference(moment)
+    assert pgparams.pg_micros(moment) == _reference(moment)
 
 
 def _packed(moment: datetime) -> bytes | None:
@@ -112,31 +112,31 @@ def test_the_window_is_its_two_moments(until: datetime, window: timedelta, alone
         return
     if alone:
         low = _packed(since)
-        assert fast._pg_window(since, None) == (None if low is None else [low])
+        assert pgparams.pg_window(since, None) == (None if low is None else [low])
         return
     low, high = _packed(since), _packed(until)
     expected = None if low is None or high is None else [low, high]
-    assert fast._pg_window(since, until) == expected
+    assert pgparams.pg_window(since, until) == expected
 
 
 def test_what_the_binary_form_does_not_carry_goes_as_text() -> None:
     # no offset (its text has none), an offset the server refuses in a text
-    assert fast._pg_micros(datetime(2026, 1, 1, tzinfo=_NoOffset())) is None
+    assert pgparams.pg_micros(datetime(2026, 1, 1, tzinfo=_NoOffset())) is None
     for odd in ODD_OFFSETS:
-        assert fast._pg_micros(datetime(2026, 1, 1, tzinfo=timezone(odd))) is None
+        assert pgparams.pg_micros(datetime(2026, 1, 1, tzinfo=timezone(odd))) is None
     for fine in (timedelta(hours=15, minutes=59, seconds=59), -timedelta(hours=15, seconds=1)):
         moment = datetime(2026, 1, 1, tzinfo=timezone(fine))
-        assert fast._pg_micros(moment) == _reference(moment) is not None
+        assert pgparams.pg_micros(moment) == _reference(moment) is not None
     # a whole second in the offset is carried (the server reads "+01:00:30" too)
     with_seconds = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=1, seconds=30)))
-    assert fast._pg_micros(with_seconds) == _reference(with_seconds)
+    assert pgparams.pg_micros(with_seconds) == _reference(with_seconds)
     # the two instants of an hour that repeats (Warsaw, 25 Oct 2026 02:30)
     warsaw = ZoneInfo("Europe/Warsaw")
     first = datetime(2026, 10, 25, 2, 30, tzinfo=warsaw)
     second = first.replace(fold=1)
-    assert fast._pg_micros(first) == _reference(first)
-    assert fast._pg_micros(second) == _reference(second)
-    assert fast._pg_micros(first) != fast._pg_micros(second)
+    assert pgparams.pg_micros(first) == _reference(first)
+    assert pgparams.pg_micros(second) == _reference(second)
+    assert pgparams.pg_micros(first) != pgparams.pg_micros(second)
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def _server_reads(path: fast.PostgresFastPath, moments: list[datetime]) -> None:
         assert pgconn.prepare(name, sql, (1184, 1184)).status == fast._COMMAND_OK
         text_only = b"SELECT $1::text::timestamptz"
         for moment in moments:
-            micros = fast._pg_micros(moment)
+            micros = pgparams.pg_micros(moment)
             text = moment.isoformat().encode()
             if micros is None:  # the server refuses its text, or the text has no offset
                 result = pgconn.exec_params(text_only, [text])
@@ -226,7 +226,7 @@ def test_look_ups_answer_as_they_did_with_text_times(
         return found
 
     new = answers()
-    monkeypatch.setattr(fast, "_pg_window", lambda since, until: None)  # every time as text
+    monkeypatch.setattr(pgparams, "pg_window", lambda since, until: None)  # every time as text
     old = answers()
     assert new == old
     assert sum(1 for h in new if h is not None and h.compensations) > 100

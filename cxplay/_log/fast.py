@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import select
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import TzInfo, to_json
+from pydantic_core import to_json
 from sqlalchemy.engine import Engine
 
 from cxplay._log import schema as t
+from cxplay._log.pgparams import TIME_TYPES, time_parameters
 
 if TYPE_CHECKING:
     from cxplay._log.records import Pending
@@ -725,19 +725,12 @@ class PostgresFastPath(FastPath):
         except UnicodeError:
             return None  # (the log refuses control characters such as NUL before this)
         if known is None:
-            types = _PG_TIME_PARAMETERS if until is not None else _PG_TIME_PARAMETERS[:2]
+            types = TIME_TYPES if until is not None else TIME_TYPES[:2]
             if pgconn.prepare(name, sql, types).status != _COMMAND_OK:
                 return None
             info[name] = encoding
-        times = _pg_window(since, until)
-        if times is not None:
-            pgconn.send_query_prepared(name, [customer, *times], _PG_BINARY_TIMES[: len(times) + 1])
-            return encoding
-        # a moment the binary form does not carry: every time as its text, as before
-        values = [customer, since.isoformat().encode()]
-        if until is not None:
-            values.append(until.isoformat().encode())
-        pgconn.send_query_prepared(name, values)
+        times, formats = time_parameters(since, until)
+        pgconn.send_query_prepared(name, [customer, *times], formats)
         return encoding
 
     @classmethod
@@ -835,68 +828,6 @@ def _pg_row_json(p: Pending) -> bytes:
             b"}",
         )
     )
-
-
-#: the look-ups' parameter types: the customer's id as the server infers it (text), then
-#: ``timestamptz`` (as it infers them from ``at``, declared: their values go binary)
-_PG_TIME_PARAMETERS = (0, 1184, 1184)
-#: timestamptz's binary form: microseconds since 2000-01-01 00:00 UTC, a big-endian int64
-_PG_EPOCH_DAY = datetime(2000, 1, 1).toordinal()
-#: the offsets the server reads in a time's text lie strictly between these
-_PG_OFFSET_LOW, _PG_OFFSET_HIGH = timedelta(hours=-16), timedelta(hours=16)
-_PG_INT64 = struct.Struct(">q")
-#: the parameters' formats when the times go binary: the customer's id as text, then 1
-_PG_BINARY_TIMES = (0, 1, 1)
-#: zones of one fixed offset (wall-clock arithmetic in them is the instants')
-_FIXED_ZONES = frozenset({timezone, TzInfo})
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _pg_window(since: datetime, until: datetime | None) -> list[bytes] | None:
-    """The look-up's times as binary parameters (``until`` None: ``since`` alone); None: text.
-
-    ``since`` is ``until`` less the window, in the same zone: in a zone of one fixed
-    offset (``timezone``, pydantic's ``TzInfo``) its instant is ``until``'s less the
-    window exactly, without asking it for its offset again.
-    """
-    if until is None:
-        low = _pg_micros(since)
-        return None if low is None else [_PG_INT64.pack(low)]
-    high = _pg_micros(until)
-    if high is None:
-        return None
-    zone = until.tzinfo
-    if since.tzinfo is zone and type(zone) in _FIXED_ZONES:
-        low = high - (until - since) // _MICROSECOND
-    else:
-        low = _pg_micros(since)
-        if low is None:
-            return None
-    return [_PG_INT64.pack(low), _PG_INT64.pack(high)]
-
-
-def _pg_micros(moment: datetime) -> int | None:
-    """A moment as ``timestamptz`` holds it (µs since 2000-01-01 UTC); None: send its text.
-
-    The moment the server read from its ISO 8601 text (``isoformat()``, its fields and
-    offset formatted by ``sprintf``), without the text: ~7,600 instructions a time
-    against ~11,400 (an incident's own offset), two times per look-up. A moment without
-    an offset (its text has none: the server reads it in the session's time zone), or
-    with an offset the server refuses in a text (a fraction of a second, 16 hours or
-    more: the look-up then goes through the cursor), goes as text, as before.
-    """
-    offset = moment.utcoffset()
-    if offset is None or offset.microseconds or not _PG_OFFSET_LOW < offset < _PG_OFFSET_HIGH:
-        return None
-    # (the fields less the offset: ``moment - _PG_EPOCH`` asks each side for its offset)
-    seconds = (
-        (moment.toordinal() - _PG_EPOCH_DAY - offset.days) * 86_400
-        + moment.hour * 3_600
-        + moment.minute * 60
-        + moment.second
-        - offset.seconds
-    )
-    return seconds * 1_000_000 + moment.microsecond
 
 
 def _answer(pgconn: Any) -> Any:
