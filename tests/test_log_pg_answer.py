@@ -50,6 +50,10 @@ def _values(result: Any) -> Any:
 
 @pytest.fixture
 def pg_log(tmp_path: Path) -> Iterator[DecisionLog]:
+    yield from compensated_log(tmp_path)
+
+
+def compensated_log(tmp_path: Path) -> Iterator[DecisionLog]:
     """A PostgreSQL log with compensation for three customers at several times."""
     for url in logstores.fresh_store("postgresql", tmp_path):
         engine = Engine.from_path()

@@ -28,6 +28,7 @@ from pydantic_core import to_json
 from sqlalchemy.engine import Engine
 
 from cxplay._log import schema as t
+from cxplay._log.pgparams import TIME_TYPES, time_parameters
 
 if TYPE_CHECKING:
     from cxplay._log.records import Pending
@@ -724,13 +725,12 @@ class PostgresFastPath(FastPath):
         except UnicodeError:
             return None  # (the log refuses control characters such as NUL before this)
         if known is None:
-            if pgconn.prepare(name, sql).status != _COMMAND_OK:
+            types = TIME_TYPES if until is not None else TIME_TYPES[:2]
+            if pgconn.prepare(name, sql, types).status != _COMMAND_OK:
                 return None
             info[name] = encoding
-        values = [customer, since.isoformat().encode()]
-        if until is not None:
-            values.append(until.isoformat().encode())
-        pgconn.send_query_prepared(name, values)
+        times, formats = time_parameters(since, until)
+        pgconn.send_query_prepared(name, [customer, *times], formats)
         return encoding
 
     @classmethod
