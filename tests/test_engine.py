@@ -531,6 +531,52 @@ def test_durable_sessions_hold_no_fact_after_evaluations() -> None:
         assert _facts_left(engine) == []
 
 
+def test_a_sessions_fact_id_never_hashes_like_its_state() -> None:
+    """durable finds facts by the 32-bit hash of their id: a session's one fact id is
+    chosen so that it never equals its state fact's (``sid-<sid>``), which would refuse
+    every fact of the session; the hash is durable's (FNV-1a: "a" -> 0xe40c292c)."""
+    from cxplay._engine.durable import _fact_id, _fnv1
+
+    assert _fnv1("a") == 0xE40C292C and _fnv1("") == 0x811C9DC5
+    for n in range(1, 1001):
+        sid = f"s{n}"
+        assert _fnv1(str(_fact_id(sid))) != _fnv1(f"sid-{sid}")
+
+
+@pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
+def test_a_fact_left_in_the_session_is_an_error_then_cleared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A session's facts share one id: if one were left behind (its retraction lost),
+    durable would refuse the next (code 2). That is an error, never 'no rule matched';
+    the failed evaluation's own retraction clears it, and the next one is right."""
+    from cxplay._engine import durable
+    from cxplay.errors import RuleEngineError
+
+    incident = {"type": "parcel_damaged", "order": {"id": "1", "value": 120}}
+    real = durable._engine
+
+    class Forgetful:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        @staticmethod
+        def retract_fact(handle: int, text: str) -> tuple[int, int]:
+            return 0, 0
+
+    with Engine.from_path(backend="durable") as engine:
+        expected = engine.evaluate(incident)
+        assert expected
+        monkeypatch.setattr(durable, "_engine", Forgetful())
+        assert engine.evaluate(incident) == expected  # its fact stays behind
+        monkeypatch.setattr(durable, "_engine", real)
+        assert _facts_left(engine) != []
+        with pytest.raises(RuleEngineError, match=r"refused the fact \(2\)"):
+            engine.evaluate(incident)
+        assert _facts_left(engine) == []
+        assert engine.evaluate(incident) == expected
+
+
 @pytest.mark.skipif(not AVAILABLE, reason="durable_rules does not import here")
 def test_durable_refuses_an_answer_naming_no_rule_of_the_chunk(
     monkeypatch: pytest.MonkeyPatch,

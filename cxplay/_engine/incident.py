@@ -575,12 +575,13 @@ class Flattener:
             value = get(incident)
             if value is not None:
                 flat[path] = value
-        value = incident.order.value
-        if value is not None:
-            for path, policy in self._converted:
-                converted = policy.convert(value, incident.order.currency)
-                if converted is not None:
-                    flat[path] = converted
+        if self._converted:  # (the order's value read only for a policy value)
+            value = incident.order.value
+            if value is not None:
+                for path, policy in self._converted:
+                    converted = policy.convert(value, incident.order.currency)
+                    if converted is not None:
+                        flat[path] = converted
         if self._facts:
             facts = incident.facts
             if len(facts) < len(self._facts):
