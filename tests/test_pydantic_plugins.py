@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from importlib.machinery import PathFinder
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,27 @@ from cxplay._common import plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 PARCEL = ROOT / "examples" / "incidents" / "parcel_damaged.json"
+
+
+@pytest.fixture(autouse=True)
+def _stdlib_finders_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sys.meta_path as a ``cxplay suggest`` process has it when the scan runs.
+
+    Importing the ``importlib_metadata`` backport (dask, sqlalchemy and opentelemetry
+    do, in tests run earlier in the same process) adds its own distribution finder and
+    takes the standard one's ``find_distributions`` away: the scan rightly leaves such a
+    process to the library (see the test below that adds a finder); here the standard
+    finder is put back, alone, for the length of a test.
+    """
+    standard = [
+        finder
+        for finder in sys.meta_path
+        if finder is PathFinder or getattr(finder, "find_distributions", None) is None
+    ]
+    monkeypatch.setattr(sys, "meta_path", standard)
+    if getattr(PathFinder, "find_distributions", None) is None:
+        found = importlib.metadata.MetadataPathFinder.find_distributions
+        monkeypatch.setattr(PathFinder, "find_distributions", found, raising=False)
 
 
 def _found(path: Path) -> list[str]:
@@ -90,6 +112,19 @@ def test_paths_it_does_not_read_are_left_to_importlib_metadata(tmp_path: Path) -
     assert not plugins.none_installed([str(egg)])
     assert plugins.none_installed([str(tmp_path / "missing")])  # nothing there: nothing found
     assert not plugins.none_installed([Path(tmp_path)])  # type: ignore[list-item]
+
+
+def test_another_distribution_finder_is_left_to_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Finder:  # the importlib_metadata backport's MetadataPathFinder, say
+        @staticmethod
+        def find_distributions(*args: object, **kwargs: object) -> list[object]:
+            return []
+
+    assert plugins.none_installed([str(tmp_path)])
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])
+    assert not plugins.none_installed([str(tmp_path)])
 
 
 def test_the_environment_s_answer_is_importlib_metadata_s() -> None:
