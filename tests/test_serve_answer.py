@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from cxplay import Engine
+from cxplay._common import models
 from cxplay._common.models import json_bytes
 from cxplay._engine.durable import AVAILABLE as DURABLE
-from cxplay._serve import answer
 from cxplay._serve.answer import answer_json
 from cxplay.models import CHANNELS
 from cxplay.results import SuggestedAction, Suggestion
@@ -65,15 +65,15 @@ def test_every_case_is_written_as_the_model_writes_it(engine: Engine, explain: b
 
 
 def test_shared_actions_are_kept_and_costed_ones_are_not(engine: Engine) -> None:
-    answer._KEPT.clear()
+    models.SHARED_JSON.clear()
     incident = json.loads((ROOT / "examples/incidents/parcel_damaged.json").read_bytes())
     suggestion = engine.suggest(incident)
     costed = [a for a in suggestion.actions if a.cost is not None]
     plain = [a for a in suggestion.actions if a.cost is None]
     assert costed and plain
     same(suggestion)
-    assert all(answer._KEPT[id(a)] == (a, json_bytes(a)) for a in plain)
-    assert all(id(a) not in answer._KEPT for a in costed)
+    assert all(models.SHARED_JSON[id(a)] == (a, json_bytes(a)) for a in plain)
+    assert all(id(a) not in models.SHARED_JSON for a in costed)
     again = engine.suggest(incident)
     assert next(a for a in again.actions if a.cost is None) is plain[0]  # what keeping relies on
 
@@ -81,14 +81,14 @@ def test_shared_actions_are_kept_and_costed_ones_are_not(engine: Engine) -> None
 def test_no_actions_a_tricky_id_and_a_full_table(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(answer, "KEPT_LIMIT", 2)
-    answer._KEPT.clear()
+    monkeypatch.setattr(models, "SHARED_JSON_LIMIT", 2)
+    models.SHARED_JSON.clear()
     suggestion = engine.suggest({"type": "nothing_matches_this", "id": 'x","reply":null,"a'})
     same(suggestion)
     same(suggestion.model_copy(update={"actions": ()}))
     for incident in cases():
         same(engine.suggest(incident))
-        assert len(answer._KEPT) <= 2
+        assert len(models.SHARED_JSON) <= 2
 
 
 def test_anything_but_the_library_models_is_written_the_usual_way(engine: Engine) -> None:
@@ -105,4 +105,19 @@ def test_anything_but_the_library_models_is_written_the_usual_way(engine: Engine
     actions = tuple(OtherAction.model_validate(a.model_dump()) for a in suggestion.actions)
     mixed = suggestion.model_copy(update={"actions": actions})
     assert answer_json(mixed) == mixed.model_dump_json().encode()
-    assert not any(id(a) in answer._KEPT for a in actions)
+    assert not any(id(a) in models.SHARED_JSON for a in actions)
+
+
+def test_the_log_and_the_answer_keep_one_json_per_action(engine: Engine) -> None:
+    from cxplay._log import records
+
+    models.SHARED_JSON.clear()
+    records._ACTION_PARTS.clear()
+    incident = json.loads((ROOT / "examples/incidents/parcel_damaged.json").read_bytes())
+    suggestion = engine.suggest(incident)
+    same(suggestion)  # the answer writes the shared actions' JSON first
+    records.action_columns(suggestion.actions)
+    plain = [a for a in suggestion.actions if a.cost is None]
+    assert plain
+    for action in plain:  # the log's parts hold the very bytes the answer kept
+        assert records._ACTION_PARTS[id(action)][1] is models.SHARED_JSON[id(action)][1]

@@ -193,6 +193,31 @@ def json_bytes(model: BaseModel) -> bytes:
     return serializer.to_json(model)
 
 
+#: The JSON of models met again and again, by the model's identity: the engine's actions
+#: without a cost, one object per rule and approval for a playbook snapshot, which every
+#: decision shares (the log's rows and the service's answers both write them). The entry
+#: holds the model, so no other object can have its id while it is kept. Emptied when
+#: :data:`SHARED_JSON_LIMIT` are kept (a few playbook sets' actions, older snapshots' too).
+SHARED_JSON: dict[int, tuple[BaseModel, bytes]] = {}
+SHARED_JSON_LIMIT = 4096
+
+
+def shared_json(model: BaseModel) -> bytes:
+    """:func:`json_bytes` of a model that never changes, kept in :data:`SHARED_JSON`.
+
+    Callers look in :data:`SHARED_JSON` first (a dict look-up on their hot path) and call
+    this only when the model is not there.
+    """
+    found = SHARED_JSON.get(id(model))
+    if found is not None:
+        return found[1]
+    data = json_bytes(model)
+    if len(SHARED_JSON) >= SHARED_JSON_LIMIT:
+        SHARED_JSON.clear()
+    SHARED_JSON[id(model)] = (model, data)
+    return data
+
+
 def json_serializer(cls: type[BaseModel]) -> SchemaSerializer:
     """The serializer :func:`json_bytes` uses for ``cls`` (the same options as the model's own).
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, SchemaSerializer, to_json
 
-from cxplay._common.models import json_bytes, json_serializer, json_tuple_bytes
+from cxplay._common.models import json_bytes, json_serializer, json_tuple_bytes, shared_json
 from cxplay._common.text import text_problem
 from cxplay._log.fast import JsonText
 from cxplay._log.faults import TEXT_COLUMNS, RowRefused, first_line
@@ -464,11 +464,13 @@ _ACTION_PARTS_LIMIT = 4096  # (a few playbook sets' plain actions; emptied when 
 def _action_parts(action: SuggestedAction) -> tuple[SuggestedAction, bytes, tuple[str, str], str]:
     """An action's JSON (its item of :func:`json_tuple_bytes`), its pair and the pair's text."""
     pair = (action.rule, action.playbook)
-    parts = (action, json_bytes(action), pair, f"{pair[0]} {pair[1]}")
-    if action.cost is None:
-        if len(_ACTION_PARTS) >= _ACTION_PARTS_LIMIT:
-            _ACTION_PARTS.clear()
-        _ACTION_PARTS[id(action)] = parts
+    text = f"{pair[0]} {pair[1]}"
+    if action.cost is not None:
+        return action, json_bytes(action), pair, text
+    parts = (action, shared_json(action), pair, text)  # its JSON shared with the service's
+    if len(_ACTION_PARTS) >= _ACTION_PARTS_LIMIT:
+        _ACTION_PARTS.clear()
+    _ACTION_PARTS[id(action)] = parts
     return parts
 
 

@@ -3,26 +3,19 @@
 The engine makes each action without a cost once per playbook snapshot (per rule and
 approval) and hands the same object to every suggestion that has it: 56 of the 60 actions
 of the example incidents. pydantic-core writes an action in ~11,500 instructions, the same
-bytes every time; here they are written once per action object, kept by its identity, and
-spliced into the rest of the suggestion, which pydantic-core writes without the actions.
+bytes every time; here they are written once per action object, kept by its identity
+(:data:`cxplay._common.models.SHARED_JSON`, which the log's rows share), and spliced into
+the rest of the suggestion, which pydantic-core writes without the actions.
 ``tests/test_serve_answer.py`` holds the bytes equal to :func:`json_bytes`'s.
 """
 
 from __future__ import annotations
 
-from cxplay._common.models import json_bytes, json_serializer
+from cxplay._common.models import SHARED_JSON, json_bytes, json_serializer, shared_json
 from cxplay.results import SuggestedAction, Suggestion
 
 __all__ = ["answer_json"]
 
-#: An action's JSON, by the action's identity. The entry holds the action, so no other
-#: object can have its id while it is kept; an action is immutable (its params a read-only
-#: mapping), so its JSON never changes. Only actions without a cost are kept: those are
-#: the engine's, shared by every suggestion of a snapshot; an action with a cost is made
-#: per suggestion and would never be met again.
-_KEPT: dict[int, tuple[SuggestedAction, bytes]] = {}
-#: How many are kept (a few playbook sets' actions, older snapshots' too): emptied when full.
-KEPT_LIMIT = 4096
 #: The fields the rest of the suggestion is written without: a set (pydantic-core takes a
 #: frozenset as any iterable, 8,000 instructions more a suggestion); never changed.
 _ACTIONS = {"actions"}
@@ -37,18 +30,17 @@ def answer_json(suggestion: Suggestion) -> bytes:
     if type(suggestion) is not Suggestion:
         return json_bytes(suggestion)
     parts = []
-    kept = _KEPT
+    kept = SHARED_JSON  # (the log's rows keep the same actions' JSON there)
     for action in suggestion.actions:
         found = kept.get(id(action))
-        if found is None:
-            if type(action) is not SuggestedAction:
-                return json_bytes(suggestion)
-            found = (action, json_bytes(action))
-            if action.cost is None:
-                if len(kept) >= KEPT_LIMIT:
-                    kept.clear()
-                kept[id(action)] = found
-        parts.append(found[1])
+        if found is not None:
+            parts.append(found[1])
+            continue
+        if type(action) is not SuggestedAction:
+            return json_bytes(suggestion)
+        # only an action without a cost is the engine's, shared: one with a cost is made
+        # per suggestion and would never be met again
+        parts.append(shared_json(action) if action.cost is None else json_bytes(action))
     rest = json_serializer(Suggestion).to_json(suggestion, exclude=_ACTIONS)
     head, reply, tail = rest.partition(_AFTER_ACTIONS)
     if not reply:  # (not met: the reply is always written)
