@@ -17,6 +17,15 @@ with ``Engine.suggest`` answering the suggestion computed beforehand: the servic
 part), ``full`` (cxplay as served) or ``bare`` (bench_service's ceiling app through
 uvicorn's stock httptools protocol). Set ``PYTHONHASHSEED=0``; run a base tree by
 ``PYTHONPATH`` from its own directory.
+
+``stub`` replaces ``Engine.suggest`` alone, so it still isolates the service's own part:
+since s-svc8 that part includes the body's validation (``incident_json``: the service
+validates the bytes and hands the engine a model), which before was inside the stubbed
+engine; ``stub`` counts from a tree before s-svc8 are not comparable with later ones.
+``full`` − ``stub`` is ``Engine.suggest`` of a validated model. The counts match a real
+``cxplay serve`` under wrk (s-svc10: 1,143,391 against 1,116,546 here; bare 495,922
+against 507,139), so the harness stands for the server's instructions; not for its time
+(docs/performance.md, s-svc10).
 """
 
 from __future__ import annotations
