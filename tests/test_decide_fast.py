@@ -143,6 +143,7 @@ def test_updated_copies_extra_and_private_values_as_model_copy_does() -> None:
     ("count", "amounts"),
     [
         (0, {}),
+        (2, {}),  # a count without amounts: kept per count (twice: the kept one too)
         (1, {"PLN": 250.0}),
         (3, {"PLN": 10.5, "EUR": 3.25, None: 7.0}),  # None (no currency) sorts as "None"
         (2, {"eur": 1.0, "CZK": 2.0}),
@@ -176,5 +177,6 @@ def test_a_logged_history_is_the_validated_one(
         return
     built = _logged_history(count, amounts)  # type: ignore[arg-type]
     _same_model(built, made)
+    _same_model(_logged_history(count, amounts), made)  # type: ignore[arg-type]
     for cost, again in zip(built.amounts_90d, made.amounts_90d, strict=True):
         _same_model(cost, again)

@@ -247,3 +247,19 @@ def test_the_kept_dates_are_bounded() -> None:
         moment = start + timedelta(days=n)
         assert fast.sqlite_time(moment) == moment.isoformat(sep=" ", timespec="microseconds")
     assert 0 < len(fast._DATE_TEXTS) <= 4096
+
+
+def test_every_clock_of_a_day_is_isoformat() -> None:
+    """The clock from the tables (``_MINUTES``, ``_SECONDS``), every second of a day, with
+    no microseconds (".000000") and with some, in UTC and less an offset."""
+    day = datetime(2026, 3, 29)
+    minus_two = timezone(timedelta(hours=-2))
+    for second in range(24 * 3600):
+        for micro in (0, 1, 999_999):
+            moment = day + timedelta(seconds=second, microseconds=micro)
+            expected = moment.isoformat(sep=" ", timespec="microseconds")
+            assert fast.sqlite_time(moment) == expected
+            assert fast.sqlite_time(moment.replace(tzinfo=timezone.utc)) == expected
+            assert fast.sqlite_time((moment - timedelta(hours=2)).replace(tzinfo=minus_two)) == (
+                expected
+            )

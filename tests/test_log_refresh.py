@@ -333,3 +333,36 @@ def test_postgres_times_the_text_cannot_order_are_never_kept(
             assert recent is not None
             for customer in ("C-1", "C-2"):
                 assert recent.get(customer, LATER - timedelta(days=90)) is None
+
+
+def test_an_earlier_window_is_answered_from_the_rows_kept(tmp_path: Path) -> None:
+    """SQLite keeps a customer's rows from 90 days before the window's start: a later
+    look-up whose window starts earlier by up to that (an incident that occurred before
+    the last one) is answered from them, as SQL answers it; one further back reads again."""
+    import sqlite3
+
+    path = tmp_path / "log.db"
+    with DecisionLog.open(path, history_refresh=0) as mine, DecisionLog.open(path) as core:
+        core._fast = None  # the reference: every look-up in SQL
+        other = sqlite3.connect(str(path), isolation_level=None)
+        for n, days in enumerate((-200, -100, -10)):
+            other.execute(
+                "INSERT INTO cxplay_given (decision_id, customer_id, kind, amount, currency, at)"
+                " VALUES (?, 'C-1', 'refund', 10.0, 'PLN', ?)",
+                (f"d-{n}", fast.sqlite_time(NOW + timedelta(days=days))),
+            )
+        (token,) = other.execute("SELECT token FROM cxplay_change").fetchone()
+        other.close()
+        histories = mine._fast.histories  # type: ignore[union-attr]
+        ends = [NOW, NOW - timedelta(days=60), NOW - timedelta(days=89, hours=23), NOW]
+        for end in ends:
+            seen, expected = mine.history("C-1", end), core.history("C-1", end)
+            assert (seen.compensations, seen.amounts) == (expected.compensations, expected.amounts)
+            # the rows kept reach 90 days before the first window's start, no further
+            kept = histories.get(token, "C-1", NOW - timedelta(days=180))
+            assert kept is not None and [row[0] for row in kept] == ["d-1", "d-2"]
+        assert histories.get(token, "C-1", NOW - timedelta(days=180, microseconds=1)) is None
+        end = NOW - timedelta(days=91)  # a window from 181 days back: read again
+        assert mine.history("C-1", end).compensations == core.history("C-1", end).compensations
+        kept = histories.get(token, "C-1", NOW - timedelta(days=271))
+        assert kept is not None and [row[0] for row in kept] == ["d-0", "d-1", "d-2"]

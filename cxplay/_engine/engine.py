@@ -186,9 +186,20 @@ def _logged_history(count: int, amounts: Mapping[str | None, float]) -> History:
     The amounts by currency, ``None`` (no currency) by its text as before. What a log
     answers is built without validating when every value already has its field's type
     (an ``int`` count, ``float`` amounts, currencies ``str`` or None: what
-    :class:`cxplay.DecisionLog` gives); anything else is validated as before.
+    :class:`cxplay.DecisionLog` gives); anything else is validated as before. A count
+    without amounts (most customers) is one immutable model per count, kept
+    (``_LOGGED_HISTORIES``) as :func:`_given_history` keeps its own.
     ``tests/test_decide_fast.py`` checks both ways give the same model.
     """
+    if not amounts and type(count) is int:  # (most customers: one model per count, kept)
+        history = _LOGGED_HISTORIES.get(count)
+        if history is None:
+            if len(_LOGGED_HISTORIES) >= 1024:
+                _LOGGED_HISTORIES.clear()  # bounded: a cleared memo only costs time
+            history = _LOGGED_HISTORIES[count] = trusted(
+                History, {"source": "log", "compensations_90d": count, "amounts_90d": ()}
+            )
+        return history
     items = sorted(amounts.items(), key=_currency_key) if amounts else ()
     if type(count) is int and all(
         type(amount) is float and (currency is None or type(currency) is str)
@@ -203,6 +214,10 @@ def _logged_history(count: int, amounts: Mapping[str | None, float]) -> History:
         compensations_90d=count,
         amounts_90d=[Cost(amount=amount, currency=currency) for currency, amount in items],
     )
+
+
+#: count -> the History a suggestion reports for a log's answer of that count, no amounts.
+_LOGGED_HISTORIES: dict[int, History] = {}
 
 
 def _currency_key(item: tuple[str | None, float]) -> str:

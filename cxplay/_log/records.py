@@ -602,11 +602,16 @@ def incident_jsons(
         dumped = incident.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
         return _content_json(dumped), None, dumped
     serializer, defaults = _incident_serializer()
-    exclude = {
-        name
-        for name, cls, default, fields in defaults
-        if _is_default(getattr(incident, name), cls, default, fields)
-    }
+    values = incident.__dict__  # (an exact Incident: its fields are its __dict__)
+    exclude = set()
+    for name, cls, default, fields in defaults:
+        try:
+            value = values[name]
+        except KeyError:  # (not a field set: what pydantic says of it)
+            value = getattr(incident, name)
+        # the field's own default object (validation does not copy it: a frozen model)
+        if value is default or _is_default(value, cls, default, fields):
+            exclude.add(name)
     if not facts:
         exclude.add("facts")
     if not _unchanged_by_masking(incident, patterns):

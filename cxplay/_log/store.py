@@ -145,6 +145,7 @@ class DecisionLog:
         self._closed = False
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._writer_up = False  # set as the writer starts, cleared as its loop ends
         self.history_refresh = history_refresh
         self._fast = fast_path(engine, history_refresh)
 
@@ -388,8 +389,12 @@ class DecisionLog:
         return decision_id
 
     def _revive_writer(self) -> None:
-        """Start the batch writer thread, or start it again if it died."""
-        if self.batch_size == 1:
+        """Start the batch writer thread, or start it again if it died.
+
+        Per record: while the writer's loop runs (:attr:`_writer_up`, which the loop clears
+        however it ends) nothing is locked nor asked of the thread.
+        """
+        if self._writer_up or self.batch_size == 1:
             return
         with self._pending_lock:
             thread = self._flusher
@@ -401,18 +406,26 @@ class DecisionLog:
             self._flusher = threading.Thread(
                 target=self._flush_loop, name="cxplay-log-flush", daemon=True
             )
-            self._flusher.start()
+            self._writer_up = True
+            try:
+                self._flusher.start()
+            except BaseException:
+                self._writer_up = False
+                raise
 
     def _flush_loop(self) -> None:
-        while not self._closed:
-            self._wake.wait(self.max_delay)
-            self._wake.clear()
-            if self._closed:
-                return
-            # a failure is kept (self._failure) for health() and the next caller; the rows
-            # stay queued and this loop tries again
-            with contextlib.suppress(Exception):
-                self.flush()
+        try:
+            while not self._closed:
+                self._wake.wait(self.max_delay)
+                self._wake.clear()
+                if self._closed:
+                    return
+                # a failure is kept (self._failure) for health() and the next caller; the
+                # rows stay queued and this loop tries again
+                with contextlib.suppress(Exception):
+                    self.flush()
+        finally:
+            self._writer_up = False  # (the next record looks at the thread, and revives it)
 
     def health(self) -> LogHealth:
         """The writer's state, without touching the store (cheap: for /readyz and /metrics)."""
