@@ -1,7 +1,7 @@
 """PostgreSQL look-up answers read without the extra socket read: the same results as before.
 
-``cxplay._log.fast._answer`` reads the socket only while libpq is busy; the old loop read
-it before every ``get_result`` (one ``recvfrom`` per look-up more, answered ``EAGAIN``).
+``cxplay._log.pgparams.read_answer`` reads the socket only while libpq is busy; the old loop
+read it before every ``get_result`` (one ``recvfrom`` per look-up more, answered ``EAGAIN``).
 The old loop is kept here as the reference: both read the same queries, sent the same
 way, on the same connection, and must give the same results.
 """
@@ -18,7 +18,7 @@ import logstores
 import pytest
 
 from cxplay import DecisionLog, Engine
-from cxplay._log import fast
+from cxplay._log import fast, pgparams
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 
@@ -80,14 +80,15 @@ def test_look_ups_read_the_same_answers_as_before(pg_log: DecisionLog) -> None:
     assert isinstance(path, fast.PostgresFastPath)
     raw = path._borrow()
     try:
-        pgconn = raw.driver_connection.pgconn
+        pgconn, info = path._pq(raw)
+        assert pgconn is raw.driver_connection.pgconn and info is raw.info
         answers = []
         for customer in ("C-0", "C-1", "C-2", "C-nobody"):
             for days in (0, 30, 90, 400):
                 since, until = NOW - timedelta(days=days), NOW + timedelta(seconds=1)
                 both = []
-                for read in (_old_answer, fast._answer):
-                    encoding = path._send_history(raw, customer, since, until)
+                for read in (_old_answer, pgparams.read_answer):
+                    encoding = path._send_history(raw, pgconn, info, customer, since, until)
                     assert encoding is not None
                     both.append(_values(read(pgconn)))
                 assert both[0] == both[1]
@@ -96,7 +97,7 @@ def test_look_ups_read_the_same_answers_as_before(pg_log: DecisionLog) -> None:
         # several results, an error, and no result at all, read alike
         for sql in (b"SELECT 1; SELECT 2", b"SELECT * FROM no_such_table_here", b""):
             both = []
-            for read in (_old_answer, fast._answer):
+            for read in (_old_answer, pgparams.read_answer):
                 pgconn.send_query(sql)
                 both.append(_values(read(pgconn)))
             assert both[0] == both[1]
