@@ -112,3 +112,38 @@ def test_the_engine_sees_the_same_history_through_the_new_read(pg_log: DecisionL
         early = later(True)
         assert early is not None
         assert early == pg_log.history(customer, NOW + timedelta(seconds=1))
+
+
+def test_a_batch_the_server_refuses_writes_none_of_its_rows(tmp_path: Path) -> None:
+    """The batch's upsert is one statement on an autocommit connection, without BEGIN and
+    COMMIT around it: a row the server refuses leaves none of the batch written (the
+    writer then writes each alone), and the connection takes the next batch."""
+    for url in logstores.fresh_store("postgresql", tmp_path):
+        engine = Engine.from_path()
+        with DecisionLog.open(url, batch_size=1000, max_delay=1000) as log:
+            logged = Engine(engine.playbooks, log=log)
+            for n in range(5):
+                incident = {
+                    "id": f"INC-B{n}",
+                    "type": "parcel_damaged",
+                    "channel": "email",
+                    "occurred_at": NOW.isoformat(),
+                    "customer": {"id": f"C-{n}", "language": "en"},
+                    "order": {"id": f"O-{n}", "value": 100.0 + n, "currency": "PLN"},
+                }
+                logged.suggest(incident, now=NOW)
+            path = log._fast
+            assert isinstance(path, fast.PostgresFastPath)
+            with log._pending_lock:
+                rows, log._pending = log._pending, []
+            assert len(rows) == 5 and all(row.prepare() is None for row in rows)
+            views = rows[3].views
+            rows[3].views = 2**40  # out of an integer column's range: the server refuses it
+            with pytest.raises(Exception, match="out of range"):
+                path.upsert(rows)
+            assert log.count() == 0  # (none of the batch: the statement is atomic)
+            rows[3].views = views
+            path.upsert(rows)
+            assert log.count() == 5
+            logged.close()
+        engine.close()
