@@ -53,6 +53,18 @@ def pg_log(tmp_path: Path) -> Iterator[DecisionLog]:
     yield from compensated_log(tmp_path)
 
 
+def _incident(key: str, customer: str, n: int) -> dict[str, Any]:
+    """A damaged parcel of ``customer``'s, worth 100 + ``n`` PLN."""
+    return {
+        "id": key,
+        "type": "parcel_damaged",
+        "channel": "email",
+        "occurred_at": NOW.isoformat(),
+        "customer": {"id": customer, "language": "en"},
+        "order": {"id": f"O-{n}", "value": 100.0 + n, "currency": "PLN"},
+    }
+
+
 def compensated_log(tmp_path: Path) -> Iterator[DecisionLog]:
     """A PostgreSQL log with compensation for three customers at several times."""
     for url in logstores.fresh_store("postgresql", tmp_path):
@@ -60,15 +72,7 @@ def compensated_log(tmp_path: Path) -> Iterator[DecisionLog]:
         with DecisionLog.open(url) as log:
             logged = Engine(engine.playbooks, log=log)
             for n in range(9):
-                incident = {
-                    "id": f"INC-{n}",
-                    "type": "parcel_damaged",
-                    "channel": "email",
-                    "occurred_at": NOW.isoformat(),
-                    "customer": {"id": f"C-{n % 3}", "language": "en"},
-                    "order": {"id": f"O-{n}", "value": 100.0 + n, "currency": "PLN"},
-                }
-                s = logged.suggest(incident, now=NOW)
+                s = logged.suggest(_incident(f"INC-{n}", f"C-{n % 3}", n), now=NOW)
                 log.outcome(s.decision_id, "accepted", at=NOW - timedelta(days=n * 20))
             yield log
             logged.close()
@@ -123,15 +127,7 @@ def test_a_batch_the_server_refuses_writes_none_of_its_rows(tmp_path: Path) -> N
         with DecisionLog.open(url, batch_size=1000, max_delay=1000) as log:
             logged = Engine(engine.playbooks, log=log)
             for n in range(5):
-                incident = {
-                    "id": f"INC-B{n}",
-                    "type": "parcel_damaged",
-                    "channel": "email",
-                    "occurred_at": NOW.isoformat(),
-                    "customer": {"id": f"C-{n}", "language": "en"},
-                    "order": {"id": f"O-{n}", "value": 100.0 + n, "currency": "PLN"},
-                }
-                logged.suggest(incident, now=NOW)
+                logged.suggest(_incident(f"INC-B{n}", f"C-{n}", n), now=NOW)
             path = log._fast
             assert isinstance(path, fast.PostgresFastPath)
             with log._pending_lock:
