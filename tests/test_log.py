@@ -417,9 +417,9 @@ def test_a_history_made_without_init_is_the_dataclass() -> None:
 
 def test_the_libpq_statuses_are_psycopgs() -> None:
     pq = pytest.importorskip("psycopg.pq")
-    from cxplay._log import fast
+    from cxplay._log import pgparams
 
-    assert (fast._COMMAND_OK, fast._TUPLES_OK) == (
+    assert (pgparams.COMMAND_OK, pgparams.TUPLES_OK) == (
         pq.ExecStatus.COMMAND_OK,
         pq.ExecStatus.TUPLES_OK,
     )

@@ -152,18 +152,18 @@ def _server_reads(path: fast.PostgresFastPath, moments: list[datetime]) -> None:
         pgconn = raw.driver_connection.pgconn
         name = b"cxplay_test_times"
         sql = b"SELECT $1::timestamptz = $2::timestamptz, $1::timestamptz::text"
-        assert pgconn.prepare(name, sql, (1184, 1184)).status == fast._COMMAND_OK
+        assert pgconn.prepare(name, sql, (1184, 1184)).status == pgparams.COMMAND_OK
         text_only = b"SELECT $1::text::timestamptz"
         for moment in moments:
             micros = pgparams.pg_micros(moment)
             text = moment.isoformat().encode()
             if micros is None:  # the server refuses its text, or the text has no offset
                 result = pgconn.exec_params(text_only, [text])
-                assert moment.utcoffset() is None or result.status != fast._TUPLES_OK, moment
+                assert moment.utcoffset() is None or result.status != pgparams.TUPLES_OK, moment
                 continue
             pgconn.send_query_prepared(name, [struct.pack(">q", micros), text], (1, 0))
-            result = fast._answer(pgconn)
-            assert result.status == fast._TUPLES_OK, result.error_message
+            result = pgparams.read_answer(pgconn)
+            assert result.status == pgparams.TUPLES_OK, result.error_message
             assert result.get_value(0, 0) == b"t", (moment, result.get_value(0, 1))
     finally:
         pgconn.exec_(b"DEALLOCATE cxplay_test_times")

@@ -17,7 +17,6 @@ away and came back is used again.
 from __future__ import annotations
 
 import contextlib
-import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +27,13 @@ from pydantic_core import to_json
 from sqlalchemy.engine import Engine
 
 from cxplay._log import schema as t
-from cxplay._log.pgparams import TIME_TYPES, time_parameters
+from cxplay._log.pgparams import (
+    COMMAND_OK,
+    TIME_TYPES,
+    read_answer,
+    result_rows,
+    time_parameters,
+)
 
 if TYPE_CHECKING:
     from cxplay._log.records import Pending
@@ -559,6 +564,24 @@ class PostgresFastPath(FastPath):
     def __init__(self, engine: Engine, refresh: float = 0.0) -> None:
         super().__init__(engine)
         self.recent = RecentHistories(refresh) if refresh > 0 else None
+        #: id(raw) -> (raw, its libpq connection, its info dict), for each kept connection:
+        #: reaching them through the pool's proxy (``driver_connection``: three Python
+        #: calls, ``info``: one) cost ~4,000 instructions per look-up. The entry holds the
+        #: connection, so its id is not reused while the entry is there; it goes when the
+        #: connection is discarded or released.
+        self._libpq: dict[int, tuple[Any, Any, dict[Any, Any]]] = {}
+
+    def _pq(self, raw: Any) -> tuple[Any, dict[Any, Any]]:
+        """A borrowed connection's libpq connection and info dict (kept per connection)."""
+        entry = self._libpq.get(id(raw))
+        if entry is None or entry[0] is not raw:
+            entry = (raw, raw.driver_connection.pgconn, raw.info)
+            self._libpq[id(raw)] = entry
+        return entry[1], entry[2]
+
+    def _discard(self, raw: Any) -> None:  # type: ignore[override]
+        self._libpq.pop(id(raw), None)
+        super()._discard(raw)
 
     def changed(self) -> None:
         """This process changed the compensations: nothing kept answers any more."""
@@ -574,6 +597,7 @@ class PostgresFastPath(FastPath):
         raw.driver_connection.autocommit = True
 
     def _release(self, raw: Any) -> None:
+        self._libpq.pop(id(raw), None)
         try:
             raw.driver_connection.autocommit = False  # as the pool hands connections out
         finally:
@@ -587,10 +611,18 @@ class PostgresFastPath(FastPath):
         JSON array, written in one pydantic-core pass per decision (its JSON columns are
         spliced in as already serialised), and the server turns it into rows
         (``json_populate_recordset`` over the table's row type) for one upsert.
+
+        The document goes as the UTF-8 bytes it is made of (psycopg's ``Json`` with a
+        ``dumps`` that returns them): decoded to a str and encoded again by psycopg, a
+        batch's ~190 kB cost ~50,000 instructions per decision (UCS-2 text, by the
+        Cyrillic and Polish incidents). The connection is in autocommit: the one statement
+        is its own transaction, all of the batch or none of it as inside ``BEGIN`` and
+        ``COMMIT``, without their two round trips (a send, a poll and a read each).
         """
-        document = (b"[" + b",".join(map(_pg_row_json, rows)) + b"]").decode()
-        connection = raw.driver_connection
-        with connection.transaction(), connection.cursor() as cursor:
+        from psycopg.types.json import Json  # (psycopg: only with a PostgreSQL log)
+
+        document = Json(b"[" + b",".join(map(_pg_row_json, rows)) + b"]", _as_is)
+        with raw.driver_connection.cursor() as cursor:
             cursor.execute(_PG_BATCH_SQL, (document,), prepare=True)
 
     def _history(
@@ -639,7 +671,8 @@ class PostgresFastPath(FastPath):
             return self._later_kept(recent, customer_id, floor, until)
         raw = self._borrow()
         try:
-            encoding = self._send_history(raw, customer_id, since, until)
+            pgconn, info = self._pq(raw)
+            encoding = self._send_history(raw, pgconn, info, customer_id, since, until)
         except BaseException:
             self._discard(raw)
             raise
@@ -648,7 +681,7 @@ class PostgresFastPath(FastPath):
             try:
                 rows = None
                 if encoding is not None:
-                    rows = _rows(_answer(raw.driver_connection.pgconn), encoding)
+                    rows = result_rows(read_answer(pgconn), encoding)
                 if rows is None and keep:
                     raw.info.pop(_PG_HISTORY, None)  # prepared again on the next look-up
                     rows = super(PostgresFastPath, self)._history(raw, customer_id, since, until)
@@ -672,8 +705,9 @@ class PostgresFastPath(FastPath):
         read_at = time.monotonic()  # (before the statement: the rows are at least this new)
         raw = self._borrow()
         try:
+            pgconn, info = self._pq(raw)
             encoding = self._send_history(
-                raw, customer_id, floor, None, _PG_GIVEN_AFTER, _PG_GIVEN_AFTER_SQL
+                raw, pgconn, info, customer_id, floor, None, _PG_GIVEN_AFTER, _PG_GIVEN_AFTER_SQL
             )
         except BaseException:
             self._discard(raw)
@@ -683,7 +717,7 @@ class PostgresFastPath(FastPath):
             try:
                 rows = None
                 if encoding is not None:
-                    rows = _rows(_answer(raw.driver_connection.pgconn), encoding, 4)
+                    rows = result_rows(read_answer(pgconn), encoding, 4)
                 if rows is None or not all(row[3] is not None for row in rows):
                     if rows is None:
                         raw.info.pop(_PG_GIVEN_AFTER, None)  # prepared again next time
@@ -702,6 +736,8 @@ class PostgresFastPath(FastPath):
     @staticmethod
     def _send_history(
         raw: Any,
+        pgconn: Any,
+        info: dict[Any, Any],
         customer_id: str,
         since: datetime,
         until: datetime | None,
@@ -713,35 +749,33 @@ class PostgresFastPath(FastPath):
         Returns the connection's text encoding, read when the statement was prepared on
         it and kept beside the prepared mark (nothing on this connection changes it: the
         fast path alone uses it while it is borrowed). ``name`` and ``sql``: another
-        statement of the same parameters (``until`` None: without the last).
+        statement of the same parameters (``until`` None: without the last). ``pgconn``
+        and ``info``: ``raw``'s (:meth:`_pq`).
         """
-        connection = raw.driver_connection
-        pgconn = connection.pgconn
-        info = raw.info
         known: str | None = info.get(name)
-        encoding: str = connection.info.encoding if known is None else known
+        encoding: str = raw.driver_connection.info.encoding if known is None else known
         try:
             customer = customer_id.encode(encoding)
         except UnicodeError:
             return None  # (the log refuses control characters such as NUL before this)
         if known is None:
             types = TIME_TYPES if until is not None else TIME_TYPES[:2]
-            if pgconn.prepare(name, sql, types).status != _COMMAND_OK:
+            if pgconn.prepare(name, sql, types).status != COMMAND_OK:
                 return None
             info[name] = encoding
         times, formats = time_parameters(since, until)
         pgconn.send_query_prepared(name, [customer, *times], formats)
         return encoding
 
-    @classmethod
     def _exec_history(
-        cls, raw: Any, customer_id: str, since: datetime, until: datetime
+        self, raw: Any, customer_id: str, since: datetime, until: datetime
     ) -> list[tuple[Any, ...]] | None:
         """The rows by the connection's prepared statement; None: ask the cursor instead."""
-        encoding = cls._send_history(raw, customer_id, since, until)
+        pgconn, info = self._pq(raw)
+        encoding = self._send_history(raw, pgconn, info, customer_id, since, until)
         if encoding is None:
             return None
-        return _rows(_answer(raw.driver_connection.pgconn), encoding)
+        return result_rows(read_answer(pgconn), encoding)
 
 
 _PG_COLUMNS = ", ".join(_DECISION_COLUMNS)
@@ -751,9 +785,14 @@ _PG_SELECTED = ", ".join(
 )
 _PG_BATCH_SQL = (
     f"INSERT INTO {t.decision.name} ({_PG_COLUMNS}) "
-    f"SELECT {_PG_SELECTED} FROM json_populate_recordset(NULL::{t.decision.name}, %s::json) "
+    f"SELECT {_PG_SELECTED} FROM json_populate_recordset(NULL::{t.decision.name}, %t::json) "
     f"{_ON_CONFLICT}"
 )
+
+
+def _as_is(document: bytes) -> bytes:
+    """The ``dumps`` of psycopg's ``Json`` for a document already serialised: its bytes."""
+    return document
 
 
 def sqlite_parameters(p: Pending) -> tuple[Any, ...]:
@@ -828,49 +867,6 @@ def _pg_row_json(p: Pending) -> bytes:
             b"}",
         )
     )
-
-
-def _answer(pgconn: Any) -> Any:
-    """The result of the query sent on ``pgconn``, read to its end (the GIL let go meanwhile).
-
-    The socket is read only while libpq is busy (what it holds does not make the next
-    result): a look-up's whole answer comes in one read, and reading again before each
-    ``get_result`` cost one more ``recvfrom`` per look-up, answered ``EAGAIN``.
-    """
-    results: list[Any] = []
-    while True:
-        while pgconn.is_busy():
-            pgconn.consume_input()
-            if pgconn.is_busy():
-                select.select([pgconn.socket], [], [])
-        result = pgconn.get_result()
-        if result is None:
-            return results[0] if results else None
-        results.append(result)
-
-
-#: libpq's result statuses (``psycopg.pq.ExecStatus``, without importing it per look-up)
-_COMMAND_OK = 1
-_TUPLES_OK = 2
-
-
-def _rows(result: Any, encoding: str, columns: int = 3) -> list[tuple[Any, ...]] | None:
-    """(decision_id, currency, amount[, at text]) from a text-format result; None: not rows."""
-    if result is None or result.status != _TUPLES_OK:
-        return None
-    rows: list[tuple[Any, ...]] = []
-    for n in range(result.ntuples):
-        decision_id, currency, amount = (result.get_value(n, c) for c in range(3))
-        row: tuple[Any, ...] = (
-            decision_id.decode(encoding) if decision_id is not None else None,
-            currency.decode(encoding) if currency is not None else None,
-            float(amount) if amount is not None else None,
-        )
-        if columns == 4:
-            at = result.get_value(n, 3)
-            row += (at.decode() if at is not None else None,)
-        rows.append(row)
-    return rows
 
 
 def _in_window(
