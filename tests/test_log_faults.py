@@ -9,6 +9,7 @@ failures into the writer with ``batch_size > 1`` on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -290,6 +291,28 @@ def test_a_writer_thread_that_dies_is_started_again(engine: Engine, store: str) 
         assert log.health().restarts == 1 and log.health().writer == "running"
         log.flush()
         assert set(first + more) <= logged_ids(log)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_a_forked_child_starts_its_own_writer(engine: Engine, tmp_path: Path) -> None:
+    """A writer thread does not cross a fork: the child's first record starts its own."""
+    with DecisionLog.open(tmp_path / "log.db", batch_size=3, max_delay=0.02) as log:
+        suggest_many(engine, log, ["INC-parent"])  # the parent's writer runs
+        assert log.health().writer == "running"
+        pid = os.fork()
+        if pid == 0:  # the child: exit status 0 only if its record was written by a writer
+            status = 1
+            try:
+                ids, errors = suggest_many(engine, log, ["INC-child"])
+                deadline = time.monotonic() + 10
+                while log.health().pending and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                if not errors and log.health().pending == 0 and set(ids) <= logged_ids(log):
+                    status = 0
+            finally:
+                os._exit(status)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_close_raises_only_log_errors(engine: Engine, store: str) -> None:

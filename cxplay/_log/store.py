@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -87,6 +88,20 @@ _MAX_PENDING = 100_000
 _logger = logging.getLogger("cxplay.log")
 
 
+class _Forks:
+    """How many times this process is a fork's child: a writer thread does not cross a fork."""
+
+    count = 0
+
+    @classmethod
+    def forked(cls) -> None:
+        cls.count += 1
+
+
+if hasattr(os, "register_at_fork"):  # (not on Windows, which does not fork)
+    os.register_at_fork(after_in_child=_Forks.forked)
+
+
 # --------------------------------------------------------------------------- the log
 
 
@@ -145,7 +160,8 @@ class DecisionLog:
         self._closed = False
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
-        self._writer_up = False  # set as the writer starts, cleared as its loop ends
+        # the fork (_Forks.count) whose writer runs: set as it starts, -1 as its loop ends
+        self._writer_up = -1
         self.history_refresh = history_refresh
         self._fast = fast_path(engine, history_refresh)
 
@@ -391,10 +407,11 @@ class DecisionLog:
     def _revive_writer(self) -> None:
         """Start the batch writer thread, or start it again if it died.
 
-        Per record: while the writer's loop runs (:attr:`_writer_up`, which the loop clears
-        however it ends) nothing is locked nor asked of the thread.
+        Per record: while the writer's loop runs in this process (:attr:`_writer_up`, which
+        the loop clears however it ends, and a fork's child does not share) nothing is locked
+        nor asked of the thread.
         """
-        if self._writer_up or self.batch_size == 1:
+        if self._writer_up == _Forks.count or self.batch_size == 1:
             return
         with self._pending_lock:
             thread = self._flusher
@@ -406,11 +423,11 @@ class DecisionLog:
             self._flusher = threading.Thread(
                 target=self._flush_loop, name="cxplay-log-flush", daemon=True
             )
-            self._writer_up = True
+            self._writer_up = _Forks.count
             try:
                 self._flusher.start()
             except BaseException:
-                self._writer_up = False
+                self._writer_up = -1
                 raise
 
     def _flush_loop(self) -> None:
@@ -425,7 +442,7 @@ class DecisionLog:
                 with contextlib.suppress(Exception):
                     self.flush()
         finally:
-            self._writer_up = False  # (the next record looks at the thread, and revives it)
+            self._writer_up = -1  # (the next record looks at the thread, and revives it)
 
     def health(self) -> LogHealth:
         """The writer's state, without touching the store (cheap: for /readyz and /metrics)."""
