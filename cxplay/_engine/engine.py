@@ -158,26 +158,38 @@ def _given_history(count: int) -> History:
     ``count`` is the validated incident's ``customer.compensations_90d`` (an int, at least
     0), so the model is what validation builds (``tests/test_render_fast.py`` checks it,
     the fields set included): the keyword call cost a suggestion ~1 % of its time. The
-    model is immutable, so one per count serves every suggestion (``_GIVEN_HISTORIES``).
+    model is immutable, so one per count serves every suggestion (:func:`_kept_history`).
     """
     # (an int's own type only: True would find 1's model, and its JSON says 1)
-    history = _GIVEN_HISTORIES.get(count) if type(count) is int else None
-    if history is None:
-        history = trusted(
+    if type(count) is not int:
+        return trusted(
             History,
             {"source": "incident", "compensations_90d": count, "amounts_90d": ()},
             _HISTORY_GIVEN,
         )
-        if type(count) is not int:
-            return history
-        if len(_GIVEN_HISTORIES) >= 1024:
-            _GIVEN_HISTORIES.clear()  # bounded: a cleared memo only costs time
-        _GIVEN_HISTORIES[count] = history
+    return _kept_history("incident", count, _HISTORY_GIVEN)
+
+
+def _kept_history(source: str, count: int, given: frozenset[str] | None = None) -> History:
+    """The History of ``source`` for an int ``count`` without amounts: one model per pair.
+
+    A History is immutable, so one per (source, count) serves every suggestion; ``given``
+    is the fields set (:func:`trusted`'s), the same for every count of a source.
+    """
+    key = (source, count)
+    history = _KEPT_HISTORIES.get(key)
+    if history is None:
+        if len(_KEPT_HISTORIES) >= 1024:
+            _KEPT_HISTORIES.clear()  # bounded: a cleared memo only costs time
+        history = _KEPT_HISTORIES[key] = trusted(
+            History, {"source": source, "compensations_90d": count, "amounts_90d": ()}, given
+        )
     return history
 
 
-#: count -> the History a suggestion reports for that count given in the incident.
-_GIVEN_HISTORIES: dict[int, History] = {}
+#: (source, count) -> the History a suggestion reports for that count without amounts:
+#: given in the incident (``"incident"``) or answered by the log (``"log"``).
+_KEPT_HISTORIES: dict[tuple[str, int], History] = {}
 
 
 def _logged_history(count: int, amounts: Mapping[str | None, float]) -> History:
@@ -188,18 +200,11 @@ def _logged_history(count: int, amounts: Mapping[str | None, float]) -> History:
     (an ``int`` count, ``float`` amounts, currencies ``str`` or None: what
     :class:`cxplay.DecisionLog` gives); anything else is validated as before. A count
     without amounts (most customers) is one immutable model per count, kept
-    (``_LOGGED_HISTORIES``) as :func:`_given_history` keeps its own.
+    (:func:`_kept_history`, as :func:`_given_history`'s).
     ``tests/test_decide_fast.py`` checks both ways give the same model.
     """
     if not amounts and type(count) is int:  # (most customers: one model per count, kept)
-        history = _LOGGED_HISTORIES.get(count)
-        if history is None:
-            if len(_LOGGED_HISTORIES) >= 1024:
-                _LOGGED_HISTORIES.clear()  # bounded: a cleared memo only costs time
-            history = _LOGGED_HISTORIES[count] = trusted(
-                History, {"source": "log", "compensations_90d": count, "amounts_90d": ()}
-            )
-        return history
+        return _kept_history("log", count)
     items = sorted(amounts.items(), key=_currency_key) if amounts else ()
     if type(count) is int and all(
         type(amount) is float and (currency is None or type(currency) is str)
@@ -214,10 +219,6 @@ def _logged_history(count: int, amounts: Mapping[str | None, float]) -> History:
         compensations_90d=count,
         amounts_90d=[Cost(amount=amount, currency=currency) for currency, amount in items],
     )
-
-
-#: count -> the History a suggestion reports for a log's answer of that count, no amounts.
-_LOGGED_HISTORIES: dict[int, History] = {}
 
 
 def _currency_key(item: tuple[str | None, float]) -> str:

@@ -191,8 +191,7 @@ class FastPath:
             self._prepare(raw)
         return raw
 
-    @staticmethod
-    def _discard(raw: Any) -> None:
+    def _discard(self, raw: Any) -> None:
         """A connection that failed is discarded: the next call connects again."""
         with contextlib.suppress(Exception):
             raw.invalidate()
@@ -579,7 +578,7 @@ class PostgresFastPath(FastPath):
             self._libpq[id(raw)] = entry
         return entry[1], entry[2]
 
-    def _discard(self, raw: Any) -> None:  # type: ignore[override]
+    def _discard(self, raw: Any) -> None:
         self._libpq.pop(id(raw), None)
         super()._discard(raw)
 
